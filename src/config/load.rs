@@ -1,0 +1,169 @@
+//! Reading the config: TOML parse (serde reports the line of a bad key or
+//! value) and the semantic checks that need several keys at once.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::{Config, ConfigError, IntegrationConfig};
+
+/// The default config, compiled in so `cargo run --release` needs no file.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/portico.toml");
+pub const DEFAULT_CONFIG_NAME: &str = "config/portico.toml (embedded)";
+
+pub fn load_file(path: &Path) -> Result<(Config, String), ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message: format!("cannot read: {e}"),
+        source_line: String::new(),
+    })?;
+    let config = parse(&name, &text)?;
+    Ok((config, text))
+}
+
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        ConfigError::at(file, text, at, None, e.message().to_string())
+    })?;
+    validate(&config).map_err(|(at, key, msg)| ConfigError::at(file, text, at, Some(&key), msg))?;
+    Ok(config)
+}
+
+/// Checks across keys; returns (byte offset, key path, message).
+fn validate(config: &Config) -> Result<(), (usize, String, String)> {
+    let s = &config.server;
+    if s.max_connections_per_worker == 0 {
+        return Err((0, "server.max_connections_per_worker".into(), "must be at least 1".into()));
+    }
+    let mut names = HashSet::new();
+    let mut default_api: Option<&str> = None;
+    for (i, api) in config.api.iter().enumerate() {
+        let at = api.name.span().start;
+        if api.name.get_ref().is_empty() {
+            return Err((at, format!("api[{i}].name"), "must not be empty".into()));
+        }
+        if !names.insert(api.name.get_ref().as_str()) {
+            return Err((at, format!("api[{i}].name"), format!("API `{}` is defined twice", api.name.get_ref())));
+        }
+        if api.hosts.is_empty() {
+            if let Some(other) = default_api {
+                return Err((
+                    at,
+                    format!("api[{i}].hosts"),
+                    format!("API `{other}` already has no `hosts` (the default API); give one of them hosts"),
+                ));
+            }
+            default_api = Some(api.name.get_ref());
+        }
+        for (j, route) in api.routes.iter().enumerate() {
+            let IntegrationConfig::HttpProxy { uri, .. } = route.integration.get_ref() else {
+                continue;
+            };
+            for var in uri.stage_variables() {
+                for (stage_name, stage) in &api.stages {
+                    if !stage.variables.contains_key(var) {
+                        return Err((
+                            route.integration.span().start,
+                            format!("api[{i}].routes[{j}].integration.uri"),
+                            format!("uses ${{stageVariables.{var}}} but stage `{stage_name}` does not define `{var}`"),
+                        ));
+                    }
+                }
+            }
+            for param in uri.path_params() {
+                if !route.path.get_ref().has_param(param) {
+                    return Err((
+                        route.integration.span().start,
+                        format!("api[{i}].routes[{j}].integration.uri"),
+                        format!("uses {{{param}}} but the route path `{}` has no such parameter", route.path.get_ref()),
+                    ));
+                }
+            }
+        }
+    }
+    for (i, domain) in config.domain.iter().enumerate() {
+        for (j, m) in domain.mappings.iter().enumerate() {
+            let key = format!("domain[{i}].mappings[{j}]");
+            let at = m.span().start;
+            let m = m.get_ref();
+            let Some(api) = config.api.iter().find(|a| a.name.get_ref() == &m.api) else {
+                return Err((at, format!("{key}.api"), format!("no API is named `{}`", m.api)));
+            };
+            if !api.stages.contains_key(&m.stage) {
+                return Err((at, format!("{key}.stage"), format!("API `{}` has no stage `{}`", m.api, m.stage)));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        parse("t.toml", text).expect_err("config should be rejected")
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        let c = parse(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG).unwrap();
+        assert_eq!(c.api.len(), 1);
+        assert_eq!(c.api[0].routes.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = err("[server]\nworkers = 1\nlisen = \"1.2.3.4:1\"\n");
+        assert_eq!(e.line, 3);
+        assert_eq!(e.key, "lisen");
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert!(e.to_string().starts_with("t.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_line() {
+        assert_eq!(err("[server]\n\nworkers = \"x\"\n").line, 3);
+        let e = err("[server]\ndriver = \"fast\"\n");
+        assert_eq!((e.line, e.key.as_str()), (2, "driver"));
+        let e = err("[server]\nlisten = \"nowhere\"\n");
+        assert!(e.message.contains("nowhere"), "{e}");
+    }
+
+    #[test]
+    fn route_errors_point_at_the_route() {
+        let base = "[[api]]\nname = \"a\"\n[api.stages.prod]\nvariables = { b = \"x:1\" }\n[[api.routes]]\n";
+        let e = err(&format!("{base}method = \"FETCH\"\npath = \"/a\"\nintegration = {{ type = \"mock\" }}\n"));
+        assert_eq!((e.line, e.key.as_str()), (6, "method"));
+        let e = err(&format!("{base}method = \"GET\"\npath = \"a\"\nintegration = {{ type = \"mock\" }}\n"));
+        assert_eq!((e.line, e.key.as_str()), (7, "path"));
+        let e = err(&format!(
+            "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.nope}}/\" }}\n"
+        ));
+        assert_eq!(e.line, 8);
+        assert!(e.message.contains("nope"), "{e}");
+        let e = err(&format!(
+            "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"ftp://x/\" }}\n"
+        ));
+        assert_eq!(e.line, 8);
+        let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mock\", stauts = 1 }}\n"));
+        assert!(e.message.contains("stauts"), "{e}");
+    }
+
+    #[test]
+    fn mapping_to_missing_api_is_rejected() {
+        let e = err("[[domain]]\nname = \"x.example\"\nmappings = [ { api = \"none\", stage = \"prod\" } ]\n");
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("none"), "{e}");
+    }
+
+    #[test]
+    fn two_default_apis_are_rejected() {
+        let e = err("[[api]]\nname = \"a\"\n[[api]]\nname = \"b\"\n");
+        assert_eq!(e.line, 4);
+    }
+}

@@ -1,0 +1,233 @@
+//! The config file's schema. Every key has a default (see
+//! `config/portico.toml`, which documents each one) and unknown keys are
+//! rejected, so a typo never silently becomes a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::http::Method;
+use crate::router::PathTemplate;
+use crate::model::UriTemplate;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub api: Vec<ApiConfig>,
+    #[serde(default)]
+    pub domain: Vec<DomainConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: Listen,
+    pub workers: usize,
+    pub pin_workers: bool,
+    pub driver: Driver,
+    pub max_connections_per_worker: usize,
+    pub backlog: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: Listen("127.0.0.1:8080".parse().expect("literal address")),
+            workers: 0,
+            pin_workers: true,
+            driver: Driver::Auto,
+            max_connections_per_worker: 10_000,
+            backlog: 4096,
+        }
+    }
+}
+
+/// `host:port` to listen on; a name is not accepted because every worker
+/// must bind the very same address.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Listen(pub SocketAddr);
+
+impl TryFrom<String> for Listen {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+            .map(Listen)
+            .map_err(|_| format!("`{s}` is not an IP address with a port, like \"0.0.0.0:8080\""))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Driver {
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "io_uring")]
+    IoUring,
+    #[serde(rename = "epoll")]
+    Epoll,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_uri_bytes: usize,
+    pub max_body_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8192,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsConfig {
+    pub header_ms: u64,
+    pub keepalive_ms: u64,
+    pub body_ms: u64,
+    pub drain_ms: u64,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        TimeoutsConfig {
+            header_ms: 10_000,
+            keepalive_ms: 75_000,
+            body_ms: 30_000,
+            drain_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub connect_timeout_ms: u64,
+    pub max_idle_per_upstream: usize,
+    pub idle_timeout_ms: u64,
+    pub dns_refresh_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 5000,
+            max_idle_per_upstream: 1024,
+            idle_timeout_ms: 60_000,
+            dns_refresh_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub method: MethodSpec,
+    pub path: Spanned<PathTemplate>,
+    pub integration: Spanned<IntegrationConfig>,
+}
+
+/// A route's method: one HTTP method or `ANY`, as in API Gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MethodSpec {
+    Any,
+    One(Method),
+}
+
+impl TryFrom<String> for MethodSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "ANY" {
+            return Ok(MethodSpec::Any);
+        }
+        match Method::from_bytes(s.as_bytes()) {
+            Method::Other => Err(format!(
+                "`{s}` is not a method: use GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY"
+            )),
+            m => Ok(MethodSpec::One(m)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IntegrationConfig {
+    Mock {
+        #[serde(default = "default_mock_status")]
+        status: u16,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        body: String,
+    },
+    HttpProxy {
+        uri: UriTemplate,
+        #[serde(default = "default_integration_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_mock_status() -> u16 {
+    200
+}
+
+/// API Gateway's default (and maximum) integration timeout.
+fn default_integration_timeout_ms() -> u64 {
+    29_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub mappings: Vec<Spanned<MappingConfig>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    #[serde(default)]
+    pub base_path: String,
+    pub api: String,
+    pub stage: String,
+}

@@ -1,0 +1,21 @@
+//! HTTP/1.1 on httparse + bytes: request heads, body framing, responses.
+//!
+//! Parsed heads are offsets into the connection's read buffer, not borrowed
+//! slices, so a head survives the buffer being handed to the kernel for the
+//! next read (monoio owns buffers while I/O is in flight).
+
+mod body;
+mod error;
+mod head;
+mod method;
+mod relay;
+mod response;
+mod stream;
+
+pub use body::{BodyKind, ChunkedDecoder, Framing};
+pub use error::HttpError;
+pub use head::{header_has_token, parse_decimal, parse_request_head, Head, Span, Version};
+pub use method::Method;
+pub use relay::{buffered_body_len, Relay, RelayError, Sink};
+pub use response::{reason, write_error, write_status_line, ErrorResponse};
+pub use stream::{write_all, Stream};

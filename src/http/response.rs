@@ -1,0 +1,92 @@
+//! Writing response heads and the gateway's own JSON error answers.
+
+/// An answer the gateway gives itself, in API Gateway's shape:
+/// a status and `{"message": "..."}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorResponse {
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl ErrorResponse {
+    pub const fn new(status: u16, message: &'static str) -> Self {
+        ErrorResponse { status, message }
+    }
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a complete error response: the JSON body, its length and type,
+/// the request id and date every answer carries, and `connection: close`
+/// when the connection ends after it.
+pub fn write_error(out: &mut Vec<u8>, err: ErrorResponse, request_id: &[u8], date: &[u8], close: bool) {
+    write_status_line(out, err.status);
+    let body_len = err.message.len() + r#"{"message":""}"#.len();
+    out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+    out.extend_from_slice(b"\r\nx-request-id: ");
+    out.extend_from_slice(request_id);
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(date);
+    if close {
+        out.extend_from_slice(b"\r\nconnection: close");
+    }
+    out.extend_from_slice(b"\r\n\r\n{\"message\":\"");
+    // Messages are our own constants: no quote or backslash to escape.
+    debug_assert!(!err.message.contains(['"', '\\']));
+    out.extend_from_slice(err.message.as_bytes());
+    out.extend_from_slice(b"\"}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_json_with_length() {
+        let mut out = Vec::new();
+        write_error(&mut out, ErrorResponse::new(403, "Missing Authentication Token"), b"rid", b"D", true);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        assert!(head.contains("connection: close"));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["message"], "Missing Authentication Token");
+    }
+}

@@ -1,0 +1,95 @@
+//! A TCP stream with its read buffer. monoio's I/O takes buffers by value,
+//! so the buffer lives here between reads and is lent to the kernel for
+//! each one; bytes read ahead (pipelined requests, body bytes that came
+//! with the head) wait here until consumed.
+
+use std::io;
+use std::time::Duration;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+/// Free space below which a read first makes room.
+const MIN_READ: usize = 4096;
+
+pub struct Stream {
+    pub io: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Stream {
+    pub fn new(io: TcpStream, capacity: usize) -> Stream {
+        Stream { io, buf: Vec::with_capacity(capacity), pos: 0 }
+    }
+
+    /// Bytes read but not yet consumed.
+    #[inline]
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    #[inline]
+    pub fn consume(&mut self, n: usize) {
+        self.pos += n;
+        debug_assert!(self.pos <= self.buf.len());
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+            self.buf.clear();
+        }
+    }
+
+    /// Reads more bytes after the buffered ones. `Ok(0)` is end of stream.
+    /// If the future is dropped mid-read the buffer is lost with it: the
+    /// caller must then drop the stream too (all our timeouts do).
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < MIN_READ {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos.., 0);
+                self.buf.truncate(self.buf.len() - self.pos);
+                self.pos = 0;
+            }
+            if self.buf.capacity() - self.buf.len() < MIN_READ {
+                self.buf.reserve(MIN_READ);
+            }
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let len = buf.len();
+        let (res, slice) = self.io.read(buf.slice_mut(len..)).await;
+        self.buf = slice.into_inner();
+        res
+    }
+
+    /// `fill` bounded by `timeout`; a timeout is `ErrorKind::TimedOut`.
+    pub async fn fill_within(&mut self, timeout: Duration) -> io::Result<usize> {
+        match monoio::time::timeout(timeout, self.fill()).await {
+            Ok(res) => res,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Writes `data` whole and hands the buffer back cleared, for reuse.
+    pub async fn write_all(&mut self, data: &mut Vec<u8>) -> io::Result<()> {
+        write_all(&mut self.io, data).await
+    }
+
+    /// Writes the next `n` buffered bytes to `to` straight from this
+    /// buffer (no copy), then consumes them.
+    pub async fn forward_buffered(&mut self, to: &mut TcpStream, n: usize) -> io::Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let (res, slice) = to.write_all(buf.slice(self.pos..self.pos + n)).await;
+        self.buf = slice.into_inner();
+        res?;
+        self.consume(n);
+        Ok(())
+    }
+}
+
+/// `write_all` of a reusable buffer: on return `data` is empty, capacity kept.
+pub async fn write_all(io: &mut TcpStream, data: &mut Vec<u8>) -> io::Result<()> {
+    let (res, mut buf) = io.write_all(std::mem::take(data)).await;
+    buf.clear();
+    *data = buf;
+    res.map(|_| ())
+}

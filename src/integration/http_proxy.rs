@@ -1,0 +1,399 @@
+//! The HTTP proxy integration: forwards the request to the upstream over a
+//! pooled keep-alive connection and streams the answer back.
+//!
+//! Small messages (the common case) go out in one write each way; large
+//! or slow bodies are relayed as they arrive, never buffered whole.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::http::{
+    buffered_body_len, write_all, write_status_line, BodyKind, ErrorResponse, Framing, Head, Relay,
+    RelayError, Sink, Stream, Version,
+};
+use crate::model::{Snapshot, UriPart, UriTemplate};
+use crate::pipeline::{Outcome, RequestInfo};
+use crate::server::{Connection, Worker};
+
+use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
+use super::UpstreamConn;
+
+#[derive(Debug)]
+enum PathPart {
+    Literal(String),
+    Param(String),
+}
+
+pub struct HttpProxyIntegration {
+    /// `host[:port]` as written in the URI: the upstream's `Host` header.
+    authority: String,
+    addrs: Vec<SocketAddr>,
+    path: Vec<PathPart>,
+    /// The URI template has its own query: the client's is appended with `&`.
+    has_query: bool,
+    timeout: Duration,
+}
+
+const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
+const BAD_GATEWAY: ErrorResponse = ErrorResponse::new(502, "Internal server error");
+
+impl HttpProxyIntegration {
+    pub fn compile(
+        uri: &UriTemplate,
+        variables: &BTreeMap<String, String>,
+        timeout_ms: u64,
+        resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
+    ) -> Result<Self, String> {
+        let var = |v: &str| variables.get(v).cloned().ok_or_else(|| format!("stage variable `{v}` is not defined"));
+        let mut authority = String::new();
+        for part in &uri.authority {
+            match part {
+                UriPart::Literal(s) => authority.push_str(s),
+                UriPart::StageVar(v) => authority.push_str(&var(v)?),
+                UriPart::Param(_) => unreachable!("rejected when parsed"),
+            }
+        }
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(format!("`{authority}` is not a host[:port]"));
+        }
+        let mut path: Vec<PathPart> = Vec::new();
+        for part in &uri.path {
+            match part {
+                UriPart::Param(p) => path.push(PathPart::Param(p.clone())),
+                UriPart::Literal(s) => push_literal(&mut path, s),
+                UriPart::StageVar(v) => push_literal(&mut path, &var(v)?),
+            }
+        }
+        let has_query = path.iter().any(|p| matches!(p, PathPart::Literal(s) if s.contains('?')));
+        let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']'));
+        let target = if has_port { authority.clone() } else { format!("{authority}:80") };
+        let addrs = resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
+        if timeout_ms == 0 {
+            return Err("timeout_ms must be at least 1".into());
+        }
+        Ok(HttpProxyIntegration { authority, addrs, path, has_query, timeout: Duration::from_millis(timeout_ms) })
+    }
+
+    /// Writes the upstream request's head: request line with the path
+    /// template filled in and the client's query, the client's end-to-end
+    /// headers, and the forwarding headers.
+    pub fn write_request_head(
+        &self,
+        out: &mut Vec<u8>,
+        head: &Head,
+        buf: &[u8],
+        params: &matchit::Params<'_, '_>,
+        peer_ip: &str,
+        request_id: &[u8],
+    ) {
+        out.extend_from_slice(head.method_span.get(buf));
+        out.push(b' ');
+        for part in &self.path {
+            match part {
+                PathPart::Literal(s) => out.extend_from_slice(s.as_bytes()),
+                PathPart::Param(p) => out.extend_from_slice(params.get(p).unwrap_or("").as_bytes()),
+            }
+        }
+        if let (_, Some(query)) = head.path_and_query(buf) {
+            out.push(if self.has_query { b'&' } else { b'?' });
+            out.extend_from_slice(query);
+        }
+        out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+        out.extend_from_slice(self.authority.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let mut forwarded_for: Option<&[u8]> = None;
+        for (n, v) in &head.headers {
+            let name = n.get(buf);
+            if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+                forwarded_for = Some(v.get(buf));
+                continue;
+            }
+            if is_one_of(name, REQUEST_HOP_BY_HOP) || head.is_connection_token(buf, name) {
+                continue;
+            }
+            push_header(out, name, v.get(buf));
+        }
+        out.extend_from_slice(b"x-forwarded-for: ");
+        if let Some(prior) = forwarded_for.filter(|p| !p.is_empty()) {
+            out.extend_from_slice(prior);
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(peer_ip.as_bytes());
+        out.extend_from_slice(b"\r\nx-forwarded-proto: http\r\n");
+        if let Some(host) = head.host {
+            push_header(out, b"x-forwarded-host", host.get(buf));
+        }
+        push_header(out, b"x-request-id", request_id);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn push_literal(path: &mut Vec<PathPart>, s: &str) {
+    match path.last_mut() {
+        Some(PathPart::Literal(l)) => l.push_str(s),
+        _ => path.push(PathPart::Literal(s.to_string())),
+    }
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn is_one_of(name: &[u8], list: &[&[u8]]) -> bool {
+    list.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Not forwarded to the upstream: hop-by-hop (RFC 9110 §7.6.1), or
+/// replaced by the gateway's own.
+const REQUEST_HOP_BY_HOP: &[&[u8]] = &[
+    b"host",
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"proxy-authorization",
+    b"expect",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+    b"x-request-id",
+];
+
+/// Not passed back to the client. `transfer-encoding` is set anew for the
+/// client's framing.
+const RESPONSE_HOP_BY_HOP: &[&[u8]] = &[
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"transfer-encoding",
+    b"proxy-authenticate",
+    b"x-request-id",
+];
+
+/// Forwards the request whose head is already in `conn.upstream_out`.
+pub async fn forward(
+    w: &Worker,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    proxy: &HttpProxyIntegration,
+) -> Outcome {
+    let limit = snap.limits.max_body_bytes;
+    // A body already here whole travels with the head in one write, and can
+    // be sent again if a pooled connection turns out to be closed.
+    let whole = match buffered_body_len(req.body, conn.stream.buffered(), limit) {
+        Ok(Some(n)) => {
+            conn.upstream_out.extend_from_slice(&conn.stream.buffered()[..n]);
+            conn.stream.consume(n);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => return conn.send_error(w, req, e.into(), true).await,
+    };
+    let deadline = Instant::now() + proxy.timeout;
+    let mut retried = false;
+    let (addr, upstream) = loop {
+        let Some((addr, mut up)) = acquire(w, snap, proxy, deadline).await else {
+            return conn.send_error(w, req, BAD_GATEWAY, !whole).await;
+        };
+        let sent = if whole {
+            send_whole(&mut up.stream, &mut conn.upstream_out).await.map_err(|_| Failure::Upstream)
+        } else {
+            send_streaming(snap, conn, req, &mut up).await
+        };
+        let received = match sent {
+            Ok(()) => read_head(&mut up.stream, req.is_head, &mut conn.response_head, deadline).await,
+            Err(f) => Err(f),
+        };
+        match received {
+            Ok(()) => break (addr, up),
+            // A pooled connection the upstream closed while idle: once more on a new one.
+            Err(Failure::Upstream) if up.reused && whole && !retried => retried = true,
+            Err(Failure::Upstream) => return conn.send_error(w, req, BAD_GATEWAY, !whole).await,
+            Err(Failure::TimedOut) => return conn.send_error(w, req, TIMED_OUT, !whole).await,
+            Err(Failure::Client(Some(e))) => return conn.send_error(w, req, e, true).await,
+            Err(Failure::Client(None)) => return Outcome::Close,
+        }
+    };
+    conn.upstream_out.clear();
+    respond(w, conn, req, addr, upstream, proxy).await
+}
+
+enum Failure {
+    /// Connect, write or read failed, or the upstream's answer was malformed.
+    Upstream,
+    TimedOut,
+    /// The client misbehaved mid-body: answer it this, or just close.
+    Client(Option<ErrorResponse>),
+}
+
+async fn acquire(
+    w: &Worker,
+    snap: &Snapshot,
+    proxy: &HttpProxyIntegration,
+    deadline: Instant,
+) -> Option<(SocketAddr, UpstreamConn)> {
+    if let Some(conn) = proxy.addrs.iter().find_map(|a| Some((*a, w.pool.borrow_mut().take(*a)?))) {
+        return Some(conn);
+    }
+    let connect_timeout = Duration::from_millis(snap.upstream.connect_timeout_ms)
+        .min(deadline.saturating_duration_since(Instant::now()));
+    for addr in &proxy.addrs {
+        if let Ok(conn) = UpstreamConn::connect(*addr, connect_timeout).await {
+            return Some((*addr, conn));
+        }
+    }
+    None
+}
+
+/// Writes `data` and keeps it, for a retry.
+async fn send_whole(up: &mut Stream, data: &mut Vec<u8>) -> io::Result<()> {
+    let (res, buf) = monoio::io::AsyncWriteRentExt::write_all(&mut up.io, std::mem::take(data)).await;
+    *data = buf;
+    res.map(|_| ())
+}
+
+async fn send_streaming(
+    snap: &Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    up: &mut UpstreamConn,
+) -> Result<(), Failure> {
+    if req.expect_continue {
+        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        conn.flush().await.map_err(|_| Failure::Client(None))?;
+    }
+    write_all(&mut up.stream.io, &mut conn.upstream_out).await.map_err(|_| Failure::Upstream)?;
+    let relay = Relay {
+        kind: req.body,
+        limit: snap.limits.max_body_bytes,
+        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+    };
+    let sink = Sink::Peer { io: &mut up.stream.io, framing: Framing::Raw, scratch: &mut conn.scratch };
+    relay.run(&mut conn.stream, sink).await.map_err(|e| match e {
+        RelayError::Sink(_) => Failure::Upstream,
+        e => Failure::Client(e.client_answer()),
+    })
+}
+
+async fn read_head(up: &mut Stream, is_head: bool, head: &mut ResponseHead, deadline: Instant) -> Result<(), Failure> {
+    loop {
+        match parse_response_head(up.buffered(), is_head, head) {
+            // Interim 1xx answers (we never forward Expect, but an upstream may still send one).
+            Ok(true) if (100..200).contains(&head.status) && head.status != 101 => {
+                up.consume(head.len);
+                continue;
+            }
+            Ok(true) if head.status == 101 => return Err(Failure::Upstream),
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(HeadError::Invalid | HeadError::TooLarge) => return Err(Failure::Upstream),
+        }
+        match monoio::time::timeout_at(deadline.into(), up.fill()).await {
+            Err(_) => return Err(Failure::TimedOut),
+            Ok(Ok(0) | Err(_)) => return Err(Failure::Upstream),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Sends the upstream's answer to the client and pools the connection if
+/// it can carry another request.
+async fn respond(
+    w: &Worker,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    addr: SocketAddr,
+    mut up: UpstreamConn,
+    proxy: &HttpProxyIntegration,
+) -> Outcome {
+    let head = &conn.response_head;
+    let dechunk = head.body == BodyKind::Chunked && req.version == Version::Http10;
+    let close = req.close || w.draining() || head.body == BodyKind::UntilClose || dechunk;
+    {
+        let buf = up.stream.buffered();
+        let out = &mut conn.out;
+        write_status_line_from(out, head.status, head.reason.get(buf));
+        for (n, v) in &head.headers {
+            let name = n.get(buf);
+            if is_one_of(name, RESPONSE_HOP_BY_HOP)
+                || (head.connection_tokens && is_response_connection_token(head, buf, name))
+            {
+                continue;
+            }
+            push_header(out, name, v.get(buf));
+        }
+        if head.body == BodyKind::Chunked && !dechunk {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        }
+        push_header(out, b"x-request-id", req.id.as_bytes());
+        if !head.has_date {
+            push_header(out, b"date", &w.date());
+        }
+        out.extend_from_slice(if close {
+            &b"connection: close\r\n\r\n"[..]
+        } else if req.version == Version::Http10 {
+            b"connection: keep-alive\r\n\r\n"
+        } else {
+            b"\r\n"
+        });
+    }
+    let head_len = head.len;
+    let kind = head.body;
+    let upstream_keep_alive = head.keep_alive;
+    up.stream.consume(head_len);
+    // The whole body is usually here already: then one write, no relay.
+    let body_here = match kind {
+        BodyKind::Length(_) | BodyKind::None => buffered_body_len(kind, up.stream.buffered(), u64::MAX).ok().flatten(),
+        BodyKind::Chunked if !dechunk => buffered_body_len(kind, up.stream.buffered(), u64::MAX).ok().flatten(),
+        _ => None,
+    };
+    let relayed = if let Some(n) = body_here {
+        conn.out.extend_from_slice(&up.stream.buffered()[..n]);
+        up.stream.consume(n);
+        conn.flush().await.is_ok()
+    } else if conn.flush().await.is_ok() {
+        let relay = Relay { kind, limit: u64::MAX, read_timeout: proxy.timeout };
+        let framing = if dechunk { Framing::Dechunk } else { Framing::Raw };
+        let sink = Sink::Peer { io: &mut conn.stream.io, framing, scratch: &mut conn.scratch };
+        relay.run(&mut up.stream, sink).await.is_ok()
+    } else {
+        false
+    };
+    if relayed && upstream_keep_alive && up.stream.buffered().is_empty() {
+        w.pool.borrow_mut().put(addr, up);
+    }
+    if !relayed || close {
+        Outcome::Close
+    } else {
+        Outcome::KeepAlive
+    }
+}
+
+/// The upstream's status line, its reason phrase kept.
+fn write_status_line_from(out: &mut Vec<u8>, status: u16, reason: &[u8]) {
+    if reason.is_empty() {
+        return write_status_line(out, status);
+    }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether the upstream's `Connection` header names `name` as hop-by-hop.
+fn is_response_connection_token(head: &ResponseHead, buf: &[u8], name: &[u8]) -> bool {
+    head.headers
+        .iter()
+        .any(|(n, v)| n.get(buf).eq_ignore_ascii_case(b"connection") && crate::http::header_has_token(v.get(buf), name))
+}

@@ -1,0 +1,126 @@
+//! An upstream's response head: status, headers and what they mean for
+//! framing and connection reuse.
+
+use crate::http::{header_has_token, parse_decimal, BodyKind, Span};
+
+#[derive(Debug, Default)]
+pub struct ResponseHead {
+    pub len: usize,
+    pub status: u16,
+    pub reason: Span,
+    pub headers: Vec<(Span, Span)>,
+    pub body: BodyKind,
+    /// The upstream will keep the connection open after this response.
+    pub keep_alive: bool,
+    pub has_date: bool,
+    pub connection_tokens: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    Invalid,
+    TooLarge,
+}
+
+const MAX_RESPONSE_HEADERS: usize = 128;
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// `Ok(false)`: incomplete. `request_was_head`: a HEAD request's response has no body.
+pub fn parse_response_head(buf: &[u8], request_was_head: bool, head: &mut ResponseHead) -> Result<bool, HeadError> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut res = httparse::Response::new(&mut storage);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => return Ok(false),
+        Err(_) => return Err(HeadError::Invalid),
+    };
+    let base = buf.as_ptr() as usize;
+    let span = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        Span { start: start as u32, end: (start + s.len()) as u32 }
+    };
+    head.len = len;
+    head.status = res.code.unwrap_or(0);
+    head.reason = span(res.reason.unwrap_or("").as_bytes());
+    head.headers.clear();
+    head.has_date = false;
+    head.connection_tokens = false;
+    let http11 = res.version == Some(1);
+    let mut keep_alive = http11;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    for h in res.headers.iter() {
+        let name = h.name.as_bytes();
+        head.headers.push((span(name), span(h.value)));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_decimal(h.value.trim_ascii()).ok_or(HeadError::Invalid)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(HeadError::Invalid);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            if header_has_token(h.value, b"close") {
+                keep_alive = false;
+            } else if header_has_token(h.value, b"keep-alive") {
+                keep_alive = true;
+            }
+            head.connection_tokens = true;
+        } else if name.eq_ignore_ascii_case(b"date") {
+            head.has_date = true;
+        }
+    }
+    let no_body = request_was_head || head.status < 200 || head.status == 204 || head.status == 304;
+    head.body = if no_body {
+        BodyKind::None
+    } else if chunked {
+        BodyKind::Chunked
+    } else if transfer_encoding {
+        // Codings we cannot frame: the body runs to the close (RFC 9112 §6.3).
+        keep_alive = false;
+        BodyKind::UntilClose
+    } else if let Some(n) = length {
+        BodyKind::Length(n)
+    } else {
+        keep_alive = false;
+        BodyKind::UntilClose
+    };
+    head.keep_alive = keep_alive;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str, head_req: bool) -> ResponseHead {
+        let mut h = ResponseHead::default();
+        assert!(parse_response_head(s.as_bytes(), head_req, &mut h).unwrap());
+        h
+    }
+
+    #[test]
+    fn framing_and_reuse() {
+        let h = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", false);
+        assert_eq!((h.status, h.body, h.keep_alive), (200, BodyKind::Length(3), true));
+        let h = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+        assert_eq!(h.body, BodyKind::Chunked);
+        let h = parse("HTTP/1.0 200 OK\r\n\r\n", false);
+        assert_eq!((h.body, h.keep_alive), (BodyKind::UntilClose, false));
+        let h = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true);
+        assert_eq!(h.body, BodyKind::None);
+        let h = parse("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", false);
+        assert_eq!((h.body, h.keep_alive), (BodyKind::None, false));
+    }
+
+    #[test]
+    fn conflicting_lengths_are_invalid() {
+        let mut h = ResponseHead::default();
+        let s = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        assert_eq!(parse_response_head(s, false, &mut h), Err(HeadError::Invalid));
+    }
+}

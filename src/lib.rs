@@ -1,0 +1,12 @@
+//! portico: a self-hosted API gateway. Thread-per-core and shard-nothing:
+//! each worker owns its listener, io_uring runtime, pools and counters.
+//! See `shared/DESIGN.md` for the architecture and `src/pipeline/` for
+//! the request path, top to bottom.
+
+pub mod config;
+pub mod http;
+pub mod integration;
+pub mod model;
+pub mod pipeline;
+pub mod router;
+pub mod server;

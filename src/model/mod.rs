@@ -1,0 +1,9 @@
+//! The gateway's model as workers see it: an immutable, compiled snapshot
+//! of APIs, stages, routes and integrations, published by the control
+//! plane. A request keeps the snapshot it started with.
+
+mod snapshot;
+mod uri_template;
+
+pub use snapshot::{system_resolve, Api, CompileError, Integration, Mapping, Snapshot, Stage};
+pub use uri_template::{UriPart, UriTemplate};

@@ -1,0 +1,168 @@
+//! Compiling a config into the immutable snapshot workers route with.
+//! Everything that can be worked out once is worked out here: routing
+//! tables, stage variables substituted into integration URIs, upstream
+//! names resolved, mock responses rendered.
+
+use std::io;
+use std::net::SocketAddr;
+
+use hashbrown::HashMap;
+
+use crate::config::{Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig};
+use crate::integration::{HttpProxyIntegration, MockIntegration};
+use crate::router::RouteTable;
+
+pub struct Snapshot {
+    pub limits: LimitsConfig,
+    pub timeouts: TimeoutsConfig,
+    pub upstream: UpstreamConfig,
+    pub apis: Vec<Api>,
+    hosts: HashMap<Box<[u8]>, usize>,
+    default_api: Option<usize>,
+    domains: HashMap<Box<[u8]>, Vec<Mapping>>,
+    /// Each upstream authority and what it resolved to, so the DNS refresh
+    /// can tell whether a new snapshot is needed.
+    pub resolved: Vec<(String, Vec<SocketAddr>)>,
+}
+
+pub struct Api {
+    pub name: String,
+    pub stages: Vec<Stage>,
+    pub routes: RouteTable,
+}
+
+pub struct Stage {
+    pub name: String,
+    /// Indexed by route number: each stage has its own integrations because
+    /// stage variables are substituted at compile time.
+    pub integrations: Vec<Integration>,
+}
+
+pub enum Integration {
+    Mock(MockIntegration),
+    HttpProxy(HttpProxyIntegration),
+}
+
+/// A custom domain's base path mapping.
+pub struct Mapping {
+    /// Without slashes; empty maps the whole domain.
+    pub base_path: String,
+    pub api: usize,
+    pub stage: usize,
+}
+
+/// A compile failure, at a byte offset of the config text.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct CompileError {
+    pub at: usize,
+    pub key: String,
+    pub message: String,
+}
+
+pub type Resolver<'a> = &'a mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>;
+
+impl Snapshot {
+    pub fn compile(config: &Config, resolve: Resolver<'_>) -> Result<Snapshot, CompileError> {
+        let mut resolved: Vec<(String, Vec<SocketAddr>)> = Vec::new();
+        let mut apis = Vec::with_capacity(config.api.len());
+        let mut hosts = HashMap::new();
+        let mut default_api = None;
+        for (i, api) in config.api.iter().enumerate() {
+            let mut routes = RouteTable::default();
+            for (j, route) in api.routes.iter().enumerate() {
+                routes.insert(route.method, route.path.get_ref(), j).map_err(|e| CompileError {
+                    at: route.path.span().start,
+                    key: format!("api[{i}].routes[{j}].path"),
+                    message: e.to_string(),
+                })?;
+            }
+            let mut stages = Vec::new();
+            for (stage_name, stage) in &api.stages {
+                let mut integrations = Vec::with_capacity(api.routes.len());
+                for (j, route) in api.routes.iter().enumerate() {
+                    let fail = |message: String| CompileError {
+                        at: route.integration.span().start,
+                        key: format!("api[{i}].routes[{j}].integration"),
+                        message,
+                    };
+                    integrations.push(match route.integration.get_ref() {
+                        IntegrationConfig::Mock { status, headers, body } => {
+                            Integration::Mock(MockIntegration::compile(*status, headers, body).map_err(fail)?)
+                        }
+                        IntegrationConfig::HttpProxy { uri, timeout_ms } => {
+                            let proxy = HttpProxyIntegration::compile(uri, &stage.variables, *timeout_ms, &mut |a| {
+                                cached_resolve(&mut resolved, resolve, a)
+                            })
+                            .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                            Integration::HttpProxy(proxy)
+                        }
+                    });
+                }
+                stages.push(Stage { name: stage_name.clone(), integrations });
+            }
+            if api.hosts.is_empty() {
+                default_api = Some(i);
+            }
+            for h in &api.hosts {
+                hosts.insert(h.to_ascii_lowercase().into_bytes().into_boxed_slice(), i);
+            }
+            apis.push(Api { name: api.name.get_ref().clone(), stages, routes });
+        }
+        let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
+        for d in &config.domain {
+            let list = domains.entry(d.name.get_ref().to_ascii_lowercase().into_bytes().into_boxed_slice()).or_default();
+            for m in &d.mappings {
+                let m = m.get_ref();
+                // Validated by config::load: both exist.
+                let api = config.api.iter().position(|a| a.name.get_ref() == &m.api).unwrap_or(0);
+                let stage = apis[api].stages.iter().position(|s| s.name == m.stage).unwrap_or(0);
+                list.push(Mapping { base_path: m.base_path.trim_matches('/').to_string(), api, stage });
+            }
+            // Longest base path first, so `v1/admin` wins over `v1`.
+            list.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+        }
+        Ok(Snapshot {
+            limits: config.limits,
+            timeouts: config.timeouts,
+            upstream: config.upstream,
+            apis,
+            hosts,
+            default_api,
+            domains,
+            resolved,
+        })
+    }
+
+    /// The API answering on `host` (lower-case, port stripped), or the default API.
+    pub fn api_for_host(&self, host: &[u8]) -> Option<usize> {
+        self.hosts.get(host).copied().or(self.default_api)
+    }
+
+    pub fn domain(&self, host: &[u8]) -> Option<&[Mapping]> {
+        self.domains.get(host).map(Vec::as_slice)
+    }
+}
+
+fn cached_resolve(
+    cache: &mut Vec<(String, Vec<SocketAddr>)>,
+    resolve: Resolver<'_>,
+    authority: &str,
+) -> io::Result<Vec<SocketAddr>> {
+    if let Some((_, addrs)) = cache.iter().find(|(a, _)| a == authority) {
+        return Ok(addrs.clone());
+    }
+    let addrs = resolve(authority)?;
+    cache.push((authority.to_string(), addrs.clone()));
+    Ok(addrs)
+}
+
+/// The system resolver; blocking, so only the control plane calls it.
+pub fn system_resolve(authority: &str) -> io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = authority.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no addresses"));
+    }
+    Ok(addrs)
+}

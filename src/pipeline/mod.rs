@@ -1,0 +1,122 @@
+//! The request lifecycle, top to bottom. Each step is a plain function in
+//! its own file; a step that refuses the request returns the answer to
+//! give (status + JSON message) instead of throwing through layers.
+//!
+//! accept → parse head (server::conn) → request id → resolve API + stage →
+//! route → [auth, throttle, cache: later steps] → integration → write
+
+mod request_id;
+mod resolve;
+mod route;
+
+pub use request_id::RequestId;
+
+use crate::http::{buffered_body_len, BodyKind, ErrorResponse, Method, Relay, Sink, Version};
+use crate::integration::{self, HttpProxyIntegration, MockIntegration};
+use crate::model::Integration;
+use crate::server::{Connection, Worker};
+
+/// Whether the connection can carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    KeepAlive,
+    Close,
+}
+
+/// What the later steps need of the request once its head bytes are gone.
+pub struct RequestInfo {
+    pub id: RequestId,
+    pub body: BodyKind,
+    pub expect_continue: bool,
+    pub is_head: bool,
+    pub version: Version,
+    /// The client asked to close after this exchange.
+    pub close: bool,
+}
+
+enum Plan<'s> {
+    Reject(ErrorResponse),
+    Mock(&'s MockIntegration),
+    Proxy(&'s HttpProxyIntegration),
+}
+
+/// Serves the request whose head is parsed in `conn.head`.
+pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
+    let snap = w.snapshot();
+    let Connection { stream, head, upstream_out, peer_ip, .. } = conn;
+    let buf = stream.buffered();
+    let req = RequestInfo {
+        id: RequestId::assign(w, head, buf),
+        body: head.body,
+        expect_continue: head.expect_continue,
+        is_head: head.method() == Method::Head,
+        version: head.version(),
+        close: head.close,
+    };
+    let plan = match resolve::target(&snap, head, buf).and_then(|t| route::find(t, head.method())) {
+        Err(reject) => Plan::Reject(reject),
+        Ok((stage, m)) => match &stage.integrations[m.route] {
+            Integration::Mock(mock) => Plan::Mock(mock),
+            Integration::HttpProxy(proxy) => {
+                proxy.write_request_head(upstream_out, head, buf, &m.params, peer_ip, req.id.as_bytes());
+                Plan::Proxy(proxy)
+            }
+        },
+    };
+    let head_len = head.len;
+    conn.stream.consume(head_len);
+    match plan {
+        Plan::Proxy(proxy) => integration::forward(w, &snap, conn, &req, proxy).await,
+        Plan::Reject(err) => {
+            // The body is skipped if it is here already; else the connection ends.
+            let skipped = match buffered_body_len(req.body, conn.stream.buffered(), snap.limits.max_body_bytes) {
+                Ok(Some(n)) => {
+                    conn.stream.consume(n);
+                    true
+                }
+                _ => false,
+            };
+            conn.send_error(w, &req, err, !skipped).await
+        }
+        Plan::Mock(mock) => {
+            if let Err(outcome) = discard_body(w, &snap, conn, &req).await {
+                return outcome;
+            }
+            let close = req.close || w.draining();
+            mock.render(&mut conn.out, req.id.as_bytes(), &w.date(), close, req.is_head);
+            match conn.flush().await {
+                Ok(()) if !close => Outcome::KeepAlive,
+                _ => Outcome::Close,
+            }
+        }
+    }
+}
+
+/// Reads and drops a body no integration needs, so the connection stays usable.
+async fn discard_body(
+    w: &Worker,
+    snap: &crate::model::Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+) -> Result<(), Outcome> {
+    if req.body == BodyKind::None {
+        return Ok(());
+    }
+    if req.expect_continue && conn.stream.buffered().is_empty() {
+        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        conn.flush().await.map_err(|_| Outcome::Close)?;
+    }
+    let relay = Relay {
+        kind: req.body,
+        limit: snap.limits.max_body_bytes,
+        read_timeout: std::time::Duration::from_millis(snap.timeouts.body_ms),
+    };
+    match relay.run(&mut conn.stream, Sink::Discard).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(match e.client_answer() {
+            Some(err) => conn.send_error(w, req, err, true).await,
+            None => Outcome::Close,
+        }),
+    }
+}
+

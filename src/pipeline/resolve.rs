@@ -1,0 +1,85 @@
+//! Which API and stage a request is for: a custom domain's base path
+//! mapping, else the API answering on the Host with the stage as the first
+//! path segment (`/{stage}/{path}`, as execute-api URLs are).
+
+use crate::http::{ErrorResponse, Head};
+use crate::model::{Api, Snapshot, Stage};
+
+pub const MISSING_TOKEN: ErrorResponse = ErrorResponse::new(403, "Missing Authentication Token");
+
+/// The API and stage, and the path left for routing.
+pub struct Target<'s, 'b> {
+    pub api: &'s Api,
+    pub stage: &'s Stage,
+    pub path: &'b [u8],
+}
+
+pub fn target<'s, 'b>(snap: &'s Snapshot, head: &Head, buf: &'b [u8]) -> Result<Target<'s, 'b>, ErrorResponse> {
+    let (path, _) = head.path_and_query(buf);
+    let mut host_buf = [0u8; 256];
+    let host = head.host.map(|h| lower_host(h.get(buf), &mut host_buf)).unwrap_or(&[]);
+    if let Some(mappings) = snap.domain(host) {
+        for m in mappings {
+            if let Some(rest) = strip_base_path(path, m.base_path.as_bytes()) {
+                let api = &snap.apis[m.api];
+                return Ok(Target { api, stage: &api.stages[m.stage], path: rest });
+            }
+        }
+        return Err(MISSING_TOKEN);
+    }
+    let api = &snap.apis[snap.api_for_host(host).ok_or(MISSING_TOKEN)?];
+    let after_slash = &path[1..];
+    let end = after_slash.iter().position(|&c| c == b'/').unwrap_or(after_slash.len());
+    let stage_name = &after_slash[..end];
+    let stage = api.stages.iter().find(|s| s.name.as_bytes() == stage_name).ok_or(MISSING_TOKEN)?;
+    let rest = &after_slash[end..];
+    Ok(Target { api, stage, path: if rest.is_empty() { b"/" } else { rest } })
+}
+
+/// `Host: Example.COM:8080` → `example.com`, in `out` (no allocation).
+fn lower_host<'o>(host: &[u8], out: &'o mut [u8; 256]) -> &'o [u8] {
+    let host = match host.iter().rposition(|&c| c == b':') {
+        // Not inside an IPv6 literal `[::1]`.
+        Some(i) if !host[i..].contains(&b']') => &host[..i],
+        _ => host,
+    };
+    let n = host.len().min(out.len());
+    for (o, c) in out.iter_mut().zip(&host[..n]) {
+        *o = c.to_ascii_lowercase();
+    }
+    &out[..n]
+}
+
+/// `/v1/x` with base path `v1` → `/x`; `/v1` → `/`; an empty base path maps all.
+fn strip_base_path<'p>(path: &'p [u8], base: &[u8]) -> Option<&'p [u8]> {
+    if base.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(b"/")?.strip_prefix(base)?;
+    match rest.first() {
+        None => Some(b"/"),
+        Some(b'/') => Some(rest),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lowercased_without_port() {
+        let mut b = [0; 256];
+        assert_eq!(lower_host(b"A.Example:1234", &mut b), b"a.example");
+        assert_eq!(lower_host(b"[::1]", &mut b), b"[::1]");
+        assert_eq!(lower_host(b"[::1]:80", &mut b), b"[::1]");
+    }
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(strip_base_path(b"/v1/hello", b"v1"), Some(&b"/hello"[..]));
+        assert_eq!(strip_base_path(b"/v1", b"v1"), Some(&b"/"[..]));
+        assert_eq!(strip_base_path(b"/v10/x", b"v1"), None);
+        assert_eq!(strip_base_path(b"/x", b""), Some(&b"/x"[..]));
+    }
+}

@@ -1,0 +1,116 @@
+//! One client connection: read a head, hand it to the pipeline, repeat
+//! while keep-alive lasts. Timeouts: the first byte of a request must come
+//! within the keep-alive (or header) timeout, the whole head within the
+//! header timeout from its first byte (slowloris gets 408).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use super::worker::{Slot, Worker};
+use crate::http::{parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Stream};
+use crate::integration::ResponseHead;
+use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
+
+/// Initial read buffer of a client connection; grows for large heads.
+const CLIENT_BUFFER: usize = 8 * 1024;
+
+pub struct Connection {
+    pub stream: Stream,
+    /// Bytes for the client, reused across requests.
+    pub out: Vec<u8>,
+    /// Bytes for the upstream, reused across requests.
+    pub upstream_out: Vec<u8>,
+    pub scratch: Vec<u8>,
+    pub head: Head,
+    pub response_head: ResponseHead,
+    pub peer_ip: String,
+}
+
+impl Connection {
+    pub async fn flush(&mut self) -> io::Result<()> {
+        write_all(&mut self.stream.io, &mut self.out).await
+    }
+
+    /// Answers the request with the gateway's own error.
+    pub async fn send_error(&mut self, w: &Worker, req: &RequestInfo, err: ErrorResponse, close: bool) -> Outcome {
+        self.answer(w, req.id.as_bytes(), err, close || req.close).await
+    }
+
+    async fn answer(&mut self, w: &Worker, request_id: &[u8], err: ErrorResponse, close: bool) -> Outcome {
+        let close = close || w.draining();
+        write_error(&mut self.out, err, request_id, &w.date(), close);
+        match self.flush().await {
+            Ok(()) if !close => Outcome::KeepAlive,
+            _ => Outcome::Close,
+        }
+    }
+}
+
+pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
+    let w = &*slot.0;
+    let _ = io.set_nodelay(true);
+    let mut conn = Connection {
+        stream: Stream::new(io, CLIENT_BUFFER),
+        out: Vec::with_capacity(CLIENT_BUFFER),
+        upstream_out: Vec::with_capacity(CLIENT_BUFFER),
+        scratch: Vec::new(),
+        head: Head::default(),
+        response_head: ResponseHead::default(),
+        peer_ip: peer.ip().to_string(),
+    };
+    let mut first = true;
+    loop {
+        match read_head(w, &mut conn, first).await {
+            Ok(()) => {}
+            Err(None) => return,
+            Err(Some(e)) => {
+                let id = RequestId::generate(w.random_u128());
+                conn.answer(w, id.as_bytes(), e.into(), true).await;
+                return;
+            }
+        }
+        first = false;
+        let busy = w.begin_request();
+        let outcome = pipeline::handle(w, &mut conn).await;
+        drop(busy);
+        if outcome == Outcome::Close || w.draining() {
+            return;
+        }
+    }
+}
+
+/// Reads until `conn.head` holds a complete head. `Err(None)`: close
+/// quietly (idle, peer gone); `Err(Some(e))`: answer `e`, then close.
+async fn read_head(w: &Worker, conn: &mut Connection, first: bool) -> Result<(), Option<HttpError>> {
+    let (limits, timeouts) = {
+        let s = w.snapshot();
+        (s.limits, s.timeouts)
+    };
+    let header_timeout = Duration::from_millis(timeouts.header_ms);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if !conn.stream.buffered().is_empty() {
+            if parse_request_head(conn.stream.buffered(), &limits, &mut conn.head)? {
+                return Ok(());
+            }
+            deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+        }
+        let read = match deadline {
+            Some(d) => monoio::time::timeout_at(d.into(), conn.stream.fill()).await,
+            None => {
+                let idle = if first { header_timeout } else { Duration::from_millis(timeouts.keepalive_ms) };
+                monoio::time::timeout(idle, conn.stream.fill()).await
+            }
+        };
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(_) => return Err(None),
+            // Idle keep-alive: close without a word, as nginx does.
+            Err(_) if deadline.is_none() => return Err(None),
+            Err(_) => return Err(Some(HttpError::Timeout)),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Start-up and the control plane: bind one SO_REUSEPORT listener per
+//! worker, start the pinned workers, publish snapshots to them, and stop
+//! them gracefully on SIGTERM/SIGINT.
+
+mod catch_unwind;
+mod conn;
+mod cpus;
+mod event;
+mod listener;
+mod worker;
+
+pub use conn::Connection;
+pub use worker::{Msg, Worker};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::config::Config;
+use crate::model::{system_resolve, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("worker {id} failed to start: {message}")]
+    Worker { id: usize, message: String },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs until SIGTERM or SIGINT, then drains and returns.
+pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let listen = config.server.listen.0;
+    let (addr, listeners) = listener::bind_all(listen, workers, config.server.backlog)
+        .map_err(|source| ServerError::Bind { addr: listen, source })?;
+    // Installed before any worker accepts, so a signal is never missed.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServerError::Signals)?;
+    let cpus = if config.server.pin_workers { cpus::allowed() } else { Vec::new() };
+    let snapshot = Arc::new(snapshot);
+    let (ready_tx, ready_rx) = unbounded();
+    let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let (tx, rx) = unbounded();
+        mailboxes.push(tx);
+        let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
+        let settings = worker::Settings {
+            id,
+            cpu,
+            driver: config.server.driver,
+            max_connections: config.server.max_connections_per_worker,
+        };
+        handles.push(worker::spawn(settings, listener, snapshot.clone(), rx, ready_tx.clone()));
+    }
+    let mut driver = "";
+    for _ in 0..workers {
+        match ready_rx.recv() {
+            Ok(Ok(d)) => driver = d,
+            Ok(Err((id, message))) => {
+                for m in &mailboxes {
+                    let _ = m.send(Msg::Shutdown);
+                }
+                return Err(ServerError::Worker { id, message });
+            }
+            Err(_) => return Err(ServerError::Worker { id: 0, message: "exited during start-up".into() }),
+        }
+    }
+    eprintln!("portico: driver {driver}");
+    eprintln!("portico: listening on http://{addr} ({workers} workers)");
+
+    let (stop_tx, stop_rx) = bounded::<()>(0);
+    let refresher = (!snapshot.resolved.is_empty()).then(|| {
+        let mailboxes = mailboxes.clone();
+        std::thread::Builder::new()
+            .name("portico-dns".into())
+            .spawn(move || refresh_dns(config, snapshot, mailboxes, stop_rx))
+            .expect("spawn DNS refresh thread")
+    });
+
+    if let Some(sig) = signals.forever().next() {
+        eprintln!("portico: signal {sig}: draining");
+    }
+    for m in &mailboxes {
+        let _ = m.send(Msg::Shutdown);
+    }
+    drop(stop_tx);
+    for h in handles {
+        if h.join().is_err() {
+            eprintln!("portico: a worker panicked during shutdown");
+        }
+    }
+    if let Some(r) = refresher {
+        let _ = r.join();
+    }
+    eprintln!("portico: stopped");
+    Ok(())
+}
+
+/// Re-resolves upstream names on the control plane (resolution blocks) and
+/// publishes a new snapshot when an address changed.
+fn refresh_dns(config: Config, mut current: Arc<Snapshot>, mailboxes: Vec<Sender<Msg>>, stop: Receiver<()>) {
+    let every = Duration::from_millis(config.upstream.dns_refresh_ms.max(100));
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            default(every) => {}
+        }
+        match Snapshot::compile(&config, &mut system_resolve) {
+            Ok(next) if next.resolved != current.resolved => {
+                eprintln!("portico: upstream addresses changed; publishing a new snapshot");
+                current = Arc::new(next);
+                for m in &mailboxes {
+                    let _ = m.send(Msg::Snapshot(current.clone()));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("portico: DNS refresh failed, keeping the last addresses: {e}"),
+        }
+    }
+}

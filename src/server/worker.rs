@@ -1,0 +1,264 @@
+//! A worker: one thread, pinned to one core, with its own io_uring (or
+//! epoll) runtime, listener, upstream pool and snapshot. Nothing here is
+//! shared with another worker; the control plane talks to it through its
+//! mailbox, which it reads on a timer, never per request.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::net::TcpListener as StdListener;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender};
+use monoio::net::TcpListener;
+use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
+
+use super::catch_unwind::CatchUnwind;
+use super::conn;
+use super::event::Event;
+use crate::config::Driver;
+use crate::integration::Pool;
+use crate::model::Snapshot;
+
+/// Control plane → worker.
+pub enum Msg {
+    Snapshot(Arc<Snapshot>),
+    Shutdown,
+}
+
+pub struct Settings {
+    pub id: usize,
+    pub cpu: Option<usize>,
+    pub driver: Driver,
+    pub max_connections: usize,
+}
+
+/// How often a worker reads its mailbox and refreshes its clock.
+const TICK: Duration = Duration::from_millis(20);
+/// io_uring submission queue entries.
+const RING_ENTRIES: u32 = 4096;
+
+pub struct Worker {
+    pub id: usize,
+    /// `Rc` around the shared `Arc`: requests clone the `Rc`, so the shared
+    /// reference count is touched once per publish, not once per request.
+    snapshot: RefCell<Rc<Arc<Snapshot>>>,
+    pub pool: RefCell<Pool>,
+    date: Cell<[u8; 29]>,
+    date_secs: Cell<u64>,
+    rng: Cell<u64>,
+    connections: Cell<usize>,
+    max_connections: usize,
+    busy: Cell<usize>,
+    draining: Cell<bool>,
+    slot_freed: Event,
+    stop: Event,
+}
+
+type Ready = Sender<Result<&'static str, (usize, String)>>;
+
+pub fn spawn(
+    settings: Settings,
+    listener: StdListener,
+    snapshot: Arc<Snapshot>,
+    mailbox: Receiver<Msg>,
+    ready: Ready,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("portico-w{}", settings.id))
+        .spawn(move || {
+            let id = settings.id;
+            if let Some(cpu) = settings.cpu {
+                if let Err(e) = monoio::utils::bind_to_cpu_set([cpu]) {
+                    eprintln!("portico: worker {id}: cannot pin to CPU {cpu}: {e}");
+                }
+            }
+            let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
+            let worker = Rc::new(Worker::new(&settings, snapshot));
+            let ready2 = ready.clone();
+            let run = move || serve(worker, listener, mailbox, drain, ready2);
+            if let Err(e) = block_on(settings.driver, run) {
+                let _ = ready.send(Err((id, format!("cannot start the {:?} runtime: {e}", settings.driver))));
+            }
+        })
+        .expect("spawn worker thread")
+}
+
+fn block_on<F: Future<Output = ()>>(driver: Driver, fut: impl FnOnce() -> F) -> std::io::Result<()> {
+    match driver {
+        Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+        Driver::IoUring => RuntimeBuilder::<IoUringDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+    }
+    Ok(())
+}
+
+async fn serve(w: Rc<Worker>, listener: StdListener, mailbox: Receiver<Msg>, drain: Duration, ready: Ready) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err((w.id, format!("cannot register listener: {e}"))));
+            return;
+        }
+    };
+    let driver = if monoio::utils::is_legacy() { "epoll (io_uring unavailable or disabled)" } else { "io_uring" };
+    let _ = ready.send(Ok(driver));
+    monoio::spawn(tick(w.clone(), mailbox));
+    let mut accept_errors_logged = 0u32;
+    loop {
+        while w.connections.get() >= w.max_connections && !w.draining.get() {
+            // Back-pressure: new connections wait in the kernel's accept queue.
+            monoio::select! {
+                _ = w.slot_freed.wait() => {},
+                _ = w.stop.wait() => {},
+            }
+        }
+        if w.draining.get() {
+            break;
+        }
+        monoio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((io, peer)) => {
+                    w.connections.set(w.connections.get() + 1);
+                    let slot = Slot(w.clone());
+                    monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer))));
+                }
+                Err(e) => {
+                    // Out of descriptors: back off instead of spinning.
+                    if accept_errors_logged < 10 {
+                        accept_errors_logged += 1;
+                        eprintln!("portico: worker {}: accept: {e}", w.id);
+                    }
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = w.stop.wait() => {},
+        }
+    }
+    drop(listener);
+    let deadline = Instant::now() + drain;
+    while w.busy.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn tick(w: Rc<Worker>, mailbox: Receiver<Msg>) {
+    loop {
+        monoio::time::sleep(TICK).await;
+        while let Ok(msg) = mailbox.try_recv() {
+            match msg {
+                Msg::Snapshot(s) => *w.snapshot.borrow_mut() = Rc::new(s),
+                Msg::Shutdown => {
+                    w.draining.set(true);
+                    w.stop.notify();
+                }
+            }
+        }
+        w.refresh_date();
+    }
+}
+
+/// A connection's claim on the worker's capacity, released on drop.
+pub struct Slot(pub Rc<Worker>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let w = &self.0;
+        w.connections.set(w.connections.get() - 1);
+        w.slot_freed.notify();
+    }
+}
+
+/// Marks a request in flight, for the shutdown drain.
+pub struct Busy<'w>(&'w Worker);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get() - 1);
+    }
+}
+
+impl Worker {
+    fn new(s: &Settings, snapshot: Arc<Snapshot>) -> Worker {
+        let up = snapshot.upstream;
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+            ^ ((s.id as u64 + 1) << 48)
+            ^ u64::from(std::process::id());
+        let w = Worker {
+            id: s.id,
+            snapshot: RefCell::new(Rc::new(snapshot)),
+            pool: RefCell::new(Pool::new(up.max_idle_per_upstream, Duration::from_millis(up.idle_timeout_ms))),
+            date: Cell::new([b' '; 29]),
+            date_secs: Cell::new(0),
+            rng: Cell::new(seed | 1),
+            connections: Cell::new(0),
+            max_connections: s.max_connections,
+            busy: Cell::new(0),
+            draining: Cell::new(false),
+            slot_freed: Event::default(),
+            stop: Event::default(),
+        };
+        w.refresh_date();
+        w
+    }
+
+    /// The snapshot a new request uses; it keeps it to the end even if a
+    /// newer one is published meanwhile.
+    pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
+        self.snapshot.borrow().clone()
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    pub fn begin_request(&self) -> Busy<'_> {
+        self.busy.set(self.busy.get() + 1);
+        Busy(self)
+    }
+
+    /// The `Date` header value, refreshed by the tick, not per request.
+    pub fn date(&self) -> [u8; 29] {
+        self.date.get()
+    }
+
+    fn refresh_date(&self) {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if secs != self.date_secs.get() {
+            self.date_secs.set(secs);
+            let text = httpdate::fmt_http_date(now);
+            let mut d = [b' '; 29];
+            let n = text.len().min(29);
+            d[..n].copy_from_slice(&text.as_bytes()[..n]);
+            self.date.set(d);
+        }
+    }
+
+    /// splitmix64: fast, good enough for request ids, and per-worker.
+    pub fn random_u64(&self) -> u64 {
+        let mut z = self.rng.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.rng.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn random_u128(&self) -> u128 {
+        (u128::from(self.random_u64()) << 64) | u128::from(self.random_u64())
+    }
+}
