@@ -30,10 +30,15 @@ fn load(path: Option<&PathBuf>) -> Result<(Config, Snapshot), ConfigError> {
     let (name, text) = match path {
         Some(p) => {
             let name = p.display().to_string();
-            let text = std::fs::read_to_string(p).map_err(|e| ConfigError::at(&name, "", 0, Some(""), format!("cannot read: {e}")))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                ConfigError::at(&name, "", 0, Some(""), format!("cannot read: {e}"))
+            })?;
             (name, text)
         }
-        None => (config::DEFAULT_CONFIG_NAME.to_string(), config::DEFAULT_CONFIG.to_string()),
+        None => (
+            config::DEFAULT_CONFIG_NAME.to_string(),
+            config::DEFAULT_CONFIG.to_string(),
+        ),
     };
     let config = config::parse(&name, &text)?;
     let snapshot = Snapshot::compile(&config, &mut system_resolve)

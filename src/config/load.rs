@@ -37,7 +37,11 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
 fn validate(config: &Config) -> Result<(), (usize, String, String)> {
     let s = &config.server;
     if s.max_connections_per_worker == 0 {
-        return Err((0, "server.max_connections_per_worker".into(), "must be at least 1".into()));
+        return Err((
+            0,
+            "server.max_connections_per_worker".into(),
+            "must be at least 1".into(),
+        ));
     }
     let mut names = HashSet::new();
     let mut default_api: Option<&str> = None;
@@ -47,7 +51,11 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
             return Err((at, format!("api[{i}].name"), "must not be empty".into()));
         }
         if !names.insert(api.name.get_ref().as_str()) {
-            return Err((at, format!("api[{i}].name"), format!("API `{}` is defined twice", api.name.get_ref())));
+            return Err((
+                at,
+                format!("api[{i}].name"),
+                format!("API `{}` is defined twice", api.name.get_ref()),
+            ));
         }
         if api.hosts.is_empty() {
             if let Some(other) = default_api {
@@ -79,7 +87,10 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
                     return Err((
                         route.integration.span().start,
                         format!("api[{i}].routes[{j}].integration.uri"),
-                        format!("uses {{{param}}} but the route path `{}` has no such parameter", route.path.get_ref()),
+                        format!(
+                            "uses {{{param}}} but the route path `{}` has no such parameter",
+                            route.path.get_ref()
+                        ),
                     ));
                 }
             }
@@ -91,10 +102,18 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
             let at = m.span().start;
             let m = m.get_ref();
             let Some(api) = config.api.iter().find(|a| a.name.get_ref() == &m.api) else {
-                return Err((at, format!("{key}.api"), format!("no API is named `{}`", m.api)));
+                return Err((
+                    at,
+                    format!("{key}.api"),
+                    format!("no API is named `{}`", m.api),
+                ));
             };
             if !api.stages.contains_key(&m.stage) {
-                return Err((at, format!("{key}.stage"), format!("API `{}` has no stage `{}`", m.api, m.stage)));
+                return Err((
+                    at,
+                    format!("{key}.stage"),
+                    format!("API `{}` has no stage `{}`", m.api, m.stage),
+                ));
             }
         }
     }
@@ -137,9 +156,13 @@ mod tests {
     #[test]
     fn route_errors_point_at_the_route() {
         let base = "[[api]]\nname = \"a\"\n[api.stages.prod]\nvariables = { b = \"x:1\" }\n[[api.routes]]\n";
-        let e = err(&format!("{base}method = \"FETCH\"\npath = \"/a\"\nintegration = {{ type = \"mock\" }}\n"));
+        let e = err(&format!(
+            "{base}method = \"FETCH\"\npath = \"/a\"\nintegration = {{ type = \"mock\" }}\n"
+        ));
         assert_eq!((e.line, e.key.as_str()), (6, "method"));
-        let e = err(&format!("{base}method = \"GET\"\npath = \"a\"\nintegration = {{ type = \"mock\" }}\n"));
+        let e = err(&format!(
+            "{base}method = \"GET\"\npath = \"a\"\nintegration = {{ type = \"mock\" }}\n"
+        ));
         assert_eq!((e.line, e.key.as_str()), (7, "path"));
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.nope}}/\" }}\n"

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::http::Method;
-use crate::router::PathTemplate;
 use crate::model::UriTemplate;
+use crate::router::PathTemplate;
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

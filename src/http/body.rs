@@ -57,7 +57,13 @@ const MAX_LINE: usize = 8192;
 
 impl Default for ChunkedDecoder {
     fn default() -> Self {
-        ChunkedDecoder { state: State::Size, size: 0, digits: 0, line: 0, total: 0 }
+        ChunkedDecoder {
+            state: State::Size,
+            size: 0,
+            digits: 0,
+            line: 0,
+            total: 0,
+        }
     }
 }
 
@@ -69,7 +75,11 @@ impl ChunkedDecoder {
     /// Consumes framing from `input`, calling `data` with each range of
     /// payload bytes. Returns the bytes consumed: all of `input` unless the
     /// body ended inside it.
-    pub fn feed(&mut self, input: &[u8], mut data: impl FnMut(Range<usize>)) -> Result<usize, HttpError> {
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        mut data: impl FnMut(Range<usize>),
+    ) -> Result<usize, HttpError> {
         let mut i = 0;
         while i < input.len() {
             let c = input[i];
@@ -105,7 +115,11 @@ impl ChunkedDecoder {
                     if c != b'\n' {
                         return Err(HttpError::BadRequest);
                     }
-                    self.state = if self.size == 0 { State::TrailerStart } else { State::Data };
+                    self.state = if self.size == 0 {
+                        State::TrailerStart
+                    } else {
+                        State::Data
+                    };
                 }
                 State::Data => {
                     let n = (input.len() - i).min(self.size as usize);
@@ -209,9 +223,19 @@ mod tests {
 
     #[test]
     fn rejects_bad_framing() {
-        for bad in [&b"x\r\n"[..], b"5\r\nhelloXX", b"\r\n", b"1\nA", b"fffffffffffffffff\r\n"] {
+        for bad in [
+            &b"x\r\n"[..],
+            b"5\r\nhelloXX",
+            b"\r\n",
+            b"1\nA",
+            b"fffffffffffffffff\r\n",
+        ] {
             let mut d = ChunkedDecoder::default();
-            assert!(d.feed(bad, |_| {}).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                d.feed(bad, |_| {}).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -34,7 +34,9 @@ impl From<HttpError> for super::ErrorResponse {
     fn from(e: HttpError) -> Self {
         let message = match e {
             HttpError::BadRequest => "Bad request",
-            HttpError::Smuggling => "Invalid request framing: conflicting Content-Length or Transfer-Encoding",
+            HttpError::Smuggling => {
+                "Invalid request framing: conflicting Content-Length or Transfer-Encoding"
+            }
             HttpError::HeadersTooLarge => "Request header fields too large",
             HttpError::UriTooLong => "Request-URI too long",
             HttpError::BodyTooLarge => "Request entity too large",

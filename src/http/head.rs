@@ -15,7 +15,10 @@ pub struct Span {
 impl Span {
     fn of(base: *const u8, part: &[u8]) -> Span {
         let start = part.as_ptr() as usize - base as usize;
-        Span { start: start as u32, end: (start + part.len()) as u32 }
+        Span {
+            start: start as u32,
+            end: (start + part.len()) as u32,
+        }
     }
 
     #[inline]
@@ -76,10 +79,9 @@ impl Head {
     /// Whether header `name` (lower-case) is listed in a `Connection` header.
     pub fn is_connection_token(&self, buf: &[u8], name: &[u8]) -> bool {
         self.connection_tokens
-            && self
-                .headers
-                .iter()
-                .any(|(n, v)| n.get(buf).eq_ignore_ascii_case(b"connection") && header_has_token(v.get(buf), name))
+            && self.headers.iter().any(|(n, v)| {
+                n.get(buf).eq_ignore_ascii_case(b"connection") && header_has_token(v.get(buf), name)
+            })
     }
 }
 
@@ -89,14 +91,20 @@ fn memchr(b: u8, s: &[u8]) -> Option<usize> {
 
 /// Comma-separated token lists (`Connection`, `Transfer-Encoding`).
 pub fn header_has_token(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    value
+        .split(|&c| c == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// Upper bound of the stack header array; `max_headers` is capped by it.
 const MAX_HEADERS: usize = 256;
 
 /// Parses `buf` as a request head. `Ok(false)`: incomplete, read more.
-pub fn parse_request_head(buf: &[u8], limits: &LimitsConfig, head: &mut Head) -> Result<bool, HttpError> {
+pub fn parse_request_head(
+    buf: &[u8],
+    limits: &LimitsConfig,
+    head: &mut Head,
+) -> Result<bool, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let max_headers = limits.max_headers.min(MAX_HEADERS);
     let mut req = httparse::Request::new(&mut storage[..max_headers]);
@@ -109,7 +117,9 @@ pub fn parse_request_head(buf: &[u8], limits: &LimitsConfig, head: &mut Head) ->
             };
         }
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),
-        Err(httparse::Error::Token) if buf.len() > limits.max_uri_bytes && memchr(b'\n', buf).is_none() => {
+        Err(httparse::Error::Token)
+            if buf.len() > limits.max_uri_bytes && memchr(b'\n', buf).is_none() =>
+        {
             return Err(HttpError::UriTooLong);
         }
         Err(_) => return Err(HttpError::BadRequest),
@@ -131,7 +141,11 @@ pub fn parse_request_head(buf: &[u8], limits: &LimitsConfig, head: &mut Head) ->
     head.method = Some(Method::from_bytes(method.as_bytes()));
     head.method_span = Span::of(base, method.as_bytes());
     head.target = Span::of(base, path.as_bytes());
-    let version = if req.version == Some(0) { Version::Http10 } else { Version::Http11 };
+    let version = if req.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
     head.version = Some(version);
     head.headers.clear();
     head.host = None;
@@ -144,7 +158,8 @@ pub fn parse_request_head(buf: &[u8], limits: &LimitsConfig, head: &mut Head) ->
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
-        head.headers.push((Span::of(base, name), Span::of(base, value)));
+        head.headers
+            .push((Span::of(base, name), Span::of(base, value)));
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => {
                 if head.host.is_some() {
@@ -165,12 +180,14 @@ pub fn parse_request_head(buf: &[u8], limits: &LimitsConfig, head: &mut Head) ->
                     }
                 }
             }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
-                    head.expect_continue = version == Version::Http11;
-                }
+            6 if name.eq_ignore_ascii_case(b"expect")
+                && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
+            {
+                head.expect_continue = version == Version::Http11;
             }
-            12 if name.eq_ignore_ascii_case(b"x-request-id") => head.request_id = Some(Span::of(base, value)),
+            12 if name.eq_ignore_ascii_case(b"x-request-id") => {
+                head.request_id = Some(Span::of(base, value))
+            }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 for part in value.split(|&c| c == b',') {
                     let n = parse_decimal(part.trim_ascii()).ok_or(HttpError::Smuggling)?;
@@ -241,7 +258,12 @@ mod tests {
 
     fn parse(s: &str) -> Result<Option<Head>, HttpError> {
         let mut head = Head::default();
-        let limits = LimitsConfig { max_header_bytes: 200, max_headers: 8, max_uri_bytes: 40, max_body_bytes: 100 };
+        let limits = LimitsConfig {
+            max_header_bytes: 200,
+            max_headers: 8,
+            max_uri_bytes: 40,
+            max_body_bytes: 100,
+        };
         parse_request_head(s.as_bytes(), &limits, &mut head).map(|done| done.then_some(head))
     }
 
@@ -266,17 +288,24 @@ mod tests {
 
     #[test]
     fn framing() {
-        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n").unwrap().unwrap();
+        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(h.body, BodyKind::Length(5));
-        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n").unwrap().unwrap();
+        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(h.body, BodyKind::Chunked);
-        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n").unwrap().unwrap();
+        let h = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(h.body, BodyKind::Length(5));
     }
 
     #[test]
     fn smuggling_is_refused() {
-        let both = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let both =
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(parse(both).unwrap_err(), HttpError::Smuggling);
         let two = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n";
         assert_eq!(parse(two).unwrap_err(), HttpError::Smuggling);
@@ -294,19 +323,28 @@ mod tests {
     fn limits() {
         let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(50));
         assert_eq!(parse(&long).unwrap_err(), HttpError::UriTooLong);
-        let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(300));
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+            "a".repeat(300)
+        );
         assert_eq!(parse(&big).unwrap_err(), HttpError::HeadersTooLarge);
         let many = format!("GET / HTTP/1.1\r\nHost: h\r\n{}\r\n", "X: 1\r\n".repeat(9));
         assert_eq!(parse(&many).unwrap_err(), HttpError::HeadersTooLarge);
         assert_eq!(parse("GARBAGE\r\n\r\n").unwrap_err(), HttpError::BadRequest);
-        assert_eq!(parse("GET / HTTP/1.1\r\n\r\n").unwrap_err(), HttpError::BadRequest, "1.1 needs Host");
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\n\r\n").unwrap_err(),
+            HttpError::BadRequest,
+            "1.1 needs Host"
+        );
     }
 
     #[test]
     fn connection_semantics() {
         let h = parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(h.close);
-        let h = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().unwrap();
+        let h = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!h.close);
         let s = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close, X-Hop\r\n\r\n";
         let h = parse(s).unwrap().unwrap();

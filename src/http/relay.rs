@@ -41,7 +41,11 @@ impl RelayError {
 /// Where body bytes go: a peer, or nowhere (a body nobody needs, read only
 /// to keep the connection usable).
 pub enum Sink<'a> {
-    Peer { io: &'a mut TcpStream, framing: Framing, scratch: &'a mut Vec<u8> },
+    Peer {
+        io: &'a mut TcpStream,
+        framing: Framing,
+        scratch: &'a mut Vec<u8>,
+    },
     Discard,
 }
 
@@ -68,14 +72,22 @@ impl Relay {
                     Ok(0) if self.kind == BodyKind::UntilClose => return Ok(()),
                     Ok(0) => return Err(RelayError::SourceClosed),
                     Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(RelayError::SourceTimeout),
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        return Err(RelayError::SourceTimeout)
+                    }
                     Err(e) => return Err(RelayError::Source(e)),
                 }
             }
             let avail = src.buffered();
             match self.kind {
                 BodyKind::Chunked => {
-                    let dechunk = matches!(sink, Sink::Peer { framing: Framing::Dechunk, .. });
+                    let dechunk = matches!(
+                        sink,
+                        Sink::Peer {
+                            framing: Framing::Dechunk,
+                            ..
+                        }
+                    );
                     let mut data = Vec::new();
                     let used = decoder
                         .feed(avail, |r| {
@@ -88,14 +100,21 @@ impl Relay {
                         return Err(RelayError::TooLarge);
                     }
                     match &mut sink {
-                        Sink::Peer { io, framing: Framing::Dechunk, scratch } => {
+                        Sink::Peer {
+                            io,
+                            framing: Framing::Dechunk,
+                            scratch,
+                        } => {
                             for r in data {
                                 scratch.extend_from_slice(&avail[r]);
                             }
                             src.consume(used);
                             write_all(io, scratch).await.map_err(RelayError::Sink)?;
                         }
-                        Sink::Peer { io, .. } => src.forward_buffered(io, used).await.map_err(RelayError::Sink)?,
+                        Sink::Peer { io, .. } => src
+                            .forward_buffered(io, used)
+                            .await
+                            .map_err(RelayError::Sink)?,
                         Sink::Discard => src.consume(used),
                     }
                     if decoder.is_done() {
@@ -105,7 +124,10 @@ impl Relay {
                 _ => {
                     let n = (avail.len() as u64).min(remaining) as usize;
                     match &mut sink {
-                        Sink::Peer { io, .. } => src.forward_buffered(io, n).await.map_err(RelayError::Sink)?,
+                        Sink::Peer { io, .. } => src
+                            .forward_buffered(io, n)
+                            .await
+                            .map_err(RelayError::Sink)?,
                         Sink::Discard => src.consume(n),
                     }
                     if self.kind != BodyKind::UntilClose {
@@ -121,7 +143,11 @@ impl Relay {
 }
 
 /// The length of a body already wholly in `buffered`, if it is.
-pub fn buffered_body_len(kind: BodyKind, buffered: &[u8], limit: u64) -> Result<Option<usize>, HttpError> {
+pub fn buffered_body_len(
+    kind: BodyKind,
+    buffered: &[u8],
+    limit: u64,
+) -> Result<Option<usize>, HttpError> {
     match kind {
         BodyKind::None => Ok(Some(0)),
         BodyKind::Length(n) if n > limit => Err(HttpError::BodyTooLarge),

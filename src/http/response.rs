@@ -54,7 +54,13 @@ pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
 /// Appends a complete error response: the JSON body, its length and type,
 /// the request id and date every answer carries, and `connection: close`
 /// when the connection ends after it.
-pub fn write_error(out: &mut Vec<u8>, err: ErrorResponse, request_id: &[u8], date: &[u8], close: bool) {
+pub fn write_error(
+    out: &mut Vec<u8>,
+    err: ErrorResponse,
+    request_id: &[u8],
+    date: &[u8],
+    close: bool,
+) {
     write_status_line(out, err.status);
     let body_len = err.message.len() + r#"{"message":""}"#.len();
     out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
@@ -80,7 +86,13 @@ mod tests {
     #[test]
     fn error_is_json_with_length() {
         let mut out = Vec::new();
-        write_error(&mut out, ErrorResponse::new(403, "Missing Authentication Token"), b"rid", b"D", true);
+        write_error(
+            &mut out,
+            ErrorResponse::new(403, "Missing Authentication Token"),
+            b"rid",
+            b"D",
+            true,
+        );
         let text = String::from_utf8(out).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));

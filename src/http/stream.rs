@@ -21,7 +21,11 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(io: TcpStream, capacity: usize) -> Stream {
-        Stream { io, buf: Vec::with_capacity(capacity), pos: 0 }
+        Stream {
+            io,
+            buf: Vec::with_capacity(capacity),
+            pos: 0,
+        }
     }
 
     /// Bytes read but not yet consumed.

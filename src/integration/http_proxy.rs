@@ -46,7 +46,12 @@ impl HttpProxyIntegration {
         timeout_ms: u64,
         resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
     ) -> Result<Self, String> {
-        let var = |v: &str| variables.get(v).cloned().ok_or_else(|| format!("stage variable `{v}` is not defined"));
+        let var = |v: &str| {
+            variables
+                .get(v)
+                .cloned()
+                .ok_or_else(|| format!("stage variable `{v}` is not defined"))
+        };
         let mut authority = String::new();
         for part in &uri.authority {
             match part {
@@ -66,14 +71,28 @@ impl HttpProxyIntegration {
                 UriPart::StageVar(v) => push_literal(&mut path, &var(v)?),
             }
         }
-        let has_query = path.iter().any(|p| matches!(p, PathPart::Literal(s) if s.contains('?')));
-        let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']'));
-        let target = if has_port { authority.clone() } else { format!("{authority}:80") };
+        let has_query = path
+            .iter()
+            .any(|p| matches!(p, PathPart::Literal(s) if s.contains('?')));
+        let has_port = authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.contains(']'));
+        let target = if has_port {
+            authority.clone()
+        } else {
+            format!("{authority}:80")
+        };
         let addrs = resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }
-        Ok(HttpProxyIntegration { authority, addrs, path, has_query, timeout: Duration::from_millis(timeout_ms) })
+        Ok(HttpProxyIntegration {
+            authority,
+            addrs,
+            path,
+            has_query,
+            timeout: Duration::from_millis(timeout_ms),
+        })
     }
 
     /// Writes the upstream request's head: request line with the path
@@ -192,7 +211,8 @@ pub async fn forward(
     // be sent again if a pooled connection turns out to be closed.
     let whole = match buffered_body_len(req.body, conn.stream.buffered(), limit) {
         Ok(Some(n)) => {
-            conn.upstream_out.extend_from_slice(&conn.stream.buffered()[..n]);
+            conn.upstream_out
+                .extend_from_slice(&conn.stream.buffered()[..n]);
             conn.stream.consume(n);
             true
         }
@@ -206,12 +226,22 @@ pub async fn forward(
             return conn.send_error(w, req, BAD_GATEWAY, !whole).await;
         };
         let sent = if whole {
-            send_whole(&mut up.stream, &mut conn.upstream_out).await.map_err(|_| Failure::Upstream)
+            send_whole(&mut up.stream, &mut conn.upstream_out)
+                .await
+                .map_err(|_| Failure::Upstream)
         } else {
             send_streaming(snap, conn, req, &mut up).await
         };
         let received = match sent {
-            Ok(()) => read_head(&mut up.stream, req.is_head, &mut conn.response_head, deadline).await,
+            Ok(()) => {
+                read_head(
+                    &mut up.stream,
+                    req.is_head,
+                    &mut conn.response_head,
+                    deadline,
+                )
+                .await
+            }
             Err(f) => Err(f),
         };
         match received {
@@ -242,7 +272,11 @@ async fn acquire(
     proxy: &HttpProxyIntegration,
     deadline: Instant,
 ) -> Option<(SocketAddr, UpstreamConn)> {
-    if let Some(conn) = proxy.addrs.iter().find_map(|a| Some((*a, w.pool.borrow_mut().take(*a)?))) {
+    if let Some(conn) = proxy
+        .addrs
+        .iter()
+        .find_map(|a| Some((*a, w.pool.borrow_mut().take(*a)?)))
+    {
         return Some(conn);
     }
     let connect_timeout = Duration::from_millis(snap.upstream.connect_timeout_ms)
@@ -257,7 +291,8 @@ async fn acquire(
 
 /// Writes `data` and keeps it, for a retry.
 async fn send_whole(up: &mut Stream, data: &mut Vec<u8>) -> io::Result<()> {
-    let (res, buf) = monoio::io::AsyncWriteRentExt::write_all(&mut up.io, std::mem::take(data)).await;
+    let (res, buf) =
+        monoio::io::AsyncWriteRentExt::write_all(&mut up.io, std::mem::take(data)).await;
     *data = buf;
     res.map(|_| ())
 }
@@ -272,20 +307,34 @@ async fn send_streaming(
         conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         conn.flush().await.map_err(|_| Failure::Client(None))?;
     }
-    write_all(&mut up.stream.io, &mut conn.upstream_out).await.map_err(|_| Failure::Upstream)?;
+    write_all(&mut up.stream.io, &mut conn.upstream_out)
+        .await
+        .map_err(|_| Failure::Upstream)?;
     let relay = Relay {
         kind: req.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: Duration::from_millis(snap.timeouts.body_ms),
     };
-    let sink = Sink::Peer { io: &mut up.stream.io, framing: Framing::Raw, scratch: &mut conn.scratch };
-    relay.run(&mut conn.stream, sink).await.map_err(|e| match e {
-        RelayError::Sink(_) => Failure::Upstream,
-        e => Failure::Client(e.client_answer()),
-    })
+    let sink = Sink::Peer {
+        io: &mut up.stream.io,
+        framing: Framing::Raw,
+        scratch: &mut conn.scratch,
+    };
+    relay
+        .run(&mut conn.stream, sink)
+        .await
+        .map_err(|e| match e {
+            RelayError::Sink(_) => Failure::Upstream,
+            e => Failure::Client(e.client_answer()),
+        })
 }
 
-async fn read_head(up: &mut Stream, is_head: bool, head: &mut ResponseHead, deadline: Instant) -> Result<(), Failure> {
+async fn read_head(
+    up: &mut Stream,
+    is_head: bool,
+    head: &mut ResponseHead,
+    deadline: Instant,
+) -> Result<(), Failure> {
     loop {
         match parse_response_head(up.buffered(), is_head, head) {
             // Interim 1xx answers (we never forward Expect, but an upstream may still send one).
@@ -353,8 +402,14 @@ async fn respond(
     up.stream.consume(head_len);
     // The whole body is usually here already: then one write, no relay.
     let body_here = match kind {
-        BodyKind::Length(_) | BodyKind::None => buffered_body_len(kind, up.stream.buffered(), u64::MAX).ok().flatten(),
-        BodyKind::Chunked if !dechunk => buffered_body_len(kind, up.stream.buffered(), u64::MAX).ok().flatten(),
+        BodyKind::Length(_) | BodyKind::None => {
+            buffered_body_len(kind, up.stream.buffered(), u64::MAX)
+                .ok()
+                .flatten()
+        }
+        BodyKind::Chunked if !dechunk => buffered_body_len(kind, up.stream.buffered(), u64::MAX)
+            .ok()
+            .flatten(),
         _ => None,
     };
     let relayed = if let Some(n) = body_here {
@@ -362,9 +417,21 @@ async fn respond(
         up.stream.consume(n);
         conn.flush().await.is_ok()
     } else if conn.flush().await.is_ok() {
-        let relay = Relay { kind, limit: u64::MAX, read_timeout: proxy.timeout };
-        let framing = if dechunk { Framing::Dechunk } else { Framing::Raw };
-        let sink = Sink::Peer { io: &mut conn.stream.io, framing, scratch: &mut conn.scratch };
+        let relay = Relay {
+            kind,
+            limit: u64::MAX,
+            read_timeout: proxy.timeout,
+        };
+        let framing = if dechunk {
+            Framing::Dechunk
+        } else {
+            Framing::Raw
+        };
+        let sink = Sink::Peer {
+            io: &mut conn.stream.io,
+            framing,
+            scratch: &mut conn.scratch,
+        };
         relay.run(&mut up.stream, sink).await.is_ok()
     } else {
         false
@@ -393,7 +460,8 @@ fn write_status_line_from(out: &mut Vec<u8>, status: u16, reason: &[u8]) {
 
 /// Whether the upstream's `Connection` header names `name` as hop-by-hop.
 fn is_response_connection_token(head: &ResponseHead, buf: &[u8], name: &[u8]) -> bool {
-    head.headers
-        .iter()
-        .any(|(n, v)| n.get(buf).eq_ignore_ascii_case(b"connection") && crate::http::header_has_token(v.get(buf), name))
+    head.headers.iter().any(|(n, v)| {
+        n.get(buf).eq_ignore_ascii_case(b"connection")
+            && crate::http::header_has_token(v.get(buf), name)
+    })
 }

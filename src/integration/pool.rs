@@ -29,7 +29,11 @@ impl UpstreamConn {
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         };
         io.set_nodelay(true)?;
-        Ok(UpstreamConn { stream: Stream::new(io, UPSTREAM_BUFFER), reused: false, idle_since: Instant::now() })
+        Ok(UpstreamConn {
+            stream: Stream::new(io, UPSTREAM_BUFFER),
+            reused: false,
+            idle_since: Instant::now(),
+        })
     }
 }
 
@@ -41,7 +45,11 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(max_idle: usize, idle_timeout: Duration) -> Pool {
-        Pool { idle: HashMap::new(), max_idle, idle_timeout }
+        Pool {
+            idle: HashMap::new(),
+            max_idle,
+            idle_timeout,
+        }
     }
 
     /// The most recently used idle connection to `addr` that has not timed out.

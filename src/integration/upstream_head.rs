@@ -26,19 +26,28 @@ const MAX_RESPONSE_HEADERS: usize = 128;
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// `Ok(false)`: incomplete. `request_was_head`: a HEAD request's response has no body.
-pub fn parse_response_head(buf: &[u8], request_was_head: bool, head: &mut ResponseHead) -> Result<bool, HeadError> {
+pub fn parse_response_head(
+    buf: &[u8],
+    request_was_head: bool,
+    head: &mut ResponseHead,
+) -> Result<bool, HeadError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut res = httparse::Response::new(&mut storage);
     let len = match res.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => {
+            return Err(HeadError::TooLarge)
+        }
         Ok(httparse::Status::Partial) => return Ok(false),
         Err(_) => return Err(HeadError::Invalid),
     };
     let base = buf.as_ptr() as usize;
     let span = |s: &[u8]| {
         let start = s.as_ptr() as usize - base;
-        Span { start: start as u32, end: (start + s.len()) as u32 }
+        Span {
+            start: start as u32,
+            end: (start + s.len()) as u32,
+        }
     };
     head.len = len;
     head.status = res.code.unwrap_or(0);
@@ -106,14 +115,23 @@ mod tests {
     #[test]
     fn framing_and_reuse() {
         let h = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", false);
-        assert_eq!((h.status, h.body, h.keep_alive), (200, BodyKind::Length(3), true));
-        let h = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+        assert_eq!(
+            (h.status, h.body, h.keep_alive),
+            (200, BodyKind::Length(3), true)
+        );
+        let h = parse(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+        );
         assert_eq!(h.body, BodyKind::Chunked);
         let h = parse("HTTP/1.0 200 OK\r\n\r\n", false);
         assert_eq!((h.body, h.keep_alive), (BodyKind::UntilClose, false));
         let h = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true);
         assert_eq!(h.body, BodyKind::None);
-        let h = parse("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", false);
+        let h = parse(
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+            false,
+        );
         assert_eq!((h.body, h.keep_alive), (BodyKind::None, false));
     }
 
@@ -121,6 +139,9 @@ mod tests {
     fn conflicting_lengths_are_invalid() {
         let mut h = ResponseHead::default();
         let s = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
-        assert_eq!(parse_response_head(s, false, &mut h), Err(HeadError::Invalid));
+        assert_eq!(
+            parse_response_head(s, false, &mut h),
+            Err(HeadError::Invalid)
+        );
     }
 }

@@ -71,11 +71,13 @@ impl Snapshot {
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
-                routes.insert(route.method, route.path.get_ref(), j).map_err(|e| CompileError {
-                    at: route.path.span().start,
-                    key: format!("api[{i}].routes[{j}].path"),
-                    message: e.to_string(),
-                })?;
+                routes
+                    .insert(route.method, route.path.get_ref(), j)
+                    .map_err(|e| CompileError {
+                        at: route.path.span().start,
+                        key: format!("api[{i}].routes[{j}].path"),
+                        message: e.to_string(),
+                    })?;
             }
             let mut stages = Vec::new();
             for (stage_name, stage) in &api.stages {
@@ -87,19 +89,29 @@ impl Snapshot {
                         message,
                     };
                     integrations.push(match route.integration.get_ref() {
-                        IntegrationConfig::Mock { status, headers, body } => {
-                            Integration::Mock(MockIntegration::compile(*status, headers, body).map_err(fail)?)
-                        }
+                        IntegrationConfig::Mock {
+                            status,
+                            headers,
+                            body,
+                        } => Integration::Mock(
+                            MockIntegration::compile(*status, headers, body).map_err(fail)?,
+                        ),
                         IntegrationConfig::HttpProxy { uri, timeout_ms } => {
-                            let proxy = HttpProxyIntegration::compile(uri, &stage.variables, *timeout_ms, &mut |a| {
-                                cached_resolve(&mut resolved, resolve, a)
-                            })
+                            let proxy = HttpProxyIntegration::compile(
+                                uri,
+                                &stage.variables,
+                                *timeout_ms,
+                                &mut |a| cached_resolve(&mut resolved, resolve, a),
+                            )
                             .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
                             Integration::HttpProxy(proxy)
                         }
                     });
                 }
-                stages.push(Stage { name: stage_name.clone(), integrations });
+                stages.push(Stage {
+                    name: stage_name.clone(),
+                    integrations,
+                });
             }
             if api.hosts.is_empty() {
                 default_api = Some(i);
@@ -107,20 +119,44 @@ impl Snapshot {
             for h in &api.hosts {
                 hosts.insert(h.to_ascii_lowercase().into_bytes().into_boxed_slice(), i);
             }
-            apis.push(Api { name: api.name.get_ref().clone(), stages, routes });
+            apis.push(Api {
+                name: api.name.get_ref().clone(),
+                stages,
+                routes,
+            });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
         for d in &config.domain {
-            let list = domains.entry(d.name.get_ref().to_ascii_lowercase().into_bytes().into_boxed_slice()).or_default();
+            let list = domains
+                .entry(
+                    d.name
+                        .get_ref()
+                        .to_ascii_lowercase()
+                        .into_bytes()
+                        .into_boxed_slice(),
+                )
+                .or_default();
             for m in &d.mappings {
                 let m = m.get_ref();
                 // Validated by config::load: both exist.
-                let api = config.api.iter().position(|a| a.name.get_ref() == &m.api).unwrap_or(0);
-                let stage = apis[api].stages.iter().position(|s| s.name == m.stage).unwrap_or(0);
-                list.push(Mapping { base_path: m.base_path.trim_matches('/').to_string(), api, stage });
+                let api = config
+                    .api
+                    .iter()
+                    .position(|a| a.name.get_ref() == &m.api)
+                    .unwrap_or(0);
+                let stage = apis[api]
+                    .stages
+                    .iter()
+                    .position(|s| s.name == m.stage)
+                    .unwrap_or(0);
+                list.push(Mapping {
+                    base_path: m.base_path.trim_matches('/').to_string(),
+                    api,
+                    stage,
+                });
             }
             // Longest base path first, so `v1/admin` wins over `v1`.
-            list.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+            list.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         }
         Ok(Snapshot {
             limits: config.limits,

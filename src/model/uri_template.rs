@@ -23,10 +23,13 @@ pub struct UriTemplate {
 
 impl UriTemplate {
     pub fn stage_variables(&self) -> impl Iterator<Item = &str> {
-        self.authority.iter().chain(&self.path).filter_map(|p| match p {
-            UriPart::StageVar(v) => Some(v.as_str()),
-            _ => None,
-        })
+        self.authority
+            .iter()
+            .chain(&self.path)
+            .filter_map(|p| match p {
+                UriPart::StageVar(v) => Some(v.as_str()),
+                _ => None,
+            })
     }
 
     pub fn path_params(&self) -> impl Iterator<Item = &str> {
@@ -44,7 +47,9 @@ impl TryFrom<String> for UriTemplate {
         let rest = if let Some(rest) = raw.strip_prefix("http://") {
             rest
         } else if raw.starts_with("https://") {
-            return Err(format!("`{raw}`: https integrations are not supported yet; use http://"));
+            return Err(format!(
+                "`{raw}`: https integrations are not supported yet; use http://"
+            ));
         } else {
             return Err(format!("`{raw}` must be an http:// URI"));
         };
@@ -61,7 +66,11 @@ impl TryFrom<String> for UriTemplate {
         if !matches!(path.first(), Some(UriPart::Literal(l)) if l.starts_with('/')) {
             path.insert(0, UriPart::Literal("/".into()));
         }
-        Ok(UriTemplate { raw, authority, path })
+        Ok(UriTemplate {
+            raw,
+            authority,
+            path,
+        })
     }
 }
 
@@ -73,17 +82,23 @@ fn parts(s: &str) -> Result<Vec<UriPart>, String> {
         let (before, at) = rest.split_at(i);
         lit.push_str(before);
         if let Some(after) = at.strip_prefix("${stageVariables.") {
-            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
             push_literal(&mut out, &mut lit);
             out.push(UriPart::StageVar(name(&after[..end], s)?));
             rest = &after[end + 1..];
         } else if let Some(after) = at.strip_prefix('{') {
-            let end = after.find('}').ok_or_else(|| format!("unclosed `{{` in `{s}`"))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in `{s}`"))?;
             push_literal(&mut out, &mut lit);
             out.push(UriPart::Param(name(&after[..end], s)?));
             rest = &after[end + 1..];
         } else if at.starts_with("${") {
-            return Err(format!("only ${{stageVariables.NAME}} may be used in `{s}`"));
+            return Err(format!(
+                "only ${{stageVariables.NAME}} may be used in `{s}`"
+            ));
         } else {
             lit.push('$');
             rest = &at[1..];
@@ -113,18 +128,39 @@ mod tests {
 
     #[test]
     fn parses_parts() {
-        let t = UriTemplate::try_from("http://${stageVariables.b}:80/x/{proxy}?q=1".to_string()).unwrap();
-        assert_eq!(t.authority, vec![UriPart::StageVar("b".into()), UriPart::Literal(":80".into())]);
+        let t = UriTemplate::try_from("http://${stageVariables.b}:80/x/{proxy}?q=1".to_string())
+            .unwrap();
+        assert_eq!(
+            t.authority,
+            vec![
+                UriPart::StageVar("b".into()),
+                UriPart::Literal(":80".into())
+            ]
+        );
         assert_eq!(
             t.path,
-            vec![UriPart::Literal("/x/".into()), UriPart::Param("proxy".into()), UriPart::Literal("?q=1".into())]
+            vec![
+                UriPart::Literal("/x/".into()),
+                UriPart::Param("proxy".into()),
+                UriPart::Literal("?q=1".into())
+            ]
         );
-        assert_eq!(UriTemplate::try_from("http://h".to_string()).unwrap().path, vec![UriPart::Literal("/".into())]);
+        assert_eq!(
+            UriTemplate::try_from("http://h".to_string()).unwrap().path,
+            vec![UriPart::Literal("/".into())]
+        );
     }
 
     #[test]
     fn rejects() {
-        for bad in ["ftp://x/", "https://x/", "http:///a", "http://{p}/", "http://h/${env.x}", "http://h/{a"] {
+        for bad in [
+            "ftp://x/",
+            "https://x/",
+            "http:///a",
+            "http://{p}/",
+            "http://h/${env.x}",
+            "http://h/{a",
+        ] {
             assert!(UriTemplate::try_from(bad.to_string()).is_err(), "{bad}");
         }
     }

@@ -43,7 +43,13 @@ enum Plan<'s> {
 /// Serves the request whose head is parsed in `conn.head`.
 pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     let snap = w.snapshot();
-    let Connection { stream, head, upstream_out, peer_ip, .. } = conn;
+    let Connection {
+        stream,
+        head,
+        upstream_out,
+        peer_ip,
+        ..
+    } = conn;
     let buf = stream.buffered();
     let req = RequestInfo {
         id: RequestId::assign(w, head, buf),
@@ -58,7 +64,14 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Ok((stage, m)) => match &stage.integrations[m.route] {
             Integration::Mock(mock) => Plan::Mock(mock),
             Integration::HttpProxy(proxy) => {
-                proxy.write_request_head(upstream_out, head, buf, &m.params, peer_ip, req.id.as_bytes());
+                proxy.write_request_head(
+                    upstream_out,
+                    head,
+                    buf,
+                    &m.params,
+                    peer_ip,
+                    req.id.as_bytes(),
+                );
                 Plan::Proxy(proxy)
             }
         },
@@ -69,7 +82,11 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Plan::Proxy(proxy) => integration::forward(w, &snap, conn, &req, proxy).await,
         Plan::Reject(err) => {
             // The body is skipped if it is here already; else the connection ends.
-            let skipped = match buffered_body_len(req.body, conn.stream.buffered(), snap.limits.max_body_bytes) {
+            let skipped = match buffered_body_len(
+                req.body,
+                conn.stream.buffered(),
+                snap.limits.max_body_bytes,
+            ) {
                 Ok(Some(n)) => {
                     conn.stream.consume(n);
                     true
@@ -83,7 +100,13 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                 return outcome;
             }
             let close = req.close || w.draining();
-            mock.render(&mut conn.out, req.id.as_bytes(), &w.date(), close, req.is_head);
+            mock.render(
+                &mut conn.out,
+                req.id.as_bytes(),
+                &w.date(),
+                close,
+                req.is_head,
+            );
             match conn.flush().await {
                 Ok(()) if !close => Outcome::KeepAlive,
                 _ => Outcome::Close,
@@ -119,4 +142,3 @@ async fn discard_body(
         }),
     }
 }
-

@@ -19,7 +19,10 @@ impl RequestId {
             if is_sane(given) {
                 let mut bytes = [0; MAX_LEN];
                 bytes[..given.len()].copy_from_slice(given);
-                return RequestId { bytes, len: given.len() as u8 };
+                return RequestId {
+                    bytes,
+                    len: given.len() as u8,
+                };
             }
         }
         Self::generate(w.random_u128())
@@ -42,7 +45,10 @@ impl RequestId {
             bytes[at + 1] = HEX[usize::from(b & 0xf)];
             at += 2;
         }
-        RequestId { bytes, len: at as u8 }
+        RequestId {
+            bytes,
+            len: at as u8,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -54,7 +60,9 @@ impl RequestId {
 fn is_sane(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LEN
-        && id.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'='))
+        && id.iter().all(|&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        })
 }
 
 #[cfg(test)]
@@ -64,7 +72,10 @@ mod tests {
     #[test]
     fn uuid_shape() {
         let id = RequestId::generate(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        assert_eq!(std::str::from_utf8(id.as_bytes()).unwrap(), "01234567-89ab-4def-8123-456789abcdef");
+        assert_eq!(
+            std::str::from_utf8(id.as_bytes()).unwrap(),
+            "01234567-89ab-4def-8123-456789abcdef"
+        );
     }
 
     #[test]

@@ -14,26 +14,48 @@ pub struct Target<'s, 'b> {
     pub path: &'b [u8],
 }
 
-pub fn target<'s, 'b>(snap: &'s Snapshot, head: &Head, buf: &'b [u8]) -> Result<Target<'s, 'b>, ErrorResponse> {
+pub fn target<'s, 'b>(
+    snap: &'s Snapshot,
+    head: &Head,
+    buf: &'b [u8],
+) -> Result<Target<'s, 'b>, ErrorResponse> {
     let (path, _) = head.path_and_query(buf);
     let mut host_buf = [0u8; 256];
-    let host = head.host.map(|h| lower_host(h.get(buf), &mut host_buf)).unwrap_or(&[]);
+    let host = head
+        .host
+        .map(|h| lower_host(h.get(buf), &mut host_buf))
+        .unwrap_or(&[]);
     if let Some(mappings) = snap.domain(host) {
         for m in mappings {
             if let Some(rest) = strip_base_path(path, m.base_path.as_bytes()) {
                 let api = &snap.apis[m.api];
-                return Ok(Target { api, stage: &api.stages[m.stage], path: rest });
+                return Ok(Target {
+                    api,
+                    stage: &api.stages[m.stage],
+                    path: rest,
+                });
             }
         }
         return Err(MISSING_TOKEN);
     }
     let api = &snap.apis[snap.api_for_host(host).ok_or(MISSING_TOKEN)?];
     let after_slash = &path[1..];
-    let end = after_slash.iter().position(|&c| c == b'/').unwrap_or(after_slash.len());
+    let end = after_slash
+        .iter()
+        .position(|&c| c == b'/')
+        .unwrap_or(after_slash.len());
     let stage_name = &after_slash[..end];
-    let stage = api.stages.iter().find(|s| s.name.as_bytes() == stage_name).ok_or(MISSING_TOKEN)?;
+    let stage = api
+        .stages
+        .iter()
+        .find(|s| s.name.as_bytes() == stage_name)
+        .ok_or(MISSING_TOKEN)?;
     let rest = &after_slash[end..];
-    Ok(Target { api, stage, path: if rest.is_empty() { b"/" } else { rest } })
+    Ok(Target {
+        api,
+        stage,
+        path: if rest.is_empty() { b"/" } else { rest },
+    })
 }
 
 /// `Host: Example.COM:8080` → `example.com`, in `out` (no allocation).

@@ -38,7 +38,12 @@ pub struct RouteMatch<'t, 'p> {
 
 impl RouteTable {
     /// Adds route number `route`.
-    pub fn insert(&mut self, method: MethodSpec, path: &PathTemplate, route: usize) -> Result<(), RouteError> {
+    pub fn insert(
+        &mut self,
+        method: MethodSpec,
+        path: &PathTemplate,
+        route: usize,
+    ) -> Result<(), RouteError> {
         let key = path.to_matchit();
         let resource = match self.templates.iter().position(|t| *t == key) {
             Some(i) => i,
@@ -46,7 +51,10 @@ impl RouteTable {
                 let i = self.resources.len();
                 self.paths
                     .insert(key.clone(), i)
-                    .map_err(|e| RouteError::Conflict { path: path.to_string(), reason: e.to_string() })?;
+                    .map_err(|e| RouteError::Conflict {
+                        path: path.to_string(),
+                        reason: e.to_string(),
+                    })?;
                 self.resources.push(Resource::default());
                 self.templates.push(key);
                 i
@@ -66,8 +74,16 @@ impl RouteTable {
     pub fn find<'t, 'p>(&'t self, method: Method, path: &'p str) -> Option<RouteMatch<'t, 'p>> {
         let m = self.paths.at(path).ok()?;
         let r = &self.resources[*m.value];
-        let route = r.methods.iter().find(|(x, _)| *x == method).map(|(_, i)| *i).or(r.any)?;
-        Some(RouteMatch { route, params: m.params })
+        let route = r
+            .methods
+            .iter()
+            .find(|(x, _)| *x == method)
+            .map(|(_, i)| *i)
+            .or(r.any)?;
+        Some(RouteMatch {
+            route,
+            params: m.params,
+        })
     }
 }
 
@@ -79,19 +95,28 @@ mod tests {
         let mut t = RouteTable::default();
         for (i, (m, p)) in routes.iter().enumerate() {
             let spec = MethodSpec::try_from(m.to_string()).unwrap();
-            t.insert(spec, &PathTemplate::try_from(p.to_string()).unwrap(), i).unwrap();
+            t.insert(spec, &PathTemplate::try_from(p.to_string()).unwrap(), i)
+                .unwrap();
         }
         t
     }
 
     #[test]
     fn precedence() {
-        let t = table(&[("GET", "/items/{id}"), ("GET", "/items/special"), ("ANY", "/{proxy+}"), ("POST", "/items/{id}")]);
+        let t = table(&[
+            ("GET", "/items/{id}"),
+            ("GET", "/items/special"),
+            ("ANY", "/{proxy+}"),
+            ("POST", "/items/{id}"),
+        ]);
         assert_eq!(t.find(Method::Get, "/items/special").unwrap().route, 1);
         let m = t.find(Method::Get, "/items/42").unwrap();
         assert_eq!((m.route, m.params.get("id")), (0, Some("42")));
         assert_eq!(t.find(Method::Post, "/items/42").unwrap().route, 3);
-        assert!(t.find(Method::Delete, "/items/42").is_none(), "resource found, method missing");
+        assert!(
+            t.find(Method::Delete, "/items/42").is_none(),
+            "resource found, method missing"
+        );
         let m = t.find(Method::Delete, "/a/b/c").unwrap();
         assert_eq!((m.route, m.params.get("proxy")), (2, Some("a/b/c")));
         assert!(t.find(Method::Get, "/").is_none(), "greedy needs a segment");
@@ -100,9 +125,17 @@ mod tests {
     #[test]
     fn duplicates_and_conflicts_are_errors() {
         let mut t = table(&[("GET", "/a/{id}")]);
-        let dup = t.insert(MethodSpec::One(Method::Get), &PathTemplate::try_from("/a/{id}".to_string()).unwrap(), 9);
+        let dup = t.insert(
+            MethodSpec::One(Method::Get),
+            &PathTemplate::try_from("/a/{id}".to_string()).unwrap(),
+            9,
+        );
         assert!(matches!(dup, Err(RouteError::Duplicate(_))));
-        let clash = t.insert(MethodSpec::Any, &PathTemplate::try_from("/a/{name}".to_string()).unwrap(), 9);
+        let clash = t.insert(
+            MethodSpec::Any,
+            &PathTemplate::try_from("/a/{name}".to_string()).unwrap(),
+            9,
+        );
         assert!(matches!(clash, Err(RouteError::Conflict { .. })));
     }
 }

@@ -23,10 +23,12 @@ impl PathTemplate {
     pub fn to_matchit(&self) -> String {
         self.raw
             .split('/')
-            .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
-                Some(greedy) => format!("{{*{greedy}}}"),
-                None => seg.to_string(),
-            })
+            .map(
+                |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+                    Some(greedy) => format!("{{*{greedy}}}"),
+                    None => seg.to_string(),
+                },
+            )
             .collect::<Vec<_>>()
             .join("/")
     }
@@ -56,7 +58,9 @@ impl TryFrom<String> for PathTemplate {
             }
             let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
                 if seg.contains(['{', '}', '*']) {
-                    return Err(format!("path segment `{seg}` must be literal or a whole `{{param}}`"));
+                    return Err(format!(
+                        "path segment `{seg}` must be literal or a whole `{{param}}`"
+                    ));
                 }
                 continue;
             };
@@ -65,7 +69,9 @@ impl TryFrom<String> for PathTemplate {
                 None => (inner, false),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("parameter `{seg}` must be a name of letters, digits and `_`"));
+                return Err(format!(
+                    "parameter `{seg}` must be a name of letters, digits and `_`"
+                ));
             }
             if greedy && i != segments.len() - 1 {
                 return Err(format!("greedy parameter `{seg}` must be the last segment"));
@@ -88,7 +94,12 @@ mod tests {
         let t = PathTemplate::try_from("/items/{id}/{proxy+}".to_string()).unwrap();
         assert!(t.has_param("id") && t.has_param("proxy"));
         assert_eq!(t.to_matchit(), "/items/{id}/{*proxy}");
-        assert_eq!(PathTemplate::try_from("/".to_string()).unwrap().to_matchit(), "/");
+        assert_eq!(
+            PathTemplate::try_from("/".to_string())
+                .unwrap()
+                .to_matchit(),
+            "/"
+        );
     }
 
     #[test]

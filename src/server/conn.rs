@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 use super::worker::{Slot, Worker};
-use crate::http::{parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Stream};
+use crate::http::{
+    parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Stream,
+};
 use crate::integration::ResponseHead;
 use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
 
@@ -35,11 +37,24 @@ impl Connection {
     }
 
     /// Answers the request with the gateway's own error.
-    pub async fn send_error(&mut self, w: &Worker, req: &RequestInfo, err: ErrorResponse, close: bool) -> Outcome {
-        self.answer(w, req.id.as_bytes(), err, close || req.close).await
+    pub async fn send_error(
+        &mut self,
+        w: &Worker,
+        req: &RequestInfo,
+        err: ErrorResponse,
+        close: bool,
+    ) -> Outcome {
+        self.answer(w, req.id.as_bytes(), err, close || req.close)
+            .await
     }
 
-    async fn answer(&mut self, w: &Worker, request_id: &[u8], err: ErrorResponse, close: bool) -> Outcome {
+    async fn answer(
+        &mut self,
+        w: &Worker,
+        request_id: &[u8],
+        err: ErrorResponse,
+        close: bool,
+    ) -> Outcome {
         let close = close || w.draining();
         write_error(&mut self.out, err, request_id, &w.date(), close);
         match self.flush().await {
@@ -84,7 +99,11 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
 
 /// Reads until `conn.head` holds a complete head. `Err(None)`: close
 /// quietly (idle, peer gone); `Err(Some(e))`: answer `e`, then close.
-async fn read_head(w: &Worker, conn: &mut Connection, first: bool) -> Result<(), Option<HttpError>> {
+async fn read_head(
+    w: &Worker,
+    conn: &mut Connection,
+    first: bool,
+) -> Result<(), Option<HttpError>> {
     let (limits, timeouts) = {
         let s = w.snapshot();
         (s.limits, s.timeouts)
@@ -101,7 +120,11 @@ async fn read_head(w: &Worker, conn: &mut Connection, first: bool) -> Result<(),
         let read = match deadline {
             Some(d) => monoio::time::timeout_at(d.into(), conn.stream.fill()).await,
             None => {
-                let idle = if first { header_timeout } else { Duration::from_millis(timeouts.keepalive_ms) };
+                let idle = if first {
+                    header_timeout
+                } else {
+                    Duration::from_millis(timeouts.keepalive_ms)
+                };
                 monoio::time::timeout(idle, conn.stream.fill()).await
             }
         };

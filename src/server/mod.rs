@@ -25,7 +25,10 @@ use crate::model::{system_resolve, Snapshot};
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("worker {id} failed to start: {message}")]
     Worker { id: usize, message: String },
     #[error("cannot install signal handlers: {0}")]
@@ -39,11 +42,26 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
         n => n,
     };
     let listen = config.server.listen.0;
-    let (addr, listeners) = listener::bind_all(listen, workers, config.server.backlog)
-        .map_err(|source| ServerError::Bind { addr: listen, source })?;
+    let (addr, listeners) =
+        listener::bind_all(listen, workers, config.server.backlog).map_err(|source| {
+            ServerError::Bind {
+                addr: listen,
+                source,
+            }
+        })?;
+    // Kept to stop accepting the moment a signal arrives, before workers see their mailbox.
+    let stoppers: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.try_clone().ok())
+        .collect();
     // Installed before any worker accepts, so a signal is never missed.
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServerError::Signals)?;
-    let cpus = if config.server.pin_workers { cpus::allowed() } else { Vec::new() };
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServerError::Signals)?;
+    let cpus = if config.server.pin_workers {
+        cpus::allowed()
+    } else {
+        Vec::new()
+    };
     let snapshot = Arc::new(snapshot);
     let (ready_tx, ready_rx) = unbounded();
     let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
@@ -58,7 +76,13 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
             driver: config.server.driver,
             max_connections: config.server.max_connections_per_worker,
         };
-        handles.push(worker::spawn(settings, listener, snapshot.clone(), rx, ready_tx.clone()));
+        handles.push(worker::spawn(
+            settings,
+            listener,
+            snapshot.clone(),
+            rx,
+            ready_tx.clone(),
+        ));
     }
     let mut driver = "";
     for _ in 0..workers {
@@ -70,7 +94,12 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
                 }
                 return Err(ServerError::Worker { id, message });
             }
-            Err(_) => return Err(ServerError::Worker { id: 0, message: "exited during start-up".into() }),
+            Err(_) => {
+                return Err(ServerError::Worker {
+                    id: 0,
+                    message: "exited during start-up".into(),
+                })
+            }
         }
     }
     eprintln!("portico: driver {driver}");
@@ -85,9 +114,14 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
             .expect("spawn DNS refresh thread")
     });
 
-    if let Some(sig) = signals.forever().next() {
-        eprintln!("portico: signal {sig}: draining");
+    let sig = signals.forever().next();
+    for l in &stoppers {
+        listener::stop_accepting(l);
     }
+    eprintln!(
+        "portico: signal {}: stopped accepting, draining",
+        sig.unwrap_or(0)
+    );
     for m in &mailboxes {
         let _ = m.send(Msg::Shutdown);
     }
@@ -106,7 +140,12 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
 
 /// Re-resolves upstream names on the control plane (resolution blocks) and
 /// publishes a new snapshot when an address changed.
-fn refresh_dns(config: Config, mut current: Arc<Snapshot>, mailboxes: Vec<Sender<Msg>>, stop: Receiver<()>) {
+fn refresh_dns(
+    config: Config,
+    mut current: Arc<Snapshot>,
+    mailboxes: Vec<Sender<Msg>>,
+    stop: Receiver<()>,
+) {
     let every = Duration::from_millis(config.upstream.dns_refresh_ms.max(100));
     loop {
         select! {

@@ -44,6 +44,7 @@ pub struct Worker {
     pub id: usize,
     /// `Rc` around the shared `Arc`: requests clone the `Rc`, so the shared
     /// reference count is touched once per publish, not once per request.
+    #[allow(clippy::redundant_allocation)]
     snapshot: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: RefCell<Pool>,
     date: Cell<[u8; 29]>,
@@ -80,13 +81,19 @@ pub fn spawn(
             let ready2 = ready.clone();
             let run = move || serve(worker, listener, mailbox, drain, ready2);
             if let Err(e) = block_on(settings.driver, run) {
-                let _ = ready.send(Err((id, format!("cannot start the {:?} runtime: {e}", settings.driver))));
+                let _ = ready.send(Err((
+                    id,
+                    format!("cannot start the {:?} runtime: {e}", settings.driver),
+                )));
             }
         })
         .expect("spawn worker thread")
 }
 
-fn block_on<F: Future<Output = ()>>(driver: Driver, fut: impl FnOnce() -> F) -> std::io::Result<()> {
+fn block_on<F: Future<Output = ()>>(
+    driver: Driver,
+    fut: impl FnOnce() -> F,
+) -> std::io::Result<()> {
     match driver {
         Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
             .with_entries(RING_ENTRIES)
@@ -107,7 +114,13 @@ fn block_on<F: Future<Output = ()>>(driver: Driver, fut: impl FnOnce() -> F) -> 
     Ok(())
 }
 
-async fn serve(w: Rc<Worker>, listener: StdListener, mailbox: Receiver<Msg>, drain: Duration, ready: Ready) {
+async fn serve(
+    w: Rc<Worker>,
+    listener: StdListener,
+    mailbox: Receiver<Msg>,
+    drain: Duration,
+    ready: Ready,
+) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -115,7 +128,11 @@ async fn serve(w: Rc<Worker>, listener: StdListener, mailbox: Receiver<Msg>, dra
             return;
         }
     };
-    let driver = if monoio::utils::is_legacy() { "epoll (io_uring unavailable or disabled)" } else { "io_uring" };
+    let driver = if monoio::utils::is_legacy() {
+        "epoll (io_uring unavailable or disabled)"
+    } else {
+        "io_uring"
+    };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone(), mailbox));
     let mut accept_errors_logged = 0u32;
@@ -137,6 +154,8 @@ async fn serve(w: Rc<Worker>, listener: StdListener, mailbox: Receiver<Msg>, dra
                     let slot = Slot(w.clone());
                     monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer))));
                 }
+                // The control plane shut the listener: shutdown has begun.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
                 Err(e) => {
                     // Out of descriptors: back off instead of spinning.
                     if accept_errors_logged < 10 {
@@ -195,13 +214,18 @@ impl Drop for Busy<'_> {
 impl Worker {
     fn new(s: &Settings, snapshot: Arc<Snapshot>) -> Worker {
         let up = snapshot.upstream;
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
             ^ ((s.id as u64 + 1) << 48)
             ^ u64::from(std::process::id());
         let w = Worker {
             id: s.id,
             snapshot: RefCell::new(Rc::new(snapshot)),
-            pool: RefCell::new(Pool::new(up.max_idle_per_upstream, Duration::from_millis(up.idle_timeout_ms))),
+            pool: RefCell::new(Pool::new(
+                up.max_idle_per_upstream,
+                Duration::from_millis(up.idle_timeout_ms),
+            )),
             date: Cell::new([b' '; 29]),
             date_secs: Cell::new(0),
             rng: Cell::new(seed | 1),
@@ -218,6 +242,7 @@ impl Worker {
 
     /// The snapshot a new request uses; it keeps it to the end even if a
     /// newer one is published meanwhile.
+    #[allow(clippy::redundant_allocation)]
     pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
         self.snapshot.borrow().clone()
     }

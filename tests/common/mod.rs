@@ -1,0 +1,1102 @@
+//! Shared harness for the portico integration tests: start the real binary
+//! with a config file, a tiny raw HTTP/1.1 client over `std::net::TcpStream`,
+//! and scriptable test upstreams that record what they receive.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_portico");
+pub const MISSING_TOKEN: &str = "Missing Authentication Token";
+pub const TIMED_OUT: &str = "Endpoint request timed out";
+/// Read/write timeout on client sockets: a broken server fails, never hangs.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Temp files and config text
+// ---------------------------------------------------------------------------
+
+/// A unique path under the system temp dir.
+pub fn temp_path(prefix: &str, ext: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "portico-{prefix}-{}-{n}-{nanos}.{ext}",
+        std::process::id()
+    ))
+}
+
+/// Write config text to a fresh temp file and return its path.
+pub fn write_config(text: &str) -> PathBuf {
+    let path = temp_path("cfg", "toml");
+    std::fs::write(&path, text).expect("write config file");
+    path
+}
+
+/// A config: the four global sections (only overridden keys are written,
+/// the rest take their documented defaults) plus free-form API/domain text.
+#[derive(Clone, Debug)]
+pub struct Config {
+    server: Vec<(String, String)>,
+    limits: Vec<(String, String)>,
+    timeouts: Vec<(String, String)>,
+    upstream: Vec<(String, String)>,
+    rest: String,
+}
+
+fn set_key(v: &mut Vec<(String, String)>, k: &str, val: &str) {
+    if let Some(e) = v.iter_mut().find(|(key, _)| key == k) {
+        e.1 = val.to_string();
+    } else {
+        v.push((k.to_string(), val.to_string()));
+    }
+}
+
+impl Config {
+    /// `rest` is the `[[api]]` / `[[domain]]` text. Values passed to the
+    /// setters are raw TOML values (strings need their quotes).
+    pub fn new(rest: &str) -> Config {
+        Config {
+            server: vec![
+                ("listen".into(), "\"127.0.0.1:0\"".into()),
+                ("workers".into(), "1".into()),
+                ("pin_workers".into(), "false".into()),
+            ],
+            limits: vec![],
+            timeouts: vec![],
+            upstream: vec![],
+            rest: rest.to_string(),
+        }
+    }
+    /// The standard demo API (see [`demo_api`]) with `backend` as the stage variable.
+    pub fn demo(backend: &str) -> Config {
+        Config::new(&demo_api(backend))
+    }
+    pub fn server(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.server, k, v);
+        self
+    }
+    pub fn limits(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.limits, k, v);
+        self
+    }
+    pub fn timeouts(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.timeouts, k, v);
+        self
+    }
+    pub fn upstream(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.upstream, k, v);
+        self
+    }
+    pub fn append(mut self, text: &str) -> Config {
+        self.rest.push('\n');
+        self.rest.push_str(text);
+        self
+    }
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (name, kv) in [
+            ("server", &self.server),
+            ("limits", &self.limits),
+            ("timeouts", &self.timeouts),
+            ("upstream", &self.upstream),
+        ] {
+            s.push_str(&format!("[{name}]\n"));
+            for (k, v) in kv {
+                s.push_str(&format!("{k} = {v}\n"));
+            }
+            s.push('\n');
+        }
+        s.push_str(&self.rest);
+        s.push('\n');
+        s
+    }
+}
+
+pub const HELLO_BODY: &str = r#"{"message":"hello from portico"}"#;
+
+/// The demo API used by most tests. Routes:
+/// - `GET  /hello`          mock 200 json `HELLO_BODY`, header `x-mock: yes`
+/// - `ANY  /any`            mock 201 text/plain `any-body`
+/// - `GET  /items/special`  mock 200 text/plain `special`
+/// - `ANY  /items/{id}`     proxy `http://${backend}/things/{id}` (default timeout)
+/// - `ANY  /proxy/{proxy+}` proxy `http://${backend}/{proxy}`
+/// - `ANY  /slow/{proxy+}`  proxy `http://${backend}/{proxy}`, timeout_ms = 300
+pub fn demo_api(backend: &str) -> String {
+    format!(
+        r#"[[api]]
+name = "demo"
+hosts = []
+
+[api.stages.prod]
+variables = {{ backend = "{backend}" }}
+
+[[api.routes]]
+method = "GET"
+path = "/hello"
+integration = {{ type = "mock", status = 200, headers = {{ "content-type" = "application/json", "x-mock" = "yes" }}, body = '{HELLO_BODY}' }}
+
+[[api.routes]]
+method = "ANY"
+path = "/any"
+integration = {{ type = "mock", status = 201, headers = {{ "content-type" = "text/plain" }}, body = 'any-body' }}
+
+[[api.routes]]
+method = "GET"
+path = "/items/special"
+integration = {{ type = "mock", status = 200, headers = {{ "content-type" = "text/plain" }}, body = 'special' }}
+
+[[api.routes]]
+method = "ANY"
+path = "/items/{{id}}"
+integration = {{ type = "http_proxy", uri = "http://${{stageVariables.backend}}/things/{{id}}" }}
+
+[[api.routes]]
+method = "ANY"
+path = "/proxy/{{proxy+}}"
+integration = {{ type = "http_proxy", uri = "http://${{stageVariables.backend}}/{{proxy}}", timeout_ms = 29000 }}
+
+[[api.routes]]
+method = "ANY"
+path = "/slow/{{proxy+}}"
+integration = {{ type = "http_proxy", uri = "http://${{stageVariables.backend}}/{{proxy}}", timeout_ms = 300 }}
+"#
+    )
+}
+
+/// A backend address nothing should ever be sent to (tests without an upstream).
+pub const NO_BACKEND: &str = "127.0.0.1:9";
+
+// ---------------------------------------------------------------------------
+// The server process
+// ---------------------------------------------------------------------------
+
+fn forward_lines<R: Read + Send + 'static>(
+    r: R,
+    tag: String,
+    tx: Option<Sender<Option<String>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(r);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let s = String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    eprintln!("[{tag}] {s}");
+                    if let Some(tx) = &tx {
+                        let _ = tx.send(Some(s));
+                    }
+                }
+            }
+        }
+        if let Some(tx) = &tx {
+            let _ = tx.send(None);
+        }
+    })
+}
+
+/// A running portico; killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub pid: u32,
+    /// Every stderr line up to and including the `listening on` line.
+    pub startup: Vec<String>,
+    lines: Receiver<Option<String>>,
+    stderr_eof: bool,
+    config_path: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Server {
+    pub fn start(cfg: &Config) -> Server {
+        Server::start_text(&cfg.render(), &[])
+    }
+
+    pub fn start_with_env(cfg: &Config, env: &[(&str, &str)]) -> Server {
+        Server::start_text(&cfg.render(), env)
+    }
+
+    pub fn start_text(text: &str, env: &[(&str, &str)]) -> Server {
+        let config_path = write_config(text);
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn portico binary");
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        forward_lines(
+            child.stderr.take().unwrap(),
+            format!("portico {pid} stderr"),
+            Some(tx),
+        );
+        forward_lines(
+            child.stdout.take().unwrap(),
+            format!("portico {pid} stdout"),
+            None,
+        );
+        let mut server = Server {
+            child,
+            port: 0,
+            pid,
+            startup: Vec::new(),
+            lines: rx,
+            stderr_eof: false,
+            config_path,
+            exited: None,
+        };
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        const MARK: &str = "listening on http://127.0.0.1:";
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server.lines.recv_timeout(left) {
+                Ok(Some(line)) => {
+                    let found = line.find(MARK).map(|i| {
+                        line[i + MARK.len()..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_digit())
+                            .collect::<String>()
+                    });
+                    server.startup.push(line);
+                    if let Some(digits) = found {
+                        server.port = digits.parse().unwrap_or_else(|_| {
+                            panic!("bad port in listening line: {:?}", server.startup)
+                        });
+                        assert_ne!(server.port, 0, "server reported port 0");
+                        return server;
+                    }
+                }
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => {
+                    server.stderr_eof = true;
+                    let status = server.child.wait().ok();
+                    server.exited = status;
+                    panic!(
+                        "portico exited before listening (status {status:?}); stderr: {:#?}\nconfig:\n{text}",
+                        server.startup
+                    );
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "portico did not print `listening on http://127.0.0.1:PORT` within {STARTUP_TIMEOUT:?}; stderr: {:#?}",
+                        server.startup
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
+    pub fn sigterm(&self) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -TERM {} failed: {st:?}", self.pid);
+    }
+
+    /// Next stderr line after startup, or `None` on timeout / EOF.
+    pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        if self.stderr_eof {
+            return None;
+        }
+        match self.lines.recv_timeout(timeout) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) | Err(RecvTimeoutError::Disconnected) => {
+                self.stderr_eof = true;
+                None
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+        }
+    }
+
+    /// Wait (bounded) for the process to exit: its stderr reaching EOF is the
+    /// event, then reap it. Panics if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(st) = self.exited {
+            return st;
+        }
+        let deadline = Instant::now() + timeout;
+        while !self.stderr_eof {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("portico (pid {}) did not exit within {timeout:?}", self.pid)
+                }
+            }
+        }
+        // stderr is closed: the process is exiting; reap it (bounded).
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                self.exited = Some(st);
+                return st;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "portico (pid {}) closed stderr but did not exit within {timeout:?}",
+                    self.pid
+                );
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.config_path);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Buffered byte reader shared by the client and the test upstreams
+// ---------------------------------------------------------------------------
+
+pub struct Reader<R: Read> {
+    pub inner: R,
+    pub buf: Vec<u8>,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl<R: Read> Reader<R> {
+    pub fn new(inner: R) -> Self {
+        Reader {
+            inner,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Read more bytes into the buffer; Ok(0) on EOF.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        let mut tmp = [0u8; 65536];
+        loop {
+            match self.inner.read(&mut tmp) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&tmp[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn eof_err(&self, what: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "EOF while reading {what}; buffered: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            ),
+        )
+    }
+
+    /// Read through the blank line ending a message head; returns the head
+    /// (without the final CRLFCRLF). `Ok(None)` on a clean EOF before any byte.
+    pub fn read_head(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                let head = self.buf[..i].to_vec();
+                self.buf.drain(..i + 4);
+                return Ok(Some(head));
+            }
+            if self.fill()? == 0 {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(self.eof_err("message head"));
+            }
+        }
+    }
+
+    pub fn read_line(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = find(&self.buf, b"\r\n") {
+                let line = self.buf[..i].to_vec();
+                self.buf.drain(..i + 2);
+                return Ok(line);
+            }
+            if self.fill()? == 0 {
+                return Err(self.eof_err("line"));
+            }
+        }
+    }
+
+    pub fn take(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        while self.buf.len() < n {
+            if self.fill()? == 0 {
+                return Err(self.eof_err(&format!("{n} body bytes")));
+            }
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+
+    pub fn read_to_eof(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            match self.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    /// Decode a chunked body; returns (body, trailer lines, chunk-size lines).
+    pub fn read_chunked(&mut self) -> io::Result<(Vec<u8>, Headers)> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line()?;
+            let line = String::from_utf8_lossy(&line).to_string();
+            let size_str = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_str, 16).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad chunk size line {line:?}"),
+                )
+            })?;
+            if size == 0 {
+                let mut trailers = Vec::new();
+                loop {
+                    let t = self.read_line()?;
+                    if t.is_empty() {
+                        return Ok((body, trailers));
+                    }
+                    let t = String::from_utf8_lossy(&t).to_string();
+                    if let Some((k, v)) = t.split_once(':') {
+                        trailers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+            }
+            body.extend(self.take(size)?);
+            let crlf = self.read_line()?;
+            if !crlf.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "chunk data not followed by CRLF",
+                ));
+            }
+        }
+    }
+}
+
+pub type Headers = Vec<(String, String)>;
+
+/// Split a head into its start line and headers.
+pub fn parse_head(head: &[u8]) -> (String, Headers) {
+    let text = String::from_utf8_lossy(head).to_string();
+    let mut lines = text.split("\r\n");
+    let start = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    (start, headers)
+}
+
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn header_all<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn is_chunked(headers: &Headers) -> bool {
+    header_all(headers, "transfer-encoding")
+        .iter()
+        .any(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
+fn content_length(headers: &Headers) -> Option<usize> {
+    header(headers, "content-length").map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("bad content-length {v:?}"))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    /// The body came with `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    pub trailers: Headers,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        header_all(&self.headers, name)
+    }
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?} (status {})",
+                self.body_str(),
+                self.status
+            )
+        })
+    }
+    /// `connection: close` present.
+    pub fn closes(&self) -> bool {
+        self.header_all("connection")
+            .iter()
+            .any(|v| v.to_ascii_lowercase().contains("close"))
+    }
+    pub fn request_id(&self) -> String {
+        self.header("x-request-id")
+            .unwrap_or_else(|| panic!("no x-request-id in response: {self:?}"))
+            .to_string()
+    }
+}
+
+/// Assert an error response: status, `content-type: application/json`, body
+/// `{"message": "..."}` with a non-empty string, optionally exactly `message`.
+pub fn assert_error(resp: &Response, status: u16, message: Option<&str>) {
+    assert_eq!(
+        resp.status,
+        status,
+        "expected status {status}, got {} {} body {:?}",
+        resp.status,
+        resp.reason,
+        resp.body_str()
+    );
+    let ct = resp.header("content-type").unwrap_or("");
+    assert!(
+        ct.to_ascii_lowercase().starts_with("application/json"),
+        "error response content-type is {ct:?}, want application/json"
+    );
+    let v = resp.json();
+    let msg = v
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or_else(|| panic!("error body has no string `message`: {v}"));
+    assert!(!msg.is_empty(), "empty error message");
+    if let Some(want) = message {
+        assert_eq!(msg, want, "error message");
+    }
+}
+
+pub struct Client {
+    pub r: Reader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Client { r: Reader::new(s) }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        &self.r.inner
+    }
+
+    pub fn set_read_timeout(&self, d: Duration) {
+        self.r.inner.set_read_timeout(Some(d)).unwrap();
+    }
+
+    pub fn send(&mut self, data: impl AsRef<[u8]>) {
+        self.r
+            .inner
+            .write_all(data.as_ref())
+            .expect("write to portico");
+    }
+
+    /// Send one request and read its response.
+    pub fn request(&mut self, raw: impl AsRef<[u8]>) -> Response {
+        self.send(raw);
+        self.read_response()
+    }
+
+    pub fn get(&mut self, path: &str) -> Response {
+        self.request(get(path))
+    }
+
+    pub fn try_read_response(&mut self, head_only: bool) -> io::Result<Response> {
+        let head = self
+            .r
+            .read_head()?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "EOF before response"))?;
+        let (start, headers) = parse_head(&head);
+        let mut parts = start.splitn(3, ' ');
+        let version = parts.next().unwrap_or("").to_string();
+        let status: u16 = parts.next().unwrap_or("").parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {start:?}"),
+            )
+        })?;
+        let reason = parts.next().unwrap_or("").to_string();
+        if !version.starts_with("HTTP/1.") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {start:?}"),
+            ));
+        }
+        let mut resp = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+            chunked: false,
+            trailers: Vec::new(),
+        };
+        if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(resp);
+        }
+        if is_chunked(&resp.headers) {
+            let (body, trailers) = self.r.read_chunked()?;
+            resp.body = body;
+            resp.trailers = trailers;
+            resp.chunked = true;
+        } else if let Some(n) = content_length(&resp.headers) {
+            resp.body = self.r.take(n)?;
+        } else {
+            resp.body = self.r.read_to_eof()?;
+        }
+        Ok(resp)
+    }
+
+    pub fn read_response(&mut self) -> Response {
+        self.try_read_response(false)
+            .unwrap_or_else(|e| panic!("reading response from portico: {e}"))
+    }
+
+    /// Read a response to HEAD: the head only, no body bytes.
+    pub fn read_head_response(&mut self) -> Response {
+        self.try_read_response(true)
+            .unwrap_or_else(|e| panic!("reading HEAD response from portico: {e}"))
+    }
+
+    /// The server closes the connection (EOF or reset) within the read
+    /// timeout, without sending any further byte.
+    pub fn expect_eof(&mut self) {
+        assert!(
+            self.r.buf.is_empty(),
+            "unexpected extra bytes from server: {:?}",
+            String::from_utf8_lossy(&self.r.buf)
+        );
+        let mut tmp = [0u8; 4096];
+        match self.r.inner.read(&mut tmp) {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "expected the server to close, got bytes: {:?}",
+                String::from_utf8_lossy(&tmp[..n])
+            ),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(e) => panic!("expected the server to close the connection, got error: {e}"),
+        }
+    }
+
+    /// No byte arrives within `d` (and the connection is not closed).
+    pub fn expect_silence(&mut self, d: Duration) {
+        assert!(
+            self.r.buf.is_empty(),
+            "unexpected buffered bytes: {:?}",
+            String::from_utf8_lossy(&self.r.buf)
+        );
+        self.r.inner.set_read_timeout(Some(d)).unwrap();
+        let mut tmp = [0u8; 4096];
+        let res = self.r.inner.read(&mut tmp);
+        self.r.inner.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        match res {
+            Ok(0) => panic!("connection closed; expected it to stay open and silent"),
+            Ok(n) => panic!(
+                "expected no answer within {d:?}, got: {:?}",
+                String::from_utf8_lossy(&tmp[..n])
+            ),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("expected silence, got error {e}"),
+        }
+    }
+
+    pub fn shutdown_write(&self) {
+        let _ = self.r.inner.shutdown(Shutdown::Write);
+    }
+}
+
+/// `GET path HTTP/1.1` with `Host: localhost`.
+pub fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// Request with an explicit method, host, extra header lines and a
+/// Content-Length body (no Content-Length header when body is empty and
+/// method is GET/HEAD).
+pub fn request(
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut s = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in extra {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || !(method == "GET" || method == "HEAD") {
+        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    s.push_str("\r\n");
+    let mut v = s.into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A fresh connection gets a good answer from the mock route: the worker is alive.
+pub fn assert_serving(port: u16) {
+    let mut c = Client::connect(port);
+    let r = c.get("/prod/hello");
+    assert_eq!(r.status, 200, "server not serving after error: {r:?}");
+    assert_eq!(r.body_str(), HELLO_BODY);
+}
+
+/// Deterministic non-trivial test payload.
+pub fn payload(n: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 31 + i / 251) % 251) as u8).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Test upstreams
+// ---------------------------------------------------------------------------
+
+/// A request as the upstream received it (body decoded when chunked).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Index of the upstream TCP connection (0, 1, ...) it arrived on.
+    pub conn: usize,
+    pub method: String,
+    pub target: String,
+    pub version: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    pub chunked: bool,
+    pub raw_head: String,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        header_all(&self.headers, name)
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+}
+
+/// What the upstream does after recording a request.
+pub enum Reply {
+    /// Write these bytes and keep the connection for the next request.
+    Send(Vec<u8>),
+    /// Write these bytes and close.
+    SendAndClose(Vec<u8>),
+    /// Close without answering.
+    Close,
+    /// Never answer; keep the connection open until the peer closes it.
+    Stall,
+}
+
+type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+enum Mode {
+    Http(Handler),
+    /// Accept, read the first bytes of the request, then drop the socket
+    /// with unread data (the kernel answers with RST). Records an empty
+    /// `Recorded` (method "") on its channel.
+    ResetAfterFirstBytes,
+}
+
+pub struct Upstream {
+    pub port: u16,
+    pub rx: Receiver<Recorded>,
+    stop: Arc<AtomicBool>,
+}
+
+/// `HTTP/1.1 status` with headers and a Content-Length body.
+pub fn http_response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut s = format!("HTTP/1.1 {status} X\r\n");
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut v = s.into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// `HTTP/1.1 200` with a chunked body made of `chunks`.
+pub fn chunked_response(headers: &[(&str, &str)], chunks: &[&[u8]]) -> Vec<u8> {
+    let mut s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n".to_string();
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.push_str("\r\n");
+    let mut v = s.into_bytes();
+    for c in chunks {
+        v.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        v.extend_from_slice(c);
+        v.extend_from_slice(b"\r\n");
+    }
+    v.extend_from_slice(b"0\r\n\r\n");
+    v
+}
+
+fn read_request(r: &mut Reader<TcpStream>, conn: usize) -> io::Result<Option<Recorded>> {
+    let head = match r.read_head()? {
+        Some(h) => h,
+        None => return Ok(None),
+    };
+    let (start, headers) = parse_head(&head);
+    let mut parts = start.split(' ');
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let version = parts.next().unwrap_or("").to_string();
+    let chunked = is_chunked(&headers);
+    let body = if chunked {
+        r.read_chunked()?.0
+    } else if let Some(n) = content_length(&headers) {
+        r.take(n)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Recorded {
+        conn,
+        method,
+        target,
+        version,
+        headers,
+        body,
+        chunked,
+        raw_head: String::from_utf8_lossy(&head).to_string(),
+    }))
+}
+
+fn serve_conn(stream: TcpStream, conn: usize, handler: Handler, tx: Sender<Recorded>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+    let mut r = Reader::new(stream);
+    loop {
+        let rec = match read_request(&mut r, conn) {
+            Ok(Some(rec)) => rec,
+            _ => return,
+        };
+        // The test sees the request as soon as it has arrived, before the
+        // handler (which may block on a release channel) answers it.
+        let _ = tx.send(rec.clone());
+        let reply = handler(&rec);
+        match reply {
+            Reply::Send(bytes) => {
+                if r.inner.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            Reply::SendAndClose(bytes) => {
+                let _ = r.inner.write_all(&bytes);
+                let _ = r.inner.shutdown(Shutdown::Write);
+                return;
+            }
+            Reply::Close => return,
+            Reply::Stall => {
+                // Hold the connection until the peer closes it (or 30 s).
+                let mut tmp = [0u8; 4096];
+                while let Ok(n) = r.inner.read(&mut tmp) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+impl Upstream {
+    /// An HTTP upstream: every request is recorded, sent on `rx`, then
+    /// answered per the handler's [`Reply`].
+    pub fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Upstream {
+        Upstream::spawn(Mode::Http(Arc::new(handler)))
+    }
+
+    /// An upstream that records the request on `rx` first, then blocks until
+    /// the test sends on the returned release channel (or it is dropped, or
+    /// 20 s pass), then answers 200 with `body`.
+    pub fn start_held(body: &'static [u8]) -> (Upstream, Sender<()>) {
+        let (rel_tx, rel_rx) = mpsc::channel::<()>();
+        let rel_rx = Mutex::new(rel_rx);
+        let up = Upstream::start(move |_| {
+            let _ = rel_rx.lock().unwrap().recv_timeout(Duration::from_secs(20));
+            Reply::Send(http_response(200, &[("content-type", "text/plain")], body))
+        });
+        (up, rel_tx)
+    }
+
+    /// Answers every request with `200` and `body` (keep-alive).
+    pub fn ok(body: &'static [u8]) -> Upstream {
+        Upstream::start(move |_| {
+            Reply::Send(http_response(200, &[("content-type", "text/plain")], body))
+        })
+    }
+
+    pub fn reset_after_first_bytes() -> Upstream {
+        Upstream::spawn(Mode::ResetAfterFirstBytes)
+    }
+
+    fn spawn(mode: Mode) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let mode = Arc::new(mode);
+        std::thread::spawn(move || {
+            let mut n = 0usize;
+            for s in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(s) = s else { continue };
+                let conn = n;
+                n += 1;
+                let tx = tx.clone();
+                let mode = mode.clone();
+                std::thread::spawn(move || match &*mode {
+                    Mode::Http(h) => serve_conn(s, conn, h.clone(), tx),
+                    Mode::ResetAfterFirstBytes => {
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                        let mut s = s;
+                        let mut one = [0u8; 1];
+                        let _ = s.read(&mut one);
+                        let _ = tx.send(Recorded {
+                            conn,
+                            method: String::new(),
+                            target: String::new(),
+                            version: String::new(),
+                            headers: Vec::new(),
+                            body: Vec::new(),
+                            chunked: false,
+                            raw_head: String::new(),
+                        });
+                        drop(s); // unread data left: the kernel sends RST
+                    }
+                });
+            }
+        });
+        Upstream { port, rx, stop }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The next recorded request (bounded wait).
+    pub fn recv(&self) -> Recorded {
+        self.rx
+            .recv_timeout(IO_TIMEOUT)
+            .expect("upstream did not receive a request in time")
+    }
+
+    /// Nothing (more) has reached the upstream.
+    pub fn assert_nothing(&self) {
+        if let Ok(r) = self.rx.try_recv() {
+            panic!("upstream unexpectedly received {} {}", r.method, r.target);
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees `stop`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound, then released).
+pub fn refused_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    drop(l);
+    p
+}
+
+/// Path of the default config shipped with the crate.
+pub fn default_config_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/portico.toml")
+}

@@ -1,0 +1,209 @@
+//! HTTP/1.1 codec behaviour: mock answers, request ids, keep-alive,
+//! pipelining, connection close semantics, HEAD, malformed framing.
+mod common;
+
+use common::*;
+
+fn demo_server() -> Server {
+    Server::start(&Config::demo(NO_BACKEND))
+}
+
+#[test]
+fn mock_route_status_headers_and_body() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    let r = c.get("/prod/hello");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-mock"), Some("yes"));
+    assert_eq!(r.body_str(), HELLO_BODY);
+    assert!(!r.chunked, "mock body should carry a Content-Length");
+    assert_eq!(
+        r.header("content-length"),
+        Some(HELLO_BODY.len().to_string().as_str())
+    );
+    assert!(!r.request_id().is_empty());
+
+    // A non-200 configured status and another content type.
+    let r = c.request(request("POST", "/prod/any", "localhost", &[], b"x"));
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-length"), Some("8"));
+    assert_eq!(r.body_str(), "any-body");
+    assert!(!r.request_id().is_empty());
+}
+
+#[test]
+fn request_id_echoed_when_sane_and_generated_otherwise() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+
+    let r = c.request(request(
+        "GET",
+        "/prod/hello",
+        "localhost",
+        &[("X-Request-Id", "abc-123")],
+        b"",
+    ));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.request_id(), "abc-123");
+
+    // Generated ids: present, non-empty, distinct per request.
+    let a = c.get("/prod/hello").request_id();
+    let b = c.get("/prod/hello").request_id();
+    assert!(!a.is_empty() && !b.is_empty());
+    assert_ne!(a, b, "generated request ids must differ");
+
+    // Too long: replaced.
+    let long = "a".repeat(300);
+    let r = c.request(request(
+        "GET",
+        "/prod/hello",
+        "localhost",
+        &[("x-request-id", &long)],
+        b"",
+    ));
+    assert_eq!(r.status, 200);
+    let id = r.request_id();
+    assert_ne!(id, long, "a 300-char request id must be replaced");
+    assert!(!id.is_empty() && id.len() < 300);
+
+    // Containing spaces: replaced.
+    let r = c.request(request(
+        "GET",
+        "/prod/hello",
+        "localhost",
+        &[("x-request-id", "abc 123 def")],
+        b"",
+    ));
+    assert_eq!(r.status, 200);
+    let id = r.request_id();
+    assert_ne!(id, "abc 123 def");
+    assert!(
+        !id.is_empty() && !id.contains(' '),
+        "bad generated id {id:?}"
+    );
+
+    // Error responses carry one too.
+    let r = c.get("/prod/nope");
+    assert_eq!(r.status, 403);
+    assert!(!r.request_id().is_empty());
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    for i in 0..5 {
+        let r = c.get("/prod/hello");
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.body_str(), HELLO_BODY);
+        assert!(!r.closes(), "server asked to close a keep-alive connection");
+    }
+}
+
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    let mut all = Vec::new();
+    all.extend_from_slice(get("/prod/hello").as_bytes());
+    all.extend_from_slice(get("/prod/items/special").as_bytes());
+    all.extend(request("POST", "/prod/any", "localhost", &[], b"12345"));
+    c.send(&all);
+    let r1 = c.read_response();
+    let r2 = c.read_response();
+    let r3 = c.read_response();
+    assert_eq!((r1.status, r1.body_str().as_str()), (200, HELLO_BODY));
+    assert_eq!((r2.status, r2.body_str().as_str()), (200, "special"));
+    assert_eq!((r3.status, r3.body_str().as_str()), (201, "any-body"));
+    // And the connection still works afterwards.
+    assert_eq!(c.get("/prod/hello").status, 200);
+}
+
+#[test]
+fn http10_without_keep_alive_closes_after_response() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    c.send("GET /prod/hello HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), HELLO_BODY);
+    c.expect_eof();
+}
+
+#[test]
+fn connection_close_on_http11_is_honoured() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    c.send("GET /prod/hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), HELLO_BODY);
+    assert!(
+        r.closes(),
+        "response lacks `connection: close`: {:?}",
+        r.headers
+    );
+    c.expect_eof();
+}
+
+#[test]
+fn head_on_any_route_has_headers_but_no_body() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    let mut both = b"HEAD /prod/any HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec();
+    both.extend_from_slice(get("/prod/hello").as_bytes());
+    c.send(&both);
+    let h = c.read_head_response();
+    assert_eq!(h.status, 201);
+    assert_eq!(h.header("content-length"), Some("8"));
+    // The next pipelined response must follow the HEAD head directly.
+    let r = c.read_response();
+    assert_eq!(
+        r.status, 200,
+        "HEAD response carried body bytes? next: {r:?}"
+    );
+    assert_eq!(r.body_str(), HELLO_BODY);
+}
+
+#[test]
+fn garbage_request_line_is_400() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    c.send("THIS IS NOT HTTP AT ALL\r\n\r\n");
+    let r = c.read_response();
+    assert_error(&r, 400, None);
+    assert_serving(srv.port);
+}
+
+#[test]
+fn content_length_with_chunked_is_400_and_closes() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    let mut raw = b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        .to_vec();
+    raw.extend_from_slice(get("/prod/hello").as_bytes());
+    c.send(&raw);
+    let r = c.read_response();
+    assert_error(&r, 400, None);
+    // The pipelined request after it must not be answered.
+    c.expect_eof();
+    assert_serving(srv.port);
+}
+
+#[test]
+fn conflicting_content_lengths_are_400_and_close() {
+    let srv = demo_server();
+    let mut c = srv.connect();
+    let mut raw = b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+Content-Length: 6\r\n\r\nhello!"
+        .to_vec();
+    raw.extend_from_slice(get("/prod/hello").as_bytes());
+    c.send(&raw);
+    let r = c.read_response();
+    assert_error(&r, 400, None);
+    c.expect_eof();
+    assert_serving(srv.port);
+}
