@@ -105,10 +105,12 @@ pub fn parse_request_head(
     limits: &LimitsConfig,
     head: &mut Head,
 ) -> Result<bool, HttpError> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Uninitialised: zeroing 256 headers would cost more than the parse.
+    let mut storage =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let max_headers = limits.max_headers.min(MAX_HEADERS);
-    let mut req = httparse::Request::new(&mut storage[..max_headers]);
-    let len = match req.parse(buf) {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut storage[..max_headers]) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             return match check_partial(buf, limits) {
