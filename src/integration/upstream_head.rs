@@ -31,10 +31,9 @@ pub fn parse_response_head(
     request_was_head: bool,
     head: &mut ResponseHead,
 ) -> Result<bool, HeadError> {
-    let mut storage =
-        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_HEADERS];
-    let mut res = httparse::Response::new(&mut []);
-    let len = match res.parse_with_uninit_headers(buf, &mut storage) {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut res = httparse::Response::new(&mut storage);
+    let len = match res.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => {
             return Err(HeadError::TooLarge)
