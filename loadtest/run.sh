@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# portico load test: portico vs nginx, one worker each, on loopback.
+# See loadtest/README.md. Env overrides: DURATION, CONNS, ROWS, PORTICO_BIN
+# (and WARMUP, WRK_TIMEOUT, PROXY_CPU, CLIENT_CPU, BUILD_TIMEOUT).
+set -euo pipefail
+
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export LC_ALL=C
+
+LT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LT_DIR/.." && pwd)
+CONF_DIR="$LT_DIR/conf"
+RESULTS_DIR="$LT_DIR/results"
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-"64 4000"}
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return"
+ROWS=${ROWS:-$ALL_ROWS}
+PORTICO_BIN=${PORTICO_BIN:-}
+WRK_TIMEOUT=${WRK_TIMEOUT:-5s}   # wrk's per-request timeout (counted as a socket error)
+PROXY_CPU=${PROXY_CPU:-0}        # the proxy under test
+CLIENT_CPU=${CLIENT_CPU:-1}      # wrk + upstream (+ this script)
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
+
+UPSTREAM_PORT=18081
+NGINX_PROXY_PORT=18082
+NGINX_RETURN_PORT=18083
+PORTICO_PORT=18084
+
+log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- arguments
+to_seconds() { # 10 | 10s | 2m | 1h -> seconds
+    local v=$1
+    case $v in
+        *[0-9]s) echo "${v%s}" ;;
+        *[0-9]m) echo $(( ${v%m} * 60 )) ;;
+        *[0-9]h) echo $(( ${v%h} * 3600 )) ;;
+        *[0-9]) echo "$v" ;;
+        *) return 1 ;;
+    esac
+}
+DUR_S=$(to_seconds "$DURATION") || die "DURATION must look like 10, 10s, 2m (got '$DURATION')"
+WARM_S=$(to_seconds "$WARMUP") || die "WARMUP must look like 2, 2s (got '$WARMUP')"
+[[ $DUR_S =~ ^[0-9]+$ && $DUR_S -gt 0 ]] || die "bad DURATION '$DURATION'"
+for r in $ROWS; do
+    [[ " $ALL_ROWS " == *" $r "* ]] || die "unknown row '$r' in ROWS (known: $ALL_ROWS)"
+done
+for c in $CONNS; do
+    [[ $c =~ ^[0-9]+$ && $c -gt 0 ]] || die "bad connection count '$c' in CONNS"
+done
+wants_portico=0
+[[ " $ROWS " == *" portico-"* ]] && wants_portico=1
+
+# ---------------------------------------------------------------- cleanup
+TMP=""
+SERVER_PIDS=()        # every server process this script started (nginx masters, portico)
+WRK_PID=""
+POLICY_RC_CREATED=0
+
+child_pids() { # direct children of $1
+    local pid=$1 f
+    if [[ -r /proc/$pid/task/$pid/children ]]; then
+        for f in /proc/"$pid"/task/*/children; do cat "$f" 2>/dev/null || true; done | tr ' ' '\n' | grep -E '^[0-9]+$' || true
+    else
+        pgrep -P "$pid" 2>/dev/null || true
+    fi
+}
+
+stop_proc() { # TERM a server (and its children), bounded wait, then KILL
+    local pid=$1 kids i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kids=$(child_pids "$pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not exit on SIGTERM, killing"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for i in $kids; do kill -KILL "$i" 2>/dev/null || true; done
+}
+
+forget_pid() {
+    local pid=$1 p keep=()
+    for p in "${SERVER_PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+    SERVER_PIDS=("${keep[@]}")
+}
+
+cleanup() {
+    local rc=$? p
+    set +e
+    trap - EXIT INT TERM
+    if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
+    for p in "${SERVER_PIDS[@]}"; do stop_proc "$p"; done
+    ((POLICY_RC_CREATED)) && rm -f /usr/sbin/policy-rc.d
+    [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    # Do not let the package start a system nginx on port 80.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && POLICY_RC_CREATED=1
+    fi
+    local rc=0
+    apt-get install -y --no-install-recommends "$@" \
+        || { apt-get update && apt-get install -y --no-install-recommends "$@"; } || rc=$?
+    if ((POLICY_RC_CREATED)); then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
+    return "$rc"
+}
+
+if ! command -v wrk >/dev/null; then log "installing wrk"; apt_install wrk || die "cannot install wrk"; fi
+if ! command -v nginx >/dev/null; then
+    log "installing nginx"
+    apt_install nginx-light || apt_install nginx || die "cannot install nginx"
+fi
+if ! command -v curl >/dev/null; then log "installing curl"; apt_install curl || die "cannot install curl"; fi
+command -v taskset >/dev/null || { apt_install util-linux || die "cannot install taskset (util-linux)"; }
+command -v timeout >/dev/null || die "coreutils 'timeout' missing"
+
+NGINX_BIN=$(command -v nginx)
+WRK_BIN=$(command -v wrk)
+CLK_TCK=$(getconf CLK_TCK)
+NGINX_VERSION=$("$NGINX_BIN" -v 2>&1 || true)
+NGINX_VERSION=${NGINX_VERSION%%$'\n'*}
+WRK_VERSION=$("$WRK_BIN" -v 2>&1 || true)   # wrk -v prints its version and exits 1
+WRK_VERSION=${WRK_VERSION%%$'\n'*}
+WRK_VERSION=${WRK_VERSION%%Copyright*}
+WRK_VERSION=${WRK_VERSION%"${WRK_VERSION##*[! ]}"}
+NGINX_HELP=$("$NGINX_BIN" -h 2>&1 || true)
+NGINX_E_FLAG=0
+[[ $NGINX_HELP == *"-e filename"* ]] && NGINX_E_FLAG=1
+
+# ---------------------------------------------------------------- limits, CPUs
+WANT_NOFILE=20000
+hard=$(ulimit -Hn)
+if [[ $hard != unlimited && $hard -lt $WANT_NOFILE ]]; then
+    ulimit -Hn "$WANT_NOFILE" 2>/dev/null || true
+    hard=$(ulimit -Hn)
+fi
+NOFILE=$WANT_NOFILE
+[[ $hard != unlimited && $hard -lt $NOFILE ]] && NOFILE=$hard
+ulimit -Sn "$NOFILE"
+WCONN=$((NOFILE - 100))
+max_conns=0
+for c in $CONNS; do if ((c > max_conns)); then max_conns=$c; fi; done
+if ((max_conns * 2 + 200 > NOFILE)); then
+    log "WARNING: open-file limit $NOFILE is low for $max_conns connections (a proxy needs ~2 fds per connection)"
+fi
+
+NCPU=$(nproc)
+PIN=1
+if ((NCPU < 2)); then
+    log "WARNING: only $NCPU CPU: no CPU pinning, proxy, wrk and upstream share it"
+    PIN=0
+fi
+# Command prefixes (arrays, not functions, so that `cmd &` gives the server's own pid).
+PROXY_PIN=()
+CLIENT_PIN=()
+if ((PIN)); then PROXY_PIN=(taskset -c "$PROXY_CPU"); CLIENT_PIN=(taskset -c "$CLIENT_CPU"); fi
+if ((PIN)); then
+    PLACEMENT="proxy under test pinned to CPU $PROXY_CPU (taskset on the whole process); wrk (-t1) and the upstream nginx pinned to CPU $CLIENT_CPU"
+else
+    PLACEMENT="no pinning (fewer than 2 CPUs)"
+fi
+
+# ---------------------------------------------------------------- helpers
+port_answers() { # something speaks HTTP on the port (any status)
+    local rc=0
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
+    [[ $rc -eq 0 ]]
+}
+port_is_free() {
+    local rc=0
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
+    [[ $rc -eq 7 ]]
+}
+
+stat_ticks() { # utime + stime (fields 14, 15) of one pid, in clock ticks
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return 0; }
+    s=${s##*) }      # drop "pid (comm) "; field 3 (state) comes first now
+    # shellcheck disable=SC2086
+    set -- $s
+    echo $(( ${12} + ${13} ))
+}
+
+tree_ticks() { # $1 and its direct children (nginx master + worker; portico's stat covers all threads)
+    local pid=$1 total c
+    total=$(stat_ticks "$pid")
+    for c in $(child_pids "$pid"); do total=$((total + $(stat_ticks "$c"))); done
+    echo "$total"
+}
+
+STARTED_PID=""
+start_nginx() { # name conf-template port proxy|client -> STARTED_PID (master)
+    local name=$1 tmpl=$2 port=$3 where=$4 dir i pin=()
+    dir="$TMP/$name"
+    mkdir -p "$dir/tmp"
+    sed -e "s/@NOFILE@/$NOFILE/g" -e "s/@WCONN@/$WCONN/g" -e "s/@PORT@/$port/g" \
+        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
+    port_is_free "$port" || die "port $port is already in use"
+    local eargs=()
+    ((NGINX_E_FLAG)) && eargs=(-e "$dir/error.log")
+    if [[ $where == proxy ]]; then pin=("${PROXY_PIN[@]}"); else pin=("${CLIENT_PIN[@]}"); fi
+    "${pin[@]}" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" "${eargs[@]}" >"$dir/stdout.log" 2>&1 &
+    STARTED_PID=$!
+    SERVER_PIDS+=("$STARTED_PID")
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+            cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
+            die "nginx '$name' exited at start-up"
+        fi
+        port_answers "$port" && return 0
+        sleep 0.1
+    done
+    cat "$dir/error.log" >&2 2>/dev/null || true
+    die "nginx '$name' does not answer on port $port after 10 s"
+}
+
+PORTICO_FAIL=""
+start_portico() { # -> STARTED_PID, ACTUAL_PORTICO_PORT; returns 1 on failure (PORTICO_FAIL set)
+    local dir="$TMP/portico" i line
+    mkdir -p "$dir"
+    sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
+        "$CONF_DIR/portico.toml" >"$dir/portico.toml"
+    port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
+    : >"$dir/portico.log"
+    "${PROXY_PIN[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >>"$dir/portico.log" 2>&1 &
+    STARTED_PID=$!
+    SERVER_PIDS+=("$STARTED_PID")
+    for ((i = 0; i < 300; i++)); do
+        line=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$dir/portico.log" | head -n1 || true)
+        if [[ -n $line ]]; then
+            ACTUAL_PORTICO_PORT=${line##*:}
+            cp "$dir/portico.log" "$RAW_DIR/portico-start.log" 2>/dev/null || true
+            return 0
+        fi
+        if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+            wait "$STARTED_PID" 2>/dev/null || true
+            forget_pid "$STARTED_PID"
+            log "portico exited at start-up; its log:"; tail -n 30 "$dir/portico.log" >&2 || true
+            cp "$dir/portico.log" "$RAW_DIR/portico-start.log" 2>/dev/null || true
+            PORTICO_FAIL="exited at start-up"
+            return 1
+        fi
+        sleep 0.1
+    done
+    log "portico printed no 'listening on' line in 30 s; its log:"; tail -n 30 "$dir/portico.log" >&2 || true
+    stop_proc "$STARTED_PID"; forget_pid "$STARTED_PID"
+    PORTICO_FAIL="not ready in 30 s"
+    return 1
+}
+
+check_response() { # url -> 0 if 200 "ok"; else prints a reason
+    local url=$1 code body
+    body=$(curl -s -m 5 -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
+    code=${body##*$'\n'}
+    body=${body%$'\n'*}
+    [[ $code == 200 ]] || { echo "HTTP $code"; return 1; }
+    [[ $body == ok || $body == $'ok\n' ]] || { echo "unexpected body '${body:0:40}'"; return 1; }
+}
+
+run_wrk() { # conns seconds url outfile
+    local conns=$1 secs=$2 url=$3 out=$4 rc=0
+    "${CLIENT_PIN[@]}" timeout -k 5 $((secs + 60)) "$WRK_BIN" -t1 -c"$conns" -d"${secs}s" \
+        --timeout "$WRK_TIMEOUT" --latency "$url" >"$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    return "$rc"
+}
+
+declare -A RPS P50 P99 ERRS CPUK UTIL STATUS
+label() {
+    case $1 in
+        direct) echo "direct upstream (nginx)" ;;
+        nginx-proxy) echo "nginx proxy" ;;
+        portico-proxy) echo "portico proxy" ;;
+        portico-mock) echo "portico mock" ;;
+        nginx-return) echo "nginx return 200" ;;
+    esac
+}
+
+measure() { # row conns pid url
+    local row=$1 conns=$2 pid=$3 url=$4 key="$1:$2" why t0 t1 w0 w1 out rc reqs
+    if ! why=$(check_response "$url"); then
+        log "$row @ $conns: sanity check of $url failed: $why"
+        STATUS[$key]="FAILED ($why)"
+        return 0
+    fi
+    out="$RAW_DIR/$row-c$conns.txt"
+    if ((WARM_S > 0)); then
+        run_wrk "$conns" "$WARM_S" "$url" "$RAW_DIR/$row-c$conns-warmup.txt" || true
+    fi
+    t0=$(tree_ticks "$pid"); w0=$(date +%s.%N)
+    rc=0
+    run_wrk "$conns" "$DUR_S" "$url" "$out" || rc=$?
+    t1=$(tree_ticks "$pid"); w1=$(date +%s.%N)
+    if ((rc != 0)); then
+        STATUS[$key]="FAILED (wrk exit $rc)"; log "$row @ $conns: wrk exit $rc"; tail -n 5 "$out" >&2 || true
+        return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+        STATUS[$key]="FAILED (target died during the run)"; log "$row @ $conns: target died"
+        return 0
+    fi
+    reqs=$(awk '/ requests in /{print $1; exit}' "$out")
+    RPS[$key]=$(awk '/^Requests\/sec:/{print $2; exit}' "$out")
+    P50[$key]=$(awk '$1=="50%"{print $2; exit}' "$out")
+    P99[$key]=$(awk '$1=="99%"{print $2; exit}' "$out")
+    ERRS[$key]=$(awk '
+        /^ *Socket errors:/ { gsub(",", ""); c=$4; r=$6; w=$8; t=$10 }
+        /^ *Non-2xx or 3xx responses:/ { n=$5 }
+        END {
+            tot = c + r + w + t + n; s = tot ""
+            if (tot > 0) {
+                d = ""
+                if (c) d = d " connect " c; if (r) d = d " read " r; if (w) d = d " write " w
+                if (t) d = d " timeout " t; if (n) d = d " non-2xx " n
+                s = tot " (" substr(d, 2) ")"
+            }
+            print s
+        }' "$out")
+    CPUK[$key]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
+        'BEGIN { if (n > 0) printf "%.3f", d * 1000 / hz / n * 1000; else print "n/a" }')
+    UTIL[$key]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
+        'BEGIN { printf "%.0f%%", d / hz / (b - a) * 100 }')
+    STATUS[$key]=ok
+    log "$row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
+}
+
+# ---------------------------------------------------------------- build
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date +%Y%m%d-%H%M%S)
+RAW_DIR="$RESULTS_DIR/raw-$STAMP"
+mkdir -p "$RAW_DIR"
+TMP=$(mktemp -d /tmp/portico-loadtest.XXXXXX)
+chmod 755 "$TMP"
+
+if ((wants_portico)); then
+    if [[ -z $PORTICO_BIN ]]; then
+        PORTICO_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/portico"
+        command -v cargo >/dev/null || die "cargo not found (install Rust, or set PORTICO_BIN)"
+        log "cargo build --release (log: $RAW_DIR/build.log)"
+        if ! (cd "$REPO" && timeout "$BUILD_TIMEOUT" cargo build --release) >"$RAW_DIR/build.log" 2>&1; then
+            tail -n 40 "$RAW_DIR/build.log" >&2 || true
+            PORTICO_FAIL="cargo build --release failed"
+            log "ERROR: $PORTICO_FAIL; portico rows will not be measured"
+        fi
+    fi
+    if [[ -z $PORTICO_FAIL && ! -x $PORTICO_BIN ]]; then
+        PORTICO_FAIL="no binary at $PORTICO_BIN"
+        log "ERROR: $PORTICO_FAIL"
+    fi
+fi
+
+# From here on the script itself stays off the proxy's CPU.
+if ((PIN)); then taskset -pc "$CLIENT_CPU" $$ >/dev/null; fi
+
+# ---------------------------------------------------------------- run
+log "placement: $PLACEMENT"
+log "rows: $ROWS; connections: $CONNS; duration ${DUR_S}s (+${WARM_S}s warm-up); open files: $NOFILE"
+start_nginx upstream nginx-upstream.conf "$UPSTREAM_PORT" client
+UPSTREAM_PID=$STARTED_PID
+check_response "http://127.0.0.1:$UPSTREAM_PORT/hello" >/dev/null || die "upstream does not answer 200 ok"
+
+for row in $ROWS; do
+    for conns in $CONNS; do
+        key="$row:$conns"
+        log "--- $row @ $conns connections"
+        pid=""
+        case $row in
+            direct)
+                pid=$UPSTREAM_PID; url="http://127.0.0.1:$UPSTREAM_PORT/hello" ;;
+            nginx-proxy)
+                start_nginx nginx-proxy nginx-proxy.conf "$NGINX_PROXY_PORT" proxy
+                pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_PROXY_PORT/prod/proxy/hello" ;;
+            nginx-return)
+                start_nginx nginx-return nginx-return.conf "$NGINX_RETURN_PORT" proxy
+                pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_RETURN_PORT/prod/mock" ;;
+            portico-proxy | portico-mock)
+                if [[ -n $PORTICO_FAIL ]]; then STATUS[$key]="NOT MEASURED ($PORTICO_FAIL)"; continue; fi
+                if ! start_portico; then STATUS[$key]="FAILED (portico $PORTICO_FAIL)"; PORTICO_FAIL=""; continue; fi
+                pid=$STARTED_PID
+                if [[ $row == portico-proxy ]]; then
+                    url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/proxy/hello"
+                else
+                    url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/mock"
+                fi ;;
+        esac
+        measure "$row" "$conns" "$pid" "$url"
+        if [[ $row != direct ]]; then
+            [[ $row == portico-* ]] && cp "$TMP/portico/portico.log" "$RAW_DIR/$row-c$conns-portico.log" 2>/dev/null || true
+            stop_proc "$pid"; forget_pid "$pid"
+        fi
+        sleep 1
+    done
+done
+
+# ---------------------------------------------------------------- report
+ratio() { # a b -> a/b with 2 decimals, or n/a
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+REPORT="$RAW_DIR/report.md"
+{
+    echo "# portico load test — $(date '+%Y-%m-%d %H:%M:%S %Z')"
+    echo
+    echo "- kernel: $(uname -r); CPUs: $NCPU; CPU model: $(lscpu 2>/dev/null | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2; exit}')"
+    echo "- $NGINX_VERSION; wrk: $WRK_VERSION"
+    echo "- placement: $PLACEMENT"
+    echo "- each target: 1 worker (nginx worker_processes 1, portico workers = 1); wrk -t1, ${DUR_S}s measured after a ${WARM_S}s warm-up, --timeout $WRK_TIMEOUT; open files $NOFILE"
+    echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
+    echo
+    echo "| target | conns | req/s | p50 | p99 | errors | CPU ms / 1k req |"
+    echo "|---|---:|---:|---:|---:|---|---:|"
+    for row in $ROWS; do
+        for conns in $CONNS; do
+            key="$row:$conns"
+            if [[ ${STATUS[$key]:-} == ok ]]; then
+                echo "| $(label "$row") | $conns | ${RPS[$key]} | ${P50[$key]} | ${P99[$key]} | ${ERRS[$key]} | ${CPUK[$key]} |"
+            else
+                echo "| $(label "$row") | $conns | ${STATUS[$key]:-not run} | | | | |"
+            fi
+        done
+    done
+    echo
+    echo "Ratios:"
+    echo
+    for conns in $CONNS; do
+        echo "- @ $conns conns: portico proxy ÷ nginx proxy req/s = $(ratio "${RPS[portico-proxy:$conns]:-}" "${RPS[nginx-proxy:$conns]:-}");" \
+            "CPU/req = $(ratio "${CPUK[portico-proxy:$conns]:-}" "${CPUK[nginx-proxy:$conns]:-}");" \
+            "portico mock ÷ nginx return-200 CPU/req = $(ratio "${CPUK[portico-mock:$conns]:-}" "${CPUK[nginx-return:$conns]:-}")"
+    done
+    echo
+    echo "Target's CPU use during the measured run (100% = one core busy; below ~95% the row is probably limited by the client core, not the target):"
+    echo
+    for row in $ROWS; do
+        line=""
+        for conns in $CONNS; do
+            [[ ${STATUS[$row:$conns]:-} == ok ]] && line+=" @$conns ${UTIL[$row:$conns]};"
+        done
+        [[ -n $line ]] && echo "- $(label "$row"):${line%;}"
+    done
+    echo
+    echo "Raw wrk output: loadtest/results/raw-$STAMP/"
+} >"$REPORT"
+
+cp "$REPORT" "$RESULTS_DIR/latest.md"
+cp "$REPORT" "$RESULTS_DIR/$STAMP.md"
+echo
+cat "$REPORT"
+
+failed=0
+for row in $ROWS; do for conns in $CONNS; do [[ ${STATUS[$row:$conns]:-} == ok ]] || failed=1; done; done
+if ((failed)); then
+    log "some rows were not measured (see the table)"
+    exit 1
+fi
