@@ -78,3 +78,48 @@ impl Pool {
         self.idle.get(&addr).map_or(0, Vec::len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: impl std::future::Future<Output = ()>) {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+            .block_on(f);
+    }
+
+    #[test]
+    fn keeps_at_most_max_idle_and_drops_expired() {
+        // Connections complete in the listener's backlog; nobody needs to accept them.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        run(async move {
+            let connect = || UpstreamConn::connect(addr, Duration::from_secs(2));
+            let mut pool = Pool::new(2, Duration::from_secs(60));
+            assert!(pool.take(addr).is_none());
+            for _ in 0..3 {
+                let c = connect().await.unwrap();
+                assert!(!c.reused);
+                pool.put(addr, c);
+            }
+            assert_eq!(
+                pool.idle_count(addr),
+                2,
+                "max_idle_per_upstream bounds the idle list"
+            );
+            assert!(pool.take(addr).unwrap().reused);
+            assert_eq!(pool.idle_count(addr), 1);
+
+            let mut expiring = Pool::new(2, Duration::ZERO);
+            expiring.put(addr, connect().await.unwrap());
+            assert!(
+                expiring.take(addr).is_none(),
+                "an idle connection past idle_timeout is not reused"
+            );
+            assert_eq!(expiring.idle_count(addr), 0, "and it is closed, not kept");
+        });
+    }
+}

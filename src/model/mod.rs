@@ -5,5 +5,7 @@
 mod snapshot;
 mod uri_template;
 
-pub use snapshot::{system_resolve, Api, CompileError, Integration, Mapping, Snapshot, Stage};
+pub use snapshot::{
+    system_resolve, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,
+};
 pub use uri_template::{UriPart, UriTemplate};

@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::config::Config;
-use crate::model::{system_resolve, Snapshot};
+use crate::model::{system_resolve, Resolver, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -152,16 +152,69 @@ fn refresh_dns(
             recv(stop) -> _ => return,
             default(every) => {}
         }
-        match Snapshot::compile(&config, &mut system_resolve) {
-            Ok(next) if next.resolved != current.resolved => {
-                eprintln!("portico: upstream addresses changed; publishing a new snapshot");
-                current = Arc::new(next);
-                for m in &mailboxes {
-                    let _ = m.send(Msg::Snapshot(current.clone()));
-                }
+        if let Some(next) = refreshed(&config, &current, &mut system_resolve) {
+            eprintln!("portico: upstream addresses changed; publishing a new snapshot");
+            current = next;
+            for m in &mailboxes {
+                let _ = m.send(Msg::Snapshot(current.clone()));
             }
-            Ok(_) => {}
-            Err(e) => eprintln!("portico: DNS refresh failed, keeping the last addresses: {e}"),
         }
+    }
+}
+
+/// A new snapshot if re-resolving changed any upstream address. A failed
+/// resolution keeps the last good addresses rather than breaking routes.
+fn refreshed(config: &Config, current: &Snapshot, resolve: Resolver<'_>) -> Option<Arc<Snapshot>> {
+    match Snapshot::compile(config, resolve) {
+        Ok(next) if next.resolved != current.resolved => Some(Arc::new(next)),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("portico: DNS refresh failed, keeping the last addresses: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    const CONFIG: &str = r#"
+[[api]]
+name = "a"
+[api.stages.prod]
+variables = { host = "backend.internal:8080" }
+[[api.routes]]
+method = "GET"
+path = "/x"
+integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
+"#;
+
+    fn at(ip: [u8; 4]) -> impl FnMut(&str) -> io::Result<Vec<SocketAddr>> {
+        move |_| Ok(vec![SocketAddr::from((ip, 8080))])
+    }
+
+    #[test]
+    fn refresh_publishes_only_changed_addresses() {
+        let config = crate::config::parse("t.toml", CONFIG).unwrap();
+        let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
+        assert_eq!(first.resolved[0].0, "backend.internal:8080");
+        assert!(
+            refreshed(&config, &first, &mut at([10, 0, 0, 1])).is_none(),
+            "same address: no new snapshot"
+        );
+        let next =
+            refreshed(&config, &first, &mut at([10, 0, 0, 2])).expect("changed address publishes");
+        assert_eq!(
+            next.resolved[0].1,
+            vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
+        );
+        let mut failing =
+            |_: &str| -> io::Result<Vec<SocketAddr>> { Err(io::ErrorKind::NotFound.into()) };
+        assert!(
+            refreshed(&config, &first, &mut failing).is_none(),
+            "failure keeps the last addresses"
+        );
     }
 }
