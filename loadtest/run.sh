@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # portico load test: portico vs nginx, one worker each, on loopback.
-# See loadtest/README.md. Env overrides: DURATION, CONNS, ROWS, PORTICO_BIN
+# See loadtest/README.md. Env overrides: DURATION, CONNS, ROWS, REPS, PORTICO_BIN
 # (and WARMUP, WRK_TIMEOUT, PROXY_CPU, CLIENT_CPU, BUILD_TIMEOUT).
 set -euo pipefail
 
@@ -18,6 +18,7 @@ CONNS=${CONNS:-"64 4000"}
 ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
+REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}   # wrk's per-request timeout (counted as a socket error)
 PROXY_CPU=${PROXY_CPU:-0}        # the proxy under test
 CLIENT_CPU=${CLIENT_CPU:-1}      # wrk + upstream (+ this script)
@@ -48,6 +49,7 @@ WARM_S=$(to_seconds "$WARMUP") || die "WARMUP must look like 2, 2s (got '$WARMUP
 for r in $ROWS; do
     [[ " $ALL_ROWS " == *" $r "* ]] || die "unknown row '$r' in ROWS (known: $ALL_ROWS)"
 done
+[[ $REPS =~ ^[0-9]+$ && $REPS -gt 0 ]] || die "bad REPS '$REPS'"
 for c in $CONNS; do
     [[ $c =~ ^[0-9]+$ && $c -gt 0 ]] || die "bad connection count '$c' in CONNS"
 done
@@ -283,6 +285,9 @@ run_wrk() { # conns seconds url outfile
 }
 
 declare -A RPS P50 P99 ERRS CPUK UTIL STATUS
+# Every round's figures per row (space separated); the table reports the median and the spread.
+declare -A ALL_RPS ALL_CPUK ALL_UTIL FAILS RPS_SPREAD CPUK_SPREAD
+REP=1
 label() {
     case $1 in
         direct) echo "direct upstream (nginx)" ;;
@@ -300,7 +305,7 @@ measure() { # row conns pid url
         STATUS[$key]="FAILED ($why)"
         return 0
     fi
-    out="$RAW_DIR/$row-c$conns.txt"
+    out="$RAW_DIR/$row-c$conns-r$REP.txt"
     if ((WARM_S > 0)); then
         run_wrk "$conns" "$WARM_S" "$url" "$RAW_DIR/$row-c$conns-warmup.txt" || true
     fi
@@ -338,7 +343,8 @@ measure() { # row conns pid url
     UTIL[$key]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
         'BEGIN { printf "%.0f%%", d / hz / (b - a) * 100 }')
     STATUS[$key]=ok
-    log "$row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
+    ALL_RPS[$key]+=" ${RPS[$key]}"; ALL_CPUK[$key]+=" ${CPUK[$key]}"; ALL_UTIL[$key]+=" ${UTIL[$key]%\%}"
+    log "round $REP: $row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
 }
 
 # ---------------------------------------------------------------- build
@@ -370,16 +376,19 @@ fi
 if ((PIN)); then taskset -pc "$CLIENT_CPU" $$ >/dev/null; fi
 
 # ---------------------------------------------------------------- run
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "placement: $PLACEMENT"
+log "load average: $LOADAVG_START"
 log "rows: $ROWS; connections: $CONNS; duration ${DUR_S}s (+${WARM_S}s warm-up); open files: $NOFILE"
 start_nginx upstream nginx-upstream.conf "$UPSTREAM_PORT" client
 UPSTREAM_PID=$STARTED_PID
 check_response "http://127.0.0.1:$UPSTREAM_PORT/hello" >/dev/null || die "upstream does not answer 200 ok"
 
+for ((REP = 1; REP <= REPS; REP++)); do
 for row in $ROWS; do
     for conns in $CONNS; do
         key="$row:$conns"
-        log "--- $row @ $conns connections"
+        log "--- round $REP/$REPS: $row @ $conns connections"
         pid=""
         case $row in
             direct)
@@ -401,6 +410,7 @@ for row in $ROWS; do
                 fi ;;
         esac
         measure "$row" "$conns" "$pid" "$url"
+        [[ ${STATUS[$key]} == ok ]] || FAILS[$key]+="round $REP: ${STATUS[$key]}; "
         if [[ $row != direct ]]; then
             [[ $row == portico-* ]] && cp "$TMP/portico/portico.log" "$RAW_DIR/$row-c$conns-portico.log" 2>/dev/null || true
             stop_proc "$pid"; forget_pid "$pid"
@@ -408,8 +418,29 @@ for row in $ROWS; do
         sleep 1
     done
 done
+done
 
 # ---------------------------------------------------------------- report
+median() { # printf-format numbers... -> the median (mean of the middle two when even)
+    local fmt=$1; shift
+    printf '%s\n' "$@" | sort -g | awk -v f="$fmt" '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+spread() { # printf-format numbers... -> "min–max"
+    local fmt=$1; shift
+    printf '%s\n' "$@" | sort -g | awk -v f="$fmt" 'NR == 1 { lo = $1 } { hi = $1 } END { printf f "–" f, lo, hi }'
+}
+# Rows measured at least once report medians over their successful rounds.
+for row in $ROWS; do
+    for conns in $CONNS; do
+        key="$row:$conns"
+        [[ -n ${ALL_RPS[$key]:-} ]] || continue
+        # shellcheck disable=SC2086
+        { RPS[$key]=$(median %.0f ${ALL_RPS[$key]}); CPUK[$key]=$(median %.2f ${ALL_CPUK[$key]})
+          RPS_SPREAD[$key]=$(spread %.0f ${ALL_RPS[$key]}); CPUK_SPREAD[$key]=$(spread %.2f ${ALL_CPUK[$key]})
+          UTIL[$key]="$(median %.0f ${ALL_UTIL[$key]})%"; }
+        STATUS[$key]=ok
+    done
+done
 ratio() { # a b -> a/b with 2 decimals, or n/a
     awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
 }
@@ -421,6 +452,8 @@ REPORT="$RAW_DIR/report.md"
     echo "- kernel: $(uname -r); CPUs: $NCPU; CPU model: $(lscpu 2>/dev/null | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2; exit}')"
     echo "- $NGINX_VERSION; wrk: $WRK_VERSION"
     echo "- placement: $PLACEMENT"
+    echo "- load average at start: $LOADAVG_START (the machine should be otherwise idle; other busy processes make every row noisy)"
+    echo "- $REPS rounds over all rows, interleaved; req/s and CPU are the median of the rounds, with min–max in brackets; p50/p99/errors are from the last round"
     echo "- each target: 1 worker (nginx worker_processes 1, portico workers = 1); wrk -t1, ${DUR_S}s measured after a ${WARM_S}s warm-up, --timeout $WRK_TIMEOUT; open files $NOFILE"
     echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
     echo
@@ -430,7 +463,7 @@ REPORT="$RAW_DIR/report.md"
         for conns in $CONNS; do
             key="$row:$conns"
             if [[ ${STATUS[$key]:-} == ok ]]; then
-                echo "| $(label "$row") | $conns | ${RPS[$key]} | ${P50[$key]} | ${P99[$key]} | ${ERRS[$key]} | ${CPUK[$key]} |"
+                echo "| $(label "$row") | $conns | ${RPS[$key]} (${RPS_SPREAD[$key]}) | ${P50[$key]} | ${P99[$key]} | ${ERRS[$key]} | ${CPUK[$key]} (${CPUK_SPREAD[$key]}) |"
             else
                 echo "| $(label "$row") | $conns | ${STATUS[$key]:-not run} | | | | |"
             fi
@@ -455,6 +488,9 @@ REPORT="$RAW_DIR/report.md"
         [[ -n $line ]] && echo "- $(label "$row"):${line%;}"
     done
     echo
+    for row in $ROWS; do for conns in $CONNS; do
+        [[ -n ${FAILS[$row:$conns]:-} ]] && echo "- failed rounds, $(label "$row") @ $conns: ${FAILS[$row:$conns]}"
+    done; done
     echo "Raw wrk output: loadtest/results/raw-$STAMP/"
 } >"$REPORT"
 
@@ -464,7 +500,9 @@ echo
 cat "$REPORT"
 
 failed=0
-for row in $ROWS; do for conns in $CONNS; do [[ ${STATUS[$row:$conns]:-} == ok ]] || failed=1; done; done
+for row in $ROWS; do for conns in $CONNS; do
+    [[ ${STATUS[$row:$conns]:-} == ok && -z ${FAILS[$row:$conns]:-} ]] || failed=1
+done; done
 if ((failed)); then
     log "some rows were not measured (see the table)"
     exit 1
