@@ -15,7 +15,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -28,6 +28,8 @@ UPSTREAM_PORT=18081
 NGINX_PROXY_PORT=18082
 NGINX_RETURN_PORT=18083
 PORTICO_PORT=18084
+NGINX_LIMIT_REQ_PORT=18085
+API_KEY="loadtest-key-0123456789abcdef"   # [[api_keys]] value in conf/portico.toml
 
 log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -55,6 +57,16 @@ for c in $CONNS; do
 done
 wants_portico=0
 [[ " $ROWS " == *" portico-"* ]] && wants_portico=1
+# The limit of `GET /limited` (stage route_throttle in conf/portico.toml), for the admitted-rate line.
+LIMITED_RATE="" LIMITED_BURST=""
+if [[ " $ROWS " == *" portico-limited"* ]]; then
+    lim=$(grep -E '^[[:space:]]*route_throttle[[:space:]]*=.*"GET /limited"' "$CONF_DIR/portico.toml" | head -n1 || true)
+    LIMITED_RATE=$(sed -nE 's/.*"GET \/limited"[[:space:]]*=[[:space:]]*\{[^}]*rate[[:space:]]*=[[:space:]]*([0-9.]+).*/\1/p' <<<"$lim")
+    LIMITED_BURST=$(sed -nE 's/.*"GET \/limited"[[:space:]]*=[[:space:]]*\{[^}]*burst[[:space:]]*=[[:space:]]*([0-9]+).*/\1/p' <<<"$lim")
+    [[ -n $LIMITED_RATE && -n $LIMITED_BURST ]] \
+        || die "cannot read the route_throttle of \"GET /limited\" (rate, burst) from conf/portico.toml"
+    LIMITED_RATE=$(awk -v r="$LIMITED_RATE" 'BEGIN { printf "%g", r }')
+fi
 
 # ---------------------------------------------------------------- cleanup
 TMP=""
@@ -171,6 +183,10 @@ fi
 PROXY_PIN=()
 CLIENT_PIN=()
 if ((PIN)); then PROXY_PIN=(taskset -c "$PROXY_CPU"); CLIENT_PIN=(taskset -c "$CLIENT_CPU"); fi
+# portico-limited-2w: portico with 2 workers on all CPUs. Explicit, because the script
+# itself moves to the client CPU and its children would inherit that.
+ALL_CPUS_PIN=()
+if ((PIN)); then ALL_CPUS_PIN=(taskset -c "0-$((NCPU - 1))"); fi
 if ((PIN)); then
     PLACEMENT="proxy under test pinned to CPU $PROXY_CPU (taskset on the whole process); wrk (-t1) and the upstream nginx pinned to CPU $CLIENT_CPU"
 else
@@ -232,14 +248,18 @@ start_nginx() { # name conf-template port proxy|client -> STARTED_PID (master)
 }
 
 PORTICO_FAIL=""
-start_portico() { # -> STARTED_PID, ACTUAL_PORTICO_PORT; returns 1 on failure (PORTICO_FAIL set)
-    local dir="$TMP/portico" i line
+start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; returns 1 on failure (PORTICO_FAIL set)
+    local workers=${1:-1} where=${2:-proxy} dir="$TMP/portico" i line pin=()
     mkdir -p "$dir"
+    rm -rf "$dir/state"; mkdir -p "$dir/state"   # fresh usage state for every start
     sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
+        -e "s|@STATE_DIR@|$dir/state|g" -e "s/^workers = 1\$/workers = $workers/" \
         "$CONF_DIR/portico.toml" >"$dir/portico.toml"
+    grep -qx "workers = $workers" "$dir/portico.toml" || die "conf/portico.toml: no 'workers = 1' line to set $workers workers"
     port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
     : >"$dir/portico.log"
-    "${PROXY_PIN[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >>"$dir/portico.log" 2>&1 &
+    if [[ $where == all ]]; then pin=("${ALL_CPUS_PIN[@]}"); else pin=("${PROXY_PIN[@]}"); fi
+    "${pin[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >>"$dir/portico.log" 2>&1 &
     STARTED_PID=$!
     SERVER_PIDS+=("$STARTED_PID")
     for ((i = 0; i < 300; i++)); do
@@ -265,19 +285,21 @@ start_portico() { # -> STARTED_PID, ACTUAL_PORTICO_PORT; returns 1 on failure (P
     return 1
 }
 
-check_response() { # url -> 0 if 200 "ok"; else prints a reason
-    local url=$1 code body
-    body=$(curl -s -m 5 -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
+check_response() { # url [header] -> 0 if 200 "ok"; else prints a reason
+    local url=$1 hdr=${2:-} code body h=()
+    [[ -n $hdr ]] && h=(-H "$hdr")
+    body=$(curl -s -m 5 "${h[@]}" -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
     code=${body##*$'\n'}
     body=${body%$'\n'*}
     [[ $code == 200 ]] || { echo "HTTP $code"; return 1; }
     [[ $body == ok || $body == $'ok\n' ]] || { echo "unexpected body '${body:0:40}'"; return 1; }
 }
 
-run_wrk() { # conns seconds url outfile
-    local conns=$1 secs=$2 url=$3 out=$4 rc=0
+run_wrk() { # conns seconds url outfile [header, e.g. 'x-api-key: ...']
+    local conns=$1 secs=$2 url=$3 out=$4 hdr=${5:-} rc=0 h=()
+    [[ -n $hdr ]] && h=(-H "$hdr")
     "${CLIENT_PIN[@]}" timeout -k 5 $((secs + 60)) "$WRK_BIN" -t1 -c"$conns" -d"${secs}s" \
-        --timeout "$WRK_TIMEOUT" --latency "$url" >"$out" 2>&1 &
+        --timeout "$WRK_TIMEOUT" --latency "${h[@]}" "$url" >"$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || rc=$?
     WRK_PID=""
@@ -287,6 +309,8 @@ run_wrk() { # conns seconds url outfile
 declare -A RPS P50 P99 ERRS CPUK UTIL STATUS
 # Every round's figures per row (space separated); the table reports the median and the spread.
 declare -A ALL_RPS ALL_CPUK ALL_UTIL FAILS RPS_SPREAD CPUK_SPREAD
+# Throttled rows: requests wrk got a 2xx for, per second of wrk's run (median over rounds).
+declare -A ADMIT ALL_ADMIT NON2XX
 REP=1
 label() {
     case $1 in
@@ -295,23 +319,35 @@ label() {
         portico-proxy) echo "portico proxy" ;;
         portico-mock) echo "portico mock" ;;
         nginx-return) echo "nginx return 200" ;;
+        portico-keyed) echo "portico keyed (API key + throttles)" ;;
+        nginx-limit-req) echo "nginx limit_req + return 200" ;;
+        portico-limited) echo "portico limited (route throttle)" ;;
+        portico-limited-2w) echo "portico limited, 2 workers" ;;
     esac
 }
 
-measure() { # row conns pid url
-    local row=$1 conns=$2 pid=$3 url=$4 key="$1:$2" why t0 t1 w0 w1 out rc reqs
-    if ! why=$(check_response "$url"); then
+measure() { # row conns pid url [header]
+    local row=$1 conns=$2 pid=$3 url=$4 hdr=${5:-} key="$1:$2" why t0 t1 w0 w1 out rc reqs
+    if ! why=$(check_response "$url" "$hdr"); then
         log "$row @ $conns: sanity check of $url failed: $why"
         STATUS[$key]="FAILED ($why)"
         return 0
     fi
+    if [[ -n $hdr ]]; then # the route must refuse a request without the header, or the row measures nothing
+        why=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+        if [[ $why != 4[0-9][0-9] ]]; then
+            log "$row @ $conns: $url answers HTTP $why without '${hdr%%:*}' (expected 4xx)"
+            STATUS[$key]="FAILED (answers HTTP $why without ${hdr%%:*})"
+            return 0
+        fi
+    fi
     out="$RAW_DIR/$row-c$conns-r$REP.txt"
     if ((WARM_S > 0)); then
-        run_wrk "$conns" "$WARM_S" "$url" "$RAW_DIR/$row-c$conns-warmup.txt" || true
+        run_wrk "$conns" "$WARM_S" "$url" "$RAW_DIR/$row-c$conns-warmup.txt" "$hdr" || true
     fi
     t0=$(tree_ticks "$pid"); w0=$(date +%s.%N)
     rc=0
-    run_wrk "$conns" "$DUR_S" "$url" "$out" || rc=$?
+    run_wrk "$conns" "$DUR_S" "$url" "$out" "$hdr" || rc=$?
     t1=$(tree_ticks "$pid"); w1=$(date +%s.%N)
     if ((rc != 0)); then
         STATUS[$key]="FAILED (wrk exit $rc)"; log "$row @ $conns: wrk exit $rc"; tail -n 5 "$out" >&2 || true
@@ -345,6 +381,20 @@ measure() { # row conns pid url
     STATUS[$key]=ok
     ALL_RPS[$key]+=" ${RPS[$key]}"; ALL_CPUK[$key]+=" ${CPUK[$key]}"; ALL_UTIL[$key]+=" ${UTIL[$key]%\%}"
     log "round $REP: $row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
+    if [[ $row == portico-limited* ]]; then
+        # admitted = (requests - non-2xx/3xx) / wrk's own duration ("N requests in 3.00s")
+        NON2XX[$key]=$(awk '/^ *Non-2xx or 3xx responses:/ { n = $5 } END { print n + 0 }' "$out")
+        ADMIT[$key]=$(awk -v n2="${NON2XX[$key]}" '
+            / requests in / {
+                n = $1; d = $4; sub(/,$/, "", d)
+                m = 1; if (d ~ /us$/) m = 1e-6; else if (d ~ /ms$/) m = 1e-3; else if (d ~ /m$/) m = 60; else if (d ~ /h$/) m = 3600
+                gsub(/[a-z]+$/, "", d); d = d * m
+                if (d > 0) printf "%.0f", (n - n2) / d; else print "n/a"
+                exit
+            }' "$out")
+        [[ ${ADMIT[$key]} =~ ^[0-9]+$ ]] && ALL_ADMIT[$key]+=" ${ADMIT[$key]}"
+        log "round $REP: $row @ $conns: admitted ${ADMIT[$key]} req/s (limit $LIMITED_RATE), non-2xx ${NON2XX[$key]}"
+    fi
 }
 
 # ---------------------------------------------------------------- build
@@ -389,7 +439,7 @@ for row in $ROWS; do
     for conns in $CONNS; do
         key="$row:$conns"
         log "--- round $REP/$REPS: $row @ $conns connections"
-        pid=""
+        pid="" hdr=""
         case $row in
             direct)
                 pid=$UPSTREAM_PID; url="http://127.0.0.1:$UPSTREAM_PORT/hello" ;;
@@ -399,17 +449,25 @@ for row in $ROWS; do
             nginx-return)
                 start_nginx nginx-return nginx-return.conf "$NGINX_RETURN_PORT" proxy
                 pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_RETURN_PORT/prod/mock" ;;
-            portico-proxy | portico-mock)
+            nginx-limit-req)
+                start_nginx nginx-limit-req nginx-limit-req.conf "$NGINX_LIMIT_REQ_PORT" proxy
+                pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_LIMIT_REQ_PORT/prod/mock" ;;
+            portico-*)
                 if [[ -n $PORTICO_FAIL ]]; then STATUS[$key]="NOT MEASURED ($PORTICO_FAIL)"; continue; fi
-                if ! start_portico; then STATUS[$key]="FAILED (portico $PORTICO_FAIL)"; PORTICO_FAIL=""; continue; fi
-                pid=$STARTED_PID
-                if [[ $row == portico-proxy ]]; then
-                    url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/proxy/hello"
+                if [[ $row == portico-limited-2w ]]; then
+                    start_portico 2 all || { STATUS[$key]="FAILED (portico $PORTICO_FAIL)"; PORTICO_FAIL=""; continue; }
                 else
-                    url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/mock"
-                fi ;;
+                    start_portico 1 proxy || { STATUS[$key]="FAILED (portico $PORTICO_FAIL)"; PORTICO_FAIL=""; continue; }
+                fi
+                pid=$STARTED_PID
+                case $row in
+                    portico-proxy) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/proxy/hello" ;;
+                    portico-mock) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/mock" ;;
+                    portico-keyed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/keyed"; hdr="x-api-key: $API_KEY" ;;
+                    portico-limited*) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/limited" ;;
+                esac ;;
         esac
-        measure "$row" "$conns" "$pid" "$url"
+        measure "$row" "$conns" "$pid" "$url" "$hdr"
         [[ ${STATUS[$key]} == ok ]] || FAILS[$key]+="round $REP: ${STATUS[$key]}; "
         if [[ $row != direct ]]; then
             [[ $row == portico-* ]] && cp "$TMP/portico/portico.log" "$RAW_DIR/$row-c$conns-portico.log" 2>/dev/null || true
@@ -437,7 +495,8 @@ for row in $ROWS; do
         # shellcheck disable=SC2086
         { RPS[$key]=$(median %.0f ${ALL_RPS[$key]}); CPUK[$key]=$(median %.2f ${ALL_CPUK[$key]})
           RPS_SPREAD[$key]=$(spread %.0f ${ALL_RPS[$key]}); CPUK_SPREAD[$key]=$(spread %.2f ${ALL_CPUK[$key]})
-          UTIL[$key]="$(median %.0f ${ALL_UTIL[$key]})%"; }
+          UTIL[$key]="$(median %.0f ${ALL_UTIL[$key]})%"
+          [[ -n ${ALL_ADMIT[$key]:-} ]] && ADMIT[$key]=$(median %.0f ${ALL_ADMIT[$key]}); }
         STATUS[$key]=ok
     done
 done
@@ -455,6 +514,12 @@ REPORT="$RAW_DIR/report.md"
     echo "- load average at start: $LOADAVG_START (the machine should be otherwise idle; other busy processes make every row noisy)"
     echo "- $REPS rounds over all rows, interleaved; req/s and CPU are the median of the rounds, with min–max in brackets; p50/p99/errors are from the last round"
     echo "- each target: 1 worker (nginx worker_processes 1, portico workers = 1); wrk -t1, ${DUR_S}s measured after a ${WARM_S}s warm-up, --timeout $WRK_TIMEOUT; open files $NOFILE"
+    if [[ " $ROWS " == *" portico-limited-2w "* ]]; then
+        echo "- except \"portico limited, 2 workers\": portico workers = 2, not pinned to one core (taskset -c 0-$((NCPU - 1))), so it shares CPU $CLIENT_CPU with wrk and the upstream; its req/s and CPU are not comparable with the other rows, and its CPU use can exceed 100%"
+    fi
+    if [[ " $ROWS " == *" portico-"* ]]; then
+        echo "- portico config: account and stage \`prod\` throttles at 1,000,000 req/s (burst 1,000,000) apply to every portico row, mock and proxy included; keyed adds x-api-key lookup, the usage plan's per-key bucket (also 1,000,000) and usage counting; limited: route_throttle ${LIMITED_RATE:-20000} req/s, burst ${LIMITED_BURST:-1000}"
+    fi
     echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
     echo
     echo "| target | conns | req/s | p50 | p99 | errors | CPU ms / 1k req |"
@@ -476,9 +541,35 @@ REPORT="$RAW_DIR/report.md"
         echo "- @ $conns conns: portico proxy ÷ nginx proxy req/s = $(ratio "${RPS[portico-proxy:$conns]:-}" "${RPS[nginx-proxy:$conns]:-}");" \
             "CPU/req = $(ratio "${CPUK[portico-proxy:$conns]:-}" "${CPUK[nginx-proxy:$conns]:-}");" \
             "portico mock ÷ nginx return-200 CPU/req = $(ratio "${CPUK[portico-mock:$conns]:-}" "${CPUK[nginx-return:$conns]:-}")"
+        if [[ " $ROWS " == *" portico-keyed "* ]]; then
+            echo "- @ $conns conns: portico keyed ÷ portico mock req/s = $(ratio "${RPS[portico-keyed:$conns]:-}" "${RPS[portico-mock:$conns]:-}")" \
+                "(overhead of throttling + keys; target ≥ 0.97); CPU/req = $(ratio "${CPUK[portico-keyed:$conns]:-}" "${CPUK[portico-mock:$conns]:-}")"
+        fi
+        if [[ " $ROWS " == *" nginx-limit-req "* ]]; then
+            echo "- @ $conns conns: nginx limit_req ÷ nginx return 200 req/s = $(ratio "${RPS[nginx-limit-req:$conns]:-}" "${RPS[nginx-return:$conns]:-}");" \
+                "CPU/req = $(ratio "${CPUK[nginx-limit-req:$conns]:-}" "${CPUK[nginx-return:$conns]:-}")"
+        fi
     done
+    if [[ " $ROWS " == *" portico-limited"* ]]; then
+        echo
+        echo "Throttle accuracy (route limit $LIMITED_RATE req/s, burst $LIMITED_BURST; admitted = (wrk requests − non-2xx) ÷ wrk's duration;" \
+            "a full bucket at the start allows at most $(awk -v r="$LIMITED_RATE" -v b="$LIMITED_BURST" -v d="$DUR_S" 'BEGIN { printf "%.3f", (r * d + b) / (r * d) }') × the limit in ${DUR_S}s):"
+        echo
+        for row in portico-limited portico-limited-2w; do
+            [[ " $ROWS " == *" $row "* ]] || continue
+            for conns in $CONNS; do
+                key="$row:$conns"
+                if [[ ${STATUS[$key]:-} == ok && -n ${ADMIT[$key]:-} ]]; then
+                    echo "- $(label "$row") @ $conns conns: admitted ${ADMIT[$key]} req/s = $(awk -v a="${ADMIT[$key]}" -v r="$LIMITED_RATE" 'BEGIN { printf "%.3f", a / r }') × the limit" \
+                        "(offered ${RPS[$key]} req/s; non-2xx in the last round: ${NON2XX[$key]:-?})"
+                else
+                    echo "- $(label "$row") @ $conns conns: ${STATUS[$key]:-not run}"
+                fi
+            done
+        done
+    fi
     echo
-    echo "Target's CPU use during the measured run (100% = one core busy; below ~95% the row is probably limited by the client core, not the target):"
+    echo "Target's CPU use during the measured run (100% = one core busy; below ~95% the row is probably limited by the client core, not the target; the 2-worker row can use up to 200%):"
     echo
     for row in $ROWS; do
         line=""

@@ -10,3 +10,6 @@ pub mod model;
 pub mod pipeline;
 pub mod router;
 pub mod server;
+pub mod store;
+pub mod throttle;
+pub mod usage_report;

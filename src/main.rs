@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use portico::config::{self, Config, ConfigError};
 use portico::model::{system_resolve, Snapshot};
+use portico::store::Store;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -24,45 +27,156 @@ struct Cli {
 enum Command {
     /// Validate the config (including upstream name resolution) and exit.
     Check,
+    /// A usage plan's calls per key per day, as JSON (AWS GetUsage's shape).
+    Usage {
+        #[arg(long)]
+        plan: String,
+        /// Only this key id.
+        #[arg(long)]
+        key: Option<String>,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day, YYYY-MM-DD (UTC), inclusive.
+        #[arg(long)]
+        to: NaiveDate,
+    },
+    /// The API keys with their values (generated ones included), as JSON.
+    Keys,
 }
 
-fn load(path: Option<&PathBuf>) -> Result<(Config, Snapshot), ConfigError> {
-    let (name, text) = match path {
+fn read(path: Option<&PathBuf>) -> Result<(String, String), ConfigError> {
+    match path {
         Some(p) => {
             let name = p.display().to_string();
             let text = std::fs::read_to_string(p).map_err(|e| {
                 ConfigError::at(&name, "", 0, Some(""), format!("cannot read: {e}"))
             })?;
-            (name, text)
+            Ok((name, text))
         }
-        None => (
+        None => Ok((
             config::DEFAULT_CONFIG_NAME.to_string(),
             config::DEFAULT_CONFIG.to_string(),
-        ),
-    };
-    let config = config::parse(&name, &text)?;
-    let snapshot = Snapshot::compile(&config, &mut system_resolve)
-        .map_err(|e| ConfigError::at(&name, &text, e.at, Some(&e.key), e.message))?;
-    Ok((config, snapshot))
+        )),
+    }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (config, snapshot) = match load(cli.config.as_ref()) {
+fn compile(name: &str, text: &str, config: &Config) -> Result<Snapshot, ConfigError> {
+    Snapshot::compile(config, &mut system_resolve)
+        .map_err(|e| ConfigError::at(name, text, e.at, Some(&e.key), e.message))
+}
+
+/// Usage plans or keys need the state directory.
+fn needs_store(config: &Config) -> bool {
+    !config.usage_plans.is_empty() || !config.api_keys.is_empty()
+}
+
+fn serve(config: Config, name: &str, text: &str) -> anyhow::Result<ExitCode> {
+    let mut config = config;
+    let store = if needs_store(&config) {
+        let mut store = Store::open(&config.state.dir)?;
+        for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
+            key.value = Some(store.generated_key(key.id())?);
+        }
+        Some(store)
+    } else {
+        None
+    };
+    let snapshot = match compile(name, text, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("portico: config error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    portico::server::run(config, snapshot, store)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys(config: &Config) -> anyhow::Result<serde_json::Value> {
+    let store = if needs_store(config) && config.state.dir.join("portico.db").exists() {
+        Some(Store::open_read_only(&config.state.dir)?)
+    } else {
+        None
+    };
+    let mut list = Vec::new();
+    for k in &config.api_keys {
+        let value = match (&k.value, &store) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(s)) => s.stored_key(k.id())?,
+            (None, None) => None,
+        };
+        list.push(serde_json::json!({
+            "id": k.id(),
+            "name": k.name.get_ref(),
+            "value": value,
+            "enabled": k.enabled,
+            "usagePlans": k.usage_plans,
+        }));
+    }
+    Ok(serde_json::Value::Array(list))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let parsed = read(cli.config.as_ref()).and_then(|(name, text)| {
+        let config = config::parse(&name, &text)?;
+        Ok((name, text, config))
+    });
+    let (name, text, config) = match parsed {
         Ok(x) => x,
         Err(e) => {
             eprintln!("portico: config error: {e}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
-    if let Some(Command::Check) = cli.command {
-        println!("ok");
-        return ExitCode::SUCCESS;
+    match cli.command {
+        None => serve(config, &name, &text),
+        Some(Command::Check) => match compile(&name, &text, &config) {
+            Ok(_) => {
+                println!("ok");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("portico: config error: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Some(Command::Usage {
+            plan,
+            key,
+            from,
+            to,
+        }) => {
+            let db = config.state.dir.join("portico.db");
+            let store = if db.exists() {
+                Some(Store::open_read_only(&config.state.dir)?)
+            } else {
+                None
+            };
+            let report = portico::usage_report::report(
+                &config,
+                store.as_ref(),
+                &plan,
+                key.as_deref(),
+                from,
+                to,
+            )
+            .context("usage")?;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Keys) => {
+            println!("{}", keys(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    match portico::server::run(config, snapshot) {
-        Ok(()) => ExitCode::SUCCESS,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("portico: {:#}", anyhow::Error::from(e));
+            eprintln!("portico: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -25,11 +25,15 @@ pub fn load_file(path: &Path) -> Result<(Config, String), ConfigError> {
 }
 
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let config: Config = toml::from_str(text).map_err(|e| {
+    let mut config: Config = toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         ConfigError::at(file, text, at, None, e.message().to_string())
     })?;
-    validate(&config).map_err(|(at, key, msg)| ConfigError::at(file, text, at, Some(&key), msg))?;
+    let located =
+        |(at, key, msg): (usize, String, String)| ConfigError::at(file, text, at, Some(&key), msg);
+    validate(&config).map_err(located)?;
+    super::plans::validate(&config).map_err(located)?;
+    super::plans::read_key_values(&mut config).map_err(located)?;
     Ok(config)
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -24,9 +25,173 @@ pub struct Config {
     #[serde(default)]
     pub upstream: UpstreamConfig,
     #[serde(default)]
+    pub throttle: AccountThrottle,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlanConfig>,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+/// A token bucket: `rate` requests per second on average, up to `burst` at
+/// once. Both 0 blocks every call, as in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "RawThrottle")]
+pub struct Throttle {
+    pub rate: f64,
+    pub burst: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThrottle {
+    rate: f64,
+    burst: u64,
+}
+
+impl TryFrom<RawThrottle> for Throttle {
+    type Error = String;
+    fn try_from(r: RawThrottle) -> Result<Self, String> {
+        if !r.rate.is_finite() || r.rate < 0.0 {
+            return Err(format!(
+                "rate must be a number of requests per second, 0 or more (got {})",
+                r.rate
+            ));
+        }
+        Ok(Throttle {
+            rate: r.rate,
+            burst: r.burst,
+        })
+    }
+}
+
+/// The account level (AWS: 10,000 requests per second, burst 5,000, per
+/// region), and how often the reconciler re-leases every limit to workers.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountThrottle {
+    pub rate: f64,
+    pub burst: u64,
+    pub reconcile_ms: u64,
+}
+
+impl Default for AccountThrottle {
+    fn default() -> Self {
+        AccountThrottle {
+            rate: 10_000.0,
+            burst: 5_000,
+            reconcile_ms: 10,
+        }
+    }
+}
+
+impl AccountThrottle {
+    pub fn bucket(&self) -> Throttle {
+        Throttle {
+            rate: self.rate,
+            burst: self.burst,
+        }
+    }
+}
+
+/// Where usage records, quota counts and generated key values live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    pub dir: PathBuf,
+    pub flush_ms: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: PathBuf::from("portico-state"),
+            flush_ms: 1000,
+        }
+    }
+}
+
+/// An AWS usage plan: per-key throttle and quota over the API stages it covers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanConfig {
+    pub name: Spanned<String>,
+    /// Applies to each key of the plan separately, as in AWS.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// One bucket shared by all the plan's keys together (not in AWS).
+    #[serde(default)]
+    pub aggregate_throttle: Option<Throttle>,
+    #[serde(default)]
+    pub quota: Option<QuotaConfig>,
+    #[serde(default)]
+    pub api_stages: Vec<Spanned<PlanStageConfig>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub limit: u64,
+    pub period: QuotaPeriod,
+    /// Requests subtracted from the limit in the plan's first period (AWS).
+    #[serde(default)]
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum QuotaPeriod {
+    #[serde(rename = "DAY")]
+    Day,
+    #[serde(rename = "WEEK")]
+    Week,
+    #[serde(rename = "MONTH")]
+    Month,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStageConfig {
+    pub api: String,
+    pub stage: String,
+    /// Per-route overrides of the plan's per-key throttle, keyed `"METHOD /path"`.
+    #[serde(default)]
+    pub route_throttle: BTreeMap<String, Spanned<Throttle>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub name: Spanned<String>,
+    /// Defaults to the name.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The key itself, at least 20 characters; or `value_env` / `value_file`;
+    /// none of them: generated once and kept in the state directory.
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub value_env: Option<String>,
+    #[serde(default)]
+    pub value_file: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub usage_plans: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ApiKeyConfig {
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(self.name.get_ref())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +320,12 @@ pub struct ApiConfig {
 pub struct StageConfig {
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// The stage's default for all its routes.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// Per-route overrides, keyed `"METHOD /path"` as the route is declared.
+    #[serde(default)]
+    pub route_throttle: BTreeMap<String, Spanned<Throttle>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +334,20 @@ pub struct RouteConfig {
     pub method: MethodSpec,
     pub path: Spanned<PathTemplate>,
     pub integration: Spanned<IntegrationConfig>,
+    /// Callers must send a valid `x-api-key` of a usage plan covering the stage.
+    #[serde(default)]
+    pub api_key_required: bool,
+}
+
+impl RouteConfig {
+    /// `"GET /pets/{id}"`: how route overrides name a route.
+    pub fn key(&self) -> String {
+        let m = match self.method {
+            MethodSpec::Any => "ANY",
+            MethodSpec::One(m) => m.as_str(),
+        };
+        format!("{m} {}", self.path.get_ref())
+    }
 }
 
 /// A route's method: one HTTP method or `ANY`, as in API Gateway.

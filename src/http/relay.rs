@@ -58,9 +58,11 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub async fn run(&self, src: &mut Stream, mut sink: Sink<'_>) -> Result<(), RelayError> {
+    /// Moves the body; returns the bytes written to the sink.
+    pub async fn run(&self, src: &mut Stream, mut sink: Sink<'_>) -> Result<u64, RelayError> {
+        let mut moved = 0u64;
         let mut remaining = match self.kind {
-            BodyKind::None => return Ok(()),
+            BodyKind::None => return Ok(0),
             BodyKind::Length(n) if n > self.limit => return Err(RelayError::TooLarge),
             BodyKind::Length(n) => n,
             _ => u64::MAX,
@@ -69,7 +71,7 @@ impl Relay {
         loop {
             if src.buffered().is_empty() {
                 match src.fill_within(self.read_timeout).await {
-                    Ok(0) if self.kind == BodyKind::UntilClose => return Ok(()),
+                    Ok(0) if self.kind == BodyKind::UntilClose => return Ok(moved),
                     Ok(0) => return Err(RelayError::SourceClosed),
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
@@ -109,31 +111,36 @@ impl Relay {
                                 scratch.extend_from_slice(&avail[r]);
                             }
                             src.consume(used);
+                            moved += scratch.len() as u64;
                             write_all(io, scratch).await.map_err(RelayError::Sink)?;
                         }
-                        Sink::Peer { io, .. } => src
-                            .forward_buffered(io, used)
-                            .await
-                            .map_err(RelayError::Sink)?,
+                        Sink::Peer { io, .. } => {
+                            moved += used as u64;
+                            src.forward_buffered(io, used)
+                                .await
+                                .map_err(RelayError::Sink)?
+                        }
                         Sink::Discard => src.consume(used),
                     }
                     if decoder.is_done() {
-                        return Ok(());
+                        return Ok(moved);
                     }
                 }
                 _ => {
                     let n = (avail.len() as u64).min(remaining) as usize;
                     match &mut sink {
-                        Sink::Peer { io, .. } => src
-                            .forward_buffered(io, n)
-                            .await
-                            .map_err(RelayError::Sink)?,
+                        Sink::Peer { io, .. } => {
+                            moved += n as u64;
+                            src.forward_buffered(io, n)
+                                .await
+                                .map_err(RelayError::Sink)?
+                        }
                         Sink::Discard => src.consume(n),
                     }
                     if self.kind != BodyKind::UntilClose {
                         remaining -= n as u64;
                         if remaining == 0 {
-                            return Ok(());
+                            return Ok(moved);
                         }
                     }
                 }

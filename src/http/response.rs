@@ -6,11 +6,24 @@
 pub struct ErrorResponse {
     pub status: u16,
     pub message: &'static str,
+    /// Seconds for a `Retry-After` header; 0 for none.
+    pub retry_after: u32,
 }
 
 impl ErrorResponse {
     pub const fn new(status: u16, message: &'static str) -> Self {
-        ErrorResponse { status, message }
+        ErrorResponse {
+            status,
+            message,
+            retry_after: 0,
+        }
+    }
+
+    pub const fn retry_after(self, seconds: u32) -> Self {
+        ErrorResponse {
+            retry_after: seconds,
+            ..self
+        }
     }
 }
 
@@ -69,6 +82,10 @@ pub fn write_error(
     out.extend_from_slice(request_id);
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(date);
+    if err.retry_after > 0 {
+        out.extend_from_slice(b"\r\nretry-after: ");
+        out.extend_from_slice(itoa::Buffer::new().format(err.retry_after).as_bytes());
+    }
     if close {
         out.extend_from_slice(b"\r\nconnection: close");
     }

@@ -323,6 +323,7 @@ async fn send_streaming(
     relay
         .run(&mut conn.stream, sink)
         .await
+        .map(|_| ())
         .map_err(|e| match e {
             RelayError::Sink(_) => Failure::Upstream,
             e => Failure::Client(e.client_answer()),
@@ -432,7 +433,13 @@ async fn respond(
             framing,
             scratch: &mut conn.scratch,
         };
-        relay.run(&mut up.stream, sink).await.is_ok()
+        match relay.run(&mut up.stream, sink).await {
+            Ok(n) => {
+                conn.sent += n;
+                true
+            }
+            Err(_) => false,
+        }
     } else {
         false
     };

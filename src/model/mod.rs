@@ -2,9 +2,11 @@
 //! of APIs, stages, routes and integrations, published by the control
 //! plane. A request keeps the snapshot it started with.
 
+mod limits;
 mod snapshot;
 mod uri_template;
 
+pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use snapshot::{
     system_resolve, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,
 };

@@ -11,6 +11,9 @@ use hashbrown::HashMap;
 use crate::config::{Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig};
 use crate::integration::{HttpProxyIntegration, MockIntegration};
 use crate::router::RouteTable;
+use crate::throttle::Catalog;
+
+use super::limits::{self, Keys, StageLimits};
 
 pub struct Snapshot {
     pub limits: LimitsConfig,
@@ -23,12 +26,17 @@ pub struct Snapshot {
     /// Each upstream authority and what it resolved to, so the DNS refresh
     /// can tell whether a new snapshot is needed.
     pub resolved: Vec<(String, Vec<SocketAddr>)>,
+    /// Every token bucket and meter, numbered; the same for the same config.
+    pub catalog: Catalog,
+    pub keys: Keys,
 }
 
 pub struct Api {
     pub name: String,
     pub stages: Vec<Stage>,
     pub routes: RouteTable,
+    /// Per route: callers must present an API key.
+    pub key_required: Vec<bool>,
 }
 
 pub struct Stage {
@@ -36,6 +44,7 @@ pub struct Stage {
     /// Indexed by route number: each stage has its own integrations because
     /// stage variables are substituted at compile time.
     pub integrations: Vec<Integration>,
+    pub limits: StageLimits,
 }
 
 pub enum Integration {
@@ -68,6 +77,7 @@ impl Snapshot {
         let mut apis = Vec::with_capacity(config.api.len());
         let mut hosts = HashMap::new();
         let mut default_api = None;
+        let mut compiled = limits::compile(config);
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
@@ -80,6 +90,7 @@ impl Snapshot {
                     })?;
             }
             let mut stages = Vec::new();
+            let mut stage_limits = std::mem::take(&mut compiled.stages[i]).into_iter();
             for (stage_name, stage) in &api.stages {
                 let mut integrations = Vec::with_capacity(api.routes.len());
                 for (j, route) in api.routes.iter().enumerate() {
@@ -111,6 +122,7 @@ impl Snapshot {
                 stages.push(Stage {
                     name: stage_name.clone(),
                     integrations,
+                    limits: stage_limits.next().unwrap_or_default(),
                 });
             }
             if api.hosts.is_empty() {
@@ -123,6 +135,7 @@ impl Snapshot {
                 name: api.name.get_ref().clone(),
                 stages,
                 routes,
+                key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
@@ -167,6 +180,8 @@ impl Snapshot {
             default_api,
             domains,
             resolved,
+            catalog: compiled.catalog,
+            keys: compiled.keys,
         })
     }
 

@@ -3,8 +3,10 @@
 //! give (status + JSON message) instead of throwing through layers.
 //!
 //! accept → parse head (server::conn) → request id → resolve API + stage →
-//! route → [auth, throttle, cache: later steps] → integration → write
+//! route → admit (API key, throttle, quota) → [cache: later] →
+//! integration → write → meter the bytes sent
 
+mod admit;
 mod request_id;
 mod resolve;
 mod route;
@@ -59,27 +61,68 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         version: head.version(),
         close: head.close,
     };
-    let plan = match resolve::target(&snap, head, buf).and_then(|t| route::find(t, head.method())) {
-        Err(reject) => Plan::Reject(reject),
-        Ok((stage, m)) => match &stage.integrations[m.route] {
-            Integration::Mock(mock) => Plan::Mock(mock),
-            Integration::HttpProxy(proxy) => {
-                proxy.write_request_head(
-                    upstream_out,
-                    head,
-                    buf,
-                    &m.params,
-                    peer_ip,
-                    req.id.as_bytes(),
-                );
-                Plan::Proxy(proxy)
-            }
+    let routed = resolve::target(&snap, head, buf)
+        .and_then(|t| route::find(t, head.method()))
+        .and_then(|(api, stage, m)| {
+            let admission = admit::check(&snap, api, stage, m.route, head, buf)?;
+            Ok((stage, m, admission))
+        });
+    let (plan, metered) = match routed {
+        Err(reject) => (Plan::Reject(reject), None),
+        Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
+            Err(reject) => (Plan::Reject(reject), None),
+            Ok(()) => (
+                plan(stage, &m, head, buf, upstream_out, peer_ip, &req),
+                admission.meter,
+            ),
         },
     };
     let head_len = head.len;
     conn.stream.consume(head_len);
+    let sent_before = conn.sent;
+    let outcome = serve(w, &snap, conn, &req, plan).await;
+    if let Some(meter) = metered {
+        w.throttle.borrow_mut().sent(meter, conn.sent - sent_before);
+    }
+    outcome
+}
+
+/// What the integration will do; a proxy's request head is written now,
+/// while the client's head bytes are still in the buffer.
+fn plan<'s>(
+    stage: &'s crate::model::Stage,
+    m: &crate::router::RouteMatch<'_, '_>,
+    head: &crate::http::Head,
+    buf: &[u8],
+    upstream_out: &mut Vec<u8>,
+    peer_ip: &str,
+    req: &RequestInfo,
+) -> Plan<'s> {
+    match &stage.integrations[m.route] {
+        Integration::Mock(mock) => Plan::Mock(mock),
+        Integration::HttpProxy(proxy) => {
+            proxy.write_request_head(
+                upstream_out,
+                head,
+                buf,
+                &m.params,
+                peer_ip,
+                req.id.as_bytes(),
+            );
+            Plan::Proxy(proxy)
+        }
+    }
+}
+
+async fn serve(
+    w: &Worker,
+    snap: &crate::model::Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    plan: Plan<'_>,
+) -> Outcome {
     match plan {
-        Plan::Proxy(proxy) => integration::forward(w, &snap, conn, &req, proxy).await,
+        Plan::Proxy(proxy) => integration::forward(w, snap, conn, req, proxy).await,
         Plan::Reject(err) => {
             // The body is skipped if it is here already; else the connection ends.
             let skipped = match buffered_body_len(
@@ -93,10 +136,10 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                 }
                 _ => false,
             };
-            conn.send_error(w, &req, err, !skipped).await
+            conn.send_error(w, req, err, !skipped).await
         }
         Plan::Mock(mock) => {
-            if let Err(outcome) = discard_body(w, &snap, conn, &req).await {
+            if let Err(outcome) = discard_body(w, snap, conn, req).await {
                 return outcome;
             }
             let close = req.close || w.draining();
@@ -135,7 +178,7 @@ async fn discard_body(
         read_timeout: std::time::Duration::from_millis(snap.timeouts.body_ms),
     };
     match relay.run(&mut conn.stream, Sink::Discard).await {
-        Ok(()) => Ok(()),
+        Ok(_) => Ok(()),
         Err(e) => Err(match e.client_answer() {
             Some(err) => conn.send_error(w, req, err, true).await,
             None => Outcome::Close,

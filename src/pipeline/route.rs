@@ -1,18 +1,18 @@
 //! Route matching within the resolved API.
 
 use crate::http::{ErrorResponse, Method};
-use crate::model::Stage;
+use crate::model::{Api, Stage};
 use crate::router::RouteMatch;
 
 use super::resolve::{Target, MISSING_TOKEN};
 
-/// The stage and the matched route; an unknown route gets API Gateway's
+/// The API, stage and matched route; an unknown route gets API Gateway's
 /// 403 "Missing Authentication Token", which hides what exists.
 pub fn find<'s, 'b>(
     t: Target<'s, 'b>,
     method: Method,
-) -> Result<(&'s Stage, RouteMatch<'s, 'b>), ErrorResponse> {
+) -> Result<(&'s Api, &'s Stage, RouteMatch<'s, 'b>), ErrorResponse> {
     let path = std::str::from_utf8(t.path).map_err(|_| MISSING_TOKEN)?;
     let m = t.api.routes.find(method, path).ok_or(MISSING_TOKEN)?;
-    Ok((t.stage, m))
+    Ok((t.api, t.stage, m))
 }

@@ -29,10 +29,13 @@ pub struct Connection {
     pub head: Head,
     pub response_head: ResponseHead,
     pub peer_ip: String,
+    /// Bytes written to the client so far, for usage records.
+    pub sent: u64,
 }
 
 impl Connection {
     pub async fn flush(&mut self) -> io::Result<()> {
+        self.sent += self.out.len() as u64;
         write_all(&mut self.stream.io, &mut self.out).await
     }
 
@@ -75,6 +78,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         head: Head::default(),
         response_head: ResponseHead::default(),
         peer_ip: peer.ip().to_string(),
+        sent: 0,
     };
     let mut first = true;
     loop {

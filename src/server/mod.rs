@@ -21,6 +21,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::config::Config;
 use crate::model::{system_resolve, Resolver, Snapshot};
+use crate::store::{Store, StoreError};
+use crate::throttle::{day_of, period_of, Reconciler, UsageDelta};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -33,10 +35,13 @@ pub enum ServerError {
     Worker { id: usize, message: String },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Runs until SIGTERM or SIGINT, then drains and returns.
-pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
+/// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
+/// usage and quotas; without one (no usage plans) nothing is persisted.
+pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(), ServerError> {
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -62,6 +67,9 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
     } else {
         Vec::new()
     };
+    let tick = Duration::from_millis(config.throttle.reconcile_ms.max(1));
+    let (reconciler, mut initial_leases) = reconciler(&snapshot, workers, tick, store.as_ref())?;
+    let (reports_tx, reports_rx) = unbounded();
     let snapshot = Arc::new(snapshot);
     let (ready_tx, ready_rx) = unbounded();
     let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
@@ -75,6 +83,9 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
             cpu,
             driver: config.server.driver,
             max_connections: config.server.max_connections_per_worker,
+            tick,
+            initial_leases: std::mem::take(&mut initial_leases[id]),
+            reports: reports_tx.clone(),
         };
         handles.push(worker::spawn(
             settings,
@@ -84,6 +95,39 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
             ready_tx.clone(),
         ));
     }
+    drop(reports_tx);
+    let (usage_tx, usage_rx) = unbounded::<Vec<UsageDelta>>();
+    let writer = store.map(|store| {
+        std::thread::Builder::new()
+            .name("portico-store".into())
+            .spawn(move || write_usage(store, usage_rx))
+            .expect("spawn store thread")
+    });
+    let (stop_reconciler, reconciler_stop) = bounded::<()>(1);
+    let reconciler = {
+        let mailboxes = mailboxes.clone();
+        let flush_every = Duration::from_millis(config.state.flush_ms.max(1));
+        let keep = writer.is_some();
+        std::thread::Builder::new()
+            .name("portico-reconciler".into())
+            .spawn(move || {
+                reconciler.run(
+                    tick,
+                    flush_every,
+                    reports_rx,
+                    reconciler_stop,
+                    |w, leases| {
+                        let _ = mailboxes[w].send(Msg::Leases(leases));
+                    },
+                    |usage| {
+                        if keep {
+                            let _ = usage_tx.send(usage);
+                        }
+                    },
+                )
+            })
+            .expect("spawn reconciler thread")
+    };
     let mut driver = "";
     for _ in 0..workers {
         match ready_rx.recv() {
@@ -134,8 +178,56 @@ pub fn run(config: Config, snapshot: Snapshot) -> Result<(), ServerError> {
     if let Some(r) = refresher {
         let _ = r.join();
     }
+    // The workers are gone and their last reports queued: the reconciler
+    // hears them and hands the store the last usage.
+    let _ = stop_reconciler.send(());
+    let _ = reconciler.join();
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
     eprintln!("portico: stopped");
     Ok(())
+}
+
+/// The reconciler, with quota used so far this period read from the store,
+/// and each worker's initial leases.
+type InitialLeases = Vec<Vec<crate::throttle::Instruction>>;
+
+fn reconciler(
+    snapshot: &Snapshot,
+    workers: usize,
+    tick: Duration,
+    store: Option<&Store>,
+) -> Result<(Reconciler, InitialLeases), StoreError> {
+    let today = day_of(chrono::Utc::now());
+    let mut state = Vec::new();
+    for m in &snapshot.catalog.meters {
+        let (Some(q), Some(store)) = (m.quota, store) else {
+            state.push((today, 0));
+            continue;
+        };
+        let first_day = store.plan_first_day(&m.plan, today)?;
+        let used = store.calls_since(&m.plan, &m.key_id, period_of(q.period, today).0)?;
+        state.push((today.min(first_day), used));
+    }
+    let mut i = 0;
+    let mut r = Reconciler::new(snapshot.catalog.clone(), workers, tick, today, |_| {
+        i += 1;
+        state[i - 1]
+    });
+    let mut leases = vec![Vec::new(); workers];
+    r.tick(0.0, today, &mut leases);
+    Ok((r, leases))
+}
+
+/// The store thread: commits usage as the reconciler hands it over, so a
+/// slow disk never delays leasing. Ends when the reconciler does.
+fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
+    for batch in usage {
+        if let Err(e) = store.add_usage(&batch) {
+            eprintln!("portico: cannot record usage: {e}");
+        }
+    }
 }
 
 /// Re-resolves upstream names on the control plane (resolution blocks) and

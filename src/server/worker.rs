@@ -21,10 +21,13 @@ use super::event::Event;
 use crate::config::Driver;
 use crate::integration::Pool;
 use crate::model::Snapshot;
+use crate::throttle::{Instruction, Local, Report};
 
 /// Control plane → worker.
 pub enum Msg {
     Snapshot(Arc<Snapshot>),
+    /// Token and quota leases from the reconciler.
+    Leases(Vec<Instruction>),
     Shutdown,
 }
 
@@ -33,10 +36,13 @@ pub struct Settings {
     pub cpu: Option<usize>,
     pub driver: Driver,
     pub max_connections: usize,
+    /// How often the worker reads its mailbox, reports its spending and
+    /// refreshes its clock: the reconcile interval.
+    pub tick: Duration,
+    /// Leases to start with, so the first calls need not wait for a tick.
+    pub initial_leases: Vec<Instruction>,
+    pub reports: Sender<Report>,
 }
-
-/// How often a worker reads its mailbox and refreshes its clock.
-const TICK: Duration = Duration::from_millis(20);
 /// io_uring submission queue entries.
 const RING_ENTRIES: u32 = 4096;
 
@@ -47,6 +53,10 @@ pub struct Worker {
     #[allow(clippy::redundant_allocation)]
     snapshot: RefCell<Rc<Arc<Snapshot>>>,
     pub pool: RefCell<Pool>,
+    /// This worker's token and quota balances; only this thread touches them.
+    pub throttle: RefCell<Local>,
+    reports: Sender<Report>,
+    tick_every: Duration,
     date: Cell<[u8; 29]>,
     date_secs: Cell<u64>,
     rng: Cell<u64>,
@@ -189,14 +199,23 @@ async fn serve(
     while w.busy.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
+    // The last spending, so a clean stop loses no usage.
+    w.report();
 }
 
 async fn tick(w: Rc<Worker>, mailbox: Receiver<Msg>) {
     loop {
-        monoio::time::sleep(TICK).await;
+        monoio::time::sleep(w.tick_every).await;
+        w.report();
         while let Ok(msg) = mailbox.try_recv() {
             match msg {
                 Msg::Snapshot(s) => *w.snapshot.borrow_mut() = Rc::new(s),
+                Msg::Leases(leases) => {
+                    let mut local = w.throttle.borrow_mut();
+                    for l in leases {
+                        local.apply(l);
+                    }
+                }
                 Msg::Shutdown => {
                     w.draining.set(true);
                     w.stop.notify();
@@ -235,8 +254,15 @@ impl Worker {
             .map_or(0, |d| d.as_nanos() as u64)
             ^ ((s.id as u64 + 1) << 48)
             ^ u64::from(std::process::id());
+        let mut throttle = Local::new(&snapshot.catalog);
+        for l in &s.initial_leases {
+            throttle.apply(*l);
+        }
         let w = Worker {
             id: s.id,
+            throttle: RefCell::new(throttle),
+            reports: s.reports.clone(),
+            tick_every: s.tick,
             snapshot: RefCell::new(Rc::new(snapshot)),
             pool: RefCell::new(Pool::new(
                 up.max_idle_per_upstream,
@@ -270,6 +296,23 @@ impl Worker {
     pub fn begin_request(&self) -> Busy<'_> {
         self.busy.set(self.busy.get() + 1);
         Busy(self)
+    }
+
+    /// Resolves after the next tick has applied the reconciler's leases.
+    pub async fn next_tick(&self) {
+        monoio::time::sleep(self.tick_every).await;
+    }
+
+    /// Unix seconds, as of the last tick.
+    pub fn now_secs(&self) -> i64 {
+        self.date_secs.get() as i64
+    }
+
+    /// Tells the reconciler what was spent and refused since the last report.
+    fn report(&self) {
+        if let Some(r) = self.throttle.borrow_mut().report(self.id) {
+            let _ = self.reports.send(r);
+        }
     }
 
     /// The `Date` header value, refreshed by the tick, not per request.

@@ -52,7 +52,47 @@ pub struct Config {
     limits: Vec<(String, String)>,
     timeouts: Vec<(String, String)>,
     upstream: Vec<(String, String)>,
+    /// `[throttle]` (account level); written only when a key was set.
+    throttle: Vec<(String, String)>,
+    /// `[state]`; `dir` is always set (a fresh temp dir per `Config::new`,
+    /// shared by clones, so a restarted server sees the same store).
+    state: Vec<(String, String)>,
+    state_dir: Arc<TempDir>,
     rest: String,
+}
+
+/// A directory path under the system temp dir, removed (recursively) when
+/// the last handle is dropped. Not created here: the server creates it.
+#[derive(Debug)]
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let path = temp_path(prefix, "d");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A TOML basic string literal for `s` (quotes included).
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn set_key(v: &mut Vec<(String, String)>, k: &str, val: &str) {
@@ -67,6 +107,7 @@ impl Config {
     /// `rest` is the `[[api]]` / `[[domain]]` text. Values passed to the
     /// setters are raw TOML values (strings need their quotes).
     pub fn new(rest: &str) -> Config {
+        let state_dir = Arc::new(TempDir::new("state"));
         Config {
             server: vec![
                 ("listen".into(), "\"127.0.0.1:0\"".into()),
@@ -76,8 +117,15 @@ impl Config {
             limits: vec![],
             timeouts: vec![],
             upstream: vec![],
+            throttle: vec![],
+            state: vec![("dir".into(), toml_str(&state_dir.path.to_string_lossy()))],
+            state_dir,
             rest: rest.to_string(),
         }
+    }
+    /// The `[state] dir` of this config (and of its clones).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir.path
     }
     /// The standard demo API (see [`demo_api`]) with `backend` as the stage variable.
     pub fn demo(backend: &str) -> Config {
@@ -99,6 +147,16 @@ impl Config {
         set_key(&mut self.upstream, k, v);
         self
     }
+    /// A key of the account-level `[throttle]` section.
+    pub fn throttle(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.throttle, k, v);
+        self
+    }
+    /// A key of the `[state]` section (`dir` is preset to a temp dir).
+    pub fn state(mut self, k: &str, v: &str) -> Config {
+        set_key(&mut self.state, k, v);
+        self
+    }
     pub fn append(mut self, text: &str) -> Config {
         self.rest.push('\n');
         self.rest.push_str(text);
@@ -111,7 +169,12 @@ impl Config {
             ("limits", &self.limits),
             ("timeouts", &self.timeouts),
             ("upstream", &self.upstream),
+            ("throttle", &self.throttle),
+            ("state", &self.state),
         ] {
+            if name == "throttle" && kv.is_empty() {
+                continue;
+            }
             s.push_str(&format!("[{name}]\n"));
             for (k, v) in kv {
                 s.push_str(&format!("{k} = {v}\n"));
@@ -222,15 +285,20 @@ pub struct Server {
     stderr_eof: bool,
     config_path: PathBuf,
     exited: Option<ExitStatus>,
+    state_dir: Option<Arc<TempDir>>,
 }
 
 impl Server {
     pub fn start(cfg: &Config) -> Server {
-        Server::start_text(&cfg.render(), &[])
+        Server::start_with_env(cfg, &[])
     }
 
+    /// The server keeps the config's state dir alive (it is removed when
+    /// the last of the config's clones and its servers are gone).
     pub fn start_with_env(cfg: &Config, env: &[(&str, &str)]) -> Server {
-        Server::start_text(&cfg.render(), env)
+        let mut srv = Server::start_text(&cfg.render(), env);
+        srv.state_dir = Some(cfg.state_dir.clone());
+        srv
     }
 
     pub fn start_text(text: &str, env: &[(&str, &str)]) -> Server {
@@ -266,6 +334,7 @@ impl Server {
             stderr_eof: false,
             config_path,
             exited: None,
+            state_dir: None,
         };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         const MARK: &str = "listening on http://127.0.0.1:";
@@ -322,6 +391,24 @@ impl Server {
             .status()
             .expect("run kill");
         assert!(st.success(), "kill -TERM {} failed: {st:?}", self.pid);
+    }
+
+    /// Send SIGKILL and reap the process: no chance to flush anything.
+    pub fn kill9(&mut self) -> ExitStatus {
+        if let Some(st) = self.exited {
+            return st;
+        }
+        self.child.kill().expect("kill -9 portico");
+        let st = self.child.wait().expect("wait portico");
+        self.exited = Some(st);
+        st
+    }
+
+    /// SIGTERM, then wait (bounded) for a successful exit.
+    pub fn stop(&mut self) {
+        self.sigterm();
+        let st = self.wait_exit(Duration::from_secs(15));
+        assert!(st.success(), "portico exit status after SIGTERM: {st:?}");
     }
 
     /// Next stderr line after startup, or `None` on timeout / EOF.
@@ -1099,4 +1186,332 @@ pub fn refused_port() -> u16 {
 /// Path of the default config shipped with the crate.
 pub fn default_config_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/portico.toml")
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary as a command (check, keys, usage)
+// ---------------------------------------------------------------------------
+
+/// What a finished `portico ...` command printed.
+#[derive(Debug)]
+pub struct CmdOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the binary with `args` and `env`, bounded by `timeout` (killed and
+/// panics if it does not finish).
+pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duration) -> CmdOutput {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn portico");
+    let (tx, rx) = mpsc::channel::<(bool, String)>();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        let _ = tx.send((true, String::from_utf8_lossy(&s).to_string()));
+    });
+    std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        let _ = tx2.send((false, String::from_utf8_lossy(&s).to_string()));
+    });
+    let deadline = Instant::now() + timeout;
+    let (mut stdout, mut stderr) = (None, None);
+    while stdout.is_none() || stderr.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((true, s)) => stdout = Some(s),
+            Ok((false, s)) => stderr = Some(s),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("portico {args:?} did not finish within {timeout:?}");
+            }
+        }
+    }
+    let status = child.wait().expect("wait portico");
+    CmdOutput {
+        status,
+        stdout: stdout.unwrap(),
+        stderr: stderr.unwrap(),
+    }
+}
+
+/// `portico <sub> --config <cfg rendered to a temp file> <args>`; panics
+/// unless it exits 0.
+pub fn run_cli(cfg: &Config, sub: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let path = write_config(&cfg.render());
+    let mut all: Vec<&std::ffi::OsStr> = vec![sub.as_ref(), "--config".as_ref(), path.as_ref()];
+    all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let out = run_bin(&all, env, Duration::from_secs(20));
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "portico {sub} {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    out.stdout
+}
+
+/// `portico keys`: the JSON array of `{id, name, value, enabled, usagePlans}`.
+pub fn keys_cli(cfg: &Config, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let out = run_cli(cfg, "keys", &[], env);
+    let v: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("`portico keys` printed no JSON ({e}): {out:?}"));
+    v.as_array()
+        .unwrap_or_else(|| panic!("`portico keys` did not print an array: {v}"))
+        .clone()
+}
+
+/// The `portico keys` entry with this id (panics if absent).
+pub fn key_entry(keys: &[serde_json::Value], id: &str) -> serde_json::Value {
+    keys.iter()
+        .find(|k| k.get("id").and_then(|v| v.as_str()) == Some(id))
+        .unwrap_or_else(|| panic!("no key with id {id:?} in `portico keys`: {keys:?}"))
+        .clone()
+}
+
+/// Days since 1970-01-01 (UTC) now.
+pub fn utc_days_now() -> i64 {
+    (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400) as i64
+}
+
+/// Seconds left until the next UTC midnight.
+pub fn secs_to_utc_midnight() -> u64 {
+    let s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    86_400 - s % 86_400
+}
+
+/// `YYYY-MM-DD` of a day number (days since the epoch), proleptic Gregorian.
+pub fn ymd(days: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A parsed `portico usage` report.
+#[derive(Debug, Clone)]
+pub struct UsageReport {
+    pub json: serde_json::Value,
+    /// Day number of the first entry (`--from`).
+    pub from_day: i64,
+}
+
+impl UsageReport {
+    fn day_entries(&self, key_id: &str) -> Vec<serde_json::Value> {
+        match self.json.get("items").and_then(|i| i.get(key_id)) {
+            None | Some(serde_json::Value::Null) => vec![],
+            Some(v) => v
+                .as_array()
+                .unwrap_or_else(|| panic!("items[{key_id}] is not an array: {}", self.json))
+                .clone(),
+        }
+    }
+    /// Admitted calls with this key over the whole range (0 when absent).
+    pub fn calls(&self, key_id: &str) -> u64 {
+        self.day_entries(key_id)
+            .iter()
+            .map(|d| {
+                d.get(0)
+                    .and_then(|c| c.as_u64())
+                    .unwrap_or_else(|| panic!("bad day entry {d} in {}", self.json))
+            })
+            .sum()
+    }
+    /// Calls with this key on day number `day` (0 when absent).
+    pub fn calls_on(&self, key_id: &str, day: i64) -> u64 {
+        let idx = (day - self.from_day) as usize;
+        self.day_entries(key_id)
+            .get(idx)
+            .map(|d| d.get(0).and_then(|c| c.as_u64()).unwrap_or(0))
+            .unwrap_or(0)
+    }
+    /// `remaining` after day number `day`: `None` when the key is absent or
+    /// the entry's remaining is null.
+    pub fn remaining_on(&self, key_id: &str, day: i64) -> Option<u64> {
+        let idx = (day - self.from_day) as usize;
+        self.day_entries(key_id)
+            .get(idx)
+            .and_then(|d| d.get(1))
+            .and_then(|r| r.as_u64())
+    }
+    /// Bytes out with this key over the range (0 when absent).
+    pub fn bytes(&self, key_id: &str) -> u64 {
+        match self.json.get("bytes").and_then(|b| b.get(key_id)) {
+            None | Some(serde_json::Value::Null) => 0,
+            Some(v) => v
+                .as_array()
+                .unwrap_or_else(|| panic!("bytes[{key_id}] is not an array: {}", self.json))
+                .iter()
+                .map(|b| b.as_u64().unwrap_or(0))
+                .sum(),
+        }
+    }
+}
+
+/// `portico usage --plan PLAN [--key KEY] --from yesterday --to tomorrow`
+/// (UTC): three days, so a run crossing midnight still sees everything.
+pub fn usage_cli(cfg: &Config, plan: &str, key: Option<&str>) -> UsageReport {
+    let today = utc_days_now();
+    usage_cli_range(cfg, plan, key, today - 1, today + 1)
+}
+
+pub fn usage_cli_range(
+    cfg: &Config,
+    plan: &str,
+    key: Option<&str>,
+    from: i64,
+    to: i64,
+) -> UsageReport {
+    let (f, t) = (ymd(from), ymd(to));
+    let mut args = vec!["--plan", plan, "--from", &f, "--to", &t];
+    if let Some(k) = key {
+        args.push("--key");
+        args.push(k);
+    }
+    let out = run_cli(cfg, "usage", &args, &[]);
+    let json: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("`portico usage` printed no JSON ({e}): {out:?}"));
+    assert_eq!(
+        json.get("usagePlanId").and_then(|v| v.as_str()),
+        Some(plan),
+        "usagePlanId in {json}"
+    );
+    assert_eq!(
+        json.get("startDate").and_then(|v| v.as_str()),
+        Some(f.as_str()),
+        "startDate in {json}"
+    );
+    assert_eq!(
+        json.get("endDate").and_then(|v| v.as_str()),
+        Some(t.as_str()),
+        "endDate in {json}"
+    );
+    UsageReport {
+        json,
+        from_day: from,
+    }
+}
+
+/// Poll `portico usage` until `pred` holds (bounded); returns the last report.
+pub fn wait_usage(
+    cfg: &Config,
+    plan: &str,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&UsageReport) -> bool,
+) -> UsageReport {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let r = usage_cli(cfg, plan, None);
+        if pred(&r) {
+            return r;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "usage never showed {what} within {timeout:?}; last: {}",
+                r.json
+            );
+        }
+        std::thread::yield_now();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Keys, throttling helpers
+// ---------------------------------------------------------------------------
+
+/// `GET path` with `x-api-key: key`.
+pub fn get_with_key(path: &str, key: &str) -> Vec<u8> {
+    request("GET", path, "localhost", &[("x-api-key", key)], b"")
+}
+
+/// Assert a 429 `{"message": msg}` with an integer `Retry-After` >= 1; returns it.
+pub fn assert_429(resp: &Response, msg: &str) -> u64 {
+    assert_error(resp, 429, Some(msg));
+    let ra = resp
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("429 without Retry-After: {resp:?}"));
+    let n: u64 = ra
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Retry-After is not an integer: {ra:?}"));
+    assert!(n >= 1, "Retry-After {n} < 1");
+    n
+}
+
+pub const TOO_MANY: &str = "Too Many Requests";
+pub const LIMIT_EXCEEDED: &str = "Limit Exceeded";
+pub const FORBIDDEN: &str = "Forbidden";
+
+/// Counts of a load run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadCount {
+    pub ok: u64,
+    pub throttled: u64,
+    pub other: u64,
+    /// A request was written but no response read when the loop ended on an
+    /// I/O error (the server died).
+    pub unanswered: u64,
+}
+
+/// Tight keep-alive loop of `raw` on one connection until `until()` is true
+/// or an I/O error; counts statuses. Never panics on I/O errors.
+pub fn load_loop(port: u16, raw: &[u8], until: impl Fn() -> bool) -> LoadCount {
+    let mut n = LoadCount::default();
+    let mut c = match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(s) => {
+            let _ = s.set_read_timeout(Some(IO_TIMEOUT));
+            let _ = s.set_write_timeout(Some(IO_TIMEOUT));
+            let _ = s.set_nodelay(true);
+            Client { r: Reader::new(s) }
+        }
+        Err(_) => return n,
+    };
+    while !until() {
+        if c.r.inner.write_all(raw).is_err() {
+            return n;
+        }
+        match c.try_read_response(false) {
+            Ok(r) => match r.status {
+                200 => n.ok += 1,
+                429 => n.throttled += 1,
+                _ => n.other += 1,
+            },
+            Err(_) => {
+                n.unanswered += 1;
+                return n;
+            }
+        }
+    }
+    n
 }

@@ -1,0 +1,90 @@
+//! Admission: the API key a route requires, then every throttle that
+//! applies (account → stage or route → plan → key) and the key's quota,
+//! all decided on this worker's own balances before any integration call.
+
+use crate::http::{ErrorResponse, Head};
+use crate::model::{Api, Snapshot, Stage};
+use crate::server::Worker;
+use crate::throttle::{BucketId, MeterId, Refusal, ACCOUNT};
+
+pub const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
+const THROTTLED: ErrorResponse = ErrorResponse::new(429, "Too Many Requests");
+const QUOTA_EXCEEDED: ErrorResponse = ErrorResponse::new(429, "Limit Exceeded");
+
+/// Ticks a call waits for a quota lease before it is refused: enough for
+/// the reconciler to move unused leases from an idle worker.
+const QUOTA_WAIT_TICKS: u32 = 10;
+
+/// What a call spends: up to four buckets and the key's meter.
+pub struct Admission {
+    buckets: [BucketId; 4],
+    n: usize,
+    /// The key's meter in its plan: the call's bytes are counted against it.
+    pub meter: Option<MeterId>,
+}
+
+/// Checks the API key and works out which limits the call spends from.
+pub fn check(
+    snap: &Snapshot,
+    api: &Api,
+    stage: &Stage,
+    route: usize,
+    head: &Head,
+    buf: &[u8],
+) -> Result<Admission, ErrorResponse> {
+    let mut buckets = [ACCOUNT; 4];
+    let mut n = 1;
+    let mut push = |b: Option<BucketId>| {
+        if let Some(b) = b {
+            buckets[n] = b;
+            n += 1;
+        }
+    };
+    push(stage.limits.route[route]);
+    let mut meter = None;
+    if api.key_required[route] {
+        let value = api_key(head, buf).ok_or(FORBIDDEN)?;
+        let (index, key) = snap.keys.find(value).ok_or(FORBIDDEN)?;
+        if !key.enabled {
+            return Err(FORBIDDEN);
+        }
+        // Only a plan covering this stage makes the key valid here.
+        let ks = stage.limits.keys.get(&index).ok_or(FORBIDDEN)?;
+        push(ks.aggregate);
+        push(ks.per_key[route]);
+        meter = Some(ks.meter);
+    }
+    Ok(Admission { buckets, n, meter })
+}
+
+/// Spends from this worker's balances, or refuses with AWS's answer.
+pub async fn spend(w: &Worker, a: &Admission) -> Result<(), ErrorResponse> {
+    let mut waited = 0;
+    loop {
+        let r = w
+            .throttle
+            .borrow_mut()
+            .admit(&a.buckets[..a.n], a.meter, w.now_secs());
+        return match r {
+            Ok(()) => Ok(()),
+            Err(Refusal::Throttled { retry_after }) => Err(THROTTLED.retry_after(retry_after)),
+            Err(Refusal::QuotaExceeded { retry_after }) => {
+                Err(QUOTA_EXCEEDED.retry_after(retry_after))
+            }
+            Err(Refusal::QuotaPending) if waited < QUOTA_WAIT_TICKS => {
+                waited += 1;
+                w.next_tick().await;
+                continue;
+            }
+            Err(Refusal::QuotaPending) => Err(QUOTA_EXCEEDED.retry_after(1)),
+        };
+    }
+}
+
+/// The `x-api-key` header's value, as AWS's HEADER key source reads it.
+fn api_key<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b [u8]> {
+    head.headers
+        .iter()
+        .find(|(name, _)| name.get(buf).eq_ignore_ascii_case(b"x-api-key"))
+        .map(|(_, value)| value.get(buf))
+}

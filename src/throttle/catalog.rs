@@ -1,0 +1,60 @@
+//! Every limit a config defines, numbered. Built with the snapshot from
+//! the config alone, so the same config always numbers its limits the
+//! same way and a republished snapshot keeps the workers' balances valid.
+
+use crate::config::{QuotaConfig, Throttle};
+
+/// A token bucket: account, stage, route, plan aggregate, or one key's.
+pub type BucketId = u32;
+/// One API key in one usage plan: its usage and, if the plan has one, its quota.
+pub type MeterId = u32;
+
+/// The account-level bucket every call spends from.
+pub const ACCOUNT: BucketId = 0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSpec {
+    /// For logs: which level and what, e.g. `stage demo/prod`.
+    pub what: String,
+    pub rate: f64,
+    pub burst: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterSpec {
+    pub plan: String,
+    pub key_id: String,
+    pub quota: Option<QuotaConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    pub buckets: Vec<BucketSpec>,
+    pub meters: Vec<MeterSpec>,
+}
+
+impl Catalog {
+    pub fn new(account: Throttle) -> Catalog {
+        let mut c = Catalog::default();
+        c.bucket("account".into(), account);
+        c
+    }
+
+    pub fn bucket(&mut self, what: String, t: Throttle) -> BucketId {
+        self.buckets.push(BucketSpec {
+            what,
+            rate: t.rate,
+            burst: t.burst,
+        });
+        (self.buckets.len() - 1) as BucketId
+    }
+
+    pub fn meter(&mut self, plan: &str, key_id: &str, quota: Option<QuotaConfig>) -> MeterId {
+        self.meters.push(MeterSpec {
+            plan: plan.to_string(),
+            key_id: key_id.to_string(),
+            quota,
+        });
+        (self.meters.len() - 1) as MeterId
+    }
+}

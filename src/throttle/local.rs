@@ -1,0 +1,331 @@
+//! A worker's own balances: plain integers it alone touches, spent per
+//! call with no atomics and no locks, and reported to the reconciler once
+//! per tick.
+
+use super::catalog::{BucketId, Catalog, MeterId};
+use super::lease::Order;
+use super::reconciler::{BucketReport, Instruction, MeterReport, Report};
+
+/// Why a call was refused, with the seconds a client should wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Throttled {
+        retry_after: u32,
+    },
+    QuotaExceeded {
+        retry_after: u32,
+    },
+    /// This worker's quota lease is spent but the quota is not: try again
+    /// after the next tick brings a lease.
+    QuotaPending,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Bucket {
+    balance: u64,
+    spent: u64,
+    refused: u64,
+    returned: u64,
+    dirty: bool,
+    /// Seconds until the bucket refills one token: the Retry-After.
+    retry_after: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Meter {
+    /// The plan has a quota: calls need a leased unit each.
+    limited: bool,
+    balance: u64,
+    /// The reconciler said the quota is used up this period.
+    exhausted: bool,
+    epoch: u32,
+    period_end: i64,
+    calls: u64,
+    bytes: u64,
+    refused: u64,
+    returned: u64,
+    dirty: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Local {
+    buckets: Vec<Bucket>,
+    meters: Vec<Meter>,
+    dirty_buckets: Vec<BucketId>,
+    dirty_meters: Vec<MeterId>,
+}
+
+impl Local {
+    pub fn new(catalog: &Catalog) -> Local {
+        let buckets = catalog
+            .buckets
+            .iter()
+            .map(|b| Bucket {
+                retry_after: if b.rate > 0.0 {
+                    (1.0 / b.rate).ceil().clamp(1.0, 3600.0) as u32
+                } else {
+                    3600
+                },
+                ..Bucket::default()
+            })
+            .collect();
+        let meters = catalog
+            .meters
+            .iter()
+            .map(|m| Meter {
+                limited: m.quota.is_some(),
+                ..Meter::default()
+            })
+            .collect();
+        Local {
+            buckets,
+            meters,
+            dirty_buckets: Vec::new(),
+            dirty_meters: Vec::new(),
+        }
+    }
+
+    /// Admits a call that spends one token from each of `buckets` and one
+    /// unit of `meter`'s quota, or refuses it spending nothing. Refusals
+    /// are counted: they are the demand the reconciler leases by.
+    pub fn admit(
+        &mut self,
+        buckets: &[BucketId],
+        meter: Option<MeterId>,
+        now_secs: i64,
+    ) -> Result<(), Refusal> {
+        for &id in buckets {
+            let b = &mut self.buckets[id as usize];
+            if b.balance == 0 {
+                b.refused += 1;
+                let retry_after = b.retry_after;
+                mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                return Err(Refusal::Throttled { retry_after });
+            }
+        }
+        if let Some(id) = meter {
+            let m = &mut self.meters[id as usize];
+            if m.limited && m.balance == 0 {
+                m.refused += 1;
+                mark(&mut m.dirty, &mut self.dirty_meters, id);
+                if !m.exhausted {
+                    return Err(Refusal::QuotaPending);
+                }
+                let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
+                return Err(Refusal::QuotaExceeded { retry_after });
+            }
+            if m.limited {
+                m.balance -= 1;
+            }
+            m.calls += 1;
+            mark(&mut m.dirty, &mut self.dirty_meters, id);
+        }
+        for &id in buckets {
+            let b = &mut self.buckets[id as usize];
+            b.balance -= 1;
+            b.spent += 1;
+            mark(&mut b.dirty, &mut self.dirty_buckets, id);
+        }
+        Ok(())
+    }
+
+    /// Bytes sent back for a metered call, for the usage record.
+    pub fn sent(&mut self, meter: MeterId, bytes: u64) {
+        let m = &mut self.meters[meter as usize];
+        m.bytes += bytes;
+        mark(&mut m.dirty, &mut self.dirty_meters, meter);
+    }
+
+    pub fn apply(&mut self, ins: Instruction) {
+        match ins {
+            Instruction::Bucket(id, order) => {
+                let b = &mut self.buckets[id as usize];
+                match order {
+                    Order::Grant(n) => b.balance += n,
+                    Order::Reclaim { keep } => {
+                        let r = b.balance.saturating_sub(keep);
+                        b.balance -= r;
+                        b.returned += r;
+                        mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    }
+                    Order::Exhausted => {}
+                }
+            }
+            Instruction::Meter {
+                id,
+                epoch,
+                period_end,
+                order,
+            } => {
+                let m = &mut self.meters[id as usize];
+                if epoch != m.epoch {
+                    // A new period: what was left of the old lease is void.
+                    // Calls not yet reported count towards the new period
+                    // (at most one tick's worth, once a period).
+                    m.balance = 0;
+                    m.returned = 0;
+                    m.exhausted = false;
+                    m.epoch = epoch;
+                    m.period_end = period_end;
+                }
+                match order {
+                    Order::Grant(n) => m.balance += n,
+                    Order::Reclaim { keep } => {
+                        let r = m.balance.saturating_sub(keep);
+                        m.balance -= r;
+                        m.returned += r;
+                        mark(&mut m.dirty, &mut self.dirty_meters, id);
+                    }
+                    Order::Exhausted => m.exhausted = true,
+                }
+            }
+        }
+    }
+
+    /// What changed since the last report; `None` if nothing did.
+    pub fn report(&mut self, worker: usize) -> Option<Report> {
+        if self.dirty_buckets.is_empty() && self.dirty_meters.is_empty() {
+            return None;
+        }
+        let buckets = self
+            .dirty_buckets
+            .drain(..)
+            .map(|id| {
+                let b = &mut self.buckets[id as usize];
+                b.dirty = false;
+                BucketReport {
+                    id,
+                    spent: std::mem::take(&mut b.spent),
+                    refused: std::mem::take(&mut b.refused),
+                    returned: std::mem::take(&mut b.returned),
+                }
+            })
+            .collect();
+        let meters = self
+            .dirty_meters
+            .drain(..)
+            .map(|id| {
+                let m = &mut self.meters[id as usize];
+                m.dirty = false;
+                MeterReport {
+                    id,
+                    epoch: m.epoch,
+                    calls: std::mem::take(&mut m.calls),
+                    bytes: std::mem::take(&mut m.bytes),
+                    refused: std::mem::take(&mut m.refused),
+                    returned: std::mem::take(&mut m.returned),
+                }
+            })
+            .collect();
+        Some(Report {
+            worker,
+            buckets,
+            meters,
+        })
+    }
+}
+
+fn mark(dirty: &mut bool, list: &mut Vec<u32>, id: u32) {
+    if !*dirty {
+        *dirty = true;
+        list.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{QuotaConfig, QuotaPeriod, Throttle};
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::new(Throttle {
+            rate: 10.0,
+            burst: 5,
+        });
+        c.bucket(
+            "stage".into(),
+            Throttle {
+                rate: 0.5,
+                burst: 1,
+            },
+        );
+        c.meter(
+            "p",
+            "k",
+            Some(QuotaConfig {
+                limit: 2,
+                period: QuotaPeriod::Day,
+                offset: 0,
+            }),
+        );
+        c
+    }
+
+    #[test]
+    fn spends_every_bucket_or_none() {
+        let mut l = Local::new(&catalog());
+        l.apply(Instruction::Bucket(0, Order::Grant(5)));
+        l.apply(Instruction::Bucket(1, Order::Grant(1)));
+        assert_eq!(l.admit(&[0, 1], None, 0), Ok(()));
+        assert_eq!(
+            l.admit(&[0, 1], None, 0),
+            Err(Refusal::Throttled { retry_after: 2 }),
+            "stage bucket empty; Retry-After = 1/rate"
+        );
+        let r = l.report(3).unwrap();
+        assert_eq!(r.worker, 3);
+        let b0 = r.buckets.iter().find(|b| b.id == 0).unwrap();
+        assert_eq!(
+            (b0.spent, b0.refused),
+            (1, 0),
+            "the refused call spent nothing"
+        );
+        let b1 = r.buckets.iter().find(|b| b.id == 1).unwrap();
+        assert_eq!((b1.spent, b1.refused), (1, 1));
+        assert!(l.report(3).is_none(), "nothing new");
+    }
+
+    #[test]
+    fn quota_refusal_says_when_the_period_ends() {
+        let mut l = Local::new(&catalog());
+        l.apply(Instruction::Bucket(0, Order::Grant(5)));
+        l.apply(Instruction::Meter {
+            id: 0,
+            epoch: 1,
+            period_end: 1000,
+            order: Order::Grant(1),
+        });
+        assert_eq!(l.admit(&[0], Some(0), 900), Ok(()));
+        assert_eq!(
+            l.admit(&[0], Some(0), 900),
+            Err(Refusal::QuotaPending),
+            "lease spent, quota not: wait for the next lease"
+        );
+        l.apply(Instruction::Meter {
+            id: 0,
+            epoch: 1,
+            period_end: 1000,
+            order: Order::Exhausted,
+        });
+        assert_eq!(
+            l.admit(&[0], Some(0), 900),
+            Err(Refusal::QuotaExceeded { retry_after: 100 })
+        );
+        l.sent(0, 42);
+        let r = l.report(0).unwrap();
+        assert_eq!(r.meters[0].calls, 1);
+        assert_eq!(r.meters[0].bytes, 42);
+        assert_eq!(r.buckets[0].spent, 1, "a quota refusal spends no token");
+    }
+
+    #[test]
+    fn reclaim_hands_back_above_keep() {
+        let mut l = Local::new(&catalog());
+        l.apply(Instruction::Bucket(0, Order::Grant(5)));
+        l.apply(Instruction::Bucket(0, Order::Reclaim { keep: 1 }));
+        let r = l.report(0).unwrap();
+        assert_eq!(r.buckets[0].returned, 4);
+        assert_eq!(l.admit(&[0], None, 0), Ok(()));
+        assert!(l.admit(&[0], None, 0).is_err());
+    }
+}

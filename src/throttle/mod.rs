@@ -1,0 +1,20 @@
+//! Throttling and metering, exact in aggregate with nothing shared on the
+//! hot path. Each worker spends tokens and quota from its own balances
+//! (`local`); a control-plane thread (`reconciler`) hears what every worker
+//! spent and refused each tick and leases the limits out again in
+//! proportion to demand (`lease`, `quota`), persisting usage as it goes.
+//!
+//! Limits are identified by dense indices into the `Catalog` the snapshot
+//! is compiled with, so a worker's balances are plain vectors.
+
+mod catalog;
+mod lease;
+mod local;
+mod quota;
+mod reconciler;
+
+pub use catalog::{BucketId, BucketSpec, Catalog, MeterId, MeterSpec, ACCOUNT};
+pub use lease::{Lease, Order};
+pub use local::{Local, Refusal};
+pub use quota::{day_of, midnight_secs, period_of, QuotaLease};
+pub use reconciler::{Instruction, Reconciler, Report, UsageDelta};

@@ -1,0 +1,289 @@
+//! Quota periods (UTC days, weeks starting on Sunday, calendar months, as
+//! Amazon API Gateway) and the central account of one key's quota: what was
+//! used this period and how much of the rest is leased to each worker.
+//!
+//! Leases come out of what remains, so a quota is never exceeded. A worker
+//! whose lease ran out while the quota is not used up holds the call for
+//! a few ticks until the reconciler leases it more (moving unused leases
+//! from idle workers), rather than refusing it early; only once the
+//! reconciler says the quota is exhausted are calls refused at once.
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+
+use crate::config::{QuotaConfig, QuotaPeriod};
+
+use super::lease::Order;
+
+/// The period containing `day`: its first day and the first day after it.
+pub fn period_of(period: QuotaPeriod, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    match period {
+        QuotaPeriod::Day => (day, day + Days::new(1)),
+        QuotaPeriod::Week => {
+            let start = day - Days::new(u64::from(day.weekday().num_days_from_sunday()));
+            (start, start + Days::new(7))
+        }
+        QuotaPeriod::Month => {
+            let start = day.with_day(1).expect("day 1 exists");
+            (start, start + Months::new(1))
+        }
+    }
+}
+
+pub fn day_of(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive()
+}
+
+pub fn midnight_secs(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp()
+}
+
+#[derive(Debug, Clone)]
+pub struct QuotaLease {
+    config: QuotaConfig,
+    /// The plan's first period, where `offset` is subtracted from the limit.
+    first_period: NaiveDate,
+    pub period: (NaiveDate, NaiveDate),
+    /// Calls admitted this period (reported by workers, or loaded at start).
+    pub used: u64,
+    /// Bumped at each new period; workers drop leases of older epochs.
+    pub epoch: u32,
+    out: Vec<u64>,
+    demand: Vec<f64>,
+    hungry: Vec<bool>,
+    reclaiming: Vec<bool>,
+    /// Workers were told the quota is used up this period.
+    exhausted: bool,
+}
+
+impl QuotaLease {
+    pub fn new(
+        config: QuotaConfig,
+        first_day: NaiveDate,
+        today: NaiveDate,
+        used: u64,
+        workers: usize,
+    ) -> QuotaLease {
+        let n = workers.max(1);
+        QuotaLease {
+            config,
+            first_period: period_of(config.period, first_day).0,
+            period: period_of(config.period, today),
+            used,
+            epoch: 1,
+            out: vec![0; n],
+            demand: vec![0.0; n],
+            hungry: vec![false; n],
+            reclaiming: vec![false; n],
+            exhausted: false,
+        }
+    }
+
+    /// This period's limit: the plan's first period is reduced by `offset`.
+    pub fn limit(&self) -> u64 {
+        if self.period.0 == self.first_period {
+            self.config.limit.saturating_sub(self.config.offset)
+        } else {
+            self.config.limit
+        }
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.limit().saturating_sub(self.used)
+    }
+
+    /// A report from a worker, for the lease of `epoch`. Spending under an
+    /// older epoch belonged to the last period: it is usage, not quota.
+    pub fn report(&mut self, worker: usize, epoch: u32, spent: u64, refused: u64, returned: u64) {
+        self.demand[worker] += (spent + refused) as f64;
+        if refused > 0 {
+            self.hungry[worker] = true;
+        }
+        if epoch != self.epoch {
+            return;
+        }
+        self.used += spent;
+        self.out[worker] = self.out[worker].saturating_sub(spent + returned);
+        if returned > 0 {
+            self.reclaiming[worker] = false;
+        }
+    }
+
+    /// Starts a new period if `today` is past this one; true if it did
+    /// (every worker must then get a fresh lease with the new epoch).
+    pub fn roll(&mut self, today: NaiveDate) -> bool {
+        if today < self.period.1 {
+            return false;
+        }
+        self.period = period_of(self.config.period, today);
+        self.used = 0;
+        self.epoch += 1;
+        self.out.fill(0);
+        self.reclaiming.fill(false);
+        self.exhausted = false;
+        true
+    }
+
+    /// Leases what remains: a busy worker gets about four ticks of its
+    /// demand (at least `floor`), an idle one a small amount to start with.
+    pub fn tick(&mut self, mut order: impl FnMut(usize, Order)) {
+        let n = self.out.len() as u64;
+        let held: u64 = self.out.iter().sum();
+        let mut unleased = self.remaining().saturating_sub(held);
+        let floor = (self.limit() / (64 * n)).clamp(1, 1024);
+        let any_hungry = self.hungry.iter().any(|&h| h);
+        let mut by_need: Vec<usize> = (0..self.out.len()).collect();
+        by_need.sort_by(|&a, &b| {
+            (self.hungry[b], self.demand[b])
+                .partial_cmp(&(self.hungry[a], self.demand[a]))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for i in by_need {
+            let target = ((self.demand[i] * 4.0) as u64).max(floor);
+            let want = target.saturating_sub(self.out[i]).min(unleased);
+            if want > 0 {
+                unleased -= want;
+                self.out[i] += want;
+                order(i, Order::Grant(want));
+            } else if any_hungry
+                && unleased == 0
+                && !self.hungry[i]
+                && self.demand[i] < 1.0
+                && self.out[i] > 0
+                && !self.reclaiming[i]
+            {
+                self.reclaiming[i] = true;
+                order(i, Order::Reclaim { keep: 0 });
+            }
+        }
+        if self.remaining() == 0 && !self.exhausted {
+            self.exhausted = true;
+            for i in 0..self.out.len() {
+                order(i, Order::Exhausted);
+            }
+        }
+        for d in &mut self.demand {
+            *d *= 0.5;
+        }
+        self.hungry.fill(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_are_utc_days_sunday_weeks_and_calendar_months() {
+        let day = d("2026-11-25"); // a Wednesday
+        assert_eq!(period_of(QuotaPeriod::Day, day), (day, d("2026-11-26")));
+        assert_eq!(
+            period_of(QuotaPeriod::Week, day),
+            (d("2026-11-22"), d("2026-11-29"))
+        );
+        assert_eq!(
+            period_of(QuotaPeriod::Week, d("2026-11-22")),
+            (d("2026-11-22"), d("2026-11-29"))
+        );
+        assert_eq!(
+            period_of(QuotaPeriod::Month, d("2026-12-31")),
+            (d("2026-12-01"), d("2027-01-01"))
+        );
+        assert_eq!(
+            period_of(QuotaPeriod::Month, d("2028-02-29")),
+            (d("2028-02-01"), d("2028-03-01"))
+        );
+    }
+
+    fn quota(limit: u64, period: QuotaPeriod, offset: u64) -> QuotaConfig {
+        QuotaConfig {
+            limit,
+            period,
+            offset,
+        }
+    }
+
+    /// Spends as a worker would: from its lease, refusing when it is empty;
+    /// every worker reports (idle ones hand back what was reclaimed).
+    fn spend(q: &mut QuotaLease, w: &mut [(u64, u64)], worker: usize, calls: u64) -> u64 {
+        let mut admitted = 0;
+        let mut refused = 0;
+        for _ in 0..calls {
+            if w[worker].0 > 0 {
+                w[worker].0 -= 1;
+                admitted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        let epoch = q.epoch;
+        for (i, (_, returned)) in w.iter_mut().enumerate() {
+            let (a, r) = if i == worker {
+                (admitted, refused)
+            } else {
+                (0, 0)
+            };
+            q.report(i, epoch, a, r, std::mem::take(returned));
+        }
+        admitted
+    }
+
+    fn tick(q: &mut QuotaLease, w: &mut [(u64, u64)]) {
+        q.tick(|i, o| match o {
+            Order::Grant(g) => w[i].0 += g,
+            Order::Reclaim { keep } => {
+                let r = w[i].0.saturating_sub(keep);
+                w[i].0 -= r;
+                w[i].1 += r;
+            }
+            Order::Exhausted => {}
+        });
+    }
+
+    #[test]
+    fn never_exceeded_and_rolls_over_at_the_period_boundary() {
+        let today = d("2026-11-25");
+        let mut q = QuotaLease::new(quota(100, QuotaPeriod::Day, 0), today, today, 0, 2);
+        let mut w = [(0u64, 0u64); 2];
+        let mut admitted = 0;
+        for _ in 0..50 {
+            tick(&mut q, &mut w);
+            admitted += spend(&mut q, &mut w, 0, 7);
+        }
+        assert_eq!(admitted, 100, "worker 1's idle lease moved to worker 0");
+        assert_eq!(q.used, 100);
+        assert!(!q.roll(d("2026-11-25")), "same day: no rollover");
+        assert!(q.roll(d("2026-11-26")), "next UTC day starts a new period");
+        w = [(0, 0); 2]; // the workers drop leases of the old epoch
+        assert_eq!(q.remaining(), 100);
+        let mut again = 0;
+        for _ in 0..50 {
+            tick(&mut q, &mut w);
+            again += spend(&mut q, &mut w, 1, 7);
+        }
+        assert_eq!(again, 100);
+    }
+
+    #[test]
+    fn offset_reduces_only_the_first_period() {
+        let first = d("2026-11-02"); // a Monday
+        let mut q = QuotaLease::new(quota(10, QuotaPeriod::Week, 4), first, first, 0, 1);
+        assert_eq!(q.limit(), 6);
+        assert!(!q.roll(d("2026-11-07")), "Saturday is the same week");
+        assert!(q.roll(d("2026-11-08")), "weeks start on Sunday");
+        assert_eq!(q.limit(), 10);
+    }
+
+    #[test]
+    fn usage_loaded_at_start_counts() {
+        let today = d("2026-11-25");
+        let q = QuotaLease::new(quota(10, QuotaPeriod::Month, 0), today, today, 6, 2);
+        assert_eq!(q.remaining(), 4);
+    }
+}

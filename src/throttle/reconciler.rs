@@ -1,0 +1,225 @@
+//! The reconciler: a control-plane thread that hears every worker's spending
+//! once per tick, re-leases each bucket and quota in proportion to demand,
+//! and hands usage to the store every flush interval.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use crossbeam_channel::{select, Receiver};
+
+use super::catalog::{BucketId, Catalog, MeterId};
+use super::lease::{Lease, Order};
+use super::quota::{day_of, midnight_secs, QuotaLease};
+
+/// Reconciler → worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instruction {
+    Bucket(BucketId, Order),
+    /// A quota lease of the period `epoch`, which ends at `period_end` (Unix seconds).
+    Meter {
+        id: MeterId,
+        epoch: u32,
+        period_end: i64,
+        order: Order,
+    },
+}
+
+/// Worker → reconciler, once per tick when anything changed.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub worker: usize,
+    pub buckets: Vec<BucketReport>,
+    pub meters: Vec<MeterReport>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BucketReport {
+    pub id: BucketId,
+    pub spent: u64,
+    pub refused: u64,
+    pub returned: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MeterReport {
+    pub id: MeterId,
+    pub epoch: u32,
+    pub calls: u64,
+    pub bytes: u64,
+    pub refused: u64,
+    pub returned: u64,
+}
+
+/// Calls and bytes of one key in one plan on one UTC day, to add to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub plan: String,
+    pub key_id: String,
+    pub day: NaiveDate,
+    pub calls: u64,
+    pub bytes: u64,
+}
+
+pub struct Reconciler {
+    catalog: Catalog,
+    workers: usize,
+    buckets: Vec<Lease>,
+    quotas: Vec<Option<QuotaLease>>,
+    /// Usage heard since the last flush, by meter and day.
+    pending: BTreeMap<(MeterId, NaiveDate), (u64, u64)>,
+}
+
+impl Reconciler {
+    /// `quota_state(meter)` gives, for each meter with a quota, the plan's
+    /// first day and the calls already used this period (from the store).
+    pub fn new(
+        catalog: Catalog,
+        workers: usize,
+        tick: Duration,
+        today: NaiveDate,
+        mut quota_state: impl FnMut(&super::MeterSpec) -> (NaiveDate, u64),
+    ) -> Reconciler {
+        let tick_s = tick.as_secs_f64();
+        let buckets = catalog
+            .buckets
+            .iter()
+            .map(|b| Lease::new(b.rate, b.burst, workers, tick_s))
+            .collect();
+        let quotas = catalog
+            .meters
+            .iter()
+            .map(|m| {
+                m.quota.map(|q| {
+                    let (first_day, used) = quota_state(m);
+                    QuotaLease::new(q, first_day, today, used, workers)
+                })
+            })
+            .collect();
+        Reconciler {
+            catalog,
+            workers,
+            buckets,
+            quotas,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn handle(&mut self, r: &Report, today: NaiveDate) {
+        let w = r.worker.min(self.workers - 1);
+        for b in &r.buckets {
+            if let Some(lease) = self.buckets.get_mut(b.id as usize) {
+                lease.report(w, b.spent, b.refused, b.returned);
+            }
+        }
+        for m in &r.meters {
+            if let Some(Some(q)) = self.quotas.get_mut(m.id as usize) {
+                q.report(w, m.epoch, m.calls, m.refused, m.returned);
+            }
+            if m.calls > 0 || m.bytes > 0 {
+                let e = self.pending.entry((m.id, today)).or_default();
+                e.0 += m.calls;
+                e.1 += m.bytes;
+            }
+        }
+    }
+
+    /// One tick: refill and lease every bucket, roll and lease every quota.
+    /// The first tick (with `dt_s` 0) hands out the initial leases.
+    pub fn tick(&mut self, dt_s: f64, today: NaiveDate, out: &mut [Vec<Instruction>]) {
+        for (id, lease) in self.buckets.iter_mut().enumerate() {
+            lease.tick(dt_s, |w, order| {
+                out[w].push(Instruction::Bucket(id as BucketId, order))
+            });
+        }
+        for (id, q) in self.quotas.iter_mut().enumerate() {
+            let Some(q) = q else { continue };
+            q.roll(today);
+            let (epoch, period_end) = (q.epoch, midnight_secs(q.period.1));
+            q.tick(|w, order| {
+                out[w].push(Instruction::Meter {
+                    id: id as MeterId,
+                    epoch,
+                    period_end,
+                    order,
+                })
+            });
+        }
+    }
+
+    /// Usage heard since the last call, for the store.
+    pub fn take_usage(&mut self) -> Vec<UsageDelta> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|((id, day), (calls, bytes))| {
+                let m = &self.catalog.meters[id as usize];
+                UsageDelta {
+                    plan: m.plan.clone(),
+                    key_id: m.key_id.clone(),
+                    day,
+                    calls,
+                    bytes,
+                }
+            })
+            .collect()
+    }
+
+    /// The reconciler thread: ticks every `tick`, hands usage to `flush`
+    /// every `flush_every`. `stop` comes once the workers have exited, so
+    /// their last reports are queued: it hears them, then flushes a last time.
+    pub fn run(
+        mut self,
+        tick: Duration,
+        flush_every: Duration,
+        reports: Receiver<Report>,
+        stop: Receiver<()>,
+        send: impl Fn(usize, Vec<Instruction>),
+        mut flush: impl FnMut(Vec<UsageDelta>),
+    ) {
+        let mut out: Vec<Vec<Instruction>> = vec![Vec::new(); self.workers];
+        let mut last_tick = Instant::now();
+        let mut next_tick = last_tick + tick;
+        let mut next_flush = last_tick + flush_every;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            select! {
+                recv(reports) -> r => match r {
+                    Ok(r) => self.handle(&r, day_of(Utc::now())),
+                    Err(_) => break,
+                },
+                recv(stop) -> _ => break,
+                default(wait) => {}
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                let dt = now.duration_since(last_tick).as_secs_f64();
+                last_tick = now;
+                next_tick = now + tick;
+                self.tick(dt, day_of(Utc::now()), &mut out);
+                for (w, ins) in out.iter_mut().enumerate() {
+                    if !ins.is_empty() {
+                        send(w, std::mem::take(ins));
+                    }
+                }
+            }
+            if now >= next_flush {
+                next_flush = now + flush_every;
+                let usage = self.take_usage();
+                if !usage.is_empty() {
+                    flush(usage);
+                }
+            }
+        }
+        for r in reports.try_iter() {
+            self.handle(&r, day_of(Utc::now()));
+        }
+        let usage = self.take_usage();
+        if !usage.is_empty() {
+            flush(usage);
+        }
+    }
+}
