@@ -5,6 +5,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use portico::config::{LimitsConfig, MethodSpec};
 use portico::http::{parse_request_head, write_error, ErrorResponse, Head, Method};
 use portico::router::{PathTemplate, RouteTable};
+use portico::throttle::{Catalog, Instruction, Local, Order};
 
 const REQUEST: &[u8] = b"GET /prod/items/42?verbose=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Request-Id: abc-123\r\n\r\n";
 
@@ -62,5 +63,40 @@ fn response(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, route, response);
+/// The throttle step of a call on a key-required route: account, route,
+/// plan and key buckets plus the key's quota, on one worker's balances.
+fn throttle(c: &mut Criterion) {
+    use portico::config::{QuotaConfig, QuotaPeriod, Throttle};
+    let t = Throttle {
+        rate: 1e9,
+        burst: u64::MAX / 4,
+    };
+    let mut catalog = Catalog::new(t);
+    let ids: Vec<u32> = (0..3).map(|i| catalog.bucket(format!("b{i}"), t)).collect();
+    let quota = QuotaConfig {
+        limit: u64::MAX / 4,
+        period: QuotaPeriod::Month,
+        offset: 0,
+    };
+    let meter = catalog.meter("plan", "key", Some(quota));
+    let mut local = Local::new(&catalog);
+    for id in 0..4 {
+        local.apply(Instruction::Bucket(id, Order::Grant(u64::MAX / 8)));
+    }
+    local.apply(Instruction::Meter {
+        id: meter,
+        epoch: 0,
+        period_end: i64::MAX,
+        order: Order::Grant(u64::MAX / 8),
+    });
+    let buckets = [0, ids[0], ids[1], ids[2]];
+    c.bench_function("throttle_admit_account_only", |b| {
+        b.iter(|| local.admit(black_box(&buckets[..1]), None, 0))
+    });
+    c.bench_function("throttle_admit_4_buckets_and_quota", |b| {
+        b.iter(|| local.admit(black_box(&buckets), Some(meter), 0))
+    });
+}
+
+criterion_group!(benches, parse, route, response, throttle);
 criterion_main!(benches);

@@ -136,7 +136,12 @@ mod tests {
     fn default_config_is_valid() {
         let c = parse(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG).unwrap();
         assert_eq!(c.api.len(), 1);
-        assert_eq!(c.api[0].routes.len(), 2);
+        assert_eq!(c.api[0].routes.len(), 3);
+        assert_eq!(c.usage_plans.len(), 1);
+        assert_eq!(
+            c.api_keys[0].value.as_deref(),
+            Some("demo-key-0123456789abcdef")
+        );
     }
 
     #[test]

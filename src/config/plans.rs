@@ -11,6 +11,16 @@ type Fail = (usize, String, String);
 pub const MIN_KEY_LEN: usize = 20;
 
 pub fn validate(config: &Config) -> Result<(), Fail> {
+    if !(1..=1000).contains(&config.throttle.reconcile_ms) {
+        return Err((
+            0,
+            "throttle.reconcile_ms".into(),
+            "must be between 1 and 1000 milliseconds".into(),
+        ));
+    }
+    if config.state.flush_ms == 0 {
+        return Err((0, "state.flush_ms".into(), "must be at least 1".into()));
+    }
     for (i, api) in config.api.iter().enumerate() {
         for (stage_name, stage) in &api.stages {
             for (route, t) in &stage.route_throttle {
