@@ -48,6 +48,7 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
         ));
     }
     let mut names = HashSet::new();
+    let mut ids = HashSet::new();
     let mut default_api: Option<&str> = None;
     for (i, api) in config.api.iter().enumerate() {
         let at = api.name.span().start;
@@ -59,6 +60,13 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
                 at,
                 format!("api[{i}].name"),
                 format!("API `{}` is defined twice", api.name.get_ref()),
+            ));
+        }
+        if !ids.insert(api.id()) {
+            return Err((
+                at,
+                format!("api[{i}].id"),
+                format!("API id `{}` is used twice", api.id()),
             ));
         }
         if api.hosts.is_empty() {

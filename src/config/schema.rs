@@ -307,12 +307,21 @@ impl Default for UpstreamConfig {
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     pub name: Spanned<String>,
+    /// The API's id (AWS: restApiId); defaults to the name.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub hosts: Vec<String>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+impl ApiConfig {
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(self.name.get_ref())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

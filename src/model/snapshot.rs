@@ -32,6 +32,7 @@ pub struct Snapshot {
 }
 
 pub struct Api {
+    pub id: String,
     pub name: String,
     pub stages: Vec<Stage>,
     pub routes: RouteTable,
@@ -132,6 +133,7 @@ impl Snapshot {
                 hosts.insert(h.to_ascii_lowercase().into_bytes().into_boxed_slice(), i);
             }
             apis.push(Api {
+                id: api.id().to_string(),
                 name: api.name.get_ref().clone(),
                 stages,
                 routes,

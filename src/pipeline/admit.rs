@@ -65,6 +65,9 @@ pub async fn spend(w: &Worker, a: &Admission) -> Result<(), ErrorResponse> {
             .throttle
             .borrow_mut()
             .admit(&a.buckets[..a.n], a.meter, w.now_secs());
+        if r.is_err() {
+            w.ran_dry();
+        }
         return match r {
             Ok(()) => Ok(()),
             Err(Refusal::Throttled { retry_after }) => Err(THROTTLED.retry_after(retry_after)),

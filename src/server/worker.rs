@@ -1,7 +1,9 @@
 //! A worker: one thread, pinned to one core, with its own io_uring (or
 //! epoll) runtime, listener, upstream pool and snapshot. Nothing here is
 //! shared with another worker; the control plane talks to it through its
-//! mailbox, which it reads on a timer, never per request.
+//! mailbox, which it reads on a timer (and when a throttle runs dry, so a
+//! busy worker whose timer fires late still gets its next lease promptly),
+//! never per request.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -56,6 +58,7 @@ pub struct Worker {
     /// This worker's token and quota balances; only this thread touches them.
     pub throttle: RefCell<Local>,
     reports: Sender<Report>,
+    mailbox: Receiver<Msg>,
     tick_every: Duration,
     date: Cell<[u8; 29]>,
     date_secs: Cell<u64>,
@@ -87,9 +90,9 @@ pub fn spawn(
                 }
             }
             let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
-            let worker = Rc::new(Worker::new(&settings, snapshot));
+            let worker = Rc::new(Worker::new(&settings, snapshot, mailbox));
             let ready2 = ready.clone();
-            let run = move || serve(worker, listener, mailbox, drain, ready2);
+            let run = move || serve(worker, listener, drain, ready2);
             if let Err(e) = block_on(settings.driver, run) {
                 let _ = ready.send(Err((
                     id,
@@ -140,13 +143,7 @@ fn uring_setup() -> io_uring::Builder {
     }
 }
 
-async fn serve(
-    w: Rc<Worker>,
-    listener: StdListener,
-    mailbox: Receiver<Msg>,
-    drain: Duration,
-    ready: Ready,
-) {
+async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Ready) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -160,7 +157,7 @@ async fn serve(
         "io_uring"
     };
     let _ = ready.send(Ok(driver));
-    monoio::spawn(tick(w.clone(), mailbox));
+    monoio::spawn(tick(w.clone()));
     let mut accept_errors_logged = 0u32;
     loop {
         while w.connections.get() >= w.max_connections && !w.draining.get() {
@@ -203,25 +200,11 @@ async fn serve(
     w.report();
 }
 
-async fn tick(w: Rc<Worker>, mailbox: Receiver<Msg>) {
+async fn tick(w: Rc<Worker>) {
     loop {
         monoio::time::sleep(w.tick_every).await;
         w.report();
-        while let Ok(msg) = mailbox.try_recv() {
-            match msg {
-                Msg::Snapshot(s) => *w.snapshot.borrow_mut() = Rc::new(s),
-                Msg::Leases(leases) => {
-                    let mut local = w.throttle.borrow_mut();
-                    for l in leases {
-                        local.apply(l);
-                    }
-                }
-                Msg::Shutdown => {
-                    w.draining.set(true);
-                    w.stop.notify();
-                }
-            }
-        }
+        w.read_mailbox();
         w.refresh_date();
     }
 }
@@ -247,7 +230,7 @@ impl Drop for Busy<'_> {
 }
 
 impl Worker {
-    fn new(s: &Settings, snapshot: Arc<Snapshot>) -> Worker {
+    fn new(s: &Settings, snapshot: Arc<Snapshot>, mailbox: Receiver<Msg>) -> Worker {
         let up = snapshot.upstream;
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -262,6 +245,7 @@ impl Worker {
             id: s.id,
             throttle: RefCell::new(throttle),
             reports: s.reports.clone(),
+            mailbox,
             tick_every: s.tick,
             snapshot: RefCell::new(Rc::new(snapshot)),
             pool: RefCell::new(Pool::new(
@@ -313,6 +297,34 @@ impl Worker {
         if let Some(r) = self.throttle.borrow_mut().report(self.id) {
             let _ = self.reports.send(r);
         }
+    }
+
+    fn read_mailbox(&self) {
+        while let Ok(msg) = self.mailbox.try_recv() {
+            match msg {
+                Msg::Snapshot(s) => *self.snapshot.borrow_mut() = Rc::new(s),
+                Msg::Leases(leases) => {
+                    let mut local = self.throttle.borrow_mut();
+                    for l in leases {
+                        local.apply(l);
+                    }
+                }
+                Msg::Shutdown => {
+                    self.draining.set(true);
+                    self.stop.notify();
+                }
+            }
+        }
+    }
+
+    /// A call was refused for want of a token or lease: report at once
+    /// (at most once per lease received) and take any lease already sent,
+    /// instead of waiting for a timer that a busy loop may run late.
+    pub fn ran_dry(&self) {
+        if self.throttle.borrow_mut().take_hurry() {
+            self.report();
+        }
+        self.read_mailbox();
     }
 
     /// The `Date` header value, refreshed by the tick, not per request.

@@ -7,6 +7,8 @@
 //! grants are spread, the bucket never admits more than `burst + rate × t`:
 //! exact in aggregate, with no sharing on the hot path.
 
+use super::holders::Holders;
+
 /// What the reconciler tells one worker about one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -25,15 +27,8 @@ pub struct Lease {
     burst: f64,
     /// Tokens not leased to any worker.
     pool: f64,
-    /// Per worker: tokens granted and not yet reported spent or returned.
-    /// An upper bound of what the worker holds (reports lag spending).
-    out: Vec<u64>,
-    /// Per worker: recent demand (spent + refused), halving every tick.
-    demand: Vec<f64>,
-    /// Per worker: refused a call since the last tick.
-    hungry: Vec<bool>,
-    /// Per worker: a reclaim was sent and not yet answered.
-    reclaiming: Vec<bool>,
+    holders: Holders,
+    /// Tokens an idle worker keeps at hand.
     reserve: u64,
 }
 
@@ -49,75 +44,54 @@ impl Lease {
             rate: rate.max(0.0),
             burst: burst as f64,
             pool: burst as f64,
-            out: vec![0; n],
-            demand: vec![0.0; n],
-            hungry: vec![false; n],
-            reclaiming: vec![false; n],
+            holders: Holders::new(n),
             reserve: if burst == 0 { 0 } else { reserve },
         }
     }
 
     /// A worker's report since its last one.
     pub fn report(&mut self, worker: usize, spent: u64, refused: u64, returned: u64) {
-        let gone = spent + returned;
-        self.out[worker] = self.out[worker].saturating_sub(gone);
+        self.holders.wanted(worker, spent, refused);
+        self.holders.settle(worker, spent, returned);
         self.pool += returned as f64;
-        self.demand[worker] += (spent + refused) as f64;
-        if refused > 0 {
-            self.hungry[worker] = true;
-        }
-        if returned > 0 {
-            self.reclaiming[worker] = false;
-        }
     }
 
-    /// Refills for `dt_s` seconds and decides what each worker gets.
+    /// Refills for `dt_s` seconds and decides what each worker gets: a
+    /// share of all tokens in proportion to its demand (at least the
+    /// reserve), or an even share when nobody wants any.
     pub fn tick(&mut self, dt_s: f64, mut order: impl FnMut(usize, Order)) {
-        let held: u64 = self.out.iter().sum();
+        let held = self.holders.held();
         let room = (self.burst - held as f64).max(0.0);
         self.pool = (self.pool + self.rate * dt_s).min(room);
-        let total_demand: f64 = self.demand.iter().sum();
+        let total_demand = self.holders.total_demand();
+        if total_demand == 0.0 && self.pool < 1.0 {
+            // Idle and already handed out: nothing to decide.
+            return;
+        }
         let in_system = self.pool + held as f64;
-        let n = self.out.len();
-        let any_hungry = self.hungry.iter().any(|&h| h);
-        // The hungriest first, so a short pool goes where calls are refused.
-        let mut by_need: Vec<usize> = (0..n).collect();
-        by_need.sort_by(|&a, &b| {
-            (self.hungry[b], self.demand[b])
-                .partial_cmp(&(self.hungry[a], self.demand[a]))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        for i in by_need {
+        let n = self.holders.len();
+        for i in self.holders.by_need() {
             let target = if total_demand > 0.0 {
-                (in_system * self.demand[i] / total_demand).max(self.reserve as f64)
+                (in_system * self.holders.demand(i) / total_demand).max(self.reserve as f64)
             } else {
                 in_system / n as f64
             };
-            let want = (target - self.out[i] as f64).min(self.pool).floor();
+            let want = (target - self.holders.holds(i) as f64)
+                .min(self.pool)
+                .floor();
             if want >= 1.0 {
-                let g = want as u64;
                 self.pool -= want;
-                self.out[i] += g;
-                order(i, Order::Grant(g));
-            } else if any_hungry
-                && !self.hungry[i]
-                && self.demand[i] < 1.0
-                && self.out[i] > self.reserve
-                && !self.reclaiming[i]
-            {
-                self.reclaiming[i] = true;
-                order(i, Order::Reclaim { keep: self.reserve });
+                self.holders.grant(i, want as u64, &mut order);
+            } else {
+                self.holders.reclaim_if_idle(i, self.reserve, &mut order);
             }
         }
-        for d in &mut self.demand {
-            *d *= 0.5;
-        }
-        self.hungry.fill(false);
+        self.holders.end_tick();
     }
 
     /// Tokens pooled plus tokens workers may hold: never above `burst`.
     pub fn in_system(&self) -> f64 {
-        self.pool + self.out.iter().sum::<u64>() as f64
+        self.pool + self.holders.held() as f64
     }
 }
 

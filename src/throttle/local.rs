@@ -53,6 +53,9 @@ pub struct Local {
     meters: Vec<Meter>,
     dirty_buckets: Vec<BucketId>,
     dirty_meters: Vec<MeterId>,
+    /// A lease arrived since the last hurried report: the next refusal may
+    /// report at once (so at most one extra report per lease).
+    hurry: bool,
 }
 
 impl Local {
@@ -82,7 +85,13 @@ impl Local {
             meters,
             dirty_buckets: Vec::new(),
             dirty_meters: Vec::new(),
+            hurry: true,
         }
+    }
+
+    /// Whether a refusal now should be reported before the next tick.
+    pub fn take_hurry(&mut self) -> bool {
+        std::mem::replace(&mut self.hurry, false)
     }
 
     /// Admits a call that spends one token from each of `buckets` and one
@@ -141,7 +150,10 @@ impl Local {
             Instruction::Bucket(id, order) => {
                 let b = &mut self.buckets[id as usize];
                 match order {
-                    Order::Grant(n) => b.balance += n,
+                    Order::Grant(n) => {
+                        b.balance += n;
+                        self.hurry = true;
+                    }
                     Order::Reclaim { keep } => {
                         let r = b.balance.saturating_sub(keep);
                         b.balance -= r;
@@ -169,7 +181,10 @@ impl Local {
                     m.period_end = period_end;
                 }
                 match order {
-                    Order::Grant(n) => m.balance += n,
+                    Order::Grant(n) => {
+                        m.balance += n;
+                        self.hurry = true;
+                    }
                     Order::Reclaim { keep } => {
                         let r = m.balance.saturating_sub(keep);
                         m.balance -= r;

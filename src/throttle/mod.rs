@@ -8,6 +8,7 @@
 //! is compiled with, so a worker's balances are plain vectors.
 
 mod catalog;
+mod holders;
 mod lease;
 mod local;
 mod quota;

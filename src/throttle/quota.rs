@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 
 use crate::config::{QuotaConfig, QuotaPeriod};
 
+use super::holders::Holders;
 use super::lease::Order;
 
 /// The period containing `day`: its first day and the first day after it.
@@ -50,10 +51,7 @@ pub struct QuotaLease {
     pub used: u64,
     /// Bumped at each new period; workers drop leases of older epochs.
     pub epoch: u32,
-    out: Vec<u64>,
-    demand: Vec<f64>,
-    hungry: Vec<bool>,
-    reclaiming: Vec<bool>,
+    holders: Holders,
     /// Workers were told the quota is used up this period.
     exhausted: bool,
 }
@@ -73,10 +71,7 @@ impl QuotaLease {
             period: period_of(config.period, today),
             used,
             epoch: 1,
-            out: vec![0; n],
-            demand: vec![0.0; n],
-            hungry: vec![false; n],
-            reclaiming: vec![false; n],
+            holders: Holders::new(n),
             exhausted: false,
         }
     }
@@ -97,18 +92,12 @@ impl QuotaLease {
     /// A report from a worker, for the lease of `epoch`. Spending under an
     /// older epoch belonged to the last period: it is usage, not quota.
     pub fn report(&mut self, worker: usize, epoch: u32, spent: u64, refused: u64, returned: u64) {
-        self.demand[worker] += (spent + refused) as f64;
-        if refused > 0 {
-            self.hungry[worker] = true;
-        }
+        self.holders.wanted(worker, spent, refused);
         if epoch != self.epoch {
             return;
         }
         self.used += spent;
-        self.out[worker] = self.out[worker].saturating_sub(spent + returned);
-        if returned > 0 {
-            self.reclaiming[worker] = false;
-        }
+        self.holders.settle(worker, spent, returned);
     }
 
     /// Starts a new period if `today` is past this one; true if it did
@@ -120,8 +109,7 @@ impl QuotaLease {
         self.period = period_of(self.config.period, today);
         self.used = 0;
         self.epoch += 1;
-        self.out.fill(0);
-        self.reclaiming.fill(false);
+        self.holders.forget_leases();
         self.exhausted = false;
         true
     }
@@ -129,45 +117,26 @@ impl QuotaLease {
     /// Leases what remains: a busy worker gets about four ticks of its
     /// demand (at least `floor`), an idle one a small amount to start with.
     pub fn tick(&mut self, mut order: impl FnMut(usize, Order)) {
-        let n = self.out.len() as u64;
-        let held: u64 = self.out.iter().sum();
-        let mut unleased = self.remaining().saturating_sub(held);
+        let n = self.holders.len() as u64;
+        let mut unleased = self.remaining().saturating_sub(self.holders.held());
         let floor = (self.limit() / (64 * n)).clamp(1, 1024);
-        let any_hungry = self.hungry.iter().any(|&h| h);
-        let mut by_need: Vec<usize> = (0..self.out.len()).collect();
-        by_need.sort_by(|&a, &b| {
-            (self.hungry[b], self.demand[b])
-                .partial_cmp(&(self.hungry[a], self.demand[a]))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        for i in by_need {
-            let target = ((self.demand[i] * 4.0) as u64).max(floor);
-            let want = target.saturating_sub(self.out[i]).min(unleased);
+        for i in self.holders.by_need() {
+            let target = ((self.holders.demand(i) * 4.0) as u64).max(floor);
+            let want = target.saturating_sub(self.holders.holds(i)).min(unleased);
             if want > 0 {
                 unleased -= want;
-                self.out[i] += want;
-                order(i, Order::Grant(want));
-            } else if any_hungry
-                && unleased == 0
-                && !self.hungry[i]
-                && self.demand[i] < 1.0
-                && self.out[i] > 0
-                && !self.reclaiming[i]
-            {
-                self.reclaiming[i] = true;
-                order(i, Order::Reclaim { keep: 0 });
+                self.holders.grant(i, want, &mut order);
+            } else if unleased == 0 {
+                self.holders.reclaim_if_idle(i, 0, &mut order);
             }
         }
         if self.remaining() == 0 && !self.exhausted {
             self.exhausted = true;
-            for i in 0..self.out.len() {
+            for i in 0..self.holders.len() {
                 order(i, Order::Exhausted);
             }
         }
-        for d in &mut self.demand {
-            *d *= 0.5;
-        }
-        self.hungry.fill(false);
+        self.holders.end_tick();
     }
 }
 

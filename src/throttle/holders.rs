@@ -1,0 +1,112 @@
+//! The reconciler's per-worker books for one limit, shared by token and
+//! quota leases: what each worker may still hold, how much it wanted lately,
+//! whether it refused calls since the last tick, and pending reclaims.
+
+use super::lease::Order;
+
+#[derive(Debug, Clone)]
+pub struct Holders {
+    /// Granted and not yet reported spent or returned: an upper bound of
+    /// what the worker holds (reports lag spending).
+    out: Vec<u64>,
+    /// Recent demand (spent + refused), halving every tick.
+    demand: Vec<f64>,
+    /// Refused a call since the last tick.
+    hungry: Vec<bool>,
+    /// A reclaim was sent and not yet answered.
+    reclaiming: Vec<bool>,
+}
+
+impl Holders {
+    pub fn new(workers: usize) -> Holders {
+        let n = workers.max(1);
+        Holders {
+            out: vec![0; n],
+            demand: vec![0.0; n],
+            hungry: vec![false; n],
+            reclaiming: vec![false; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Calls a worker served or refused: its demand.
+    pub fn wanted(&mut self, w: usize, spent: u64, refused: u64) {
+        self.demand[w] += (spent + refused) as f64;
+        if refused > 0 {
+            self.hungry[w] = true;
+        }
+    }
+
+    /// Units a worker spent or handed back: no longer held.
+    pub fn settle(&mut self, w: usize, spent: u64, returned: u64) {
+        self.out[w] = self.out[w].saturating_sub(spent + returned);
+        if returned > 0 {
+            self.reclaiming[w] = false;
+        }
+    }
+
+    pub fn held(&self) -> u64 {
+        self.out.iter().sum()
+    }
+
+    pub fn holds(&self, w: usize) -> u64 {
+        self.out[w]
+    }
+
+    pub fn demand(&self, w: usize) -> f64 {
+        self.demand[w]
+    }
+
+    pub fn total_demand(&self) -> f64 {
+        self.demand.iter().sum()
+    }
+
+    /// Workers, those refusing calls first, then by demand: a short supply
+    /// goes where calls are being refused.
+    pub fn by_need(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by(|&a, &b| {
+            (self.hungry[b], self.demand[b])
+                .partial_cmp(&(self.hungry[a], self.demand[a]))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        order
+    }
+
+    pub fn grant(&mut self, w: usize, n: u64, order: &mut impl FnMut(usize, Order)) {
+        self.out[w] += n;
+        order(w, Order::Grant(n));
+    }
+
+    /// Asks an idle worker to hand back what it holds above `keep`, when
+    /// another worker is refusing calls and no reclaim is pending.
+    pub fn reclaim_if_idle(&mut self, w: usize, keep: u64, order: &mut impl FnMut(usize, Order)) {
+        let someone_short = self.hungry.iter().any(|&h| h);
+        if someone_short
+            && !self.hungry[w]
+            && self.demand[w] < 1.0
+            && self.out[w] > keep
+            && !self.reclaiming[w]
+        {
+            self.reclaiming[w] = true;
+            order(w, Order::Reclaim { keep });
+        }
+    }
+
+    pub fn end_tick(&mut self) {
+        for d in &mut self.demand {
+            // Halving, and zero once negligible so an idle limit costs nothing.
+            *d = if *d < 0.01 { 0.0 } else { *d * 0.5 };
+        }
+        self.hungry.fill(false);
+    }
+
+    /// A new quota period: every old lease is void.
+    pub fn forget_leases(&mut self) {
+        self.out.fill(0);
+        self.reclaiming.fill(false);
+    }
+}
