@@ -5,94 +5,61 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 
-const ALICE: &str = "alice-key-0123456789abcdef";
-const BOB: &str = "bob-key-0123456789abcdefgh";
 const CAROL: &str = "carol-key-0123456789abcdef";
 const DAVE: &str = "dave-key-0123456789abcdefg";
 
 /// API `k`: stages prod and dev; `GET /open` (no key), `GET /keyed` (key required).
-const API: &str = r#"[[api]]
-name = "k"
-hosts = []
-
-[api.stages.prod]
-variables = {}
-
-[api.stages.dev]
-variables = {}
-
-[[api.routes]]
-method = "GET"
-path = "/open"
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'open' }
-
-[[api.routes]]
-method = "GET"
-path = "/keyed"
-api_key_required = true
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'keyed' }
-"#;
+fn api() -> Config {
+    Config::new(&api_toml(
+        "k",
+        &[],
+        &["prod", "dev"],
+        &[
+            mock_route("GET", "/open", false, "open"),
+            mock_route("GET", "/keyed", true, "keyed"),
+        ],
+    ))
+}
 
 /// Plans: gold covers k/prod (with `gold_lines`), devplan covers k/dev.
 /// Keys: alice (gold), bob (gold, disabled), carol (devplan), dave (no plan).
 fn keys_config(gold_lines: &str) -> Config {
-    Config::new(API).append(&format!(
-        r#"
-[[usage_plans]]
-name = "gold"
-{gold_lines}
-api_stages = [ {{ api = "k", stage = "prod" }} ]
-
-[[usage_plans]]
-name = "devplan"
-api_stages = [ {{ api = "k", stage = "dev" }} ]
-
-[[api_keys]]
-name = "alice"
-id = "alice-id"
-value = "{ALICE}"
-usage_plans = ["gold"]
-
-[[api_keys]]
-name = "bob"
-value = "{BOB}"
-enabled = false
-usage_plans = ["gold"]
-
-[[api_keys]]
-name = "carol"
-value = "{CAROL}"
-usage_plans = ["devplan"]
-
-[[api_keys]]
-name = "dave"
-value = "{DAVE}"
-"#
-    ))
+    api()
+        .append(&plan_toml("gold", gold_lines, "k", "prod", ""))
+        .append(&plan_toml("devplan", "", "k", "dev", ""))
+        .append(&key_toml(
+            "alice",
+            &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
+            &["gold"],
+        ))
+        .append(&key_toml(
+            "bob",
+            &format!("value = \"{BOB}\"\nenabled = false"),
+            &["gold"],
+        ))
+        .append(&key_toml(
+            "carol",
+            &format!("value = \"{CAROL}\""),
+            &["devplan"],
+        ))
+        .append(&key_toml("dave", &format!("value = \"{DAVE}\""), &[]))
 }
 
 fn assert_forbidden(r: &Response, ctx: &str) {
-    assert_eq!(
-        r.status,
-        403,
-        "{ctx}: expected 403, got {} {:?}",
-        r.status,
-        r.body_str()
-    );
-    assert_error(r, 403, Some(FORBIDDEN));
+    assert_error_in(r, 403, FORBIDDEN, ctx);
 }
 
-fn assert_ok(r: &Response, body: &str, ctx: &str) {
-    assert_eq!(
-        r.status,
-        200,
-        "{ctx}: expected 200, got {} {:?}",
-        r.status,
-        r.body_str()
-    );
-    assert_eq!(r.body_str(), body, "{ctx}");
+/// `GET path` with `x-api-key: key` on `c` is answered 200 with the route's
+/// body, which is its last path segment (`open` or `keyed`).
+fn assert_key_ok(c: &mut Client, path: &str, key: &str, ctx: &str) {
+    let body = path.rsplit('/').next().unwrap();
+    assert_ok(&c.request(get_with_key(path, key)), body, ctx);
+}
+
+/// `GET path` with `x-api-key: key` on `c` is 403 Forbidden.
+fn assert_key_forbidden(c: &mut Client, path: &str, key: &str, ctx: &str) {
+    assert_forbidden(&c.request(get_with_key(path, key)), ctx);
 }
 
 #[test]
@@ -101,44 +68,35 @@ fn missing_key_is_403_forbidden() {
     let mut c = srv.connect();
     assert_forbidden(&c.get("/prod/keyed"), "no x-api-key");
     // Empty header value.
-    let r = c.request(get_with_key("/prod/keyed", ""));
-    assert_forbidden(&r, "empty x-api-key");
+    assert_key_forbidden(&mut c, "/prod/keyed", "", "empty x-api-key");
     // Routes without api_key_required need no key.
     assert_ok(&c.get("/prod/open"), "open", "open route without key");
     // The connection survives.
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", ALICE)),
-        "keyed",
-        "alice",
-    );
+    assert_key_ok(&mut c, "/prod/keyed", ALICE, "alice");
 }
 
 #[test]
 fn unknown_key_is_403_forbidden() {
     let srv = Server::start(&keys_config(""));
     let mut c = srv.connect();
-    let r = c.request(get_with_key("/prod/keyed", "no-such-key-0123456789abc"));
-    assert_forbidden(&r, "unknown key");
-    // A prefix / case variant of a valid key is not that key.
-    let r = c.request(get_with_key("/prod/keyed", &ALICE[..ALICE.len() - 1]));
-    assert_forbidden(&r, "truncated key");
-    let r = c.request(get_with_key("/prod/keyed", &ALICE.to_uppercase()));
-    assert_forbidden(&r, "upper-cased key");
-    // A key's id or name is not its value.
-    let r = c.request(get_with_key("/prod/keyed", "alice-id"));
-    assert_forbidden(&r, "key id as value");
+    for (key, ctx) in [
+        ("no-such-key-0123456789abc", "unknown key"),
+        // A prefix / case variant of a valid key is not that key.
+        (&ALICE[..ALICE.len() - 1], "truncated key"),
+        (ALICE.to_uppercase().as_str(), "upper-cased key"),
+        // A key's id or name is not its value.
+        ("alice-id", "key id as value"),
+    ] {
+        assert_key_forbidden(&mut c, "/prod/keyed", key, ctx);
+    }
 }
 
 #[test]
 fn disabled_key_is_403_forbidden() {
     let srv = Server::start(&keys_config(""));
     let mut c = srv.connect();
-    assert_forbidden(&c.request(get_with_key("/prod/keyed", BOB)), "bob");
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", ALICE)),
-        "keyed",
-        "alice, same plan",
-    );
+    assert_key_forbidden(&mut c, "/prod/keyed", BOB, "bob");
+    assert_key_ok(&mut c, "/prod/keyed", ALICE, "alice, same plan");
 }
 
 #[test]
@@ -146,52 +104,31 @@ fn key_not_in_a_plan_for_this_stage_is_403_forbidden() {
     let srv = Server::start(&keys_config(""));
     let mut c = srv.connect();
     // carol's plan covers k/dev only.
-    assert_forbidden(
-        &c.request(get_with_key("/prod/keyed", CAROL)),
-        "carol on prod",
-    );
-    assert_ok(
-        &c.request(get_with_key("/dev/keyed", CAROL)),
-        "keyed",
-        "carol on dev",
-    );
+    assert_key_forbidden(&mut c, "/prod/keyed", CAROL, "carol on prod");
+    assert_key_ok(&mut c, "/dev/keyed", CAROL, "carol on dev");
     // alice's plan covers k/prod only.
-    assert_forbidden(
-        &c.request(get_with_key("/dev/keyed", ALICE)),
-        "alice on dev",
-    );
+    assert_key_forbidden(&mut c, "/dev/keyed", ALICE, "alice on dev");
     // dave is in no plan.
-    assert_forbidden(&c.request(get_with_key("/prod/keyed", DAVE)), "dave");
-    assert_forbidden(&c.request(get_with_key("/dev/keyed", DAVE)), "dave dev");
+    assert_key_forbidden(&mut c, "/prod/keyed", DAVE, "dave");
+    assert_key_forbidden(&mut c, "/dev/keyed", DAVE, "dave dev");
 }
 
 #[test]
 fn valid_key_passes() {
     let srv = Server::start(&keys_config(""));
     let mut c = srv.connect();
-    for i in 0..3 {
-        assert_ok(
-            &c.request(get_with_key("/prod/keyed", ALICE)),
-            "keyed",
-            &format!("alice #{i}"),
-        );
-    }
+    assert_ok_times(
+        &mut c,
+        get_with_key("/prod/keyed", ALICE),
+        3,
+        "keyed",
+        "alice",
+    );
     // Header name is case-insensitive.
-    let r = c.request(request(
-        "GET",
-        "/prod/keyed",
-        "localhost",
-        &[("X-API-Key", ALICE)],
-        b"",
-    ));
+    let r = c.request(get_with("/prod/keyed", &[("X-API-Key", ALICE)]));
     assert_ok(&r, "keyed", "X-API-Key spelling");
     // A fresh connection.
-    let mut c2 = srv.connect();
-    assert_ok(
-        &c2.request(get_with_key("/prod/keyed", ALICE)),
-        "keyed",
-        "new conn",
-    );
+    assert_key_ok(&mut srv.connect(), "/prod/keyed", ALICE, "new conn");
 }
 
 #[test]
@@ -203,26 +140,13 @@ fn key_on_open_route_is_not_limited_by_plan() {
     );
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..5 {
-        assert_ok(
-            &c.request(get_with_key("/prod/open", ALICE)),
-            "open",
-            &format!("alice on open route #{i}"),
-        );
-    }
+    let open = get_with_key("/prod/open", ALICE);
+    assert_ok_times(&mut c, open, 5, "open", "alice on open route");
     // Unknown / disabled keys on the open route are ignored, too.
-    assert_ok(
-        &c.request(get_with_key("/prod/open", "garbage")),
-        "open",
-        "garbage key",
-    );
-    assert_ok(&c.request(get_with_key("/prod/open", BOB)), "open", "bob");
+    assert_key_ok(&mut c, "/prod/open", "garbage", "garbage key");
+    assert_key_ok(&mut c, "/prod/open", BOB, "bob");
     // The plan's limits do apply on the key-required route.
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", ALICE)),
-        "keyed",
-        "alice keyed 1st",
-    );
+    assert_key_ok(&mut c, "/prod/keyed", ALICE, "alice keyed 1st");
     let r = c.request(get_with_key("/prod/keyed", ALICE));
     assert_eq!(r.status, 429, "alice keyed 2nd: {:?}", r.body_str());
 }
@@ -231,19 +155,21 @@ fn key_on_open_route_is_not_limited_by_plan() {
 // Where key values come from
 // ---------------------------------------------------------------------------
 
+/// Plan gold over k/prod with key erin (`key_lines`) in it.
 fn single_key_config(key_lines: &str) -> Config {
-    Config::new(API).append(&format!(
-        r#"
-[[usage_plans]]
-name = "gold"
-api_stages = [ {{ api = "k", stage = "prod" }} ]
+    api()
+        .append(&plan_toml("gold", "", "k", "prod", ""))
+        .append(&key_toml("erin", key_lines, &["gold"]))
+}
 
-[[api_keys]]
-name = "erin"
-{key_lines}
-usage_plans = ["gold"]
-"#
-    ))
+/// erin's `portico keys` entry (under `id`) names erin, is enabled and in
+/// plan gold; returns it.
+fn erin_entry(keys: &[serde_json::Value], id: &str) -> serde_json::Value {
+    let erin = key_entry(keys, id);
+    assert_eq!(erin["name"], "erin", "{erin}");
+    assert_eq!(erin["enabled"], true, "{erin}");
+    assert_eq!(erin["usagePlans"], serde_json::json!(["gold"]), "{erin}");
+    erin
 }
 
 #[test]
@@ -254,21 +180,10 @@ fn key_value_from_env() {
     let env = [(var.as_str(), value)];
     let srv = Server::start_with_env(&cfg, &env);
     let mut c = srv.connect();
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", value)),
-        "keyed",
-        "env value",
-    );
-    assert_forbidden(
-        &c.request(get_with_key("/prod/keyed", &var)),
-        "variable name as value",
-    );
-    let keys = keys_cli(&cfg, &env);
-    let erin = key_entry(&keys, "erin");
+    assert_key_ok(&mut c, "/prod/keyed", value, "env value");
+    assert_key_forbidden(&mut c, "/prod/keyed", &var, "variable name as value");
+    let erin = erin_entry(&keys_cli(&cfg, &env), "erin");
     assert_eq!(erin["value"], value, "{erin}");
-    assert_eq!(erin["name"], "erin", "{erin}");
-    assert_eq!(erin["enabled"], true, "{erin}");
-    assert_eq!(erin["usagePlans"], serde_json::json!(["gold"]), "{erin}");
 }
 
 #[test]
@@ -282,80 +197,57 @@ fn key_value_from_file() {
     ));
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", value)),
-        "keyed",
-        "file value (trailing newline trimmed)",
-    );
-    assert_forbidden(
-        &c.request(get_with_key("/prod/keyed", "file-key-value-0123456789xy")),
-        "prefix of the file value",
-    );
+    let ctx = "file value (trailing newline trimmed)";
+    assert_key_ok(&mut c, "/prod/keyed", value, ctx);
+    let prefix = "file-key-value-0123456789xy";
+    assert_key_forbidden(&mut c, "/prod/keyed", prefix, "prefix of the file value");
     let keys = keys_cli(&cfg, &[]);
     assert_eq!(key_entry(&keys, "erin")["value"], value);
     drop(srv);
     let _ = std::fs::remove_file(&file);
 }
 
-#[test]
-fn generated_key_is_listed_works_and_survives_restart() {
-    let cfg = single_key_config("id = \"erin-id\"");
-    let mut srv = Server::start(&cfg);
-    let keys = keys_cli(&cfg, &[]);
-    let erin = key_entry(&keys, "erin-id");
-    assert_eq!(erin["name"], "erin", "{erin}");
-    assert_eq!(erin["enabled"], true, "{erin}");
-    assert_eq!(erin["usagePlans"], serde_json::json!(["gold"]), "{erin}");
+/// The generated value of key `erin-id` in the state dir of `cfg`.
+fn generated_value(cfg: &Config) -> String {
+    let keys = keys_cli(cfg, &[]);
+    let erin = erin_entry(&keys, "erin-id");
     let value = erin["value"]
         .as_str()
         .unwrap_or_else(|| panic!("generated key has no string value: {erin}"))
         .to_string();
     assert!(value.len() >= 20, "generated key too short: {value:?}");
+    value
+}
+
+#[test]
+fn generated_key_is_listed_works_and_survives_restart() {
+    let cfg = single_key_config("id = \"erin-id\"");
+    let mut srv = Server::start(&cfg);
+    let value = generated_value(&cfg);
     let mut c = srv.connect();
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", &value)),
-        "keyed",
-        "generated key",
-    );
+    assert_key_ok(&mut c, "/prod/keyed", &value, "generated key");
     assert_forbidden(&c.get("/prod/keyed"), "no key");
     srv.stop();
 
     // Same state dir: the same value, and it still works.
     let srv = Server::start(&cfg);
-    let keys = keys_cli(&cfg, &[]);
     assert_eq!(
-        key_entry(&keys, "erin-id")["value"].as_str(),
-        Some(value.as_str()),
+        generated_value(&cfg),
+        value,
         "generated key changed across a restart"
     );
     let mut c = srv.connect();
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", &value)),
-        "keyed",
-        "generated key after restart",
-    );
+    assert_key_ok(&mut c, "/prod/keyed", &value, "generated key after restart");
 
     // A server on a different state dir generates a different key, and the
     // first one is not valid there.
     let other = single_key_config("id = \"erin-id\"");
     let srv2 = Server::start(&other);
-    let keys = keys_cli(&other, &[]);
-    let v2 = key_entry(&keys, "erin-id")["value"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    assert!(v2.len() >= 20, "generated key too short: {v2:?}");
+    let v2 = generated_value(&other);
     assert_ne!(v2, value, "two state dirs generated the same key");
     let mut c = srv2.connect();
-    assert_forbidden(
-        &c.request(get_with_key("/prod/keyed", &value)),
-        "other state dir's key",
-    );
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", &v2)),
-        "keyed",
-        "own generated key",
-    );
+    assert_key_forbidden(&mut c, "/prod/keyed", &value, "other state dir's key");
+    assert_key_ok(&mut c, "/prod/keyed", &v2, "own generated key");
 }
 
 #[test]
@@ -430,83 +322,24 @@ value = "alice-key-0123456789abcdef"
 usage_plans = ["gold", "devplan"]
 "#;
 
-/// BASE with the line starting with `prefix` replaced by `with` (may hold
-/// several lines); returns the text, the 1-based number of the replaced
-/// line and of the header of the table it is in.
-fn break_line(base: &str, prefix: &str, with: &str) -> (String, usize, usize) {
-    let lines: Vec<&str> = base.lines().collect();
-    let idx = lines
-        .iter()
-        .position(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?}"));
-    let header = (0..idx)
-        .rev()
-        .find(|&i| lines[i].starts_with('['))
-        .expect("a table header above");
-    let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-    out[idx] = with.to_string();
-    (out.join("\n") + "\n", idx + 1, header + 1)
-}
-
-/// `s` contains `:{line}` not followed by another digit.
-fn has_line_ref(s: &str, line: usize) -> bool {
-    let pat = format!(":{line}");
-    s.match_indices(&pat).any(|(i, _)| {
-        !s[i + pat.len()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_digit())
-    })
-}
-
-fn run_mode(mode: &str, path: &Path) -> CmdOutput {
-    let mut args: Vec<&std::ffi::OsStr> = vec![];
-    if mode == "check" {
-        args.push("check".as_ref());
-    }
-    args.push("--config".as_ref());
-    args.push(path.as_os_str());
-    run_bin(&args, &[], std::time::Duration::from_secs(10))
-}
-
-/// The broken config is rejected by `check` and at start: exit 2, stderr
-/// names the file, a line between the enclosing table header and the broken
-/// line (the broken line itself for single-line cases), and one of `keys`.
+/// The broken config (BASE with the line starting with `prefix` replaced
+/// by `with`) is rejected by `check` and at start: stderr names a line
+/// between the enclosing table header and the broken line(s) (see
+/// [`assert_config_rejected`]) and one of `keys`.
 fn assert_rejected(prefix: &str, with: &str, keys: &[&str]) {
     let state = TempDir::new("state");
     let base = BASE.replace("@STATE@", &state.path.to_string_lossy());
     let (text, line, header) = break_line(&base, prefix, with);
-    let extra = with.lines().count() - 1;
-    let path = write_config(&text);
-    let file_name = path.file_name().unwrap().to_string_lossy().to_string();
-    for mode in ["check", "start"] {
-        let out = run_mode(mode, &path);
-        let stderr = &out.stderr;
-        let ctx = format!(
-            "[{mode}] line {line} `{with}` (table at line {header})\nstatus: {:?}\nstderr:\n{stderr}",
-            out.status
-        );
-        assert!(!stderr.contains("listening on"), "started: {ctx}");
-        assert_eq!(out.status.code(), Some(2), "exit code: {ctx}");
-        assert!(stderr.contains(&file_name), "file name missing: {ctx}");
-        assert!(
-            (header..=line + extra).any(|l| has_line_ref(stderr, l)),
-            "no `:LINE` for a line in {header}..={}: {ctx}",
-            line + extra
-        );
-        assert!(
-            keys.iter().any(|k| stderr.contains(k)),
-            "none of {keys:?} in stderr: {ctx}"
-        );
-    }
-    let _ = std::fs::remove_file(&path);
+    let last = line + with.lines().count() - 1;
+    let what = format!("line {line} `{with}` (table at line {header})");
+    assert_config_rejected(&text, header..=last, keys, &what);
 }
 
 #[test]
 fn base_config_is_accepted() {
     let state = TempDir::new("state");
     let path = write_config(&BASE.replace("@STATE@", &state.path.to_string_lossy()));
-    let out = run_mode("check", &path);
+    let out = check_config(&path);
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "BASE rejected: {}", out.stderr);
 }

@@ -4,13 +4,9 @@ mod common;
 
 use common::*;
 
-fn demo_server() -> Server {
-    Server::start(&Config::demo(NO_BACKEND))
-}
-
 #[test]
 fn mock_route_status_headers_and_body() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     let r = c.get("/prod/hello");
     assert_eq!(r.status, 200);
@@ -33,20 +29,19 @@ fn mock_route_status_headers_and_body() {
     assert!(!r.request_id().is_empty());
 }
 
+/// `GET /prod/hello` with `X-Request-Id: id` on `c` is a 200; returns the
+/// request id of the response.
+fn hello_request_id(c: &mut Client, id: &str) -> String {
+    let r = c.request(get_with("/prod/hello", &[("X-Request-Id", id)]));
+    assert_eq!(r.status, 200, "X-Request-Id {id:?}: {r:?}");
+    r.request_id()
+}
+
 #[test]
 fn request_id_echoed_when_sane_and_generated_otherwise() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
-
-    let r = c.request(request(
-        "GET",
-        "/prod/hello",
-        "localhost",
-        &[("X-Request-Id", "abc-123")],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    assert_eq!(r.request_id(), "abc-123");
+    assert_eq!(hello_request_id(&mut c, "abc-123"), "abc-123");
 
     // Generated ids: present, non-empty, distinct per request.
     let a = c.get("/prod/hello").request_id();
@@ -56,28 +51,12 @@ fn request_id_echoed_when_sane_and_generated_otherwise() {
 
     // Too long: replaced.
     let long = "a".repeat(300);
-    let r = c.request(request(
-        "GET",
-        "/prod/hello",
-        "localhost",
-        &[("x-request-id", &long)],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    let id = r.request_id();
+    let id = hello_request_id(&mut c, &long);
     assert_ne!(id, long, "a 300-char request id must be replaced");
     assert!(!id.is_empty() && id.len() < 300);
 
     // Containing spaces: replaced.
-    let r = c.request(request(
-        "GET",
-        "/prod/hello",
-        "localhost",
-        &[("x-request-id", "abc 123 def")],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    let id = r.request_id();
+    let id = hello_request_id(&mut c, "abc 123 def");
     assert_ne!(id, "abc 123 def");
     assert!(
         !id.is_empty() && !id.contains(' '),
@@ -92,7 +71,7 @@ fn request_id_echoed_when_sane_and_generated_otherwise() {
 
 #[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     for i in 0..5 {
         let r = c.get("/prod/hello");
@@ -104,7 +83,7 @@ fn keep_alive_serves_several_requests_on_one_connection() {
 
 #[test]
 fn pipelined_requests_answered_in_order() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     let mut all = Vec::new();
     all.extend_from_slice(get("/prod/hello").as_bytes());
@@ -121,36 +100,39 @@ fn pipelined_requests_answered_in_order() {
     assert_eq!(c.get("/prod/hello").status, 200);
 }
 
-#[test]
-fn http10_without_keep_alive_closes_after_response() {
-    let srv = demo_server();
+/// `raw`, a `GET /prod/hello`, is answered with the hello mock, then the
+/// server closes the connection; returns the response.
+fn hello_then_close(raw: &str) -> Response {
+    let srv = Server::demo();
     let mut c = srv.connect();
-    c.send("GET /prod/hello HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    c.send(raw);
     let r = c.read_response();
     assert_eq!(r.status, 200);
     assert_eq!(r.body_str(), HELLO_BODY);
     c.expect_eof();
+    r
+}
+
+#[test]
+fn http10_without_keep_alive_closes_after_response() {
+    hello_then_close("GET /prod/hello HTTP/1.0\r\nHost: localhost\r\n\r\n");
 }
 
 #[test]
 fn connection_close_on_http11_is_honoured() {
-    let srv = demo_server();
-    let mut c = srv.connect();
-    c.send("GET /prod/hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let r = c.read_response();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body_str(), HELLO_BODY);
+    let r = hello_then_close(
+        "GET /prod/hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
     assert!(
         r.closes(),
         "response lacks `connection: close`: {:?}",
         r.headers
     );
-    c.expect_eof();
 }
 
 #[test]
 fn head_on_any_route_has_headers_but_no_body() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     let mut both = b"HEAD /prod/any HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec();
     both.extend_from_slice(get("/prod/hello").as_bytes());
@@ -169,7 +151,7 @@ fn head_on_any_route_has_headers_but_no_body() {
 
 #[test]
 fn garbage_request_line_is_400() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     c.send("THIS IS NOT HTTP AT ALL\r\n\r\n");
     let r = c.read_response();
@@ -177,13 +159,13 @@ fn garbage_request_line_is_400() {
     assert_serving(srv.port);
 }
 
-#[test]
-fn content_length_with_chunked_is_400_and_closes() {
-    let srv = demo_server();
+/// `bad` (a request with broken framing) and a pipelined GET after it: a
+/// 400, then the connection closes without answering the GET; the server
+/// keeps serving.
+fn assert_400_and_close(bad: &[u8]) {
+    let srv = Server::demo();
     let mut c = srv.connect();
-    let mut raw = b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
-Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-        .to_vec();
+    let mut raw = bad.to_vec();
     raw.extend_from_slice(get("/prod/hello").as_bytes());
     c.send(&raw);
     let r = c.read_response();
@@ -194,16 +176,17 @@ Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 }
 
 #[test]
+fn content_length_with_chunked_is_400_and_closes() {
+    assert_400_and_close(
+        b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+}
+
+#[test]
 fn conflicting_content_lengths_are_400_and_close() {
-    let srv = demo_server();
-    let mut c = srv.connect();
-    let mut raw = b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
-Content-Length: 6\r\n\r\nhello!"
-        .to_vec();
-    raw.extend_from_slice(get("/prod/hello").as_bytes());
-    c.send(&raw);
-    let r = c.read_response();
-    assert_error(&r, 400, None);
-    c.expect_eof();
-    assert_serving(srv.port);
+    assert_400_and_close(
+        b"POST /prod/any HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+Content-Length: 6\r\n\r\nhello!",
+    );
 }

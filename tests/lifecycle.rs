@@ -24,7 +24,14 @@ fn startup_mentions_driver() {
     }
 }
 
-fn smoke(srv: &Server, up: &Upstream) {
+/// `srv` (the demo API proxying to `up`, which answers `up`) says it runs
+/// on epoll and serves both a mock and a proxied request.
+fn assert_epoll_and_serving(srv: &Server, up: &Upstream) {
+    assert!(
+        mentions(&srv.startup, "epoll"),
+        "start-up output does not say epoll: {:#?}",
+        srv.startup
+    );
     let mut c = srv.connect();
     let r = c.get("/prod/hello");
     assert_eq!(r.status, 200);
@@ -50,24 +57,14 @@ fn legacy_driver_env_forces_epoll() {
         &Config::demo(&up.addr()),
         &[("MONOIO_FORCE_LEGACY_DRIVER", "1")],
     );
-    assert!(
-        mentions(&srv.startup, "epoll"),
-        "start-up output does not say epoll: {:#?}",
-        srv.startup
-    );
-    smoke(&srv, &up);
+    assert_epoll_and_serving(&srv, &up);
 }
 
 #[test]
 fn driver_epoll_in_config() {
     let up = Upstream::ok(b"up");
     let srv = Server::start(&Config::demo(&up.addr()).server("driver", "\"epoll\""));
-    assert!(
-        mentions(&srv.startup, "epoll"),
-        "start-up output does not say epoll: {:#?}",
-        srv.startup
-    );
-    smoke(&srv, &up);
+    assert_epoll_and_serving(&srv, &up);
 }
 
 #[test]

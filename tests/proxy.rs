@@ -4,28 +4,40 @@ mod common;
 
 use common::*;
 
-fn proxy_server(up: &Upstream) -> Server {
-    Server::start(&Config::demo(&up.addr()))
+/// The demo API in front of an upstream answering 200 `ok`, and a client.
+fn ok_proxy() -> (Upstream, Server, Client) {
+    let up = Upstream::ok(b"ok");
+    let srv = Server::demo_proxy(&up);
+    let c = srv.connect();
+    (up, srv, c)
+}
+
+/// `raw` on `c` is answered 200 by way of `up`; returns the response and the
+/// request as `up` received it.
+fn proxied(c: &mut Client, up: &Upstream, raw: impl AsRef<[u8]>) -> (Response, Recorded) {
+    let r = c.request(raw);
+    assert_eq!(r.status, 200, "{r:?}");
+    (r, up.recv())
 }
 
 // ----------------------------------------------------------------- bodies
 
 #[test]
 fn content_length_body_reaches_upstream() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
+    let (up, _srv, mut c) = ok_proxy();
     let body = b"{\"name\":\"portico\",\"n\":42}";
-    let r = c.request(request(
-        "POST",
-        "/prod/proxy/submit",
-        "localhost",
-        &[("Content-Type", "application/json")],
-        body,
-    ));
-    assert_eq!(r.status, 200);
+    let (r, rec) = proxied(
+        &mut c,
+        &up,
+        request(
+            "POST",
+            "/prod/proxy/submit",
+            "localhost",
+            &[("Content-Type", "application/json")],
+            body,
+        ),
+    );
     assert_eq!(r.body_str(), "ok");
-    let rec = up.recv();
     assert_eq!(rec.method, "POST");
     assert_eq!(rec.target, "/submit");
     assert_eq!(rec.body, body);
@@ -34,9 +46,7 @@ fn content_length_body_reaches_upstream() {
 
 #[test]
 fn chunked_body_with_extensions_and_trailers_reaches_upstream() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
+    let (up, _srv, mut c) = ok_proxy();
     c.send(
         "POST /prod/proxy/chunks HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
 6;name=value\r\nhello \r\n\
@@ -55,9 +65,7 @@ fn chunked_body_with_extensions_and_trailers_reaches_upstream() {
 
 #[test]
 fn expect_100_continue_is_answered_and_not_forwarded() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
+    let (up, _srv, mut c) = ok_proxy();
     c.send(
         "PUT /prod/proxy/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\
 Expect: 100-continue\r\n\r\n",
@@ -91,7 +99,7 @@ fn large_body_streams_through_both_ways() {
             &rec.body,
         ))
     });
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let body = payload(3 * 1024 * 1024);
     let r = c.request(request("POST", "/prod/proxy/echo", "localhost", &[], &body));
@@ -107,53 +115,38 @@ fn large_body_streams_through_both_ways() {
 
 #[test]
 fn proxy_path_query_and_method() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
-    let r = c.request(request(
-        "DELETE",
-        "/prod/proxy/a/b?x=1&y=2",
-        "localhost",
-        &[],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    let rec = up.recv();
+    let (up, _srv, mut c) = ok_proxy();
+    let delete = request("DELETE", "/prod/proxy/a/b?x=1&y=2", "localhost", &[], b"");
+    let (_, rec) = proxied(&mut c, &up, delete);
     assert_eq!(rec.method, "DELETE");
     assert_eq!(rec.target, "/a/b?x=1&y=2");
 
-    let r = c.get("/prod/proxy/single");
-    assert_eq!(r.status, 200);
-    let rec = up.recv();
+    let (_, rec) = proxied(&mut c, &up, get("/prod/proxy/single"));
     assert_eq!(rec.method, "GET");
     assert_eq!(rec.target, "/single");
 }
 
 #[test]
 fn path_param_substitution() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
-    let r = c.get("/prod/items/42?full=true");
-    assert_eq!(r.status, 200);
-    let rec = up.recv();
+    let (up, _srv, mut c) = ok_proxy();
+    let (_, rec) = proxied(&mut c, &up, get("/prod/items/42?full=true"));
     assert_eq!(rec.target, "/things/42?full=true");
 }
 
 #[test]
 fn forwarded_headers_and_request_id() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
-    let r = c.request(request(
-        "GET",
-        "/prod/proxy/h",
-        "gw.example",
-        &[("X-Custom", "v1"), ("Accept", "text/plain")],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    let rec = up.recv();
+    let (up, _srv, mut c) = ok_proxy();
+    let (r, rec) = proxied(
+        &mut c,
+        &up,
+        request(
+            "GET",
+            "/prod/proxy/h",
+            "gw.example",
+            &[("X-Custom", "v1"), ("Accept", "text/plain")],
+            b"",
+        ),
+    );
     assert_eq!(rec.header("x-custom"), Some("v1"));
     assert_eq!(rec.header("accept"), Some("text/plain"));
     assert_eq!(rec.header("host"), Some(up.addr().as_str()));
@@ -180,36 +173,19 @@ fn forwarded_headers_and_request_id() {
 
 #[test]
 fn hop_by_hop_request_headers_are_not_forwarded() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
-    let r = c.request(request(
-        "GET",
-        "/prod/proxy/hop",
-        "localhost",
-        &[
-            ("Connection", "keep-alive, x-hop"),
-            ("X-Hop", "1"),
-            ("Keep-Alive", "timeout=5"),
-            ("Proxy-Authorization", "Basic dXNlcjpwYXNz"),
-            ("X-End-To-End", "yes"),
-        ],
-        b"",
-    ));
-    assert_eq!(r.status, 200);
-    let rec = up.recv();
+    let (up, _srv, mut c) = ok_proxy();
+    let hop_headers = [
+        ("Connection", "keep-alive, x-hop"),
+        ("X-Hop", "1"),
+        ("Keep-Alive", "timeout=5"),
+        ("Proxy-Authorization", "Basic dXNlcjpwYXNz"),
+        ("X-End-To-End", "yes"),
+    ];
+    let (_, rec) = proxied(&mut c, &up, get_with("/prod/proxy/hop", &hop_headers));
     assert_eq!(rec.header("x-end-to-end"), Some("yes"));
-    assert!(!rec.has("x-hop"), "x-hop forwarded:\n{}", rec.raw_head);
-    assert!(
-        !rec.has("keep-alive"),
-        "keep-alive forwarded:\n{}",
-        rec.raw_head
-    );
-    assert!(
-        !rec.has("proxy-authorization"),
-        "proxy-authorization forwarded:\n{}",
-        rec.raw_head
-    );
+    for h in ["x-hop", "keep-alive", "proxy-authorization"] {
+        assert!(!rec.has(h), "{h} forwarded:\n{}", rec.raw_head);
+    }
     for v in rec.header_all("connection") {
         assert!(
             !v.to_ascii_lowercase().contains("x-hop"),
@@ -232,22 +208,15 @@ fn hop_by_hop_response_headers_are_not_returned() {
             b"ok",
         ))
     });
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let r = c.get("/prod/proxy/hop");
     assert_eq!(r.status, 200);
     assert_eq!(r.body_str(), "ok");
     assert_eq!(r.header("x-e2e"), Some("yes"));
-    assert!(
-        r.header("x-hop").is_none(),
-        "x-hop returned: {:?}",
-        r.headers
-    );
-    assert!(
-        r.header("keep-alive").is_none(),
-        "keep-alive returned: {:?}",
-        r.headers
-    );
+    for h in ["x-hop", "keep-alive"] {
+        assert!(r.header(h).is_none(), "{h} returned: {:?}", r.headers);
+    }
     for v in r.header_all("connection") {
         assert!(
             !v.to_ascii_lowercase().contains("x-hop"),
@@ -273,7 +242,7 @@ fn chunked_upstream() -> Upstream {
 #[test]
 fn chunked_upstream_response_reaches_http11_client() {
     let up = chunked_upstream();
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let r = c.get("/prod/proxy/chunky");
     assert_eq!(r.status, 200);
@@ -287,7 +256,7 @@ fn chunked_upstream_response_reaches_http11_client() {
 #[test]
 fn chunked_upstream_response_is_dechunked_for_http10_client() {
     let up = chunked_upstream();
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     c.send("GET /prod/proxy/chunky HTTP/1.0\r\nHost: localhost\r\n\r\n");
     let r = c.read_response();
@@ -303,9 +272,7 @@ fn chunked_upstream_response_is_dechunked_for_http10_client() {
 
 #[test]
 fn upstream_connection_is_reused() {
-    let up = Upstream::ok(b"ok");
-    let srv = proxy_server(&up);
-    let mut c = srv.connect();
+    let (up, _srv, mut c) = ok_proxy();
     assert_eq!(c.get("/prod/proxy/one").status, 200);
     let a = up.recv();
     assert_eq!(c.get("/prod/proxy/two").status, 200);
@@ -319,6 +286,16 @@ fn upstream_connection_is_reused() {
 
 // ------------------------------------------------------- upstream failures
 
+/// After the error answer `r` on `c`: unless `r` closes the connection, the
+/// same connection still serves the mock route; a fresh one does anyway.
+fn assert_recovers(srv: &Server, c: &mut Client, r: &Response) {
+    if !r.closes() {
+        let again = c.get("/prod/hello");
+        assert_eq!(again.status, 200, "same connection after {}", r.status);
+    }
+    assert_serving(srv.port);
+}
+
 #[test]
 fn connection_refused_is_502() {
     let port = refused_port();
@@ -326,56 +303,35 @@ fn connection_refused_is_502() {
     let mut c = srv.connect();
     let r = c.get("/prod/proxy/x");
     assert_error(&r, 502, None);
-    if !r.closes() {
-        assert_eq!(
-            c.get("/prod/hello").status,
-            200,
-            "same connection after 502"
-        );
-    }
-    assert_serving(srv.port);
+    assert_recovers(&srv, &mut c, &r);
 }
 
 #[test]
 fn upstream_closing_without_answer_is_502() {
     let up = Upstream::start(|_| Reply::Close);
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let r = c.get("/prod/proxy/x");
     assert_error(&r, 502, None);
     assert_eq!(up.recv().target, "/x");
-    if !r.closes() {
-        assert_eq!(
-            c.get("/prod/hello").status,
-            200,
-            "same connection after 502"
-        );
-    }
-    assert_serving(srv.port);
+    assert_recovers(&srv, &mut c, &r);
 }
 
 #[test]
 fn upstream_reset_is_502() {
     let up = Upstream::reset_after_first_bytes();
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let r = c.get("/prod/proxy/x");
     assert_error(&r, 502, None);
     up.recv();
-    if !r.closes() {
-        assert_eq!(
-            c.get("/prod/hello").status,
-            200,
-            "same connection after 502"
-        );
-    }
-    assert_serving(srv.port);
+    assert_recovers(&srv, &mut c, &r);
 }
 
 #[test]
 fn stalled_upstream_is_504_after_route_timeout() {
     let up = Upstream::start(|_| Reply::Stall);
-    let srv = proxy_server(&up);
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let t0 = std::time::Instant::now();
     let r = c.get("/prod/slow/x");
@@ -386,12 +342,5 @@ fn stalled_upstream_is_504_after_route_timeout() {
         took >= std::time::Duration::from_millis(250),
         "504 came before the 300 ms timeout ({took:?})"
     );
-    if !r.closes() {
-        assert_eq!(
-            c.get("/prod/hello").status,
-            200,
-            "same connection after 504"
-        );
-    }
-    assert_serving(srv.port);
+    assert_recovers(&srv, &mut c, &r);
 }

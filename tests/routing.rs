@@ -3,34 +3,33 @@ mod common;
 
 use common::*;
 
-fn demo_server() -> Server {
-    Server::start(&Config::demo(NO_BACKEND))
-}
-
-#[test]
-fn unknown_path_is_403_missing_token() {
-    let srv = demo_server();
+/// Each of `paths` is `403 Missing Authentication Token` on one connection,
+/// which then still serves `/prod/hello`.
+fn assert_no_route(srv: &Server, paths: &[&str]) {
     let mut c = srv.connect();
-    assert_error(&c.get("/prod/nope"), 403, Some(MISSING_TOKEN));
-    assert_error(&c.get("/prod/hello/extra"), 403, Some(MISSING_TOKEN));
-    assert_error(&c.get("/prod"), 403, Some(MISSING_TOKEN));
-    assert_error(&c.get("/"), 403, Some(MISSING_TOKEN));
+    for path in paths {
+        assert_error_in(&c.get(path), 403, MISSING_TOKEN, path);
+    }
     // The connection survives a 403.
     assert_eq!(c.get("/prod/hello").status, 200);
 }
 
 #[test]
+fn unknown_path_is_403_missing_token() {
+    assert_no_route(
+        &Server::demo(),
+        &["/prod/nope", "/prod/hello/extra", "/prod", "/"],
+    );
+}
+
+#[test]
 fn unknown_stage_is_403_missing_token() {
-    let srv = demo_server();
-    let mut c = srv.connect();
-    assert_error(&c.get("/dev/hello"), 403, Some(MISSING_TOKEN));
-    assert_error(&c.get("/hello"), 403, Some(MISSING_TOKEN));
-    assert_eq!(c.get("/prod/hello").status, 200);
+    assert_no_route(&Server::demo(), &["/dev/hello", "/hello"]);
 }
 
 #[test]
 fn method_not_on_route_is_403_missing_token() {
-    let srv = demo_server();
+    let srv = Server::demo();
     let mut c = srv.connect();
     let r = c.request(request("POST", "/prod/hello", "localhost", &[], b"x"));
     assert_error(&r, 403, Some(MISSING_TOKEN));
@@ -54,7 +53,7 @@ fn method_not_on_route_is_403_missing_token() {
 #[test]
 fn static_segment_beats_param() {
     let up = Upstream::ok(b"from-upstream");
-    let srv = Server::start(&Config::demo(&up.addr()));
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     let r = c.get("/prod/items/special");
     assert_eq!(r.status, 200);
@@ -69,7 +68,7 @@ fn static_segment_beats_param() {
 #[test]
 fn greedy_param_matches_many_segments() {
     let up = Upstream::ok(b"ok");
-    let srv = Server::start(&Config::demo(&up.addr()));
+    let srv = Server::demo_proxy(&up);
     let mut c = srv.connect();
     assert_eq!(c.get("/prod/proxy/a/b/c/d").status, 200);
     assert_eq!(up.recv().target, "/a/b/c/d");
@@ -78,38 +77,30 @@ fn greedy_param_matches_many_segments() {
     up.assert_nothing();
 }
 
+/// API `a` on host a.example and a default API `fallback`, each with
+/// `GET /who` answering its name; only the default has `GET /only-default`.
 fn two_api_config() -> Config {
-    Config::new(
-        r#"[[api]]
-name = "a"
-hosts = ["a.example"]
+    let a = api_toml(
+        "a",
+        &["a.example"],
+        &["prod"],
+        &[mock_route("GET", "/who", false, "api-a")],
+    );
+    let fallback = api_toml(
+        "fallback",
+        &[],
+        &["prod"],
+        &[
+            mock_route("GET", "/who", false, "default"),
+            mock_route("GET", "/only-default", false, "only-default"),
+        ],
+    );
+    Config::new(&(a + &fallback))
+}
 
-[api.stages.prod]
-variables = {}
-
-[[api.routes]]
-method = "GET"
-path = "/who"
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'api-a' }
-
-[[api]]
-name = "fallback"
-hosts = []
-
-[api.stages.prod]
-variables = {}
-
-[[api.routes]]
-method = "GET"
-path = "/who"
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'default' }
-
-[[api.routes]]
-method = "GET"
-path = "/only-default"
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'only-default' }
-"#,
-    )
+/// `GET path` with `Host: host`.
+fn get_on(host: &str, path: &str) -> Vec<u8> {
+    request("GET", path, host, &[], b"")
 }
 
 #[test]
@@ -117,7 +108,7 @@ fn host_selects_api() {
     let srv = Server::start(&two_api_config());
     let mut c = srv.connect();
     let who = |c: &mut Client, host: &str| {
-        let r = c.request(request("GET", "/prod/who", host, &[], b""));
+        let r = c.request(get_on(host, "/prod/who"));
         assert_eq!(r.status, 200, "Host {host}");
         r.body_str()
     };
@@ -127,9 +118,9 @@ fn host_selects_api() {
     assert_eq!(who(&mut c, "localhost"), "default");
     assert_eq!(who(&mut c, "127.0.0.1:8080"), "default");
     // A route only the default API has is not visible on a.example.
-    let r = c.request(request("GET", "/prod/only-default", "a.example", &[], b""));
+    let r = c.request(get_on("a.example", "/prod/only-default"));
     assert_error(&r, 403, Some(MISSING_TOKEN));
-    let r = c.request(request("GET", "/prod/only-default", "x.example", &[], b""));
+    let r = c.request(get_on("x.example", "/prod/only-default"));
     assert_eq!(r.body_str(), "only-default");
 }
 
@@ -143,25 +134,19 @@ mappings = [ { base_path = "v1", api = "demo", stage = "prod" } ]
     );
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    let r = c.request(request("GET", "/v1/hello", "api.example.com", &[], b""));
+    let r = c.request(get_on("api.example.com", "/v1/hello"));
     assert_eq!(r.status, 200, "custom domain: {}", r.body_str());
     assert_eq!(r.body_str(), HELLO_BODY);
-    let r = c.request(request(
-        "GET",
-        "/v1/items/special",
-        "api.example.com:443",
-        &[],
-        b"",
-    ));
+    let r = c.request(get_on("api.example.com:443", "/v1/items/special"));
     assert_eq!(r.status, 200);
     assert_eq!(r.body_str(), "special");
     // Unknown base path on the domain.
-    let r = c.request(request("GET", "/v2/hello", "api.example.com", &[], b""));
+    let r = c.request(get_on("api.example.com", "/v2/hello"));
     assert_error(&r, 403, Some(MISSING_TOKEN));
     // Another host: /v1 is just an unknown stage.
-    let r = c.request(request("GET", "/v1/hello", "other.example", &[], b""));
+    let r = c.request(get_on("other.example", "/v1/hello"));
     assert_error(&r, 403, Some(MISSING_TOKEN));
     // The stage-style URL still works on other hosts.
-    let r = c.request(request("GET", "/prod/hello", "other.example", &[], b""));
+    let r = c.request(get_on("other.example", "/prod/hello"));
     assert_eq!(r.status, 200);
 }

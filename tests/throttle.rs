@@ -8,9 +8,6 @@ use common::*;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-const ALICE: &str = "alice-key-0123456789abcdef";
-const BOB: &str = "bob-key-0123456789abcdefgh";
-
 /// API `t` with stages `prod` (`stage_lines` inserted into its table) and
 /// `beta` (no throttle). Routes: `GET /a`, `GET /b` (mock, open),
 /// `GET /keyed`, `GET /keyed2` (mock, key required), `ANY /proxy/{proxy+}`
@@ -29,10 +26,7 @@ fn api(stage_lines: &str, backend: &str) -> String {
         ("GET", "/keyed", true, "keyed"),
         ("GET", "/keyed2", true, "keyed2"),
     ] {
-        s.push_str(&format!(
-            "[[api.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\napi_key_required = {key}\n\
-             integration = {{ type = \"mock\", status = 200, headers = {{ \"content-type\" = \"text/plain\" }}, body = '{body}' }}\n\n"
-        ));
+        s.push_str(&mock_route(method, path, key, body));
     }
     s.push_str(
         "[[api.routes]]\nmethod = \"ANY\"\npath = \"/proxy/{proxy+}\"\n\
@@ -41,45 +35,18 @@ fn api(stage_lines: &str, backend: &str) -> String {
     s
 }
 
-/// Plan `gold` over `t/prod` with `plan_lines` (throttle, aggregate, quota)
-/// and `stage_extra` inside the api_stages entry; keys alice and bob in it.
-fn plan(plan_lines: &str, stage_extra: &str) -> String {
-    format!(
-        r#"
-[[usage_plans]]
-name = "gold"
-{plan_lines}
-api_stages = [ {{ api = "t", stage = "prod"{stage_extra} }} ]
-
-[[api_keys]]
-name = "alice"
-id = "alice-id"
-value = "{ALICE}"
-usage_plans = ["gold"]
-
-[[api_keys]]
-name = "bob"
-id = "bob-id"
-value = "{BOB}"
-usage_plans = ["gold"]
-"#
-    )
+/// API `t` (no stage throttle) and plan `gold` over `t/prod` with
+/// `plan_lines` (throttle, aggregate, quota) and `stage_extra` inside the
+/// api_stages entry; keys alice and bob in it.
+fn plan_config(plan_lines: &str, stage_extra: &str) -> Config {
+    Config::new(&api("", NO_BACKEND)).append(&gold_plan_alice_bob("t", plan_lines, stage_extra))
 }
 
-/// `n` requests on one connection; returns the responses.
-fn burst_of(c: &mut Client, raw: &[u8], n: usize) -> Vec<Response> {
-    (0..n).map(|_| c.request(raw)).collect()
-}
-
-fn assert_ok(r: &Response, body: &str, ctx: &str) {
-    assert_eq!(
-        r.status,
-        200,
-        "{ctx}: expected 200, got {} body {:?}",
-        r.status,
-        r.body_str()
-    );
-    assert_eq!(r.body_str(), body, "{ctx}");
+/// `n` requests `raw` on `c` answered 200 with `body` (`ctx #i`), then one
+/// 429 Too Many Requests.
+fn assert_admits_then_429(c: &mut Client, raw: impl AsRef<[u8]>, n: usize, body: &str, ctx: &str) {
+    assert_ok_times(c, raw.as_ref(), n, body, ctx);
+    assert_429(&c.request(raw), TOO_MANY);
 }
 
 // ---------------------------------------------------------------------------
@@ -95,8 +62,7 @@ fn account_throttle_is_429_with_retry_after() {
         .throttle("burst", "2");
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    assert_ok(&c.get("/prod/a"), "a", "1st");
-    assert_ok(&c.get("/prod/a"), "a", "2nd");
+    assert_ok_times(&mut c, get("/prod/a"), 2, "a", "/prod/a");
     assert_429(&c.get("/prod/b"), TOO_MANY);
     assert_429(&c.get("/beta/a"), TOO_MANY);
     // A new connection does not get a new bucket.
@@ -111,14 +77,9 @@ fn stage_throttle_is_429_and_only_that_stage() {
     let cfg = Config::new(&api("throttle = { rate = 0.1, burst = 2 }", NO_BACKEND));
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    let rs = burst_of(&mut c, get("/prod/a").as_bytes(), 3);
-    assert_ok(&rs[0], "a", "1st");
-    assert_ok(&rs[1], "a", "2nd");
-    assert_429(&rs[2], TOO_MANY);
+    assert_admits_then_429(&mut c, get("/prod/a"), 2, "a", "/prod/a");
     // Stage beta has no throttle of its own.
-    for i in 0..5 {
-        assert_ok(&c.get("/beta/a"), "a", &format!("beta #{i}"));
-    }
+    assert_ok_times(&mut c, get("/beta/a"), 5, "a", "beta");
     assert_429(&c.get("/prod/a"), TOO_MANY);
 }
 
@@ -132,13 +93,9 @@ fn route_override_most_restrictive_wins() {
     ));
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    assert_ok(&c.get("/prod/a"), "a", "1st");
-    assert_ok(&c.get("/prod/a"), "a", "2nd");
-    assert_429(&c.get("/prod/a"), TOO_MANY);
+    assert_admits_then_429(&mut c, get("/prod/a"), 2, "a", "/a");
     // Another route of the same stage is still fine.
-    for i in 0..10 {
-        assert_ok(&c.get("/prod/b"), "b", &format!("/b #{i}"));
-    }
+    assert_ok_times(&mut c, get("/prod/b"), 10, "b", "/b");
     assert_429(&c.get("/prod/a"), TOO_MANY);
 }
 
@@ -154,24 +111,21 @@ fn route_override_replaces_stage_default_for_its_route() {
     ));
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..6 {
-        assert_ok(&c.get("/prod/a"), "a", &format!("/a #{i}"));
-    }
-    assert_ok(&c.get("/prod/b"), "b", "/b 1st");
-    assert_ok(&c.get("/prod/b"), "b", "/b 2nd");
-    assert_429(&c.get("/prod/b"), TOO_MANY);
+    assert_ok_times(&mut c, get("/prod/a"), 6, "a", "/a");
+    assert_admits_then_429(&mut c, get("/prod/b"), 2, "b", "/b");
 }
 
 #[test]
 fn plan_per_key_throttle_is_429() {
-    let cfg =
-        Config::new(&api("", NO_BACKEND)).append(&plan("throttle = { rate = 0.1, burst = 2 }", ""));
-    let srv = Server::start(&cfg);
+    let srv = Server::start(&plan_config("throttle = { rate = 0.1, burst = 2 }", ""));
     let mut c = srv.connect();
-    let k = get_with_key("/prod/keyed", ALICE);
-    assert_ok(&c.request(&k), "keyed", "1st");
-    assert_ok(&c.request(&k), "keyed", "2nd");
-    assert_429(&c.request(&k), TOO_MANY);
+    assert_admits_then_429(
+        &mut c,
+        get_with_key("/prod/keyed", ALICE),
+        2,
+        "keyed",
+        "alice",
+    );
     // The per-key bucket covers all routes of the plan's stage.
     assert_429(&c.request(get_with_key("/prod/keyed2", ALICE)), TOO_MANY);
     // Open routes are not limited by the plan.
@@ -180,68 +134,46 @@ fn plan_per_key_throttle_is_429() {
 
 #[test]
 fn keys_in_same_plan_have_separate_buckets() {
-    let cfg =
-        Config::new(&api("", NO_BACKEND)).append(&plan("throttle = { rate = 0.1, burst = 2 }", ""));
-    let srv = Server::start(&cfg);
+    let srv = Server::start(&plan_config("throttle = { rate = 0.1, burst = 2 }", ""));
     let mut c = srv.connect();
     let a = get_with_key("/prod/keyed", ALICE);
-    let b = get_with_key("/prod/keyed", BOB);
-    assert_ok(&c.request(&a), "keyed", "alice 1st");
-    assert_ok(&c.request(&a), "keyed", "alice 2nd");
-    assert_429(&c.request(&a), TOO_MANY);
+    assert_admits_then_429(&mut c, &a, 2, "keyed", "alice");
     // Bob has his own bucket of 2.
-    assert_ok(&c.request(&b), "keyed", "bob 1st");
-    assert_ok(&c.request(&b), "keyed", "bob 2nd");
-    assert_429(&c.request(&b), TOO_MANY);
+    assert_admits_then_429(&mut c, get_with_key("/prod/keyed", BOB), 2, "keyed", "bob");
     assert_429(&c.request(&a), TOO_MANY);
 }
 
 #[test]
 fn plan_route_override_is_per_key_and_per_route() {
-    let cfg = Config::new(&api("", NO_BACKEND)).append(&plan(
+    let cfg = plan_config(
         "throttle = { rate = 1000.0, burst = 1000 }",
         ", route_throttle = { \"GET /keyed\" = { rate = 0.1, burst = 1 } }",
-    ));
+    );
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", ALICE)),
-        "keyed",
-        "alice /keyed",
-    );
-    assert_429(&c.request(get_with_key("/prod/keyed", ALICE)), TOO_MANY);
+    let alice = get_with_key("/prod/keyed", ALICE);
+    assert_admits_then_429(&mut c, alice, 1, "keyed", "alice /keyed");
     // Another route of the plan: only the plan's per-key 1000/1000.
-    for i in 0..5 {
-        assert_ok(
-            &c.request(get_with_key("/prod/keyed2", ALICE)),
-            "keyed2",
-            &format!("alice /keyed2 #{i}"),
-        );
-    }
+    let alice2 = get_with_key("/prod/keyed2", ALICE);
+    assert_ok_times(&mut c, alice2, 5, "keyed2", "alice /keyed2");
     // Bob has his own override bucket.
-    assert_ok(
-        &c.request(get_with_key("/prod/keyed", BOB)),
-        "keyed",
-        "bob /keyed",
-    );
-    assert_429(&c.request(get_with_key("/prod/keyed", BOB)), TOO_MANY);
+    let bob = get_with_key("/prod/keyed", BOB);
+    assert_admits_then_429(&mut c, bob, 1, "keyed", "bob /keyed");
 }
 
 #[test]
 fn plan_aggregate_throttle_is_shared_by_keys() {
-    let cfg = Config::new(&api("", NO_BACKEND)).append(&plan(
+    let cfg = plan_config(
         "throttle = { rate = 1000.0, burst = 1000 }\n\
          aggregate_throttle = { rate = 0.1, burst = 3 }",
         "",
-    ));
+    );
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
     let a = get_with_key("/prod/keyed", ALICE);
-    let b = get_with_key("/prod/keyed", BOB);
-    assert_ok(&c.request(&a), "keyed", "alice 1st");
-    assert_ok(&c.request(&a), "keyed", "alice 2nd");
-    assert_ok(&c.request(&b), "keyed", "bob 1st");
-    assert_429(&c.request(&b), TOO_MANY);
+    assert_ok_times(&mut c, &a, 2, "keyed", "alice");
+    let bob = get_with_key("/prod/keyed", BOB);
+    assert_admits_then_429(&mut c, bob, 1, "keyed", "bob");
     assert_429(&c.request(&a), TOO_MANY);
     assert_429(&c.request(get_with_key("/prod/keyed2", BOB)), TOO_MANY);
     // Not a global limit: open routes still pass.
@@ -328,11 +260,7 @@ fn flood(port: u16, conns: usize, dur: Duration) -> (LoadCount, Duration) {
     let t0 = start.lock().unwrap().unwrap();
     let mut total = LoadCount::default();
     for h in handles {
-        let n = h.join().expect("load thread");
-        total.ok += n.ok;
-        total.throttled += n.throttled;
-        total.other += n.other;
-        total.unanswered += n.unanswered;
+        total.add(h.join().expect("load thread"));
     }
     (total, t0.elapsed())
 }

@@ -9,67 +9,41 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const ALICE: &str = "alice-key-0123456789abcdef";
-const BOB: &str = "bob-key-0123456789abcdefgh";
 const BODY: &str = "keyed-body";
 
-const API: &str = r#"[[api]]
-name = "u"
-hosts = []
-
-[api.stages.prod]
-variables = {}
-
-[[api.routes]]
-method = "GET"
-path = "/keyed"
-api_key_required = true
-integration = { type = "mock", status = 200, headers = { "content-type" = "text/plain" }, body = 'keyed-body' }
-
-[[api.routes]]
-method = "GET"
-path = "/open"
-integration = { type = "mock", status = 200, body = 'open' }
-"#;
-
-/// Plan gold over u/prod with `plan_lines`; keys alice (id alice-id) and
-/// bob (id bob-id) in it.
+/// API `u` (stage prod: `GET /keyed` with a key, answering [`BODY`], and
+/// `GET /open`) and plan gold over u/prod with `plan_lines`; keys alice (id
+/// alice-id) and bob (id bob-id) in it.
 fn cfg(plan_lines: &str) -> Config {
-    Config::new(API).append(&format!(
-        r#"
-[[usage_plans]]
-name = "gold"
-{plan_lines}
-api_stages = [ {{ api = "u", stage = "prod" }} ]
-
-[[api_keys]]
-name = "alice"
-id = "alice-id"
-value = "{ALICE}"
-usage_plans = ["gold"]
-
-[[api_keys]]
-name = "bob"
-id = "bob-id"
-value = "{BOB}"
-usage_plans = ["gold"]
-"#
-    ))
+    let routes = [
+        mock_route("GET", "/keyed", true, BODY),
+        mock_route("GET", "/open", false, "open"),
+    ];
+    Config::new(&api_toml("u", &[], &["prod"], &routes))
+        .append(&gold_plan_alice_bob("u", plan_lines, ""))
 }
 
 fn keyed(key: &str) -> Vec<u8> {
     get_with_key("/prod/keyed", key)
 }
 
-fn assert_ok(r: &Response, ctx: &str) {
-    assert_eq!(
-        r.status,
-        200,
-        "{ctx}: expected 200, got {} {:?}",
-        r.status,
-        r.body_str()
-    );
-    assert_eq!(r.body_str(), BODY, "{ctx}");
+/// `n` calls with `key` on `c`, each admitted (`ctx #i`).
+fn assert_admitted(c: &mut Client, key: &str, n: usize, ctx: &str) {
+    assert_ok_times(c, keyed(key), n, BODY, ctx);
+}
+
+/// The next call with alice's key is over the quota: 429 `Limit Exceeded`;
+/// returns its Retry-After and the seconds then left to UTC midnight.
+/// `None` (skipped, with a note) when UTC midnight passed since `day0`: the
+/// quota period rolled over.
+fn alice_over_quota(c: &mut Client, day0: i64) -> Option<(u64, u64)> {
+    let r = c.request(keyed(ALICE));
+    let to_midnight = secs_to_utc_midnight();
+    if utc_days_now() != day0 {
+        eprintln!("UTC midnight passed during the test; the quota period rolled over: skipped");
+        return None;
+    }
+    Some((assert_429(&r, LIMIT_EXCEEDED), to_midnight))
 }
 
 #[test]
@@ -78,16 +52,10 @@ fn quota_per_day_then_limit_exceeded() {
     let cfg = cfg("quota = { limit = 5, period = \"DAY\" }");
     let mut srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..5 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
-    let r = c.request(keyed(ALICE));
-    let to_midnight = secs_to_utc_midnight();
-    if utc_days_now() != day0 {
-        eprintln!("UTC midnight passed during the test; the quota period rolled over: skipped");
+    assert_admitted(&mut c, ALICE, 5, "alice");
+    let Some((ra, to_midnight)) = alice_over_quota(&mut c, day0) else {
         return;
-    }
-    let ra = assert_429(&r, LIMIT_EXCEEDED);
+    };
     assert!(ra <= 86_400, "Retry-After {ra} > one day");
     assert!(
         ra.abs_diff(to_midnight) <= 5,
@@ -95,7 +63,7 @@ fn quota_per_day_then_limit_exceeded() {
     );
     assert_429(&c.request(keyed(ALICE)), LIMIT_EXCEEDED);
     // Quota is per key: bob still has his 5.
-    assert_ok(&c.request(keyed(BOB)), "bob");
+    assert_ok(&c.request(keyed(BOB)), BODY, "bob");
     // Other connections see the same count.
     let mut c2 = srv.connect();
     assert_429(&c2.request(keyed(ALICE)), LIMIT_EXCEEDED);
@@ -117,15 +85,8 @@ fn quota_offset_reduces_first_period() {
     let cfg = cfg("quota = { limit = 5, period = \"DAY\", offset = 2 }");
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..3 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
-    let r = c.request(keyed(ALICE));
-    if utc_days_now() != day0 {
-        eprintln!("UTC midnight passed during the test: skipped");
-        return;
-    }
-    assert_429(&r, LIMIT_EXCEEDED);
+    assert_admitted(&mut c, ALICE, 3, "alice");
+    alice_over_quota(&mut c, day0);
 }
 
 #[test]
@@ -135,13 +96,9 @@ fn usage_is_exact_after_sigterm() {
     let cfg = cfg("quota = { limit = 1000, period = \"DAY\" }").state("flush_ms", "3600000");
     let mut srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..7 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
+    assert_admitted(&mut c, ALICE, 7, "alice");
     let mut c2 = srv.connect();
-    for i in 0..3 {
-        assert_ok(&c2.request(keyed(BOB)), &format!("bob #{i}"));
-    }
+    assert_admitted(&mut c2, BOB, 3, "bob");
     // Not usage: no key, unknown key, open route.
     assert_error(&c.get("/prod/keyed"), 403, Some(FORBIDDEN));
     assert_error(
@@ -183,9 +140,7 @@ fn usage_without_quota_has_null_remaining() {
     let cfg = cfg("");
     let mut srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..2 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
+    assert_admitted(&mut c, ALICE, 2, "alice");
     srv.stop();
     let u = usage_cli_range(&cfg, "gold", None, day0, day0);
     if utc_days_now() != day0 {
@@ -206,25 +161,13 @@ fn quota_survives_restart() {
     let cfg = cfg("quota = { limit = 10, period = \"DAY\" }");
     let mut srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..6 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
+    assert_admitted(&mut c, ALICE, 6, "alice");
     srv.stop();
 
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..4 {
-        assert_ok(
-            &c.request(keyed(ALICE)),
-            &format!("alice after restart #{i}"),
-        );
-    }
-    let r = c.request(keyed(ALICE));
-    if utc_days_now() != day0 {
-        eprintln!("UTC midnight passed during the test: skipped");
-        return;
-    }
-    assert_429(&r, LIMIT_EXCEEDED);
+    assert_admitted(&mut c, ALICE, 4, "alice after restart");
+    alice_over_quota(&mut c, day0);
 }
 
 #[test]
@@ -233,9 +176,7 @@ fn kill9_loses_at_most_the_last_flush() {
     let cfg = cfg("quota = { limit = 100000, period = \"DAY\" }").state("flush_ms", "100");
     let mut srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for i in 0..300 {
-        assert_ok(&c.request(keyed(ALICE)), &format!("alice #{i}"));
-    }
+    assert_admitted(&mut c, ALICE, 300, "alice");
     // Flushed while running, within a few flush intervals.
     let u = wait_usage(&cfg, "gold", Duration::from_secs(10), "300 calls", |u| {
         u.calls("alice-id") >= 300
@@ -256,10 +197,7 @@ fn kill9_loses_at_most_the_last_flush() {
                 let _ = tx.send(0);
                 stop2.load(Ordering::SeqCst)
             });
-            total.ok += n.ok;
-            total.throttled += n.throttled;
-            total.other += n.other;
-            total.unanswered += n.unanswered;
+            total.add(n);
             if n.unanswered > 0 || n.ok == 0 {
                 break;
             }
@@ -312,7 +250,7 @@ fn kill9_loses_at_most_the_last_flush() {
 
     // The restarted server counts on from what was recorded.
     let mut c = srv.connect();
-    assert_ok(&c.request(keyed(ALICE)), "after restart");
+    assert_ok(&c.request(keyed(ALICE)), BODY, "after restart");
     srv.stop();
     let u2 = usage_cli(&cfg, "gold", None);
     assert_eq!(u2.calls("alice-id"), recorded + 1, "{}", u2.json);

@@ -5,6 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -131,31 +132,35 @@ impl Config {
     pub fn demo(backend: &str) -> Config {
         Config::new(&demo_api(backend))
     }
-    pub fn server(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.server, k, v);
+    /// Set key `k` of the section `section` picks out.
+    fn set(
+        mut self,
+        section: fn(&mut Config) -> &mut Vec<(String, String)>,
+        k: &str,
+        v: &str,
+    ) -> Config {
+        set_key(section(&mut self), k, v);
         self
     }
-    pub fn limits(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.limits, k, v);
-        self
+    pub fn server(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.server, k, v)
     }
-    pub fn timeouts(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.timeouts, k, v);
-        self
+    pub fn limits(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.limits, k, v)
     }
-    pub fn upstream(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.upstream, k, v);
-        self
+    pub fn timeouts(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.timeouts, k, v)
+    }
+    pub fn upstream(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.upstream, k, v)
     }
     /// A key of the account-level `[throttle]` section.
-    pub fn throttle(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.throttle, k, v);
-        self
+    pub fn throttle(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.throttle, k, v)
     }
     /// A key of the `[state]` section (`dir` is preset to a temp dir).
-    pub fn state(mut self, k: &str, v: &str) -> Config {
-        set_key(&mut self.state, k, v);
-        self
+    pub fn state(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.state, k, v)
     }
     pub fn append(mut self, text: &str) -> Config {
         self.rest.push('\n');
@@ -241,6 +246,82 @@ integration = {{ type = "http_proxy", uri = "http://${{stageVariables.backend}}/
 /// A backend address nothing should ever be sent to (tests without an upstream).
 pub const NO_BACKEND: &str = "127.0.0.1:9";
 
+/// An `[[api.routes]]` table whose mock integration answers 200 text/plain
+/// `body` (`api_key_required = true` is written only when `key_required`).
+pub fn mock_route(method: &str, path: &str, key_required: bool, body: &str) -> String {
+    let key = if key_required {
+        "api_key_required = true\n"
+    } else {
+        ""
+    };
+    format!(
+        "[[api.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\n{key}\
+         integration = {{ type = \"mock\", status = 200, headers = {{ \"content-type\" = \"text/plain\" }}, body = '{body}' }}\n\n"
+    )
+}
+
+/// An `[[api]]` named `name` on `hosts` (none: a default API) with `stages`
+/// (each with empty `variables`) and `routes` (e.g. from [`mock_route`]).
+pub fn api_toml(name: &str, hosts: &[&str], stages: &[&str], routes: &[String]) -> String {
+    let hosts: Vec<String> = hosts.iter().map(|h| toml_str(h)).collect();
+    let mut s = format!(
+        "[[api]]\nname = \"{name}\"\nhosts = [{}]\n\n",
+        hosts.join(", ")
+    );
+    for stage in stages {
+        s.push_str(&format!("[api.stages.{stage}]\nvariables = {{}}\n\n"));
+    }
+    s.extend(routes.iter().map(String::as_str));
+    s
+}
+
+/// Key values of the key and plan tests (portico wants at least 20 chars).
+pub const ALICE: &str = "alice-key-0123456789abcdef";
+pub const BOB: &str = "bob-key-0123456789abcdefgh";
+
+/// A `[[usage_plans]]` table: plan `name` with `plan_lines` (throttle,
+/// quota, ...; may be empty) over stage `stage` of API `api`; `stage_extra`
+/// is written inside that `api_stages` entry (e.g. `, route_throttle = ..`).
+pub fn plan_toml(
+    name: &str,
+    plan_lines: &str,
+    api: &str,
+    stage: &str,
+    stage_extra: &str,
+) -> String {
+    format!(
+        "\n[[usage_plans]]\nname = \"{name}\"\n{plan_lines}\n\
+         api_stages = [ {{ api = \"{api}\", stage = \"{stage}\"{stage_extra} }} ]\n"
+    )
+}
+
+/// An `[[api_keys]]` table: key `name` with `lines` (id, value, enabled, ...;
+/// may be empty) and, unless `plans` is empty, `usage_plans = [plans]`.
+pub fn key_toml(name: &str, lines: &str, plans: &[&str]) -> String {
+    let mut s = format!("\n[[api_keys]]\nname = \"{name}\"\n{lines}\n");
+    if !plans.is_empty() {
+        let plans: Vec<String> = plans.iter().map(|p| toml_str(p)).collect();
+        s.push_str(&format!("usage_plans = [{}]\n", plans.join(", ")));
+    }
+    s
+}
+
+/// Plan `gold` over `api`/prod (see [`plan_toml`]) with keys alice (id
+/// `alice-id`, value [`ALICE`]) and bob (id `bob-id`, value [`BOB`]) in it.
+pub fn gold_plan_alice_bob(api: &str, plan_lines: &str, stage_extra: &str) -> String {
+    let alice = key_toml(
+        "alice",
+        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
+        &["gold"],
+    );
+    let bob = key_toml(
+        "bob",
+        &format!("id = \"bob-id\"\nvalue = \"{BOB}\""),
+        &["gold"],
+    );
+    plan_toml("gold", plan_lines, api, "prod", stage_extra) + &alice + &bob
+}
+
 // ---------------------------------------------------------------------------
 // The server process
 // ---------------------------------------------------------------------------
@@ -291,6 +372,16 @@ pub struct Server {
 impl Server {
     pub fn start(cfg: &Config) -> Server {
         Server::start_with_env(cfg, &[])
+    }
+
+    /// The demo API ([`demo_api`]) with no upstream behind it.
+    pub fn demo() -> Server {
+        Server::start(&Config::demo(NO_BACKEND))
+    }
+
+    /// The demo API ([`demo_api`]) proxying to `up`.
+    pub fn demo_proxy(up: &Upstream) -> Server {
+        Server::start(&Config::demo(&up.addr()))
     }
 
     /// The server keeps the config's state dir alive (it is removed when
@@ -726,6 +817,18 @@ pub fn assert_error(resp: &Response, status: u16, message: Option<&str>) {
     }
 }
 
+/// [`assert_error`], after checking the status with `ctx` (the call) in the message.
+pub fn assert_error_in(resp: &Response, status: u16, message: &str, ctx: &str) {
+    assert_eq!(
+        resp.status,
+        status,
+        "{ctx}: expected {status}, got {} {:?}",
+        resp.status,
+        resp.body_str()
+    );
+    assert_error(resp, status, Some(message));
+}
+
 pub struct Client {
     pub r: Reader<TcpStream>,
 }
@@ -880,6 +983,11 @@ impl Client {
 /// `GET path HTTP/1.1` with `Host: localhost`.
 pub fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// `GET path` with `Host: localhost` and the `extra` header lines.
+pub fn get_with(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    request("GET", path, "localhost", extra, b"")
 }
 
 /// Request with an explicit method, host, extra header lines and a
@@ -1236,7 +1344,9 @@ pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duratio
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("portico {args:?} did not finish within {timeout:?}");
+                panic!(
+                    "portico {args:?} did not finish within {timeout:?} (serving instead of exiting?)"
+                );
             }
         }
     }
@@ -1246,6 +1356,86 @@ pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duratio
         stdout: stdout.unwrap(),
         stderr: stderr.unwrap(),
     }
+}
+
+/// How long `portico check` or a start that must fail may take.
+const CONFIG_CMD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `portico check --config PATH` (bounded).
+pub fn check_config(path: &Path) -> CmdOutput {
+    let args = ["check".as_ref(), "--config".as_ref(), path.as_os_str()];
+    run_bin(&args, &[], CONFIG_CMD_TIMEOUT)
+}
+
+/// `portico --config PATH` for a config it must refuse: bounded, so a server
+/// that starts anyway fails the test instead of hanging it.
+pub fn start_config(path: &Path) -> CmdOutput {
+    run_bin(
+        &["--config".as_ref(), path.as_os_str()],
+        &[],
+        CONFIG_CMD_TIMEOUT,
+    )
+}
+
+/// `base` with its first line starting with `prefix` replaced by `with` (may
+/// hold several lines); returns the text, the 1-based number of the replaced
+/// line and that of the header of the table it is in.
+pub fn break_line(base: &str, prefix: &str, with: &str) -> (String, usize, usize) {
+    let mut lines: Vec<&str> = base.lines().collect();
+    let idx = lines
+        .iter()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}"));
+    let header = (0..idx)
+        .rev()
+        .find(|&i| lines[i].starts_with('['))
+        .expect("a table header above");
+    lines[idx] = with;
+    (lines.join("\n") + "\n", idx + 1, header + 1)
+}
+
+/// `s` contains `:{line}` not followed by another digit.
+pub fn has_line_ref(s: &str, line: usize) -> bool {
+    let pat = format!(":{line}");
+    s.match_indices(&pat).any(|(i, _)| {
+        !s[i + pat.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// Config `text` is refused both by `portico check` and at start: exit code
+/// 2 (a config error), never `listening on`, and stderr names the config
+/// file, a line in `lines` (as `:N`) and one of `keys`. `what` names the case.
+pub fn assert_config_rejected(text: &str, lines: RangeInclusive<usize>, keys: &[&str], what: &str) {
+    let path = write_config(text);
+    let file_name = path.file_name().unwrap().to_string_lossy().to_string();
+    for (mode, out) in [
+        ("check", check_config(&path)),
+        ("start", start_config(&path)),
+    ] {
+        let stderr = &out.stderr;
+        let ctx = format!(
+            "[{mode}] {what} (want a line in {lines:?})\nstatus: {:?}\nstderr:\n{stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("listening on"),
+            "started with a bad config: {ctx}"
+        );
+        assert_eq!(out.status.code(), Some(2), "exit code: {ctx}");
+        assert!(stderr.contains(&file_name), "file name missing: {ctx}");
+        assert!(
+            lines.clone().any(|l| has_line_ref(stderr, l)),
+            "no `:LINE` for a line in {lines:?}: {ctx}"
+        );
+        assert!(
+            keys.iter().any(|k| stderr.contains(k)),
+            "none of {keys:?} in stderr: {ctx}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 /// `portico <sub> --config <cfg rendered to a temp file> <args>`; panics
@@ -1452,7 +1642,26 @@ pub fn wait_usage(
 
 /// `GET path` with `x-api-key: key`.
 pub fn get_with_key(path: &str, key: &str) -> Vec<u8> {
-    request("GET", path, "localhost", &[("x-api-key", key)], b"")
+    get_with(path, &[("x-api-key", key)])
+}
+
+/// A 200 with body `body`; `ctx` names the call.
+pub fn assert_ok(r: &Response, body: &str, ctx: &str) {
+    assert_eq!(
+        r.status,
+        200,
+        "{ctx}: expected 200, got {} body {:?}",
+        r.status,
+        r.body_str()
+    );
+    assert_eq!(r.body_str(), body, "{ctx}");
+}
+
+/// `n` requests `raw` on `c`, each answered 200 with `body` (`ctx #i`).
+pub fn assert_ok_times(c: &mut Client, raw: impl AsRef<[u8]>, n: usize, body: &str, ctx: &str) {
+    for i in 0..n {
+        assert_ok(&c.request(raw.as_ref()), body, &format!("{ctx} #{i}"));
+    }
 }
 
 /// Assert a 429 `{"message": msg}` with an integer `Retry-After` >= 1; returns it.
@@ -1482,6 +1691,16 @@ pub struct LoadCount {
     /// A request was written but no response read when the loop ended on an
     /// I/O error (the server died).
     pub unanswered: u64,
+}
+
+impl LoadCount {
+    /// Add the counts of another run.
+    pub fn add(&mut self, n: LoadCount) {
+        self.ok += n.ok;
+        self.throttled += n.throttled;
+        self.other += n.other;
+        self.unanswered += n.unanswered;
+    }
 }
 
 /// Tight keep-alive loop of `raw` on one connection until `until()` is true
