@@ -15,7 +15,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -29,6 +29,7 @@ NGINX_PROXY_PORT=18082
 NGINX_RETURN_PORT=18083
 PORTICO_PORT=18084
 NGINX_LIMIT_REQ_PORT=18085
+NGINX_PROXY_CACHE_PORT=18086
 API_KEY="loadtest-key-0123456789abcdef"   # [[api_keys]] value in conf/portico.toml
 
 log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -225,9 +226,10 @@ STARTED_PID=""
 start_nginx() { # name conf-template port proxy|client -> STARTED_PID (master)
     local name=$1 tmpl=$2 port=$3 where=$4 dir i pin=()
     dir="$TMP/$name"
+    rm -rf "$dir/cache"   # proxy_cache_path of nginx-proxy-cache: empty on every start
     mkdir -p "$dir/tmp"
     sed -e "s/@NOFILE@/$NOFILE/g" -e "s/@WCONN@/$WCONN/g" -e "s/@PORT@/$port/g" \
-        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
+        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s|@DIR@|$dir|g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
     port_is_free "$port" || die "port $port is already in use"
     local eargs=()
     ((NGINX_E_FLAG)) && eargs=(-e "$dir/error.log")
@@ -263,7 +265,8 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     STARTED_PID=$!
     SERVER_PIDS+=("$STARTED_PID")
     for ((i = 0; i < 300; i++)); do
-        line=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$dir/portico.log" | head -n1 || true)
+        # The configured port: the admin listener (port 0) may print a "listening on" line too.
+        line=$(grep -o "listening on http://127\.0\.0\.1:$PORTICO_PORT\b" "$dir/portico.log" | head -n1 || true)
         if [[ -n $line ]]; then
             ACTUAL_PORTICO_PORT=${line##*:}
             cp "$dir/portico.log" "$RAW_DIR/portico-start.log" 2>/dev/null || true
@@ -295,6 +298,11 @@ check_response() { # url [header] -> 0 if 200 "ok"; else prints a reason
     [[ $body == ok || $body == $'ok\n' ]] || { echo "unexpected body '${body:0:40}'"; return 1; }
 }
 
+cache_header() { # url header-name -> the header's value on a fresh GET (empty if absent)
+    curl -s -m 5 -o /dev/null -D - "$1" 2>/dev/null | tr -d '\r' \
+        | awk -v h="$2" 'BEGIN { h = tolower(h) } { i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == h) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
+}
+
 run_wrk() { # conns seconds url outfile [header, e.g. 'x-api-key: ...']
     local conns=$1 secs=$2 url=$3 out=$4 hdr=${5:-} rc=0 h=()
     [[ -n $hdr ]] && h=(-H "$hdr")
@@ -323,15 +331,32 @@ label() {
         nginx-limit-req) echo "nginx limit_req + return 200" ;;
         portico-limited) echo "portico limited (route throttle)" ;;
         portico-limited-2w) echo "portico limited, 2 workers" ;;
+        portico-cached) echo "portico cached (stage cache hit)" ;;
+        nginx-proxy-cache) echo "nginx proxy_cache hit" ;;
     esac
 }
 
-measure() { # row conns pid url [header]
-    local row=$1 conns=$2 pid=$3 url=$4 hdr=${5:-} key="$1:$2" why t0 t1 w0 w1 out rc reqs
+measure() { # row conns pid url [header] [cache-header: the cache status the 2nd request must show]
+    local row=$1 conns=$2 pid=$3 url=$4 hdr=${5:-} want=${6:-} key="$1:$2" why t0 t1 w0 w1 out rc reqs got
     if ! why=$(check_response "$url" "$hdr"); then
         log "$row @ $conns: sanity check of $url failed: $why"
         STATUS[$key]="FAILED ($why)"
         return 0
+    fi
+    if [[ -n $want ]]; then # cached rows: the request after the first must be a cache hit
+        got=$(cache_header "$url" "${want%%:*}")
+        if [[ $got != "${want#*: }" ]]; then
+            log "$row @ $conns: second request to $url shows '${want%%:*}: ${got:-(absent)}' (expected '$want')"
+            STATUS[$key]="FAILED (no cache hit: ${want%%:*}: ${got:-absent})"
+            return 0
+        fi
+    elif [[ $row == portico-* ]]; then # the other portico rows must not be served from the stage cache
+        got=$(cache_header "$url" x-cache)
+        if [[ ${got,,} == hit ]]; then
+            log "$row @ $conns: $url is served from the stage cache (x-cache: $got); its route needs cache = { enabled = false }"
+            STATUS[$key]="FAILED (served from the stage cache)"
+            return 0
+        fi
     fi
     if [[ -n $hdr ]]; then # the route must refuse a request without the header, or the row measures nothing
         why=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
@@ -439,7 +464,7 @@ for row in $ROWS; do
     for conns in $CONNS; do
         key="$row:$conns"
         log "--- round $REP/$REPS: $row @ $conns connections"
-        pid="" hdr=""
+        pid="" hdr="" want=""
         case $row in
             direct)
                 pid=$UPSTREAM_PID; url="http://127.0.0.1:$UPSTREAM_PORT/hello" ;;
@@ -452,6 +477,9 @@ for row in $ROWS; do
             nginx-limit-req)
                 start_nginx nginx-limit-req nginx-limit-req.conf "$NGINX_LIMIT_REQ_PORT" proxy
                 pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_LIMIT_REQ_PORT/prod/mock" ;;
+            nginx-proxy-cache)
+                start_nginx nginx-proxy-cache nginx-proxy-cache.conf "$NGINX_PROXY_CACHE_PORT" proxy
+                pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_PROXY_CACHE_PORT/prod/cached/hello"; want="X-Cache-Status: HIT" ;;
             portico-*)
                 if [[ -n $PORTICO_FAIL ]]; then STATUS[$key]="NOT MEASURED ($PORTICO_FAIL)"; continue; fi
                 if [[ $row == portico-limited-2w ]]; then
@@ -465,9 +493,10 @@ for row in $ROWS; do
                     portico-mock) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/mock" ;;
                     portico-keyed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/keyed"; hdr="x-api-key: $API_KEY" ;;
                     portico-limited*) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/limited" ;;
+                    portico-cached) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/cached/hello"; want="x-cache: Hit" ;;
                 esac ;;
         esac
-        measure "$row" "$conns" "$pid" "$url" "$hdr"
+        measure "$row" "$conns" "$pid" "$url" "$hdr" "$want"
         [[ ${STATUS[$key]} == ok ]] || FAILS[$key]+="round $REP: ${STATUS[$key]}; "
         if [[ $row != direct ]]; then
             [[ $row == portico-* ]] && cp "$TMP/portico/portico.log" "$RAW_DIR/$row-c$conns-portico.log" 2>/dev/null || true
@@ -520,6 +549,9 @@ REPORT="$RAW_DIR/report.md"
     if [[ " $ROWS " == *" portico-"* ]]; then
         echo "- portico config: account and stage \`prod\` throttles at 1,000,000 req/s (burst 1,000,000) apply to every portico row, mock and proxy included; keyed adds x-api-key lookup, the usage plan's per-key bucket (also 1,000,000) and usage counting; limited: route_throttle ${LIMITED_RATE:-20000} req/s, burst ${LIMITED_BURST:-1000}"
     fi
+    if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
+        echo "- cached rows: GET /prod/cached/hello, every request after the first a hit (checked before measuring: portico \`x-cache: Hit\`, nginx \`X-Cache-Status: HIT\`); portico stage cache capacity 64MB, ttl 300 s (every other portico route has \`cache = { enabled = false }\`); nginx \`proxy_cache\` (keys_zone 10m, files under the run's temp dir, \`proxy_cache_valid 200 10m\`, \`proxy_cache_lock on\`)"
+    fi
     echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
     echo
     echo "| target | conns | req/s | p50 | p99 | errors | CPU ms / 1k req |"
@@ -544,6 +576,10 @@ REPORT="$RAW_DIR/report.md"
         if [[ " $ROWS " == *" portico-keyed "* ]]; then
             echo "- @ $conns conns: portico keyed ÷ portico mock req/s = $(ratio "${RPS[portico-keyed:$conns]:-}" "${RPS[portico-mock:$conns]:-}")" \
                 "(overhead of throttling + keys; target ≥ 0.97); CPU/req = $(ratio "${CPUK[portico-keyed:$conns]:-}" "${CPUK[portico-mock:$conns]:-}")"
+        fi
+        if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
+            echo "- @ $conns conns: portico cached ÷ nginx proxy_cache req/s = $(ratio "${RPS[portico-cached:$conns]:-}" "${RPS[nginx-proxy-cache:$conns]:-}") (target ≥ 1.6);" \
+                "CPU/req = $(ratio "${CPUK[portico-cached:$conns]:-}" "${CPUK[nginx-proxy-cache:$conns]:-}") (target ≤ 0.6)"
         fi
         if [[ " $ROWS " == *" nginx-limit-req "* ]]; then
             echo "- @ $conns conns: nginx limit_req ÷ nginx return 200 req/s = $(ratio "${RPS[nginx-limit-req:$conns]:-}" "${RPS[nginx-return:$conns]:-}");" \

@@ -3,6 +3,8 @@
 //! See `shared/DESIGN.md` for the architecture and `src/pipeline/` for
 //! the request path, top to bottom.
 
+pub mod admin;
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod integration;

@@ -43,6 +43,26 @@ enum Command {
     },
     /// The API keys with their values (generated ones included), as JSON.
     Keys,
+    /// Stage cache operations on the running server (through its admin listener).
+    Cache {
+        #[command(subcommand)]
+        op: CacheOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheOp {
+    /// Empty a stage's cache on every worker (AWS FlushStageCache).
+    Flush {
+        /// The API's name or id; may be left out when there is one API.
+        #[arg(long)]
+        api: Option<String>,
+        #[arg(long)]
+        stage: String,
+        /// The admin listener, `http://HOST:PORT`; default: `[admin] listen` of the config.
+        #[arg(long)]
+        admin: Option<String>,
+    },
 }
 
 fn read(path: Option<&PathBuf>) -> Result<(String, String), ConfigError> {
@@ -167,6 +187,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Keys) => {
             println!("{}", keys(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Cache {
+            op: CacheOp::Flush { api, stage, admin },
+        }) => {
+            let addr = match admin {
+                Some(url) => url
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string(),
+                None => config.admin.listen.0.to_string(),
+            };
+            let token = match (&config.admin.token, &config.admin.token_env) {
+                (Some(t), _) => Some(t.clone()),
+                (None, Some(var)) => std::env::var(var).ok(),
+                (None, None) => None,
+            };
+            let body =
+                portico::admin::flush_request(&addr, token.as_deref(), api.as_deref(), &stage)?;
+            println!("{body}");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -29,6 +29,10 @@ pub struct Config {
     #[serde(default)]
     pub state: StateConfig,
     #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -114,6 +118,161 @@ impl Default for StateConfig {
             flush_ms: 1000,
         }
     }
+}
+
+/// The admin listener: cache flushes now, metrics and the management API later.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    pub listen: Listen,
+    /// Bearer token for the endpoints that change state; or `token_env`.
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            listen: Listen("127.0.0.1:9901".parse().expect("literal address")),
+            token: None,
+            token_env: None,
+        }
+    }
+}
+
+/// Settings of every stage cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// The response header saying `Hit` or `Miss`; empty sends none.
+    pub header: String,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            header: "x-cache".into(),
+        }
+    }
+}
+
+/// A stage's response cache (AWS: cacheClusterEnabled + cacheClusterSize
+/// and the stage's caching method settings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageCacheConfig {
+    /// Bytes, split evenly across the worker shards.
+    pub capacity: ByteSize,
+    #[serde(default = "default_cache_ttl")]
+    pub ttl_s: Ttl,
+    /// Statuses that are stored; empty means any 2xx.
+    #[serde(default)]
+    pub statuses: Vec<u16>,
+    #[serde(default = "default_max_item")]
+    pub max_item_bytes: ByteSize,
+    #[serde(default = "yes")]
+    pub require_authorization: bool,
+    #[serde(default)]
+    pub unauthorized_strategy: UnauthorizedStrategy,
+    #[serde(default = "default_coalesce_wait")]
+    pub coalesce_wait_ms: u64,
+}
+
+fn default_cache_ttl() -> Ttl {
+    Ttl(300)
+}
+
+fn default_max_item() -> ByteSize {
+    ByteSize(1024 * 1024)
+}
+
+fn default_coalesce_wait() -> u64 {
+    1000
+}
+
+/// What a client without the right to invalidate gets for `Cache-Control: max-age=0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum UnauthorizedStrategy {
+    #[serde(rename = "FAIL_WITH_403")]
+    FailWith403,
+    #[default]
+    #[serde(rename = "SUCCEED_WITH_RESPONSE_HEADER")]
+    SucceedWithResponseHeader,
+    #[serde(rename = "SUCCEED_WITHOUT_RESPONSE_HEADER")]
+    SucceedWithoutResponseHeader,
+}
+
+/// A cache TTL in seconds: 0 (off) to 3600, as AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct Ttl(pub u32);
+
+impl TryFrom<u64> for Ttl {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if v > 3600 {
+            return Err(format!("a cache TTL is at most 3600 seconds (got {v})"));
+        }
+        Ok(Ttl(v as u32))
+    }
+}
+
+/// A size: an integer of bytes, or a string like "512KB", "64MB", "0.5GB".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub struct ByteSize(pub u64);
+
+impl TryFrom<toml::Value> for ByteSize {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        let bad = |s: &str| {
+            format!("`{s}` is not a size: use bytes, or a number with KB, MB or GB (like \"64MB\" or \"0.5GB\")")
+        };
+        match v {
+            toml::Value::Integer(n) if n >= 0 => Ok(ByteSize(n as u64)),
+            toml::Value::String(s) => {
+                let t = s.trim();
+                let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+                let (num, unit) = t.split_at(split);
+                let n: f64 = num.trim().parse().map_err(|_| bad(&s))?;
+                let mult = match unit.trim().to_ascii_uppercase().as_str() {
+                    "" | "B" => 1.0,
+                    "KB" => 1024.0,
+                    "MB" => 1024.0 * 1024.0,
+                    "GB" => 1024.0 * 1024.0 * 1024.0,
+                    _ => return Err(bad(&s)),
+                };
+                if !n.is_finite() || n < 0.0 {
+                    return Err(bad(&s));
+                }
+                Ok(ByteSize((n * mult) as u64))
+            }
+            other => Err(bad(&other.to_string())),
+        }
+    }
+}
+
+/// A route's cache settings (AWS: the method's caching settings and
+/// cache key parameters).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCacheConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Overrides the stage's TTL.
+    #[serde(default)]
+    pub ttl_s: Option<Ttl>,
+    /// Query parameters that are part of the cache key.
+    #[serde(default)]
+    pub key_query: Vec<String>,
+    /// Request headers that are part of the cache key.
+    #[serde(default)]
+    pub key_headers: Vec<String>,
+    /// Store responses that set cookies (off by default: they are per user).
+    #[serde(default)]
+    pub allow_set_cookie: bool,
 }
 
 /// An AWS usage plan: per-key throttle and quota over the API stages it covers.
@@ -335,6 +494,9 @@ pub struct StageConfig {
     /// Per-route overrides, keyed `"METHOD /path"` as the route is declared.
     #[serde(default)]
     pub route_throttle: BTreeMap<String, Spanned<Throttle>>,
+    /// The stage's response cache; absent: no cache.
+    #[serde(default)]
+    pub cache: Option<StageCacheConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +508,9 @@ pub struct RouteConfig {
     /// Callers must send a valid `x-api-key` of a usage plan covering the stage.
     #[serde(default)]
     pub api_key_required: bool,
+    /// Overrides for the stage cache; GET routes of a cached stage are cached by default.
+    #[serde(default)]
+    pub cache: Option<RouteCacheConfig>,
 }
 
 impl RouteConfig {

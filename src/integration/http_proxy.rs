@@ -389,6 +389,7 @@ async fn respond(
         if !head.has_date {
             push_header(out, b"date", &w.date());
         }
+        out.extend_from_slice(&conn.extra_head);
         out.extend_from_slice(if close {
             &b"connection: close\r\n\r\n"[..]
         } else if req.version == Version::Http10 {
@@ -401,6 +402,33 @@ async fn respond(
     let kind = head.body;
     let upstream_keep_alive = head.keep_alive;
     up.stream.consume(head_len);
+    // An answer the cache may store is read whole (it is small: at most the
+    // stage's item limit), so it is captured in one piece.
+    if conn.capture && !dechunk {
+        let limit = conn.capture_limit;
+        loop {
+            let buffered = up.stream.buffered();
+            let whole = match kind {
+                BodyKind::Length(n) => n > limit as u64 || buffered.len() as u64 >= n,
+                // Chunk framing adds a little: allow for it before giving up.
+                BodyKind::Chunked => {
+                    buffered.len() > limit + limit / 8 + 1024
+                        || matches!(
+                            buffered_body_len(kind, buffered, u64::MAX),
+                            Ok(Some(_)) | Err(_)
+                        )
+                }
+                _ => true,
+            };
+            if whole {
+                break;
+            }
+            match up.stream.fill_within(proxy.timeout).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
     // The whole body is usually here already: then one write, no relay.
     let body_here = match kind {
         BodyKind::Length(_) | BodyKind::None => {

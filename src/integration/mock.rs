@@ -61,10 +61,12 @@ impl MockIntegration {
         out: &mut Vec<u8>,
         request_id: &[u8],
         date: &[u8],
+        extra_head: &[u8],
         close: bool,
         head_only: bool,
     ) {
         out.extend_from_slice(&self.head);
+        out.extend_from_slice(extra_head);
         out.extend_from_slice(b"x-request-id: ");
         out.extend_from_slice(request_id);
         out.extend_from_slice(b"\r\ndate: ");

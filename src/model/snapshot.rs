@@ -13,7 +13,9 @@ use crate::integration::{HttpProxyIntegration, MockIntegration};
 use crate::router::RouteTable;
 use crate::throttle::Catalog;
 
+use super::caching;
 use super::limits::{self, Keys, StageLimits};
+use crate::cache::{RouteCache, StageCache};
 
 pub struct Snapshot {
     pub limits: LimitsConfig,
@@ -29,6 +31,8 @@ pub struct Snapshot {
     /// Every token bucket and meter, numbered; the same for the same config.
     pub catalog: Catalog,
     pub keys: Keys,
+    /// The Hit/Miss response header's name; empty: none.
+    pub cache_header: Box<[u8]>,
 }
 
 pub struct Api {
@@ -46,6 +50,9 @@ pub struct Stage {
     /// stage variables are substituted at compile time.
     pub integrations: Vec<Integration>,
     pub limits: StageLimits,
+    pub cache: Option<StageCache>,
+    /// Per route: its cache settings if the stage caches it.
+    pub route_cache: Vec<Option<RouteCache>>,
 }
 
 pub enum Integration {
@@ -79,6 +86,7 @@ impl Snapshot {
         let mut hosts = HashMap::new();
         let mut default_api = None;
         let mut compiled = limits::compile(config);
+        let mut stage_number = 0;
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
@@ -120,10 +128,14 @@ impl Snapshot {
                         }
                     });
                 }
+                let (cache, route_cache) = caching::compile(api, stage, stage_number);
+                stage_number += 1;
                 stages.push(Stage {
                     name: stage_name.clone(),
                     integrations,
                     limits: stage_limits.next().unwrap_or_default(),
+                    cache,
+                    route_cache,
                 });
             }
             if api.hosts.is_empty() {
@@ -184,6 +196,7 @@ impl Snapshot {
             resolved,
             catalog: compiled.catalog,
             keys: compiled.keys,
+            cache_header: config.cache.header.to_ascii_lowercase().into_bytes().into(),
         })
     }
 

@@ -3,10 +3,11 @@
 //! give (status + JSON message) instead of throwing through layers.
 //!
 //! accept → parse head (server::conn) → request id → resolve API + stage →
-//! route → admit (API key, throttle, quota) → [cache: later] →
-//! integration → write → meter the bytes sent
+//! route → admit (API key, throttle, quota) → cache lookup → integration
+//! → write → cache fill → meter the bytes sent
 
 mod admit;
+mod cache;
 mod request_id;
 mod resolve;
 mod route;
@@ -38,6 +39,8 @@ pub struct RequestInfo {
 
 enum Plan<'s> {
     Reject(ErrorResponse),
+    /// Answered from the cache: the response is in `conn.out`.
+    Cached,
     Mock(&'s MockIntegration),
     Proxy(&'s HttpProxyIntegration),
 }
@@ -50,6 +53,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         head,
         upstream_out,
         peer_ip,
+        out,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -67,20 +71,47 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             let admission = admit::check(&snap, api, stage, m.route, head, buf)?;
             Ok((stage, m, admission))
         });
-    let (plan, metered) = match routed {
-        Err(reject) => (Plan::Reject(reject), None),
+    let (plan, metered, mut fill) = match routed {
+        Err(reject) => (Plan::Reject(reject), None, None),
         Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
-            Err(reject) => (Plan::Reject(reject), None),
-            Ok(()) => (
-                plan(stage, &m, head, buf, upstream_out, peer_ip, &req),
-                admission.meter,
-            ),
+            Err(reject) => (Plan::Reject(reject), None, None),
+            Ok(()) => {
+                let meter = admission.meter;
+                match cache::decide(stage, &m, head, buf, meter.is_some()) {
+                    cache::Decision::Refuse(e) => (Plan::Reject(e), meter, None),
+                    cache::Decision::Use(l) if cache::serve_hit(w, &snap, out, &l, &req) => {
+                        (Plan::Cached, meter, None)
+                    }
+                    decision => {
+                        let fill = match decision {
+                            cache::Decision::Use(l) => Some(cache::begin_fill(w, l)),
+                            _ => None,
+                        };
+                        let p = plan(stage, &m, head, buf, upstream_out, peer_ip, &req);
+                        (p, meter, fill)
+                    }
+                }
+            }
         },
     };
     let head_len = head.len;
     conn.stream.consume(head_len);
     let sent_before = conn.sent;
+    let mut plan = plan;
+    if let Some(f) = &mut fill {
+        if f.wait_for_other(w, &snap, conn, &req).await {
+            // Another call's fill answered this one.
+            conn.upstream_out.clear();
+            fill = None;
+            plan = Plan::Cached;
+        } else {
+            f.prepare(&snap, conn);
+        }
+    }
     let outcome = serve(w, &snap, conn, &req, plan).await;
+    if let Some(f) = fill {
+        f.finish(w, &snap, conn);
+    }
     if let Some(meter) = metered {
         w.throttle.borrow_mut().sent(meter, conn.sent - sent_before);
     }
@@ -123,6 +154,15 @@ async fn serve(
 ) -> Outcome {
     match plan {
         Plan::Proxy(proxy) => integration::forward(w, snap, conn, req, proxy).await,
+        Plan::Cached => {
+            if let Err(outcome) = discard_body(w, snap, conn, req).await {
+                return outcome;
+            }
+            match conn.flush().await {
+                Ok(()) if !(req.close || w.draining()) => Outcome::KeepAlive,
+                _ => Outcome::Close,
+            }
+        }
         Plan::Reject(err) => {
             // The body is skipped if it is here already; else the connection ends.
             let skipped = match buffered_body_len(
@@ -147,6 +187,7 @@ async fn serve(
                 &mut conn.out,
                 req.id.as_bytes(),
                 &w.date(),
+                &conn.extra_head,
                 close,
                 req.is_head,
             );

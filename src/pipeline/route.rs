@@ -13,6 +13,26 @@ pub fn find<'s, 'b>(
     method: Method,
 ) -> Result<(&'s Api, &'s Stage, RouteMatch<'s, 'b>), ErrorResponse> {
     let path = std::str::from_utf8(t.path).map_err(|_| MISSING_TOKEN)?;
-    let m = t.api.routes.find(method, path).ok_or(MISSING_TOKEN)?;
+    let m = t
+        .api
+        .routes
+        .find(method, path)
+        .or_else(|| head_of_cached_get(t.stage, method, path, t.api))
+        .ok_or(MISSING_TOKEN)?;
     Ok((t.api, t.stage, m))
+}
+
+/// A HEAD with no route of its own is served by a cached GET route's
+/// entry, as the cache holds its headers (not in AWS; see the README).
+fn head_of_cached_get<'s, 'b>(
+    stage: &Stage,
+    method: Method,
+    path: &'b str,
+    api: &'s Api,
+) -> Option<RouteMatch<'s, 'b>> {
+    if method != Method::Head {
+        return None;
+    }
+    let m = api.routes.find(Method::Get, path)?;
+    matches!(stage.route_cache.get(m.route), Some(Some(_))).then_some(m)
 }

@@ -31,11 +31,21 @@ pub struct Connection {
     pub peer_ip: String,
     /// Bytes written to the client so far, for usage records.
     pub sent: u64,
+    /// Header lines the integration adds to this response (`x-cache: Miss`).
+    pub extra_head: Vec<u8>,
+    /// Keep a copy of what is written, for the cache to store.
+    pub capture: bool,
+    /// Largest body worth capturing whole (the stage's item limit).
+    pub capture_limit: usize,
+    pub captured: Vec<u8>,
 }
 
 impl Connection {
     pub async fn flush(&mut self) -> io::Result<()> {
         self.sent += self.out.len() as u64;
+        if self.capture {
+            self.captured.extend_from_slice(&self.out);
+        }
         write_all(&mut self.stream.io, &mut self.out).await
     }
 
@@ -59,6 +69,8 @@ impl Connection {
         close: bool,
     ) -> Outcome {
         let close = close || w.draining();
+        // The gateway's own answers are never stored.
+        self.capture = false;
         write_error(&mut self.out, err, request_id, &w.date(), close);
         match self.flush().await {
             Ok(()) if !close => Outcome::KeepAlive,
@@ -79,6 +91,10 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         response_head: ResponseHead::default(),
         peer_ip: peer.ip().to_string(),
         sent: 0,
+        extra_head: Vec::new(),
+        capture: false,
+        capture_limit: 0,
+        captured: Vec::new(),
     };
     let mut first = true;
     loop {

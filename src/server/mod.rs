@@ -37,6 +37,8 @@ pub enum ServerError {
     Signals(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
@@ -86,6 +88,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             tick,
             initial_leases: std::mem::take(&mut initial_leases[id]),
             reports: reports_tx.clone(),
+            workers,
         };
         handles.push(worker::spawn(
             settings,
@@ -148,6 +151,33 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     }
     eprintln!("portico: driver {driver}");
     eprintln!("portico: listening on http://{addr} ({workers} workers)");
+    let admin = if config.admin.enabled {
+        let token = match (&config.admin.token, &config.admin.token_env) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(var)) => Some(
+                std::env::var(var).map_err(|_| crate::admin::AdminError::TokenEnv(var.clone()))?,
+            ),
+            (None, None) => None,
+        };
+        let ctx = crate::admin::Context {
+            token,
+            mailboxes: mailboxes.clone(),
+            snapshot: snapshot.clone(),
+        };
+        let admin = match crate::admin::start(config.admin.listen.0, ctx) {
+            Ok(a) => a,
+            Err(e) => {
+                for m in &mailboxes {
+                    let _ = m.send(Msg::Shutdown);
+                }
+                return Err(e.into());
+            }
+        };
+        eprintln!("portico: admin listening on http://{}", admin.addr);
+        Some(admin)
+    } else {
+        None
+    };
 
     let (stop_tx, stop_rx) = bounded::<()>(0);
     let refresher = (!snapshot.resolved.is_empty()).then(|| {
@@ -166,6 +196,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         "portico: signal {}: stopped accepting, draining",
         sig.unwrap_or(0)
     );
+    drop(admin);
     for m in &mailboxes {
         let _ = m.send(Msg::Shutdown);
     }

@@ -20,6 +20,7 @@ use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
 use super::catch_unwind::CatchUnwind;
 use super::conn;
 use super::event::Event;
+use crate::cache::Caches;
 use crate::config::Driver;
 use crate::integration::Pool;
 use crate::model::Snapshot;
@@ -30,6 +31,8 @@ pub enum Msg {
     Snapshot(Arc<Snapshot>),
     /// Token and quota leases from the reconciler.
     Leases(Vec<Instruction>),
+    /// Empty this worker's shard of a stage cache, then say so.
+    FlushCache(usize, Sender<()>),
     Shutdown,
 }
 
@@ -44,6 +47,8 @@ pub struct Settings {
     /// Leases to start with, so the first calls need not wait for a tick.
     pub initial_leases: Vec<Instruction>,
     pub reports: Sender<Report>,
+    /// How many workers share each stage cache's capacity.
+    pub workers: usize,
 }
 /// io_uring submission queue entries.
 const RING_ENTRIES: u32 = 4096;
@@ -57,6 +62,8 @@ pub struct Worker {
     pub pool: RefCell<Pool>,
     /// This worker's token and quota balances; only this thread touches them.
     pub throttle: RefCell<Local>,
+    /// This worker's shard of every stage cache.
+    pub caches: RefCell<Caches>,
     reports: Sender<Report>,
     mailbox: Receiver<Msg>,
     tick_every: Duration,
@@ -244,6 +251,7 @@ impl Worker {
         let w = Worker {
             id: s.id,
             throttle: RefCell::new(throttle),
+            caches: RefCell::new(Caches::new(s.workers)),
             reports: s.reports.clone(),
             mailbox,
             tick_every: s.tick,
@@ -308,6 +316,10 @@ impl Worker {
                     for l in leases {
                         local.apply(l);
                     }
+                }
+                Msg::FlushCache(stage, done) => {
+                    self.caches.borrow_mut().flush(stage);
+                    let _ = done.send(());
                 }
                 Msg::Shutdown => {
                     self.draining.set(true);

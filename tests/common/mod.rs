@@ -55,6 +55,11 @@ pub struct Config {
     upstream: Vec<(String, String)>,
     /// `[throttle]` (account level); written only when a key was set.
     throttle: Vec<(String, String)>,
+    /// `[admin]`; `listen` is always preset to `127.0.0.1:0` (the default
+    /// fixed port would make parallel tests collide).
+    admin: Vec<(String, String)>,
+    /// `[cache]` (global cache settings); written only when a key was set.
+    cache: Vec<(String, String)>,
     /// `[state]`; `dir` is always set (a fresh temp dir per `Config::new`,
     /// shared by clones, so a restarted server sees the same store).
     state: Vec<(String, String)>,
@@ -119,6 +124,8 @@ impl Config {
             timeouts: vec![],
             upstream: vec![],
             throttle: vec![],
+            admin: vec![("listen".into(), "\"127.0.0.1:0\"".into())],
+            cache: vec![],
             state: vec![("dir".into(), toml_str(&state_dir.path.to_string_lossy()))],
             state_dir,
             rest: rest.to_string(),
@@ -158,6 +165,14 @@ impl Config {
     pub fn throttle(self, k: &str, v: &str) -> Config {
         self.set(|c| &mut c.throttle, k, v)
     }
+    /// A key of the `[admin]` section (`listen` is preset to `127.0.0.1:0`).
+    pub fn admin(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.admin, k, v)
+    }
+    /// A key of the global `[cache]` section.
+    pub fn cache(self, k: &str, v: &str) -> Config {
+        self.set(|c| &mut c.cache, k, v)
+    }
     /// A key of the `[state]` section (`dir` is preset to a temp dir).
     pub fn state(self, k: &str, v: &str) -> Config {
         self.set(|c| &mut c.state, k, v)
@@ -176,8 +191,10 @@ impl Config {
             ("upstream", &self.upstream),
             ("throttle", &self.throttle),
             ("state", &self.state),
+            ("admin", &self.admin),
+            ("cache", &self.cache),
         ] {
-            if name == "throttle" && kv.is_empty() {
+            if (name == "throttle" || name == "cache") && kv.is_empty() {
                 continue;
             }
             s.push_str(&format!("[{name}]\n"));
@@ -360,8 +377,14 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub pid: u32,
-    /// Every stderr line up to and including the `listening on` line.
+    /// Every stderr line up to and including the `listening on` line (and
+    /// any read later by [`Server::admin_port`]).
     pub startup: Vec<String>,
+    /// The admin listener's port, once its `admin listening on` line was read.
+    admin: Option<u16>,
+    /// Lines read by [`Server::admin_port`] after startup, not yet returned
+    /// by [`Server::next_line`].
+    pending: std::collections::VecDeque<String>,
     lines: Receiver<Option<String>>,
     stderr_eof: bool,
     config_path: PathBuf,
@@ -421,6 +444,8 @@ impl Server {
             port: 0,
             pid,
             startup: Vec::new(),
+            admin: None,
+            pending: Default::default(),
             lines: rx,
             stderr_eof: false,
             config_path,
@@ -433,6 +458,11 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match server.lines.recv_timeout(left) {
                 Ok(Some(line)) => {
+                    if let Some(p) = admin_port_in(&line) {
+                        server.admin = Some(p);
+                        server.startup.push(line);
+                        continue;
+                    }
                     let found = line.find(MARK).map(|i| {
                         line[i + MARK.len()..]
                             .chars()
@@ -475,6 +505,50 @@ impl Server {
         Client::connect(self.port)
     }
 
+    /// The admin listener's port, from the `portico: admin listening on
+    /// http://127.0.0.1:PORT` stderr line (read on, bounded, if it came after
+    /// the main `listening on` line). Panics if there is none.
+    pub fn admin_port(&mut self) -> u16 {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while self.admin.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stderr_eof {
+                panic!(
+                    "no `admin listening on http://127.0.0.1:PORT` line on stderr; got: {:#?}",
+                    self.startup
+                );
+            }
+            match self.lines.recv_timeout(left) {
+                Ok(Some(line)) => {
+                    self.admin = admin_port_in(&line);
+                    self.startup.push(line.clone());
+                    self.pending.push_back(line);
+                }
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        self.admin.unwrap()
+    }
+
+    /// `http://127.0.0.1:ADMIN_PORT` (see [`Server::admin_port`]).
+    pub fn admin_url(&mut self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port())
+    }
+
+    /// `method path` on the admin listener (`Connection: close`), with
+    /// `Authorization: Bearer token` when `token` is given (POST:
+    /// `Content-Length: 0`).
+    pub fn admin_request(&mut self, method: &str, path: &str, token: Option<&str>) -> Response {
+        let port = self.admin_port();
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut extra = vec![("Connection", "close")];
+        if let Some(a) = &auth {
+            extra.push(("Authorization", a.as_str()));
+        }
+        Client::connect(port).request(request(method, path, "localhost", &extra, b""))
+    }
+
     /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
     pub fn sigterm(&self) {
         let st = Command::new("kill")
@@ -504,6 +578,9 @@ impl Server {
 
     /// Next stderr line after startup, or `None` on timeout / EOF.
     pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        if let Some(l) = self.pending.pop_front() {
+            return Some(l);
+        }
         if self.stderr_eof {
             return None;
         }
@@ -549,6 +626,21 @@ impl Server {
             std::thread::yield_now();
         }
     }
+}
+
+/// The port of a `... admin listening on http://127.0.0.1:PORT` line.
+fn admin_port_in(line: &str) -> Option<u16> {
+    const ADMIN: &str = "admin listening on http://127.0.0.1:";
+    let i = line.find(ADMIN)?;
+    let digits: String = line[i + ADMIN.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let port: u16 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("bad port in admin listening line: {line:?}"));
+    assert_ne!(port, 0, "admin listener reported port 0: {line:?}");
+    Some(port)
 }
 
 impl Drop for Server {

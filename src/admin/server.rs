@@ -1,0 +1,158 @@
+//! Serving the admin endpoints (tiny_http: this is not the hot path).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Sender};
+use serde_json::json;
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::cache::query_value;
+use crate::model::Snapshot;
+use crate::server::Msg;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("admin listener: cannot listen on {addr}: {message}")]
+    Bind { addr: SocketAddr, message: String },
+    #[error("admin token: environment variable `{0}` is not set")]
+    TokenEnv(String),
+}
+
+/// The running admin listener; stopped on drop.
+pub struct Admin {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Admin {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the endpoints need: the workers' mailboxes and the snapshot in
+/// use (to find a stage's cache by name).
+pub struct Context {
+    pub token: Option<String>,
+    pub mailboxes: Vec<Sender<Msg>>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
+    let server = Server::http(addr).map_err(|e| AdminError::Bind {
+        addr,
+        message: e.to_string(),
+    })?;
+    let bound = server.server_addr().to_ip().unwrap_or(addr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("portico-admin".into())
+        .spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
+                    handle(&ctx, req);
+                }
+            }
+        })
+        .expect("spawn admin thread");
+    Ok(Admin {
+        addr: bound,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+fn reply(req: Request, status: u16, body: serde_json::Value) {
+    let header =
+        Header::from_bytes(&b"content-type"[..], &b"application/json"[..]).expect("static header");
+    let _ = req.respond(
+        Response::from_string(body.to_string())
+            .with_status_code(status)
+            .with_header(header),
+    );
+}
+
+fn handle(ctx: &Context, req: Request) {
+    let url = req.url().to_string();
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (url.clone(), String::new()),
+    };
+    match (req.method(), path.as_str()) {
+        (Method::Get, "/healthz") => reply(req, 200, json!({"status": "ok"})),
+        (Method::Post, "/cache/flush") => {
+            if !authorized(ctx, &req) {
+                return reply(req, 401, json!({"message": "Unauthorized"}));
+            }
+            let q = query.as_bytes();
+            let api = query_value(q, b"api").map(|v| String::from_utf8_lossy(v).into_owned());
+            let stage = query_value(q, b"stage").map(|v| String::from_utf8_lossy(v).into_owned());
+            match flush(ctx, api.as_deref(), stage.as_deref()) {
+                Ok(n) => reply(req, 200, json!({"flushed": n})),
+                Err(m) => reply(req, 404, json!({"message": m})),
+            }
+        }
+        _ => reply(
+            req,
+            404,
+            json!({"message": format!("no admin endpoint {path}")}),
+        ),
+    }
+}
+
+fn authorized(ctx: &Context, req: &Request) -> bool {
+    let Some(token) = &ctx.token else {
+        return false;
+    };
+    req.headers().iter().any(|h| {
+        h.field.equiv("authorization")
+            && h.value.as_str().strip_prefix("Bearer ").map(str::trim) == Some(token.as_str())
+    })
+}
+
+/// Flushes a stage's cache on every worker and waits for each to confirm.
+fn flush(ctx: &Context, api: Option<&str>, stage: Option<&str>) -> Result<usize, String> {
+    let snap = &ctx.snapshot;
+    let api = match api {
+        Some(name) => snap
+            .apis
+            .iter()
+            .find(|a| a.name == name || a.id == name)
+            .ok_or_else(|| format!("no API `{name}`"))?,
+        None if snap.apis.len() == 1 => &snap.apis[0],
+        None => return Err("say which API: ?api=NAME".into()),
+    };
+    let stage_name = stage.ok_or("say which stage: ?stage=NAME")?;
+    let stage = api
+        .stages
+        .iter()
+        .find(|s| s.name == stage_name)
+        .ok_or_else(|| format!("API `{}` has no stage `{stage_name}`", api.name))?;
+    let cache = stage
+        .cache
+        .as_ref()
+        .ok_or_else(|| format!("stage `{stage_name}` has no cache"))?;
+    let (ack_tx, ack_rx) = bounded(ctx.mailboxes.len());
+    let mut sent = 0;
+    for m in &ctx.mailboxes {
+        if m.send(Msg::FlushCache(cache.id, ack_tx.clone())).is_ok() {
+            sent += 1;
+        }
+    }
+    let mut flushed = 0;
+    for _ in 0..sent {
+        if ack_rx.recv_timeout(Duration::from_secs(5)).is_ok() {
+            flushed += 1;
+        }
+    }
+    Ok(flushed)
+}
