@@ -14,22 +14,29 @@ use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 
 /// Bytes an entry costs beyond its key and stored response: the slab slot,
 /// its index in the table and a queue, a ghost record when evicted, and
-/// the allocator's rounding of its two allocations. Checked against the
+/// the allocator's rounding of its one allocation. Checked against the
 /// layout in a test; the bench measures it with a counting allocator.
-pub const ENTRY_OVERHEAD: usize = 128;
+pub const ENTRY_OVERHEAD: usize = 112;
 
 /// The small queue's share of the capacity, as S3-FIFO's paper suggests.
 const SMALL_SHARE: f64 = 0.1;
 
+impl Slot {
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len as usize]
+    }
+}
+
 #[derive(Debug)]
 pub struct Slot {
     hash: u64,
-    key: Box<[u8]>,
-    /// The stored response (status line and headers, then the body).
+    /// One allocation: the key, then the stored response (status line and
+    /// headers, then the body).
     data: Box<[u8]>,
+    key_len: u32,
     /// Where the body starts in `data`.
     body_at: u32,
-    /// Unix seconds when stored, and when it stops being served.
+    /// Unix milliseconds when stored, and when it stops being served.
     stored_at: u64,
     expires_at: u64,
     generation: u32,
@@ -96,31 +103,33 @@ impl Shard {
         self.table
             .find(hash, |&i| {
                 let s = &self.slots[i as usize];
-                s.hash == hash && &*s.key == key
+                s.hash == hash && s.key() == key
             })
             .copied()
     }
 
-    /// The entry for `key` if it is fresh at `now` (Unix seconds).
-    pub fn get(&mut self, key: &[u8], now: u64) -> Option<Hit<'_>> {
+    /// The entry for `key` if it is fresh at `now_ms` (Unix milliseconds);
+    /// its age is in whole seconds.
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<Hit<'_>> {
         let hash = self.hash(key);
         let i = self.find(hash, key)?;
-        if self.slots[i as usize].expires_at <= now {
+        if self.slots[i as usize].expires_at <= now_ms {
             self.remove(i);
             return None;
         }
         let s = &mut self.slots[i as usize];
         s.freq = (s.freq + 1).min(3);
-        let (head, body) = s.data.split_at(s.body_at as usize);
+        let (head, body) = s.data[s.key_len as usize..].split_at((s.body_at - s.key_len) as usize);
         Some(Hit {
             head,
             body,
-            age: now.saturating_sub(s.stored_at),
+            age: now_ms.saturating_sub(s.stored_at) / 1000,
         })
     }
 
-    /// Stores a response; `false` if it is larger than the whole shard.
-    pub fn insert(&mut self, key: &[u8], head: &[u8], body: &[u8], now: u64, ttl: u32) -> bool {
+    /// Stores a response for `ttl` seconds from `now_ms`; `false` if it is
+    /// larger than the whole shard.
+    pub fn insert(&mut self, key: &[u8], head: &[u8], body: &[u8], now_ms: u64, ttl: u32) -> bool {
         let cost = key.len() + head.len() + body.len() + ENTRY_OVERHEAD;
         if cost > self.capacity {
             return false;
@@ -130,16 +139,17 @@ impl Shard {
             self.remove(old);
         }
         let in_main = self.ghost.remove(&hash);
-        let mut data = Vec::with_capacity(head.len() + body.len());
+        let mut data = Vec::with_capacity(key.len() + head.len() + body.len());
+        data.extend_from_slice(key);
         data.extend_from_slice(head);
         data.extend_from_slice(body);
         let slot = Slot {
             hash,
-            key: key.into(),
             data: data.into_boxed_slice(),
-            body_at: head.len() as u32,
-            stored_at: now,
-            expires_at: now + u64::from(ttl),
+            key_len: key.len() as u32,
+            body_at: (key.len() + head.len()) as u32,
+            stored_at: now_ms,
+            expires_at: now_ms + u64::from(ttl) * 1000,
             generation: 0,
             freq: 0,
             in_main,
@@ -174,7 +184,7 @@ impl Shard {
     }
 
     fn cost(s: &Slot) -> usize {
-        s.key.len() + s.data.len() + ENTRY_OVERHEAD
+        s.data.len() + ENTRY_OVERHEAD
     }
 
     fn remove(&mut self, i: u32) {
@@ -185,7 +195,6 @@ impl Shard {
         let cost = Self::cost(s);
         s.live = false;
         let (hash, in_main) = (s.hash, s.in_main);
-        s.key = Box::default();
         s.data = Box::default();
         self.used -= cost;
         if !in_main {
@@ -269,13 +278,15 @@ mod tests {
     #[test]
     fn stores_serves_and_expires() {
         let mut s = Shard::new(10_000);
-        assert!(s.insert(b"k", b"HEAD", b"body", 100, 10));
-        let hit = s.get(b"k", 105).expect("fresh");
+        // Times are Unix milliseconds, the TTL seconds.
+        assert!(s.insert(b"k", b"HEAD", b"body", 100_000, 10));
+        let hit = s.get(b"k", 105_500).expect("fresh");
         assert_eq!(
             (hit.head, hit.body, hit.age),
             (&b"HEAD"[..], &b"body"[..], 5)
         );
-        assert!(s.get(b"k", 110).is_none(), "expired at stored + ttl");
+        assert!(s.get(b"k", 109_999).is_some(), "fresh until stored + ttl");
+        assert!(s.get(b"k", 110_000).is_none(), "expired at stored + ttl");
         assert!(s.is_empty(), "an expired entry is dropped");
         assert_eq!(s.used(), 0);
     }
@@ -334,7 +345,7 @@ mod tests {
     fn overhead_constant_covers_the_layout() {
         // Slot + table index (u32 and a control byte at 7/8 load) + queue
         // slot + ghost record (set slot and order slot); the rest of the
-        // constant is left for the allocator's rounding.
+        // constant is left for the allocator's rounding of the one allocation.
         let per_entry = std::mem::size_of::<Slot>() + 6 + 8 + 18;
         assert!(
             per_entry <= ENTRY_OVERHEAD,

@@ -97,8 +97,7 @@ pub fn serve_hit(
         return false;
     }
     let mut caches = w.caches.borrow_mut();
-    let now = w.now_secs() as u64;
-    let Some(hit) = caches.shard(l.stage).get(&l.key, now) else {
+    let Some(hit) = caches.shard(l.stage).get(&l.key, w.now_ms()) else {
         return false;
     };
     let mut exchange = Vec::with_capacity(128);
@@ -214,12 +213,14 @@ impl Fill<'_, '_> {
                 cache_header: &snap.cache_header,
             };
             if let Some(s) = cache::storable(&conn.captured, &policy) {
-                let now = w.now_secs() as u64;
                 let (head, body) = s.head.split_at(s.body_at);
-                w.caches
-                    .borrow_mut()
-                    .shard(l.stage)
-                    .insert(&l.key, head, body, now, l.route.ttl);
+                w.caches.borrow_mut().shard(l.stage).insert(
+                    &l.key,
+                    head,
+                    body,
+                    w.now_ms(),
+                    l.route.ttl,
+                );
             }
         }
         conn.capture = false;

@@ -69,6 +69,7 @@ pub struct Worker {
     tick_every: Duration,
     date: Cell<[u8; 29]>,
     date_secs: Cell<u64>,
+    now_ms: Cell<u64>,
     rng: Cell<u64>,
     connections: Cell<usize>,
     max_connections: usize,
@@ -262,6 +263,7 @@ impl Worker {
             )),
             date: Cell::new([b' '; 29]),
             date_secs: Cell::new(0),
+            now_ms: Cell::new(0),
             rng: Cell::new(seed | 1),
             connections: Cell::new(0),
             max_connections: s.max_connections,
@@ -344,9 +346,16 @@ impl Worker {
         self.date.get()
     }
 
+    /// Unix milliseconds, as of the last tick (cache ages and expiry).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+
     fn refresh_date(&self) {
         let now = SystemTime::now();
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.now_ms.set(since.as_millis() as u64);
+        let secs = since.as_secs();
         if secs != self.date_secs.get() {
             self.date_secs.set(secs);
             let text = httpdate::fmt_http_date(now);
