@@ -18,6 +18,26 @@ pub fn validate(config: &Config) -> Result<(), Fail> {
             "must be between 1 and 1000 milliseconds".into(),
         ));
     }
+    let h = &config.cache.header;
+    if !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+        return Err((0, "cache.header".into(), format!("`{h}` is not a header name")));
+    }
+    if config.admin.token.is_some() && config.admin.token_env.is_some() {
+        return Err((0, "admin.token".into(), "give `token` or `token_env`, not both".into()));
+    }
+    for (i, api) in config.api.iter().enumerate() {
+        for (name, stage) in &api.stages {
+            if let Some(c) = &stage.cache {
+                if let Some(bad) = c.statuses.iter().find(|s| !(100..=599).contains(*s)) {
+                    return Err((
+                        api.name.span().start,
+                        format!("api[{i}].stages.{name}.cache.statuses"),
+                        format!("{bad} is not an HTTP status"),
+                    ));
+                }
+            }
+        }
+    }
     if config.state.flush_ms == 0 {
         return Err((0, "state.flush_ms".into(), "must be at least 1".into()));
     }

@@ -30,6 +30,7 @@ pub enum Decision<'s> {
 pub struct Lookup<'s> {
     pub stage: &'s StageCache,
     pub route: &'s RouteCache,
+    pub route_index: usize,
     pub key: Vec<u8>,
     /// `Cache-Control: max-age=0`, allowed: skip the lookup, refetch and store.
     pub refresh: bool,
@@ -78,6 +79,7 @@ pub fn decide<'s>(
     Decision::Use(Lookup {
         stage: sc,
         route: rc,
+        route_index: m.route,
         key,
         refresh,
         warn,
@@ -100,6 +102,7 @@ pub fn serve_hit(
     let Some(hit) = caches.shard(l.stage).get(&l.key, w.now_ms()) else {
         return false;
     };
+    let (head, body, age) = (hit.head, hit.body, hit.age);
     let mut exchange = Vec::with_capacity(128);
     exchange.extend_from_slice(b"x-request-id: ");
     exchange.extend_from_slice(req.id.as_bytes());
@@ -113,7 +116,8 @@ pub fn serve_hit(
     if req.close || w.draining() {
         exchange.extend_from_slice(b"connection: close\r\n");
     }
-    cache::write_hit(out, hit.head, hit.body, hit.age, &exchange, req.is_head);
+    cache::write_hit(out, head, body, age, &exchange, req.is_head);
+    caches.count(l.stage.id, l.route_index, true);
     true
 }
 
@@ -191,7 +195,9 @@ impl Fill<'_, '_> {
     }
 
     /// Marks the answer as a miss and captures it, if it may be stored.
-    pub fn prepare(&self, snap: &Snapshot, conn: &mut Connection) {
+    pub fn prepare(&self, w: &Worker, snap: &Snapshot, conn: &mut Connection) {
+        let l = &self.lookup;
+        w.caches.borrow_mut().count(l.stage.id, l.route_index, false);
         conn.extra_head.clear();
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {

@@ -105,7 +105,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             fill = None;
             plan = Plan::Cached;
         } else {
-            f.prepare(&snap, conn);
+            f.prepare(w, &snap, conn);
         }
     }
     let outcome = serve(w, &snap, conn, &req, plan).await;
