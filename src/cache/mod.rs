@@ -11,7 +11,7 @@ mod stored;
 pub use gate::Gate;
 pub use key::{build as build_key, query_value};
 pub use shard::{Hit, Shard, ENTRY_OVERHEAD};
-pub use stored::{storable, write_hit, Storable, StorePolicy};
+pub use stored::{storable, Storable, StorePolicy};
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -77,7 +77,10 @@ impl Caches {
     }
 
     pub fn counts(&self, stage: usize, route: usize) -> Counts {
-        self.counts.get(&(stage, route)).copied().unwrap_or_default()
+        self.counts
+            .get(&(stage, route))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn shard(&mut self, stage: &StageCache) -> &mut Shard {

@@ -123,27 +123,6 @@ pub fn storable(response: &[u8], policy: &StorePolicy<'_>) -> Option<Storable> {
     Some(Storable { head, body_at })
 }
 
-/// A hit as this request's answer: the stored head, then this exchange's
-/// headers, then the body unless the request was HEAD.
-pub fn write_hit(
-    out: &mut Vec<u8>,
-    head: &[u8],
-    body: &[u8],
-    age: u64,
-    exchange: &[u8],
-    head_only: bool,
-) {
-    out.extend_from_slice(head);
-    out.extend_from_slice(b"age: ");
-    out.extend_from_slice(itoa::Buffer::new().format(age).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(exchange);
-    out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(body);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,11 +19,22 @@ pub fn validate(config: &Config) -> Result<(), Fail> {
         ));
     }
     let h = &config.cache.header;
-    if !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
-        return Err((0, "cache.header".into(), format!("`{h}` is not a header name")));
+    if !h
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err((
+            0,
+            "cache.header".into(),
+            format!("`{h}` is not a header name"),
+        ));
     }
     if config.admin.token.is_some() && config.admin.token_env.is_some() {
-        return Err((0, "admin.token".into(), "give `token` or `token_env`, not both".into()));
+        return Err((
+            0,
+            "admin.token".into(),
+            "give `token` or `token_env`, not both".into(),
+        ));
     }
     for (i, api) in config.api.iter().enumerate() {
         for (name, stage) in &api.stages {

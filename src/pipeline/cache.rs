@@ -103,20 +103,26 @@ pub fn serve_hit(
         return false;
     };
     let (head, body, age) = (hit.head, hit.body, hit.age);
-    let mut exchange = Vec::with_capacity(128);
-    exchange.extend_from_slice(b"x-request-id: ");
-    exchange.extend_from_slice(req.id.as_bytes());
-    exchange.extend_from_slice(b"\r\ndate: ");
-    exchange.extend_from_slice(&w.date());
-    exchange.extend_from_slice(b"\r\n");
-    tag(&mut exchange, snap, b"Hit");
+    // Stored head, then this exchange's headers, then the body.
+    out.extend_from_slice(head);
+    out.extend_from_slice(b"age: ");
+    out.extend_from_slice(itoa::Buffer::new().format(age).as_bytes());
+    out.extend_from_slice(b"\r\nx-request-id: ");
+    out.extend_from_slice(req.id.as_bytes());
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(&w.date());
+    out.extend_from_slice(b"\r\n");
+    tag(out, snap, b"Hit");
     if l.warn {
-        exchange.extend_from_slice(WARNING);
+        out.extend_from_slice(WARNING);
     }
     if req.close || w.draining() {
-        exchange.extend_from_slice(b"connection: close\r\n");
+        out.extend_from_slice(b"connection: close\r\n");
     }
-    cache::write_hit(out, head, body, age, &exchange, req.is_head);
+    out.extend_from_slice(b"\r\n");
+    if !req.is_head {
+        out.extend_from_slice(body);
+    }
     caches.count(l.stage.id, l.route_index, true);
     true
 }
@@ -197,7 +203,9 @@ impl Fill<'_, '_> {
     /// Marks the answer as a miss and captures it, if it may be stored.
     pub fn prepare(&self, w: &Worker, snap: &Snapshot, conn: &mut Connection) {
         let l = &self.lookup;
-        w.caches.borrow_mut().count(l.stage.id, l.route_index, false);
+        w.caches
+            .borrow_mut()
+            .count(l.stage.id, l.route_index, false);
         conn.extra_head.clear();
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {
