@@ -44,6 +44,9 @@ pub struct Context {
     pub token: Option<String>,
     pub mailboxes: Vec<Sender<Msg>>,
     pub snapshot: Arc<Snapshot>,
+    /// Every worker started and no shutdown begun.
+    pub ready: Arc<AtomicBool>,
+    pub driver: &'static str,
 }
 
 pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
@@ -89,6 +92,35 @@ fn handle(ctx: &Context, req: Request) {
     };
     match (req.method(), path.as_str()) {
         (Method::Get, "/healthz") => reply(req, 200, json!({"status": "ok"})),
+        (Method::Get, "/readyz") => {
+            if ctx.ready.load(Ordering::Relaxed) {
+                reply(req, 200, json!({"status": "ready"}))
+            } else {
+                reply(req, 503, json!({"status": "draining"}))
+            }
+        }
+        (Method::Get, "/metrics") => {
+            let per_worker = crate::server::scrape(&ctx.mailboxes);
+            let snap = &ctx.snapshot;
+            let text = crate::metrics::render(
+                &snap.metric_slots,
+                &snap.catalog.meters,
+                &crate::server::total(&per_worker),
+                &per_worker,
+                &crate::metrics::Process {
+                    driver: ctx.driver,
+                    config_version: &snap.version,
+                    workers: ctx.mailboxes.len(),
+                    ready: ctx.ready.load(Ordering::Relaxed),
+                },
+            );
+            let header = Header::from_bytes(
+                &b"content-type"[..],
+                &b"text/plain; version=0.0.4; charset=utf-8"[..],
+            )
+            .expect("static header");
+            let _ = req.respond(Response::from_string(text).with_header(header));
+        }
         (Method::Post, "/cache/flush") => {
             if !authorized(ctx, &req) {
                 return reply(req, 401, json!({"message": "Unauthorized"}));

@@ -46,15 +46,6 @@ pub struct Caches {
     workers: usize,
     shards: HashMap<usize, Shard>,
     fills: HashMap<(usize, Box<[u8]>), Rc<Gate>>,
-    /// CacheHitCount and CacheMissCount per (stage, route), this worker's
-    /// share; the metrics endpoint sums the workers'.
-    counts: HashMap<(usize, usize), Counts>,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub hits: u64,
-    pub misses: u64,
 }
 
 impl Caches {
@@ -63,24 +54,7 @@ impl Caches {
             workers: workers.max(1),
             shards: HashMap::new(),
             fills: HashMap::new(),
-            counts: HashMap::new(),
         }
-    }
-
-    pub fn count(&mut self, stage: usize, route: usize, hit: bool) {
-        let c = self.counts.entry((stage, route)).or_default();
-        if hit {
-            c.hits += 1;
-        } else {
-            c.misses += 1;
-        }
-    }
-
-    pub fn counts(&self, stage: usize, route: usize) -> Counts {
-        self.counts
-            .get(&(stage, route))
-            .copied()
-            .unwrap_or_default()
     }
 
     pub fn shard(&mut self, stage: &StageCache) -> &mut Shard {

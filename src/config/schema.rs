@@ -33,6 +33,8 @@ pub struct Config {
     #[serde(default)]
     pub cache: CacheConfig,
     #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -140,6 +142,50 @@ impl Default for AdminConfig {
             token_env: None,
         }
     }
+}
+
+/// Metrics beyond the admin listener's `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// CloudWatch Embedded Metric Format lines; absent: none.
+    pub emf: Option<EmfConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmfConfig {
+    /// A file path, or `stdout`.
+    pub destination: String,
+    #[serde(default = "default_emf_interval")]
+    pub interval_s: u64,
+    #[serde(default = "default_emf_namespace")]
+    pub namespace: String,
+}
+
+fn default_emf_interval() -> u64 {
+    60
+}
+
+fn default_emf_namespace() -> String {
+    "portico".into()
+}
+
+/// A stage's access log, as AWS's `accessLogSettings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A file path, or `stdout`.
+    pub destination: String,
+    /// `json`, `clf`, or a template of `$context` variables.
+    #[serde(default = "default_log_format")]
+    pub format: Spanned<String>,
+}
+
+fn default_log_format() -> Spanned<String> {
+    Spanned::new(0..0, "json".into())
 }
 
 /// Settings of every stage cache.
@@ -483,7 +529,7 @@ impl ApiConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     #[serde(default)]
@@ -497,6 +543,24 @@ pub struct StageConfig {
     /// The stage's response cache; absent: no cache.
     #[serde(default)]
     pub cache: Option<StageCacheConfig>,
+    /// Count the stage's calls for `/metrics` (AWS's `metricsEnabled`).
+    #[serde(default = "yes")]
+    pub metrics: bool,
+    #[serde(default)]
+    pub access_log: Option<AccessLogConfig>,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig {
+            variables: BTreeMap::new(),
+            throttle: None,
+            route_throttle: BTreeMap::new(),
+            cache: None,
+            metrics: true,
+            access_log: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -56,6 +56,17 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The status code of a response that starts with its status line
+/// (`HTTP/1.1 200 ...`); 0 if it does not.
+pub fn status_of(response: &[u8]) -> u16 {
+    match response.get(9..12) {
+        Some(d) if d.iter().all(u8::is_ascii_digit) => {
+            d.iter().fold(0, |n, &b| n * 10 + u16::from(b - b'0'))
+        }
+        _ => 0,
+    }
+}
+
 pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());

@@ -17,6 +17,9 @@ pub struct Stream {
     pub io: TcpStream,
     buf: Vec<u8>,
     pos: usize,
+    /// Bytes consumed since the stream opened: a request's size is the
+    /// difference across it (pipelined bytes read ahead are not yet counted).
+    consumed: u64,
 }
 
 impl Stream {
@@ -25,6 +28,7 @@ impl Stream {
             io,
             buf: Vec::with_capacity(capacity),
             pos: 0,
+            consumed: 0,
         }
     }
 
@@ -35,7 +39,13 @@ impl Stream {
     }
 
     #[inline]
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    #[inline]
     pub fn consume(&mut self, n: usize) {
+        self.consumed += n as u64;
         self.pos += n;
         debug_assert!(self.pos <= self.buf.len());
         if self.pos == self.buf.len() {

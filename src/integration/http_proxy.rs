@@ -219,7 +219,8 @@ pub async fn forward(
         Ok(None) => false,
         Err(e) => return conn.send_error(w, req, e.into(), true).await,
     };
-    let deadline = Instant::now() + proxy.timeout;
+    let started = Instant::now();
+    let deadline = started + proxy.timeout;
     let mut retried = false;
     let (addr, upstream) = loop {
         let Some((addr, mut up)) = acquire(w, snap, proxy, deadline).await else {
@@ -255,6 +256,11 @@ pub async fn forward(
         }
     };
     conn.upstream_out.clear();
+    conn.status = conn.response_head.status;
+    conn.integration = Some((
+        started.elapsed().as_micros() as u64,
+        conn.response_head.status,
+    ));
     respond(w, conn, req, addr, upstream, proxy).await
 }
 

@@ -9,6 +9,7 @@ pub struct MockIntegration {
     /// blank line: per-request headers follow.
     head: Vec<u8>,
     body: Vec<u8>,
+    pub status: u16,
 }
 
 /// Headers the gateway owns; a mock may not set them.
@@ -53,6 +54,7 @@ impl MockIntegration {
         Ok(MockIntegration {
             head,
             body: body.as_bytes().to_vec(),
+            status,
         })
     }
 

@@ -74,6 +74,11 @@ impl Pool {
         list.push(conn);
     }
 
+    /// Idle connections to every upstream (a gauge).
+    pub fn idle_total(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
     pub fn idle_count(&self, addr: SocketAddr) -> usize {
         self.idle.get(&addr).map_or(0, Vec::len)
     }

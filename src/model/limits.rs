@@ -5,7 +5,7 @@
 use hashbrown::HashMap;
 
 use crate::config::{Config, Throttle};
-use crate::throttle::{BucketId, Catalog, MeterId};
+use crate::throttle::{BucketId, Catalog, Level, MeterId};
 
 /// An API key as the data plane checks it.
 pub struct ApiKey {
@@ -60,9 +60,13 @@ pub fn compile(config: &Config) -> Compiled {
     for api in &config.api {
         let mut per_stage = Vec::with_capacity(api.stages.len());
         for (stage_name, stage) in &api.stages {
-            let default = stage
-                .throttle
-                .map(|t| catalog.bucket(format!("stage {}/{stage_name}", api.name.get_ref()), t));
+            let default = stage.throttle.map(|t| {
+                catalog.bucket(
+                    Level::Stage,
+                    format!("stage {}/{stage_name}", api.name.get_ref()),
+                    t,
+                )
+            });
             let route = api
                 .routes
                 .iter()
@@ -70,6 +74,7 @@ pub fn compile(config: &Config) -> Compiled {
                     let key = r.key();
                     match stage.route_throttle.get(&key) {
                         Some(t) => Some(catalog.bucket(
+                            Level::Route,
                             format!("route {}/{stage_name} {key}", api.name.get_ref()),
                             *t.get_ref(),
                         )),
@@ -99,15 +104,19 @@ pub fn compile(config: &Config) -> Compiled {
         let plan_name = plan.name.get_ref();
         let aggregate = plan
             .aggregate_throttle
-            .map(|t| catalog.bucket(format!("plan {plan_name}"), t));
+            .map(|t| catalog.bucket(Level::Plan, format!("plan {plan_name}"), t));
         for (index, key) in config.api_keys.iter().enumerate() {
             if !key.usage_plans.iter().any(|p| p == plan_name) {
                 continue;
             }
             let meter = catalog.meter(plan_name, key.id(), plan.quota);
-            let per_key = plan
-                .throttle
-                .map(|t| catalog.bucket(format!("key {} in plan {plan_name}", key.id()), t));
+            let per_key = plan.throttle.map(|t| {
+                catalog.bucket(
+                    Level::Key,
+                    format!("key {} in plan {plan_name}", key.id()),
+                    t,
+                )
+            });
             for ps in &plan.api_stages {
                 let ps = ps.get_ref();
                 // Validated by config::load: both exist.
@@ -153,5 +162,9 @@ pub fn compile(config: &Config) -> Compiled {
 }
 
 fn bucket_for(c: &mut Catalog, key: &str, plan: &str, route: &str, t: Throttle) -> BucketId {
-    c.bucket(format!("key {key} in plan {plan}, route {route}"), t)
+    c.bucket(
+        Level::Key,
+        format!("key {key} in plan {plan}, route {route}"),
+        t,
+    )
 }

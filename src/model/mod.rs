@@ -9,6 +9,6 @@ mod uri_template;
 
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use snapshot::{
-    system_resolve, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,
+    system_resolve, AccessLog, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,
 };
 pub use uri_template::{UriPart, UriTemplate};

@@ -8,8 +8,11 @@ use std::net::SocketAddr;
 
 use hashbrown::HashMap;
 
-use crate::config::{Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig};
+use crate::config::{
+    ApiConfig, Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig,
+};
 use crate::integration::{HttpProxyIntegration, MockIntegration};
+use crate::metrics::{Destination, Format, SlotLabels};
 use crate::router::RouteTable;
 use crate::throttle::Catalog;
 
@@ -33,6 +36,12 @@ pub struct Snapshot {
     pub keys: Keys,
     /// The Hit/Miss response header's name; empty: none.
     pub cache_header: Box<[u8]>,
+    /// What each metrics slot counts; slot 0 is requests that reached no API.
+    pub metric_slots: Vec<SlotLabels>,
+    /// Every access log destination, each once; stages name them by index.
+    pub access_logs: Vec<Destination>,
+    /// A hash of the config: which deployment is running.
+    pub version: String,
 }
 
 pub struct Api {
@@ -42,6 +51,8 @@ pub struct Api {
     pub routes: RouteTable,
     /// Per route: callers must present an API key.
     pub key_required: Vec<bool>,
+    /// Per route: its method (`ANY` too) and path template, for logs.
+    pub resources: Vec<(String, String)>,
 }
 
 pub struct Stage {
@@ -53,6 +64,16 @@ pub struct Stage {
     pub cache: Option<StageCache>,
     /// Per route: its cache settings if the stage caches it.
     pub route_cache: Vec<Option<RouteCache>>,
+    /// The metrics slot of route 0; the stage's routes follow, then one
+    /// for its calls that matched no route. `None`: metrics are off.
+    pub slots: Option<usize>,
+    pub access_log: Option<AccessLog>,
+}
+
+/// A stage's access log: where to (an index into `Snapshot::access_logs`) and how.
+pub struct AccessLog {
+    pub dest: usize,
+    pub format: Format,
 }
 
 pub enum Integration {
@@ -87,6 +108,13 @@ impl Snapshot {
         let mut default_api = None;
         let mut compiled = limits::compile(config);
         let mut stage_number = 0;
+        let mut metric_slots = vec![SlotLabels {
+            api: String::new(),
+            stage: String::new(),
+            method: String::new(),
+            resource: String::new(),
+        }];
+        let mut access_logs: Vec<Destination> = Vec::new();
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
@@ -130,12 +158,48 @@ impl Snapshot {
                 }
                 let (cache, route_cache) = caching::compile(api, stage, stage_number);
                 stage_number += 1;
+                let slots = stage.metrics.then(|| {
+                    let base = metric_slots.len();
+                    let label = |method: &str, resource: &str| SlotLabels {
+                        api: api.name.get_ref().clone(),
+                        stage: stage_name.clone(),
+                        method: method.into(),
+                        resource: resource.into(),
+                    };
+                    for (method, path) in route_names(api) {
+                        metric_slots.push(label(&method, &path));
+                    }
+                    metric_slots.push(label("", ""));
+                    base
+                });
+                let access_log = match &stage.access_log {
+                    Some(l) if l.enabled => {
+                        let format =
+                            Format::compile(l.format.get_ref()).map_err(|e| CompileError {
+                                at: l.format.span().start,
+                                key: format!("api[{i}].stages.{stage_name}.access_log.format"),
+                                message: e.to_string(),
+                            })?;
+                        let d = Destination::parse(&l.destination);
+                        let dest = match access_logs.iter().position(|x| *x == d) {
+                            Some(p) => p,
+                            None => {
+                                access_logs.push(d);
+                                access_logs.len() - 1
+                            }
+                        };
+                        Some(AccessLog { dest, format })
+                    }
+                    _ => None,
+                };
                 stages.push(Stage {
                     name: stage_name.clone(),
                     integrations,
                     limits: stage_limits.next().unwrap_or_default(),
                     cache,
                     route_cache,
+                    slots,
+                    access_log,
                 });
             }
             if api.hosts.is_empty() {
@@ -150,6 +214,7 @@ impl Snapshot {
                 stages,
                 routes,
                 key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+                resources: route_names(api).collect(),
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
@@ -197,6 +262,9 @@ impl Snapshot {
             catalog: compiled.catalog,
             keys: compiled.keys,
             cache_header: config.cache.header.to_ascii_lowercase().into_bytes().into(),
+            metric_slots,
+            access_logs,
+            version: version_of(config),
         })
     }
 
@@ -208,6 +276,24 @@ impl Snapshot {
     pub fn domain(&self, host: &[u8]) -> Option<&[Mapping]> {
         self.domains.get(host).map(Vec::as_slice)
     }
+}
+
+/// Each route's method and path template, as metrics and logs name it.
+fn route_names(api: &ApiConfig) -> impl Iterator<Item = (String, String)> + '_ {
+    api.routes.iter().map(|r| {
+        let key = r.key();
+        let (m, p) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+        (m.to_string(), p.to_string())
+    })
+}
+
+/// Twelve hex digits of a hash of the parsed config: the same config
+/// gives the same version, any change a new one.
+fn version_of(config: &Config) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{config:?}").hash(&mut h);
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
 }
 
 fn cached_resolve(

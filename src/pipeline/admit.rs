@@ -5,7 +5,7 @@
 use crate::http::{ErrorResponse, Head};
 use crate::model::{Api, Snapshot, Stage};
 use crate::server::Worker;
-use crate::throttle::{BucketId, MeterId, Refusal, ACCOUNT};
+use crate::throttle::{BucketId, Level, MeterId, Refusal, ACCOUNT};
 
 pub const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
 const THROTTLED: ErrorResponse = ErrorResponse::new(429, "Too Many Requests");
@@ -57,8 +57,9 @@ pub fn check(
     Ok(Admission { buckets, n, meter })
 }
 
-/// Spends from this worker's balances, or refuses with AWS's answer.
-pub async fn spend(w: &Worker, a: &Admission) -> Result<(), ErrorResponse> {
+/// Spends from this worker's balances, or refuses with AWS's answer and
+/// the level that refused.
+pub async fn spend(w: &Worker, a: &Admission) -> Result<(), (ErrorResponse, Level)> {
     let mut waited = 0;
     loop {
         let r = w
@@ -70,16 +71,18 @@ pub async fn spend(w: &Worker, a: &Admission) -> Result<(), ErrorResponse> {
         }
         return match r {
             Ok(()) => Ok(()),
-            Err(Refusal::Throttled { retry_after }) => Err(THROTTLED.retry_after(retry_after)),
+            Err(Refusal::Throttled { retry_after, level }) => {
+                Err((THROTTLED.retry_after(retry_after), level))
+            }
             Err(Refusal::QuotaExceeded { retry_after }) => {
-                Err(QUOTA_EXCEEDED.retry_after(retry_after))
+                Err((QUOTA_EXCEEDED.retry_after(retry_after), Level::Quota))
             }
             Err(Refusal::QuotaPending) if waited < QUOTA_WAIT_TICKS => {
                 waited += 1;
                 w.next_tick().await;
                 continue;
             }
-            Err(Refusal::QuotaPending) => Err(QUOTA_EXCEEDED.retry_after(1)),
+            Err(Refusal::QuotaPending) => Err((QUOTA_EXCEEDED.retry_after(1), Level::Quota)),
         };
     }
 }

@@ -30,7 +30,6 @@ pub enum Decision<'s> {
 pub struct Lookup<'s> {
     pub stage: &'s StageCache,
     pub route: &'s RouteCache,
-    pub route_index: usize,
     pub key: Vec<u8>,
     /// `Cache-Control: max-age=0`, allowed: skip the lookup, refetch and store.
     pub refresh: bool,
@@ -79,7 +78,6 @@ pub fn decide<'s>(
     Decision::Use(Lookup {
         stage: sc,
         route: rc,
-        route_index: m.route,
         key,
         refresh,
         warn,
@@ -123,7 +121,6 @@ pub fn serve_hit(
     if !req.is_head {
         out.extend_from_slice(body);
     }
-    caches.count(l.stage.id, l.route_index, true);
     true
 }
 
@@ -201,11 +198,7 @@ impl Fill<'_, '_> {
     }
 
     /// Marks the answer as a miss and captures it, if it may be stored.
-    pub fn prepare(&self, w: &Worker, snap: &Snapshot, conn: &mut Connection) {
-        let l = &self.lookup;
-        w.caches
-            .borrow_mut()
-            .count(l.stage.id, l.route_index, false);
+    pub fn prepare(&self, snap: &Snapshot, conn: &mut Connection) {
         conn.extra_head.clear();
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {

@@ -4,15 +4,18 @@
 //!
 //! accept → parse head (server::conn) → request id → resolve API + stage →
 //! route → admit (API key, throttle, quota) → cache lookup → integration
-//! → write → cache fill → meter the bytes sent
+//! → write → cache fill → meter the bytes sent → record (metrics, access log)
 
 mod admit;
 mod cache;
+mod record;
 mod request_id;
 mod resolve;
 mod route;
 
 pub use request_id::RequestId;
+
+use std::time::Instant;
 
 use crate::http::{buffered_body_len, BodyKind, ErrorResponse, Method, Relay, Sink, Version};
 use crate::integration::{self, HttpProxyIntegration, MockIntegration};
@@ -47,13 +50,19 @@ enum Plan<'s> {
 
 /// Serves the request whose head is parsed in `conn.head`.
 pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
+    let started = Instant::now();
     let snap = w.snapshot();
+    let received_before = conn.stream.consumed();
+    let sent_before = conn.sent;
+    conn.integration = None;
+    conn.error = None;
     let Connection {
         stream,
         head,
         upstream_out,
         peer_ip,
         out,
+        log_path,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -65,22 +74,37 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         version: head.version(),
         close: head.close,
     };
-    let routed = resolve::target(&snap, head, buf)
-        .and_then(|t| route::find(t, head.method()))
-        .and_then(|(api, stage, m)| {
-            let admission = admit::check(&snap, api, stage, m.route, head, buf)?;
-            Ok((stage, m, admission))
-        });
-    let (plan, metered, mut fill) = match routed {
-        Err(reject) => (Plan::Reject(reject), None, None),
-        Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
-            Err(reject) => (Plan::Reject(reject), None, None),
-            Ok(()) => {
-                let meter = admission.meter;
-                match cache::decide(stage, &m, head, buf, meter.is_some()) {
-                    cache::Decision::Refuse(e) => (Plan::Reject(e), meter, None),
+    let mut seen = record::Seen::default();
+    let target = resolve::target(&snap, head, buf);
+    if let Ok(t) = &target {
+        seen.api = Some(t.api);
+        seen.stage = Some(t.stage);
+        if t.stage.access_log.is_some() {
+            record::keep_request_line(log_path, head, buf);
+        }
+    }
+    let routed = target.and_then(|t| route::find(t, head.method()));
+    if let Ok((_, _, m)) = &routed {
+        seen.route = Some(m.route);
+    }
+    let routed = routed.and_then(|(api, stage, m)| {
+        let admission = admit::check(&snap, api, stage, m.route, head, buf)?;
+        Ok((stage, m, admission))
+    });
+    let (plan, mut fill) = match routed {
+        Err(reject) => (Plan::Reject(reject), None),
+        Ok((stage, m, admission)) => {
+            seen.meter = admission.meter;
+            match admit::spend(w, &admission).await {
+                Err((reject, level)) => {
+                    seen.throttled = Some(level);
+                    (Plan::Reject(reject), None)
+                }
+                Ok(()) => match cache::decide(stage, &m, head, buf, seen.meter.is_some()) {
+                    cache::Decision::Refuse(e) => (Plan::Reject(e), None),
                     cache::Decision::Use(l) if cache::serve_hit(w, &snap, out, &l, &req) => {
-                        (Plan::Cached, meter, None)
+                        seen.cache = Some(true);
+                        (Plan::Cached, None)
                     }
                     decision => {
                         let fill = match decision {
@@ -88,15 +112,14 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                             _ => None,
                         };
                         let p = plan(stage, &m, head, buf, upstream_out, peer_ip, &req);
-                        (p, meter, fill)
+                        (p, fill)
                     }
-                }
+                },
             }
-        },
+        }
     };
     let head_len = head.len;
     conn.stream.consume(head_len);
-    let sent_before = conn.sent;
     let mut plan = plan;
     if let Some(f) = &mut fill {
         if f.wait_for_other(w, &snap, conn, &req).await {
@@ -104,17 +127,22 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             conn.upstream_out.clear();
             fill = None;
             plan = Plan::Cached;
+            seen.cache = Some(true);
         } else {
-            f.prepare(w, &snap, conn);
+            f.prepare(snap.as_ref(), conn);
+            seen.cache = Some(false);
         }
     }
     let outcome = serve(w, &snap, conn, &req, plan).await;
     if let Some(f) = fill {
         f.finish(w, &snap, conn);
     }
-    if let Some(meter) = metered {
-        w.throttle.borrow_mut().sent(meter, conn.sent - sent_before);
+    let sent = conn.sent - sent_before;
+    if let Some(meter) = seen.meter {
+        w.throttle.borrow_mut().sent(meter, sent);
     }
+    let received = conn.stream.consumed() - received_before;
+    record::exchange(w, &snap, conn, &req, &seen, started, received, sent);
     outcome
 }
 
@@ -155,6 +183,7 @@ async fn serve(
     match plan {
         Plan::Proxy(proxy) => integration::forward(w, snap, conn, req, proxy).await,
         Plan::Cached => {
+            conn.status = crate::http::status_of(&conn.out);
             if let Err(outcome) = discard_body(w, snap, conn, req).await {
                 return outcome;
             }
@@ -183,6 +212,7 @@ async fn serve(
                 return outcome;
             }
             let close = req.close || w.draining();
+            conn.status = mock.status;
             mock.render(
                 &mut conn.out,
                 req.id.as_bytes(),

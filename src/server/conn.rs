@@ -38,6 +38,14 @@ pub struct Connection {
     /// Largest body worth capturing whole (the stage's item limit).
     pub capture_limit: usize,
     pub captured: Vec<u8>,
+    /// The status sent for the current request, for metrics and logs.
+    pub status: u16,
+    /// The integration's response time (µs) and status, when it answered.
+    pub integration: Option<(u64, u16)>,
+    /// The gateway's own error message, when it answered with one.
+    pub error: Option<&'static str>,
+    /// The request's method and path, kept for an access log line.
+    pub log_path: Vec<u8>,
 }
 
 impl Connection {
@@ -71,6 +79,8 @@ impl Connection {
         let close = close || w.draining();
         // The gateway's own answers are never stored.
         self.capture = false;
+        self.status = err.status;
+        self.error = Some(err.message);
         write_error(&mut self.out, err, request_id, &w.date(), close);
         match self.flush().await {
             Ok(()) if !close => Outcome::KeepAlive,
@@ -95,6 +105,10 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         capture: false,
         capture_limit: 0,
         captured: Vec::new(),
+        status: 0,
+        integration: None,
+        error: None,
+        log_path: Vec::new(),
     };
     let mut first = true;
     loop {

@@ -7,17 +7,20 @@ mod conn;
 mod cpus;
 mod event;
 mod listener;
+mod scrape;
 mod worker;
 
 pub use conn::Connection;
+pub use scrape::{scrape, total};
 pub use worker::{Msg, Worker};
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
 use crate::config::Config;
 use crate::model::{system_resolve, Resolver, Snapshot};
@@ -39,6 +42,13 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
+    #[error(transparent)]
+    AccessLog(#[from] crate::metrics::OpenError),
+    #[error("EMF output `{path}`: {source}")]
+    Emf {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
@@ -74,6 +84,11 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     let (reports_tx, reports_rx) = unbounded();
     let snapshot = Arc::new(snapshot);
     let (ready_tx, ready_rx) = unbounded();
+    // SIGUSR1 asks the access log writer to reopen its files (logrotate).
+    let reopen = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(SIGUSR1, reopen.clone()).map_err(ServerError::Signals)?;
+    let (log_tx, log_rx) = bounded(crate::metrics::QUEUE);
+    let log_writer = crate::metrics::spawn_access_writer(&snapshot.access_logs, log_rx, reopen)?;
     let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for (id, listener) in listeners.into_iter().enumerate() {
@@ -89,6 +104,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             initial_leases: std::mem::take(&mut initial_leases[id]),
             reports: reports_tx.clone(),
             workers,
+            access_log: log_tx.clone(),
+            log_destinations: snapshot.access_logs.len(),
         };
         handles.push(worker::spawn(
             settings,
@@ -99,6 +116,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         ));
     }
     drop(reports_tx);
+    // The writer ends once every worker has dropped its sender.
+    drop(log_tx);
     let (usage_tx, usage_rx) = unbounded::<Vec<UsageDelta>>();
     let writer = store.map(|store| {
         std::thread::Builder::new()
@@ -151,6 +170,29 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     }
     eprintln!("portico: driver {driver}");
     eprintln!("portico: listening on http://{addr} ({workers} workers)");
+    let ready = Arc::new(AtomicBool::new(true));
+    let (stop_emf, emf_stop) = bounded::<()>(0);
+    let emf = match &config.metrics.emf {
+        Some(e) => {
+            let mailboxes = mailboxes.clone();
+            let settings = crate::metrics::EmfSettings {
+                destination: crate::metrics::Destination::parse(&e.destination),
+                interval: Duration::from_secs(e.interval_s.max(1)),
+                namespace: e.namespace.clone(),
+            };
+            let scrape = move || total(&scrape(&mailboxes));
+            let slots = snapshot.metric_slots.clone();
+            Some(
+                crate::metrics::spawn_emf(settings, slots, scrape, emf_stop).map_err(|source| {
+                    ServerError::Emf {
+                        path: e.destination.clone(),
+                        source,
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
     let admin = if config.admin.enabled {
         let token = match (&config.admin.token, &config.admin.token_env) {
             (Some(t), _) => Some(t.clone()),
@@ -163,6 +205,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             token,
             mailboxes: mailboxes.clone(),
             snapshot: snapshot.clone(),
+            ready: ready.clone(),
+            driver,
         };
         let admin = match crate::admin::start(config.admin.listen.0, ctx) {
             Ok(a) => a,
@@ -189,6 +233,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     });
 
     let sig = signals.forever().next();
+    ready.store(false, Ordering::Relaxed);
     for l in &stoppers {
         listener::stop_accepting(l);
     }
@@ -196,7 +241,11 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         "portico: signal {}: stopped accepting, draining",
         sig.unwrap_or(0)
     );
-    drop(admin);
+    // The last interval's EMF lines, while the workers still answer.
+    drop(stop_emf);
+    if let Some(t) = emf {
+        let _ = t.join();
+    }
     for m in &mailboxes {
         let _ = m.send(Msg::Shutdown);
     }
@@ -206,6 +255,9 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             eprintln!("portico: a worker panicked during shutdown");
         }
     }
+    // Up while draining, so /readyz says 503 until the workers are gone.
+    drop(admin);
+    let _ = log_writer.join();
     if let Some(r) = refresher {
         let _ = r.join();
     }

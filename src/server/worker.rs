@@ -23,6 +23,7 @@ use super::event::Event;
 use crate::cache::Caches;
 use crate::config::Driver;
 use crate::integration::Pool;
+use crate::metrics::{Batch, Buffers, WorkerCounts};
 use crate::model::Snapshot;
 use crate::throttle::{Instruction, Local, Report};
 
@@ -33,6 +34,8 @@ pub enum Msg {
     Leases(Vec<Instruction>),
     /// Empty this worker's shard of a stage cache, then say so.
     FlushCache(usize, Sender<()>),
+    /// Send a copy of this worker's counts and gauges.
+    Scrape(Sender<(usize, WorkerCounts)>),
     Shutdown,
 }
 
@@ -49,6 +52,9 @@ pub struct Settings {
     pub reports: Sender<Report>,
     /// How many workers share each stage cache's capacity.
     pub workers: usize,
+    /// The access log writer's queue, and how many destinations it has.
+    pub access_log: Sender<Batch>,
+    pub log_destinations: usize,
 }
 /// io_uring submission queue entries.
 const RING_ENTRIES: u32 = 4096;
@@ -64,10 +70,15 @@ pub struct Worker {
     pub throttle: RefCell<Local>,
     /// This worker's shard of every stage cache.
     pub caches: RefCell<Caches>,
+    /// This worker's counts; only this thread writes them.
+    pub metrics: RefCell<WorkerCounts>,
+    /// Access log lines waiting for the next hand-over to the writer.
+    pub access_log: RefCell<Buffers>,
     reports: Sender<Report>,
     mailbox: Receiver<Msg>,
     tick_every: Duration,
     date: Cell<[u8; 29]>,
+    clf_date: Cell<[u8; 26]>,
     date_secs: Cell<u64>,
     now_ms: Cell<u64>,
     rng: Cell<u64>,
@@ -204,8 +215,9 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
     while w.busy.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
-    // The last spending, so a clean stop loses no usage.
+    // The last spending and log lines, so a clean stop loses neither.
     w.report();
+    w.access_log.borrow_mut().flush();
 }
 
 async fn tick(w: Rc<Worker>) {
@@ -214,6 +226,7 @@ async fn tick(w: Rc<Worker>) {
         w.report();
         w.read_mailbox();
         w.refresh_date();
+        w.access_log.borrow_mut().flush();
     }
 }
 
@@ -253,6 +266,8 @@ impl Worker {
             id: s.id,
             throttle: RefCell::new(throttle),
             caches: RefCell::new(Caches::new(s.workers)),
+            metrics: RefCell::new(WorkerCounts::default()),
+            access_log: RefCell::new(Buffers::new(s.log_destinations, s.access_log.clone())),
             reports: s.reports.clone(),
             mailbox,
             tick_every: s.tick,
@@ -262,6 +277,7 @@ impl Worker {
                 Duration::from_millis(up.idle_timeout_ms),
             )),
             date: Cell::new([b' '; 29]),
+            clf_date: Cell::new([b' '; 26]),
             date_secs: Cell::new(0),
             now_ms: Cell::new(0),
             rng: Cell::new(seed | 1),
@@ -323,12 +339,26 @@ impl Worker {
                     self.caches.borrow_mut().flush(stage);
                     let _ = done.send(());
                 }
+                Msg::Scrape(reply) => {
+                    let _ = reply.send((self.id, self.counts()));
+                }
                 Msg::Shutdown => {
                     self.draining.set(true);
                     self.stop.notify();
                 }
             }
         }
+    }
+
+    /// A copy of this worker's counts with its gauges filled in.
+    fn counts(&self) -> WorkerCounts {
+        let mut c = self.metrics.borrow().clone();
+        c.connections = self.connections.get() as u64;
+        c.pool_idle = self.pool.borrow().idle_total() as u64;
+        let log = self.access_log.borrow();
+        c.access_log_lines = log.lines;
+        c.access_log_dropped = log.dropped;
+        c
     }
 
     /// A call was refused for want of a token or lease: report at once
@@ -344,6 +374,11 @@ impl Worker {
     /// The `Date` header value, refreshed by the tick, not per request.
     pub fn date(&self) -> [u8; 29] {
         self.date.get()
+    }
+
+    /// The time for access logs, `25/Nov/2026:12:03:21 +0000`, as of the last tick.
+    pub fn clf_date(&self) -> [u8; 26] {
+        self.clf_date.get()
     }
 
     /// Unix milliseconds, as of the last tick (cache ages and expiry).
@@ -363,6 +398,13 @@ impl Worker {
             let n = text.len().min(29);
             d[..n].copy_from_slice(&text.as_bytes()[..n]);
             self.date.set(d);
+            let clf = chrono::DateTime::<chrono::Utc>::from(now)
+                .format("%d/%b/%Y:%H:%M:%S +0000")
+                .to_string();
+            let mut c = [b' '; 26];
+            let n = clf.len().min(26);
+            c[..n].copy_from_slice(&clf.as_bytes()[..n]);
+            self.clf_date.set(c);
         }
     }
 

@@ -12,8 +12,44 @@ pub type MeterId = u32;
 /// The account-level bucket every call spends from.
 pub const ACCOUNT: BucketId = 0;
 
+/// Which of AWS's throttling levels refused a call (the quota is counted
+/// with them), for `portico_throttled_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    #[default]
+    Account,
+    Stage,
+    Route,
+    Plan,
+    Key,
+    Quota,
+}
+
+impl Level {
+    pub const ALL: [Level; 6] = [
+        Level::Account,
+        Level::Stage,
+        Level::Route,
+        Level::Plan,
+        Level::Key,
+        Level::Quota,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Account => "account",
+            Level::Stage => "stage",
+            Level::Route => "route",
+            Level::Plan => "plan",
+            Level::Key => "key",
+            Level::Quota => "quota",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketSpec {
+    pub level: Level,
     /// For logs: which level and what, e.g. `stage demo/prod`.
     pub what: String,
     pub rate: f64,
@@ -36,12 +72,13 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(account: Throttle) -> Catalog {
         let mut c = Catalog::default();
-        c.bucket("account".into(), account);
+        c.bucket(Level::Account, "account".into(), account);
         c
     }
 
-    pub fn bucket(&mut self, what: String, t: Throttle) -> BucketId {
+    pub fn bucket(&mut self, level: Level, what: String, t: Throttle) -> BucketId {
         self.buckets.push(BucketSpec {
+            level,
             what,
             rate: t.rate,
             burst: t.burst,

@@ -2,7 +2,7 @@
 //! call with no atomics and no locks, and reported to the reconciler once
 //! per tick.
 
-use super::catalog::{BucketId, Catalog, MeterId};
+use super::catalog::{BucketId, Catalog, Level, MeterId};
 use super::lease::Order;
 use super::reconciler::{BucketReport, Instruction, MeterReport, Report};
 
@@ -11,6 +11,7 @@ use super::reconciler::{BucketReport, Instruction, MeterReport, Report};
 pub enum Refusal {
     Throttled {
         retry_after: u32,
+        level: Level,
     },
     QuotaExceeded {
         retry_after: u32,
@@ -29,6 +30,7 @@ struct Bucket {
     dirty: bool,
     /// Seconds until the bucket refills one token: the Retry-After.
     retry_after: u32,
+    level: Level,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -64,6 +66,7 @@ impl Local {
             .buckets
             .iter()
             .map(|b| Bucket {
+                level: b.level,
                 retry_after: if b.rate > 0.0 {
                     (1.0 / b.rate).ceil().clamp(1.0, 3600.0) as u32
                 } else {
@@ -109,7 +112,8 @@ impl Local {
                 b.refused += 1;
                 let retry_after = b.retry_after;
                 mark(&mut b.dirty, &mut self.dirty_buckets, id);
-                return Err(Refusal::Throttled { retry_after });
+                let level = b.level;
+                return Err(Refusal::Throttled { retry_after, level });
             }
         }
         if let Some(id) = meter {
@@ -258,6 +262,7 @@ mod tests {
             burst: 5,
         });
         c.bucket(
+            crate::throttle::Level::Stage,
             "stage".into(),
             Throttle {
                 rate: 0.5,
@@ -284,7 +289,10 @@ mod tests {
         assert_eq!(l.admit(&[0, 1], None, 0), Ok(()));
         assert_eq!(
             l.admit(&[0, 1], None, 0),
-            Err(Refusal::Throttled { retry_after: 2 }),
+            Err(Refusal::Throttled {
+                retry_after: 2,
+                level: Level::Stage
+            }),
             "stage bucket empty; Retry-After = 1/rate"
         );
         let r = l.report(3).unwrap();

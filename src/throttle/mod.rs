@@ -14,7 +14,7 @@ mod local;
 mod quota;
 mod reconciler;
 
-pub use catalog::{BucketId, BucketSpec, Catalog, MeterId, MeterSpec, ACCOUNT};
+pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
 pub use lease::{Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};

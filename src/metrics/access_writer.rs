@@ -1,0 +1,236 @@
+//! Access log delivery: each worker formats lines into its own buffer per
+//! destination and hands whole buffers to one writer thread through a
+//! bounded queue, so a slow disk never blocks a worker. When the queue is
+//! full the buffer's lines are dropped and counted, never lost silently.
+//! The writer reopens its files when asked (SIGUSR1, for logrotate).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+/// A buffer is handed over once it holds this much (and on every tick).
+const HAND_OVER_AT: usize = 64 * 1024;
+
+/// Buffers the writer may have queued: at most this many × 64 KiB.
+pub const QUEUE: usize = 256;
+
+/// Where a stage's access log goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Destination {
+    pub fn parse(s: &str) -> Destination {
+        match s {
+            "stdout" | "-" => Destination::Stdout,
+            path => Destination::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// Whole lines for one destination.
+pub struct Batch {
+    pub dest: usize,
+    pub data: Vec<u8>,
+}
+
+/// One worker's buffers, one per destination.
+pub struct Buffers {
+    bufs: Vec<(Vec<u8>, u64)>,
+    queue: Sender<Batch>,
+    pub lines: u64,
+    pub dropped: u64,
+}
+
+impl Buffers {
+    pub fn new(destinations: usize, queue: Sender<Batch>) -> Buffers {
+        Buffers {
+            bufs: (0..destinations).map(|_| (Vec::new(), 0)).collect(),
+            queue,
+            lines: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Appends one line through `write`, handing the buffer over when full.
+    pub fn line(&mut self, dest: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        let Some((buf, n)) = self.bufs.get_mut(dest) else {
+            return;
+        };
+        write(buf);
+        *n += 1;
+        if buf.len() >= HAND_OVER_AT {
+            self.hand_over(dest);
+        }
+    }
+
+    /// Hands every non-empty buffer to the writer (the worker's tick).
+    pub fn flush(&mut self) {
+        for dest in 0..self.bufs.len() {
+            if self.bufs[dest].1 > 0 {
+                self.hand_over(dest);
+            }
+        }
+    }
+
+    fn hand_over(&mut self, dest: usize) {
+        let (buf, n) = &mut self.bufs[dest];
+        let lines = std::mem::take(n);
+        let data = std::mem::replace(buf, Vec::with_capacity(HAND_OVER_AT + 1024));
+        match self.queue.try_send(Batch { dest, data }) {
+            Ok(()) => self.lines += lines,
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
+                self.dropped += lines;
+                // Keep the allocation for the next lines.
+                *buf = b.data;
+                buf.clear();
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("access log `{path}`: {source}")]
+pub struct OpenError {
+    pub path: String,
+    pub source: io::Error,
+}
+
+enum Sink {
+    Stdout,
+    File(PathBuf, File),
+}
+
+fn open(path: &PathBuf) -> Result<File, OpenError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| OpenError {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// Opens every destination now, so a bad path fails the start, then
+/// writes batches until every worker's sender is gone.
+pub fn spawn(
+    destinations: &[Destination],
+    batches: Receiver<Batch>,
+    reopen: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, OpenError> {
+    let mut sinks = Vec::with_capacity(destinations.len());
+    for d in destinations {
+        sinks.push(match d {
+            Destination::Stdout => Sink::Stdout,
+            Destination::File(p) => Sink::File(p.clone(), open(p)?),
+        });
+    }
+    Ok(std::thread::Builder::new()
+        .name("portico-access-log".into())
+        .spawn(move || write_batches(sinks, batches, reopen))
+        .expect("spawn access log thread"))
+}
+
+fn write_batches(mut sinks: Vec<Sink>, batches: Receiver<Batch>, reopen: Arc<AtomicBool>) {
+    let mut failures = 0u32;
+    loop {
+        let batch = batches.recv_timeout(Duration::from_millis(100));
+        // Checked before writing, so a batch sent after the signal lands in the new file.
+        if reopen.swap(false, Ordering::Relaxed) {
+            for s in &mut sinks {
+                if let Sink::File(path, file) = s {
+                    match open(path) {
+                        Ok(f) => *file = f,
+                        Err(e) => eprintln!("portico: level=error {e}"),
+                    }
+                }
+            }
+        }
+        let batch = match batch {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let res = match &mut sinks[batch.dest] {
+            Sink::Stdout => io::stdout().lock().write_all(&batch.data),
+            Sink::File(_, f) => f.write_all(&batch.data),
+        };
+        if let Err(e) = res {
+            failures += 1;
+            if failures <= 10 {
+                eprintln!("portico: level=error access log write failed: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::bounded;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_whole_buffers() {
+        let (tx, rx) = bounded(1);
+        let mut b = Buffers::new(1, tx);
+        b.line(0, |o| o.extend_from_slice(b"a\n"));
+        b.line(0, |o| o.extend_from_slice(b"b\n"));
+        b.flush();
+        b.line(0, |o| o.extend_from_slice(b"c\n"));
+        b.flush();
+        assert_eq!(
+            (b.lines, b.dropped),
+            (2, 1),
+            "the second buffer found the queue full"
+        );
+        assert_eq!(rx.recv().unwrap().data, b"a\nb\n");
+        b.line(0, |o| o.extend_from_slice(b"d\n"));
+        b.flush();
+        assert_eq!(
+            rx.recv().unwrap().data,
+            b"d\n",
+            "the dropped line is gone, not resent"
+        );
+    }
+
+    #[test]
+    fn writes_and_reopens_after_rotation() {
+        let dir = std::env::temp_dir().join(format!("portico-al-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.log");
+        let (tx, rx) = bounded(4);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let t = spawn(&[Destination::File(path.clone())], rx, reopen.clone()).unwrap();
+        tx.send(Batch {
+            dest: 0,
+            data: b"one\n".to_vec(),
+        })
+        .unwrap();
+        // Rotation: once the line is written, move the file away, then ask for a reopen.
+        let rotated = dir.join("a.log.1");
+        while std::fs::read(&path).unwrap() != b"one\n" {
+            std::thread::yield_now();
+        }
+        std::fs::rename(&path, &rotated).unwrap();
+        reopen.store(true, Ordering::Relaxed);
+        tx.send(Batch {
+            dest: 0,
+            data: b"two\n".to_vec(),
+        })
+        .unwrap();
+        drop(tx);
+        t.join().unwrap();
+        assert_eq!(std::fs::read_to_string(&rotated).unwrap(), "one\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

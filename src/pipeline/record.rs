@@ -1,0 +1,115 @@
+//! The last step: what the exchange did goes into this worker's counts
+//! and, if the stage keeps one, its access log buffer. Both are the
+//! worker's own; nothing here is shared or blocks.
+
+use std::time::Instant;
+
+use crate::http::{Head, Version};
+use crate::metrics::{Exchange, Fields};
+use crate::model::{Api, Snapshot, Stage};
+use crate::server::{Connection, Worker};
+use crate::throttle::{Level, MeterId};
+
+use super::RequestInfo;
+
+/// What the earlier steps learnt about the request.
+#[derive(Default)]
+pub struct Seen<'s> {
+    pub api: Option<&'s Api>,
+    pub stage: Option<&'s Stage>,
+    pub route: Option<usize>,
+    pub throttled: Option<Level>,
+    pub meter: Option<MeterId>,
+    pub cache: Option<bool>,
+}
+
+/// Copies the request's method and path (`GET /prod/x?y`), as the head's
+/// bytes are consumed before the line is written.
+pub fn keep_request_line(to: &mut Vec<u8>, head: &Head, buf: &[u8]) {
+    to.clear();
+    to.extend_from_slice(head.method().as_str().as_bytes());
+    to.push(b' ');
+    let (path, query) = head.path_and_query(buf);
+    to.extend_from_slice(path);
+    if let Some(q) = query {
+        to.push(b'?');
+        to.extend_from_slice(q);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn exchange(
+    w: &Worker,
+    snap: &Snapshot,
+    conn: &Connection,
+    req: &RequestInfo,
+    seen: &Seen<'_>,
+    started: Instant,
+    received: u64,
+    sent: u64,
+) {
+    let latency_us = started.elapsed().as_micros() as u64;
+    let count = |slot| {
+        w.metrics.borrow_mut().record(&Exchange {
+            slot,
+            status: conn.status,
+            latency_us,
+            integration_us: conn.integration.map(|(us, _)| us),
+            bytes_in: received,
+            bytes_out: sent,
+            cache: seen.cache,
+            throttled: seen.throttled,
+            meter: seen.meter,
+        })
+    };
+    let Some(stage) = seen.stage else {
+        // Reached no API: counted in slot 0, logged nowhere.
+        count(0);
+        return;
+    };
+    if let Some(base) = stage.slots {
+        count(base + seen.route.unwrap_or(stage.integrations.len()));
+    }
+    let (Some(log), Some(api)) = (&stage.access_log, seen.api) else {
+        return;
+    };
+    let line = &conn.log_path;
+    let (method, path) = match line.iter().position(|&b| b == b' ') {
+        Some(sp) => (&line[..sp], &line[sp + 1..]),
+        None => (&line[..], &line[..0]),
+    };
+    let resource = seen
+        .route
+        .and_then(|r| api.resources.get(r))
+        .map_or("-", |(_, p)| p.as_str());
+    let key_id = seen
+        .meter
+        .and_then(|m| snap.catalog.meters.get(m as usize))
+        .map(|m| m.key_id.as_str());
+    let time = w.clf_date();
+    let fields = Fields {
+        request_id: req.id.as_bytes(),
+        source_ip: &conn.peer_ip,
+        request_time: &time,
+        request_time_epoch_ms: w.now_ms(),
+        http_method: std::str::from_utf8(method).unwrap_or("-"),
+        resource_path: resource,
+        path,
+        status: conn.status,
+        protocol: match req.version {
+            Version::Http10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
+        response_length: sent,
+        response_latency_ms: latency_us / 1000,
+        integration_latency_ms: conn.integration.map(|(us, _)| us / 1000),
+        integration_status: conn.integration.map(|(_, s)| s),
+        api_key_id: key_id,
+        stage: &stage.name,
+        api_id: &api.id,
+        error_message: conn.error,
+    };
+    w.access_log
+        .borrow_mut()
+        .line(log.dest, |out| log.format.write(out, &fields));
+}
