@@ -72,7 +72,9 @@ fn throttle(c: &mut Criterion) {
         burst: u64::MAX / 4,
     };
     let mut catalog = Catalog::new(t);
-    let ids: Vec<u32> = (0..3).map(|i| catalog.bucket(format!("b{i}"), t)).collect();
+    let ids: Vec<u32> = (0..3)
+        .map(|i| catalog.bucket(portico::throttle::Level::Stage, format!("b{i}"), t))
+        .collect();
     let quota = QuotaConfig {
         limit: u64::MAX / 4,
         period: QuotaPeriod::Month,
@@ -98,5 +100,50 @@ fn throttle(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, route, response, throttle);
+/// What monitoring adds to a request: counting it, and one JSON access log line.
+fn monitoring(c: &mut Criterion) {
+    use portico::metrics::{Exchange, Fields, Format, WorkerCounts};
+    let mut counts = WorkerCounts::default();
+    let ex = Exchange {
+        slot: 3,
+        status: 200,
+        latency_us: 180,
+        integration_us: Some(120),
+        bytes_in: 80,
+        bytes_out: 200,
+        ..Exchange::default()
+    };
+    c.bench_function("metrics_record", |b| {
+        b.iter(|| counts.record(black_box(&ex)))
+    });
+    let format = Format::compile("json").unwrap();
+    let fields = Fields {
+        request_id: b"7b7e3b6c-3f0e-4c4e-9d5e-2f6a8d1c0b9a",
+        source_ip: "127.0.0.1",
+        request_time: b"25/Nov/2026:12:03:21 +0000",
+        request_time_epoch_ms: 1_795_000_000_123,
+        http_method: "GET",
+        resource_path: "/items/{id}",
+        path: b"/prod/items/42?x=1",
+        status: 200,
+        protocol: "HTTP/1.1",
+        response_length: 200,
+        response_latency_ms: 0,
+        integration_latency_ms: Some(0),
+        integration_status: Some(200),
+        api_key_id: None,
+        stage: "prod",
+        api_id: "demo",
+        error_message: None,
+    };
+    let mut out = Vec::with_capacity(1024);
+    c.bench_function("access_log_json_line", |b| {
+        b.iter(|| {
+            out.clear();
+            format.write(&mut out, black_box(&fields));
+        })
+    });
+}
+
+criterion_group!(benches, parse, route, response, throttle, monitoring);
 criterion_main!(benches);

@@ -15,7 +15,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -254,8 +254,9 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     local workers=${1:-1} where=${2:-proxy} dir="$TMP/portico" i line pin=()
     mkdir -p "$dir"
     rm -rf "$dir/state"; mkdir -p "$dir/state"   # fresh usage state for every start
+    rm -f "$dir/access.log"                       # portico-observed's log: gigabytes otherwise
     sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
-        -e "s|@STATE_DIR@|$dir/state|g" -e "s/^workers = 1\$/workers = $workers/" \
+        -e "s|@STATE_DIR@|$dir/state|g" -e "s|@LOG_DIR@|$dir|g" -e "s/^workers = 1\$/workers = $workers/" \
         "$CONF_DIR/portico.toml" >"$dir/portico.toml"
     grep -qx "workers = $workers" "$dir/portico.toml" || die "conf/portico.toml: no 'workers = 1' line to set $workers workers"
     port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
@@ -333,6 +334,8 @@ label() {
         portico-limited-2w) echo "portico limited, 2 workers" ;;
         portico-cached) echo "portico cached (stage cache hit)" ;;
         nginx-proxy-cache) echo "nginx proxy_cache hit" ;;
+        portico-bare) echo "portico mock, metrics and access log off" ;;
+        portico-observed) echo "portico mock, metrics + JSON access log on" ;;
     esac
 }
 
@@ -494,6 +497,8 @@ for row in $ROWS; do
                     portico-keyed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/keyed"; hdr="x-api-key: $API_KEY" ;;
                     portico-limited*) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/limited" ;;
                     portico-cached) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/cached/hello"; want="x-cache: Hit" ;;
+                    portico-bare) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/bare/mock" ;;
+                    portico-observed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/obs/mock" ;;
                 esac ;;
         esac
         measure "$row" "$conns" "$pid" "$url" "$hdr" "$want"
@@ -501,6 +506,9 @@ for row in $ROWS; do
         if [[ $row != direct ]]; then
             [[ $row == portico-* ]] && cp "$TMP/portico/portico.log" "$RAW_DIR/$row-c$conns-portico.log" 2>/dev/null || true
             stop_proc "$pid"; forget_pid "$pid"
+            if [[ $row == portico-observed ]]; then # the log must really have been written
+                log "portico-observed @ $conns: access log lines written: $(wc -l <"$TMP/portico/access.log" 2>/dev/null || echo 0) (wrk counted its requests above; the warm-up and checks add a few)"
+            fi
         fi
         sleep 1
     done
@@ -552,6 +560,9 @@ REPORT="$RAW_DIR/report.md"
     if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
         echo "- cached rows: GET /prod/cached/hello, every request after the first a hit (checked before measuring: portico \`x-cache: Hit\`, nginx \`X-Cache-Status: HIT\`); portico stage cache capacity 64MB, ttl 300 s (every other portico route has \`cache = { enabled = false }\`); nginx \`proxy_cache\` (keys_zone 10m, files under the run's temp dir, \`proxy_cache_valid 200 10m\`, \`proxy_cache_lock on\`)"
     fi
+    if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
+        echo "- monitoring rows: the same mock route on stage \`bare\` (\`metrics = false\`, no access log) and stage \`obs\` (metrics on, JSON access log to a file under the run's temp dir, removed at each start); the \`prod\` rows count metrics (the default) and keep no access log"
+    fi
     echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
     echo
     echo "| target | conns | req/s | p50 | p99 | errors | CPU ms / 1k req |"
@@ -580,6 +591,10 @@ REPORT="$RAW_DIR/report.md"
         if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
             echo "- @ $conns conns: portico cached ÷ nginx proxy_cache req/s = $(ratio "${RPS[portico-cached:$conns]:-}" "${RPS[nginx-proxy-cache:$conns]:-}") (target ≥ 1.6);" \
                 "CPU/req = $(ratio "${CPUK[portico-cached:$conns]:-}" "${CPUK[nginx-proxy-cache:$conns]:-}") (target ≤ 0.6)"
+        fi
+        if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
+            echo "- @ $conns conns: portico monitored ÷ bare req/s = $(ratio "${RPS[portico-observed:$conns]:-}" "${RPS[portico-bare:$conns]:-}") (target ≥ 0.95);" \
+                "CPU/req = $(ratio "${CPUK[portico-observed:$conns]:-}" "${CPUK[portico-bare:$conns]:-}")"
         fi
         if [[ " $ROWS " == *" nginx-limit-req "* ]]; then
             echo "- @ $conns conns: nginx limit_req ÷ nginx return 200 req/s = $(ratio "${RPS[nginx-limit-req:$conns]:-}" "${RPS[nginx-return:$conns]:-}");" \

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 pub mod integration;
+pub mod log;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

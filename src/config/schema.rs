@@ -35,6 +35,8 @@ pub struct Config {
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -142,6 +144,14 @@ impl Default for AdminConfig {
             token_env: None,
         }
     }
+}
+
+/// The server's own log on stderr.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `info` (lifecycle lines and problems), `warn` or `error`.
+    pub level: crate::log::Level,
 }
 
 /// Metrics beyond the admin listener's `/metrics`.

@@ -150,7 +150,7 @@ fn write_batches(mut sinks: Vec<Sink>, batches: Receiver<Batch>, reopen: Arc<Ato
                 if let Sink::File(path, file) = s {
                     match open(path) {
                         Ok(f) => *file = f,
-                        Err(e) => eprintln!("portico: level=error {e}"),
+                        Err(e) => crate::log!(error, "{e}"),
                     }
                 }
             }
@@ -167,7 +167,7 @@ fn write_batches(mut sinks: Vec<Sink>, batches: Receiver<Batch>, reopen: Arc<Ato
         if let Err(e) = res {
             failures += 1;
             if failures <= 10 {
-                eprintln!("portico: level=error access log write failed: {e}");
+                crate::log!(error, "access log write failed: {e}");
             }
         }
     }

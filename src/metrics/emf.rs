@@ -174,7 +174,7 @@ pub fn spawn(
                     None => std::io::stdout().lock().write_all(text.as_bytes()),
                 };
                 if let Err(e) = res {
-                    eprintln!("portico: level=error EMF write failed: {e}");
+                    crate::log!(error, "EMF write failed: {e}");
                 }
                 before = now;
                 if last {

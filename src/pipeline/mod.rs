@@ -54,6 +54,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     let snap = w.snapshot();
     let received_before = conn.stream.consumed();
     let sent_before = conn.sent;
+    conn.status = 0;
     conn.integration = None;
     conn.error = None;
     let Connection {

@@ -16,7 +16,10 @@ impl<F: Future<Output = ()>> Future for CatchUnwind<F> {
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(p) => p,
             Err(_) => {
-                eprintln!("portico: a connection task panicked; the connection was dropped");
+                crate::log!(
+                    error,
+                    "a connection task panicked; the connection was dropped"
+                );
                 Poll::Ready(())
             }
         }

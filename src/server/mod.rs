@@ -54,6 +54,7 @@ pub enum ServerError {
 /// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
 /// usage and quotas; without one (no usage plans) nothing is persisted.
 pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(), ServerError> {
+    crate::log::set_level(config.log.level);
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -168,8 +169,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             }
         }
     }
-    eprintln!("portico: driver {driver}");
-    eprintln!("portico: listening on http://{addr} ({workers} workers)");
+    crate::log!(info, "driver {driver}");
+    crate::log!(info, "listening on http://{addr} ({workers} workers)");
     let ready = Arc::new(AtomicBool::new(true));
     let (stop_emf, emf_stop) = bounded::<()>(0);
     let emf = match &config.metrics.emf {
@@ -217,7 +218,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
                 return Err(e.into());
             }
         };
-        eprintln!("portico: admin listening on http://{}", admin.addr);
+        crate::log!(info, "admin listening on http://{}", admin.addr);
         Some(admin)
     } else {
         None
@@ -237,8 +238,9 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     for l in &stoppers {
         listener::stop_accepting(l);
     }
-    eprintln!(
-        "portico: signal {}: stopped accepting, draining",
+    crate::log!(
+        info,
+        "signal {}: stopped accepting, draining",
         sig.unwrap_or(0)
     );
     // The last interval's EMF lines, while the workers still answer.
@@ -252,7 +254,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     drop(stop_tx);
     for h in handles {
         if h.join().is_err() {
-            eprintln!("portico: a worker panicked during shutdown");
+            crate::log!(error, "a worker panicked during shutdown");
         }
     }
     // Up while draining, so /readyz says 503 until the workers are gone.
@@ -268,7 +270,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
     if let Some(w) = writer {
         let _ = w.join();
     }
-    eprintln!("portico: stopped");
+    crate::log!(info, "stopped");
     Ok(())
 }
 
@@ -308,7 +310,7 @@ fn reconciler(
 fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
     for batch in usage {
         if let Err(e) = store.add_usage(&batch) {
-            eprintln!("portico: cannot record usage: {e}");
+            crate::log!(error, "cannot record usage: {e}");
         }
     }
 }
@@ -328,7 +330,10 @@ fn refresh_dns(
             default(every) => {}
         }
         if let Some(next) = refreshed(&config, &current, &mut system_resolve) {
-            eprintln!("portico: upstream addresses changed; publishing a new snapshot");
+            crate::log!(
+                info,
+                "upstream addresses changed; publishing a new snapshot"
+            );
             current = next;
             for m in &mailboxes {
                 let _ = m.send(Msg::Snapshot(current.clone()));
@@ -344,7 +349,7 @@ fn refreshed(config: &Config, current: &Snapshot, resolve: Resolver<'_>) -> Opti
         Ok(next) if next.resolved != current.resolved => Some(Arc::new(next)),
         Ok(_) => None,
         Err(e) => {
-            eprintln!("portico: DNS refresh failed, keeping the last addresses: {e}");
+            crate::log!(warn, "DNS refresh failed, keeping the last addresses: {e}");
             None
         }
     }

@@ -105,7 +105,7 @@ pub fn spawn(
             let id = settings.id;
             if let Some(cpu) = settings.cpu {
                 if let Err(e) = monoio::utils::bind_to_cpu_set([cpu]) {
-                    eprintln!("portico: worker {id}: cannot pin to CPU {cpu}: {e}");
+                    crate::log!(warn, worker = id, "cannot pin to CPU {cpu}: {e}");
                 }
             }
             let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
@@ -202,7 +202,7 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
                     // Out of descriptors: back off instead of spinning.
                     if accept_errors_logged < 10 {
                         accept_errors_logged += 1;
-                        eprintln!("portico: worker {}: accept: {e}", w.id);
+                        crate::log!(warn, worker = w.id, "accept: {e}");
                     }
                     monoio::time::sleep(Duration::from_millis(10)).await;
                 }

@@ -1,0 +1,1260 @@
+//! Metrics on the admin listener: exact Prometheus counts per (API, stage,
+//! route) slot merged over two workers, the text parsed by a real parser
+//! (`prometheus-parse`) and by a strict tokenizer of the 0.0.4 format,
+//! `/healthz`, `/readyz` turning 503 while in-flight requests drain, and a
+//! stage with `metrics = false` counting nothing.
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// How long a poll of `/metrics` or `/readyz` may wait for a condition.
+const POLL_FOR: Duration = Duration::from_secs(10);
+const METRICS_CT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+// ---------------------------------------------------------------------------
+// A client that counts the bytes it receives
+// ---------------------------------------------------------------------------
+
+/// A keep-alive connection whose answers carry the exact number of bytes
+/// read for them (head and body), to compare with `portico_bytes_out_total`.
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Headers,
+    body: Vec<u8>,
+    /// Bytes of this response on the wire.
+    bytes: u64,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+    fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to portico");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw { s, buf: Vec::new() }
+    }
+
+    fn fill(&mut self) {
+        let mut tmp = [0u8; 16384];
+        let n = self.s.read(&mut tmp).expect("read from portico");
+        assert!(
+            n > 0,
+            "portico closed the connection mid-response; buffered: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.buf.extend_from_slice(&tmp[..n]);
+    }
+
+    /// Sends `req` and reads one Content-Length framed response.
+    fn call(&mut self, req: &[u8]) -> Answer {
+        self.s.write_all(req).expect("write to portico");
+        let end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i;
+            }
+            self.fill();
+        };
+        let (start, headers) = parse_head(&self.buf[..end]);
+        let status: u16 = start
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {start:?}"));
+        assert!(
+            header(&headers, "transfer-encoding").is_none(),
+            "expected a Content-Length answer: {start} {headers:?}"
+        );
+        let len: usize = header(&headers, "content-length")
+            .unwrap_or_else(|| panic!("no content-length: {start} {headers:?}"))
+            .parse()
+            .expect("numeric content-length");
+        let total = end + 4 + len;
+        while self.buf.len() < total {
+            self.fill();
+        }
+        let body = self.buf[end + 4..total].to_vec();
+        self.buf.drain(..total);
+        Answer {
+            status,
+            headers,
+            body,
+            bytes: total as u64,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading /metrics: a strict tokenizer of the text format 0.0.4
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || c == ':'
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start(c) || c.is_ascii_digit()
+}
+
+fn parse_float(s: &str) -> Result<f64, String> {
+    match s {
+        "+Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        "NaN" => Ok(f64::NAN),
+        _ if s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => {
+            s.parse().map_err(|_| format!("bad number {s:?}"))
+        }
+        _ => Err(format!("bad number {s:?}")),
+    }
+}
+
+/// One sample line: `name{label="value",...} value [timestamp]`, label
+/// values with the format's three escapes only.
+fn parse_sample(line: &str) -> Result<Sample, String> {
+    let mut chars = line.char_indices().peekable();
+    let name_end = match chars.peek() {
+        Some((_, c)) if is_name_start(*c) => {
+            let mut end = line.len();
+            for (i, c) in chars.by_ref() {
+                if !is_name_char(c) {
+                    end = i;
+                    break;
+                }
+            }
+            end
+        }
+        _ => return Err("sample line does not start with a metric name".into()),
+    };
+    let name = line[..name_end].to_string();
+    let mut rest = &line[name_end..];
+    let mut labels = BTreeMap::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        rest = after;
+        loop {
+            if let Some(after) = rest.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let n_end = rest
+                .find(|c: char| !is_name_char(c) || c == ':')
+                .ok_or("label list not closed")?;
+            let lname = &rest[..n_end];
+            if lname.is_empty() || !is_name_start(lname.chars().next().unwrap()) {
+                return Err(format!("bad label name at {rest:?}"));
+            }
+            rest = rest[n_end..]
+                .strip_prefix("=\"")
+                .ok_or_else(|| format!("label {lname} not followed by =\""))?;
+            let mut value = String::new();
+            let mut it = rest.char_indices();
+            let close = loop {
+                match it.next() {
+                    None => return Err(format!("label {lname}: unterminated value")),
+                    Some((i, '"')) => break i,
+                    Some((_, '\\')) => match it.next() {
+                        Some((_, '\\')) => value.push('\\'),
+                        Some((_, '"')) => value.push('"'),
+                        Some((_, 'n')) => value.push('\n'),
+                        other => return Err(format!("label {lname}: bad escape {other:?}")),
+                    },
+                    Some((_, '\n')) => return Err(format!("label {lname}: raw newline")),
+                    Some((_, c)) => value.push(c),
+                }
+            };
+            if labels.insert(lname.to_string(), value).is_some() {
+                return Err(format!("label {lname} given twice"));
+            }
+            rest = &rest[close + 1..];
+            if let Some(after) = rest.strip_prefix(',') {
+                rest = after;
+            } else if !rest.starts_with('}') {
+                return Err(format!("expected , or }} after label {lname}: {rest:?}"));
+            }
+        }
+    }
+    if !rest.starts_with([' ', '\t']) {
+        return Err(format!("no blank before the value: {rest:?}"));
+    }
+    let mut fields = rest.split_whitespace();
+    let value = parse_float(fields.next().ok_or("no value")?)?;
+    if let Some(ts) = fields.next() {
+        ts.parse::<i64>()
+            .map_err(|_| format!("bad timestamp {ts:?}"))?;
+    }
+    if let Some(extra) = fields.next() {
+        return Err(format!("trailing text {extra:?}"));
+    }
+    Ok(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// A scrape: its text, each sample, and each family's declared type.
+struct Metrics {
+    text: String,
+    samples: Vec<Sample>,
+    types: BTreeMap<String, String>,
+}
+
+fn labels_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Metrics {
+    /// Parses every line (panicking, with the text, on any malformed one).
+    fn parse(text: String) -> Metrics {
+        let mut samples = Vec::new();
+        let mut types = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let ctx = || format!("line {}: {line:?}\n--- text ---\n{text}", n + 1);
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(t) = line.strip_prefix("# TYPE ") {
+                let mut it = t.split(' ');
+                let (fam, ty) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+                assert!(it.next().is_none(), "TYPE with extra words: {}", ctx());
+                assert!(
+                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&ty),
+                    "unknown type: {}",
+                    ctx()
+                );
+                assert!(
+                    types.insert(fam.to_string(), ty.to_string()).is_none(),
+                    "second TYPE for {fam}: {}",
+                    ctx()
+                );
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            samples.push(parse_sample(line).unwrap_or_else(|e| panic!("{e}: {}", ctx())));
+        }
+        Metrics {
+            text,
+            samples,
+            types,
+        }
+    }
+
+    /// The value of `name` with exactly the label set `labels`.
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let want = labels_of(labels);
+        let found: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == name && s.labels == want)
+            .map(|s| s.value)
+            .collect();
+        assert!(
+            found.len() <= 1,
+            "{name}{want:?} appears {} times",
+            found.len()
+        );
+        found.first().copied()
+    }
+
+    /// Like [`Metrics::get`], panicking with the whole text when absent.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels)
+            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in /metrics:\n{}", self.text))
+    }
+
+    /// Samples of `name` whose labels include all of `labels`.
+    fn matching(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    fn sum(&self, name: &str) -> f64 {
+        self.samples
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.value)
+            .sum()
+    }
+}
+
+/// GET /metrics: 200 with the 0.0.4 content type.
+fn scrape(srv: &mut Server) -> Metrics {
+    let r = srv.admin_request("GET", "/metrics", None);
+    assert_eq!(r.status, 200, "/metrics: {:?}", r.body_str());
+    assert_eq!(
+        r.header("content-type"),
+        Some(METRICS_CT),
+        "/metrics content-type; headers {:?}",
+        r.headers
+    );
+    Metrics::parse(r.body_str())
+}
+
+/// Scrapes until `pred` holds (bounded); returns that scrape.
+fn scrape_until(srv: &mut Server, what: &str, pred: impl Fn(&Metrics) -> bool) -> Metrics {
+    let deadline = Instant::now() + POLL_FOR;
+    loop {
+        let m = scrape(srv);
+        if pred(&m) {
+            return m;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "/metrics never showed {what} within {POLL_FOR:?}:\n{}",
+                m.text
+            );
+        }
+        std::thread::yield_now();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Expected counts per slot
+// ---------------------------------------------------------------------------
+
+type Slot = [&'static str; 4];
+
+/// Requests that reached no API.
+const NO_API: Slot = ["", "", "", ""];
+
+fn slot_labels(s: &Slot) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("api", s[0]),
+        ("stage", s[1]),
+        ("method", s[2]),
+        ("resource", s[3]),
+    ]
+}
+
+fn with(s: &Slot, k: &'static str, v: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut l = slot_labels(s);
+    l.push((k, v));
+    l
+}
+
+#[derive(Debug, Default)]
+struct Expect {
+    requests: u64,
+    statuses: BTreeMap<u16, u64>,
+    integration: u64,
+    hits: u64,
+    misses: u64,
+    throttled: BTreeMap<&'static str, u64>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// What the client did and saw, per slot (and per key).
+#[derive(Default)]
+struct Ledger {
+    slots: BTreeMap<Slot, Expect>,
+    total: u64,
+}
+
+/// How the gateway dealt with a call, as far as the test knows it.
+#[derive(Default, Clone, Copy)]
+struct Facts {
+    /// An http_proxy integration answered.
+    integration: bool,
+    /// `Some(true)` hit, `Some(false)` miss.
+    cache: Option<bool>,
+    /// The throttle level that refused it.
+    throttled: Option<&'static str>,
+}
+
+impl Ledger {
+    /// `req` on `c`, noted under `slot`; returns the answer.
+    fn call(&mut self, c: &mut Raw, slot: Slot, req: &[u8], facts: Facts) -> Answer {
+        let a = c.call(req);
+        self.note(slot, req.len() as u64, &a, facts);
+        a
+    }
+
+    fn note(&mut self, slot: Slot, bytes_in: u64, a: &Answer, f: Facts) {
+        let e = self.slots.entry(slot).or_default();
+        e.requests += 1;
+        if a.status >= 400 {
+            *e.statuses.entry(a.status).or_default() += 1;
+        }
+        e.integration += u64::from(f.integration);
+        match f.cache {
+            Some(true) => e.hits += 1,
+            Some(false) => e.misses += 1,
+            None => {}
+        }
+        if let Some(l) = f.throttled {
+            *e.throttled.entry(l).or_default() += 1;
+        }
+        e.bytes_in += bytes_in;
+        e.bytes_out += a.bytes;
+        self.total += 1;
+    }
+}
+
+/// Every family of `slot` in `m` has exactly the values of `e`.
+fn assert_slot(m: &Metrics, slot: &Slot, e: &Expect) {
+    let l = slot_labels(slot);
+    let ctx = format!(
+        "slot {slot:?} (expected {e:?})\n--- /metrics ---\n{}",
+        m.text
+    );
+    let int = |name: &str| m.get(name, &l).map(|v| v as u64);
+    assert_eq!(
+        int("portico_requests_total"),
+        Some(e.requests),
+        "requests_total of {ctx}"
+    );
+    for (family, class) in [("portico_4xx_total", 4), ("portico_5xx_total", 5)] {
+        let got: BTreeMap<u16, u64> = m
+            .matching(family, &l)
+            .iter()
+            .map(|s| {
+                assert_eq!(s.labels.len(), 5, "{family} labels {:?}", s.labels);
+                (s.labels["status"].parse().unwrap(), s.value as u64)
+            })
+            .collect();
+        let want: BTreeMap<u16, u64> = e
+            .statuses
+            .iter()
+            .filter(|(s, _)| **s / 100 == class)
+            .map(|(s, n)| (*s, *n))
+            .collect();
+        assert_eq!(got, want, "{family} by status of {ctx}");
+    }
+    assert_eq!(
+        int("portico_latency_seconds_count"),
+        Some(e.requests),
+        "latency _count of {ctx}"
+    );
+    assert_eq!(
+        m.get("portico_latency_seconds_bucket", &with(slot, "le", "+Inf"))
+            .map(|v| v as u64),
+        Some(e.requests),
+        "latency +Inf bucket of {ctx}"
+    );
+    assert!(
+        m.value("portico_latency_seconds_sum", &l) > 0.0,
+        "latency _sum of {ctx}"
+    );
+    assert_eq!(
+        int("portico_integration_latency_seconds_count"),
+        Some(e.integration),
+        "integration latency _count of {ctx}"
+    );
+    let isum = m.value("portico_integration_latency_seconds_sum", &l);
+    assert_eq!(
+        isum > 0.0,
+        e.integration > 0,
+        "integration latency _sum {isum} of {ctx}"
+    );
+    assert_eq!(
+        int("portico_cache_hits_total"),
+        Some(e.hits),
+        "hits of {ctx}"
+    );
+    assert_eq!(
+        int("portico_cache_misses_total"),
+        Some(e.misses),
+        "misses of {ctx}"
+    );
+    let throttled: BTreeMap<String, u64> = m
+        .matching("portico_throttled_total", &l)
+        .iter()
+        .map(|s| (s.labels["level"].clone(), s.value as u64))
+        .collect();
+    let want: BTreeMap<String, u64> = e
+        .throttled
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    assert_eq!(throttled, want, "throttled by level of {ctx}");
+    assert_eq!(
+        int("portico_bytes_in_total"),
+        Some(e.bytes_in),
+        "bytes_in of {ctx}"
+    );
+    assert_eq!(
+        int("portico_bytes_out_total"),
+        Some(e.bytes_out),
+        "bytes_out of {ctx}"
+    );
+}
+
+/// No sample of any family carries the labels of `slot`.
+fn assert_slot_absent(m: &Metrics, slot: &Slot) {
+    let l = slot_labels(slot);
+    let found: Vec<&Sample> = m
+        .samples
+        .iter()
+        .filter(|s| {
+            l.iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "slot {slot:?} had no requests but has samples: {found:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The traffic of the exact-count and validity tests
+// ---------------------------------------------------------------------------
+
+const PLAN: &str = "gold";
+
+/// API `shop` (id `shop-id`, any host) with stage `prod` (cached; route
+/// throttle on `GET /limited`) on `backend`; `GET /down` proxies to `down`,
+/// a closed port. Only `GET /cached` is cached.
+fn shop_config(backend: &str, down: u16) -> Config {
+    let mock = |method: &str, path: &str, extra: &str, body: &str| {
+        format!(
+            "[[api.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\ncache = {{ enabled = false }}\n{extra}\
+             integration = {{ type = \"mock\", status = 200, headers = {{ \"content-type\" = \"text/plain\" }}, body = '{body}' }}\n\n"
+        )
+    };
+    let proxy = |method: &str, path: &str, cache: bool, uri: &str| {
+        let cache = if cache {
+            ""
+        } else {
+            "cache = { enabled = false }\n"
+        };
+        format!(
+            "[[api.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\n{cache}\
+             integration = {{ type = \"http_proxy\", uri = \"{uri}\" }}\n\n"
+        )
+    };
+    let mut s = format!(
+        "[[api]]\nname = \"shop\"\nid = \"shop-id\"\nhosts = []\n\n\
+         [api.stages.prod]\nvariables = {{ backend = \"{backend}\" }}\n\
+         route_throttle = {{ \"GET /limited\" = {{ rate = 0.001, burst = 1 }} }}\n\n\
+         [api.stages.prod.cache]\ncapacity = \"1MB\"\n\n"
+    );
+    s += &mock("GET", "/hello", "", "hello");
+    s += &mock("GET", "/items/{id}", "", "item");
+    s += &mock("GET", "/keyed", "api_key_required = true\n", "keyed");
+    s += &mock("GET", "/limited", "", "limited");
+    s += &mock("GET", "/unused", "", "unused");
+    s += &proxy("ANY", "/up", false, "http://${stageVariables.backend}/up");
+    s += &proxy(
+        "GET",
+        "/cached",
+        true,
+        "http://${stageVariables.backend}/cached",
+    );
+    s += &proxy(
+        "GET",
+        "/down",
+        false,
+        &format!("http://127.0.0.1:{down}/down"),
+    );
+    let alice = key_toml(
+        "alice",
+        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
+        &[PLAN],
+    );
+    Config::new(&s)
+        .server("workers", "2")
+        .append(&(plan_toml(PLAN, "", "shop", "prod", "") + &alice))
+}
+
+const HELLO: Slot = ["shop", "prod", "GET", "/hello"];
+const ITEMS: Slot = ["shop", "prod", "GET", "/items/{id}"];
+const KEYED: Slot = ["shop", "prod", "GET", "/keyed"];
+const LIMITED: Slot = ["shop", "prod", "GET", "/limited"];
+const UNUSED: Slot = ["shop", "prod", "GET", "/unused"];
+const UP: Slot = ["shop", "prod", "ANY", "/up"];
+const CACHED: Slot = ["shop", "prod", "GET", "/cached"];
+const DOWN: Slot = ["shop", "prod", "GET", "/down"];
+const UNROUTED: Slot = ["shop", "prod", "", ""];
+
+/// The server of [`shop_config`] after a known sequence of calls.
+struct Shop {
+    srv: Server,
+    _up: Upstream,
+    ledger: Ledger,
+    /// Bytes received for the one admitted keyed call.
+    alice_bytes: u64,
+    /// Client connections still open.
+    conns: Vec<Raw>,
+}
+
+fn assert_status(a: &Answer, status: u16, ctx: &str) {
+    assert_eq!(
+        a.status,
+        status,
+        "{ctx}: headers {:?} body {:?}",
+        a.headers,
+        a.body_str()
+    );
+}
+
+/// Opens connections, one `GET /prod/hello` on each, until both workers
+/// hold at least one of them (as their connection gauges say), so the
+/// counts of the slot come from two workers.
+fn hello_on_both_workers(srv: &mut Server, ledger: &mut Ledger) -> Vec<Raw> {
+    let mut conns: Vec<Raw> = Vec::new();
+    loop {
+        for _ in 0..4 {
+            let mut c = Raw::connect(srv.port);
+            let a = ledger.call(
+                &mut c,
+                HELLO,
+                get("/prod/hello").as_bytes(),
+                Facts::default(),
+            );
+            assert_status(&a, 200, "GET /prod/hello");
+            assert_eq!(a.body_str(), "hello");
+            conns.push(c);
+        }
+        let n = conns.len() as f64;
+        let m = scrape_until(srv, "every open connection in the gauges", |m| {
+            m.sum("portico_worker_connections") == n
+        });
+        let w0 = m.value("portico_worker_connections", &[("worker", "0")]);
+        let w1 = m.value("portico_worker_connections", &[("worker", "1")]);
+        if w0 >= 1.0 && w1 >= 1.0 {
+            return conns;
+        }
+        assert!(
+            conns.len() < 64,
+            "64 connections all went to one worker: {}",
+            m.text
+        );
+    }
+}
+
+fn shop_traffic() -> Shop {
+    let up = Upstream::start(|rec| {
+        Reply::Send(http_response(
+            200,
+            &[("content-type", "text/plain")],
+            format!("up:{}", rec.target).as_bytes(),
+        ))
+    });
+    let mut srv = Server::start(&shop_config(&up.addr(), refused_port()));
+    let mut ledger = Ledger::default();
+    let none = Facts::default();
+    let proxied = Facts {
+        integration: true,
+        ..Facts::default()
+    };
+
+    let mut conns = hello_on_both_workers(&mut srv, &mut ledger);
+    let mut c = Raw::connect(srv.port);
+
+    for path in ["/prod/items/7", "/prod/items/8?x=1"] {
+        let a = ledger.call(&mut c, ITEMS, get(path).as_bytes(), none);
+        assert_status(&a, 200, path);
+    }
+    let a = ledger.call(&mut c, UNROUTED, get("/prod/nope").as_bytes(), none);
+    assert_status(&a, 403, "unknown route");
+    assert_eq!(a.body_str(), format!("{{\"message\":\"{MISSING_TOKEN}\"}}"));
+    let a = ledger.call(&mut c, NO_API, get("/nostage/x").as_bytes(), none);
+    assert_status(&a, 403, "unknown stage");
+
+    let a = ledger.call(&mut c, KEYED, get("/prod/keyed").as_bytes(), none);
+    assert_status(&a, 403, "keyed route without a key");
+    assert!(a.body_str().contains(FORBIDDEN), "{:?}", a.body_str());
+    let a = ledger.call(&mut c, KEYED, &get_with_key("/prod/keyed", ALICE), none);
+    assert_status(&a, 200, "keyed route with alice's key");
+    let alice_bytes = a.bytes;
+
+    let a = ledger.call(&mut c, DOWN, get("/prod/down").as_bytes(), none);
+    assert_status(&a, 502, "upstream port closed");
+
+    for body in [&b"first body"[..], b"second, longer body"] {
+        let req = request("POST", "/prod/up", "localhost", &[], body);
+        let a = ledger.call(&mut c, UP, &req, proxied);
+        assert_status(&a, 200, "POST /prod/up");
+        assert_eq!(a.body_str(), "up:/up");
+    }
+
+    // One token in the whole server for GET /limited: one call at most is
+    // admitted (on two workers the token may sit with the other one).
+    let mut limited = (0, 0);
+    for _ in 0..3 {
+        let a = c.call(get("/prod/limited").as_bytes());
+        let throttled = a.status == 429;
+        ledger.note(
+            LIMITED,
+            get("/prod/limited").len() as u64,
+            &a,
+            Facts {
+                throttled: throttled.then_some("route"),
+                ..none
+            },
+        );
+        match a.status {
+            200 => limited.0 += 1,
+            429 => limited.1 += 1,
+            s => panic!("GET /prod/limited: status {s} {:?}", a.body_str()),
+        }
+    }
+    assert!(
+        limited.0 <= 1 && limited.1 >= 2,
+        "GET /prod/limited (burst 1): admitted, throttled = {limited:?}"
+    );
+
+    // A miss, then a hit on the same connection (the shard is per worker).
+    for (nth, hit) in [(1, false), (2, true)] {
+        let facts = Facts {
+            integration: !hit,
+            cache: Some(hit),
+            ..none
+        };
+        let a = ledger.call(&mut c, CACHED, get("/prod/cached").as_bytes(), facts);
+        assert_status(&a, 200, "GET /prod/cached");
+        let want = if hit { "Hit" } else { "Miss" };
+        assert_eq!(a.header("x-cache"), Some(want), "x-cache of call {nth}");
+    }
+    conns.push(c);
+    Shop {
+        srv,
+        _up: up,
+        ledger,
+        alice_bytes,
+        conns,
+    }
+}
+
+/// Scrapes until the requests of every slot add up to what was sent.
+fn settled(shop: &mut Shop) -> Metrics {
+    let total = shop.ledger.total as f64;
+    scrape_until(&mut shop.srv, "every request counted", |m| {
+        m.sum("portico_requests_total") == total
+    })
+}
+
+// ---------------------------------------------------------------------------
+// 1. Exact counts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn known_calls_give_exact_counts_merged_over_two_workers() {
+    let mut shop = shop_traffic();
+    let m = settled(&mut shop);
+    let ledger = &shop.ledger;
+
+    for (slot, e) in &ledger.slots {
+        assert_slot(&m, slot, e);
+    }
+    // Nothing else is counted: no other slot, no unused route.
+    let slots: BTreeSet<Vec<String>> = m
+        .matching("portico_requests_total", &[])
+        .iter()
+        .map(|s| {
+            ["api", "stage", "method", "resource"]
+                .iter()
+                .map(|k| s.labels.get(*k).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let want: BTreeSet<Vec<String>> = ledger
+        .slots
+        .keys()
+        .map(|s| s.iter().map(|x| x.to_string()).collect())
+        .collect();
+    assert_eq!(slots, want, "slots with requests\n{}", m.text);
+    assert_slot_absent(&m, &UNUSED);
+
+    // The spot checks the ledger stands for, written out.
+    let hello = &ledger.slots[&HELLO];
+    assert!(hello.requests >= 4);
+    assert_eq!(hello.integration, 0);
+    assert_eq!(
+        m.value("portico_throttled_total", &with(&LIMITED, "level", "route")) as u64,
+        ledger.slots[&LIMITED].throttled["route"]
+    );
+    assert_eq!(
+        m.value("portico_5xx_total", &with(&DOWN, "status", "502")),
+        1.0
+    );
+    assert_eq!(
+        m.value("portico_4xx_total", &with(&KEYED, "status", "403")),
+        1.0
+    );
+    assert_eq!(
+        m.value("portico_4xx_total", &with(&UNROUTED, "status", "403")),
+        1.0
+    );
+    assert_eq!(
+        m.value("portico_4xx_total", &with(&NO_API, "status", "403")),
+        1.0
+    );
+    assert_eq!(
+        m.value("portico_cache_hits_total", &slot_labels(&CACHED)),
+        1.0
+    );
+    assert_eq!(
+        m.value("portico_cache_misses_total", &slot_labels(&CACHED)),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            "portico_integration_latency_seconds_count",
+            &slot_labels(&UP)
+        ),
+        2.0
+    );
+
+    // The key that was admitted once, with the bytes it got.
+    let key = [("plan", PLAN), ("key", "alice-id")];
+    assert_eq!(m.value("portico_key_requests_total", &key), 1.0);
+    assert_eq!(
+        m.value("portico_key_bytes_out_total", &key) as u64,
+        shop.alice_bytes
+    );
+    assert_eq!(m.matching("portico_key_requests_total", &[]).len(), 1);
+
+    // Process gauges.
+    assert_eq!(m.value("portico_workers", &[]), 2.0);
+    assert_eq!(m.value("portico_workers_reporting", &[]), 2.0);
+    assert_eq!(m.value("portico_ready", &[]), 1.0);
+    assert_eq!(
+        m.sum("portico_worker_connections") as usize,
+        shop.conns.len(),
+        "connections held by the test"
+    );
+    assert!(
+        m.sum("portico_upstream_pool_idle_connections") >= 1.0,
+        "the upstream's keep-alive connection is pooled\n{}",
+        m.text
+    );
+    assert_eq!(m.value("portico_access_log_lines_total", &[]), 0.0);
+    assert_eq!(m.value("portico_access_log_dropped_total", &[]), 0.0);
+    let drivers = m.matching("portico_io_driver", &[]);
+    assert_eq!(drivers.len(), 1, "{}", m.text);
+    assert_eq!(drivers[0].value, 1.0);
+    let driver = &drivers[0].labels["driver"];
+    assert!(
+        shop.srv.startup.iter().any(|l| l.contains(driver.as_str())),
+        "driver {driver:?} is not the one the start-up named: {:?}",
+        shop.srv.startup
+    );
+    let info = m.matching("portico_config_info", &[]);
+    assert_eq!(info.len(), 1, "{}", m.text);
+    assert_eq!(info[0].value, 1.0);
+    let version = &info[0].labels["version"];
+    assert!(
+        version.len() == 12 && version.chars().all(|c| c.is_ascii_hexdigit()),
+        "config version {version:?}"
+    );
+
+    // Counts only grow: one more call shows up as exactly one more.
+    let mut c = Raw::connect(shop.srv.port);
+    let a = c.call(get("/prod/hello").as_bytes());
+    assert_status(&a, 200, "one more hello");
+    let before = m.value("portico_requests_total", &slot_labels(&HELLO));
+    let m2 = scrape_until(&mut shop.srv, "the extra hello", |m| {
+        m.get("portico_requests_total", &slot_labels(&HELLO)) == Some(before + 1.0)
+    });
+    assert_eq!(
+        m2.sum("portico_requests_total"),
+        shop.ledger.total as f64 + 1.0
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. Validity of the text
+// ---------------------------------------------------------------------------
+
+/// The `le` bounds of every histogram, in seconds.
+const BOUNDS: [&str; 17] = [
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
+
+/// The family a sample belongs to: its name, or for a histogram's series
+/// the name less `_bucket`, `_sum` or `_count`.
+fn family_of<'a>(name: &'a str, types: &BTreeMap<String, String>) -> Option<&'a str> {
+    if types.contains_key(name) {
+        return Some(name);
+    }
+    ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+        let base = name.strip_suffix(suffix)?;
+        (types.get(base).map(String::as_str) == Some("histogram")).then_some(base)
+    })
+}
+
+fn without_le(l: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut l = l.clone();
+    l.remove("le");
+    l
+}
+
+/// A label value the `prometheus-parse` crate can read: its regex ends
+/// the label list at the first `}` and splits pairs on `,` and `=`.
+fn crate_can_read(s: &Sample) -> bool {
+    s.labels
+        .values()
+        .all(|v| !v.contains(['{', '}', ',', '=', '"', '\\']))
+}
+
+#[test]
+fn metrics_text_is_valid_prometheus() {
+    let mut shop = shop_traffic();
+    let m = settled(&mut shop);
+    let text = &m.text;
+    assert!(text.ends_with('\n'), "the text ends without a newline");
+
+    // Every family has one TYPE and one HELP, before its samples, and its
+    // lines form one group.
+    let mut seen_families: Vec<String> = Vec::new();
+    let mut helped: BTreeSet<String> = BTreeSet::new();
+    for line in text.lines() {
+        let fam = if let Some(h) = line.strip_prefix("# HELP ") {
+            let (fam, help) = h.split_once(' ').expect("HELP with text");
+            assert!(!help.trim().is_empty(), "empty HELP for {fam}");
+            assert!(helped.insert(fam.to_string()), "second HELP for {fam}");
+            fam.to_string()
+        } else if let Some(t) = line.strip_prefix("# TYPE ") {
+            let fam = t.split(' ').next().unwrap().to_string();
+            assert!(
+                !seen_families.contains(&fam),
+                "TYPE of {fam} after its samples or HELP group\n{text}"
+            );
+            seen_families.push(fam.clone());
+            continue;
+        } else if line.is_empty() || line.starts_with('#') {
+            continue;
+        } else {
+            let name = parse_sample(line).unwrap().name;
+            family_of(&name, &m.types)
+                .unwrap_or_else(|| panic!("sample {name} has no TYPE\n{text}"))
+                .to_string()
+        };
+        let last = seen_families.last().cloned().unwrap_or_default();
+        if fam != last {
+            // A HELP may open a family's group; a sample may not.
+            assert!(
+                line.starts_with("# HELP ") && !seen_families.contains(&fam),
+                "lines of {fam} are not one group (after {last})\n{text}"
+            );
+        }
+    }
+    for fam in m.types.keys() {
+        assert!(helped.contains(fam), "no HELP for {fam}");
+    }
+    let names: Vec<&str> = m.types.keys().map(String::as_str).collect();
+    for want in [
+        "portico_requests_total",
+        "portico_4xx_total",
+        "portico_5xx_total",
+        "portico_latency_seconds",
+        "portico_integration_latency_seconds",
+        "portico_cache_hits_total",
+        "portico_cache_misses_total",
+        "portico_throttled_total",
+        "portico_bytes_in_total",
+        "portico_bytes_out_total",
+        "portico_key_requests_total",
+        "portico_key_bytes_out_total",
+        "portico_worker_connections",
+        "portico_upstream_pool_idle_connections",
+        "portico_access_log_lines_total",
+        "portico_access_log_dropped_total",
+        "portico_workers",
+        "portico_workers_reporting",
+        "portico_ready",
+        "portico_io_driver",
+        "portico_config_info",
+    ] {
+        assert!(names.contains(&want), "family {want} missing: {names:?}");
+    }
+    for (fam, ty) in &m.types {
+        let want = if fam.ends_with("_seconds") {
+            "histogram"
+        } else if fam.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        assert_eq!(ty, want, "TYPE of {fam}");
+    }
+
+    // No two samples share a name and label set; counters are whole and
+    // not negative.
+    let mut keys = BTreeSet::new();
+    for s in &m.samples {
+        assert!(
+            keys.insert((s.name.clone(), s.labels.clone())),
+            "duplicate sample {} {:?}",
+            s.name,
+            s.labels
+        );
+        if m.types.get(&s.name).map(String::as_str) == Some("counter") {
+            assert!(
+                s.value >= 0.0 && s.value.fract() == 0.0,
+                "counter {} {:?} = {}",
+                s.name,
+                s.labels,
+                s.value
+            );
+        }
+    }
+
+    // Histograms: the 17 bounds in order, cumulative, +Inf = _count, a _sum.
+    let mut series = 0;
+    for (fam, _) in m.types.iter().filter(|(_, t)| *t == "histogram") {
+        let bucket = format!("{fam}_bucket");
+        let mut groups: BTreeMap<BTreeMap<String, String>, Vec<(String, f64)>> = BTreeMap::new();
+        for s in m.samples.iter().filter(|s| s.name == bucket) {
+            groups
+                .entry(without_le(&s.labels))
+                .or_default()
+                .push((s.labels["le"].clone(), s.value));
+        }
+        assert!(!groups.is_empty(), "{fam} has no series");
+        for (labels, buckets) in &groups {
+            series += 1;
+            let les: Vec<&str> = buckets.iter().map(|(le, _)| le.as_str()).collect();
+            assert_eq!(les, BOUNDS, "{fam}{labels:?} bounds");
+            for w in buckets.windows(2) {
+                assert!(
+                    w[0].1 <= w[1].1,
+                    "{fam}{labels:?} buckets not cumulative: {buckets:?}"
+                );
+            }
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let count = m.value(&format!("{fam}_count"), &pairs);
+            assert_eq!(
+                buckets.last().unwrap().1,
+                count,
+                "{fam}{labels:?}: +Inf bucket vs _count"
+            );
+            let sum = m.value(&format!("{fam}_sum"), &pairs);
+            assert!(sum >= 0.0 && sum.is_finite(), "{fam}{labels:?} _sum {sum}");
+            assert_eq!(count == 0.0, sum == 0.0, "{fam}{labels:?} _sum {sum}");
+        }
+    }
+    assert!(series >= 2 * shop.ledger.slots.len());
+
+    // The real parser: it takes the whole text, and every sample it can
+    // represent comes out with the same value.
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("prometheus-parse rejects the text");
+    for fam in m.types.keys() {
+        assert!(
+            scrape.docs.contains_key(fam),
+            "prometheus-parse found no HELP for {fam}"
+        );
+    }
+    let find = |name: &str, labels: &BTreeMap<String, String>| {
+        scrape
+            .samples
+            .iter()
+            .find(|p| {
+                p.metric == name
+                    && p.labels.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(k, v)| p.labels.get(k) == Some(v.as_str()))
+            })
+            .unwrap_or_else(|| {
+                panic!("prometheus-parse lost {name}{labels:?}; it read {scrape:#?}")
+            })
+    };
+    let mut checked = 0;
+    for s in m.samples.iter().filter(|s| crate_can_read(s)) {
+        let fam = family_of(&s.name, &m.types).unwrap();
+        if m.types[fam] == "histogram" {
+            if s.name.ends_with("_bucket") {
+                let p = find(fam, &without_le(&s.labels));
+                let prometheus_parse::Value::Histogram(hs) = &p.value else {
+                    panic!("{fam} is not a histogram for prometheus-parse: {p:?}");
+                };
+                let le = parse_float(&s.labels["le"]).unwrap();
+                let hc = hs
+                    .iter()
+                    .find(|h| h.less_than == le)
+                    .unwrap_or_else(|| panic!("bucket le={le} of {fam} lost: {hs:?}"));
+                assert_eq!(hc.count, s.value, "{fam} bucket le={le}");
+            } else {
+                // _sum and _count: read as untyped by this parser.
+                assert_eq!(
+                    find(&s.name, &s.labels).value,
+                    prometheus_parse::Value::Untyped(s.value)
+                );
+            }
+        } else {
+            let want = match m.types[fam].as_str() {
+                "counter" => prometheus_parse::Value::Counter(s.value),
+                _ => prometheus_parse::Value::Gauge(s.value),
+            };
+            assert_eq!(
+                find(&s.name, &s.labels).value,
+                want,
+                "{} {:?}",
+                s.name,
+                s.labels
+            );
+        }
+        checked += 1;
+    }
+    // The slots without braces in their template, and the process gauges.
+    assert!(
+        checked > m.samples.len() / 2,
+        "prometheus-parse could check only {checked} of {} samples",
+        m.samples.len()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Health and readiness while draining
+// ---------------------------------------------------------------------------
+
+fn admin_json(srv: &mut Server, path: &str) -> (u16, serde_json::Value) {
+    let r = srv.admin_request("GET", path, None);
+    let ct = r.header("content-type").unwrap_or("").to_string();
+    assert!(
+        ct.starts_with("application/json"),
+        "{path}: content-type {ct:?}"
+    );
+    (r.status, r.json())
+}
+
+#[test]
+fn readyz_turns_503_while_in_flight_requests_drain() {
+    let (up, release) = Upstream::start_held(b"released answer");
+    let mut srv = Server::start(
+        &Config::demo(&up.addr())
+            .server("workers", "2")
+            .timeouts("drain_ms", "8000"),
+    );
+    assert_eq!(
+        admin_json(&mut srv, "/healthz"),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(
+        admin_json(&mut srv, "/readyz"),
+        (200, serde_json::json!({"status": "ready"}))
+    );
+
+    let mut c = srv.connect();
+    c.send(get("/prod/proxy/held"));
+    assert_eq!(up.recv().target, "/held");
+
+    srv.sigterm();
+    let deadline = Instant::now() + POLL_FOR;
+    let body = loop {
+        let (status, body) = admin_json(&mut srv, "/readyz");
+        match status {
+            503 => break body,
+            200 if Instant::now() < deadline => std::thread::yield_now(),
+            s => panic!("/readyz after SIGTERM: {s} {body} (want 503 within {POLL_FOR:?})"),
+        }
+    };
+    assert_eq!(body, serde_json::json!({"status": "draining"}));
+    // Still draining: the request is held, /metrics says not ready and
+    // still counts the workers.
+    let m = scrape(&mut srv);
+    assert_eq!(m.value("portico_ready", &[]), 0.0, "{}", m.text);
+    assert_eq!(m.value("portico_workers_reporting", &[]), 2.0);
+    assert_eq!(admin_json(&mut srv, "/readyz").0, 503);
+
+    release.send(()).unwrap();
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), "released answer");
+    let st = srv.wait_exit(Duration::from_secs(15));
+    assert!(st.success(), "exit status after draining: {st:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 4. metrics = false
+// ---------------------------------------------------------------------------
+
+#[test]
+fn stage_with_metrics_off_counts_nothing() {
+    let api = "[[api]]\nname = \"m\"\nhosts = []\n\n\
+               [api.stages.prod]\nvariables = {}\n\n\
+               [api.stages.quiet]\nvariables = {}\nmetrics = false\n\n"
+        .to_string()
+        + &mock_route("GET", "/a", false, "a")
+        + &mock_route("GET", "/b", false, "b");
+    let mut srv = Server::start(&Config::new(&api).server("workers", "2"));
+    let mut c = Raw::connect(srv.port);
+    for (path, status) in [
+        ("/quiet/a", 200),
+        ("/quiet/a", 200),
+        ("/quiet/b", 200),
+        ("/quiet/nope", 403),
+        ("/prod/a", 200),
+        ("/prod/a", 200),
+        ("/prod/a", 200),
+        ("/quiet/a", 200),
+    ] {
+        assert_status(&c.call(get(path).as_bytes()), status, path);
+    }
+    let prod_a = [
+        ("api", "m"),
+        ("stage", "prod"),
+        ("method", "GET"),
+        ("resource", "/a"),
+    ];
+    let m = scrape_until(&mut srv, "the three prod calls", |m| {
+        m.get("portico_requests_total", &prod_a) == Some(3.0)
+    });
+    // Once prod's last call is counted, the quiet calls before it were
+    // handled too: none is anywhere, not even among unrouted calls.
+    let quiet: Vec<&Sample> = m
+        .samples
+        .iter()
+        .filter(|s| s.labels.get("stage").map(String::as_str) == Some("quiet"))
+        .collect();
+    assert!(quiet.is_empty(), "stage quiet was counted: {quiet:#?}");
+    assert_eq!(
+        m.sum("portico_requests_total"),
+        3.0,
+        "only prod's calls are counted\n{}",
+        m.text
+    );
+    assert_eq!(m.value("portico_latency_seconds_count", &prod_a), 3.0);
+    assert!(m
+        .matching("portico_requests_total", &[("api", "")])
+        .is_empty());
+}
