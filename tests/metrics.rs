@@ -70,7 +70,16 @@ impl Raw {
 
     /// Sends `req` and reads one Content-Length framed response.
     fn call(&mut self, req: &[u8]) -> Answer {
+        self.send(req);
+        self.read_answer()
+    }
+
+    fn send(&mut self, req: &[u8]) {
         self.s.write_all(req).expect("write to portico");
+    }
+
+    /// Reads one Content-Length framed response.
+    fn read_answer(&mut self) -> Answer {
         let end = loop {
             if let Some(i) = find(&self.buf, b"\r\n\r\n") {
                 break i;
@@ -700,8 +709,13 @@ fn shop_traffic() -> Shop {
     assert_status(&a, 200, "keyed route with alice's key");
     let alice_bytes = a.bytes;
 
-    let a = ledger.call(&mut c, DOWN, get("/prod/down").as_bytes(), none);
+    // On a connection of its own: after a failed proxy call the next proxied
+    // call on the same connection gets a stale answer (see
+    // `proxied_call_after_a_502_gets_its_own_answer`).
+    let mut d = Raw::connect(srv.port);
+    let a = ledger.call(&mut d, DOWN, get("/prod/down").as_bytes(), none);
     assert_status(&a, 502, "upstream port closed");
+    conns.push(d);
 
     for body in [&b"first body"[..], b"second, longer body"] {
         let req = request("POST", "/prod/up", "localhost", &[], body);
@@ -1193,14 +1207,20 @@ fn readyz_turns_503_while_in_flight_requests_drain() {
     // still counts the workers.
     let m = scrape(&mut srv);
     assert_eq!(m.value("portico_ready", &[]), 0.0, "{}", m.text);
-    assert_eq!(m.value("portico_workers_reporting", &[]), 2.0);
+    assert_eq!(m.value("portico_workers", &[]), 2.0);
+    // The worker holding the request is still there (the idle one may be gone).
+    assert!(
+        m.value("portico_workers_reporting", &[]) >= 1.0,
+        "{}",
+        m.text
+    );
     assert_eq!(admin_json(&mut srv, "/readyz").0, 503);
 
     release.send(()).unwrap();
     let r = c.read_response();
     assert_eq!(r.status, 200);
     assert_eq!(r.body_str(), "released answer");
-    let st = srv.wait_exit(Duration::from_secs(15));
+    let st = srv.wait_exit(Duration::from_secs(10));
     assert!(st.success(), "exit status after draining: {st:?}");
 }
 
@@ -1257,4 +1277,145 @@ fn stage_with_metrics_off_counts_nothing() {
     assert!(m
         .matching("portico_requests_total", &[("api", "")])
         .is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Found while writing these tests: a failed proxy call's request bytes stay
+// in the connection's upstream buffer and go out before the next one's
+// ---------------------------------------------------------------------------
+
+/// Routes `ANY /proxy/{proxy+}` (to the upstream), `ANY /slow/{proxy+}`
+/// (to the upstream, 300 ms timeout) and `GET /down` (a closed port).
+fn stale_config(up: &Upstream) -> Config {
+    let backend = up.addr();
+    let down = refused_port();
+    Config::new(&format!(
+        "[[api]]\nname = \"p\"\nhosts = []\n\n\
+         [api.stages.prod]\nvariables = {{ backend = \"{backend}\" }}\n\n\
+         [[api.routes]]\nmethod = \"ANY\"\npath = \"/proxy/{{proxy+}}\"\n\
+         integration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.backend}}/{{proxy}}\" }}\n\n\
+         [[api.routes]]\nmethod = \"ANY\"\npath = \"/slow/{{proxy+}}\"\n\
+         integration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.backend}}/{{proxy}}\", timeout_ms = 300 }}\n\n\
+         [[api.routes]]\nmethod = \"GET\"\npath = \"/down\"\n\
+         integration = {{ type = \"http_proxy\", uri = \"http://127.0.0.1:{down}/down\" }}\n"
+    ))
+}
+
+/// Answers `up:TARGET`, except `/stall`, which it never answers.
+fn echo_upstream() -> Upstream {
+    Upstream::start(|rec| {
+        if rec.target == "/stall" {
+            return Reply::Stall;
+        }
+        Reply::Send(http_response(
+            200,
+            &[("content-type", "text/plain")],
+            format!("up:{}", rec.target).as_bytes(),
+        ))
+    })
+}
+
+#[test]
+fn proxied_call_after_a_502_gets_its_own_answer() {
+    let up = echo_upstream();
+    let srv = Server::start(&stale_config(&up));
+    let mut c = Raw::connect(srv.port);
+    assert_status(&c.call(get("/prod/down").as_bytes()), 502, "GET /prod/down");
+    let a = c.call(get("/prod/proxy/next").as_bytes());
+    assert_status(&a, 200, "GET /prod/proxy/next after a 502");
+    let first = up.recv();
+    assert_eq!(
+        (first.method.as_str(), first.target.as_str()),
+        ("GET", "/next"),
+        "the upstream got the failed call's request first"
+    );
+    assert_eq!(a.body_str(), "up:/next", "the answer is another request's");
+}
+
+#[test]
+fn proxied_call_after_a_504_is_not_preceded_by_a_replay() {
+    let up = echo_upstream();
+    let srv = Server::start(&stale_config(&up));
+    let mut c = Raw::connect(srv.port);
+    let post = request("POST", "/prod/slow/stall", "localhost", &[], b"pay 10");
+    assert_status(&c.call(&post), 504, "POST /prod/slow/stall");
+    assert_eq!(up.recv().target, "/stall");
+    // What reaches the upstream next, before waiting for the answer (a
+    // replayed /stall would never be answered).
+    c.send(get("/prod/proxy/next").as_bytes());
+    let next = up.recv();
+    assert_eq!(
+        (
+            next.method.as_str(),
+            next.target.as_str(),
+            next.body.as_slice()
+        ),
+        ("GET", "/next", &b""[..]),
+        "after the 504 the upstream got a replay of the timed-out POST"
+    );
+    let a = c.read_answer();
+    assert_status(&a, 200, "GET /prod/proxy/next after a 504");
+    assert_eq!(a.body_str(), "up:/next");
+}
+
+// ---------------------------------------------------------------------------
+// Per-key counts: only the calls the usage plan admitted
+// ---------------------------------------------------------------------------
+
+#[test]
+fn key_counts_hold_only_admitted_calls() {
+    // Plan gold lets each key make one call (burst 1, a token per 1000 s).
+    let api = api_toml(
+        "t",
+        &[],
+        &["prod"],
+        &[mock_route("GET", "/keyed", true, "keyed")],
+    );
+    let cfg = Config::new(&api).append(&gold_plan_alice_bob(
+        "t",
+        "throttle = { rate = 0.001, burst = 1 }",
+        "",
+    ));
+    let mut srv = Server::start(&cfg);
+    let mut c = Raw::connect(srv.port);
+    let req = get_with_key("/prod/keyed", ALICE);
+    let admitted = c.call(&req);
+    assert_status(&admitted, 200, "alice's first call");
+    for i in 0..2 {
+        assert_status(&c.call(&req), 429, &format!("alice's call {}", i + 2));
+    }
+    let slot = [
+        ("api", "t"),
+        ("stage", "prod"),
+        ("method", "GET"),
+        ("resource", "/keyed"),
+    ];
+    let m = scrape_until(&mut srv, "alice's three calls", |m| {
+        m.get("portico_requests_total", &slot) == Some(3.0)
+    });
+    let mut throttled = slot.to_vec();
+    throttled.push(("level", "key"));
+    assert_eq!(m.value("portico_throttled_total", &throttled), 2.0);
+    // `portico usage` counts the one admitted call; the per-key metrics
+    // ("in the usage plan that admitted them") must agree.
+    let usage = wait_usage(&cfg, "gold", POLL_FOR, "alice's admitted call", |u| {
+        u.calls("alice-id") >= 1
+    });
+    assert_eq!(usage.calls("alice-id"), 1, "portico usage: {}", usage.json);
+    let key = [("plan", "gold"), ("key", "alice-id")];
+    assert_eq!(
+        (
+            m.value("portico_key_requests_total", &key),
+            m.value("portico_key_bytes_out_total", &key) as u64
+        ),
+        (1.0, admitted.bytes),
+        "requests and bytes of the admitted call only\n{}",
+        m.text
+    );
+    assert!(m
+        .get(
+            "portico_key_requests_total",
+            &[("plan", "gold"), ("key", "bob-id")]
+        )
+        .is_none());
 }
