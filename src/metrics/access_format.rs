@@ -211,17 +211,23 @@ impl Format {
             escape_json(out, bytes);
         } else {
             // One request, one line: a value never breaks it.
-            out.extend(
-                bytes
-                    .iter()
-                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
-            );
+            let at = out.len();
+            out.extend_from_slice(bytes);
+            for b in &mut out[at..] {
+                if *b == b'\n' || *b == b'\r' {
+                    *b = b' ';
+                }
+            }
         }
     }
 }
 
 /// JSON string contents: quotes, backslashes and control bytes escaped.
 fn escape_json(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     for &b in bytes {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),

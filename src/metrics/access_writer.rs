@@ -45,7 +45,8 @@ pub struct Batch {
 /// One worker's buffers, one per destination.
 pub struct Buffers {
     bufs: Vec<(Vec<u8>, u64)>,
-    queue: Sender<Batch>,
+    /// `None` once closed: the writer ends when every worker has closed.
+    queue: Option<Sender<Batch>>,
     pub lines: u64,
     pub dropped: u64,
 }
@@ -54,7 +55,7 @@ impl Buffers {
     pub fn new(destinations: usize, queue: Sender<Batch>) -> Buffers {
         Buffers {
             bufs: (0..destinations).map(|_| (Vec::new(), 0)).collect(),
-            queue,
+            queue: Some(queue),
             lines: 0,
             dropped: 0,
         }
@@ -81,11 +82,22 @@ impl Buffers {
         }
     }
 
+    /// Hands over what is left and lets the writer go (the worker's end).
+    pub fn close(&mut self) {
+        self.flush();
+        self.queue = None;
+    }
+
     fn hand_over(&mut self, dest: usize) {
         let (buf, n) = &mut self.bufs[dest];
         let lines = std::mem::take(n);
+        let Some(queue) = &self.queue else {
+            self.dropped += lines;
+            buf.clear();
+            return;
+        };
         let data = std::mem::replace(buf, Vec::with_capacity(HAND_OVER_AT + 1024));
-        match self.queue.try_send(Batch { dest, data }) {
+        match queue.try_send(Batch { dest, data }) {
             Ok(()) => self.lines += lines,
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
                 self.dropped += lines;

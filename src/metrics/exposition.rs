@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::counts::WorkerCounts;
+use super::counts::{KeyCounts, WorkerCounts};
 use super::histogram::Histogram;
 use crate::throttle::{Level, MeterSpec};
 
@@ -132,50 +132,22 @@ pub fn render(
         |i| route(i).bytes_out,
     );
 
-    family(
+    key_family(
         &mut o,
         "portico_key_requests_total",
-        "counter",
         "Requests by API key, in the usage plan that admitted them.",
+        meters,
+        total,
+        |k| k.requests,
     );
-    for (m, k) in total
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.requests > 0)
-    {
-        if let Some(spec) = meters.get(m) {
-            let _ = writeln!(
-                o,
-                "portico_key_requests_total{{plan=\"{}\",key=\"{}\"}} {}",
-                esc(&spec.plan),
-                esc(&spec.key_id),
-                k.requests
-            );
-        }
-    }
-    family(
+    key_family(
         &mut o,
         "portico_key_bytes_out_total",
-        "counter",
         "Response bytes sent by API key, in the usage plan that admitted them.",
+        meters,
+        total,
+        |k| k.bytes_out,
     );
-    for (m, k) in total
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.requests > 0)
-    {
-        if let Some(spec) = meters.get(m) {
-            let _ = writeln!(
-                o,
-                "portico_key_bytes_out_total{{plan=\"{}\",key=\"{}\"}} {}",
-                esc(&spec.plan),
-                esc(&spec.key_id),
-                k.bytes_out
-            );
-        }
-    }
 
     family(
         &mut o,
@@ -269,6 +241,26 @@ pub fn render(
 
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A counter per API key in a plan, for keys that made calls.
+fn key_family(
+    o: &mut String,
+    name: &str,
+    help: &str,
+    meters: &[MeterSpec],
+    total: &WorkerCounts,
+    value: impl Fn(&KeyCounts) -> u64,
+) {
+    family(o, name, "counter", help);
+    for (spec, k) in meters
+        .iter()
+        .zip(&total.keys)
+        .filter(|(_, k)| k.requests > 0)
+    {
+        let (plan, key) = (esc(&spec.plan), esc(&spec.key_id));
+        let _ = writeln!(o, "{name}{{plan=\"{plan}\",key=\"{key}\"}} {}", value(k));
+    }
 }
 
 fn counter_family(

@@ -57,6 +57,8 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     conn.status = 0;
     conn.integration = None;
     conn.error = None;
+    // A failed proxy call may have left its request here.
+    conn.upstream_out.clear();
     let Connection {
         stream,
         head,
@@ -94,14 +96,15 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     });
     let (plan, mut fill) = match routed {
         Err(reject) => (Plan::Reject(reject), None),
-        Ok((stage, m, admission)) => {
-            seen.meter = admission.meter;
-            match admit::spend(w, &admission).await {
-                Err((reject, level)) => {
-                    seen.throttled = Some(level);
-                    (Plan::Reject(reject), None)
-                }
-                Ok(()) => match cache::decide(stage, &m, head, buf, seen.meter.is_some()) {
+        Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
+            Err((reject, level)) => {
+                seen.throttled = Some(level);
+                (Plan::Reject(reject), None)
+            }
+            Ok(()) => {
+                // Only admitted calls count against the key's usage.
+                seen.meter = admission.meter;
+                match cache::decide(stage, &m, head, buf, seen.meter.is_some()) {
                     cache::Decision::Refuse(e) => (Plan::Reject(e), None),
                     cache::Decision::Use(l) if cache::serve_hit(w, &snap, out, &l, &req) => {
                         seen.cache = Some(true);
@@ -115,9 +118,9 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                         let p = plan(stage, &m, head, buf, upstream_out, peer_ip, &req);
                         (p, fill)
                     }
-                },
+                }
             }
-        }
+        },
     };
     let head_len = head.len;
     conn.stream.consume(head_len);

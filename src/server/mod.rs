@@ -235,6 +235,11 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
 
     let sig = signals.forever().next();
     ready.store(false, Ordering::Relaxed);
+    // The last interval's EMF lines, while every worker still answers.
+    drop(stop_emf);
+    if let Some(t) = emf {
+        let _ = t.join();
+    }
     for l in &stoppers {
         listener::stop_accepting(l);
     }
@@ -243,11 +248,6 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         "signal {}: stopped accepting, draining",
         sig.unwrap_or(0)
     );
-    // The last interval's EMF lines, while the workers still answer.
-    drop(stop_emf);
-    if let Some(t) = emf {
-        let _ = t.join();
-    }
     for m in &mailboxes {
         let _ = m.send(Msg::Shutdown);
     }

@@ -75,7 +75,9 @@ pub struct Worker {
     /// Access log lines waiting for the next hand-over to the writer.
     pub access_log: RefCell<Buffers>,
     reports: Sender<Report>,
-    mailbox: Receiver<Msg>,
+    /// Replaced by a closed one when the worker ends, so that senders
+    /// (a scrape) learn at once that it is gone.
+    mailbox: RefCell<Receiver<Msg>>,
     tick_every: Duration,
     date: Cell<[u8; 29]>,
     clf_date: Cell<[u8; 26]>,
@@ -215,9 +217,11 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
     while w.busy.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
-    // The last spending and log lines, so a clean stop loses neither.
+    // The last spending and log lines, so a clean stop loses neither; then
+    // let the log writer and any scrape know this worker is done.
     w.report();
-    w.access_log.borrow_mut().flush();
+    w.access_log.borrow_mut().close();
+    *w.mailbox.borrow_mut() = crossbeam_channel::never();
 }
 
 async fn tick(w: Rc<Worker>) {
@@ -269,7 +273,7 @@ impl Worker {
             metrics: RefCell::new(WorkerCounts::default()),
             access_log: RefCell::new(Buffers::new(s.log_destinations, s.access_log.clone())),
             reports: s.reports.clone(),
-            mailbox,
+            mailbox: RefCell::new(mailbox),
             tick_every: s.tick,
             snapshot: RefCell::new(Rc::new(snapshot)),
             pool: RefCell::new(Pool::new(
@@ -326,7 +330,10 @@ impl Worker {
     }
 
     fn read_mailbox(&self) {
-        while let Ok(msg) = self.mailbox.try_recv() {
+        loop {
+            let Ok(msg) = self.mailbox.borrow().try_recv() else {
+                break;
+            };
             match msg {
                 Msg::Snapshot(s) => *self.snapshot.borrow_mut() = Rc::new(s),
                 Msg::Leases(leases) => {
