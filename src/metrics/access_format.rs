@@ -72,6 +72,28 @@ const JSON_FIELDS: [(&str, Var); 16] = [
     ("errorMessage", Var::ErrorMessage),
 ];
 
+impl Var {
+    /// Values the gateway makes itself (numbers, times, addresses, methods,
+    /// protocol): never a quote, backslash or control byte to escape.
+    fn is_plain(self) -> bool {
+        matches!(
+            self,
+            Var::SourceIp
+                | Var::Caller
+                | Var::User
+                | Var::RequestTime
+                | Var::RequestTimeEpoch
+                | Var::HttpMethod
+                | Var::Status
+                | Var::Protocol
+                | Var::ResponseLength
+                | Var::ResponseLatency
+                | Var::IntegrationLatency
+                | Var::IntegrationStatus
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Text(Box<[u8]>),
@@ -207,8 +229,10 @@ impl Format {
             Var::ErrorMessage => f.error_message.map_or(b"-".as_slice(), str::as_bytes),
         };
         let bytes = if bytes.is_empty() { b"-" } else { bytes };
-        if self.json {
+        if self.json && !v.is_plain() {
             escape_json(out, bytes);
+        } else if self.json {
+            out.extend_from_slice(bytes);
         } else {
             // One request, one line: a value never breaks it.
             let at = out.len();
@@ -222,9 +246,21 @@ impl Format {
     }
 }
 
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// JSON string contents: quotes, backslashes and control bytes escaped.
 fn escape_json(out: &mut Vec<u8>, bytes: &[u8]) {
-    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[usize::from(b)]) {
         out.extend_from_slice(bytes);
         return;
     }
