@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod cache;
 pub mod config;
+pub mod control;
 pub mod http;
 pub mod integration;
 pub mod log;

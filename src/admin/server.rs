@@ -11,6 +11,7 @@ use serde_json::json;
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::cache::query_value;
+use crate::control::{ApiError, ControlPlane};
 use crate::model::Snapshot;
 use crate::server::Msg;
 
@@ -47,6 +48,8 @@ pub struct Context {
     /// Every worker started and no shutdown begun.
     pub ready: Arc<AtomicBool>,
     pub driver: &'static str,
+    /// The management API (the state directory's control store).
+    pub control: Option<ControlPlane>,
 }
 
 pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
@@ -60,9 +63,10 @@ pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
     let thread = std::thread::Builder::new()
         .name("portico-admin".into())
         .spawn(move || {
+            let mut ctx = ctx;
             while !stopping.load(Ordering::Relaxed) {
                 if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
-                    handle(&ctx, req);
+                    handle(&mut ctx, req);
                 }
             }
         })
@@ -84,7 +88,7 @@ fn reply(req: Request, status: u16, body: serde_json::Value) {
     );
 }
 
-fn handle(ctx: &Context, req: Request) {
+fn handle(ctx: &mut Context, req: Request) {
     let url = req.url().to_string();
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
@@ -133,12 +137,63 @@ fn handle(ctx: &Context, req: Request) {
                 Err(m) => reply(req, 404, json!({"message": m})),
             }
         }
+        _ if ControlPlane::owns(&path) => manage(ctx, req, &path, &query),
         _ => reply(
             req,
             404,
             json!({"message": format!("no admin endpoint {path}")}),
         ),
     }
+}
+
+/// A management API call: authorized, then served by the control plane,
+/// answered with API Gateway's error shape on failure.
+fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
+    if !authorized(ctx, &req) {
+        let e = ApiError::Unauthorized(
+            "The management API needs `authorization: Bearer TOKEN` with [admin] token".into(),
+        );
+        return answer(req, e.status(), &e.body(), Some(e.kind()));
+    }
+    let Some(control) = ctx.control.as_mut() else {
+        let e = ApiError::Internal("the control store is not open".into());
+        return answer(req, e.status(), &e.body(), Some(e.kind()));
+    };
+    let mut body = Vec::new();
+    if let Err(e) = req.as_reader().read_to_end(&mut body) {
+        let e = ApiError::BadRequest(format!("cannot read the request body: {e}"));
+        return answer(req, e.status(), &e.body(), Some(e.kind()));
+    }
+    let method = req.method().as_str().to_string();
+    let (status, value) = control.handle(&method, path, query, &body);
+    let kind = value
+        .get("__type")
+        .and_then(|t| t.as_str())
+        .filter(|_| status >= 400)
+        .map(str::to_string);
+    answer(req, status, &value, kind.as_deref());
+}
+
+/// JSON (or no body for `Null`), with `x-amzn-ErrorType` on errors, which
+/// botocore reads the error code from.
+fn answer(req: Request, status: u16, body: &serde_json::Value, error_type: Option<&str>) {
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let mut r = Response::from_string(text)
+        .with_status_code(status)
+        .with_header(
+            Header::from_bytes(&b"content-type"[..], &b"application/json"[..])
+                .expect("static header"),
+        );
+    if let Some(t) = error_type {
+        if let Ok(h) = Header::from_bytes(&b"x-amzn-ErrorType"[..], t.as_bytes()) {
+            r = r.with_header(h);
+        }
+    }
+    let _ = req.respond(r);
 }
 
 fn authorized(ctx: &Context, req: &Request) -> bool {

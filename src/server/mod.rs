@@ -208,6 +208,16 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             snapshot: snapshot.clone(),
             ready: ready.clone(),
             driver,
+            control: match crate::control::ControlPlane::open(&config.state.dir) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    crate::log!(
+                        error,
+                        "management API off: cannot open the control store: {e}"
+                    );
+                    None
+                }
+            },
         };
         let admin = match crate::admin::start(config.admin.listen.0, ctx) {
             Ok(a) => a,

@@ -1,0 +1,380 @@
+//! Methods of a resource, their method responses, integrations and
+//! integration responses: PutMethod … DeleteIntegrationResponse.
+
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::model::{Integration, IntegrationResponse, Method, MethodResponse};
+use super::{unescape, Call, ControlPlane, Reply};
+
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
+];
+const INTEGRATION_TYPES: &[&str] = &["HTTP", "HTTP_PROXY", "MOCK", "AWS", "AWS_PROXY"];
+const METHOD_PATHS: &[&str] = &[
+    "/apiKeyRequired",
+    "/authorizationType",
+    "/authorizerId",
+    "/operationName",
+    "/requestParameters/{name}",
+];
+const INTEGRATION_PATHS: &[&str] = &[
+    "/uri",
+    "/httpMethod",
+    "/timeoutInMillis",
+    "/passthroughBehavior",
+    "/requestTemplates/{contentType}",
+    "/requestParameters/{name}",
+    "/cacheKeyParameters/{name}",
+];
+
+impl ControlPlane {
+    /// Runs `f` on the method the call names; its change is stored.
+    fn edit_method<T>(
+        &mut self,
+        c: &Call<'_>,
+        f: impl FnOnce(&mut Method) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut doc = self.api(c)?;
+        let rid = c.param("resource_id");
+        let r = doc
+            .resources
+            .iter_mut()
+            .find(|r| r.id == rid)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
+            })?;
+        let m = r
+            .resource_methods
+            .get_mut(c.param("http_method"))
+            .ok_or_else(|| ApiError::NotFound("Invalid Method identifier specified".into()))?;
+        let out = f(m)?;
+        self.store.put_api(&doc)?;
+        Ok(out)
+    }
+
+    pub(super) fn put_method(&mut self, c: &Call<'_>) -> Reply {
+        let mut doc = self.api(c)?;
+        let verb = c.param("http_method").to_string();
+        if !METHODS.contains(&verb.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid HttpMethod specified. Valid options are {}",
+                METHODS.join(",")
+            )));
+        }
+        let authorization_type = c.required_str("authorizationType")?;
+        let rid = c.param("resource_id");
+        let r = doc
+            .resources
+            .iter_mut()
+            .find(|r| r.id == rid)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
+            })?;
+        if r.resource_methods.contains_key(&verb) {
+            return Err(ApiError::Conflict(
+                "Method already exists for this resource".into(),
+            ));
+        }
+        let m = Method {
+            http_method: verb.clone(),
+            authorization_type,
+            authorizer_id: c.str("authorizerId"),
+            api_key_required: c
+                .body
+                .get("apiKeyRequired")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            operation_name: c.str("operationName"),
+            request_parameters: c.map("requestParameters")?,
+            request_models: c.map("requestModels")?,
+            method_responses: Default::default(),
+            method_integration: None,
+        };
+        r.resource_methods.insert(verb, m.clone());
+        self.store.put_api(&doc)?;
+        Ok((201, json!(m)))
+    }
+
+    pub(super) fn get_method(&mut self, c: &Call<'_>) -> Reply {
+        let m = self.read_method(c)?;
+        Ok((200, json!(m)))
+    }
+
+    pub(super) fn update_method(&mut self, c: &Call<'_>) -> Reply {
+        let ops = c.patch()?;
+        let m = self.edit_method(c, |m| {
+            for op in &ops {
+                match (op.op.as_str(), op.path.as_str()) {
+                    ("replace", "/apiKeyRequired") => m.api_key_required = op.bool()?,
+                    ("replace", "/authorizationType") => {
+                        m.authorization_type = op.value()?.to_string()
+                    }
+                    ("replace", "/authorizerId") => m.authorizer_id = op.value.clone(),
+                    ("replace", "/operationName") => m.operation_name = op.value.clone(),
+                    ("add" | "replace", p) if p.starts_with("/requestParameters/") => {
+                        let required = op.value.as_deref() == Some("true");
+                        m.request_parameters
+                            .insert(unescape(&p["/requestParameters/".len()..]), required);
+                    }
+                    ("remove", p) if p.starts_with("/requestParameters/") => {
+                        m.request_parameters
+                            .remove(&unescape(&p["/requestParameters/".len()..]));
+                    }
+                    _ => return Err(op.unsupported(METHOD_PATHS)),
+                }
+            }
+            Ok(m.clone())
+        })?;
+        Ok((200, json!(m)))
+    }
+
+    pub(super) fn delete_method(&mut self, c: &Call<'_>) -> Reply {
+        let mut doc = self.api(c)?;
+        let rid = c.param("resource_id");
+        let r = doc
+            .resources
+            .iter_mut()
+            .find(|r| r.id == rid)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
+            })?;
+        if r.resource_methods.remove(c.param("http_method")).is_none() {
+            return Err(ApiError::NotFound(
+                "Invalid Method identifier specified".into(),
+            ));
+        }
+        self.store.put_api(&doc)?;
+        Ok((204, Value::Null))
+    }
+
+    pub(super) fn put_method_response(&mut self, c: &Call<'_>) -> Reply {
+        let status = status_code(c)?;
+        let mr = MethodResponse {
+            status_code: status.clone(),
+            response_parameters: c.map("responseParameters")?,
+            response_models: c.map("responseModels")?,
+        };
+        let stored = mr.clone();
+        self.edit_method(c, |m| {
+            m.method_responses.insert(status, stored);
+            Ok(())
+        })?;
+        Ok((201, json!(mr)))
+    }
+
+    pub(super) fn get_method_response(&mut self, c: &Call<'_>) -> Reply {
+        let m = self.read_method(c)?;
+        let mr = m
+            .method_responses
+            .get(c.param("status_code"))
+            .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))?;
+        Ok((200, json!(mr)))
+    }
+
+    pub(super) fn delete_method_response(&mut self, c: &Call<'_>) -> Reply {
+        let code = c.param("status_code").to_string();
+        self.edit_method(c, |m| {
+            m.method_responses
+                .remove(&code)
+                .map(|_| ())
+                .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))
+        })?;
+        Ok((204, Value::Null))
+    }
+
+    pub(super) fn put_integration(&mut self, c: &Call<'_>) -> Reply {
+        let kind = c.required_str("type")?;
+        if !INTEGRATION_TYPES.contains(&kind.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid integration type specified. Valid options are {}",
+                INTEGRATION_TYPES.join(",")
+            )));
+        }
+        let i = Integration {
+            http_method: c.str("httpMethod"),
+            uri: c.str("uri"),
+            connection_type: c.str("connectionType"),
+            request_parameters: c.map("requestParameters")?,
+            request_templates: c.map("requestTemplates")?,
+            passthrough_behavior: c.str("passthroughBehavior"),
+            timeout_in_millis: c
+                .body
+                .get("timeoutInMillis")
+                .and_then(Value::as_i64)
+                .unwrap_or(29_000),
+            cache_namespace: c.str("cacheNamespace"),
+            cache_key_parameters: c.strings("cacheKeyParameters"),
+            integration_responses: Default::default(),
+            kind,
+        };
+        check_integration(&i)?;
+        let stored = i.clone();
+        self.edit_method(c, |m| {
+            m.method_integration = Some(stored);
+            Ok(())
+        })?;
+        Ok((201, json!(i)))
+    }
+
+    pub(super) fn get_integration(&mut self, c: &Call<'_>) -> Reply {
+        let m = self.read_method(c)?;
+        let i = m.method_integration.ok_or_else(no_integration)?;
+        Ok((200, json!(i)))
+    }
+
+    pub(super) fn update_integration(&mut self, c: &Call<'_>) -> Reply {
+        let ops = c.patch()?;
+        let i = self.edit_method(c, |m| {
+            let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            for op in &ops {
+                match (op.op.as_str(), op.path.as_str()) {
+                    ("replace", "/uri") => i.uri = op.value.clone(),
+                    ("replace", "/httpMethod") => i.http_method = op.value.clone(),
+                    ("replace", "/timeoutInMillis") => {
+                        i.timeout_in_millis = op
+                            .value()?
+                            .parse()
+                            .map_err(|_| ApiError::BadRequest("Invalid timeoutInMillis".into()))?
+                    }
+                    ("replace", "/passthroughBehavior") => {
+                        i.passthrough_behavior = op.value.clone()
+                    }
+                    ("add" | "replace", p) if p.starts_with("/requestTemplates/") => {
+                        i.request_templates.insert(
+                            unescape(&p["/requestTemplates/".len()..]),
+                            op.value.clone().unwrap_or_default(),
+                        );
+                    }
+                    ("remove", p) if p.starts_with("/requestTemplates/") => {
+                        i.request_templates
+                            .remove(&unescape(&p["/requestTemplates/".len()..]));
+                    }
+                    ("add" | "replace", p) if p.starts_with("/requestParameters/") => {
+                        i.request_parameters.insert(
+                            unescape(&p["/requestParameters/".len()..]),
+                            op.value()?.to_string(),
+                        );
+                    }
+                    ("remove", p) if p.starts_with("/requestParameters/") => {
+                        i.request_parameters
+                            .remove(&unescape(&p["/requestParameters/".len()..]));
+                    }
+                    ("add", p) if p.starts_with("/cacheKeyParameters/") => {
+                        let k = unescape(&p["/cacheKeyParameters/".len()..]);
+                        if !i.cache_key_parameters.contains(&k) {
+                            i.cache_key_parameters.push(k);
+                        }
+                    }
+                    ("remove", p) if p.starts_with("/cacheKeyParameters/") => {
+                        let k = unescape(&p["/cacheKeyParameters/".len()..]);
+                        i.cache_key_parameters.retain(|x| *x != k);
+                    }
+                    _ => return Err(op.unsupported(INTEGRATION_PATHS)),
+                }
+            }
+            check_integration(i)?;
+            Ok(i.clone())
+        })?;
+        Ok((200, json!(i)))
+    }
+
+    pub(super) fn delete_integration(&mut self, c: &Call<'_>) -> Reply {
+        self.edit_method(c, |m| {
+            m.method_integration
+                .take()
+                .map(|_| ())
+                .ok_or_else(no_integration)
+        })?;
+        Ok((204, Value::Null))
+    }
+
+    pub(super) fn put_integration_response(&mut self, c: &Call<'_>) -> Reply {
+        let status = status_code(c)?;
+        let ir = IntegrationResponse {
+            status_code: status.clone(),
+            selection_pattern: c.str("selectionPattern"),
+            response_parameters: c.map("responseParameters")?,
+            response_templates: c.map("responseTemplates")?,
+        };
+        let stored = ir.clone();
+        self.edit_method(c, |m| {
+            let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            i.integration_responses.insert(status, stored);
+            Ok(())
+        })?;
+        Ok((201, json!(ir)))
+    }
+
+    pub(super) fn get_integration_response(&mut self, c: &Call<'_>) -> Reply {
+        let m = self.read_method(c)?;
+        let i = m.method_integration.ok_or_else(no_integration)?;
+        let ir = i
+            .integration_responses
+            .get(c.param("status_code"))
+            .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))?;
+        Ok((200, json!(ir)))
+    }
+
+    pub(super) fn delete_integration_response(&mut self, c: &Call<'_>) -> Reply {
+        let code = c.param("status_code").to_string();
+        self.edit_method(c, |m| {
+            let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            i.integration_responses
+                .remove(&code)
+                .map(|_| ())
+                .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))
+        })?;
+        Ok((204, Value::Null))
+    }
+
+    fn read_method(&self, c: &Call<'_>) -> Result<Method, ApiError> {
+        let doc = self.api(c)?;
+        let r = super::resources::resource(&doc, c.param("resource_id"))?;
+        r.resource_methods
+            .get(c.param("http_method"))
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound("Invalid Method identifier specified".into()))
+    }
+}
+
+fn no_integration() -> ApiError {
+    ApiError::NotFound("No integration defined for method".into())
+}
+
+fn status_code(c: &Call<'_>) -> Result<String, ApiError> {
+    let s = c.param("status_code");
+    if s.len() == 3
+        && s.starts_with(|d: char| ('1'..='5').contains(&d))
+        && s.bytes().all(|b| b.is_ascii_digit())
+    {
+        Ok(s.to_string())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "Invalid status code specified: {s}"
+        )))
+    }
+}
+
+/// HTTP integrations need an http(s) URI and a method; timeouts are 50 ms to 29 s.
+fn check_integration(i: &Integration) -> Result<(), ApiError> {
+    if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY") {
+        if i.http_method.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::BadRequest(
+                "Enumeration value for HttpMethod must be non-empty".into(),
+            ));
+        }
+        let uri = i.uri.as_deref().unwrap_or_default();
+        if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid HTTP endpoint specified for URI: {uri}"
+            )));
+        }
+    }
+    if !(50..=29_000).contains(&i.timeout_in_millis) {
+        return Err(ApiError::BadRequest(
+            "Timeout should be between 50 ms and 29000 ms".into(),
+        ));
+    }
+    Ok(())
+}
