@@ -5,119 +5,8 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// How long a poll of a log file or of `/metrics` may wait.
-const POLL_FOR: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------
-// A client that counts the bytes it receives
-// ---------------------------------------------------------------------------
-
-struct Raw {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Headers,
-    body: Vec<u8>,
-    /// Bytes of this response on the wire (head and body).
-    bytes: u64,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-    fn request_id(&self) -> String {
-        self.header("x-request-id")
-            .unwrap_or_else(|| panic!("no x-request-id: {self:?}"))
-            .to_string()
-    }
-    fn body_str(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to portico");
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_nodelay(true).unwrap();
-        Raw { s, buf: Vec::new() }
-    }
-
-    fn fill(&mut self) {
-        let mut tmp = [0u8; 16384];
-        let n = self.s.read(&mut tmp).expect("read from portico");
-        assert!(
-            n > 0,
-            "portico closed the connection mid-response; buffered: {:?}",
-            String::from_utf8_lossy(&self.buf)
-        );
-        self.buf.extend_from_slice(&tmp[..n]);
-    }
-
-    /// Sends `req` and reads one Content-Length framed response.
-    fn call(&mut self, req: &[u8]) -> Answer {
-        self.s.write_all(req).expect("write to portico");
-        let end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i;
-            }
-            self.fill();
-        };
-        let (start, headers) = parse_head(&self.buf[..end]);
-        let status: u16 = start
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {start:?}"));
-        let len: usize = header(&headers, "content-length")
-            .unwrap_or_else(|| panic!("no content-length: {start} {headers:?}"))
-            .parse()
-            .expect("numeric content-length");
-        let total = end + 4 + len;
-        while self.buf.len() < total {
-            self.fill();
-        }
-        let body = self.buf[end + 4..total].to_vec();
-        self.buf.drain(..total);
-        Answer {
-            status,
-            headers,
-            body,
-            bytes: total as u64,
-        }
-    }
-}
-
-/// A call on a fresh connection.
-fn call_once(port: u16, req: &[u8]) -> Answer {
-    Raw::connect(port).call(req)
-}
-
-fn assert_status(a: &Answer, status: u16, ctx: &str) {
-    assert_eq!(
-        a.status,
-        status,
-        "{ctx}: headers {:?} body {:?}",
-        a.headers,
-        a.body_str()
-    );
-}
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------
 // Log files
@@ -157,21 +46,18 @@ fn lines_of(path: &Path) -> Vec<String> {
 
 /// Polls `path` until it holds at least `n` lines (bounded); returns them.
 fn wait_lines(path: &Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + POLL_FOR;
-    loop {
-        let lines = lines_of(path);
-        if lines.len() >= n {
-            return lines;
-        }
-        if Instant::now() > deadline {
-            panic!(
+    poll_until(
+        POLL_FOR,
+        || lines_of(path),
+        |lines| lines.len() >= n,
+        |lines| {
+            format!(
                 "{} has {} lines after {POLL_FOR:?}, want {n}: {lines:#?}",
                 path.display(),
                 lines.len()
-            );
-        }
-        std::thread::yield_now();
-    }
+            )
+        },
+    )
 }
 
 fn now_ms() -> u64 {
@@ -360,11 +246,7 @@ fn json_lines_hold_each_field_of_each_call() {
         &log,
         "json",
     );
-    let alice = key_toml(
-        "alice",
-        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
-        &["gold"],
-    );
+    let alice = alice_key_toml(&["gold"]);
     let cfg = logs_config(&prod, refused_port())
         .append(&(plan_toml("gold", "", "logs", "prod", "") + &alice));
     let srv = Server::start(&cfg);
@@ -645,36 +527,29 @@ fn ids_of(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Polls `/metrics` until `portico_access_log_lines_total` is `n` (bounded).
+/// Polls `/metrics` until the counter `portico_access_log_lines_total` is
+/// `n` (bounded), with none dropped.
 fn wait_lines_metric(srv: &mut Server, n: f64) {
-    let deadline = Instant::now() + POLL_FOR;
-    loop {
-        let r = srv.admin_request("GET", "/metrics", None);
-        assert_eq!(r.status, 200);
-        let text = r.body_str();
-        let scrape =
-            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-        let value = |name: &str| {
-            scrape
-                .samples
-                .iter()
-                .find(|s| s.metric == name)
-                .map(|s| s.value.clone())
-        };
-        let lines = value("portico_access_log_lines_total");
-        if lines == Some(prometheus_parse::Value::Counter(n)) {
-            assert_eq!(
-                value("portico_access_log_dropped_total"),
-                Some(prometheus_parse::Value::Counter(0.0)),
-                "{text}"
-            );
-            return;
-        }
-        if Instant::now() > deadline {
-            panic!("portico_access_log_lines_total never reached {n}:\n{text}");
-        }
-        std::thread::yield_now();
+    let m = scrape_until(srv, &format!("portico_access_log_lines_total {n}"), |m| {
+        m.get("portico_access_log_lines_total", &[]) == Some(n)
+    });
+    for family in [
+        "portico_access_log_lines_total",
+        "portico_access_log_dropped_total",
+    ] {
+        assert_eq!(
+            m.types.get(family).map(String::as_str),
+            Some("counter"),
+            "TYPE of {family}\n{}",
+            m.text
+        );
     }
+    assert_eq!(
+        m.get("portico_access_log_dropped_total", &[]),
+        Some(0.0),
+        "{}",
+        m.text
+    );
 }
 
 #[test]
@@ -693,11 +568,7 @@ fn sigusr1_reopens_the_log_after_rotation() {
     assert_eq!(ids_of(&wait_lines(&log.0, 2)), ids);
 
     std::fs::rename(&log.0, &rotated.0).expect("rotate the log");
-    let st = Command::new("kill")
-        .args(["-USR1", &srv.pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(st.success(), "kill -USR1: {st:?}");
+    srv.signal("USR1");
 
     let mut new_ids = Vec::new();
     for i in 0..3 {
@@ -736,9 +607,7 @@ fn sigterm_writes_every_line_before_exiting() {
         assert_status(&a, 200, "before stop");
         ids.push(a.request_id());
     }
-    srv.sigterm();
-    let st = srv.wait_exit(Duration::from_secs(10));
-    assert!(st.success(), "exit status after SIGTERM: {st:?}");
+    srv.stop_within(Duration::from_secs(10));
     let mut got = ids_of(&lines_of(&log.0));
     got.sort();
     ids.sort();
@@ -793,21 +662,6 @@ fn unknown_context_variable_is_a_config_error() {
 // 9. EMF at shutdown
 // ---------------------------------------------------------------------------
 
-/// Sum of the samples of `name` whose labels include `labels`.
-fn metric_sum(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            ref other => panic!("{name}: unexpected {other:?}"),
-        })
-        .sum()
-}
-
 #[test]
 fn emf_line_per_stage_at_shutdown() {
     let up = upstream();
@@ -837,7 +691,7 @@ fn emf_line_per_stage_at_shutdown() {
     let from_ms = now_ms();
 
     let mut c = Raw::connect(srv.port);
-    for (path, status) in [
+    c.get_each(&[
         ("/prod/hello", 200),
         ("/prod/hello", 200),
         ("/prod/hello", 200),
@@ -847,9 +701,7 @@ fn emf_line_per_stage_at_shutdown() {
         ("/cached/cached", 200),
         ("/cached/cached", 200),
         ("/nostage/x", 403),
-    ] {
-        assert_status(&c.call(get(path).as_bytes()), status, path);
-    }
+    ]);
     // A connection of its own (see tests/metrics.rs).
     assert_status(
         &call_once(srv.port, get("/prod/down").as_bytes()),
@@ -858,20 +710,13 @@ fn emf_line_per_stage_at_shutdown() {
     );
 
     // The counts EMF must report, as /metrics has them once all are in.
-    let deadline = Instant::now() + POLL_FOR;
-    let scrape = loop {
-        let text = srv.admin_request("GET", "/metrics", None).body_str();
-        let s = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-        if metric_sum(&s, "portico_requests_total", &[]) == 10.0 {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "not all counted:\n{text}");
-        std::thread::yield_now();
-    };
+    let scrape = scrape_until(&mut srv, "all 10 calls counted", |m| {
+        m.sum("portico_requests_total") == 10.0
+    });
     let avg_ms = |stage: &str, family: &str| {
         let l = [("api", "shop"), ("stage", stage)];
-        let n = metric_sum(&scrape, &format!("{family}_count"), &l);
-        let sum = metric_sum(&scrape, &format!("{family}_sum"), &l);
+        let n = scrape.sum_matching(&format!("{family}_count"), &l);
+        let sum = scrape.sum_matching(&format!("{family}_sum"), &l);
         if n == 0.0 {
             0.0
         } else {
@@ -959,6 +804,5 @@ fn emf_line_per_stage_at_shutdown() {
             );
         }
     }
-    let st = srv.wait_exit(Duration::from_secs(10));
-    assert!(st.success(), "exit status after SIGTERM: {st:?}");
+    srv.expect_clean_exit(Duration::from_secs(10), "after SIGTERM");
 }

@@ -71,22 +71,13 @@ fn driver_epoll_in_config() {
 fn sigterm_on_idle_server_exits_zero() {
     let mut srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "2"));
     assert_serving(srv.port);
-    srv.sigterm();
-    let st = srv.wait_exit(Duration::from_secs(10));
-    assert!(st.success(), "exit status {st:?}");
+    srv.stop_within(Duration::from_secs(10));
 }
 
 #[test]
 fn sigterm_drains_in_flight_request_then_exits_zero() {
-    let (up, release) = Upstream::start_held(b"released answer");
-    let mut srv = Server::start(
-        &Config::demo(&up.addr())
-            .server("workers", "2")
-            .timeouts("drain_ms", "5000"),
-    );
-    let mut c = srv.connect();
-    c.send(get("/prod/proxy/slow"));
-    assert_eq!(up.recv().target, "/slow");
+    let (held, mut srv) = HeldRequest::start_demo("5000");
+    let mut c = held.hold(&srv, "slow");
 
     srv.sigterm();
     // The signal is delivered once `kill` returned; give the server a bounded
@@ -100,10 +91,7 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
         s
     });
 
-    release.send(()).unwrap();
-    let r = c.read_response();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body_str(), "released answer");
+    held.release(&mut c);
 
     if let Ok(mut s) = newcomer {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -123,6 +111,5 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
         }
     }
 
-    let st = srv.wait_exit(Duration::from_secs(10));
-    assert!(st.success(), "exit status {st:?}");
+    srv.expect_clean_exit(Duration::from_secs(10), "after draining");
 }

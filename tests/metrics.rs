@@ -1,361 +1,14 @@
 //! Metrics on the admin listener: exact Prometheus counts per (API, stage,
 //! route) slot merged over two workers, the text parsed by a real parser
-//! (`prometheus-parse`) and by a strict tokenizer of the 0.0.4 format,
+//! (`prometheus-parse`) and by a strict tokenizer of the 0.0.4 format
+//! (`tests/common/metrics_text.rs`),
 //! `/healthz`, `/readyz` turning 503 while in-flight requests drain, and a
 //! stage with `metrics = false` counting nothing.
 mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-
-/// How long a poll of `/metrics` or `/readyz` may wait for a condition.
-const POLL_FOR: Duration = Duration::from_secs(10);
-const METRICS_CT: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-// ---------------------------------------------------------------------------
-// A client that counts the bytes it receives
-// ---------------------------------------------------------------------------
-
-/// A keep-alive connection whose answers carry the exact number of bytes
-/// read for them (head and body), to compare with `portico_bytes_out_total`.
-struct Raw {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Headers,
-    body: Vec<u8>,
-    /// Bytes of this response on the wire.
-    bytes: u64,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-    fn body_str(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to portico");
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_nodelay(true).unwrap();
-        Raw { s, buf: Vec::new() }
-    }
-
-    fn fill(&mut self) {
-        let mut tmp = [0u8; 16384];
-        let n = self.s.read(&mut tmp).expect("read from portico");
-        assert!(
-            n > 0,
-            "portico closed the connection mid-response; buffered: {:?}",
-            String::from_utf8_lossy(&self.buf)
-        );
-        self.buf.extend_from_slice(&tmp[..n]);
-    }
-
-    /// Sends `req` and reads one Content-Length framed response.
-    fn call(&mut self, req: &[u8]) -> Answer {
-        self.send(req);
-        self.read_answer()
-    }
-
-    fn send(&mut self, req: &[u8]) {
-        self.s.write_all(req).expect("write to portico");
-    }
-
-    /// Reads one Content-Length framed response.
-    fn read_answer(&mut self) -> Answer {
-        let end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i;
-            }
-            self.fill();
-        };
-        let (start, headers) = parse_head(&self.buf[..end]);
-        let status: u16 = start
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {start:?}"));
-        assert!(
-            header(&headers, "transfer-encoding").is_none(),
-            "expected a Content-Length answer: {start} {headers:?}"
-        );
-        let len: usize = header(&headers, "content-length")
-            .unwrap_or_else(|| panic!("no content-length: {start} {headers:?}"))
-            .parse()
-            .expect("numeric content-length");
-        let total = end + 4 + len;
-        while self.buf.len() < total {
-            self.fill();
-        }
-        let body = self.buf[end + 4..total].to_vec();
-        self.buf.drain(..total);
-        Answer {
-            status,
-            headers,
-            body,
-            bytes: total as u64,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Reading /metrics: a strict tokenizer of the text format 0.0.4
-// ---------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq)]
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-fn is_name_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || c == ':'
-}
-
-fn is_name_char(c: char) -> bool {
-    is_name_start(c) || c.is_ascii_digit()
-}
-
-fn parse_float(s: &str) -> Result<f64, String> {
-    match s {
-        "+Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
-        _ if s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => {
-            s.parse().map_err(|_| format!("bad number {s:?}"))
-        }
-        _ => Err(format!("bad number {s:?}")),
-    }
-}
-
-/// One sample line: `name{label="value",...} value [timestamp]`, label
-/// values with the format's three escapes only.
-fn parse_sample(line: &str) -> Result<Sample, String> {
-    let mut chars = line.char_indices().peekable();
-    let name_end = match chars.peek() {
-        Some((_, c)) if is_name_start(*c) => {
-            let mut end = line.len();
-            for (i, c) in chars.by_ref() {
-                if !is_name_char(c) {
-                    end = i;
-                    break;
-                }
-            }
-            end
-        }
-        _ => return Err("sample line does not start with a metric name".into()),
-    };
-    let name = line[..name_end].to_string();
-    let mut rest = &line[name_end..];
-    let mut labels = BTreeMap::new();
-    if let Some(after) = rest.strip_prefix('{') {
-        rest = after;
-        loop {
-            if let Some(after) = rest.strip_prefix('}') {
-                rest = after;
-                break;
-            }
-            let n_end = rest
-                .find(|c: char| !is_name_char(c) || c == ':')
-                .ok_or("label list not closed")?;
-            let lname = &rest[..n_end];
-            if lname.is_empty() || !is_name_start(lname.chars().next().unwrap()) {
-                return Err(format!("bad label name at {rest:?}"));
-            }
-            rest = rest[n_end..]
-                .strip_prefix("=\"")
-                .ok_or_else(|| format!("label {lname} not followed by =\""))?;
-            let mut value = String::new();
-            let mut it = rest.char_indices();
-            let close = loop {
-                match it.next() {
-                    None => return Err(format!("label {lname}: unterminated value")),
-                    Some((i, '"')) => break i,
-                    Some((_, '\\')) => match it.next() {
-                        Some((_, '\\')) => value.push('\\'),
-                        Some((_, '"')) => value.push('"'),
-                        Some((_, 'n')) => value.push('\n'),
-                        other => return Err(format!("label {lname}: bad escape {other:?}")),
-                    },
-                    Some((_, '\n')) => return Err(format!("label {lname}: raw newline")),
-                    Some((_, c)) => value.push(c),
-                }
-            };
-            if labels.insert(lname.to_string(), value).is_some() {
-                return Err(format!("label {lname} given twice"));
-            }
-            rest = &rest[close + 1..];
-            if let Some(after) = rest.strip_prefix(',') {
-                rest = after;
-            } else if !rest.starts_with('}') {
-                return Err(format!("expected , or }} after label {lname}: {rest:?}"));
-            }
-        }
-    }
-    if !rest.starts_with([' ', '\t']) {
-        return Err(format!("no blank before the value: {rest:?}"));
-    }
-    let mut fields = rest.split_whitespace();
-    let value = parse_float(fields.next().ok_or("no value")?)?;
-    if let Some(ts) = fields.next() {
-        ts.parse::<i64>()
-            .map_err(|_| format!("bad timestamp {ts:?}"))?;
-    }
-    if let Some(extra) = fields.next() {
-        return Err(format!("trailing text {extra:?}"));
-    }
-    Ok(Sample {
-        name,
-        labels,
-        value,
-    })
-}
-
-/// A scrape: its text, each sample, and each family's declared type.
-struct Metrics {
-    text: String,
-    samples: Vec<Sample>,
-    types: BTreeMap<String, String>,
-}
-
-fn labels_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-impl Metrics {
-    /// Parses every line (panicking, with the text, on any malformed one).
-    fn parse(text: String) -> Metrics {
-        let mut samples = Vec::new();
-        let mut types = BTreeMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let ctx = || format!("line {}: {line:?}\n--- text ---\n{text}", n + 1);
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(t) = line.strip_prefix("# TYPE ") {
-                let mut it = t.split(' ');
-                let (fam, ty) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-                assert!(it.next().is_none(), "TYPE with extra words: {}", ctx());
-                assert!(
-                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&ty),
-                    "unknown type: {}",
-                    ctx()
-                );
-                assert!(
-                    types.insert(fam.to_string(), ty.to_string()).is_none(),
-                    "second TYPE for {fam}: {}",
-                    ctx()
-                );
-                continue;
-            }
-            if line.starts_with('#') {
-                continue;
-            }
-            samples.push(parse_sample(line).unwrap_or_else(|e| panic!("{e}: {}", ctx())));
-        }
-        Metrics {
-            text,
-            samples,
-            types,
-        }
-    }
-
-    /// The value of `name` with exactly the label set `labels`.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let want = labels_of(labels);
-        let found: Vec<f64> = self
-            .samples
-            .iter()
-            .filter(|s| s.name == name && s.labels == want)
-            .map(|s| s.value)
-            .collect();
-        assert!(
-            found.len() <= 1,
-            "{name}{want:?} appears {} times",
-            found.len()
-        );
-        found.first().copied()
-    }
-
-    /// Like [`Metrics::get`], panicking with the whole text when absent.
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in /metrics:\n{}", self.text))
-    }
-
-    /// Samples of `name` whose labels include all of `labels`.
-    fn matching(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
-        self.samples
-            .iter()
-            .filter(|s| {
-                s.name == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .collect()
-    }
-
-    fn sum(&self, name: &str) -> f64 {
-        self.samples
-            .iter()
-            .filter(|s| s.name == name)
-            .map(|s| s.value)
-            .sum()
-    }
-}
-
-/// GET /metrics: 200 with the 0.0.4 content type.
-fn scrape(srv: &mut Server) -> Metrics {
-    let r = srv.admin_request("GET", "/metrics", None);
-    assert_eq!(r.status, 200, "/metrics: {:?}", r.body_str());
-    assert_eq!(
-        r.header("content-type"),
-        Some(METRICS_CT),
-        "/metrics content-type; headers {:?}",
-        r.headers
-    );
-    Metrics::parse(r.body_str())
-}
-
-/// Scrapes until `pred` holds (bounded); returns that scrape.
-fn scrape_until(srv: &mut Server, what: &str, pred: impl Fn(&Metrics) -> bool) -> Metrics {
-    let deadline = Instant::now() + POLL_FOR;
-    loop {
-        let m = scrape(srv);
-        if pred(&m) {
-            return m;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "/metrics never showed {what} within {POLL_FOR:?}:\n{}",
-                m.text
-            );
-        }
-        std::thread::yield_now();
-    }
-}
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------
 // Expected counts per slot
@@ -597,11 +250,7 @@ fn shop_config(backend: &str, down: u16) -> Config {
         false,
         &format!("http://127.0.0.1:{down}/down"),
     );
-    let alice = key_toml(
-        "alice",
-        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
-        &[PLAN],
-    );
+    let alice = alice_key_toml(&[PLAN]);
     Config::new(&s)
         .server("workers", "2")
         .append(&(plan_toml(PLAN, "", "shop", "prod", "") + &alice))
@@ -626,16 +275,6 @@ struct Shop {
     alice_bytes: u64,
     /// Client connections still open.
     conns: Vec<Raw>,
-}
-
-fn assert_status(a: &Answer, status: u16, ctx: &str) {
-    assert_eq!(
-        a.status,
-        status,
-        "{ctx}: headers {:?} body {:?}",
-        a.headers,
-        a.body_str()
-    );
 }
 
 /// Opens connections, one `GET /prod/hello` on each, until both workers
@@ -820,37 +459,21 @@ fn known_calls_give_exact_counts_merged_over_two_workers() {
         m.value("portico_throttled_total", &with(&LIMITED, "level", "route")) as u64,
         ledger.slots[&LIMITED].throttled["route"]
     );
-    assert_eq!(
-        m.value("portico_5xx_total", &with(&DOWN, "status", "502")),
-        1.0
-    );
-    assert_eq!(
-        m.value("portico_4xx_total", &with(&KEYED, "status", "403")),
-        1.0
-    );
-    assert_eq!(
-        m.value("portico_4xx_total", &with(&UNROUTED, "status", "403")),
-        1.0
-    );
-    assert_eq!(
-        m.value("portico_4xx_total", &with(&NO_API, "status", "403")),
-        1.0
-    );
-    assert_eq!(
-        m.value("portico_cache_hits_total", &slot_labels(&CACHED)),
-        1.0
-    );
-    assert_eq!(
-        m.value("portico_cache_misses_total", &slot_labels(&CACHED)),
-        1.0
-    );
-    assert_eq!(
-        m.value(
+    for (family, labels, want) in [
+        ("portico_5xx_total", with(&DOWN, "status", "502"), 1.0),
+        ("portico_4xx_total", with(&KEYED, "status", "403"), 1.0),
+        ("portico_4xx_total", with(&UNROUTED, "status", "403"), 1.0),
+        ("portico_4xx_total", with(&NO_API, "status", "403"), 1.0),
+        ("portico_cache_hits_total", slot_labels(&CACHED), 1.0),
+        ("portico_cache_misses_total", slot_labels(&CACHED), 1.0),
+        (
             "portico_integration_latency_seconds_count",
-            &slot_labels(&UP)
+            slot_labels(&UP),
+            2.0,
         ),
-        2.0
-    );
+    ] {
+        assert_eq!(m.value(family, &labels), want, "{family}{labels:?}");
+    }
 
     // The key that was admitted once, with the bytes it got.
     let key = [("plan", PLAN), ("key", "alice-id")];
@@ -1173,12 +796,7 @@ fn admin_json(srv: &mut Server, path: &str) -> (u16, serde_json::Value) {
 
 #[test]
 fn readyz_turns_503_while_in_flight_requests_drain() {
-    let (up, release) = Upstream::start_held(b"released answer");
-    let mut srv = Server::start(
-        &Config::demo(&up.addr())
-            .server("workers", "2")
-            .timeouts("drain_ms", "8000"),
-    );
+    let (held, mut srv) = HeldRequest::start_demo("8000");
     assert_eq!(
         admin_json(&mut srv, "/healthz"),
         (200, serde_json::json!({"status": "ok"}))
@@ -1188,20 +806,24 @@ fn readyz_turns_503_while_in_flight_requests_drain() {
         (200, serde_json::json!({"status": "ready"}))
     );
 
-    let mut c = srv.connect();
-    c.send(get("/prod/proxy/held"));
-    assert_eq!(up.recv().target, "/held");
+    let mut c = held.hold(&srv, "held");
 
     srv.sigterm();
-    let deadline = Instant::now() + POLL_FOR;
-    let body = loop {
-        let (status, body) = admin_json(&mut srv, "/readyz");
-        match status {
-            503 => break body,
-            200 if Instant::now() < deadline => std::thread::yield_now(),
-            s => panic!("/readyz after SIGTERM: {s} {body} (want 503 within {POLL_FOR:?})"),
-        }
-    };
+    let (_, body) = poll_until(
+        POLL_FOR,
+        || {
+            let (status, body) = admin_json(&mut srv, "/readyz");
+            assert!(
+                status == 200 || status == 503,
+                "/readyz after SIGTERM: {status} {body}"
+            );
+            (status, body)
+        },
+        |(status, _)| *status == 503,
+        |(status, body)| {
+            format!("/readyz after SIGTERM: {status} {body} (want 503 within {POLL_FOR:?})")
+        },
+    );
     assert_eq!(body, serde_json::json!({"status": "draining"}));
     // Still draining: the request is held, /metrics says not ready and
     // still counts the workers.
@@ -1216,12 +838,8 @@ fn readyz_turns_503_while_in_flight_requests_drain() {
     );
     assert_eq!(admin_json(&mut srv, "/readyz").0, 503);
 
-    release.send(()).unwrap();
-    let r = c.read_response();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body_str(), "released answer");
-    let st = srv.wait_exit(Duration::from_secs(10));
-    assert!(st.success(), "exit status after draining: {st:?}");
+    held.release(&mut c);
+    srv.expect_clean_exit(Duration::from_secs(10), "after draining");
 }
 
 // ---------------------------------------------------------------------------
@@ -1238,7 +856,7 @@ fn stage_with_metrics_off_counts_nothing() {
         + &mock_route("GET", "/b", false, "b");
     let mut srv = Server::start(&Config::new(&api).server("workers", "2"));
     let mut c = Raw::connect(srv.port);
-    for (path, status) in [
+    c.get_each(&[
         ("/quiet/a", 200),
         ("/quiet/a", 200),
         ("/quiet/b", 200),
@@ -1247,15 +865,8 @@ fn stage_with_metrics_off_counts_nothing() {
         ("/prod/a", 200),
         ("/prod/a", 200),
         ("/quiet/a", 200),
-    ] {
-        assert_status(&c.call(get(path).as_bytes()), status, path);
-    }
-    let prod_a = [
-        ("api", "m"),
-        ("stage", "prod"),
-        ("method", "GET"),
-        ("resource", "/a"),
-    ];
+    ]);
+    let prod_a = slot_labels(&["m", "prod", "GET", "/a"]);
     let m = scrape_until(&mut srv, "the three prod calls", |m| {
         m.get("portico_requests_total", &prod_a) == Some(3.0)
     });
@@ -1384,18 +995,14 @@ fn key_counts_hold_only_admitted_calls() {
     for i in 0..2 {
         assert_status(&c.call(&req), 429, &format!("alice's call {}", i + 2));
     }
-    let slot = [
-        ("api", "t"),
-        ("stage", "prod"),
-        ("method", "GET"),
-        ("resource", "/keyed"),
-    ];
+    let slot: Slot = ["t", "prod", "GET", "/keyed"];
     let m = scrape_until(&mut srv, "alice's three calls", |m| {
-        m.get("portico_requests_total", &slot) == Some(3.0)
+        m.get("portico_requests_total", &slot_labels(&slot)) == Some(3.0)
     });
-    let mut throttled = slot.to_vec();
-    throttled.push(("level", "key"));
-    assert_eq!(m.value("portico_throttled_total", &throttled), 2.0);
+    assert_eq!(
+        m.value("portico_throttled_total", &with(&slot, "level", "key")),
+        2.0
+    );
     // `portico usage` counts the one admitted call; the per-key metrics
     // ("in the usage plan that admitted them") must agree.
     let usage = wait_usage(&cfg, "gold", POLL_FOR, "alice's admitted call", |u| {

@@ -13,12 +13,45 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod counting_client;
+mod metrics_text;
+// Like the rest of this module, not used by every test file.
+#[allow(unused_imports)]
+pub use counting_client::*;
+#[allow(unused_imports)]
+pub use metrics_text::*;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_portico");
 pub const MISSING_TOKEN: &str = "Missing Authentication Token";
 pub const TIMED_OUT: &str = "Endpoint request timed out";
 /// Read/write timeout on client sockets: a broken server fails, never hangs.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a poll (of `/metrics`, `/readyz`, a log file) may wait for a
+/// condition.
+pub const POLL_FOR: Duration = Duration::from_secs(10);
+
+/// Calls `probe` until `done` holds for what it returns (bounded by
+/// `timeout`) and returns that; on timeout panics with `failure` of the
+/// last value.
+pub fn poll_until<T>(
+    timeout: Duration,
+    mut probe: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+    failure: impl FnOnce(&T) -> String,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let v = probe();
+        if done(&v) {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("{}", failure(&v));
+        }
+        std::thread::yield_now();
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Temp files and config text
@@ -323,14 +356,19 @@ pub fn key_toml(name: &str, lines: &str, plans: &[&str]) -> String {
     s
 }
 
+/// Key alice (id `alice-id`, value [`ALICE`]) in `plans` (see [`key_toml`]).
+pub fn alice_key_toml(plans: &[&str]) -> String {
+    key_toml(
+        "alice",
+        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
+        plans,
+    )
+}
+
 /// Plan `gold` over `api`/prod (see [`plan_toml`]) with keys alice (id
 /// `alice-id`, value [`ALICE`]) and bob (id `bob-id`, value [`BOB`]) in it.
 pub fn gold_plan_alice_bob(api: &str, plan_lines: &str, stage_extra: &str) -> String {
-    let alice = key_toml(
-        "alice",
-        &format!("id = \"alice-id\"\nvalue = \"{ALICE}\""),
-        &["gold"],
-    );
+    let alice = alice_key_toml(&["gold"]);
     let bob = key_toml(
         "bob",
         &format!("id = \"bob-id\"\nvalue = \"{BOB}\""),
@@ -551,11 +589,17 @@ impl Server {
 
     /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
     pub fn sigterm(&self) {
+        self.signal("TERM");
+    }
+
+    /// Send signal `name` (`TERM`, `USR1`, ...) via the `kill` utility and
+    /// wait until it was delivered.
+    pub fn signal(&self, name: &str) {
         let st = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
+            .args([&format!("-{name}"), &self.pid.to_string()])
             .status()
             .expect("run kill");
-        assert!(st.success(), "kill -TERM {} failed: {st:?}", self.pid);
+        assert!(st.success(), "kill -{name} {} failed: {st:?}", self.pid);
     }
 
     /// Send SIGKILL and reap the process: no chance to flush anything.
@@ -571,9 +615,20 @@ impl Server {
 
     /// SIGTERM, then wait (bounded) for a successful exit.
     pub fn stop(&mut self) {
+        self.stop_within(Duration::from_secs(15));
+    }
+
+    /// SIGTERM, then wait (bounded by `timeout`) for a successful exit.
+    pub fn stop_within(&mut self, timeout: Duration) {
         self.sigterm();
-        let st = self.wait_exit(Duration::from_secs(15));
-        assert!(st.success(), "portico exit status after SIGTERM: {st:?}");
+        self.expect_clean_exit(timeout, "after SIGTERM");
+    }
+
+    /// [`Server::wait_exit`], asserting exit status 0; `ctx` says what led
+    /// to the exit.
+    pub fn expect_clean_exit(&mut self, timeout: Duration, ctx: &str) {
+        let st = self.wait_exit(timeout);
+        assert!(st.success(), "portico exit status {ctx}: {st:?}");
     }
 
     /// Next stderr line after startup, or `None` on timeout / EOF.
@@ -1375,6 +1430,46 @@ impl Drop for Upstream {
     }
 }
 
+/// A proxied request held by its upstream, for the tests of draining: the
+/// demo API on two workers proxying to an upstream ([`Upstream::start_held`])
+/// that answers [`HeldRequest::BODY`] only once released.
+pub struct HeldRequest {
+    pub up: Upstream,
+    release: Sender<()>,
+}
+
+impl HeldRequest {
+    pub const BODY: &'static str = "released answer";
+
+    /// The held upstream and the demo server on it (two workers, `drain_ms`).
+    pub fn start_demo(drain_ms: &str) -> (HeldRequest, Server) {
+        let (up, release) = Upstream::start_held(Self::BODY.as_bytes());
+        let srv = Server::start(
+            &Config::demo(&up.addr())
+                .server("workers", "2")
+                .timeouts("drain_ms", drain_ms),
+        );
+        (HeldRequest { up, release }, srv)
+    }
+
+    /// Sends `GET /prod/proxy/{name}` on a new connection to `srv` and waits
+    /// until the upstream holds it; returns the connection.
+    pub fn hold(&self, srv: &Server, name: &str) -> Client {
+        let mut c = srv.connect();
+        c.send(get(&format!("/prod/proxy/{name}")));
+        assert_eq!(self.up.recv().target, format!("/{name}"));
+        c
+    }
+
+    /// Lets the upstream answer; the held request on `c` gets its 200.
+    pub fn release(&self, c: &mut Client) {
+        self.release.send(()).unwrap();
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body_str(), Self::BODY);
+    }
+}
+
 /// A port on 127.0.0.1 with nothing listening (bound, then released).
 pub fn refused_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1712,20 +1807,17 @@ pub fn wait_usage(
     what: &str,
     pred: impl Fn(&UsageReport) -> bool,
 ) -> UsageReport {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let r = usage_cli(cfg, plan, None);
-        if pred(&r) {
-            return r;
-        }
-        if Instant::now() > deadline {
-            panic!(
+    poll_until(
+        timeout,
+        || usage_cli(cfg, plan, None),
+        pred,
+        |r| {
+            format!(
                 "usage never showed {what} within {timeout:?}; last: {}",
                 r.json
-            );
-        }
-        std::thread::yield_now();
-    }
+            )
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------
