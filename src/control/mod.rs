@@ -5,6 +5,7 @@
 //! Requests are matched against the service model (`operations`), so one
 //! portico does not implement yet is answered with its name.
 
+mod deployments;
 mod error;
 mod methods;
 mod model;
@@ -13,6 +14,7 @@ mod patch;
 mod resources;
 mod rest_apis;
 mod router;
+mod stages;
 mod store;
 
 pub use error::ApiError;
@@ -121,6 +123,15 @@ impl ControlPlane {
             "PutIntegrationResponse" => self.put_integration_response(c),
             "GetIntegrationResponse" => self.get_integration_response(c),
             "DeleteIntegrationResponse" => self.delete_integration_response(c),
+            "CreateDeployment" => self.create_deployment(c),
+            "GetDeployments" => self.get_deployments(c),
+            "GetDeployment" => self.get_deployment(c),
+            "DeleteDeployment" => self.delete_deployment(c),
+            "CreateStage" => self.create_stage(c),
+            "GetStages" => self.get_stages(c),
+            "GetStage" => self.get_stage(c),
+            "UpdateStage" => self.update_stage(c),
+            "DeleteStage" => self.delete_stage(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -134,3 +134,123 @@ pub struct Page<T> {
     pub position: Option<String>,
     pub item: Vec<T>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_date: i64,
+    /// Path → method → `{authorizationType, apiKeyRequired}`.
+    #[serde(default)]
+    pub api_summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodSnapshot {
+    pub authorization_type: String,
+    pub api_key_required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodSetting {
+    #[serde(default)]
+    pub metrics_enabled: bool,
+    #[serde(default = "logging_off")]
+    pub logging_level: String,
+    #[serde(default)]
+    pub data_trace_enabled: bool,
+    pub throttling_burst_limit: i64,
+    pub throttling_rate_limit: f64,
+    #[serde(default)]
+    pub caching_enabled: bool,
+    pub cache_ttl_in_seconds: i64,
+    #[serde(default)]
+    pub cache_data_encrypted: bool,
+    #[serde(default = "yes")]
+    pub require_authorization_for_cache_control: bool,
+    #[serde(default = "succeed_with_header")]
+    pub unauthorized_cache_control_header_strategy: String,
+}
+
+fn logging_off() -> String {
+    "OFF".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn succeed_with_header() -> String {
+    "SUCCEED_WITH_RESPONSE_HEADER".into()
+}
+
+impl MethodSetting {
+    /// What a method gets before any setting is patched: the account
+    /// throttle, caching off, the default TTL.
+    pub fn defaults() -> MethodSetting {
+        MethodSetting {
+            logging_level: logging_off(),
+            throttling_burst_limit: 5000,
+            throttling_rate_limit: 10000.0,
+            cache_ttl_in_seconds: 300,
+            require_authorization_for_cache_control: true,
+            unauthorized_cache_control_header_strategy: succeed_with_header(),
+            ..MethodSetting::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CanarySettings {
+    #[serde(default)]
+    pub percent_traffic: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_variable_overrides: BTreeMap<String, String>,
+    #[serde(default)]
+    pub use_stage_cache: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLogSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    pub deployment_id: String,
+    pub stage_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub cache_cluster_enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_cluster_size: Option<String>,
+    pub cache_cluster_status: String,
+    /// `"*/*"` or `"{resourcePath}/{METHOD}"` (path without its leading slash).
+    #[serde(default)]
+    pub method_settings: BTreeMap<String, MethodSetting>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_settings: Option<AccessLogSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_settings: Option<CanarySettings>,
+    #[serde(default)]
+    pub tracing_enabled: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    pub created_date: i64,
+    pub last_updated_date: i64,
+}

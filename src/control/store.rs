@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::ApiError;
-use super::model::ApiDoc;
+use super::model::{ApiDoc, Deployment, Stage};
 
 pub struct ControlStore {
     db: Connection,
@@ -25,6 +25,20 @@ impl ControlStore {
                  id TEXT PRIMARY KEY,
                  created INTEGER NOT NULL,
                  doc TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS deployments (
+                 api TEXT NOT NULL,
+                 id TEXT NOT NULL,
+                 created INTEGER NOT NULL,
+                 body TEXT NOT NULL,
+                 snapshot TEXT NOT NULL,
+                 PRIMARY KEY (api, id)
+             );
+             CREATE TABLE IF NOT EXISTS stages (
+                 api TEXT NOT NULL,
+                 name TEXT NOT NULL,
+                 body TEXT NOT NULL,
+                 PRIMARY KEY (api, name)
              );",
         )?;
         Ok(ControlStore { db })
@@ -52,8 +66,7 @@ impl ControlStore {
     }
 
     pub fn put_api(&mut self, doc: &ApiDoc) -> Result<(), ApiError> {
-        let text = serde_json::to_string(doc)
-            .map_err(|e| ApiError::Internal(format!("encoding API {}: {e}", doc.api.id)))?;
+        let text = encode(doc)?;
         self.db.execute(
             "INSERT INTO rest_apis (id, created, doc) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
@@ -62,14 +75,123 @@ impl ControlStore {
         Ok(())
     }
 
+    /// The API with its deployments and stages, in one transaction.
     pub fn delete_api(&mut self, id: &str) -> Result<bool, ApiError> {
-        Ok(self
+        let tx = self.db.transaction()?;
+        let n = tx.execute("DELETE FROM rest_apis WHERE id = ?1", [id])?;
+        tx.execute("DELETE FROM deployments WHERE api = ?1", [id])?;
+        tx.execute("DELETE FROM stages WHERE api = ?1", [id])?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// A deployment and the API as it was when deployed.
+    pub fn deployment(
+        &self,
+        api: &str,
+        id: &str,
+    ) -> Result<Option<(Deployment, ApiDoc)>, ApiError> {
+        let row: Option<(String, String)> = self
             .db
-            .execute("DELETE FROM rest_apis WHERE id = ?1", [id])?
-            > 0)
+            .query_row(
+                "SELECT body, snapshot FROM deployments WHERE api = ?1 AND id = ?2",
+                [api, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(b, s)| Ok((decode(&b)?, decode(&s)?))).transpose()
+    }
+
+    pub fn deployments(&self, api: &str) -> Result<Vec<Deployment>, ApiError> {
+        self.bodies(
+            "SELECT body FROM deployments WHERE api = ?1 ORDER BY created, id",
+            api,
+        )
+    }
+
+    /// A new deployment, and the stage it was made for (if any), together.
+    pub fn put_deployment(
+        &mut self,
+        api: &str,
+        d: &Deployment,
+        snapshot: &ApiDoc,
+        stage: Option<&Stage>,
+    ) -> Result<(), ApiError> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT INTO deployments (api, id, created, body, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![api, d.id, d.created_date, encode(d)?, encode(snapshot)?],
+        )?;
+        if let Some(s) = stage {
+            put_stage(&tx, api, s)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn delete_deployment(&mut self, api: &str, id: &str) -> Result<bool, ApiError> {
+        let n = self.db.execute(
+            "DELETE FROM deployments WHERE api = ?1 AND id = ?2",
+            [api, id],
+        )?;
+        Ok(n > 0)
+    }
+
+    pub fn stage(&self, api: &str, name: &str) -> Result<Option<Stage>, ApiError> {
+        let body: Option<String> = self
+            .db
+            .query_row(
+                "SELECT body FROM stages WHERE api = ?1 AND name = ?2",
+                [api, name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| decode(&b)).transpose()
+    }
+
+    pub fn stages(&self, api: &str) -> Result<Vec<Stage>, ApiError> {
+        self.bodies("SELECT body FROM stages WHERE api = ?1 ORDER BY name", api)
+    }
+
+    pub fn put_stage(&mut self, api: &str, s: &Stage) -> Result<(), ApiError> {
+        put_stage(&self.db, api, s)
+    }
+
+    pub fn delete_stage(&mut self, api: &str, name: &str) -> Result<bool, ApiError> {
+        let n = self.db.execute(
+            "DELETE FROM stages WHERE api = ?1 AND name = ?2",
+            [api, name],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        api: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut q = self.db.prepare(sql)?;
+        let rows = q
+            .query_map([api], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|b| decode(b)).collect()
     }
 }
 
-fn decode(doc: &str) -> Result<ApiDoc, ApiError> {
-    serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored API unreadable: {e}")))
+fn put_stage(db: &Connection, api: &str, s: &Stage) -> Result<(), ApiError> {
+    db.execute(
+        "INSERT INTO stages (api, name, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT(api, name) DO UPDATE SET body = excluded.body",
+        params![api, s.stage_name, encode(s)?],
+    )?;
+    Ok(())
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
+    serde_json::to_string(v).map_err(|e| ApiError::Internal(format!("encoding: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, ApiError> {
+    serde_json::from_str(doc)
+        .map_err(|e| ApiError::Internal(format!("stored state unreadable: {e}")))
 }

@@ -1,0 +1,104 @@
+//! CreateDeployment, GetDeployments, GetDeployment, DeleteDeployment. A
+//! deployment freezes the API as it is; a stage serves one.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::model::{Deployment, MethodSnapshot, Page};
+use super::{page, Call, ControlPlane, Reply};
+
+impl ControlPlane {
+    pub(super) fn create_deployment(&mut self, c: &Call<'_>) -> Reply {
+        let doc = self.api(c)?;
+        let api_id = doc.api.id.clone();
+        let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();
+        for r in &doc.resources {
+            for (verb, m) in &r.resource_methods {
+                summary.entry(r.path.clone()).or_default().insert(
+                    verb.clone(),
+                    MethodSnapshot {
+                        authorization_type: m.authorization_type.clone(),
+                        api_key_required: m.api_key_required,
+                    },
+                );
+            }
+        }
+        if summary.is_empty() {
+            return Err(ApiError::BadRequest(
+                "The REST API doesn't contain any methods".into(),
+            ));
+        }
+        let d = Deployment {
+            id: self.ids.next(6),
+            description: c.str("description"),
+            created_date: c.now,
+            api_summary: summary,
+        };
+        let stage = match c.str("stageName") {
+            None => None,
+            Some(name) => {
+                let mut s = match self.store.stage(&api_id, &name)? {
+                    Some(s) => s,
+                    None => self.new_stage(c, &name, &d.id)?,
+                };
+                s.deployment_id = d.id.clone();
+                if let Some(desc) = c.str("stageDescription") {
+                    s.description = Some(desc);
+                }
+                if let Some(vars) = c.body.get("variables") {
+                    let vars: BTreeMap<String, String> = serde_json::from_value(vars.clone())
+                        .map_err(|e| ApiError::BadRequest(format!("Invalid variables: {e}")))?;
+                    s.variables.extend(vars);
+                }
+                s.last_updated_date = c.now;
+                Some(s)
+            }
+        };
+        self.store
+            .put_deployment(&api_id, &d, &doc, stage.as_ref())?;
+        Ok((201, json!(d)))
+    }
+
+    pub(super) fn get_deployments(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?;
+        let all = self.store.deployments(&api.api.id)?;
+        let (item, position) = page(all, c)?;
+        Ok((200, json!(Page { position, item })))
+    }
+
+    pub(super) fn get_deployment(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?;
+        let (d, _) = self.deployment(&api.api.id, c.param("deployment_id"))?;
+        Ok((200, json!(d)))
+    }
+
+    pub(super) fn delete_deployment(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?.api.id;
+        let id = c.param("deployment_id");
+        self.deployment(&api, id)?;
+        if self.store.stages(&api)?.iter().any(|s| {
+            s.deployment_id == id
+                || s.canary_settings
+                    .as_ref()
+                    .is_some_and(|k| k.deployment_id.as_deref() == Some(id))
+        }) {
+            return Err(ApiError::BadRequest(
+                "Active stages pointing to this deployment must be moved or deleted".into(),
+            ));
+        }
+        self.store.delete_deployment(&api, id)?;
+        Ok((202, Value::Null))
+    }
+
+    pub(super) fn deployment(
+        &self,
+        api: &str,
+        id: &str,
+    ) -> Result<(Deployment, super::model::ApiDoc), ApiError> {
+        self.store.deployment(api, id)?.ok_or_else(|| {
+            ApiError::NotFound(format!("Invalid Deployment identifier specified {id}"))
+        })
+    }
+}
