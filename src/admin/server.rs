@@ -13,7 +13,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use crate::cache::query_value;
 use crate::control::{ApiError, ControlPlane};
 use crate::model::Snapshot;
-use crate::server::Msg;
+use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -50,6 +50,8 @@ pub struct Context {
     pub driver: &'static str,
     /// The management API (the state directory's control store).
     pub control: Option<ControlPlane>,
+    /// What the data plane serves; a management change recompiles it.
+    pub deployed: Arc<Deployed>,
 }
 
 pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
@@ -166,12 +168,38 @@ fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
     }
     let method = req.method().as_str().to_string();
     let (status, value) = control.handle(&method, path, query, &body);
+    if status < 300 && method != "GET" {
+        publish(ctx);
+    }
     let kind = value
         .get("__type")
         .and_then(|t| t.as_str())
         .filter(|_| status >= 400)
         .map(str::to_string);
     answer(req, status, &value, kind.as_deref());
+}
+
+/// Recompiles what the data plane serves after a management change and
+/// hands the snapshot to every worker; calls in flight finish on the one
+/// they started with. A change the data plane cannot serve is logged and
+/// the running snapshot kept.
+fn publish(ctx: &mut Context) {
+    let Some(control) = ctx.control.as_ref() else {
+        return;
+    };
+    match ctx
+        .deployed
+        .reload_control(control, &ctx.snapshot, &mut crate::model::system_resolve)
+    {
+        Ok(next) => {
+            let next = Arc::new(next);
+            for m in &ctx.mailboxes {
+                let _ = m.send(Msg::Snapshot(next.clone()));
+            }
+            ctx.snapshot = next;
+        }
+        Err(e) => crate::log!(error, "management change not published: {e}"),
+    }
 }
 
 /// JSON (or no body for `Null`), with `x-amzn-ErrorType` on errors, which

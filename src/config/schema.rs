@@ -531,6 +531,11 @@ pub struct ApiConfig {
     pub stages: BTreeMap<String, StageConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Made by the management API from a deployed stage (its restApiId),
+    /// not read from the file: reached as `{id}.execute-api.*` or
+    /// `/restapis/{id}/{stage}/_user_request_/...`, never by `hosts`.
+    #[serde(skip)]
+    pub control: Option<String>,
 }
 
 impl ApiConfig {

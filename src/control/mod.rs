@@ -11,6 +11,7 @@ mod methods;
 mod model;
 mod operations;
 mod patch;
+mod publish;
 mod resources;
 mod rest_apis;
 mod router;
@@ -19,6 +20,7 @@ mod store;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
+pub use publish::api_configs;
 pub use store::ControlStore;
 
 use std::collections::BTreeMap;
@@ -55,6 +57,12 @@ impl ControlPlane {
             store: ControlStore::open(state_dir)?,
             ids: Ids::seeded(),
         })
+    }
+
+    /// The deployed stages as API definitions for the snapshot, and what
+    /// could not be served (to log).
+    pub fn deployed(&self) -> Result<(Vec<crate::config::ApiConfig>, Vec<String>), ApiError> {
+        publish::api_configs(&self.store)
     }
 
     /// Whether a request path belongs to the management API.

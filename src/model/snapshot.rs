@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub apis: Vec<Api>,
     hosts: HashMap<Box<[u8]>, usize>,
     default_api: Option<usize>,
+    /// The management API's APIs by restApiId: one per deployed stage.
+    execute_api: HashMap<Box<[u8]>, Vec<usize>>,
     domains: HashMap<Box<[u8]>, Vec<Mapping>>,
     /// Each upstream authority and what it resolved to, so the DNS refresh
     /// can tell whether a new snapshot is needed.
@@ -106,6 +108,7 @@ impl Snapshot {
         let mut apis = Vec::with_capacity(config.api.len());
         let mut hosts = HashMap::new();
         let mut default_api = None;
+        let mut execute_api: HashMap<Box<[u8]>, Vec<usize>> = HashMap::new();
         let mut compiled = limits::compile(config);
         let mut stage_number = 0;
         let mut metric_slots = vec![SlotLabels {
@@ -202,7 +205,12 @@ impl Snapshot {
                     access_log,
                 });
             }
-            if api.hosts.is_empty() {
+            if let Some(rest_api_id) = &api.control {
+                execute_api
+                    .entry(rest_api_id.as_bytes().into())
+                    .or_default()
+                    .push(i);
+            } else if api.hosts.is_empty() {
                 default_api = Some(i);
             }
             for h in &api.hosts {
@@ -257,6 +265,7 @@ impl Snapshot {
             apis,
             hosts,
             default_api,
+            execute_api,
             domains,
             resolved,
             catalog: compiled.catalog,
@@ -271,6 +280,23 @@ impl Snapshot {
     /// The API answering on `host` (lower-case, port stripped), or the default API.
     pub fn api_for_host(&self, host: &[u8]) -> Option<usize> {
         self.hosts.get(host).copied().or(self.default_api)
+    }
+
+    /// A management-API stage: the API serving `stage` of `rest_api_id`.
+    pub fn control_api(&self, rest_api_id: &[u8], stage: &[u8]) -> Option<&Api> {
+        self.execute_api
+            .get(rest_api_id)?
+            .iter()
+            .map(|&i| &self.apis[i])
+            .find(|a| a.stages.first().is_some_and(|s| s.name.as_bytes() == stage))
+    }
+
+    pub fn is_control_api(&self, rest_api_id: &[u8]) -> bool {
+        self.execute_api.contains_key(rest_api_id)
+    }
+
+    pub fn has_control_apis(&self) -> bool {
+        !self.execute_api.is_empty()
     }
 
     pub fn domain(&self, host: &[u8]) -> Option<&[Mapping]> {

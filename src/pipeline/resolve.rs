@@ -38,6 +38,11 @@ pub fn target<'s, 'b>(
         }
         return Err(MISSING_TOKEN);
     }
+    if snap.has_control_apis() {
+        if let Some(t) = control_target(snap, host, path) {
+            return t;
+        }
+    }
     let api = &snap.apis[snap.api_for_host(host).ok_or(MISSING_TOKEN)?];
     let after_slash = &path[1..];
     let end = after_slash
@@ -56,6 +61,46 @@ pub fn target<'s, 'b>(
         stage,
         path: if rest.is_empty() { b"/" } else { rest },
     })
+}
+
+/// A management-API stage, addressed as AWS does: Host
+/// `{restApiId}.execute-api.{anything}` + `/{stage}/{path}`, or, without
+/// DNS, `/restapis/{restApiId}/{stage}/_user_request_/{path}`.
+fn control_target<'s, 'b>(
+    snap: &'s Snapshot,
+    host: &[u8],
+    path: &'b [u8],
+) -> Option<Result<Target<'s, 'b>, ErrorResponse>> {
+    let (id, stage, rest) = if let Some(after) = path.strip_prefix(b"/restapis/") {
+        let (id, after) = segment(after);
+        let (stage, after) = segment(after.strip_prefix(b"/")?);
+        let rest = after.strip_prefix(b"/_user_request_")?;
+        (id, stage, rest)
+    } else {
+        let dot = host.iter().position(|&c| c == b'.')?;
+        if !host[dot..].starts_with(b".execute-api.") {
+            return None;
+        }
+        let (stage, rest) = segment(path.strip_prefix(b"/")?);
+        (&host[..dot], stage, rest)
+    };
+    if !snap.is_control_api(id) {
+        return None;
+    }
+    let Some(api) = snap.control_api(id, stage) else {
+        return Some(Err(MISSING_TOKEN));
+    };
+    Some(Ok(Target {
+        api,
+        stage: &api.stages[0],
+        path: if rest.is_empty() { b"/" } else { rest },
+    }))
+}
+
+/// `a/b/c` → (`a`, `/b/c`).
+fn segment(p: &[u8]) -> (&[u8], &[u8]) {
+    let end = p.iter().position(|&c| c == b'/').unwrap_or(p.len());
+    (&p[..end], &p[end..])
 }
 
 /// `Host: Example.COM:8080` → `example.com`, in `out` (no allocation).

@@ -5,12 +5,14 @@
 mod catch_unwind;
 mod conn;
 mod cpus;
+mod deployed;
 mod event;
 mod listener;
 mod scrape;
 mod worker;
 
 pub use conn::Connection;
+pub use deployed::Deployed;
 pub use scrape::{scrape, total};
 pub use worker::{Msg, Worker};
 
@@ -79,6 +81,27 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         cpus::allowed()
     } else {
         Vec::new()
+    };
+    let control = match crate::control::ControlPlane::open(&config.state.dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            crate::log!(
+                error,
+                "management API off: cannot open the control store: {e}"
+            );
+            None
+        }
+    };
+    let deployed = Deployed::new(config.clone());
+    let snapshot = match &control {
+        Some(c) => match deployed.reload_control(c, &snapshot, &mut system_resolve) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::log!(error, "deployed stages not served: {e}");
+                snapshot
+            }
+        },
+        None => snapshot,
     };
     let tick = Duration::from_millis(config.throttle.reconcile_ms.max(1));
     let (reconciler, mut initial_leases) = reconciler(&snapshot, workers, tick, store.as_ref())?;
@@ -208,16 +231,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             snapshot: snapshot.clone(),
             ready: ready.clone(),
             driver,
-            control: match crate::control::ControlPlane::open(&config.state.dir) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    crate::log!(
-                        error,
-                        "management API off: cannot open the control store: {e}"
-                    );
-                    None
-                }
-            },
+            control,
+            deployed: deployed.clone(),
         };
         let admin = match crate::admin::start(config.admin.listen.0, ctx) {
             Ok(a) => a,
@@ -239,7 +254,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         let mailboxes = mailboxes.clone();
         std::thread::Builder::new()
             .name("portico-dns".into())
-            .spawn(move || refresh_dns(config, snapshot, mailboxes, stop_rx))
+            .spawn(move || refresh_dns(deployed, snapshot, mailboxes, stop_rx))
             .expect("spawn DNS refresh thread")
     });
 
@@ -328,18 +343,18 @@ fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
 /// Re-resolves upstream names on the control plane (resolution blocks) and
 /// publishes a new snapshot when an address changed.
 fn refresh_dns(
-    config: Config,
+    deployed: Arc<Deployed>,
     mut current: Arc<Snapshot>,
     mailboxes: Vec<Sender<Msg>>,
     stop: Receiver<()>,
 ) {
-    let every = Duration::from_millis(config.upstream.dns_refresh_ms.max(100));
+    let every = Duration::from_millis(deployed.file().upstream.dns_refresh_ms.max(100));
     loop {
         select! {
             recv(stop) -> _ => return,
             default(every) => {}
         }
-        if let Some(next) = refreshed(&config, &current, &mut system_resolve) {
+        if let Some(next) = refreshed(&deployed.config(), &current, &mut system_resolve) {
             crate::log!(
                 info,
                 "upstream addresses changed; publishing a new snapshot"

@@ -1,0 +1,139 @@
+//! What the data plane serves of the management API's state: every stage
+//! of every REST API, as the deployment it points at, turned into the same
+//! API definitions the config file gives (one per API stage, since stages
+//! of one API may serve different deployments). The snapshot compiler then
+//! treats both alike.
+//!
+//! Not carried over yet (see the README): method-settings throttling and
+//! caching, canary splits, access log settings, Lambda (AWS_PROXY)
+//! integrations, request/response mapping templates.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::error::ApiError;
+use super::model::{ApiDoc, Integration, Stage};
+use super::store::ControlStore;
+use crate::config::{ApiConfig, IntegrationConfig, MethodSpec, RouteConfig, StageConfig};
+
+/// One API definition per (REST API, stage); problems skip a route and say why.
+pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for doc in store.apis()? {
+        let id = &doc.api.id;
+        for stage in store.stages(id)? {
+            let Some((_, deployed)) = store.deployment(id, &stage.deployment_id)? else {
+                skipped.push(format!(
+                    "{id}/{}: deployment {} is gone",
+                    stage.stage_name, stage.deployment_id
+                ));
+                continue;
+            };
+            out.push(api_config(&doc, &deployed, &stage, &mut skipped));
+        }
+    }
+    Ok((out, skipped))
+}
+
+fn api_config(
+    doc: &ApiDoc,
+    deployed: &ApiDoc,
+    stage: &Stage,
+    skipped: &mut Vec<String>,
+) -> ApiConfig {
+    let id = &doc.api.id;
+    let mut routes = Vec::new();
+    for r in &deployed.resources {
+        for (verb, m) in &r.resource_methods {
+            let at = format!("{id}/{} {verb} {}", stage.stage_name, r.path);
+            let Some(i) = &m.method_integration else {
+                skipped.push(format!("{at}: no integration"));
+                continue;
+            };
+            let method = match MethodSpec::try_from(verb.clone()) {
+                Ok(m) => m,
+                Err(e) => {
+                    skipped.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            let path = match r.path.clone().try_into() {
+                Ok(p) => p,
+                Err(e) => {
+                    skipped.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            let integration = match integration(i) {
+                Ok(x) => x,
+                Err(e) => {
+                    skipped.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            routes.push(RouteConfig {
+                method,
+                path: Spanned::new(0..0, path),
+                integration: Spanned::new(0..0, integration),
+                api_key_required: m.api_key_required,
+                cache: None,
+            });
+        }
+    }
+    let mut stages = BTreeMap::new();
+    stages.insert(
+        stage.stage_name.clone(),
+        StageConfig {
+            variables: stage.variables.clone(),
+            ..StageConfig::default()
+        },
+    );
+    ApiConfig {
+        // Unique per stage: a name for metrics labels and logs.
+        name: Spanned::new(0..0, format!("{}/{}", doc.api.name, stage.stage_name)),
+        id: Some(id.clone()),
+        hosts: Vec::new(),
+        stages,
+        routes,
+        control: Some(id.clone()),
+    }
+}
+
+fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
+    match i.kind.as_str() {
+        // HTTP without mapping templates passes the request through, as a proxy.
+        "HTTP_PROXY" | "HTTP" => {
+            let uri = i.uri.clone().unwrap_or_default();
+            Ok(IntegrationConfig::HttpProxy {
+                uri: uri
+                    .try_into()
+                    .map_err(|e| format!("integration uri: {e}"))?,
+                timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
+            })
+        }
+        "MOCK" => {
+            let status = i
+                .request_templates
+                .get("application/json")
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64))
+                .unwrap_or(200) as u16;
+            let body = i
+                .integration_responses
+                .get(&status.to_string())
+                .and_then(|r| r.response_templates.get("application/json"))
+                .cloned()
+                .unwrap_or_default();
+            let mut headers = BTreeMap::new();
+            headers.insert("content-type".to_string(), "application/json".to_string());
+            Ok(IntegrationConfig::Mock {
+                status,
+                headers,
+                body,
+            })
+        }
+        other => Err(format!("{other} integrations are not served yet")),
+    }
+}
