@@ -80,9 +80,16 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
     let mut c = held.hold(&srv, "slow");
 
     srv.sigterm();
-    // The signal is delivered once `kill` returned; give the server a bounded
-    // chance to log that it is draining (any stderr line) before probing.
-    let _ = srv.next_line(Duration::from_secs(2));
+    // Probe once the server says it stopped accepting (bounded): an earlier
+    // line (the admin listener's start-up line) would let the probe race it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Some(line) =
+        srv.next_line(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        if line.contains("stopped accepting") {
+            break;
+        }
+    }
 
     // A new connection after SIGTERM: refused, or closed without an answer.
     // (It may sit in the accept queue until the process exits.)
