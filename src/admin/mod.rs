@@ -4,6 +4,7 @@
 
 mod flush;
 mod server;
+mod sigv4;
 
 pub use flush::{flush_request, FlushError};
 pub use server::{start, Admin, AdminError, Context};

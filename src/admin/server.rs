@@ -12,6 +12,8 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::cache::query_value;
 use crate::control::{ApiError, ControlPlane};
+
+use super::sigv4;
 use crate::model::Snapshot;
 use crate::server::{Deployed, Msg};
 
@@ -43,6 +45,8 @@ impl Drop for Admin {
 /// use (to find a stage's cache by name).
 pub struct Context {
     pub token: Option<String>,
+    /// The access key id and secret SigV4-signed management calls must use.
+    pub credentials: Option<(String, String)>,
     pub mailboxes: Vec<Sender<Msg>>,
     pub snapshot: Arc<Snapshot>,
     /// Every worker started and no shutdown begun.
@@ -151,21 +155,19 @@ fn handle(ctx: &mut Context, req: Request) {
 /// A management API call: authorized, then served by the control plane,
 /// answered with API Gateway's error shape on failure.
 fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
-    if !authorized(ctx, &req) {
-        let e = ApiError::Unauthorized(
-            "The management API needs `authorization: Bearer TOKEN` with [admin] token".into(),
-        );
-        return answer(req, e.status(), &e.body(), Some(e.kind()));
-    }
-    let Some(control) = ctx.control.as_mut() else {
-        let e = ApiError::Internal("the control store is not open".into());
-        return answer(req, e.status(), &e.body(), Some(e.kind()));
-    };
     let mut body = Vec::new();
     if let Err(e) = req.as_reader().read_to_end(&mut body) {
         let e = ApiError::BadRequest(format!("cannot read the request body: {e}"));
         return answer(req, e.status(), &e.body(), Some(e.kind()));
     }
+    if let Err((kind, message)) = authenticate(ctx, &req, path, query, &body) {
+        let body = json!({"__type": kind, "message": message});
+        return answer(req, 403, &body, Some(kind));
+    }
+    let Some(control) = ctx.control.as_mut() else {
+        let e = ApiError::Internal("the control store is not open".into());
+        return answer(req, e.status(), &e.body(), Some(e.kind()));
+    };
     let method = req.method().as_str().to_string();
     let (status, value) = control.handle(&method, path, query, &body);
     if status < 300 && method != "GET" {
@@ -177,6 +179,61 @@ fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
         .filter(|_| status >= 400)
         .map(str::to_string);
     answer(req, status, &value, kind.as_deref());
+}
+
+/// A management call must be signed with the configured access key (SigV4,
+/// as boto3 and the AWS CLI sign) or carry the admin Bearer token.
+fn authenticate(
+    ctx: &Context,
+    req: &Request,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<(), (&'static str, String)> {
+    let auth = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("authorization"))
+        .map(|h| h.value.as_str().to_string());
+    match auth {
+        Some(a) if a.starts_with("AWS4-HMAC-SHA256") => {
+            let Some((id, secret)) = &ctx.credentials else {
+                return Err((
+                    "UnrecognizedClientException",
+                    "No access key is configured for the management API ([admin] access_key_id)"
+                        .into(),
+                ));
+            };
+            let headers: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_ascii_lowercase(),
+                        h.value.as_str().to_string(),
+                    )
+                })
+                .collect();
+            let signed = sigv4::Signed {
+                method: req.method().as_str(),
+                path,
+                query,
+                headers: &headers,
+                body,
+            };
+            let now = chrono::Utc::now().timestamp();
+            sigv4::verify(&a, &signed, id, secret, now).map_err(|e| (e.kind(), e.to_string()))
+        }
+        Some(_) if authorized(ctx, req) => Ok(()),
+        Some(_) => Err((
+            "UnrecognizedClientException",
+            "The admin token is not valid".into(),
+        )),
+        None => Err((
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token".into(),
+        )),
+    }
 }
 
 /// Recompiles what the data plane serves after a management change and

@@ -133,6 +133,12 @@ pub struct AdminConfig {
     /// Bearer token for the endpoints that change state; or `token_env`.
     pub token: Option<String>,
     pub token_env: Option<String>,
+    /// The access key the management API accepts AWS Signature V4 from
+    /// (boto3, the AWS CLI); its secret from `secret_access_key_env` or,
+    /// less safely, `secret_access_key`.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_env: Option<String>,
 }
 
 impl Default for AdminConfig {
@@ -142,6 +148,9 @@ impl Default for AdminConfig {
             listen: Listen("127.0.0.1:9901".parse().expect("literal address")),
             token: None,
             token_env: None,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_env: None,
         }
     }
 }

@@ -225,8 +225,21 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             ),
             (None, None) => None,
         };
+        let credentials = match (
+            &config.admin.access_key_id,
+            &config.admin.secret_access_key,
+            &config.admin.secret_access_key_env,
+        ) {
+            (Some(id), Some(secret), _) => Some((id.clone(), secret.clone())),
+            (Some(id), None, Some(var)) => Some((
+                id.clone(),
+                std::env::var(var).map_err(|_| crate::admin::AdminError::TokenEnv(var.clone()))?,
+            )),
+            _ => None,
+        };
         let ctx = crate::admin::Context {
             token,
+            credentials,
             mailboxes: mailboxes.clone(),
             snapshot: snapshot.clone(),
             ready: ready.clone(),
