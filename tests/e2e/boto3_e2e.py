@@ -1,0 +1,151 @@
+"""portico's management API driven by boto3, unchanged, with an endpoint
+override: build an API (resources, methods, HTTP proxy and mock
+integrations), deploy it to a stage, call it through the data plane, change
+the stage, and check the errors AWS clients rely on. Exits non-zero on the
+first failed check."""
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import botocore
+
+DATA = os.environ["PORTICO_DATA"]
+ADMIN = os.environ["PORTICO_ADMIN"]
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """Echoes the path it was asked for."""
+
+    def do_GET(self):
+        body = json.dumps({"upstream_path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def call(path, host=None, want=200, timeout_s=5.0):
+    """GET through the data plane; a fresh deployment reaches the workers
+    within a tick, so retry (bounded) until the expected status comes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        req = urllib.request.Request(DATA + path)
+        if host:
+            req.add_header("Host", host)
+        try:
+            with urllib.request.urlopen(req) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        if status == want or time.monotonic() > deadline:
+            assert status == want, f"GET {path}: {status} {body!r}, wanted {want}"
+            return json.loads(body) if body else None
+        time.sleep(0.02)
+
+
+def expect_error(code, status, f, *args, **kwargs):
+    try:
+        f(*args, **kwargs)
+    except botocore.exceptions.ClientError as e:
+        got = (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+        assert got == (code, status), f"{f.__name__}: {got}, wanted {(code, status)}"
+        return e.response["Error"]["Message"]
+    raise AssertionError(f"{f.__name__} succeeded, wanted {code}")
+
+
+def main():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    up = f"http://127.0.0.1:{upstream.server_address[1]}"
+
+    c = boto3.client("apigateway", endpoint_url=ADMIN)
+
+    api = c.create_rest_api(name="pets", description="e2e")
+    api_id = api["id"]
+    assert len(api_id) == 10 and api["apiKeySource"] == "HEADER", api
+    assert any(a["id"] == api_id for a in c.get_rest_apis()["items"])
+    root = c.get_resources(restApiId=api_id)["items"][0]
+    assert root["path"] == "/", root
+
+    pets = c.create_resource(restApiId=api_id, parentId=root["id"], pathPart="pets")
+    pet = c.create_resource(restApiId=api_id, parentId=pets["id"], pathPart="{petId}")
+    assert pet["path"] == "/pets/{petId}", pet
+    expect_error("ConflictException", 409, c.create_resource,
+                 restApiId=api_id, parentId=root["id"], pathPart="pets")
+
+    # GET /pets: a mock; GET /pets/{petId}: an HTTP proxy to the upstream.
+    c.put_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET", authorizationType="NONE")
+    c.put_integration(restApiId=api_id, resourceId=pets["id"], httpMethod="GET", type="MOCK",
+                      requestTemplates={"application/json": '{"statusCode": 200}'})
+    c.put_method_response(restApiId=api_id, resourceId=pets["id"], httpMethod="GET", statusCode="200")
+    c.put_integration_response(restApiId=api_id, resourceId=pets["id"], httpMethod="GET",
+                               statusCode="200",
+                               responseTemplates={"application/json": '{"pets": ["rex"]}'})
+    c.put_method(restApiId=api_id, resourceId=pet["id"], httpMethod="GET", authorizationType="NONE",
+                 requestParameters={"method.request.path.petId": True})
+    c.put_integration(restApiId=api_id, resourceId=pet["id"], httpMethod="GET", type="HTTP_PROXY",
+                      integrationHttpMethod="GET", uri=up + "/animals/{petId}",
+                      requestParameters={"integration.request.path.petId": "method.request.path.petId"})
+    integ = c.get_integration(restApiId=api_id, resourceId=pet["id"], httpMethod="GET")
+    assert integ["type"] == "HTTP_PROXY" and integ["timeoutInMillis"] == 29000, integ
+    m = c.get_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET")
+    assert m["methodIntegration"]["type"] == "MOCK", m
+
+    d1 = c.create_deployment(restApiId=api_id, stageName="prod", description="first")
+    stage = c.get_stage(restApiId=api_id, stageName="prod")
+    assert stage["deploymentId"] == d1["id"], stage
+    assert "/pets" in d1["apiSummary"] and "GET" in d1["apiSummary"]["/pets"], d1
+
+    # The data plane, both ways of addressing an API without DNS.
+    assert call(f"/restapis/{api_id}/prod/_user_request_/pets") == {"pets": ["rex"]}
+    got = call("/prod/pets/7", host=f"{api_id}.execute-api.localhost")
+    assert got == {"upstream_path": "/animals/7"}, got
+    call(f"/restapis/{api_id}/dev/_user_request_/pets", want=403)
+
+    # Stage changes: variables and method settings round-trip.
+    s = c.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/variables/color", "value": "blue"},
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100"},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "50"},
+        {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
+    ])
+    assert s["variables"] == {"color": "blue"}, s
+    assert s["methodSettings"]["*/*"]["throttlingRateLimit"] == 100.0, s
+    assert s["cacheClusterEnabled"] and s["cacheClusterSize"] == "0.5", s
+
+    # A second deployment after a change; the stage moves to it.
+    c.delete_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET")
+    d2 = c.create_deployment(restApiId=api_id, stageName="prod")
+    assert d2["id"] != d1["id"]
+    call(f"/restapis/{api_id}/prod/_user_request_/pets", want=403)
+    assert len(c.get_deployments(restApiId=api_id)["items"]) == 2
+    expect_error("BadRequestException", 400, c.delete_deployment, restApiId=api_id, deploymentId=d2["id"])
+    c.delete_deployment(restApiId=api_id, deploymentId=d1["id"])
+
+    # Errors as AWS clients see them.
+    expect_error("NotFoundException", 404, c.get_rest_api, restApiId="nope000000")
+    msg = expect_error("NotImplementedException", 501, c.get_authorizers, restApiId=api_id)
+    assert "GetAuthorizers" in msg, msg
+    bad = boto3.client("apigateway", endpoint_url=ADMIN,
+                       aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="wrong")
+    expect_error("InvalidSignatureException", 403, bad.get_rest_apis)
+
+    c.delete_stage(restApiId=api_id, stageName="prod")
+    c.delete_rest_api(restApiId=api_id)
+    expect_error("NotFoundException", 404, c.get_rest_api, restApiId=api_id)
+    upstream.shutdown()
+    print("boto3 e2e: all checks passed")
+
+
+if __name__ == "__main__":
+    main()

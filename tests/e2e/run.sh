@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# End-to-end test of the management API with a real AWS client: creates its
+# own Python venv (boto3 from PyPI) under target/, starts portico (debug
+# build) on loopback with a fresh state directory, runs boto3_e2e.py against
+# it and stops it. Run by .ci/run after `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=target/e2e-venv
+if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.34'
+fi
+cargo build --quiet
+TMP=$(mktemp -d /tmp/portico-e2e.XXXXXX)
+PID=""
+cleanup() {
+    [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+cat >"$TMP/portico.toml" <<TOML
+[server]
+listen = "127.0.0.1:0"
+workers = 2
+
+[state]
+dir = "$TMP/state"
+
+[admin]
+listen = "127.0.0.1:0"
+access_key_id = "AKIDPORTICOE2E"
+secret_access_key_env = "PORTICO_E2E_SECRET"
+TOML
+export PORTICO_E2E_SECRET="e2e-secret-$RANDOM$RANDOM"
+target/debug/portico --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
+PID=$!
+for _ in $(seq 1 200); do
+    if grep -q 'admin listening on' "$TMP/stderr.log"; then break; fi
+    if ! kill -0 "$PID" 2>/dev/null; then cat "$TMP/stderr.log" >&2; exit 1; fi
+    sleep 0.05
+done
+DATA=$(grep -o 'msg="listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
+ADMIN=$(grep -o 'admin listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
+[[ -n $DATA && -n $ADMIN ]] || { echo "e2e: portico did not start:" >&2; cat "$TMP/stderr.log" >&2; exit 1; }
+PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
+    AWS_SECRET_ACCESS_KEY=$PORTICO_E2E_SECRET AWS_DEFAULT_REGION=us-east-1 \
+    "$VENV/bin/python" tests/e2e/boto3_e2e.py
+kill -TERM "$PID"
+wait "$PID"
+PID=""
+echo "e2e: boto3 end-to-end test passed"
