@@ -43,6 +43,15 @@ enum Command {
     },
     /// The API keys with their values (generated ones included), as JSON.
     Keys,
+    /// Recorded management calls (the audit log), one JSON object per line.
+    Audit {
+        /// Only calls at or after this time (RFC 3339, or YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this operation, e.g. CreateDeployment.
+        #[arg(long)]
+        event: Option<String>,
+    },
     /// Stage cache operations on the running server (through its admin listener).
     Cache {
         #[command(subcommand)]
@@ -187,6 +196,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Keys) => {
             println!("{}", keys(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Audit { since, event }) => {
+            let events =
+                portico::admin::audit::read(&config.state.dir, since.as_deref(), event.as_deref())
+                    .context("audit log")?;
+            for e in events {
+                println!("{e}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Cache {

@@ -2,6 +2,7 @@
 //! off the data plane. It changes workers' state only through their
 //! mailboxes. Endpoints now: `GET /healthz`, `POST /cache/flush`.
 
+pub mod audit;
 mod flush;
 mod server;
 mod sigv4;

@@ -54,6 +54,10 @@ pub struct Context {
     pub driver: &'static str,
     /// The management API (the state directory's control store).
     pub control: Option<ControlPlane>,
+    /// Where every management call is recorded before it is answered.
+    pub audit: Option<super::audit::Audit>,
+    /// Numbers the management calls' request ids.
+    pub calls: u64,
     /// What the data plane serves; a management change recompiles it.
     pub deployed: Arc<Deployed>,
 }
@@ -155,30 +159,92 @@ fn handle(ctx: &mut Context, req: Request) {
 /// A management API call: authorized, then served by the control plane,
 /// answered with API Gateway's error shape on failure.
 fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
-    let mut body = Vec::new();
-    if let Err(e) = req.as_reader().read_to_end(&mut body) {
-        let e = ApiError::BadRequest(format!("cannot read the request body: {e}"));
-        return answer(req, e.status(), &e.body(), Some(e.kind()));
+    ctx.calls += 1;
+    let request_id = format!(
+        "{:08x}-{:04x}-4000-8000-{:012x}",
+        std::process::id(),
+        ctx.calls >> 48,
+        ctx.calls & 0xffff_ffff_ffff
+    );
+    if ctx.audit.is_none() {
+        // Nothing changes unless it can be recorded.
+        let e = ApiError::Internal("the audit log is unavailable; see the server log".into());
+        return answer(req, e.status(), &e.body(), Some(e.kind()), &request_id);
     }
-    if let Err((kind, message)) = authenticate(ctx, &req, path, query, &body) {
-        let body = json!({"__type": kind, "message": message});
-        return answer(req, 403, &body, Some(kind));
-    }
-    let Some(control) = ctx.control.as_mut() else {
-        let e = ApiError::Internal("the control store is not open".into());
-        return answer(req, e.status(), &e.body(), Some(e.kind()));
-    };
     let method = req.method().as_str().to_string();
-    let (status, value) = control.handle(&method, path, query, &body);
-    if status < 300 && method != "GET" {
-        publish(ctx);
+    let (name, params) =
+        ControlPlane::operation(&method, path, query).unwrap_or(("Unknown", Vec::new()));
+    let mut body = Vec::new();
+    let (status, value) = match req.as_reader().read_to_end(&mut body) {
+        Err(e) => {
+            let e = ApiError::BadRequest(format!("cannot read the request body: {e}"));
+            (e.status(), e.body())
+        }
+        Ok(_) => match authenticate(ctx, &req, path, query, &body) {
+            Err((kind, message)) => (403, json!({"__type": kind, "message": message})),
+            Ok(()) => match ctx.control.as_mut() {
+                None => {
+                    let e = ApiError::Internal("the control store is not open".into());
+                    (e.status(), e.body())
+                }
+                Some(control) => {
+                    let answer = control.handle(&method, path, query, &body);
+                    if answer.0 < 300 && method != "GET" {
+                        publish(ctx);
+                    }
+                    answer
+                }
+            },
+        },
+    };
+    let error = (status >= 400).then(|| {
+        (
+            value["__type"]
+                .as_str()
+                .unwrap_or("InternalFailureException"),
+            value["message"].as_str().unwrap_or_default(),
+        )
+    });
+    if let Some(audit) = ctx.audit.as_mut() {
+        let header = |name: &str| {
+            req.headers()
+                .iter()
+                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                .map(|h| h.value.as_str().to_string())
+        };
+        let auth = header("authorization").unwrap_or_default();
+        let access_key_id = auth
+            .split("Credential=")
+            .nth(1)
+            .and_then(|c| c.split('/').next())
+            .map(str::to_string)
+            .or_else(|| {
+                auth.starts_with("Bearer ")
+                    .then(|| "admin-token".to_string())
+            });
+        let source_ip = req
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = header("user-agent");
+        let event = super::audit::Event {
+            name,
+            access_key_id: access_key_id.as_deref(),
+            source_ip: &source_ip,
+            user_agent: user_agent.as_deref(),
+            request_parameters: super::audit::parameters(&params, query, &body),
+            response: (status < 400).then_some(&value),
+            error,
+            request_id: &request_id,
+        };
+        if let Err(e) = audit.record(&event) {
+            crate::log!(error, "audit log write failed: {e}");
+            let e = ApiError::Internal(format!("the audit log could not be written: {e}"));
+            return answer(req, e.status(), &e.body(), Some(e.kind()), &request_id);
+        }
     }
-    let kind = value
-        .get("__type")
-        .and_then(|t| t.as_str())
-        .filter(|_| status >= 400)
-        .map(str::to_string);
-    answer(req, status, &value, kind.as_deref());
+    let kind = error.map(|(k, _)| k.to_string());
+    answer(req, status, &value, kind.as_deref(), &request_id);
 }
 
 /// A management call must be signed with the configured access key (SigV4,
@@ -261,7 +327,13 @@ fn publish(ctx: &mut Context) {
 
 /// JSON (or no body for `Null`), with `x-amzn-ErrorType` on errors, which
 /// botocore reads the error code from.
-fn answer(req: Request, status: u16, body: &serde_json::Value, error_type: Option<&str>) {
+fn answer(
+    req: Request,
+    status: u16,
+    body: &serde_json::Value,
+    error_type: Option<&str>,
+    request_id: &str,
+) {
     let text = if body.is_null() {
         String::new()
     } else {
@@ -277,6 +349,9 @@ fn answer(req: Request, status: u16, body: &serde_json::Value, error_type: Optio
         if let Ok(h) = Header::from_bytes(&b"x-amzn-ErrorType"[..], t.as_bytes()) {
             r = r.with_header(h);
         }
+    }
+    if let Ok(h) = Header::from_bytes(&b"x-amzn-RequestId"[..], request_id.as_bytes()) {
+        r = r.with_header(h);
     }
     let _ = req.respond(r);
 }

@@ -65,6 +65,16 @@ impl ControlPlane {
         publish::api_configs(&self.store)
     }
 
+    /// The service model's operation at this method and path, and its
+    /// path parameters (for the audit log).
+    pub fn operation(
+        method: &str,
+        path: &str,
+        query: &str,
+    ) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+        router::route(method, path, query).map(|m| (m.name, m.params))
+    }
+
     /// Whether a request path belongs to the management API.
     pub fn owns(path: &str) -> bool {
         router::route("GET", path, "").is_some()

@@ -244,7 +244,18 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             snapshot: snapshot.clone(),
             ready: ready.clone(),
             driver,
+            audit: match crate::admin::audit::Audit::open(&config.state.dir) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    crate::log!(
+                        error,
+                        "audit log unavailable ({e}): management calls refused"
+                    );
+                    None
+                }
+            },
             control,
+            calls: 0,
             deployed: deployed.clone(),
         };
         let admin = match crate::admin::start(config.admin.listen.0, ctx) {
