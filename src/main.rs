@@ -100,7 +100,12 @@ fn needs_store(config: &Config) -> bool {
     !config.usage_plans.is_empty() || !config.api_keys.is_empty()
 }
 
-fn serve(config: Config, name: &str, text: &str) -> anyhow::Result<ExitCode> {
+fn serve(
+    config: Config,
+    name: &str,
+    text: &str,
+    source: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let mut config = config;
     let store = if needs_store(&config) {
         let mut store = Store::open(&config.state.dir)?;
@@ -118,7 +123,7 @@ fn serve(config: Config, name: &str, text: &str) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    portico::server::run(config, snapshot, store)?;
+    portico::server::run(config, snapshot, store, source)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -159,7 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        None => serve(config, &name, &text),
+        None => serve(config, &name, &text, cli.config.clone()),
         Some(Command::Check) => match compile(&name, &text, &config) {
             Ok(_) => {
                 println!("ok");

@@ -14,7 +14,6 @@ use crate::cache::query_value;
 use crate::control::{ApiError, ControlPlane};
 
 use super::sigv4;
-use crate::model::Snapshot;
 use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +47,6 @@ pub struct Context {
     /// The access key id and secret SigV4-signed management calls must use.
     pub credentials: Option<(String, String)>,
     pub mailboxes: Vec<Sender<Msg>>,
-    pub snapshot: Arc<Snapshot>,
     /// Every worker started and no shutdown begun.
     pub ready: Arc<AtomicBool>,
     pub driver: &'static str,
@@ -115,7 +113,7 @@ fn handle(ctx: &mut Context, req: Request) {
         }
         (Method::Get, "/metrics") => {
             let per_worker = crate::server::scrape(&ctx.mailboxes);
-            let snap = &ctx.snapshot;
+            let snap = &ctx.deployed.current();
             let text = crate::metrics::render(
                 &snap.metric_slots,
                 &snap.catalog.meters,
@@ -303,25 +301,17 @@ fn authenticate(
 }
 
 /// Recompiles what the data plane serves after a management change and
-/// hands the snapshot to every worker; calls in flight finish on the one
-/// they started with. A change the data plane cannot serve is logged and
-/// the running snapshot kept.
+/// publishes it; a change the data plane cannot serve is logged and the
+/// running snapshot kept.
 fn publish(ctx: &mut Context) {
     let Some(control) = ctx.control.as_ref() else {
         return;
     };
-    match ctx
+    if let Err(e) = ctx
         .deployed
-        .reload_control(control, &ctx.snapshot, &mut crate::model::system_resolve)
+        .reload_control(control, &mut crate::model::system_resolve)
     {
-        Ok(next) => {
-            let next = Arc::new(next);
-            for m in &ctx.mailboxes {
-                let _ = m.send(Msg::Snapshot(next.clone()));
-            }
-            ctx.snapshot = next;
-        }
-        Err(e) => crate::log!(error, "management change not published: {e}"),
+        crate::log!(error, "management change not published: {e}");
     }
 }
 
@@ -368,7 +358,7 @@ fn authorized(ctx: &Context, req: &Request) -> bool {
 
 /// Flushes a stage's cache on every worker and waits for each to confirm.
 fn flush(ctx: &Context, api: Option<&str>, stage: Option<&str>) -> Result<usize, String> {
-    let snap = &ctx.snapshot;
+    let snap = &ctx.deployed.current();
     let api = match api {
         Some(name) => snap
             .apis

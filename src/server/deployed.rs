@@ -1,69 +1,217 @@
-//! The configuration the data plane serves: the file's APIs plus the
-//! stages deployed through the management API. The admin thread changes
-//! the second part; it and the DNS refresh both compile from here, so
-//! neither publishes a snapshot that forgets the other's part.
+//! What the data plane serves, and the one place that publishes it: the
+//! file's APIs plus the stages deployed through the management API. The
+//! admin thread (management changes), the signal loop (SIGHUP reloads the
+//! file) and the DNS refresh all compile from here and publish through
+//! here, so none of them publishes a snapshot that forgets another's part.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crossbeam_channel::Sender;
+
+use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
 use crate::control::ControlPlane;
-use crate::model::{CompileError, Resolver, Snapshot};
+use crate::model::{Resolver, Snapshot};
 
 pub struct Deployed {
-    file: Config,
+    file: Mutex<Config>,
     control: Mutex<Vec<ApiConfig>>,
+    current: Mutex<Arc<Snapshot>>,
+    mailboxes: OnceLock<Vec<Sender<Msg>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Deployed {
-    pub fn new(file: Config) -> Arc<Deployed> {
+    /// `snapshot` compiled from `file` alone; the management API's stages
+    /// are added by `start`.
+    pub fn new(file: Config, snapshot: Snapshot) -> Arc<Deployed> {
         Arc::new(Deployed {
-            file,
+            file: Mutex::new(file),
             control: Mutex::new(Vec::new()),
+            current: Mutex::new(Arc::new(snapshot)),
+            mailboxes: OnceLock::new(),
         })
     }
 
-    pub fn file(&self) -> &Config {
-        &self.file
+    /// The snapshot workers have been handed (or will start with).
+    pub fn current(&self) -> Arc<Snapshot> {
+        lock(&self.current).clone()
+    }
+
+    /// From now on every publish reaches these workers.
+    pub fn attach(&self, mailboxes: Vec<Sender<Msg>>) {
+        let _ = self.mailboxes.set(mailboxes);
+    }
+
+    pub fn dns_refresh_ms(&self) -> u64 {
+        lock(&self.file).upstream.dns_refresh_ms
     }
 
     /// The file's config with the deployed stages after its own APIs (so
     /// the file's limits, caches and metrics keep their numbering).
     pub fn config(&self) -> Config {
-        let mut c = self.file.clone();
-        let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-        c.api.extend(control.iter().cloned());
+        let mut c = lock(&self.file).clone();
+        c.api.extend(lock(&self.control).iter().cloned());
         c
     }
 
-    pub fn compile(&self, resolve: Resolver<'_>) -> Result<Snapshot, CompileError> {
-        Snapshot::compile(&self.config(), resolve)
-    }
-
-    /// Reads the management API's deployed stages and compiles them in; the
-    /// new snapshot if it compiles and leaves the throttle catalog as it
-    /// was (workers' balances are numbered by it), else the reason.
+    /// Reads the management API's deployed stages and publishes them.
     pub fn reload_control(
         &self,
         control: &ControlPlane,
-        current: &Snapshot,
         resolve: Resolver<'_>,
-    ) -> Result<Snapshot, String> {
+    ) -> Result<(), String> {
         let (apis, skipped) = control.deployed().map_err(|e| e.to_string())?;
         for s in skipped {
             crate::log!(warn, "management API route not served: {s}");
         }
-        let before = std::mem::replace(
-            &mut *self.control.lock().unwrap_or_else(|e| e.into_inner()),
-            apis,
-        );
-        let next = match self.compile(resolve) {
-            Ok(n) if n.catalog == current.catalog => Ok(n),
-            Ok(_) => Err("the deployed stages would change the throttle catalog".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if next.is_err() {
-            *self.control.lock().unwrap_or_else(|e| e.into_inner()) = before;
+        let before = std::mem::replace(&mut *lock(&self.control), apis);
+        let r = self.compile_and_publish(resolve);
+        if r.is_err() {
+            *lock(&self.control) = before;
         }
-        next
+        r
+    }
+
+    /// A changed config file (SIGHUP): published if it compiles and keeps
+    /// what cannot change while running; else the running one keeps serving.
+    pub fn reload_file(&self, file: Config, resolve: Resolver<'_>) -> Result<(), String> {
+        {
+            let old = lock(&self.file);
+            if old.server.listen.0 != file.server.listen.0
+                || old.server.workers != file.server.workers
+            {
+                return Err("[server] listen and workers need a restart".into());
+            }
+        }
+        let before = std::mem::replace(&mut *lock(&self.file), file);
+        let r = self.compile_and_publish(resolve);
+        if r.is_err() {
+            *lock(&self.file) = before;
+        }
+        r
+    }
+
+    /// Re-resolves upstream names; publishes only if an address changed.
+    /// A failed resolution keeps the last good addresses.
+    pub fn refresh_dns(&self, resolve: Resolver<'_>) -> Result<bool, String> {
+        let next = Snapshot::compile(&self.config(), resolve).map_err(|e| e.to_string())?;
+        if next.resolved == self.current().resolved {
+            return Ok(false);
+        }
+        self.publish(next).map(|_| true)
+    }
+
+    fn compile_and_publish(&self, resolve: Resolver<'_>) -> Result<(), String> {
+        let next = Snapshot::compile(&self.config(), resolve).map_err(|e| e.to_string())?;
+        self.publish(next)
+    }
+
+    /// Hands `next` to every worker; calls in flight finish on the snapshot
+    /// they started with. Workers number their token balances by the
+    /// throttle catalog, so a snapshot that renumbers it is refused.
+    fn publish(&self, next: Snapshot) -> Result<(), String> {
+        let mut current = lock(&self.current);
+        if next.catalog != current.catalog {
+            return Err(
+                "the change adds, removes or reorders throttles, usage plans or keys, which needs a restart"
+                    .into(),
+            );
+        }
+        let next = Arc::new(next);
+        if let Some(mailboxes) = self.mailboxes.get() {
+            for m in mailboxes {
+                let _ = m.send(Msg::Snapshot(next.clone()));
+            }
+        }
+        *current = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use std::net::SocketAddr;
+
+    const CONFIG: &str = r#"
+[[api]]
+name = "a"
+[api.stages.prod]
+variables = { host = "backend.internal:8080" }
+[[api.routes]]
+method = "GET"
+path = "/x"
+integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
+"#;
+
+    fn at(ip: [u8; 4]) -> impl FnMut(&str) -> io::Result<Vec<SocketAddr>> {
+        move |_| Ok(vec![SocketAddr::from((ip, 8080))])
+    }
+
+    fn deployed() -> (Arc<Deployed>, crossbeam_channel::Receiver<Msg>) {
+        let config = crate::config::parse("t.toml", CONFIG).unwrap();
+        let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
+        let d = Deployed::new(config, first);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        d.attach(vec![tx]);
+        (d, rx)
+    }
+
+    #[test]
+    fn dns_refresh_publishes_only_changed_addresses() {
+        let (d, rx) = deployed();
+        assert_eq!(d.refresh_dns(&mut at([10, 0, 0, 1])), Ok(false));
+        assert!(rx.try_recv().is_err(), "same address: nothing published");
+        assert_eq!(d.refresh_dns(&mut at([10, 0, 0, 2])), Ok(true));
+        assert!(matches!(rx.try_recv(), Ok(Msg::Snapshot(_))));
+        assert_eq!(
+            d.current().resolved[0].1,
+            vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
+        );
+        let mut failing =
+            |_: &str| -> io::Result<Vec<SocketAddr>> { Err(io::ErrorKind::NotFound.into()) };
+        assert!(
+            d.refresh_dns(&mut failing).is_err(),
+            "failure keeps the last addresses"
+        );
+        assert_eq!(
+            d.current().resolved[0].1,
+            vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
+        );
+    }
+
+    #[test]
+    fn a_reload_that_renumbers_throttles_is_refused_and_the_old_config_kept() {
+        let (d, rx) = deployed();
+        let more = CONFIG.replace(
+            "variables = { host",
+            "throttle = { rate = 5.0, burst = 5 }\nvariables = { host",
+        );
+        let err = d
+            .reload_file(
+                crate::config::parse("t.toml", &more).unwrap(),
+                &mut at([10, 0, 0, 1]),
+            )
+            .unwrap_err();
+        assert!(err.contains("restart"), "{err}");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(
+            d.config().api[0].stages["prod"].throttle,
+            None,
+            "old file kept"
+        );
+        let renamed = CONFIG.replace("path = \"/x\"", "path = \"/y\"");
+        d.reload_file(
+            crate::config::parse("t.toml", &renamed).unwrap(),
+            &mut at([10, 0, 0, 1]),
+        )
+        .unwrap();
+        assert!(matches!(rx.try_recv(), Ok(Msg::Snapshot(_))));
+        assert_eq!(d.config().api[0].routes[0].path.get_ref().to_string(), "/y");
     }
 }

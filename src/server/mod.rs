@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::config::Config;
-use crate::model::{system_resolve, Resolver, Snapshot};
+use crate::model::{system_resolve, Snapshot};
 use crate::store::{Store, StoreError};
 use crate::throttle::{day_of, period_of, Reconciler, UsageDelta};
 
@@ -55,7 +55,14 @@ pub enum ServerError {
 
 /// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
 /// usage and quotas; without one (no usage plans) nothing is persisted.
-pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(), ServerError> {
+/// `source`: the config file, re-read on SIGHUP (`None`: the embedded
+/// default, which cannot change).
+pub fn run(
+    config: Config,
+    snapshot: Snapshot,
+    store: Option<Store>,
+    source: Option<std::path::PathBuf>,
+) -> Result<(), ServerError> {
     crate::log::set_level(config.log.level);
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -75,8 +82,8 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
         .filter_map(|l| l.try_clone().ok())
         .collect();
     // Installed before any worker accepts, so a signal is never missed.
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServerError::Signals)?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(ServerError::Signals)?;
     let cpus = if config.server.pin_workers {
         cpus::allowed()
     } else {
@@ -92,21 +99,16 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             None
         }
     };
-    let deployed = Deployed::new(config.clone());
-    let snapshot = match &control {
-        Some(c) => match deployed.reload_control(c, &snapshot, &mut system_resolve) {
-            Ok(s) => s,
-            Err(e) => {
-                crate::log!(error, "deployed stages not served: {e}");
-                snapshot
-            }
-        },
-        None => snapshot,
-    };
+    let deployed = Deployed::new(config.clone(), snapshot);
+    if let Some(c) = &control {
+        if let Err(e) = deployed.reload_control(c, &mut system_resolve) {
+            crate::log!(error, "deployed stages not served: {e}");
+        }
+    }
+    let snapshot = deployed.current();
     let tick = Duration::from_millis(config.throttle.reconcile_ms.max(1));
     let (reconciler, mut initial_leases) = reconciler(&snapshot, workers, tick, store.as_ref())?;
     let (reports_tx, reports_rx) = unbounded();
-    let snapshot = Arc::new(snapshot);
     let (ready_tx, ready_rx) = unbounded();
     // SIGUSR1 asks the access log writer to reopen its files (logrotate).
     let reopen = Arc::new(AtomicBool::new(false));
@@ -139,6 +141,7 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             ready_tx.clone(),
         ));
     }
+    deployed.attach(mailboxes.clone());
     drop(reports_tx);
     // The writer ends once every worker has dropped its sender.
     drop(log_tx);
@@ -241,7 +244,6 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
             token,
             credentials,
             mailboxes: mailboxes.clone(),
-            snapshot: snapshot.clone(),
             ready: ready.clone(),
             driver,
             audit: match crate::admin::audit::Audit::open(&config.state.dir) {
@@ -275,14 +277,21 @@ pub fn run(config: Config, snapshot: Snapshot, store: Option<Store>) -> Result<(
 
     let (stop_tx, stop_rx) = bounded::<()>(0);
     let refresher = (!snapshot.resolved.is_empty()).then(|| {
-        let mailboxes = mailboxes.clone();
+        let deployed = deployed.clone();
         std::thread::Builder::new()
             .name("portico-dns".into())
-            .spawn(move || refresh_dns(deployed, snapshot, mailboxes, stop_rx))
+            .spawn(move || refresh_dns(deployed, stop_rx))
             .expect("spawn DNS refresh thread")
     });
 
-    let sig = signals.forever().next();
+    let mut sig = None;
+    for s in signals.forever() {
+        if s != SIGHUP {
+            sig = Some(s);
+            break;
+        }
+        reload(&deployed, source.as_deref());
+    }
     ready.store(false, Ordering::Relaxed);
     // The last interval's EMF lines, while every worker still answers.
     drop(stop_emf);
@@ -364,86 +373,43 @@ fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
     }
 }
 
-/// Re-resolves upstream names on the control plane (resolution blocks) and
+/// SIGHUP: re-reads the config file and publishes it; a file with errors
+/// (or a change that needs a restart) is logged and the running config
+/// keeps serving.
+fn reload(deployed: &Deployed, source: Option<&std::path::Path>) {
+    let Some(path) = source else {
+        crate::log!(
+            warn,
+            "SIGHUP: running on the embedded config, nothing to reload"
+        );
+        return;
+    };
+    let file = match crate::config::load_file(path) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            crate::log!(error, "SIGHUP: config not reloaded: {e}");
+            return;
+        }
+    };
+    match deployed.reload_file(file, &mut system_resolve) {
+        Ok(()) => crate::log!(info, "SIGHUP: config reloaded from {}", path.display()),
+        Err(e) => crate::log!(error, "SIGHUP: config not reloaded: {e}"),
+    }
+}
+
+/// Re-resolves upstream names off the workers (resolution blocks) and
 /// publishes a new snapshot when an address changed.
-fn refresh_dns(
-    deployed: Arc<Deployed>,
-    mut current: Arc<Snapshot>,
-    mailboxes: Vec<Sender<Msg>>,
-    stop: Receiver<()>,
-) {
-    let every = Duration::from_millis(deployed.file().upstream.dns_refresh_ms.max(100));
+fn refresh_dns(deployed: Arc<Deployed>, stop: Receiver<()>) {
+    let every = Duration::from_millis(deployed.dns_refresh_ms().max(100));
     loop {
         select! {
             recv(stop) -> _ => return,
             default(every) => {}
         }
-        if let Some(next) = refreshed(&deployed.config(), &current, &mut system_resolve) {
-            crate::log!(
-                info,
-                "upstream addresses changed; publishing a new snapshot"
-            );
-            current = next;
-            for m in &mailboxes {
-                let _ = m.send(Msg::Snapshot(current.clone()));
-            }
+        match deployed.refresh_dns(&mut system_resolve) {
+            Ok(true) => crate::log!(info, "upstream addresses changed; published a new snapshot"),
+            Ok(false) => {}
+            Err(e) => crate::log!(warn, "DNS refresh failed, keeping the last addresses: {e}"),
         }
-    }
-}
-
-/// A new snapshot if re-resolving changed any upstream address. A failed
-/// resolution keeps the last good addresses rather than breaking routes.
-fn refreshed(config: &Config, current: &Snapshot, resolve: Resolver<'_>) -> Option<Arc<Snapshot>> {
-    match Snapshot::compile(config, resolve) {
-        Ok(next) if next.resolved != current.resolved => Some(Arc::new(next)),
-        Ok(_) => None,
-        Err(e) => {
-            crate::log!(warn, "DNS refresh failed, keeping the last addresses: {e}");
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io;
-
-    const CONFIG: &str = r#"
-[[api]]
-name = "a"
-[api.stages.prod]
-variables = { host = "backend.internal:8080" }
-[[api.routes]]
-method = "GET"
-path = "/x"
-integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
-"#;
-
-    fn at(ip: [u8; 4]) -> impl FnMut(&str) -> io::Result<Vec<SocketAddr>> {
-        move |_| Ok(vec![SocketAddr::from((ip, 8080))])
-    }
-
-    #[test]
-    fn refresh_publishes_only_changed_addresses() {
-        let config = crate::config::parse("t.toml", CONFIG).unwrap();
-        let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
-        assert_eq!(first.resolved[0].0, "backend.internal:8080");
-        assert!(
-            refreshed(&config, &first, &mut at([10, 0, 0, 1])).is_none(),
-            "same address: no new snapshot"
-        );
-        let next =
-            refreshed(&config, &first, &mut at([10, 0, 0, 2])).expect("changed address publishes");
-        assert_eq!(
-            next.resolved[0].1,
-            vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
-        );
-        let mut failing =
-            |_: &str| -> io::Result<Vec<SocketAddr>> { Err(io::ErrorKind::NotFound.into()) };
-        assert!(
-            refreshed(&config, &first, &mut failing).is_none(),
-            "failure keeps the last addresses"
-        );
     }
 }
