@@ -587,6 +587,28 @@ impl Server {
         Client::connect(port).request(request(method, path, "localhost", &extra, b""))
     }
 
+    /// `method path` on the admin listener (`Connection: close`) with the
+    /// `headers` lines and, when given, `body` as JSON (`Content-Type:
+    /// application/json`); the answer with its body parsed as JSON.
+    pub fn admin_json(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> AdminJson {
+        let port = self.admin_port();
+        let mut extra = vec![("Connection", "close")];
+        extra.extend_from_slice(headers);
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        if body.is_some() {
+            extra.push(("Content-Type", "application/json"));
+        }
+        let resp =
+            Client::connect(port).request(request(method, path, "localhost", &extra, &bytes));
+        AdminJson::of(resp, &format!("{method} {path}"))
+    }
+
     /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
     pub fn sigterm(&self) {
         self.signal("TERM");
@@ -696,6 +718,45 @@ fn admin_port_in(line: &str) -> Option<u16> {
         .unwrap_or_else(|_| panic!("bad port in admin listening line: {line:?}"));
     assert_ne!(port, 0, "admin listener reported port 0: {line:?}");
     Some(port)
+}
+
+/// An admin listener answer (see [`Server::admin_json`]).
+#[derive(Debug, Clone)]
+pub struct AdminJson {
+    pub status: u16,
+    pub headers: Headers,
+    /// The body as sent.
+    pub text: String,
+    /// The body parsed as JSON; `Null` when it is empty.
+    pub json: serde_json::Value,
+}
+
+impl AdminJson {
+    /// Parses `resp`'s body (panics, naming the call `ctx`, unless it is
+    /// empty or JSON).
+    pub fn of(resp: Response, ctx: &str) -> AdminJson {
+        let text = resp.body_str();
+        let json = if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{ctx}: body is not JSON ({e}): {text:?} (status {})",
+                    resp.status
+                )
+            })
+        };
+        AdminJson {
+            status: resp.status,
+            headers: resp.headers,
+            text,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
 }
 
 impl Drop for Server {
