@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::model::{Deployment, MethodSnapshot, Page};
+use super::model::{CanarySettings, Deployment, MethodSnapshot, Page};
 use super::{page, Call, ControlPlane, Reply};
 
 impl ControlPlane {
@@ -36,12 +36,43 @@ impl ControlPlane {
             created_date: c.now,
             api_summary: summary,
         };
-        let stage = match c.str("stageName") {
-            None => None,
-            Some(name) => {
+        let canary: Option<CanarySettings> = match c.body.get("canarySettings") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                serde_json::from_value(v.clone())
+                    .map_err(|e| ApiError::BadRequest(format!("Invalid canarySettings: {e}")))?,
+            ),
+        };
+        let stage = match (c.str("stageName"), canary) {
+            (None, Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "Canary settings need a stageName: a canary release goes to an existing stage"
+                        .into(),
+                ))
+            }
+            (None, None) => None,
+            // A canary release: the stage keeps serving its deployment and
+            // sends percentTraffic of its calls to the new one.
+            (Some(name), Some(mut k)) => {
+                let mut s = self.store.stage(&api_id, &name)?.ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "A canary release needs an existing stage; stage {name} does not exist"
+                    ))
+                })?;
+                if !(0.0..=100.0).contains(&k.percent_traffic) {
+                    return Err(ApiError::BadRequest(
+                        "percentTraffic must be between 0 and 100".into(),
+                    ));
+                }
+                k.deployment_id = Some(d.id.clone());
+                s.canary_settings = Some(k);
+                s.last_updated_date = c.now;
+                Some(s)
+            }
+            (Some(name), None) => {
                 let mut s = match self.store.stage(&api_id, &name)? {
                     Some(s) => s,
-                    None => self.new_stage(c, &name, &d.id)?,
+                    None => self.new_stage(c, &name, &d.id, "stageDescription")?,
                 };
                 s.deployment_id = d.id.clone();
                 if let Some(desc) = c.str("stageDescription") {

@@ -9,6 +9,7 @@ mod deployments;
 mod error;
 mod methods;
 mod model;
+mod openapi;
 mod operations;
 mod patch;
 mod publish;
@@ -20,6 +21,7 @@ mod store;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
+pub use operations::OPERATIONS;
 pub use publish::api_configs;
 pub use store::ControlStore;
 
@@ -141,6 +143,9 @@ impl ControlPlane {
             "PutIntegrationResponse" => self.put_integration_response(c),
             "GetIntegrationResponse" => self.get_integration_response(c),
             "DeleteIntegrationResponse" => self.delete_integration_response(c),
+            "ImportRestApi" => self.import_rest_api(c),
+            "PutRestApi" => self.put_rest_api(c),
+            "GetExport" => self.get_export(c),
             "CreateDeployment" => self.create_deployment(c),
             "GetDeployments" => self.get_deployments(c),
             "GetDeployment" => self.get_deployment(c),

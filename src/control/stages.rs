@@ -30,12 +30,14 @@ const STAGE_PATHS: &[&str] = &[
 ];
 
 impl ControlPlane {
-    /// A stage as CreateStage (or CreateDeployment with a stage name) makes it.
+    /// A stage as CreateStage (or CreateDeployment with a stage name) makes
+    /// it; `description`: the body key its description comes from.
     pub(super) fn new_stage(
         &self,
         c: &Call<'_>,
         name: &str,
         deployment: &str,
+        description: &str,
     ) -> Result<Stage, ApiError> {
         check_stage_name(name)?;
         let size = c.str("cacheClusterSize");
@@ -50,7 +52,7 @@ impl ControlPlane {
         Ok(Stage {
             deployment_id: deployment.to_string(),
             stage_name: name.to_string(),
-            description: c.str("description"),
+            description: c.str(description),
             cache_cluster_enabled: enabled,
             cache_cluster_size: size.or_else(|| enabled.then(|| "0.5".into())),
             cache_cluster_status: if enabled {
@@ -89,7 +91,7 @@ impl ControlPlane {
         if self.store.stage(&api, &name)?.is_some() {
             return Err(ApiError::Conflict("Stage already exists".into()));
         }
-        let s = self.new_stage(c, &name, &deployment)?;
+        let s = self.new_stage(c, &name, &deployment, "description")?;
         if let Some(k) = &s.canary_settings {
             if let Some(d) = &k.deployment_id {
                 self.deployment(&api, d)?;

@@ -1,0 +1,469 @@
+//! ImportRestApi, PutRestApi and GetExport: OpenAPI 3.0 and Swagger 2.0
+//! documents (JSON) with API Gateway's extensions
+//! (`x-amazon-apigateway-integration`, `x-amazon-apigateway-api-key-source`,
+//! `x-amazon-apigateway-binary-media-types`, `x-amazon-apigateway-any-method`)
+//! to and from the REST API model.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::model::{
+    ApiDoc, EndpointConfiguration, Integration, IntegrationResponse, Method, MethodResponse,
+    Resource, RestApi,
+};
+use super::{Call, ControlPlane, Reply};
+
+const VERBS: &[(&str, &str)] = &[
+    ("get", "GET"),
+    ("post", "POST"),
+    ("put", "PUT"),
+    ("delete", "DELETE"),
+    ("patch", "PATCH"),
+    ("head", "HEAD"),
+    ("options", "OPTIONS"),
+    ("x-amazon-apigateway-any-method", "ANY"),
+];
+
+impl ControlPlane {
+    pub(super) fn import_rest_api(&mut self, c: &Call<'_>) -> Reply {
+        let (name, description, version) = info(&c.body)?;
+        let mut doc = ApiDoc {
+            api: RestApi {
+                id: self.ids.next(10),
+                name,
+                description,
+                created_date: c.now,
+                version,
+                binary_media_types: Vec::new(),
+                minimum_compression_size: None,
+                api_key_source: "HEADER".into(),
+                endpoint_configuration: EndpointConfiguration {
+                    types: vec!["EDGE".into()],
+                },
+                tags: BTreeMap::new(),
+                disable_execute_api_endpoint: false,
+                root_resource_id: self.ids.next(10),
+            },
+            resources: Vec::new(),
+        };
+        doc.resources.push(root(&doc.api.root_resource_id));
+        self.apply_document(&mut doc, &c.body)?;
+        self.store.put_api(&doc)?;
+        Ok((201, json!(doc.api)))
+    }
+
+    /// `mode=overwrite` (the default) replaces the resources; `merge` adds
+    /// to them, a method in the document replacing the same method.
+    pub(super) fn put_rest_api(&mut self, c: &Call<'_>) -> Reply {
+        let mut doc = self.api(c)?;
+        let mode = c
+            .query_all("mode")
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "merge".into());
+        match mode.as_str() {
+            "overwrite" => {
+                let (name, description, version) = info(&c.body)?;
+                doc.api.name = name;
+                doc.api.description = description;
+                doc.api.version = version;
+                doc.resources = vec![root(&doc.api.root_resource_id)];
+            }
+            "merge" => {}
+            m => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid mode {m}. Must be one of: [merge, overwrite]"
+                )))
+            }
+        }
+        self.apply_document(&mut doc, &c.body)?;
+        self.store.put_api(&doc)?;
+        Ok((200, json!(doc.api)))
+    }
+
+    pub(super) fn get_export(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?;
+        let stage = self
+            .store
+            .stage(&api.api.id, c.param("stage_name"))?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "Invalid Stage identifier specified {}",
+                    c.param("stage_name")
+                ))
+            })?;
+        let (_, deployed) = self.deployment(&api.api.id, &stage.deployment_id)?;
+        let extensions = c.query_all("extensions");
+        let with_integrations = extensions
+            .iter()
+            .any(|e| e == "integrations" || e == "apigateway");
+        let kind = c.param("export_type");
+        let doc = match kind {
+            "oas30" => export(&deployed, &stage.stage_name, true, with_integrations),
+            "swagger" => export(&deployed, &stage.stage_name, false, with_integrations),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid export type {other}. Must be one of: [oas30, swagger]"
+                )))
+            }
+        };
+        Ok((200, doc))
+    }
+
+    fn apply_document(&mut self, doc: &mut ApiDoc, d: &Value) -> Result<(), ApiError> {
+        if let Some(s) = d
+            .get("x-amazon-apigateway-api-key-source")
+            .and_then(Value::as_str)
+        {
+            doc.api.api_key_source = s.to_string();
+        }
+        if let Some(types) = d.get("x-amazon-apigateway-binary-media-types") {
+            doc.api.binary_media_types = serde_json::from_value(types.clone()).unwrap_or_default();
+        }
+        let key_schemes = api_key_schemes(d);
+        let paths = d.get("paths").and_then(Value::as_object).ok_or_else(|| {
+            ApiError::BadRequest("Invalid OpenAPI input: no `paths` object".into())
+        })?;
+        for (path, item) in paths {
+            let rid = self.ensure_path(doc, path)?;
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (key, verb) in VERBS {
+                let Some(op) = item.get(*key) else {
+                    continue;
+                };
+                let m = method(verb, op, &key_schemes, d)?;
+                if let Some(r) = doc.resources.iter_mut().find(|r| r.id == rid) {
+                    r.resource_methods.insert((*verb).to_string(), m);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The resource at `path`, created with its missing ancestors.
+    fn ensure_path(&mut self, doc: &mut ApiDoc, path: &str) -> Result<String, ApiError> {
+        let mut parent = doc.api.root_resource_id.clone();
+        let mut full = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            full.push('/');
+            full.push_str(part);
+            if let Some(r) = doc.resources.iter().find(|r| {
+                r.parent_id.as_deref() == Some(&parent) && r.path_part.as_deref() == Some(part)
+            }) {
+                parent = r.id.clone();
+                continue;
+            }
+            let id = self.ids.next(6);
+            doc.resources.push(Resource {
+                id: id.clone(),
+                parent_id: Some(parent),
+                path_part: Some(part.to_string()),
+                path: full.clone(),
+                resource_methods: BTreeMap::new(),
+            });
+            parent = id;
+        }
+        Ok(parent)
+    }
+}
+
+fn root(id: &str) -> Resource {
+    Resource {
+        id: id.to_string(),
+        parent_id: None,
+        path_part: None,
+        path: "/".into(),
+        resource_methods: BTreeMap::new(),
+    }
+}
+
+fn info(d: &Value) -> Result<(String, Option<String>, Option<String>), ApiError> {
+    if d.get("openapi").is_none() && d.get("swagger").is_none() {
+        return Err(ApiError::BadRequest(
+            "Invalid OpenAPI input: neither `openapi` (3.0) nor `swagger` (2.0) is set (documents are read as JSON)"
+                .into(),
+        ));
+    }
+    let info = d.get("info").cloned().unwrap_or(Value::Null);
+    let name = info
+        .get("title")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest("Invalid OpenAPI input: info.title is required".into())
+        })?;
+    let text = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok((name.to_string(), text("description"), text("version")))
+}
+
+/// The security schemes that are API keys (OpenAPI 3 `components.securitySchemes`
+/// or Swagger 2 `securityDefinitions` of type `apiKey`).
+fn api_key_schemes(d: &Value) -> Vec<String> {
+    let schemes = d
+        .pointer("/components/securitySchemes")
+        .or_else(|| d.get("securityDefinitions"))
+        .and_then(Value::as_object);
+    schemes
+        .map(|s| {
+            s.iter()
+                .filter(|(_, v)| v.get("type").and_then(Value::as_str) == Some("apiKey"))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn method(verb: &str, op: &Value, key_schemes: &[String], d: &Value) -> Result<Method, ApiError> {
+    let security = op.get("security").or_else(|| d.get("security"));
+    let api_key_required = security.and_then(Value::as_array).is_some_and(|reqs| {
+        reqs.iter()
+            .filter_map(Value::as_object)
+            .any(|r| r.keys().any(|k| key_schemes.contains(k)))
+    });
+    let method_responses = op
+        .get("responses")
+        .and_then(Value::as_object)
+        .map(|rs| {
+            rs.keys()
+                .filter(|k| k.len() == 3 && k.bytes().all(|b| b.is_ascii_digit()))
+                .map(|k| {
+                    (
+                        k.clone(),
+                        MethodResponse {
+                            status_code: k.clone(),
+                            ..MethodResponse::default()
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let method_integration = match op.get("x-amazon-apigateway-integration") {
+        None => None,
+        Some(x) => Some(integration(x)?),
+    };
+    Ok(Method {
+        http_method: verb.to_string(),
+        authorization_type: "NONE".into(),
+        api_key_required,
+        operation_name: op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        method_responses,
+        method_integration,
+        ..Method::default()
+    })
+}
+
+fn integration(x: &Value) -> Result<Integration, ApiError> {
+    let text = |k: &str| x.get(k).and_then(Value::as_str).map(str::to_string);
+    let map = |k: &str| -> BTreeMap<String, String> {
+        x.get(k)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    };
+    let kind = text("type")
+        .ok_or_else(|| {
+            ApiError::BadRequest("x-amazon-apigateway-integration: `type` is required".into())
+        })?
+        .to_ascii_uppercase();
+    let responses = x
+        .get("responses")
+        .and_then(Value::as_object)
+        .map(|rs| {
+            rs.values()
+                .filter_map(|r| {
+                    let status = r.get("statusCode").map(|s| match s {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })?;
+                    let templates = r
+                        .get("responseTemplates")
+                        .and_then(|v| serde_json::from_value(v.clone()).ok())
+                        .unwrap_or_default();
+                    Some((
+                        status.clone(),
+                        IntegrationResponse {
+                            status_code: status,
+                            response_templates: templates,
+                            ..IntegrationResponse::default()
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Integration {
+        kind,
+        http_method: text("httpMethod").map(|m| m.to_ascii_uppercase()),
+        uri: text("uri"),
+        connection_type: text("connectionType"),
+        request_parameters: map("requestParameters"),
+        request_templates: map("requestTemplates"),
+        passthrough_behavior: text("passthroughBehavior"),
+        timeout_in_millis: x
+            .get("timeoutInMillis")
+            .and_then(Value::as_i64)
+            .unwrap_or(29_000),
+        cache_namespace: text("cacheNamespace"),
+        cache_key_parameters: x
+            .get("cacheKeyParameters")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
+        integration_responses: responses,
+    })
+}
+
+/// The deployed API as an OpenAPI 3.0 (`oas30`) or Swagger 2.0 document.
+fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Value {
+    let mut paths = Map::new();
+    let mut any_key = false;
+    for r in &doc.resources {
+        if r.resource_methods.is_empty() {
+            continue;
+        }
+        let mut item = Map::new();
+        for (verb, m) in &r.resource_methods {
+            let key = VERBS
+                .iter()
+                .find(|(_, v)| v == verb)
+                .map_or("x-amazon-apigateway-any-method", |(k, _)| *k);
+            let mut op = Map::new();
+            if let Some(n) = &m.operation_name {
+                op.insert("operationId".into(), json!(n));
+            }
+            let params: Vec<Value> = r
+                .path
+                .split('/')
+                .filter_map(|p| p.strip_prefix('{')?.strip_suffix('}'))
+                .map(|p| p.trim_end_matches('+'))
+                .map(|p| {
+                    if oas30 {
+                        json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}})
+                    } else {
+                        json!({"name": p, "in": "path", "required": true, "type": "string"})
+                    }
+                })
+                .collect();
+            if !params.is_empty() {
+                op.insert("parameters".into(), Value::Array(params));
+            }
+            let mut responses = Map::new();
+            for code in m.method_responses.keys() {
+                responses.insert(
+                    code.clone(),
+                    json!({"description": format!("{code} response")}),
+                );
+            }
+            if responses.is_empty() {
+                responses.insert("200".into(), json!({"description": "200 response"}));
+            }
+            op.insert("responses".into(), Value::Object(responses));
+            if m.api_key_required {
+                any_key = true;
+                op.insert("security".into(), json!([{"api_key": []}]));
+            }
+            if let (true, Some(i)) = (with_integrations, &m.method_integration) {
+                op.insert(
+                    "x-amazon-apigateway-integration".into(),
+                    integration_extension(i),
+                );
+            }
+            item.insert(key.to_string(), Value::Object(op));
+        }
+        paths.insert(r.path.clone(), Value::Object(item));
+    }
+    let mut info = Map::new();
+    info.insert("title".into(), json!(doc.api.name));
+    info.insert(
+        "version".into(),
+        json!(doc.api.version.clone().unwrap_or_else(|| "1".into())),
+    );
+    if let Some(d) = &doc.api.description {
+        info.insert("description".into(), json!(d));
+    }
+    let key_scheme = json!({"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}});
+    let mut out = Map::new();
+    if oas30 {
+        out.insert("openapi".into(), json!("3.0.1"));
+        out.insert("info".into(), Value::Object(info));
+        out.insert(
+            "servers".into(),
+            json!([{"url": format!("/restapis/{}/{stage}/_user_request_", doc.api.id)}]),
+        );
+        out.insert("paths".into(), Value::Object(paths));
+        if any_key {
+            out.insert("components".into(), json!({"securitySchemes": key_scheme}));
+        }
+    } else {
+        out.insert("swagger".into(), json!("2.0"));
+        out.insert("info".into(), Value::Object(info));
+        out.insert(
+            "basePath".into(),
+            json!(format!("/restapis/{}/{stage}/_user_request_", doc.api.id)),
+        );
+        out.insert("schemes".into(), json!(["http"]));
+        out.insert("paths".into(), Value::Object(paths));
+        if any_key {
+            out.insert("securityDefinitions".into(), key_scheme);
+        }
+    }
+    if with_integrations {
+        out.insert(
+            "x-amazon-apigateway-api-key-source".into(),
+            json!(doc.api.api_key_source),
+        );
+        if !doc.api.binary_media_types.is_empty() {
+            out.insert(
+                "x-amazon-apigateway-binary-media-types".into(),
+                json!(doc.api.binary_media_types),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn integration_extension(i: &Integration) -> Value {
+    let mut x = Map::new();
+    x.insert("type".into(), json!(i.kind.to_ascii_lowercase()));
+    if let Some(m) = &i.http_method {
+        x.insert("httpMethod".into(), json!(m));
+    }
+    if let Some(u) = &i.uri {
+        x.insert("uri".into(), json!(u));
+    }
+    if !i.request_parameters.is_empty() {
+        x.insert("requestParameters".into(), json!(i.request_parameters));
+    }
+    if !i.request_templates.is_empty() {
+        x.insert("requestTemplates".into(), json!(i.request_templates));
+    }
+    if let Some(p) = &i.passthrough_behavior {
+        x.insert("passthroughBehavior".into(), json!(p));
+    }
+    x.insert("timeoutInMillis".into(), json!(i.timeout_in_millis));
+    if !i.integration_responses.is_empty() {
+        let rs: Map<String, Value> = i
+            .integration_responses
+            .values()
+            .map(|r| {
+                let mut v = json!({"statusCode": r.status_code});
+                if !r.response_templates.is_empty() {
+                    v["responseTemplates"] = json!(r.response_templates);
+                }
+                let key = r
+                    .selection_pattern
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                (key, v)
+            })
+            .collect();
+        x.insert("responses".into(), Value::Object(rs));
+    }
+    Value::Object(x)
+}
