@@ -140,6 +140,39 @@ def main():
                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="wrong")
     expect_error("InvalidSignatureException", 403, bad.get_rest_apis)
 
+    # OpenAPI round trip: import, deploy, call, export with the extensions.
+    doc = {
+        "openapi": "3.0.1",
+        "info": {"title": "imported", "version": "7"},
+        "components": {"securitySchemes": {"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}}},
+        "paths": {"/items/{id}": {
+            "get": {"responses": {"200": {"description": "ok"}},
+                    "x-amazon-apigateway-integration": {
+                        "type": "mock",
+                        "requestTemplates": {"application/json": '{"statusCode": 200}'},
+                        "responses": {"default": {"statusCode": "200",
+                                                  "responseTemplates": {"application/json": '{"item": 1}'}}}}},
+            "post": {"security": [{"api_key": []}], "responses": {"201": {"description": "made"}},
+                     "x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "POST",
+                                                         "uri": up + "/items"}}}},
+    }
+    imported = c.import_rest_api(body=json.dumps(doc).encode())
+    assert imported["name"] == "imported" and imported["version"] == "7", imported
+    res = {r["path"]: r for r in c.get_resources(restApiId=imported["id"], embed=["methods"])["items"]}
+    assert sorted(res) == ["/", "/items", "/items/{id}"], sorted(res)
+    assert res["/items/{id}"]["resourceMethods"]["POST"]["apiKeyRequired"] is True, res
+    c.create_deployment(restApiId=imported["id"], stageName="v1")
+    assert call(f"/restapis/{imported['id']}/v1/_user_request_/items/3") == {"item": 1}
+    for kind in ("oas30", "swagger"):
+        e = c.get_export(restApiId=imported["id"], stageName="v1", exportType=kind,
+                         parameters={"extensions": "integrations"})
+        out = json.loads(e["body"].read())
+        assert ("openapi" in out) == (kind == "oas30"), out
+        get = out["paths"]["/items/{id}"]["get"]
+        assert get["x-amazon-apigateway-integration"]["type"] == "mock", get
+        assert out["paths"]["/items/{id}"]["post"]["security"] == [{"api_key": []}], out
+    c.delete_rest_api(restApiId=imported["id"])
+
     c.delete_stage(restApiId=api_id, stageName="prod")
     c.delete_rest_api(restApiId=api_id)
     expect_error("NotFoundException", 404, c.get_rest_api, restApiId=api_id)
