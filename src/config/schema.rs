@@ -545,6 +545,10 @@ pub struct ApiConfig {
     /// `/restapis/{id}/{stage}/_user_request_/...`, never by `hosts`.
     #[serde(skip)]
     pub control: Option<String>,
+    /// A management-API stage's canary: the share of its calls (percent)
+    /// this definition, built from the canary deployment, serves.
+    #[serde(skip)]
+    pub canary_percent: Option<f64>,
 }
 
 impl ApiConfig {

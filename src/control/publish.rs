@@ -5,7 +5,7 @@
 //! treats both alike.
 //!
 //! Not carried over yet (see the README): method-settings throttling and
-//! caching, canary splits, access log settings, Lambda (AWS_PROXY)
+//! caching, access log settings, Lambda (AWS_PROXY)
 //! integrations, request/response mapping templates.
 
 use std::collections::BTreeMap;
@@ -32,6 +32,31 @@ pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>)
                 continue;
             };
             out.push(api_config(&doc, &deployed, &stage, &mut skipped));
+            // A canary: its deployment, with the stage's variables overridden,
+            // serves percentTraffic of the stage's calls.
+            let Some(k) = stage
+                .canary_settings
+                .as_ref()
+                .filter(|k| k.percent_traffic > 0.0)
+            else {
+                continue;
+            };
+            let Some(canary_id) = &k.deployment_id else {
+                continue;
+            };
+            let Some((_, canary)) = store.deployment(id, canary_id)? else {
+                skipped.push(format!(
+                    "{id}/{}: canary deployment {canary_id} is gone",
+                    stage.stage_name
+                ));
+                continue;
+            };
+            let mut s = stage.clone();
+            s.variables.extend(k.stage_variable_overrides.clone());
+            let mut c = api_config(&doc, &canary, &s, &mut skipped);
+            c.name = Spanned::new(0..0, format!("{} (canary)", c.name.get_ref()));
+            c.canary_percent = Some(k.percent_traffic.clamp(0.0, 100.0));
+            out.push(c);
         }
     }
     Ok((out, skipped))
@@ -98,6 +123,7 @@ fn api_config(
         stages,
         routes,
         control: Some(id.clone()),
+        canary_percent: None,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Api {
     pub key_required: Vec<bool>,
     /// Per route: its method (`ANY` too) and path template, for logs.
     pub resources: Vec<(String, String)>,
+    /// A management-API canary: the share of its stage's calls, in
+    /// hundredths of a percent (0–10,000).
+    pub canary_bp: Option<u32>,
 }
 
 pub struct Stage {
@@ -223,6 +226,7 @@ impl Snapshot {
                 routes,
                 key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
                 resources: route_names(api).collect(),
+                canary_bp: api.canary_percent.map(|p| (p * 100.0).round() as u32),
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
@@ -282,13 +286,27 @@ impl Snapshot {
         self.hosts.get(host).copied().or(self.default_api)
     }
 
-    /// A management-API stage: the API serving `stage` of `rest_api_id`.
-    pub fn control_api(&self, rest_api_id: &[u8], stage: &[u8]) -> Option<&Api> {
-        self.execute_api
+    /// A management-API stage: the API serving `stage` of `rest_api_id`;
+    /// its canary's when `roll` (uniform in 0..10,000) falls in the
+    /// canary's share.
+    pub fn control_api(&self, rest_api_id: &[u8], stage: &[u8], roll: u32) -> Option<&Api> {
+        let mut main = None;
+        for a in self
+            .execute_api
             .get(rest_api_id)?
             .iter()
             .map(|&i| &self.apis[i])
-            .find(|a| a.stages.first().is_some_and(|s| s.name.as_bytes() == stage))
+        {
+            if !a.stages.first().is_some_and(|s| s.name.as_bytes() == stage) {
+                continue;
+            }
+            match a.canary_bp {
+                Some(bp) if roll < bp => return Some(a),
+                Some(_) => {}
+                None => main = Some(a),
+            }
+        }
+        main
     }
 
     pub fn is_control_api(&self, rest_api_id: &[u8]) -> bool {

@@ -78,7 +78,12 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         close: head.close,
     };
     let mut seen = record::Seen::default();
-    let target = resolve::target(&snap, head, buf);
+    let roll = if snap.has_control_apis() {
+        (w.random_u64() % 10_000) as u32
+    } else {
+        0
+    };
+    let target = resolve::target(&snap, head, buf, roll);
     if let Ok(t) = &target {
         seen.api = Some(t.api);
         seen.stage = Some(t.stage);

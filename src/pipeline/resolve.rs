@@ -14,10 +14,12 @@ pub struct Target<'s, 'b> {
     pub path: &'b [u8],
 }
 
+/// `roll`: uniform in 0..10,000, picks a management-API stage's canary.
 pub fn target<'s, 'b>(
     snap: &'s Snapshot,
     head: &Head,
     buf: &'b [u8],
+    roll: u32,
 ) -> Result<Target<'s, 'b>, ErrorResponse> {
     let (path, _) = head.path_and_query(buf);
     let mut host_buf = [0u8; 256];
@@ -39,7 +41,7 @@ pub fn target<'s, 'b>(
         return Err(MISSING_TOKEN);
     }
     if snap.has_control_apis() {
-        if let Some(t) = control_target(snap, host, path) {
+        if let Some(t) = control_target(snap, host, path, roll) {
             return t;
         }
     }
@@ -70,6 +72,7 @@ fn control_target<'s, 'b>(
     snap: &'s Snapshot,
     host: &[u8],
     path: &'b [u8],
+    roll: u32,
 ) -> Option<Result<Target<'s, 'b>, ErrorResponse>> {
     let (id, stage, rest) = if let Some(after) = path.strip_prefix(b"/restapis/") {
         let (id, after) = segment(after);
@@ -87,7 +90,7 @@ fn control_target<'s, 'b>(
     if !snap.is_control_api(id) {
         return None;
     }
-    let Some(api) = snap.control_api(id, stage) else {
+    let Some(api) = snap.control_api(id, stage, roll) else {
         return Some(Err(MISSING_TOKEN));
     };
     Some(Ok(Target {

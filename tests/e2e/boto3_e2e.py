@@ -171,6 +171,36 @@ def main():
         get = out["paths"]["/items/{id}"]["get"]
         assert get["x-amazon-apigateway-integration"]["type"] == "mock", get
         assert out["paths"]["/items/{id}"]["post"]["security"] == [{"api_key": []}], out
+
+    # Canary release: 30 % of the stage's calls go to the new deployment; promotion moves them all.
+    c.put_rest_api(restApiId=imported["id"], mode="overwrite", body=json.dumps({
+        "openapi": "3.0.1", "info": {"title": "imported"},
+        "paths": {"/items/{id}": {"get": {"x-amazon-apigateway-integration": {
+            "type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
+            "responses": {"default": {"statusCode": "200",
+                                      "responseTemplates": {"application/json": '{"item": 2}'}}}}}}},
+    }).encode())
+    c.create_deployment(restApiId=imported["id"], stageName="v1", canarySettings={"percentTraffic": 30.0})
+    v1 = c.get_stage(restApiId=imported["id"], stageName="v1")
+    canary_id = v1["canarySettings"]["deploymentId"]
+    assert canary_id != v1["deploymentId"], v1
+    url = f"/restapis/{imported['id']}/v1/_user_request_/items/3"
+    call(url)
+    # Published within a tick; then 1,000 calls: 300 expected, 5 standard deviations either side.
+    deadline = time.monotonic() + 5
+    while call(url) != {"item": 2} and time.monotonic() < deadline:
+        pass
+    canary = sum(call(url) == {"item": 2} for _ in range(1000))
+    assert 230 <= canary <= 370, f"canary got {canary} of 1000 calls, wanted about 300"
+    c.update_stage(restApiId=imported["id"], stageName="v1", patchOperations=[
+        {"op": "replace", "path": "/deploymentId", "value": canary_id},
+        {"op": "remove", "path": "/canarySettings"},
+    ])
+    # Published once 30 calls in a row get the new answer (0.3^30 by chance).
+    deadline, streak = time.monotonic() + 5, 0
+    while streak < 30 and time.monotonic() < deadline:
+        streak = streak + 1 if call(url) == {"item": 2} else 0
+    assert all(call(url) == {"item": 2} for _ in range(100)), "promoted stage still serves the old deployment"
     c.delete_rest_api(restApiId=imported["id"])
 
     c.delete_stage(restApiId=api_id, stageName="prod")
