@@ -297,7 +297,7 @@ impl Snapshot {
             .iter()
             .map(|&i| &self.apis[i])
         {
-            if !a.stages.first().is_some_and(|s| s.name.as_bytes() == stage) {
+            if a.stages.first().is_none_or(|s| s.name.as_bytes() != stage) {
                 continue;
             }
             match a.canary_bp {
