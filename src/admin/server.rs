@@ -187,7 +187,19 @@ fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
                 }
                 Some(control) => {
                     let answer = control.handle(&method, path, query, &body);
-                    if answer.0 < 300 && method != "GET" {
+                    if answer.0 < 300 && name == "FlushStageCache" {
+                        let param = |n: &str| {
+                            params
+                                .iter()
+                                .find(|(k, _)| *k == n)
+                                .map(|(_, v)| v.as_str())
+                        };
+                        flush_deployed(
+                            ctx,
+                            param("restapi_id").unwrap_or_default(),
+                            param("stage_name").unwrap_or_default(),
+                        );
+                    } else if answer.0 < 300 && method != "GET" {
                         publish(ctx);
                     }
                     answer
@@ -378,10 +390,28 @@ fn flush(ctx: &Context, api: Option<&str>, stage: Option<&str>) -> Result<usize,
         .cache
         .as_ref()
         .ok_or_else(|| format!("stage `{stage_name}` has no cache"))?;
+    Ok(flush_shards(ctx, cache.id))
+}
+
+/// FlushStageCache of the management API: the stage's cache (and its
+/// canary's) on every worker.
+fn flush_deployed(ctx: &Context, rest_api_id: &str, stage_name: &str) {
+    let snap = ctx.deployed.current();
+    for api in snap.apis.iter().filter(|a| a.id == rest_api_id) {
+        for s in api.stages.iter().filter(|s| s.name == stage_name) {
+            if let Some(c) = &s.cache {
+                flush_shards(ctx, c.id);
+            }
+        }
+    }
+}
+
+/// Empties cache `id` on every worker; how many confirmed.
+fn flush_shards(ctx: &Context, id: usize) -> usize {
     let (ack_tx, ack_rx) = bounded(ctx.mailboxes.len());
     let mut sent = 0;
     for m in &ctx.mailboxes {
-        if m.send(Msg::FlushCache(cache.id, ack_tx.clone())).is_ok() {
+        if m.send(Msg::FlushCache(id, ack_tx.clone())).is_ok() {
             sent += 1;
         }
     }
@@ -391,5 +421,5 @@ fn flush(ctx: &Context, api: Option<&str>, stage: Option<&str>) -> Result<usize,
             flushed += 1;
         }
     }
-    Ok(flushed)
+    flushed
 }

@@ -155,6 +155,7 @@ impl ControlPlane {
             "GetStage" => self.get_stage(c),
             "UpdateStage" => self.update_stage(c),
             "DeleteStage" => self.delete_stage(c),
+            "FlushStageCache" => self.flush_stage_cache(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -4,8 +4,8 @@
 //! of one API may serve different deployments). The snapshot compiler then
 //! treats both alike.
 //!
-//! Not carried over yet (see the README): method-settings throttling and
-//! caching, access log settings, Lambda (AWS_PROXY)
+//! Not carried over yet (see the README): method-settings throttling,
+//! access log settings, Lambda (AWS_PROXY)
 //! integrations, request/response mapping templates.
 
 use std::collections::BTreeMap;
@@ -13,9 +13,12 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::error::ApiError;
-use super::model::{ApiDoc, Integration, Stage};
+use super::model::{ApiDoc, Integration, MethodSetting, Stage};
 use super::store::ControlStore;
-use crate::config::{ApiConfig, IntegrationConfig, MethodSpec, RouteConfig, StageConfig};
+use crate::config::{
+    ApiConfig, ByteSize, IntegrationConfig, MethodSpec, RouteCacheConfig, RouteConfig,
+    StageCacheConfig, StageConfig, Ttl, UnauthorizedStrategy,
+};
 
 /// One API definition per (REST API, stage); problems skip a route and say why.
 pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
@@ -103,7 +106,7 @@ fn api_config(
                 path: Spanned::new(0..0, path),
                 integration: Spanned::new(0..0, integration),
                 api_key_required: m.api_key_required,
-                cache: None,
+                cache: route_cache(stage, &r.path, verb, i),
             });
         }
     }
@@ -112,6 +115,7 @@ fn api_config(
         stage.stage_name.clone(),
         StageConfig {
             variables: stage.variables.clone(),
+            cache: stage_cache(stage),
             ..StageConfig::default()
         },
     );
@@ -125,6 +129,76 @@ fn api_config(
         control: Some(id.clone()),
         canary_percent: None,
     }
+}
+
+/// The stage's method setting for a route: its own (`~1pets~1{id}/GET`),
+/// else the stage-wide `*/*`.
+fn setting<'s>(stage: &'s Stage, path: &str, verb: &str) -> Option<&'s MethodSetting> {
+    let key = format!("{}/{verb}", path.replace('/', "~1"));
+    stage
+        .method_settings
+        .get(&key)
+        .or_else(|| stage.method_settings.get("*/*"))
+}
+
+/// The cache cluster as a stage cache: its size in GB, the stage-wide TTL
+/// and invalidation settings.
+fn stage_cache(stage: &Stage) -> Option<StageCacheConfig> {
+    if !stage.cache_cluster_enabled {
+        return None;
+    }
+    let gb: f64 = stage
+        .cache_cluster_size
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.5);
+    let all = stage.method_settings.get("*/*");
+    Some(StageCacheConfig {
+        capacity: ByteSize((gb * 1e9) as u64),
+        ttl_s: Ttl(all.map_or(300, |m| m.cache_ttl_in_seconds.clamp(0, 3600) as u32)),
+        statuses: Vec::new(),
+        max_item_bytes: ByteSize(1024 * 1024),
+        require_authorization: all.is_none_or(|m| m.require_authorization_for_cache_control),
+        unauthorized_strategy: match all
+            .map(|m| m.unauthorized_cache_control_header_strategy.as_str())
+        {
+            Some("FAIL_WITH_403") => UnauthorizedStrategy::FailWith403,
+            Some("SUCCEED_WITHOUT_RESPONSE_HEADER") => {
+                UnauthorizedStrategy::SucceedWithoutResponseHeader
+            }
+            _ => UnauthorizedStrategy::SucceedWithResponseHeader,
+        },
+        coalesce_wait_ms: 1000,
+    })
+}
+
+/// A route is cached when the cluster is on and its method setting says
+/// `cachingEnabled`; the integration's `cacheKeyParameters` name the query
+/// strings and headers in its key.
+fn route_cache(stage: &Stage, path: &str, verb: &str, i: &Integration) -> Option<RouteCacheConfig> {
+    let m = setting(stage, path, verb).filter(|m| m.caching_enabled);
+    let Some(m) = m.filter(|_| stage.cache_cluster_enabled) else {
+        return Some(RouteCacheConfig {
+            enabled: false,
+            ttl_s: None,
+            key_query: Vec::new(),
+            key_headers: Vec::new(),
+            allow_set_cookie: false,
+        });
+    };
+    let named = |prefix: &str| -> Vec<String> {
+        i.cache_key_parameters
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix).map(str::to_string))
+            .collect()
+    };
+    Some(RouteCacheConfig {
+        enabled: true,
+        ttl_s: Some(Ttl(m.cache_ttl_in_seconds.clamp(0, 3600) as u32)),
+        key_query: named("method.request.querystring."),
+        key_headers: named("method.request.header."),
+        allow_set_cookie: false,
+    })
 }
 
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {

@@ -138,6 +138,20 @@ impl ControlPlane {
         Ok((202, Value::Null))
     }
 
+    /// Checks the stage exists; the admin listener then empties its cache
+    /// on every worker (the control plane has no mailboxes).
+    pub(super) fn flush_stage_cache(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?.api.id;
+        let s = self.stage(&api, c.param("stage_name"))?;
+        if !s.cache_cluster_enabled {
+            return Err(ApiError::BadRequest(format!(
+                "Stage {} has no cache cluster to flush",
+                s.stage_name
+            )));
+        }
+        Ok((202, Value::Null))
+    }
+
     fn stage(&self, api: &str, name: &str) -> Result<Stage, ApiError> {
         self.store
             .stage(api, name)?

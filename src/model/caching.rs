@@ -6,6 +6,16 @@ use crate::cache::{RouteCache, StageCache};
 use crate::config::{ApiConfig, MethodSpec, StageConfig};
 use crate::http::Method;
 
+/// A stage cache's number: the same for the same API and stage in every
+/// snapshot, so a worker's shard survives a reload or a deployment (as an
+/// AWS stage cache survives a redeploy) and never serves another stage.
+pub fn stable_id(api_id: &str, api_name: &str, stage: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (api_id, api_name, stage).hash(&mut h);
+    h.finish() as usize
+}
+
 /// The stage's cache, numbered `id`, and per route its cache settings
 /// (`None`: not cached: not a GET route, disabled, or a TTL of 0).
 pub fn compile(

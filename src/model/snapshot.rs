@@ -113,7 +113,6 @@ impl Snapshot {
         let mut default_api = None;
         let mut execute_api: HashMap<Box<[u8]>, Vec<usize>> = HashMap::new();
         let mut compiled = limits::compile(config);
-        let mut stage_number = 0;
         let mut metric_slots = vec![SlotLabels {
             api: String::new(),
             stage: String::new(),
@@ -162,8 +161,8 @@ impl Snapshot {
                         }
                     });
                 }
-                let (cache, route_cache) = caching::compile(api, stage, stage_number);
-                stage_number += 1;
+                let cache_id = caching::stable_id(api.id(), api.name.get_ref(), stage_name);
+                let (cache, route_cache) = caching::compile(api, stage, cache_id);
                 let slots = stage.metrics.then(|| {
                     let base = metric_slots.len();
                     let label = |method: &str, resource: &str| SlotLabels {

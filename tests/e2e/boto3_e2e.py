@@ -4,6 +4,7 @@ integrations), deploy it to a stage, call it through the data plane, change
 the stage, and check the errors AWS clients rely on. Exits non-zero on the
 first failed check."""
 
+import http.client
 import json
 import os
 import threading
@@ -122,6 +123,33 @@ def main():
     assert s["variables"] == {"color": "blue"}, s
     assert s["methodSettings"]["*/*"]["throttlingRateLimit"] == 100.0, s
     assert s["cacheClusterEnabled"] and s["cacheClusterSize"] == "0.5", s
+
+    # The stage cache: on for every method of the stage, a miss then a hit; a flush empties it.
+    c.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/caching/enabled", "value": "true"},
+        {"op": "replace", "path": "/*/*/caching/ttlInSeconds", "value": "60"},
+    ])
+
+    # One keep-alive connection: the same worker, so the same cache shard
+    # (each worker keeps its own shard, as each core in portico does).
+    conn = http.client.HTTPConnection(DATA.removeprefix("http://"))
+
+    def cache_status(path):
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+        return r.headers.get("x-cache")
+
+    pet_url = f"/restapis/{api_id}/prod/_user_request_/pets/9"
+    deadline = time.monotonic() + 5
+    while cache_status(pet_url) != "Hit" and time.monotonic() < deadline:
+        pass
+    assert cache_status(pet_url) == "Hit"
+    c.flush_stage_cache(restApiId=api_id, stageName="prod")
+    assert cache_status(pet_url) == "Miss", "the flush left the entry"
+    assert cache_status(pet_url) == "Hit"
+    conn.close()
 
     # A second deployment after a change; the stage moves to it.
     c.delete_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET")
