@@ -20,6 +20,9 @@ pub struct Deployed {
     mailboxes: OnceLock<Vec<Sender<Msg>>>,
 }
 
+/// How long a publish waits for the workers to take a snapshot.
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -123,8 +126,23 @@ impl Deployed {
         }
         let next = Arc::new(next);
         if let Some(mailboxes) = self.mailboxes.get() {
-            for m in mailboxes {
-                let _ = m.send(Msg::Snapshot(next.clone()));
+            // Answered once every worker serves it, so a management call that
+            // returns has taken effect (a worker reads its mailbox every tick).
+            let (done, acks) = crossbeam_channel::bounded(mailboxes.len());
+            let sent = mailboxes
+                .iter()
+                .filter(|m| m.send(Msg::Snapshot(next.clone(), done.clone())).is_ok())
+                .count();
+            drop(done);
+            let deadline = std::time::Instant::now() + ACK_WAIT;
+            for _ in 0..sent {
+                if acks.recv_deadline(deadline).is_err() {
+                    crate::log!(
+                        warn,
+                        "a worker took over {ACK_WAIT:?} to take a new snapshot"
+                    );
+                    break;
+                }
             }
         }
         *current = next;
@@ -153,13 +171,24 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         move |_| Ok(vec![SocketAddr::from((ip, 8080))])
     }
 
-    fn deployed() -> (Arc<Deployed>, crossbeam_channel::Receiver<Msg>) {
+    /// A publisher with one stand-in worker that takes every snapshot and
+    /// passes it on to the test.
+    fn deployed() -> (Arc<Deployed>, crossbeam_channel::Receiver<Arc<Snapshot>>) {
         let config = crate::config::parse("t.toml", CONFIG).unwrap();
         let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
         let d = Deployed::new(config, first);
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, mailbox) = crossbeam_channel::unbounded();
+        let (seen_tx, seen) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for m in mailbox {
+                if let Msg::Snapshot(s, done) = m {
+                    let _ = seen_tx.send(s);
+                    let _ = done.send(());
+                }
+            }
+        });
         d.attach(vec![tx]);
-        (d, rx)
+        (d, seen)
     }
 
     #[test]
@@ -168,7 +197,10 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         assert_eq!(d.refresh_dns(&mut at([10, 0, 0, 1])), Ok(false));
         assert!(rx.try_recv().is_err(), "same address: nothing published");
         assert_eq!(d.refresh_dns(&mut at([10, 0, 0, 2])), Ok(true));
-        assert!(matches!(rx.try_recv(), Ok(Msg::Snapshot(_))));
+        assert!(
+            rx.try_recv().is_ok(),
+            "published, and taken before the call returned"
+        );
         assert_eq!(
             d.current().resolved[0].1,
             vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
@@ -211,7 +243,10 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
             &mut at([10, 0, 0, 1]),
         )
         .unwrap();
-        assert!(matches!(rx.try_recv(), Ok(Msg::Snapshot(_))));
+        assert!(
+            rx.try_recv().is_ok(),
+            "published, and taken before the call returned"
+        );
         assert_eq!(d.config().api[0].routes[0].path.get_ref().to_string(), "/y");
     }
 }

@@ -29,7 +29,8 @@ use crate::throttle::{Instruction, Local, Report};
 
 /// Control plane → worker.
 pub enum Msg {
-    Snapshot(Arc<Snapshot>),
+    /// Serve new requests with this snapshot, then say so.
+    Snapshot(Arc<Snapshot>, Sender<()>),
     /// Token and quota leases from the reconciler.
     Leases(Vec<Instruction>),
     /// Empty this worker's shard of a stage cache, then say so.
@@ -335,7 +336,10 @@ impl Worker {
                 break;
             };
             match msg {
-                Msg::Snapshot(s) => *self.snapshot.borrow_mut() = Rc::new(s),
+                Msg::Snapshot(s, done) => {
+                    *self.snapshot.borrow_mut() = Rc::new(s);
+                    let _ = done.send(());
+                }
                 Msg::Leases(leases) => {
                     let mut local = self.throttle.borrow_mut();
                     for l in leases {
