@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -1862,4 +1862,76 @@ fn acknowledged_changes_survive_kill_9() {
     assert_eq!(m.get(&format!("/restapis/{new_id}")), api);
     // The restarted server keeps working on the same store.
     m.create_resource(&new_id, s(&api, "rootResourceId"), "after");
+}
+
+/// The config file's APIs appear read-only: listed, with resources, methods,
+/// integrations, stages, a `config` deployment and an export; every change
+/// is refused, naming the file as the source of truth.
+#[test]
+fn config_file_apis_are_shown_and_refuse_changes() {
+    let cfg = Config::demo(NO_BACKEND).admin("token", &toml_str(TOKEN));
+    let mut m = Mgmt::start(&cfg);
+    let apis = m.get("/restapis");
+    let demo = apis["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "demo")
+        .unwrap_or_else(|| panic!("demo not listed: {apis}"))
+        .clone();
+    assert_eq!(demo["name"], "demo");
+    let resources = m.get("/restapis/demo/resources?embed=methods");
+    let by_path: HashMap<String, Value> = resources["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (s(r, "path").to_string(), r.clone()))
+        .collect();
+    for p in ["/", "/hello", "/items", "/items/{id}", "/proxy/{proxy+}"] {
+        assert!(by_path.contains_key(p), "{p} missing: {resources}");
+    }
+    let hello = &by_path["/hello"]["resourceMethods"]["GET"]["methodIntegration"];
+    assert_eq!(hello["type"], "MOCK", "{hello}");
+    let item = &by_path["/items/{id}"]["resourceMethods"]["ANY"]["methodIntegration"];
+    assert_eq!(item["type"], "HTTP_PROXY", "{item}");
+    assert_eq!(item["uri"], "http://${stageVariables.backend}/things/{id}");
+    let stage = m.get("/restapis/demo/stages/prod");
+    assert_eq!(stage["deploymentId"], "config");
+    assert_eq!(stage["variables"]["backend"], NO_BACKEND);
+    let d = m.get("/restapis/demo/deployments/config");
+    assert!(d["apiSummary"]["/hello"]["GET"].is_object(), "{d}");
+    let export = m.get("/restapis/demo/stages/prod/exports/oas30");
+    assert!(export["paths"]["/hello"]["get"].is_object(), "{export}");
+
+    let root = s(&demo, "rootResourceId").to_string();
+    for (method, path, body) in [
+        (
+            "PATCH",
+            "/restapis/demo".to_string(),
+            json!({"patchOperations": [{"op": "replace", "path": "/name", "value": "x"}]}),
+        ),
+        ("DELETE", "/restapis/demo".to_string(), json!({})),
+        (
+            "POST",
+            format!("/restapis/demo/resources/{root}"),
+            json!({"pathPart": "new"}),
+        ),
+        (
+            "POST",
+            "/restapis/demo/deployments".to_string(),
+            json!({"stageName": "prod"}),
+        ),
+        (
+            "DELETE",
+            "/restapis/demo/stages/prod".to_string(),
+            json!({}),
+        ),
+    ] {
+        let msg = m.err(method, &path, Some(body), 400, "BadRequestException");
+        assert!(msg.contains("config file"), "{method} {path}: {msg}");
+    }
+    // Nothing changed, and the data plane still serves the file's API.
+    assert_eq!(m.get("/restapis/demo")["name"], "demo");
+    let r = m.srv.connect().get("/prod/hello");
+    assert_eq!(r.status, 200, "{r:?}");
 }

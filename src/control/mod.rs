@@ -7,6 +7,7 @@
 
 mod deployments;
 mod error;
+mod file_apis;
 mod methods;
 mod model;
 mod openapi;
@@ -59,6 +60,16 @@ impl ControlPlane {
             store: ControlStore::open(state_dir)?,
             ids: Ids::seeded(),
         })
+    }
+
+    /// The config file's APIs, shown read-only (at start and after SIGHUP).
+    pub fn set_file_apis(&mut self, apis: &[crate::config::ApiConfig]) {
+        self.store.set_file(
+            apis.iter()
+                .filter(|a| a.control.is_none())
+                .map(file_apis::from_config)
+                .collect(),
+        );
     }
 
     /// The deployed stages as API definitions for the snapshot, and what

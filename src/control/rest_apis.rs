@@ -66,7 +66,7 @@ impl ControlPlane {
     }
 
     pub(super) fn get_rest_apis(&mut self, c: &Call<'_>) -> Reply {
-        let apis: Vec<RestApi> = self.store.apis()?.into_iter().map(|d| d.api).collect();
+        let apis: Vec<RestApi> = self.store.listed()?.into_iter().map(|d| d.api).collect();
         let (item, position) = page(apis, c)?;
         Ok((200, json!(Page { position, item })))
     }

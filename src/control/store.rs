@@ -8,10 +8,13 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::ApiError;
+use super::file_apis::{self, FileApi};
 use super::model::{ApiDoc, Deployment, Stage};
 
 pub struct ControlStore {
     db: Connection,
+    /// The config file's APIs: shown, never stored or changed here.
+    file: Vec<FileApi>,
 }
 
 impl ControlStore {
@@ -41,10 +44,43 @@ impl ControlStore {
                  PRIMARY KEY (api, name)
              );",
         )?;
-        Ok(ControlStore { db })
+        Ok(ControlStore {
+            db,
+            file: Vec::new(),
+        })
+    }
+
+    /// The config file's APIs, as they are now (at start and after SIGHUP).
+    pub fn set_file(&mut self, file: Vec<FileApi>) {
+        self.file = file;
+    }
+
+    fn file_api(&self, id: &str) -> Option<&FileApi> {
+        self.file.iter().find(|f| f.doc.api.id == id)
+    }
+
+    /// Changes to a config-file API are refused: the file is its source of truth.
+    fn writable(&self, id: &str) -> Result<(), ApiError> {
+        match self.file_api(id) {
+            Some(f) => Err(ApiError::BadRequest(format!(
+                "API {id} ({}) is declared in the config file; change it there and reload (SIGHUP)",
+                f.doc.api.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Stored APIs, then the config file's (GetRestApis).
+    pub fn listed(&self) -> Result<Vec<ApiDoc>, ApiError> {
+        let mut all = self.apis()?;
+        all.extend(self.file.iter().map(|f| f.doc.clone()));
+        Ok(all)
     }
 
     pub fn api(&self, id: &str) -> Result<Option<ApiDoc>, ApiError> {
+        if let Some(f) = self.file_api(id) {
+            return Ok(Some(f.doc.clone()));
+        }
         let doc: Option<String> = self
             .db
             .query_row("SELECT doc FROM rest_apis WHERE id = ?1", [id], |r| {
@@ -54,7 +90,7 @@ impl ControlStore {
         doc.map(|d| decode(&d)).transpose()
     }
 
-    /// Every API, oldest first (the order pagination walks).
+    /// Every stored API, oldest first (the order pagination walks).
     pub fn apis(&self) -> Result<Vec<ApiDoc>, ApiError> {
         let mut q = self
             .db
@@ -66,6 +102,7 @@ impl ControlStore {
     }
 
     pub fn put_api(&mut self, doc: &ApiDoc) -> Result<(), ApiError> {
+        self.writable(&doc.api.id)?;
         let text = encode(doc)?;
         self.db.execute(
             "INSERT INTO rest_apis (id, created, doc) VALUES (?1, ?2, ?3)
@@ -77,6 +114,7 @@ impl ControlStore {
 
     /// The API with its deployments and stages, in one transaction.
     pub fn delete_api(&mut self, id: &str) -> Result<bool, ApiError> {
+        self.writable(id)?;
         let tx = self.db.transaction()?;
         let n = tx.execute("DELETE FROM rest_apis WHERE id = ?1", [id])?;
         tx.execute("DELETE FROM deployments WHERE api = ?1", [id])?;
@@ -91,6 +129,9 @@ impl ControlStore {
         api: &str,
         id: &str,
     ) -> Result<Option<(Deployment, ApiDoc)>, ApiError> {
+        if let Some(f) = self.file_api(api) {
+            return Ok((id == file_apis::DEPLOYMENT).then(|| (f.deployment.clone(), f.doc.clone())));
+        }
         let row: Option<(String, String)> = self
             .db
             .query_row(
@@ -103,6 +144,9 @@ impl ControlStore {
     }
 
     pub fn deployments(&self, api: &str) -> Result<Vec<Deployment>, ApiError> {
+        if let Some(f) = self.file_api(api) {
+            return Ok(vec![f.deployment.clone()]);
+        }
         self.bodies(
             "SELECT body FROM deployments WHERE api = ?1 ORDER BY created, id",
             api,
@@ -117,6 +161,7 @@ impl ControlStore {
         snapshot: &ApiDoc,
         stage: Option<&Stage>,
     ) -> Result<(), ApiError> {
+        self.writable(api)?;
         let tx = self.db.transaction()?;
         tx.execute(
             "INSERT INTO deployments (api, id, created, body, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -130,6 +175,7 @@ impl ControlStore {
     }
 
     pub fn delete_deployment(&mut self, api: &str, id: &str) -> Result<bool, ApiError> {
+        self.writable(api)?;
         let n = self.db.execute(
             "DELETE FROM deployments WHERE api = ?1 AND id = ?2",
             [api, id],
@@ -138,6 +184,9 @@ impl ControlStore {
     }
 
     pub fn stage(&self, api: &str, name: &str) -> Result<Option<Stage>, ApiError> {
+        if let Some(f) = self.file_api(api) {
+            return Ok(f.stages.iter().find(|s| s.stage_name == name).cloned());
+        }
         let body: Option<String> = self
             .db
             .query_row(
@@ -150,14 +199,19 @@ impl ControlStore {
     }
 
     pub fn stages(&self, api: &str) -> Result<Vec<Stage>, ApiError> {
+        if let Some(f) = self.file_api(api) {
+            return Ok(f.stages.clone());
+        }
         self.bodies("SELECT body FROM stages WHERE api = ?1 ORDER BY name", api)
     }
 
     pub fn put_stage(&mut self, api: &str, s: &Stage) -> Result<(), ApiError> {
+        self.writable(api)?;
         put_stage(&self.db, api, s)
     }
 
     pub fn delete_stage(&mut self, api: &str, name: &str) -> Result<bool, ApiError> {
+        self.writable(api)?;
         let n = self.db.execute(
             "DELETE FROM stages WHERE api = ?1 AND name = ?2",
             [api, name],

@@ -49,6 +49,11 @@ impl Deployed {
         let _ = self.mailboxes.set(mailboxes);
     }
 
+    /// The config file's APIs as they are now.
+    pub fn file_apis(&self) -> Vec<ApiConfig> {
+        lock(&self.file).api.clone()
+    }
+
     pub fn dns_refresh_ms(&self) -> u64 {
         lock(&self.file).upstream.dns_refresh_ms
     }

@@ -1,0 +1,193 @@
+//! The config file's APIs as the management API shows them: read-only
+//! REST APIs with their resources, methods, integrations, stages and one
+//! deployment named `config`. The file is their source of truth, so a
+//! management call that would change one is refused.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use super::model::{
+    ApiDoc, Deployment, EndpointConfiguration, Integration, IntegrationResponse, Method,
+    MethodSetting, MethodSnapshot, Resource, RestApi, Stage,
+};
+use crate::config::{ApiConfig, IntegrationConfig};
+
+/// The id of the one deployment a file API has.
+pub const DEPLOYMENT: &str = "config";
+
+pub struct FileApi {
+    pub doc: ApiDoc,
+    pub stages: Vec<Stage>,
+    pub deployment: Deployment,
+}
+
+/// A short id that stays the same for the same path.
+fn id_of(api: &str, path: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (api, path).hash(&mut h);
+    format!("{:010x}", h.finish() & 0xff_ffff_ffff)
+}
+
+pub fn from_config(api: &ApiConfig) -> FileApi {
+    let id = api.id().to_string();
+    let root = id_of(&id, "/");
+    let mut resources = vec![Resource {
+        id: root.clone(),
+        parent_id: None,
+        path_part: None,
+        path: "/".into(),
+        resource_methods: BTreeMap::new(),
+    }];
+    for route in &api.routes {
+        let key = route.key();
+        let (verb, path) = key.split_once(' ').unwrap_or(("ANY", "/"));
+        let mut parent = root.clone();
+        let mut full = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            full.push('/');
+            full.push_str(part);
+            let rid = id_of(&id, &full);
+            if !resources.iter().any(|r| r.id == rid) {
+                resources.push(Resource {
+                    id: rid.clone(),
+                    parent_id: Some(parent.clone()),
+                    path_part: Some(part.to_string()),
+                    path: full.clone(),
+                    resource_methods: BTreeMap::new(),
+                });
+            }
+            parent = rid;
+        }
+        let method = Method {
+            http_method: verb.to_string(),
+            authorization_type: "NONE".into(),
+            api_key_required: route.api_key_required,
+            method_integration: Some(integration(route.integration.get_ref())),
+            ..Method::default()
+        };
+        if let Some(r) = resources.iter_mut().find(|r| r.id == parent) {
+            r.resource_methods.insert(verb.to_string(), method);
+        }
+    }
+    let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();
+    for r in &resources {
+        for (verb, m) in &r.resource_methods {
+            summary.entry(r.path.clone()).or_default().insert(
+                verb.clone(),
+                MethodSnapshot {
+                    authorization_type: m.authorization_type.clone(),
+                    api_key_required: m.api_key_required,
+                },
+            );
+        }
+    }
+    let stages = api
+        .stages
+        .iter()
+        .map(|(name, s)| {
+            let mut settings = BTreeMap::new();
+            if s.throttle.is_some() || s.cache.is_some() {
+                let mut all = MethodSetting::defaults();
+                if let Some(t) = s.throttle {
+                    all.throttling_rate_limit = t.rate;
+                    all.throttling_burst_limit = t.burst as i64;
+                }
+                if let Some(c) = &s.cache {
+                    all.caching_enabled = true;
+                    all.cache_ttl_in_seconds = i64::from(c.ttl_s.0);
+                }
+                all.metrics_enabled = s.metrics;
+                settings.insert("*/*".to_string(), all);
+            }
+            Stage {
+                deployment_id: DEPLOYMENT.into(),
+                stage_name: name.clone(),
+                description: Some("declared in the config file".into()),
+                cache_cluster_enabled: s.cache.is_some(),
+                cache_cluster_size: s
+                    .cache
+                    .as_ref()
+                    .map(|c| format!("{}", c.capacity.0 as f64 / 1e9)),
+                cache_cluster_status: if s.cache.is_some() {
+                    "AVAILABLE"
+                } else {
+                    "NOT_AVAILABLE"
+                }
+                .into(),
+                method_settings: settings,
+                variables: s.variables.clone(),
+                access_log_settings: None,
+                canary_settings: None,
+                tracing_enabled: false,
+                tags: BTreeMap::new(),
+                created_date: 0,
+                last_updated_date: 0,
+            }
+        })
+        .collect();
+    FileApi {
+        doc: ApiDoc {
+            api: RestApi {
+                id: id.clone(),
+                name: api.name.get_ref().clone(),
+                description: Some("declared in the config file".into()),
+                created_date: 0,
+                version: None,
+                binary_media_types: Vec::new(),
+                minimum_compression_size: None,
+                api_key_source: "HEADER".into(),
+                endpoint_configuration: EndpointConfiguration {
+                    types: vec!["REGIONAL".into()],
+                },
+                tags: BTreeMap::new(),
+                disable_execute_api_endpoint: false,
+                root_resource_id: root,
+            },
+            resources,
+        },
+        stages,
+        deployment: Deployment {
+            id: DEPLOYMENT.into(),
+            description: Some("the config file".into()),
+            created_date: 0,
+            api_summary: summary,
+        },
+    }
+}
+
+fn integration(i: &IntegrationConfig) -> Integration {
+    match i {
+        IntegrationConfig::Mock { status, body, .. } => {
+            let mut templates = BTreeMap::new();
+            templates.insert(
+                "application/json".to_string(),
+                format!("{{\"statusCode\": {status}}}"),
+            );
+            let mut responses = BTreeMap::new();
+            let mut body_template = BTreeMap::new();
+            body_template.insert("application/json".to_string(), body.clone());
+            responses.insert(
+                status.to_string(),
+                IntegrationResponse {
+                    status_code: status.to_string(),
+                    response_templates: body_template,
+                    ..IntegrationResponse::default()
+                },
+            );
+            Integration {
+                kind: "MOCK".into(),
+                request_templates: templates,
+                integration_responses: responses,
+                timeout_in_millis: 29_000,
+                ..Integration::default()
+            }
+        }
+        IntegrationConfig::HttpProxy { uri, timeout_ms } => Integration {
+            kind: "HTTP_PROXY".into(),
+            http_method: Some("ANY".into()),
+            uri: Some(uri.raw.clone()),
+            timeout_in_millis: (*timeout_ms).min(29_000) as i64,
+            ..Integration::default()
+        },
+    }
+}
