@@ -4,8 +4,7 @@
 //! of one API may serve different deployments). The snapshot compiler then
 //! treats both alike.
 //!
-//! Not carried over yet (see the README): method-settings throttling,
-//! access log settings, Lambda (AWS_PROXY)
+//! Not carried over yet (see the README): access log settings, Lambda (AWS_PROXY)
 //! integrations, request/response mapping templates.
 
 use std::collections::BTreeMap;
@@ -17,7 +16,7 @@ use super::model::{ApiDoc, Integration, MethodSetting, Stage};
 use super::store::ControlStore;
 use crate::config::{
     ApiConfig, ByteSize, IntegrationConfig, MethodSpec, RouteCacheConfig, RouteConfig,
-    StageCacheConfig, StageConfig, Ttl, UnauthorizedStrategy,
+    StageCacheConfig, StageConfig, Throttle, Ttl, UnauthorizedStrategy,
 };
 
 /// One API definition per (REST API, stage); problems skip a route and say why.
@@ -116,6 +115,8 @@ fn api_config(
         StageConfig {
             variables: stage.variables.clone(),
             cache: stage_cache(stage),
+            throttle: stage.method_settings.get("*/*").map(throttle),
+            route_throttle: route_throttles(stage, &routes),
             ..StageConfig::default()
         },
     );
@@ -139,6 +140,28 @@ fn setting<'s>(stage: &'s Stage, path: &str, verb: &str) -> Option<&'s MethodSet
         .method_settings
         .get(&key)
         .or_else(|| stage.method_settings.get("*/*"))
+}
+
+fn throttle(m: &MethodSetting) -> Throttle {
+    Throttle {
+        rate: m.throttling_rate_limit.max(0.0),
+        burst: m.throttling_burst_limit.max(0) as u64,
+    }
+}
+
+/// Per-method throttling settings (`~1pets/GET`) as route overrides,
+/// keyed `"GET /pets"` as the compiled routes name them.
+fn route_throttles(stage: &Stage, routes: &[RouteConfig]) -> BTreeMap<String, Spanned<Throttle>> {
+    let mut out = BTreeMap::new();
+    for r in routes {
+        let key = r.key();
+        let (verb, path) = key.split_once(' ').unwrap_or((key.as_str(), "/"));
+        let setting_key = format!("{}/{verb}", path.replace('/', "~1"));
+        if let Some(m) = stage.method_settings.get(&setting_key) {
+            out.insert(key.clone(), Spanned::new(0..0, throttle(m)));
+        }
+    }
+    out
 }
 
 /// The cache cluster as a stage cache: its size in GB, the stage-wide TTL

@@ -97,6 +97,19 @@ impl WorkerCounts {
         }
     }
 
+    /// The slots were renumbered (a management change or reload): counts
+    /// follow their labels; slots that are gone are dropped.
+    pub fn renumber<L: PartialEq>(&mut self, old: &[L], new: &[L]) {
+        let mut routes = vec![RouteCounts::default(); new.len()];
+        for (i, counts) in std::mem::take(&mut self.routes).into_iter().enumerate() {
+            let Some(label) = old.get(i) else { continue };
+            if let Some(j) = new.iter().position(|l| l == label) {
+                routes[j] = counts;
+            }
+        }
+        self.routes = routes;
+    }
+
     /// Adds another worker's counts to these.
     pub fn merge(&mut self, o: &WorkerCounts) {
         if self.routes.len() < o.routes.len() {

@@ -35,6 +35,9 @@ pub struct Snapshot {
     pub resolved: Vec<(String, Vec<SocketAddr>)>,
     /// Every token bucket and meter, numbered; the same for the same config.
     pub catalog: Catalog,
+    /// Bumped by the publisher each time the catalog changes: the numbering
+    /// workers' balances and the reconciler's reports go by.
+    pub catalog_gen: u64,
     pub keys: Keys,
     /// The Hit/Miss response header's name; empty: none.
     pub cache_header: Box<[u8]>,
@@ -272,6 +275,7 @@ impl Snapshot {
             domains,
             resolved,
             catalog: compiled.catalog,
+            catalog_gen: 0,
             keys: compiled.keys,
             cache_header: config.cache.header.to_ascii_lowercase().into_bytes().into(),
             metric_slots,

@@ -17,6 +17,8 @@ const QUOTA_WAIT_TICKS: u32 = 10;
 
 /// What a call spends: up to four buckets and the key's meter.
 pub struct Admission {
+    /// The throttle catalog the ids below are numbered by.
+    generation: u64,
     buckets: [BucketId; 4],
     n: usize,
     /// The key's meter in its plan: the call's bytes are counted against it.
@@ -54,7 +56,12 @@ pub fn check(
         push(ks.per_key[route]);
         meter = Some(ks.meter);
     }
-    Ok(Admission { buckets, n, meter })
+    Ok(Admission {
+        generation: snap.catalog_gen,
+        buckets,
+        n,
+        meter,
+    })
 }
 
 /// Spends from this worker's balances, or refuses with AWS's answer and
@@ -62,10 +69,15 @@ pub fn check(
 pub async fn spend(w: &Worker, a: &Admission) -> Result<(), (ErrorResponse, Level)> {
     let mut waited = 0;
     loop {
-        let r = w
-            .throttle
-            .borrow_mut()
-            .admit(&a.buckets[..a.n], a.meter, w.now_secs());
+        let r = {
+            let mut local = w.throttle.borrow_mut();
+            if local.generation != a.generation {
+                // The limits were renumbered since this call began: let it
+                // through rather than spend from the wrong balances.
+                return Ok(());
+            }
+            local.admit(&a.buckets[..a.n], a.meter, w.now_secs())
+        };
         if r.is_err() {
             w.ran_dry();
         }

@@ -148,7 +148,10 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     }
     let sent = conn.sent - sent_before;
     if let Some(meter) = seen.meter {
-        w.throttle.borrow_mut().sent(meter, sent);
+        let mut local = w.throttle.borrow_mut();
+        if local.generation == snap.catalog_gen {
+            local.sent(meter, sent);
+        }
     }
     let received = conn.stream.consumed() - received_before;
     record::exchange(w, &snap, conn, &req, &seen, started, received, sent);

@@ -12,12 +12,20 @@ use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
 use crate::control::ControlPlane;
 use crate::model::{Resolver, Snapshot};
+use crate::throttle::Recatalog;
 
 pub struct Deployed {
     file: Mutex<Config>,
     control: Mutex<Vec<ApiConfig>>,
     current: Mutex<Arc<Snapshot>>,
-    mailboxes: OnceLock<Vec<Sender<Msg>>>,
+    workers: OnceLock<Workers>,
+}
+
+/// Where a publish goes: every worker, and the reconciler when the limits
+/// change.
+struct Workers {
+    mailboxes: Vec<Sender<Msg>>,
+    reconciler: Sender<Recatalog>,
 }
 
 /// How long a publish waits for the workers to take a snapshot.
@@ -35,7 +43,7 @@ impl Deployed {
             file: Mutex::new(file),
             control: Mutex::new(Vec::new()),
             current: Mutex::new(Arc::new(snapshot)),
-            mailboxes: OnceLock::new(),
+            workers: OnceLock::new(),
         })
     }
 
@@ -44,9 +52,12 @@ impl Deployed {
         lock(&self.current).clone()
     }
 
-    /// From now on every publish reaches these workers.
-    pub fn attach(&self, mailboxes: Vec<Sender<Msg>>) {
-        let _ = self.mailboxes.set(mailboxes);
+    /// From now on every publish reaches these workers (and the reconciler).
+    pub fn attach(&self, mailboxes: Vec<Sender<Msg>>, reconciler: Sender<Recatalog>) {
+        let _ = self.workers.set(Workers {
+            mailboxes,
+            reconciler,
+        });
     }
 
     /// The config file's APIs as they are now.
@@ -119,24 +130,44 @@ impl Deployed {
     }
 
     /// Hands `next` to every worker; calls in flight finish on the snapshot
-    /// they started with. Workers number their token balances by the
-    /// throttle catalog, so a snapshot that renumbers it is refused.
-    fn publish(&self, next: Snapshot) -> Result<(), String> {
+    /// they started with. When the limits changed, the reconciler re-leases
+    /// them in the new numbering first and each worker starts its balances
+    /// over with those leases (a bucket starts full, as at start-up; a key's
+    /// quota keeps what it used).
+    fn publish(&self, mut next: Snapshot) -> Result<(), String> {
         let mut current = lock(&self.current);
-        if next.catalog != current.catalog {
-            return Err(
-                "the change adds, removes or reorders throttles, usage plans or keys, which needs a restart"
-                    .into(),
-            );
-        }
+        let changed = next.catalog != current.catalog;
+        next.catalog_gen = current.catalog_gen + u64::from(changed);
         let next = Arc::new(next);
-        if let Some(mailboxes) = self.mailboxes.get() {
+        if let Some(w) = self.workers.get() {
+            let mut leases = if changed {
+                let (reply, answer) = crossbeam_channel::bounded(1);
+                w.reconciler
+                    .send(Recatalog {
+                        catalog: next.catalog.clone(),
+                        generation: next.catalog_gen,
+                        reply,
+                    })
+                    .map_err(|_| "the reconciler has stopped".to_string())?;
+                let leases = answer
+                    .recv_timeout(ACK_WAIT)
+                    .map_err(|_| "the reconciler did not answer".to_string())?;
+                leases.into_iter().map(Some).collect()
+            } else {
+                vec![None; w.mailboxes.len()]
+            };
+            leases.resize(w.mailboxes.len(), None);
             // Answered once every worker serves it, so a management call that
             // returns has taken effect (a worker reads its mailbox every tick).
-            let (done, acks) = crossbeam_channel::bounded(mailboxes.len());
-            let sent = mailboxes
+            let (done, acks) = crossbeam_channel::bounded(w.mailboxes.len());
+            let sent = w
+                .mailboxes
                 .iter()
-                .filter(|m| m.send(Msg::Snapshot(next.clone(), done.clone())).is_ok())
+                .zip(leases)
+                .filter(|(m, l)| {
+                    m.send(Msg::Snapshot(next.clone(), done.clone(), l.clone()))
+                        .is_ok()
+                })
                 .count();
             drop(done);
             let deadline = std::time::Instant::now() + ACK_WAIT;
@@ -186,13 +217,20 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         let (seen_tx, seen) = crossbeam_channel::unbounded();
         std::thread::spawn(move || {
             for m in mailbox {
-                if let Msg::Snapshot(s, done) = m {
+                if let Msg::Snapshot(s, done, _) = m {
                     let _ = seen_tx.send(s);
                     let _ = done.send(());
                 }
             }
         });
-        d.attach(vec![tx]);
+        // A stand-in reconciler: no leases.
+        let (recatalog, recatalogs) = crossbeam_channel::unbounded::<Recatalog>();
+        std::thread::spawn(move || {
+            for r in recatalogs {
+                let _ = r.reply.send(vec![Vec::new()]);
+            }
+        });
+        d.attach(vec![tx], recatalog);
         (d, seen)
     }
 
@@ -223,35 +261,46 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
     }
 
     #[test]
-    fn a_reload_that_renumbers_throttles_is_refused_and_the_old_config_kept() {
+    fn a_reload_that_renumbers_throttles_is_published_with_a_new_generation() {
         let (d, rx) = deployed();
         let more = CONFIG.replace(
             "variables = { host",
             "throttle = { rate = 5.0, burst = 5 }\nvariables = { host",
         );
-        let err = d
-            .reload_file(
-                crate::config::parse("t.toml", &more).unwrap(),
-                &mut at([10, 0, 0, 1]),
-            )
-            .unwrap_err();
-        assert!(err.contains("restart"), "{err}");
-        assert!(rx.try_recv().is_err());
+        let first = d.current().catalog_gen;
+        d.reload_file(
+            crate::config::parse("t.toml", &more).unwrap(),
+            &mut at([10, 0, 0, 1]),
+        )
+        .unwrap();
+        let s = rx.try_recv().expect("published");
         assert_eq!(
-            d.config().api[0].stages["prod"].throttle,
-            None,
-            "old file kept"
+            s.catalog_gen,
+            first + 1,
+            "the limits changed: a new numbering"
         );
-        let renamed = CONFIG.replace("path = \"/x\"", "path = \"/y\"");
+        assert!(s
+            .catalog
+            .buckets
+            .iter()
+            .any(|b| b.what.starts_with("stage")));
+        let renamed = more.replace("path = \"/x\"", "path = \"/y\"");
         d.reload_file(
             crate::config::parse("t.toml", &renamed).unwrap(),
             &mut at([10, 0, 0, 1]),
         )
         .unwrap();
-        assert!(
-            rx.try_recv().is_ok(),
-            "published, and taken before the call returned"
+        assert_eq!(
+            rx.try_recv().unwrap().catalog_gen,
+            first + 1,
+            "same limits: same numbering"
         );
         assert_eq!(d.config().api[0].routes[0].path.get_ref().to_string(), "/y");
+        let more_workers =
+            crate::config::parse("t.toml", &format!("[server]\nworkers = 7\n{renamed}")).unwrap();
+        assert!(
+            d.reload_file(more_workers, &mut at([10, 0, 0, 1])).is_err(),
+            "workers need a restart"
+        );
     }
 }

@@ -141,7 +141,6 @@ pub fn run(
             ready_tx.clone(),
         ));
     }
-    deployed.attach(mailboxes.clone());
     drop(reports_tx);
     // The writer ends once every worker has dropped its sender.
     drop(log_tx);
@@ -152,6 +151,8 @@ pub fn run(
             .spawn(move || write_usage(store, usage_rx))
             .expect("spawn store thread")
     });
+    let (recatalog_tx, recatalog_rx) = unbounded();
+    deployed.attach(mailboxes.clone(), recatalog_tx);
     let (stop_reconciler, reconciler_stop) = bounded::<()>(1);
     let reconciler = {
         let mailboxes = mailboxes.clone();
@@ -164,6 +165,7 @@ pub fn run(
                     tick,
                     flush_every,
                     reports_rx,
+                    recatalog_rx,
                     reconciler_stop,
                     |w, leases| {
                         let _ = mailboxes[w].send(Msg::Leases(leases));

@@ -29,8 +29,9 @@ use crate::throttle::{Instruction, Local, Report};
 
 /// Control plane → worker.
 pub enum Msg {
-    /// Serve new requests with this snapshot, then say so.
-    Snapshot(Arc<Snapshot>, Sender<()>),
+    /// Serve new requests with this snapshot, then say so; with leases when
+    /// its throttle catalog is new (the balances start over with them).
+    Snapshot(Arc<Snapshot>, Sender<()>, Option<Vec<Instruction>>),
     /// Token and quota leases from the reconciler.
     Leases(Vec<Instruction>),
     /// Empty this worker's shard of a stage cache, then say so.
@@ -336,7 +337,23 @@ impl Worker {
                 break;
             };
             match msg {
-                Msg::Snapshot(s, done) => {
+                Msg::Snapshot(s, done, leases) => {
+                    let old = self.snapshot.borrow().clone();
+                    if old.metric_slots != s.metric_slots {
+                        self.metrics
+                            .borrow_mut()
+                            .renumber(&old.metric_slots, &s.metric_slots);
+                    }
+                    if let Some(leases) = leases {
+                        // Report what the old numbering spent, then start over.
+                        self.report();
+                        let mut local = Local::numbered(&s.catalog, s.catalog_gen);
+                        for l in leases {
+                            local.apply(l);
+                        }
+                        *self.throttle.borrow_mut() = local;
+                        self.metrics.borrow_mut().keys.clear();
+                    }
                     *self.snapshot.borrow_mut() = Rc::new(s);
                     let _ = done.send(());
                 }

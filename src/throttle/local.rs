@@ -51,6 +51,9 @@ struct Meter {
 
 #[derive(Debug, Default)]
 pub struct Local {
+    /// Which catalog the balances are numbered by: calls admitted against
+    /// another (a request that began before a reload) are not counted.
+    pub generation: u64,
     buckets: Vec<Bucket>,
     meters: Vec<Meter>,
     dirty_buckets: Vec<BucketId>,
@@ -62,6 +65,11 @@ pub struct Local {
 
 impl Local {
     pub fn new(catalog: &Catalog) -> Local {
+        Local::numbered(catalog, 0)
+    }
+
+    /// Balances for catalog `generation`, all empty until leases arrive.
+    pub fn numbered(catalog: &Catalog, generation: u64) -> Local {
         let buckets = catalog
             .buckets
             .iter()
@@ -84,6 +92,7 @@ impl Local {
             })
             .collect();
         Local {
+            generation,
             buckets,
             meters,
             dirty_buckets: Vec::new(),
@@ -238,6 +247,7 @@ impl Local {
             .collect();
         Some(Report {
             worker,
+            generation: self.generation,
             buckets,
             meters,
         })

@@ -77,6 +77,11 @@ impl QuotaLease {
     }
 
     /// This period's limit: the plan's first period is reduced by `offset`.
+    /// The first day of the plan's first period.
+    pub fn first_day(&self) -> NaiveDate {
+        self.first_period
+    }
+
     pub fn limit(&self) -> u64 {
         if self.period.0 == self.first_period {
             self.config.limit.saturating_sub(self.config.offset)

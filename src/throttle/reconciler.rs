@@ -29,6 +29,8 @@ pub enum Instruction {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub worker: usize,
+    /// The catalog the ids are numbered by.
+    pub generation: u64,
     pub buckets: Vec<BucketReport>,
     pub meters: Vec<MeterReport>,
 }
@@ -51,6 +53,13 @@ pub struct MeterReport {
     pub returned: u64,
 }
 
+/// A new catalog for the reconciler; it answers with each worker's leases.
+pub struct Recatalog {
+    pub catalog: Catalog,
+    pub generation: u64,
+    pub reply: crossbeam_channel::Sender<Vec<Vec<Instruction>>>,
+}
+
 /// Calls and bytes of one key in one plan on one UTC day, to add to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDelta {
@@ -63,6 +72,11 @@ pub struct UsageDelta {
 
 pub struct Reconciler {
     catalog: Catalog,
+    generation: u64,
+    /// The catalog before the last change, to read reports numbered by it.
+    previous: Option<(u64, Catalog)>,
+    /// Usage of keys heard under an earlier catalog, not yet stored.
+    carried: Vec<UsageDelta>,
     workers: usize,
     buckets: Vec<Lease>,
     quotas: Vec<Option<QuotaLease>>,
@@ -98,6 +112,9 @@ impl Reconciler {
             .collect();
         Reconciler {
             catalog,
+            generation: 0,
+            previous: None,
+            carried: Vec::new(),
             workers,
             buckets,
             quotas,
@@ -109,7 +126,74 @@ impl Reconciler {
         &self.catalog
     }
 
+    /// The limits changed (a reload or a deployment): buckets start afresh
+    /// in the new numbering, a key's quota in the same plan keeps what it
+    /// used, and usage heard but not stored is kept. The workers' initial
+    /// leases in the new numbering, by worker.
+    pub fn recatalog(
+        &mut self,
+        catalog: Catalog,
+        generation: u64,
+        tick: Duration,
+        today: NaiveDate,
+    ) -> Vec<Vec<Instruction>> {
+        let usage = self.take_usage();
+        self.carried.extend(usage);
+        let tick_s = tick.as_secs_f64();
+        let buckets = catalog
+            .buckets
+            .iter()
+            .map(|b| Lease::new(b.rate, b.burst, self.workers, tick_s))
+            .collect();
+        let quotas = catalog
+            .meters
+            .iter()
+            .map(|m| {
+                let q = m.quota?;
+                let old = self
+                    .catalog
+                    .meters
+                    .iter()
+                    .zip(&self.quotas)
+                    .find_map(|(o, l)| {
+                        (o.plan == m.plan && o.key_id == m.key_id && o.quota == m.quota)
+                            .then_some(l.as_ref())
+                            .flatten()
+                    });
+                let (first_day, used) = old.map_or((today, 0), |l| (l.first_day(), l.used));
+                Some(QuotaLease::new(q, first_day, today, used, self.workers))
+            })
+            .collect();
+        let old = std::mem::replace(&mut self.catalog, catalog);
+        self.previous = Some((self.generation, old));
+        self.generation = generation;
+        self.buckets = buckets;
+        self.quotas = quotas;
+        let mut out = vec![Vec::new(); self.workers];
+        self.tick(0.0, today, &mut out);
+        out
+    }
+
     pub fn handle(&mut self, r: &Report, today: NaiveDate) {
+        if r.generation != self.generation {
+            // Numbered by an earlier catalog: only its usage still counts.
+            if let Some((_, old)) = self.previous.as_ref().filter(|(g, _)| *g == r.generation) {
+                for m in &r.meters {
+                    if let Some(spec) = old.meters.get(m.id as usize) {
+                        if m.calls > 0 || m.bytes > 0 {
+                            self.carried.push(UsageDelta {
+                                plan: spec.plan.clone(),
+                                key_id: spec.key_id.clone(),
+                                day: today,
+                                calls: m.calls,
+                                bytes: m.bytes,
+                            });
+                        }
+                    }
+                }
+            }
+            return;
+        }
         let w = r.worker.min(self.workers - 1);
         for b in &r.buckets {
             if let Some(lease) = self.buckets.get_mut(b.id as usize) {
@@ -153,6 +237,7 @@ impl Reconciler {
 
     /// Usage heard since the last call, for the store.
     pub fn take_usage(&mut self) -> Vec<UsageDelta> {
+        let carried = std::mem::take(&mut self.carried);
         std::mem::take(&mut self.pending)
             .into_iter()
             .map(|((id, day), (calls, bytes))| {
@@ -165,17 +250,20 @@ impl Reconciler {
                     bytes,
                 }
             })
+            .chain(carried)
             .collect()
     }
 
     /// The reconciler thread: ticks every `tick`, hands usage to `flush`
     /// every `flush_every`. `stop` comes once the workers have exited, so
     /// their last reports are queued: it hears them, then flushes a last time.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         mut self,
         tick: Duration,
         flush_every: Duration,
         reports: Receiver<Report>,
+        recatalogs: Receiver<Recatalog>,
         stop: Receiver<()>,
         send: impl Fn(usize, Vec<Instruction>),
         mut flush: impl FnMut(Vec<UsageDelta>),
@@ -190,6 +278,10 @@ impl Reconciler {
                 recv(reports) -> r => match r {
                     Ok(r) => self.handle(&r, day_of(Utc::now())),
                     Err(_) => break,
+                },
+                recv(recatalogs) -> r => if let Ok(r) = r {
+                    let leases = self.recatalog(r.catalog, r.generation, tick, day_of(Utc::now()));
+                    let _ = r.reply.send(leases);
                 },
                 recv(stop) -> _ => break,
                 default(wait) => {}
