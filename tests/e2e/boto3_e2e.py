@@ -152,6 +152,25 @@ def main():
     assert cache_status(pet_url) == "Hit"
     conn.close()
 
+    # Stage throttling from method settings: rate 1/s, burst 3 admits 3 of a quick burst.
+    c.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "1"},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "3"},
+    ])
+    statuses = []
+    for _ in range(12):
+        try:
+            with urllib.request.urlopen(DATA + f"/restapis/{api_id}/prod/_user_request_/pets") as r:
+                statuses.append(r.status)
+        except urllib.error.HTTPError as e:
+            statuses.append(e.code)
+            assert e.code != 429 or json.loads(e.read()) == {"message": "Too Many Requests"}
+    assert statuses.count(200) <= 4 and statuses.count(429) >= 8, statuses
+    c.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "10000"},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "5000"},
+    ])
+
     # A second deployment after a change; the stage moves to it.
     c.delete_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET")
     d2 = c.create_deployment(restApiId=api_id, stageName="prod")
