@@ -107,15 +107,12 @@ fn serve(
     source: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let mut config = config;
-    let store = if needs_store(&config) {
-        let mut store = Store::open(&config.state.dir)?;
-        for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
-            key.value = Some(store.generated_key(key.id())?);
-        }
-        Some(store)
-    } else {
-        None
-    };
+    // Always open: plans and keys may also come from the management API.
+    let mut store = Store::open(&config.state.dir)?;
+    for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
+        key.value = Some(store.generated_key(key.id())?);
+    }
+    let store = Some(store);
     let snapshot = match compile(name, text, &config) {
         Ok(s) => s,
         Err(e) => {

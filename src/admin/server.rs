@@ -186,7 +186,7 @@ fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
                     (e.status(), e.body())
                 }
                 Some(control) => {
-                    control.set_file_apis(&ctx.deployed.file_apis());
+                    control.set_view(ctx.deployed.config());
                     let answer = control.handle(&method, path, query, &body);
                     if answer.0 < 300 && name == "FlushStageCache" {
                         let param = |n: &str| {

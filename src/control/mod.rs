@@ -8,6 +8,7 @@
 mod deployments;
 mod error;
 mod file_apis;
+mod keys;
 mod methods;
 mod model;
 mod openapi;
@@ -23,7 +24,7 @@ mod store;
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
 pub use operations::OPERATIONS;
-pub use publish::api_configs;
+pub use publish::{api_configs, Published};
 pub use store::ControlStore;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,11 @@ pub type Reply = Result<(u16, Value), ApiError>;
 pub struct ControlPlane {
     store: ControlStore,
     ids: Ids,
+    /// Where the usage records are (GetUsage).
+    state_dir: std::path::PathBuf,
+    /// The whole config the data plane serves, as of this call (GetUsage
+    /// reads plans and keys from it).
+    view: crate::config::Config,
 }
 
 /// One management call, parsed.
@@ -59,23 +65,32 @@ impl ControlPlane {
         Ok(ControlPlane {
             store: ControlStore::open(state_dir)?,
             ids: Ids::seeded(),
+            state_dir: state_dir.to_path_buf(),
+            view: crate::config::Config::default(),
         })
     }
 
-    /// The config file's APIs, shown read-only (at start and after SIGHUP).
-    pub fn set_file_apis(&mut self, apis: &[crate::config::ApiConfig]) {
+    /// What the data plane serves now: the config file's APIs are shown
+    /// read-only from it, and GetUsage reads plans and keys from it.
+    pub fn set_view(&mut self, config: crate::config::Config) {
         self.store.set_file(
-            apis.iter()
+            config
+                .api
+                .iter()
                 .filter(|a| a.control.is_none())
                 .map(file_apis::from_config)
                 .collect(),
         );
+        self.view = config;
     }
 
     /// The deployed stages as API definitions for the snapshot, and what
     /// could not be served (to log).
-    pub fn deployed(&self) -> Result<(Vec<crate::config::ApiConfig>, Vec<String>), ApiError> {
-        publish::api_configs(&self.store)
+    pub fn deployed(
+        &self,
+        file: &[crate::config::ApiConfig],
+    ) -> Result<(Published, Vec<String>), ApiError> {
+        publish::published(&self.store, file)
     }
 
     /// The service model's operation at this method and path, and its
@@ -167,6 +182,20 @@ impl ControlPlane {
             "UpdateStage" => self.update_stage(c),
             "DeleteStage" => self.delete_stage(c),
             "FlushStageCache" => self.flush_stage_cache(c),
+            "CreateApiKey" => self.create_api_key(c),
+            "GetApiKeys" => self.get_api_keys(c),
+            "GetApiKey" => self.get_api_key(c),
+            "UpdateApiKey" => self.update_api_key(c),
+            "DeleteApiKey" => self.delete_api_key(c),
+            "CreateUsagePlan" => self.create_usage_plan(c),
+            "GetUsagePlans" => self.get_usage_plans(c),
+            "GetUsagePlan" => self.get_usage_plan(c),
+            "UpdateUsagePlan" => self.update_usage_plan(c),
+            "DeleteUsagePlan" => self.delete_usage_plan(c),
+            "CreateUsagePlanKey" => self.create_usage_plan_key(c),
+            "GetUsagePlanKeys" => self.get_usage_plan_keys(c),
+            "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
+            "GetUsage" => self.get_usage(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

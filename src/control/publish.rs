@@ -12,12 +12,109 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::error::ApiError;
-use super::model::{ApiDoc, Integration, MethodSetting, Stage};
+use super::model::{ApiDoc, Integration, MethodSetting, Stage, ThrottleSettings};
 use super::store::ControlStore;
 use crate::config::{
-    ApiConfig, ByteSize, IntegrationConfig, MethodSpec, RouteCacheConfig, RouteConfig,
-    StageCacheConfig, StageConfig, Throttle, Ttl, UnauthorizedStrategy,
+    ApiConfig, ApiKeyConfig, ByteSize, IntegrationConfig, MethodSpec, PlanStageConfig, QuotaConfig,
+    QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
+    UnauthorizedStrategy, UsagePlanConfig,
 };
+
+/// What the management API adds to the config the data plane serves.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    pub apis: Vec<ApiConfig>,
+    pub plans: Vec<UsagePlanConfig>,
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// Everything the management API holds, as config; problems skip a part
+/// and say why. `file`: the config file's APIs, which plans may cover.
+pub fn published(
+    store: &ControlStore,
+    file: &[ApiConfig],
+) -> Result<(Published, Vec<String>), ApiError> {
+    let (apis, mut skipped) = api_configs(store)?;
+    let mut plans = Vec::new();
+    for p in store.plans()? {
+        let mut api_stages = Vec::new();
+        for s in &p.api_stages {
+            // The API definition serving that stage: one of ours, or the file's.
+            let name = match store.api(&s.api_id)? {
+                Some(doc) if !file.iter().any(|f| f.id() == s.api_id) => {
+                    format!("{}/{}", doc.api.name, s.stage)
+                }
+                _ => match file.iter().find(|f| f.id() == s.api_id) {
+                    Some(f) => f.name.get_ref().clone(),
+                    None => {
+                        skipped.push(format!("usage plan {}: API {} is gone", p.id, s.api_id));
+                        continue;
+                    }
+                },
+            };
+            let route_throttle = s
+                .throttle
+                .iter()
+                .filter_map(|(k, t)| {
+                    let (path, verb) = k.rsplit_once('/')?;
+                    let path = if path.is_empty() { "/" } else { path };
+                    Some((format!("{verb} {path}"), Spanned::new(0..0, limits(t))))
+                })
+                .collect();
+            api_stages.push(Spanned::new(
+                0..0,
+                PlanStageConfig {
+                    api: name,
+                    stage: s.stage.clone(),
+                    route_throttle,
+                },
+            ));
+        }
+        let quota = p.quota.as_ref().map(|q| QuotaConfig {
+            limit: q.limit.max(0) as u64,
+            offset: q.offset.max(0) as u64,
+            period: match q.period.as_str() {
+                "WEEK" => QuotaPeriod::Week,
+                "MONTH" => QuotaPeriod::Month,
+                _ => QuotaPeriod::Day,
+            },
+        });
+        plans.push(UsagePlanConfig {
+            // Named by id: unique, and what usage records are kept under.
+            name: Spanned::new(0..0, p.id.clone()),
+            throttle: p.throttle.as_ref().map(limits),
+            aggregate_throttle: None,
+            quota,
+            api_stages,
+        });
+    }
+    let mut keys = Vec::new();
+    for k in store.keys()? {
+        let mut member_of = Vec::new();
+        for p in &plans {
+            if store.plan_keys(p.name.get_ref())?.contains(&k.id) {
+                member_of.push(p.name.get_ref().clone());
+            }
+        }
+        keys.push(ApiKeyConfig {
+            name: Spanned::new(0..0, k.name.clone()),
+            id: Some(k.id.clone()),
+            value: k.value.clone(),
+            value_env: None,
+            value_file: None,
+            enabled: k.enabled,
+            usage_plans: member_of,
+        });
+    }
+    Ok((Published { apis, plans, keys }, skipped))
+}
+
+fn limits(t: &ThrottleSettings) -> Throttle {
+    Throttle {
+        rate: t.rate_limit.max(0.0),
+        burst: t.burst_limit.max(0) as u64,
+    }
+}
 
 /// One API definition per (REST API, stage); problems skip a route and say why.
 pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {

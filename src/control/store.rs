@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::ApiError;
 use super::file_apis::{self, FileApi};
-use super::model::{ApiDoc, Deployment, Stage};
+use super::model::{ApiDoc, ApiKey, Deployment, Stage, UsagePlan};
 
 pub struct ControlStore {
     db: Connection,
@@ -36,6 +36,19 @@ impl ControlStore {
                  body TEXT NOT NULL,
                  snapshot TEXT NOT NULL,
                  PRIMARY KEY (api, id)
+             );
+             CREATE TABLE IF NOT EXISTS api_keys (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS usage_plans (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS plan_keys (
+                 plan TEXT NOT NULL,
+                 key TEXT NOT NULL,
+                 PRIMARY KEY (plan, key)
              );
              CREATE TABLE IF NOT EXISTS stages (
                  api TEXT NOT NULL,
@@ -229,6 +242,105 @@ impl ControlStore {
             .query_map([api], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.iter().map(|b| decode(b)).collect()
+    }
+}
+
+/// API keys, usage plans and which keys each plan has.
+impl ControlStore {
+    pub fn keys(&self) -> Result<Vec<ApiKey>, ApiError> {
+        self.all("SELECT body FROM api_keys ORDER BY id")
+    }
+
+    pub fn key(&self, id: &str) -> Result<Option<ApiKey>, ApiError> {
+        self.one("SELECT body FROM api_keys WHERE id = ?1", id)
+    }
+
+    pub fn put_key(&mut self, k: &ApiKey) -> Result<(), ApiError> {
+        self.db.execute(
+            "INSERT INTO api_keys (id, body) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+            params![k.id, encode(k)?],
+        )?;
+        Ok(())
+    }
+
+    /// The key and its plan memberships, together.
+    pub fn delete_key(&mut self, id: &str) -> Result<bool, ApiError> {
+        let tx = self.db.transaction()?;
+        let n = tx.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
+        tx.execute("DELETE FROM plan_keys WHERE key = ?1", [id])?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    pub fn plans(&self) -> Result<Vec<UsagePlan>, ApiError> {
+        self.all("SELECT body FROM usage_plans ORDER BY id")
+    }
+
+    pub fn plan(&self, id: &str) -> Result<Option<UsagePlan>, ApiError> {
+        self.one("SELECT body FROM usage_plans WHERE id = ?1", id)
+    }
+
+    pub fn put_plan(&mut self, p: &UsagePlan) -> Result<(), ApiError> {
+        self.db.execute(
+            "INSERT INTO usage_plans (id, body) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+            params![p.id, encode(p)?],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_plan(&mut self, id: &str) -> Result<bool, ApiError> {
+        let tx = self.db.transaction()?;
+        let n = tx.execute("DELETE FROM usage_plans WHERE id = ?1", [id])?;
+        tx.execute("DELETE FROM plan_keys WHERE plan = ?1", [id])?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// Key ids of a plan.
+    pub fn plan_keys(&self, plan: &str) -> Result<Vec<String>, ApiError> {
+        let mut q = self
+            .db
+            .prepare("SELECT key FROM plan_keys WHERE plan = ?1 ORDER BY key")?;
+        let rows = q
+            .query_map([plan], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Whether the pair was new.
+    pub fn add_plan_key(&mut self, plan: &str, key: &str) -> Result<bool, ApiError> {
+        let n = self.db.execute(
+            "INSERT OR IGNORE INTO plan_keys (plan, key) VALUES (?1, ?2)",
+            [plan, key],
+        )?;
+        Ok(n > 0)
+    }
+
+    pub fn remove_plan_key(&mut self, plan: &str, key: &str) -> Result<bool, ApiError> {
+        let n = self.db.execute(
+            "DELETE FROM plan_keys WHERE plan = ?1 AND key = ?2",
+            [plan, key],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn all<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, ApiError> {
+        let mut q = self.db.prepare(sql)?;
+        let rows = q
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|b| decode(b)).collect()
+    }
+
+    fn one<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        id: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let body: Option<String> = self.db.query_row(sql, [id], |r| r.get(0)).optional()?;
+        body.map(|b| decode(&b)).transpose()
     }
 }
 

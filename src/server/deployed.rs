@@ -10,13 +10,13 @@ use crossbeam_channel::Sender;
 
 use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
-use crate::control::ControlPlane;
+use crate::control::{ControlPlane, Published};
 use crate::model::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
 
 pub struct Deployed {
     file: Mutex<Config>,
-    control: Mutex<Vec<ApiConfig>>,
+    control: Mutex<Published>,
     current: Mutex<Arc<Snapshot>>,
     workers: OnceLock<Workers>,
 }
@@ -41,7 +41,7 @@ impl Deployed {
     pub fn new(file: Config, snapshot: Snapshot) -> Arc<Deployed> {
         Arc::new(Deployed {
             file: Mutex::new(file),
-            control: Mutex::new(Vec::new()),
+            control: Mutex::new(Published::default()),
             current: Mutex::new(Arc::new(snapshot)),
             workers: OnceLock::new(),
         })
@@ -73,7 +73,10 @@ impl Deployed {
     /// the file's limits, caches and metrics keep their numbering).
     pub fn config(&self) -> Config {
         let mut c = lock(&self.file).clone();
-        c.api.extend(lock(&self.control).iter().cloned());
+        let control = lock(&self.control);
+        c.api.extend(control.apis.iter().cloned());
+        c.usage_plans.extend(control.plans.iter().cloned());
+        c.api_keys.extend(control.keys.iter().cloned());
         c
     }
 
@@ -83,11 +86,12 @@ impl Deployed {
         control: &ControlPlane,
         resolve: Resolver<'_>,
     ) -> Result<(), String> {
-        let (apis, skipped) = control.deployed().map_err(|e| e.to_string())?;
+        let file = self.file_apis();
+        let (published, skipped) = control.deployed(&file).map_err(|e| e.to_string())?;
         for s in skipped {
             crate::log!(warn, "management API route not served: {s}");
         }
-        let before = std::mem::replace(&mut *lock(&self.control), apis);
+        let before = std::mem::replace(&mut *lock(&self.control), published);
         let r = self.compile_and_publish(resolve);
         if r.is_err() {
             *lock(&self.control) = before;

@@ -31,6 +31,10 @@ class Upstream(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.do_GET()
+
     def log_message(self, *args):
         pass
 
@@ -249,6 +253,45 @@ def main():
     while streak < 30 and time.monotonic() < deadline:
         streak = streak + 1 if call(url) == {"item": 2} else 0
     assert all(call(url) == {"item": 2} for _ in range(100)), "promoted stage still serves the old deployment"
+
+    # API keys and usage plans: the imported POST needs a key; a plan with a
+    # quota of 3 a day admits 3 keyed calls, and GetUsage counts them.
+    c.put_rest_api(restApiId=imported["id"], mode="overwrite", body=json.dumps(doc).encode())
+    c.create_deployment(restApiId=imported["id"], stageName="v1")
+    key = c.create_api_key(name="alice", enabled=True)
+    assert len(key["value"]) >= 20 and "value" not in c.get_api_key(apiKey=key["id"]), key
+    plan = c.create_usage_plan(name="gold", apiStages=[{"apiId": imported["id"], "stage": "v1"}],
+                               throttle={"rateLimit": 100, "burstLimit": 100},
+                               quota={"limit": 3, "period": "DAY"})
+    c.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert [k["id"] for k in c.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+
+    def post(api_key=None):
+        req = urllib.request.Request(DATA + f"/restapis/{imported['id']}/v1/_user_request_/items/5",
+                                     data=b"{}", method="POST")
+        if api_key:
+            req.add_header("x-api-key", api_key)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert post() == 403, "no key"
+    got = [post(key["value"]) for _ in range(5)]
+    assert got == [200, 200, 200, 429, 429], got
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    deadline = time.monotonic() + 5
+    while True:
+        usage = c.get_usage(usagePlanId=plan["id"], startDate=today, endDate=today)
+        if usage["items"].get(key["id"]) == [[3, 0]] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)  # usage is stored every flush interval (1 s): poll, bounded
+    assert usage["items"] == {key["id"]: [[3, 0]]}, usage
+    c.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+    assert post(key["value"]) == 403, "a key in no plan covering the stage"
+    c.delete_usage_plan(usagePlanId=plan["id"])
+    c.delete_api_key(apiKey=key["id"])
     c.delete_rest_api(restApiId=imported["id"])
 
     c.delete_stage(restApiId=api_id, stageName="prod")

@@ -1,0 +1,433 @@
+//! API keys and usage plans: CreateApiKey … DeleteApiKey, CreateUsagePlan …
+//! DeleteUsagePlan, CreateUsagePlanKey, GetUsagePlanKeys, DeleteUsagePlanKey
+//! and GetUsage. They are published with the deployed stages, so a key or
+//! plan made here throttles and meters the data plane like one from the
+//! config file (a plan is named by its id there, and in usage records).
+
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::model::{
+    ApiKey, ApiStage, Page, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey,
+};
+use super::patch::PatchOp;
+use super::{page, unescape, Call, ControlPlane, Reply};
+
+/// API Gateway's minimum key length.
+const MIN_KEY_LEN: usize = 20;
+
+impl ControlPlane {
+    pub(super) fn create_api_key(&mut self, c: &Call<'_>) -> Reply {
+        let value = match c.str("value") {
+            Some(v) if v.len() < MIN_KEY_LEN => {
+                return Err(ApiError::BadRequest(format!(
+                    "API Key value should be at least {MIN_KEY_LEN} characters long"
+                )))
+            }
+            Some(v) => v,
+            None => self.ids.next(40),
+        };
+        if self
+            .store
+            .keys()?
+            .iter()
+            .any(|k| k.value.as_deref() == Some(&value))
+        {
+            return Err(ApiError::Conflict("API Key already exists".into()));
+        }
+        let k = ApiKey {
+            id: self.ids.next(10),
+            value: Some(value),
+            name: c.str("name").unwrap_or_default(),
+            description: c.str("description"),
+            enabled: c
+                .body
+                .get("enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            created_date: c.now,
+            last_updated_date: c.now,
+            stage_keys: Vec::new(),
+        };
+        self.store.put_key(&k)?;
+        Ok((201, json!(k)))
+    }
+
+    pub(super) fn get_api_keys(&mut self, c: &Call<'_>) -> Reply {
+        let with_values = c
+            .query_all("includeValues")
+            .first()
+            .is_some_and(|v| v == "true");
+        let name = c.query_all("name").first().cloned();
+        let keys: Vec<ApiKey> = self
+            .store
+            .keys()?
+            .into_iter()
+            .filter(|k| name.as_ref().is_none_or(|n| k.name.starts_with(n.as_str())))
+            .map(|k| shown(k, with_values))
+            .collect();
+        let (item, position) = page(keys, c)?;
+        Ok((200, json!(Page { position, item })))
+    }
+
+    pub(super) fn get_api_key(&mut self, c: &Call<'_>) -> Reply {
+        let with_values = c
+            .query_all("includeValue")
+            .first()
+            .is_some_and(|v| v == "true");
+        Ok((200, json!(shown(self.key(c)?, with_values))))
+    }
+
+    pub(super) fn update_api_key(&mut self, c: &Call<'_>) -> Reply {
+        let mut k = self.key(c)?;
+        for op in c.patch()? {
+            match (op.op.as_str(), op.path.as_str()) {
+                ("replace", "/name") => k.name = op.value()?.to_string(),
+                ("replace", "/description") => k.description = op.value.clone(),
+                ("replace", "/enabled") => k.enabled = op.bool()?,
+                _ => return Err(op.unsupported(&["/name", "/description", "/enabled"])),
+            }
+        }
+        k.last_updated_date = c.now;
+        self.store.put_key(&k)?;
+        Ok((200, json!(shown(k, false))))
+    }
+
+    pub(super) fn delete_api_key(&mut self, c: &Call<'_>) -> Reply {
+        let id = c.param("api_Key");
+        if !self.store.delete_key(id)? {
+            return Err(not_found_key(id));
+        }
+        Ok((202, Value::Null))
+    }
+
+    pub(super) fn create_usage_plan(&mut self, c: &Call<'_>) -> Reply {
+        let p = UsagePlan {
+            id: self.ids.next(6),
+            name: c.required_str("name")?,
+            description: c.str("description"),
+            api_stages: self.api_stages(c.body.get("apiStages"))?,
+            throttle: field(&c.body, "throttle")?,
+            quota: field(&c.body, "quota")?,
+        };
+        check_plan(&p)?;
+        self.store.put_plan(&p)?;
+        Ok((201, json!(p)))
+    }
+
+    pub(super) fn get_usage_plans(&mut self, c: &Call<'_>) -> Reply {
+        let plans = self.store.plans()?;
+        let (item, position) = page(plans, c)?;
+        Ok((200, json!(Page { position, item })))
+    }
+
+    pub(super) fn get_usage_plan(&mut self, c: &Call<'_>) -> Reply {
+        Ok((200, json!(self.plan(c)?)))
+    }
+
+    pub(super) fn update_usage_plan(&mut self, c: &Call<'_>) -> Reply {
+        let mut p = self.plan(c)?;
+        for op in c.patch()? {
+            self.patch_plan(&mut p, &op)?;
+        }
+        check_plan(&p)?;
+        self.store.put_plan(&p)?;
+        Ok((200, json!(p)))
+    }
+
+    pub(super) fn delete_usage_plan(&mut self, c: &Call<'_>) -> Reply {
+        let id = c.param("usageplanId");
+        if !self.store.delete_plan(id)? {
+            return Err(not_found_plan(id));
+        }
+        Ok((202, Value::Null))
+    }
+
+    pub(super) fn create_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let key_id = c.required_str("keyId")?;
+        if c.str("keyType").as_deref() != Some("API_KEY") {
+            return Err(ApiError::BadRequest("keyType must be API_KEY".into()));
+        }
+        let k = self
+            .store
+            .key(&key_id)?
+            .ok_or_else(|| not_found_key(&key_id))?;
+        // A key may be in one plan per API stage, as in AWS.
+        for other in self.store.plans()? {
+            if other.id != p.id
+                && self.store.plan_keys(&other.id)?.contains(&key_id)
+                && other.api_stages.iter().any(|s| {
+                    p.api_stages
+                        .iter()
+                        .any(|t| t.api_id == s.api_id && t.stage == s.stage)
+                })
+            {
+                return Err(ApiError::Conflict(format!(
+                    "Usage Plan {} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage",
+                    p.id
+                )));
+            }
+        }
+        if !self.store.add_plan_key(&p.id, &key_id)? {
+            return Err(ApiError::Conflict("Usage Plan Key already exists".into()));
+        }
+        Ok((201, json!(plan_key(k))))
+    }
+
+    pub(super) fn get_usage_plan_keys(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let mut keys = Vec::new();
+        for id in self.store.plan_keys(&p.id)? {
+            if let Some(k) = self.store.key(&id)? {
+                keys.push(plan_key(k));
+            }
+        }
+        let (item, position) = page(keys, c)?;
+        Ok((200, json!(Page { position, item })))
+    }
+
+    pub(super) fn delete_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let key = c.param("keyId");
+        if !self.store.remove_plan_key(&p.id, key)? {
+            return Err(ApiError::NotFound(format!(
+                "Invalid API Key identifier specified {key}"
+            )));
+        }
+        Ok((202, Value::Null))
+    }
+
+    /// Calls per key per day and what remained of the quota, from the
+    /// usage records (the `items` of the answer are AWS's `values`).
+    pub(super) fn get_usage(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let date = |k: &str| -> Result<chrono::NaiveDate, ApiError> {
+            let v = c.query_all(k).first().cloned().unwrap_or_default();
+            chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map_err(|_| ApiError::BadRequest(format!("Invalid {k} '{v}': YYYY-MM-DD")))
+        };
+        let (from, to) = (date("startDate")?, date("endDate")?);
+        let key = c.query_all("keyId").first().cloned();
+        let db = self.state_dir.join("portico.db");
+        let store = if db.exists() {
+            Some(
+                crate::store::Store::open_read_only(&self.state_dir)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let mut usage = crate::usage_report::report(
+            &self.view,
+            store.as_ref(),
+            &p.id,
+            key.as_deref(),
+            from,
+            to,
+        )
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
+            usage["values"] = items;
+        }
+        Ok((200, usage))
+    }
+
+    fn key(&self, c: &Call<'_>) -> Result<ApiKey, ApiError> {
+        let id = c.param("api_Key");
+        self.store.key(id)?.ok_or_else(|| not_found_key(id))
+    }
+
+    fn plan(&self, c: &Call<'_>) -> Result<UsagePlan, ApiError> {
+        let id = c.param("usageplanId");
+        self.store.plan(id)?.ok_or_else(|| not_found_plan(id))
+    }
+
+    /// `apiStages`, each naming a REST API (stored or from the config file) that has that stage.
+    fn api_stages(&self, v: Option<&Value>) -> Result<Vec<ApiStage>, ApiError> {
+        let stages: Vec<ApiStage> = match v {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::BadRequest(format!("Invalid apiStages: {e}")))?,
+        };
+        for s in &stages {
+            self.check_api_stage(&s.api_id, &s.stage)?;
+        }
+        Ok(stages)
+    }
+
+    fn check_api_stage(&self, api: &str, stage: &str) -> Result<(), ApiError> {
+        if self.store.api(api)?.is_none() || self.store.stage(api, stage)?.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "Invalid stage identifier specified {api}:{stage}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn patch_plan(&self, p: &mut UsagePlan, op: &PatchOp) -> Result<(), ApiError> {
+        const PATHS: &[&str] = &[
+            "/name",
+            "/description",
+            "/throttle/rateLimit",
+            "/throttle/burstLimit",
+            "/quota/limit",
+            "/quota/offset",
+            "/quota/period",
+            "/apiStages",
+        ];
+        let number = || -> Result<f64, ApiError> {
+            op.value()?
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("Invalid number for {}", op.path)))
+        };
+        match (op.op.as_str(), op.path.as_str()) {
+            ("replace", "/name") => p.name = op.value()?.to_string(),
+            ("replace", "/description") => p.description = op.value.clone(),
+            ("replace", "/throttle/rateLimit") => {
+                p.throttle
+                    .get_or_insert(ThrottleSettings {
+                        burst_limit: 0,
+                        rate_limit: 0.0,
+                    })
+                    .rate_limit = number()?
+            }
+            ("replace", "/throttle/burstLimit") => {
+                p.throttle
+                    .get_or_insert(ThrottleSettings {
+                        burst_limit: 0,
+                        rate_limit: 0.0,
+                    })
+                    .burst_limit = number()? as i64
+            }
+            ("remove", "/throttle") => p.throttle = None,
+            ("replace", "/quota/limit") => {
+                p.quota.get_or_insert_with(default_quota).limit = number()? as i64
+            }
+            ("replace", "/quota/offset") => {
+                p.quota.get_or_insert_with(default_quota).offset = number()? as i64
+            }
+            ("replace", "/quota/period") => {
+                p.quota.get_or_insert_with(default_quota).period = op.value()?.to_string()
+            }
+            ("remove", "/quota") => p.quota = None,
+            ("add", "/apiStages") => {
+                let (api, stage) = op.value()?.split_once(':').ok_or_else(|| {
+                    ApiError::BadRequest("apiStages values are API_ID:STAGE".into())
+                })?;
+                self.check_api_stage(api, stage)?;
+                if !p
+                    .api_stages
+                    .iter()
+                    .any(|s| s.api_id == api && s.stage == stage)
+                {
+                    p.api_stages.push(ApiStage {
+                        api_id: api.to_string(),
+                        stage: stage.to_string(),
+                        throttle: Default::default(),
+                    });
+                }
+            }
+            ("remove", "/apiStages") => {
+                let v = op.value()?;
+                p.api_stages
+                    .retain(|s| format!("{}:{}", s.api_id, s.stage) != v);
+            }
+            ("replace" | "add", path) if path.starts_with("/apiStages/") => {
+                // /apiStages/{api}:{stage}/throttle/{resourcePath}/{METHOD}/rateLimit|burstLimit
+                let rest = &path["/apiStages/".len()..];
+                let (target, setting) = rest
+                    .split_once("/throttle/")
+                    .ok_or_else(|| op.unsupported(PATHS))?;
+                let (method_key, field) = setting
+                    .rsplit_once('/')
+                    .ok_or_else(|| op.unsupported(PATHS))?;
+                let s = p
+                    .api_stages
+                    .iter_mut()
+                    .find(|s| format!("{}:{}", s.api_id, s.stage) == target)
+                    .ok_or_else(|| ApiError::NotFound(format!("Invalid API stage {target}")))?;
+                let t = s
+                    .throttle
+                    .entry(unescape(method_key))
+                    .or_insert(ThrottleSettings {
+                        burst_limit: 0,
+                        rate_limit: 0.0,
+                    });
+                match field {
+                    "rateLimit" => t.rate_limit = number()?,
+                    "burstLimit" => t.burst_limit = number()? as i64,
+                    _ => return Err(op.unsupported(PATHS)),
+                }
+            }
+            _ => return Err(op.unsupported(PATHS)),
+        }
+        Ok(())
+    }
+}
+
+fn default_quota() -> QuotaSettings {
+    QuotaSettings {
+        limit: 0,
+        offset: 0,
+        period: "DAY".into(),
+    }
+}
+
+fn check_plan(p: &UsagePlan) -> Result<(), ApiError> {
+    if let Some(q) = &p.quota {
+        if !matches!(q.period.as_str(), "DAY" | "WEEK" | "MONTH") {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid quota period {}. Must be one of: [DAY, WEEK, MONTH]",
+                q.period
+            )));
+        }
+        if q.limit < 0 || q.offset < 0 || q.offset >= q.limit.max(1) {
+            return Err(ApiError::BadRequest(
+                "Quota limit must be positive and its offset below it".into(),
+            ));
+        }
+    }
+    if let Some(t) = &p.throttle {
+        if t.rate_limit < 0.0 || t.burst_limit < 0 {
+            return Err(ApiError::BadRequest(
+                "Throttle limits must not be negative".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn field<T: serde::de::DeserializeOwned>(body: &Value, key: &str) -> Result<Option<T>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid {key}: {e}"))),
+    }
+}
+
+/// Values are shown only when asked for (`includeValues`), as AWS does.
+fn shown(mut k: ApiKey, with_value: bool) -> ApiKey {
+    if !with_value {
+        k.value = None;
+    }
+    k
+}
+
+fn plan_key(k: ApiKey) -> UsagePlanKey {
+    UsagePlanKey {
+        id: k.id,
+        kind: "API_KEY".into(),
+        value: k.value,
+        name: k.name,
+    }
+}
+
+fn not_found_key(id: &str) -> ApiError {
+    ApiError::NotFound(format!("Invalid API Key identifier specified {id}"))
+}
+
+fn not_found_plan(id: &str) -> ApiError {
+    ApiError::NotFound(format!("Invalid Usage Plan ID specified {id}"))
+}
