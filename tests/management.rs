@@ -1953,3 +1953,57 @@ fn config_file_apis_are_shown_and_refuse_changes() {
     let r = m.srv.connect().get("/prod/hello");
     assert_eq!(r.status, 200, "{r:?}");
 }
+
+/// The config file's usage plans and keys are listed read-only too; a
+/// change to one is refused; GetUsage reads the file plan's usage records.
+#[test]
+fn config_file_plans_and_keys_are_shown_and_refuse_changes() {
+    let text = demo_api(NO_BACKEND)
+        + &gold_plan_alice_bob("demo", "quota = { limit = 100, period = \"DAY\" }", "");
+    let cfg = Config::new(&text).admin("token", &toml_str(TOKEN));
+    let mut m = Mgmt::start(&cfg);
+    let keys = m.get("/apikeys?includeValues=true");
+    let alice = keys["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == "alice-id")
+        .unwrap_or_else(|| panic!("alice not listed: {keys}"))
+        .clone();
+    assert_eq!(alice["value"], ALICE);
+    assert!(
+        m.get("/apikeys/alice-id").get("value").is_none(),
+        "values only when asked"
+    );
+    let plan = m.get("/usageplans/gold");
+    assert_eq!(plan["apiStages"][0]["apiId"], "demo", "{plan}");
+    assert_eq!(plan["quota"]["limit"], 100, "{plan}");
+    let members: BTreeSet<String> = m.get("/usageplans/gold/keys")["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| s(k, "id").to_string())
+        .collect();
+    assert_eq!(
+        members,
+        ["alice-id".to_string(), "bob-id".to_string()].into()
+    );
+    for (method, path, body) in [
+        ("DELETE", "/apikeys/alice-id", json!({})),
+        (
+            "PATCH",
+            "/apikeys/alice-id",
+            json!({"patchOperations": [{"op": "replace", "path": "/enabled", "value": "false"}]}),
+        ),
+        ("DELETE", "/usageplans/gold", json!({})),
+        ("DELETE", "/usageplans/gold/keys/bob-id", json!({})),
+    ] {
+        let msg = m.err(method, path, Some(body), 400, "BadRequestException");
+        assert!(msg.contains("config file"), "{method} {path}: {msg}");
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let usage = m.get(&format!(
+        "/usageplans/gold/usage?startDate={today}&endDate={today}"
+    ));
+    assert_eq!(usage["values"]["alice-id"], json!([[0, 100]]), "{usage}");
+}

@@ -13,6 +13,14 @@ use super::model::{
 use super::patch::PatchOp;
 use super::{page, unescape, Call, ControlPlane, Reply};
 
+const FROM_FILE: &str = "declared in the config file";
+
+fn from_file(what: &str, id: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "The {what} {id} is declared in the config file; change it there and reload (SIGHUP)"
+    ))
+}
+
 /// API Gateway's minimum key length.
 const MIN_KEY_LEN: usize = 20;
 
@@ -59,9 +67,9 @@ impl ControlPlane {
             .first()
             .is_some_and(|v| v == "true");
         let name = c.query_all("name").first().cloned();
-        let keys: Vec<ApiKey> = self
-            .store
-            .keys()?
+        let mut all = self.store.keys()?;
+        all.extend(self.file_keys(&all));
+        let keys: Vec<ApiKey> = all
             .into_iter()
             .filter(|k| name.as_ref().is_none_or(|n| k.name.starts_with(n.as_str())))
             .map(|k| shown(k, with_values))
@@ -79,6 +87,7 @@ impl ControlPlane {
     }
 
     pub(super) fn update_api_key(&mut self, c: &Call<'_>) -> Reply {
+        self.writable_key(c.param("api_Key"))?;
         let mut k = self.key(c)?;
         for op in c.patch()? {
             match (op.op.as_str(), op.path.as_str()) {
@@ -95,6 +104,7 @@ impl ControlPlane {
 
     pub(super) fn delete_api_key(&mut self, c: &Call<'_>) -> Reply {
         let id = c.param("api_Key");
+        self.writable_key(id)?;
         if !self.store.delete_key(id)? {
             return Err(not_found_key(id));
         }
@@ -116,7 +126,8 @@ impl ControlPlane {
     }
 
     pub(super) fn get_usage_plans(&mut self, c: &Call<'_>) -> Reply {
-        let plans = self.store.plans()?;
+        let mut plans = self.store.plans()?;
+        plans.extend(self.file_plans(&plans));
         let (item, position) = page(plans, c)?;
         Ok((200, json!(Page { position, item })))
     }
@@ -126,6 +137,7 @@ impl ControlPlane {
     }
 
     pub(super) fn update_usage_plan(&mut self, c: &Call<'_>) -> Reply {
+        self.writable_plan(c.param("usageplanId"))?;
         let mut p = self.plan(c)?;
         for op in c.patch()? {
             self.patch_plan(&mut p, &op)?;
@@ -137,6 +149,7 @@ impl ControlPlane {
 
     pub(super) fn delete_usage_plan(&mut self, c: &Call<'_>) -> Reply {
         let id = c.param("usageplanId");
+        self.writable_plan(id)?;
         if !self.store.delete_plan(id)? {
             return Err(not_found_plan(id));
         }
@@ -144,6 +157,7 @@ impl ControlPlane {
     }
 
     pub(super) fn create_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {
+        self.writable_plan(c.param("usageplanId"))?;
         let p = self.plan(c)?;
         let key_id = c.required_str("keyId")?;
         if c.str("keyType").as_deref() != Some("API_KEY") {
@@ -183,11 +197,22 @@ impl ControlPlane {
                 keys.push(plan_key(k));
             }
         }
+        for k in self.file_keys(&[]) {
+            let member = self
+                .view
+                .api_keys
+                .iter()
+                .any(|f| f.id() == k.id && f.usage_plans.iter().any(|n| *n == p.id));
+            if member {
+                keys.push(plan_key(k));
+            }
+        }
         let (item, position) = page(keys, c)?;
         Ok((200, json!(Page { position, item })))
     }
 
     pub(super) fn delete_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {
+        self.writable_plan(c.param("usageplanId"))?;
         let p = self.plan(c)?;
         let key = c.param("keyId");
         if !self.store.remove_plan_key(&p.id, key)? {
@@ -233,14 +258,109 @@ impl ControlPlane {
         Ok((200, usage))
     }
 
+    /// A key the call names: stored, or (read-only) from the config file.
     fn key(&self, c: &Call<'_>) -> Result<ApiKey, ApiError> {
         let id = c.param("api_Key");
-        self.store.key(id)?.ok_or_else(|| not_found_key(id))
+        if let Some(k) = self.store.key(id)? {
+            return Ok(k);
+        }
+        self.file_keys(&[])
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| not_found_key(id))
     }
 
     fn plan(&self, c: &Call<'_>) -> Result<UsagePlan, ApiError> {
         let id = c.param("usageplanId");
-        self.store.plan(id)?.ok_or_else(|| not_found_plan(id))
+        if let Some(p) = self.store.plan(id)? {
+            return Ok(p);
+        }
+        self.file_plans(&[])
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| not_found_plan(id))
+    }
+
+    /// The config file's keys (those of `view` not in `stored`).
+    fn file_keys(&self, stored: &[ApiKey]) -> Vec<ApiKey> {
+        let ours = self.store.keys().unwrap_or_default();
+        self.view
+            .api_keys
+            .iter()
+            .filter(|k| !ours.iter().chain(stored).any(|s| s.id == k.id()))
+            .map(|k| ApiKey {
+                id: k.id().to_string(),
+                value: k.value.clone(),
+                name: k.name.get_ref().clone(),
+                description: Some(FROM_FILE.into()),
+                enabled: k.enabled,
+                created_date: 0,
+                last_updated_date: 0,
+                stage_keys: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The config file's usage plans, by name (their id here).
+    fn file_plans(&self, stored: &[UsagePlan]) -> Vec<UsagePlan> {
+        let ours = self.store.plans().unwrap_or_default();
+        self.view
+            .usage_plans
+            .iter()
+            .filter(|p| !ours.iter().chain(stored).any(|s| s.id == *p.name.get_ref()))
+            .map(|p| UsagePlan {
+                id: p.name.get_ref().clone(),
+                name: p.name.get_ref().clone(),
+                description: Some(FROM_FILE.into()),
+                api_stages: p
+                    .api_stages
+                    .iter()
+                    .map(|s| {
+                        let s = s.get_ref();
+                        let api_id = self
+                            .view
+                            .api
+                            .iter()
+                            .find(|a| *a.name.get_ref() == s.api)
+                            .map_or(s.api.clone(), |a| a.id().to_string());
+                        ApiStage {
+                            api_id,
+                            stage: s.stage.clone(),
+                            throttle: Default::default(),
+                        }
+                    })
+                    .collect(),
+                throttle: p.throttle.map(|t| ThrottleSettings {
+                    burst_limit: t.burst as i64,
+                    rate_limit: t.rate,
+                }),
+                quota: p.quota.map(|q| QuotaSettings {
+                    limit: q.limit as i64,
+                    offset: q.offset as i64,
+                    period: match q.period {
+                        crate::config::QuotaPeriod::Day => "DAY",
+                        crate::config::QuotaPeriod::Week => "WEEK",
+                        crate::config::QuotaPeriod::Month => "MONTH",
+                    }
+                    .into(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Refuses changing what the config file declares.
+    fn writable_key(&self, id: &str) -> Result<(), ApiError> {
+        if self.store.key(id)?.is_none() && self.file_keys(&[]).iter().any(|k| k.id == id) {
+            return Err(from_file("API key", id));
+        }
+        Ok(())
+    }
+
+    fn writable_plan(&self, id: &str) -> Result<(), ApiError> {
+        if self.store.plan(id)?.is_none() && self.file_plans(&[]).iter().any(|p| p.id == id) {
+            return Err(from_file("usage plan", id));
+        }
+        Ok(())
     }
 
     /// `apiStages`, each naming a REST API (stored or from the config file) that has that stage.
