@@ -202,7 +202,7 @@ impl ControlPlane {
                 .view
                 .api_keys
                 .iter()
-                .any(|f| f.id() == k.id && f.usage_plans.iter().any(|n| *n == p.id));
+                .any(|f| f.id() == k.id && f.usage_plans.contains(&p.id));
             if member {
                 keys.push(plan_key(k));
             }
