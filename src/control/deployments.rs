@@ -6,25 +6,14 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::model::{CanarySettings, Deployment, MethodSnapshot, Page};
+use super::model::{CanarySettings, Deployment, Page};
 use super::{page, Call, ControlPlane, Reply};
 
 impl ControlPlane {
     pub(super) fn create_deployment(&mut self, c: &Call<'_>) -> Reply {
         let doc = self.api(c)?;
         let api_id = doc.api.id.clone();
-        let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();
-        for r in &doc.resources {
-            for (verb, m) in &r.resource_methods {
-                summary.entry(r.path.clone()).or_default().insert(
-                    verb.clone(),
-                    MethodSnapshot {
-                        authorization_type: m.authorization_type.clone(),
-                        api_key_required: m.api_key_required,
-                    },
-                );
-            }
-        }
+        let summary = doc.summary();
         if summary.is_empty() {
             return Err(ApiError::BadRequest(
                 "The REST API doesn't contain any methods".into(),

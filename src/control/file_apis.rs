@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use super::model::{
     ApiDoc, Deployment, EndpointConfiguration, Integration, IntegrationResponse, Method,
-    MethodSetting, MethodSnapshot, Resource, RestApi, Stage,
+    MethodSetting, Resource, RestApi, Stage,
 };
 use crate::config::{ApiConfig, IntegrationConfig};
 
@@ -69,18 +69,6 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             r.resource_methods.insert(verb.to_string(), method);
         }
     }
-    let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();
-    for r in &resources {
-        for (verb, m) in &r.resource_methods {
-            summary.entry(r.path.clone()).or_default().insert(
-                verb.clone(),
-                MethodSnapshot {
-                    authorization_type: m.authorization_type.clone(),
-                    api_key_required: m.api_key_required,
-                },
-            );
-        }
-    }
     let stages = api
         .stages
         .iter()
@@ -125,7 +113,7 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             }
         })
         .collect();
-    FileApi {
+    let mut file = FileApi {
         doc: ApiDoc {
             api: RestApi {
                 id: id.clone(),
@@ -150,9 +138,11 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             id: DEPLOYMENT.into(),
             description: Some("the config file".into()),
             created_date: 0,
-            api_summary: summary,
+            api_summary: BTreeMap::new(),
         },
-    }
+    };
+    file.deployment.api_summary = file.doc.summary();
+    file
 }
 
 fn integration(i: &IntegrationConfig) -> Integration {

@@ -1,10 +1,12 @@
 //! Methods of a resource, their method responses, integrations and
 //! integration responses: PutMethod … DeleteIntegrationResponse.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::model::{Integration, IntegrationResponse, Method, MethodResponse};
+use super::model::{ApiDoc, Integration, IntegrationResponse, Method, MethodResponse, Resource};
 use super::{unescape, Call, ControlPlane, Reply};
 
 const METHODS: &[&str] = &[
@@ -36,14 +38,7 @@ impl ControlPlane {
         f: impl FnOnce(&mut Method) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let mut doc = self.api(c)?;
-        let rid = c.param("resource_id");
-        let r = doc
-            .resources
-            .iter_mut()
-            .find(|r| r.id == rid)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
-            })?;
+        let r = resource_mut(&mut doc, c)?;
         let m = r
             .resource_methods
             .get_mut(c.param("http_method"))
@@ -63,14 +58,7 @@ impl ControlPlane {
             )));
         }
         let authorization_type = c.required_str("authorizationType")?;
-        let rid = c.param("resource_id");
-        let r = doc
-            .resources
-            .iter_mut()
-            .find(|r| r.id == rid)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
-            })?;
+        let r = resource_mut(&mut doc, c)?;
         if r.resource_methods.contains_key(&verb) {
             return Err(ApiError::Conflict(
                 "Method already exists for this resource".into(),
@@ -131,14 +119,7 @@ impl ControlPlane {
 
     pub(super) fn delete_method(&mut self, c: &Call<'_>) -> Reply {
         let mut doc = self.api(c)?;
-        let rid = c.param("resource_id");
-        let r = doc
-            .resources
-            .iter_mut()
-            .find(|r| r.id == rid)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("Invalid Resource identifier specified {rid}"))
-            })?;
+        let r = resource_mut(&mut doc, c)?;
         if r.resource_methods.remove(c.param("http_method")).is_none() {
             return Err(ApiError::NotFound(
                 "Invalid Method identifier specified".into(),
@@ -165,11 +146,7 @@ impl ControlPlane {
 
     pub(super) fn get_method_response(&mut self, c: &Call<'_>) -> Reply {
         let m = self.read_method(c)?;
-        let mr = m
-            .method_responses
-            .get(c.param("status_code"))
-            .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))?;
-        Ok((200, json!(mr)))
+        Ok((200, json!(by_status(&m.method_responses, c)?)))
     }
 
     pub(super) fn delete_method_response(&mut self, c: &Call<'_>) -> Reply {
@@ -178,7 +155,7 @@ impl ControlPlane {
             m.method_responses
                 .remove(&code)
                 .map(|_| ())
-                .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))
+                .ok_or_else(no_status)
         })?;
         Ok((204, Value::Null))
     }
@@ -309,11 +286,7 @@ impl ControlPlane {
     pub(super) fn get_integration_response(&mut self, c: &Call<'_>) -> Reply {
         let m = self.read_method(c)?;
         let i = m.method_integration.ok_or_else(no_integration)?;
-        let ir = i
-            .integration_responses
-            .get(c.param("status_code"))
-            .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))?;
-        Ok((200, json!(ir)))
+        Ok((200, json!(by_status(&i.integration_responses, c)?)))
     }
 
     pub(super) fn delete_integration_response(&mut self, c: &Call<'_>) -> Reply {
@@ -323,7 +296,7 @@ impl ControlPlane {
             i.integration_responses
                 .remove(&code)
                 .map(|_| ())
-                .ok_or_else(|| ApiError::NotFound("Invalid Response status code specified".into()))
+                .ok_or_else(no_status)
         })?;
         Ok((204, Value::Null))
     }
@@ -336,6 +309,24 @@ impl ControlPlane {
             .cloned()
             .ok_or_else(|| ApiError::NotFound("Invalid Method identifier specified".into()))
     }
+}
+
+/// The resource the call's `resource_id` names, to change.
+fn resource_mut<'d>(doc: &'d mut ApiDoc, c: &Call<'_>) -> Result<&'d mut Resource, ApiError> {
+    let rid = c.param("resource_id");
+    doc.resources
+        .iter_mut()
+        .find(|r| r.id == rid)
+        .ok_or_else(|| ApiError::NotFound(format!("Invalid Resource identifier specified {rid}")))
+}
+
+/// The response the call's `status_code` names.
+fn by_status<'m, T>(responses: &'m BTreeMap<String, T>, c: &Call<'_>) -> Result<&'m T, ApiError> {
+    responses.get(c.param("status_code")).ok_or_else(no_status)
+}
+
+fn no_status() -> ApiError {
+    ApiError::NotFound("Invalid Response status code specified".into())
 }
 
 fn no_integration() -> ApiError {

@@ -127,6 +127,25 @@ pub struct ApiDoc {
     pub resources: Vec<Resource>,
 }
 
+impl ApiDoc {
+    /// A deployment's `apiSummary`: path → method → its authorization.
+    pub fn summary(&self) -> BTreeMap<String, BTreeMap<String, MethodSnapshot>> {
+        let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();
+        for r in &self.resources {
+            for (verb, m) in &r.resource_methods {
+                summary.entry(r.path.clone()).or_default().insert(
+                    verb.clone(),
+                    MethodSnapshot {
+                        authorization_type: m.authorization_type.clone(),
+                        api_key_required: m.api_key_required,
+                    },
+                );
+            }
+        }
+        summary
+    }
+}
+
 /// `{"item": [...], "position": ...}`: the service model's list shape.
 #[derive(Debug, Serialize)]
 pub struct Page<T> {
