@@ -90,7 +90,7 @@ impl ControlPlane {
         &self,
         file: &[crate::config::ApiConfig],
     ) -> Result<(Published, Vec<String>), ApiError> {
-        publish::published(&self.store, file)
+        publish::published(&self.store, file, &self.state_dir)
     }
 
     /// The service model's operation at this method and path, and its

@@ -4,7 +4,7 @@
 //! of one API may serve different deployments). The snapshot compiler then
 //! treats both alike.
 //!
-//! Not carried over yet (see the README): access log settings, Lambda (AWS_PROXY)
+//! Not carried over yet (see the README): Lambda (AWS_PROXY)
 //! integrations, request/response mapping templates.
 
 use std::collections::BTreeMap;
@@ -14,10 +14,12 @@ use toml::Spanned;
 use super::error::ApiError;
 use super::model::{ApiDoc, Integration, MethodSetting, Stage, ThrottleSettings};
 use super::store::ControlStore;
+use std::path::Path;
+
 use crate::config::{
-    ApiConfig, ApiKeyConfig, ByteSize, IntegrationConfig, MethodSpec, PlanStageConfig, QuotaConfig,
-    QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
-    UnauthorizedStrategy, UsagePlanConfig,
+    AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, IntegrationConfig, MethodSpec,
+    PlanStageConfig, QuotaConfig, QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig,
+    StageConfig, Throttle, Ttl, UnauthorizedStrategy, UsagePlanConfig,
 };
 
 /// What the management API adds to the config the data plane serves.
@@ -33,8 +35,9 @@ pub struct Published {
 pub fn published(
     store: &ControlStore,
     file: &[ApiConfig],
+    state_dir: &Path,
 ) -> Result<(Published, Vec<String>), ApiError> {
-    let (apis, mut skipped) = api_configs(store)?;
+    let (apis, mut skipped) = api_configs(store, state_dir)?;
     let mut plans = Vec::new();
     for p in store.plans()? {
         let mut api_stages = Vec::new();
@@ -117,7 +120,10 @@ fn limits(t: &ThrottleSettings) -> Throttle {
 }
 
 /// One API definition per (REST API, stage); problems skip a route and say why.
-pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
+pub fn api_configs(
+    store: &ControlStore,
+    state_dir: &Path,
+) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for doc in store.apis()? {
@@ -130,7 +136,7 @@ pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>)
                 ));
                 continue;
             };
-            out.push(api_config(&doc, &deployed, &stage, &mut skipped));
+            out.push(api_config(&doc, &deployed, &stage, state_dir, &mut skipped));
             // A canary: its deployment, with the stage's variables overridden,
             // serves percentTraffic of the stage's calls.
             let Some(k) = stage
@@ -152,7 +158,7 @@ pub fn api_configs(store: &ControlStore) -> Result<(Vec<ApiConfig>, Vec<String>)
             };
             let mut s = stage.clone();
             s.variables.extend(k.stage_variable_overrides.clone());
-            let mut c = api_config(&doc, &canary, &s, &mut skipped);
+            let mut c = api_config(&doc, &canary, &s, state_dir, &mut skipped);
             c.name = Spanned::new(0..0, format!("{} (canary)", c.name.get_ref()));
             c.canary_percent = Some(k.percent_traffic.clamp(0.0, 100.0));
             out.push(c);
@@ -165,6 +171,7 @@ fn api_config(
     doc: &ApiDoc,
     deployed: &ApiDoc,
     stage: &Stage,
+    state_dir: &Path,
     skipped: &mut Vec<String>,
 ) -> ApiConfig {
     let id = &doc.api.id;
@@ -214,6 +221,7 @@ fn api_config(
             cache: stage_cache(stage),
             throttle: stage.method_settings.get("*/*").map(throttle),
             route_throttle: route_throttles(stage, &routes),
+            access_log: access_log(stage, state_dir),
             ..StageConfig::default()
         },
     );
@@ -237,6 +245,42 @@ fn setting<'s>(stage: &'s Stage, path: &str, verb: &str) -> Option<&'s MethodSet
         .method_settings
         .get(&key)
         .or_else(|| stage.method_settings.get("*/*"))
+}
+
+/// `accessLogSettings`: a CloudWatch log group ARN
+/// (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME`) becomes
+/// `access-logs/NAME.log` in the state directory; a path or `stdout` is
+/// used as it is.
+fn access_log(stage: &Stage, state_dir: &Path) -> Option<AccessLogConfig> {
+    let l = stage.access_log_settings.as_ref()?;
+    let arn = l.destination_arn.as_deref()?;
+    let format = l.format.clone().unwrap_or_else(|| "json".into());
+    let destination = match arn.split_once(":log-group:") {
+        Some((_, group)) => {
+            let name: String = group
+                .trim_end_matches(":*")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            state_dir
+                .join("access-logs")
+                .join(format!("{name}.log"))
+                .display()
+                .to_string()
+        }
+        None => arn.to_string(),
+    };
+    Some(AccessLogConfig {
+        enabled: true,
+        destination,
+        format: Spanned::new(0..0, format),
+    })
 }
 
 fn throttle(m: &MethodSetting) -> Throttle {

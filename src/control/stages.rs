@@ -227,7 +227,14 @@ impl ControlPlane {
                     .access_log_settings
                     .get_or_insert_with(AccessLogSettings::default);
                 match *field {
-                    "format" => l.format = op.value.clone(),
+                    "format" => {
+                        if let Some(f) = &op.value {
+                            crate::metrics::Format::compile(f).map_err(|e| {
+                                ApiError::BadRequest(format!("Invalid access log format: {e}"))
+                            })?;
+                        }
+                        l.format = op.value.clone()
+                    }
                     "destinationArn" => l.destination_arn = op.value.clone(),
                     _ => return Err(op.unsupported(STAGE_PATHS)),
                 }

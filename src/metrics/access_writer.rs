@@ -4,6 +4,7 @@
 //! full the buffer's lines are dropped and counted, never lost silently.
 //! The writer reopens its files when asked (SIGUSR1, for logrotate).
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -38,12 +39,13 @@ impl Destination {
 
 /// Whole lines for one destination.
 pub struct Batch {
-    pub dest: usize,
+    pub dest: Destination,
     pub data: Vec<u8>,
 }
 
-/// One worker's buffers, one per destination.
+/// One worker's buffers, one per destination of its snapshot.
 pub struct Buffers {
+    dests: Vec<Destination>,
     bufs: Vec<(Vec<u8>, u64)>,
     /// `None` once closed: the writer ends when every worker has closed.
     queue: Option<Sender<Batch>>,
@@ -52,9 +54,10 @@ pub struct Buffers {
 }
 
 impl Buffers {
-    pub fn new(destinations: usize, queue: Sender<Batch>) -> Buffers {
+    pub fn new(destinations: &[Destination], queue: Sender<Batch>) -> Buffers {
         Buffers {
-            bufs: (0..destinations).map(|_| (Vec::new(), 0)).collect(),
+            dests: destinations.to_vec(),
+            bufs: destinations.iter().map(|_| (Vec::new(), 0)).collect(),
             queue: Some(queue),
             lines: 0,
             dropped: 0,
@@ -82,6 +85,17 @@ impl Buffers {
         }
     }
 
+    /// A new snapshot numbers its destinations anew: what is buffered goes
+    /// out under the old numbering first.
+    pub fn retarget(&mut self, destinations: &[Destination]) {
+        if self.dests == destinations {
+            return;
+        }
+        self.flush();
+        self.dests = destinations.to_vec();
+        self.bufs = destinations.iter().map(|_| (Vec::new(), 0)).collect();
+    }
+
     /// Hands over what is left and lets the writer go (the worker's end).
     pub fn close(&mut self) {
         self.flush();
@@ -97,6 +111,7 @@ impl Buffers {
             return;
         };
         let data = std::mem::replace(buf, Vec::with_capacity(HAND_OVER_AT + 1024));
+        let dest = self.dests[dest].clone();
         match queue.try_send(Batch { dest, data }) {
             Ok(()) => self.lines += lines,
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
@@ -132,19 +147,17 @@ fn open(path: &PathBuf) -> Result<File, OpenError> {
         })
 }
 
-/// Opens every destination now, so a bad path fails the start, then
+/// Opens the destinations known at start now, so a bad path fails the
+/// start; ones a later snapshot adds are opened on their first lines. Then
 /// writes batches until every worker's sender is gone.
 pub fn spawn(
     destinations: &[Destination],
     batches: Receiver<Batch>,
     reopen: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, OpenError> {
-    let mut sinks = Vec::with_capacity(destinations.len());
+    let mut sinks = HashMap::new();
     for d in destinations {
-        sinks.push(match d {
-            Destination::Stdout => Sink::Stdout,
-            Destination::File(p) => Sink::File(p.clone(), open(p)?),
-        });
+        sinks.insert(d.clone(), sink(d)?);
     }
     Ok(std::thread::Builder::new()
         .name("portico-access-log".into())
@@ -152,17 +165,39 @@ pub fn spawn(
         .expect("spawn access log thread"))
 }
 
-fn write_batches(mut sinks: Vec<Sink>, batches: Receiver<Batch>, reopen: Arc<AtomicBool>) {
+fn sink(d: &Destination) -> Result<Sink, OpenError> {
+    Ok(match d {
+        Destination::Stdout => Sink::Stdout,
+        Destination::File(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            Sink::File(p.clone(), open(p)?)
+        }
+    })
+}
+
+fn write_batches(
+    mut sinks: HashMap<Destination, Sink>,
+    batches: Receiver<Batch>,
+    reopen: Arc<AtomicBool>,
+) {
     let mut failures = 0u32;
+    let mut complain = |e: &dyn std::fmt::Display| {
+        failures += 1;
+        if failures <= 10 {
+            crate::log!(error, "access log: {e}");
+        }
+    };
     loop {
         let batch = batches.recv_timeout(Duration::from_millis(100));
         // Checked before writing, so a batch sent after the signal lands in the new file.
         if reopen.swap(false, Ordering::Relaxed) {
-            for s in &mut sinks {
+            for s in sinks.values_mut() {
                 if let Sink::File(path, file) = s {
                     match open(path) {
                         Ok(f) => *file = f,
-                        Err(e) => crate::log!(error, "{e}"),
+                        Err(e) => complain(&e),
                     }
                 }
             }
@@ -172,15 +207,24 @@ fn write_batches(mut sinks: Vec<Sink>, batches: Receiver<Batch>, reopen: Arc<Ato
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let res = match &mut sinks[batch.dest] {
-            Sink::Stdout => io::stdout().lock().write_all(&batch.data),
-            Sink::File(_, f) => f.write_all(&batch.data),
+        if !sinks.contains_key(&batch.dest) {
+            match sink(&batch.dest) {
+                Ok(s) => {
+                    sinks.insert(batch.dest.clone(), s);
+                }
+                Err(e) => {
+                    complain(&e);
+                    continue;
+                }
+            }
+        }
+        let res = match sinks.get_mut(&batch.dest) {
+            Some(Sink::Stdout) => io::stdout().lock().write_all(&batch.data),
+            Some(Sink::File(_, f)) => f.write_all(&batch.data),
+            None => Ok(()),
         };
         if let Err(e) = res {
-            failures += 1;
-            if failures <= 10 {
-                crate::log!(error, "access log write failed: {e}");
-            }
+            complain(&e);
         }
     }
 }
@@ -193,7 +237,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_whole_buffers() {
         let (tx, rx) = bounded(1);
-        let mut b = Buffers::new(1, tx);
+        let mut b = Buffers::new(&[Destination::Stdout], tx);
         b.line(0, |o| o.extend_from_slice(b"a\n"));
         b.line(0, |o| o.extend_from_slice(b"b\n"));
         b.flush();
@@ -223,7 +267,7 @@ mod tests {
         let reopen = Arc::new(AtomicBool::new(false));
         let t = spawn(&[Destination::File(path.clone())], rx, reopen.clone()).unwrap();
         tx.send(Batch {
-            dest: 0,
+            dest: Destination::File(path.clone()),
             data: b"one\n".to_vec(),
         })
         .unwrap();
@@ -235,7 +279,7 @@ mod tests {
         std::fs::rename(&path, &rotated).unwrap();
         reopen.store(true, Ordering::Relaxed);
         tx.send(Batch {
-            dest: 0,
+            dest: Destination::File(path.clone()),
             data: b"two\n".to_vec(),
         })
         .unwrap();

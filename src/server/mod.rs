@@ -131,7 +131,6 @@ pub fn run(
             reports: reports_tx.clone(),
             workers,
             access_log: log_tx.clone(),
-            log_destinations: snapshot.access_logs.len(),
         };
         handles.push(worker::spawn(
             settings,

@@ -56,7 +56,6 @@ pub struct Settings {
     pub workers: usize,
     /// The access log writer's queue, and how many destinations it has.
     pub access_log: Sender<Batch>,
-    pub log_destinations: usize,
 }
 /// io_uring submission queue entries.
 const RING_ENTRIES: u32 = 4096;
@@ -273,7 +272,7 @@ impl Worker {
             throttle: RefCell::new(throttle),
             caches: RefCell::new(Caches::new(s.workers)),
             metrics: RefCell::new(WorkerCounts::default()),
-            access_log: RefCell::new(Buffers::new(s.log_destinations, s.access_log.clone())),
+            access_log: RefCell::new(Buffers::new(&snapshot.access_logs, s.access_log.clone())),
             reports: s.reports.clone(),
             mailbox: RefCell::new(mailbox),
             tick_every: s.tick,
@@ -354,6 +353,7 @@ impl Worker {
                         *self.throttle.borrow_mut() = local;
                         self.metrics.borrow_mut().keys.clear();
                     }
+                    self.access_log.borrow_mut().retarget(&s.access_logs);
                     *self.snapshot.borrow_mut() = Rc::new(s);
                     let _ = done.send(());
                 }

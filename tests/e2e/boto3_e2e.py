@@ -175,6 +175,21 @@ def main():
         {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "5000"},
     ])
 
+    # Access logging from accessLogSettings: a log group ARN becomes a file in the state directory.
+    c.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/accessLogSettings/destinationArn",
+         "value": "arn:aws:logs:us-east-1:123456789012:log-group:e2e-access"},
+        {"op": "replace", "path": "/accessLogSettings/format",
+         "value": "$context.requestId $context.status $context.resourcePath"},
+    ])
+    for _ in range(3):
+        call(f"/restapis/{api_id}/prod/_user_request_/pets/5", timeout_s=0)
+    log = os.path.join(os.environ["PORTICO_STATE"], "access-logs", "e2e-access.log")
+    deadline = time.monotonic() + 5
+    while not (os.path.exists(log) and open(log).read().count(" 200 /pets/{petId}") >= 3):
+        assert time.monotonic() < deadline, f"no access log lines in {log}"
+        time.sleep(0.02)  # lines reach the file at the workers' next tick: poll, bounded
+
     # A second deployment after a change; the stage moves to it.
     c.delete_method(restApiId=api_id, resourceId=pets["id"], httpMethod="GET")
     d2 = c.create_deployment(restApiId=api_id, stageName="prod")

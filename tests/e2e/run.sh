@@ -42,7 +42,7 @@ done
 DATA=$(grep -o 'msg="listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
 ADMIN=$(grep -o 'admin listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
 [[ -n $DATA && -n $ADMIN ]] || { echo "e2e: portico did not start:" >&2; cat "$TMP/stderr.log" >&2; exit 1; }
-PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
+PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
     AWS_SECRET_ACCESS_KEY=$PORTICO_E2E_SECRET AWS_DEFAULT_REGION=us-east-1 \
     "$VENV/bin/python" tests/e2e/boto3_e2e.py
 kill -TERM "$PID"
