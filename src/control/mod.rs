@@ -122,6 +122,18 @@ impl ControlPlane {
         } else {
             match serde_json::from_slice(body) {
                 Ok(v) => v,
+                // OpenAPI documents also come as YAML.
+                Err(_) if matches!(m.name, "ImportRestApi" | "PutRestApi") => {
+                    match serde_yaml_ng::from_slice::<Value>(body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let e = ApiError::BadRequest(format!(
+                                "Invalid OpenAPI input: neither JSON nor YAML: {e}"
+                            ));
+                            return (e.status(), e.body());
+                        }
+                    }
+                }
                 Err(e) => {
                     let e = ApiError::BadRequest(format!("Invalid JSON body: {e}"));
                     return (e.status(), e.body());

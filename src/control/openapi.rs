@@ -1,5 +1,5 @@
 //! ImportRestApi, PutRestApi and GetExport: OpenAPI 3.0 and Swagger 2.0
-//! documents (JSON) with API Gateway's extensions
+//! documents (JSON or YAML in, JSON out) with API Gateway's extensions
 //! (`x-amazon-apigateway-integration`, `x-amazon-apigateway-api-key-source`,
 //! `x-amazon-apigateway-binary-media-types`, `x-amazon-apigateway-any-method`)
 //! to and from the REST API model.
@@ -184,8 +184,7 @@ fn root(id: &str) -> Resource {
 fn info(d: &Value) -> Result<(String, Option<String>, Option<String>), ApiError> {
     if d.get("openapi").is_none() && d.get("swagger").is_none() {
         return Err(ApiError::BadRequest(
-            "Invalid OpenAPI input: neither `openapi` (3.0) nor `swagger` (2.0) is set (documents are read as JSON)"
-                .into(),
+            "Invalid OpenAPI input: neither `openapi` (3.0) nor `swagger` (2.0) is set".into(),
         ));
     }
     let info = d.get("info").cloned().unwrap_or(Value::Null);

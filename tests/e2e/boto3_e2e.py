@@ -309,6 +309,33 @@ def main():
     c.delete_api_key(apiKey=key["id"])
     c.delete_rest_api(restApiId=imported["id"])
 
+    # A YAML document imports too.
+    yaml_doc = """
+openapi: 3.0.1
+info:
+  title: from-yaml
+paths:
+  /ping:
+    get:
+      responses:
+        200:
+          description: ok
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: '{"pong": true}'
+"""
+    y = c.import_rest_api(body=yaml_doc.encode())
+    assert y["name"] == "from-yaml", y
+    c.create_deployment(restApiId=y["id"], stageName="y")
+    assert call(f"/restapis/{y['id']}/y/_user_request_/ping", timeout_s=0) == {"pong": True}
+    c.delete_rest_api(restApiId=y["id"])
+
     c.delete_stage(restApiId=api_id, stageName="prod")
     c.delete_rest_api(restApiId=api_id)
     expect_error("NotFoundException", 404, c.get_rest_api, restApiId=api_id)

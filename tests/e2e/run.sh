@@ -48,9 +48,9 @@ PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_
 kill -TERM "$PID"
 wait "$PID"
 PID=""
-# Every management call was audited (5 deployments: 2 of pets, 3 of the import), the refused one too; no secret or signature on disk.
+# Every management call was audited (6 deployments: 2 of pets, 3 of the import, 1 of the YAML import), the refused one too; no secret or signature on disk.
 deployments=$(target/debug/portico --config "$TMP/portico.toml" audit --event CreateDeployment | grep -c '"errorCode":null')
-[[ $deployments == 5 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 5" >&2; exit 1; }
+[[ $deployments == 6 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 6" >&2; exit 1; }
 target/debug/portico --config "$TMP/portico.toml" audit --event GetRestApis | grep -q '"errorCode":"InvalidSignatureException"' \
     || { echo "e2e: the refused GetRestApis call is not in the audit log" >&2; exit 1; }
 if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; then
