@@ -549,6 +549,10 @@ pub struct ApiConfig {
     /// this definition, built from the canary deployment, serves.
     #[serde(skip)]
     pub canary_percent: Option<f64>,
+    /// The API definition whose stage cache this one shares (a canary with
+    /// `useStageCache`); `None`: its own.
+    #[serde(skip)]
+    pub cache_of: Option<String>,
 }
 
 impl ApiConfig {

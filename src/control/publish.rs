@@ -159,6 +159,9 @@ pub fn api_configs(
             let mut s = stage.clone();
             s.variables.extend(k.stage_variable_overrides.clone());
             let mut c = api_config(&doc, &canary, &s, state_dir, &mut skipped);
+            if k.use_stage_cache {
+                c.cache_of = Some(c.name.get_ref().clone());
+            }
             c.name = Spanned::new(0..0, format!("{} (canary)", c.name.get_ref()));
             c.canary_percent = Some(k.percent_traffic.clamp(0.0, 100.0));
             out.push(c);
@@ -234,6 +237,7 @@ fn api_config(
         routes,
         control: Some(id.clone()),
         canary_percent: None,
+        cache_of: None,
     }
 }
 

@@ -164,7 +164,8 @@ impl Snapshot {
                         }
                     });
                 }
-                let cache_id = caching::stable_id(api.id(), api.name.get_ref(), stage_name);
+                let cache_name = api.cache_of.as_ref().unwrap_or(api.name.get_ref());
+                let cache_id = caching::stable_id(api.id(), cache_name, stage_name);
                 let (cache, route_cache) = caching::compile(api, stage, cache_id);
                 let slots = stage.metrics.then(|| {
                     let base = metric_slots.len();
