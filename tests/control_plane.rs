@@ -11,7 +11,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -562,18 +561,6 @@ fn kill_9_during_management_calls_keeps_every_acknowledged_change() {
 // 2. SIGHUP with a bad file
 // ---------------------------------------------------------------------------
 
-/// The config file the server was started with (`--config PATH` on its
-/// command line).
-fn config_path(srv: &Server) -> PathBuf {
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", srv.pid)).expect("read cmdline");
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    let i = args
-        .iter()
-        .position(|a| *a == b"--config")
-        .unwrap_or_else(|| panic!("no --config in {args:?}"));
-    PathBuf::from(String::from_utf8_lossy(args[i + 1]).into_owned())
-}
-
 /// `base` with an API whose `GET /prod/which` answers `body`.
 fn which_config(base: &Config, body: &str) -> Config {
     base.clone().append(&api_toml(
@@ -614,7 +601,7 @@ fn sighup_with_a_bad_file_keeps_serving_the_running_config() {
     let base = Config::new("");
     let mut srv = Server::start(&which_config(&base, "A"));
     assert_which(&srv, "A", "at start");
-    let path = config_path(&srv);
+    let path = srv.config_path().to_path_buf();
 
     // A syntax error in a file that would otherwise answer B.
     let (bad, _, _) = break_line(

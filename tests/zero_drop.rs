@@ -29,7 +29,6 @@ mod common;
 
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,18 +67,6 @@ fn file_api(v: usize) -> String {
 /// routes: nothing a reload may not change (listen, workers, throttles).
 fn config(base: &Config, v: usize) -> Config {
     base.clone().append(&file_api(v))
-}
-
-/// The config file the server was started with (`--config PATH` on its
-/// command line).
-fn config_path(srv: &Server) -> PathBuf {
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", srv.pid)).expect("read cmdline");
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    let i = args
-        .iter()
-        .position(|a| *a == b"--config")
-        .unwrap_or_else(|| panic!("no --config in {args:?}"));
-    PathBuf::from(String::from_utf8_lossy(args[i + 1]).into_owned())
 }
 
 /// A management call with the token; panics unless it answers `status`.
@@ -457,7 +444,7 @@ fn deployments_and_reloads_under_load_drop_nothing() {
         (api, zd)
     };
     let mut srv = Server::start(&config(&base, 0));
-    let path = config_path(&srv);
+    let path = srv.config_path().to_path_buf();
 
     // The load.
     let sh = Arc::new(Shared::new());

@@ -654,6 +654,12 @@ impl Server {
     }
 
     /// Next stderr line after startup, or `None` on timeout / EOF.
+    /// The config file the server was started with (rewrite it, then
+    /// SIGHUP, to reload).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
     pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
         if let Some(l) = self.pending.pop_front() {
             return Some(l);
