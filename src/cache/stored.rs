@@ -24,6 +24,8 @@ pub struct StorePolicy<'a> {
     pub allow_set_cookie: bool,
     /// The stage's Hit/Miss header, also never stored.
     pub cache_header: &'a [u8],
+    /// The gateway added CORS lines to this answer: they are per exchange.
+    pub gateway_cors: bool,
 }
 
 /// A captured response cut for storage: head (status line and kept
@@ -107,6 +109,9 @@ pub fn storable(response: &[u8], policy: &StorePolicy<'_>) -> Option<Storable> {
         if PER_EXCHANGE.iter().any(|p| name.eq_ignore_ascii_case(p))
             || name.eq_ignore_ascii_case(b"content-length")
             || (!policy.cache_header.is_empty() && name.eq_ignore_ascii_case(policy.cache_header))
+            || (policy.gateway_cors
+                && (name.len() > 15 && name[..15].eq_ignore_ascii_case(b"access-control-")
+                    || name.eq_ignore_ascii_case(b"vary")))
         {
             continue;
         }
@@ -133,6 +138,7 @@ mod tests {
             max_item_bytes: 100,
             allow_set_cookie: false,
             cache_header: b"x-cache",
+            gateway_cors: false,
         }
     }
 

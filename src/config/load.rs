@@ -79,6 +79,16 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
             }
             default_api = Some(api.name.get_ref());
         }
+        if let Some(cors) = &api.cors {
+            let c = cors.get_ref();
+            if c.allow_credentials && c.allow_origins.iter().any(|o| o == "*") {
+                return Err((
+                    cors.span().start,
+                    format!("api[{i}].cors.allow_credentials"),
+                    "cannot be true with allow_origins = [\"*\"]: name the origins".into(),
+                ));
+            }
+        }
         for (j, route) in api.routes.iter().enumerate() {
             let IntegrationConfig::HttpProxy { uri, .. } = route.integration.get_ref() else {
                 continue;

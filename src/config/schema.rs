@@ -190,6 +190,26 @@ fn default_emf_namespace() -> String {
     "portico".into()
 }
 
+/// An API's CORS configuration (HTTP APIs' `corsConfiguration`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`) or `*`.
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer.
+    #[serde(default)]
+    pub max_age: Option<u64>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
 /// A stage's access log, as AWS's `accessLogSettings`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -536,6 +556,9 @@ pub struct ApiConfig {
     pub id: Option<String>,
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// CORS, as HTTP APIs configure it; absent: no CORS handling.
+    #[serde(default)]
+    pub cors: Option<Spanned<CorsConfig>>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageConfig>,
     #[serde(default)]

@@ -233,6 +233,7 @@ fn api_config(
         name: Spanned::new(0..0, format!("{}/{}", doc.api.name, stage.stage_name)),
         id: Some(id.clone()),
         hosts: Vec::new(),
+        cors: None,
         stages,
         routes,
         control: Some(id.clone()),

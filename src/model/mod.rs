@@ -3,10 +3,12 @@
 //! plane. A request keeps the snapshot it started with.
 
 mod caching;
+mod cors;
 mod limits;
 mod snapshot;
 mod uri_template;
 
+pub use cors::Cors;
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use snapshot::{
     system_resolve, AccessLog, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,

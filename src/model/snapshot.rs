@@ -58,6 +58,8 @@ pub struct Api {
     pub key_required: Vec<bool>,
     /// Per route: its method (`ANY` too) and path template, for logs.
     pub resources: Vec<(String, String)>,
+    /// CORS for the API's answers and preflights; `None`: none.
+    pub cors: Option<super::Cors>,
     /// A management-API canary: the share of its stage's calls, in
     /// hundredths of a percent (0–10,000).
     pub canary_bp: Option<u32>,
@@ -230,6 +232,7 @@ impl Snapshot {
                 key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
                 resources: route_names(api).collect(),
                 canary_bp: api.canary_percent.map(|p| (p * 100.0).round() as u32),
+                cors: api.cors.as_ref().map(|c| super::Cors::compile(c.get_ref())),
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();

@@ -86,10 +86,12 @@ pub fn decide<'s>(
 }
 
 /// Writes the stored answer into `conn.out` if there is a fresh one.
+/// `extra`: this exchange's own header lines (CORS).
 pub fn serve_hit(
     w: &Worker,
     snap: &Snapshot,
     out: &mut Vec<u8>,
+    extra: &[u8],
     l: &Lookup<'_>,
     req: &RequestInfo,
 ) -> bool {
@@ -114,6 +116,7 @@ pub fn serve_hit(
     if l.warn {
         out.extend_from_slice(WARNING);
     }
+    out.extend_from_slice(extra);
     if req.close || w.draining() {
         out.extend_from_slice(b"connection: close\r\n");
     }
@@ -194,12 +197,11 @@ impl Fill<'_, '_> {
             return false;
         };
         let _ = monoio::time::timeout(self.lookup.stage.coalesce_wait, gate.wait()).await;
-        serve_hit(w, snap, &mut conn.out, &self.lookup, req)
+        serve_hit(w, snap, &mut conn.out, &conn.extra_head, &self.lookup, req)
     }
 
     /// Marks the answer as a miss and captures it, if it may be stored.
     pub fn prepare(&self, snap: &Snapshot, conn: &mut Connection) {
-        conn.extra_head.clear();
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {
             conn.extra_head.extend_from_slice(WARNING);
@@ -218,6 +220,7 @@ impl Fill<'_, '_> {
                 max_item_bytes: l.stage.max_item_bytes,
                 allow_set_cookie: l.route.allow_set_cookie,
                 cache_header: &snap.cache_header,
+                gateway_cors: conn.cors,
             };
             if let Some(s) = cache::storable(&conn.captured, &policy) {
                 let (head, body) = s.head.split_at(s.body_at);

@@ -4,10 +4,12 @@
 //!
 //! accept → parse head (server::conn) → request id → resolve API + stage →
 //! route → admit (API key, throttle, quota) → cache lookup → integration
-//! → write → cache fill → meter the bytes sent → record (metrics, access log)
+//! → write → cache fill → meter the bytes sent → record (metrics, access log);
+//! a CORS preflight is answered right after resolving the API
 
 mod admit;
 mod cache;
+mod cors;
 mod record;
 mod request_id;
 mod resolve;
@@ -42,6 +44,8 @@ pub struct RequestInfo {
 
 enum Plan<'s> {
     Reject(ErrorResponse),
+    /// A CORS preflight: answered here, headers in `conn.extra_head`.
+    Preflight,
     /// Answered from the cache: the response is in `conn.out`.
     Cached,
     Mock(&'s MockIntegration),
@@ -57,6 +61,8 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     conn.status = 0;
     conn.integration = None;
     conn.error = None;
+    conn.extra_head.clear();
+    conn.cors = false;
     // A failed proxy call may have left its request here.
     conn.upstream_out.clear();
     let Connection {
@@ -66,6 +72,8 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         peer_ip,
         out,
         log_path,
+        extra_head,
+        cors: cors_added,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -91,6 +99,10 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             record::keep_request_line(log_path, head, buf);
         }
     }
+    let preflight = match &target {
+        Ok(t) => cors::apply(t.api, head, buf, extra_head, cors_added),
+        Err(_) => false,
+    };
     let routed = target.and_then(|t| route::find(t, head.method()));
     if let Ok((_, _, m)) = &routed {
         seen.route = Some(m.route);
@@ -100,6 +112,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Ok((stage, m, admission))
     });
     let (plan, mut fill) = match routed {
+        _ if preflight => (Plan::Preflight, None),
         Err(reject) => (Plan::Reject(reject), None),
         Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
             Err((reject, level)) => {
@@ -111,7 +124,9 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                 seen.meter = admission.meter;
                 match cache::decide(stage, &m, head, buf, seen.meter.is_some()) {
                     cache::Decision::Refuse(e) => (Plan::Reject(e), None),
-                    cache::Decision::Use(l) if cache::serve_hit(w, &snap, out, &l, &req) => {
+                    cache::Decision::Use(l)
+                        if cache::serve_hit(w, &snap, out, extra_head, &l, &req) =>
+                    {
                         seen.cache = Some(true);
                         (Plan::Cached, None)
                     }
@@ -201,6 +216,29 @@ async fn serve(
             }
             match conn.flush().await {
                 Ok(()) if !(req.close || w.draining()) => Outcome::KeepAlive,
+                _ => Outcome::Close,
+            }
+        }
+        Plan::Preflight => {
+            if let Err(outcome) = discard_body(w, snap, conn, req).await {
+                return outcome;
+            }
+            let close = req.close || w.draining();
+            conn.status = 204;
+            let out = &mut conn.out;
+            crate::http::write_status_line(out, 204);
+            out.extend_from_slice(b"x-request-id: ");
+            out.extend_from_slice(req.id.as_bytes());
+            out.extend_from_slice(b"\r\ndate: ");
+            out.extend_from_slice(&w.date());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&conn.extra_head);
+            if close {
+                out.extend_from_slice(b"connection: close\r\n");
+            }
+            out.extend_from_slice(b"\r\n");
+            match conn.flush().await {
+                Ok(()) if !close => Outcome::KeepAlive,
                 _ => Outcome::Close,
             }
         }

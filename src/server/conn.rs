@@ -46,6 +46,8 @@ pub struct Connection {
     pub error: Option<&'static str>,
     /// The request's method and path, kept for an access log line.
     pub log_path: Vec<u8>,
+    /// The gateway added CORS header lines to this exchange's answer.
+    pub cors: bool,
 }
 
 impl Connection {
@@ -109,6 +111,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         integration: None,
         error: None,
         log_path: Vec::new(),
+        cors: false,
     };
     let mut first = true;
     loop {
