@@ -788,3 +788,68 @@ fn data_plane_cannot_reach_management_operations() {
     assert_eq!(srv.connect().get(&invoke).body_str(), "deployed");
     srv.stop();
 }
+
+// ---------------------------------------------------------------------------
+// 4. Limits of deployed stages hold after a restart
+// ---------------------------------------------------------------------------
+
+/// Statuses of `n` quick GETs of `path` on one connection.
+fn burst(srv: &Server, path: &str, n: usize) -> Vec<u16> {
+    let mut c = srv.connect();
+    (0..n).map(|_| c.get(path).status).collect()
+}
+
+/// A stage throttled through the management API (rate 1/s, burst 2) keeps
+/// refusing a burst after a restart: the workers and the reconciler start
+/// on the numbering the deployed stages gave the limits.
+#[test]
+fn deployed_stage_throttling_holds_after_a_restart() {
+    let cfg = Config::demo(NO_BACKEND).admin("token", &toml_str(TOKEN));
+    let mut srv = Server::start(&cfg);
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": {"title": "limited"},
+        "paths": {"/v": {"get": {"x-amazon-apigateway-integration": {
+            "type": "mock",
+            "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
+        }}}}
+    });
+    let api = call(&mut srv, "POST", "/restapis?mode=import", Some(doc), 201);
+    let id = s(&api, "id").to_string();
+    call(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(json!({"stageName": "prod"})),
+        201,
+    );
+    call(
+        &mut srv,
+        "PATCH",
+        &format!("/restapis/{id}/stages/prod"),
+        Some(json!({"patchOperations": [
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "1"},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "2"}
+        ]})),
+        200,
+    );
+    let path = format!("/restapis/{id}/prod/_user_request_/v");
+    let before = burst(&srv, &path, 10);
+    assert!(
+        before.iter().filter(|&&s| s == 429).count() >= 6,
+        "before the restart: {before:?}"
+    );
+    srv.stop();
+    let srv = Server::start(&cfg);
+    let after = burst(&srv, &path, 10);
+    assert!(
+        after.contains(&200),
+        "the deployed stage is served after the restart: {after:?}"
+    );
+    assert!(
+        after.iter().filter(|&&s| s == 429).count() >= 6,
+        "after the restart: {after:?}"
+    );
+    // The file's own routes are served as before.
+    assert_eq!(srv.connect().get("/prod/hello").status, 200);
+}

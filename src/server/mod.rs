@@ -358,7 +358,8 @@ fn reconciler(
     let mut r = Reconciler::new(snapshot.catalog.clone(), workers, tick, today, |_| {
         i += 1;
         state[i - 1]
-    });
+    })
+    .numbered(snapshot.catalog_gen);
     let mut leases = vec![Vec::new(); workers];
     r.tick(0.0, today, &mut leases);
     Ok((r, leases))

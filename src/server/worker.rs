@@ -263,7 +263,9 @@ impl Worker {
             .map_or(0, |d| d.as_nanos() as u64)
             ^ ((s.id as u64 + 1) << 48)
             ^ u64::from(std::process::id());
-        let mut throttle = Local::new(&snapshot.catalog);
+        // Numbered as the snapshot it starts with (deployed stages may have
+        // renumbered the file's limits before any worker ran).
+        let mut throttle = Local::numbered(&snapshot.catalog, snapshot.catalog_gen);
         for l in &s.initial_leases {
             throttle.apply(*l);
         }

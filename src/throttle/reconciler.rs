@@ -122,6 +122,12 @@ impl Reconciler {
         }
     }
 
+    /// Starts at `generation` (the snapshot the workers start with).
+    pub fn numbered(mut self, generation: u64) -> Reconciler {
+        self.generation = generation;
+        self
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
