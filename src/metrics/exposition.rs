@@ -149,32 +149,20 @@ pub fn render(
         |k| k.bytes_out,
     );
 
-    family(
+    worker_family(
         &mut o,
         "portico_worker_connections",
-        "gauge",
         "Open client connections per worker.",
+        per_worker,
+        |c| c.connections,
     );
-    for (w, c) in per_worker {
-        let _ = writeln!(
-            o,
-            "portico_worker_connections{{worker=\"{w}\"}} {}",
-            c.connections
-        );
-    }
-    family(
+    worker_family(
         &mut o,
         "portico_upstream_pool_idle_connections",
-        "gauge",
         "Idle upstream connections kept for reuse, per worker.",
+        per_worker,
+        |c| c.pool_idle,
     );
-    for (w, c) in per_worker {
-        let _ = writeln!(
-            o,
-            "portico_upstream_pool_idle_connections{{worker=\"{w}\"}} {}",
-            c.pool_idle
-        );
-    }
     family(
         &mut o,
         "portico_access_log_lines_total",
@@ -241,6 +229,20 @@ pub fn render(
 
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A gauge per worker.
+fn worker_family(
+    o: &mut String,
+    name: &str,
+    help: &str,
+    per_worker: &[(usize, WorkerCounts)],
+    value: impl Fn(&WorkerCounts) -> u64,
+) {
+    family(o, name, "gauge", help);
+    for (w, c) in per_worker {
+        let _ = writeln!(o, "{name}{{worker=\"{w}\"}} {}", value(c));
+    }
 }
 
 /// A counter per API key in a plan, for keys that made calls.
