@@ -12,6 +12,8 @@ use super::model::{
 };
 use crate::config::{ApiConfig, IntegrationConfig};
 
+pub(super) const FROM_FILE: &str = "declared in the config file";
+
 /// The id of the one deployment a file API has.
 pub const DEPLOYMENT: &str = "config";
 
@@ -31,33 +33,29 @@ fn id_of(api: &str, path: &str) -> String {
 pub fn from_config(api: &ApiConfig) -> FileApi {
     let id = api.id().to_string();
     let root = id_of(&id, "/");
-    let mut resources = vec![Resource {
-        id: root.clone(),
-        parent_id: None,
-        path_part: None,
-        path: "/".into(),
-        resource_methods: BTreeMap::new(),
-    }];
+    let mut doc = ApiDoc {
+        api: RestApi {
+            id: id.clone(),
+            name: api.name.get_ref().clone(),
+            description: Some(FROM_FILE.into()),
+            created_date: 0,
+            version: None,
+            binary_media_types: Vec::new(),
+            minimum_compression_size: None,
+            api_key_source: "HEADER".into(),
+            endpoint_configuration: EndpointConfiguration {
+                types: vec!["REGIONAL".into()],
+            },
+            tags: BTreeMap::new(),
+            disable_execute_api_endpoint: false,
+            root_resource_id: root.clone(),
+        },
+        resources: vec![Resource::root(root)],
+    };
     for route in &api.routes {
         let key = route.key();
         let (verb, path) = key.split_once(' ').unwrap_or(("ANY", "/"));
-        let mut parent = root.clone();
-        let mut full = String::new();
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            full.push('/');
-            full.push_str(part);
-            let rid = id_of(&id, &full);
-            if !resources.iter().any(|r| r.id == rid) {
-                resources.push(Resource {
-                    id: rid.clone(),
-                    parent_id: Some(parent.clone()),
-                    path_part: Some(part.to_string()),
-                    path: full.clone(),
-                    resource_methods: BTreeMap::new(),
-                });
-            }
-            parent = rid;
-        }
+        let rid = doc.ensure_path(path, |full| id_of(&id, full));
         let method = Method {
             http_method: verb.to_string(),
             authorization_type: "NONE".into(),
@@ -65,7 +63,7 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             method_integration: Some(integration(route.integration.get_ref())),
             ..Method::default()
         };
-        if let Some(r) = resources.iter_mut().find(|r| r.id == parent) {
+        if let Some(r) = doc.resources.iter_mut().find(|r| r.id == rid) {
             r.resource_methods.insert(verb.to_string(), method);
         }
     }
@@ -90,7 +88,7 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             Stage {
                 deployment_id: DEPLOYMENT.into(),
                 stage_name: name.clone(),
-                description: Some("declared in the config file".into()),
+                description: Some(FROM_FILE.into()),
                 cache_cluster_enabled: s.cache.is_some(),
                 cache_cluster_size: s
                     .cache
@@ -113,36 +111,17 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             }
         })
         .collect();
-    let mut file = FileApi {
-        doc: ApiDoc {
-            api: RestApi {
-                id: id.clone(),
-                name: api.name.get_ref().clone(),
-                description: Some("declared in the config file".into()),
-                created_date: 0,
-                version: None,
-                binary_media_types: Vec::new(),
-                minimum_compression_size: None,
-                api_key_source: "HEADER".into(),
-                endpoint_configuration: EndpointConfiguration {
-                    types: vec!["REGIONAL".into()],
-                },
-                tags: BTreeMap::new(),
-                disable_execute_api_endpoint: false,
-                root_resource_id: root,
-            },
-            resources,
-        },
-        stages,
-        deployment: Deployment {
-            id: DEPLOYMENT.into(),
-            description: Some("the config file".into()),
-            created_date: 0,
-            api_summary: BTreeMap::new(),
-        },
+    let deployment = Deployment {
+        id: DEPLOYMENT.into(),
+        description: Some("the config file".into()),
+        created_date: 0,
+        api_summary: doc.summary(),
     };
-    file.deployment.api_summary = file.doc.summary();
-    file
+    FileApi {
+        doc,
+        stages,
+        deployment,
+    }
 }
 
 fn integration(i: &IntegrationConfig) -> Integration {

@@ -7,13 +7,12 @@
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::file_apis::FROM_FILE;
 use super::model::{
     ApiKey, ApiStage, Page, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey,
 };
 use super::patch::PatchOp;
 use super::{page, unescape, Call, ControlPlane, Reply};
-
-const FROM_FILE: &str = "declared in the config file";
 
 fn from_file(what: &str, id: &str) -> ApiError {
     ApiError::BadRequest(format!(

@@ -127,7 +127,49 @@ pub struct ApiDoc {
     pub resources: Vec<Resource>,
 }
 
+impl Resource {
+    /// An API's root resource, `/`.
+    pub fn root(id: String) -> Resource {
+        Resource {
+            id,
+            parent_id: None,
+            path_part: None,
+            path: "/".into(),
+            resource_methods: BTreeMap::new(),
+        }
+    }
+}
+
 impl ApiDoc {
+    /// The id of the resource at `path`, created with its missing
+    /// ancestors (`new_id` names each new one by its full path).
+    pub fn ensure_path(&mut self, path: &str, mut new_id: impl FnMut(&str) -> String) -> String {
+        let mut parent = self.api.root_resource_id.clone();
+        let mut full = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            full.push('/');
+            full.push_str(part);
+            let found = self.resources.iter().find(|r| {
+                r.parent_id.as_deref() == Some(&parent) && r.path_part.as_deref() == Some(part)
+            });
+            parent = match found {
+                Some(r) => r.id.clone(),
+                None => {
+                    let id = new_id(&full);
+                    self.resources.push(Resource {
+                        id: id.clone(),
+                        parent_id: Some(parent),
+                        path_part: Some(part.to_string()),
+                        path: full.clone(),
+                        resource_methods: BTreeMap::new(),
+                    });
+                    id
+                }
+            };
+        }
+        parent
+    }
+
     /// A deployment's `apiSummary`: path → method → its authorization.
     pub fn summary(&self) -> BTreeMap<String, BTreeMap<String, MethodSnapshot>> {
         let mut summary: BTreeMap<String, BTreeMap<String, MethodSnapshot>> = BTreeMap::new();

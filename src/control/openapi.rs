@@ -48,7 +48,8 @@ impl ControlPlane {
             },
             resources: Vec::new(),
         };
-        doc.resources.push(root(&doc.api.root_resource_id));
+        doc.resources
+            .push(Resource::root(doc.api.root_resource_id.clone()));
         self.apply_document(&mut doc, &c.body)?;
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))
@@ -69,7 +70,7 @@ impl ControlPlane {
                 doc.api.name = name;
                 doc.api.description = description;
                 doc.api.version = version;
-                doc.resources = vec![root(&doc.api.root_resource_id)];
+                doc.resources = vec![Resource::root(doc.api.root_resource_id.clone())];
             }
             "merge" => {}
             m => {
@@ -127,7 +128,8 @@ impl ControlPlane {
             ApiError::BadRequest("Invalid OpenAPI input: no `paths` object".into())
         })?;
         for (path, item) in paths {
-            let rid = self.ensure_path(doc, path)?;
+            let ids = &mut self.ids;
+            let rid = doc.ensure_path(path, |_| ids.next(6));
             let Some(item) = item.as_object() else {
                 continue;
             };
@@ -142,42 +144,6 @@ impl ControlPlane {
             }
         }
         Ok(())
-    }
-
-    /// The resource at `path`, created with its missing ancestors.
-    fn ensure_path(&mut self, doc: &mut ApiDoc, path: &str) -> Result<String, ApiError> {
-        let mut parent = doc.api.root_resource_id.clone();
-        let mut full = String::new();
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            full.push('/');
-            full.push_str(part);
-            if let Some(r) = doc.resources.iter().find(|r| {
-                r.parent_id.as_deref() == Some(&parent) && r.path_part.as_deref() == Some(part)
-            }) {
-                parent = r.id.clone();
-                continue;
-            }
-            let id = self.ids.next(6);
-            doc.resources.push(Resource {
-                id: id.clone(),
-                parent_id: Some(parent),
-                path_part: Some(part.to_string()),
-                path: full.clone(),
-                resource_methods: BTreeMap::new(),
-            });
-            parent = id;
-        }
-        Ok(parent)
-    }
-}
-
-fn root(id: &str) -> Resource {
-    Resource {
-        id: id.to_string(),
-        parent_id: None,
-        path_part: None,
-        path: "/".into(),
-        resource_methods: BTreeMap::new(),
     }
 }
 

@@ -53,13 +53,7 @@ impl ControlPlane {
         };
         let doc = ApiDoc {
             api,
-            resources: vec![Resource {
-                id: root,
-                parent_id: None,
-                path_part: None,
-                path: "/".into(),
-                resource_methods: Default::default(),
-            }],
+            resources: vec![Resource::root(root)],
         };
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))
