@@ -91,6 +91,11 @@ impl Deployed {
         for s in skipped {
             crate::log!(warn, "management API route not served: {s}");
         }
+        // Most management calls (resources, methods, integrations) change
+        // nothing the data plane serves until they are deployed.
+        if format!("{published:?}") == format!("{:?}", *lock(&self.control)) {
+            return Ok(());
+        }
         let before = std::mem::replace(&mut *lock(&self.control), published);
         let r = self.compile_and_publish(resolve);
         if r.is_err() {
