@@ -68,6 +68,40 @@ def expect_error(code, status, f, *args, **kwargs):
     raise AssertionError(f"{f.__name__} succeeded, wanted {code}")
 
 
+def canary_overrides_and_stage_cache(c, up):
+    """A canary's stageVariableOverrides reach its integration; with
+    useStageCache it answers from the stage's cache, without from its own."""
+    doc = {"openapi": "3.0.1", "info": {"title": "canary-vars"},
+           "paths": {"/who": {"get": {"x-amazon-apigateway-integration": {
+               "type": "http_proxy", "httpMethod": "GET", "uri": up + "/${stageVariables.tag}"}}}}}
+    api = c.import_rest_api(body=json.dumps(doc).encode())["id"]
+    c.create_deployment(restApiId=api, stageName="cv", variables={"tag": "main"})
+    c.update_stage(restApiId=api, stageName="cv", patchOperations=[
+        {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
+        {"op": "replace", "path": "/*/*/caching/enabled", "value": "true"},
+    ])
+    conn = http.client.HTTPConnection(DATA.removeprefix("http://"))  # one worker, one cache shard
+
+    def get():
+        conn.request("GET", f"/restapis/{api}/cv/_user_request_/who")
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        assert r.status == 200, (r.status, body)
+        return body["upstream_path"], r.headers.get("x-cache")
+
+    assert get() == ("/main", "Miss")
+    assert get() == ("/main", "Hit")
+    c.create_deployment(restApiId=api, stageName="cv", canarySettings={
+        "percentTraffic": 100.0, "stageVariableOverrides": {"tag": "canary"}, "useStageCache": False})
+    assert get() == ("/canary", "Miss"), "the canary has its own cache and its overridden variable"
+    assert get() == ("/canary", "Hit")
+    c.update_stage(restApiId=api, stageName="cv", patchOperations=[
+        {"op": "replace", "path": "/canarySettings/useStageCache", "value": "true"}])
+    assert get() == ("/main", "Hit"), "with useStageCache the canary answers from the stage's cache"
+    conn.close()
+    c.delete_rest_api(restApiId=api)
+
+
 def main():
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -335,6 +369,8 @@ paths:
     c.create_deployment(restApiId=y["id"], stageName="y")
     assert call(f"/restapis/{y['id']}/y/_user_request_/ping", timeout_s=0) == {"pong": True}
     c.delete_rest_api(restApiId=y["id"])
+
+    canary_overrides_and_stage_cache(c, up)
 
     c.delete_stage(restApiId=api_id, stageName="prod")
     c.delete_rest_api(restApiId=api_id)

@@ -48,11 +48,16 @@ PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_
 kill -TERM "$PID"
 wait "$PID"
 PID=""
-# Every management call was audited (6 deployments: 2 of pets, 3 of the import, 1 of the YAML import), the refused one too; no secret or signature on disk.
+# Every management call was audited (8 deployments: 2 of pets, 3 of the import, 1 of the YAML import, 2 of the canary API), the refused one too; no secret or signature on disk.
 deployments=$(target/debug/portico --config "$TMP/portico.toml" audit --event CreateDeployment | grep -c '"errorCode":null')
-[[ $deployments == 6 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 6" >&2; exit 1; }
+[[ $deployments == 8 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 8" >&2; exit 1; }
 target/debug/portico --config "$TMP/portico.toml" audit --event GetRestApis | grep -q '"errorCode":"InvalidSignatureException"' \
     || { echo "e2e: the refused GetRestApis call is not in the audit log" >&2; exit 1; }
+# --since: nothing after a future time, every call after a past one.
+[[ -z $(target/debug/portico --config "$TMP/portico.toml" audit --since 2999-01-01) ]] \
+    || { echo "e2e: audit --since 2999-01-01 printed calls" >&2; exit 1; }
+[[ $(target/debug/portico --config "$TMP/portico.toml" audit --since 2000-01-01 | wc -l) == $(wc -l <"$TMP/state/audit.jsonl") ]] \
+    || { echo "e2e: audit --since 2000-01-01 left calls out" >&2; exit 1; }
 if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; then
     echo "e2e: the audit log holds a secret or a signature" >&2; exit 1
 fi
