@@ -4,6 +4,8 @@
 //! the request path, top to bottom.
 
 pub mod admin;
+pub mod auth;
+pub mod aws;
 pub mod cache;
 pub mod config;
 pub mod control;

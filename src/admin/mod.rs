@@ -5,7 +5,6 @@
 pub mod audit;
 mod flush;
 mod server;
-mod sigv4;
 
 pub use flush::{flush_request, FlushError};
 pub use server::{start, Admin, AdminError, Context};

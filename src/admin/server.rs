@@ -13,7 +13,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use crate::cache::query_value;
 use crate::control::{ApiError, ControlPlane};
 
-use super::sigv4;
+use crate::aws::sigv4;
 use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]

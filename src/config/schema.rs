@@ -37,6 +37,8 @@ pub struct Config {
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
+    pub aws: AwsConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -151,6 +153,37 @@ impl Default for AdminConfig {
             access_key_id: None,
             secret_access_key: None,
             secret_access_key_env: None,
+        }
+    }
+}
+
+/// Where portico meets AWS: the account and region its events and ARNs
+/// name, the default Lambda endpoint, and the credentials it signs calls
+/// to AWS Lambda with (none: calls go unsigned, as a local emulator wants).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    pub account_id: String,
+    /// `http://host:port` of the Lambda Invoke API for integrations and
+    /// authorizers that name no `endpoint`.
+    pub lambda_endpoint: Option<String>,
+    /// Default: `AWS_ACCESS_KEY_ID`; the secret from `secret_access_key_env`.
+    pub access_key_id: Option<String>,
+    pub secret_access_key_env: String,
+    pub session_token_env: String,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            account_id: "000000000000".into(),
+            lambda_endpoint: None,
+            access_key_id: None,
+            secret_access_key_env: "AWS_SECRET_ACCESS_KEY".into(),
+            session_token_env: "AWS_SESSION_TOKEN".into(),
         }
     }
 }
@@ -559,6 +592,12 @@ pub struct ApiConfig {
     /// CORS, as HTTP APIs configure it; absent: no CORS handling.
     #[serde(default)]
     pub cors: Option<Spanned<CorsConfig>>,
+    /// Content types whose bodies Lambda events carry base64-encoded (`*/*`: all).
+    #[serde(default)]
+    pub binary_media_types: Vec<String>,
+    /// Named authorizers routes refer to.
+    #[serde(default)]
+    pub authorizers: BTreeMap<String, Spanned<AuthorizerConfig>>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageConfig>,
     #[serde(default)]
@@ -630,6 +669,12 @@ pub struct RouteConfig {
     /// Overrides for the stage cache; GET routes of a cached stage are cached by default.
     #[serde(default)]
     pub cache: Option<RouteCacheConfig>,
+    /// The name of one of the API's `authorizers`; absent: open.
+    #[serde(default)]
+    pub authorizer: Option<Spanned<String>>,
+    /// A JWT authorizer's token must carry at least one of these scopes.
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
 }
 
 impl RouteConfig {
@@ -681,7 +726,117 @@ pub enum IntegrationConfig {
         uri: UriTemplate,
         #[serde(default = "default_integration_timeout_ms")]
         timeout_ms: u64,
+        /// Headers added to the upstream request: a literal, or
+        /// `$context.authorizer.{key}` / `$context.authorizer.claims.{claim}`.
+        #[serde(default)]
+        request_headers: BTreeMap<String, String>,
     },
+    /// A Lambda proxy integration (AWS_PROXY): the request as an event,
+    /// the function's result as the answer.
+    Lambda {
+        /// A name or ARN; `${stageVariables.x}` is replaced per stage.
+        function: String,
+        /// The Invoke API's `http://host:port`; default `[aws] lambda_endpoint`.
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        payload_version: PayloadVersion,
+        #[serde(default = "default_integration_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+/// Who may call a route, as API Gateway's authorizers decide it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthorizerConfig {
+    /// A JWT authorizer (HTTP APIs): a signed token from an issuer.
+    Jwt {
+        issuer: String,
+        /// The token's `aud` (or `client_id`) must be one of these.
+        audience: Vec<String>,
+        /// Keys from a JWKS URL (`http://`), fetched and cached by each
+        /// worker and refreshed when a token names an unknown key ...
+        #[serde(default)]
+        jwks_uri: Option<String>,
+        /// ... or from a JWKS file read with the config.
+        #[serde(default)]
+        jwks_file: Option<std::path::PathBuf>,
+        /// Where the token is: `$request.header.NAME` (a `Bearer ` prefix is optional).
+        #[serde(default = "default_jwt_source")]
+        identity_source: String,
+        /// Clock skew allowed on `exp` and `nbf`, seconds.
+        #[serde(default = "default_leeway_s")]
+        leeway_s: u64,
+    },
+    /// A Lambda authorizer of type TOKEN: one header's value.
+    Token {
+        function: String,
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// The header holding the token.
+        #[serde(default = "default_token_header")]
+        header: String,
+        /// A token not matching it is refused (401) without invoking the function.
+        #[serde(default)]
+        validation_regex: Option<String>,
+        /// How long a result is reused for the same token; 0: never.
+        #[serde(default = "default_authorizer_ttl_s")]
+        ttl_s: u64,
+        #[serde(default = "default_authorizer_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// A Lambda authorizer of type REQUEST: headers, query strings, stage variables.
+    Request {
+        function: String,
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// `$request.header.NAME`, `$request.querystring.NAME`,
+        /// `$stageVariables.NAME` (or AWS's `method.request.header.NAME`
+        /// forms); all must be present or the call is refused (401).
+        identity_sources: Vec<String>,
+        /// 1.0: REST API's event and IAM policy; 2.0: HTTP API's event.
+        #[serde(default)]
+        payload_version: PayloadVersion,
+        /// 2.0 only: the function answers `{"isAuthorized": bool, "context": {...}}`.
+        #[serde(default)]
+        simple_responses: bool,
+        #[serde(default = "default_authorizer_ttl_s")]
+        ttl_s: u64,
+        #[serde(default = "default_authorizer_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_jwt_source() -> String {
+    "$request.header.Authorization".into()
+}
+
+fn default_leeway_s() -> u64 {
+    5
+}
+
+fn default_token_header() -> String {
+    "Authorization".into()
+}
+
+/// API Gateway's default authorizer result TTL.
+fn default_authorizer_ttl_s() -> u64 {
+    300
+}
+
+fn default_authorizer_timeout_ms() -> u64 {
+    10_000
+}
+
+/// The Lambda event's shape: REST APIs send 1.0, HTTP APIs 2.0 by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum PayloadVersion {
+    #[default]
+    #[serde(rename = "1.0")]
+    V1,
+    #[serde(rename = "2.0")]
+    V2,
 }
 
 fn default_mock_status() -> u16 {

@@ -151,7 +151,24 @@ fn integration(i: &IntegrationConfig) -> Integration {
                 ..Integration::default()
             }
         }
-        IntegrationConfig::HttpProxy { uri, timeout_ms } => Integration {
+        IntegrationConfig::Lambda {
+            function,
+            timeout_ms,
+            ..
+        } => Integration {
+            kind: "AWS_PROXY".into(),
+            http_method: Some("POST".into()),
+            uri: Some(format!(
+                "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations",
+                // A function ARN names its region; a bare name gets AWS's default.
+                region = function.split(':').nth(3).unwrap_or("us-east-1")
+            )),
+            timeout_in_millis: (*timeout_ms).min(29_000) as i64,
+            ..Integration::default()
+        },
+        IntegrationConfig::HttpProxy {
+            uri, timeout_ms, ..
+        } => Integration {
             kind: "HTTP_PROXY".into(),
             http_method: Some("ANY".into()),
             uri: Some(uri.raw.clone()),

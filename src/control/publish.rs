@@ -18,8 +18,8 @@ use std::path::Path;
 
 use crate::config::{
     AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, IntegrationConfig, MethodSpec,
-    PlanStageConfig, QuotaConfig, QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig,
-    StageConfig, Throttle, Ttl, UnauthorizedStrategy, UsagePlanConfig,
+    PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod, RouteCacheConfig, RouteConfig,
+    StageCacheConfig, StageConfig, Throttle, Ttl, UnauthorizedStrategy, UsagePlanConfig,
 };
 
 /// What the management API adds to the config the data plane serves.
@@ -213,6 +213,8 @@ fn api_config(
                 integration: Spanned::new(0..0, integration),
                 api_key_required: m.api_key_required,
                 cache: route_cache(stage, &r.path, verb, i),
+                authorizer: None,
+                authorization_scopes: Vec::new(),
             });
         }
     }
@@ -234,6 +236,8 @@ fn api_config(
         id: Some(id.clone()),
         hosts: Vec::new(),
         cors: None,
+        binary_media_types: doc.api.binary_media_types.clone(),
+        authorizers: BTreeMap::new(),
         stages,
         routes,
         control: Some(id.clone()),
@@ -370,6 +374,19 @@ fn route_cache(stage: &Stage, path: &str, verb: &str, i: &Integration) -> Option
     })
 }
 
+/// The function ARN in an AWS_PROXY URI,
+/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations`.
+pub fn lambda_function(uri: &str) -> Result<String, String> {
+    uri.split_once(":lambda:path/2015-03-31/functions/")
+        .filter(|(prefix, _)| prefix.starts_with("arn:aws:apigateway:"))
+        .and_then(|(_, rest)| rest.strip_suffix("/invocations"))
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!("AWS_PROXY uri `{uri}` is not arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations")
+        })
+}
+
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
     match i.kind.as_str() {
         // HTTP without mapping templates passes the request through, as a proxy.
@@ -380,6 +397,7 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                     .try_into()
                     .map_err(|e| format!("integration uri: {e}"))?,
                 timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
+                request_headers: BTreeMap::new(),
             })
         }
         "MOCK" => {
@@ -401,6 +419,15 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                 status,
                 headers,
                 body,
+            })
+        }
+        "AWS_PROXY" => {
+            let uri = i.uri.clone().unwrap_or_default();
+            Ok(IntegrationConfig::Lambda {
+                function: lambda_function(&uri)?,
+                endpoint: None,
+                payload_version: PayloadVersion::V1,
+                timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
             })
         }
         other => Err(format!("{other} integrations are not served yet")),

@@ -38,14 +38,16 @@ impl RelayError {
     }
 }
 
-/// Where body bytes go: a peer, or nowhere (a body nobody needs, read only
-/// to keep the connection usable).
+/// Where body bytes go: a peer, memory (the data only, for an integration
+/// that needs the body whole, such as a Lambda event), or nowhere (a body
+/// nobody needs, read only to keep the connection usable).
 pub enum Sink<'a> {
     Peer {
         io: &'a mut TcpStream,
         framing: Framing,
         scratch: &'a mut Vec<u8>,
     },
+    Buffer(&'a mut Vec<u8>),
     Discard,
 }
 
@@ -88,7 +90,7 @@ impl Relay {
                         Sink::Peer {
                             framing: Framing::Dechunk,
                             ..
-                        }
+                        } | Sink::Buffer(_)
                     );
                     let mut data = Vec::new();
                     let used = decoder
@@ -120,6 +122,13 @@ impl Relay {
                                 .await
                                 .map_err(RelayError::Sink)?
                         }
+                        Sink::Buffer(out) => {
+                            for r in data {
+                                moved += r.len() as u64;
+                                out.extend_from_slice(&avail[r]);
+                            }
+                            src.consume(used);
+                        }
                         Sink::Discard => src.consume(used),
                     }
                     if decoder.is_done() {
@@ -134,6 +143,11 @@ impl Relay {
                             src.forward_buffered(io, n)
                                 .await
                                 .map_err(RelayError::Sink)?
+                        }
+                        Sink::Buffer(out) => {
+                            moved += n as u64;
+                            out.extend_from_slice(&avail[..n]);
+                            src.consume(n);
                         }
                         Sink::Discard => src.consume(n),
                     }

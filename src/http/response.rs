@@ -8,6 +8,9 @@ pub struct ErrorResponse {
     pub message: &'static str,
     /// Seconds for a `Retry-After` header; 0 for none.
     pub retry_after: u32,
+    /// The body's key: `message`, or `Message` where AWS spells it so
+    /// (a Lambda authorizer's deny).
+    pub key: &'static str,
 }
 
 impl ErrorResponse {
@@ -16,7 +19,12 @@ impl ErrorResponse {
             status,
             message,
             retry_after: 0,
+            key: "message",
         }
+    }
+
+    pub const fn keyed(self, key: &'static str) -> Self {
+        ErrorResponse { key, ..self }
     }
 
     pub const fn retry_after(self, seconds: u32) -> Self {
@@ -86,7 +94,7 @@ pub fn write_error(
     close: bool,
 ) {
     write_status_line(out, err.status);
-    let body_len = err.message.len() + r#"{"message":""}"#.len();
+    let body_len = err.message.len() + err.key.len() + r#"{"":""}"#.len();
     out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
     out.extend_from_slice(b"\r\nx-request-id: ");
@@ -100,7 +108,9 @@ pub fn write_error(
     if close {
         out.extend_from_slice(b"\r\nconnection: close");
     }
-    out.extend_from_slice(b"\r\n\r\n{\"message\":\"");
+    out.extend_from_slice(b"\r\n\r\n{\"");
+    out.extend_from_slice(err.key.as_bytes());
+    out.extend_from_slice(b"\":\"");
     // Messages are our own constants: no quote or backslash to escape.
     debug_assert!(!err.message.contains(['"', '\\']));
     out.extend_from_slice(err.message.as_bytes());

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::http::{
-    buffered_body_len, write_all, write_status_line, BodyKind, ErrorResponse, Framing, Head, Relay,
+    buffered_body_len, write_all, write_status_line, BodyKind, ErrorResponse, Framing, Relay,
     RelayError, Sink, Stream, Version,
 };
 use crate::model::{Snapshot, UriPart, UriTemplate};
@@ -19,6 +19,15 @@ use crate::server::{Connection, Worker};
 
 use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
 use super::UpstreamConn;
+
+/// A header added to the upstream request.
+#[derive(Debug)]
+enum Added {
+    Literal(String),
+    /// `$context.authorizer.{key}`: what the authorizer found; left out
+    /// when there is none.
+    Authorizer(String),
+}
 
 #[derive(Debug)]
 enum PathPart {
@@ -34,6 +43,8 @@ pub struct HttpProxyIntegration {
     /// The URI template has its own query: the client's is appended with `&`.
     has_query: bool,
     timeout: Duration,
+    /// Lower-case names; replace the client's headers of the same name.
+    added: Vec<(String, Added)>,
 }
 
 const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
@@ -44,6 +55,7 @@ impl HttpProxyIntegration {
         uri: &UriTemplate,
         variables: &BTreeMap<String, String>,
         timeout_ms: u64,
+        request_headers: &BTreeMap<String, String>,
         resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
     ) -> Result<Self, String> {
         let var = |v: &str| {
@@ -86,27 +98,47 @@ impl HttpProxyIntegration {
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }
+        let mut added = Vec::new();
+        for (name, value) in request_headers {
+            let lower = name.to_ascii_lowercase();
+            if lower.is_empty() || !lower.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
+                return Err(format!("request_headers: `{name}` is not a header name"));
+            }
+            if is_one_of(lower.as_bytes(), REQUEST_HOP_BY_HOP) {
+                return Err(format!("request_headers: `{name}` is set by the gateway"));
+            }
+            let source = match value.strip_prefix("$context.authorizer.") {
+                Some(key) if !key.is_empty() => Added::Authorizer(key.to_string()),
+                Some(_) => return Err(format!("request_headers.{name}: name an authorizer value")),
+                None if value.starts_with('$') => {
+                    return Err(format!(
+                    "request_headers.{name}: `{value}` is not $context.authorizer.KEY or a literal"
+                ))
+                }
+                None if value.contains(['\r', '\n']) => {
+                    return Err(format!(
+                        "request_headers.{name}: a value cannot hold a line break"
+                    ))
+                }
+                None => Added::Literal(value.clone()),
+            };
+            added.push((lower, source));
+        }
         Ok(HttpProxyIntegration {
             authority,
             addrs,
             path,
             has_query,
             timeout: Duration::from_millis(timeout_ms),
+            added,
         })
     }
 
     /// Writes the upstream request's head: request line with the path
     /// template filled in and the client's query, the client's end-to-end
     /// headers, and the forwarding headers.
-    pub fn write_request_head(
-        &self,
-        out: &mut Vec<u8>,
-        head: &Head,
-        buf: &[u8],
-        params: &matchit::Params<'_, '_>,
-        peer_ip: &str,
-        request_id: &[u8],
-    ) {
+    pub fn write_request_head(&self, out: &mut Vec<u8>, r: &super::Routed<'_>) {
+        let (head, buf, params) = (r.head, r.buf, r.params);
         out.extend_from_slice(head.method_span.get(buf));
         out.push(b' ');
         for part in &self.path {
@@ -129,22 +161,38 @@ impl HttpProxyIntegration {
                 forwarded_for = Some(v.get(buf));
                 continue;
             }
-            if is_one_of(name, REQUEST_HOP_BY_HOP) || head.is_connection_token(buf, name) {
+            if is_one_of(name, REQUEST_HOP_BY_HOP)
+                || head.is_connection_token(buf, name)
+                || self
+                    .added
+                    .iter()
+                    .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            {
                 continue;
             }
             push_header(out, name, v.get(buf));
+        }
+        for (name, source) in &self.added {
+            let value = match source {
+                Added::Literal(v) => Some(v.clone()),
+                Added::Authorizer(key) => r.authorized.and_then(|a| a.value(key)),
+            };
+            // A value with a line break would split the head: left out.
+            if let Some(v) = value.filter(|v| !v.contains(['\r', '\n'])) {
+                push_header(out, name.as_bytes(), v.as_bytes());
+            }
         }
         out.extend_from_slice(b"x-forwarded-for: ");
         if let Some(prior) = forwarded_for.filter(|p| !p.is_empty()) {
             out.extend_from_slice(prior);
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(peer_ip.as_bytes());
+        out.extend_from_slice(r.source_ip.as_bytes());
         out.extend_from_slice(b"\r\nx-forwarded-proto: http\r\n");
         if let Some(host) = head.host {
             push_header(out, b"x-forwarded-host", host.get(buf));
         }
-        push_header(out, b"x-request-id", request_id);
+        push_header(out, b"x-request-id", r.request_id);
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -264,7 +312,7 @@ pub async fn forward(
     respond(w, conn, req, addr, upstream, proxy).await
 }
 
-enum Failure {
+pub(super) enum Failure {
     /// Connect, write or read failed, or the upstream's answer was malformed.
     Upstream,
     TimedOut,
@@ -278,8 +326,17 @@ async fn acquire(
     proxy: &HttpProxyIntegration,
     deadline: Instant,
 ) -> Option<(SocketAddr, UpstreamConn)> {
-    if let Some(conn) = proxy
-        .addrs
+    acquire_from(w, snap, &proxy.addrs, deadline).await
+}
+
+/// A pooled connection to one of `addrs`, else a new one.
+pub(super) async fn acquire_from(
+    w: &Worker,
+    snap: &Snapshot,
+    addrs: &[SocketAddr],
+    deadline: Instant,
+) -> Option<(SocketAddr, UpstreamConn)> {
+    if let Some(conn) = addrs
         .iter()
         .find_map(|a| Some((*a, w.pool.borrow_mut().take(*a)?)))
     {
@@ -287,7 +344,7 @@ async fn acquire(
     }
     let connect_timeout = Duration::from_millis(snap.upstream.connect_timeout_ms)
         .min(deadline.saturating_duration_since(Instant::now()));
-    for addr in &proxy.addrs {
+    for addr in addrs {
         if let Ok(conn) = UpstreamConn::connect(*addr, connect_timeout).await {
             return Some((*addr, conn));
         }
@@ -336,7 +393,7 @@ async fn send_streaming(
         })
 }
 
-async fn read_head(
+pub(super) async fn read_head(
     up: &mut Stream,
     is_head: bool,
     head: &mut ResponseHead,

@@ -2,6 +2,7 @@
 //! of APIs, stages, routes and integrations, published by the control
 //! plane. A request keeps the snapshot it started with.
 
+mod authorizers;
 mod caching;
 mod cors;
 mod limits;

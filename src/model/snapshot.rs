@@ -11,7 +11,8 @@ use hashbrown::HashMap;
 use crate::config::{
     ApiConfig, Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig,
 };
-use crate::integration::{HttpProxyIntegration, MockIntegration};
+use crate::integration::lambda::{AwsSettings, Invoker};
+use crate::integration::{HttpProxyIntegration, LambdaIntegration, MockIntegration};
 use crate::metrics::{Destination, Format, SlotLabels};
 use crate::router::RouteTable;
 use crate::throttle::Catalog;
@@ -47,6 +48,9 @@ pub struct Snapshot {
     pub access_logs: Vec<Destination>,
     /// A hash of the config: which deployment is running.
     pub version: String,
+    /// The account Lambda events and method ARNs name.
+    pub account_id: String,
+    pub region: String,
 }
 
 pub struct Api {
@@ -60,6 +64,11 @@ pub struct Api {
     pub resources: Vec<(String, String)>,
     /// CORS for the API's answers and preflights; `None`: none.
     pub cors: Option<super::Cors>,
+    /// Content types Lambda events carry base64-encoded.
+    pub binary_media_types: Vec<String>,
+    pub authorizers: Vec<crate::auth::Authorizer>,
+    /// Per route: its authorizer, if any.
+    pub route_auth: Vec<Option<crate::auth::RouteAuth>>,
     /// A management-API canary: the share of its stage's calls, in
     /// hundredths of a percent (0–10,000).
     pub canary_bp: Option<u32>,
@@ -67,6 +76,7 @@ pub struct Api {
 
 pub struct Stage {
     pub name: String,
+    pub variables: std::collections::BTreeMap<String, String>,
     /// Indexed by route number: each stage has its own integrations because
     /// stage variables are substituted at compile time.
     pub integrations: Vec<Integration>,
@@ -89,6 +99,7 @@ pub struct AccessLog {
 pub enum Integration {
     Mock(MockIntegration),
     HttpProxy(HttpProxyIntegration),
+    Lambda(LambdaIntegration),
 }
 
 /// A custom domain's base path mapping.
@@ -125,6 +136,7 @@ impl Snapshot {
             resource: String::new(),
         }];
         let mut access_logs: Vec<Destination> = Vec::new();
+        let aws = AwsSettings::from_config(&config.aws);
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
@@ -154,15 +166,42 @@ impl Snapshot {
                         } => Integration::Mock(
                             MockIntegration::compile(*status, headers, body).map_err(fail)?,
                         ),
-                        IntegrationConfig::HttpProxy { uri, timeout_ms } => {
+                        IntegrationConfig::HttpProxy {
+                            uri,
+                            timeout_ms,
+                            request_headers,
+                        } => {
                             let proxy = HttpProxyIntegration::compile(
                                 uri,
                                 &stage.variables,
                                 *timeout_ms,
+                                request_headers,
                                 &mut |a| cached_resolve(&mut resolved, resolve, a),
                             )
                             .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
                             Integration::HttpProxy(proxy)
+                        }
+                        IntegrationConfig::Lambda {
+                            function,
+                            endpoint,
+                            payload_version,
+                            timeout_ms,
+                        } => {
+                            let function =
+                                substitute_stage_variables(function, &stage.variables)
+                                    .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                            let invoker = Invoker::compile(
+                                &function,
+                                endpoint.as_deref(),
+                                *timeout_ms,
+                                &aws,
+                                &mut |a| cached_resolve(&mut resolved, resolve, a),
+                            )
+                            .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                            Integration::Lambda(LambdaIntegration {
+                                payload: *payload_version,
+                                invoker,
+                            })
                         }
                     });
                 }
@@ -205,6 +244,7 @@ impl Snapshot {
                 };
                 stages.push(Stage {
                     name: stage_name.clone(),
+                    variables: stage.variables.clone(),
                     integrations,
                     limits: stage_limits.next().unwrap_or_default(),
                     cache,
@@ -213,6 +253,9 @@ impl Snapshot {
                     access_log,
                 });
             }
+            let auth = super::authorizers::compile(i, api, &aws, &mut |a| {
+                cached_resolve(&mut resolved, resolve, a)
+            })?;
             if let Some(rest_api_id) = &api.control {
                 execute_api
                     .entry(rest_api_id.as_bytes().into())
@@ -233,6 +276,9 @@ impl Snapshot {
                 resources: route_names(api).collect(),
                 canary_bp: api.canary_percent.map(|p| (p * 100.0).round() as u32),
                 cors: api.cors.as_ref().map(|c| super::Cors::compile(c.get_ref())),
+                binary_media_types: api.binary_media_types.clone(),
+                authorizers: auth.authorizers,
+                route_auth: auth.route_auth,
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();
@@ -285,6 +331,8 @@ impl Snapshot {
             metric_slots,
             access_logs,
             version: version_of(config),
+            account_id: aws.account_id,
+            region: aws.region,
         })
     }
 
@@ -345,6 +393,31 @@ fn version_of(config: &Config) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{config:?}").hash(&mut h);
     format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// `${stageVariables.name}` replaced by the stage's value (a Lambda
+/// integration's function, as AWS allows in its ARN).
+fn substitute_stage_variables(
+    s: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("${stageVariables.") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "${stageVariables.".len()..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("`{s}`: unclosed ${{stageVariables.…}}"))?;
+        let name = &after[..end];
+        let value = vars
+            .get(name)
+            .ok_or_else(|| format!("stage variable `{name}` is not defined"))?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn cached_resolve(

@@ -16,24 +16,29 @@ const QUOTA_EXCEEDED: ErrorResponse = ErrorResponse::new(429, "Limit Exceeded");
 const QUOTA_WAIT_TICKS: u32 = 10;
 
 /// What a call spends: up to four buckets and the key's meter.
-pub struct Admission {
+pub struct Admission<'k> {
     /// The throttle catalog the ids below are numbered by.
     generation: u64,
     buckets: [BucketId; 4],
     n: usize,
     /// The key's meter in its plan: the call's bytes are counted against it.
     pub meter: Option<MeterId>,
+    /// The API key the call was admitted with.
+    pub key: Option<&'k [u8]>,
 }
 
 /// Checks the API key and works out which limits the call spends from.
-pub fn check(
+/// `usage_key`: the key a Lambda authorizer named (`usageIdentifierKey`),
+/// used instead of the `x-api-key` header, as AWS's AUTHORIZER key source.
+pub fn check<'k>(
     snap: &Snapshot,
     api: &Api,
     stage: &Stage,
     route: usize,
     head: &Head,
-    buf: &[u8],
-) -> Result<Admission, ErrorResponse> {
+    buf: &'k [u8],
+    usage_key: Option<&'k str>,
+) -> Result<Admission<'k>, ErrorResponse> {
     let mut buckets = [ACCOUNT; 4];
     let mut n = 1;
     let mut push = |b: Option<BucketId>| {
@@ -44,8 +49,13 @@ pub fn check(
     };
     push(stage.limits.route[route]);
     let mut meter = None;
+    let mut used_key = None;
     if api.key_required[route] {
-        let value = api_key(head, buf).ok_or(FORBIDDEN)?;
+        let value = match usage_key {
+            Some(k) => k.as_bytes(),
+            None => api_key(head, buf).ok_or(FORBIDDEN)?,
+        };
+        used_key = Some(value);
         let (index, key) = snap.keys.find(value).ok_or(FORBIDDEN)?;
         if !key.enabled {
             return Err(FORBIDDEN);
@@ -61,12 +71,13 @@ pub fn check(
         buckets,
         n,
         meter,
+        key: used_key,
     })
 }
 
 /// Spends from this worker's balances, or refuses with AWS's answer and
 /// the level that refused.
-pub async fn spend(w: &Worker, a: &Admission) -> Result<(), (ErrorResponse, Level)> {
+pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, Level)> {
     let mut waited = 0;
     loop {
         let r = {
@@ -100,7 +111,7 @@ pub async fn spend(w: &Worker, a: &Admission) -> Result<(), (ErrorResponse, Leve
 }
 
 /// The `x-api-key` header's value, as AWS's HEADER key source reads it.
-fn api_key<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b [u8]> {
+pub fn api_key<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b [u8]> {
     head.headers
         .iter()
         .find(|(name, _)| name.get(buf).eq_ignore_ascii_case(b"x-api-key"))

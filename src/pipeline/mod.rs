@@ -3,11 +3,13 @@
 //! give (status + JSON message) instead of throwing through layers.
 //!
 //! accept → parse head (server::conn) → request id → resolve API + stage →
-//! route → admit (API key, throttle, quota) → cache lookup → integration
+//! route → authorize (JWT or Lambda authorizer) → admit (API key,
+//! throttle, quota) → cache lookup → integration
 //! → write → cache fill → meter the bytes sent → record (metrics, access log);
 //! a CORS preflight is answered right after resolving the API
 
 mod admit;
+mod authorize;
 mod cache;
 mod cors;
 mod record;
@@ -19,8 +21,10 @@ pub use request_id::RequestId;
 
 use std::time::Instant;
 
+use crate::auth::Authorized;
 use crate::http::{buffered_body_len, BodyKind, ErrorResponse, Method, Relay, Sink, Version};
-use crate::integration::{self, HttpProxyIntegration, MockIntegration};
+use crate::integration::lambda::{self, BodyEncoding};
+use crate::integration::{self, HttpProxyIntegration, LambdaIntegration, MockIntegration, Routed};
 use crate::model::Integration;
 use crate::server::{Connection, Worker};
 
@@ -50,6 +54,8 @@ enum Plan<'s> {
     Cached,
     Mock(&'s MockIntegration),
     Proxy(&'s HttpProxyIntegration),
+    /// The event, all but its body, is in `conn.upstream_out`.
+    Lambda(&'s LambdaIntegration, BodyEncoding),
 }
 
 /// Serves the request whose head is parsed in `conn.head`.
@@ -103,18 +109,51 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Ok(t) => cors::apply(t.api, head, buf, extra_head, cors_added),
         Err(_) => false,
     };
+    let routed_path = target.as_ref().map_or(&b"/"[..], |t| t.path);
     let routed = target.and_then(|t| route::find(t, head.method()));
     if let Ok((_, _, m)) = &routed {
         seen.route = Some(m.route);
     }
+    let mut authorized = None;
+    let routed = match routed {
+        Ok((api, stage, m)) if !preflight => {
+            let at = Routed {
+                head,
+                buf,
+                routed_path,
+                params: &m.params,
+                api,
+                stage,
+                route: m.route,
+                request_id: req.id.as_bytes(),
+                source_ip: peer_ip,
+                api_key: None,
+                authorized: None,
+                account_id: &snap.account_id,
+                now_ms: w.now_ms(),
+            };
+            match authorize::check(w, &snap, &at).await {
+                Ok(a) => {
+                    authorized = a;
+                    Ok((api, stage, m))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
     let routed = routed.and_then(|(api, stage, m)| {
-        let admission = admit::check(&snap, api, stage, m.route, head, buf)?;
-        Ok((stage, m, admission))
+        let usage_key = match &authorized {
+            Some(Authorized::Lambda { usage_key, .. }) => usage_key.as_deref(),
+            _ => None,
+        };
+        let admission = admit::check(&snap, api, stage, m.route, head, buf, usage_key)?;
+        Ok((api, stage, m, admission))
     });
     let (plan, mut fill) = match routed {
         _ if preflight => (Plan::Preflight, None),
         Err(reject) => (Plan::Reject(reject), None),
-        Ok((stage, m, admission)) => match admit::spend(w, &admission).await {
+        Ok((api, stage, m, admission)) => match admit::spend(w, &admission).await {
             Err((reject, level)) => {
                 seen.throttled = Some(level);
                 (Plan::Reject(reject), None)
@@ -135,8 +174,22 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                             cache::Decision::Use(l) => Some(cache::begin_fill(w, l)),
                             _ => None,
                         };
-                        let p = plan(stage, &m, head, buf, upstream_out, peer_ip, &req);
-                        (p, fill)
+                        let at = Routed {
+                            head,
+                            buf,
+                            routed_path,
+                            params: &m.params,
+                            api,
+                            stage,
+                            route: m.route,
+                            request_id: req.id.as_bytes(),
+                            source_ip: peer_ip,
+                            api_key: admission.key,
+                            authorized: authorized.as_ref(),
+                            account_id: &snap.account_id,
+                            now_ms: w.now_ms(),
+                        };
+                        (plan(stage, &at, upstream_out), fill)
                     }
                 }
             }
@@ -173,29 +226,22 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     outcome
 }
 
-/// What the integration will do; a proxy's request head is written now,
-/// while the client's head bytes are still in the buffer.
+/// What the integration will do; a proxy's request head or a Lambda
+/// event is written now, while the client's head bytes are in the buffer.
 fn plan<'s>(
     stage: &'s crate::model::Stage,
-    m: &crate::router::RouteMatch<'_, '_>,
-    head: &crate::http::Head,
-    buf: &[u8],
+    at: &Routed<'_>,
     upstream_out: &mut Vec<u8>,
-    peer_ip: &str,
-    req: &RequestInfo,
 ) -> Plan<'s> {
-    match &stage.integrations[m.route] {
+    match &stage.integrations[at.route] {
         Integration::Mock(mock) => Plan::Mock(mock),
         Integration::HttpProxy(proxy) => {
-            proxy.write_request_head(
-                upstream_out,
-                head,
-                buf,
-                &m.params,
-                peer_ip,
-                req.id.as_bytes(),
-            );
+            proxy.write_request_head(upstream_out, at);
             Plan::Proxy(proxy)
+        }
+        Integration::Lambda(l) => {
+            let encoding = lambda::event::write_start(upstream_out, l.payload, at);
+            Plan::Lambda(l, encoding)
         }
     }
 }
@@ -209,6 +255,7 @@ async fn serve(
 ) -> Outcome {
     match plan {
         Plan::Proxy(proxy) => integration::forward(w, snap, conn, req, proxy).await,
+        Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, req, l, encoding).await,
         Plan::Cached => {
             conn.status = crate::http::status_of(&conn.out);
             if let Err(outcome) = discard_body(w, snap, conn, req).await {

@@ -71,6 +71,8 @@ pub struct Worker {
     pub throttle: RefCell<Local>,
     /// This worker's shard of every stage cache.
     pub caches: RefCell<Caches>,
+    /// This worker's fetched JWKS and kept Lambda authorizer decisions.
+    pub auth: RefCell<crate::auth::WorkerAuth>,
     /// This worker's counts; only this thread writes them.
     pub metrics: RefCell<WorkerCounts>,
     /// Access log lines waiting for the next hand-over to the writer.
@@ -273,6 +275,7 @@ impl Worker {
             id: s.id,
             throttle: RefCell::new(throttle),
             caches: RefCell::new(Caches::new(s.workers)),
+            auth: RefCell::new(crate::auth::WorkerAuth::default()),
             metrics: RefCell::new(WorkerCounts::default()),
             access_log: RefCell::new(Buffers::new(&snapshot.access_logs, s.access_log.clone())),
             reports: s.reports.clone(),

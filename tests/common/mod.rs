@@ -14,10 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod counting_client;
+mod functions;
 mod metrics_text;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
 pub use counting_client::*;
+#[allow(unused_imports)]
+pub use functions::*;
 #[allow(unused_imports)]
 pub use metrics_text::*;
 

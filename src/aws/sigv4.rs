@@ -66,7 +66,7 @@ pub fn verify(
     };
     let credential = field("Credential").ok_or(SigError::Incomplete)?;
     let signed_headers = field("SignedHeaders").ok_or(SigError::Incomplete)?;
-    let signature = field("Signature").ok_or(SigError::Incomplete)?;
+    let given = field("Signature").ok_or(SigError::Incomplete)?;
     let mut scope = credential.splitn(5, '/');
     let (Some(akid), Some(date), Some(region), Some(service), Some("aws4_request")) = (
         scope.next(),
@@ -99,6 +99,42 @@ pub fn verify(
         return Err(SigError::Expired);
     }
     let canonical = canonical_request(r, signed_headers, &header);
+    let mac = signature(secret, amz_date, [date, region, service], &canonical);
+    let wanted = unhex(given).ok_or(SigError::Mismatch)?;
+    mac.verify_slice(&wanted).map_err(|_| SigError::Mismatch)
+}
+
+/// The `Authorization` header for an outgoing request. Every header in
+/// `r.headers` is signed; it must hold `host` and `x-amz-date`
+/// (`YYYYMMDDTHHMMSSZ`), names lower-case and sorted.
+pub fn sign(r: &Signed<'_>, key_id: &str, secret: &str, region: &str, service: &str) -> String {
+    let header = |name: &str| {
+        r.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    let amz_date = header("x-amz-date").first().copied().unwrap_or_default();
+    let date = amz_date.get(..8).unwrap_or_default();
+    let signed_headers = r
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical = canonical_request(r, &signed_headers, &header);
+    let mac = signature(secret, amz_date, [date, region, service], &canonical);
+    format!(
+        "AWS4-HMAC-SHA256 Credential={key_id}/{date}/{region}/{service}/aws4_request, \
+SignedHeaders={signed_headers}, Signature={}",
+        hex(&mac.finalize().into_bytes())
+    )
+}
+
+/// The keyed MAC over the string to sign, from the secret's derived key.
+fn signature(secret: &str, amz_date: &str, scope: [&str; 3], canonical: &str) -> HmacSha256 {
+    let [date, region, service] = scope;
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
         hex(&Sha256::digest(canonical.as_bytes()))
@@ -109,8 +145,7 @@ pub fn verify(
     }
     let mut mac = HmacSha256::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(to_sign.as_bytes());
-    let wanted = unhex(signature).ok_or(SigError::Mismatch)?;
-    mac.verify_slice(&wanted).map_err(|_| SigError::Mismatch)
+    mac
 }
 
 fn canonical_request<'h>(
@@ -238,6 +273,24 @@ Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
     fn aws_example_verifies() {
         let (h, auth) = example();
         assert_eq!(check(&h, &auth, SECRET, AT), Ok(()));
+    }
+
+    #[test]
+    fn signing_aws_example_gives_its_signature() {
+        let (h, auth) = example();
+        let r = Signed {
+            method: "GET",
+            path: "/test.txt",
+            query: "",
+            headers: &h,
+            body: b"",
+        };
+        let made = sign(&r, "AKIAIOSFODNN7EXAMPLE", SECRET, "us-east-1", "s3");
+        assert_eq!(made, auth);
+        assert_eq!(
+            verify(&made, &r, "AKIAIOSFODNN7EXAMPLE", SECRET, AT),
+            Ok(())
+        );
     }
 
     #[test]

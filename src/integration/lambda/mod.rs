@@ -1,0 +1,165 @@
+//! The Lambda proxy integration (AWS_PROXY): the request becomes an event
+//! (payload 1.0 or 2.0), the function's result becomes the answer. The
+//! event is started while the request head is in the buffer (`event`),
+//! the body is read whole, the function invoked (`invoker`), its result
+//! mapped (`result`).
+
+pub mod event;
+mod invoker;
+pub mod result;
+
+pub use event::BodyEncoding;
+pub use invoker::{AwsSettings, Credentials, Invoker};
+
+use std::time::{Duration, Instant};
+
+use crate::config::PayloadVersion;
+use crate::http::{ErrorResponse, Relay, Sink};
+use crate::model::Snapshot;
+use crate::pipeline::{Outcome, RequestInfo};
+use crate::server::{Connection, Worker};
+
+use super::call::CallError;
+
+pub struct LambdaIntegration {
+    pub payload: PayloadVersion,
+    pub invoker: Invoker,
+}
+
+const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
+const BAD_GATEWAY: ErrorResponse = ErrorResponse::new(502, "Internal server error");
+
+/// Not taken from a function's result: framing is the gateway's.
+const DROPPED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "x-request-id",
+];
+
+/// Reads the body, finishes the event begun in `conn.upstream_out`,
+/// invokes the function and answers with its mapped result.
+pub async fn serve(
+    w: &Worker,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    lambda: &LambdaIntegration,
+    encoding: BodyEncoding,
+) -> Outcome {
+    if req.expect_continue && conn.stream.buffered().is_empty() {
+        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        if conn.flush().await.is_err() {
+            return Outcome::Close;
+        }
+    }
+    let mut body = std::mem::take(&mut conn.scratch);
+    body.clear();
+    let relay = Relay {
+        kind: req.body,
+        limit: snap.limits.max_body_bytes,
+        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+    };
+    if let Err(e) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
+        conn.scratch = body;
+        return match e.client_answer() {
+            Some(err) => conn.send_error(w, req, err, true).await,
+            None => Outcome::Close,
+        };
+    }
+    event::write_body(&mut conn.upstream_out, lambda.payload, &body, encoding);
+    body.clear();
+    conn.scratch = body;
+    let started = Instant::now();
+    let reply = lambda.invoker.invoke(w, snap, &conn.upstream_out).await;
+    conn.upstream_out.clear();
+    let reply = match reply {
+        Ok(r) => r,
+        Err(CallError::TimedOut) => {
+            crate::log!(
+                warn,
+                worker = w.id,
+                "lambda `{}`: no result within the integration timeout",
+                lambda.invoker.function
+            );
+            return conn.send_error(w, req, TIMED_OUT, false).await;
+        }
+        Err(CallError::Failed) => {
+            crate::log!(
+                warn,
+                worker = w.id,
+                "lambda `{}`: the Invoke API could not be reached or answered badly",
+                lambda.invoker.function
+            );
+            return conn.send_error(w, req, BAD_GATEWAY, false).await;
+        }
+    };
+    conn.integration = Some((started.elapsed().as_micros() as u64, reply.status));
+    let answer = match (reply.status, reply.function_error) {
+        (200..=299, false) => result::map(lambda.payload, &reply.body).map_err(|e| e.to_string()),
+        (_, true) => Err("the function failed (X-Amz-Function-Error)".into()),
+        (status, _) => Err(format!("the Invoke API answered {status}")),
+    };
+    let answer = match answer {
+        Ok(a) => a,
+        Err(why) => {
+            crate::log!(
+                warn,
+                worker = w.id,
+                "lambda `{}`: result refused: {why}",
+                lambda.invoker.function
+            );
+            return conn.send_error(w, req, BAD_GATEWAY, false).await;
+        }
+    };
+    write_answer(w, conn, req, &answer).await
+}
+
+async fn write_answer(
+    w: &Worker,
+    conn: &mut Connection,
+    req: &RequestInfo,
+    a: &result::Answer,
+) -> Outcome {
+    let close = req.close || w.draining();
+    conn.status = a.status;
+    let out = &mut conn.out;
+    crate::http::write_status_line(out, a.status);
+    for (name, value) in &a.headers {
+        if DROPPED.contains(&name.as_str()) || !is_header_safe(name, value) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(a.body.len()).as_bytes());
+    out.extend_from_slice(b"\r\nx-request-id: ");
+    out.extend_from_slice(req.id.as_bytes());
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(&w.date());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&conn.extra_head);
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !req.is_head {
+        out.extend_from_slice(&a.body);
+    }
+    match conn.flush().await {
+        Ok(()) if !close => Outcome::KeepAlive,
+        _ => Outcome::Close,
+    }
+}
+
+/// A function cannot split the answer's head with a header of its own.
+fn is_header_safe(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+        && !value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
+}

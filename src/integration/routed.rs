@@ -1,0 +1,26 @@
+//! The routed request, as the pipeline hands it to authorizers and integrations.
+
+use crate::auth::Authorized;
+use crate::http::Head;
+use crate::model::{Api, Stage};
+
+/// A request once routed: what integrations and authorizers build their
+/// upstream request or event from, while its head is still in the buffer.
+pub struct Routed<'a> {
+    pub head: &'a Head,
+    pub buf: &'a [u8],
+    /// The path the route matched: after the stage or base path.
+    pub routed_path: &'a [u8],
+    pub params: &'a matchit::Params<'a, 'a>,
+    pub api: &'a Api,
+    pub stage: &'a Stage,
+    pub route: usize,
+    pub request_id: &'a [u8],
+    pub source_ip: &'a str,
+    /// The API key the call was admitted with.
+    pub api_key: Option<&'a [u8]>,
+    pub authorized: Option<&'a Authorized>,
+    pub account_id: &'a str,
+    /// Milliseconds since the Unix epoch.
+    pub now_ms: u64,
+}

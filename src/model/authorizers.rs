@@ -1,0 +1,195 @@
+//! Compiling an API's `authorizers` and its routes' `authorizer` settings.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::auth::jwks::{JwksUrl, KeySet, KeySource};
+use crate::auth::lambda_authorizer::{IdentitySource, Kind};
+use crate::auth::{Authorizer, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
+use crate::config::{ApiConfig, AuthorizerConfig, PayloadVersion};
+use crate::integration::lambda::{AwsSettings, Invoker};
+
+use super::snapshot::CompileError;
+
+pub struct Compiled {
+    pub authorizers: Vec<Authorizer>,
+    /// Per route.
+    pub route_auth: Vec<Option<RouteAuth>>,
+}
+
+pub fn compile(
+    i: usize,
+    api: &ApiConfig,
+    aws: &AwsSettings,
+    resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
+) -> Result<Compiled, CompileError> {
+    let mut authorizers = Vec::with_capacity(api.authorizers.len());
+    let names: Vec<&String> = api.authorizers.keys().collect();
+    for (name, spanned) in &api.authorizers {
+        let fail = |message: String| CompileError {
+            at: spanned.span().start,
+            key: format!("api[{i}].authorizers.{name}"),
+            message,
+        };
+        authorizers.push(match spanned.get_ref() {
+            AuthorizerConfig::Jwt {
+                issuer,
+                audience,
+                jwks_uri,
+                jwks_file,
+                identity_source,
+                leeway_s,
+            } => {
+                let keys = match (jwks_uri, jwks_file) {
+                    (Some(url), None) => {
+                        KeySource::Url(JwksUrl::compile(url, resolve).map_err(fail)?)
+                    }
+                    (None, Some(path)) => {
+                        let text = std::fs::read(path)
+                            .map_err(|e| fail(format!("jwks_file {}: {e}", path.display())))?;
+                        KeySource::File(
+                            KeySet::parse(&text)
+                                .map_err(|e| fail(format!("jwks_file {}: {e}", path.display())))?,
+                        )
+                    }
+                    _ => return Err(fail("give one of jwks_uri and jwks_file".into())),
+                };
+                let header = match IdentitySource::parse(identity_source).map_err(&fail)? {
+                    IdentitySource::Header(h) => h,
+                    _ => return Err(fail("a JWT's identity_source must be a header".into())),
+                };
+                if audience.is_empty() {
+                    return Err(fail("audience needs at least one value".into()));
+                }
+                Authorizer::Jwt(JwtAuthorizer::new(
+                    header,
+                    keys,
+                    issuer.clone(),
+                    audience.clone(),
+                    *leeway_s,
+                ))
+            }
+            AuthorizerConfig::Token {
+                function,
+                endpoint,
+                header,
+                validation_regex,
+                ttl_s,
+                timeout_ms,
+            } => {
+                let validation = validation_regex
+                    .as_deref()
+                    .map(regex::Regex::new)
+                    .transpose()
+                    .map_err(|e| fail(format!("validation_regex: {e}")))?;
+                lambda(
+                    api,
+                    name,
+                    Kind::Token {
+                        header: header.to_ascii_lowercase(),
+                        validation,
+                    },
+                    (function, endpoint.as_deref(), *timeout_ms, *ttl_s),
+                    aws,
+                    resolve,
+                )
+                .map_err(fail)?
+            }
+            AuthorizerConfig::Request {
+                function,
+                endpoint,
+                identity_sources,
+                payload_version,
+                simple_responses,
+                ttl_s,
+                timeout_ms,
+            } => {
+                if *simple_responses && *payload_version == PayloadVersion::V1 {
+                    return Err(fail(
+                        "simple_responses needs payload_version = \"2.0\"".into(),
+                    ));
+                }
+                if identity_sources.is_empty() && *ttl_s > 0 {
+                    return Err(fail(
+                        "identity_sources is empty: results cannot be kept (set ttl_s = 0)".into(),
+                    ));
+                }
+                let sources = identity_sources
+                    .iter()
+                    .map(|s| IdentitySource::parse(s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(&fail)?;
+                lambda(
+                    api,
+                    name,
+                    Kind::Request {
+                        sources,
+                        version: *payload_version,
+                        simple: *simple_responses,
+                    },
+                    (function, endpoint.as_deref(), *timeout_ms, *ttl_s),
+                    aws,
+                    resolve,
+                )
+                .map_err(fail)?
+            }
+        });
+    }
+    let mut route_auth = Vec::with_capacity(api.routes.len());
+    for (j, route) in api.routes.iter().enumerate() {
+        route_auth.push(match &route.authorizer {
+            None if !route.authorization_scopes.is_empty() => {
+                return Err(CompileError {
+                    at: route.path.span().start,
+                    key: format!("api[{i}].routes[{j}].authorization_scopes"),
+                    message: "scopes need an authorizer".into(),
+                })
+            }
+            None => None,
+            Some(name) => {
+                let index = names
+                    .iter()
+                    .position(|n| *n == name.get_ref())
+                    .ok_or_else(|| CompileError {
+                        at: name.span().start,
+                        key: format!("api[{i}].routes[{j}].authorizer"),
+                        message: format!("no authorizer `{}` in this API", name.get_ref()),
+                    })?;
+                if !route.authorization_scopes.is_empty()
+                    && !matches!(authorizers[index], Authorizer::Jwt(_))
+                {
+                    return Err(CompileError {
+                        at: name.span().start,
+                        key: format!("api[{i}].routes[{j}].authorization_scopes"),
+                        message: "scopes apply to JWT authorizers only".into(),
+                    });
+                }
+                Some(RouteAuth {
+                    authorizer: index,
+                    scopes: route.authorization_scopes.clone(),
+                })
+            }
+        });
+    }
+    Ok(Compiled {
+        authorizers,
+        route_auth,
+    })
+}
+
+fn lambda(
+    api: &ApiConfig,
+    name: &str,
+    kind: Kind,
+    (function, endpoint, timeout_ms, ttl_s): (&str, Option<&str>, u64, u64),
+    aws: &AwsSettings,
+    resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
+) -> Result<Authorizer, String> {
+    Ok(Authorizer::Lambda(LambdaAuthorizer {
+        id: format!("{}/{name}", api.id()),
+        kind,
+        invoker: Invoker::compile(function, endpoint, timeout_ms, aws, resolve)?,
+        ttl: Duration::from_secs(ttl_s),
+    }))
+}

@@ -1,0 +1,182 @@
+//! Authorization: the route's authorizer, if it has one, decides before
+//! admission (a Lambda authorizer can name the API key the call is
+//! metered against). Refusals are API Gateway's: 401 Unauthorized, 403
+//! Forbidden, 403 with an explicit deny, 500 when the authorizer fails.
+
+use crate::auth::jwks::{keys_for, KeySource};
+use crate::auth::jwt::{has_scope, JwtError};
+use crate::auth::lambda_authorizer::{IdentitySource, Kind, Refusal};
+use crate::auth::{Authorized, Authorizer, JwtAuthorizer, LambdaAuthorizer};
+use crate::config::PayloadVersion;
+use crate::http::{ErrorResponse, Head};
+use crate::integration::lambda::event;
+use crate::integration::Routed;
+use crate::model::Snapshot;
+use crate::server::Worker;
+
+pub const UNAUTHORIZED: ErrorResponse = ErrorResponse::new(401, "Unauthorized");
+const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
+const NOT_ALLOWED: ErrorResponse =
+    ErrorResponse::new(403, "User is not authorized to access this resource").keyed("Message");
+const EXPLICIT_DENY: ErrorResponse = ErrorResponse::new(
+    403,
+    "User is not authorized to access this resource with an explicit deny",
+)
+.keyed("Message");
+const AUTHORIZER_FAILED: ErrorResponse = ErrorResponse::new(500, "Internal server error");
+
+/// The caller as the route's authorizer found it; `None`: the route has none.
+pub async fn check(
+    w: &Worker,
+    snap: &Snapshot,
+    r: &Routed<'_>,
+) -> Result<Option<Authorized>, ErrorResponse> {
+    let Some(route_auth) = &r.api.route_auth[r.route] else {
+        return Ok(None);
+    };
+    let authorized = match &r.api.authorizers[route_auth.authorizer] {
+        Authorizer::Jwt(jwt) => jwt_check(w, snap, jwt, r.head, r.buf).await?,
+        Authorizer::Lambda(l) => lambda_check(w, snap, l, r).await?,
+    };
+    if !has_scope(&authorized, &route_auth.scopes) {
+        return Err(FORBIDDEN);
+    }
+    Ok(Some(authorized))
+}
+
+async fn jwt_check(
+    w: &Worker,
+    snap: &Snapshot,
+    jwt: &JwtAuthorizer,
+    head: &Head,
+    buf: &[u8],
+) -> Result<Authorized, ErrorResponse> {
+    let value = header(head, buf, jwt.header.as_bytes()).ok_or(UNAUTHORIZED)?;
+    let token = JwtAuthorizer::token(value).map_err(|_| UNAUTHORIZED)?;
+    let (alg, kid) = JwtAuthorizer::header(token).map_err(|_| UNAUTHORIZED)?;
+    let verified = match &jwt.keys {
+        KeySource::File(set) => jwt.verify(token, (alg, kid.as_deref()), set),
+        KeySource::Url(url) => match keys_for(w, snap, url, kid.as_deref()).await {
+            Some(set) => jwt.verify(token, (alg, kid.as_deref()), &set),
+            None => Err(JwtError::UnknownKey),
+        },
+    };
+    verified.map_err(|_| UNAUTHORIZED)
+}
+
+async fn lambda_check(
+    w: &Worker,
+    snap: &Snapshot,
+    l: &LambdaAuthorizer,
+    r: &Routed<'_>,
+) -> Result<Authorized, ErrorResponse> {
+    let arn = method_arn(snap, r);
+    let mut event_bytes = Vec::with_capacity(1024);
+    let identity = match &l.kind {
+        Kind::Token {
+            header: name,
+            validation,
+        } => {
+            let token = header(r.head, r.buf, name.as_bytes())
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .filter(|v| !v.is_empty())
+                .ok_or(UNAUTHORIZED)?;
+            if validation.as_ref().is_some_and(|re| !re.is_match(token)) {
+                return Err(UNAUTHORIZED);
+            }
+            serde_json::to_writer(
+                &mut event_bytes,
+                &serde_json::json!({
+                    "type": "TOKEN",
+                    "authorizationToken": token,
+                    "methodArn": arn,
+                }),
+            )
+            .expect("writing to a Vec cannot fail");
+            token.to_string()
+        }
+        Kind::Request {
+            sources, version, ..
+        } => {
+            let values = sources
+                .iter()
+                .map(|s| identity_value(r, s))
+                .collect::<Option<Vec<String>>>()
+                .ok_or(UNAUTHORIZED)?;
+            event::write_start(&mut event_bytes, *version, r);
+            let tail = match version {
+                PayloadVersion::V1 => serde_json::json!({"type": "REQUEST", "methodArn": arn}),
+                PayloadVersion::V2 => serde_json::json!({
+                    "type": "REQUEST",
+                    "routeArn": arn,
+                    "identitySource": values,
+                }),
+            };
+            // The event so far ends with `,`: the tail's members follow.
+            let tail = serde_json::to_string(&tail).expect("JSON");
+            event_bytes.extend_from_slice(&tail.as_bytes()[1..]);
+            values.join("\u{0}")
+        }
+    };
+    let decision = l
+        .decide(w, snap, &identity, &event_bytes)
+        .await
+        .map_err(refusal)?;
+    decision.apply(&arn).map_err(refusal)
+}
+
+fn refusal(r: Refusal) -> ErrorResponse {
+    match r {
+        Refusal::Unauthorized => UNAUTHORIZED,
+        Refusal::Forbidden => FORBIDDEN,
+        Refusal::NotAllowed => NOT_ALLOWED,
+        Refusal::ExplicitDeny => EXPLICIT_DENY,
+        Refusal::Failed => AUTHORIZER_FAILED,
+    }
+}
+
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`.
+fn method_arn(snap: &Snapshot, r: &Routed<'_>) -> String {
+    let method = String::from_utf8_lossy(r.head.method_span.get(r.buf));
+    let path = String::from_utf8_lossy(r.routed_path);
+    format!(
+        "arn:aws:execute-api:{}:{}:{}/{}/{method}/{}",
+        snap.region,
+        snap.account_id,
+        r.api.id,
+        r.stage.name,
+        path.strip_prefix('/').unwrap_or(&path)
+    )
+}
+
+fn identity_value(r: &Routed<'_>, s: &IdentitySource) -> Option<String> {
+    let v = match s {
+        IdentitySource::Header(name) => {
+            String::from_utf8_lossy(header(r.head, r.buf, name.as_bytes())?).into_owned()
+        }
+        IdentitySource::Query(name) => {
+            let (_, query) = r.head.path_and_query(r.buf);
+            query?.rsplit(|&c| c == b'&').find_map(|p| {
+                let (k, v) = match p.iter().position(|&c| c == b'=') {
+                    Some(i) => (&p[..i], &p[i + 1..]),
+                    None => (p, &b""[..]),
+                };
+                let k: Vec<u8> = percent_encoding::percent_decode(k).collect();
+                (k == name.as_bytes()).then(|| {
+                    percent_encoding::percent_decode(v)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+            })?
+        }
+        IdentitySource::StageVariable(name) => r.stage.variables.get(name)?.clone(),
+    };
+    (!v.is_empty()).then_some(v)
+}
+
+fn header<'b>(head: &Head, buf: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
+    head.headers
+        .iter()
+        .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.get(buf))
+}

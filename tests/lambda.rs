@@ -1,0 +1,385 @@
+//! Lambda proxy integrations against real handler code nobody here wrote:
+//! Mangum (ASGI) and aws-lambda-powertools' event classes and routers,
+//! behind a local Invoke API (tests/lambda/invoke_server.py). Requests and
+//! answers must round-trip for payload 1.0 and 2.0: path and query
+//! parameters, repeated headers, cookies, binary bodies, status, headers;
+//! failures map to 502 and 504 as API Gateway maps them.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// An API whose routes each invoke one function.
+fn lambda_api(fns: &Functions, routes: &[(&str, &str, &str, &str)]) -> Config {
+    let mut text = String::from(
+        r#"[[api]]
+name = "fns"
+id = "a1b2c3"
+binary_media_types = ["image/png", "application/octet-stream"]
+
+[api.stages.prod]
+variables = { colour = "blue", fn = "powertools-v1" }
+
+"#,
+    );
+    for (method, path, function, version) in routes {
+        text.push_str(&format!(
+            "[[api.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\n\
+             integration = {{ type = \"lambda\", function = \"{function}\", payload_version = \"{version}\", timeout_ms = 3000 }}\n\n"
+        ));
+    }
+    Config::new(&text).append(&format!(
+        "[aws]\naccount_id = \"123456789012\"\nlambda_endpoint = \"{}\"\n",
+        fns.endpoint()
+    ))
+}
+
+fn call(
+    c: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    c.request(request(method, path, "gw.example:8080", headers, body))
+}
+
+#[test]
+fn powertools_sees_a_payload_1_0_event_field_for_field() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[("ANY", "/things/{id}", "powertools-v1", "1.0")],
+    ));
+    let mut c = srv.connect();
+    let r = call(
+        &mut c,
+        "POST",
+        "/prod/things/a%20b?x=1&x=2&y=%C3%A9",
+        &[
+            ("X-Test", "one"),
+            ("x-test", "two"),
+            ("content-type", "text/plain"),
+        ],
+        b"hello body",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let e = r.json();
+    assert_eq!(e["resource"], "/things/{id}");
+    assert_eq!(e["path"], "/things/a%20b");
+    assert_eq!(e["httpMethod"], "POST");
+    assert_eq!(e["queryStringParameters"], json!({"x": "2", "y": "é"}));
+    assert_eq!(
+        e["multiValueQueryStringParameters"],
+        json!({"x": ["1", "2"], "y": ["é"]})
+    );
+    assert_eq!(e["pathParameters"], json!({"id": "a b"}));
+    assert_eq!(
+        e["stageVariables"],
+        json!({"colour": "blue", "fn": "powertools-v1"})
+    );
+    assert_eq!(e["x_test"], "two", "the last value of a repeated header");
+    // powertools lower-cases names; the raw event keeps the first spelling.
+    assert_eq!(e["multiValueHeaders"]["x-test"], json!(["one", "two"]));
+    assert_eq!(e["stage"], "prod");
+    assert_eq!(e["resourcePath"], "/things/{id}");
+    assert_eq!(e["requestId"], r.request_id());
+    assert_eq!(e["sourceIp"], "127.0.0.1");
+    assert_eq!(e["apiKey"], Value::Null);
+    assert_eq!(e["body"], "hello body");
+    assert_eq!(e["isBase64Encoded"], false);
+    // The raw event: the fields powertools does not expose.
+    let raw = fns.last_event("powertools-v1");
+    let ctx = &raw["requestContext"];
+    assert_eq!(ctx["accountId"], "123456789012");
+    assert_eq!(ctx["apiId"], "a1b2c3");
+    assert_eq!(ctx["domainName"], "gw.example");
+    assert_eq!(ctx["domainPrefix"], "gw");
+    assert_eq!(ctx["path"], "/prod/things/a%20b");
+    assert_eq!(ctx["httpMethod"], "POST");
+    assert_eq!(ctx["protocol"], "HTTP/1.1");
+    assert!(ctx["requestTimeEpoch"].as_u64().unwrap() > 1_700_000_000_000);
+    assert!(
+        ctx["requestTime"].as_str().unwrap().ends_with(" +0000"),
+        "{ctx}"
+    );
+    assert_eq!(raw["headers"]["X-Test"], "two");
+    assert_eq!(raw["multiValueHeaders"]["X-Test"], json!(["one", "two"]));
+    assert!(raw.get("version").is_none(), "1.0 events have no version");
+}
+
+#[test]
+fn powertools_sees_a_payload_2_0_event_and_its_cookies_come_back() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[("GET", "/things/{id}", "powertools-v2", "2.0")],
+    ));
+    let mut c = srv.connect();
+    let r = call(
+        &mut c,
+        "GET",
+        "/prod/things/7?x=1&x=2&z=%2F",
+        &[
+            ("X-Test", "one"),
+            ("x-test", "two"),
+            ("Cookie", "a=1; b=2"),
+            ("cookie", "c=3"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let e = r.json();
+    assert_eq!(e["version"], "2.0");
+    assert_eq!(e["routeKey"], "GET /things/{id}");
+    assert_eq!(e["rawPath"], "/prod/things/7");
+    assert_eq!(e["rawQueryString"], "x=1&x=2&z=%2F");
+    assert_eq!(e["cookies"], json!(["a=1", "b=2", "c=3"]));
+    assert_eq!(
+        e["headers"]["x-test"], "one,two",
+        "2.0 joins repeated headers"
+    );
+    assert!(e["headers"].get("cookie").is_none(), "cookies travel apart");
+    assert_eq!(e["queryStringParameters"], json!({"x": "1,2", "z": "/"}));
+    assert_eq!(e["pathParameters"], json!({"id": "7"}));
+    assert_eq!(e["stageVariables"]["colour"], "blue");
+    assert_eq!(e["method"], "GET");
+    assert_eq!(e["sourceIp"], "127.0.0.1");
+    assert_eq!(e["stage"], "prod");
+    assert_eq!(e["body"], Value::Null);
+    // The result's cookies are Set-Cookie headers, one each.
+    assert_eq!(r.header_all("set-cookie"), ["s=1; Path=/", "t=2"]);
+    let raw = fns.last_event("powertools-v2");
+    assert_eq!(raw["requestContext"]["routeKey"], "GET /things/{id}");
+    assert_eq!(raw["requestContext"]["requestId"], r.request_id());
+    assert!(raw.get("body").is_none(), "2.0 omits an absent body");
+}
+
+#[test]
+fn mangum_apps_round_trip_requests_and_answers_in_both_versions() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[
+            ("ANY", "/v1/{proxy+}", "mangum", "1.0"),
+            ("ANY", "/v2/{proxy+}", "mangum", "2.0"),
+        ],
+    ));
+    let mut c = srv.connect();
+    for (prefix, seen_path) in [("/prod/v1", "/v1/echo/x"), ("/prod/v2", "/prod/v2/echo/x")] {
+        let r = call(
+            &mut c,
+            "PUT",
+            &format!("{prefix}/echo/x?a=1&a=2&b=x%20y"),
+            &[("x-one", "1"), ("content-type", "application/json")],
+            br#"{"k":"v"}"#,
+        );
+        assert_eq!(r.status, 200, "{prefix}: {r:?}");
+        let e = r.json();
+        assert_eq!(e["method"], "PUT", "{prefix}");
+        // REST API events carry the path after the stage, HTTP API events the raw path.
+        assert_eq!(e["path"], seen_path, "{prefix}");
+        let q = e["query_string"].as_str().unwrap();
+        assert!(
+            q.contains("a=1") && q.contains("a=2") && q.contains("b=x"),
+            "{prefix}: {q}"
+        );
+        let headers = e["headers"].as_array().unwrap();
+        assert!(
+            headers.contains(&json!(["x-one", "1"])),
+            "{prefix}: {headers:?}"
+        );
+        assert_eq!(
+            e["body_b64"], "eyJrIjoidiJ9",
+            "{prefix}: the body arrived whole"
+        );
+
+        // Repeated response headers and cookies come back one per line.
+        let r = call(&mut c, "GET", &format!("{prefix}/cookies"), &[], b"");
+        assert_eq!(r.status, 200, "{prefix}: {r:?}");
+        assert_eq!(r.body_str(), "ok");
+        assert_eq!(
+            r.header_all("set-cookie"),
+            ["a=1; Path=/", "b=2; Path=/"],
+            "{prefix}"
+        );
+
+        let r = call(&mut c, "GET", &format!("{prefix}/status/418"), &[], b"");
+        assert_eq!(
+            (r.status, r.body_str().as_str()),
+            (418, "status 418"),
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn binary_bodies_travel_base64_both_ways() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[
+            ("ANY", "/v1/{proxy+}", "mangum", "1.0"),
+            ("ANY", "/v2/{proxy+}", "mangum", "2.0"),
+        ],
+    ));
+    let mut c = srv.connect();
+    let bytes: Vec<u8> = (0..=255).collect();
+    for prefix in ["/prod/v1", "/prod/v2"] {
+        let r = call(
+            &mut c,
+            "POST",
+            &format!("{prefix}/upload"),
+            &[("content-type", "image/png")],
+            &bytes,
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        use base64::Engine;
+        let got = base64::engine::general_purpose::STANDARD
+            .decode(r.json()["body_b64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(got, bytes, "{prefix}: the function got the bytes sent");
+        let r = call(&mut c, "GET", &format!("{prefix}/binary"), &[], b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("image/png"));
+        assert_eq!(r.body, bytes, "{prefix}: the answer is the bytes, decoded");
+    }
+    let raw = fns.last_event("mangum");
+    assert_eq!(raw["isBase64Encoded"], false, "a GET has no body to encode");
+}
+
+#[test]
+fn powertools_routers_route_and_answer() {
+    for (function, version) in [
+        ("powertools-router-v1", "1.0"),
+        ("powertools-router-v2", "2.0"),
+    ] {
+        let fns = Functions::start();
+        let srv = Server::start(&lambda_api(
+            &fns,
+            &[
+                ("ANY", "/pets/{id}", function, version),
+                ("POST", "/pets", function, version),
+            ],
+        ));
+        let mut c = srv.connect();
+        let r = call(&mut c, "GET", "/prod/pets/7?q=tabby", &[], b"");
+        assert_eq!(r.status, 200, "{function}: {r:?}");
+        assert_eq!(r.json(), json!({"pet": "7", "q": "tabby"}), "{function}");
+        let r = call(
+            &mut c,
+            "POST",
+            "/prod/pets",
+            &[("content-type", "application/json")],
+            br#"{"name":"rex"}"#,
+        );
+        assert_eq!(r.status, 201, "{function}: {r:?}");
+        assert_eq!(r.json(), json!({"created": {"name": "rex"}}), "{function}");
+    }
+}
+
+#[test]
+fn results_that_are_not_answers_are_502_and_2_0_bodies_are_json() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[
+            ("GET", "/fail", "fail", "1.0"),
+            ("GET", "/malformed", "malformed", "1.0"),
+            ("GET", "/no-status-1", "object-no-status", "1.0"),
+            ("GET", "/no-status-2", "object-no-status", "2.0"),
+            ("GET", "/plain", "plain", "2.0"),
+            ("GET", "/missing", "no-such-function", "1.0"),
+        ],
+    ));
+    let mut c = srv.connect();
+    for path in ["/fail", "/malformed", "/no-status-1", "/missing"] {
+        let r = call(&mut c, "GET", &format!("/prod{path}"), &[], b"");
+        assert_error(&r, 502, Some("Internal server error"));
+    }
+    assert_eq!(
+        fns.count("fail"),
+        1,
+        "the function ran; its error is what failed"
+    );
+    let r = call(&mut c, "GET", "/prod/no-status-2", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json(), json!({"message": "no status here"}));
+    let r = call(&mut c, "GET", "/prod/plain", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, r#""hello""#));
+}
+
+#[test]
+fn a_slow_function_is_a_504_and_a_dead_endpoint_a_502() {
+    let fns = Functions::start();
+    let cfg = lambda_api(&fns, &[("GET", "/slow", "slow", "1.0")]);
+    let text = cfg
+        .render()
+        .replace("timeout_ms = 3000", "timeout_ms = 200");
+    let srv = Server::start_text(&text, &[]);
+    let mut c = srv.connect();
+    let r = call(&mut c, "GET", "/prod/slow?s=2", &[], b"");
+    assert_error(&r, 504, Some(TIMED_OUT));
+
+    let dead = Config::new(
+        r#"[[api]]
+name = "dead"
+[api.stages.prod]
+[[api.routes]]
+method = "GET"
+path = "/x"
+integration = { type = "lambda", function = "f", endpoint = "http://127.0.0.1:9" }
+"#,
+    );
+    let srv = Server::start(&dead);
+    let r = srv.connect().get("/prod/x");
+    assert_error(&r, 502, Some("Internal server error"));
+}
+
+#[test]
+fn the_function_name_can_come_from_a_stage_variable() {
+    let fns = Functions::start();
+    let srv = Server::start(&lambda_api(
+        &fns,
+        &[("GET", "/dyn/{id}", "${stageVariables.fn}", "1.0")],
+    ));
+    let r = srv.connect().get("/prod/dyn/5");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["pathParameters"], json!({"id": "5"}));
+    assert_eq!(fns.count("powertools-v1"), 1);
+}
+
+#[test]
+fn lambda_config_errors_name_the_key() {
+    let cases = [
+        (
+            r#"integration = { type = "lambda", function = "f" }"#,
+            "no endpoint",
+        ),
+        (
+            r#"integration = { type = "lambda", function = "f", endpoint = "https://lambda.us-east-1.amazonaws.com" }"#,
+            "only http:// endpoints",
+        ),
+        (
+            r#"integration = { type = "lambda", function = "f", endpoint = "http://127.0.0.1:9", payload_version = "3.0" }"#,
+            "unknown variant `3.0`, expected `1.0` or `2.0`",
+        ),
+        (
+            r#"integration = { type = "lambda", function = "${stageVariables.nope}", endpoint = "http://127.0.0.1:9" }"#,
+            "stage variable `nope` is not defined",
+        ),
+    ];
+    for (integration, wanted) in cases {
+        let text = format!(
+            "[[api]]\nname = \"bad\"\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/x\"\n{integration}\n"
+        );
+        let out = start_config(&write_config(&text));
+        assert!(!out.status.success(), "{integration} was accepted");
+        assert!(
+            out.stderr.contains(wanted) && out.stderr.contains("integration"),
+            "{integration}: {}",
+            out.stderr
+        );
+    }
+}
