@@ -145,5 +145,84 @@ fn monitoring(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, route, response, throttle, monitoring);
+/// A JWT authorizer's work per request with its key set in hand:
+/// take the token from the header, read its header, verify signature and
+/// claims (issue 7's target: at most 10 µs).
+fn jwt(c: &mut Criterion) {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use portico::auth::jwks::{KeySet, KeySource};
+    use portico::auth::verified::Verified;
+    use portico::auth::JwtAuthorizer;
+    use std::rc::Rc;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+    let read = |f: &str| std::fs::read(format!("{dir}/{f}")).unwrap();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let claims = serde_json::json!({
+        "iss": "https://issuer.example", "aud": "portico-tests", "sub": "user-7",
+        "exp": exp, "scope": "pets/read pets/write",
+    });
+    let cases = [
+        (
+            "jwt_verify_rs256",
+            Algorithm::RS256,
+            "key-a",
+            "jwks-a.json",
+            EncodingKey::from_rsa_pem(&read("rsa-a.pem")).unwrap(),
+        ),
+        (
+            "jwt_verify_es256",
+            Algorithm::ES256,
+            "key-ec",
+            "jwks-ec-hs.json",
+            EncodingKey::from_ec_pem(&read("ec.pem")).unwrap(),
+        ),
+        (
+            "jwt_verify_hs256",
+            Algorithm::HS256,
+            "key-hs",
+            "jwks-ec-hs.json",
+            EncodingKey::from_secret(&read("hs256.secret")),
+        ),
+    ];
+    for (name, alg, kid, jwks, key) in cases {
+        let mut h = Header::new(alg);
+        h.kid = Some(kid.into());
+        let header_value = format!("Bearer {}", encode(&h, &claims, &key).unwrap());
+        let keys = KeySet::parse(&read(jwks)).unwrap();
+        let auth = JwtAuthorizer::new(
+            1,
+            "authorization".into(),
+            KeySource::File(KeySet::parse(&read(jwks)).unwrap()),
+            "https://issuer.example".into(),
+            vec!["portico-tests".into()],
+            5,
+        );
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let token = JwtAuthorizer::token(black_box(header_value.as_bytes())).unwrap();
+                let (alg, kid) = JwtAuthorizer::header(token).unwrap();
+                auth.verify(token, (alg, kid.as_deref()), &keys).unwrap()
+            })
+        });
+        // The same token again: the worker's verified-token table answers.
+        let mut verified = Verified::default();
+        let token = JwtAuthorizer::token(header_value.as_bytes()).unwrap();
+        let (alg, kid) = JwtAuthorizer::header(token).unwrap();
+        let a = Rc::new(auth.verify(token, (alg, kid.as_deref()), &keys).unwrap());
+        let now = exp - 1800;
+        verified.insert(auth.id, token, a, now, 5);
+        c.bench_function(&format!("{name}_seen_token"), |b| {
+            b.iter(|| {
+                let token = JwtAuthorizer::token(black_box(header_value.as_bytes())).unwrap();
+                verified.get(auth.id, token, now).unwrap()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, parse, route, response, throttle, monitoring, jwt);
 criterion_main!(benches);

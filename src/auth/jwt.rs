@@ -10,6 +10,10 @@ use super::jwks::KeySet;
 use super::Authorized;
 
 pub struct JwtAuthorizer {
+    /// Tells this authorizer's verified tokens from another's (a hash of
+    /// its settings and keys): see `verified`.
+    pub id: u64,
+    pub leeway_s: u64,
     /// Lower-case: where the token is.
     pub header: String,
     pub keys: super::jwks::KeySource,
@@ -34,6 +38,7 @@ pub enum JwtError {
 
 impl JwtAuthorizer {
     pub fn new(
+        id: u64,
         header: String,
         keys: super::jwks::KeySource,
         issuer: String,
@@ -56,6 +61,8 @@ impl JwtAuthorizer {
             validation(Algorithm::HS256),
         ];
         JwtAuthorizer {
+            id,
+            leeway_s,
             header,
             keys,
             issuer,

@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod lambda_authorizer;
 pub mod policy;
+pub mod verified;
 
 use serde_json::{Map, Value};
 
@@ -32,6 +33,7 @@ pub struct RouteAuth {
 #[derive(Default)]
 pub struct WorkerAuth {
     pub jwks: jwks::JwksCache,
+    pub verified: verified::Verified,
     pub results: lambda_authorizer::Results,
 }
 

@@ -1,5 +1,6 @@
 //! Compiling an API's `authorizers` and its routes' `authorizer` settings.
 
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub fn compile(
                 identity_source,
                 leeway_s,
             } => {
+                let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
+                (api.id(), name, format!("{:?}", spanned.get_ref())).hash(&mut fingerprint);
                 let keys = match (jwks_uri, jwks_file) {
                     (Some(url), None) => {
                         KeySource::Url(JwksUrl::compile(url, resolve).map_err(fail)?)
@@ -48,6 +51,7 @@ pub fn compile(
                     (None, Some(path)) => {
                         let text = std::fs::read(path)
                             .map_err(|e| fail(format!("jwks_file {}: {e}", path.display())))?;
+                        text.hash(&mut fingerprint);
                         KeySource::File(
                             KeySet::parse(&text)
                                 .map_err(|e| fail(format!("jwks_file {}: {e}", path.display())))?,
@@ -63,6 +67,7 @@ pub fn compile(
                     return Err(fail("audience needs at least one value".into()));
                 }
                 Authorizer::Jwt(JwtAuthorizer::new(
+                    fingerprint.finish(),
                     header,
                     keys,
                     issuer.clone(),

@@ -3,6 +3,8 @@
 //! metered against). Refusals are API Gateway's: 401 Unauthorized, 403
 //! Forbidden, 403 with an explicit deny, 500 when the authorizer fails.
 
+use std::rc::Rc;
+
 use crate::auth::jwks::{keys_for, KeySource};
 use crate::auth::jwt::{has_scope, JwtError};
 use crate::auth::lambda_authorizer::{IdentitySource, Kind, Refusal};
@@ -30,13 +32,13 @@ pub async fn check(
     w: &Worker,
     snap: &Snapshot,
     r: &Routed<'_>,
-) -> Result<Option<Authorized>, ErrorResponse> {
+) -> Result<Option<Rc<Authorized>>, ErrorResponse> {
     let Some(route_auth) = &r.api.route_auth[r.route] else {
         return Ok(None);
     };
     let authorized = match &r.api.authorizers[route_auth.authorizer] {
         Authorizer::Jwt(jwt) => jwt_check(w, snap, jwt, r.head, r.buf).await?,
-        Authorizer::Lambda(l) => lambda_check(w, snap, l, r).await?,
+        Authorizer::Lambda(l) => Rc::new(lambda_check(w, snap, l, r).await?),
     };
     if !has_scope(&authorized, &route_auth.scopes) {
         return Err(FORBIDDEN);
@@ -50,9 +52,13 @@ async fn jwt_check(
     jwt: &JwtAuthorizer,
     head: &Head,
     buf: &[u8],
-) -> Result<Authorized, ErrorResponse> {
+) -> Result<Rc<Authorized>, ErrorResponse> {
     let value = header(head, buf, jwt.header.as_bytes()).ok_or(UNAUTHORIZED)?;
     let token = JwtAuthorizer::token(value).map_err(|_| UNAUTHORIZED)?;
+    let now = w.now_secs().max(0) as u64;
+    if let Some(a) = w.auth.borrow().verified.get(jwt.id, token, now) {
+        return Ok(a);
+    }
     let (alg, kid) = JwtAuthorizer::header(token).map_err(|_| UNAUTHORIZED)?;
     let verified = match &jwt.keys {
         KeySource::File(set) => jwt.verify(token, (alg, kid.as_deref()), set),
@@ -61,7 +67,12 @@ async fn jwt_check(
             None => Err(JwtError::UnknownKey),
         },
     };
-    verified.map_err(|_| UNAUTHORIZED)
+    let authorized = Rc::new(verified.map_err(|_| UNAUTHORIZED)?);
+    w.auth
+        .borrow_mut()
+        .verified
+        .insert(jwt.id, token, authorized.clone(), now, jwt.leeway_s);
+    Ok(authorized)
 }
 
 async fn lambda_check(

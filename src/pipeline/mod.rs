@@ -143,7 +143,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         other => other,
     };
     let routed = routed.and_then(|(api, stage, m)| {
-        let usage_key = match &authorized {
+        let usage_key = match authorized.as_deref() {
             Some(Authorized::Lambda { usage_key, .. }) => usage_key.as_deref(),
             _ => None,
         };
@@ -185,7 +185,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
                             request_id: req.id.as_bytes(),
                             source_ip: peer_ip,
                             api_key: admission.key,
-                            authorized: authorized.as_ref(),
+                            authorized: authorized.as_deref(),
                             account_id: &snap.account_id,
                             now_ms: w.now_ms(),
                         };
