@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn hits_only_the_same_token_authorizer_and_time() {
         let mut v = Verified::default();
-        v.insert(1, "t.o.k", jwt(json!({"exp": 1_000, "nbf": 500})), 600, 5);
+        v.insert(1, "t.o.k", jwt(json!({"exp": 1_000, "nbf": 500})), 900, 5);
         assert!(v.get(1, "t.o.k", 600).is_some());
         assert!(v.get(1, "t.o.k", 1_005).is_some(), "leeway past exp");
         assert!(v.get(1, "t.o.k", 1_006).is_none(), "expired");
