@@ -15,7 +15,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed portico-lambda portico-jwt"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -257,6 +257,7 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     rm -f "$dir/access.log"                       # portico-observed's log: gigabytes otherwise
     sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
         -e "s|@STATE_DIR@|$dir/state|g" -e "s|@LOG_DIR@|$dir|g" -e "s/^workers = 1\$/workers = $workers/" \
+        -e "s|@JWKS_FILE@|$REPO/tests/fixtures/jwt/jwks-a.json|g" \
         "$CONF_DIR/portico.toml" >"$dir/portico.toml"
     grep -qx "workers = $workers" "$dir/portico.toml" || die "conf/portico.toml: no 'workers = 1' line to set $workers workers"
     port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
@@ -336,6 +337,8 @@ label() {
         nginx-proxy-cache) echo "nginx proxy_cache hit" ;;
         portico-bare) echo "portico mock, metrics and access log off" ;;
         portico-observed) echo "portico mock, metrics + JSON access log on" ;;
+        portico-lambda) echo "portico Lambda proxy (payload 2.0, fixed result)" ;;
+        portico-jwt) echo "portico proxy behind a JWT authorizer (RS256)" ;;
     esac
 }
 
@@ -450,6 +453,17 @@ if ((wants_portico)); then
     fi
 fi
 
+# portico-jwt's token: RS256 with the test key of tests/fixtures/jwt (kid key-a), long-lived.
+JWT_TOKEN=""
+if [[ " $ROWS " == *" portico-jwt "* ]]; then
+    b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+    jwt_input="$(printf '%s' '{"alg":"RS256","typ":"JWT","kid":"key-a"}' | b64url).$(printf '%s' \
+        '{"iss":"https://issuer.example","aud":"portico-tests","sub":"loadtest","exp":4102444800}' | b64url)"
+    JWT_TOKEN="$jwt_input.$(printf '%s' "$jwt_input" \
+        | openssl dgst -sha256 -sign "$REPO/tests/fixtures/jwt/rsa-a.pem" -binary | b64url)" \
+        || die "cannot sign the portico-jwt token with openssl"
+fi
+
 # From here on the script itself stays off the proxy's CPU.
 if ((PIN)); then taskset -pc "$CLIENT_CPU" $$ >/dev/null; fi
 
@@ -499,6 +513,8 @@ for row in $ROWS; do
                     portico-cached) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/cached/hello"; want="x-cache: Hit" ;;
                     portico-bare) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/bare/mock" ;;
                     portico-observed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/obs/mock" ;;
+                    portico-lambda) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/fn" ;;
+                    portico-jwt) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/jwt/hello"; hdr="authorization: Bearer $JWT_TOKEN" ;;
                 esac ;;
         esac
         measure "$row" "$conns" "$pid" "$url" "$hdr" "$want"
@@ -591,6 +607,12 @@ REPORT="$RAW_DIR/report.md"
         if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
             echo "- @ $conns conns: portico cached ÷ nginx proxy_cache req/s = $(ratio "${RPS[portico-cached:$conns]:-}" "${RPS[nginx-proxy-cache:$conns]:-}") (target ≥ 1.6);" \
                 "CPU/req = $(ratio "${CPUK[portico-cached:$conns]:-}" "${CPUK[nginx-proxy-cache:$conns]:-}") (target ≤ 0.6)"
+        fi
+        if [[ " $ROWS " == *" portico-lambda "* || " $ROWS " == *" portico-jwt "* ]]; then
+            echo "- @ $conns conns: portico Lambda proxy ÷ portico HTTP proxy req/s = $(ratio "${RPS[portico-lambda:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
+                "CPU/req = $(ratio "${CPUK[portico-lambda:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}");" \
+                "portico JWT-protected proxy ÷ portico proxy req/s = $(ratio "${RPS[portico-jwt:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
+                "CPU/req = $(ratio "${CPUK[portico-jwt:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}")"
         fi
         if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
             echo "- @ $conns conns: portico monitored ÷ bare req/s = $(ratio "${RPS[portico-observed:$conns]:-}" "${RPS[portico-bare:$conns]:-}") (target ≥ 0.95);" \

@@ -347,8 +347,17 @@ fn status_code(c: &Call<'_>) -> Result<String, ApiError> {
     }
 }
 
-/// HTTP integrations need an http(s) URI and a method; timeouts are 50 ms to 29 s.
+/// HTTP integrations need an http(s) URI and a method, AWS_PROXY ones a
+/// Lambda invocation ARN; timeouts are 50 ms to 29 s.
 fn check_integration(i: &Integration) -> Result<(), ApiError> {
+    if i.kind == "AWS_PROXY" {
+        let uri = i.uri.as_deref().unwrap_or_default();
+        if super::publish::lambda_function(uri).is_err() {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid ARN specified in the request: {uri}; portico serves AWS_PROXY integrations of Lambda functions (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
+            )));
+        }
+    }
     if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY") {
         if i.http_method.as_deref().is_none_or(str::is_empty) {
             return Err(ApiError::BadRequest(

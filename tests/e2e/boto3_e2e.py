@@ -102,6 +102,32 @@ def canary_overrides_and_stage_cache(c, up):
     c.delete_rest_api(restApiId=api)
 
 
+def lambda_proxy(c):
+    """An AWS_PROXY integration made with boto3 invokes the function (by
+    its ARN) through portico's [aws] lambda_endpoint with a payload 1.0
+    event; powertools-v1 echoes what it got."""
+    api = c.create_rest_api(name="fn-api")["id"]
+    root = c.get_resources(restApiId=api)["items"][0]["id"]
+    pets = c.create_resource(restApiId=api, parentId=root, pathPart="pets")["id"]
+    pet = c.create_resource(restApiId=api, parentId=pets, pathPart="{id}")["id"]
+    c.put_method(restApiId=api, resourceId=pet, httpMethod="GET", authorizationType="NONE")
+    fn = "arn:aws:lambda:us-east-1:123456789012:function:powertools-v1"
+    c.put_integration(restApiId=api, resourceId=pet, httpMethod="GET", type="AWS_PROXY",
+                      integrationHttpMethod="POST",
+                      uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn}/invocations")
+    got = c.get_integration(restApiId=api, resourceId=pet, httpMethod="GET")
+    assert got["type"] == "AWS_PROXY", got
+    c.create_deployment(restApiId=api, stageName="live", variables={"v": "1"})
+    body = call(f"/restapis/{api}/live/_user_request_/pets/42?q=a&q=b", timeout_s=0)
+    assert body["resource"] == "/pets/{id}", body
+    assert body["pathParameters"] == {"id": "42"}, body
+    assert body["multiValueQueryStringParameters"] == {"q": ["a", "b"]}, body
+    assert body["stage"] == "live" and body["stageVariables"] == {"v": "1"}, body
+    expect_error("BadRequestException", 400, c.put_integration, restApiId=api, resourceId=pet,
+                 httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST", uri="not-an-arn")
+    c.delete_rest_api(restApiId=api)
+
+
 def main():
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -371,6 +397,7 @@ paths:
     c.delete_rest_api(restApiId=y["id"])
 
     canary_overrides_and_stage_cache(c, up)
+    lambda_proxy(c)
 
     c.delete_stage(restApiId=api_id, stageName="prod")
     c.delete_rest_api(restApiId=api_id)

@@ -13,11 +13,24 @@ fi
 cargo build --quiet
 TMP=$(mktemp -d /tmp/portico-e2e.XXXXXX)
 PID=""
+FN_PID=""
 cleanup() {
     [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    [[ -n $FN_PID ]] && kill "$FN_PID" 2>/dev/null && wait "$FN_PID" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+# The Lambda functions AWS_PROXY integrations call (Mangum/powertools, their own venv).
+FN_PYTHON=$(tests/lambda/venv.sh | tail -n1)
+"$FN_PYTHON" tests/lambda/invoke_server.py >"$TMP/functions.out" &
+FN_PID=$!
+for _ in $(seq 1 200); do
+    grep -q 'listening on' "$TMP/functions.out" && break
+    kill -0 "$FN_PID" 2>/dev/null || { echo "e2e: the invoke server did not start" >&2; exit 1; }
+    sleep 0.05
+done
+FN_ENDPOINT=$(grep -o '127.0.0.1:[0-9]*' "$TMP/functions.out" | head -n1)
+[[ -n $FN_ENDPOINT ]] || { echo "e2e: no invoke server address" >&2; exit 1; }
 cat >"$TMP/portico.toml" <<TOML
 [server]
 listen = "127.0.0.1:0"
@@ -30,6 +43,9 @@ dir = "$TMP/state"
 listen = "127.0.0.1:0"
 access_key_id = "AKIDPORTICOE2E"
 secret_access_key_env = "PORTICO_E2E_SECRET"
+
+[aws]
+lambda_endpoint = "http://$FN_ENDPOINT"
 TOML
 export PORTICO_E2E_SECRET="e2e-secret-$RANDOM$RANDOM"
 target/debug/portico --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
@@ -48,9 +64,9 @@ PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_
 kill -TERM "$PID"
 wait "$PID"
 PID=""
-# Every management call was audited (8 deployments: 2 of pets, 3 of the import, 1 of the YAML import, 2 of the canary API), the refused one too; no secret or signature on disk.
+# Every management call was audited (9 deployments: 2 of pets, 3 of the import, 1 of the YAML import, 2 of the canary API, 1 of the Lambda API), the refused one too; no secret or signature on disk.
 deployments=$(target/debug/portico --config "$TMP/portico.toml" audit --event CreateDeployment | grep -c '"errorCode":null')
-[[ $deployments == 8 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 8" >&2; exit 1; }
+[[ $deployments == 9 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 9" >&2; exit 1; }
 target/debug/portico --config "$TMP/portico.toml" audit --event GetRestApis | grep -q '"errorCode":"InvalidSignatureException"' \
     || { echo "e2e: the refused GetRestApis call is not in the audit log" >&2; exit 1; }
 # --since: nothing after a future time, every call after a past one.
