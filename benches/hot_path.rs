@@ -56,6 +56,7 @@ fn response(c: &mut Criterion) {
                 black_box(err),
                 b"0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
                 b"Wed, 25 Nov 2026 09:00:00 GMT",
+                b"",
                 false,
             );
             out.len()

@@ -673,3 +673,49 @@ fn authorizer_config_errors_name_the_key() {
         out.stderr
     );
 }
+
+#[test]
+fn cors_preflights_do_not_need_the_token() {
+    let up = Upstream::ok(b"pets");
+    let cfg = jwt_api(
+        &format!("jwks_file = \"{FIXTURES}/jwks-a.json\""),
+        &up.addr(),
+        None,
+    );
+    let text = cfg.render().replacen(
+        "name = \"secured\"",
+        "name = \"secured\"\ncors = { allow_origins = [\"https://app.example\"], allow_methods = [\"GET\"] }",
+        1,
+    );
+    let srv = Server::start_text(&text, &[]);
+    let mut c = srv.connect();
+    let r = c.request(request(
+        "OPTIONS",
+        "/prod/pets",
+        "localhost",
+        &[
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        b"",
+    ));
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    // The actual call still needs it, and its refusal carries the CORS headers.
+    let r = c.request(request(
+        "GET",
+        "/prod/pets",
+        "localhost",
+        &[("Origin", "https://app.example")],
+        b"",
+    ));
+    assert_error(&r, 401, Some("Unauthorized"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    up.assert_nothing();
+}

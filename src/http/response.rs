@@ -84,13 +84,15 @@ pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
 }
 
 /// Appends a complete error response: the JSON body, its length and type,
-/// the request id and date every answer carries, and `connection: close`
-/// when the connection ends after it.
+/// the request id and date every answer carries, `extra` header lines (the
+/// API's CORS headers, so a browser can read the error), and
+/// `connection: close` when the connection ends after it.
 pub fn write_error(
     out: &mut Vec<u8>,
     err: ErrorResponse,
     request_id: &[u8],
     date: &[u8],
+    extra: &[u8],
     close: bool,
 ) {
     write_status_line(out, err.status);
@@ -105,10 +107,12 @@ pub fn write_error(
         out.extend_from_slice(b"\r\nretry-after: ");
         out.extend_from_slice(itoa::Buffer::new().format(err.retry_after).as_bytes());
     }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(extra);
     if close {
-        out.extend_from_slice(b"\r\nconnection: close");
+        out.extend_from_slice(b"connection: close\r\n");
     }
-    out.extend_from_slice(b"\r\n\r\n{\"");
+    out.extend_from_slice(b"\r\n{\"");
     out.extend_from_slice(err.key.as_bytes());
     out.extend_from_slice(b"\":\"");
     // Messages are our own constants: no quote or backslash to escape.
@@ -129,6 +133,7 @@ mod tests {
             ErrorResponse::new(403, "Missing Authentication Token"),
             b"rid",
             b"D",
+            b"x-extra: 1\r\n",
             true,
         );
         let text = String::from_utf8(out).unwrap();
@@ -136,6 +141,7 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(head.contains(&format!("content-length: {}", body.len())));
         assert!(head.contains("connection: close"));
+        assert!(head.contains("\r\nx-extra: 1\r\n"));
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["message"], "Missing Authentication Token");
     }

@@ -83,7 +83,15 @@ impl Connection {
         self.capture = false;
         self.status = err.status;
         self.error = Some(err.message);
-        write_error(&mut self.out, err, request_id, &w.date(), close);
+        // The answer's own headers (CORS, the cache's Miss tag) go with it too.
+        write_error(
+            &mut self.out,
+            err,
+            request_id,
+            &w.date(),
+            &self.extra_head,
+            close,
+        );
         match self.flush().await {
             Ok(()) if !close => Outcome::KeepAlive,
             _ => Outcome::Close,
