@@ -22,6 +22,17 @@ pub struct Signed<'a> {
     pub body: &'a [u8],
 }
 
+impl Signed<'_> {
+    /// Every value of header `name` (lower-case), in order.
+    fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigError {
     #[error(
@@ -80,14 +91,8 @@ pub fn verify(
     if akid != key_id {
         return Err(SigError::UnknownKey);
     }
-    let header = |name: &str| {
-        r.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-    };
-    let amz_date = header("x-amz-date")
+    let amz_date = r
+        .header("x-amz-date")
         .first()
         .copied()
         .ok_or(SigError::Incomplete)?;
@@ -98,7 +103,7 @@ pub fn verify(
     if (when - now).abs() > MAX_SKEW_SECS {
         return Err(SigError::Expired);
     }
-    let canonical = canonical_request(r, signed_headers, &header);
+    let canonical = canonical_request(r, signed_headers);
     let mac = signature(secret, amz_date, [date, region, service], &canonical);
     let wanted = unhex(given).ok_or(SigError::Mismatch)?;
     mac.verify_slice(&wanted).map_err(|_| SigError::Mismatch)
@@ -108,14 +113,7 @@ pub fn verify(
 /// `r.headers` is signed; it must hold `host` and `x-amz-date`
 /// (`YYYYMMDDTHHMMSSZ`), names lower-case and sorted.
 pub fn sign(r: &Signed<'_>, key_id: &str, secret: &str, region: &str, service: &str) -> String {
-    let header = |name: &str| {
-        r.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-    };
-    let amz_date = header("x-amz-date").first().copied().unwrap_or_default();
+    let amz_date = r.header("x-amz-date").first().copied().unwrap_or_default();
     let date = amz_date.get(..8).unwrap_or_default();
     let signed_headers = r
         .headers
@@ -123,7 +121,7 @@ pub fn sign(r: &Signed<'_>, key_id: &str, secret: &str, region: &str, service: &
         .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>()
         .join(";");
-    let canonical = canonical_request(r, &signed_headers, &header);
+    let canonical = canonical_request(r, &signed_headers);
     let mac = signature(secret, amz_date, [date, region, service], &canonical);
     format!(
         "AWS4-HMAC-SHA256 Credential={key_id}/{date}/{region}/{service}/aws4_request, \
@@ -148,13 +146,7 @@ fn signature(secret: &str, amz_date: &str, scope: [&str; 3], canonical: &str) ->
     mac
 }
 
-fn canonical_request<'h>(
-    r: &Signed<'_>,
-    signed_headers: &str,
-    header: &dyn Fn(&str) -> Vec<&'h str>,
-) -> String
-where
-{
+fn canonical_request(r: &Signed<'_>, signed_headers: &str) -> String {
     let mut pairs: Vec<(&str, &str)> = r
         .query
         .split('&')
@@ -169,7 +161,8 @@ where
         .join("&");
     let mut headers = String::new();
     for name in signed_headers.split(';') {
-        let values: Vec<String> = header(name)
+        let values: Vec<String> = r
+            .header(name)
             .iter()
             .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
@@ -178,7 +171,7 @@ where
         headers.push_str(&values.join(","));
         headers.push('\n');
     }
-    let payload = match header("x-amz-content-sha256").first() {
+    let payload = match r.header("x-amz-content-sha256").first() {
         Some(h) => h.to_string(),
         None => hex(&Sha256::digest(r.body)),
     };
@@ -328,7 +321,7 @@ Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
             headers: &[],
             body: b"",
         };
-        let c = canonical_request(&r, "", &|_| Vec::new());
+        let c = canonical_request(&r, "");
         assert!(c.starts_with("GET\n/\na=1&b=2&c=\n"), "{c}");
     }
 }

@@ -17,5 +17,5 @@ pub use error::HttpError;
 pub use head::{header_has_token, parse_decimal, parse_request_head, Head, Span, Version};
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
-pub use response::{reason, status_of, write_error, write_status_line, ErrorResponse};
+pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};
 pub use stream::{write_all, Stream};

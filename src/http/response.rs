@@ -99,26 +99,36 @@ pub fn write_error(
     let body_len = err.message.len() + err.key.len() + r#"{"":""}"#.len();
     out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
-    out.extend_from_slice(b"\r\nx-request-id: ");
-    out.extend_from_slice(request_id);
-    out.extend_from_slice(b"\r\ndate: ");
-    out.extend_from_slice(date);
-    if err.retry_after > 0 {
-        out.extend_from_slice(b"\r\nretry-after: ");
-        out.extend_from_slice(itoa::Buffer::new().format(err.retry_after).as_bytes());
-    }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(extra);
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
+    if err.retry_after > 0 {
+        out.extend_from_slice(b"retry-after: ");
+        out.extend_from_slice(itoa::Buffer::new().format(err.retry_after).as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\n{\"");
+    end_head(out, request_id, date, extra, close);
+    out.extend_from_slice(b"{\"");
     out.extend_from_slice(err.key.as_bytes());
     out.extend_from_slice(b"\":\"");
     // Messages are our own constants: no quote or backslash to escape.
     debug_assert!(!err.message.contains(['"', '\\']));
     out.extend_from_slice(err.message.as_bytes());
     out.extend_from_slice(b"\"}");
+}
+
+/// Ends the head of an answer the gateway makes itself: the request id and
+/// date every answer carries, the answer's extra lines (CORS, cache tag),
+/// `connection: close` when the connection ends after it, the blank line.
+pub fn end_head(out: &mut Vec<u8>, request_id: &[u8], date: &[u8], extra: &[u8], close: bool) {
+    out.extend_from_slice(b"x-request-id: ");
+    out.extend_from_slice(request_id);
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(extra);
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

@@ -110,90 +110,81 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Err(_) => false,
     };
     let routed_path = target.as_ref().map_or(&b"/"[..], |t| t.path);
-    let routed = target.and_then(|t| route::find(t, head.method()));
-    if let Ok((_, _, m)) = &routed {
+    let found = target.and_then(|t| route::find(t, head.method()));
+    let at = found.as_ref().ok().map(|(api, stage, m)| {
         seen.route = Some(m.route);
-    }
+        Routed {
+            head,
+            buf,
+            routed_path,
+            params: &m.params,
+            api,
+            stage,
+            route: m.route,
+            request_id: req.id.as_bytes(),
+            source_ip: peer_ip,
+            api_key: None,
+            authorized: None,
+            account_id: &snap.account_id,
+            now_ms: w.now_ms(),
+        }
+    });
     let mut authorized = None;
-    let routed = match routed {
-        Ok((api, stage, m)) if !preflight => {
-            let at = Routed {
-                head,
-                buf,
-                routed_path,
-                params: &m.params,
-                api,
-                stage,
-                route: m.route,
-                request_id: req.id.as_bytes(),
-                source_ip: peer_ip,
-                api_key: None,
-                authorized: None,
-                account_id: &snap.account_id,
-                now_ms: w.now_ms(),
-            };
-            match authorize::check(w, &snap, &at).await {
-                Ok(a) => {
-                    authorized = a;
-                    Ok((api, stage, m))
+    // `None`: a preflight, answered without authorization or admission.
+    let admitted = match (&found, &at) {
+        _ if preflight => None,
+        (Err(e), _) => Some(Err(*e)),
+        (Ok(_), Some(at)) => Some(match authorize::check(w, &snap, at).await {
+            Ok(a) => {
+                authorized = a;
+                let usage_key = match authorized.as_deref() {
+                    Some(Authorized::Lambda { usage_key, .. }) => usage_key.as_deref(),
+                    _ => None,
+                };
+                admit::check(&snap, at.api, at.stage, at.route, head, buf, usage_key)
+            }
+            Err(e) => Err(e),
+        }),
+        (Ok(_), None) => Some(Err(resolve::MISSING_TOKEN)),
+    };
+    let (plan, mut fill) = match (admitted, &found, at) {
+        (None, ..) => (Plan::Preflight, None),
+        (Some(Err(reject)), ..) => (Plan::Reject(reject), None),
+        (Some(Ok(admission)), Ok((_, stage, m)), Some(at)) => {
+            match admit::spend(w, &admission).await {
+                Err((reject, level)) => {
+                    seen.throttled = Some(level);
+                    (Plan::Reject(reject), None)
                 }
-                Err(e) => Err(e),
+                Ok(()) => {
+                    // Only admitted calls count against the key's usage.
+                    seen.meter = admission.meter;
+                    match cache::decide(stage, m, head, buf, seen.meter.is_some()) {
+                        cache::Decision::Refuse(e) => (Plan::Reject(e), None),
+                        cache::Decision::Use(l)
+                            if cache::serve_hit(w, &snap, out, extra_head, &l, &req) =>
+                        {
+                            seen.cache = Some(true);
+                            (Plan::Cached, None)
+                        }
+                        decision => {
+                            let fill = match decision {
+                                cache::Decision::Use(l) => Some(cache::begin_fill(w, l)),
+                                _ => None,
+                            };
+                            let at = Routed {
+                                api_key: admission.key,
+                                authorized: authorized.as_deref(),
+                                ..at
+                            };
+                            (plan(stage, &at, upstream_out), fill)
+                        }
+                    }
+                }
             }
         }
-        other => other,
-    };
-    let routed = routed.and_then(|(api, stage, m)| {
-        let usage_key = match authorized.as_deref() {
-            Some(Authorized::Lambda { usage_key, .. }) => usage_key.as_deref(),
-            _ => None,
-        };
-        let admission = admit::check(&snap, api, stage, m.route, head, buf, usage_key)?;
-        Ok((api, stage, m, admission))
-    });
-    let (plan, mut fill) = match routed {
-        _ if preflight => (Plan::Preflight, None),
-        Err(reject) => (Plan::Reject(reject), None),
-        Ok((api, stage, m, admission)) => match admit::spend(w, &admission).await {
-            Err((reject, level)) => {
-                seen.throttled = Some(level);
-                (Plan::Reject(reject), None)
-            }
-            Ok(()) => {
-                // Only admitted calls count against the key's usage.
-                seen.meter = admission.meter;
-                match cache::decide(stage, &m, head, buf, seen.meter.is_some()) {
-                    cache::Decision::Refuse(e) => (Plan::Reject(e), None),
-                    cache::Decision::Use(l)
-                        if cache::serve_hit(w, &snap, out, extra_head, &l, &req) =>
-                    {
-                        seen.cache = Some(true);
-                        (Plan::Cached, None)
-                    }
-                    decision => {
-                        let fill = match decision {
-                            cache::Decision::Use(l) => Some(cache::begin_fill(w, l)),
-                            _ => None,
-                        };
-                        let at = Routed {
-                            head,
-                            buf,
-                            routed_path,
-                            params: &m.params,
-                            api,
-                            stage,
-                            route: m.route,
-                            request_id: req.id.as_bytes(),
-                            source_ip: peer_ip,
-                            api_key: admission.key,
-                            authorized: authorized.as_deref(),
-                            account_id: &snap.account_id,
-                            now_ms: w.now_ms(),
-                        };
-                        (plan(stage, &at, upstream_out), fill)
-                    }
-                }
-            }
-        },
+        // Admitted means routed: `at` and `found` agree.
+        (Some(Ok(_)), ..) => (Plan::Reject(resolve::MISSING_TOKEN), None),
     };
     let head_len = head.len;
     conn.stream.consume(head_len);
@@ -274,16 +265,7 @@ async fn serve(
             conn.status = 204;
             let out = &mut conn.out;
             crate::http::write_status_line(out, 204);
-            out.extend_from_slice(b"x-request-id: ");
-            out.extend_from_slice(req.id.as_bytes());
-            out.extend_from_slice(b"\r\ndate: ");
-            out.extend_from_slice(&w.date());
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&conn.extra_head);
-            if close {
-                out.extend_from_slice(b"connection: close\r\n");
-            }
-            out.extend_from_slice(b"\r\n");
+            crate::http::end_head(out, req.id.as_bytes(), &w.date(), &conn.extra_head, close);
             match conn.flush().await {
                 Ok(()) if !close => Outcome::KeepAlive,
                 _ => Outcome::Close,

@@ -14,7 +14,7 @@ pub use invoker::{AwsSettings, Credentials, Invoker};
 use std::time::{Duration, Instant};
 
 use crate::config::PayloadVersion;
-use crate::http::{ErrorResponse, Relay, Sink};
+use crate::http::{end_head, ErrorResponse, Relay, Sink};
 use crate::model::Snapshot;
 use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
@@ -138,16 +138,8 @@ async fn write_answer(
     }
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(a.body.len()).as_bytes());
-    out.extend_from_slice(b"\r\nx-request-id: ");
-    out.extend_from_slice(req.id.as_bytes());
-    out.extend_from_slice(b"\r\ndate: ");
-    out.extend_from_slice(&w.date());
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&conn.extra_head);
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
+    end_head(out, req.id.as_bytes(), &w.date(), &conn.extra_head, close);
     if !req.is_head {
         out.extend_from_slice(&a.body);
     }
