@@ -14,6 +14,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::DecodingKey;
 
 use crate::integration::call::call;
+use crate::integration::{resolve_authority, Resolve};
 use crate::model::Snapshot;
 use crate::server::Worker;
 
@@ -79,10 +80,7 @@ pub struct JwksUrl {
 }
 
 impl JwksUrl {
-    pub fn compile(
-        url: &str,
-        resolve: &mut dyn FnMut(&str) -> std::io::Result<Vec<SocketAddr>>,
-    ) -> Result<JwksUrl, String> {
+    pub fn compile(url: &str, resolve: Resolve<'_>) -> Result<JwksUrl, String> {
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             format!("jwks_uri `{url}`: only http:// is supported (https comes with TLS to upstreams); or use jwks_file")
         })?;
@@ -90,18 +88,8 @@ impl JwksUrl {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        if authority.is_empty() {
-            return Err(format!("jwks_uri `{url}` has no host"));
-        }
-        let target = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.contains(']'))
-        {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addrs = resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
+        let addrs =
+            resolve_authority(authority, resolve).map_err(|e| format!("jwks_uri `{url}`: {e}"))?;
         Ok(JwksUrl {
             url: url.to_string(),
             authority: authority.to_string(),

@@ -56,7 +56,7 @@ impl HttpProxyIntegration {
         variables: &BTreeMap<String, String>,
         timeout_ms: u64,
         request_headers: &BTreeMap<String, String>,
-        resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
+        resolve: super::Resolve<'_>,
     ) -> Result<Self, String> {
         let var = |v: &str| {
             variables
@@ -72,9 +72,6 @@ impl HttpProxyIntegration {
                 UriPart::Param(_) => unreachable!("rejected when parsed"),
             }
         }
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-            return Err(format!("`{authority}` is not a host[:port]"));
-        }
         let mut path: Vec<PathPart> = Vec::new();
         for part in &uri.path {
             match part {
@@ -86,15 +83,7 @@ impl HttpProxyIntegration {
         let has_query = path
             .iter()
             .any(|p| matches!(p, PathPart::Literal(s) if s.contains('?')));
-        let has_port = authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.contains(']'));
-        let target = if has_port {
-            authority.clone()
-        } else {
-            format!("{authority}:80")
-        };
-        let addrs = resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
+        let addrs = super::resolve_authority(&authority, resolve)?;
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }

@@ -2,6 +2,7 @@
 //! `http_proxy` forwards to an upstream over this worker's connection pool;
 //! `lambda` invokes a function with the request as its event.
 
+mod authority;
 pub mod call;
 mod http_proxy;
 pub mod lambda;
@@ -10,6 +11,7 @@ mod pool;
 mod routed;
 mod upstream_head;
 
+pub use authority::{resolve_authority, Resolve};
 pub use http_proxy::{forward, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;
 pub use mock::MockIntegration;

@@ -4,7 +4,6 @@
 //! or AWS itself, in which case the call is signed (SigV4, service
 //! `lambda`) with the credentials of `[aws]`.
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::aws::sigv4;
 use crate::config::AwsConfig;
 use crate::integration::call::{call, CallError, Reply};
+use crate::integration::{resolve_authority, Resolve};
 use crate::model::Snapshot;
 use crate::server::Worker;
 
@@ -86,7 +86,7 @@ impl Invoker {
         endpoint: Option<&str>,
         timeout_ms: u64,
         aws: &AwsSettings,
-        resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
+        resolve: Resolve<'_>,
     ) -> Result<Invoker, String> {
         if function.is_empty() {
             return Err("function is empty".into());
@@ -100,18 +100,8 @@ impl Invoker {
                 format!("endpoint `{endpoint}`: only http:// endpoints are supported (https comes with TLS to upstreams)")
             })?
             .trim_end_matches('/');
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-            return Err(format!("endpoint `{endpoint}` is not http://host[:port]"));
-        }
-        let has_port = authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.contains(']'));
-        let target = if has_port {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addrs = resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
+        let addrs = resolve_authority(authority, resolve)
+            .map_err(|e| format!("endpoint `{endpoint}`: {e}"))?;
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }
