@@ -19,4 +19,5 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 pub mod usage_report;

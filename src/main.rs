@@ -57,6 +57,24 @@ enum Command {
         #[command(subcommand)]
         op: CacheOp,
     },
+    /// Certificates for the HTTPS listener.
+    Cert {
+        #[command(subcommand)]
+        op: CertOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertOp {
+    /// Write a self-signed certificate and key (PEM) for local use: DIR/HOST.crt, DIR/HOST.key.
+    SelfSigned {
+        /// A name it is for (repeat for more; `*.example.com` for a wildcard).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// Where to write them.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +167,16 @@ fn keys(config: &Config) -> anyhow::Result<serde_json::Value> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Needs no config: it makes what a config's [tls] will name.
+    if let Some(Command::Cert {
+        op: CertOp::SelfSigned { hosts, out },
+    }) = &cli.command
+    {
+        let (cert, key) =
+            portico::tls::self_signed::write(hosts, out).map_err(anyhow::Error::msg)?;
+        println!("{}\n{}", cert.display(), key.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let parsed = read(cli.config.as_ref()).and_then(|(name, text)| {
         let config = config::parse(&name, &text)?;
         Ok((name, text, config))
@@ -209,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Cert { .. }) => unreachable!("handled before the config is read"),
         Some(Command::Cache {
             op: CacheOp::Flush { api, stage, admin },
         }) => {

@@ -39,6 +39,8 @@ pub struct Config {
     #[serde(default)]
     pub aws: AwsConfig,
     #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -155,6 +157,31 @@ impl Default for AdminConfig {
             secret_access_key_env: None,
         }
     }
+}
+
+/// The HTTPS front door: a TLS listener on every worker and the
+/// certificates it presents, chosen by SNI.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `host:port` of the HTTPS listener; absent: no HTTPS.
+    pub listen: Option<Listen>,
+    pub certificates: Vec<Spanned<CertificateConfig>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// PEM: the certificate, then its chain.
+    pub cert: PathBuf,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Names it serves (`*.example.com` for one label); default: its DNS names.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Presented when the client sends no name or an unknown one; default: the first.
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// Where portico meets AWS: the account and region its events and ARNs

@@ -7,6 +7,7 @@
 mod body;
 mod error;
 mod head;
+mod io;
 mod method;
 mod relay;
 mod response;
@@ -15,6 +16,7 @@ mod stream;
 pub use body::{BodyKind, ChunkedDecoder, Framing};
 pub use error::HttpError;
 pub use head::{header_has_token, parse_decimal, parse_request_head, Head, Span, Version};
+pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
 pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};

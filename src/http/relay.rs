@@ -4,8 +4,6 @@
 use std::io;
 use std::time::Duration;
 
-use monoio::net::TcpStream;
-
 use super::stream::{write_all, Stream};
 use super::{BodyKind, ChunkedDecoder, ErrorResponse, Framing, HttpError};
 
@@ -43,7 +41,7 @@ impl RelayError {
 /// nobody needs, read only to keep the connection usable).
 pub enum Sink<'a> {
     Peer {
-        io: &'a mut TcpStream,
+        io: &'a mut super::Io,
         framing: Framing,
         scratch: &'a mut Vec<u8>,
     },

@@ -6,15 +6,16 @@
 use std::io;
 use std::time::Duration;
 
-use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::buf::IoBuf;
+use monoio::io::AsyncWriteRentExt;
+
+use super::Io;
 
 /// Free space below which a read first makes room.
 const MIN_READ: usize = 4096;
 
 pub struct Stream {
-    pub io: TcpStream,
+    pub io: Io,
     buf: Vec<u8>,
     pos: usize,
     /// Bytes consumed since the stream opened: a request's size is the
@@ -23,7 +24,7 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(io: TcpStream, capacity: usize) -> Stream {
+    pub fn new(io: Io, capacity: usize) -> Stream {
         Stream {
             io,
             buf: Vec::with_capacity(capacity),
@@ -69,9 +70,8 @@ impl Stream {
             }
         }
         let buf = std::mem::take(&mut self.buf);
-        let len = buf.len();
-        let (res, slice) = self.io.read(buf.slice_mut(len..)).await;
-        self.buf = slice.into_inner();
+        let (res, buf) = self.io.read(buf).await;
+        self.buf = buf;
         res
     }
 
@@ -90,20 +90,21 @@ impl Stream {
 
     /// Writes the next `n` buffered bytes to `to` straight from this
     /// buffer (no copy), then consumes them.
-    pub async fn forward_buffered(&mut self, to: &mut TcpStream, n: usize) -> io::Result<()> {
-        let buf = std::mem::take(&mut self.buf);
-        let (res, slice) = to.write_all(buf.slice(self.pos..self.pos + n)).await;
-        self.buf = slice.into_inner();
-        res?;
+    pub async fn forward_buffered(&mut self, to: &mut Io, n: usize) -> io::Result<()> {
+        if to.is_tls() {
+            to.write_all(&self.buf[self.pos..self.pos + n]).await?;
+        } else {
+            let buf = std::mem::take(&mut self.buf);
+            let (res, slice) = to.tcp.write_all(buf.slice(self.pos..self.pos + n)).await;
+            self.buf = slice.into_inner();
+            res?;
+        }
         self.consume(n);
         Ok(())
     }
 }
 
 /// `write_all` of a reusable buffer: on return `data` is empty, capacity kept.
-pub async fn write_all(io: &mut TcpStream, data: &mut Vec<u8>) -> io::Result<()> {
-    let (res, mut buf) = io.write_all(std::mem::take(data)).await;
-    buf.clear();
-    *data = buf;
-    res.map(|_| ())
+pub async fn write_all(io: &mut Io, data: &mut Vec<u8>) -> io::Result<()> {
+    io.write_buf(data).await
 }

@@ -50,12 +50,8 @@ pub async fn call(
         let Some((addr, mut up)) = acquire_from(w, snap, addrs, deadline).await else {
             return Err(CallError::Failed);
         };
-        let (res, buf) =
-            monoio::io::AsyncWriteRentExt::write_all(&mut up.stream.io, std::mem::take(request))
-                .await;
-        *request = buf;
-        let got = match res {
-            Ok(_) => read_head(&mut up.stream, false, &mut head, deadline).await,
+        let got = match up.stream.io.write_kept(request).await {
+            Ok(()) => read_head(&mut up.stream, false, &mut head, deadline).await,
             Err(_) => Err(Failure::Upstream),
         };
         match got {

@@ -177,7 +177,11 @@ impl HttpProxyIntegration {
             out.extend_from_slice(b", ");
         }
         out.extend_from_slice(r.source_ip.as_bytes());
-        out.extend_from_slice(b"\r\nx-forwarded-proto: http\r\n");
+        out.extend_from_slice(if r.https {
+            b"\r\nx-forwarded-proto: https\r\n"
+        } else {
+            b"\r\nx-forwarded-proto: http\r\n"
+        });
         if let Some(host) = head.host {
             push_header(out, b"x-forwarded-host", host.get(buf));
         }
@@ -343,10 +347,7 @@ pub(super) async fn acquire_from(
 
 /// Writes `data` and keeps it, for a retry.
 async fn send_whole(up: &mut Stream, data: &mut Vec<u8>) -> io::Result<()> {
-    let (res, buf) =
-        monoio::io::AsyncWriteRentExt::write_all(&mut up.io, std::mem::take(data)).await;
-    *data = buf;
-    res.map(|_| ())
+    up.io.write_kept(data).await
 }
 
 async fn send_streaming(

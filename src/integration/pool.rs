@@ -30,7 +30,7 @@ impl UpstreamConn {
         };
         io.set_nodelay(true)?;
         Ok(UpstreamConn {
-            stream: Stream::new(io, UPSTREAM_BUFFER),
+            stream: Stream::new(crate::http::Io::plain(io), UPSTREAM_BUFFER),
             reused: false,
             idle_since: Instant::now(),
         })

@@ -17,6 +17,8 @@ pub struct Routed<'a> {
     pub route: usize,
     pub request_id: &'a [u8],
     pub source_ip: &'a str,
+    /// The client came over TLS.
+    pub https: bool,
     /// The API key the call was admitted with.
     pub api_key: Option<&'a [u8]>,
     pub authorized: Option<&'a Authorized>,

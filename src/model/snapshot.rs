@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub access_logs: Vec<Destination>,
     /// A hash of the config: which deployment is running.
     pub version: String,
+    /// The HTTPS listener's rustls config and certificates; `None`: no HTTPS.
+    pub tls: Option<crate::tls::Tls>,
     /// The account Lambda events and method ARNs name.
     pub account_id: String,
     pub region: String,
@@ -137,6 +139,14 @@ impl Snapshot {
         }];
         let mut access_logs: Vec<Destination> = Vec::new();
         let aws = AwsSettings::from_config(&config.aws);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let tls = crate::tls::compile(&config.tls, now).map_err(|(at, e)| CompileError {
+            at,
+            key: "tls.certificates".into(),
+            message: e.to_string(),
+        })?;
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
@@ -331,6 +341,7 @@ impl Snapshot {
             metric_slots,
             access_logs,
             version: version_of(config),
+            tls,
             account_id: aws.account_id,
             region: aws.region,
         })

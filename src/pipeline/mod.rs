@@ -80,6 +80,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         log_path,
         extra_head,
         cors: cors_added,
+        https,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -123,6 +124,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             route: m.route,
             request_id: req.id.as_bytes(),
             source_ip: peer_ip,
+            https: *https,
             api_key: None,
             authorized: None,
             account_id: &snap.account_id,

@@ -5,13 +5,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
 use super::worker::{Slot, Worker};
 use crate::http::{
-    parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Stream,
+    parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Io, Stream,
 };
 use crate::integration::ResponseHead;
 use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
@@ -48,6 +49,8 @@ pub struct Connection {
     pub log_path: Vec<u8>,
     /// The gateway added CORS header lines to this exchange's answer.
     pub cors: bool,
+    /// The client came over TLS (the HTTPS listener).
+    pub https: bool,
 }
 
 impl Connection {
@@ -99,10 +102,27 @@ impl Connection {
     }
 }
 
-pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
+/// Serves one client connection; `tls`: the HTTPS listener's config.
+pub async fn serve(
+    slot: Slot,
+    io: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let w = &*slot.0;
     let _ = io.set_nodelay(true);
+    let io = match tls {
+        None => Io::plain(io),
+        Some(config) => match rustls::ServerConnection::new(config) {
+            Ok(c) => Io::tls(io, c),
+            Err(e) => {
+                crate::log!(warn, worker = w.id, "TLS: {e}");
+                return;
+            }
+        },
+    };
     let mut conn = Connection {
+        https: io.is_tls(),
         stream: Stream::new(io, CLIENT_BUFFER),
         out: Vec::with_capacity(CLIENT_BUFFER),
         upstream_out: Vec::with_capacity(CLIENT_BUFFER),
@@ -121,9 +141,16 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         log_path: Vec::new(),
         cors: false,
     };
+    exchanges(w, &mut conn).await;
+    // TLS ends with close_notify, so the client can tell an end from a cut.
+    conn.stream.io.close().await;
+}
+
+/// Request after request until the connection ends.
+async fn exchanges(w: &Worker, conn: &mut Connection) {
     let mut first = true;
     loop {
-        match read_head(w, &mut conn, first).await {
+        match read_head(w, conn, first).await {
             Ok(()) => {}
             Err(None) => return,
             Err(Some(e)) => {
@@ -134,7 +161,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr) {
         }
         first = false;
         let busy = w.begin_request();
-        let outcome = pipeline::handle(w, &mut conn).await;
+        let outcome = pipeline::handle(w, conn).await;
         drop(busy);
         if outcome == Outcome::Close || w.draining() {
             return;

@@ -111,8 +111,9 @@ impl Deployed {
             let old = lock(&self.file);
             if old.server.listen.0 != file.server.listen.0
                 || old.server.workers != file.server.workers
+                || old.tls.listen.map(|l| l.0) != file.tls.listen.map(|l| l.0)
             {
-                return Err("[server] listen and workers need a restart".into());
+                return Err("[server] listen and workers, and [tls] listen, need a restart".into());
             }
         }
         let before = std::mem::replace(&mut *lock(&self.file), file);

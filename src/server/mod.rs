@@ -76,9 +76,18 @@ pub fn run(
                 source,
             }
         })?;
+    let (tls_addr, tls_listeners) = match config.tls.listen {
+        Some(l) => {
+            let (a, ls) = listener::bind_all(l.0, workers, config.server.backlog)
+                .map_err(|source| ServerError::Bind { addr: l.0, source })?;
+            (Some(a), ls.into_iter().map(Some).collect())
+        }
+        None => (None, (0..workers).map(|_| None).collect::<Vec<_>>()),
+    };
     // Kept to stop accepting the moment a signal arrives, before workers see their mailbox.
     let stoppers: Vec<_> = listeners
         .iter()
+        .chain(tls_listeners.iter().flatten())
         .filter_map(|l| l.try_clone().ok())
         .collect();
     // Installed before any worker accepts, so a signal is never missed.
@@ -117,7 +126,7 @@ pub fn run(
     let log_writer = crate::metrics::spawn_access_writer(&snapshot.access_logs, log_rx, reopen)?;
     let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
-    for (id, listener) in listeners.into_iter().enumerate() {
+    for (id, (listener, tls_listener)) in listeners.into_iter().zip(tls_listeners).enumerate() {
         let (tx, rx) = unbounded();
         mailboxes.push(tx);
         let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
@@ -134,7 +143,7 @@ pub fn run(
         };
         handles.push(worker::spawn(
             settings,
-            listener,
+            (listener, tls_listener),
             snapshot.clone(),
             rx,
             ready_tx.clone(),
@@ -198,6 +207,9 @@ pub fn run(
     }
     crate::log!(info, "driver {driver}");
     crate::log!(info, "listening on http://{addr} ({workers} workers)");
+    if let Some(a) = tls_addr {
+        crate::log!(info, "listening on https://{a} ({workers} workers)");
+    }
     let ready = Arc::new(AtomicBool::new(true));
     let (stop_emf, emf_stop) = bounded::<()>(0);
     let emf = match &config.metrics.emf {

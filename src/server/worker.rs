@@ -91,15 +91,17 @@ pub struct Worker {
     max_connections: usize,
     busy: Cell<usize>,
     draining: Cell<bool>,
-    slot_freed: Event,
-    stop: Event,
+    /// One-waiter events, so one of each per accept loop: `[plain, tls]`.
+    slot_freed: [Event; 2],
+    stop: [Event; 2],
 }
 
 type Ready = Sender<Result<&'static str, (usize, String)>>;
 
+/// `listeners`: the plain one and, with HTTPS, the TLS one.
 pub fn spawn(
     settings: Settings,
-    listener: StdListener,
+    listeners: (StdListener, Option<StdListener>),
     snapshot: Arc<Snapshot>,
     mailbox: Receiver<Msg>,
     ready: Ready,
@@ -116,7 +118,7 @@ pub fn spawn(
             let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
             let worker = Rc::new(Worker::new(&settings, snapshot, mailbox));
             let ready2 = ready.clone();
-            let run = move || serve(worker, listener, drain, ready2);
+            let run = move || serve(worker, listeners, drain, ready2);
             if let Err(e) = block_on(settings.driver, run) {
                 let _ = ready.send(Err((
                     id,
@@ -167,14 +169,21 @@ fn uring_setup() -> io_uring::Builder {
     }
 }
 
-async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Ready) {
-    let listener = match TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = ready.send(Err((w.id, format!("cannot register listener: {e}"))));
-            return;
-        }
-    };
+async fn serve(
+    w: Rc<Worker>,
+    (listener, tls_listener): (StdListener, Option<StdListener>),
+    drain: Duration,
+    ready: Ready,
+) {
+    let register = |l: StdListener| TcpListener::from_std(l);
+    let (listener, tls_listener) =
+        match (register(listener), tls_listener.map(register).transpose()) {
+            (Ok(l), Ok(t)) => (l, t),
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = ready.send(Err((w.id, format!("cannot register listener: {e}"))));
+                return;
+            }
+        };
     let driver = if monoio::utils::is_legacy() {
         "epoll (io_uring unavailable or disabled)"
     } else {
@@ -182,13 +191,33 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
     };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone()));
+    let https = tls_listener.map(|l| monoio::spawn(accept(w.clone(), l, true)));
+    accept(w.clone(), listener, false).await;
+    if let Some(h) = https {
+        h.await;
+    }
+    let deadline = Instant::now() + drain;
+    while w.busy.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The last spending and log lines, so a clean stop loses neither; then
+    // let the log writer and any scrape know this worker is done.
+    w.report();
+    w.access_log.borrow_mut().close();
+    *w.mailbox.borrow_mut() = crossbeam_channel::never();
+}
+
+/// Accepts on one listener until shutdown; `tls`: the HTTPS listener, whose
+/// connections use the current snapshot's certificates.
+async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
+    let (slot_freed, stop) = (&w.slot_freed[tls as usize], &w.stop[tls as usize]);
     let mut accept_errors_logged = 0u32;
     loop {
         while w.connections.get() >= w.max_connections && !w.draining.get() {
             // Back-pressure: new connections wait in the kernel's accept queue.
             monoio::select! {
-                _ = w.slot_freed.wait() => {},
-                _ = w.stop.wait() => {},
+                _ = slot_freed.wait() => {},
+                _ = stop.wait() => {},
             }
         }
         if w.draining.get() {
@@ -197,9 +226,18 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
         monoio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((io, peer)) => {
+                    let config = if tls {
+                        match &w.snapshot().tls {
+                            Some(t) => Some(t.config.clone()),
+                            // HTTPS was configured at start; a snapshot without it closes.
+                            None => continue,
+                        }
+                    } else {
+                        None
+                    };
                     w.connections.set(w.connections.get() + 1);
                     let slot = Slot(w.clone());
-                    monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer))));
+                    monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer, config))));
                 }
                 // The control plane shut the listener: shutdown has begun.
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
@@ -212,19 +250,9 @@ async fn serve(w: Rc<Worker>, listener: StdListener, drain: Duration, ready: Rea
                     monoio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            _ = w.stop.wait() => {},
+            _ = stop.wait() => {},
         }
     }
-    drop(listener);
-    let deadline = Instant::now() + drain;
-    while w.busy.get() > 0 && Instant::now() < deadline {
-        monoio::time::sleep(Duration::from_millis(5)).await;
-    }
-    // The last spending and log lines, so a clean stop loses neither; then
-    // let the log writer and any scrape know this worker is done.
-    w.report();
-    w.access_log.borrow_mut().close();
-    *w.mailbox.borrow_mut() = crossbeam_channel::never();
 }
 
 async fn tick(w: Rc<Worker>) {
@@ -244,7 +272,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let w = &self.0;
         w.connections.set(w.connections.get() - 1);
-        w.slot_freed.notify();
+        w.slot_freed.iter().for_each(Event::notify);
     }
 }
 
@@ -295,8 +323,8 @@ impl Worker {
             max_connections: s.max_connections,
             busy: Cell::new(0),
             draining: Cell::new(false),
-            slot_freed: Event::default(),
-            stop: Event::default(),
+            slot_freed: Default::default(),
+            stop: Default::default(),
         };
         w.refresh_date();
         w
@@ -377,7 +405,7 @@ impl Worker {
                 }
                 Msg::Shutdown => {
                     self.draining.set(true);
-                    self.stop.notify();
+                    self.stop.iter().for_each(Event::notify);
                 }
             }
         }

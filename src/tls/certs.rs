@@ -1,0 +1,83 @@
+//! Reading a certificate chain and its key from PEM files, and refusing,
+//! with the file's name, what cannot serve: unreadable files, a key that
+//! does not match, an expired certificate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+use crate::config::CertificateConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("an HTTPS listener needs at least one [[tls.certificates]]")]
+    NoCertificate,
+    #[error("{}: {why}", file.display())]
+    File { file: PathBuf, why: String },
+    #[error("{}: expired at {expired} (UTC)", file.display())]
+    Expired { file: PathBuf, expired: String },
+    #[error("TLS set-up: {0}")]
+    Tls(String),
+}
+
+/// What the expiry metric and the SNI table need of a certificate.
+#[derive(Debug, Clone)]
+pub struct CertInfo {
+    pub file: PathBuf,
+    /// Lower-case; `*.example.com` for a wildcard.
+    pub hosts: Vec<String>,
+    /// Unix seconds.
+    pub not_after: i64,
+}
+
+pub fn load(c: &CertificateConfig, now: i64) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
+    let bad = |file: &Path, why: String| CertError::File {
+        file: file.to_path_buf(),
+        why,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&c.cert)
+        .map_err(|e| bad(&c.cert, format!("cannot read: {e}")))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&c.cert, format!("not PEM certificates: {e}")))?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| bad(&c.cert, "holds no certificate".into()))?;
+    let key = PrivateKeyDer::from_pem_file(&c.key)
+        .map_err(|e| bad(&c.key, format!("no PEM private key: {e}")))?;
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| bad(&c.key, format!("unusable key: {e}")))?;
+    let (_, x509) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| bad(&c.cert, format!("not an X.509 certificate: {e}")))?;
+    let not_after = x509.validity().not_after.timestamp();
+    if not_after < now {
+        return Err(CertError::Expired {
+            file: c.cert.clone(),
+            expired: x509.validity().not_after.to_string(),
+        });
+    }
+    let mut hosts: Vec<String> = c.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+    if hosts.is_empty() {
+        if let Ok(Some(san)) = x509.subject_alternative_name() {
+            for name in &san.value.general_names {
+                if let x509_parser::extensions::GeneralName::DNSName(d) = name {
+                    hosts.push(d.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| bad(&c.key, format!("does not match {}: {e}", c.cert.display())))?;
+    Ok((
+        Arc::new(certified),
+        CertInfo {
+            file: c.cert.clone(),
+            hosts,
+            not_after,
+        },
+    ))
+}
