@@ -124,6 +124,8 @@ fn handle(ctx: &mut Context, req: Request) {
                     config_version: &snap.version,
                     workers: ctx.mailboxes.len(),
                     ready: ctx.ready.load(Ordering::Relaxed),
+                    certs: snap.tls.as_ref().map_or(&[], |t| &t.certs),
+                    now: chrono::Utc::now().timestamp(),
                 },
             );
             let header = Header::from_bytes(

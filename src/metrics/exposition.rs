@@ -25,6 +25,9 @@ pub struct Process<'a> {
     pub config_version: &'a str,
     pub workers: usize,
     pub ready: bool,
+    /// The HTTPS listener's certificates: `(hosts, file, not_after)`, and now (Unix seconds).
+    pub certs: &'a [crate::tls::CertInfo],
+    pub now: i64,
 }
 
 pub fn render(
@@ -224,6 +227,23 @@ pub fn render(
         "portico_config_info{{version=\"{}\"}} 1",
         esc(p.config_version)
     );
+    if !p.certs.is_empty() {
+        family(
+            &mut o,
+            "portico_tls_cert_expiry_seconds",
+            "gauge",
+            "Seconds until a served certificate expires (negative: expired).",
+        );
+        for c in p.certs {
+            let _ = writeln!(
+                o,
+                "portico_tls_cert_expiry_seconds{{hosts=\"{}\",file=\"{}\"}} {}",
+                esc(&c.hosts.join(",")),
+                esc(&c.file.to_string_lossy()),
+                c.not_after - p.now
+            );
+        }
+    }
     o
 }
 
@@ -348,6 +368,8 @@ mod tests {
             &Process {
                 driver: "io_uring",
                 config_version: "abc",
+                certs: &[],
+                now: 0,
                 workers: 1,
                 ready: true,
             },

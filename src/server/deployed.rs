@@ -134,6 +134,23 @@ impl Deployed {
         self.publish(next).map(|_| true)
     }
 
+    /// The certificate and key files the HTTPS listener serves from.
+    pub fn certificate_files(&self) -> Vec<std::path::PathBuf> {
+        lock(&self.file)
+            .tls
+            .certificates
+            .iter()
+            .flat_map(|c| [c.get_ref().cert.clone(), c.get_ref().key.clone()])
+            .collect()
+    }
+
+    /// Certificate files changed on disk: compiles the config again, which
+    /// reads them, and publishes it; if they do not load, the running
+    /// certificates keep serving.
+    pub fn reload_certificates(&self, resolve: Resolver<'_>) -> Result<(), String> {
+        self.compile_and_publish(resolve)
+    }
+
     fn compile_and_publish(&self, resolve: Resolver<'_>) -> Result<(), String> {
         let next = Snapshot::compile(&self.config(), resolve).map_err(|e| e.to_string())?;
         self.publish(next)

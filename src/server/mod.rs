@@ -297,6 +297,15 @@ pub fn run(
             .expect("spawn DNS refresh thread")
     });
 
+    let (stop_watch, watch_stop) = bounded::<()>(0);
+    let watcher = config.tls.listen.is_some().then(|| {
+        let deployed = deployed.clone();
+        std::thread::Builder::new()
+            .name("portico-certs".into())
+            .spawn(move || watch_certificates(deployed, watch_stop))
+            .expect("spawn certificate watcher thread")
+    });
+
     let mut sig = None;
     for s in signals.forever() {
         if s != SIGHUP {
@@ -323,6 +332,10 @@ pub fn run(
         let _ = m.send(Msg::Shutdown);
     }
     drop(stop_tx);
+    drop(stop_watch);
+    if let Some(t) = watcher {
+        let _ = t.join();
+    }
     for h in handles {
         if h.join().is_err() {
             crate::log!(error, "a worker panicked during shutdown");
@@ -408,6 +421,46 @@ fn reload(deployed: &Deployed, source: Option<&std::path::Path>) {
     match deployed.reload_file(file, &mut system_resolve) {
         Ok(()) => crate::log!(info, "SIGHUP: config reloaded from {}", path.display()),
         Err(e) => crate::log!(error, "SIGHUP: config not reloaded: {e}"),
+    }
+}
+
+/// How often the certificate files are looked at.
+const CERT_WATCH: Duration = Duration::from_secs(1);
+
+/// Publishes the certificates again when their files change (renewed by
+/// certbot, an ACME client or by hand); SIGHUP does the same at once.
+fn watch_certificates(deployed: Arc<Deployed>, stop: Receiver<()>) {
+    let stamp = |files: &[std::path::PathBuf]| -> Vec<Option<(std::time::SystemTime, u64)>> {
+        files
+            .iter()
+            .map(|f| {
+                let m = std::fs::metadata(f).ok()?;
+                Some((m.modified().ok()?, m.len()))
+            })
+            .collect()
+    };
+    let mut files = deployed.certificate_files();
+    let mut seen = stamp(&files);
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            default(CERT_WATCH) => {}
+        }
+        let now_files = deployed.certificate_files();
+        let now = stamp(&now_files);
+        if now_files != files {
+            // The config named other files (SIGHUP): it loaded them itself.
+            (files, seen) = (now_files, now);
+            continue;
+        }
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match deployed.reload_certificates(&mut system_resolve) {
+            Ok(()) => crate::log!(info, "certificate files changed: reloaded"),
+            Err(e) => crate::log!(error, "certificate files changed but not reloaded: {e}"),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 mod counting_client;
 mod functions;
 mod metrics_text;
+mod tls_client;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
 pub use counting_client::*;
@@ -23,6 +24,8 @@ pub use counting_client::*;
 pub use functions::*;
 #[allow(unused_imports)]
 pub use metrics_text::*;
+#[allow(unused_imports)]
+pub use tls_client::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_portico");
 pub const MISSING_TOKEN: &str = "Missing Authentication Token";

@@ -1,0 +1,335 @@
+//! The HTTPS front door with a real TLS client (rustls): SNI selection and
+//! the default certificate, TLS 1.2 and 1.3, ALPN, session resumption
+//! across workers, certificate reload (file change and SIGHUP) under load
+//! with no failed handshake, the expiry metric, refused certificates, and
+//! `portico cert self-signed`.
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+/// Two certificates: `a.test` (the default) and `*.b.test`, and a mock
+/// route and a proxy route to `backend`.
+fn tls_config(dir: &TempDir, backend: &str, workers: usize) -> (Config, Vec<u8>, Vec<u8>) {
+    let (a_crt, a_key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let (b_crt, b_key) = make_cert(&dir.path, "b", &["*.b.test"], false);
+    let text = format!(
+        r#"[tls]
+listen = "127.0.0.1:0"
+
+[[tls.certificates]]
+cert = "{}"
+key = "{}"
+
+[[tls.certificates]]
+cert = "{}"
+key = "{}"
+
+[[api]]
+name = "site"
+[api.stages.prod]
+[[api.routes]]
+method = "GET"
+path = "/hello"
+integration = {{ type = "mock", status = 200, body = "hello over tls" }}
+[[api.routes]]
+method = "GET"
+path = "/up"
+integration = {{ type = "http_proxy", uri = "http://{backend}/up" }}
+"#,
+        a_crt.display(),
+        a_key.display(),
+        b_crt.display(),
+        b_key.display()
+    );
+    let cfg = Config::new(&text).server("workers", &workers.to_string());
+    (cfg, cert_der(&a_crt), cert_der(&b_crt))
+}
+
+#[test]
+fn sni_picks_the_certificate_and_unknown_or_no_names_get_the_default() {
+    let dir = TempDir::new("tls");
+    let (cfg, a, b) = tls_config(&dir, NO_BACKEND, 1);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    let c = client_config(&[], &[]);
+    let seen = tls_get(&c, port, "a.test", "/prod/hello").unwrap();
+    assert!(seen.answer.starts_with("HTTP/1.1 200"), "{}", seen.answer);
+    assert!(seen.answer.ends_with("hello over tls"), "{}", seen.answer);
+    assert!(seen.cert == a, "a.test gets its certificate");
+    assert!(
+        tls_get(&c, port, "x.b.test", "/prod/hello").unwrap().cert == b,
+        "wildcard"
+    );
+    assert!(
+        tls_get(&c, port, "B.Test.x.b.test", "/prod/hello")
+            .unwrap()
+            .cert
+            == a,
+        "a wildcard is one label deep"
+    );
+    assert!(
+        tls_get(&c, port, "X.B.TEST", "/prod/hello").unwrap().cert == b,
+        "names are case-insensitive"
+    );
+    assert!(
+        tls_get(&c, port, "unknown.test", "/prod/hello")
+            .unwrap()
+            .cert
+            == a,
+        "unknown name: default"
+    );
+    assert!(
+        tls_get(&c, port, "127.0.0.1", "/prod/hello").unwrap().cert == a,
+        "no SNI: default"
+    );
+    // The plain listener still serves plain HTTP.
+    assert_eq!(srv.connect().get("/prod/hello").status, 200);
+}
+
+#[test]
+fn tls_1_2_and_1_3_with_alpn_http_1_1() {
+    let dir = TempDir::new("tls");
+    let (cfg, ..) = tls_config(&dir, NO_BACKEND, 1);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    for (v, want) in [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ] {
+        let seen = tls_get(
+            &client_config(&[v], &["h2", "http/1.1"]),
+            port,
+            "a.test",
+            "/prod/hello",
+        )
+        .unwrap();
+        assert_eq!(seen.version, Some(want));
+        assert_eq!(
+            seen.alpn.as_deref(),
+            Some(&b"http/1.1"[..]),
+            "h2 is not offered back"
+        );
+        assert!(seen.answer.starts_with("HTTP/1.1 200"), "{}", seen.answer);
+    }
+    // A client that only speaks h2 has no protocol in common.
+    assert!(tls_get(&client_config(&[], &["h2"]), port, "a.test", "/prod/hello").is_err());
+}
+
+#[test]
+fn sessions_resume_on_any_worker() {
+    let dir = TempDir::new("tls");
+    let (cfg, ..) = tls_config(&dir, NO_BACKEND, 2);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let c = client_config(&[v], &[]);
+        assert!(!tls_get(&c, port, "a.test", "/prod/hello").unwrap().resumed);
+        // With two workers the kernel spreads these over both; tickets are
+        // sealed with one process-wide key, so every one resumes.
+        for i in 0..8 {
+            let seen = tls_get(&c, port, "a.test", "/prod/hello").unwrap();
+            assert!(seen.resumed, "{v:?}: connection {i} did not resume");
+            assert!(seen.answer.starts_with("HTTP/1.1 200"));
+        }
+    }
+}
+
+#[test]
+fn certificates_reload_on_file_change_and_sighup_without_failed_handshakes() {
+    let dir = TempDir::new("tls");
+    let (cfg, a, _) = tls_config(&dir, NO_BACKEND, 2);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally: SharedTally = Arc::new(Mutex::new(Tally::default()));
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, tally) = (stop.clone(), tally.clone());
+            std::thread::spawn(move || {
+                let c = client_config(&[], &[]);
+                while !stop.load(Ordering::Relaxed) {
+                    let r = tls_get(&c, port, "a.test", "/prod/hello");
+                    let mut t = tally.lock().unwrap();
+                    match r {
+                        Ok(s) if s.answer.starts_with("HTTP/1.1 200") => t.ok += 1,
+                        Ok(s) => t.failed.push(s.answer),
+                        Err(e) => t.failed.push(e),
+                    }
+                }
+            })
+        })
+        .collect();
+    let fresh = no_resumption_config();
+    let presented = || tls_get(&fresh, port, "a.test", "/prod/hello").unwrap().cert;
+    assert!(presented() == a);
+    // Renewed on disk (as certbot would): picked up without a signal.
+    let (a2_crt, _) = make_cert(&dir.path, "a", &["a.test"], false);
+    let a2 = cert_der(&a2_crt);
+    poll_until(
+        POLL_FOR,
+        presented,
+        |c| *c == a2,
+        |_| "the renewed certificate was not served".into(),
+    );
+    // Renewed again, then SIGHUP.
+    let (a3_crt, _) = make_cert(&dir.path, "a", &["a.test"], false);
+    let a3 = cert_der(&a3_crt);
+    srv.signal("HUP");
+    poll_until(
+        POLL_FOR,
+        presented,
+        |c| *c == a3,
+        |_| "SIGHUP did not serve the new certificate".into(),
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    let t = tally.lock().unwrap();
+    assert!(
+        t.failed.is_empty(),
+        "{} of {} failed: {:?}",
+        t.failed.len(),
+        t.ok + t.failed.len(),
+        &t.failed[..t.failed.len().min(3)]
+    );
+    assert!(t.ok > 0);
+}
+
+#[test]
+fn a_broken_certificate_on_disk_keeps_the_old_one_serving() {
+    let dir = TempDir::new("tls");
+    let (cfg, a, _) = tls_config(&dir, NO_BACKEND, 1);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    std::fs::write(dir.path.join("a.key"), "not a key").unwrap();
+    srv.signal("HUP");
+    let line = poll_until(
+        POLL_FOR,
+        || srv.next_line(IO_TIMEOUT).unwrap_or_default(),
+        |l| l.contains("not reloaded"),
+        |_| "no 'not reloaded' line".into(),
+    );
+    assert!(line.contains("a.key"), "the log names the file: {line}");
+    let seen = tls_get(&no_resumption_config(), port, "a.test", "/prod/hello").unwrap();
+    assert!(seen.cert == a);
+}
+
+#[test]
+fn the_expiry_of_each_certificate_is_a_metric() {
+    let dir = TempDir::new("tls");
+    let (cfg, ..) = tls_config(&dir, NO_BACKEND, 1);
+    let mut srv = Server::start(&cfg);
+    let m = scrape(&mut srv);
+    let a = m.sum_matching("portico_tls_cert_expiry_seconds", &[("hosts", "a.test")]);
+    let b = m.sum_matching("portico_tls_cert_expiry_seconds", &[("hosts", "*.b.test")]);
+    let files = m.matching("portico_tls_cert_expiry_seconds", &[]);
+    assert_eq!(files.len(), 2, "one series per certificate");
+    // rcgen's default validity ends in 4096.
+    let years = |s: f64| s / (365.25 * 86400.0);
+    assert!(years(a) > 2000.0 && years(b) > 2000.0, "{a} {b}");
+}
+
+#[test]
+fn unusable_certificates_refuse_the_config_naming_the_file() {
+    let dir = TempDir::new("tls");
+    let (good_crt, good_key) = make_cert(&dir.path, "good", &["g.test"], false);
+    let (old_crt, old_key) = make_cert(&dir.path, "old", &["o.test"], true);
+    let (other_crt, _) = make_cert(&dir.path, "other", &["x.test"], false);
+    let cases = [
+        (old_crt.clone(), old_key.clone(), "expired at"),
+        (other_crt.clone(), good_key.clone(), "does not match"),
+        (
+            dir.path.join("missing.crt"),
+            good_key.clone(),
+            "missing.crt",
+        ),
+        (
+            good_crt.clone(),
+            dir.path.join("missing.key"),
+            "missing.key",
+        ),
+    ];
+    for (crt, key, wanted) in cases {
+        let text = format!(
+            "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+            crt.display(),
+            key.display()
+        );
+        let out = start_config(&write_config(&text));
+        assert!(!out.status.success(), "{crt:?} was accepted");
+        assert!(
+            out.stderr.contains(wanted) && out.stderr.contains("tls.certificates"),
+            "{wanted}: {}",
+            out.stderr
+        );
+    }
+    let out = start_config(&write_config("[tls]\nlisten = \"127.0.0.1:0\"\n"));
+    assert!(
+        out.stderr
+            .contains("needs at least one [[tls.certificates]]"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn self_signed_certificates_from_the_command_serve() {
+    let dir = TempDir::new("tls");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "cert",
+            "self-signed",
+            "--host",
+            "local.test",
+            "--host",
+            "*.local.test",
+            "--out",
+        ])
+        .arg(&dir.path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (crt, key) = (
+        dir.path.join("local.test.crt"),
+        dir.path.join("local.test.key"),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text =
+        format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n\n{}",
+        crt.display(),
+        key.display(),
+        api_toml("s", &[], &["prod"], &[mock_route("GET", "/x", false, "self")])
+    );
+    let mut srv = Server::start(&Config::new(&text));
+    let port = srv.https_port();
+    let seen = tls_get(&client_config(&[], &[]), port, "www.local.test", "/prod/x").unwrap();
+    assert!(seen.cert == cert_der(&crt));
+    assert!(seen.answer.ends_with("self"), "{}", seen.answer);
+}
+
+#[test]
+fn proxied_calls_say_they_came_over_https() {
+    let dir = TempDir::new("tls");
+    let up = Upstream::ok(b"up");
+    let (cfg, ..) = tls_config(&dir, &up.addr(), 1);
+    let mut srv = Server::start(&cfg);
+    let port = srv.https_port();
+    let seen = tls_get(&client_config(&[], &[]), port, "a.test", "/prod/up").unwrap();
+    assert!(seen.answer.ends_with("up"), "{}", seen.answer);
+    assert_eq!(up.recv().header("x-forwarded-proto"), Some("https"));
+    srv.connect().get("/prod/up");
+    assert_eq!(up.recv().header("x-forwarded-proto"), Some("http"));
+}
