@@ -15,7 +15,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed portico-lambda portico-jwt"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed portico-lambda portico-jwt portico-https nginx-https portico-https-new nginx-https-new"
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -30,6 +30,8 @@ NGINX_RETURN_PORT=18083
 PORTICO_PORT=18084
 NGINX_LIMIT_REQ_PORT=18085
 NGINX_PROXY_CACHE_PORT=18086
+NGINX_HTTPS_PORT=18087
+PORTICO_TLS_PORT=18088
 API_KEY="loadtest-key-0123456789abcdef"   # [[api_keys]] value in conf/portico.toml
 
 log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -229,7 +231,8 @@ start_nginx() { # name conf-template port proxy|client -> STARTED_PID (master)
     rm -rf "$dir/cache"   # proxy_cache_path of nginx-proxy-cache: empty on every start
     mkdir -p "$dir/tmp"
     sed -e "s/@NOFILE@/$NOFILE/g" -e "s/@WCONN@/$WCONN/g" -e "s/@PORT@/$port/g" \
-        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s|@DIR@|$dir|g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
+        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s|@DIR@|$dir|g" \
+        -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
     port_is_free "$port" || die "port $port is already in use"
     local eargs=()
     ((NGINX_E_FLAG)) && eargs=(-e "$dir/error.log")
@@ -258,6 +261,7 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
         -e "s|@STATE_DIR@|$dir/state|g" -e "s|@LOG_DIR@|$dir|g" -e "s/^workers = 1\$/workers = $workers/" \
         -e "s|@JWKS_FILE@|$REPO/tests/fixtures/jwt/jwks-a.json|g" \
+        -e "s/@TLS_PORT@/$PORTICO_TLS_PORT/g" -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" \
         "$CONF_DIR/portico.toml" >"$dir/portico.toml"
     grep -qx "workers = $workers" "$dir/portico.toml" || die "conf/portico.toml: no 'workers = 1' line to set $workers workers"
     port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
@@ -293,7 +297,7 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
 check_response() { # url [header] -> 0 if 200 "ok"; else prints a reason
     local url=$1 hdr=${2:-} code body h=()
     [[ -n $hdr ]] && h=(-H "$hdr")
-    body=$(curl -s -m 5 "${h[@]}" -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
+    body=$(curl -sk -m 5 "${h[@]}" -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
     code=${body##*$'\n'}
     body=${body%$'\n'*}
     [[ $code == 200 ]] || { echo "HTTP $code"; return 1; }
@@ -301,13 +305,15 @@ check_response() { # url [header] -> 0 if 200 "ok"; else prints a reason
 }
 
 cache_header() { # url header-name -> the header's value on a fresh GET (empty if absent)
-    curl -s -m 5 -o /dev/null -D - "$1" 2>/dev/null | tr -d '\r' \
+    curl -sk -m 5 -o /dev/null -D - "$1" 2>/dev/null | tr -d '\r' \
         | awk -v h="$2" 'BEGIN { h = tolower(h) } { i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == h) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
 }
 
+WRK_NEW_CONNS=0   # 1: every request on a new connection (the handshake rows)
 run_wrk() { # conns seconds url outfile [header, e.g. 'x-api-key: ...']
     local conns=$1 secs=$2 url=$3 out=$4 hdr=${5:-} rc=0 h=()
     [[ -n $hdr ]] && h=(-H "$hdr")
+    ((WRK_NEW_CONNS)) && h+=(-H "Connection: close")
     "${CLIENT_PIN[@]}" timeout -k 5 $((secs + 60)) "$WRK_BIN" -t1 -c"$conns" -d"${secs}s" \
         --timeout "$WRK_TIMEOUT" --latency "${h[@]}" "$url" >"$out" 2>&1 &
     WRK_PID=$!
@@ -339,6 +345,10 @@ label() {
         portico-observed) echo "portico mock, metrics + JSON access log on" ;;
         portico-lambda) echo "portico Lambda proxy (payload 2.0, fixed result)" ;;
         portico-jwt) echo "portico proxy behind a JWT authorizer (RS256)" ;;
+        portico-https) echo "portico mock over HTTPS, keep-alive" ;;
+        nginx-https) echo "nginx return 200 over HTTPS, keep-alive" ;;
+        portico-https-new) echo "portico mock over HTTPS, a new connection (handshake) per request" ;;
+        nginx-https-new) echo "nginx return 200 over HTTPS, a new connection (handshake) per request" ;;
     esac
 }
 
@@ -453,6 +463,15 @@ if ((wants_portico)); then
     fi
 fi
 
+# The HTTPS rows' certificate, the same for portico and nginx: ECDSA P-256, self-signed.
+# (portico's config always names it: its HTTPS listener idles in the other rows.)
+TLS_CERT="$TMP/tls/localhost.crt" TLS_KEY="$TMP/tls/localhost.key"
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null || die "cannot make the HTTPS rows' certificate with openssl"
+chmod 644 "$TLS_KEY"   # nginx's worker reads it
+
 # portico-jwt's token: RS256 with the test key of tests/fixtures/jwt (kid key-a), long-lived.
 JWT_TOKEN=""
 if [[ " $ROWS " == *" portico-jwt "* ]]; then
@@ -494,6 +513,9 @@ for row in $ROWS; do
             nginx-limit-req)
                 start_nginx nginx-limit-req nginx-limit-req.conf "$NGINX_LIMIT_REQ_PORT" proxy
                 pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_LIMIT_REQ_PORT/prod/mock" ;;
+            nginx-https|nginx-https-new)
+                start_nginx "$row" nginx-https.conf "$NGINX_HTTPS_PORT" proxy
+                pid=$STARTED_PID; url="https://127.0.0.1:$NGINX_HTTPS_PORT/prod/mock" ;;
             nginx-proxy-cache)
                 start_nginx nginx-proxy-cache nginx-proxy-cache.conf "$NGINX_PROXY_CACHE_PORT" proxy
                 pid=$STARTED_PID; url="http://127.0.0.1:$NGINX_PROXY_CACHE_PORT/prod/cached/hello"; want="X-Cache-Status: HIT" ;;
@@ -515,8 +537,11 @@ for row in $ROWS; do
                     portico-observed) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/obs/mock" ;;
                     portico-lambda) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/fn" ;;
                     portico-jwt) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/jwt/hello"; hdr="authorization: Bearer $JWT_TOKEN" ;;
+                    portico-https|portico-https-new) url="https://127.0.0.1:$PORTICO_TLS_PORT/prod/mock" ;;
                 esac ;;
         esac
+        WRK_NEW_CONNS=0
+        [[ $row == *-https-new ]] && WRK_NEW_CONNS=1
         measure "$row" "$conns" "$pid" "$url" "$hdr" "$want"
         [[ ${STATUS[$key]} == ok ]] || FAILS[$key]+="round $REP: ${STATUS[$key]}; "
         if [[ $row != direct ]]; then
@@ -613,6 +638,12 @@ REPORT="$RAW_DIR/report.md"
                 "CPU/req = $(ratio "${CPUK[portico-lambda:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}");" \
                 "portico JWT-protected proxy ÷ portico proxy req/s = $(ratio "${RPS[portico-jwt:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
                 "CPU/req = $(ratio "${CPUK[portico-jwt:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}")"
+        fi
+        if [[ " $ROWS " == *" portico-https "* || " $ROWS " == *" portico-https-new "* ]]; then
+            echo "- @ $conns conns: portico ÷ nginx over HTTPS, keep-alive req/s = $(ratio "${RPS[portico-https:$conns]:-}" "${RPS[nginx-https:$conns]:-}") (target ≥ 1.2);" \
+                "CPU/req = $(ratio "${CPUK[portico-https:$conns]:-}" "${CPUK[nginx-https:$conns]:-}");" \
+                "new TLS connections/s = $(ratio "${RPS[portico-https-new:$conns]:-}" "${RPS[nginx-https-new:$conns]:-}") (target ≥ 1.2);" \
+                "CPU/handshake = $(ratio "${CPUK[portico-https-new:$conns]:-}" "${CPUK[nginx-https-new:$conns]:-}")"
         fi
         if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
             echo "- @ $conns conns: portico monitored ÷ bare req/s = $(ratio "${RPS[portico-observed:$conns]:-}" "${RPS[portico-bare:$conns]:-}") (target ≥ 0.95);" \
