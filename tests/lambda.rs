@@ -358,8 +358,8 @@ fn lambda_config_errors_name_the_key() {
             "no endpoint",
         ),
         (
-            r#"integration = { type = "lambda", function = "f", endpoint = "https://lambda.us-east-1.amazonaws.com" }"#,
-            "only http:// endpoints",
+            r#"integration = { type = "lambda", function = "f", endpoint = "ftp://127.0.0.1:9" }"#,
+            "is not an http:// or https:// URL",
         ),
         (
             r#"integration = { type = "lambda", function = "f", endpoint = "http://127.0.0.1:9", payload_version = "3.0" }"#,

@@ -333,3 +333,87 @@ fn proxied_calls_say_they_came_over_https() {
     srv.connect().get("/prod/up");
     assert_eq!(up.recv().header("x-forwarded-proto"), Some("http"));
 }
+
+/// An API whose route proxies to `https://{host}:{port}/x`, `[upstream] ca_file` = `ca`.
+fn https_upstream_api(host: &str, port: u16, ca: Option<&std::path::Path>) -> Config {
+    let text = format!(
+        "[[api]]\nname = \"u\"\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/x\"\n\
+         integration = {{ type = \"http_proxy\", uri = \"https://{host}:{port}/x\" }}\n"
+    );
+    let cfg = Config::new(&text);
+    match ca {
+        Some(ca) => cfg.upstream("ca_file", &toml_str(&ca.to_string_lossy())),
+        None => cfg,
+    }
+}
+
+#[test]
+fn https_upstreams_are_verified_and_get_sni() {
+    let dir = TempDir::new("tls");
+    let (crt, key) = make_cert(&dir.path, "up", &["localhost"], false);
+    let up = TlsUpstream::start(&crt, &key);
+    let srv = Server::start(&https_upstream_api("localhost", up.port, Some(&crt)));
+    let mut c = srv.connect();
+    for _ in 0..3 {
+        let r = c.get("/prod/x");
+        assert_eq!((r.status, r.body_str().as_str()), (200, "ok"), "{r:?}");
+    }
+    let (sni, head) = up.rx.recv_timeout(IO_TIMEOUT).unwrap();
+    assert_eq!(sni.as_deref(), Some("localhost"));
+    assert!(head.starts_with("GET /x HTTP/1.1"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("host: localhost:"),
+        "{head}"
+    );
+}
+
+#[test]
+fn an_upstream_certificate_that_does_not_verify_is_a_502_with_a_log_line() {
+    let dir = TempDir::new("tls");
+    let (crt, key) = make_cert(&dir.path, "up", &["localhost"], false);
+    let (other_ca, _) = make_cert(&dir.path, "other", &["elsewhere.test"], false);
+    let up = TlsUpstream::start(&crt, &key);
+    // Checked against an unrelated CA, then against the system's: neither trusts it.
+    for ca in [Some(other_ca.as_path()), None] {
+        let mut srv = Server::start(&https_upstream_api("localhost", up.port, ca));
+        let r = srv.connect().get("/prod/x");
+        assert_error(&r, 502, Some("Internal server error"));
+        let line = poll_until(
+            POLL_FOR,
+            || srv.next_line(IO_TIMEOUT).unwrap_or_default(),
+            |l| l.contains("TLS to upstream"),
+            |_| "no 'TLS to upstream' log line".into(),
+        );
+        assert!(line.to_ascii_lowercase().contains("certificate"), "{line}");
+    }
+    assert!(
+        up.rx.try_recv().is_err(),
+        "no request reached the untrusted upstream"
+    );
+}
+
+#[test]
+fn lambda_endpoints_can_be_https() {
+    let dir = TempDir::new("tls");
+    let (crt, key) = make_cert(&dir.path, "up", &["localhost"], false);
+    let up = TlsUpstream::start(&crt, &key);
+    let text = format!(
+        "[[api]]\nname = \"f\"\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/f\"\n\
+         integration = {{ type = \"lambda\", function = \"fn-1\", endpoint = \"https://localhost:{}\" }}\n",
+        up.port
+    );
+    let cfg = Config::new(&text).upstream("ca_file", &toml_str(&crt.to_string_lossy()));
+    let srv = Server::start(&cfg);
+    // The test upstream answers `ok`, which is no Lambda result: 502, but it was invoked over TLS.
+    assert_error(
+        &srv.connect().get("/prod/f"),
+        502,
+        Some("Internal server error"),
+    );
+    let (sni, head) = up.rx.recv_timeout(IO_TIMEOUT).unwrap();
+    assert_eq!(sni.as_deref(), Some("localhost"));
+    assert!(
+        head.starts_with("POST /2015-03-31/functions/fn-1/invocations HTTP/1.1"),
+        "{head}"
+    );
+}

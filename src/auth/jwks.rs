@@ -5,7 +5,6 @@
 //! a key the set does not have (the issuer rotated its keys), at most once
 //! per key per `REFETCH_SAME_KID`.
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +13,10 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::DecodingKey;
 
 use crate::integration::call::call;
-use crate::integration::{resolve_authority, Resolve};
+use crate::integration::{Endpoint, Resolve};
 use crate::model::Snapshot;
 use crate::server::Worker;
+use crate::tls::upstream::TlsConfigFn;
 
 /// How long a fetched set is used before it is fetched again.
 const KEEP_FOR: Duration = Duration::from_secs(3600);
@@ -74,37 +74,32 @@ pub enum KeySource {
 
 pub struct JwksUrl {
     pub url: String,
-    authority: String,
+    endpoint: Endpoint,
     path: String,
-    addrs: Vec<SocketAddr>,
 }
 
 impl JwksUrl {
-    pub fn compile(url: &str, resolve: Resolve<'_>) -> Result<JwksUrl, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("jwks_uri `{url}`: only http:// is supported (https comes with TLS to upstreams); or use jwks_file")
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let addrs =
-            resolve_authority(authority, resolve).map_err(|e| format!("jwks_uri `{url}`: {e}"))?;
+    pub fn compile(
+        url: &str,
+        tls: TlsConfigFn<'_>,
+        resolve: Resolve<'_>,
+    ) -> Result<JwksUrl, String> {
+        let (endpoint, path) =
+            Endpoint::parse(url, tls, resolve).map_err(|e| format!("jwks_uri: {e}"))?;
         Ok(JwksUrl {
             url: url.to_string(),
-            authority: authority.to_string(),
             path: path.to_string(),
-            addrs,
+            endpoint,
         })
     }
 
     async fn fetch(&self, w: &Worker, snap: &Snapshot) -> Result<KeySet, String> {
         let mut request = format!(
             "GET {} HTTP/1.1\r\nhost: {}\r\naccept: application/json\r\n\r\n",
-            self.path, self.authority
+            self.path, self.endpoint.authority
         )
         .into_bytes();
-        let reply = call(w, snap, &self.addrs, &mut request, FETCH_TIMEOUT)
+        let reply = call(w, snap, &self.endpoint, &mut request, FETCH_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         if reply.status != 200 {

@@ -587,13 +587,16 @@ impl Default for TimeoutsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     pub max_idle_per_upstream: usize,
     pub idle_timeout_ms: u64,
     pub dns_refresh_ms: u64,
+    /// PEM bundle of the CAs `https://` upstreams are checked against;
+    /// default: the system's (/etc/ssl/certs).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -603,6 +606,7 @@ impl Default for UpstreamConfig {
             max_idle_per_upstream: 1024,
             idle_timeout_ms: 60_000,
             dns_refresh_ms: 30_000,
+            ca_file: None,
         }
     }
 }

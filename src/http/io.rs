@@ -114,6 +114,16 @@ impl Io {
                 return (Err(e), buf);
             }
             if let Err(e) = tls.conn.process_new_packets() {
+                // An upstream we cannot trust is the operator's to know about
+                // (the client gets 502); a client's failed handshake is not.
+                if matches!(tls.conn, rustls::Connection::Client(_)) {
+                    let peer = self
+                        .tcp
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    crate::log!(warn, "TLS to upstream {peer}: {e}");
+                }
                 // Tell the peer why (an alert), then fail.
                 let _ = flush_tls(&mut self.tcp, tls).await;
                 return (Err(io::Error::new(io::ErrorKind::InvalidData, e)), buf);

@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 
 pub type Resolve<'a> = &'a mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>;
 
-/// The addresses of `authority` (`host`, `host:port`, `[v6]:port`; port 80 by default).
-pub fn resolve_authority(authority: &str, resolve: Resolve<'_>) -> Result<Vec<SocketAddr>, String> {
+/// The addresses of `authority` (`host`, `host:port`, `[v6]:port`; `default_port` without one).
+pub fn resolve_authority(
+    authority: &str,
+    default_port: u16,
+    resolve: Resolve<'_>,
+) -> Result<Vec<SocketAddr>, String> {
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
         return Err(format!("`{authority}` is not a host[:port]"));
     }
@@ -17,7 +21,48 @@ pub fn resolve_authority(authority: &str, resolve: Resolve<'_>) -> Result<Vec<So
     let target = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     resolve(&target).map_err(|e| format!("cannot resolve `{target}`: {e}"))
+}
+
+/// An `http://` or `https://` URL's host, resolved, with what TLS needs.
+pub struct Endpoint {
+    /// `host[:port]` as written: the `Host` header.
+    pub authority: String,
+    pub addrs: Vec<SocketAddr>,
+    pub tls: Option<crate::tls::upstream::UpstreamTls>,
+}
+
+impl Endpoint {
+    /// Splits `url` into its endpoint and its path (`/` when it has none).
+    pub fn parse<'u>(
+        url: &'u str,
+        tls: crate::tls::upstream::TlsConfigFn<'_>,
+        resolve: Resolve<'_>,
+    ) -> Result<(Endpoint, &'u str), String> {
+        let (rest, https) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(r), _) => (r, false),
+            (_, Some(r)) => (r, true),
+            _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let addrs = resolve_authority(authority, if https { 443 } else { 80 }, resolve)?;
+        let tls = if https {
+            Some(crate::tls::upstream::UpstreamTls::new(tls()?, authority)?)
+        } else {
+            None
+        };
+        Ok((
+            Endpoint {
+                authority: authority.to_string(),
+                addrs,
+                tls,
+            },
+            path,
+        ))
+    }
 }

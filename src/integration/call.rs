@@ -3,7 +3,6 @@
 //! fetches a JWKS. Unlike the HTTP proxy nothing is streamed: an event and
 //! a function's result are JSON documents read and built whole.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::http::{Relay, Sink};
@@ -11,7 +10,7 @@ use crate::model::Snapshot;
 use crate::server::Worker;
 
 use super::http_proxy::{acquire_from, read_head, Failure};
-use super::ResponseHead;
+use super::{Endpoint, ResponseHead};
 
 /// What came back: status, the one header callers look at, the body.
 #[derive(Debug)]
@@ -39,7 +38,7 @@ const MAX_REPLY: u64 = 16 * 1024 * 1024;
 pub async fn call(
     w: &Worker,
     snap: &Snapshot,
-    addrs: &[SocketAddr],
+    to: &Endpoint,
     request: &mut Vec<u8>,
     timeout: Duration,
 ) -> Result<Reply, CallError> {
@@ -47,7 +46,9 @@ pub async fn call(
     let mut head = ResponseHead::default();
     let mut retried = false;
     loop {
-        let Some((addr, mut up)) = acquire_from(w, snap, addrs, deadline).await else {
+        let Some((addr, mut up)) =
+            acquire_from(w, snap, &to.addrs, to.tls.as_ref(), deadline).await
+        else {
             return Err(CallError::Failed);
         };
         let got = match up.stream.io.write_kept(request).await {

@@ -18,7 +18,8 @@ use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 
 use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
-use super::UpstreamConn;
+use super::{PoolKey, UpstreamConn};
+use crate::tls::upstream::UpstreamTls;
 
 /// A header added to the upstream request.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub struct HttpProxyIntegration {
     timeout: Duration,
     /// Lower-case names; replace the client's headers of the same name.
     added: Vec<(String, Added)>,
+    /// `https://`: how to reach the upstream over TLS.
+    tls: Option<crate::tls::upstream::UpstreamTls>,
 }
 
 const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
@@ -56,6 +59,7 @@ impl HttpProxyIntegration {
         variables: &BTreeMap<String, String>,
         timeout_ms: u64,
         request_headers: &BTreeMap<String, String>,
+        tls: Option<&dyn Fn() -> Result<std::sync::Arc<rustls::ClientConfig>, String>>,
         resolve: super::Resolve<'_>,
     ) -> Result<Self, String> {
         let var = |v: &str| {
@@ -83,7 +87,16 @@ impl HttpProxyIntegration {
         let has_query = path
             .iter()
             .any(|p| matches!(p, PathPart::Literal(s) if s.contains('?')));
-        let addrs = super::resolve_authority(&authority, resolve)?;
+        let default_port = if uri.https { 443 } else { 80 };
+        let addrs = super::resolve_authority(&authority, default_port, resolve)?;
+        let tls = match (uri.https, tls) {
+            (false, _) => None,
+            (true, Some(config)) => Some(crate::tls::upstream::UpstreamTls::new(
+                config()?,
+                &authority,
+            )?),
+            (true, None) => return Err("https upstreams are not available here".into()),
+        };
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }
@@ -120,6 +133,7 @@ impl HttpProxyIntegration {
             has_query,
             timeout: Duration::from_millis(timeout_ms),
             added,
+            tls,
         })
     }
 
@@ -318,8 +332,8 @@ async fn acquire(
     snap: &Snapshot,
     proxy: &HttpProxyIntegration,
     deadline: Instant,
-) -> Option<(SocketAddr, UpstreamConn)> {
-    acquire_from(w, snap, &proxy.addrs, deadline).await
+) -> Option<(PoolKey, UpstreamConn)> {
+    acquire_from(w, snap, &proxy.addrs, proxy.tls.as_ref(), deadline).await
 }
 
 /// A pooled connection to one of `addrs`, else a new one.
@@ -327,19 +341,22 @@ pub(super) async fn acquire_from(
     w: &Worker,
     snap: &Snapshot,
     addrs: &[SocketAddr],
+    tls: Option<&UpstreamTls>,
     deadline: Instant,
-) -> Option<(SocketAddr, UpstreamConn)> {
-    if let Some(conn) = addrs
-        .iter()
-        .find_map(|a| Some((*a, w.pool.borrow_mut().take(*a)?)))
-    {
+) -> Option<(PoolKey, UpstreamConn)> {
+    let sni = tls.map(|t| t.sni.clone());
+    if let Some(conn) = addrs.iter().find_map(|a| {
+        let key = (*a, sni.clone());
+        let conn = w.pool.borrow_mut().take(&key)?;
+        Some((key, conn))
+    }) {
         return Some(conn);
     }
     let connect_timeout = Duration::from_millis(snap.upstream.connect_timeout_ms)
         .min(deadline.saturating_duration_since(Instant::now()));
     for addr in addrs {
-        if let Ok(conn) = UpstreamConn::connect(*addr, connect_timeout).await {
-            return Some((*addr, conn));
+        if let Ok(conn) = UpstreamConn::connect(*addr, connect_timeout, tls).await {
+            return Some(((*addr, sni), conn));
         }
     }
     None
@@ -415,7 +432,7 @@ async fn respond(
     w: &Worker,
     conn: &mut Connection,
     req: &RequestInfo,
-    addr: SocketAddr,
+    addr: PoolKey,
     mut up: UpstreamConn,
     proxy: &HttpProxyIntegration,
 ) -> Outcome {

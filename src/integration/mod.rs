@@ -11,10 +11,10 @@ mod pool;
 mod routed;
 mod upstream_head;
 
-pub use authority::{resolve_authority, Resolve};
+pub use authority::{resolve_authority, Endpoint, Resolve};
 pub use http_proxy::{forward, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;
 pub use mock::MockIntegration;
-pub use pool::{Pool, UpstreamConn};
+pub use pool::{Pool, PoolKey, UpstreamConn};
 pub use routed::Routed;
 pub use upstream_head::{parse_response_head, ResponseHead};

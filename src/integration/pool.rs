@@ -4,12 +4,17 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
 use monoio::net::TcpStream;
 
-use crate::http::Stream;
+use crate::http::{Io, Stream};
+use crate::tls::upstream::UpstreamTls;
+
+/// Connections are pooled per address and, for TLS, per server name.
+pub type PoolKey = (SocketAddr, Option<Arc<str>>);
 
 pub struct UpstreamConn {
     pub stream: Stream,
@@ -23,14 +28,27 @@ pub struct UpstreamConn {
 const UPSTREAM_BUFFER: usize = 16 * 1024;
 
 impl UpstreamConn {
-    pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpstreamConn> {
-        let io = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+    /// Connects to `addr`; with `tls` the handshake starts with the first write.
+    pub async fn connect(
+        addr: SocketAddr,
+        timeout: Duration,
+        tls: Option<&UpstreamTls>,
+    ) -> io::Result<UpstreamConn> {
+        let tcp = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
             Ok(res) => res?,
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         };
-        io.set_nodelay(true)?;
+        tcp.set_nodelay(true)?;
+        let io = match tls {
+            None => Io::plain(tcp),
+            Some(t) => Io::tls(
+                tcp,
+                rustls::ClientConnection::new(t.config.clone(), t.name.clone())
+                    .map_err(io::Error::other)?,
+            ),
+        };
         Ok(UpstreamConn {
-            stream: Stream::new(crate::http::Io::plain(io), UPSTREAM_BUFFER),
+            stream: Stream::new(io, UPSTREAM_BUFFER),
             reused: false,
             idle_since: Instant::now(),
         })
@@ -38,7 +56,7 @@ impl UpstreamConn {
 }
 
 pub struct Pool {
-    idle: HashMap<SocketAddr, Vec<UpstreamConn>>,
+    idle: HashMap<PoolKey, Vec<UpstreamConn>>,
     max_idle: usize,
     idle_timeout: Duration,
 }
@@ -53,8 +71,8 @@ impl Pool {
     }
 
     /// The most recently used idle connection to `addr` that has not timed out.
-    pub fn take(&mut self, addr: SocketAddr) -> Option<UpstreamConn> {
-        let list = self.idle.get_mut(&addr)?;
+    pub fn take(&mut self, key: &PoolKey) -> Option<UpstreamConn> {
+        let list = self.idle.get_mut(key)?;
         while let Some(mut conn) = list.pop() {
             if conn.idle_since.elapsed() < self.idle_timeout {
                 conn.reused = true;
@@ -64,8 +82,8 @@ impl Pool {
         None
     }
 
-    pub fn put(&mut self, addr: SocketAddr, mut conn: UpstreamConn) {
-        let list = self.idle.entry(addr).or_default();
+    pub fn put(&mut self, key: PoolKey, mut conn: UpstreamConn) {
+        let list = self.idle.entry(key).or_default();
         if list.len() >= self.max_idle {
             // Drop the oldest: it is the likeliest to be closed by the upstream.
             list.remove(0);
@@ -79,8 +97,8 @@ impl Pool {
         self.idle.values().map(Vec::len).sum()
     }
 
-    pub fn idle_count(&self, addr: SocketAddr) -> usize {
-        self.idle.get(&addr).map_or(0, Vec::len)
+    pub fn idle_count(&self, key: &PoolKey) -> usize {
+        self.idle.get(key).map_or(0, Vec::len)
     }
 }
 
@@ -102,29 +120,30 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         run(async move {
-            let connect = || UpstreamConn::connect(addr, Duration::from_secs(2));
+            let connect = || UpstreamConn::connect(addr, Duration::from_secs(2), None);
+            let key = (addr, None);
             let mut pool = Pool::new(2, Duration::from_secs(60));
-            assert!(pool.take(addr).is_none());
+            assert!(pool.take(&key).is_none());
             for _ in 0..3 {
                 let c = connect().await.unwrap();
                 assert!(!c.reused);
-                pool.put(addr, c);
+                pool.put(key.clone(), c);
             }
             assert_eq!(
-                pool.idle_count(addr),
+                pool.idle_count(&key),
                 2,
                 "max_idle_per_upstream bounds the idle list"
             );
-            assert!(pool.take(addr).unwrap().reused);
-            assert_eq!(pool.idle_count(addr), 1);
+            assert!(pool.take(&key).unwrap().reused);
+            assert_eq!(pool.idle_count(&key), 1);
 
             let mut expiring = Pool::new(2, Duration::ZERO);
-            expiring.put(addr, connect().await.unwrap());
+            expiring.put(key.clone(), connect().await.unwrap());
             assert!(
-                expiring.take(addr).is_none(),
+                expiring.take(&key).is_none(),
                 "an idle connection past idle_timeout is not reused"
             );
-            assert_eq!(expiring.idle_count(addr), 0, "and it is closed, not kept");
+            assert_eq!(expiring.idle_count(&key), 0, "and it is closed, not kept");
         });
     }
 }

@@ -10,6 +10,7 @@ use crate::auth::lambda_authorizer::{IdentitySource, Kind};
 use crate::auth::{Authorizer, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 use crate::config::{ApiConfig, AuthorizerConfig, PayloadVersion};
 use crate::integration::lambda::{AwsSettings, Invoker};
+use crate::tls::upstream::TlsConfigFn;
 
 use super::snapshot::CompileError;
 
@@ -23,6 +24,7 @@ pub fn compile(
     i: usize,
     api: &ApiConfig,
     aws: &AwsSettings,
+    tls: TlsConfigFn<'_>,
     resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
 ) -> Result<Compiled, CompileError> {
     let mut authorizers = Vec::with_capacity(api.authorizers.len());
@@ -46,7 +48,7 @@ pub fn compile(
                 (api.id(), name, format!("{:?}", spanned.get_ref())).hash(&mut fingerprint);
                 let keys = match (jwks_uri, jwks_file) {
                     (Some(url), None) => {
-                        KeySource::Url(JwksUrl::compile(url, resolve).map_err(fail)?)
+                        KeySource::Url(JwksUrl::compile(url, tls, resolve).map_err(fail)?)
                     }
                     (None, Some(path)) => {
                         let text = std::fs::read(path)
@@ -96,7 +98,7 @@ pub fn compile(
                         validation,
                     },
                     (function, endpoint.as_deref(), *timeout_ms, *ttl_s),
-                    aws,
+                    (aws, tls),
                     resolve,
                 )
                 .map_err(fail)?
@@ -134,7 +136,7 @@ pub fn compile(
                         simple: *simple_responses,
                     },
                     (function, endpoint.as_deref(), *timeout_ms, *ttl_s),
-                    aws,
+                    (aws, tls),
                     resolve,
                 )
                 .map_err(fail)?
@@ -188,13 +190,13 @@ fn lambda(
     name: &str,
     kind: Kind,
     (function, endpoint, timeout_ms, ttl_s): (&str, Option<&str>, u64, u64),
-    aws: &AwsSettings,
+    (aws, tls): (&AwsSettings, TlsConfigFn<'_>),
     resolve: &mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>,
 ) -> Result<Authorizer, String> {
     Ok(Authorizer::Lambda(LambdaAuthorizer {
         id: format!("{}/{name}", api.id()),
         kind,
-        invoker: Invoker::compile(function, endpoint, timeout_ms, aws, resolve)?,
+        invoker: Invoker::compile(function, endpoint, timeout_ms, aws, tls, resolve)?,
         ttl: Duration::from_secs(ttl_s),
     }))
 }

@@ -139,6 +139,16 @@ impl Snapshot {
         }];
         let mut access_logs: Vec<Destination> = Vec::new();
         let aws = AwsSettings::from_config(&config.aws);
+        // Built on first need: only a config with an https:// upstream reads CAs.
+        let upstream_tls_config = std::cell::OnceCell::new();
+        let upstream_tls = || {
+            upstream_tls_config
+                .get_or_init(|| {
+                    crate::tls::upstream::client_config(config.upstream.ca_file.as_deref())
+                        .map_err(|e| e.to_string())
+                })
+                .clone()
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -186,6 +196,7 @@ impl Snapshot {
                                 &stage.variables,
                                 *timeout_ms,
                                 request_headers,
+                                Some(&upstream_tls),
                                 &mut |a| cached_resolve(&mut resolved, resolve, a),
                             )
                             .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
@@ -205,6 +216,7 @@ impl Snapshot {
                                 endpoint.as_deref(),
                                 *timeout_ms,
                                 &aws,
+                                &upstream_tls,
                                 &mut |a| cached_resolve(&mut resolved, resolve, a),
                             )
                             .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
@@ -263,7 +275,7 @@ impl Snapshot {
                     access_log,
                 });
             }
-            let auth = super::authorizers::compile(i, api, &aws, &mut |a| {
+            let auth = super::authorizers::compile(i, api, &aws, &upstream_tls, &mut |a| {
                 cached_resolve(&mut resolved, resolve, a)
             })?;
             if let Some(rest_api_id) = &api.control {
@@ -327,7 +339,7 @@ impl Snapshot {
         Ok(Snapshot {
             limits: config.limits,
             timeouts: config.timeouts,
-            upstream: config.upstream,
+            upstream: config.upstream.clone(),
             apis,
             hosts,
             default_api,

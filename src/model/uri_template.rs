@@ -15,6 +15,8 @@ pub enum UriPart {
 #[serde(try_from = "String")]
 pub struct UriTemplate {
     pub raw: String,
+    /// `https://`: the upstream is reached over TLS.
+    pub https: bool,
     /// Authority (`host[:port]`), stage variables allowed.
     pub authority: Vec<UriPart>,
     /// Path and query, parameters and stage variables allowed.
@@ -44,14 +46,12 @@ impl TryFrom<String> for UriTemplate {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        let rest = if let Some(rest) = raw.strip_prefix("http://") {
-            rest
-        } else if raw.starts_with("https://") {
-            return Err(format!(
-                "`{raw}`: https integrations are not supported yet; use http://"
-            ));
+        let (rest, https) = if let Some(rest) = raw.strip_prefix("http://") {
+            (rest, false)
+        } else if let Some(rest) = raw.strip_prefix("https://") {
+            (rest, true)
         } else {
-            return Err(format!("`{raw}` must be an http:// URI"));
+            return Err(format!("`{raw}` must be an http:// or https:// URI"));
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
@@ -68,6 +68,7 @@ impl TryFrom<String> for UriTemplate {
         }
         Ok(UriTemplate {
             raw,
+            https,
             authority,
             path,
         })
@@ -155,7 +156,6 @@ mod tests {
     fn rejects() {
         for bad in [
             "ftp://x/",
-            "https://x/",
             "http:///a",
             "http://{p}/",
             "http://h/${env.x}",

@@ -287,7 +287,7 @@ impl Drop for Busy<'_> {
 
 impl Worker {
     fn new(s: &Settings, snapshot: Arc<Snapshot>, mailbox: Receiver<Msg>) -> Worker {
-        let up = snapshot.upstream;
+        let up = snapshot.upstream.clone();
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)

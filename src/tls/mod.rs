@@ -7,6 +7,7 @@
 mod certs;
 pub mod self_signed;
 mod sni;
+pub mod upstream;
 
 use std::sync::{Arc, OnceLock};
 

@@ -198,3 +198,62 @@ pub struct Tally {
 }
 
 pub type SharedTally = Arc<Mutex<Tally>>;
+
+/// An HTTPS upstream: answers every request `200 ok` (keep-alive) and
+/// sends the SNI name and request head of each on `rx`.
+pub struct TlsUpstream {
+    pub port: u16,
+    pub rx: std::sync::mpsc::Receiver<(Option<String>, String)>,
+}
+
+impl TlsUpstream {
+    pub fn start(cert: &Path, key: &Path) -> TlsUpstream {
+        use rustls::pki_types::pem::PemObject;
+        let chain = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(tcp) = s else { continue };
+                let (config, tx) = (config.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut s = rustls::StreamOwned::new(conn, tcp);
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(n) = s.read(&mut chunk) else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                            buf.drain(..end + 4);
+                            let sni = s.conn.server_name().map(str::to_string);
+                            let _ = tx.send((sni, head));
+                            if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        TlsUpstream { port, rx }
+    }
+}

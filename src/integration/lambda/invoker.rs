@@ -4,7 +4,6 @@
 //! or AWS itself, in which case the call is signed (SigV4, service
 //! `lambda`) with the credentials of `[aws]`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -12,9 +11,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::aws::sigv4;
 use crate::config::AwsConfig;
 use crate::integration::call::{call, CallError, Reply};
-use crate::integration::{resolve_authority, Resolve};
+use crate::integration::{Endpoint, Resolve};
 use crate::model::Snapshot;
 use crate::server::Worker;
+use crate::tls::upstream::TlsConfigFn;
 
 /// `[aws]` with the environment's defaults applied, once per compile.
 #[derive(Debug, Clone, Default)]
@@ -73,8 +73,7 @@ const PATH_SAFE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(
 pub struct Invoker {
     pub function: String,
     path: String,
-    authority: String,
-    addrs: Vec<SocketAddr>,
+    endpoint: Endpoint,
     pub timeout: Duration,
     region: String,
     credentials: Option<Credentials>,
@@ -86,6 +85,7 @@ impl Invoker {
         endpoint: Option<&str>,
         timeout_ms: u64,
         aws: &AwsSettings,
+        tls: TlsConfigFn<'_>,
         resolve: Resolve<'_>,
     ) -> Result<Invoker, String> {
         if function.is_empty() {
@@ -94,14 +94,8 @@ impl Invoker {
         let endpoint = endpoint
             .or(aws.lambda_endpoint.as_deref())
             .ok_or("no endpoint: set the integration's `endpoint` or `[aws] lambda_endpoint`")?;
-        let authority = endpoint
-            .strip_prefix("http://")
-            .ok_or_else(|| {
-                format!("endpoint `{endpoint}`: only http:// endpoints are supported (https comes with TLS to upstreams)")
-            })?
-            .trim_end_matches('/');
-        let addrs = resolve_authority(authority, resolve)
-            .map_err(|e| format!("endpoint `{endpoint}`: {e}"))?;
+        let (endpoint, _) = Endpoint::parse(endpoint.trim_end_matches('/'), tls, resolve)
+            .map_err(|e| format!("endpoint: {e}"))?;
         if timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }
@@ -111,8 +105,7 @@ impl Invoker {
                 "/2015-03-31/functions/{}/invocations",
                 utf8_percent_encode(function, PATH_SAFE)
             ),
-            authority: authority.to_string(),
-            addrs,
+            endpoint,
             timeout: Duration::from_millis(timeout_ms),
             region: aws.region.clone(),
             credentials: aws.credentials.clone(),
@@ -130,7 +123,7 @@ impl Invoker {
         request.extend_from_slice(b"POST ");
         request.extend_from_slice(self.path.as_bytes());
         request.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        request.extend_from_slice(self.authority.as_bytes());
+        request.extend_from_slice(self.endpoint.authority.as_bytes());
         request.extend_from_slice(b"\r\ncontent-type: application/json\r\ncontent-length: ");
         request.extend_from_slice(itoa::Buffer::new().format(event.len()).as_bytes());
         request.extend_from_slice(b"\r\n");
@@ -144,7 +137,7 @@ impl Invoker {
         }
         request.extend_from_slice(b"\r\n");
         request.extend_from_slice(event);
-        call(w, snap, &self.addrs, &mut request, self.timeout).await
+        call(w, snap, &self.endpoint, &mut request, self.timeout).await
     }
 
     /// `x-amz-date`, `x-amz-security-token` and `authorization`.
@@ -152,7 +145,7 @@ impl Invoker {
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let mut signed = vec![
             ("content-type".to_string(), "application/json".to_string()),
-            ("host".to_string(), self.authority.clone()),
+            ("host".to_string(), self.endpoint.authority.clone()),
             ("x-amz-date".to_string(), amz_date.clone()),
         ];
         if let Some(t) = &c.session_token {

@@ -1,0 +1,77 @@
+//! TLS to `https://` upstreams: rustls as a client, checking the
+//! upstream's certificate against the system's CAs or `[upstream] ca_file`,
+//! with SNI; each worker's pool keeps these connections apart from plain
+//! ones and per server name.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+
+use super::CertError;
+
+/// Gives the snapshot's client config, made on first need.
+pub type TlsConfigFn<'a> = &'a dyn Fn() -> Result<Arc<ClientConfig>, String>;
+
+/// How to reach one `https://` upstream.
+#[derive(Clone)]
+pub struct UpstreamTls {
+    pub config: Arc<ClientConfig>,
+    pub name: ServerName<'static>,
+    /// The name as the pool keys connections by it.
+    pub sni: Arc<str>,
+}
+
+impl UpstreamTls {
+    /// For the host of `authority` (`host[:port]`).
+    pub fn new(config: Arc<ClientConfig>, authority: &str) -> Result<UpstreamTls, String> {
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => h,
+            _ => authority,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))?;
+        Ok(UpstreamTls {
+            config,
+            name,
+            sni: host.into(),
+        })
+    }
+}
+
+/// The client config every `https://` upstream of a snapshot shares.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, CertError> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(file) => {
+            let bad = |why: String| CertError::File {
+                file: file.to_path_buf(),
+                why,
+            };
+            for cert in
+                CertificateDer::pem_file_iter(file).map_err(|e| bad(format!("cannot read: {e}")))?
+            {
+                let cert = cert.map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("holds no certificate".into()));
+            }
+        }
+        None => {
+            // Certificates the system has that rustls cannot use are skipped.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let mut config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
