@@ -417,3 +417,47 @@ fn lambda_endpoints_can_be_https() {
         "{head}"
     );
 }
+
+#[test]
+fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
+    let dir = TempDir::new("tls");
+    let (a_crt, a_key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let (m_crt, m_key) = make_cert(&dir.path, "m", &["m.test"], false);
+    let (ca_file, ca) = make_ca(&dir.path, "clients");
+    let (_, stranger_ca) = make_ca(&dir.path.join("other"), "strangers");
+    let text = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n\
+         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n\
+         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\n{}",
+        a_crt.display(),
+        a_key.display(),
+        m_crt.display(),
+        m_key.display(),
+        ca_file.display(),
+        api_toml(
+            "s",
+            &[],
+            &["prod"],
+            &[mock_route("GET", "/x", false, "mutual")]
+        )
+    );
+    let mut srv = Server::start(&Config::new(&text));
+    let port = srv.https_port();
+    let trusted = client_config_with_cert(&ca, "partner-1");
+    let seen = tls_get(&trusted, port, "m.test", "/prod/x").unwrap();
+    assert!(seen.answer.ends_with("mutual"), "{}", seen.answer);
+    assert!(seen.cert == cert_der(&m_crt));
+    let anonymous = no_resumption_config();
+    assert!(
+        tls_get(&anonymous, port, "m.test", "/prod/x").is_err(),
+        "no client certificate"
+    );
+    let stranger = client_config_with_cert(&stranger_ca, "intruder");
+    assert!(
+        tls_get(&stranger, port, "m.test", "/prod/x").is_err(),
+        "untrusted issuer"
+    );
+    // Other names on the listener need none.
+    let seen = tls_get(&anonymous, port, "a.test", "/prod/x").unwrap();
+    assert!(seen.answer.ends_with("mutual") && seen.cert == cert_der(&a_crt));
+}

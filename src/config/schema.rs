@@ -182,6 +182,10 @@ pub struct CertificateConfig {
     /// Presented when the client sends no name or an unknown one; default: the first.
     #[serde(default)]
     pub default: bool,
+    /// Mutual TLS for these names: clients must present a certificate
+    /// chaining to a CA in this PEM truststore.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Where portico meets AWS: the account and region its events and ARNs

@@ -4,9 +4,18 @@
 //! way on either and nothing TLS-specific is shared between workers.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+
+// `Tls` is boxed in `Io`, so the size of the larger variant costs nothing per plain connection.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    /// Reading the ClientHello, to pick the server config by its name.
+    Accepting(Box<rustls::server::Acceptor>, Arc<crate::tls::Tls>),
+    Ready(rustls::Connection),
+}
 
 /// Ciphertext read at once: one TLS record and then some.
 const CIPHER_READ: usize = 17 * 1024;
@@ -17,7 +26,7 @@ pub struct Io {
 }
 
 struct Tls {
-    conn: rustls::Connection,
+    state: State,
     /// Ciphertext read from the socket and not yet taken by rustls.
     cipher_in: Vec<u8>,
     cipher_at: usize,
@@ -31,10 +40,19 @@ impl Io {
     }
 
     pub fn tls(tcp: TcpStream, conn: impl Into<rustls::Connection>) -> Io {
+        Io::with_state(tcp, State::Ready(conn.into()))
+    }
+
+    /// A server connection whose config depends on the name in the ClientHello.
+    pub fn tls_by_name(tcp: TcpStream, tls: Arc<crate::tls::Tls>) -> Io {
+        Io::with_state(tcp, State::Accepting(Box::default(), tls))
+    }
+
+    fn with_state(tcp: TcpStream, state: State) -> Io {
         Io {
             tcp,
             tls: Some(Box::new(Tls {
-                conn: conn.into(),
+                state,
                 cipher_in: Vec::with_capacity(CIPHER_READ),
                 cipher_at: 0,
                 cipher_out: Vec::new(),
@@ -48,9 +66,9 @@ impl Io {
 
     /// The server name the client asked for (SNI), on a TLS server connection.
     pub fn server_name(&self) -> Option<&str> {
-        match &self.tls.as_ref()?.conn {
-            rustls::Connection::Server(s) => s.server_name(),
-            rustls::Connection::Client(_) => None,
+        match &self.tls.as_ref()?.state {
+            State::Ready(rustls::Connection::Server(s)) => s.server_name(),
+            _ => None,
         }
     }
 
@@ -66,25 +84,27 @@ impl Io {
             return (res, slice.into_inner());
         };
         loop {
-            // Plaintext rustls already has.
-            let len = buf.len();
-            let room = buf.capacity() - len;
-            buf.resize(len + room, 0);
-            let got = tls.conn.reader().read(&mut buf[len..]);
-            match got {
-                Ok(n) => {
-                    buf.truncate(len + n);
-                    return (Ok(n), buf);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf.truncate(len),
-                // The peer closed without close_notify: the end, as for TCP.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    buf.truncate(len);
-                    return (Ok(0), buf);
-                }
-                Err(e) => {
-                    buf.truncate(len);
-                    return (Err(e), buf);
+            if let State::Ready(conn) = &mut tls.state {
+                // Plaintext rustls already has.
+                let len = buf.len();
+                let room = buf.capacity() - len;
+                buf.resize(len + room, 0);
+                let got = conn.reader().read(&mut buf[len..]);
+                match got {
+                    Ok(n) => {
+                        buf.truncate(len + n);
+                        return (Ok(n), buf);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf.truncate(len),
+                    // The peer closed without close_notify: the end, as for TCP.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        buf.truncate(len);
+                        return (Ok(0), buf);
+                    }
+                    Err(e) => {
+                        buf.truncate(len);
+                        return (Err(e), buf);
+                    }
                 }
             }
             // Handshake messages (or alerts) rustls wants sent first.
@@ -108,15 +128,12 @@ impl Io {
             }
             let mut rd = &tls.cipher_in[tls.cipher_at..];
             let before = rd.len();
-            let fed = tls.conn.read_tls(&mut rd);
+            let outcome = feed(&mut tls.state, &mut rd, &mut tls.cipher_out);
             tls.cipher_at += before - rd.len();
-            if let Err(e) = fed {
-                return (Err(e), buf);
-            }
-            if let Err(e) = tls.conn.process_new_packets() {
+            if let Err(e) = outcome {
                 // An upstream we cannot trust is the operator's to know about
                 // (the client gets 502); a client's failed handshake is not.
-                if matches!(tls.conn, rustls::Connection::Client(_)) {
+                if matches!(tls.state, State::Ready(rustls::Connection::Client(_))) {
                     let peer = self
                         .tcp
                         .peer_addr()
@@ -126,7 +143,7 @@ impl Io {
                 }
                 // Tell the peer why (an alert), then fail.
                 let _ = flush_tls(&mut self.tcp, tls).await;
-                return (Err(io::Error::new(io::ErrorKind::InvalidData, e)), buf);
+                return (Err(e), buf);
             }
         }
     }
@@ -142,7 +159,10 @@ impl Io {
             Some(tls) => {
                 let mut at = 0;
                 while at < data.len() {
-                    at += tls.conn.writer().write(&data[at..])?;
+                    let State::Ready(conn) = &mut tls.state else {
+                        return Err(io::ErrorKind::NotConnected.into());
+                    };
+                    at += conn.writer().write(&data[at..])?;
                     flush_tls(&mut self.tcp, tls).await?;
                 }
                 Ok(())
@@ -176,21 +196,63 @@ impl Io {
     /// Ends a TLS session politely (close_notify); nothing for plain TCP.
     pub async fn close(&mut self) {
         if let Some(tls) = self.tls.as_mut() {
-            tls.conn.send_close_notify();
-            let _ = flush_tls(&mut self.tcp, tls).await;
+            if let State::Ready(conn) = &mut tls.state {
+                conn.send_close_notify();
+                let _ = flush_tls(&mut self.tcp, tls).await;
+            }
         }
     }
 }
 
-/// Sends whatever ciphertext rustls has ready.
+/// Hands ciphertext to rustls: to the acceptor until the ClientHello is
+/// in (then the connection is made with the config its name picks), then
+/// to the connection. An alert to send on failure goes to `out`.
+fn feed(state: &mut State, rd: &mut &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let invalid = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+    match state {
+        State::Ready(conn) => {
+            conn.read_tls(rd)?;
+            conn.process_new_packets().map_err(invalid)?;
+        }
+        State::Accepting(acceptor, tls) => {
+            acceptor.read_tls(rd)?;
+            let accepted = match acceptor.accept() {
+                Ok(None) => return Ok(()),
+                Ok(Some(a)) => a,
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(out);
+                    return Err(invalid(e));
+                }
+            };
+            let config = tls.config_for(accepted.client_hello().server_name());
+            match accepted.into_connection(config) {
+                Ok(conn) => *state = State::Ready(conn.into()),
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(out);
+                    return Err(invalid(e));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends whatever ciphertext is ready: an alert left in `cipher_out`, and
+/// what rustls has.
 async fn flush_tls(tcp: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
-    while tls.conn.wants_write() {
-        let mut out = std::mem::take(&mut tls.cipher_out);
-        out.clear();
-        tls.conn.write_tls(&mut out)?;
-        let (res, back) = tcp.write_all(out).await;
+    loop {
+        if let State::Ready(conn) = &mut tls.state {
+            if conn.wants_write() {
+                conn.write_tls(&mut tls.cipher_out)?;
+            }
+        }
+        if tls.cipher_out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut tls.cipher_out);
+        let (res, mut back) = tcp.write_all(out).await;
+        back.clear();
         tls.cipher_out = back;
         res?;
     }
-    Ok(())
 }

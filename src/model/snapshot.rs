@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -49,7 +50,7 @@ pub struct Snapshot {
     /// A hash of the config: which deployment is running.
     pub version: String,
     /// The HTTPS listener's rustls config and certificates; `None`: no HTTPS.
-    pub tls: Option<crate::tls::Tls>,
+    pub tls: Option<Arc<crate::tls::Tls>>,
     /// The account Lambda events and method ARNs name.
     pub account_id: String,
     pub region: String,
@@ -152,11 +153,13 @@ impl Snapshot {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let tls = crate::tls::compile(&config.tls, now).map_err(|(at, e)| CompileError {
-            at,
-            key: "tls.certificates".into(),
-            message: e.to_string(),
-        })?;
+        let tls = crate::tls::compile(&config.tls, now)
+            .map_err(|(at, e)| CompileError {
+                at,
+                key: "tls.certificates".into(),
+                message: e.to_string(),
+            })?
+            .map(Arc::new);
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {

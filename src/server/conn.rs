@@ -102,18 +102,15 @@ impl Connection {
     }
 }
 
-/// Serves one client connection; `tls`: the HTTPS listener's config.
-pub async fn serve(
-    slot: Slot,
-    io: TcpStream,
-    peer: SocketAddr,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) {
+/// Serves one client connection; `tls`: the HTTPS listener's certificates.
+pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<crate::tls::Tls>>) {
     let w = &*slot.0;
     let _ = io.set_nodelay(true);
     let io = match tls {
         None => Io::plain(io),
-        Some(config) => match rustls::ServerConnection::new(config) {
+        // Mutual-TLS domains: the config is chosen once the ClientHello names one.
+        Some(t) if t.by_name => Io::tls_by_name(io, t),
+        Some(t) => match rustls::ServerConnection::new(t.config_for(None)) {
             Ok(c) => Io::tls(io, c),
             Err(e) => {
                 crate::log!(warn, worker = w.id, "TLS: {e}");

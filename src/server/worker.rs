@@ -228,7 +228,7 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
                 Ok((io, peer)) => {
                     let config = if tls {
                         match &w.snapshot().tls {
-                            Some(t) => Some(t.config.clone()),
+                            Some(t) => Some(t.clone()),
                             // HTTPS was configured at start; a snapshot without it closes.
                             None => continue,
                         }

@@ -33,6 +33,25 @@ pub struct CertInfo {
     pub not_after: i64,
 }
 
+/// The CA certificates clients of a mutual-TLS domain must chain to.
+pub fn truststore(file: &Path) -> Result<rustls::RootCertStore, CertError> {
+    let bad = |why: String| CertError::File {
+        file: file.to_path_buf(),
+        why,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(file).map_err(|e| bad(format!("cannot read: {e}")))? {
+        let cert = cert.map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    Ok(roots)
+}
+
 pub fn load(c: &CertificateConfig, now: i64) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
     let bad = |file: &Path, why: String| CertError::File {
         file: file.to_path_buf(),

@@ -1,8 +1,10 @@
 //! The HTTPS front door: certificates loaded and checked with the config
-//! (`certs`), chosen per connection by SNI (`sni`), in one rustls server
-//! config per snapshot that every worker reads and none changes; a reload
-//! publishes a new one. Session tickets use one key set for the process,
-//! so a client resumes on any worker and across reloads.
+//! (`certs`), chosen per connection by SNI (`sni`), in rustls server
+//! configs built once per snapshot that every worker reads and none
+//! changes; a reload publishes new ones. Session tickets use one key set
+//! for the process, so a client resumes on any worker and across reloads.
+//! A domain with a `client_ca` has its own config that requires a client
+//! certificate from that truststore (mutual TLS, as AWS's custom domains).
 
 mod certs;
 pub mod self_signed;
@@ -11,17 +13,29 @@ pub mod upstream;
 
 use std::sync::{Arc, OnceLock};
 
-use rustls::server::{NoServerSessionStorage, ProducesTickets};
+use rustls::server::{NoServerSessionStorage, ProducesTickets, WebPkiClientVerifier};
+use rustls::ServerConfig;
 
 pub use certs::{CertError, CertInfo};
 
 use crate::config::TlsConfig;
+use sni::{Names, Sni};
 
 /// What a snapshot holds of TLS.
 pub struct Tls {
-    pub config: Arc<rustls::ServerConfig>,
+    /// The server config for a client's SNI name: a mutual-TLS domain's, else the common one.
+    configs: Names<Arc<ServerConfig>>,
+    /// Whether any domain has mutual TLS: then the config is chosen after
+    /// reading the ClientHello, else the common one is used from the start.
+    pub by_name: bool,
     /// Each certificate's names, file and expiry (the expiry metric).
     pub certs: Vec<CertInfo>,
+}
+
+impl Tls {
+    pub fn config_for(&self, server_name: Option<&str>) -> Arc<ServerConfig> {
+        self.configs.pick(server_name).clone()
+    }
 }
 
 /// The ticket keys of this process (rotated by rustls every 6 hours).
@@ -53,17 +67,52 @@ pub fn compile(c: &TlsConfig, now: i64) -> Result<Option<Tls>, (usize, CertError
         .iter()
         .position(|s| s.get_ref().default)
         .unwrap_or(0);
-    let infos = loaded.iter().map(|(_, info)| info.clone()).collect();
-    let resolver = sni::Sni::new(loaded, default);
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    // Stateless resumption only: no session cache shared between workers.
-    config.session_storage = Arc::new(NoServerSessionStorage {});
-    config.ticketer = ticketer().map_err(|e| (0, e))?;
+    let infos: Vec<CertInfo> = loaded.iter().map(|(_, info)| info.clone()).collect();
+    let resolver = Arc::new(Sni(Names::new(
+        loaded.iter().map(|(k, i)| (k.clone(), i.hosts.clone())),
+        loaded[default].0.clone(),
+    )));
+    let build = |verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>| {
+        let builder = ServerConfig::builder();
+        let builder = match verifier {
+            Some(v) => builder.with_client_cert_verifier(v),
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(resolver.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Stateless resumption only: no session cache shared between workers.
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.ticketer = ticketer()?;
+        Ok::<_, CertError>(Arc::new(config))
+    };
+    let common = build(None).map_err(|e| (0, e))?;
+    let mut mutual = Vec::new();
+    for (spanned, (_, info)) in c.certificates.iter().zip(&loaded) {
+        let Some(ca) = &spanned.get_ref().client_ca else {
+            continue;
+        };
+        let at = spanned.span().start;
+        let roots = certs::truststore(ca).map_err(|e| (at, e))?;
+        let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .map_err(|e| {
+                (
+                    at,
+                    CertError::File {
+                        file: ca.clone(),
+                        why: e.to_string(),
+                    },
+                )
+            })?;
+        mutual.push((
+            build(Some(verifier)).map_err(|e| (at, e))?,
+            info.hosts.clone(),
+        ));
+    }
+    let by_name = !mutual.is_empty();
     Ok(Some(Tls {
-        config: Arc::new(config),
+        configs: Names::new(mutual, common),
+        by_name,
         certs: infos,
     }))
 }

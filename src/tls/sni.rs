@@ -1,6 +1,6 @@
-//! Which certificate a connection gets: the one naming the server name
-//! the client sent (exactly, else by a `*.` wildcard one label deep), else
-//! the default one.
+//! Choosing by the server name a client sent (SNI): exactly, else by a
+//! `*.` wildcard one label deep, else the default. Used for certificates
+//! and, for domains with mutual TLS, for whole server configs.
 
 use std::sync::Arc;
 
@@ -8,54 +8,54 @@ use hashbrown::HashMap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::CertInfo;
-
 #[derive(Debug)]
-pub struct Sni {
-    exact: HashMap<String, Arc<CertifiedKey>>,
+pub struct Names<T> {
+    exact: HashMap<String, T>,
     /// Keyed by what follows `*.`.
-    wildcard: HashMap<String, Arc<CertifiedKey>>,
-    default: Arc<CertifiedKey>,
+    wildcard: HashMap<String, T>,
+    default: T,
 }
 
-impl Sni {
-    /// The first certificate naming a host wins it.
-    pub fn new(loaded: Vec<(Arc<CertifiedKey>, CertInfo)>, default: usize) -> Sni {
-        let default = loaded[default].0.clone();
+impl<T: Clone> Names<T> {
+    /// `entries`: each value with its (lower-case) names; the first to name a host wins it.
+    pub fn new(entries: impl IntoIterator<Item = (T, Vec<String>)>, default: T) -> Names<T> {
         let (mut exact, mut wildcard) = (HashMap::new(), HashMap::new());
-        for (key, info) in loaded {
-            for host in info.hosts {
+        for (value, hosts) in entries {
+            for host in hosts {
                 match host.strip_prefix("*.") {
                     Some(suffix) => wildcard.entry(suffix.to_string()),
                     None => exact.entry(host),
                 }
-                .or_insert_with(|| key.clone());
+                .or_insert_with(|| value.clone());
             }
         }
-        Sni {
+        Names {
             exact,
             wildcard,
             default,
         }
     }
 
-    fn pick(&self, name: Option<&str>) -> Arc<CertifiedKey> {
+    pub fn pick(&self, name: Option<&str>) -> &T {
         let Some(name) = name else {
-            return self.default.clone();
+            return &self.default;
         };
         let name = name.to_ascii_lowercase();
-        if let Some(k) = self.exact.get(&name) {
-            return k.clone();
+        if let Some(v) = self.exact.get(&name) {
+            return v;
         }
         name.split_once('.')
             .and_then(|(_, parent)| self.wildcard.get(parent))
             .unwrap_or(&self.default)
-            .clone()
     }
 }
 
+/// The certificate for a handshake.
+#[derive(Debug)]
+pub struct Sni(pub Names<Arc<CertifiedKey>>);
+
 impl ResolvesServerCert for Sni {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.pick(hello.server_name()))
+        Some(self.0.pick(hello.server_name()).clone())
     }
 }

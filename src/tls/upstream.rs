@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::CertError;
@@ -44,31 +43,15 @@ impl UpstreamTls {
 
 /// The client config every `https://` upstream of a snapshot shares.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, CertError> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(file) => {
-            let bad = |why: String| CertError::File {
-                file: file.to_path_buf(),
-                why,
-            };
-            for cert in
-                CertificateDer::pem_file_iter(file).map_err(|e| bad(format!("cannot read: {e}")))?
-            {
-                let cert = cert.map_err(|e| bad(format!("not PEM certificates: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
-            }
-            if roots.is_empty() {
-                return Err(bad("holds no certificate".into()));
-            }
-        }
+    let roots = match ca_file {
+        Some(file) => super::certs::truststore(file)?,
         None => {
             // Certificates the system has that rustls cannot use are skipped.
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            roots
         }
-    }
+    };
     let mut config = ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
