@@ -461,3 +461,39 @@ fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
     let seen = tls_get(&anonymous, port, "a.test", "/prod/x").unwrap();
     assert!(seen.answer.ends_with("mutual") && seen.cert == cert_der(&a_crt));
 }
+
+#[test]
+fn upstreams_that_ask_for_a_client_certificate_get_the_configured_one() {
+    let dir = TempDir::new("tls");
+    let (crt, key) = make_cert(&dir.path, "up", &["localhost"], false);
+    let (ca_file, ca) = make_ca(&dir.path, "backend-clients");
+    let up = TlsUpstream::start_with(&crt, &key, Some(&ca_file));
+    let (cert, cert_key) = client_cert(&ca, "portico");
+    let (cc, ck) = (dir.path.join("portico.crt"), dir.path.join("portico.key"));
+    std::fs::write(&cc, cert.pem()).unwrap();
+    std::fs::write(&ck, cert_key.serialize_pem()).unwrap();
+    let with = https_upstream_api("localhost", up.port, Some(&crt))
+        .upstream("client_cert", &toml_str(&cc.to_string_lossy()))
+        .upstream("client_key", &toml_str(&ck.to_string_lossy()));
+    let srv = Server::start(&with);
+    let r = srv.connect().get("/prod/x");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "ok"), "{r:?}");
+    assert!(up.rx.recv_timeout(IO_TIMEOUT).is_ok());
+    // Without one the backend refuses the handshake: 502.
+    let srv = Server::start(&https_upstream_api("localhost", up.port, Some(&crt)));
+    assert_error(
+        &srv.connect().get("/prod/x"),
+        502,
+        Some("Internal server error"),
+    );
+    // Half of the pair is a config error.
+    let half = https_upstream_api("localhost", up.port, Some(&crt))
+        .upstream("client_cert", &toml_str(&cc.to_string_lossy()));
+    let out = start_config(&write_config(&half.render()));
+    assert!(
+        out.stderr
+            .contains("client_cert and client_key go together"),
+        "{}",
+        out.stderr
+    );
+}

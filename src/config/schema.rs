@@ -601,6 +601,10 @@ pub struct UpstreamConfig {
     /// PEM bundle of the CAs `https://` upstreams are checked against;
     /// default: the system's (/etc/ssl/certs).
     pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM chain) and key `https://` upstreams that
+    /// ask for one get (mutual TLS to the backend).
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -611,6 +615,8 @@ impl Default for UpstreamConfig {
             idle_timeout_ms: 60_000,
             dns_refresh_ms: 30_000,
             ca_file: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }

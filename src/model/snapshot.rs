@@ -145,7 +145,13 @@ impl Snapshot {
         let upstream_tls = || {
             upstream_tls_config
                 .get_or_init(|| {
-                    crate::tls::upstream::client_config(config.upstream.ca_file.as_deref())
+                    let u = &config.upstream;
+                    let identity = match (&u.client_cert, &u.client_key) {
+                        (Some(c), Some(k)) => Ok(Some((c.as_path(), k.as_path()))),
+                        (None, None) => Ok(None),
+                        _ => Err("[upstream] client_cert and client_key go together".to_string()),
+                    }?;
+                    crate::tls::upstream::client_config(u.ca_file.as_deref(), identity)
                         .map_err(|e| e.to_string())
                 })
                 .clone()

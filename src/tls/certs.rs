@@ -35,37 +35,48 @@ pub struct CertInfo {
 
 /// The CA certificates clients of a mutual-TLS domain must chain to.
 pub fn truststore(file: &Path) -> Result<rustls::RootCertStore, CertError> {
-    let bad = |why: String| CertError::File {
-        file: file.to_path_buf(),
-        why,
-    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(file).map_err(|e| bad(format!("cannot read: {e}")))? {
-        let cert = cert.map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+    for cert in
+        CertificateDer::pem_file_iter(file).map_err(|e| bad(file, format!("cannot read: {e}")))?
+    {
+        let cert = cert.map_err(|e| bad(file, format!("not PEM certificates: {e}")))?;
         roots
             .add(cert)
-            .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
+            .map_err(|e| bad(file, format!("not a CA certificate: {e}")))?;
     }
     if roots.is_empty() {
-        return Err(bad("holds no certificate".into()));
+        return Err(bad(file, "holds no certificate".into()));
     }
     Ok(roots)
 }
 
-pub fn load(c: &CertificateConfig, now: i64) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
-    let bad = |file: &Path, why: String| CertError::File {
+fn bad(file: &Path, why: String) -> CertError {
+    CertError::File {
         file: file.to_path_buf(),
         why,
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&c.cert)
-        .map_err(|e| bad(&c.cert, format!("cannot read: {e}")))?
+    }
+}
+
+/// A PEM certificate chain and its private key, read.
+pub fn read_pair(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CertError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, format!("cannot read: {e}")))?
         .collect::<Result<_, _>>()
-        .map_err(|e| bad(&c.cert, format!("not PEM certificates: {e}")))?;
-    let leaf = chain
-        .first()
-        .ok_or_else(|| bad(&c.cert, "holds no certificate".into()))?;
-    let key = PrivateKeyDer::from_pem_file(&c.key)
-        .map_err(|e| bad(&c.key, format!("no PEM private key: {e}")))?;
+        .map_err(|e| bad(cert, format!("not PEM certificates: {e}")))?;
+    if chain.is_empty() {
+        return Err(bad(cert, "holds no certificate".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| bad(key, format!("no PEM private key: {e}")))?;
+    Ok((chain, key))
+}
+
+pub fn load(c: &CertificateConfig, now: i64) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
+    let (chain, key) = read_pair(&c.cert, &c.key)?;
+    let leaf = &chain[0];
     let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .map_err(|e| bad(&c.key, format!("unusable key: {e}")))?;
     let (_, x509) = x509_parser::parse_x509_certificate(leaf)

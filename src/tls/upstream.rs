@@ -41,8 +41,12 @@ impl UpstreamTls {
     }
 }
 
-/// The client config every `https://` upstream of a snapshot shares.
-pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, CertError> {
+/// The client config every `https://` upstream of a snapshot shares;
+/// `identity`: the client certificate and key for upstreams that ask.
+pub fn client_config(
+    ca_file: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, CertError> {
     let roots = match ca_file {
         Some(file) => super::certs::truststore(file)?,
         None => {
@@ -52,9 +56,19 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, CertEr
             roots
         }
     };
-    let mut config = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let builder = ClientConfig::builder().with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let (chain, key) = super::certs::read_pair(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| CertError::File {
+                    file: cert.to_path_buf(),
+                    why: format!("unusable client certificate: {e}"),
+                })?
+        }
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -208,18 +208,33 @@ pub struct TlsUpstream {
 
 impl TlsUpstream {
     pub fn start(cert: &Path, key: &Path) -> TlsUpstream {
+        TlsUpstream::start_with(cert, key, None)
+    }
+
+    /// `client_ca`: clients must present a certificate from it (mutual TLS).
+    pub fn start_with(cert: &Path, key: &Path, client_ca: Option<&Path>) -> TlsUpstream {
         use rustls::pki_types::pem::PemObject;
         let chain = CertificateDer::pem_file_iter(cert)
             .unwrap()
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
-        let config = Arc::new(
-            rustls::ServerConfig::builder()
-                .with_no_client_auth()
-                .with_single_cert(chain, key)
-                .unwrap(),
-        );
+        let builder = rustls::ServerConfig::builder();
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(c.unwrap()).unwrap();
+                }
+                builder.with_client_cert_verifier(
+                    rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                        .build()
+                        .unwrap(),
+                )
+            }
+        };
+        let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -276,11 +291,11 @@ pub fn make_ca(
     (path, ca)
 }
 
-/// A client config presenting a certificate `ca` signs for `cn`.
-pub fn client_config_with_cert(
+/// A client certificate `ca` signs for `cn`, and its key.
+pub fn client_cert(
     ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
     cn: &str,
-) -> Arc<ClientConfig> {
+) -> (rcgen::Certificate, rcgen::KeyPair) {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params
         .distinguished_name
@@ -288,6 +303,15 @@ pub fn client_config_with_cert(
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, ca).unwrap();
+    (cert, key)
+}
+
+/// A client config presenting a certificate `ca` signs for `cn`.
+pub fn client_config_with_cert(
+    ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    cn: &str,
+) -> Arc<ClientConfig> {
+    let (cert, key) = client_cert(ca, cn);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let c = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
