@@ -2,7 +2,8 @@
 # End-to-end test of the management API with a real AWS client: creates its
 # own Python venv (boto3 from PyPI) under target/, starts portico (debug
 # build) on loopback with a fresh state directory, runs boto3_e2e.py against
-# it and stops it. Run by .ci/run after `cargo test`.
+# it and stops it; then tests/e2e/tls_clients.sh (curl and openssl s_client
+# against the HTTPS listener). Run by .ci/run after `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=target/e2e-venv
@@ -78,3 +79,4 @@ if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; th
     echo "e2e: the audit log holds a secret or a signature" >&2; exit 1
 fi
 echo "e2e: boto3 end-to-end test passed"
+tests/e2e/tls_clients.sh
