@@ -497,3 +497,48 @@ fn upstreams_that_ask_for_a_client_certificate_get_the_configured_one() {
         out.stderr
     );
 }
+
+#[test]
+fn a_mutual_tls_callers_certificate_reaches_lambda_events() {
+    let fns = Functions::start();
+    let dir = TempDir::new("tls");
+    let (m_crt, m_key) = make_cert(&dir.path, "m", &["m.test"], false);
+    let (ca_file, ca) = make_ca(&dir.path, "clients");
+    let text = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n\
+         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\n\
+         [aws]\nlambda_endpoint = \"{}\"\n\n\
+         [[api]]\nname = \"m\"\n[api.stages.prod]\n\
+         [[api.routes]]\nmethod = \"GET\"\npath = \"/v1\"\nintegration = {{ type = \"lambda\", function = \"powertools-v1\" }}\n\
+         [[api.routes]]\nmethod = \"GET\"\npath = \"/v2\"\nintegration = {{ type = \"lambda\", function = \"powertools-v2\", payload_version = \"2.0\" }}\n",
+        m_crt.display(),
+        m_key.display(),
+        ca_file.display(),
+        fns.endpoint()
+    );
+    let mut srv = Server::start(&Config::new(&text));
+    let port = srv.https_port();
+    let client = client_config_with_cert(&ca, "partner-7");
+    let seen = tls_get(&client, port, "m.test", "/prod/v1").unwrap();
+    assert!(seen.answer.starts_with("HTTP/1.1 200"), "{}", seen.answer);
+    let v1 = &fns.last_event("powertools-v1")["requestContext"]["identity"]["clientCert"];
+    assert_eq!(v1["subjectDN"], "CN=partner-7", "{v1}");
+    assert_eq!(v1["issuerDN"], "CN=clients test CA");
+    assert!(v1["clientCertPem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(v1["validity"]["notAfter"]
+        .as_str()
+        .unwrap()
+        .ends_with("GMT"));
+    tls_get(&client, port, "m.test", "/prod/v2").unwrap();
+    let v2 = &fns.last_event("powertools-v2")["requestContext"]["authentication"]["clientCert"];
+    assert_eq!(v2["subjectDN"], "CN=partner-7", "{v2}");
+    // Callers without mutual TLS have no clientCert at all.
+    srv.connect().get("/prod/v1");
+    let plain = fns.last_event("powertools-v1");
+    assert!(plain["requestContext"]["identity"]
+        .get("clientCert")
+        .is_none());
+}

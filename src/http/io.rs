@@ -72,6 +72,16 @@ impl Io {
         }
     }
 
+    /// The first certificate a TLS client presented (mutual TLS), as DER.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        match &self.tls.as_ref()?.state {
+            State::Ready(rustls::Connection::Server(s)) => {
+                s.peer_certificates()?.first().map(|c| c.as_ref())
+            }
+            _ => None,
+        }
+    }
+
     /// Reads into `buf`'s spare capacity (at least one byte of it); `Ok(0)`
     /// is the end of the stream. Takes the buffer by value, as monoio does.
     pub async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {

@@ -19,6 +19,8 @@ pub struct Routed<'a> {
     pub source_ip: &'a str,
     /// The client came over TLS.
     pub https: bool,
+    /// The client certificate of a mutual-TLS caller, as API Gateway describes it.
+    pub client_cert: Option<&'a serde_json::Value>,
     /// The API key the call was admitted with.
     pub api_key: Option<&'a [u8]>,
     pub authorized: Option<&'a Authorized>,

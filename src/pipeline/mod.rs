@@ -71,6 +71,15 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     conn.cors = false;
     // A failed proxy call may have left its request here.
     conn.upstream_out.clear();
+    if conn.client_cert.is_none() {
+        // After the handshake, so once per connection.
+        let described = conn
+            .stream
+            .io
+            .peer_certificate()
+            .and_then(crate::tls::client_cert::describe);
+        conn.client_cert = Some(described.map(std::rc::Rc::new));
+    }
     let Connection {
         stream,
         head,
@@ -81,6 +90,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         extra_head,
         cors: cors_added,
         https,
+        client_cert,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -125,6 +135,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             request_id: req.id.as_bytes(),
             source_ip: peer_ip,
             https: *https,
+            client_cert: client_cert.as_ref().and_then(|c| c.as_deref()),
             api_key: None,
             authorized: None,
             account_id: &snap.account_id,

@@ -51,6 +51,9 @@ pub struct Connection {
     pub cors: bool,
     /// The client came over TLS (the HTTPS listener).
     pub https: bool,
+    /// The client certificate it presented (mutual TLS), described once
+    /// per connection for integrations; `None` until the first request.
+    pub client_cert: Option<Option<std::rc::Rc<serde_json::Value>>>,
 }
 
 impl Connection {
@@ -137,6 +140,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         error: None,
         log_path: Vec::new(),
         cors: false,
+        client_cert: None,
     };
     exchanges(w, &mut conn).await;
     // TLS ends with close_notify, so the client can tell an end from a cut.

@@ -7,6 +7,7 @@
 //! certificate from that truststore (mutual TLS, as AWS's custom domains).
 
 mod certs;
+pub mod client_cert;
 pub mod self_signed;
 mod sni;
 pub mod upstream;

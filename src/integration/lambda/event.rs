@@ -114,7 +114,12 @@ fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
         Some(ua) => string(out, ua),
         None => out.extend_from_slice(b"null"),
     }
-    out.extend_from_slice(b",\"userArn\":null},\"path\":");
+    out.extend_from_slice(b",\"userArn\":null");
+    if let Some(c) = r.client_cert {
+        out.extend_from_slice(b",\"clientCert\":");
+        json(out, c);
+    }
+    out.extend_from_slice(b"},\"path\":");
     string(out, path);
     out.extend_from_slice(b",\"protocol\":\"HTTP/1.1\",\"requestTime\":");
     string(out, request_time(r.now_ms).as_bytes());
@@ -175,6 +180,11 @@ fn write_v2(out: &mut Vec<u8>, r: &Routed<'_>) {
     }
     out.extend_from_slice(b",\"requestContext\":{");
     context_common(out, r);
+    if let Some(c) = r.client_cert {
+        out.extend_from_slice(b",\"authentication\":{\"clientCert\":");
+        json(out, c);
+        out.push(b'}');
+    }
     if let Some(a) = r.authorized {
         out.extend_from_slice(b",\"authorizer\":");
         json(out, &authorizer_v2(a));
