@@ -657,21 +657,10 @@ fn authorizer_config_errors_name_the_key() {
         let text = format!(
             "[[api]]\nname = \"bad\"\n{authorizer}\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/x\"\nauthorizer = \"a\"\nintegration = {{ type = \"mock\" }}\n"
         );
-        let out = start_config(&write_config(&text));
-        assert!(!out.status.success(), "{authorizer} was accepted");
-        assert!(
-            out.stderr.contains(wanted) && out.stderr.contains("authorizers.a"),
-            "{authorizer}: {}",
-            out.stderr
-        );
+        assert_refused(&text, &[wanted, "authorizers.a"]);
     }
     let text = "[[api]]\nname = \"bad\"\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/x\"\nauthorizer = \"nope\"\nintegration = { type = \"mock\" }\n";
-    let out = start_config(&write_config(text));
-    assert!(
-        out.stderr.contains("no authorizer `nope`") && out.stderr.contains("routes[0].authorizer"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(text, &["no authorizer `nope`", "routes[0].authorizer"]);
 }
 
 #[test]

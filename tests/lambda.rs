@@ -374,13 +374,7 @@ fn lambda_config_errors_name_the_key() {
         let text = format!(
             "[[api]]\nname = \"bad\"\n[api.stages.prod]\n[[api.routes]]\nmethod = \"GET\"\npath = \"/x\"\n{integration}\n"
         );
-        let out = start_config(&write_config(&text));
-        assert!(!out.status.success(), "{integration} was accepted");
-        assert!(
-            out.stderr.contains(wanted) && out.stderr.contains("integration"),
-            "{integration}: {}",
-            out.stderr
-        );
+        assert_refused(&text, &[wanted, "integration"]);
     }
 }
 

@@ -1637,6 +1637,19 @@ pub fn start_config(path: &Path) -> CmdOutput {
     )
 }
 
+/// The config `text` does not start, and its error names every one of `wanted`.
+pub fn assert_refused(text: &str, wanted: &[&str]) {
+    let out = start_config(&write_config(text));
+    assert!(!out.status.success(), "accepted:\n{text}");
+    for w in wanted {
+        assert!(
+            out.stderr.contains(w),
+            "no `{w}` in the error: {}\nconfig:\n{text}",
+            out.stderr
+        );
+    }
+}
+
 /// `base` with its first line starting with `prefix` replaced by `with` (may
 /// hold several lines); returns the text, the 1-based number of the replaced
 /// line and that of the header of the table it is in.
