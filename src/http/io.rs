@@ -3,7 +3,7 @@
 //! writes, so the rest of the server reads and writes plaintext the same
 //! way on either and nothing TLS-specific is shared between workers.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -95,26 +95,20 @@ impl Io {
         };
         loop {
             if let State::Ready(conn) = &mut tls.state {
-                // Plaintext rustls already has.
-                let len = buf.len();
-                let room = buf.capacity() - len;
-                buf.resize(len + room, 0);
-                let got = conn.reader().read(&mut buf[len..]);
-                match got {
-                    Ok(n) => {
-                        buf.truncate(len + n);
+                // Plaintext rustls already has, copied straight from its
+                // buffer (no zeroing of ours first).
+                let mut reader = conn.reader();
+                match reader.fill_buf() {
+                    Ok(data) => {
+                        let n = data.len().min(buf.capacity() - buf.len());
+                        buf.extend_from_slice(&data[..n]);
+                        reader.consume(n);
                         return (Ok(n), buf);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf.truncate(len),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     // The peer closed without close_notify: the end, as for TCP.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        buf.truncate(len);
-                        return (Ok(0), buf);
-                    }
-                    Err(e) => {
-                        buf.truncate(len);
-                        return (Err(e), buf);
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return (Ok(0), buf),
+                    Err(e) => return (Err(e), buf),
                 }
             }
             // Handshake messages (or alerts) rustls wants sent first.
