@@ -41,6 +41,8 @@ pub struct Config {
     #[serde(default)]
     pub tls: TlsConfig,
     #[serde(default)]
+    pub acme: AcmeConfig,
+    #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
     pub domain: Vec<DomainConfig>,
@@ -159,6 +161,50 @@ impl Default for AdminConfig {
     }
 }
 
+impl CertificateConfig {
+    /// The certificate and key files: as given, or where ACME keeps them.
+    pub fn files(&self, state_dir: &std::path::Path) -> (PathBuf, PathBuf) {
+        if !self.acme || !self.cert.as_os_str().is_empty() {
+            return (self.cert.clone(), self.key.clone());
+        }
+        let stem = self
+            .hosts
+            .first()
+            .map_or("acme", String::as_str)
+            .replace('*', "_wildcard");
+        let dir = state_dir.join("acme");
+        (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        )
+    }
+}
+
+/// Automatic certificates (RFC 8555) for `[[tls.certificates]]` with `acme = true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeConfig {
+    /// The CA's directory URL.
+    pub directory: String,
+    /// PEM CA certificate to trust for the directory (a test CA such as pebble); default: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// `mailto:` contact for the account.
+    pub email: Option<String>,
+    /// Renew this many days before expiry.
+    pub renew_before_days: u64,
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        AcmeConfig {
+            directory: "https://acme-v02.api.letsencrypt.org/directory".into(),
+            ca_file: None,
+            email: None,
+            renew_before_days: 30,
+        }
+    }
+}
+
 /// The HTTPS front door: a TLS listener on every worker and the
 /// certificates it presents, chosen by SNI.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -172,10 +218,16 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
-    /// PEM: the certificate, then its chain.
+    /// PEM: the certificate, then its chain (with `acme`: default
+    /// `{state dir}/acme/{first host}.crt`).
+    #[serde(default)]
     pub cert: PathBuf,
     /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
     pub key: PathBuf,
+    /// Obtained and renewed from `[acme]`'s CA for `hosts`.
+    #[serde(default)]
+    pub acme: bool,
     /// Names it serves (`*.example.com` for one label); default: its DNS names.
     #[serde(default)]
     pub hosts: Vec<String>,

@@ -159,7 +159,7 @@ impl Snapshot {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let tls = crate::tls::compile(&config.tls, now)
+        let tls = crate::tls::compile(&config.tls, &config.state.dir, now)
             .map_err(|(at, e)| CompileError {
                 at,
                 key: "tls.certificates".into(),

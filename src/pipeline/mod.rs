@@ -56,6 +56,8 @@ enum Plan<'s> {
     Proxy(&'s HttpProxyIntegration),
     /// The event, all but its body, is in `conn.upstream_out`.
     Lambda(&'s LambdaIntegration, BodyEncoding),
+    /// An ACME HTTP-01 challenge's answer (the key authorization).
+    Challenge(String),
 }
 
 /// Serves the request whose head is parsed in `conn.head`.
@@ -107,6 +109,12 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         (w.random_u64() % 10_000) as u32
     } else {
         0
+    };
+    // ACME's CA validating a certificate order, on the plain listener.
+    let challenge = if *https {
+        None
+    } else {
+        crate::tls::acme::challenges::answer(head.path_and_query(buf).0)
     };
     let target = resolve::target(&snap, head, buf, roll);
     if let Ok(t) = &target {
@@ -161,6 +169,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         (Ok(_), None) => Some(Err(resolve::MISSING_TOKEN)),
     };
     let (plan, mut fill) = match (admitted, &found, at) {
+        _ if challenge.is_some() => (Plan::Challenge(challenge.unwrap_or_default()), None),
         (None, ..) => (Plan::Preflight, None),
         (Some(Err(reject)), ..) => (Plan::Reject(reject), None),
         (Some(Ok(admission)), Ok((_, stage, m)), Some(at)) => {
@@ -298,6 +307,28 @@ async fn serve(
                 _ => false,
             };
             conn.send_error(w, req, err, !skipped).await
+        }
+        Plan::Challenge(key_authorization) => {
+            if let Err(outcome) = discard_body(w, snap, conn, req).await {
+                return outcome;
+            }
+            let close = req.close || w.draining();
+            conn.status = 200;
+            let out = &mut conn.out;
+            crate::http::write_status_line(out, 200);
+            out.extend_from_slice(b"content-type: text/plain\r\ncontent-length: ");
+            out.extend_from_slice(
+                itoa::Buffer::new()
+                    .format(key_authorization.len())
+                    .as_bytes(),
+            );
+            out.extend_from_slice(b"\r\n");
+            crate::http::end_head(out, req.id.as_bytes(), &w.date(), b"", close);
+            out.extend_from_slice(key_authorization.as_bytes());
+            match conn.flush().await {
+                Ok(()) if !close => Outcome::KeepAlive,
+                _ => Outcome::Close,
+            }
         }
         Plan::Mock(mock) => {
             if let Err(outcome) = discard_body(w, snap, conn, req).await {

@@ -134,13 +134,21 @@ impl Deployed {
         self.publish(next).map(|_| true)
     }
 
+    /// The config file as it runs now.
+    pub fn file_config(&self) -> Config {
+        lock(&self.file).clone()
+    }
+
     /// The certificate and key files the HTTPS listener serves from.
     pub fn certificate_files(&self) -> Vec<std::path::PathBuf> {
-        lock(&self.file)
-            .tls
+        let file = lock(&self.file);
+        file.tls
             .certificates
             .iter()
-            .flat_map(|c| [c.get_ref().cert.clone(), c.get_ref().key.clone()])
+            .flat_map(|c| {
+                let (cert, key) = c.get_ref().files(&file.state.dir);
+                [cert, key]
+            })
             .collect()
     }
 

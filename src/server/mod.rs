@@ -306,6 +306,20 @@ pub fn run(
             .expect("spawn certificate watcher thread")
     });
 
+    let (stop_acme, acme_stop) = bounded::<()>(0);
+    let acme = config
+        .tls
+        .certificates
+        .iter()
+        .any(|c| c.get_ref().acme)
+        .then(|| {
+            let deployed = deployed.clone();
+            std::thread::Builder::new()
+                .name("portico-acme".into())
+                .spawn(move || run_acme(deployed, acme_stop))
+                .expect("spawn ACME thread")
+        });
+
     let mut sig = None;
     for s in signals.forever() {
         if s != SIGHUP {
@@ -334,6 +348,10 @@ pub fn run(
     drop(stop_tx);
     drop(stop_watch);
     if let Some(t) = watcher {
+        let _ = t.join();
+    }
+    drop(stop_acme);
+    if let Some(t) = acme {
         let _ = t.join();
     }
     for h in handles {
@@ -421,6 +439,48 @@ fn reload(deployed: &Deployed, source: Option<&std::path::Path>) {
     match deployed.reload_file(file, &mut system_resolve) {
         Ok(()) => crate::log!(info, "SIGHUP: config reloaded from {}", path.display()),
         Err(e) => crate::log!(error, "SIGHUP: config not reloaded: {e}"),
+    }
+}
+
+/// Obtains and renews the `acme = true` certificates: each when it is
+/// missing or due, retrying failures after 1 minute, doubling up to 6 hours.
+fn run_acme(deployed: Arc<Deployed>, stop: Receiver<()>) {
+    use crate::tls::acme::{due, issue, Due};
+    let mut backoff = Duration::from_secs(60);
+    loop {
+        let config = deployed.file_config();
+        let now = chrono::Utc::now().timestamp();
+        let mut wait = Duration::from_secs(3600);
+        for c in config
+            .tls
+            .certificates
+            .iter()
+            .map(|c| c.get_ref())
+            .filter(|c| c.acme)
+        {
+            let (cert_file, _) = c.files(&config.state.dir);
+            match due(&cert_file, config.acme.renew_before_days, now) {
+                Due::In(secs) => wait = wait.min(Duration::from_secs(secs)),
+                Due::Now => match issue(&config, c) {
+                    Ok(()) => {
+                        crate::log!(info, "ACME: certificate for {:?} obtained", c.hosts);
+                        backoff = Duration::from_secs(60);
+                        if let Err(e) = deployed.reload_certificates(&mut system_resolve) {
+                            crate::log!(error, "ACME: the new certificate did not load: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        crate::log!(warn, "ACME: certificate for {:?} not obtained ({e}); next try in {backoff:?}", c.hosts);
+                        wait = wait.min(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(6 * 3600));
+                    }
+                },
+            }
+        }
+        select! {
+            recv(stop) -> _ => return,
+            default(wait) => {}
+        }
     }
 }
 

@@ -57,6 +57,32 @@ fn bad(file: &Path, why: String) -> CertError {
     }
 }
 
+fn stand_in(
+    c: &CertificateConfig,
+    file: &Path,
+) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
+    if c.hosts.is_empty() {
+        return Err(CertError::Tls(
+            "an `acme = true` certificate needs `hosts`".into(),
+        ));
+    }
+    let made = rcgen::generate_simple_self_signed(c.hosts.clone())
+        .map_err(|e| CertError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+        .map_err(|e| CertError::Tls(e.to_string()))?;
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| CertError::Tls(e.to_string()))?;
+    Ok((
+        Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing)),
+        CertInfo {
+            file: file.to_path_buf(),
+            hosts: c.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            // Not a real certificate yet: already "expired" for the metric.
+            not_after: 0,
+        },
+    ))
+}
+
 /// A PEM certificate chain and its private key, read.
 pub fn read_pair(
     cert: &Path,
@@ -74,8 +100,28 @@ pub fn read_pair(
     Ok((chain, key))
 }
 
-pub fn load(c: &CertificateConfig, now: i64) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
-    let (chain, key) = read_pair(&c.cert, &c.key)?;
+/// Loads a certificate entry. An ACME entry whose certificate has not been
+/// obtained yet serves a self-signed stand-in until it is.
+pub fn load(
+    c: &CertificateConfig,
+    state_dir: &Path,
+    now: i64,
+) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
+    let (cert_file, key_file) = c.files(state_dir);
+    if !c.acme && (cert_file.as_os_str().is_empty() || key_file.as_os_str().is_empty()) {
+        return Err(CertError::Tls(
+            "a certificate needs `cert` and `key` (or `acme = true` with `hosts`)".into(),
+        ));
+    }
+    if c.acme && !cert_file.exists() {
+        return stand_in(c, &cert_file);
+    }
+    let (chain, key) = read_pair(&cert_file, &key_file)?;
+    let c = &CertificateConfig {
+        cert: cert_file,
+        key: key_file,
+        ..c.clone()
+    };
     let leaf = &chain[0];
     let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .map_err(|e| bad(&c.key, format!("unusable key: {e}")))?;

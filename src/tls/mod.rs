@@ -6,6 +6,7 @@
 //! A domain with a `client_ca` has its own config that requires a client
 //! certificate from that truststore (mutual TLS, as AWS's custom domains).
 
+pub mod acme;
 mod certs;
 pub mod client_cert;
 pub mod self_signed;
@@ -51,7 +52,11 @@ fn ticketer() -> Result<Arc<dyn ProducesTickets>, CertError> {
 }
 
 /// Loads every certificate; `Ok(None)` without an HTTPS listener. `now`: Unix seconds.
-pub fn compile(c: &TlsConfig, now: i64) -> Result<Option<Tls>, (usize, CertError)> {
+pub fn compile(
+    c: &TlsConfig,
+    state_dir: &std::path::Path,
+    now: i64,
+) -> Result<Option<Tls>, (usize, CertError)> {
     if c.listen.is_none() {
         return Ok(None);
     }
@@ -61,7 +66,7 @@ pub fn compile(c: &TlsConfig, now: i64) -> Result<Option<Tls>, (usize, CertError
     let mut loaded = Vec::with_capacity(c.certificates.len());
     for spanned in &c.certificates {
         let at = spanned.span().start;
-        loaded.push(certs::load(spanned.get_ref(), now).map_err(|e| (at, e))?);
+        loaded.push(certs::load(spanned.get_ref(), state_dir, now).map_err(|e| (at, e))?);
     }
     let default = c
         .certificates

@@ -1,0 +1,166 @@
+//! Automatic certificates against a real ACME CA: pebble (Let's Encrypt's
+//! test CA, from Debian's package, installed by tests/acme/pebble.sh) on
+//! loopback, validating HTTP-01 on portico's plain listener. Issuance,
+//! renewal of a certificate inside the renewal window, and a CA that cannot
+//! be reached (the stand-in keeps serving, the failure is logged).
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+struct Pebble {
+    directory: String,
+    ca: String,
+    pids: Vec<String>,
+    _dir: TempDir,
+}
+
+impl Pebble {
+    /// Pebble validating HTTP-01 challenges on `http_port`.
+    fn start(http_port: u16) -> Pebble {
+        let dir = TempDir::new("pebble");
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acme/pebble.sh"))
+            .args(["--dir"])
+            .arg(&dir.path)
+            .args(["--http-port", &http_port.to_string(), "--tls-port", "0"])
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .output()
+            .expect("run tests/acme/pebble.sh");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "pebble.sh failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k}= in {text}"))
+                .to_string()
+        };
+        Pebble {
+            directory: get("DIRECTORY"),
+            ca: get("CA"),
+            pids: get("PIDS").split_whitespace().map(str::to_string).collect(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for p in &self.pids {
+            let _ = Command::new("kill").arg(p).status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// portico on `port` with an `acme = true` certificate for `test.example`.
+fn acme_config(port: u16, directory: &str, ca: &str) -> Config {
+    Config::new(&format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\nacme = true\nhosts = [\"test.example\"]\n\n\
+         [acme]\ndirectory = \"{directory}\"\nca_file = \"{ca}\"\n\n{}",
+        api_toml("s", &[], &["prod"], &[mock_route("GET", "/x", false, "acme")])
+    ))
+    .server("listen", &format!("\"127.0.0.1:{port}\""))
+}
+
+fn issuer_of(der: &[u8]) -> String {
+    let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+    c.issuer().to_string()
+}
+
+/// Waits until the HTTPS listener presents a certificate issued by pebble.
+fn wait_for_pebble_cert(port: u16) -> TlsSeen {
+    let c = no_resumption_config();
+    poll_until(
+        std::time::Duration::from_secs(60),
+        || tls_get(&c, port, "test.example", "/prod/x").ok(),
+        |s| {
+            s.as_ref()
+                .is_some_and(|s| issuer_of(&s.cert).contains("Pebble"))
+        },
+        |s| {
+            format!(
+                "no certificate from pebble; last: {:?}",
+                s.as_ref().map(|s| issuer_of(&s.cert))
+            )
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_certificate_is_obtained_over_http_01_and_served() {
+    let port = free_port();
+    let pebble = Pebble::start(port);
+    let cfg = acme_config(port, &pebble.directory, &pebble.ca);
+    let state = cfg.state_dir().to_path_buf();
+    let mut srv = Server::start(&cfg);
+    let tls_port = srv.https_port();
+    let seen = wait_for_pebble_cert(tls_port);
+    assert!(seen.answer.ends_with("acme"), "{}", seen.answer);
+    use std::os::unix::fs::PermissionsExt;
+    let key = state.join("acme/test.example.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        state.join("acme/account.json").exists(),
+        "the account is kept"
+    );
+    // The challenge was withdrawn once used.
+    let r = srv.connect().get("/.well-known/acme-challenge/anything");
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn a_certificate_inside_the_renewal_window_is_renewed() {
+    let port = free_port();
+    let pebble = Pebble::start(port);
+    let cfg = acme_config(port, &pebble.directory, &pebble.ca);
+    // A certificate expiring in 10 days, inside the 30-day window.
+    let dir = cfg.state_dir().join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["test.example".to_string()]).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(10);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let old = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("test.example.crt"), old.pem()).unwrap();
+    std::fs::write(dir.join("test.example.key"), key.serialize_pem()).unwrap();
+    let mut srv = Server::start(&cfg);
+    let seen = wait_for_pebble_cert(srv.https_port());
+    assert!(seen.cert != old.der().to_vec());
+}
+
+#[test]
+fn an_unreachable_ca_is_logged_and_the_stand_in_serves() {
+    let port = free_port();
+    let cfg = acme_config(port, "https://127.0.0.1:9/dir", "/nonexistent-ca.pem");
+    let mut srv = Server::start(&cfg);
+    let tls_port = srv.https_port();
+    let line = poll_until(
+        POLL_FOR,
+        || srv.next_line(IO_TIMEOUT).unwrap_or_default(),
+        |l| l.contains("not obtained"),
+        |_| "no 'not obtained' line".into(),
+    );
+    assert!(line.contains("next try in 60s"), "{line}");
+    // Until then HTTPS works with a self-signed stand-in for the names.
+    let seen = tls_get(&no_resumption_config(), tls_port, "test.example", "/prod/x").unwrap();
+    assert!(seen.answer.ends_with("acme"));
+    assert!(!issuer_of(&seen.cert).contains("Pebble"));
+}
