@@ -19,11 +19,17 @@ struct Pebble {
 impl Pebble {
     /// Pebble validating HTTP-01 challenges on `http_port`.
     fn start(http_port: u16) -> Pebble {
+        Pebble::start_with(http_port, 0)
+    }
+
+    /// Pebble validating HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
+    fn start_with(http_port: u16, tls_port: u16) -> Pebble {
         let dir = TempDir::new("pebble");
         let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acme/pebble.sh"))
             .args(["--dir"])
             .arg(&dir.path)
-            .args(["--http-port", &http_port.to_string(), "--tls-port", "0"])
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--tls-port", &tls_port.to_string()])
             .env("PEBBLE_AUTHZREUSE", "0")
             .output()
             .expect("run tests/acme/pebble.sh");
@@ -163,4 +169,26 @@ fn an_unreachable_ca_is_logged_and_the_stand_in_serves() {
     let seen = tls_get(&no_resumption_config(), tls_port, "test.example", "/prod/x").unwrap();
     assert!(seen.answer.ends_with("acme"));
     assert!(!issuer_of(&seen.cert).contains("Pebble"));
+}
+
+#[test]
+fn a_certificate_is_obtained_over_tls_alpn_01_on_the_tls_listener() {
+    let (port, tls_port) = (free_port(), free_port());
+    let pebble = Pebble::start_with(port, tls_port);
+    let cfg = acme_config(port, &pebble.directory, &pebble.ca);
+    let text = cfg
+        .render()
+        .replace(
+            "listen = \"127.0.0.1:0\"\n[[tls.certificates]]",
+            &format!("listen = \"127.0.0.1:{tls_port}\"\n[[tls.certificates]]"),
+        )
+        .replace("[acme]\n", "[acme]\nchallenge = \"tls-alpn-01\"\n");
+    assert!(
+        text.contains("tls-alpn-01") && text.contains(&tls_port.to_string()),
+        "{text}"
+    );
+    let mut srv = Server::start_text(&text, &[]);
+    assert_eq!(srv.https_port(), tls_port);
+    let seen = wait_for_pebble_cert(tls_port);
+    assert!(seen.answer.ends_with("acme"), "{}", seen.answer);
 }

@@ -192,6 +192,18 @@ pub struct AcmeConfig {
     pub email: Option<String>,
     /// Renew this many days before expiry.
     pub renew_before_days: u64,
+    /// `http-01` (on the plain listener, port 80 for the CA) or
+    /// `tls-alpn-01` (on the TLS listener, port 443 for the CA).
+    pub challenge: AcmeChallenge,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum AcmeChallenge {
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
 }
 
 impl Default for AcmeConfig {
@@ -201,6 +213,7 @@ impl Default for AcmeConfig {
             ca_file: None,
             email: None,
             renew_before_days: 30,
+            challenge: AcmeChallenge::Http01,
         }
     }
 }

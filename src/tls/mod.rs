@@ -78,6 +78,7 @@ pub fn compile(
         loaded.iter().map(|(k, i)| (k.clone(), i.hosts.clone())),
         loaded[default].0.clone(),
     )));
+    let any_acme = c.certificates.iter().any(|s| s.get_ref().acme);
     let build = |verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>| {
         let builder = ServerConfig::builder();
         let builder = match verifier {
@@ -86,6 +87,11 @@ pub fn compile(
         };
         let mut config = builder.with_cert_resolver(resolver.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        if any_acme {
+            config
+                .alpn_protocols
+                .push(acme::challenges::ACME_TLS.to_vec());
+        }
         // Stateless resumption only: no session cache shared between workers.
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.ticketer = ticketer()?;

@@ -1,9 +1,43 @@
-//! HTTP-01 challenge answers the ACME thread publishes and every worker
-//! serves on the plain listener at `/.well-known/acme-challenge/{token}`.
-//! Shared across threads, but read only for requests on that path.
+//! Challenge answers the ACME thread publishes: HTTP-01 key
+//! authorizations every worker serves on the plain listener at
+//! `/.well-known/acme-challenge/{token}`, and TLS-ALPN-01 certificates
+//! presented to a client that asks for `acme-tls/1`. Shared across
+//! threads, but read only for those requests.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use rustls::sign::CertifiedKey;
+
+/// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
+pub const ACME_TLS: &[u8] = b"acme-tls/1";
+
+fn certs() -> &'static RwLock<HashMap<String, Arc<CertifiedKey>>> {
+    static CERTS: OnceLock<RwLock<HashMap<String, Arc<CertifiedKey>>>> = OnceLock::new();
+    CERTS.get_or_init(Default::default)
+}
+
+/// Presents `cert` to `acme-tls/1` clients asking for `host`.
+pub fn publish_cert(host: &str, cert: Arc<CertifiedKey>) {
+    if let Ok(mut t) = certs().write() {
+        t.insert(host.to_ascii_lowercase(), cert);
+    }
+}
+
+pub fn withdraw_cert(host: &str) {
+    if let Ok(mut t) = certs().write() {
+        t.remove(&host.to_ascii_lowercase());
+    }
+}
+
+/// The challenge certificate for a TLS-ALPN-01 validation of `host`.
+pub fn cert_for(host: &str) -> Option<Arc<CertifiedKey>> {
+    certs()
+        .read()
+        .ok()?
+        .get(&host.to_ascii_lowercase())
+        .cloned()
+}
 
 fn table() -> &'static RwLock<HashMap<String, String>> {
     static TABLE: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();

@@ -16,7 +16,7 @@ use instant_acme::{
     NewOrder, OrderStatus, RetryPolicy,
 };
 
-use crate::config::{CertificateConfig, Config};
+use crate::config::{AcmeChallenge, CertificateConfig, Config};
 
 /// What to do next for one certificate.
 pub enum Due {
@@ -70,6 +70,10 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
         .new_order(&NewOrder::new(&identifiers))
         .await
         .map_err(|e| format!("new order: {e}"))?;
+    let kind = match acme.challenge {
+        AcmeChallenge::Http01 => ChallengeType::Http01,
+        AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
+    };
     let mut published = Vec::new();
     let mut authorizations = order.authorizations();
     while let Some(a) = authorizations.next().await {
@@ -77,11 +81,27 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
         if authz.status == AuthorizationStatus::Valid {
             continue;
         }
+        let host = match authz.identifier().identifier {
+            Identifier::Dns(h) => h.clone(),
+            other => return Err(format!("cannot validate {other:?}")),
+        };
         let mut challenge = authz
-            .challenge(ChallengeType::Http01)
-            .ok_or("the CA offers no http-01 challenge")?;
-        challenges::publish(&challenge.token, challenge.key_authorization().as_str());
-        published.push(challenge.token.clone());
+            .challenge(kind.clone())
+            .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
+        let key_authorization = challenge.key_authorization();
+        match kind {
+            ChallengeType::TlsAlpn01 => {
+                challenges::publish_cert(
+                    &host,
+                    alpn_cert(&host, key_authorization.digest().as_ref())?,
+                );
+                published.push(Published::Cert(host));
+            }
+            _ => {
+                challenges::publish(&challenge.token, key_authorization.as_str());
+                published.push(Published::Token(challenge.token.clone()));
+            }
+        }
         challenge
             .set_ready()
             .await
@@ -112,11 +132,42 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
         write_atomically(&cert_file, chain.as_bytes(), false)
     }
     .await;
-    for t in published {
-        challenges::withdraw(&t);
+    for p in published {
+        match p {
+            Published::Token(t) => challenges::withdraw(&t),
+            Published::Cert(h) => challenges::withdraw_cert(&h),
+        }
     }
-    let _ = acme;
     outcome
+}
+
+/// What an order published for its validation, withdrawn when it ends.
+enum Published {
+    Token(String),
+    Cert(String),
+}
+
+/// The self-signed certificate a TLS-ALPN-01 validation expects: the
+/// name, and the key authorization's digest in the acmeIdentifier extension.
+fn alpn_cert(
+    host: &str,
+    digest: &[u8],
+) -> Result<std::sync::Arc<rustls::sign::CertifiedKey>, String> {
+    let mut params =
+        rcgen::CertificateParams::new(vec![host.to_string()]).map_err(|e| e.to_string())?;
+    params
+        .custom_extensions
+        .push(rcgen::CustomExtension::new_acme_identifier(digest));
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
+        .map_err(|e| e.to_string())?;
+    let signing =
+        rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| e.to_string())?;
+    Ok(std::sync::Arc::new(rustls::sign::CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
 }
 
 /// The account of `state/acme/account.json`, or a new one saved there.
