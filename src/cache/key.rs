@@ -25,12 +25,7 @@ pub fn build(
         field(out, query.and_then(|q| query_value(q, name)));
     }
     for name in &names.key_headers {
-        let value = head
-            .headers
-            .iter()
-            .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.get(buf));
-        field(out, value);
+        field(out, head.header(buf, name));
     }
 }
 

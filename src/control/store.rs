@@ -256,21 +256,12 @@ impl ControlStore {
     }
 
     pub fn put_key(&mut self, k: &ApiKey) -> Result<(), ApiError> {
-        self.db.execute(
-            "INSERT INTO api_keys (id, body) VALUES (?1, ?2)
-             ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-            params![k.id, encode(k)?],
-        )?;
-        Ok(())
+        self.upsert("api_keys", &k.id, &encode(k)?)
     }
 
     /// The key and its plan memberships, together.
     pub fn delete_key(&mut self, id: &str) -> Result<bool, ApiError> {
-        let tx = self.db.transaction()?;
-        let n = tx.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
-        tx.execute("DELETE FROM plan_keys WHERE key = ?1", [id])?;
-        tx.commit()?;
-        Ok(n > 0)
+        self.delete_with_memberships("api_keys", "key", id)
     }
 
     pub fn plans(&self) -> Result<Vec<UsagePlan>, ApiError> {
@@ -282,18 +273,36 @@ impl ControlStore {
     }
 
     pub fn put_plan(&mut self, p: &UsagePlan) -> Result<(), ApiError> {
+        self.upsert("usage_plans", &p.id, &encode(p)?)
+    }
+
+    /// The plan and its key memberships, together.
+    pub fn delete_plan(&mut self, id: &str) -> Result<bool, ApiError> {
+        self.delete_with_memberships("usage_plans", "plan", id)
+    }
+
+    /// Writes row `id` of an `(id, body)` table.
+    fn upsert(&mut self, table: &str, id: &str, body: &str) -> Result<(), ApiError> {
         self.db.execute(
-            "INSERT INTO usage_plans (id, body) VALUES (?1, ?2)
-             ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-            params![p.id, encode(p)?],
+            &format!(
+                "INSERT INTO {table} (id, body) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body"
+            ),
+            params![id, body],
         )?;
         Ok(())
     }
 
-    pub fn delete_plan(&mut self, id: &str) -> Result<bool, ApiError> {
+    /// Deletes row `id` of `table` and the `plan_keys` rows whose `column` names it.
+    fn delete_with_memberships(
+        &mut self,
+        table: &str,
+        column: &str,
+        id: &str,
+    ) -> Result<bool, ApiError> {
         let tx = self.db.transaction()?;
-        let n = tx.execute("DELETE FROM usage_plans WHERE id = ?1", [id])?;
-        tx.execute("DELETE FROM plan_keys WHERE plan = ?1", [id])?;
+        let n = tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
+        tx.execute(&format!("DELETE FROM plan_keys WHERE {column} = ?1"), [id])?;
         tx.commit()?;
         Ok(n > 0)
     }

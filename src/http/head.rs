@@ -76,6 +76,14 @@ impl Head {
         }
     }
 
+    /// The first value of header `name` (any case).
+    pub fn header<'b>(&self, buf: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.get(buf))
+    }
+
     /// Whether header `name` (lower-case) is listed in a `Connection` header.
     pub fn is_connection_token(&self, buf: &[u8], name: &[u8]) -> bool {
         self.connection_tokens

@@ -20,4 +20,4 @@ pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
 pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};
-pub use stream::{write_all, Stream};
+pub use stream::Stream;

@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::stream::{write_all, Stream};
+use super::stream::Stream;
 use super::{BodyKind, ChunkedDecoder, ErrorResponse, Framing, HttpError};
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +112,7 @@ impl Relay {
                             }
                             src.consume(used);
                             moved += scratch.len() as u64;
-                            write_all(io, scratch).await.map_err(RelayError::Sink)?;
+                            io.write_buf(scratch).await.map_err(RelayError::Sink)?;
                         }
                         Sink::Peer { io, .. } => {
                             moved += used as u64;

@@ -83,11 +83,6 @@ impl Stream {
         }
     }
 
-    /// Writes `data` whole and hands the buffer back cleared, for reuse.
-    pub async fn write_all(&mut self, data: &mut Vec<u8>) -> io::Result<()> {
-        write_all(&mut self.io, data).await
-    }
-
     /// Writes the next `n` buffered bytes to `to` straight from this
     /// buffer (no copy), then consumes them.
     pub async fn forward_buffered(&mut self, to: &mut Io, n: usize) -> io::Result<()> {
@@ -102,9 +97,4 @@ impl Stream {
         self.consume(n);
         Ok(())
     }
-}
-
-/// `write_all` of a reusable buffer: on return `data` is empty, capacity kept.
-pub async fn write_all(io: &mut Io, data: &mut Vec<u8>) -> io::Result<()> {
-    io.write_buf(data).await
 }

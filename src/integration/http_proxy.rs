@@ -5,13 +5,12 @@
 //! or slow bodies are relayed as they arrive, never buffered whole.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::http::{
-    buffered_body_len, write_all, write_status_line, BodyKind, ErrorResponse, Framing, Relay,
-    RelayError, Sink, Stream, Version,
+    buffered_body_len, write_status_line, BodyKind, ErrorResponse, Framing, Relay, RelayError,
+    Sink, Stream, Version,
 };
 use crate::model::{Snapshot, UriPart, UriTemplate};
 use crate::pipeline::{Outcome, RequestInfo};
@@ -278,11 +277,15 @@ pub async fn forward(
     let deadline = started + proxy.timeout;
     let mut retried = false;
     let (addr, upstream) = loop {
-        let Some((addr, mut up)) = acquire(w, snap, proxy, deadline).await else {
+        let Some((addr, mut up)) =
+            acquire_from(w, snap, &proxy.addrs, proxy.tls.as_ref(), deadline).await
+        else {
             return conn.send_error(w, req, BAD_GATEWAY, !whole).await;
         };
         let sent = if whole {
-            send_whole(&mut up.stream, &mut conn.upstream_out)
+            up.stream
+                .io
+                .write_kept(&mut conn.upstream_out)
                 .await
                 .map_err(|_| Failure::Upstream)
         } else {
@@ -327,15 +330,6 @@ pub(super) enum Failure {
     Client(Option<ErrorResponse>),
 }
 
-async fn acquire(
-    w: &Worker,
-    snap: &Snapshot,
-    proxy: &HttpProxyIntegration,
-    deadline: Instant,
-) -> Option<(PoolKey, UpstreamConn)> {
-    acquire_from(w, snap, &proxy.addrs, proxy.tls.as_ref(), deadline).await
-}
-
 /// A pooled connection to one of `addrs`, else a new one.
 pub(super) async fn acquire_from(
     w: &Worker,
@@ -362,11 +356,6 @@ pub(super) async fn acquire_from(
     None
 }
 
-/// Writes `data` and keeps it, for a retry.
-async fn send_whole(up: &mut Stream, data: &mut Vec<u8>) -> io::Result<()> {
-    up.io.write_kept(data).await
-}
-
 async fn send_streaming(
     snap: &Snapshot,
     conn: &mut Connection,
@@ -377,7 +366,9 @@ async fn send_streaming(
         conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         conn.flush().await.map_err(|_| Failure::Client(None))?;
     }
-    write_all(&mut up.stream.io, &mut conn.upstream_out)
+    up.stream
+        .io
+        .write_buf(&mut conn.upstream_out)
         .await
         .map_err(|_| Failure::Upstream)?;
     let relay = Relay {

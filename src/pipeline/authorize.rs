@@ -53,7 +53,9 @@ async fn jwt_check(
     head: &Head,
     buf: &[u8],
 ) -> Result<Rc<Authorized>, ErrorResponse> {
-    let value = header(head, buf, jwt.header.as_bytes()).ok_or(UNAUTHORIZED)?;
+    let value = head
+        .header(buf, jwt.header.as_bytes())
+        .ok_or(UNAUTHORIZED)?;
     let token = JwtAuthorizer::token(value).map_err(|_| UNAUTHORIZED)?;
     let now = w.now_secs().max(0) as u64;
     if let Some(a) = w.auth.borrow().verified.get(jwt.id, token, now) {
@@ -88,7 +90,9 @@ async fn lambda_check(
             header: name,
             validation,
         } => {
-            let token = header(r.head, r.buf, name.as_bytes())
+            let token = r
+                .head
+                .header(r.buf, name.as_bytes())
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .filter(|v| !v.is_empty())
                 .ok_or(UNAUTHORIZED)?;
@@ -163,31 +167,16 @@ fn method_arn(snap: &Snapshot, r: &Routed<'_>) -> String {
 fn identity_value(r: &Routed<'_>, s: &IdentitySource) -> Option<String> {
     let v = match s {
         IdentitySource::Header(name) => {
-            String::from_utf8_lossy(header(r.head, r.buf, name.as_bytes())?).into_owned()
+            String::from_utf8_lossy(r.head.header(r.buf, name.as_bytes())?).into_owned()
         }
         IdentitySource::Query(name) => {
             let (_, query) = r.head.path_and_query(r.buf);
-            query?.rsplit(|&c| c == b'&').find_map(|p| {
-                let (k, v) = match p.iter().position(|&c| c == b'=') {
-                    Some(i) => (&p[..i], &p[i + 1..]),
-                    None => (p, &b""[..]),
-                };
-                let k: Vec<u8> = percent_encoding::percent_decode(k).collect();
-                (k == name.as_bytes()).then(|| {
-                    percent_encoding::percent_decode(v)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                })
-            })?
+            let (_, values) = event::query_params(query)
+                .into_iter()
+                .find(|(k, _)| k == name.as_bytes())?;
+            String::from_utf8_lossy(values.last()?).into_owned()
         }
         IdentitySource::StageVariable(name) => r.stage.variables.get(name)?.clone(),
     };
     (!v.is_empty()).then_some(v)
-}
-
-fn header<'b>(head: &Head, buf: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
-    head.headers
-        .iter()
-        .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.get(buf))
 }

@@ -13,12 +13,7 @@ pub fn apply(api: &Api, head: &Head, buf: &[u8], extra: &mut Vec<u8>, added: &mu
     let Some(cors) = &api.cors else {
         return false;
     };
-    let header = |name: &[u8]| {
-        head.headers
-            .iter()
-            .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.get(buf))
-    };
+    let header = |name: &[u8]| head.header(buf, name);
     let preflight = head.method() == crate::http::Method::Options
         && header(b"access-control-request-method").is_some();
     if let Some(origin) = header(b"origin").filter(|o| cors.allows(o)) {

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 use super::worker::{Slot, Worker};
-use crate::http::{
-    parse_request_head, write_all, write_error, ErrorResponse, Head, HttpError, Io, Stream,
-};
+use crate::http::{parse_request_head, write_error, ErrorResponse, Head, HttpError, Io, Stream};
 use crate::integration::ResponseHead;
 use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
 
@@ -62,7 +60,7 @@ impl Connection {
         if self.capture {
             self.captured.extend_from_slice(&self.out);
         }
-        write_all(&mut self.stream.io, &mut self.out).await
+        self.stream.io.write_buf(&mut self.out).await
     }
 
     /// Answers the request with the gateway's own error.

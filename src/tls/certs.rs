@@ -66,14 +66,10 @@ fn stand_in(
             "an `acme = true` certificate needs `hosts`".into(),
         ));
     }
-    let made = rcgen::generate_simple_self_signed(c.hosts.clone())
-        .map_err(|e| CertError::Tls(e.to_string()))?;
-    let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
-        .map_err(|e| CertError::Tls(e.to_string()))?;
-    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+    let params = rcgen::CertificateParams::new(c.hosts.clone())
         .map_err(|e| CertError::Tls(e.to_string()))?;
     Ok((
-        Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing)),
+        generated(params).map_err(CertError::Tls)?,
         CertInfo {
             file: file.to_path_buf(),
             hosts: c.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -81,6 +77,20 @@ fn stand_in(
             not_after: 0,
         },
     ))
+}
+
+/// A self-signed certificate for `params` with a fresh key, ready to serve
+/// (stand-ins, TLS-ALPN-01 challenge certificates).
+pub fn generated(params: rcgen::CertificateParams) -> Result<Arc<CertifiedKey>, String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    let der = PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| e.to_string())?;
+    let signing =
+        rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| e.to_string())?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
 }
 
 /// A PEM certificate chain and its private key, read.
@@ -117,20 +127,15 @@ pub fn load(
         return stand_in(c, &cert_file);
     }
     let (chain, key) = read_pair(&cert_file, &key_file)?;
-    let c = &CertificateConfig {
-        cert: cert_file,
-        key: key_file,
-        ..c.clone()
-    };
     let leaf = &chain[0];
     let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
-        .map_err(|e| bad(&c.key, format!("unusable key: {e}")))?;
+        .map_err(|e| bad(&key_file, format!("unusable key: {e}")))?;
     let (_, x509) = x509_parser::parse_x509_certificate(leaf)
-        .map_err(|e| bad(&c.cert, format!("not an X.509 certificate: {e}")))?;
+        .map_err(|e| bad(&cert_file, format!("not an X.509 certificate: {e}")))?;
     let not_after = x509.validity().not_after.timestamp();
     if not_after < now {
         return Err(CertError::Expired {
-            file: c.cert.clone(),
+            file: cert_file.clone(),
             expired: x509.validity().not_after.to_string(),
         });
     }
@@ -145,13 +150,16 @@ pub fn load(
         }
     }
     let certified = CertifiedKey::new(chain, signing);
-    certified
-        .keys_match()
-        .map_err(|e| bad(&c.key, format!("does not match {}: {e}", c.cert.display())))?;
+    certified.keys_match().map_err(|e| {
+        bad(
+            &key_file,
+            format!("does not match {}: {e}", cert_file.display()),
+        )
+    })?;
     Ok((
         Arc::new(certified),
         CertInfo {
-            file: c.cert.clone(),
+            file: cert_file.clone(),
             hosts,
             not_after,
         },

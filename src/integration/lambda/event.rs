@@ -30,7 +30,7 @@ pub fn write_start(out: &mut Vec<u8>, version: PayloadVersion, r: &Routed<'_>) -
         PayloadVersion::V1 => write_v1(out, r),
         PayloadVersion::V2 => write_v2(out, r),
     }
-    let content_type = header(r, b"content-type").unwrap_or_default();
+    let content_type = r.head.header(r.buf, b"content-type").unwrap_or_default();
     if is_binary(&r.api.binary_media_types, content_type) {
         BodyEncoding::Base64
     } else {
@@ -110,7 +110,7 @@ fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
     );
     string(out, r.source_ip.as_bytes());
     out.extend_from_slice(b",\"user\":null,\"userAgent\":");
-    match header(r, b"user-agent") {
+    match r.head.header(r.buf, b"user-agent") {
         Some(ua) => string(out, ua),
         None => out.extend_from_slice(b"null"),
     }
@@ -196,7 +196,7 @@ fn write_v2(out: &mut Vec<u8>, r: &Routed<'_>) {
     out.extend_from_slice(b",\"protocol\":\"HTTP/1.1\",\"sourceIp\":");
     string(out, r.source_ip.as_bytes());
     out.extend_from_slice(b",\"userAgent\":");
-    string(out, header(r, b"user-agent").unwrap_or_default());
+    string(out, r.head.header(r.buf, b"user-agent").unwrap_or_default());
     out.extend_from_slice(b"},\"routeKey\":");
     string(out, route_key.as_bytes());
     out.extend_from_slice(b",\"time\":");
@@ -217,7 +217,7 @@ fn write_v2(out: &mut Vec<u8>, r: &Routed<'_>) {
 
 /// `accountId` … `stage`: the request context's fields both versions share.
 fn context_common(out: &mut Vec<u8>, r: &Routed<'_>) {
-    let host = header(r, b"host").unwrap_or_default();
+    let host = r.head.header(r.buf, b"host").unwrap_or_default();
     let host = match host.iter().rposition(|&c| c == b':') {
         Some(i) if !host[i..].contains(&b']') => &host[..i],
         _ => host,
@@ -296,16 +296,8 @@ fn grouped_headers<'b>(r: &Routed<'b>) -> Vec<(&'b [u8], Vec<&'b [u8]>)> {
     groups
 }
 
-fn header<'b>(r: &Routed<'b>, name: &[u8]) -> Option<&'b [u8]> {
-    r.head
-        .headers
-        .iter()
-        .find(|(n, _)| n.get(r.buf).eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.get(r.buf))
-}
-
 /// Query parameters decoded, grouped by name in order of first appearance.
-fn query_params(query: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+pub fn query_params(query: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
     let mut params: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
     for pair in query
         .unwrap_or_default()

@@ -75,46 +75,39 @@ pub async fn serve(
     let started = Instant::now();
     let reply = lambda.invoker.invoke(w, snap, &conn.upstream_out).await;
     conn.upstream_out.clear();
-    let reply = match reply {
-        Ok(r) => r,
+    let answer = match reply {
         Err(CallError::TimedOut) => {
+            Err((TIMED_OUT, "no result within the integration timeout".into()))
+        }
+        Err(CallError::Failed) => Err((
+            BAD_GATEWAY,
+            "the Invoke API could not be reached or answered badly".into(),
+        )),
+        Ok(reply) => {
+            conn.integration = Some((started.elapsed().as_micros() as u64, reply.status));
+            match (reply.status, reply.function_error) {
+                (200..=299, false) => result::map(lambda.payload, &reply.body)
+                    .map_err(|e| format!("result refused: {e}")),
+                (_, true) => {
+                    Err("result refused: the function failed (X-Amz-Function-Error)".into())
+                }
+                (status, _) => Err(format!("result refused: the Invoke API answered {status}")),
+            }
+            .map_err(|why| (BAD_GATEWAY, why))
+        }
+    };
+    match answer {
+        Ok(a) => write_answer(w, conn, req, &a).await,
+        Err((err, why)) => {
             crate::log!(
                 warn,
                 worker = w.id,
-                "lambda `{}`: no result within the integration timeout",
+                "lambda `{}`: {why}",
                 lambda.invoker.function
             );
-            return conn.send_error(w, req, TIMED_OUT, false).await;
+            conn.send_error(w, req, err, false).await
         }
-        Err(CallError::Failed) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "lambda `{}`: the Invoke API could not be reached or answered badly",
-                lambda.invoker.function
-            );
-            return conn.send_error(w, req, BAD_GATEWAY, false).await;
-        }
-    };
-    conn.integration = Some((started.elapsed().as_micros() as u64, reply.status));
-    let answer = match (reply.status, reply.function_error) {
-        (200..=299, false) => result::map(lambda.payload, &reply.body).map_err(|e| e.to_string()),
-        (_, true) => Err("the function failed (X-Amz-Function-Error)".into()),
-        (status, _) => Err(format!("the Invoke API answered {status}")),
-    };
-    let answer = match answer {
-        Ok(a) => a,
-        Err(why) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "lambda `{}`: result refused: {why}",
-                lambda.invoker.function
-            );
-            return conn.send_error(w, req, BAD_GATEWAY, false).await;
-        }
-    };
-    write_answer(w, conn, req, &answer).await
+    }
 }
 
 async fn write_answer(

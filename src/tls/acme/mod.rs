@@ -158,16 +158,7 @@ fn alpn_cert(
     params
         .custom_extensions
         .push(rcgen::CustomExtension::new_acme_identifier(digest));
-    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
-        .map_err(|e| e.to_string())?;
-    let signing =
-        rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| e.to_string())?;
-    Ok(std::sync::Arc::new(rustls::sign::CertifiedKey::new(
-        vec![cert.der().clone()],
-        signing,
-    )))
+    super::certs::generated(params)
 }
 
 /// The account of `state/acme/account.json`, or a new one saved there.
