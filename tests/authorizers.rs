@@ -399,7 +399,7 @@ ttl_s = {ttl_s}
 [api.authorizers.request]
 type = "request"
 function = "authorizer-request"
-identity_sources = ["$request.header.X-User", "$stageVariables.tenant"]
+identity_sources = ["$request.header.X-User", "$request.querystring.q", "$stageVariables.tenant"]
 ttl_s = {ttl_s}
 
 [api.authorizers.simple]
@@ -578,6 +578,15 @@ fn request_authorizer_uses_every_identity_source() {
     );
     let before = fns.count("authorizer-request");
     assert_error(&call(&mut c, None), 401, Some("Unauthorized"));
+    // The query source is needed too.
+    let r = c.request(request(
+        "GET",
+        "/prod/r",
+        "localhost",
+        &[("X-User", "bob")],
+        b"",
+    ));
+    assert_error(&r, 401, Some("Unauthorized"));
     assert_eq!(
         fns.count("authorizer-request"),
         before,
