@@ -1,6 +1,9 @@
-//! Body framing. The proxy passes bodies through as they arrive; this
-//! decoder only finds where a chunked body ends (and where its data lies,
-//! for HTTP/1.0 clients that cannot take chunks), without copying.
+//! Body framing. This decoder finds where a chunked body ends and where its
+//! data lies, without copying. It is strict (RFC 9112 §7.1: CRLF only, no
+//! bare CR or LF anywhere, no control bytes in extensions or trailers)
+//! because a lenient reader next to a strict one is how requests are
+//! smuggled. What portico sends on is framed by portico itself
+//! (`write_chunk`, `CHUNKED_END`), never the peer's framing byte for byte.
 
 use std::ops::Range;
 
@@ -24,6 +27,38 @@ pub enum Framing {
     Raw,
     /// Forward only the data (for an HTTP/1.0 peer).
     Dechunk,
+    /// Forward the data in chunks of our own: the peer's chunk sizes,
+    /// extensions and trailers never reach the next hop.
+    Rechunk,
+}
+
+/// The last chunk of a body portico frames itself: no trailers.
+pub const CHUNKED_END: &[u8] = b"0\r\n\r\n";
+
+/// Appends `data` as one chunk; nothing for no data (a zero-size chunk
+/// would end the body).
+pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if !data.is_empty() {
+        write_chunk_size(out, data.len());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A chunk's size line (`len` > 0), for a chunk whose data the caller
+/// appends, followed by CRLF.
+pub fn write_chunk_size(out: &mut Vec<u8>, len: usize) {
+    debug_assert!(len > 0, "a zero-size chunk ends the body");
+    let mut digits = [0u8; 16];
+    let mut n = len;
+    let mut at = digits.len();
+    while n > 0 {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +84,8 @@ pub struct ChunkedDecoder {
     digits: u8,
     /// Bytes of extensions or trailer line, bounded so a peer cannot make us scan forever.
     line: usize,
+    /// The trailer line being read has its `:`.
+    colon: bool,
     /// Data bytes seen so far, for the payload limit.
     pub total: u64,
 }
@@ -62,6 +99,7 @@ impl Default for ChunkedDecoder {
             size: 0,
             digits: 0,
             line: 0,
+            colon: false,
             total: 0,
         }
     }
@@ -102,7 +140,7 @@ impl ChunkedDecoder {
                 State::Ext => {
                     if c == b'\r' {
                         self.state = State::SizeLf;
-                    } else if c == b'\n' {
+                    } else if is_control(c) {
                         return Err(HttpError::BadRequest);
                     } else {
                         self.line += 1;
@@ -147,17 +185,28 @@ impl ChunkedDecoder {
                     self.digits = 0;
                 }
                 State::TrailerStart => {
+                    // A trailer field starts with its name: no whitespace
+                    // (obsolete line folding), no `:`, no control byte.
                     if c == b'\r' {
                         self.state = State::EndLf;
+                    } else if is_control(c) || matches!(c, b' ' | b'\t' | b':') {
+                        return Err(HttpError::BadRequest);
                     } else {
                         self.state = State::TrailerLine;
                         self.line = 1;
+                        self.colon = false;
                     }
                 }
                 State::TrailerLine => {
                     if c == b'\r' {
+                        if !self.colon {
+                            return Err(HttpError::BadRequest);
+                        }
                         self.state = State::TrailerLf;
+                    } else if is_control(c) {
+                        return Err(HttpError::BadRequest);
                     } else {
+                        self.colon |= c == b':';
                         self.line += 1;
                         if self.line > MAX_LINE {
                             return Err(HttpError::BadRequest);
@@ -183,6 +232,12 @@ impl ChunkedDecoder {
         }
         Ok(i)
     }
+}
+
+/// Bytes no chunk line may hold: every control byte but HTAB (so bare CR
+/// and bare LF too, which lenient readers take for line ends).
+fn is_control(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
 fn hex(c: u8) -> u8 {
@@ -229,6 +284,18 @@ mod tests {
             b"\r\n",
             b"1\nA",
             b"fffffffffffffffff\r\n",
+            // Bare LF or CR in trailers: lenient readers end the body there.
+            b"0\r\nX: a\n\nGET /SMUGGLED HTTP/1.1\r\n",
+            b"0\r\n\n",
+            b"0\r\nX: a\rb\r\n\r\n",
+            b"0\r\nX: a\r\n\n",
+            // A trailer line that is no field, or folded.
+            b"0\r\nnocolon\r\n\r\n",
+            b"0\r\n folded: x\r\n\r\n",
+            // Control bytes or a bare LF in an extension.
+            b"1;a=\nb\r\nx\r\n",
+            b"1;a=\x00\r\nx\r\n",
+            b"1\r\r\nx\r\n",
         ] {
             let mut d = ChunkedDecoder::default();
             assert!(
@@ -237,6 +304,21 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn writes_its_own_chunks() {
+        let mut out = Vec::new();
+        write_chunk(&mut out, b"");
+        assert!(out.is_empty(), "no zero-size chunk before the end");
+        write_chunk(&mut out, &[b'a'; 26]);
+        out.extend_from_slice(CHUNKED_END);
+        let mut d = ChunkedDecoder::default();
+        let mut data = Vec::new();
+        let used = d.feed(&out, |r| data.extend_from_slice(&out[r])).unwrap();
+        assert!(d.is_done());
+        assert_eq!((used, data), (out.len(), vec![b'a'; 26]));
+        assert!(out.starts_with(b"1a\r\n"));
     }
 
     #[test]

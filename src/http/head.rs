@@ -199,13 +199,8 @@ pub fn parse_request_head(
                 head.request_id = Some(Span::of(base, value))
             }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
-                for part in value.split(|&c| c == b',') {
-                    let n = parse_decimal(part.trim_ascii()).ok_or(HttpError::Smuggling)?;
-                    if content_length.is_some_and(|c| c != n) {
-                        return Err(HttpError::Smuggling);
-                    }
-                    content_length = Some(n);
-                }
+                content_length =
+                    Some(content_length_value(value, content_length).ok_or(HttpError::Smuggling)?);
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 if transfer_encoding.is_some() {
@@ -246,6 +241,21 @@ fn check_partial(buf: &[u8], limits: &LimitsConfig) -> Option<HttpError> {
         _ if buf.len() > limits.max_header_bytes => Some(HttpError::HeadersTooLarge),
         _ => None,
     }
+}
+
+/// A `Content-Length` value, given the one an earlier field said: a list
+/// of equal values (`5, 5`) is one length (RFC 9112 §6.3); anything else,
+/// or a value unlike `prior`, is `None` — a framing no reader agrees on.
+pub fn content_length_value(value: &[u8], prior: Option<u64>) -> Option<u64> {
+    let mut length = prior;
+    for part in value.split(|&c| c == b',') {
+        let n = parse_decimal(part.trim_ascii())?;
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
 }
 
 pub fn parse_decimal(s: &[u8]) -> Option<u64> {

@@ -189,6 +189,35 @@ impl Io {
         res.map(|_| ())
     }
 
+    /// Whether nothing has arrived since the last read and the peer has not
+    /// closed: an idle pooled connection that has bytes waiting (an answer
+    /// to no request, bytes after the last answer) or its peer's close is
+    /// out of step with us and must not carry another request.
+    pub fn is_quiet(&mut self) -> bool {
+        if let Some(tls) = self.tls.as_mut() {
+            if tls.cipher_at < tls.cipher_in.len() {
+                return false;
+            }
+            if let State::Ready(conn) = &mut tls.state {
+                if !matches!(conn.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                {
+                    return false;
+                }
+            }
+        }
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into a local; the fd is ours and open.
+        let n = unsafe {
+            libc::recv(
+                std::os::fd::AsRawFd::as_raw_fd(&self.tcp),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
     /// Ends a TLS session politely (close_notify); nothing for plain TCP.
     pub async fn close(&mut self) {
         if let Some(tls) = self.tls.as_mut() {

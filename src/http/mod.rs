@@ -6,6 +6,7 @@
 
 mod body;
 mod error;
+pub mod forward;
 mod head;
 mod io;
 mod method;
@@ -13,9 +14,11 @@ mod relay;
 mod response;
 mod stream;
 
-pub use body::{BodyKind, ChunkedDecoder, Framing};
+pub use body::{write_chunk, BodyKind, ChunkedDecoder, Framing, CHUNKED_END};
 pub use error::HttpError;
-pub use head::{header_has_token, parse_decimal, parse_request_head, Head, Span, Version};
+pub use head::{
+    content_length_value, header_has_token, parse_decimal, parse_request_head, Head, Span, Version,
+};
 pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};

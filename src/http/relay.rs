@@ -86,7 +86,7 @@ impl Relay {
                     let dechunk = matches!(
                         sink,
                         Sink::Peer {
-                            framing: Framing::Dechunk,
+                            framing: Framing::Dechunk | Framing::Rechunk,
                             ..
                         } | Sink::Buffer(_)
                     );
@@ -109,6 +109,26 @@ impl Relay {
                         } => {
                             for r in data {
                                 scratch.extend_from_slice(&avail[r]);
+                            }
+                            src.consume(used);
+                            moved += scratch.len() as u64;
+                            io.write_buf(scratch).await.map_err(RelayError::Sink)?;
+                        }
+                        Sink::Peer {
+                            io,
+                            framing: Framing::Rechunk,
+                            scratch,
+                        } => {
+                            let len: usize = data.iter().map(ExactSizeIterator::len).sum();
+                            if len > 0 {
+                                super::body::write_chunk_size(scratch, len);
+                                for r in data {
+                                    scratch.extend_from_slice(&avail[r]);
+                                }
+                                scratch.extend_from_slice(b"\r\n");
+                            }
+                            if decoder.is_done() {
+                                scratch.extend_from_slice(super::CHUNKED_END);
                             }
                             src.consume(used);
                             moved += scratch.len() as u64;

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::http::{
-    buffered_body_len, write_status_line, BodyKind, ErrorResponse, Framing, Relay, RelayError,
-    Sink, Stream, Version,
+    buffered_body_len, forward, write_status_line, BodyKind, ErrorResponse, Framing, Relay,
+    RelayError, Sink, Stream, Version,
 };
 use crate::model::{Snapshot, UriPart, UriTemplate};
 use crate::pipeline::{Outcome, RequestInfo};
@@ -105,7 +105,7 @@ impl HttpProxyIntegration {
             if lower.is_empty() || !lower.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
                 return Err(format!("request_headers: `{name}` is not a header name"));
             }
-            if is_one_of(lower.as_bytes(), REQUEST_HOP_BY_HOP) {
+            if forward::is_gateway_header(lower.as_bytes()) {
                 return Err(format!("request_headers: `{name}` is set by the gateway"));
             }
             let source = match value.strip_prefix("$context.authorizer.") {
@@ -136,7 +136,8 @@ impl HttpProxyIntegration {
         })
     }
 
-    /// Writes the upstream request's head: request line with the path
+    /// Writes the upstream request's head but its framing (which `forward`
+    /// adds once it knows how the body travels): request line with the path
     /// template filled in and the client's query, the client's end-to-end
     /// headers, and the forwarding headers.
     pub fn write_request_head(&self, out: &mut Vec<u8>, r: &super::Routed<'_>) {
@@ -157,22 +158,16 @@ impl HttpProxyIntegration {
         out.extend_from_slice(self.authority.as_bytes());
         out.extend_from_slice(b"\r\n");
         let mut forwarded_for: Option<&[u8]> = None;
-        for (n, v) in &head.headers {
-            let name = n.get(buf);
+        for (name, value) in forward::end_to_end_headers(head, buf) {
             if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-                forwarded_for = Some(v.get(buf));
-                continue;
-            }
-            if is_one_of(name, REQUEST_HOP_BY_HOP)
-                || head.is_connection_token(buf, name)
-                || self
-                    .added
-                    .iter()
-                    .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                forwarded_for = Some(value);
+            } else if !self
+                .added
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
             {
-                continue;
+                push_header(out, name, value);
             }
-            push_header(out, name, v.get(buf));
         }
         for (name, source) in &self.added {
             let value = match source {
@@ -199,7 +194,6 @@ impl HttpProxyIntegration {
             push_header(out, b"x-forwarded-host", host.get(buf));
         }
         push_header(out, b"x-request-id", r.request_id);
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -217,30 +211,23 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+fn push_length(out: &mut Vec<u8>, n: u64) {
+    push_header(
+        out,
+        b"content-length",
+        itoa::Buffer::new().format(n).as_bytes(),
+    );
+}
+
 fn is_one_of(name: &[u8], list: &[&[u8]]) -> bool {
     list.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
-/// Not forwarded to the upstream: hop-by-hop (RFC 9110 §7.6.1), or
-/// replaced by the gateway's own.
-const REQUEST_HOP_BY_HOP: &[&[u8]] = &[
-    b"host",
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"te",
-    b"trailer",
-    b"upgrade",
-    b"proxy-authorization",
-    b"expect",
-    b"x-forwarded-proto",
-    b"x-forwarded-host",
-    b"x-request-id",
-];
-
-/// Not passed back to the client. `transfer-encoding` is set anew for the
-/// client's framing.
+/// Not passed back to the client. `content-length` and `transfer-encoding`
+/// are written anew from the framing portico read (one length, never a
+/// list or a duplicate as the upstream sent it).
 const RESPONSE_HOP_BY_HOP: &[&[u8]] = &[
+    b"content-length",
     b"connection",
     b"keep-alive",
     b"proxy-connection",
@@ -265,12 +252,20 @@ pub async fn forward(
     // be sent again if a pooled connection turns out to be closed.
     let whole = match buffered_body_len(req.body, conn.stream.buffered(), limit) {
         Ok(Some(n)) => {
-            conn.upstream_out
-                .extend_from_slice(&conn.stream.buffered()[..n]);
+            let body = &conn.stream.buffered()[..n];
+            if req.body == BodyKind::Chunked {
+                forward::end_with_dechunked(&mut conn.upstream_out, body);
+            } else {
+                forward::end_request_head(&mut conn.upstream_out, Some(n as u64));
+                conn.upstream_out.extend_from_slice(body);
+            }
             conn.stream.consume(n);
             true
         }
-        Ok(None) => false,
+        Ok(None) => {
+            forward::end_request_head(&mut conn.upstream_out, forward::upstream_length(req.body));
+            false
+        }
         Err(e) => return conn.send_error(w, req, e.into(), true).await,
     };
     let started = Instant::now();
@@ -305,8 +300,11 @@ pub async fn forward(
         };
         match received {
             Ok(()) => break (addr, up),
-            // A pooled connection the upstream closed while idle: once more on a new one.
-            Err(Failure::Upstream) if up.reused && whole && !retried => retried = true,
+            // A pooled connection the upstream closed while idle: once more
+            // on a new one, unless the upstream may have executed it.
+            Err(Failure::Upstream) if up.reused && whole && !retried && req.idempotent => {
+                retried = true
+            }
             Err(Failure::Upstream) => return conn.send_error(w, req, BAD_GATEWAY, !whole).await,
             Err(Failure::TimedOut) => return conn.send_error(w, req, TIMED_OUT, !whole).await,
             Err(Failure::Client(Some(e))) => return conn.send_error(w, req, e, true).await,
@@ -378,7 +376,7 @@ async fn send_streaming(
     };
     let sink = Sink::Peer {
         io: &mut up.stream.io,
-        framing: Framing::Raw,
+        framing: Framing::Rechunk,
         scratch: &mut conn.scratch,
     };
     relay
@@ -443,8 +441,18 @@ async fn respond(
             }
             push_header(out, name, v.get(buf));
         }
-        if head.body == BodyKind::Chunked && !dechunk {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        match head.body {
+            BodyKind::Chunked if !dechunk => {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            }
+            BodyKind::Length(n) => push_length(out, n),
+            // A HEAD or 304 answer: the length of what a GET would get.
+            BodyKind::None if head.status != 204 && head.status >= 200 => {
+                if let Some(n) = head.declared_length {
+                    push_length(out, n);
+                }
+            }
+            _ => {}
         }
         push_header(out, b"x-request-id", req.id.as_bytes());
         if !head.has_date {

@@ -70,11 +70,13 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle connection to `addr` that has not timed out.
+    /// The most recently used idle connection to `addr` that has not timed
+    /// out and has heard nothing since its last answer (a byte or a close
+    /// from an idle upstream means it is out of step: dropped).
     pub fn take(&mut self, key: &PoolKey) -> Option<UpstreamConn> {
         let list = self.idle.get_mut(key)?;
         while let Some(mut conn) = list.pop() {
-            if conn.idle_since.elapsed() < self.idle_timeout {
+            if conn.idle_since.elapsed() < self.idle_timeout && conn.stream.io.is_quiet() {
                 conn.reused = true;
                 return Some(conn);
             }
@@ -136,6 +138,31 @@ mod tests {
             );
             assert!(pool.take(&key).unwrap().reused);
             assert_eq!(pool.idle_count(&key), 1);
+
+            // An upstream that spoke (bytes after its answer) or closed
+            // while the connection was idle: out of step, never reused.
+            use std::io::Write;
+            let fresh = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = fresh.local_addr().unwrap();
+            let connect = || UpstreamConn::connect(addr, Duration::from_secs(2), None);
+            let key = (addr, None);
+            let mut pool = Pool::new(4, Duration::from_secs(60));
+            let spoke = connect().await.unwrap();
+            let (mut peer, _) = fresh.accept().unwrap();
+            peer.write_all(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+            let closed = connect().await.unwrap();
+            let (peer2, _) = fresh.accept().unwrap();
+            drop(peer2);
+            let silent = connect().await.unwrap();
+            let (_peer3, _) = fresh.accept().unwrap();
+            pool.put(key.clone(), silent);
+            pool.put(key.clone(), closed);
+            pool.put(key.clone(), spoke);
+            // Loopback delivers at once; the peek sees the bytes and the FIN.
+            let taken = pool.take(&key).expect("the silent one");
+            assert_eq!(pool.idle_count(&key), 0, "the other two were dropped");
+            assert!(taken.reused);
+            drop(peer);
 
             let mut expiring = Pool::new(2, Duration::ZERO);
             expiring.put(key.clone(), connect().await.unwrap());

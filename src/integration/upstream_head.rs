@@ -1,7 +1,10 @@
 //! An upstream's response head: status, headers and what they mean for
-//! framing and connection reuse.
+//! framing and connection reuse. Ambiguous framing (both Transfer-Encoding
+//! and Content-Length, lengths that disagree, several Transfer-Encodings)
+//! is refused: the upstream connection is then closed, never pooled, and
+//! the client gets 502, as nginx does.
 
-use crate::http::{header_has_token, parse_decimal, BodyKind, Span};
+use crate::http::{content_length_value, header_has_token, BodyKind, Span};
 
 #[derive(Debug, Default)]
 pub struct ResponseHead {
@@ -10,6 +13,10 @@ pub struct ResponseHead {
     pub reason: Span,
     pub headers: Vec<(Span, Span)>,
     pub body: BodyKind,
+    /// The length the upstream declared, checked (a list of equal values is
+    /// one): for a HEAD or 304 answer, whose body is absent, it still
+    /// describes the resource.
+    pub declared_length: Option<u64>,
     /// The upstream will keep the connection open after this response.
     pub keep_alive: bool,
     pub has_date: bool,
@@ -64,12 +71,11 @@ pub fn parse_response_head(
         let name = h.name.as_bytes();
         head.headers.push((span(name), span(h.value)));
         if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_decimal(h.value.trim_ascii()).ok_or(HeadError::Invalid)?;
-            if length.is_some_and(|l| l != n) {
+            length = Some(content_length_value(h.value, length).ok_or(HeadError::Invalid)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if transfer_encoding {
                 return Err(HeadError::Invalid);
             }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             transfer_encoding = true;
             chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -83,6 +89,11 @@ pub fn parse_response_head(
             head.has_date = true;
         }
     }
+    if transfer_encoding && length.is_some() {
+        // RFC 9112 §6.3: a sign of response splitting; refused, not repaired.
+        return Err(HeadError::Invalid);
+    }
+    head.declared_length = length;
     let no_body = request_was_head || head.status < 200 || head.status == 204 || head.status == 304;
     head.body = if no_body {
         BodyKind::None
@@ -136,12 +147,33 @@ mod tests {
     }
 
     #[test]
-    fn conflicting_lengths_are_invalid() {
-        let mut h = ResponseHead::default();
-        let s = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
-        assert_eq!(
-            parse_response_head(s, false, &mut h),
-            Err(HeadError::Invalid)
+    fn ambiguous_framing_is_invalid() {
+        for s in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        ] {
+            let mut h = ResponseHead::default();
+            assert_eq!(
+                parse_response_head(s, false, &mut h),
+                Err(HeadError::Invalid),
+                "{}",
+                String::from_utf8_lossy(s)
+            );
+        }
+    }
+
+    #[test]
+    fn equal_length_lists_are_one_length() {
+        let h = parse(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n",
+            false,
         );
+        assert_eq!((h.body, h.declared_length), (BodyKind::Length(5), Some(5)));
+        let h = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true);
+        assert_eq!((h.body, h.declared_length), (BodyKind::None, Some(5)));
     }
 }

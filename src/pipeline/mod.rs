@@ -41,6 +41,8 @@ pub struct RequestInfo {
     pub body: BodyKind,
     pub expect_continue: bool,
     pub is_head: bool,
+    /// May be sent again after a failure mid-exchange (RFC 9110 §9.2.2).
+    pub idempotent: bool,
     pub version: Version,
     /// The client asked to close after this exchange.
     pub close: bool,
@@ -101,6 +103,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         body: head.body,
         expect_continue: head.expect_continue,
         is_head: head.method() == Method::Head,
+        idempotent: crate::http::forward::is_idempotent(head.method()),
         version: head.version(),
         close: head.close,
     };
