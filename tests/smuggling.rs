@@ -375,3 +375,134 @@ fn upstream_gets_portico_framing_only() {
     );
     assert!(!got.has("x-trailer") && !got.raw_head.contains("ext=1"));
 }
+
+/// A raw upstream on one connection at a time, scripted by the test: each
+/// accepted connection's requests are answered with what `answer` returns,
+/// and the test may push unsolicited bytes on the latest connection.
+struct Scripted {
+    port: u16,
+    push: std::sync::mpsc::Sender<Vec<u8>>,
+    conns: std::sync::mpsc::Receiver<usize>,
+}
+
+impl Scripted {
+    fn start(answer: fn(&Recorded) -> Vec<u8>) -> Scripted {
+        use std::io::Write;
+        use std::sync::{mpsc, Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (push, pushed) = mpsc::channel::<Vec<u8>>();
+        let (conn_tx, conns) = mpsc::channel();
+        let latest: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::default();
+        let writer = latest.clone();
+        std::thread::spawn(move || {
+            for bytes in pushed {
+                if let Some(s) = writer.lock().unwrap().as_mut() {
+                    s.write_all(&bytes).unwrap();
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for (n, s) in listener.incoming().enumerate() {
+                let Ok(s) = s else { return };
+                *latest.lock().unwrap() = Some(s.try_clone().unwrap());
+                let _ = conn_tx.send(n);
+                std::thread::spawn(move || {
+                    let mut w = s.try_clone().unwrap();
+                    let mut r = Reader::new(s);
+                    while let Ok(Some(req)) = read_request(&mut r, n) {
+                        if w.write_all(&answer(&req)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Scripted { port, push, conns }
+    }
+}
+
+fn echo_target(r: &Recorded) -> Vec<u8> {
+    http_response(200, &[], r.target.as_bytes())
+}
+
+/// Issue 13 item 3: bytes an idle upstream sends after its answer (an
+/// answer to a request never sent) must not become the next client's
+/// answer: the connection is dropped, never reused.
+#[test]
+fn unsolicited_upstream_bytes_never_answer_the_next_request() {
+    let up = Scripted::start(echo_target);
+    let srv = server_for(&format!("127.0.0.1:{}", up.port));
+    let mut c = srv.connect();
+    assert_eq!(c.get("/prod/proxy/first").body_str(), "/first");
+    assert_eq!(up.conns.recv().unwrap(), 0);
+    // Loopback: once written, the bytes wait in portico's socket.
+    up.push
+        .send(http_response(200, &[], b"EVIL").to_vec())
+        .unwrap();
+    let r = c.get("/prod/proxy/second");
+    assert_eq!(
+        r.body_str(),
+        "/second",
+        "a desynced pooled connection answered"
+    );
+    assert_eq!(up.conns.recv().unwrap(), 1, "on a new upstream connection");
+}
+
+/// An answer framed two ways is refused (502), and its connection with it.
+#[test]
+fn upstream_answer_with_both_framings_is_refused() {
+    fn both(r: &Recorded) -> Vec<u8> {
+        if r.target == "/both" {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL".to_vec()
+        } else {
+            echo_target(r)
+        }
+    }
+    let up = Scripted::start(both);
+    let srv = server_for(&format!("127.0.0.1:{}", up.port));
+    let mut c = srv.connect();
+    let r = c.get("/prod/proxy/both");
+    assert_error(&r, 502, Some("Internal server error"));
+    let mut c = srv.connect();
+    assert_eq!(c.get("/prod/proxy/next").body_str(), "/next");
+}
+
+/// Issue 13 item 7: a POST the upstream read on a reused connection and
+/// then closed on is not sent again (it may have been executed); a GET is.
+#[test]
+fn only_idempotent_requests_are_retried_on_a_new_connection() {
+    let up = Upstream::start(|r| {
+        if r.conn == 0 && r.target != "/warm" {
+            Reply::Close
+        } else {
+            Reply::Send(http_response(200, &[], r.target.as_bytes()))
+        }
+    });
+    let srv = server_for(&up.addr());
+    let mut c = srv.connect();
+    assert_eq!(c.get("/prod/proxy/warm").body_str(), "/warm");
+    let r = c.request(request("POST", "/prod/proxy/pay", "x", &[], b"once"));
+    assert_error(&r, 502, Some("Internal server error"));
+    let received: Vec<String> = std::iter::from_fn(|| up.rx.try_recv().ok())
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(
+        received,
+        ["GET /warm", "POST /pay"],
+        "the POST was sent once"
+    );
+
+    // A GET on a connection that closes the same way is sent again.
+    let up = Upstream::start(|r| {
+        if r.conn == 0 && r.target != "/warm" {
+            Reply::Close
+        } else {
+            Reply::Send(http_response(200, &[], r.target.as_bytes()))
+        }
+    });
+    let srv = server_for(&up.addr());
+    let mut c = srv.connect();
+    assert_eq!(c.get("/prod/proxy/warm").body_str(), "/warm");
+    assert_eq!(c.get("/prod/proxy/read").body_str(), "/read");
+}

@@ -1336,7 +1336,7 @@ pub fn chunked_response(headers: &[(&str, &str)], chunks: &[&[u8]]) -> Vec<u8> {
     v
 }
 
-fn read_request(r: &mut Reader<TcpStream>, conn: usize) -> io::Result<Option<Recorded>> {
+pub fn read_request(r: &mut Reader<TcpStream>, conn: usize) -> io::Result<Option<Recorded>> {
     let head = match r.read_head()? {
         Some(h) => h,
         None => return Ok(None),
