@@ -12,10 +12,9 @@ use std::ops::Range;
 
 use super::{BodyKind, ChunkedDecoder, Head, Method};
 
-/// Never copied from the client: hop-by-hop (RFC 9110 §7.6.1), framing
-/// (re-written by portico), or replaced by the gateway's own.
-const NOT_FORWARDED: &[&[u8]] = &[
-    b"host",
+/// Hop-by-hop (RFC 9110 §7.6.1) and framing headers: meaningful on one
+/// connection only, so never passed on in either direction.
+const HOP_BY_HOP: &[&[u8]] = &[
     b"content-length",
     b"transfer-encoding",
     b"connection",
@@ -24,6 +23,11 @@ const NOT_FORWARDED: &[&[u8]] = &[
     b"te",
     b"trailer",
     b"upgrade",
+];
+
+/// Request headers the gateway writes itself or keeps for itself.
+const GATEWAY_REQUEST: &[&[u8]] = &[
+    b"host",
     b"proxy-authorization",
     b"expect",
     b"x-forwarded-proto",
@@ -31,10 +35,25 @@ const NOT_FORWARDED: &[&[u8]] = &[
     b"x-request-id",
 ];
 
-/// Whether the gateway sets or drops header `name` itself (any case), so a
-/// configured header of that name would be meaningless.
+/// Response headers the gateway writes itself or keeps for itself.
+const GATEWAY_RESPONSE: &[&[u8]] = &[b"proxy-authenticate", b"x-request-id"];
+
+fn is_one_of(name: &[u8], lists: [&[&[u8]]; 2]) -> bool {
+    lists
+        .iter()
+        .any(|l| l.iter().any(|h| h.eq_ignore_ascii_case(name)))
+}
+
+/// Whether the gateway sets or drops request header `name` itself (any
+/// case), so a client's or a configured header of that name never travels.
 pub fn is_gateway_header(name: &[u8]) -> bool {
-    NOT_FORWARDED.iter().any(|h| h.eq_ignore_ascii_case(name))
+    is_one_of(name, [HOP_BY_HOP, GATEWAY_REQUEST])
+}
+
+/// Whether an upstream's response header `name` stays with the gateway
+/// (framing is written anew for the client).
+pub fn is_gateway_response_header(name: &[u8]) -> bool {
+    is_one_of(name, [HOP_BY_HOP, GATEWAY_RESPONSE])
 }
 
 /// The client's end-to-end headers, in order: what an upstream may see of

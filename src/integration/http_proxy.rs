@@ -219,26 +219,6 @@ fn push_length(out: &mut Vec<u8>, n: u64) {
     );
 }
 
-fn is_one_of(name: &[u8], list: &[&[u8]]) -> bool {
-    list.iter().any(|h| h.eq_ignore_ascii_case(name))
-}
-
-/// Not passed back to the client. `content-length` and `transfer-encoding`
-/// are written anew from the framing portico read (one length, never a
-/// list or a duplicate as the upstream sent it).
-const RESPONSE_HOP_BY_HOP: &[&[u8]] = &[
-    b"content-length",
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"te",
-    b"trailer",
-    b"upgrade",
-    b"transfer-encoding",
-    b"proxy-authenticate",
-    b"x-request-id",
-];
-
 /// Forwards the request whose head is already in `conn.upstream_out`.
 pub async fn forward(
     w: &Worker,
@@ -434,7 +414,7 @@ async fn respond(
         write_status_line_from(out, head.status, head.reason.get(buf));
         for (n, v) in &head.headers {
             let name = n.get(buf);
-            if is_one_of(name, RESPONSE_HOP_BY_HOP)
+            if forward::is_gateway_response_header(name)
                 || (head.connection_tokens && is_response_connection_token(head, buf, name))
             {
                 continue;
