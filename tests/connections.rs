@@ -62,19 +62,7 @@ fn at_the_cap_the_longest_idle_connection_makes_room() {
 #[test]
 fn at_the_cap_with_every_connection_mid_request_a_newcomer_gets_503() {
     let srv = Server::start(&capped(4));
-    // Each connection is answered once and then starts a head it does not
-    // end: mid-request (not reusable) from the moment its answer is read.
-    let mut slow: Vec<Client> = (0..4)
-        .map(|i| {
-            let mut c = srv.connect();
-            c.send(format!(
-                "{}GET /prod/hello HTTP/1.1\r\nHost: localhost\r\n",
-                get("/prod/hello")
-            ));
-            assert_eq!(c.read_response().status, 200, "slow client {i}");
-            c
-        })
-        .collect();
+    let mut slow = mid_request(&srv, 4);
 
     for round in 0..3 {
         let mut newcomer = srv.connect();
@@ -94,6 +82,51 @@ fn at_the_cap_with_every_connection_mid_request_a_newcomer_gets_503() {
     // Idle again, so reusable: the next newcomer is admitted.
     let mut newcomer = srv.connect();
     served(&mut newcomer, "a newcomer once connections are idle");
+}
+
+/// `cap` connections of the plain listener, each mid-request: answered once,
+/// then a head started and not ended (not reusable from the moment its
+/// answer is read).
+fn mid_request(srv: &Server, cap: usize) -> Vec<Client> {
+    (0..cap)
+        .map(|i| {
+            let mut c = srv.connect();
+            c.send(format!(
+                "{}GET /prod/hello HTTP/1.1\r\nHost: localhost\r\n",
+                get("/prod/hello")
+            ));
+            assert_eq!(c.read_response().status, 200, "slow client {i}");
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn a_tls_newcomer_finding_no_room_gets_503_over_tls() {
+    let dir = TempDir::new("conns-tls");
+    let (crt, key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+        crt.display(),
+        key.display()
+    );
+    let mut srv = Server::start(&capped(2).append(&tls));
+    let port = srv.https_port();
+    let _slow = mid_request(&srv, 2);
+    let seen = tls_get(&client_config(&[], &[]), port, "a.test", "/prod/hello")
+        .unwrap_or_else(|e| panic!("TLS newcomer at the cap: {e}"));
+    assert!(
+        seen.answer.starts_with("HTTP/1.1 503 ")
+            && seen
+                .answer
+                .to_ascii_lowercase()
+                .contains("retry-after: 1\r\n")
+            && seen
+                .answer
+                .ends_with(r#"{"message":"Service Unavailable"}"#),
+        "{:?}",
+        seen.answer
+    );
 }
 
 /// Sends the head of `POST path` with a 1000-byte body, then the body one
