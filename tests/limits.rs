@@ -1,4 +1,4 @@
-//! Size limits, timeouts on slow or idle clients, connection back-pressure.
+//! Size limits, timeouts on slow or idle clients (the connection cap: tests/connections.rs).
 mod common;
 
 use common::*;
@@ -131,30 +131,4 @@ fn idle_keep_alive_connection_is_closed_silently() {
         "closed before keepalive_ms elapsed"
     );
     assert_serving(srv.port);
-}
-
-#[test]
-fn connection_limit_applies_back_pressure() {
-    let srv = Server::start(
-        &Config::demo(NO_BACKEND)
-            .server("workers", "1")
-            .server("max_connections_per_worker", "2"),
-    );
-    let mut c1 = srv.connect();
-    assert_eq!(c1.get("/prod/hello").status, 200);
-    let mut c2 = srv.connect();
-    assert_eq!(c2.get("/prod/hello").status, 200);
-
-    // The kernel completes the handshake (accept queue), the worker does not
-    // accept: the request stays unanswered.
-    let mut c3 = srv.connect();
-    c3.send(get("/prod/hello"));
-    c3.expect_silence(Duration::from_millis(300));
-
-    drop(c1);
-    let r = c3.read_response();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body_str(), HELLO_BODY);
-    // c2 is still served.
-    assert_eq!(c2.get("/prod/hello").status, 200);
 }

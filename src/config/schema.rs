@@ -642,7 +642,17 @@ pub struct TimeoutsConfig {
     pub header_ms: u64,
     pub keepalive_ms: u64,
     pub body_ms: u64,
+    /// The whole request body, however steadily it trickles in: `body_ms`
+    /// alone lets a byte every few seconds hold a connection for hours.
+    pub body_total_ms: u64,
     pub drain_ms: u64,
+}
+
+impl TimeoutsConfig {
+    /// When a request body whose reading starts now must have arrived.
+    pub fn body_deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + std::time::Duration::from_millis(self.body_total_ms)
+    }
 }
 
 impl Default for TimeoutsConfig {
@@ -651,6 +661,7 @@ impl Default for TimeoutsConfig {
             header_ms: 10_000,
             keepalive_ms: 75_000,
             body_ms: 30_000,
+            body_total_ms: 60_000,
             drain_ms: 10_000,
         }
     }

@@ -227,6 +227,13 @@ impl Io {
             }
         }
     }
+
+    /// Ends the sending side only (close_notify, then FIN): the peer reads
+    /// everything sent, then its end, while its own bytes can still arrive.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.close().await;
+        monoio::io::AsyncWriteRent::shutdown(&mut self.tcp).await
+    }
 }
 
 /// Hands ciphertext to rustls: to the acceptor until the ClientHello is

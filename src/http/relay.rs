@@ -2,7 +2,7 @@
 //! large body never sits whole in memory.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::stream::Stream;
 use super::{BodyKind, ChunkedDecoder, ErrorResponse, Framing, HttpError};
@@ -55,6 +55,9 @@ pub struct Relay {
     pub limit: u64,
     /// Longest wait for the next bytes from the source.
     pub read_timeout: Duration,
+    /// When the whole body must have arrived (a client's body), so a slow
+    /// trickle cannot hold the connection past it; a timeout past it.
+    pub deadline: Option<Instant>,
 }
 
 impl Relay {
@@ -70,7 +73,15 @@ impl Relay {
         let mut decoder = ChunkedDecoder::default();
         loop {
             if src.buffered().is_empty() {
-                match src.fill_within(self.read_timeout).await {
+                let wait = match self
+                    .deadline
+                    .map(|d| d.checked_duration_since(Instant::now()))
+                {
+                    Some(None) => return Err(RelayError::SourceTimeout),
+                    Some(Some(left)) => self.read_timeout.min(left),
+                    None => self.read_timeout,
+                };
+                match src.fill_within(wait).await {
                     Ok(0) if self.kind == BodyKind::UntilClose => return Ok(moved),
                     Ok(0) => return Err(RelayError::SourceClosed),
                     Ok(_) => {}

@@ -75,6 +75,7 @@ pub async fn call(
             kind: head.body,
             limit: MAX_REPLY,
             read_timeout: rest,
+            deadline: None,
         };
         match relay.run(&mut up.stream, Sink::Buffer(&mut body)).await {
             Ok(_) => {}

@@ -353,6 +353,7 @@ async fn send_streaming(
         kind: req.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+        deadline: Some(snap.timeouts.body_deadline()),
     };
     let sink = Sink::Peer {
         io: &mut up.stream.io,
@@ -499,6 +500,7 @@ async fn respond(
             kind,
             limit: u64::MAX,
             read_timeout: proxy.timeout,
+            deadline: None,
         };
         let framing = if dechunk {
             Framing::Dechunk

@@ -22,7 +22,9 @@ pub use request_id::RequestId;
 use std::time::Instant;
 
 use crate::auth::Authorized;
-use crate::http::{buffered_body_len, BodyKind, ErrorResponse, Method, Relay, Sink, Version};
+use crate::http::{
+    buffered_body_len, BodyKind, ErrorResponse, Method, Relay, RelayError, Sink, Version,
+};
 use crate::integration::lambda::{self, BodyEncoding};
 use crate::integration::{self, HttpProxyIntegration, LambdaIntegration, MockIntegration, Routed};
 use crate::model::Integration;
@@ -274,27 +276,16 @@ async fn serve(
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, req, l, encoding).await,
         Plan::Cached => {
             conn.status = crate::http::status_of(&conn.out);
-            if let Err(outcome) = discard_body(w, snap, conn, req).await {
-                return outcome;
-            }
-            match conn.flush().await {
-                Ok(()) if !(req.close || w.draining()) => Outcome::KeepAlive,
-                _ => Outcome::Close,
-            }
+            answer_without_body(w, snap, conn, req, |_, _| {}).await
         }
         Plan::Preflight => {
-            if let Err(outcome) = discard_body(w, snap, conn, req).await {
-                return outcome;
-            }
-            let close = req.close || w.draining();
-            conn.status = 204;
-            let out = &mut conn.out;
-            crate::http::write_status_line(out, 204);
-            crate::http::end_head(out, req.id.as_bytes(), &w.date(), &conn.extra_head, close);
-            match conn.flush().await {
-                Ok(()) if !close => Outcome::KeepAlive,
-                _ => Outcome::Close,
-            }
+            answer_without_body(w, snap, conn, req, |conn, close| {
+                conn.status = 204;
+                let out = &mut conn.out;
+                crate::http::write_status_line(out, 204);
+                crate::http::end_head(out, req.id.as_bytes(), &w.date(), &conn.extra_head, close);
+            })
+            .await
         }
         Plan::Reject(err) => {
             // The body is skipped if it is here already; else the connection ends.
@@ -312,73 +303,98 @@ async fn serve(
             conn.send_error(w, req, err, !skipped).await
         }
         Plan::Challenge(key_authorization) => {
-            if let Err(outcome) = discard_body(w, snap, conn, req).await {
-                return outcome;
-            }
-            let close = req.close || w.draining();
-            conn.status = 200;
-            let out = &mut conn.out;
-            crate::http::write_status_line(out, 200);
-            out.extend_from_slice(b"content-type: text/plain\r\ncontent-length: ");
-            out.extend_from_slice(
-                itoa::Buffer::new()
-                    .format(key_authorization.len())
-                    .as_bytes(),
-            );
-            out.extend_from_slice(b"\r\n");
-            crate::http::end_head(out, req.id.as_bytes(), &w.date(), b"", close);
-            out.extend_from_slice(key_authorization.as_bytes());
-            match conn.flush().await {
-                Ok(()) if !close => Outcome::KeepAlive,
-                _ => Outcome::Close,
-            }
+            answer_without_body(w, snap, conn, req, |conn, close| {
+                conn.status = 200;
+                let out = &mut conn.out;
+                crate::http::write_status_line(out, 200);
+                out.extend_from_slice(b"content-type: text/plain\r\ncontent-length: ");
+                out.extend_from_slice(
+                    itoa::Buffer::new()
+                        .format(key_authorization.len())
+                        .as_bytes(),
+                );
+                out.extend_from_slice(b"\r\n");
+                crate::http::end_head(out, req.id.as_bytes(), &w.date(), b"", close);
+                out.extend_from_slice(key_authorization.as_bytes());
+            })
+            .await
         }
         Plan::Mock(mock) => {
-            if let Err(outcome) = discard_body(w, snap, conn, req).await {
-                return outcome;
-            }
-            let close = req.close || w.draining();
-            conn.status = mock.status;
-            mock.render(
-                &mut conn.out,
-                req.id.as_bytes(),
-                &w.date(),
-                &conn.extra_head,
-                close,
-                req.is_head,
-            );
-            match conn.flush().await {
-                Ok(()) if !close => Outcome::KeepAlive,
-                _ => Outcome::Close,
-            }
+            answer_without_body(w, snap, conn, req, |conn, close| {
+                conn.status = mock.status;
+                mock.render(
+                    &mut conn.out,
+                    req.id.as_bytes(),
+                    &w.date(),
+                    &conn.extra_head,
+                    close,
+                    req.is_head,
+                );
+            })
+            .await
         }
     }
 }
 
-/// Reads and drops a body no integration needs, so the connection stays usable.
-async fn discard_body(
+/// How long a client that waited for `100 Continue` and got a final answer
+/// instead has to start sending its body anyway before the connection closes.
+const LATE_BODY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Answers a request whose body nobody needs with what `write` puts in
+/// `conn.out` (told whether the connection closes after it). The body is
+/// read and dropped first, so the connection stays usable; a client waiting
+/// for `100 Continue` gets none, since the answer is decided: it goes first
+/// and the body is read after it only if the client sends it anyway, soon
+/// (RFC 9110 §10.1.1); else the connection closes.
+async fn answer_without_body(
     w: &Worker,
     snap: &crate::model::Snapshot,
     conn: &mut Connection,
     req: &RequestInfo,
-) -> Result<(), Outcome> {
+    write: impl FnOnce(&mut Connection, bool),
+) -> Outcome {
+    let awaits_continue =
+        req.expect_continue && req.body != BodyKind::None && conn.stream.buffered().is_empty();
+    if !awaits_continue {
+        if let Err(e) = discard_body(snap, conn, req).await {
+            return match e.client_answer() {
+                Some(err) => {
+                    // Instead of an answer already written (a cache hit).
+                    conn.out.clear();
+                    conn.send_error(w, req, err, true).await
+                }
+                None => Outcome::Close,
+            };
+        }
+    }
+    let close = req.close || w.draining();
+    write(conn, close);
+    if conn.flush().await.is_err() || close {
+        return Outcome::Close;
+    }
+    if awaits_continue {
+        let started = matches!(conn.stream.fill_within(LATE_BODY).await, Ok(n) if n > 0);
+        if !started || discard_body(snap, conn, req).await.is_err() {
+            return Outcome::Close;
+        }
+    }
+    Outcome::KeepAlive
+}
+
+/// Reads and drops a body no integration needs, so the connection stays usable.
+async fn discard_body(
+    snap: &crate::model::Snapshot,
+    conn: &mut Connection,
+    req: &RequestInfo,
+) -> Result<(), RelayError> {
     if req.body == BodyKind::None {
         return Ok(());
-    }
-    if req.expect_continue && conn.stream.buffered().is_empty() {
-        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        conn.flush().await.map_err(|_| Outcome::Close)?;
     }
     let relay = Relay {
         kind: req.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: std::time::Duration::from_millis(snap.timeouts.body_ms),
+        deadline: Some(snap.timeouts.body_deadline()),
     };
-    match relay.run(&mut conn.stream, Sink::Discard).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(match e.client_answer() {
-            Some(err) => conn.send_error(w, req, err, true).await,
-            None => Outcome::Close,
-        }),
-    }
+    relay.run(&mut conn.stream, Sink::Discard).await.map(|_| ())
 }

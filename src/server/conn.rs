@@ -1,7 +1,9 @@
 //! One client connection: read a head, hand it to the pipeline, repeat
 //! while keep-alive lasts. Timeouts: the first byte of a request must come
 //! within the keep-alive (or header) timeout, the whole head within the
-//! header timeout from its first byte (slowloris gets 408).
+//! header timeout from its first byte (slowloris gets 408). While it waits
+//! for a request's first byte, or lingers after its last answer, the worker
+//! may close it to admit a new connection (see `idle`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::worker::{Slot, Worker};
+use super::linger::{linger, LINGER_TIME};
+use super::worker::{Refusal, Slot, Worker};
 use crate::http::{parse_request_head, write_error, ErrorResponse, Head, HttpError, Io, Stream};
 use crate::integration::ResponseHead;
 use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
@@ -105,19 +108,9 @@ impl Connection {
 
 /// Serves one client connection; `tls`: the HTTPS listener's certificates.
 pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<crate::tls::Tls>>) {
-    let w = &*slot.0;
-    let _ = io.set_nodelay(true);
-    let io = match tls {
-        None => Io::plain(io),
-        // Mutual-TLS domains: the config is chosen once the ClientHello names one.
-        Some(t) if t.by_name => Io::tls_by_name(io, t),
-        Some(t) => match rustls::ServerConnection::new(t.config_for(None)) {
-            Ok(c) => Io::tls(io, c),
-            Err(e) => {
-                crate::log!(warn, worker = w.id, "TLS: {e}");
-                return;
-            }
-        },
+    let w = &*slot.w;
+    let Some(io) = transport(w, io, tls) else {
+        return;
     };
     let mut conn = Connection {
         https: io.is_tls(),
@@ -140,22 +133,81 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         cors: false,
         client_cert: None,
     };
-    exchanges(w, &mut conn).await;
-    // TLS ends with close_notify, so the client can tell an end from a cut.
-    conn.stream.io.close().await;
+    if exchanges(w, &slot, &mut conn).await == Ending::Quiet {
+        // TLS ends with close_notify, so the client can tell an end from a cut.
+        conn.stream.io.close().await;
+        return;
+    }
+    // Only waiting for the client to finish: reusable meanwhile.
+    w.idle.park(slot.idle);
+    let buf = std::mem::take(&mut conn.out);
+    monoio::select! {
+        _ = linger(&mut conn.stream.io, buf) => {},
+        _ = w.idle.evicted(slot.idle) => {},
+    }
+}
+
+/// A new connection the worker has no room for: 503 with Retry-After,
+/// then a lingering close.
+pub async fn refuse(r: Refusal, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) {
+    let w = &*r.0;
+    let Some(io) = transport(w, io, tls) else {
+        return;
+    };
+    let mut stream = Stream::new(io, 0);
+    // Over TLS the answer needs the handshake, which the first read drives.
+    if stream.io.is_tls() && !matches!(stream.fill_within(LINGER_TIME).await, Ok(n) if n > 0) {
+        return;
+    }
+    let mut out = Vec::new();
+    let id = RequestId::generate(w.random_u128());
+    write_error(&mut out, UNAVAILABLE, id.as_bytes(), &w.date(), b"", true);
+    if stream.io.write_buf(&mut out).await.is_ok() {
+        linger(&mut stream.io, out).await;
+    }
+}
+
+/// The answer to a connection the worker cannot take: every one of its
+/// connections is mid-request.
+const UNAVAILABLE: ErrorResponse = ErrorResponse::new(503, "Service Unavailable").retry_after(1);
+
+/// The connection's transport: plain, or TLS with the listener's certificates.
+fn transport(w: &Worker, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) -> Option<Io> {
+    let _ = io.set_nodelay(true);
+    Some(match tls {
+        None => Io::plain(io),
+        // Mutual-TLS domains: the config is chosen once the ClientHello names one.
+        Some(t) if t.by_name => Io::tls_by_name(io, t),
+        Some(t) => match rustls::ServerConnection::new(t.config_for(None)) {
+            Ok(c) => Io::tls(io, c),
+            Err(e) => {
+                crate::log!(warn, worker = w.id, "TLS: {e}");
+                return None;
+            }
+        },
+    })
+}
+
+/// How a connection's exchanges ended.
+#[derive(PartialEq, Eq)]
+enum Ending {
+    /// Idle, evicted or the peer gone: nothing was owed.
+    Quiet,
+    /// After an answer, with input possibly still on its way.
+    Answered,
 }
 
 /// Request after request until the connection ends.
-async fn exchanges(w: &Worker, conn: &mut Connection) {
+async fn exchanges(w: &Worker, slot: &Slot, conn: &mut Connection) -> Ending {
     let mut first = true;
     loop {
-        match read_head(w, conn, first).await {
+        match read_head(w, slot.idle, conn, first).await {
             Ok(()) => {}
-            Err(None) => return,
+            Err(None) => return Ending::Quiet,
             Err(Some(e)) => {
                 let id = RequestId::generate(w.random_u128());
                 conn.answer(w, id.as_bytes(), e.into(), true).await;
-                return;
+                return Ending::Answered;
             }
         }
         first = false;
@@ -163,15 +215,18 @@ async fn exchanges(w: &Worker, conn: &mut Connection) {
         let outcome = pipeline::handle(w, conn).await;
         drop(busy);
         if outcome == Outcome::Close || w.draining() {
-            return;
+            return Ending::Answered;
         }
     }
 }
 
 /// Reads until `conn.head` holds a complete head. `Err(None)`: close
 /// quietly (idle, peer gone); `Err(Some(e))`: answer `e`, then close.
+/// Between requests the connection is parked as reusable (`idle`): the
+/// worker may close it to admit another.
 async fn read_head(
     w: &Worker,
+    idle: u32,
     conn: &mut Connection,
     first: bool,
 ) -> Result<(), Option<HttpError>> {
@@ -191,12 +246,21 @@ async fn read_head(
         let read = match deadline {
             Some(d) => monoio::time::timeout_at(d.into(), conn.stream.fill()).await,
             None => {
-                let idle = if first {
+                let wait = if first {
                     header_timeout
                 } else {
                     Duration::from_millis(timeouts.keepalive_ms)
                 };
-                monoio::time::timeout(idle, conn.stream.fill()).await
+                w.idle.park(idle);
+                let read = monoio::select! {
+                    read = monoio::time::timeout(wait, conn.stream.fill()) => Some(read),
+                    _ = w.idle.evicted(idle) => None,
+                };
+                // Evicted, even if a request began at the same moment.
+                match read {
+                    Some(read) if w.idle.unpark(idle) => read,
+                    _ => return Err(None),
+                }
             }
         };
         match read {

@@ -7,6 +7,8 @@ mod conn;
 mod cpus;
 mod deployed;
 mod event;
+mod idle;
+mod linger;
 mod listener;
 mod scrape;
 mod worker;

@@ -20,6 +20,7 @@ use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
 use super::catch_unwind::CatchUnwind;
 use super::conn;
 use super::event::Event;
+use super::idle::Idle;
 use crate::cache::Caches;
 use crate::config::Driver;
 use crate::integration::Pool;
@@ -89,10 +90,13 @@ pub struct Worker {
     rng: Cell<u64>,
     connections: Cell<usize>,
     max_connections: usize,
+    /// Connections that can be closed to admit a new one.
+    pub idle: Idle,
+    /// Connections being answered 503 for want of room.
+    refusing: Cell<usize>,
     busy: Cell<usize>,
     draining: Cell<bool>,
-    /// One-waiter events, so one of each per accept loop: `[plain, tls]`.
-    slot_freed: [Event; 2],
+    /// One-waiter events, so one per accept loop: `[plain, tls]`.
     stop: [Event; 2],
 }
 
@@ -208,21 +212,14 @@ async fn serve(
 }
 
 /// Accepts on one listener until shutdown; `tls`: the HTTPS listener, whose
-/// connections use the current snapshot's certificates.
+/// connections use the current snapshot's certificates. At the connection
+/// cap a newcomer closes the longest-idle connection, or gets 503 when
+/// every connection is mid-request: waiting in the kernel's accept queue
+/// instead would let idle keep-alive connections lock everyone out.
 async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
-    let (slot_freed, stop) = (&w.slot_freed[tls as usize], &w.stop[tls as usize]);
+    let stop = &w.stop[tls as usize];
     let mut accept_errors_logged = 0u32;
-    loop {
-        while w.connections.get() >= w.max_connections && !w.draining.get() {
-            // Back-pressure: new connections wait in the kernel's accept queue.
-            monoio::select! {
-                _ = slot_freed.wait() => {},
-                _ = stop.wait() => {},
-            }
-        }
-        if w.draining.get() {
-            break;
-        }
+    while !w.draining.get() {
         monoio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((io, peer)) => {
@@ -235,8 +232,20 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
                     } else {
                         None
                     };
+                    if w.connections.get() >= w.max_connections && !w.idle.evict_oldest() {
+                        // At most as many refusals as connections: past that, just close.
+                        if w.refusing.get() < w.max_connections {
+                            w.refusing.set(w.refusing.get() + 1);
+                            let r = Refusal(w.clone());
+                            monoio::spawn(CatchUnwind(Box::pin(conn::refuse(r, io, config))));
+                        }
+                        continue;
+                    }
                     w.connections.set(w.connections.get() + 1);
-                    let slot = Slot(w.clone());
+                    let slot = Slot {
+                        idle: w.idle.register(),
+                        w: w.clone(),
+                    };
                     monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer, config))));
                 }
                 // The control plane shut the listener: shutdown has begun.
@@ -266,13 +275,26 @@ async fn tick(w: Rc<Worker>) {
 }
 
 /// A connection's claim on the worker's capacity, released on drop.
-pub struct Slot(pub Rc<Worker>);
+pub struct Slot {
+    pub w: Rc<Worker>,
+    /// Its node in the worker's reusable connections.
+    pub idle: u32,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let w = &self.0;
+        let w = &self.w;
         w.connections.set(w.connections.get() - 1);
-        w.slot_freed.iter().for_each(Event::notify);
+        w.idle.release(self.idle);
+    }
+}
+
+/// A connection being refused, counted until it is gone.
+pub struct Refusal(pub Rc<Worker>);
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        self.0.refusing.set(self.0.refusing.get() - 1);
     }
 }
 
@@ -321,9 +343,10 @@ impl Worker {
             rng: Cell::new(seed | 1),
             connections: Cell::new(0),
             max_connections: s.max_connections,
+            idle: Idle::default(),
+            refusing: Cell::new(0),
             busy: Cell::new(0),
             draining: Cell::new(false),
-            slot_freed: Default::default(),
             stop: Default::default(),
         };
         w.refresh_date();

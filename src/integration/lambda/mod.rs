@@ -61,6 +61,7 @@ pub async fn serve(
         kind: req.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+        deadline: Some(snap.timeouts.body_deadline()),
     };
     if let Err(e) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
         conn.scratch = body;
