@@ -32,8 +32,9 @@ impl ControlPlane {
                 )))
             }
             Some(v) => v,
-            None => crate::store::random_key_value()
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            None => {
+                crate::store::random_key_value().map_err(|e| ApiError::Internal(e.to_string()))?
+            }
         };
         if self.store.key_with_value(&value)?.is_some() {
             return Err(ApiError::Conflict("API Key already exists".into()));

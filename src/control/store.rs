@@ -127,7 +127,6 @@ impl ControlStore {
         Ok(sealed)
     }
 
-
     /// The config file's APIs, as they are now (at start and after SIGHUP).
     pub fn set_file(&mut self, file: Vec<FileApi>) {
         self.file_apis = file;

@@ -15,10 +15,7 @@ pub const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` (and missing parents) as 0700.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
 /// Options opening a file that is created 0600.
