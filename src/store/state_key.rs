@@ -13,6 +13,7 @@
 //! the database files.
 
 use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -171,9 +172,17 @@ fn read_file(path: &Path) -> Result<StateKey, KeyError> {
         source,
     };
     let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .map_err(file_err)?;
+    let file = std::fs::File::open(path).map_err(file_err)?;
+    let mode = file.metadata().map_err(file_err)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        crate::log!(
+            warn,
+            "state key file {} is readable by others (mode {:o}): make it 0600",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    (&file).read_to_string(&mut text).map_err(file_err)?;
     decode(&text).map_err(|why| KeyError::Malformed {
         path: path.to_path_buf(),
         why,
