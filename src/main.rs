@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use portico::config::{self, Config, ConfigError};
 use portico::model::{system_resolve, Snapshot};
-use portico::store::Store;
+use portico::store::{StateKey, Store};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -126,7 +126,7 @@ fn serve(
 ) -> anyhow::Result<ExitCode> {
     let mut config = config;
     // Always open: plans and keys may also come from the management API.
-    let mut store = Store::open(&config.state.dir)?;
+    let mut store = portico::store::open_state(&config.state)?;
     for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
         key.value = Some(store.generated_key(key.id())?);
     }
@@ -148,11 +148,12 @@ fn keys(config: &Config) -> anyhow::Result<serde_json::Value> {
     } else {
         None
     };
+    let key = StateKey::existing(&config.state)?;
     let mut list = Vec::new();
     for k in &config.api_keys {
         let value = match (&k.value, &store) {
             (Some(v), _) => Some(v.clone()),
-            (None, Some(s)) => s.stored_key(k.id())?,
+            (None, Some(s)) => s.stored_key(k.id(), key.as_ref())?,
             (None, None) => None,
         };
         list.push(serde_json::json!({

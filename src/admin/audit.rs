@@ -5,7 +5,7 @@
 //! are redacted; signatures are never recorded. Data-plane calls never
 //! come here.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,8 +32,8 @@ pub struct Event<'a> {
 
 impl Audit {
     pub fn open(dir: &Path) -> io::Result<Audit> {
-        std::fs::create_dir_all(dir)?;
-        let file = OpenOptions::new()
+        crate::store::private::create_dir(dir)?;
+        let file = crate::store::private::options()
             .create(true)
             .append(true)
             .open(dir.join(FILE))?;

@@ -119,6 +119,18 @@ impl AccountThrottle {
 pub struct StateConfig {
     pub dir: PathBuf,
     pub flush_ms: u64,
+    /// The data key sealing API key values at rest (`{dir}/state.key` when
+    /// unset); `PORTICO_STATE_KEY` overrides it. Read once, at start.
+    pub key_file: Option<PathBuf>,
+}
+
+impl StateConfig {
+    /// Where the data key is read from (and generated at first start).
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.dir.join("state.key"))
+    }
 }
 
 impl Default for StateConfig {
@@ -126,6 +138,7 @@ impl Default for StateConfig {
         StateConfig {
             dir: PathBuf::from("portico-state"),
             flush_ms: 1000,
+            key_file: None,
         }
     }
 }

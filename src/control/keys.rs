@@ -32,14 +32,11 @@ impl ControlPlane {
                 )))
             }
             Some(v) => v,
-            None => self.ids.next(40),
+            None => {
+                crate::store::random_key_value().map_err(|e| ApiError::Internal(e.to_string()))?
+            }
         };
-        if self
-            .store
-            .keys()?
-            .iter()
-            .any(|k| k.value.as_deref() == Some(&value))
-        {
+        if self.store.key_with_value(&value)?.is_some() {
             return Err(ApiError::Conflict("API Key already exists".into()));
         }
         let k = ApiKey {

@@ -2,10 +2,15 @@
 //! rusqlite, WAL, `synchronous = FULL`) in the state directory. A call's
 //! change is one transaction, committed before the answer is sent, so an
 //! acknowledged change survives `kill -9` and a half-applied one never shows.
+//! API key values are stored sealed with the state key (`sealed`), and
+//! found by their keyed hash (`lookup`), never in plain text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::store::{KeyError, StateKey, StoreError};
 
 use super::error::ApiError;
 use super::file_apis::{self, FileApi};
@@ -13,16 +18,19 @@ use super::model::{ApiDoc, ApiKey, Deployment, Stage, UsagePlan};
 
 pub struct ControlStore {
     db: Connection,
+    file: PathBuf,
+    key: Arc<StateKey>,
     /// The config file's APIs: shown, never stored or changed here.
-    file: Vec<FileApi>,
+    file_apis: Vec<FileApi>,
 }
 
 impl ControlStore {
-    pub fn open(dir: &Path) -> Result<ControlStore, rusqlite::Error> {
-        let _ = std::fs::create_dir_all(dir);
-        let db = Connection::open(dir.join("control.db"))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "FULL")?;
+    /// Opens (creating if needed) `dir/control.db`, sealing the API key
+    /// values of a store written before values were sealed.
+    pub fn open(dir: &Path, key: Arc<StateKey>) -> Result<ControlStore, StoreError> {
+        let db = crate::store::open_database(dir, "control.db", &key)?;
+        let file = dir.join("control.db");
+        let err = crate::store::sqlite_error(&file);
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS rest_apis (
                  id TEXT PRIMARY KEY,
@@ -39,7 +47,9 @@ impl ControlStore {
              );
              CREATE TABLE IF NOT EXISTS api_keys (
                  id TEXT PRIMARY KEY,
-                 body TEXT NOT NULL
+                 body TEXT NOT NULL,
+                 sealed TEXT,
+                 lookup TEXT
              );
              CREATE TABLE IF NOT EXISTS usage_plans (
                  id TEXT PRIMARY KEY,
@@ -56,20 +66,74 @@ impl ControlStore {
                  body TEXT NOT NULL,
                  PRIMARY KEY (api, name)
              );",
-        )?;
-        Ok(ControlStore {
+        )
+        .map_err(&err)?;
+        let mut store = ControlStore {
             db,
-            file: Vec::new(),
-        })
+            file,
+            key,
+            file_apis: Vec::new(),
+        };
+        if store.seal_plain_values().map_err(&err)? > 0 {
+            crate::store::scrub_database(&store.db, &store.file)?;
+        }
+        Ok(store)
+    }
+
+    /// Moves plain values out of key bodies into `sealed` and `lookup`
+    /// (adding the columns to a store that predates them), in one
+    /// transaction; how many there were.
+    fn seal_plain_values(&mut self) -> Result<usize, rusqlite::Error> {
+        let key = self.key.clone();
+        let tx = self.db.transaction()?;
+        let has_sealed: bool = tx.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('api_keys') WHERE name = 'sealed'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_sealed {
+            tx.execute_batch(
+                "ALTER TABLE api_keys ADD COLUMN sealed TEXT;
+                 ALTER TABLE api_keys ADD COLUMN lookup TEXT;",
+            )?;
+        }
+        tx.execute_batch(
+            "CREATE UNIQUE INDEX IF NOT EXISTS api_keys_lookup ON api_keys (lookup);",
+        )?;
+        let rows: Vec<(String, String)> = {
+            let mut q = tx.prepare("SELECT id, body FROM api_keys WHERE sealed IS NULL")?;
+            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut sealed = 0;
+        for (id, body) in rows {
+            let Ok(mut k) = serde_json::from_str::<ApiKey>(&body) else {
+                continue;
+            };
+            let Some(value) = k.value.take() else {
+                continue;
+            };
+            let fields = key_fields(&key, &id, &value)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let body = serde_json::to_string(&k)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.execute(
+                "UPDATE api_keys SET body = ?1, sealed = ?2, lookup = ?3 WHERE id = ?4",
+                params![body, fields.0, fields.1, id],
+            )?;
+            sealed += 1;
+        }
+        tx.commit()?;
+        Ok(sealed)
     }
 
     /// The config file's APIs, as they are now (at start and after SIGHUP).
     pub fn set_file(&mut self, file: Vec<FileApi>) {
-        self.file = file;
+        self.file_apis = file;
     }
 
     fn file_api(&self, id: &str) -> Option<&FileApi> {
-        self.file.iter().find(|f| f.doc.api.id == id)
+        self.file_apis.iter().find(|f| f.doc.api.id == id)
     }
 
     /// Changes to a config-file API are refused: the file is its source of truth.
@@ -86,7 +150,7 @@ impl ControlStore {
     /// Stored APIs, then the config file's (GetRestApis).
     pub fn listed(&self) -> Result<Vec<ApiDoc>, ApiError> {
         let mut all = self.apis()?;
-        all.extend(self.file.iter().map(|f| f.doc.clone()));
+        all.extend(self.file_apis.iter().map(|f| f.doc.clone()));
         Ok(all)
     }
 
@@ -247,16 +311,74 @@ impl ControlStore {
 
 /// API keys, usage plans and which keys each plan has.
 impl ControlStore {
+    /// Every stored key, with its value.
     pub fn keys(&self) -> Result<Vec<ApiKey>, ApiError> {
-        self.all("SELECT body FROM api_keys ORDER BY id")
+        let mut q = self
+            .db
+            .prepare("SELECT body, sealed FROM api_keys ORDER BY id")?;
+        let rows = q
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(body, sealed)| self.opened(&body, sealed))
+            .collect()
     }
 
+    /// Key `id`, with its value.
     pub fn key(&self, id: &str) -> Result<Option<ApiKey>, ApiError> {
-        self.one("SELECT body FROM api_keys WHERE id = ?1", id)
+        let row: Option<(String, Option<String>)> = self
+            .db
+            .query_row(
+                "SELECT body, sealed FROM api_keys WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(body, sealed)| self.opened(&body, sealed))
+            .transpose()
     }
 
+    /// The id of the stored key whose value is `value`.
+    pub fn key_with_value(&self, value: &str) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id FROM api_keys WHERE lookup = ?1",
+                [self.key.lookup(value)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores `k`: its value sealed, the rest as JSON.
     pub fn put_key(&mut self, k: &ApiKey) -> Result<(), ApiError> {
-        self.upsert("api_keys", &k.id, &encode(k)?)
+        let (sealed, lookup) = match &k.value {
+            Some(v) => {
+                let (s, l) = key_fields(&self.key, &k.id, v).map_err(sealing)?;
+                (Some(s), Some(l))
+            }
+            None => (None, None),
+        };
+        let body = encode(&ApiKey {
+            value: None,
+            ..k.clone()
+        })?;
+        self.db.execute(
+            "INSERT INTO api_keys (id, body, sealed, lookup) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET
+                 body = excluded.body, sealed = excluded.sealed, lookup = excluded.lookup",
+            params![k.id, body, sealed, lookup],
+        )?;
+        Ok(())
+    }
+
+    /// A stored key's body with its sealed value opened.
+    fn opened(&self, body: &str, sealed: Option<String>) -> Result<ApiKey, ApiError> {
+        let mut k: ApiKey = decode(body)?;
+        if let Some(s) = sealed {
+            k.value = Some(self.key.open(&s, &key_row(&k.id)).map_err(sealing)?);
+        }
+        Ok(k)
     }
 
     /// The key and its plan memberships, together.
@@ -369,4 +491,18 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
 fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, ApiError> {
     serde_json::from_str(doc)
         .map_err(|e| ApiError::Internal(format!("stored state unreadable: {e}")))
+}
+
+/// `value` sealed for key `id`'s row, and its lookup hash.
+fn key_fields(key: &StateKey, id: &str, value: &str) -> Result<(String, String), KeyError> {
+    Ok((key.seal(value, &key_row(id))?, key.lookup(value)))
+}
+
+/// What a key's value is sealed for (its row).
+fn key_row(id: &str) -> String {
+    format!("control.db api_keys {id}")
+}
+
+fn sealing(e: KeyError) -> ApiError {
+    ApiError::Internal(format!("API key values: {e}"))
 }

@@ -5,7 +5,7 @@
 //! The writer reopens its files when asked (SIGUSR1, for logrotate).
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,8 +136,10 @@ enum Sink {
     File(PathBuf, File),
 }
 
+/// Created owner-only: access logs name callers and what they called (an
+/// existing file keeps its mode, so one made for a log shipper stays readable).
 fn open(path: &PathBuf) -> Result<File, OpenError> {
-    OpenOptions::new()
+    crate::store::private::options()
         .create(true)
         .append(true)
         .open(path)
@@ -170,7 +172,7 @@ fn sink(d: &Destination) -> Result<Sink, OpenError> {
         Destination::Stdout => Sink::Stdout,
         Destination::File(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = std::fs::create_dir_all(dir);
+                let _ = crate::store::private::create_dir(dir);
             }
             Sink::File(p.clone(), open(p)?)
         }

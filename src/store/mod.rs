@@ -1,10 +1,20 @@
 //! The state directory's embedded store (SQLite, in WAL mode): usage per
 //! key per plan per UTC day, each plan's first day (for the quota offset)
-//! and generated API key values. One writer (the server's store thread);
-//! the `portico usage` and `portico keys` commands read it while the server
-//! runs, which WAL allows.
+//! and generated API key values (sealed with the state key). One writer
+//! (the server's store thread); the `portico usage` and `portico keys`
+//! commands read it while the server runs, which WAL allows.
+
+mod database;
+pub mod private;
+pub mod state_key;
+
+pub use database::open as open_database;
+pub use database::scrub as scrub_database;
+pub use database::sqlite_err as sqlite_error;
+pub use state_key::{KeyError, StateKey};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -23,11 +33,15 @@ pub enum StoreError {
         file: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 pub struct Store {
     conn: Connection,
     file: PathBuf,
+    /// Seals generated values; `None` when opened read-only.
+    key: Option<Arc<StateKey>>,
 }
 
 /// One day's usage of one key: calls admitted and bytes sent back.
@@ -47,24 +61,63 @@ CREATE TABLE IF NOT EXISTS plans (name TEXT PRIMARY KEY, first_day TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS generated_keys (key_id TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
+/// The server's start: the state directory made owner-only, the state key
+/// loaded (generated at the first start) and installed for the process,
+/// and the usage store opened with it.
+pub fn open_state(state: &crate::config::StateConfig) -> Result<Store, StoreError> {
+    private::secure_state_dir(&state.dir).map_err(|source| StoreError::Dir {
+        dir: state.dir.clone(),
+        source,
+    })?;
+    let key = Arc::new(StateKey::load(state)?);
+    state_key::install(key.clone());
+    Store::open(&state.dir, key)
+}
+
 impl Store {
-    /// Opens (creating if needed) `dir/portico.db` for writing.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
-        let file = dir.join("portico.db");
-        let conn = Connection::open(&file).map_err(|source| StoreError::Sqlite {
-            file: file.clone(),
-            source,
-        })?;
-        let store = Store { conn, file };
-        store.batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )?;
+    /// Opens (creating if needed) `dir/portico.db` for writing, sealing
+    /// any generated value stored before values were sealed.
+    pub fn open(dir: &Path, key: Arc<StateKey>) -> Result<Store, StoreError> {
+        let conn = open_database(dir, "portico.db", &key)?;
+        let mut store = Store {
+            conn,
+            file: dir.join("portico.db"),
+            key: Some(key),
+        };
         store.batch(SCHEMA)?;
+        if store.seal_plain_values()? > 0 {
+            scrub_database(&store.conn, &store.file)?;
+        }
         Ok(store)
+    }
+
+    /// Seals plain generated values in one transaction; how many there were.
+    fn seal_plain_values(&mut self) -> Result<usize, StoreError> {
+        let key = self.key.clone().expect("opened for writing");
+        let err = database::sqlite_err(&self.file);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let plain: Vec<(String, String)> = {
+            let mut q = tx
+                .prepare("SELECT key_id, value FROM generated_keys")
+                .map_err(&err)?;
+            let rows = q
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(&err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&err)?
+        };
+        let plain: Vec<_> = plain
+            .into_iter()
+            .filter(|(_, v)| !state_key::is_sealed(v))
+            .collect();
+        for (id, value) in &plain {
+            tx.execute(
+                "UPDATE generated_keys SET value = ?1 WHERE key_id = ?2",
+                params![key.seal(value, &generated_row(id))?, id],
+            )
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)?;
+        Ok(plain.len())
     }
 
     /// Opens an existing store read-only, beside a running server.
@@ -76,7 +129,11 @@ impl Store {
                 source,
             },
         )?;
-        let store = Store { conn, file };
+        let store = Store {
+            conn,
+            file,
+            key: None,
+        };
         store.batch("PRAGMA busy_timeout = 5000;")?;
         Ok(store)
     }
@@ -218,56 +275,75 @@ impl Store {
         Ok(day.and_then(|d| d.parse().ok()))
     }
 
-    /// The generated value of `key_id`, generating and storing one if absent.
+    /// The generated value of `key_id`, generating and storing one (sealed)
+    /// if absent.
     pub fn generated_key(&mut self, key_id: &str) -> Result<String, StoreError> {
-        if let Some(v) = self.stored_key(key_id)? {
+        let key = self.key.clone().expect("opened for writing");
+        if let Some(v) = self.stored_key(key_id, Some(&key))? {
             return Ok(v);
         }
-        let value = generate_key_value();
+        let value = random_key_value()?;
         self.conn
             .execute(
                 "INSERT INTO generated_keys (key_id, value) VALUES (?1, ?2)",
-                params![key_id, value],
+                params![key_id, key.seal(&value, &generated_row(key_id))?],
             )
             .map_err(|e| self.err(e))?;
         Ok(value)
     }
 
-    pub fn stored_key(&self, key_id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+    /// The generated value of `key_id`, opened with `key` (`None`: there is
+    /// no state key, so only a value from before sealing can be read).
+    pub fn stored_key(
+        &self,
+        key_id: &str,
+        key: Option<&StateKey>,
+    ) -> Result<Option<String>, StoreError> {
+        let stored: Option<String> = self
+            .conn
             .query_row(
                 "SELECT value FROM generated_keys WHERE key_id = ?1",
                 params![key_id],
                 |row| row.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        Ok(match stored {
+            // Not sealed yet: written before sealing, read before a server start sealed it.
+            Some(v) if !state_key::is_sealed(&v) => Some(v),
+            Some(v) => Some(
+                key.ok_or(KeyError::Missing)?
+                    .open(&v, &generated_row(key_id))?,
+            ),
+            None => None,
+        })
     }
 }
 
-/// 40 characters from the kernel's random source (as AWS keys are 40 long).
-fn generate_key_value() -> String {
+/// What a generated value is sealed for (its row).
+fn generated_row(key_id: &str) -> String {
+    format!("portico.db generated_keys {key_id}")
+}
+
+/// An API key value: 40 characters (as AWS's are) of the 62 letters and
+/// digits, from the system's cryptographic random source.
+pub fn random_key_value() -> Result<String, KeyError> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 40];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-    if filled.is_err() {
-        // No /dev/urandom: fall back to the clock and the process id, mixed.
-        let mut x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id()) << 32;
-        for b in &mut bytes {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+    // Bytes at or above the last multiple of 62 are dropped, so every character is equally likely.
+    const BOUND: u8 = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+    let mut out = String::with_capacity(40);
+    let mut bytes = [0u8; 64];
+    while out.len() < 40 {
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| KeyError::Random)?;
+        out.extend(
+            bytes
+                .iter()
+                .filter(|b| **b < BOUND)
+                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+                .take(40 - out.len()),
+        );
     }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -284,6 +360,73 @@ mod tests {
         d
     }
 
+    fn key(byte: u8) -> Arc<StateKey> {
+        Arc::new(StateKey::from_bytes(&[byte; state_key::KEY_LEN]))
+    }
+
+    /// Every file of the store, read whole.
+    fn store_bytes(d: &Path) -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(d).unwrap() {
+            all.extend(std::fs::read(e.unwrap().path()).unwrap());
+        }
+        all
+    }
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn generated_values_are_sealed_on_disk_and_need_their_key() {
+        let d = dir();
+        let v = {
+            let mut s = Store::open(&d, key(1)).unwrap();
+            s.generated_key("alice").unwrap()
+        };
+        assert!(!contains(&store_bytes(&d), &v));
+        let ro = Store::open_read_only(&d).unwrap();
+        assert_eq!(ro.stored_key("alice", Some(&key(1))).unwrap(), Some(v));
+        assert!(ro.stored_key("alice", Some(&key(2))).is_err());
+        drop(ro);
+        match Store::open(&d, key(2)) {
+            Err(StoreError::Key(KeyError::WrongKey { .. })) => {}
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("opened with another key"),
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn plain_values_from_before_sealing_are_sealed_at_open() {
+        let d = dir();
+        std::fs::create_dir_all(&d).unwrap();
+        let plain = "PlainGeneratedValue0123456789abcdefghijk";
+        {
+            let c = Connection::open(d.join("portico.db")).unwrap();
+            c.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute(
+                "INSERT INTO generated_keys (key_id, value) VALUES ('alice', ?1)",
+                [plain],
+            )
+            .unwrap();
+        }
+        assert!(contains(&store_bytes(&d), plain));
+        let mut s = Store::open(&d, key(1)).unwrap();
+        assert!(!contains(&store_bytes(&d), plain), "sealed and scrubbed");
+        assert_eq!(s.generated_key("alice").unwrap(), plain);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn random_values_are_40_letters_and_digits() {
+        let a = random_key_value().unwrap();
+        assert_eq!(a.len(), 40);
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(a, random_key_value().unwrap());
+    }
+
     #[test]
     fn usage_adds_up_per_day_and_survives_reopening() {
         let d = dir();
@@ -296,7 +439,7 @@ mod tests {
             bytes: calls * 10,
         };
         {
-            let mut s = Store::open(&d).unwrap();
+            let mut s = Store::open(&d, key(1)).unwrap();
             s.add_usage(&[row(3, day), row(4, day), row(1, day.succ_opt().unwrap())])
                 .unwrap();
         }
@@ -321,7 +464,7 @@ mod tests {
     #[test]
     fn generated_keys_and_first_days_are_kept() {
         let d = dir();
-        let mut s = Store::open(&d).unwrap();
+        let mut s = Store::open(&d, key(1)).unwrap();
         let k = s.generated_key("alice").unwrap();
         assert_eq!(k.len(), 40);
         assert_eq!(s.generated_key("alice").unwrap(), k);

@@ -59,7 +59,7 @@ pub fn issue(config: &Config, cert: &CertificateConfig) -> Result<(), String> {
 async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), String> {
     let acme = &config.acme;
     let dir = config.state.dir.join("acme");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::store::private::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let account = account(config, &dir).await?;
     let identifiers: Vec<Identifier> = cert
         .hosts
@@ -128,8 +128,8 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
             .map_err(|e| format!("certificate: {e}"))?;
         let (cert_file, key_file) = cert.files(&config.state.dir);
         // Key first, then the certificate: the watcher reloads on the certificate.
-        write_atomically(&key_file, key.serialize_pem().as_bytes(), true)?;
-        write_atomically(&cert_file, chain.as_bytes(), false)
+        write_atomically(&key_file, key.serialize_pem().as_bytes())?;
+        write_atomically(&cert_file, chain.as_bytes())
     }
     .await;
     for p in published {
@@ -196,19 +196,18 @@ async fn account(config: &Config, dir: &Path) -> Result<Account, String> {
         .await
         .map_err(|e| format!("new account at {}: {e}", config.acme.directory))?;
     let text = serde_json::to_vec(&credentials).map_err(|e| e.to_string())?;
-    write_atomically(&saved, &text, true)?;
+    write_atomically(&saved, &text)?;
     Ok(account)
 }
 
-fn write_atomically(path: &PathBuf, data: &[u8], private: bool) -> Result<(), String> {
+/// Owner-only, as everything in the state directory (certificates too).
+fn write_atomically(path: &PathBuf, data: &[u8]) -> Result<(), String> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
+    let mut f = crate::store::private::options()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(if private { 0o600 } else { 0o644 })
         .open(&tmp)
         .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()).map(|()| f))
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
