@@ -97,7 +97,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     } = conn;
     let buf = stream.buffered();
     let req = RequestInfo {
-        id: RequestId::assign(w, head, buf),
+        id: RequestId::assign(w),
         body: head.body,
         expect_continue: head.expect_continue,
         is_head: head.method() == Method::Head,
