@@ -598,6 +598,88 @@ fn request_authorizer_uses_every_identity_source() {
 }
 
 #[test]
+fn a_repeated_identity_is_401_without_invoking_the_authorizer() {
+    let fns = Functions::start();
+    let up = Upstream::ok(b"r");
+    let srv = Server::start(&lambda_auth_api(&fns, 300, &up.addr()));
+    let mut c = srv.connect();
+    let call = |c: &mut Client, target: &str, headers: &[(&str, &str)]| {
+        c.request(request("GET", target, "localhost", headers, b""))
+    };
+    // REQUEST: the decision would be kept for one user while the event
+    // carried both, so mallory's Deny would be planted under bob.
+    let twice = [("X-User", "bob"), ("x-user", "mallory")];
+    assert_error(
+        &call(&mut c, "/prod/r?q=1", &twice),
+        401,
+        Some("Unauthorized"),
+    );
+    let once = [("X-User", "bob")];
+    assert_error(
+        &call(&mut c, "/prod/r?q=1&q=2", &once),
+        401,
+        Some("Unauthorized"),
+    );
+    assert_error(
+        &call(&mut c, "/prod/r?q=1&%71=2", &once),
+        401,
+        Some("Unauthorized"),
+    );
+    // TOKEN: two tokens.
+    let tokens = [("Authorization", "allow"), ("Authorization", "deny")];
+    assert_error(
+        &call(&mut c, "/prod/t/1", &tokens),
+        401,
+        Some("Unauthorized"),
+    );
+    assert_eq!(fns.count("authorizer-request"), 0, "not invoked");
+    assert_eq!(fns.count("authorizer-token"), 0, "not invoked");
+    up.assert_nothing();
+    // bob alone is allowed: nothing was kept under his name.
+    let r = call(&mut c, "/prod/r?q=1", &once);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(up.recv().header("x-principal"), Some("bob"));
+    assert_eq!(fns.count("authorizer-request"), 1);
+}
+
+#[test]
+fn two_authorization_headers_are_401_for_a_jwt_authorizer() {
+    let up = Upstream::ok(b"pets");
+    let cfg = jwt_api(
+        &format!("jwks_file = \"{FIXTURES}/jwks-a.json\""),
+        &up.addr(),
+        None,
+    );
+    let srv = Server::start(&cfg);
+    let mut c = srv.connect();
+    let good = bearer(&rs256("rsa-a.pem", "key-a", &claims(json!({}))));
+    // An unsigned token (alg none) behind a valid one.
+    let b64 = |v: Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let unsigned = format!(
+        "Bearer {}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(claims(json!({"sub": "admin"})))
+    );
+    let r = c.request(request(
+        "GET",
+        "/prod/pets",
+        "localhost",
+        &[("Authorization", &good), ("authorization", &unsigned)],
+        b"",
+    ));
+    assert_error(&r, 401, Some("Unauthorized"));
+    up.assert_nothing();
+    assert_eq!(
+        get(&mut c, "GET", "/prod/pets", Some(&good)).status,
+        200,
+        "the valid token alone"
+    );
+}
+
+#[test]
 fn simple_responses_and_their_context_in_a_2_0_event() {
     let fns = Functions::start();
     let srv = Server::start(&lambda_auth_api(&fns, 300, NO_BACKEND));

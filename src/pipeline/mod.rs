@@ -12,6 +12,7 @@ mod admit;
 mod authorize;
 mod cache;
 mod cors;
+mod identity;
 mod record;
 mod request_id;
 mod resolve;
