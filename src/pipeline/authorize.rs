@@ -66,7 +66,8 @@ async fn jwt_check(
     if let Some(a) = w.auth.borrow().verified.get(jwt.id, token, now) {
         return Ok(a);
     }
-    let (alg, kid) = JwtAuthorizer::header(token).map_err(|_| UNAUTHORIZED)?;
+    // Refused before any key is looked for, let alone fetched.
+    let (alg, kid) = jwt.precheck(token, now).map_err(|_| UNAUTHORIZED)?;
     let verified = match &jwt.keys {
         KeySource::File(set) => jwt.verify(token, (alg, kid.as_deref()), set),
         KeySource::Url(url) => match keys_for(w, snap, url, kid.as_deref()).await {
