@@ -41,33 +41,3 @@ pub fn query(head: &Head, buf: &[u8], name: &[u8]) -> Result<Option<Vec<u8>>, Re
         _ => Err(Repeated),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parsed(raw: &str) -> Head {
-        let mut head = Head::default();
-        crate::http::parse_request_head(
-            raw.as_bytes(),
-            &crate::config::LimitsConfig::default(),
-            &mut head,
-        )
-        .unwrap();
-        head
-    }
-
-    #[test]
-    fn once_or_refused() {
-        let raw = "GET /x?q=1&r=a&r=b HTTP/1.1\r\nhost: h\r\nX-User: alice\r\n\
-                   authorization: a\r\nAuthorization: b\r\n\r\n";
-        let head = parsed(raw);
-        let buf = raw.as_bytes();
-        assert_eq!(header(&head, buf, b"x-user"), Ok(Some(&b"alice"[..])));
-        assert_eq!(header(&head, buf, b"x-other"), Ok(None));
-        assert_eq!(header(&head, buf, b"authorization"), Err(Repeated));
-        assert_eq!(query(&head, buf, b"q"), Ok(Some(b"1".to_vec())));
-        assert_eq!(query(&head, buf, b"s"), Ok(None));
-        assert_eq!(query(&head, buf, b"r"), Err(Repeated));
-    }
-}
