@@ -92,6 +92,23 @@ fn unknown_key_is_403_forbidden() {
 }
 
 #[test]
+fn two_api_key_headers_are_403_forbidden_not_the_first_taken() {
+    let srv = Server::start(&keys_config(""));
+    let mut c = srv.connect();
+    for (keys, ctx) in [
+        ([ALICE, "no-such-key-0123456789abc"], "valid key first"),
+        ([ALICE, ALICE], "the same valid key twice"),
+    ] {
+        let r = c.request(get_with(
+            "/prod/keyed",
+            &[("x-api-key", keys[0]), ("X-Api-Key", keys[1])],
+        ));
+        assert_forbidden(&r, ctx);
+    }
+    assert_key_ok(&mut c, "/prod/keyed", ALICE, "alice alone");
+}
+
+#[test]
 fn disabled_key_is_403_forbidden() {
     let srv = Server::start(&keys_config(""));
     let mut c = srv.connect();

@@ -318,7 +318,7 @@ fn an_unknown_key_id_fetches_the_key_set_again() {
         200
     );
     assert_eq!(jwks.fetches(), 2, "key B is now kept");
-    // A key nobody has: one fetch, then refused without fetching again.
+    // A key nobody has, within 10 s of that fetch: refused without fetching.
     let c_tok = rs256("rsa-b.pem", "key-c", &claims(json!({})));
     for _ in 0..3 {
         assert_eq!(
@@ -328,9 +328,87 @@ fn an_unknown_key_id_fetches_the_key_set_again() {
     }
     assert_eq!(
         jwks.fetches(),
-        3,
-        "an unknown kid fetches at most once per 10 s"
+        2,
+        "tokens naming unknown keys fetch at most once per 10 s per authorizer"
     );
+}
+
+#[test]
+fn garbage_tokens_make_at_most_one_jwks_fetch_across_workers() {
+    let jwks = Jwks::serve("jwks-ab.json");
+    let up = Upstream::ok(b"pets");
+    let cfg = jwt_api(
+        &format!("jwks_uri = \"http://{}/jwks\"", jwks.up.addr()),
+        &up.addr(),
+        None,
+    )
+    .server("workers", "2");
+    let srv = Server::start(&cfg);
+    let b64 = |v: Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let unique = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut tokens: Vec<String> = (0..50)
+        .map(|i| {
+            rs256(
+                "rsa-b.pem",
+                &format!("made-up-{unique}-{i}"),
+                &claims(json!({})),
+            )
+        })
+        .collect();
+    // No kid, with a set of two keys: no key to pick, nothing to fetch for.
+    let mut no_kid = Header::new(Algorithm::RS256);
+    no_kid.kid = None;
+    let kidless = encode(
+        &no_kid,
+        &claims(json!({})),
+        &EncodingKey::from_rsa_pem(&fixture("rsa-b.pem")).unwrap(),
+    )
+    .unwrap();
+    tokens.extend(std::iter::repeat_n(kidless, 10));
+    // Refused before any key is looked for: not a JWT, unsigned, expired, another issuer.
+    tokens.push("garbage".into());
+    tokens.push(format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "kid": "x1"})),
+        b64(claims(json!({})))
+    ));
+    tokens.push(rs256(
+        "rsa-b.pem",
+        "x2",
+        &claims(json!({"exp": now() - 3600})),
+    ));
+    tokens.push(rs256(
+        "rsa-b.pem",
+        "x3",
+        &claims(json!({"iss": "https://evil.example"})),
+    ));
+    for t in &tokens {
+        // A connection each, so both workers see them.
+        let r = get(&mut srv.connect(), "GET", "/prod/pets", Some(&bearer(t)));
+        assert_error(&r, 401, Some("Unauthorized"));
+    }
+    assert!(
+        jwks.fetches() <= 1,
+        "{} garbage tokens made {} JWKS fetches",
+        tokens.len(),
+        jwks.fetches()
+    );
+    up.assert_nothing();
+    // The issuer's own tokens still pass, on whichever worker serves them.
+    let a = bearer(&rs256("rsa-a.pem", "key-a", &claims(json!({}))));
+    for _ in 0..4 {
+        assert_eq!(
+            get(&mut srv.connect(), "GET", "/prod/pets", Some(&a)).status,
+            200
+        );
+    }
+    assert_eq!(jwks.fetches(), 1);
 }
 
 #[test]
@@ -595,6 +673,88 @@ fn request_authorizer_uses_every_identity_source() {
     // Kept per identity: bob again costs no invocation.
     assert_eq!(call(&mut c, Some("bob")).status, 200);
     assert_eq!(fns.count("authorizer-request"), before);
+}
+
+#[test]
+fn a_repeated_identity_is_401_without_invoking_the_authorizer() {
+    let fns = Functions::start();
+    let up = Upstream::ok(b"r");
+    let srv = Server::start(&lambda_auth_api(&fns, 300, &up.addr()));
+    let mut c = srv.connect();
+    let call = |c: &mut Client, target: &str, headers: &[(&str, &str)]| {
+        c.request(request("GET", target, "localhost", headers, b""))
+    };
+    // REQUEST: the decision would be kept for one user while the event
+    // carried both, so mallory's Deny would be planted under bob.
+    let twice = [("X-User", "bob"), ("x-user", "mallory")];
+    assert_error(
+        &call(&mut c, "/prod/r?q=1", &twice),
+        401,
+        Some("Unauthorized"),
+    );
+    let once = [("X-User", "bob")];
+    assert_error(
+        &call(&mut c, "/prod/r?q=1&q=2", &once),
+        401,
+        Some("Unauthorized"),
+    );
+    assert_error(
+        &call(&mut c, "/prod/r?q=1&%71=2", &once),
+        401,
+        Some("Unauthorized"),
+    );
+    // TOKEN: two tokens.
+    let tokens = [("Authorization", "allow"), ("Authorization", "deny")];
+    assert_error(
+        &call(&mut c, "/prod/t/1", &tokens),
+        401,
+        Some("Unauthorized"),
+    );
+    assert_eq!(fns.count("authorizer-request"), 0, "not invoked");
+    assert_eq!(fns.count("authorizer-token"), 0, "not invoked");
+    up.assert_nothing();
+    // bob alone is allowed: nothing was kept under his name.
+    let r = call(&mut c, "/prod/r?q=1", &once);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(up.recv().header("x-principal"), Some("bob"));
+    assert_eq!(fns.count("authorizer-request"), 1);
+}
+
+#[test]
+fn two_authorization_headers_are_401_for_a_jwt_authorizer() {
+    let up = Upstream::ok(b"pets");
+    let cfg = jwt_api(
+        &format!("jwks_file = \"{FIXTURES}/jwks-a.json\""),
+        &up.addr(),
+        None,
+    );
+    let srv = Server::start(&cfg);
+    let mut c = srv.connect();
+    let good = bearer(&rs256("rsa-a.pem", "key-a", &claims(json!({}))));
+    // An unsigned token (alg none) behind a valid one.
+    let b64 = |v: Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let unsigned = format!(
+        "Bearer {}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(claims(json!({"sub": "admin"})))
+    );
+    let r = c.request(request(
+        "GET",
+        "/prod/pets",
+        "localhost",
+        &[("Authorization", &good), ("authorization", &unsigned)],
+        b"",
+    ));
+    assert_error(&r, 401, Some("Unauthorized"));
+    up.assert_nothing();
+    assert_eq!(
+        get(&mut c, "GET", "/prod/pets", Some(&good)).status,
+        200,
+        "the valid token alone"
+    );
 }
 
 #[test]

@@ -125,6 +125,7 @@ fn powertools_sees_a_payload_2_0_event_and_its_cookies_come_back() {
             ("x-test", "two"),
             ("Cookie", "a=1; b=2"),
             ("cookie", "c=3"),
+            ("x-request-id", "forged-id"),
         ],
         b"",
     );
@@ -152,6 +153,11 @@ fn powertools_sees_a_payload_2_0_event_and_its_cookies_come_back() {
     let raw = fns.last_event("powertools-v2");
     assert_eq!(raw["requestContext"]["routeKey"], "GET /things/{id}");
     assert_eq!(raw["requestContext"]["requestId"], r.request_id());
+    assert_ne!(
+        r.request_id(),
+        "forged-id",
+        "a client's x-request-id is not the request id"
+    );
     assert!(raw.get("body").is_none(), "2.0 omits an absent body");
 }
 

@@ -5,6 +5,7 @@
 //! `portico cert self-signed`.
 mod common;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -411,6 +412,32 @@ fn lambda_endpoints_can_be_https() {
     );
 }
 
+type CertEntry<'p> = (&'p Path, &'p Path, Option<&'p Path>);
+
+/// A server with these certificates (cert, key, `client_ca`) and API `s`,
+/// answering `GET /prod/x` with `mutual` on any host.
+fn mutual_tls_server(entries: &[CertEntry<'_>]) -> Server {
+    let mut text = String::from("[tls]\nlisten = \"127.0.0.1:0\"\n");
+    for (crt, key, ca) in entries {
+        text.push_str(&format!(
+            "[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+            crt.display(),
+            key.display()
+        ));
+        if let Some(ca) = ca {
+            text.push_str(&format!("client_ca = \"{}\"\n", ca.display()));
+        }
+    }
+    text.push('\n');
+    text.push_str(&api_toml(
+        "s",
+        &[],
+        &["prod"],
+        &[mock_route("GET", "/x", false, "mutual")],
+    ));
+    Server::start(&Config::new(&text))
+}
+
 #[test]
 fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
     let dir = TempDir::new("tls");
@@ -418,23 +445,7 @@ fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
     let (m_crt, m_key) = make_cert(&dir.path, "m", &["m.test"], false);
     let (ca_file, ca) = make_ca(&dir.path, "clients");
     let (_, stranger_ca) = make_ca(&dir.path.join("other"), "strangers");
-    let text = format!(
-        "[tls]\nlisten = \"127.0.0.1:0\"\n\
-         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n\
-         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\n{}",
-        a_crt.display(),
-        a_key.display(),
-        m_crt.display(),
-        m_key.display(),
-        ca_file.display(),
-        api_toml(
-            "s",
-            &[],
-            &["prod"],
-            &[mock_route("GET", "/x", false, "mutual")]
-        )
-    );
-    let mut srv = Server::start(&Config::new(&text));
+    let mut srv = mutual_tls_server(&[(&a_crt, &a_key, None), (&m_crt, &m_key, Some(&ca_file))]);
     let port = srv.https_port();
     let trusted = client_config_with_cert(&ca, "partner-1");
     let seen = tls_get(&trusted, port, "m.test", "/prod/x").unwrap();
@@ -453,6 +464,80 @@ fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
     // Other names on the listener need none.
     let seen = tls_get(&anonymous, port, "a.test", "/prod/x").unwrap();
     assert!(seen.answer.ends_with("mutual") && seen.cert == cert_der(&a_crt));
+}
+
+#[test]
+fn a_mutual_tls_host_is_421_unless_its_sni_verified_a_client_certificate() {
+    let dir = TempDir::new("tls");
+    let (a_crt, a_key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let (m_crt, m_key) = make_cert(&dir.path, "m", &["m.test"], false);
+    let (n_crt, n_key) = make_cert(&dir.path, "n", &["n.test"], false);
+    let (m_ca_file, m_ca) = make_ca(&dir.path, "m-clients");
+    let (n_ca_file, n_ca) = make_ca(&dir.path.join("n"), "n-clients");
+    let mut srv = mutual_tls_server(&[
+        (&a_crt, &a_key, None),
+        (&m_crt, &m_key, Some(&m_ca_file)),
+        (&n_crt, &n_key, Some(&n_ca_file)),
+    ]);
+    let port = srv.https_port();
+    let m_client = client_config_with_cert(&m_ca, "partner-1");
+    let n_client = client_config_with_cert(&n_ca, "partner-2");
+    let anonymous = no_resumption_config();
+    let served = |seen: Result<TlsSeen, String>| {
+        let seen = seen.unwrap();
+        assert!(seen.answer.starts_with("HTTP/1.1 200"), "{}", seen.answer);
+    };
+    let misdirected = |seen: Result<TlsSeen, String>, ctx: &str| {
+        let seen = seen.unwrap();
+        assert!(
+            seen.answer.starts_with("HTTP/1.1 421"),
+            "{ctx}: {}",
+            seen.answer
+        );
+        assert!(
+            seen.answer
+                .ends_with(r#"{"message":"Misdirected Request"}"#),
+            "{ctx}: {}",
+            seen.answer
+        );
+    };
+    served(tls_get_host(&m_client, port, "m.test", "m.test", "/prod/x"));
+    served(tls_get_host(
+        &m_client,
+        port,
+        "m.test",
+        "M.Test:443",
+        "/prod/x",
+    ));
+    // Another name in the handshake (no certificate asked for), or none at all.
+    misdirected(
+        tls_get_host(&anonymous, port, "a.test", "m.test", "/prod/x"),
+        "SNI a.test",
+    );
+    misdirected(
+        tls_get_host(&m_client, port, "a.test", "m.test", "/prod/x"),
+        "SNI a.test with a client that has a certificate",
+    );
+    misdirected(
+        tls_get_host(&anonymous, port, "127.0.0.1", "m.test", "/prod/x"),
+        "no SNI",
+    );
+    // Another mutual-TLS domain's certificate is not this domain's.
+    served(tls_get_host(&n_client, port, "n.test", "n.test", "/prod/x"));
+    misdirected(
+        tls_get_host(&n_client, port, "n.test", "m.test", "/prod/x"),
+        "SNI n.test, certificate from n's CA",
+    );
+    // Never over plain HTTP.
+    let r = srv
+        .connect()
+        .request(request("GET", "/prod/x", "m.test", &[], b""));
+    assert_error(&r, 421, Some("Misdirected Request"));
+    // Other hosts are served as before, on either listener.
+    served(tls_get_host(
+        &anonymous, port, "a.test", "a.test", "/prod/x",
+    ));
+    assert_eq!(srv.connect().get("/prod/x").status, 200);
 }
 
 #[test]

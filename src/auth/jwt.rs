@@ -90,10 +90,56 @@ impl JwtAuthorizer {
         Ok(token)
     }
 
-    /// The token's header: its algorithm and the `kid` it names, if any.
-    pub fn header(token: &str) -> Result<(Algorithm, Option<String>), JwtError> {
-        let h = decode_header(token).map_err(|_| JwtError::Malformed)?;
-        Ok((h.alg, h.kid))
+    /// What can be checked of a token without its key, so that a token
+    /// that cannot pass costs no key lookup, and no JWKS fetch: three
+    /// base64url parts, a JSON header with an accepted `alg`, JSON claims
+    /// from this issuer for one of the audiences, within `exp`/`nbf` at
+    /// `now` (Unix seconds). Gives the algorithm and the `kid` it names.
+    pub fn precheck(&self, token: &str, now: u64) -> Result<(Algorithm, Option<String>), JwtError> {
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed);
+        };
+        if signature.is_empty() {
+            return Err(JwtError::Malformed);
+        }
+        let header = decode_header(token).map_err(|_| JwtError::Malformed)?;
+        if !self.validations.iter().any(|(a, _)| *a == header.alg) {
+            return Err(JwtError::Invalid);
+        }
+        use base64::Engine;
+        let claims: Map<String, Value> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(JwtError::Malformed)?;
+        let secs = |name| claims.get(name).map(Value::as_u64);
+        let on_time = match (secs("exp"), secs("nbf")) {
+            (Some(Some(exp)), None) => now <= exp.saturating_add(self.leeway_s),
+            (Some(Some(exp)), Some(Some(nbf))) => {
+                now <= exp.saturating_add(self.leeway_s) && nbf <= now + self.leeway_s
+            }
+            _ => false,
+        };
+        let issuer_ok = claims.get("iss").and_then(Value::as_str) == Some(&self.issuer);
+        if !(on_time && issuer_ok && self.audience_ok(&claims)) {
+            return Err(JwtError::Invalid);
+        }
+        Ok((header.alg, header.kid))
+    }
+
+    /// `aud` (else `client_id`, as AWS allows) names one of the audiences.
+    fn audience_ok(&self, claims: &Map<String, Value>) -> bool {
+        match claims.get("aud").or_else(|| claims.get("client_id")) {
+            Some(Value::String(a)) => self.audience.iter().any(|x| x == a),
+            Some(Value::Array(list)) => list.iter().any(|a| {
+                a.as_str()
+                    .is_some_and(|a| self.audience.iter().any(|x| x == a))
+            }),
+            _ => false,
+        }
     }
 
     /// Checks the token against `keys`.
@@ -112,15 +158,7 @@ impl JwtAuthorizer {
         let data =
             decode::<Map<String, Value>>(token, key, validation).map_err(|_| JwtError::Invalid)?;
         let claims = data.claims;
-        let audience_ok = match claims.get("aud").or_else(|| claims.get("client_id")) {
-            Some(Value::String(a)) => self.audience.iter().any(|x| x == a),
-            Some(Value::Array(list)) => list.iter().any(|a| {
-                a.as_str()
-                    .is_some_and(|a| self.audience.iter().any(|x| x == a))
-            }),
-            _ => false,
-        };
-        if !audience_ok {
+        if !self.audience_ok(&claims) {
             return Err(JwtError::Invalid);
         }
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
@@ -142,5 +180,97 @@ pub fn has_scope(authorized: &Authorized, required: &[String]) -> bool {
             required.is_empty() || required.iter().any(|r| scopes.contains(r))
         }
         Authorized::Lambda { .. } => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn authorizer() -> JwtAuthorizer {
+        let set =
+            KeySet::parse(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}]}"#).unwrap();
+        JwtAuthorizer::new(
+            1,
+            "authorization".into(),
+            super::super::jwks::KeySource::File(set),
+            "https://issuer.example".into(),
+            vec!["aud-1".into()],
+            5,
+        )
+    }
+
+    fn token(header: Value, claims: Value) -> String {
+        let b64 = |v: Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+        };
+        format!("{}.{}.c2ln", b64(header), b64(claims))
+    }
+
+    const NOW: u64 = 1_000_000;
+
+    fn claims(extra: Value) -> Value {
+        let mut c = json!({"iss": "https://issuer.example", "aud": "aud-1", "exp": NOW + 60});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    }
+
+    #[test]
+    fn precheck_refuses_what_no_key_could_make_valid() {
+        let a = authorizer();
+        let hs = json!({"alg": "HS256", "kid": "k1"});
+        assert_eq!(
+            a.precheck(&token(hs.clone(), claims(json!({}))), NOW),
+            Ok((Algorithm::HS256, Some("k1".into())))
+        );
+        let bad = |t: &str| a.precheck(t, NOW).is_err();
+        assert!(bad("garbage"));
+        assert!(bad("a.b"));
+        assert!(bad("a.b.c.d"));
+        assert!(bad(&format!("{}.", token(hs.clone(), claims(json!({}))))));
+        let good = token(hs.clone(), claims(json!({})));
+        assert!(bad(good.rsplit_once('.').unwrap().0), "no signature part");
+        assert!(
+            bad(&format!("{}.", good.rsplit_once('.').unwrap().0)),
+            "empty signature"
+        );
+        assert!(bad(&token(json!({"alg": "none"}), claims(json!({})))));
+        assert!(bad(&token(json!({"alg": "HS512"}), claims(json!({})))));
+        assert!(bad(&token(json!({"alg": "PS256"}), claims(json!({})))));
+        assert!(
+            bad(&token(hs.clone(), claims(json!({"exp": NOW - 6})))),
+            "expired"
+        );
+        assert!(
+            !bad(&token(hs.clone(), claims(json!({"exp": NOW - 5})))),
+            "leeway"
+        );
+        assert!(
+            bad(&token(
+                hs.clone(),
+                json!({"iss": "https://issuer.example", "aud": "aud-1"})
+            )),
+            "no exp"
+        );
+        assert!(
+            bad(&token(hs.clone(), claims(json!({"nbf": NOW + 6})))),
+            "not yet"
+        );
+        assert!(bad(&token(
+            hs.clone(),
+            claims(json!({"iss": "https://other.example"}))
+        )));
+        assert!(bad(&token(
+            hs.clone(),
+            claims(json!({"aud": "someone-else"}))
+        )));
+        let mut payload_not_json = token(hs, claims(json!({})));
+        payload_not_json = payload_not_json.replacen('.', ".bm90IGpzb24.", 1);
+        let parts: Vec<&str> = payload_not_json.split('.').collect();
+        assert!(bad(&format!("{}.{}.{}", parts[0], parts[1], parts[3])));
     }
 }

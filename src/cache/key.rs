@@ -1,7 +1,11 @@
 //! Cache keys, as AWS builds them: the route (method, resource path) with
 //! its path parameter values, plus only the query parameters and headers
-//! the route names as cache key parameters. Anything else in the request
-//! does not split the cache.
+//! the route names as cache key parameters; and the client's `Host`,
+//! because it reaches the integration (`x-forwarded-host`, the Lambda
+//! event) and so can change the answer: without it, one client's
+//! `Host: evil.example` would plant the answer every other client gets.
+//! A repeated named parameter or header is keyed by all its values in
+//! order, since the integration gets them all.
 
 use super::RouteCache;
 use crate::http::Head;
@@ -18,15 +22,35 @@ pub fn build(
 ) {
     out.clear();
     out.extend_from_slice(&(route as u32).to_le_bytes());
+    field(out, head.host.map(|h| h.get(buf)));
     for (_, value) in params.iter() {
         field(out, Some(value.as_bytes()));
     }
     for name in &names.key_query {
-        field(out, query.and_then(|q| query_value(q, name)));
+        fields(out, query_values(query.unwrap_or_default(), name));
     }
     for name in &names.key_headers {
-        field(out, head.header(buf, name));
+        fields(
+            out,
+            head.headers
+                .iter()
+                .filter(|(n, _)| n.get(buf).eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.get(buf)),
+        );
     }
+}
+
+/// Every value of one name, counted, so `a=1&a=2` differs from `a=1` and
+/// none (no value) differs from one empty value.
+fn fields<'v>(out: &mut Vec<u8>, values: impl Iterator<Item = &'v [u8]>) {
+    let at = out.len();
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut n: u32 = 0;
+    for v in values {
+        field(out, Some(v));
+        n += 1;
+    }
+    out[at..at + 4].copy_from_slice(&n.to_le_bytes());
 }
 
 /// A length-prefixed field, so `a`+`bc` never equals `ab`+`c`; absent
@@ -41,10 +65,18 @@ fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
     }
 }
 
-/// The first value of `name` in a raw query string (not decoded: two
-/// spellings of one value are two entries, which is safe).
+/// The first value of `name` in a raw query string.
 pub fn query_value<'q>(query: &'q [u8], name: &[u8]) -> Option<&'q [u8]> {
-    query.split(|&b| b == b'&').find_map(|pair| {
+    query_values(query, name).next()
+}
+
+/// The values of `name` in a raw query string, in order (not decoded: two
+/// spellings of one value are two entries, which is safe).
+fn query_values<'q, 'n>(
+    query: &'q [u8],
+    name: &'n [u8],
+) -> impl Iterator<Item = &'q [u8]> + use<'q, 'n> {
+    query.split(|&b| b == b'&').filter_map(move |pair| {
         let (k, v) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &pair[pair.len()..]),
@@ -63,13 +95,18 @@ mod tests {
         assert_eq!(query_value(b"a=1&a=2", b"a"), Some(&b"1"[..]));
         assert_eq!(query_value(b"flag&x=1", b"flag"), Some(&b""[..]));
         assert_eq!(query_value(b"ab=1", b"a"), None);
+        assert_eq!(query_value(b"", b"a"), None);
     }
 
     fn key_of(path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Vec<u8> {
+        key_on("x", path, query, headers)
+    }
+
+    fn key_on(host: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Vec<u8> {
         let mut router = matchit::Router::new();
         router.insert("/items/{id}", ()).unwrap();
         let m = router.at(path).unwrap();
-        let mut raw = format!("GET {path} HTTP/1.1\r\nhost: x\r\n");
+        let mut raw = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n");
         for (n, v) in headers {
             raw.push_str(&format!("{n}: {v}\r\n"));
         }
@@ -130,6 +167,46 @@ mod tests {
             key_of("/items/1", Some("lang="), &[]),
             key_of("/items/1", None, &[]),
             "empty differs from absent"
+        );
+    }
+
+    #[test]
+    fn the_host_and_every_value_of_a_repeated_name_split_the_cache() {
+        let base = key_of("/items/1", Some("lang=en"), &[("accept-language", "en")]);
+        assert_ne!(
+            base,
+            key_on(
+                "evil.example",
+                "/items/1",
+                Some("lang=en"),
+                &[("accept-language", "en")]
+            ),
+            "the Host reaches the integration"
+        );
+        assert_ne!(
+            base,
+            key_of(
+                "/items/1",
+                Some("lang=en&lang=EVIL"),
+                &[("accept-language", "en")]
+            )
+        );
+        assert_ne!(
+            key_of("/items/1", Some("lang=en&lang=fr"), &[]),
+            key_of("/items/1", Some("lang=fr&lang=en"), &[]),
+            "in order"
+        );
+        assert_ne!(
+            base,
+            key_of(
+                "/items/1",
+                Some("lang=en"),
+                &[("accept-language", "en"), ("Accept-Language", "EVIL")]
+            )
+        );
+        assert_ne!(
+            key_of("/items/1", Some("lang=&lang="), &[]),
+            key_of("/items/1", Some("lang="), &[])
         );
     }
 }

@@ -64,6 +64,14 @@ impl Io {
         self.tls.is_some()
     }
 
+    /// The server name the client asked for (SNI), on a TLS server connection.
+    pub fn server_name(&self) -> Option<&str> {
+        match &self.tls.as_ref()?.state {
+            State::Ready(rustls::Connection::Server(s)) => s.server_name(),
+            _ => None,
+        }
+    }
+
     /// The first certificate a TLS client presented (mutual TLS), as DER.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         match &self.tls.as_ref()?.state {

@@ -7,6 +7,8 @@ use crate::model::{Api, Snapshot, Stage};
 use crate::server::Worker;
 use crate::throttle::{BucketId, Level, MeterId, Refusal, ACCOUNT};
 
+use super::identity::{self, Repeated};
+
 pub const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
 const THROTTLED: ErrorResponse = ErrorResponse::new(429, "Too Many Requests");
 const QUOTA_EXCEEDED: ErrorResponse = ErrorResponse::new(429, "Limit Exceeded");
@@ -53,7 +55,8 @@ pub fn check<'k>(
     if api.key_required[route] {
         let value = match usage_key {
             Some(k) => k.as_bytes(),
-            None => api_key(head, buf).ok_or(FORBIDDEN)?,
+            // Two keys: refused, not the first taken (see `identity`).
+            None => api_key(head, buf).ok().flatten().ok_or(FORBIDDEN)?,
         };
         used_key = Some(value);
         let (index, key) = snap.keys.find(value).ok_or(FORBIDDEN)?;
@@ -111,6 +114,6 @@ pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, 
 }
 
 /// The `x-api-key` header's value, as AWS's HEADER key source reads it.
-pub fn api_key<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b [u8]> {
-    head.header(buf, b"x-api-key")
+pub fn api_key<'b>(head: &Head, buf: &'b [u8]) -> Result<Option<&'b [u8]>, Repeated> {
+    identity::header(head, buf, b"x-api-key")
 }

@@ -2,6 +2,8 @@
 //! admission (a Lambda authorizer can name the API key the call is
 //! metered against). Refusals are API Gateway's: 401 Unauthorized, 403
 //! Forbidden, 403 with an explicit deny, 500 when the authorizer fails.
+//! An identity given twice (two `Authorization` headers, a repeated
+//! identity source) is 401 Unauthorized, as a missing one is: see `identity`.
 
 use std::rc::Rc;
 
@@ -15,6 +17,8 @@ use crate::integration::lambda::event;
 use crate::integration::Routed;
 use crate::model::Snapshot;
 use crate::server::Worker;
+
+use super::identity;
 
 pub const UNAUTHORIZED: ErrorResponse = ErrorResponse::new(401, "Unauthorized");
 const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
@@ -53,15 +57,17 @@ async fn jwt_check(
     head: &Head,
     buf: &[u8],
 ) -> Result<Rc<Authorized>, ErrorResponse> {
-    let value = head
-        .header(buf, jwt.header.as_bytes())
+    let value = identity::header(head, buf, jwt.header.as_bytes())
+        .ok()
+        .flatten()
         .ok_or(UNAUTHORIZED)?;
     let token = JwtAuthorizer::token(value).map_err(|_| UNAUTHORIZED)?;
     let now = w.now_secs().max(0) as u64;
     if let Some(a) = w.auth.borrow().verified.get(jwt.id, token, now) {
         return Ok(a);
     }
-    let (alg, kid) = JwtAuthorizer::header(token).map_err(|_| UNAUTHORIZED)?;
+    // Refused before any key is looked for, let alone fetched.
+    let (alg, kid) = jwt.precheck(token, now).map_err(|_| UNAUTHORIZED)?;
     let verified = match &jwt.keys {
         KeySource::File(set) => jwt.verify(token, (alg, kid.as_deref()), set),
         KeySource::Url(url) => match keys_for(w, snap, url, kid.as_deref()).await {
@@ -90,9 +96,9 @@ async fn lambda_check(
             header: name,
             validation,
         } => {
-            let token = r
-                .head
-                .header(r.buf, name.as_bytes())
+            let token = identity::header(r.head, r.buf, name.as_bytes())
+                .ok()
+                .flatten()
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .filter(|v| !v.is_empty())
                 .ok_or(UNAUTHORIZED)?;
@@ -118,6 +124,9 @@ async fn lambda_check(
                 .map(|s| identity_value(r, s))
                 .collect::<Option<Vec<String>>>()
                 .ok_or(UNAUTHORIZED)?;
+            // The key of the kept decision is exactly the identity the
+            // function is shown (2.0's `identitySource`), unambiguously.
+            let identity = serde_json::to_string(&values).expect("JSON");
             event::write_start(&mut event_bytes, *version, r);
             let tail = match version {
                 PayloadVersion::V1 => serde_json::json!({"type": "REQUEST", "methodArn": arn}),
@@ -130,7 +139,7 @@ async fn lambda_check(
             // The event so far ends with `,`: the tail's members follow.
             let tail = serde_json::to_string(&tail).expect("JSON");
             event_bytes.extend_from_slice(&tail.as_bytes()[1..]);
-            values.join("\u{0}")
+            identity
         }
     };
     let decision = l
@@ -164,17 +173,16 @@ fn method_arn(snap: &Snapshot, r: &Routed<'_>) -> String {
     )
 }
 
+/// `None`: missing, empty or repeated.
 fn identity_value(r: &Routed<'_>, s: &IdentitySource) -> Option<String> {
     let v = match s {
         IdentitySource::Header(name) => {
-            String::from_utf8_lossy(r.head.header(r.buf, name.as_bytes())?).into_owned()
+            String::from_utf8_lossy(identity::header(r.head, r.buf, name.as_bytes()).ok()??)
+                .into_owned()
         }
         IdentitySource::Query(name) => {
-            let (_, query) = r.head.path_and_query(r.buf);
-            let (_, values) = event::query_params(query)
-                .into_iter()
-                .find(|(k, _)| k == name.as_bytes())?;
-            String::from_utf8_lossy(values.last()?).into_owned()
+            let value = identity::query(r.head, r.buf, name.as_bytes()).ok()??;
+            String::from_utf8_lossy(&value).into_owned()
         }
         IdentitySource::StageVariable(name) => r.stage.variables.get(name)?.clone(),
     };

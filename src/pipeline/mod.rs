@@ -2,7 +2,8 @@
 //! its own file; a step that refuses the request returns the answer to
 //! give (status + JSON message) instead of throwing through layers.
 //!
-//! accept → parse head (server::conn) → request id → resolve API + stage →
+//! accept → parse head (server::conn) → request id → mutual TLS for the
+//! Host → resolve API + stage →
 //! route → authorize (JWT or Lambda authorizer) → admit (API key,
 //! throttle, quota) → cache lookup → integration
 //! → write → cache fill → meter the bytes sent → record (metrics, access log);
@@ -12,6 +13,8 @@ mod admit;
 mod authorize;
 mod cache;
 mod cors;
+mod identity;
+mod mtls;
 mod record;
 mod request_id;
 mod resolve;
@@ -86,6 +89,17 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
             .and_then(crate::tls::client_cert::describe);
         conn.client_cert = Some(described.map(std::rc::Rc::new));
     }
+    // Before anything is resolved for a Host whose domain needs a client certificate.
+    let misdirected = mtls::check(
+        &snap,
+        &conn.head,
+        conn.stream.buffered(),
+        mtls::Connection {
+            https: conn.https,
+            sni: conn.stream.io.server_name(),
+            client_cert: conn.stream.io.peer_certificate().is_some(),
+        },
+    );
     let Connection {
         stream,
         head,
@@ -101,7 +115,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     } = conn;
     let buf = stream.buffered();
     let req = RequestInfo {
-        id: RequestId::assign(w, head, buf),
+        id: RequestId::assign(w),
         body: head.body,
         expect_continue: head.expect_continue,
         is_head: head.method() == Method::Head,
@@ -121,7 +135,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     } else {
         crate::tls::acme::challenges::answer(head.path_and_query(buf).0)
     };
-    let target = resolve::target(&snap, head, buf, roll);
+    let target = misdirected.and_then(|()| resolve::target(&snap, head, buf, roll));
     if let Ok(t) = &target {
         seen.api = Some(t.api);
         seen.stage = Some(t.stage);

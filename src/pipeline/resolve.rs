@@ -107,7 +107,7 @@ fn segment(p: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// `Host: Example.COM:8080` → `example.com`, in `out` (no allocation).
-fn lower_host<'o>(host: &[u8], out: &'o mut [u8; 256]) -> &'o [u8] {
+pub(super) fn lower_host<'o>(host: &[u8], out: &'o mut [u8; 256]) -> &'o [u8] {
     let host = match host.iter().rposition(|&c| c == b':') {
         // Not inside an IPv6 literal `[::1]`.
         Some(i) if !host[i..].contains(&b']') => &host[..i],

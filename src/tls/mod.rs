@@ -30,6 +30,9 @@ pub struct Tls {
     /// Whether any domain has mutual TLS: then the config is chosen after
     /// reading the ClientHello, else the common one is used from the start.
     pub by_name: bool,
+    /// Names of mutual-TLS domains → which one (its certificate entry among
+    /// those with a `client_ca`); other names → `None`.
+    mutual_domains: Names<Option<usize>>,
     /// Each certificate's names, file and expiry (the expiry metric).
     pub certs: Vec<CertInfo>,
 }
@@ -37,6 +40,12 @@ pub struct Tls {
 impl Tls {
     pub fn config_for(&self, server_name: Option<&str>) -> Arc<ServerConfig> {
         self.configs.pick(server_name).clone()
+    }
+
+    /// The mutual-TLS domain `name` (lower case, no port) belongs to, if any:
+    /// the same for a Host and the SNI that chose its config.
+    pub fn mutual_domain(&self, name: &str) -> Option<usize> {
+        *self.mutual_domains.pick_lower(name)
     }
 }
 
@@ -122,9 +131,17 @@ pub fn compile(
         ));
     }
     let by_name = !mutual.is_empty();
+    let mutual_domains = Names::new(
+        mutual
+            .iter()
+            .enumerate()
+            .map(|(i, (_, hosts))| (Some(i), hosts.clone())),
+        None,
+    );
     Ok(Some(Tls {
         configs: Names::new(mutual, common),
         by_name,
+        mutual_domains,
         certs: infos,
     }))
 }

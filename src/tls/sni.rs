@@ -37,11 +37,15 @@ impl<T: Clone> Names<T> {
     }
 
     pub fn pick(&self, name: Option<&str>) -> &T {
-        let Some(name) = name else {
-            return &self.default;
-        };
-        let name = name.to_ascii_lowercase();
-        if let Some(v) = self.exact.get(&name) {
+        match name {
+            Some(name) => self.pick_lower(&name.to_ascii_lowercase()),
+            None => &self.default,
+        }
+    }
+
+    /// `pick` for a name already in lower case (no allocation).
+    pub fn pick_lower(&self, name: &str) -> &T {
+        if let Some(v) = self.exact.get(name) {
             return v;
         }
         name.split_once('.')

@@ -134,13 +134,24 @@ pub fn tls_get(
     sni: &str,
     path: &str,
 ) -> Result<TlsSeen, String> {
+    tls_get_host(config, port, sni, sni, path)
+}
+
+/// `tls_get` with a `Host` header other than the name sent in the handshake.
+pub fn tls_get_host(
+    config: &Arc<ClientConfig>,
+    port: u16,
+    sni: &str,
+    host: &str,
+    path: &str,
+) -> Result<TlsSeen, String> {
     let name = ServerName::try_from(sni.to_string()).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(config.clone(), name).map_err(|e| e.to_string())?;
     let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     tcp.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut s = rustls::StreamOwned::new(conn, tcp);
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes())
         .map_err(|e| format!("write: {e}"))?;
     let mut answer = Vec::new();
