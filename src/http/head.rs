@@ -50,7 +50,6 @@ pub struct Head {
     pub headers: Vec<(Span, Span)>,
     pub body: BodyKind,
     pub host: Option<Span>,
-    pub request_id: Option<Span>,
     pub expect_continue: bool,
     /// The client asked for the connection to end after this exchange.
     pub close: bool,
@@ -159,7 +158,6 @@ pub fn parse_request_head(
     head.version = Some(version);
     head.headers.clear();
     head.host = None;
-    head.request_id = None;
     head.expect_continue = false;
     head.connection_tokens = false;
     let mut close = version == Version::Http10;
@@ -194,9 +192,6 @@ pub fn parse_request_head(
                 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
             {
                 head.expect_continue = version == Version::Http11;
-            }
-            12 if name.eq_ignore_ascii_case(b"x-request-id") => {
-                head.request_id = Some(Span::of(base, value))
             }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 content_length =
@@ -296,7 +291,6 @@ mod tests {
         assert_eq!(h.method(), Method::Get);
         assert_eq!(h.path_and_query(b), (&b"/prod/a"[..], Some(&b"x=1"[..])));
         assert_eq!(h.host.unwrap().get(b), b"h");
-        assert_eq!(h.request_id.unwrap().get(b), b"r1");
         assert_eq!(h.body, BodyKind::None);
         assert!(!h.close);
     }
