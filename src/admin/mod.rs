@@ -1,10 +1,16 @@
-//! The admin listener: a small blocking HTTP server on its own thread,
-//! off the data plane. It changes workers' state only through their
-//! mailboxes. Endpoints now: `GET /healthz`, `POST /cache/flush`.
+//! The admin listener, off the data plane: health, readiness, metrics,
+//! cache flushes and API Gateway's management API. It changes workers'
+//! state only through their mailboxes.
 
 pub mod audit;
+mod auth;
+mod control;
 mod flush;
+mod limits;
+mod refusal;
+mod replay;
 mod server;
+mod stage_cache;
 
 pub use flush::{flush_request, FlushError};
 pub use server::{start, Admin, AdminError, Context};

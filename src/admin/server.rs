@@ -1,19 +1,41 @@
-//! Serving the admin endpoints (tiny_http: this is not the hot path).
+//! Serving the admin endpoints: hyper (HTTP/1.1) on a current-thread tokio
+//! runtime on the admin thread, off the data plane. Many connections are
+//! served at once, each with a header timeout, so no client can stall the
+//! health endpoints; management calls are authenticated from the head
+//! before any body is read, bodies are capped and given a deadline, and the
+//! calls themselves run on the control thread ([`super::control`]).
+//! Whatever blocks (scrapes and flushes waiting on workers' mailboxes)
+//! runs on tokio's blocking threads, never on the I/O thread.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender};
-use serde_json::json;
-use tiny_http::{Header, Method, Request, Response, Server};
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use super::auth::{self, Keys};
+use super::control::{self, Answer, Call, Job};
+use super::limits;
+use super::refusal::Refusal;
+use super::stage_cache;
 use crate::cache::query_value;
-use crate::control::{ApiError, ControlPlane};
-
-use crate::aws::sigv4;
+use crate::control::ControlPlane;
 use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +49,22 @@ pub enum AdminError {
 /// The running admin listener; stopped on drop.
 pub struct Admin {
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    control: Option<JoinHandle<()>>,
 }
 
 impl Drop for Admin {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        // The listener first: once its tasks are gone the control thread's
+        // queue closes and it ends after the call in hand.
+        for t in [self.thread.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = t.join();
         }
     }
@@ -58,371 +88,358 @@ pub struct Context {
     pub calls: u64,
     /// What the data plane serves; a management change recompiles it.
     pub deployed: Arc<Deployed>,
+    /// How long a request head may take (`[timeouts] header_ms`); an idle
+    /// kept-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// How long a management call's whole body may take (`[timeouts]
+    /// body_ms`).
+    pub body_timeout: Duration,
+    /// `[admin] replay_grace_ms`.
+    pub replay_grace: Duration,
 }
 
+/// What the endpoints outside the management API read: the workers'
+/// mailboxes and what they serve. Blocking work holds only this, never
+/// the control thread's queue, so that stopping is never held up by it.
+struct Plane {
+    mailboxes: Vec<Sender<Msg>>,
+    ready: Arc<AtomicBool>,
+    driver: &'static str,
+    deployed: Arc<Deployed>,
+}
+
+/// What every connection's tasks share.
+struct Shared {
+    keys: Arc<Keys>,
+    plane: Arc<Plane>,
+    /// Calls for the control thread.
+    jobs: mpsc::Sender<Job>,
+    /// Bytes of management bodies held, at most [`limits::BODY_BUDGET`].
+    bodies: Arc<Semaphore>,
+    body_timeout: Duration,
+}
+
+type Reply = Response<Full<Bytes>>;
+
 pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
-    let server = Server::http(addr).map_err(|e| AdminError::Bind {
+    let bind_error = |e: std::io::Error| AdminError::Bind {
         addr,
         message: e.to_string(),
-    })?;
-    let bound = server.server_addr().to_ip().unwrap_or(addr);
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    let keys = Arc::new(Keys {
+        token: ctx.token,
+        credentials: ctx.credentials,
+    });
+    let (jobs, queue) = mpsc::channel(limits::CONTROL_QUEUE);
+    let control = control::spawn(
+        control::Owner {
+            keys: keys.clone(),
+            control: ctx.control,
+            audit: ctx.audit,
+            calls: ctx.calls,
+            deployed: ctx.deployed.clone(),
+            mailboxes: ctx.mailboxes.clone(),
+            replay_grace: ctx.replay_grace,
+        },
+        queue,
+    );
+    let shared = Arc::new(Shared {
+        keys,
+        plane: Arc::new(Plane {
+            mailboxes: ctx.mailboxes,
+            ready: ctx.ready,
+            driver: ctx.driver,
+            deployed: ctx.deployed,
+        }),
+        jobs,
+        bodies: Arc::new(Semaphore::new(limits::BODY_BUDGET)),
+        body_timeout: ctx.body_timeout,
+    });
+    let header_timeout = ctx.header_timeout;
+    let (stop, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("portico-admin".into())
         .spawn(move || {
-            let mut ctx = ctx;
-            while !stopping.load(Ordering::Relaxed) {
-                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
-                    handle(&mut ctx, req);
-                }
-            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(limits::BLOCKING_THREADS)
+                .build()
+                .expect("admin runtime");
+            rt.block_on(serve(listener, shared, header_timeout, stopped));
+            rt.shutdown_timeout(Duration::from_secs(5));
         })
         .expect("spawn admin thread");
     Ok(Admin {
         addr: bound,
-        stop,
+        stop: Some(stop),
         thread: Some(thread),
+        control: Some(control),
     })
 }
 
-fn reply(req: Request, status: u16, body: serde_json::Value) {
-    let header =
-        Header::from_bytes(&b"content-type"[..], &b"application/json"[..]).expect("static header");
-    let _ = req.respond(
-        Response::from_string(body.to_string())
-            .with_status_code(status)
-            .with_header(header),
-    );
+/// `fut`'s output, or `None` once `stop` fires (or its sender is gone).
+async fn or_stop<F: Future>(stop: &mut oneshot::Receiver<()>, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx| {
+        if std::pin::Pin::new(&mut *stop).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await
 }
 
-fn handle(ctx: &mut Context, req: Request) {
-    let url = req.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (url.clone(), String::new()),
-    };
-    match (req.method(), path.as_str()) {
-        (Method::Get, "/healthz") => reply(req, 200, json!({"status": "ok"})),
-        (Method::Get, "/readyz") => {
-            if ctx.ready.load(Ordering::Relaxed) {
-                reply(req, 200, json!({"status": "ready"}))
-            } else {
-                reply(req, 503, json!({"status": "draining"}))
-            }
-        }
-        (Method::Get, "/metrics") => {
-            let per_worker = crate::server::scrape(&ctx.mailboxes);
-            let snap = &ctx.deployed.current();
-            let text = crate::metrics::render(
-                &snap.metric_slots,
-                &snap.catalog.meters,
-                &crate::server::total(&per_worker),
-                &per_worker,
-                &crate::metrics::Process {
-                    driver: ctx.driver,
-                    config_version: &snap.version,
-                    workers: ctx.mailboxes.len(),
-                    ready: ctx.ready.load(Ordering::Relaxed),
-                    certs: snap.tls.as_ref().map_or(&[], |t| &t.certs),
-                    now: chrono::Utc::now().timestamp(),
-                },
-            );
-            let header = Header::from_bytes(
-                &b"content-type"[..],
-                &b"text/plain; version=0.0.4; charset=utf-8"[..],
-            )
-            .expect("static header");
-            let _ = req.respond(Response::from_string(text).with_header(header));
-        }
-        (Method::Post, "/cache/flush") => {
-            if !authorized(ctx, &req) {
-                return reply(req, 401, json!({"message": "Unauthorized"}));
-            }
-            let q = query.as_bytes();
-            let api = query_value(q, b"api").map(|v| String::from_utf8_lossy(v).into_owned());
-            let stage = query_value(q, b"stage").map(|v| String::from_utf8_lossy(v).into_owned());
-            match flush(ctx, api.as_deref(), stage.as_deref()) {
-                Ok(n) => reply(req, 200, json!({"flushed": n})),
-                Err(m) => reply(req, 404, json!({"message": m})),
-            }
-        }
-        _ if ControlPlane::owns(&path) => manage(ctx, req, &path, &query),
-        _ => reply(
-            req,
-            404,
-            json!({"message": format!("no admin endpoint {path}")}),
-        ),
-    }
-}
-
-/// A management API call: authorized, then served by the control plane,
-/// answered with API Gateway's error shape on failure.
-fn manage(ctx: &mut Context, mut req: Request, path: &str, query: &str) {
-    ctx.calls += 1;
-    let request_id = format!(
-        "{:08x}-{:04x}-4000-8000-{:012x}",
-        std::process::id(),
-        ctx.calls >> 48,
-        ctx.calls & 0xffff_ffff_ffff
-    );
-    if ctx.audit.is_none() {
-        // Nothing changes unless it can be recorded.
-        let e = ApiError::Internal("the audit log is unavailable; see the server log".into());
-        return answer(req, e.status(), &e.body(), Some(e.kind()), &request_id);
-    }
-    let method = req.method().as_str().to_string();
-    let (name, params) =
-        ControlPlane::operation(&method, path, query).unwrap_or(("Unknown", Vec::new()));
-    let mut body = Vec::new();
-    let (status, value) = match req.as_reader().read_to_end(&mut body) {
+/// Accepts until stopped. Up to [`limits::CONNECTIONS`] connections are
+/// served in full; past that, [`limits::BRIEF_CONNECTIONS`] more get one
+/// health answer each under a short header timeout; past both, the
+/// kernel's backlog holds the rest.
+async fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    header_timeout: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
         Err(e) => {
-            let e = ApiError::BadRequest(format!("cannot read the request body: {e}"));
-            (e.status(), e.body())
+            crate::log!(error, "admin listener: {e}");
+            return;
         }
-        Ok(_) => match authenticate(ctx, &req, path, query, &body) {
-            Err((kind, message)) => (403, json!({"__type": kind, "message": message})),
-            Ok(()) => match ctx.control.as_mut() {
-                None => {
-                    let e = ApiError::Internal("the control store is not open".into());
-                    (e.status(), e.body())
-                }
-                Some(control) => {
-                    control.set_view(ctx.deployed.config());
-                    let answer = control.handle(&method, path, query, &body);
-                    if answer.0 < 300 && name == "FlushStageCache" {
-                        let param = |n: &str| {
-                            params
-                                .iter()
-                                .find(|(k, _)| *k == n)
-                                .map(|(_, v)| v.as_str())
-                        };
-                        flush_deployed(
-                            ctx,
-                            param("restapi_id").unwrap_or_default(),
-                            param("stage_name").unwrap_or_default(),
-                        );
-                    } else if answer.0 < 300 && method != "GET" {
-                        publish(ctx);
-                    }
-                    answer
-                }
+    };
+    let full = Arc::new(Semaphore::new(limits::CONNECTIONS));
+    let brief = Arc::new(Semaphore::new(limits::BRIEF_CONNECTIONS));
+    loop {
+        let (stream, peer) = match or_stop(&mut stop, listener.accept()).await {
+            None => return,
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) => {
+                // Out of descriptors, most likely: let some connections end.
+                crate::log!(warn, "admin listener: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (permit, is_brief) = match full.clone().try_acquire_owned() {
+            Ok(p) => (p, false),
+            Err(_) => match or_stop(&mut stop, brief.clone().acquire_owned()).await {
+                Some(Ok(p)) => (p, true),
+                _ => return,
             },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |req| route(shared.clone(), peer, is_brief, req));
+            let mut conn = http1::Builder::new();
+            conn.timer(TokioTimer::new())
+                .header_read_timeout(if is_brief {
+                    limits::BRIEF_HEADER_TIMEOUT
+                } else {
+                    header_timeout
+                })
+                .max_buf_size(limits::HEAD_BUFFER)
+                .keep_alive(!is_brief);
+            let _ = conn.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+fn reply(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).expect("a valid status");
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn json_reply(status: u16, body: Value) -> Reply {
+    reply(status, "application/json", body.to_string())
+}
+
+async fn route(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    brief: bool,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let path = req.uri().path().to_string();
+    Ok(match (req.method(), path.as_str()) {
+        (&Method::GET, "/healthz") => json_reply(200, json!({"status": "ok"})),
+        (&Method::GET, "/readyz") => {
+            if shared.plane.ready.load(Ordering::Relaxed) {
+                json_reply(200, json!({"status": "ready"}))
+            } else {
+                json_reply(503, json!({"status": "draining"}))
+            }
+        }
+        _ if brief => json_reply(
+            503,
+            json!({"message": "Service Unavailable: too many admin connections"}),
+        ),
+        (&Method::GET, "/metrics") => {
+            let plane = shared.plane.clone();
+            match tokio::task::spawn_blocking(move || metrics(&plane)).await {
+                Ok(text) => reply(200, "text/plain; version=0.0.4; charset=utf-8", text),
+                Err(_) => json_reply(500, json!({"message": "Internal server error"})),
+            }
+        }
+        (&Method::POST, "/cache/flush") => flush(shared, req).await,
+        _ if ControlPlane::owns(&path) => manage(&shared, peer, req).await,
+        _ => json_reply(404, json!({"message": format!("no admin endpoint {path}")})),
+    })
+}
+
+/// Prometheus text of every worker's counts (blocks: a scrape waits for
+/// each worker's next tick).
+fn metrics(plane: &Plane) -> String {
+    let per_worker = crate::server::scrape(&plane.mailboxes);
+    let snap = &plane.deployed.current();
+    crate::metrics::render(
+        &snap.metric_slots,
+        &snap.catalog.meters,
+        &crate::server::total(&per_worker),
+        &per_worker,
+        &crate::metrics::Process {
+            driver: plane.driver,
+            config_version: &snap.version,
+            workers: plane.mailboxes.len(),
+            ready: plane.ready.load(Ordering::Relaxed),
+            certs: snap.tls.as_ref().map_or(&[], |t| &t.certs),
+            now: chrono::Utc::now().timestamp(),
+        },
+    )
+}
+
+/// `POST /cache/flush?api=A&stage=S` with the admin token; its body is
+/// never read.
+async fn flush(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !shared.keys.bearer(authorization) {
+        return json_reply(401, json!({"message": "Unauthorized"}));
+    }
+    let q = req.uri().query().unwrap_or_default().as_bytes();
+    let param = |name: &[u8]| query_value(q, name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let (api, stage) = (param(b"api"), param(b"stage"));
+    let plane = shared.plane.clone();
+    let flushed = tokio::task::spawn_blocking(move || {
+        stage_cache::flush_named(
+            &plane.mailboxes,
+            &plane.deployed,
+            api.as_deref(),
+            stage.as_deref(),
+        )
+    })
+    .await;
+    match flushed {
+        Ok(Ok(n)) => json_reply(200, json!({"flushed": n})),
+        Ok(Err(m)) => json_reply(404, json!({"message": m})),
+        Err(_) => json_reply(500, json!({"message": "Internal server error"})),
+    }
+}
+
+/// A management call: refused from its head when it may be, its body read
+/// (capped, with a deadline) only for a caller the head authenticates,
+/// then handed to the control thread.
+async fn manage(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let head = auth::Request {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+    };
+    let operation = ControlPlane::operation(&method, &path, &query).map_or("Unknown", |(n, _)| n);
+    let now = chrono::Utc::now().timestamp();
+    let received = Instant::now();
+    // The permit holds this body's share of the budget until answered.
+    let (admitted, _permit) = match shared.keys.check_head(&head, now) {
+        Err(r) => (Err(r), None),
+        Ok(caller) => match read_body(shared, operation, body).await {
+            Ok((bytes, permit)) => (Ok((caller, bytes)), Some(permit)),
+            Err(r) => (Err(r), None),
         },
     };
-    let error = (status >= 400).then(|| {
-        (
-            value["__type"]
-                .as_str()
-                .unwrap_or("InternalFailureException"),
-            value["message"].as_str().unwrap_or_default(),
-        )
-    });
-    if let Some(audit) = ctx.audit.as_mut() {
-        let header = |name: &str| {
-            req.headers()
-                .iter()
-                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.as_str().to_string())
-        };
-        let auth = header("authorization").unwrap_or_default();
-        let access_key_id = auth
-            .split("Credential=")
-            .nth(1)
-            .and_then(|c| c.split('/').next())
-            .map(str::to_string)
-            .or_else(|| {
-                auth.starts_with("Bearer ")
-                    .then(|| "admin-token".to_string())
-            });
-        let source_ip = req
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        let user_agent = header("user-agent");
-        let event = super::audit::Event {
-            name,
-            access_key_id: access_key_id.as_deref(),
-            source_ip: &source_ip,
-            user_agent: user_agent.as_deref(),
-            request_parameters: super::audit::parameters(&params, query, &body),
-            response: (status < 400).then_some(&value),
-            error,
-            request_id: &request_id,
-        };
-        if let Err(e) = audit.record(&event) {
-            crate::log!(error, "audit log write failed: {e}");
-            let e = ApiError::Internal(format!("the audit log could not be written: {e}"));
-            return answer(req, e.status(), &e.body(), Some(e.kind()), &request_id);
-        }
-    }
-    let kind = error.map(|(k, _)| k.to_string());
-    answer(req, status, &value, kind.as_deref(), &request_id);
-}
-
-/// A management call must be signed with the configured access key (SigV4,
-/// as boto3 and the AWS CLI sign) or carry the admin Bearer token.
-fn authenticate(
-    ctx: &Context,
-    req: &Request,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Result<(), (&'static str, String)> {
-    let auth = req
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("authorization"))
-        .map(|h| h.value.as_str().to_string());
-    match auth {
-        Some(a) if a.starts_with("AWS4-HMAC-SHA256") => {
-            let Some((id, secret)) = &ctx.credentials else {
-                return Err((
-                    "UnrecognizedClientException",
-                    "No access key is configured for the management API ([admin] access_key_id)"
-                        .into(),
-                ));
-            };
-            let headers: Vec<(String, String)> = req
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_ascii_lowercase(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect();
-            let signed = sigv4::Signed {
-                method: req.method().as_str(),
-                path,
-                query,
-                headers: &headers,
-                body,
-            };
-            let now = chrono::Utc::now().timestamp();
-            sigv4::verify(&a, &signed, id, secret, now).map_err(|e| (e.kind(), e.to_string()))
-        }
-        Some(_) if authorized(ctx, req) => Ok(()),
-        Some(_) => Err((
-            "UnrecognizedClientException",
-            "The admin token is not valid".into(),
-        )),
-        None => Err((
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token".into(),
-        )),
-    }
-}
-
-/// Recompiles what the data plane serves after a management change and
-/// publishes it; a change the data plane cannot serve is logged and the
-/// running snapshot kept.
-fn publish(ctx: &mut Context) {
-    let Some(control) = ctx.control.as_ref() else {
-        return;
+    let call = Call {
+        method,
+        path,
+        query,
+        headers,
+        source_ip: peer.ip().to_string(),
+        received,
+        admitted,
     };
-    if let Err(e) = ctx
-        .deployed
-        .reload_control(control, &mut crate::model::system_resolve)
-    {
-        crate::log!(error, "management change not published: {e}");
+    let (tx, rx) = oneshot::channel();
+    if shared.jobs.send((call, tx)).await.is_err() {
+        return json_reply(500, json!({"message": "Internal server error"}));
+    }
+    match rx.await {
+        Ok(a) => answer(a),
+        Err(_) => json_reply(500, json!({"message": "Internal server error"})),
+    }
+}
+
+/// The body, refused unread when its declared length is over the
+/// operation's cap, and while other calls hold the body budget.
+async fn read_body(
+    shared: &Shared,
+    operation: &'static str,
+    body: Incoming,
+) -> Result<(Vec<u8>, OwnedSemaphorePermit), Refusal> {
+    let cap = limits::body_cap(operation);
+    let too_large = Refusal::TooLarge { cap, operation };
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large);
+    }
+    let reserve = declared.map_or(cap, |n| n as usize);
+    let permit = u32::try_from(reserve)
+        .ok()
+        .and_then(|n| shared.bodies.clone().try_acquire_many_owned(n).ok())
+        .ok_or(Refusal::Busy)?;
+    let read = tokio::time::timeout(shared.body_timeout, Limited::new(body, cap).collect()).await;
+    match read {
+        Err(_) => Err(Refusal::BodyTimeout(shared.body_timeout.as_millis() as u64)),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large),
+        Ok(Err(e)) => Err(Refusal::BodyUnreadable(e.to_string())),
+        Ok(Ok(collected)) => Ok((collected.to_bytes().to_vec(), permit)),
     }
 }
 
 /// JSON (or no body for `Null`), with `x-amzn-ErrorType` on errors, which
 /// botocore reads the error code from.
-fn answer(
-    req: Request,
-    status: u16,
-    body: &serde_json::Value,
-    error_type: Option<&str>,
-    request_id: &str,
-) {
-    let text = if body.is_null() {
+fn answer(a: Answer) -> Reply {
+    let text = if a.body.is_null() {
         String::new()
     } else {
-        body.to_string()
+        a.body.to_string()
     };
-    let mut r = Response::from_string(text)
-        .with_status_code(status)
-        .with_header(
-            Header::from_bytes(&b"content-type"[..], &b"application/json"[..])
-                .expect("static header"),
-        );
-    if let Some(t) = error_type {
-        if let Ok(h) = Header::from_bytes(&b"x-amzn-ErrorType"[..], t.as_bytes()) {
-            r = r.with_header(h);
-        }
+    let mut r = reply(a.status, "application/json", text);
+    let headers = r.headers_mut();
+    if let Some(t) = a.error_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert("x-amzn-errortype", t);
     }
-    if let Ok(h) = Header::from_bytes(&b"x-amzn-RequestId"[..], request_id.as_bytes()) {
-        r = r.with_header(h);
+    if let Ok(id) = HeaderValue::from_str(&a.request_id) {
+        headers.insert("x-amzn-requestid", id);
     }
-    let _ = req.respond(r);
-}
-
-fn authorized(ctx: &Context, req: &Request) -> bool {
-    let Some(token) = &ctx.token else {
-        return false;
-    };
-    req.headers().iter().any(|h| {
-        h.field.equiv("authorization")
-            && h.value.as_str().strip_prefix("Bearer ").map(str::trim) == Some(token.as_str())
-    })
-}
-
-/// Flushes a stage's cache on every worker and waits for each to confirm.
-fn flush(ctx: &Context, api: Option<&str>, stage: Option<&str>) -> Result<usize, String> {
-    let snap = &ctx.deployed.current();
-    let api = match api {
-        Some(name) => snap
-            .apis
-            .iter()
-            .find(|a| a.name == name || a.id == name)
-            .ok_or_else(|| format!("no API `{name}`"))?,
-        None if snap.apis.len() == 1 => &snap.apis[0],
-        None => return Err("say which API: ?api=NAME".into()),
-    };
-    let stage_name = stage.ok_or("say which stage: ?stage=NAME")?;
-    let stage = api
-        .stages
-        .iter()
-        .find(|s| s.name == stage_name)
-        .ok_or_else(|| format!("API `{}` has no stage `{stage_name}`", api.name))?;
-    let cache = stage
-        .cache
-        .as_ref()
-        .ok_or_else(|| format!("stage `{stage_name}` has no cache"))?;
-    Ok(flush_shards(ctx, cache.id))
-}
-
-/// FlushStageCache of the management API: the stage's cache (and its
-/// canary's) on every worker.
-fn flush_deployed(ctx: &Context, rest_api_id: &str, stage_name: &str) {
-    let snap = ctx.deployed.current();
-    for api in snap.apis.iter().filter(|a| a.id == rest_api_id) {
-        for s in api.stages.iter().filter(|s| s.name == stage_name) {
-            if let Some(c) = &s.cache {
-                flush_shards(ctx, c.id);
-            }
-        }
-    }
-}
-
-/// Empties cache `id` on every worker; how many confirmed.
-fn flush_shards(ctx: &Context, id: usize) -> usize {
-    let (ack_tx, ack_rx) = bounded(ctx.mailboxes.len());
-    let mut sent = 0;
-    for m in &ctx.mailboxes {
-        if m.send(Msg::FlushCache(id, ack_tx.clone())).is_ok() {
-            sent += 1;
-        }
-    }
-    let mut flushed = 0;
-    for _ in 0..sent {
-        if ack_rx.recv_timeout(Duration::from_secs(5)).is_ok() {
-            flushed += 1;
-        }
-    }
-    flushed
+    r
 }

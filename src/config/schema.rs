@@ -158,6 +158,10 @@ pub struct AdminConfig {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub secret_access_key_env: Option<String>,
+    /// How long after a state-changing signed call was accepted the very
+    /// same signature is accepted again: botocore gives two identical
+    /// calls made within one second the same signature. 0: never.
+    pub replay_grace_ms: u64,
 }
 
 impl Default for AdminConfig {
@@ -170,6 +174,7 @@ impl Default for AdminConfig {
             access_key_id: None,
             secret_access_key: None,
             secret_access_key_env: None,
+            replay_grace_ms: 2_000,
         }
     }
 }

@@ -274,6 +274,9 @@ pub fn run(
             control,
             calls: 0,
             deployed: deployed.clone(),
+            header_timeout: Duration::from_millis(config.timeouts.header_ms),
+            body_timeout: Duration::from_millis(config.timeouts.body_ms),
+            replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
         };
         let admin = match crate::admin::start(config.admin.listen.0, ctx) {
             Ok(a) => a,

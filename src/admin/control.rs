@@ -1,0 +1,221 @@
+//! The management API's single owner: one thread holds the control store,
+//! the audit log and the set of used signatures, and runs calls one at a
+//! time in arrival order. The listener hands it calls over a channel and
+//! awaits the answers, so nothing else it serves (health, metrics) waits
+//! for the control store.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::audit::{self, Audit};
+use super::auth::{Caller, Keys, Request};
+use super::refusal::Refusal;
+use super::replay::{self, Seen};
+use super::stage_cache;
+use crate::control::{ApiError, ControlPlane};
+use crate::server::{Deployed, Msg};
+
+/// A management call as the listener received it.
+pub struct Call {
+    pub method: String,
+    /// As sent, still percent-encoded.
+    pub path: String,
+    pub query: String,
+    /// Lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub source_ip: String,
+    /// When its head was read.
+    pub received: Instant,
+    /// Who the head says is calling and the body, or why the listener
+    /// refused the call without reading (all of) it.
+    pub admitted: Result<(Caller, Vec<u8>), Refusal>,
+}
+
+/// What the caller is told: API Gateway's JSON (no body for `Null`),
+/// `x-amzn-ErrorType` on errors and a request id.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub error_type: Option<String>,
+    pub request_id: String,
+}
+
+pub type Job = (Call, oneshot::Sender<Answer>);
+
+/// What the control thread owns.
+pub struct Owner {
+    pub keys: Arc<Keys>,
+    pub control: Option<ControlPlane>,
+    /// Where every management call is recorded before it is answered.
+    pub audit: Option<Audit>,
+    /// Numbers the calls' request ids.
+    pub calls: u64,
+    pub deployed: Arc<Deployed>,
+    pub mailboxes: Vec<Sender<Msg>>,
+    /// How long a signature may be used again after its first use.
+    pub replay_grace: Duration,
+}
+
+/// Runs calls until every sender of `jobs` is gone.
+pub fn spawn(owner: Owner, mut jobs: mpsc::Receiver<Job>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("portico-control".into())
+        .spawn(move || {
+            let mut owner = owner;
+            let mut seen = Seen::new(replay::CAPACITY, owner.replay_grace);
+            while let Some((call, reply)) = jobs.blocking_recv() {
+                let _ = reply.send(owner.manage(&mut seen, call));
+            }
+        })
+        .expect("spawn control thread")
+}
+
+impl Owner {
+    /// Authenticated, then served by the control plane; recorded in the
+    /// audit log whatever the outcome.
+    fn manage(&mut self, seen: &mut Seen, call: Call) -> Answer {
+        self.calls += 1;
+        let request_id = format!(
+            "{:08x}-{:04x}-4000-8000-{:012x}",
+            std::process::id(),
+            self.calls >> 48,
+            self.calls & 0xffff_ffff_ffff
+        );
+        if self.audit.is_none() {
+            // Nothing changes unless it can be recorded.
+            let e = ApiError::Internal("the audit log is unavailable; see the server log".into());
+            return answer(e.status(), e.body(), request_id);
+        }
+        let (method, path, query) = (call.method.as_str(), call.path.as_str(), &call.query);
+        let (name, params) =
+            ControlPlane::operation(method, path, query).unwrap_or(("Unknown", Vec::new()));
+        let request = Request {
+            method,
+            path,
+            query,
+            headers: &call.headers,
+        };
+        let now = chrono::Utc::now().timestamp();
+        let (body, admitted) = match &call.admitted {
+            Ok((caller, body)) => (
+                body.as_slice(),
+                self.keys
+                    .with_body(*caller, &request, body, seen, (now, call.received)),
+            ),
+            Err(refusal) => (&[][..], Err(refusal.clone())),
+        };
+        let (status, value) = match admitted {
+            Err(r) => (r.status(), r.body()),
+            Ok(()) => self.run(method, path, query, body, name, &params),
+        };
+        let error = (status >= 400).then(|| {
+            (
+                value["__type"]
+                    .as_str()
+                    .unwrap_or("InternalFailureException"),
+                value["message"].as_str().unwrap_or_default(),
+            )
+        });
+        if let Some(log) = self.audit.as_mut() {
+            let header = |name: &str| {
+                call.headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let auth = header("authorization").unwrap_or_default();
+            let access_key_id = auth
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').next())
+                .or_else(|| auth.starts_with("Bearer ").then_some("admin-token"));
+            let event = audit::Event {
+                name,
+                access_key_id,
+                source_ip: &call.source_ip,
+                user_agent: header("user-agent"),
+                request_parameters: audit::parameters(&params, query, body),
+                response: (status < 400).then_some(&value),
+                error,
+                request_id: &request_id,
+            };
+            if let Err(e) = log.record(&event) {
+                crate::log!(error, "audit log write failed: {e}");
+                let e = ApiError::Internal(format!("the audit log could not be written: {e}"));
+                return answer(e.status(), e.body(), request_id);
+            }
+        }
+        answer(status, value, request_id)
+    }
+
+    /// The control plane's answer; a change is published to the data plane.
+    fn run(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        name: &str,
+        params: &[(&str, String)],
+    ) -> (u16, Value) {
+        let Some(control) = self.control.as_mut() else {
+            let e = ApiError::Internal("the control store is not open".into());
+            return (e.status(), e.body());
+        };
+        control.set_view(self.deployed.config());
+        let answer = control.handle(method, path, query, body);
+        if answer.0 < 300 && name == "FlushStageCache" {
+            let param = |n: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or_default()
+            };
+            stage_cache::flush_deployed(
+                &self.mailboxes,
+                &self.deployed,
+                param("restapi_id"),
+                param("stage_name"),
+            );
+        } else if answer.0 < 300 && method != "GET" {
+            self.publish();
+        }
+        answer
+    }
+
+    /// Recompiles what the data plane serves after a management change and
+    /// publishes it; a change the data plane cannot serve is logged and the
+    /// running snapshot kept.
+    fn publish(&mut self) {
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        if let Err(e) = self
+            .deployed
+            .reload_control(control, &mut crate::model::system_resolve)
+        {
+            crate::log!(error, "management change not published: {e}");
+        }
+    }
+}
+
+fn answer(status: u16, body: Value, request_id: String) -> Answer {
+    let error_type = (status >= 400).then(|| {
+        body["__type"]
+            .as_str()
+            .unwrap_or("InternalFailureException")
+            .to_string()
+    });
+    Answer {
+        status,
+        body,
+        error_type,
+        request_id,
+    }
+}
