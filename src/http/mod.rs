@@ -9,6 +9,7 @@ mod error;
 mod head;
 mod io;
 mod method;
+pub mod path;
 mod relay;
 mod response;
 mod stream;
