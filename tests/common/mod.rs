@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 mod counting_client;
 mod functions;
 mod metrics_text;
+mod nginx;
 mod tls_client;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
@@ -24,6 +25,8 @@ pub use counting_client::*;
 pub use functions::*;
 #[allow(unused_imports)]
 pub use metrics_text::*;
+#[allow(unused_imports)]
+pub use nginx::*;
 #[allow(unused_imports)]
 pub use tls_client::*;
 
