@@ -289,7 +289,12 @@ fn strict_paths_are_refused_rather_than_rewritten() {
         .server("merge_slashes", "false");
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
-    for path in ["/p/files/a/../ok.txt", "/p/files/%6Fk.txt", "/p/files//ok.txt", "/p/files/ok.txt/"] {
+    for path in [
+        "/p/files/a/../ok.txt",
+        "/p/files/%6Fk.txt",
+        "/p/files//ok.txt",
+        "/p/files/ok.txt/",
+    ] {
         let r = c.request(get(path));
         assert_eq!(r.status, 400, "{path}: {r:?}");
     }
@@ -433,8 +438,16 @@ fn an_api_key_route_and_its_throttle_hold_for_every_spelling() {
     }
     up.assert_nothing();
     // The route's throttle (burst 2) counts every spelling.
-    assert_ok(&c.request(get_with_key("/prod/keyed/", ALICE)), "keyed", "1st");
-    assert_ok(&c.request(get_with_key("/prod/%6Beyed", ALICE)), "keyed", "2nd");
+    assert_ok(
+        &c.request(get_with_key("/prod/keyed/", ALICE)),
+        "keyed",
+        "1st",
+    );
+    assert_ok(
+        &c.request(get_with_key("/prod/%6Beyed", ALICE)),
+        "keyed",
+        "2nd",
+    );
     assert_429(&c.request(get_with_key("//prod//keyed", ALICE)), TOO_MANY);
     up.assert_nothing();
     // Other paths still reach the open proxy.

@@ -289,7 +289,10 @@ impl Segment {
             b"" | b"." => out.truncate(self.start),
             b".." => {
                 out.truncate(self.start);
-                let parent = out.iter().rposition(|&c| c == b'/').ok_or(PathError::Climbs)?;
+                let parent = out
+                    .iter()
+                    .rposition(|&c| c == b'/')
+                    .ok_or(PathError::Climbs)?;
                 out.truncate(parent);
             }
             _ => {}
@@ -371,7 +374,13 @@ mod tests {
 
     #[test]
     fn canonical_paths_are_borrowed_unchanged() {
-        for p in ["/", "/a", "/prod/items/42", "/a/b.c/..d/.e", "/a;b=c/x@y:z/~u_-"] {
+        for p in [
+            "/",
+            "/a",
+            "/prod/items/42",
+            "/a/b.c/..d/.e",
+            "/a;b=c/x@y:z/~u_-",
+        ] {
             let mut out = Vec::new();
             let got = normalize(p.as_bytes(), &PathRules::default(), &mut out).unwrap();
             assert_eq!(got, p.as_bytes());
@@ -390,7 +399,10 @@ mod tests {
         assert_eq!(norm("/a/..").unwrap(), "/");
         assert_eq!(norm("/..").unwrap_err(), PathError::Climbs);
         assert_eq!(norm("/a/../..").unwrap_err(), PathError::Climbs);
-        assert_eq!(norm("/p/f/%2e%2e/%2e%2e/%2e%2e/x").unwrap_err(), PathError::Climbs);
+        assert_eq!(
+            norm("/p/f/%2e%2e/%2e%2e/%2e%2e/x").unwrap_err(),
+            PathError::Climbs
+        );
         // Not dot segments.
         assert_eq!(norm("/a/...").unwrap(), "/a/...");
         assert_eq!(norm("/a/..b/.c").unwrap(), "/a/..b/.c");
@@ -471,7 +483,13 @@ mod tests {
         assert_eq!(with(keep(), "/a%2fb/c").unwrap(), "/a%2Fb/c");
         assert_eq!(with(keep(), "/a\\b").unwrap(), "/a%5Cb");
         assert_eq!(with(keep(), "/a%2F%2Fb").unwrap(), "/a%2F%2Fb");
-        for p in ["/x/..%2F..%2Fadmin", "/x/a%2F..", "/x/%2e%2e%2fa", "/x/.%5Ca", "/x/..\\a"] {
+        for p in [
+            "/x/..%2F..%2Fadmin",
+            "/x/a%2F..",
+            "/x/%2e%2e%2fa",
+            "/x/.%5Ca",
+            "/x/..\\a",
+        ] {
             assert_eq!(
                 with(keep(), p).unwrap_err(),
                 PathError::DotBesideEncodedSlash,
