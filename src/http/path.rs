@@ -18,7 +18,8 @@
 //! encoded inside its segment as the rules say; kept, it may not sit next
 //! to a dot segment (`..%2F`), which a backend that decodes it would climb
 //! through. A double-encoded dot or slash (`%252e`) is refused for the
-//! backends that decode twice.
+//! backends that decode twice, and a dot segment with path parameters
+//! (`..;x`) for the servlet containers that drop the parameters first.
 
 use serde::Deserialize;
 
@@ -64,6 +65,8 @@ pub enum PathError {
     EncodedSlash,
     #[error("the path has a dot segment next to an encoded slash")]
     DotBesideEncodedSlash,
+    #[error("the path has a dot segment with parameters (`..;`)")]
+    DotWithParameters,
     #[error("the path has a double-encoded dot or slash")]
     DoubleEncoded,
     #[error("the path has a malformed percent-encoding")]
@@ -86,6 +89,7 @@ impl PathError {
             PathError::DotBesideEncodedSlash => {
                 "Invalid request path: dot segment beside an encoded slash"
             }
+            PathError::DotWithParameters => "Invalid request path: dot segment with parameters",
             PathError::DoubleEncoded => "Invalid request path: double-encoded dot or slash",
             PathError::BadEncoding => "Invalid request path: malformed percent-encoding",
             PathError::NotUtf8 => "Invalid request path: not UTF-8",
@@ -142,7 +146,8 @@ fn is_canonical(raw: &[u8]) -> bool {
     let mut segment_start = 1;
     for (i, &b) in raw.iter().enumerate().skip(1) {
         if b == b'/' {
-            if is_dots(&raw[segment_start..i]) || i == segment_start {
+            let segment = &raw[segment_start..i];
+            if is_dots(segment) || dots_with_parameters(segment) || segment.is_empty() {
                 return false;
             }
             segment_start = i + 1;
@@ -150,12 +155,21 @@ fn is_canonical(raw: &[u8]) -> bool {
             return false;
         }
     }
+    let last = &raw[segment_start.min(raw.len())..];
     raw.first() == Some(&b'/')
-        && (raw.len() == 1 || (segment_start < raw.len() && !is_dots(&raw[segment_start..])))
+        && (raw.len() == 1 || !(last.is_empty() || is_dots(last) || dots_with_parameters(last)))
 }
 
 fn is_dots(segment: &[u8]) -> bool {
     segment == b"." || segment == b".."
+}
+
+/// `..;x`: Tomcat and other servlet containers drop `;x`, then climb.
+fn dots_with_parameters(segment: &[u8]) -> bool {
+    segment
+        .iter()
+        .position(|&c| c == b';')
+        .is_some_and(|i| is_dots(&segment[..i]))
 }
 
 fn hex_value(c: u8) -> Option<u8> {
@@ -270,8 +284,12 @@ impl Segment {
     }
 
     fn piece_end(&self, out: &[u8]) -> Result<(), PathError> {
-        if is_dots(&out[self.piece_start..]) {
+        let piece = &out[self.piece_start..];
+        if is_dots(piece) {
             return Err(PathError::DotBesideEncodedSlash);
+        }
+        if dots_with_parameters(piece) {
+            return Err(PathError::DotWithParameters);
         }
         Ok(())
     }
@@ -283,6 +301,9 @@ impl Segment {
             // It holds a kept encoded slash: no piece may be a dot segment.
             self.piece_end(out)?;
             return Ok(());
+        }
+        if dots_with_parameters(bytes) {
+            return Err(PathError::DotWithParameters);
         }
         match bytes {
             b"" if !last && !rules.merge_slashes => return Err(PathError::EmptySegment),
@@ -455,6 +476,12 @@ mod tests {
         assert_eq!(norm("/a%25%32%65").unwrap_err(), PathError::DoubleEncoded);
         assert_eq!(norm("/a%255c").unwrap_err(), PathError::DoubleEncoded);
         assert_eq!(norm("/100%25").unwrap(), "/100%25");
+        // Servlet path parameters on a dot segment.
+        for p in ["/a/..;/b", "/a/..;x=1/b", "/a/.;", "/a/%2e%2e;/b"] {
+            assert_eq!(norm(p).unwrap_err(), PathError::DotWithParameters, "{p}");
+        }
+        assert_eq!(with(keep(), "/a/b%2F..;x").unwrap_err(), PathError::DotWithParameters);
+        assert_eq!(norm("/a/..x;y/b;c").unwrap(), "/a/..x;y/b;c");
     }
 
     #[test]
