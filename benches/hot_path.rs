@@ -1,5 +1,5 @@
-//! Hot-path pieces in isolation: request-head parse, route lookup,
-//! response-head write. Run with `cargo bench`.
+//! Hot-path pieces in isolation: request-head parse, path normalisation,
+//! route lookup, response-head write. Run with `cargo bench`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use portico::config::{LimitsConfig, MethodSpec};
@@ -14,6 +14,28 @@ fn parse(c: &mut Criterion) {
     let mut head = Head::default();
     c.bench_function("parse_request_head", |b| {
         b.iter(|| parse_request_head(black_box(REQUEST), &limits, &mut head).unwrap())
+    });
+}
+
+/// A canonical path costs a scan; one with escapes and dot segments is rewritten.
+fn normalize(c: &mut Criterion) {
+    use portico::http::path::{normalize, PathRules};
+    let rules = PathRules::default();
+    let mut out = Vec::new();
+    c.bench_function("path_normalize_canonical", |b| {
+        b.iter(|| {
+            normalize(black_box(b"/prod/items/42/parts/7"), &rules, &mut out).map(|p| p.len())
+        })
+    });
+    c.bench_function("path_normalize_rewrite", |b| {
+        b.iter(|| {
+            normalize(
+                black_box(b"/prod/items/%34%32/./parts//x/../7/"),
+                &rules,
+                &mut out,
+            )
+            .map(|p| p.len())
+        })
     });
 }
 
@@ -225,5 +247,5 @@ fn jwt(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse, route, response, throttle, monitoring, jwt);
+criterion_group!(benches, parse, normalize, route, response, throttle, monitoring, jwt);
 criterion_main!(benches);

@@ -381,7 +381,7 @@ fn upstream_gets_portico_framing_only() {
 /// and the test may push unsolicited bytes on the latest connection.
 struct Scripted {
     port: u16,
-    push: std::sync::mpsc::Sender<Vec<u8>>,
+    push: std::sync::mpsc::Sender<(Vec<u8>, std::sync::mpsc::Sender<()>)>,
     conns: std::sync::mpsc::Receiver<usize>,
 }
 
@@ -391,15 +391,16 @@ impl Scripted {
         use std::sync::{mpsc, Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (push, pushed) = mpsc::channel::<Vec<u8>>();
+        let (push, pushed) = mpsc::channel::<(Vec<u8>, mpsc::Sender<()>)>();
         let (conn_tx, conns) = mpsc::channel();
         let latest: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::default();
         let writer = latest.clone();
         std::thread::spawn(move || {
-            for bytes in pushed {
+            for (bytes, written) in pushed {
                 if let Some(s) = writer.lock().unwrap().as_mut() {
                     s.write_all(&bytes).unwrap();
                 }
+                let _ = written.send(());
             }
         });
         std::thread::spawn(move || {
@@ -437,9 +438,11 @@ fn unsolicited_upstream_bytes_never_answer_the_next_request() {
     assert_eq!(c.get("/prod/proxy/first").body_str(), "/first");
     assert_eq!(up.conns.recv().unwrap(), 0);
     // Loopback: once written, the bytes wait in portico's socket.
+    let (written, done) = std::sync::mpsc::channel();
     up.push
-        .send(http_response(200, &[], b"EVIL").to_vec())
+        .send((http_response(200, &[], b"EVIL").to_vec(), written))
         .unwrap();
+    done.recv().unwrap();
     let r = c.get("/prod/proxy/second");
     assert_eq!(
         r.body_str(),

@@ -1,6 +1,8 @@
 //! The IAM policy a Lambda authorizer returns, evaluated as API Gateway
 //! evaluates it: an explicit Deny on the method ARN wins, else an Allow
-//! must match it. `*` and `?` are wildcards, as in IAM.
+//! must match it. `*` and `?` are wildcards, as in IAM; actions match in
+//! any case and resources case-sensitively, as in IAM (a Deny on
+//! `…/GET/admin` does not cover `/ADMIN`, nor does an Allow on it).
 
 use serde_json::Value;
 
@@ -60,8 +62,12 @@ pub fn parse(doc: &Value) -> Result<Vec<Statement>, String> {
 
 pub fn evaluate(statements: &[Statement], method_arn: &str) -> Verdict {
     let applies = |s: &Statement| {
-        s.actions.iter().any(|a| glob(a, "execute-api:Invoke"))
-            && s.resources.iter().any(|r| glob(r, method_arn))
+        s.actions
+            .iter()
+            .any(|a| glob(a, "execute-api:Invoke", u8::eq_ignore_ascii_case))
+            && s.resources
+                .iter()
+                .any(|r| glob(r, method_arn, |a: &u8, b: &u8| a == b))
     };
     if statements.iter().any(|s| !s.allow && applies(s)) {
         Verdict::ExplicitDeny
@@ -72,13 +78,14 @@ pub fn evaluate(statements: &[Statement], method_arn: &str) -> Verdict {
     }
 }
 
-/// IAM wildcard matching: `*` any run of characters, `?` any one.
-fn glob(pattern: &str, text: &str) -> bool {
+/// IAM wildcard matching: `*` any run of characters, `?` any one, others
+/// by `same`.
+fn glob(pattern: &str, text: &str, same: impl Fn(&u8, &u8) -> bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti]) && p[pi] != b'*') {
+        if pi < p.len() && (p[pi] == b'?' || same(&p[pi], &t[ti]) && p[pi] != b'*') {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == b'*' {
@@ -100,18 +107,39 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn exact(pattern: &str, text: &str) -> bool {
+        glob(pattern, text, |a: &u8, b: &u8| a == b)
+    }
+
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3/prod/GET/pets/7";
 
     #[test]
     fn wildcards_match_as_in_iam() {
-        assert!(glob("arn:aws:execute-api:*:*:a1b2c3/*/GET/*", ARN));
-        assert!(glob(
+        assert!(exact("arn:aws:execute-api:*:*:a1b2c3/*/GET/*", ARN));
+        assert!(exact(
             "arn:aws:execute-api:us-east-1:123456789012:a1b2c3/prod/GET/pets/?",
             ARN
         ));
-        assert!(!glob("arn:aws:execute-api:*:*:a1b2c3/*/POST/*", ARN));
-        assert!(glob("*", ARN));
-        assert!(!glob("arn:aws:execute-api:*:*:other/*", ARN));
+        assert!(!exact("arn:aws:execute-api:*:*:a1b2c3/*/POST/*", ARN));
+        assert!(exact("*", ARN));
+        assert!(!exact("arn:aws:execute-api:*:*:other/*", ARN));
+        assert!(!exact(
+            "arn:aws:execute-api:us-east-1:123456789012:a1b2c3/prod/GET/PETS/7",
+            ARN
+        ));
+    }
+
+    #[test]
+    fn actions_match_in_any_case_and_resources_in_theirs() {
+        let upper = json!({"Statement": {"Effect": "Allow", "Action": "Execute-API:INVOKE", "Resource": ARN}});
+        assert_eq!(evaluate(&parse(&upper).unwrap(), ARN), Verdict::Allow);
+        let deny = json!({"Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"},
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": ARN}
+        ]});
+        let s = parse(&deny).unwrap();
+        assert_eq!(evaluate(&s, ARN), Verdict::ExplicitDeny);
+        assert_eq!(evaluate(&s, &ARN.replace("pets", "Pets")), Verdict::Allow);
     }
 
     #[test]

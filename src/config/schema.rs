@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::http::path::{EncodedSlashes, PathRules};
 use crate::http::Method;
 use crate::model::UriTemplate;
 use crate::router::PathTemplate;
@@ -594,6 +595,20 @@ pub struct ServerConfig {
     pub driver: Driver,
     pub max_connections_per_worker: usize,
     pub backlog: u32,
+    /// How request paths are put in canonical form (`crate::http::path`).
+    pub normalize_path: bool,
+    pub merge_slashes: bool,
+    pub encoded_slashes: EncodedSlashes,
+}
+
+impl ServerConfig {
+    pub fn path_rules(&self) -> PathRules {
+        PathRules {
+            normalize: self.normalize_path,
+            merge_slashes: self.merge_slashes,
+            encoded_slashes: self.encoded_slashes,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -605,6 +620,9 @@ impl Default for ServerConfig {
             driver: Driver::Auto,
             max_connections_per_worker: 10_000,
             backlog: 4096,
+            normalize_path: true,
+            merge_slashes: true,
+            encoded_slashes: EncodedSlashes::Decode,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod forward;
 mod head;
 mod io;
 mod method;
+pub mod path;
 mod relay;
 mod response;
 mod stream;

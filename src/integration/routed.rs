@@ -9,7 +9,9 @@ use crate::model::{Api, Stage};
 pub struct Routed<'a> {
     pub head: &'a Head,
     pub buf: &'a [u8],
-    /// The path the route matched: after the stage or base path.
+    /// The request path in canonical form (`crate::http::path`), stage included.
+    pub path: &'a [u8],
+    /// The path the route matched: `path` after the stage or base path.
     pub routed_path: &'a [u8],
     pub params: &'a matchit::Params<'a, 'a>,
     pub api: &'a Api,

@@ -12,6 +12,7 @@ use hashbrown::HashMap;
 use crate::config::{
     ApiConfig, Config, IntegrationConfig, LimitsConfig, TimeoutsConfig, UpstreamConfig,
 };
+use crate::http::path::PathRules;
 use crate::integration::lambda::{AwsSettings, Invoker};
 use crate::integration::{HttpProxyIntegration, LambdaIntegration, MockIntegration};
 use crate::metrics::{Destination, Format, SlotLabels};
@@ -24,6 +25,7 @@ use crate::cache::{RouteCache, StageCache};
 
 pub struct Snapshot {
     pub limits: LimitsConfig,
+    pub paths: PathRules,
     pub timeouts: TimeoutsConfig,
     pub upstream: UpstreamConfig,
     pub apis: Vec<Api>,
@@ -347,6 +349,7 @@ impl Snapshot {
         }
         Ok(Snapshot {
             limits: config.limits,
+            paths: config.server.path_rules(),
             timeouts: config.timeouts,
             upstream: config.upstream.clone(),
             apis,

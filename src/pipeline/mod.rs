@@ -3,7 +3,7 @@
 //! give (status + JSON message) instead of throwing through layers.
 //!
 //! accept → parse head (server::conn) → request id → mutual TLS for the
-//! Host → resolve API + stage →
+//! Host → normalise the path (http::path) → resolve API + stage →
 //! route → authorize (JWT or Lambda authorizer) → admit (API key,
 //! throttle, quota) → cache lookup → integration
 //! → write → cache fill → meter the bytes sent → record (metrics, access log);
@@ -111,6 +111,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         cors: cors_added,
         https,
         client_cert,
+        path: path_buf,
         ..
     } = conn;
     let buf = stream.buffered();
@@ -135,7 +136,12 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     } else {
         crate::tls::acme::challenges::answer(head.path_and_query(buf).0)
     };
-    let target = misdirected.and_then(|()| resolve::target(&snap, head, buf, roll));
+    // Every later step sees this path only, never the raw one.
+    let path = crate::http::path::normalize(head.path_and_query(buf).0, &snap.paths, path_buf)
+        .map_err(|e| ErrorResponse::new(400, e.message()));
+    let target = misdirected
+        .and(path)
+        .and_then(|path| resolve::target(&snap, head, buf, path, roll));
     if let Ok(t) = &target {
         seen.api = Some(t.api);
         seen.stage = Some(t.stage);
@@ -147,6 +153,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Ok(t) => cors::apply(t.api, head, buf, extra_head, cors_added),
         Err(_) => false,
     };
+    let request_path = path.unwrap_or(b"/");
     let routed_path = target.as_ref().map_or(&b"/"[..], |t| t.path);
     let found = target.and_then(|t| route::find(t, head.method()));
     let at = found.as_ref().ok().map(|(api, stage, m)| {
@@ -154,6 +161,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
         Routed {
             head,
             buf,
+            path: request_path,
             routed_path,
             params: &m.params,
             api,

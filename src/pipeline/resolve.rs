@@ -14,14 +14,15 @@ pub struct Target<'s, 'b> {
     pub path: &'b [u8],
 }
 
-/// `roll`: uniform in 0..10,000, picks a management-API stage's canary.
+/// `path`: the request path in canonical form. `roll`: uniform in
+/// 0..10,000, picks a management-API stage's canary.
 pub fn target<'s, 'b>(
     snap: &'s Snapshot,
     head: &Head,
-    buf: &'b [u8],
+    buf: &[u8],
+    path: &'b [u8],
     roll: u32,
 ) -> Result<Target<'s, 'b>, ErrorResponse> {
-    let (path, _) = head.path_and_query(buf);
     let mut host_buf = [0u8; 256];
     let host = head
         .host

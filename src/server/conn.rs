@@ -48,6 +48,8 @@ pub struct Connection {
     pub error: Option<&'static str>,
     /// The request's method and path, kept for an access log line.
     pub log_path: Vec<u8>,
+    /// The request path in canonical form when it had to be rewritten.
+    pub path: Vec<u8>,
     /// The gateway added CORS header lines to this exchange's answer.
     pub cors: bool,
     /// The client came over TLS (the HTTPS listener).
@@ -118,6 +120,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         out: Vec::with_capacity(CLIENT_BUFFER),
         upstream_out: Vec::with_capacity(CLIENT_BUFFER),
         scratch: Vec::new(),
+        path: Vec::new(),
         head: Head::default(),
         response_head: ResponseHead::default(),
         peer_ip: peer.ip().to_string(),

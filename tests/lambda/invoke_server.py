@@ -250,6 +250,14 @@ def authorizer_token(event, context):
         return _policy("alice", "Allow", arn.split("/", 1)[0] + "/*/*", ctx)
     if token == "deny":
         return _policy("alice", "Deny", arn, ctx)
+    if token == "deny-admin":
+        # All of the API, less GET /tok/admin of this stage.
+        out = _policy("alice", "Allow", arn.split("/", 1)[0] + "/*/*", ctx)
+        stage = "/".join(arn.split("/")[:2])
+        out["policyDocument"]["Statement"].append(
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": stage + "/GET/tok/admin"}
+        )
+        return out
     if token == "key":
         out = _policy("alice", "Allow", arn, ctx)
         out["usageIdentifierKey"] = "authorizer-issued-key-0123456789"

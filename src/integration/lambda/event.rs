@@ -63,7 +63,8 @@ pub fn write_body(out: &mut Vec<u8>, version: PayloadVersion, body: &[u8], enc: 
 }
 
 fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
-    let (path, query) = r.head.path_and_query(r.buf);
+    // The canonical path, as routing and the authorizer saw it.
+    let (path, query) = (r.path, r.head.path_and_query(r.buf).1);
     let (_, resource) = &r.api.resources[r.route];
     let method = r.head.method_span.get(r.buf);
     out.extend_from_slice(b"{\"resource\":");
@@ -135,7 +136,8 @@ fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
 }
 
 fn write_v2(out: &mut Vec<u8>, r: &Routed<'_>) {
-    let (path, query) = r.head.path_and_query(r.buf);
+    // The canonical path, as routing and the authorizer saw it.
+    let (path, query) = (r.path, r.head.path_and_query(r.buf).1);
     let route_key = route_key(r);
     out.extend_from_slice(b"{\"version\":\"2.0\",\"routeKey\":");
     string(out, route_key.as_bytes());
