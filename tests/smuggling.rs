@@ -509,3 +509,23 @@ fn only_idempotent_requests_are_retried_on_a_new_connection() {
     assert_eq!(c.get("/prod/proxy/warm").body_str(), "/warm");
     assert_eq!(c.get("/prod/proxy/read").body_str(), "/read");
 }
+
+/// Found by fuzzing `response_head`: an upstream status line without a
+/// reason phrase (or with obs-text in it) made portico compute a span
+/// outside its buffer. It is answered with the standard reason.
+#[test]
+fn upstream_status_line_without_reason_phrase_is_served() {
+    fn bare(r: &Recorded) -> Vec<u8> {
+        let body = r.target.as_bytes();
+        let mut v = format!("HTTP/1.1 200\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        v.extend_from_slice(body);
+        v
+    }
+    let up = Scripted::start(bare);
+    let srv = server_for(&format!("127.0.0.1:{}", up.port));
+    let mut c = srv.connect();
+    for i in 0..3 {
+        let r = c.get(&format!("/prod/proxy/bare-{i}"));
+        assert_eq!((r.status, r.body_str()), (200, format!("/bare-{i}")));
+    }
+}

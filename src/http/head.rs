@@ -14,10 +14,20 @@ pub struct Span {
 
 impl Span {
     fn of(base: *const u8, part: &[u8]) -> Span {
-        let start = part.as_ptr() as usize - base as usize;
-        Span {
-            start: start as u32,
-            end: (start + part.len()) as u32,
+        Span::of_addr(base as usize, part)
+    }
+
+    /// Where `part` lies in a buffer starting at address `base`. httparse
+    /// may hand back a slice that is not in the buffer at all (a static ""
+    /// for a missing reason phrase): that is an empty span, never an
+    /// offset computed across allocations.
+    pub fn of_addr(base: usize, part: &[u8]) -> Span {
+        match (part.as_ptr() as usize).checked_sub(base) {
+            Some(start) if !part.is_empty() => Span {
+                start: start as u32,
+                end: (start + part.len()) as u32,
+            },
+            _ => Span::default(),
         }
     }
 
