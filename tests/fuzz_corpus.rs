@@ -10,7 +10,9 @@ use std::path::Path;
 
 /// Every file of `fuzz/corpus/<target>/` through `check`; the number replayed.
 fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -101,4 +103,33 @@ fn route_template_corpus() {
 fn config_loader_corpus() {
     assert!(replay("config_loader", checks::config_loader::check) > 0);
     checks::config_loader::check(portico::config::DEFAULT_CONFIG.as_bytes()).unwrap();
+}
+
+/// The two upstream readers disagree exactly where real servers did in the
+/// issue's reproducers, so the differential check can fail: a bare-LF
+/// trailer is refused by the reference and splits in two for the lenient
+/// reader; a body sent without its Content-Length is a second request to both.
+#[test]
+fn reference_readers_see_the_known_smuggling() {
+    use checks::strict::{read_all, End, Strict};
+    let strict = Strict {
+        crlf_heads: true,
+        tolerate_syntax: false,
+    };
+    let bare_lf = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    0\r\nX: a\n\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (read, end) = read_all(bare_lf, |b| strict.read_one(b));
+    assert!(read.is_empty() && matches!(end, End::Refused(_)), "{end:?}");
+    let (read, end) = read_all(bare_lf, checks::lenient::read_one);
+    assert_eq!((read.len(), end), (2, End::Clean));
+    assert_eq!(read[1].target, b"/SMUGGLED");
+
+    let unframed = b"POST /a HTTP/1.1\r\nHost: x\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
+    for reader in [
+        &|b: &[u8]| strict.read_one(b) as Result<_, _>,
+        &checks::lenient::read_one as &dyn Fn(&[u8]) -> _,
+    ] {
+        let (read, end) = read_all(unframed, reader);
+        assert_eq!((read.len(), end), (2, End::Clean));
+    }
 }

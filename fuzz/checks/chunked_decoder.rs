@@ -97,7 +97,8 @@ pub fn check_body(body: &[u8], seed: u8) -> Result<(), String> {
     }
     .chunked(body);
     match (&whole, &reference) {
-        (Outcome::Done(used, data), Ok(Some((r_used, r_data)))) if used == r_used && data == r_data => {}
+        (Outcome::Done(used, data), Ok(Some((r_used, r_data))))
+            if used == r_used && data == r_data => {}
         (Outcome::Done(..), _) => {
             return Err(format!("decoder: {whole:?}, reference: {reference:?}"));
         }

@@ -7,7 +7,10 @@ pub fn check(input: &[u8]) -> Result<(), String> {
         // The error must point inside the file (line 0: no line known).
         let lines = text.lines().count().max(1);
         if e.line > lines + 1 {
-            return Err(format!("error at line {} of a {lines}-line file: {e}", e.line));
+            return Err(format!(
+                "error at line {} of a {lines}-line file: {e}",
+                e.line
+            ));
         }
     }
     Ok(())

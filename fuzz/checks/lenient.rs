@@ -31,9 +31,7 @@ pub fn read_one(buf: &[u8]) -> Result<Option<Message>, String> {
             break l;
         }
     };
-    let mut parts = request_line
-        .split(|&c| c == b' ')
-        .filter(|p| !p.is_empty());
+    let mut parts = request_line.split(|&c| c == b' ').filter(|p| !p.is_empty());
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {

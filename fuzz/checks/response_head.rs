@@ -50,7 +50,10 @@ pub fn check_head(buf: &[u8], request_was_head: bool) -> Result<(), String> {
         for end in 0..head.len {
             let r = parse_response_head(&buf[..end], request_was_head, &mut part);
             if r != Ok(false) {
-                return Err(format!("first {end} bytes of a {}-byte head: {r:?}", head.len));
+                return Err(format!(
+                    "first {end} bytes of a {}-byte head: {r:?}",
+                    head.len
+                ));
             }
         }
     }

@@ -23,7 +23,9 @@ pub fn check(input: &[u8]) -> Result<(), String> {
             }
         }
     }
-    let values = [b'a', b'Z', b'0', b'%', b'.', b'-', b'~', b'{', b'}', b'*', b':'];
+    let values = [
+        b'a', b'Z', b'0', b'%', b'.', b'-', b'~', b'{', b'}', b'*', b':',
+    ];
     let mut g = Gen::new(std::slice::from_ref(&seed));
     let value = values[g.below(values.len())] as char;
     for (i, t) in compiled.iter().enumerate() {
@@ -55,17 +57,19 @@ fn path_for(t: &PathTemplate, value: char) -> (String, Vec<(String, String)>) {
     let path = t
         .as_str()
         .split('/')
-        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(p) => {
-                let (name, filled) = match p.strip_suffix('+') {
-                    Some(name) => (name, format!("{value}2/{value}2")),
-                    None => (p, format!("{value}1")),
-                };
-                params.push((name.to_string(), filled.clone()));
-                filled
-            }
-            None => seg.to_string(),
-        })
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(p) => {
+                    let (name, filled) = match p.strip_suffix('+') {
+                        Some(name) => (name, format!("{value}2/{value}2")),
+                        None => (p, format!("{value}1")),
+                    };
+                    params.push((name.to_string(), filled.clone()));
+                    filled
+                }
+                None => seg.to_string(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/");
     (path, params)

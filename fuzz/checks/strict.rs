@@ -155,9 +155,7 @@ impl Strict {
             if digits.len() > 15 {
                 return Err("chunk size too large".into());
             }
-            let size = digits
-                .iter()
-                .fold(0u64, |n, &d| n * 16 + u64::from(hex(d)));
+            let size = digits.iter().fold(0u64, |n, &d| n * 16 + u64::from(hex(d)));
             let line = match c.line()? {
                 Some(l) => l,
                 None => return Ok(None),
