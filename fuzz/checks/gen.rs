@@ -28,7 +28,7 @@ impl<'a> Gen<'a> {
 
     /// True about once in `n` choices.
     pub fn one_in(&mut self, n: u8) -> bool {
-        self.byte() % n == 0
+        self.byte().is_multiple_of(n)
     }
 
     pub fn pick<'s, T: ?Sized>(&mut self, from: &[&'s T]) -> &'s T {

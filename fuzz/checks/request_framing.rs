@@ -97,13 +97,15 @@ fn tolerated(stream: &[u8], portico: &Message, end: &End) -> Result<(), String> 
     }
 }
 
+type Reader<'a> = dyn Fn(&[u8]) -> Result<Option<Message>, String> + 'a;
+
 /// The upstream byte stream must read as exactly `expected` under both readers.
 fn read_upstream(upstream: &[u8], expected: &[Accepted]) -> Result<(), String> {
     let strict = Strict {
         crlf_heads: true,
         tolerate_syntax: false,
     };
-    let readers: [(&str, &dyn Fn(&[u8]) -> Result<Option<Message>, String>); 2] = [
+    let readers: [(&str, &Reader<'_>); 2] = [
         ("strict", &|b| strict.read_one(b)),
         ("lenient", &lenient::read_one),
     ];

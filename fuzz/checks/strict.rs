@@ -139,6 +139,12 @@ impl Strict {
         }))
     }
 
+    /// Whether a chunk-extension or trailer `line` is taken: it follows
+    /// its grammar, or breaks it harmlessly while that is tolerated.
+    fn allows(&self, grammatical: bool, line: &[u8]) -> bool {
+        grammatical || (self.tolerate_syntax && no_control(line))
+    }
+
     /// A chunked body at the start of `buf`: (bytes used, data).
     pub fn chunked(&self, buf: &[u8]) -> Result<Option<(usize, Vec<u8>)>, String> {
         let mut c = Cursor { buf, at: 0 };
@@ -160,7 +166,7 @@ impl Strict {
                 Some(l) => l,
                 None => return Ok(None),
             };
-            if !chunk_ext(line) && !(self.tolerate_syntax && no_control(line)) {
+            if !self.allows(chunk_ext(line), line) {
                 return Err("chunk extension grammar".into());
             }
             if size == 0 {
@@ -187,7 +193,7 @@ impl Strict {
             if line.is_empty() {
                 return Ok(Some((c.at, data)));
             }
-            if !field_line(line) && !(self.tolerate_syntax && no_control(line)) {
+            if !self.allows(field_line(line), line) {
                 return Err("trailer field grammar".into());
             }
         }
