@@ -6,7 +6,19 @@
 #[path = "../fuzz/checks/mod.rs"]
 mod checks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    entries
+}
 
 /// Every file of `fuzz/corpus/<target>/` through `check`; the number replayed.
 fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) -> usize {
@@ -27,9 +39,22 @@ fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) -> usize {
     entries.len()
 }
 
+/// The corpus also has to reach what matters: pipelined requests portico
+/// accepts, chunked bodies, and syntax only the tolerant reference takes.
 #[test]
 fn request_framing_corpus() {
     assert!(replay("request_framing", checks::request_framing::check) > 0);
+    let mut pipelined = 0;
+    let mut total = checks::request_framing::Counts::default();
+    for path in corpus("request_framing") {
+        let c = checks::request_framing::check_counted(&std::fs::read(path).unwrap()).unwrap();
+        pipelined += usize::from(c.accepted > 1);
+        total.accepted += c.accepted;
+        total.chunked += c.chunked;
+        total.tolerated += c.tolerated;
+    }
+    eprintln!("request_framing corpus: {pipelined} pipelined inputs, {total:?}");
+    assert!(pipelined > 0 && total.chunked > 0, "{total:?}");
 }
 
 /// The reproducers and the classic smuggling shapes, as raw streams

@@ -19,6 +19,7 @@ use super::strict::{read_all, End, Message, Strict};
 #[derive(Debug)]
 struct Accepted {
     message: Message,
+    chunked: bool,
     upstream: Vec<u8>,
 }
 
@@ -37,6 +38,23 @@ const CLIENT_REFERENCE: Strict = Strict {
 /// A fuzz input: a first byte below 48 means raw bytes (the next byte
 /// seeds how bodies arrive), else a generated stream of requests.
 pub fn check(data: &[u8]) -> Result<(), String> {
+    check_counted(data).map(|_| ())
+}
+
+/// What one input exercised, so the corpus replay can show it covers
+/// pipelining, chunked bodies and the tolerated deviations.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Requests portico accepted.
+    pub accepted: usize,
+    /// Of those, with a chunked body.
+    pub chunked: usize,
+    /// Of those, refused by the exact reference over chunk-extension or
+    /// trailer syntax that portico drops.
+    pub tolerated: usize,
+}
+
+pub fn check_counted(data: &[u8]) -> Result<Counts, String> {
     let mut g = Gen::new(data);
     let (stream, seed) = if g.byte() < 48 {
         let seed = g.byte();
@@ -55,8 +73,13 @@ pub fn raw_input(stream: &[u8], seed: u8) -> Vec<u8> {
     input
 }
 
-pub fn check_stream(client: &[u8], seed: u8) -> Result<(), String> {
+pub fn check_stream(client: &[u8], seed: u8) -> Result<Counts, String> {
     let accepted = portico_reads(client, &mut Rng::new(seed))?;
+    let mut counts = Counts {
+        accepted: accepted.len(),
+        chunked: accepted.iter().filter(|a| a.chunked).count(),
+        tolerated: 0,
+    };
     let (reference, end) = read_all(client, |b| CLIENT_REFERENCE.read_one(b));
     let mut at = 0;
     for (i, a) in accepted.iter().enumerate() {
@@ -68,8 +91,11 @@ pub fn check_stream(client: &[u8], seed: u8) -> Result<(), String> {
                     a.message
                 ))
             }
-            None => tolerated(&client[at..], &a.message, &end)
-                .map_err(|e| format!("request {i}: {e}"))?,
+            None => {
+                tolerated(&client[at..], &a.message, &end)
+                    .map_err(|e| format!("request {i}: {e}"))?;
+                counts.tolerated += 1;
+            }
         }
         at += a.message.len;
     }
@@ -78,7 +104,8 @@ pub fn check_stream(client: &[u8], seed: u8) -> Result<(), String> {
         read_upstream(&a.upstream, std::slice::from_ref(a))?;
         upstream.extend_from_slice(&a.upstream);
     }
-    read_upstream(&upstream, &accepted)
+    read_upstream(&upstream, &accepted)?;
+    Ok(counts)
 }
 
 /// portico accepted a request the reference refused: fine only when the
@@ -183,6 +210,7 @@ fn portico_reads(client: &[u8], rng: &mut Rng) -> Result<Vec<Accepted>, String> 
                 target: head.target.get(buf).to_vec(),
                 body,
             },
+            chunked: head.body == BodyKind::Chunked,
             upstream,
         });
         at += head.len + n;
