@@ -11,7 +11,7 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.34'
 fi
-cargo build --quiet
+BIN=$(tests/e2e/portico_bin.sh)
 TMP=$(mktemp -d /tmp/portico-e2e.XXXXXX)
 PID=""
 FN_PID=""
@@ -49,7 +49,7 @@ secret_access_key_env = "PORTICO_E2E_SECRET"
 lambda_endpoint = "http://$FN_ENDPOINT"
 TOML
 export PORTICO_E2E_SECRET="e2e-secret-$RANDOM$RANDOM"
-target/debug/portico --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
+"$BIN" --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
 PID=$!
 for _ in $(seq 1 200); do
     if grep -q 'admin listening on' "$TMP/stderr.log"; then break; fi
@@ -66,14 +66,14 @@ kill -TERM "$PID"
 wait "$PID"
 PID=""
 # Every management call was audited (9 deployments: 2 of pets, 3 of the import, 1 of the YAML import, 2 of the canary API, 1 of the Lambda API), the refused one too; no secret or signature on disk.
-deployments=$(target/debug/portico --config "$TMP/portico.toml" audit --event CreateDeployment | grep -c '"errorCode":null')
+deployments=$("$BIN" --config "$TMP/portico.toml" audit --event CreateDeployment | grep -c '"errorCode":null')
 [[ $deployments == 9 ]] || { echo "e2e: audit log has $deployments successful CreateDeployment calls, wanted 9" >&2; exit 1; }
-target/debug/portico --config "$TMP/portico.toml" audit --event GetRestApis | grep -q '"errorCode":"InvalidSignatureException"' \
+"$BIN" --config "$TMP/portico.toml" audit --event GetRestApis | grep -q '"errorCode":"InvalidSignatureException"' \
     || { echo "e2e: the refused GetRestApis call is not in the audit log" >&2; exit 1; }
 # --since: nothing after a future time, every call after a past one.
-[[ -z $(target/debug/portico --config "$TMP/portico.toml" audit --since 2999-01-01) ]] \
+[[ -z $("$BIN" --config "$TMP/portico.toml" audit --since 2999-01-01) ]] \
     || { echo "e2e: audit --since 2999-01-01 printed calls" >&2; exit 1; }
-[[ $(target/debug/portico --config "$TMP/portico.toml" audit --since 2000-01-01 | wc -l) == $(wc -l <"$TMP/state/audit.jsonl") ]] \
+[[ $("$BIN" --config "$TMP/portico.toml" audit --since 2000-01-01 | wc -l) == $(wc -l <"$TMP/state/audit.jsonl") ]] \
     || { echo "e2e: audit --since 2000-01-01 left calls out" >&2; exit 1; }
 if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; then
     echo "e2e: the audit log holds a secret or a signature" >&2; exit 1

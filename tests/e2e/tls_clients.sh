@@ -13,8 +13,7 @@ if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
         || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl curl >&2; } \
         || { echo "tls_clients: needs openssl and curl" >&2; exit 1; }
 fi
-cargo build --quiet
-BIN=target/debug/portico
+BIN=$(tests/e2e/portico_bin.sh)
 TMP=$(mktemp -d /tmp/portico-tls-e2e.XXXXXX)
 PID=""
 cleanup() {
