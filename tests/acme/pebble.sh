@@ -61,10 +61,21 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
     SUDO=()
     [[ $(id -u) -eq 0 ]] || SUDO=(sudo -n)
     export DEBIAN_FRONTEND=noninteractive
-    if ! "${SUDO[@]}" apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2; then
-        "${SUDO[@]}" apt-get update >&2
-        "${SUDO[@]}" apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2
-    fi
+    # Parallel tests each run this script: one apt-get at a time (the lock
+    # is shared with tests/nginx/install.sh), and a test that waited finds
+    # the packages installed by the one before it.
+    (
+        flock 9
+        missing=()
+        for p in "${need_pkgs[@]}"; do
+            dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+        done
+        if [[ ${#missing[@]} -gt 0 ]] \
+            && ! "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+            "${SUDO[@]}" apt-get update >&2
+            "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
+        fi
+    ) 9>/tmp/portico-apt.lock
 fi
 PEBBLE=$(command -v pebble)
 CHALLTESTSRV=$(command -v pebble-challtestsrv)
