@@ -73,13 +73,16 @@ pub fn end_to_end_headers<'a, 'b: 'a>(
 pub fn end_request_head(out: &mut Vec<u8>, len: Option<u64>) {
     match len {
         Some(0) => {}
-        Some(n) => {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        Some(n) => write_content_length(out, n),
         None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The one `content-length` line portico writes, upstream or to a client.
+pub fn write_content_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

@@ -211,14 +211,6 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn push_length(out: &mut Vec<u8>, n: u64) {
-    push_header(
-        out,
-        b"content-length",
-        itoa::Buffer::new().format(n).as_bytes(),
-    );
-}
-
 /// Forwards the request whose head is already in `conn.upstream_out`.
 pub async fn forward(
     w: &Worker,
@@ -426,11 +418,11 @@ async fn respond(
             BodyKind::Chunked if !dechunk => {
                 out.extend_from_slice(b"transfer-encoding: chunked\r\n");
             }
-            BodyKind::Length(n) => push_length(out, n),
+            BodyKind::Length(n) => forward::write_content_length(out, n),
             // A HEAD or 304 answer: the length of what a GET would get.
             BodyKind::None if head.status != 204 && head.status >= 200 => {
                 if let Some(n) = head.declared_length {
-                    push_length(out, n);
+                    forward::write_content_length(out, n);
                 }
             }
             _ => {}
