@@ -13,7 +13,7 @@ struct Pebble {
     directory: String,
     ca: String,
     pids: Vec<String>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Pebble {
@@ -50,8 +50,28 @@ impl Pebble {
             directory: get("DIRECTORY"),
             ca: get("CA"),
             pids: get("PIDS").split_whitespace().map(str::to_string).collect(),
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// The HTTP-01 tokens pebble's validation authority fetched: each one
+    /// was published by portico for a real order (pebble logs the URL it
+    /// pulls, `.../.well-known/acme-challenge/TOKEN`).
+    fn validated_tokens(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path.join("pebble.log")).unwrap_or_default();
+        let marker = "/.well-known/acme-challenge/";
+        let mut tokens: Vec<String> = log
+            .match_indices(marker)
+            .map(|(i, _)| {
+                log[i + marker.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect()
+            })
+            .filter(|t: &String| !t.is_empty())
+            .collect();
+        tokens.dedup();
+        tokens
     }
 }
 
@@ -126,9 +146,24 @@ fn a_certificate_is_obtained_over_http_01_and_served() {
         state.join("acme/account.json").exists(),
         "the account is kept"
     );
-    // The challenge was withdrawn once used.
-    let r = srv.connect().get("/.well-known/acme-challenge/anything");
-    assert_eq!(r.status, 403);
+    // The challenge pebble really validated was answered then (the
+    // certificate exists) and is withdrawn once the order is done.
+    let tokens = pebble.validated_tokens();
+    assert!(!tokens.is_empty(), "pebble.log names no HTTP-01 token");
+    for token in tokens {
+        let path = format!("/.well-known/acme-challenge/{token}");
+        let r = poll_until(
+            POLL_FOR,
+            || srv.connect().get(&path),
+            |r| r.status == 403,
+            |r| format!("{path} still answers {}: {}", r.status, r.body_str()),
+        );
+        assert!(
+            !r.body_str().contains(&token),
+            "the withdrawn key authorization leaks: {}",
+            r.body_str()
+        );
+    }
 }
 
 #[test]
@@ -152,10 +187,20 @@ fn a_certificate_inside_the_renewal_window_is_renewed() {
     assert!(seen.cert != old.der().to_vec());
 }
 
+/// The CA's address refuses connections; the trust anchor itself is a
+/// valid PEM, so the failure can only come from reaching the directory.
 #[test]
 fn an_unreachable_ca_is_logged_and_the_stand_in_serves() {
     let port = free_port();
-    let cfg = acme_config(port, "https://127.0.0.1:9/dir", "/nonexistent-ca.pem");
+    let anchor = TempDir::new("acme-anchor");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["ca.test".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::create_dir_all(&anchor.path).unwrap();
+    let ca_file = anchor.path.join("ca.pem");
+    std::fs::write(&ca_file, params.self_signed(&key).unwrap().pem()).unwrap();
+    let directory = format!("https://127.0.0.1:{}/dir", refused_port());
+    let cfg = acme_config(port, &directory, &ca_file.display().to_string());
     let mut srv = Server::start(&cfg);
     let tls_port = srv.https_port();
     let line = poll_until(
@@ -163,6 +208,14 @@ fn an_unreachable_ca_is_logged_and_the_stand_in_serves() {
         || srv.next_line(IO_TIMEOUT).unwrap_or_default(),
         |l| l.contains("not obtained"),
         |_| "no 'not obtained' line".into(),
+    );
+    assert!(
+        line.contains(&format!("new account at {directory}")),
+        "not a failure to reach the CA: {line}"
+    );
+    assert!(
+        line.to_ascii_lowercase().contains("connect"),
+        "not a connection failure: {line}"
     );
     assert!(line.contains("next try in 60s"), "{line}");
     // Until then HTTPS works with a self-signed stand-in for the names.

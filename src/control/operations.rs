@@ -1,8 +1,9 @@
 //! Every operation of Amazon API Gateway's management API (service model
 //! 2015-07-09, as botocore ships it): name, HTTP method and URI template.
-//! Generated from ../shared/specs/apigateway-2015-07-09.service.json; the
-//! router matches requests against it, so an operation portico does not
-//! implement is answered with its name.
+//! Generated from specs/apigateway-2015-07-09.service.json (vendored, see
+//! specs/README.md); the router matches requests against it, so an
+//! operation portico does not implement is answered with its name, and
+//! tests/management.rs holds this table to the model.
 
 pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("CreateApiKey", "POST", "/apikeys"),
