@@ -455,7 +455,58 @@ region = "eu-west-1"
         sigv4::verify(&auth, &signed, "AKIDEXAMPLE", secret, now),
         Ok(())
     );
-    assert!(sigv4::verify(&auth, &signed, "AKIDEXAMPLE", "wrong", now).is_err());
+    assert_eq!(
+        sigv4::verify(&auth, &signed, "AKIDEXAMPLE", "wrong", now),
+        Err(sigv4::SigError::Mismatch)
+    );
+    // And botocore, signing the same request as boto3 signs its own Lambda
+    // calls, comes to the same header: the same canonical request (the
+    // ARN's `%3A` encoded again as `%253A`, as every service but S3
+    // wants), the same scope, the same signature.
+    let signed_names: Vec<&str> = auth
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .expect("SignedHeaders")
+        .split(';')
+        .collect();
+    for must in ["host", "x-amz-date", "x-amz-security-token"] {
+        assert!(signed_names.contains(&must), "{must} is not signed: {auth}");
+    }
+    let botocore: Value = serde_json::from_str(&venv_script(
+        "sigv4_botocore.py",
+        &[],
+        json!({
+            "method": "POST",
+            "url": format!("http://{}{}", up.addr(), seen.target),
+            "headers": headers
+                .iter()
+                .filter(|(n, _)| signed_names.contains(&n.as_str()))
+                .map(|(n, v)| [n, v])
+                .collect::<Vec<_>>(),
+            "body_hex": seen.body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "access_key": "AKIDEXAMPLE",
+            "secret_key": secret,
+            "token": "session-token-1",
+            "region": "eu-west-1",
+            "service": "lambda",
+            "amz_date": seen.header("x-amz-date").expect("x-amz-date"),
+        })
+        .to_string()
+        .as_bytes(),
+    ))
+    .unwrap();
+    let canonical = botocore["canonical_request"].as_str().unwrap();
+    assert!(
+        canonical.starts_with(
+            "POST\n/2015-03-31/functions/arn%253Aaws%253Alambda%253Aeu-west-1%253A123456789012%253Afunction%253Af/invocations\n"
+        ),
+        "{canonical}"
+    );
+    assert_eq!(
+        auth, botocore["authorization"],
+        "botocore's canonical request:\n{canonical}"
+    );
     let event: Value = serde_json::from_slice(&seen.body).unwrap();
     assert_eq!(event["body"], "payload");
 }

@@ -5,6 +5,7 @@
 //! `portico cert self-signed`.
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,11 +117,56 @@ fn tls_1_2_and_1_3_with_alpn_http_1_1() {
         assert!(seen.answer.starts_with("HTTP/1.1 200"), "{}", seen.answer);
     }
     // A client that only speaks h2 has no protocol in common.
-    assert!(tls_get(&client_config(&[], &["h2"]), port, "a.test", "/prod/hello").is_err());
+    let e = tls_get(&client_config(&[], &["h2"]), port, "a.test", "/prod/hello").unwrap_err();
+    assert!(
+        e.ends_with("received fatal alert: NoApplicationProtocol"),
+        "{e}"
+    );
+}
+
+/// A TLS connection to `port` that made one keep-alive request (so a
+/// TLS 1.3 client also took the server's new tickets) and stays open, so
+/// the worker holding it shows in `portico_worker_connections`.
+fn held_tls_connection(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+) -> (
+    rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+    bool,
+) {
+    use std::io::{Read, Write};
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(b"GET /prod/hello HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !answer.ends_with(b"hello over tls") {
+        let n = s.read(&mut chunk).expect("read the answer");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let resumed = s.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    (s, resumed)
+}
+
+/// Open client connections per worker, once they add up to `total`.
+fn connections_per_worker(srv: &mut Server, total: usize) -> BTreeMap<String, usize> {
+    let m = scrape_until(srv, &format!("{total} connections"), |m| {
+        m.sum("portico_worker_connections") as usize == total
+    });
+    m.matching("portico_worker_connections", &[])
+        .into_iter()
+        .map(|s| (s.labels["worker"].clone(), s.value as usize))
+        .collect()
 }
 
 #[test]
-fn sessions_resume_on_any_worker() {
+fn sessions_resume_on_every_worker() {
     let dir = TempDir::new("tls");
     let (cfg, ..) = tls_config(&dir, NO_BACKEND, 2);
     let mut srv = Server::start(&cfg);
@@ -128,14 +174,69 @@ fn sessions_resume_on_any_worker() {
     for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
         let c = client_config(&[v], &[]);
         assert!(!tls_get(&c, port, "a.test", "/prod/hello").unwrap().resumed);
-        // With two workers the kernel spreads these over both; tickets are
-        // sealed with one process-wide key, so every one resumes.
-        for i in 0..8 {
-            let seen = tls_get(&c, port, "a.test", "/prod/hello").unwrap();
-            assert!(seen.resumed, "{v:?}: connection {i} did not resume");
-            assert!(seen.answer.starts_with("HTTP/1.1 200"));
+        // Tickets are sealed with one process-wide key, so a ticket from
+        // one worker resumes on the other. Connections stay open until
+        // each worker was seen to hold a resumed one (the kernel spreads
+        // them by address, so which one takes the next is chance).
+        let mut held = Vec::new();
+        let mut before = connections_per_worker(&mut srv, 0);
+        assert_eq!(before.len(), 2, "two workers: {before:?}");
+        let mut resumed_on = BTreeSet::new();
+        while resumed_on.len() < 2 {
+            assert!(
+                held.len() < 64,
+                "{v:?}: {} connections, all resumed on workers {resumed_on:?} only",
+                held.len()
+            );
+            let (conn, resumed) = held_tls_connection(&c, port);
+            held.push(conn);
+            assert!(resumed, "{v:?}: connection {} did not resume", held.len());
+            let now = connections_per_worker(&mut srv, held.len());
+            let took: Vec<_> = now
+                .iter()
+                .filter(|(w, n)| **n == before.get(*w).copied().unwrap_or(0) + 1)
+                .map(|(w, _)| w.clone())
+                .collect();
+            assert_eq!(took.len(), 1, "{before:?} -> {now:?}");
+            resumed_on.extend(took);
+            before = now;
         }
+        drop(held);
+        connections_per_worker(&mut srv, 0);
     }
+}
+
+/// How often portico looks at the certificate files (src/server/mod.rs).
+const CERT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Replaces `{dir}/{name}.crt` and `.key` with a new certificate for
+/// `hosts` of the same sizes and modification times (each file renamed into
+/// place already stamped, so no moment shows another stamp); returns its DER.
+fn replace_unnoticed(dir: &Path, name: &str, hosts: &[&str]) -> Vec<u8> {
+    let scratch = dir.join("unnoticed");
+    let len = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let (crt, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    // ECDSA signatures vary in length by a byte or two: draw until they match.
+    let (new_crt, new_key) = (0..100)
+        .map(|_| make_cert(&scratch, name, hosts, false))
+        .find(|(c, k)| len(c) == len(&crt) && len(k) == len(&key))
+        .expect("a certificate of the same size in 100 draws");
+    assert!(cert_der(&new_crt) != cert_der(&crt));
+    for (new, old) in [(&new_key, &key), (&new_crt, &crt)] {
+        let mtime = std::fs::metadata(old).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(new)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        std::fs::rename(new, old).unwrap();
+        assert_eq!(std::fs::metadata(old).unwrap().modified().unwrap(), mtime);
+    }
+    cert_der(&crt)
 }
 
 #[test]
@@ -175,9 +276,16 @@ fn certificates_reload_on_file_change_and_sighup_without_failed_handshakes() {
         |c| *c == a2,
         |_| "the renewed certificate was not served".into(),
     );
-    // Renewed again, then SIGHUP.
-    let (a3_crt, _) = make_cert(&dir.path, "a", &["a.test"], false);
-    let a3 = cert_der(&a3_crt);
+    // Renewed again, but with the files' size and modification time kept,
+    // which the watcher compares: only SIGHUP can notice this one.
+    let a3 = replace_unnoticed(&dir.path, "a", &["a.test"]);
+    let watched_until = std::time::Instant::now() + 3 * CERT_WATCH;
+    while std::time::Instant::now() < watched_until {
+        assert!(
+            presented() == a2,
+            "the watcher reloaded a change it cannot see: the SIGHUP check below would prove nothing"
+        );
+    }
     srv.signal("HUP");
     poll_until(
         POLL_FOR,
@@ -381,7 +489,7 @@ fn an_upstream_certificate_that_does_not_verify_is_a_502_with_a_log_line() {
         assert!(line.to_ascii_lowercase().contains("certificate"), "{line}");
     }
     assert!(
-        up.rx.try_recv().is_err(),
+        matches!(up.rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)),
         "no request reached the untrusted upstream"
     );
 }
@@ -452,14 +560,16 @@ fn a_mutual_tls_domain_requires_a_client_certificate_from_its_truststore() {
     assert!(seen.answer.ends_with("mutual"), "{}", seen.answer);
     assert!(seen.cert == cert_der(&m_crt));
     let anonymous = no_resumption_config();
+    let e = tls_get(&anonymous, port, "m.test", "/prod/x").unwrap_err();
     assert!(
-        tls_get(&anonymous, port, "m.test", "/prod/x").is_err(),
-        "no client certificate"
+        e.ends_with("received fatal alert: CertificateRequired"),
+        "no client certificate: {e}"
     );
     let stranger = client_config_with_cert(&stranger_ca, "intruder");
+    let e = tls_get(&stranger, port, "m.test", "/prod/x").unwrap_err();
     assert!(
-        tls_get(&stranger, port, "m.test", "/prod/x").is_err(),
-        "untrusted issuer"
+        e.ends_with("received fatal alert: UnknownCA"),
+        "untrusted issuer: {e}"
     );
     // Other names on the listener need none.
     let seen = tls_get(&anonymous, port, "a.test", "/prod/x").unwrap();
@@ -556,7 +666,9 @@ fn upstreams_that_ask_for_a_client_certificate_get_the_configured_one() {
     let srv = Server::start(&with);
     let r = srv.connect().get("/prod/x");
     assert_eq!((r.status, r.body_str().as_str()), (200, "ok"), "{r:?}");
-    assert!(up.rx.recv_timeout(IO_TIMEOUT).is_ok());
+    let (sni, head) = up.rx.recv_timeout(IO_TIMEOUT).unwrap();
+    assert_eq!(sni.as_deref(), Some("localhost"));
+    assert!(head.starts_with("GET /x HTTP/1.1"), "{head}");
     // Without one the backend refuses the handshake: 502.
     let srv = Server::start(&https_upstream_api("localhost", up.port, Some(&crt)));
     assert_error(

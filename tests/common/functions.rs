@@ -95,3 +95,32 @@ impl Drop for Functions {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `tests/lambda/{script}` with the venv's python (so third-party
+/// libraries, not portico's code, judge portico: botocore, PyJWT), `input`
+/// on stdin; its stdout, panicking with its stderr when it fails.
+pub fn venv_script(script: &str, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let path = format!("{}/tests/lambda/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {path}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Creates (once) the Python venv that runs the local Lambda Invoke API
 # (tests/lambda/invoke_server.py) with real third-party handler libraries,
-# and prints the absolute path of its python on stdout (nothing else goes to
+# and the third-party checkers other tests call (botocore's SigV4 signer in
+# sigv4_botocore.py, PyJWT in jwt_sign.py), and prints the absolute path of its python on stdout (nothing else goes to
 # stdout). Safe to call from several test processes at once (flock).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=$REPO/target/lambda-venv
 PY=$VENV/bin/python
-PKGS=(mangum==0.22.0 aws-lambda-powertools==3.37.0)
-CHECK='import mangum, aws_lambda_powertools.event_handler, aws_lambda_powertools.utilities.data_classes'
+PKGS=(mangum==0.22.0 aws-lambda-powertools==3.37.0 botocore==1.44.8 PyJWT==2.15.1 cryptography==50.0.2)
+CHECK='import mangum, aws_lambda_powertools.event_handler, aws_lambda_powertools.utilities.data_classes, botocore.auth, jwt, cryptography'
 
 ready() {
     [[ -x $PY ]] && "$PY" -c "$CHECK" 2>/dev/null \
