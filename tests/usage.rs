@@ -505,3 +505,23 @@ fn kill9_loses_at_most_the_last_flush() {
         u2.json
     );
 }
+
+#[test]
+fn a_test_clock_that_is_no_time_stops_the_server_naming_the_variable() {
+    let path = write_config(&cfg("quota = { limit = 5, period = \"DAY\" }").render());
+    let out = run_bin(
+        &["--config".as_ref(), path.as_os_str()],
+        &[(TEST_CLOCK, "noon-ish")],
+        POLL_FOR,
+    );
+    assert!(
+        !out.status.success(),
+        "started with {TEST_CLOCK}=noon-ish: {out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("PORTICO_TEST_CLOCK=\"noon-ish\" is not an RFC 3339 time"),
+        "{}",
+        out.stderr
+    );
+}
