@@ -468,3 +468,149 @@ fn key_in_two_plans_for_the_same_stage_is_rejected() {
         &["usage_plans"],
     );
 }
+
+// ---------------------------------------------------------------------------
+// SIGHUP: limits, plans, keys and caches reloaded; usage carried over
+// ---------------------------------------------------------------------------
+
+/// API `r` (stage prod): `GET /keyed` (mock, key required), `GET /open`
+/// (mock), `GET /slow` (proxied to `backend`). Plan gold over r/prod with a
+/// DAY quota of `quota`; alice in it, bob too (disabled unless `bob`),
+/// carol only when `carol`. `stage_lines` go into the stage's table,
+/// `cache` (if any) is its cache table.
+fn reloadable(backend: &str, v: &Reloadable) -> Config {
+    let mut api = format!(
+        "[[api]]\nname = \"r\"\nhosts = []\n\n[api.stages.prod]\n\
+         variables = {{ backend = \"{backend}\" }}\n{}\n\n",
+        v.stage_lines
+    );
+    if v.cache {
+        api.push_str("[api.stages.prod.cache]\ncapacity = \"1MB\"\nttl_s = 60\n\n");
+    }
+    api.push_str(&mock_route("GET", "/keyed", true, "keyed"));
+    api.push_str(&mock_route("GET", "/open", false, "open"));
+    api.push_str(
+        "[[api.routes]]\nmethod = \"GET\"\npath = \"/slow\"\n\
+         integration = { type = \"http_proxy\", uri = \"http://${stageVariables.backend}/slow\" }\n\n",
+    );
+    let quota = format!("quota = {{ limit = {}, period = \"DAY\" }}", v.quota);
+    let mut cfg = Config::new(&api)
+        .append(&plan_toml("gold", &quota, "r", "prod", ""))
+        .append(&alice_key_toml(&["gold"]))
+        .append(&key_toml(
+            "bob",
+            &format!("value = \"{BOB}\"\nenabled = {}", v.bob),
+            &["gold"],
+        ));
+    if v.carol {
+        cfg = cfg.append(&key_toml(
+            "carol",
+            &format!("value = \"{CAROL}\""),
+            &["gold"],
+        ));
+    }
+    cfg
+}
+
+struct Reloadable {
+    stage_lines: &'static str,
+    cache: bool,
+    quota: u64,
+    bob: bool,
+    carol: bool,
+}
+
+/// The next stderr line saying whether the config was reloaded; panics
+/// unless it was.
+fn assert_reloaded(srv: &mut Server) {
+    let deadline = std::time::Instant::now() + POLL_FOR;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match srv.next_line(left) {
+            Some(l) if l.contains("config reloaded") => return,
+            Some(l) => assert!(!l.contains("not reloaded"), "SIGHUP refused: {l}"),
+            None => panic!("no `config reloaded` line within {POLL_FOR:?}"),
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_limits_plans_keys_and_caches_keeping_quota_usage() {
+    let (up, release) = Upstream::start_held(b"from-upstream");
+    let before = Reloadable {
+        stage_lines: "",
+        cache: false,
+        quota: 5,
+        bob: true,
+        carol: false,
+    };
+    let after = Reloadable {
+        stage_lines: "route_throttle = { \"GET /open\" = { rate = 0.1, burst = 2 } }",
+        cache: true,
+        quota: 8,
+        bob: false,
+        carol: true,
+    };
+    let old = reloadable(&up.addr(), &before);
+    let mut srv = Server::start_with_env(&old, &[(TEST_CLOCK, QUIET_NOON)]);
+    let mut c = srv.connect();
+    for i in 0..3 {
+        assert_key_ok(&mut c, "/prod/keyed", ALICE, &format!("alice #{i} of 5"));
+    }
+    assert_key_ok(&mut c, "/prod/keyed", BOB, "bob, enabled");
+    assert_key_forbidden(&mut c, "/prod/keyed", CAROL, "carol, not yet a key");
+    assert_ok_times(
+        &mut c,
+        get("/prod/open"),
+        5,
+        "open",
+        "/open, no throttle yet",
+    );
+
+    // A call in flight across the reload: its upstream holds it.
+    let mut held = srv.connect();
+    held.send(get("/prod/slow"));
+    assert_eq!(up.recv().target, "/slow");
+
+    let new =
+        reloadable(&up.addr(), &after).state("dir", &toml_str(&old.state_dir().to_string_lossy()));
+    std::fs::write(srv.config_path(), new.render()).expect("rewrite config");
+    srv.signal("HUP");
+    assert_reloaded(&mut srv);
+
+    // The held call finishes on the config it started with: no cache then.
+    release.send(()).unwrap();
+    let r = held.read_response();
+    assert_ok(&r, "from-upstream", "the call in flight during the reload");
+    assert_eq!(
+        r.header("x-cache"),
+        None,
+        "the old config had no cache: {r:?}"
+    );
+    // New calls see the new config: a cached stage...
+    release.send(()).unwrap();
+    let r = c.get("/prod/slow");
+    assert_ok(&r, "from-upstream", "a new call to /slow");
+    assert_eq!(r.header("x-cache"), Some("Miss"), "{r:?}");
+    let r = c.get("/prod/slow");
+    assert_eq!(r.header("x-cache"), Some("Hit"), "{r:?}");
+    // ... a route throttle...
+    assert_ok_times(&mut c, get("/prod/open"), 2, "open", "/open, burst 2");
+    assert_429(&c.get("/prod/open"), TOO_MANY);
+    // ... keys...
+    assert_key_forbidden(&mut c, "/prod/keyed", BOB, "bob, disabled");
+    assert_key_ok(&mut c, "/prod/keyed", CAROL, "carol, a new key");
+    // ... and the plan's new quota of 8, of which alice used 3 before.
+    for i in 3..8 {
+        assert_key_ok(&mut c, "/prod/keyed", ALICE, &format!("alice #{i} of 8"));
+    }
+    assert_429(
+        &c.request(get_with_key("/prod/keyed", ALICE)),
+        LIMIT_EXCEEDED,
+    );
+    srv.stop();
+    let day = day_number(QUIET_NOON);
+    let u = usage_cli_range(&old, "gold", Some("alice-id"), day, day);
+    assert_eq!(u.calls("alice-id"), 8, "{}", u.json);
+    assert_eq!(u.remaining_on("alice-id", day), Some(0), "{}", u.json);
+}

@@ -82,12 +82,14 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
     srv.sigterm();
     // Probe once the server says it stopped accepting (bounded): an earlier
     // line (the admin listener's start-up line) would let the probe race it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while let Some(line) =
-        srv.next_line(deadline.saturating_duration_since(std::time::Instant::now()))
-    {
-        if line.contains("stopped accepting") {
-            break;
+    let deadline = std::time::Instant::now() + POLL_FOR;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match srv.next_line(left) {
+            Some(line) if line.contains("stopped accepting") => break,
+            Some(line) => seen.push(line),
+            None => panic!("no `stopped accepting` line within {POLL_FOR:?} of SIGTERM: {seen:#?}"),
         }
     }
 

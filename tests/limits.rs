@@ -104,9 +104,11 @@ fn uri_over_limit_is_414() {
 #[test]
 fn slowloris_head_gets_408_and_close() {
     let srv = Server::start(&Config::demo(NO_BACKEND).timeouts("header_ms", "300"));
-    let mut c = srv.connect();
-    c.set_read_timeout(Duration::from_secs(3));
+    // Before the connection exists, so before the server's timer starts,
+    // however late this thread runs after it.
     let t0 = Instant::now();
+    let mut c = srv.connect();
+    c.set_read_timeout(POLL_FOR);
     c.send("GET /prod/hello HTTP/1.1\r\nHost: x\r\n");
     let r = c.read_response();
     assert_error(&r, 408, None);
@@ -122,9 +124,11 @@ fn slowloris_head_gets_408_and_close() {
 fn idle_keep_alive_connection_is_closed_silently() {
     let srv = Server::start(&Config::demo(NO_BACKEND).timeouts("keepalive_ms", "300"));
     let mut c = srv.connect();
-    assert_eq!(c.get("/prod/hello").status, 200);
-    c.set_read_timeout(Duration::from_secs(3));
+    // Before the request, so before the server's idle timer starts (once it
+    // has answered), however late this thread reads the answer.
     let t0 = Instant::now();
+    assert_eq!(c.get("/prod/hello").status, 200);
+    c.set_read_timeout(POLL_FOR);
     c.expect_eof();
     assert!(
         t0.elapsed() >= Duration::from_millis(250),

@@ -29,7 +29,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::config::Config;
 use crate::model::{system_resolve, Snapshot};
 use crate::store::{Store, StoreError};
-use crate::throttle::{day_of, period_of, Reconciler, UsageDelta};
+use crate::throttle::{period_of, Calendar, CalendarError, Reconciler, UsageDelta};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -48,6 +48,8 @@ pub enum ServerError {
     Admin(#[from] crate::admin::AdminError),
     #[error(transparent)]
     AccessLog(#[from] crate::metrics::OpenError),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
     #[error("EMF output `{path}`: {source}")]
     Emf {
         path: String,
@@ -390,8 +392,9 @@ fn reconciler(
     workers: usize,
     tick: Duration,
     store: Option<&Store>,
-) -> Result<(Reconciler, InitialLeases), StoreError> {
-    let today = day_of(chrono::Utc::now());
+) -> Result<(Reconciler, InitialLeases), ServerError> {
+    let calendar = Calendar::from_env()?;
+    let today = calendar.today();
     let mut state = Vec::new();
     for m in &snapshot.catalog.meters {
         let (Some(q), Some(store)) = (m.quota, store) else {
@@ -407,7 +410,8 @@ fn reconciler(
         i += 1;
         state[i - 1]
     })
-    .numbered(snapshot.catalog_gen);
+    .numbered(snapshot.catalog_gen)
+    .on(calendar);
     let mut leases = vec![Vec::new(); workers];
     r.tick(0.0, today, &mut leases);
     Ok((r, leases))

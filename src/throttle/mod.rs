@@ -7,6 +7,7 @@
 //! Limits are identified by dense indices into the `Catalog` the snapshot
 //! is compiled with, so a worker's balances are plain vectors.
 
+mod calendar;
 mod catalog;
 mod holders;
 mod lease;
@@ -14,6 +15,7 @@ mod local;
 mod quota;
 mod reconciler;
 
+pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
 pub use lease::{Lease, Order};
 pub use local::{Local, Refusal};

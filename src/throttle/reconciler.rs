@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use crossbeam_channel::{select, Receiver};
 
+use super::calendar::Calendar;
 use super::catalog::{BucketId, Catalog, MeterId};
 use super::lease::{Lease, Order};
-use super::quota::{day_of, midnight_secs, QuotaLease};
+use super::quota::{midnight_secs, QuotaLease};
 
 /// Reconciler → worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,8 @@ pub struct Reconciler {
     quotas: Vec<Option<QuotaLease>>,
     /// Usage heard since the last flush, by meter and day.
     pending: BTreeMap<(MeterId, NaiveDate), (u64, u64)>,
+    /// Where "today" comes from.
+    calendar: Calendar,
 }
 
 impl Reconciler {
@@ -119,7 +122,14 @@ impl Reconciler {
             buckets,
             quotas,
             pending: BTreeMap::new(),
+            calendar: Calendar::SYSTEM,
         }
+    }
+
+    /// Counts days by `calendar` (a test's, or the system's).
+    pub fn on(mut self, calendar: Calendar) -> Reconciler {
+        self.calendar = calendar;
+        self
     }
 
     /// Starts at `generation` (the snapshot the workers start with).
@@ -156,13 +166,16 @@ impl Reconciler {
             .iter()
             .map(|m| {
                 let q = m.quota?;
+                // The same key in the same plan, counted over the same kind
+                // of period: what it used still counts, whatever the new limit.
                 let old = self
                     .catalog
                     .meters
                     .iter()
                     .zip(&self.quotas)
                     .find_map(|(o, l)| {
-                        (o.plan == m.plan && o.key_id == m.key_id && o.quota == m.quota)
+                        let same_period = o.quota.is_some_and(|oq| oq.period == q.period);
+                        (o.plan == m.plan && o.key_id == m.key_id && same_period)
                             .then_some(l.as_ref())
                             .flatten()
                     });
@@ -186,6 +199,19 @@ impl Reconciler {
             if let Some((_, old)) = self.previous.as_ref().filter(|(g, _)| *g == r.generation) {
                 for m in &r.meters {
                     if let Some(spec) = old.meters.get(m.id as usize) {
+                        // Spent from a lease of the old numbering after the
+                        // change: it still counts against the key's quota.
+                        let now =
+                            self.catalog
+                                .meters
+                                .iter()
+                                .zip(&mut self.quotas)
+                                .find_map(|(n, q)| {
+                                    (n.plan == spec.plan && n.key_id == spec.key_id).then_some(q)
+                                });
+                        if let Some(Some(q)) = now {
+                            q.used += m.calls;
+                        }
                         if m.calls > 0 || m.bytes > 0 {
                             self.carried.push(UsageDelta {
                                 plan: spec.plan.clone(),
@@ -229,7 +255,8 @@ impl Reconciler {
         for (id, q) in self.quotas.iter_mut().enumerate() {
             let Some(q) = q else { continue };
             q.roll(today);
-            let (epoch, period_end) = (q.epoch, midnight_secs(q.period.1));
+            let period_end = self.calendar.system_secs(midnight_secs(q.period.1));
+            let epoch = q.epoch;
             q.tick(|w, order| {
                 out[w].push(Instruction::Meter {
                     id: id as MeterId,
@@ -282,11 +309,11 @@ impl Reconciler {
             let wait = next_tick.saturating_duration_since(Instant::now());
             select! {
                 recv(reports) -> r => match r {
-                    Ok(r) => self.handle(&r, day_of(Utc::now())),
+                    Ok(r) => self.handle(&r, self.calendar.today()),
                     Err(_) => break,
                 },
                 recv(recatalogs) -> r => if let Ok(r) = r {
-                    let leases = self.recatalog(r.catalog, r.generation, tick, day_of(Utc::now()));
+                    let leases = self.recatalog(r.catalog, r.generation, tick, self.calendar.today());
                     let _ = r.reply.send(leases);
                 },
                 recv(stop) -> _ => break,
@@ -297,7 +324,7 @@ impl Reconciler {
                 let dt = now.duration_since(last_tick).as_secs_f64();
                 last_tick = now;
                 next_tick = now + tick;
-                self.tick(dt, day_of(Utc::now()), &mut out);
+                self.tick(dt, self.calendar.today(), &mut out);
                 for (w, ins) in out.iter_mut().enumerate() {
                     if !ins.is_empty() {
                         send(w, std::mem::take(ins));
@@ -313,11 +340,70 @@ impl Reconciler {
             }
         }
         for r in reports.try_iter() {
-            self.handle(&r, day_of(Utc::now()));
+            self.handle(&r, self.calendar.today());
         }
         let usage = self.take_usage();
         if !usage.is_empty() {
             flush(usage);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{QuotaConfig, QuotaPeriod, Throttle};
+
+    fn catalog(limit: u64) -> Catalog {
+        let mut c = Catalog::new(Throttle {
+            rate: 100.0,
+            burst: 100,
+        });
+        let quota = QuotaConfig {
+            limit,
+            period: QuotaPeriod::Day,
+            offset: 0,
+        };
+        c.meter("gold", "alice-id", Some(quota));
+        c
+    }
+
+    fn spent(generation: u64, worker: usize, calls: u64) -> Report {
+        Report {
+            worker,
+            generation,
+            buckets: Vec::new(),
+            meters: vec![MeterReport {
+                id: 0,
+                epoch: 1,
+                calls,
+                bytes: 0,
+                refused: 0,
+                returned: 0,
+            }],
+        }
+    }
+
+    fn remaining(r: &Reconciler) -> u64 {
+        r.quotas[0].as_ref().expect("a quota").remaining()
+    }
+
+    #[test]
+    fn a_reload_keeps_what_a_key_used_and_counts_calls_reported_late() {
+        let today: NaiveDate = "2026-11-25".parse().unwrap();
+        let tick = Duration::from_millis(10);
+        let mut r = Reconciler::new(catalog(10), 2, tick, today, |_| (today, 0)).numbered(1);
+        r.tick(0.0, today, &mut [Vec::new(), Vec::new()]);
+        r.handle(&spent(1, 0, 4), today);
+        assert_eq!(remaining(&r), 6);
+
+        // The limit is raised: the 4 calls still count.
+        r.recatalog(catalog(20), 2, tick, today);
+        assert_eq!(remaining(&r), 16);
+        // Worker 1 spent 3 from its old lease before it heard of the change.
+        r.handle(&spent(1, 1, 3), today);
+        assert_eq!(remaining(&r), 13);
+        let stored: u64 = r.take_usage().iter().map(|u| u.calls).sum();
+        assert_eq!(stored, 7, "every call is usage");
     }
 }

@@ -2007,3 +2007,23 @@ pub fn load_loop(port: u16, raw: &[u8], until: impl Fn() -> bool) -> LoadCount {
     }
     n
 }
+
+// ---------------------------------------------------------------------------
+// The quota calendar
+// ---------------------------------------------------------------------------
+
+/// The variable that starts a server's quota and usage calendar at a
+/// chosen UTC instant (RFC 3339); it runs at real speed from there.
+pub const TEST_CLOCK: &str = "PORTICO_TEST_CLOCK";
+
+/// Noon of a fixed day: no quota period of a server started at it ends
+/// while a test runs, whatever the hour on the machine's clock.
+pub const QUIET_NOON: &str = "2026-11-25T12:00:00Z";
+
+/// Day number (days since 1970-01-01, UTC) of an RFC 3339 instant.
+pub fn day_number(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339:?}: {e}"))
+        .timestamp()
+        .div_euclid(86_400)
+}
