@@ -49,7 +49,10 @@ secret_access_key_env = "PORTICO_E2E_SECRET"
 lambda_endpoint = "http://$FN_ENDPOINT"
 TOML
 export PORTICO_E2E_SECRET="e2e-secret-$RANDOM$RANDOM"
-"$BIN" --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
+# Quotas count days by a calendar fixed at noon, so the usage check cannot
+# straddle UTC midnight.
+TODAY=2026-06-15
+PORTICO_TEST_CLOCK=${TODAY}T12:00:00Z "$BIN" --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
 PID=$!
 for _ in $(seq 1 200); do
     if grep -q 'admin listening on' "$TMP/stderr.log"; then break; fi
@@ -59,7 +62,7 @@ done
 DATA=$(grep -o 'msg="listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
 ADMIN=$(grep -o 'admin listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
 [[ -n $DATA && -n $ADMIN ]] || { echo "e2e: portico did not start:" >&2; cat "$TMP/stderr.log" >&2; exit 1; }
-PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
+PORTICO_TODAY=$TODAY PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
     AWS_SECRET_ACCESS_KEY=$PORTICO_E2E_SECRET AWS_DEFAULT_REGION=us-east-1 \
     "$VENV/bin/python" tests/e2e/boto3_e2e.py
 kill -TERM "$PID"
