@@ -37,7 +37,11 @@ fn fixture(name: &str, markdown: &str) -> PathBuf {
 #[test]
 fn every_runnable_readme_block_runs() {
     let out = run(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
-    assert!(out.status.success(), "README.md's runnable blocks failed\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "README.md's runnable blocks failed\n{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -50,7 +54,10 @@ fn a_failing_command_is_reported_at_its_readme_line() {
     let all = text(&out);
     assert!(!out.status.success(), "a failing block passed\n{all}");
     // Line 12 is the keyed call (403 without a key, so curl -f fails).
-    assert!(all.contains(&format!("{}:12: failed", doc.display())), "{all}");
+    assert!(
+        all.contains(&format!("{}:12: failed", doc.display())),
+        "{all}"
+    );
     assert!(!all.contains("not reached"), "{all}");
     // The first block ran against the server and its promise held.
     assert!(all.contains("hello from portico"), "{all}");
@@ -65,7 +72,13 @@ fn a_promised_output_that_does_not_come_fails() {
     let out = run(&doc);
     let all = text(&out);
     assert!(!out.status.success(), "a broken promise passed\n{all}");
-    assert!(all.contains(&format!("{}:4: output lacks: HTTP/1.1 200 OK", doc.display())), "{all}");
+    assert!(
+        all.contains(&format!(
+            "{}:4: output lacks: HTTP/1.1 200 OK",
+            doc.display()
+        )),
+        "{all}"
+    );
     assert!(all.contains("403 Forbidden"), "{all}");
 }
 
@@ -82,5 +95,8 @@ fn an_unmarked_shell_block_is_refused() {
         .expect("run extract.py");
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
-    assert!(all.contains(&format!("{}:6: ```sh block is neither", doc.display())), "{all}");
+    assert!(
+        all.contains(&format!("{}:6: ```sh block is neither", doc.display())),
+        "{all}"
+    );
 }
