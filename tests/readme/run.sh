@@ -46,7 +46,8 @@ if [[ ${PORTICO_README_INSIDE:-} != 1 ]]; then
         unshare --user --map-root-user --net "$BASH" "${BASH_SOURCE[0]}" "$DOC"
     else
         echo "readme: no network namespace (unshare); using the host's loopback" >&2
-        "$BASH" "${BASH_SOURCE[0]}" "$DOC"
+        # One at a time: every run wants the same ports.
+        flock "$REPO/target/readme-host.lock" "$BASH" "${BASH_SOURCE[0]}" "$DOC"
     fi
     exit
 fi
