@@ -55,7 +55,7 @@ fi
 # Inside: a loopback of our own (or the host's).
 TMP=$PORTICO_README_TMP
 ip link set lo up 2>/dev/null || true
-for port in 8080 9901 9000 8081 9902; do
+for port in 8080 9901 9000; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "readme: 127.0.0.1:$port is taken; stop what listens there" >&2
         exit 1
