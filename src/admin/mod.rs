@@ -5,6 +5,7 @@
 pub mod audit;
 mod auth;
 mod control;
+pub mod credentials;
 mod flush;
 mod limits;
 mod refusal;

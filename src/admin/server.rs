@@ -42,8 +42,8 @@ use crate::server::{Deployed, Msg};
 pub enum AdminError {
     #[error("admin listener: cannot listen on {addr}: {message}")]
     Bind { addr: SocketAddr, message: String },
-    #[error("admin token: environment variable `{0}` is not set")]
-    TokenEnv(String),
+    #[error(transparent)]
+    Credentials(#[from] super::credentials::CredentialsError),
 }
 
 /// The running admin listener; stopped on drop.

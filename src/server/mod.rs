@@ -238,28 +238,12 @@ pub fn run(
         None => None,
     };
     let admin = if config.admin.enabled {
-        let token = match (&config.admin.token, &config.admin.token_env) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(var)) => Some(
-                std::env::var(var).map_err(|_| crate::admin::AdminError::TokenEnv(var.clone()))?,
-            ),
-            (None, None) => None,
-        };
-        let credentials = match (
-            &config.admin.access_key_id,
-            &config.admin.secret_access_key,
-            &config.admin.secret_access_key_env,
-        ) {
-            (Some(id), Some(secret), _) => Some((id.clone(), secret.clone())),
-            (Some(id), None, Some(var)) => Some((
-                id.clone(),
-                std::env::var(var).map_err(|_| crate::admin::AdminError::TokenEnv(var.clone()))?,
-            )),
-            _ => None,
-        };
+        // Whatever the config left out was generated before start (main).
+        let configured = crate::admin::credentials::configured(&config.admin)
+            .map_err(crate::admin::AdminError::from)?;
         let ctx = crate::admin::Context {
-            token,
-            credentials,
+            token: configured.token,
+            credentials: configured.key_pair,
             mailboxes: mailboxes.clone(),
             ready: ready.clone(),
             driver,

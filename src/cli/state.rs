@@ -1,0 +1,110 @@
+//! Commands that read the state directory without a running server:
+//! `keys`, `usage`, `audit`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Args;
+use portico::config::Config;
+use portico::store::{StateKey, Store};
+
+use super::out;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  portico usage --plan demo-plan --from 2026-01-01 --to 2026-01-31
+  portico usage --plan demo-plan --key demo-key --from 2026-01-01 --to 2026-01-01 --config portico.toml")]
+pub struct UsageArgs {
+    /// The usage plan's name (`[[usage_plans]] name`).
+    #[arg(long, value_name = "NAME")]
+    plan: String,
+    /// Only this API key (its id, which defaults to its name).
+    #[arg(long, value_name = "KEY_ID")]
+    key: Option<String>,
+    /// First day, YYYY-MM-DD (UTC).
+    #[arg(long, value_name = "DATE")]
+    from: NaiveDate,
+    /// Last day, YYYY-MM-DD (UTC), inclusive.
+    #[arg(long, value_name = "DATE")]
+    to: NaiveDate,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  portico audit
+  portico audit --event CreateDeployment --since 2026-01-01
+  portico audit --since 2026-01-01T12:00:00Z | head -5")]
+pub struct AuditArgs {
+    /// Only calls at or after this time (RFC 3339, or YYYY-MM-DD for that day's start, UTC).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only this operation, e.g. CreateDeployment.
+    #[arg(long, value_name = "OPERATION")]
+    event: Option<String>,
+}
+
+pub const KEYS_EXAMPLES: &str = "\
+Examples:
+  portico keys
+  portico keys --config /etc/portico/portico.toml | jq -r '.[] | select(.name == \"demo-key\") | .value'";
+
+/// The state directory's store, when one was ever written.
+fn store(config: &Config) -> anyhow::Result<Option<Store>> {
+    let db: PathBuf = config.state.dir.join("portico.db");
+    if !db.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Store::open_read_only(&config.state.dir)?))
+}
+
+pub fn usage(config: &Config, a: UsageArgs) -> anyhow::Result<()> {
+    let store = store(config)?;
+    let report = portico::usage_report::report(
+        config,
+        store.as_ref(),
+        &a.plan,
+        a.key.as_deref(),
+        a.from,
+        a.to,
+    )
+    .context("usage")?;
+    Ok(out::line(report)?)
+}
+
+pub fn keys(config: &Config) -> anyhow::Result<()> {
+    let store = if config.usage_plans.is_empty() && config.api_keys.is_empty() {
+        None
+    } else {
+        store(config)?
+    };
+    let key = StateKey::existing(&config.state)?;
+    let mut list = Vec::new();
+    for k in &config.api_keys {
+        let value = match (&k.value, &store) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(s)) => s.stored_key(k.id(), key.as_ref())?,
+            (None, None) => None,
+        };
+        list.push(serde_json::json!({
+            "id": k.id(),
+            "name": k.name.get_ref(),
+            "value": value,
+            "enabled": k.enabled,
+            "usagePlans": k.usage_plans,
+        }));
+    }
+    Ok(out::line(serde_json::Value::Array(list))?)
+}
+
+pub fn audit(config: &Config, a: AuditArgs) -> anyhow::Result<()> {
+    let events =
+        portico::admin::audit::read(&config.state.dir, a.since.as_deref(), a.event.as_deref())
+            .context("audit log")?;
+    for e in events {
+        out::line(e)?;
+    }
+    Ok(())
+}
