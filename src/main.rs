@@ -134,7 +134,7 @@ fn serve(
     let snapshot = match compile(name, text, &config) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("portico: config error: {e}");
+            eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (name, text, config) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("portico: config error: {e}");
+            eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -197,7 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                eprintln!("portico: config error: {e}");
+                eprintln!("{e}");
                 Ok(ExitCode::from(2))
             }
         },

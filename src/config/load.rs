@@ -1,9 +1,12 @@
-//! Reading the config: TOML parse (serde reports the line of a bad key or
-//! value) and the semantic checks that need several keys at once.
+//! Reading the config: TOML, the schema (every error, by key path) and
+//! the semantic checks that need several keys at once, all reported
+//! together in file order.
 
 use std::collections::HashSet;
 use std::path::Path;
 
+use super::document::Document;
+use super::error::Issue;
 use super::{Config, ConfigError, IntegrationConfig};
 
 /// The default config, compiled in so `cargo run --release` needs no file.
@@ -12,68 +15,67 @@ pub const DEFAULT_CONFIG_NAME: &str = "config/portico.toml (embedded)";
 
 pub fn load_file(path: &Path) -> Result<(Config, String), ConfigError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: name.clone(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read: {e}"),
-        source_line: String::new(),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::at(&name, "", 0, None, format!("cannot read: {e}")))?;
     let config = parse(&name, &text)?;
     Ok((config, text))
 }
 
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let mut config: Config = toml::from_str(text).map_err(|e| {
-        let at = e.span().map_or(0, |s| s.start);
-        ConfigError::at(file, text, at, None, e.message().to_string())
-    })?;
-    let located =
-        |(at, key, msg): (usize, String, String)| ConfigError::at(file, text, at, Some(&key), msg);
-    validate(&config).map_err(located)?;
-    super::plans::validate(&config).map_err(located)?;
-    super::plans::read_key_values(&mut config).map_err(located)?;
-    Ok(config)
+    let doc = Document::parse(text).map_err(|e| ConfigError::syntax(file, text, &e))?;
+    let (config, mut issues, removed) = super::recover::deserialize::<Config>(&doc);
+    if let Some(mut config) = config {
+        let mut checks = Vec::new();
+        validate(&config, &mut checks);
+        super::plans::validate(&config, &mut checks);
+        super::plans::read_key_values(&mut config, &mut checks);
+        for mut issue in checks {
+            issue.path = removed.original(&issue.path);
+            let looks_in = issue.looks_in.as_ref().map(|p| removed.original(p));
+            if !looks_in.is_some_and(|p| removed.touches(&p)) {
+                issues.push(issue);
+            }
+        }
+        if issues.is_empty() {
+            return Ok(config);
+        }
+    }
+    Err(ConfigError::place(file, text, &doc, issues))
 }
 
-/// Checks across keys; returns (byte offset, key path, message).
-fn validate(config: &Config) -> Result<(), (usize, String, String)> {
+/// Checks across keys.
+fn validate(config: &Config, out: &mut Vec<Issue>) {
     let s = &config.server;
     if s.max_connections_per_worker == 0 {
-        return Err((
-            0,
-            "server.max_connections_per_worker".into(),
-            "must be at least 1".into(),
+        out.push(Issue::new(
+            "server.max_connections_per_worker",
+            "must be at least 1",
         ));
     }
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
     let mut default_api: Option<&str> = None;
     for (i, api) in config.api.iter().enumerate() {
-        let at = api.name.span().start;
         if api.name.get_ref().is_empty() {
-            return Err((at, format!("api[{i}].name"), "must not be empty".into()));
+            out.push(Issue::new(format!("api[{i}].name"), "must not be empty"));
         }
         if !names.insert(api.name.get_ref().as_str()) {
-            return Err((
-                at,
+            out.push(Issue::new(
                 format!("api[{i}].name"),
                 format!("API `{}` is defined twice", api.name.get_ref()),
             ));
         }
         if !ids.insert(api.id()) {
-            return Err((
-                at,
-                format!("api[{i}].id"),
+            let key = if api.id.is_some() { "id" } else { "name" };
+            out.push(Issue::new(
+                format!("api[{i}].{key}"),
                 format!("API id `{}` is used twice", api.id()),
             ));
         }
         if api.hosts.is_empty() {
             if let Some(other) = default_api {
-                return Err((
-                    at,
-                    format!("api[{i}].hosts"),
+                out.push(Issue::new(
+                    format!("api[{i}].name"),
                     format!("API `{other}` already has no `hosts` (the default API); give one of them hosts"),
                 ));
             }
@@ -82,10 +84,9 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
         if let Some(cors) = &api.cors {
             let c = cors.get_ref();
             if c.allow_credentials && c.allow_origins.iter().any(|o| o == "*") {
-                return Err((
-                    cors.span().start,
+                out.push(Issue::new(
                     format!("api[{i}].cors.allow_credentials"),
-                    "cannot be true with allow_origins = [\"*\"]: name the origins".into(),
+                    "cannot be true with allow_origins = [\"*\"]: name the origins",
                 ));
             }
         }
@@ -93,22 +94,24 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
             let IntegrationConfig::HttpProxy { uri, .. } = route.integration.get_ref() else {
                 continue;
             };
+            let at = format!("api[{i}].routes[{j}].integration.uri");
             for var in uri.stage_variables() {
                 for (stage_name, stage) in &api.stages {
                     if !stage.variables.contains_key(var) {
-                        return Err((
-                            route.integration.span().start,
-                            format!("api[{i}].routes[{j}].integration.uri"),
-                            format!("uses ${{stageVariables.{var}}} but stage `{stage_name}` does not define `{var}`"),
-                        ));
+                        out.push(
+                            Issue::new(
+                                at.as_str(),
+                                format!("uses ${{stageVariables.{var}}} but stage `{stage_name}` does not define `{var}`"),
+                            )
+                            .looks_in(format!("api[{i}].stages")),
+                        );
                     }
                 }
             }
             for param in uri.path_params() {
                 if !route.path.get_ref().has_param(param) {
-                    return Err((
-                        route.integration.span().start,
-                        format!("api[{i}].routes[{j}].integration.uri"),
+                    out.push(Issue::new(
+                        at.as_str(),
                         format!(
                             "uses {{{param}}} but the route path `{}` has no such parameter",
                             route.path.get_ref()
@@ -121,25 +124,30 @@ fn validate(config: &Config) -> Result<(), (usize, String, String)> {
     for (i, domain) in config.domain.iter().enumerate() {
         for (j, m) in domain.mappings.iter().enumerate() {
             let key = format!("domain[{i}].mappings[{j}]");
-            let at = m.span().start;
             let m = m.get_ref();
-            let Some(api) = config.api.iter().find(|a| a.name.get_ref() == &m.api) else {
-                return Err((
-                    at,
-                    format!("{key}.api"),
-                    format!("no API is named `{}`", m.api),
-                ));
+            let Some((a, api)) = config
+                .api
+                .iter()
+                .enumerate()
+                .find(|(_, a)| a.name.get_ref() == &m.api)
+            else {
+                out.push(
+                    Issue::new(format!("{key}.api"), format!("no API is named `{}`", m.api))
+                        .looks_in("api"),
+                );
+                continue;
             };
             if !api.stages.contains_key(&m.stage) {
-                return Err((
-                    at,
-                    format!("{key}.stage"),
-                    format!("API `{}` has no stage `{}`", m.api, m.stage),
-                ));
+                out.push(
+                    Issue::new(
+                        format!("{key}.stage"),
+                        format!("API `{}` has no stage `{}`", m.api, m.stage),
+                    )
+                    .looks_in(format!("api[{a}].stages")),
+                );
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
