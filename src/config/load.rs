@@ -153,9 +153,26 @@ fn validate(config: &Config, out: &mut Vec<Issue>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Problem;
 
-    fn err(text: &str) -> ConfigError {
-        parse("t.toml", text).expect_err("config should be rejected")
+    fn errs(text: &str) -> Vec<Problem> {
+        parse("t.toml", text)
+            .expect_err("config should be rejected")
+            .problems
+    }
+
+    fn err(text: &str) -> Problem {
+        let mut all = errs(text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        all.remove(0)
+    }
+
+    /// (line, column, key path) of each error.
+    fn places(text: &str) -> Vec<(usize, usize, String)> {
+        errs(text)
+            .into_iter()
+            .map(|p| (p.line, p.column, p.key))
+            .collect()
     }
 
     #[test]
@@ -173,19 +190,41 @@ mod tests {
     #[test]
     fn unknown_key_names_line_and_key() {
         let e = err("[server]\nworkers = 1\nlisen = \"1.2.3.4:1\"\n");
-        assert_eq!(e.line, 3);
-        assert_eq!(e.key, "lisen");
-        assert!(e.message.contains("unknown field"), "{e}");
-        assert!(e.to_string().starts_with("t.toml:3:"), "{e}");
+        assert_eq!((e.line, e.column, e.width), (3, 1, 5));
+        assert_eq!(e.key, "server.lisen");
+        assert!(e.message.contains("unknown key `lisen`"), "{e}");
+        assert_eq!(e.help.as_deref(), Some("did you mean `listen`?"));
     }
 
     #[test]
     fn bad_values_name_line() {
         assert_eq!(err("[server]\n\nworkers = \"x\"\n").line, 3);
         let e = err("[server]\ndriver = \"fast\"\n");
-        assert_eq!((e.line, e.key.as_str()), (2, "driver"));
+        assert_eq!((e.line, e.key.as_str()), (2, "server.driver"));
         let e = err("[server]\nlisten = \"nowhere\"\n");
         assert!(e.message.contains("nowhere"), "{e}");
+    }
+
+    #[test]
+    fn every_error_in_file_order() {
+        let text = "[server]\nlisen = \"x\"\n[limits]\nmax_headers = \"many\"\n[timeouts]\nheader_ms = -1\ndrain = 5\n";
+        assert_eq!(
+            places(text),
+            [
+                (2, 1, "server.lisen".into()),
+                (4, 15, "limits.max_headers".into()),
+                (6, 13, "timeouts.header_ms".into()),
+                (7, 1, "timeouts.drain".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_leaf() {
+        let e = err("[[api]]\nname = \"a\"\n[api.stages.prod]\nthrottle = { rate = 1, burst = \"500\" }\n");
+        assert_eq!(e.key, "api[0].stages.prod.throttle.burst");
+        assert_eq!((e.line, e.column, e.width), (4, 32, 5));
+        assert_eq!(e.message, "invalid type: string \"500\", expected u64");
     }
 
     #[test]
@@ -194,34 +233,107 @@ mod tests {
         let e = err(&format!(
             "{base}method = \"FETCH\"\npath = \"/a\"\nintegration = {{ type = \"mock\" }}\n"
         ));
-        assert_eq!((e.line, e.key.as_str()), (6, "method"));
+        assert_eq!((e.line, e.key.as_str()), (6, "api[0].routes[0].method"));
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"a\"\nintegration = {{ type = \"mock\" }}\n"
         ));
-        assert_eq!((e.line, e.key.as_str()), (7, "path"));
+        assert_eq!((e.line, e.key.as_str()), (7, "api[0].routes[0].path"));
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.nope}}/\" }}\n"
         ));
-        assert_eq!(e.line, 8);
+        assert_eq!((e.line, e.key.as_str()), (8, "api[0].routes[0].integration.uri"));
         assert!(e.message.contains("nope"), "{e}");
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"ftp://x/\" }}\n"
         ));
         assert_eq!(e.line, 8);
         let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mock\", stauts = 1 }}\n"));
-        assert!(e.message.contains("stauts"), "{e}");
+        assert_eq!(e.key, "api[0].routes[0].integration.stauts");
+        assert_eq!((e.line, e.column), (8, 32));
+        let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mok\" }}\n"));
+        assert_eq!(e.key, "api[0].routes[0].integration.type");
     }
 
     #[test]
-    fn mapping_to_missing_api_is_rejected() {
-        let e = err("[[domain]]\nname = \"x.example\"\nmappings = [ { api = \"none\", stage = \"prod\" } ]\n");
-        assert_eq!(e.line, 3);
-        assert!(e.message.contains("none"), "{e}");
+    fn missing_key_points_at_its_table() {
+        let e = err("[[api]]\nname = \"a\"\n[api.stages.prod]\nthrottle = { rate = 1 }\n");
+        assert_eq!((e.line, e.column, e.width), (4, 1, 8));
+        assert_eq!(e.message, "missing key `burst`");
+    }
+
+    #[test]
+    fn unknown_plan_is_reported_at_the_value() {
+        let e = err("[[api_keys]]\nname = \"k\"\nusage_plans = [\"gold\"]\n");
+        assert_eq!((e.line, e.column, e.width), (3, 16, 6));
+        assert_eq!(e.key, "api_keys[0].usage_plans[0]");
+    }
+
+    #[test]
+    fn indices_are_the_files_after_a_dropped_entry() {
+        // api_keys[0] lacks its name and is dropped; the check of the third
+        // key still names it [2], on its own line.
+        let text = "[[api_keys]]\nid = \"x\"\n[[api_keys]]\nname = \"b\"\n[[api_keys]]\nname = \"c\"\nvalue = \"short\"\n";
+        assert_eq!(
+            places(text),
+            [
+                (1, 1, "api_keys[0]".into()),
+                (7, 9, "api_keys[2].value".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_error_follows_from_a_dropped_entry() {
+        // The plan is dropped for its typo; the key naming it is not reported.
+        let text = "[[usage_plans]]\nname = \"p\"\napi_stages = [ { api = \"a\", stag = \"s\" } ]\n[[api_keys]]\nname = \"k\"\nusage_plans = [\"p\"]\n";
+        let e = err(text);
+        assert_eq!(e.key, "usage_plans[0].api_stages[0].stag");
+        assert_eq!(e.help.as_deref(), Some("did you mean `stage`?"));
+    }
+
+    #[test]
+    fn semantic_and_type_errors_together() {
+        let text = "[server]\nworkers = \"two\"\n[[domain]]\nname = \"x.example\"\nmappings = [ { api = \"none\", stage = \"prod\" } ]\n";
+        assert_eq!(
+            places(text),
+            [
+                (2, 11, "server.workers".into()),
+                (5, 22, "domain[0].mappings[0].api".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_error_is_the_only_one() {
+        let e = err("[server]\nworkers = = 1\nlisen = 2\n");
+        assert_eq!((e.line, e.column), (2, 11));
+        assert!(e.help.unwrap().contains("only error"));
     }
 
     #[test]
     fn two_default_apis_are_rejected() {
         let e = err("[[api]]\nname = \"a\"\n[[api]]\nname = \"b\"\n");
         assert_eq!(e.line, 4);
+    }
+
+    #[test]
+    fn rendered_like_rustc() {
+        let e = parse("t.toml", "[server]\nworkers = \"x\"\nlisen = 1\n").unwrap_err();
+        let want = "\
+error: invalid type: string \"x\", expected usize
+ --> t.toml:2:11 (server.workers)
+  |
+2 | workers = \"x\"
+  |           ^^^
+
+error: unknown key `lisen`
+ --> t.toml:3:1 (server.lisen)
+  |
+3 | lisen = 1
+  | ^^^^^
+  = help: did you mean `listen`?
+
+2 errors in t.toml";
+        assert_eq!(e.to_string(), want);
     }
 }

@@ -21,6 +21,7 @@ pub fn deserialize<T: DeserializeOwned>(doc: &Document<'_>) -> (Option<T>, Vec<I
     };
     let mut removed = Removed::default();
     let mut issues = Vec::new();
+    let mut misspelt: Vec<KeyPath> = Vec::new();
     while issues.len() < MAX_ERRORS {
         let de = toml::de::Deserializer::from(work.root.clone());
         let e = match serde_path_to_error::deserialize::<_, T>(de) {
@@ -30,10 +31,18 @@ pub fn deserialize<T: DeserializeOwned>(doc: &Document<'_>) -> (Option<T>, Vec<I
         let at = KeyPath::from_serde(e.path());
         let message = e.into_inner().message().trim_end().to_string();
         let (mut working, issue) = describe(doc, &removed, at, &message);
-        // A required key taken out for its own error: its table goes too,
-        // without a second error.
-        let consequence = quoted(&message, "missing field")
-            .is_some_and(|f| removed.contains(&removed.original(&working).key(&f)));
+        // A required key taken out for its own error, or misspelt (the
+        // unknown key's "did you mean"): its table goes too, without a
+        // second error.
+        let consequence = quoted(&message, "missing field").is_some_and(|f| {
+            let key = removed.original(&working).key(&f);
+            removed.contains(&key) || misspelt.contains(&key)
+        });
+        if let Some(near) = issue.help.as_deref().and_then(|h| quoted(h, "did you mean")) {
+            let mut key = issue.path.clone();
+            key.0.pop();
+            misspelt.push(key.key(&near));
+        }
         if !consequence {
             issues.push(issue);
         }
