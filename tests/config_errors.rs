@@ -165,7 +165,11 @@ fn assert_errors(text: &str, want: &[(usize, usize, &str)]) -> String {
             1 => format!("1 error in {file}"),
             n => format!("{n} errors in {file}"),
         };
-        assert_eq!(stderr.trim_end().lines().last(), Some(count.as_str()), "{ctx}");
+        assert_eq!(
+            stderr.trim_end().lines().last(),
+            Some(count.as_str()),
+            "{ctx}"
+        );
         if mode == "check" {
             printed = stderr.clone();
         }
@@ -200,12 +204,12 @@ fn typos_far_apart_are_all_reported_in_file_order() {
     assert!(late > 250, "{late}");
     let stderr = assert_errors(
         &text,
-        &[
-            (3, 1, "server.lisen"),
-            (late, 1, "api[60].routes[0].pathh"),
-        ],
+        &[(3, 1, "server.lisen"), (late, 1, "api[60].routes[0].pathh")],
     );
-    assert!(stderr.contains("= help: did you mean `listen`?"), "{stderr}");
+    assert!(
+        stderr.contains("= help: did you mean `listen`?"),
+        "{stderr}"
+    );
     assert!(stderr.contains("= help: did you mean `path`?"), "{stderr}");
 }
 
@@ -218,7 +222,10 @@ fn wrong_type_names_the_leaf_with_a_caret_under_the_value() {
     );
     let line = line + 3;
     let stderr = assert_errors(&text, &[(line, 9, "api[0].stages.prod.throttle.burst")]);
-    let block = block_at(&stderr, &format!(":{line}:9 (api[0].stages.prod.throttle.burst)"));
+    let block = block_at(
+        &stderr,
+        &format!(":{line}:9 (api[0].stages.prod.throttle.burst)"),
+    );
     let w = line.to_string().len();
     let pad = " ".repeat(w);
     assert_eq!(
@@ -279,7 +286,10 @@ fn toml_syntax_error_is_reported_alone_and_says_so() {
             out.stderr
         );
         assert!(out.stderr.contains("only error reported"), "{}", out.stderr);
-        assert!(out.stderr.trim_end().ends_with(&format!("1 error in {file}")));
+        assert!(out
+            .stderr
+            .trim_end()
+            .ends_with(&format!("1 error in {file}")));
     }
     let _ = std::fs::remove_file(&path);
 }

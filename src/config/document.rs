@@ -108,9 +108,9 @@ fn remove_in(value: &mut DeValue<'_>, path: &[Seg]) -> bool {
             *a = kept.into_iter().collect();
             true
         }
-        ([Seg::Index(i), rest @ ..], DeValue::Array(a)) => a
-            .get_mut(*i)
-            .is_some_and(|v| remove_in(v.get_mut(), rest)),
+        ([Seg::Index(i), rest @ ..], DeValue::Array(a)) => {
+            a.get_mut(*i).is_some_and(|v| remove_in(v.get_mut(), rest))
+        }
         _ => false,
     }
 }
@@ -160,7 +160,8 @@ impl Removed {
     /// The collection at `original`, or one of its entries, was taken out.
     pub fn touches(&self, original: &KeyPath) -> bool {
         self.0.iter().any(|p| {
-            original.starts_with(p) || (p.starts_with(original) && p.0.len() == original.0.len() + 1)
+            original.starts_with(p)
+                || (p.starts_with(original) && p.0.len() == original.0.len() + 1)
         })
     }
 }

@@ -116,7 +116,12 @@ impl ConfigError {
     /// only one there can be.
     pub fn syntax(file: &str, text: &str, e: &toml::de::Error) -> Self {
         let span = e.span().unwrap_or(0..0);
-        let mut p = Problem::at(text, span, String::new(), e.message().trim_end().to_string());
+        let mut p = Problem::at(
+            text,
+            span,
+            String::new(),
+            e.message().trim_end().to_string(),
+        );
         p.help = Some(
             "TOML syntax errors stop the reading, so this is the only error reported: \
              fix it and run again to see any others"

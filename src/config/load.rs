@@ -221,7 +221,9 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_leaf() {
-        let e = err("[[api]]\nname = \"a\"\n[api.stages.prod]\nthrottle = { rate = 1, burst = \"500\" }\n");
+        let e = err(
+            "[[api]]\nname = \"a\"\n[api.stages.prod]\nthrottle = { rate = 1, burst = \"500\" }\n",
+        );
         assert_eq!(e.key, "api[0].stages.prod.throttle.burst");
         assert_eq!((e.line, e.column, e.width), (4, 32, 5));
         assert_eq!(e.message, "invalid type: string \"500\", expected u64");
@@ -241,7 +243,10 @@ mod tests {
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"http://${{stageVariables.nope}}/\" }}\n"
         ));
-        assert_eq!((e.line, e.key.as_str()), (8, "api[0].routes[0].integration.uri"));
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (8, "api[0].routes[0].integration.uri")
+        );
         assert!(e.message.contains("nope"), "{e}");
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"ftp://x/\" }}\n"
@@ -250,7 +255,9 @@ mod tests {
         let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mock\", stauts = 1 }}\n"));
         assert_eq!(e.key, "api[0].routes[0].integration.stauts");
         assert_eq!((e.line, e.column), (8, 32));
-        let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mok\" }}\n"));
+        let e = err(&format!(
+            "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mok\" }}\n"
+        ));
         assert_eq!(e.key, "api[0].routes[0].integration.type");
     }
 

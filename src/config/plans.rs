@@ -79,8 +79,11 @@ pub fn validate(config: &Config, out: &mut Vec<Issue>) {
                 .find(|(_, a)| a.name.get_ref() == &ps.api)
             else {
                 out.push(
-                    Issue::new(format!("{key}.api"), format!("no API is named `{}`", ps.api))
-                        .looks_in("api"),
+                    Issue::new(
+                        format!("{key}.api"),
+                        format!("no API is named `{}`", ps.api),
+                    )
+                    .looks_in("api"),
                 );
                 continue;
             };

@@ -38,7 +38,11 @@ pub fn deserialize<T: DeserializeOwned>(doc: &Document<'_>) -> (Option<T>, Vec<I
             let key = removed.original(&working).key(&f);
             removed.contains(&key) || misspelt.contains(&key)
         });
-        if let Some(near) = issue.help.as_deref().and_then(|h| quoted(h, "did you mean")) {
+        if let Some(near) = issue
+            .help
+            .as_deref()
+            .and_then(|h| quoted(h, "did you mean"))
+        {
             let mut key = issue.path.clone();
             key.0.pop();
             misspelt.push(key.key(&near));

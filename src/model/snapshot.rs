@@ -165,7 +165,12 @@ impl Snapshot {
             .map_err(|(at, e)| CompileError {
                 at,
                 // The certificate the error is about; else the listener needing one.
-                key: match config.tls.certificates.iter().position(|c| c.span().contains(&at)) {
+                key: match config
+                    .tls
+                    .certificates
+                    .iter()
+                    .position(|c| c.span().contains(&at))
+                {
                     Some(n) => format!("tls.certificates[{n}]"),
                     None => "tls.listen".into(),
                 },
