@@ -60,23 +60,40 @@ impl<'t> Document<'t> {
         place
     }
 
-    /// The keys of the table at `path`, for "did you mean".
-    pub fn keys_at(&self, path: &KeyPath) -> Vec<String> {
-        let mut table = self.root.get_ref();
+    /// The keys of the table at `path` holding a string, number or
+    /// boolean, each with its value as written.
+    pub fn scalars_at(&self, path: &KeyPath) -> Vec<(String, String)> {
+        let mut table = Some(self.root.get_ref());
         let mut value: Option<&DeValue<'t>> = None;
         for seg in &path.0 {
-            let next = match (seg, value) {
-                (Seg::Key(k), _) => table.get(k.as_str()),
-                (Seg::Index(i), Some(DeValue::Array(a))) => a.get(*i),
+            let next = match (seg, table, value) {
+                (Seg::Key(k), Some(t), _) => t.get(k.as_str()),
+                (Seg::Index(i), _, Some(DeValue::Array(a))) => a.get(*i),
                 _ => None,
             };
             let Some(v) = next else { return Vec::new() };
             value = Some(v.get_ref());
-            if let DeValue::Table(t) = v.get_ref() {
-                table = t;
-            }
+            table = match v.get_ref() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            };
         }
-        table.keys().map(|k| k.get_ref().to_string()).collect()
+        let Some(table) = table else {
+            return Vec::new();
+        };
+        table
+            .iter()
+            .filter_map(|(k, v)| {
+                let shown = match v.get_ref() {
+                    DeValue::String(s) => s.to_string(),
+                    DeValue::Integer(i) => i.as_str().to_string(),
+                    DeValue::Float(f) => f.as_str().to_string(),
+                    DeValue::Boolean(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((k.get_ref().to_string(), shown))
+            })
+            .collect()
     }
 
     /// Takes the value at `path` out; false when nothing is there.

@@ -251,7 +251,13 @@ mod tests {
         let e = err(&format!(
             "{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"http_proxy\", uri = \"ftp://x/\" }}\n"
         ));
-        assert_eq!(e.line, 8);
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (8, "api[0].routes[0].integration.uri")
+        );
+        let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mock\", status = \"x\" }}\n"));
+        assert_eq!((e.line, e.column), (8, 41));
+        assert_eq!(e.key, "api[0].routes[0].integration.status");
         let e = err(&format!("{base}method = \"GET\"\npath = \"/a\"\nintegration = {{ type = \"mock\", stauts = 1 }}\n"));
         assert_eq!(e.key, "api[0].routes[0].integration.stauts");
         assert_eq!((e.line, e.column), (8, 32));

@@ -91,6 +91,20 @@ fn describe(doc: &Document<'_>, removed: &Removed, at: KeyPath, message: &str) -
             return (tag.clone(), Issue::new(file(&tag), message));
         }
     }
+    // A table read as a whole (a tagged enum): the one key whose value
+    // the message quotes.
+    let quoting: Vec<String> = doc
+        .scalars_at(&file(&at))
+        .into_iter()
+        .filter(|(_, v)| {
+            message.contains(&format!("\"{v}\"")) || message.contains(&format!("`{v}`"))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let at = match quoting.as_slice() {
+        [key] => at.key(key),
+        _ => at,
+    };
     (at.clone(), Issue::new(file(&at), message))
 }
 
