@@ -1,5 +1,6 @@
 //! `portico check` and start-up validation: bad configs are rejected with
-//! file, line and key.
+//! every error of the file, each with file:line:column, key path and a
+//! caret under the value, then how many there were.
 mod common;
 
 use common::*;
@@ -131,4 +132,164 @@ fn domain_mapping_to_missing_api_is_rejected() {
         "mappings = [ { base_path = \"v1\", api = \"nope\", stage = \"prod\" } ]",
         "api",
     );
+}
+
+/// Both `portico check` and a server start refuse `text` with exit code 2
+/// and exactly the errors `want` (line, column, key path), in that order,
+/// each as `--> FILE:LINE:COLUMN (KEY)`, then `N errors in FILE`. Returns
+/// what `check` printed.
+fn assert_errors(text: &str, want: &[(usize, usize, &str)]) -> String {
+    let path = write_config(text);
+    let file = path.display().to_string();
+    let mut printed = String::new();
+    for (mode, out) in [
+        ("check", check_config(&path)),
+        ("start", start_config(&path)),
+    ] {
+        let stderr = &out.stderr;
+        let ctx = format!("[{mode}] status {:?}, stderr:\n{stderr}", out.status);
+        assert!(!stderr.contains("listening on"), "started: {ctx}");
+        assert_eq!(out.status.code(), Some(2), "exit code: {ctx}");
+        let got: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--> "))
+            .collect();
+        let expected: Vec<String> = want
+            .iter()
+            .map(|(line, col, key)| format!("{file}:{line}:{col} ({key})"))
+            .collect();
+        assert_eq!(got, expected, "{ctx}");
+        let headings = stderr.lines().filter(|l| l.starts_with("error: ")).count();
+        assert_eq!(headings, want.len(), "one `error:` per error: {ctx}");
+        let count = match want.len() {
+            1 => format!("1 error in {file}"),
+            n => format!("{n} errors in {file}"),
+        };
+        assert_eq!(
+            stderr.trim_end().lines().last(),
+            Some(count.as_str()),
+            "{ctx}"
+        );
+        if mode == "check" {
+            printed = stderr.clone();
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    printed
+}
+
+/// The block printed for the error at `--> FILE:LINE:COL (KEY)` `at`: that
+/// line and the three after it (gutter, source line, caret).
+fn block_at<'a>(stderr: &'a str, at: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.ends_with(at))
+        .unwrap_or_else(|| panic!("no `{at}` in:\n{stderr}"));
+    lines[i..(i + 4).min(lines.len())].to_vec()
+}
+
+#[test]
+fn typos_far_apart_are_all_reported_in_file_order() {
+    // serde reads [[api]] before [server] (keys in order), so a one-error
+    // report named only the later line.
+    let mut text = BASE.replace("listen = ", "lisen = ");
+    for n in 0..60 {
+        text.push_str(&format!(
+            "\n[[api]]\nname = \"a{n}\"\nhosts = [\"a{n}.example\"]\n[api.stages.prod]\n"
+        ));
+    }
+    text.push_str("[[api.routes]]\nmethod = \"GET\"\npathh = \"/late\"\n");
+    let late = text.lines().count();
+    assert!(late > 250, "{late}");
+    let stderr = assert_errors(
+        &text,
+        &[(3, 1, "server.lisen"), (late, 1, "api[60].routes[0].pathh")],
+    );
+    assert!(
+        stderr.contains("= help: did you mean `listen`?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("= help: did you mean `path`?"), "{stderr}");
+}
+
+#[test]
+fn wrong_type_names_the_leaf_with_a_caret_under_the_value() {
+    let (text, line, _) = break_line(
+        BASE,
+        "variables =",
+        "variables = { backend = \"127.0.0.1:9000\" }\n[api.stages.prod.throttle]\nrate = 100\nburst = \"500\"",
+    );
+    let line = line + 3;
+    let stderr = assert_errors(&text, &[(line, 9, "api[0].stages.prod.throttle.burst")]);
+    let block = block_at(
+        &stderr,
+        &format!(":{line}:9 (api[0].stages.prod.throttle.burst)"),
+    );
+    let w = line.to_string().len();
+    let pad = " ".repeat(w);
+    assert_eq!(
+        block[1..],
+        [
+            format!("{pad} |"),
+            format!("{line} | burst = \"500\""),
+            format!("{pad} |         ^^^^^"),
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.starts_with("error: invalid type: string \"500\", expected u64\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_plan_of_a_key_is_reported_at_the_value() {
+    let text = format!(
+        "{BASE}\n[[usage_plans]]\nname = \"basic\"\napi_stages = [ {{ api = \"demo\", stage = \"prod\" }} ]\n\n\
+         [[api_keys]]\nname = \"k1\"\nvalue = \"k1-0123456789abcdef0123\"\nusage_plans = [\"basic\", \"gold\"]\n"
+    );
+    let line = text.lines().count();
+    let stderr = assert_errors(&text, &[(line, 25, "api_keys[0].usage_plans[1]")]);
+    assert!(stderr.contains("no usage plan is named `gold`"), "{stderr}");
+}
+
+#[test]
+fn semantic_and_type_errors_are_reported_together() {
+    let (text, workers, _) = break_line(BASE, "workers =", "workers = \"two\"");
+    let (text, mapping, _) = break_line(
+        &text,
+        "mappings =",
+        "mappings = [ { base_path = \"v1\", api = \"demo\", stage = \"dev\" } ]",
+    );
+    let stderr = assert_errors(
+        &text,
+        &[
+            (workers, 11, "server.workers"),
+            (mapping, 56, "domain[0].mappings[0].stage"),
+        ],
+    );
+    assert!(stderr.contains("API `demo` has no stage `dev`"), "{stderr}");
+}
+
+#[test]
+fn toml_syntax_error_is_reported_alone_and_says_so() {
+    let (text, line, _) = break_line(BASE, "workers =", "workers = = 1");
+    let (text, _, _) = break_line(&text, "driver =", "drivr = \"auto\"");
+    let path = write_config(&text);
+    let file = path.display().to_string();
+    for out in [check_config(&path), start_config(&path)] {
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("--> {file}:{line}:11\n")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("only error reported"), "{}", out.stderr);
+        assert!(out
+            .stderr
+            .trim_end()
+            .ends_with(&format!("1 error in {file}")));
+    }
+    let _ = std::fs::remove_file(&path);
 }

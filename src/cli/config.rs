@@ -7,8 +7,8 @@ use portico::admin::credentials::CredentialsError;
 use portico::config::{self, Config, ConfigError};
 use portico::model::{system_resolve, Snapshot};
 
-/// A mistake in the config (or in what it names): printed as
-/// `portico: config error: ...`, exit status 2.
+/// A mistake in the config (or in what it names): printed as the config
+/// error report (every problem, rustc-style), exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub ConfigError);

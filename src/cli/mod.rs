@@ -1,6 +1,6 @@
 //! The `portico` command line: one file per subcommand group. Errors are
-//! printed as `portico: ...` (exit status 1), config mistakes as `portico:
-//! config error: ...` (exit status 2).
+//! printed as `portico: ...` (exit status 1), config mistakes as the config
+//! error report (exit status 2).
 
 mod admin;
 mod cache;
@@ -109,7 +109,7 @@ pub fn main() -> ExitCode {
         Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<Invalid>() {
             Some(Invalid(c)) => {
-                eprintln!("portico: config error: {c}");
+                eprintln!("{c}");
                 ExitCode::from(2)
             }
             None => {

@@ -1,12 +1,16 @@
-//! The config file: schema with defaults, loading with file/line/key errors,
-//! and the cross-field checks serde cannot express.
+//! The config file: schema with defaults, loading that reports every
+//! mistake with file:line:column and key path, and the cross-field checks
+//! serde cannot express.
 
+mod document;
 mod error;
 mod load;
+mod path;
 mod plans;
+mod recover;
 mod schema;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Problem};
 pub use load::{load_file, parse, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 pub use plans::MIN_KEY_LEN;
 pub use schema::*;

@@ -3,19 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::error::Issue;
 use super::{ApiConfig, Config};
-
-type Fail = (usize, String, String);
 
 /// AWS requires API key values of at least 20 characters.
 pub const MIN_KEY_LEN: usize = 20;
 
-pub fn validate(config: &Config) -> Result<(), Fail> {
+pub fn validate(config: &Config, out: &mut Vec<Issue>) {
     if !(1..=1000).contains(&config.throttle.reconcile_ms) {
-        return Err((
-            0,
-            "throttle.reconcile_ms".into(),
-            "must be between 1 and 1000 milliseconds".into(),
+        out.push(Issue::new(
+            "throttle.reconcile_ms",
+            "must be between 1 and 1000 milliseconds",
         ));
     }
     let h = &config.cache.header;
@@ -23,133 +21,140 @@ pub fn validate(config: &Config) -> Result<(), Fail> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     {
-        return Err((
-            0,
-            "cache.header".into(),
+        out.push(Issue::new(
+            "cache.header",
             format!("`{h}` is not a header name"),
         ));
     }
     if config.admin.token.is_some() && config.admin.token_env.is_some() {
-        return Err((
-            0,
-            "admin.token".into(),
-            "give `token` or `token_env`, not both".into(),
+        out.push(Issue::new(
+            "admin.token_env",
+            "give `token` or `token_env`, not both",
         ));
     }
-    for (i, api) in config.api.iter().enumerate() {
-        for (name, stage) in &api.stages {
-            if let Some(c) = &stage.cache {
-                if let Some(bad) = c.statuses.iter().find(|s| !(100..=599).contains(*s)) {
-                    return Err((
-                        api.name.span().start,
-                        format!("api[{i}].stages.{name}.cache.statuses"),
-                        format!("{bad} is not an HTTP status"),
-                    ));
-                }
-            }
-        }
-    }
     if config.state.flush_ms == 0 {
-        return Err((0, "state.flush_ms".into(), "must be at least 1".into()));
+        out.push(Issue::new("state.flush_ms", "must be at least 1"));
     }
     for (i, api) in config.api.iter().enumerate() {
         for (stage_name, stage) in &api.stages {
-            for (route, t) in &stage.route_throttle {
+            let stage_key = format!("api[{i}].stages.{stage_name}");
+            if let Some(c) = &stage.cache {
+                for (n, bad) in c.statuses.iter().enumerate() {
+                    if !(100..=599).contains(bad) {
+                        out.push(Issue::new(
+                            format!("{stage_key}.cache.statuses[{n}]"),
+                            format!("{bad} is not an HTTP status"),
+                        ));
+                    }
+                }
+            }
+            for route in stage.route_throttle.keys() {
                 if !has_route(api, route) {
-                    return Err((
-                        t.span().start,
-                        format!("api[{i}].stages.{stage_name}.route_throttle.\"{route}\""),
-                        no_route(api, route),
-                    ));
+                    out.push(
+                        Issue::new(
+                            format!("{stage_key}.route_throttle.\"{route}\""),
+                            no_route(api, route),
+                        )
+                        .looks_in(format!("api[{i}].routes")),
+                    );
                 }
             }
         }
     }
     let mut plan_names = HashSet::new();
     for (p, plan) in config.usage_plans.iter().enumerate() {
-        let at = plan.name.span().start;
         if !plan_names.insert(plan.name.get_ref().as_str()) {
-            return Err((
-                at,
+            out.push(Issue::new(
                 format!("usage_plans[{p}].name"),
                 format!("usage plan `{}` is defined twice", plan.name.get_ref()),
             ));
         }
         for (s, ps) in plan.api_stages.iter().enumerate() {
             let key = format!("usage_plans[{p}].api_stages[{s}]");
-            let at = ps.span().start;
             let ps = ps.get_ref();
-            let Some(api) = config.api.iter().find(|a| a.name.get_ref() == &ps.api) else {
-                return Err((
-                    at,
-                    format!("{key}.api"),
-                    format!("no API is named `{}`", ps.api),
-                ));
+            let Some((a, api)) = config
+                .api
+                .iter()
+                .enumerate()
+                .find(|(_, a)| a.name.get_ref() == &ps.api)
+            else {
+                out.push(
+                    Issue::new(
+                        format!("{key}.api"),
+                        format!("no API is named `{}`", ps.api),
+                    )
+                    .looks_in("api"),
+                );
+                continue;
             };
             if !api.stages.contains_key(&ps.stage) {
-                return Err((
-                    at,
-                    format!("{key}.stage"),
-                    format!("API `{}` has no stage `{}`", ps.api, ps.stage),
-                ));
+                out.push(
+                    Issue::new(
+                        format!("{key}.stage"),
+                        format!("API `{}` has no stage `{}`", ps.api, ps.stage),
+                    )
+                    .looks_in(format!("api[{a}].stages")),
+                );
             }
-            for (route, t) in &ps.route_throttle {
+            for route in ps.route_throttle.keys() {
                 if !has_route(api, route) {
-                    return Err((
-                        t.span().start,
-                        format!("{key}.route_throttle.\"{route}\""),
-                        no_route(api, route),
-                    ));
+                    out.push(
+                        Issue::new(
+                            format!("{key}.route_throttle.\"{route}\""),
+                            no_route(api, route),
+                        )
+                        .looks_in(format!("api[{a}].routes")),
+                    );
                 }
             }
         }
     }
     let mut ids = HashSet::new();
     for (k, key) in config.api_keys.iter().enumerate() {
-        let at = key.name.span().start;
         let path = format!("api_keys[{k}]");
         if !ids.insert(key.id()) {
-            return Err((
-                at,
-                format!("{path}.id"),
+            let field = if key.id.is_some() { "id" } else { "name" };
+            out.push(Issue::new(
+                format!("{path}.{field}"),
                 format!("API key id `{}` is used twice", key.id()),
             ));
         }
         let sources = [
-            key.value.is_some(),
-            key.value_env.is_some(),
-            key.value_file.is_some(),
+            ("value", key.value.is_some()),
+            ("value_env", key.value_env.is_some()),
+            ("value_file", key.value_file.is_some()),
         ];
-        if sources.iter().filter(|&&s| s).count() > 1 {
-            return Err((
-                at,
-                format!("{path}.value"),
-                "give at most one of `value`, `value_env` and `value_file`".into(),
+        if let Some((second, _)) = sources.iter().filter(|(_, s)| *s).nth(1) {
+            out.push(Issue::new(
+                format!("{path}.{second}"),
+                "give at most one of `value`, `value_env` and `value_file`",
             ));
         }
         if let Some(v) = &key.value {
-            check_value(v).map_err(|m| (at, format!("{path}.value"), m))?;
+            if let Err(m) = check_value(v) {
+                out.push(Issue::new(format!("{path}.value"), m));
+            }
         }
         // Which plan covers each API stage for this key: AWS allows one.
         let mut covered: HashMap<(&str, &str), &str> = HashMap::new();
-        for plan_name in &key.usage_plans {
+        for (n, plan_name) in key.usage_plans.iter().enumerate() {
+            let at = format!("{path}.usage_plans[{n}]");
             let Some(plan) = config
                 .usage_plans
                 .iter()
                 .find(|p| p.name.get_ref() == plan_name)
             else {
-                return Err((
-                    at,
-                    format!("{path}.usage_plans"),
-                    format!("no usage plan is named `{plan_name}`"),
-                ));
+                out.push(
+                    Issue::new(at, format!("no usage plan is named `{plan_name}`"))
+                        .looks_in("usage_plans"),
+                );
+                continue;
             };
             for ps in &plan.api_stages {
                 let ps = ps.get_ref();
                 if let Some(other) = covered.insert((&ps.api, &ps.stage), plan_name) {
-                    return Err((
-                        at,
-                        format!("{path}.usage_plans"),
+                    out.push(Issue::new(
+                        at.as_str(),
                         format!(
                             "usage plans `{other}` and `{plan_name}` both cover API `{}` stage `{}`; a key may be in only one plan per API stage",
                             ps.api, ps.stage
@@ -159,14 +164,12 @@ pub fn validate(config: &Config) -> Result<(), Fail> {
             }
         }
     }
-    Ok(())
 }
 
 /// Reads `value_env` and `value_file` into `value`; keys with none of
 /// them are left for the state directory to generate.
-pub fn read_key_values(config: &mut Config) -> Result<(), Fail> {
+pub fn read_key_values(config: &mut Config, out: &mut Vec<Issue>) {
     for (k, key) in config.api_keys.iter_mut().enumerate() {
-        let at = key.name.span().start;
         let (field, read) = if let Some(var) = &key.value_env {
             (
                 "value_env",
@@ -182,12 +185,11 @@ pub fn read_key_values(config: &mut Config) -> Result<(), Fail> {
         } else {
             continue;
         };
-        let value = read
-            .and_then(|v| check_value(&v).map(|()| v))
-            .map_err(|m| (at, format!("api_keys[{k}].{field}"), m))?;
-        key.value = Some(value);
+        match read.and_then(|v| check_value(&v).map(|()| v)) {
+            Ok(value) => key.value = Some(value),
+            Err(m) => out.push(Issue::new(format!("api_keys[{k}].{field}"), m)),
+        }
     }
-    Ok(())
 }
 
 fn check_value(v: &str) -> Result<(), String> {

@@ -56,7 +56,7 @@ pub struct Config {
 /// A token bucket: `rate` requests per second on average, up to `burst` at
 /// once. Both 0 blocks every call, as in AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "RawThrottle")]
+#[serde(from = "RawThrottle")]
 pub struct Throttle {
     pub rate: f64,
     pub burst: u64,
@@ -65,23 +65,33 @@ pub struct Throttle {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawThrottle {
-    rate: f64,
+    rate: Rate,
     burst: u64,
 }
 
-impl TryFrom<RawThrottle> for Throttle {
+impl From<RawThrottle> for Throttle {
+    fn from(r: RawThrottle) -> Self {
+        Throttle {
+            rate: r.rate.0,
+            burst: r.burst,
+        }
+    }
+}
+
+/// Requests per second; its own type so a bad rate is reported at `rate`.
+#[derive(Deserialize)]
+#[serde(try_from = "f64")]
+struct Rate(f64);
+
+impl TryFrom<f64> for Rate {
     type Error = String;
-    fn try_from(r: RawThrottle) -> Result<Self, String> {
-        if !r.rate.is_finite() || r.rate < 0.0 {
+    fn try_from(rate: f64) -> Result<Self, String> {
+        if !rate.is_finite() || rate < 0.0 {
             return Err(format!(
-                "rate must be a number of requests per second, 0 or more (got {})",
-                r.rate
+                "rate must be a number of requests per second, 0 or more (got {rate})"
             ));
         }
-        Ok(Throttle {
-            rate: r.rate,
-            burst: r.burst,
-        })
+        Ok(Rate(rate))
     }
 }
 

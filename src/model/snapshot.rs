@@ -164,7 +164,16 @@ impl Snapshot {
         let tls = crate::tls::compile(&config.tls, &config.state.dir, now)
             .map_err(|(at, e)| CompileError {
                 at,
-                key: "tls.certificates".into(),
+                // The certificate the error is about; else the listener needing one.
+                key: match config
+                    .tls
+                    .certificates
+                    .iter()
+                    .position(|c| c.span().contains(&at))
+                {
+                    Some(n) => format!("tls.certificates[{n}]"),
+                    None => "tls.listen".into(),
+                },
                 message: e.to_string(),
             })?
             .map(Arc::new);
