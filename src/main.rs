@@ -19,6 +19,10 @@ struct Cli {
     /// Config file (TOML). Without it, the embedded config/portico.toml.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Take over from the portico running on the same state directory: receive its
+    /// listening sockets, serve, then tell it to drain (no connection is dropped).
+    #[arg(long)]
+    takeover: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -122,7 +126,7 @@ fn serve(
     config: Config,
     name: &str,
     text: &str,
-    source: Option<PathBuf>,
+    options: portico::server::Options,
 ) -> anyhow::Result<ExitCode> {
     let mut config = config;
     // Always open: plans and keys may also come from the management API.
@@ -138,7 +142,7 @@ fn serve(
             return Ok(ExitCode::from(2));
         }
     };
-    portico::server::run(config, snapshot, store, source)?;
+    portico::server::run_with(config, snapshot, store, options)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -190,7 +194,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        None => serve(config, &name, &text, cli.config.clone()),
+        None => {
+            let options = portico::server::Options {
+                source: cli.config.clone(),
+                takeover: cli.takeover,
+            };
+            serve(config, &name, &text, options)
+        }
         Some(Command::Check) => match compile(&name, &text, &config) {
             Ok(_) => {
                 println!("ok");
