@@ -99,6 +99,10 @@ pub struct Worker {
     /// Connections being answered 503 for want of room.
     refusing: Cell<usize>,
     busy: Cell<usize>,
+    /// Connections accepted whose first request has not begun: the drain
+    /// waits for them (a little), since their client has sent, or is about
+    /// to send, a request that no other process will see.
+    fresh: Cell<usize>,
     /// What each request in flight is (`GET /prod/x`), by connection slot,
     /// for the log when the drain cuts them; reused, so no allocation per
     /// request once a slot has served one.
@@ -221,8 +225,15 @@ async fn serve(
     for l in loops {
         l.await;
     }
-    let deadline = Instant::now() + drain;
-    while w.busy.get() > 0 && Instant::now() < deadline && !w.stop_now.get() {
+    let start = Instant::now();
+    let deadline = start + drain;
+    let fresh_until = start + FIRST_REQUEST_GRACE.min(drain);
+    loop {
+        let now = Instant::now();
+        let waiting = w.busy.get() > 0 || (w.fresh.get() > 0 && now < fresh_until);
+        if !waiting || now >= deadline || w.stop_now.get() {
+            break;
+        }
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
     w.log_cut(drain);
@@ -264,9 +275,11 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
                         continue;
                     }
                     w.connections.set(w.connections.get() + 1);
+                    w.fresh.set(w.fresh.get() + 1);
                     let slot = Slot {
                         idle: w.idle.register(),
                         w: w.clone(),
+                        fresh: Cell::new(true),
                     };
                     monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer, config))));
                 }
@@ -301,11 +314,26 @@ pub struct Slot {
     pub w: Rc<Worker>,
     /// Its node in the worker's reusable connections.
     pub idle: u32,
+    /// No request has begun on it yet.
+    fresh: Cell<bool>,
+}
+
+impl Slot {
+    /// A request (`method`, `target`) begins on this connection.
+    pub fn begin_request(&self, method: &[u8], target: &[u8]) -> Busy<'_> {
+        if self.fresh.replace(false) {
+            self.w.fresh.set(self.w.fresh.get() - 1);
+        }
+        self.w.begin_request(self.idle, method, target)
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let w = &self.w;
+        if self.fresh.get() {
+            w.fresh.set(w.fresh.get() - 1);
+        }
         w.connections.set(w.connections.get() - 1);
         w.idle.release(self.idle);
     }
@@ -331,6 +359,10 @@ impl Drop for Busy<'_> {
         }
     }
 }
+
+/// How long the drain waits for the first request of a connection accepted
+/// just before it began (one that sends nothing is closed after it).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// How much of a request's path the drain's log line names.
 const LOGGED_PATH: usize = 200;
@@ -376,6 +408,7 @@ impl Worker {
             idle: Idle::default(),
             refusing: Cell::new(0),
             busy: Cell::new(0),
+            fresh: Cell::new(0),
             requests: RefCell::new(Vec::new()),
             draining: Cell::new(false),
             stop_now: Cell::new(false),
@@ -397,7 +430,7 @@ impl Worker {
     }
 
     /// A request (`method`, `target`) begins on the connection in `slot`.
-    pub fn begin_request(&self, slot: u32, method: &[u8], target: &[u8]) -> Busy<'_> {
+    fn begin_request(&self, slot: u32, method: &[u8], target: &[u8]) -> Busy<'_> {
         self.busy.set(self.busy.get() + 1);
         let mut requests = self.requests.borrow_mut();
         let i = slot as usize;
