@@ -12,15 +12,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// An API whose `GET /prod/who` answers `who` (text/plain), on two workers.
-fn who_config(who: &str) -> Config {
-    let api = api_toml(
+/// An API whose `GET /prod/who` answers `who` (text/plain), on two
+/// workers; with `tls` (a certificate and key), over HTTPS too, on port 0.
+fn who_config(who: &str, tls: Option<&(std::path::PathBuf, std::path::PathBuf)>) -> Config {
+    let mut text = String::new();
+    if let Some((crt, key)) = tls {
+        text = format!(
+            "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = {}\nkey = {}\n\n",
+            toml_str(&crt.to_string_lossy()),
+            toml_str(&key.to_string_lossy())
+        );
+    }
+    text.push_str(&api_toml(
         "who",
         &[],
         &["prod"],
         &[mock_route("GET", "/who", false, who)],
-    );
-    Config::new(&api)
+    ));
+    Config::new(&text)
         .server("workers", "2")
         .timeouts("drain_ms", "10000")
 }
@@ -104,13 +113,18 @@ fn load(
 
 #[test]
 fn takeover_under_load_loses_no_request_and_the_old_process_drains() {
-    let old_cfg = who_config("old");
+    let certs = TempDir::new("certs");
+    std::fs::create_dir_all(&certs.path).unwrap();
+    let cert = make_cert(&certs.path, "a", &["a.test"], false);
+    let old_cfg = who_config("old", Some(&cert));
     let mut old = Server::start(&old_cfg);
     let admin = old.admin_port();
+    let https = old.https_port();
     let port = old.port;
-    // Same addresses and state directory (where the old one offers its
-    // sockets); another answer, to tell them apart.
-    let new_cfg = who_config("new")
+    // Same addresses (HTTPS: port 0, which takes the old process's port)
+    // and state directory (where the old one offers its sockets); another
+    // answer, to tell them apart.
+    let new_cfg = who_config("new", Some(&cert))
         .server("listen", &toml_str(&old.addr()))
         .admin("listen", &toml_str(&format!("127.0.0.1:{admin}")))
         .state("dir", &toml_str(&old_cfg.state_dir().to_string_lossy()));
@@ -144,6 +158,7 @@ fn takeover_under_load_loses_no_request_and_the_old_process_drains() {
     let mut new = Server::start_args(&new_cfg, &["--takeover"]);
     assert_eq!(new.port, port, "the new process serves the same port");
     assert_eq!(new.admin_port(), admin, "and the same admin port");
+    assert_eq!(new.https_port(), https, "and the same HTTPS port");
     let took = std::iter::from_fn(|| new.next_line(Duration::from_secs(10)))
         .find(|l| l.contains("took over from portico"));
     assert!(
@@ -183,14 +198,17 @@ fn takeover_under_load_loses_no_request_and_the_old_process_drains() {
     let total: usize = seen.iter().map(|s| s.bodies.len()).sum();
     let retried: usize = seen.iter().map(|s| s.retried).sum();
     eprintln!("{total} calls answered, {retried} re-sent after a kept-alive connection closed");
-    // The admin listener was handed over too.
+    // The admin and HTTPS listeners were handed over too.
     assert_eq!(new.admin_request("GET", "/readyz", None).status, 200);
+    let c = client_config(&[], &[]);
+    let seen = tls_get(&c, https, "a.test", "/prod/who").expect("HTTPS after the hand-over");
+    assert!(seen.answer.ends_with("new"), "{}", seen.answer);
     new.stop();
 }
 
 #[test]
 fn takeover_with_nothing_running_says_so_and_fails() {
-    let cfg = who_config("alone");
+    let cfg = who_config("alone", None);
     let path = write_config(&cfg.render());
     let out = run_bin(
         &["--config".as_ref(), path.as_os_str(), "--takeover".as_ref()],

@@ -507,7 +507,8 @@ pub fn run_with(
     if let Some(t) = acme {
         let _ = t.join();
     }
-    wait_for_workers(handles, &events, events_tx, &mailboxes);
+    // After a hand-over, the first signal is the first: it changes nothing.
+    wait_for_workers(handles, &events, events_tx, &mailboxes, !handed_over);
     signals_handle.close();
     // Up while draining, so /readyz says 503 until the workers are gone.
     drop(admin);
@@ -526,13 +527,15 @@ pub fn run_with(
     Ok(())
 }
 
-/// Waits for the workers to drain; a second SIGTERM or SIGINT meanwhile
-/// tells them to stop now (each logs what it cut).
+/// Waits for the workers to drain; a second SIGTERM or SIGINT (`signalled`:
+/// the drain began with the first) tells them to stop now (each logs what
+/// it cut).
 fn wait_for_workers(
     handles: Vec<std::thread::JoinHandle<()>>,
     events: &Receiver<Event>,
     events_tx: Sender<Event>,
     mailboxes: &[Sender<Msg>],
+    mut signalled: bool,
 ) {
     std::thread::Builder::new()
         .name("portico-drain".into())
@@ -549,6 +552,10 @@ fn wait_for_workers(
     loop {
         match events.recv() {
             Ok(Event::Drained) | Err(_) => return,
+            Ok(Event::Signal(s)) if s != SIGHUP && !signalled => {
+                signalled = true;
+                crate::log!(info, "signal {s}: already draining");
+            }
             Ok(Event::Signal(s)) if s != SIGHUP && !stopping_now => {
                 stopping_now = true;
                 crate::log!(
