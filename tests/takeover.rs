@@ -269,3 +269,25 @@ fn requests_cut_at_the_drain_deadline_are_logged() {
     );
     srv.expect_clean_exit(Duration::from_secs(10), "after the drain deadline");
 }
+
+/// A new process with fewer workers than the old one had sockets serves
+/// every handed-over socket (closing one would drop what queues on it).
+#[test]
+fn fewer_workers_than_handed_sockets_still_serve_them_all() {
+    let old_cfg = who_config("old", None);
+    let mut old = Server::start(&old_cfg);
+    let new_cfg = who_config("new", None)
+        .server("workers", "1")
+        .server("listen", &toml_str(&old.addr()))
+        .state("dir", &toml_str(&old_cfg.state_dir().to_string_lossy()));
+    let mut new = Server::start_args(&new_cfg, &["--takeover"]);
+    old.expect_clean_exit(Duration::from_secs(15), "after the hand-over");
+    // The kernel spreads new connections over both sockets of the group.
+    for i in 0..40 {
+        let mut c = new.connect();
+        c.set_read_timeout(Duration::from_secs(5));
+        let r = c.get("/prod/who");
+        assert_eq!(r.body_str(), "new", "call {i}");
+    }
+    new.stop();
+}
