@@ -178,6 +178,8 @@ fn files_holding(dir: &Path, value: &str) -> Vec<PathBuf> {
         .into_iter()
         .filter(|(_, is_dir, _)| !is_dir)
         .map(|(p, _, _)| p)
+        // Not the running server's takeover socket, which cannot be read.
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
         .filter(|p| {
             let bytes = std::fs::read(p).unwrap();
             bytes.windows(value.len()).any(|w| w == value.as_bytes())

@@ -40,8 +40,8 @@ use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("admin listener: cannot listen on {addr}: {message}")]
-    Bind { addr: SocketAddr, message: String },
+    #[error("admin listener: {message}")]
+    Bind { message: String },
     #[error(transparent)]
     Credentials(#[from] super::credentials::CredentialsError),
 }
@@ -121,14 +121,13 @@ struct Shared {
 
 type Reply = Response<Full<Bytes>>;
 
-pub fn start(addr: SocketAddr, ctx: Context) -> Result<Admin, AdminError> {
-    let bind_error = |e: std::io::Error| AdminError::Bind {
-        addr,
+/// Serves on `listener`, bound (or handed over) by the control plane
+/// before any worker started, so that a taken address stops the start-up
+/// before anything says "listening".
+pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, AdminError> {
+    let bound = listener.local_addr().map_err(|e| AdminError::Bind {
         message: e.to_string(),
-    };
-    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-    listener.set_nonblocking(true).map_err(bind_error)?;
-    let bound = listener.local_addr().map_err(bind_error)?;
+    })?;
     let keys = Arc::new(Keys {
         token: ctx.token,
         credentials: ctx.credentials,

@@ -10,17 +10,24 @@ use super::config::Loaded;
 /// How to run; every option of the run path is here, so `portico run
 /// --x` and `portico --x` take the same ones.
 #[derive(Args, Debug, Clone, Default)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Take over from the portico running on the same state directory: receive
+    /// its listening sockets, serve, then tell it to drain (no connection is
+    /// dropped). Without a running portico it exits 1.
+    #[arg(long)]
+    pub takeover: bool,
+}
 
 pub const EXAMPLES: &str = "\
 Examples:
   portico                                  # the embedded demo config (config/portico.toml)
   portico run --config /etc/portico/portico.toml
   portico --config portico.toml            # `run` is the default command
+  portico --config portico.toml --takeover # a new binary takes over from the running one
 
 SIGHUP reloads the config file, SIGTERM or SIGINT drains and stops.";
 
-pub fn run(loaded: Loaded, _args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(loaded: Loaded, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut config = loaded.config.clone();
     // Before anything is opened or bound: an unset variable the config
     // names stops the start, not a listener already serving.
@@ -49,6 +56,10 @@ pub fn run(loaded: Loaded, _args: RunArgs) -> anyhow::Result<ExitCode> {
         key.value = Some(store.generated_key(key.id())?);
     }
     let snapshot = loaded.compile_with(&config)?;
-    portico::server::run(config, snapshot, Some(store), loaded.path)?;
+    let options = portico::server::Options {
+        source: loaded.path,
+        takeover: args.takeover,
+    };
+    portico::server::run_with(config, snapshot, Some(store), options)?;
     Ok(ExitCode::SUCCESS)
 }

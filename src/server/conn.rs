@@ -214,7 +214,8 @@ async fn exchanges(w: &Worker, slot: &Slot, conn: &mut Connection) -> Ending {
             }
         }
         first = false;
-        let busy = w.begin_request();
+        let buf = conn.stream.buffered();
+        let busy = slot.begin_request(conn.head.method_span.get(buf), conn.head.target.get(buf));
         let outcome = pipeline::handle(w, conn).await;
         drop(busy);
         if outcome == Outcome::Close || w.draining() {

@@ -1,24 +1,29 @@
 //! Start-up and the control plane: bind one SO_REUSEPORT listener per
-//! worker, start the pinned workers, publish snapshots to them, and stop
-//! them gracefully on SIGTERM/SIGINT.
+//! worker (or take them over from a running portico), start the pinned
+//! workers, publish snapshots to them, and stop them gracefully on
+//! SIGTERM/SIGINT (a second one: at once) or when a new portico takes over.
 
 mod catch_unwind;
 mod conn;
 mod cpus;
 mod deployed;
-mod event;
+mod holder;
 mod idle;
 mod linger;
 mod listener;
 mod scrape;
+mod takeover;
 mod worker;
 
 pub use conn::Connection;
 pub use deployed::Deployed;
+pub use listener::ListenError;
 pub use scrape::{scrape, total};
+pub use takeover::{TakeoverError, SOCKET as TAKEOVER_SOCKET};
 pub use worker::{Msg, Worker};
 
-use std::net::SocketAddr;
+use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,11 +38,10 @@ use crate::throttle::{period_of, Calendar, CalendarError, Reconciler, UsageDelta
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Takeover(#[from] TakeoverError),
     #[error("worker {id} failed to start: {message}")]
     Worker { id: usize, message: String },
     #[error("cannot install signal handlers: {0}")]
@@ -57,46 +61,143 @@ pub enum ServerError {
     },
 }
 
-/// Runs until SIGTERM or SIGINT, then drains and returns. `store` keeps
-/// usage and quotas; without one (no usage plans) nothing is persisted.
-/// `source`: the config file, re-read on SIGHUP (`None`: the embedded
-/// default, which cannot change).
+/// How to run, beyond the config.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The config file, re-read on SIGHUP (`None`: the embedded default,
+    /// which cannot change).
+    pub source: Option<PathBuf>,
+    /// Take the listening sockets over from the portico running on the same
+    /// state directory, serve, then tell it to drain ([`takeover`]).
+    pub takeover: bool,
+}
+
+/// What the control plane waits for.
+enum Event {
+    Signal(i32),
+    /// A new portico serves on this one's sockets and asked it to drain.
+    HandedOver,
+    /// Every worker has ended.
+    Drained,
+}
+
+/// [`run_with`] without a hand-over.
 pub fn run(
     config: Config,
     snapshot: Snapshot,
     store: Option<Store>,
-    source: Option<std::path::PathBuf>,
+    source: Option<PathBuf>,
 ) -> Result<(), ServerError> {
+    let options = Options {
+        source,
+        takeover: false,
+    };
+    run_with(config, snapshot, store, options)
+}
+
+/// The sockets a hand-over brought for `kind` on `addr` (none without one).
+fn inherited(
+    handover: &mut Option<takeover::Handover>,
+    kind: takeover::Kind,
+    addr: std::net::SocketAddr,
+) -> Vec<TcpListener> {
+    handover
+        .as_mut()
+        .map_or_else(Vec::new, |h| h.take(kind, addr))
+}
+
+/// Copies of `listeners` to offer to a later `--takeover`.
+fn offered(
+    kind: takeover::Kind,
+    listeners: &[TcpListener],
+) -> Vec<(takeover::Kind, std::net::SocketAddr, TcpListener)> {
+    listeners
+        .iter()
+        .filter_map(|l| Some((kind, l.local_addr().ok()?, l.try_clone().ok()?)))
+        .collect()
+}
+
+/// Runs until SIGTERM or SIGINT (or until a new portico takes over), then
+/// drains and returns. `store` keeps usage and quotas; without one (no
+/// usage plans) nothing is persisted.
+pub fn run_with(
+    config: Config,
+    snapshot: Snapshot,
+    store: Option<Store>,
+    options: Options,
+) -> Result<(), ServerError> {
+    use takeover::Kind;
+    let source = options.source;
     crate::log::set_level(config.log.level);
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    // Every address is bound (or handed over) before any worker starts, so
+    // a taken one stops the start-up before anything says "listening".
+    let mut handover = match options.takeover {
+        true => Some(takeover::request(&config.state.dir)?),
+        false => None,
+    };
+    let backlog = config.server.backlog;
     let listen = config.server.listen.0;
+    let inherit = inherited(&mut handover, Kind::Http, listen);
     let (addr, listeners) =
-        listener::bind_all(listen, workers, config.server.backlog).map_err(|source| {
-            ServerError::Bind {
-                addr: listen,
-                source,
-            }
-        })?;
+        listener::bind_all("[server] listen", listen, workers, backlog, inherit)?;
     let (tls_addr, tls_listeners) = match config.tls.listen {
         Some(l) => {
-            let (a, ls) = listener::bind_all(l.0, workers, config.server.backlog)
-                .map_err(|source| ServerError::Bind { addr: l.0, source })?;
-            (Some(a), ls.into_iter().map(Some).collect())
+            let inherit = inherited(&mut handover, Kind::Https, l.0);
+            let (a, ls) = listener::bind_all("[tls] listen", l.0, workers, backlog, inherit)?;
+            (Some(a), ls)
         }
-        None => (None, (0..workers).map(|_| None).collect::<Vec<_>>()),
+        None => (None, Vec::new()),
     };
+    let admin_listener = match config.admin.enabled {
+        true => {
+            let a = config.admin.listen.0;
+            let inherit = inherited(&mut handover, Kind::Admin, a).pop();
+            Some(listener::bind_one("[admin] listen", a, inherit)?)
+        }
+        false => None,
+    };
+    let mut offer_sockets = offered(Kind::Http, &listeners);
+    offer_sockets.extend(offered(Kind::Https, &tls_listeners));
+    offer_sockets.extend(offered(Kind::Admin, admin_listener.as_slice()));
     // Kept to stop accepting the moment a signal arrives, before workers see their mailbox.
     let stoppers: Vec<_> = listeners
         .iter()
-        .chain(tls_listeners.iter().flatten())
+        .chain(&tls_listeners)
         .filter_map(|l| l.try_clone().ok())
         .collect();
+    // Worker i accepts on sockets i, i + workers, ...: there are more than
+    // workers only when more were handed over, and each must be served.
+    let mut per_worker: Vec<(Vec<TcpListener>, Vec<TcpListener>)> =
+        (0..workers).map(|_| Default::default()).collect();
+    for (i, l) in listeners.into_iter().enumerate() {
+        per_worker[i % workers].0.push(l);
+    }
+    for (i, l) in tls_listeners.into_iter().enumerate() {
+        per_worker[i % workers].1.push(l);
+    }
     // Installed before any worker accepts, so a signal is never missed.
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+    let signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(ServerError::Signals)?;
+    let (events_tx, events) = unbounded::<Event>();
+    let signals_handle = signals.handle();
+    {
+        let events_tx = events_tx.clone();
+        let mut signals = signals;
+        std::thread::Builder::new()
+            .name("portico-signals".into())
+            .spawn(move || {
+                for s in signals.forever() {
+                    if events_tx.send(Event::Signal(s)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn signal thread");
+    }
     let cpus = if config.server.pin_workers {
         cpus::allowed()
     } else {
@@ -130,7 +231,7 @@ pub fn run(
     let log_writer = crate::metrics::spawn_access_writer(&snapshot.access_logs, log_rx, reopen)?;
     let mut mailboxes: Vec<Sender<Msg>> = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
-    for (id, (listener, tls_listener)) in listeners.into_iter().zip(tls_listeners).enumerate() {
+    for (id, listeners) in per_worker.into_iter().enumerate() {
         let (tx, rx) = unbounded();
         mailboxes.push(tx);
         let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
@@ -147,7 +248,7 @@ pub fn run(
         };
         handles.push(worker::spawn(
             settings,
-            (listener, tls_listener),
+            listeners,
             snapshot.clone(),
             rx,
             ready_tx.clone(),
@@ -237,7 +338,7 @@ pub fn run(
         }
         None => None,
     };
-    let admin = if config.admin.enabled {
+    let admin = if let Some(admin_listener) = admin_listener {
         // Whatever the config left out was generated before start (main).
         let configured = crate::admin::credentials::configured(&config.admin)
             .map_err(crate::admin::AdminError::from)?;
@@ -264,7 +365,7 @@ pub fn run(
             body_timeout: Duration::from_millis(config.timeouts.body_ms),
             replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
         };
-        let admin = match crate::admin::start(config.admin.listen.0, ctx) {
+        let admin = match crate::admin::start(admin_listener, ctx) {
             Ok(a) => a,
             Err(e) => {
                 for m in &mailboxes {
@@ -311,30 +412,77 @@ pub fn run(
                 .expect("spawn ACME thread")
         });
 
-    let mut sig = None;
-    for s in signals.forever() {
-        if s != SIGHUP {
-            sig = Some(s);
-            break;
+    if let Some(h) = handover {
+        match h.drain_old() {
+            Ok(pid) => crate::log!(
+                info,
+                "took over from portico (pid {pid}), which drains and exits"
+            ),
+            Err(e) => crate::log!(warn, "{e}; serving anyway"),
         }
-        reload(&deployed, source.as_deref());
     }
+    let guard = Arc::new(takeover::Guard::default());
+    let handed = events_tx.clone();
+    let offer = match takeover::offer(
+        &config.state.dir,
+        offer_sockets,
+        guard.clone(),
+        options.takeover,
+        move || {
+            let _ = handed.send(Event::HandedOver);
+        },
+    ) {
+        Ok(Some(o)) => Some(o),
+        Ok(None) => {
+            crate::log!(
+                warn,
+                "another portico runs on the state directory {}: this one cannot be taken over",
+                config.state.dir.display()
+            );
+            None
+        }
+        Err(e) => {
+            crate::log!(
+                warn,
+                "cannot offer the sockets for --takeover ({e}): this process cannot be taken over"
+            );
+            None
+        }
+    };
+
+    let handed_over = loop {
+        match events.recv() {
+            Ok(Event::Signal(SIGHUP)) => reload(&deployed, source.as_deref()),
+            Ok(Event::Signal(s)) => {
+                // Sockets another process also holds must not be shut down:
+                // they would stop accepting there too.
+                if guard.stop() {
+                    for l in &stoppers {
+                        listener::stop_accepting(l);
+                    }
+                }
+                crate::log!(info, "signal {s}: stopped accepting, draining");
+                break false;
+            }
+            Ok(Event::HandedOver) => {
+                crate::log!(info, "a new portico took over: stopped accepting, draining");
+                break true;
+            }
+            Ok(Event::Drained) | Err(_) => break false,
+        }
+    };
+    // A later --takeover finds nothing here rather than a stopping process.
+    drop(offer);
     ready.store(false, Ordering::Relaxed);
+    for m in &mailboxes {
+        let _ = m.send(Msg::Shutdown);
+    }
+    // The admin socket is the new process's now: its answers come from there.
+    let admin = if handed_over { None } else { admin };
     // The last interval's EMF lines, while every worker still answers.
     drop(stop_emf);
     if let Some(t) = emf {
         let _ = t.join();
-    }
-    for l in &stoppers {
-        listener::stop_accepting(l);
-    }
-    crate::log!(
-        info,
-        "signal {}: stopped accepting, draining",
-        sig.unwrap_or(0)
-    );
-    for m in &mailboxes {
-        let _ = m.send(Msg::Shutdown);
     }
     drop(stop_tx);
     drop(stop_watch);
@@ -345,11 +493,9 @@ pub fn run(
     if let Some(t) = acme {
         let _ = t.join();
     }
-    for h in handles {
-        if h.join().is_err() {
-            crate::log!(error, "a worker panicked during shutdown");
-        }
-    }
+    // After a hand-over, the first signal is the first: it changes nothing.
+    wait_for_workers(handles, &events, events_tx, &mailboxes, !handed_over);
+    signals_handle.close();
     // Up while draining, so /readyz says 503 until the workers are gone.
     drop(admin);
     let _ = log_writer.join();
@@ -365,6 +511,50 @@ pub fn run(
     }
     crate::log!(info, "stopped");
     Ok(())
+}
+
+/// Waits for the workers to drain; a second SIGTERM or SIGINT (`signalled`:
+/// the drain began with the first) tells them to stop now (each logs what
+/// it cut).
+fn wait_for_workers(
+    handles: Vec<std::thread::JoinHandle<()>>,
+    events: &Receiver<Event>,
+    events_tx: Sender<Event>,
+    mailboxes: &[Sender<Msg>],
+    mut signalled: bool,
+) {
+    std::thread::Builder::new()
+        .name("portico-drain".into())
+        .spawn(move || {
+            for h in handles {
+                if h.join().is_err() {
+                    crate::log!(error, "a worker panicked during shutdown");
+                }
+            }
+            let _ = events_tx.send(Event::Drained);
+        })
+        .expect("spawn drain thread");
+    let mut stopping_now = false;
+    loop {
+        match events.recv() {
+            Ok(Event::Drained) | Err(_) => return,
+            Ok(Event::Signal(s)) if s != SIGHUP && !signalled => {
+                signalled = true;
+                crate::log!(info, "signal {s}: already draining");
+            }
+            Ok(Event::Signal(s)) if s != SIGHUP && !stopping_now => {
+                stopping_now = true;
+                crate::log!(
+                    warn,
+                    "signal {s} again: stopping now, cutting the requests still in flight"
+                );
+                for m in mailboxes {
+                    let _ = m.send(Msg::StopNow);
+                }
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The reconciler, with quota used so far this period read from the store,

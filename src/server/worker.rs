@@ -14,12 +14,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
+use monoio::io::Canceller;
 use monoio::net::TcpListener;
 use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use super::catch_unwind::CatchUnwind;
 use super::conn;
-use super::event::Event;
 use super::idle::Idle;
 use crate::cache::Caches;
 use crate::config::Driver;
@@ -39,7 +39,11 @@ pub enum Msg {
     FlushCache(usize, Sender<()>),
     /// Send a copy of this worker's counts and gauges.
     Scrape(Sender<(usize, WorkerCounts)>),
+    /// Stop accepting and drain: end once no request is in flight, or at
+    /// the drain deadline.
     Shutdown,
+    /// During the drain: end now, cutting the requests still in flight.
+    StopNow,
 }
 
 pub struct Settings {
@@ -95,17 +99,31 @@ pub struct Worker {
     /// Connections being answered 503 for want of room.
     refusing: Cell<usize>,
     busy: Cell<usize>,
+    /// Connections accepted whose first request has not begun: the drain
+    /// waits for them (a little), since their client has sent, or is about
+    /// to send, a request that no other process will see.
+    fresh: Cell<usize>,
+    /// What each request in flight is (`GET /prod/x`), by connection slot,
+    /// for the log when the drain cuts them; reused, so no allocation per
+    /// request once a slot has served one.
+    requests: RefCell<Vec<String>>,
     draining: Cell<bool>,
-    /// One-waiter events, so one per accept loop: `[plain, tls]`.
-    stop: [Event; 2],
+    /// Set by [`Msg::StopNow`]: the drain ends at once.
+    stop_now: Cell<bool>,
+    /// Cancels every accept loop's pending accept at shutdown. A cancelled
+    /// io_uring accept that had already taken a connection still returns
+    /// it (merely dropping the accept would leak it unanswered): on a socket
+    /// handed over to a new process, that connection is served here.
+    cancel: RefCell<Canceller>,
 }
 
 type Ready = Sender<Result<&'static str, (usize, String)>>;
 
-/// `listeners`: the plain one and, with HTTPS, the TLS one.
+/// `listeners`: the plain ones and the HTTPS ones (usually one each, or
+/// none for HTTPS; more when more were handed over than there are workers).
 pub fn spawn(
     settings: Settings,
-    listeners: (StdListener, Option<StdListener>),
+    listeners: (Vec<StdListener>, Vec<StdListener>),
     snapshot: Arc<Snapshot>,
     mailbox: Receiver<Msg>,
     ready: Ready,
@@ -175,19 +193,24 @@ fn uring_setup() -> io_uring::Builder {
 
 async fn serve(
     w: Rc<Worker>,
-    (listener, tls_listener): (StdListener, Option<StdListener>),
+    (plain, tls): (Vec<StdListener>, Vec<StdListener>),
     drain: Duration,
     ready: Ready,
 ) {
-    let register = |l: StdListener| TcpListener::from_std(l);
-    let (listener, tls_listener) =
-        match (register(listener), tls_listener.map(register).transpose()) {
-            (Ok(l), Ok(t)) => (l, t),
-            (Err(e), _) | (_, Err(e)) => {
+    let all = plain
+        .into_iter()
+        .map(|l| (l, false))
+        .chain(tls.into_iter().map(|l| (l, true)));
+    let mut listeners = Vec::new();
+    for (l, tls) in all {
+        match TcpListener::from_std(l) {
+            Ok(l) => listeners.push((l, tls)),
+            Err(e) => {
                 let _ = ready.send(Err((w.id, format!("cannot register listener: {e}"))));
                 return;
             }
-        };
+        }
+    }
     let driver = if monoio::utils::is_legacy() {
         "epoll (io_uring unavailable or disabled)"
     } else {
@@ -195,15 +218,25 @@ async fn serve(
     };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone()));
-    let https = tls_listener.map(|l| monoio::spawn(accept(w.clone(), l, true)));
-    accept(w.clone(), listener, false).await;
-    if let Some(h) = https {
-        h.await;
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|(l, tls)| monoio::spawn(accept(w.clone(), l, tls)))
+        .collect();
+    for l in loops {
+        l.await;
     }
-    let deadline = Instant::now() + drain;
-    while w.busy.get() > 0 && Instant::now() < deadline {
+    let start = Instant::now();
+    let deadline = start + drain;
+    let fresh_until = start + FIRST_REQUEST_GRACE.min(drain);
+    loop {
+        let now = Instant::now();
+        let waiting = w.busy.get() > 0 || (w.fresh.get() > 0 && now < fresh_until);
+        if !waiting || now >= deadline || w.stop_now.get() {
+            break;
+        }
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
+    w.log_cut(drain);
     // The last spending and log lines, so a clean stop loses neither; then
     // let the log writer and any scrape know this worker is done.
     w.report();
@@ -217,11 +250,11 @@ async fn serve(
 /// every connection is mid-request: waiting in the kernel's accept queue
 /// instead would let idle keep-alive connections lock everyone out.
 async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
-    let stop = &w.stop[tls as usize];
+    let cancel = w.cancel.borrow().handle();
     let mut accept_errors_logged = 0u32;
     while !w.draining.get() {
-        monoio::select! {
-            accepted = listener.accept() => match accepted {
+        {
+            match listener.cancelable_accept(cancel.clone()).await {
                 Ok((io, peer)) => {
                     let config = if tls {
                         match &w.snapshot().tls {
@@ -242,14 +275,17 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
                         continue;
                     }
                     w.connections.set(w.connections.get() + 1);
+                    w.fresh.set(w.fresh.get() + 1);
                     let slot = Slot {
                         idle: w.idle.register(),
                         w: w.clone(),
+                        fresh: Cell::new(true),
                     };
                     monoio::spawn(CatchUnwind(Box::pin(conn::serve(slot, io, peer, config))));
                 }
-                // The control plane shut the listener: shutdown has begun.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+                // The control plane shut the listener (EINVAL) or the
+                // worker cancelled the accept (ECANCELED): shutdown has begun.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ECANCELED)) => break,
                 Err(e) => {
                     // Out of descriptors: back off instead of spinning.
                     if accept_errors_logged < 10 {
@@ -258,8 +294,7 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
                     }
                     monoio::time::sleep(Duration::from_millis(10)).await;
                 }
-            },
-            _ = stop.wait() => {},
+            }
         }
     }
 }
@@ -279,11 +314,26 @@ pub struct Slot {
     pub w: Rc<Worker>,
     /// Its node in the worker's reusable connections.
     pub idle: u32,
+    /// No request has begun on it yet.
+    fresh: Cell<bool>,
+}
+
+impl Slot {
+    /// A request (`method`, `target`) begins on this connection.
+    pub fn begin_request(&self, method: &[u8], target: &[u8]) -> Busy<'_> {
+        if self.fresh.replace(false) {
+            self.w.fresh.set(self.w.fresh.get() - 1);
+        }
+        self.w.begin_request(self.idle, method, target)
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let w = &self.w;
+        if self.fresh.get() {
+            w.fresh.set(w.fresh.get() - 1);
+        }
         w.connections.set(w.connections.get() - 1);
         w.idle.release(self.idle);
     }
@@ -298,14 +348,26 @@ impl Drop for Refusal {
     }
 }
 
-/// Marks a request in flight, for the shutdown drain.
-pub struct Busy<'w>(&'w Worker);
+/// Marks a request in flight (on its connection's slot), for the shutdown drain.
+pub struct Busy<'w>(&'w Worker, u32);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get() - 1);
+        if let Some(r) = self.0.requests.borrow_mut().get_mut(self.1 as usize) {
+            r.clear();
+        }
     }
 }
+
+/// How long the drain waits for the first request of a connection accepted
+/// just before it began (one that sends nothing is closed after it).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// How much of a request's path the drain's log line names.
+const LOGGED_PATH: usize = 200;
+/// How many cut requests the drain's log line names.
+const LOGGED_REQUESTS: usize = 20;
 
 impl Worker {
     fn new(s: &Settings, snapshot: Arc<Snapshot>, mailbox: Receiver<Msg>) -> Worker {
@@ -346,8 +408,11 @@ impl Worker {
             idle: Idle::default(),
             refusing: Cell::new(0),
             busy: Cell::new(0),
+            fresh: Cell::new(0),
+            requests: RefCell::new(Vec::new()),
             draining: Cell::new(false),
-            stop: Default::default(),
+            stop_now: Cell::new(false),
+            cancel: RefCell::new(Canceller::new()),
         };
         w.refresh_date();
         w
@@ -364,9 +429,53 @@ impl Worker {
         self.draining.get()
     }
 
-    pub fn begin_request(&self) -> Busy<'_> {
+    /// A request (`method`, `target`) begins on the connection in `slot`.
+    fn begin_request(&self, slot: u32, method: &[u8], target: &[u8]) -> Busy<'_> {
         self.busy.set(self.busy.get() + 1);
-        Busy(self)
+        let mut requests = self.requests.borrow_mut();
+        let i = slot as usize;
+        if requests.len() <= i {
+            requests.resize(i + 1, String::new());
+        }
+        let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+        let r = &mut requests[i];
+        r.clear();
+        r.push_str(&String::from_utf8_lossy(method));
+        r.push(' ');
+        r.push_str(&String::from_utf8_lossy(
+            &path[..path.len().min(LOGGED_PATH)],
+        ));
+        Busy(self, slot)
+    }
+
+    /// After the drain: says which requests it cut (the deadline passed, or
+    /// a second signal said stop now) and how many connections close.
+    fn log_cut(&self, drain: Duration) {
+        let cut = self.busy.get();
+        let why = if self.stop_now.get() {
+            "stopping now".to_string()
+        } else if cut > 0 {
+            format!("drain deadline ({} ms) passed", drain.as_millis())
+        } else {
+            return;
+        };
+        let requests = self.requests.borrow();
+        let mut which: Vec<&str> = requests
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(String::as_str)
+            .take(LOGGED_REQUESTS)
+            .collect();
+        if cut > which.len() {
+            which.push("...");
+        }
+        crate::log!(
+            warn,
+            worker = self.id,
+            "{why}: cut {cut} request(s) in flight [{}], closing {} connection(s)",
+            which.join(", "),
+            self.connections.get()
+        );
     }
 
     /// Resolves after the next tick has applied the reconciler's leases.
@@ -428,8 +537,9 @@ impl Worker {
                 }
                 Msg::Shutdown => {
                     self.draining.set(true);
-                    self.stop.iter().for_each(Event::notify);
+                    std::mem::take(&mut *self.cancel.borrow_mut()).cancel();
                 }
+                Msg::StopNow => self.stop_now.set(true),
             }
         }
     }

@@ -463,10 +463,22 @@ impl Server {
     }
 
     pub fn start_text(text: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_text_args(text, env, &[])
+    }
+
+    /// [`Server::start_with_env`] with extra command-line `args` (e.g. `--takeover`).
+    pub fn start_args(cfg: &Config, args: &[&str]) -> Server {
+        let mut srv = Server::start_text_args(&cfg.render(), &[], args);
+        srv.state_dir = Some(cfg.state_dir.clone());
+        srv
+    }
+
+    pub fn start_text_args(text: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
         let config_path = write_config(text);
         let mut cmd = Command::new(BIN);
         cmd.arg("--config")
             .arg(&config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
