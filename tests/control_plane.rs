@@ -631,6 +631,24 @@ fn sighup_with_a_bad_file_keeps_serving_the_running_config() {
     );
     assert_which(&srv, "B", "after a SIGHUP changing [server] workers");
 
+    // So does a change of [state] dir: the state files stay open where
+    // they are, so taking the file would be a lie about where usage goes.
+    let elsewhere = std::env::temp_dir().join(format!("portico-hup-state-{}", std::process::id()));
+    let moved = which_config(
+        &base
+            .clone()
+            .state("dir", &format!("{:?}", elsewhere.display().to_string())),
+        "C",
+    );
+    std::fs::write(&path, moved.render()).expect("rewrite config");
+    srv.signal("HUP");
+    let line = wait_line(&mut srv, "config not reloaded", "config reloaded");
+    assert!(
+        line.contains("[state] dir"),
+        "refusal does not say why: {line:?}"
+    );
+    assert_which(&srv, "B", "after a SIGHUP changing [state] dir");
+
     // Still reloadable afterwards.
     std::fs::write(&path, which_config(&base, "D").render()).expect("rewrite config");
     srv.signal("HUP");

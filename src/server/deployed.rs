@@ -112,8 +112,17 @@ impl Deployed {
             if old.server.listen.0 != file.server.listen.0
                 || old.server.workers != file.server.workers
                 || old.tls.listen.map(|l| l.0) != file.tls.listen.map(|l| l.0)
+                || old.admin.enabled != file.admin.enabled
+                || old.admin.listen.0 != file.admin.listen.0
+                || old.state.dir != file.state.dir
             {
-                return Err("[server] listen and workers, and [tls] listen, need a restart".into());
+                // The sockets and the state files are opened once; a reload
+                // that silently kept the old ones would lie about what runs.
+                return Err(
+                    "[server] listen and workers, [tls] listen, [admin] enabled and listen, \
+                     and [state] dir need a restart"
+                        .into(),
+                );
             }
         }
         let before = std::mem::replace(&mut *lock(&self.file), file);
