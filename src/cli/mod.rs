@@ -7,9 +7,11 @@ mod cache;
 mod cert;
 mod check;
 mod config;
+mod docs;
 mod out;
 mod run;
 mod state;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,15 +79,30 @@ enum Command {
         #[command(subcommand)]
         op: admin::AdminOp,
     },
+    /// The version, the git commit and the cargo profile of this build.
+    #[command(after_help = version::EXAMPLES)]
+    Version,
+    /// A shell completion script on stdout.
+    #[command(after_help = docs::COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page, portico(1), in roff on stdout.
+    #[command(after_help = docs::MAN_EXAMPLES)]
+    Man,
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // These need no config.
     let command = match cli.command {
-        // Needs no config: it makes what a config's [tls] will name.
-        Some(Command::Cert { op }) => {
-            cert::run(op)?;
-            return Ok(ExitCode::SUCCESS);
+        Some(Command::Cert { op }) => return cert::run(op).map(|()| ExitCode::SUCCESS),
+        Some(Command::Version) => return version::run().map(|()| ExitCode::SUCCESS),
+        Some(Command::Completions { shell }) => {
+            return docs::completions(shell).map(|()| ExitCode::SUCCESS)
         }
+        Some(Command::Man) => return docs::man().map(|()| ExitCode::SUCCESS),
         Some(c) => c,
         None => Command::Run(cli.run),
     };
@@ -98,7 +115,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => state::audit(&loaded.config, a)?,
         Command::Cache { op } => cache::run(&loaded, op)?,
         Command::Admin { op } => admin::run(&loaded, op)?,
-        Command::Cert { .. } => unreachable!("run before the config is read"),
+        Command::Cert { .. } | Command::Version | Command::Completions { .. } | Command::Man => {
+            unreachable!("run before the config is read")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
