@@ -138,3 +138,31 @@ pub fn main() -> ExitCode {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and every flag says what it is in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    a.get_help().is_some(),
+                    "`{path}`: `{}` has no help text",
+                    a.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "`{path}` has no about");
+                walk(sub, &path);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        walk(&cmd, "portico");
+    }
+}
