@@ -472,6 +472,17 @@ fn run_is_the_default_command() {
             }
         }
     });
+    // `--config` goes before or after a command.
+    let before = run_bin(
+        &[
+            OsStr::new("--config"),
+            path.as_os_str(),
+            OsStr::new("check"),
+        ],
+        &[],
+        CMD_TIMEOUT,
+    );
+    ok(&before, "portico --config X check");
     let listening = poll_until(
         STARTUP_TIMEOUT,
         || rx.recv_timeout(Duration::from_millis(100)).ok(),

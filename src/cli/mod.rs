@@ -35,8 +35,7 @@ Each command's --help has examples.";
     name = "portico",
     version,
     about = "A self-hosted API gateway",
-    after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true
+    after_help = EXAMPLES
 )]
 struct Cli {
     /// Config file (TOML). Without it, the embedded default (config/portico.toml).
