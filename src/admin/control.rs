@@ -167,7 +167,7 @@ impl Owner {
             let e = ApiError::Internal("the control store is not open".into());
             return (e.status(), e.body());
         };
-        control.set_view(self.deployed.config());
+        control.set_view(self.deployed.config(), self.deployed.file_loaded_at());
         let answer = control.handle(method, path, query, body);
         if answer.0 < 300 && name == "FlushStageCache" {
             let param = |n: &str| {

@@ -7,9 +7,11 @@ mod cache;
 mod cert;
 mod check;
 mod config;
+mod docs;
 mod out;
 mod run;
 mod state;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,8 +35,7 @@ Each command's --help has examples.";
     name = "portico",
     version,
     about = "A self-hosted API gateway",
-    after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true
+    after_help = EXAMPLES
 )]
 struct Cli {
     /// Config file (TOML). Without it, the embedded default (config/portico.toml).
@@ -77,15 +78,30 @@ enum Command {
         #[command(subcommand)]
         op: admin::AdminOp,
     },
+    /// The version, the git commit and the cargo profile of this build.
+    #[command(after_help = version::EXAMPLES)]
+    Version,
+    /// A shell completion script on stdout.
+    #[command(after_help = docs::COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page, portico(1), in roff on stdout.
+    #[command(after_help = docs::MAN_EXAMPLES)]
+    Man,
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // These need no config.
     let command = match cli.command {
-        // Needs no config: it makes what a config's [tls] will name.
-        Some(Command::Cert { op }) => {
-            cert::run(op)?;
-            return Ok(ExitCode::SUCCESS);
+        Some(Command::Cert { op }) => return cert::run(op).map(|()| ExitCode::SUCCESS),
+        Some(Command::Version) => return version::run().map(|()| ExitCode::SUCCESS),
+        Some(Command::Completions { shell }) => {
+            return docs::completions(shell).map(|()| ExitCode::SUCCESS)
         }
+        Some(Command::Man) => return docs::man().map(|()| ExitCode::SUCCESS),
         Some(c) => c,
         None => Command::Run(cli.run),
     };
@@ -98,7 +114,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => state::audit(&loaded.config, a)?,
         Command::Cache { op } => cache::run(&loaded, op)?,
         Command::Admin { op } => admin::run(&loaded, op)?,
-        Command::Cert { .. } => unreachable!("run before the config is read"),
+        Command::Cert { .. } | Command::Version | Command::Completions { .. } | Command::Man => {
+            unreachable!("run before the config is read")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -117,5 +135,33 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and every flag says what it is in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    a.get_help().is_some(),
+                    "`{path}`: `{}` has no help text",
+                    a.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "`{path}` has no about");
+                walk(sub, &path);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        walk(&cmd, "portico");
     }
 }

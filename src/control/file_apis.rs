@@ -30,7 +30,9 @@ fn id_of(api: &str, path: &str) -> String {
     format!("{:010x}", h.finish() & 0xff_ffff_ffff)
 }
 
-pub fn from_config(api: &ApiConfig) -> FileApi {
+/// `api` as loaded from the file at `loaded_at` (Unix seconds), which is
+/// its, its stages' and its deployment's creation time.
+pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
     let id = api.id().to_string();
     let root = id_of(&id, "/");
     let mut doc = ApiDoc {
@@ -38,7 +40,7 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
             id: id.clone(),
             name: api.name.get_ref().clone(),
             description: Some(FROM_FILE.into()),
-            created_date: 0,
+            created_date: loaded_at,
             version: None,
             binary_media_types: Vec::new(),
             minimum_compression_size: None,
@@ -106,15 +108,15 @@ pub fn from_config(api: &ApiConfig) -> FileApi {
                 canary_settings: None,
                 tracing_enabled: false,
                 tags: BTreeMap::new(),
-                created_date: 0,
-                last_updated_date: 0,
+                created_date: loaded_at,
+                last_updated_date: loaded_at,
             }
         })
         .collect();
     let deployment = Deployment {
         id: DEPLOYMENT.into(),
         description: Some("the config file".into()),
-        created_date: 0,
+        created_date: loaded_at,
         api_summary: doc.summary(),
     };
     FileApi {

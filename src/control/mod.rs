@@ -77,14 +77,15 @@ impl ControlPlane {
     }
 
     /// What the data plane serves now: the config file's APIs are shown
-    /// read-only from it, and GetUsage reads plans and keys from it.
-    pub fn set_view(&mut self, config: crate::config::Config) {
+    /// read-only from it (created when the file was loaded, `loaded_at`,
+    /// Unix seconds), and GetUsage reads plans and keys from it.
+    pub fn set_view(&mut self, config: crate::config::Config, loaded_at: i64) {
         self.store.set_file(
             config
                 .api
                 .iter()
                 .filter(|a| a.control.is_none())
-                .map(file_apis::from_config)
+                .map(|api| file_apis::from_config(api, loaded_at))
                 .collect(),
         );
         self.view = config;

@@ -4,6 +4,7 @@
 //! file) and the DNS refresh all compile from here and publish through
 //! here, so none of them publishes a snapshot that forgets another's part.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crossbeam_channel::Sender;
@@ -16,6 +17,8 @@ use crate::throttle::Recatalog;
 
 pub struct Deployed {
     file: Mutex<Config>,
+    /// When `file` was loaded (Unix seconds): its APIs' createdDate.
+    file_loaded: AtomicI64,
     control: Mutex<Published>,
     current: Mutex<Arc<Snapshot>>,
     workers: OnceLock<Workers>,
@@ -41,6 +44,7 @@ impl Deployed {
     pub fn new(file: Config, snapshot: Snapshot) -> Arc<Deployed> {
         Arc::new(Deployed {
             file: Mutex::new(file),
+            file_loaded: AtomicI64::new(chrono::Utc::now().timestamp()),
             control: Mutex::new(Published::default()),
             current: Mutex::new(Arc::new(snapshot)),
             workers: OnceLock::new(),
@@ -127,10 +131,18 @@ impl Deployed {
         }
         let before = std::mem::replace(&mut *lock(&self.file), file);
         let r = self.compile_and_publish(resolve);
-        if r.is_err() {
-            *lock(&self.file) = before;
+        match r {
+            Ok(()) => self
+                .file_loaded
+                .store(chrono::Utc::now().timestamp(), Ordering::Relaxed),
+            Err(_) => *lock(&self.file) = before,
         }
         r
+    }
+
+    /// When the config file now served was loaded (Unix seconds).
+    pub fn file_loaded_at(&self) -> i64 {
+        self.file_loaded.load(Ordering::Relaxed)
     }
 
     /// Re-resolves upstream names; publishes only if an address changed.

@@ -6,11 +6,7 @@
 # against the HTTPS listener). Run by .ci/run after `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VENV=target/e2e-venv
-if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.34'
-fi
+PYTHON=$(tests/e2e/venv.sh | tail -n1)
 BIN=$(tests/e2e/portico_bin.sh)
 TMP=$(mktemp -d /tmp/portico-e2e.XXXXXX)
 PID=""
@@ -64,7 +60,7 @@ ADMIN=$(grep -o 'admin listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" |
 [[ -n $DATA && -n $ADMIN ]] || { echo "e2e: portico did not start:" >&2; cat "$TMP/stderr.log" >&2; exit 1; }
 PORTICO_TODAY=$TODAY PORTICO_DATA=$DATA PORTICO_ADMIN=$ADMIN PORTICO_STATE=$TMP/state AWS_ACCESS_KEY_ID=AKIDPORTICOE2E \
     AWS_SECRET_ACCESS_KEY=$PORTICO_E2E_SECRET AWS_DEFAULT_REGION=us-east-1 \
-    "$VENV/bin/python" tests/e2e/boto3_e2e.py
+    "$PYTHON" tests/e2e/boto3_e2e.py
 kill -TERM "$PID"
 wait "$PID"
 PID=""
