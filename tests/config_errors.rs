@@ -293,3 +293,28 @@ fn toml_syntax_error_is_reported_alone_and_says_so() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn compile_errors_are_all_reported_too() {
+    // Two mistakes only the compiler sees (the file itself is well-formed):
+    // an authorizer no API defines, and scopes on a route without one.
+    let (text, first, _) = break_line(
+        BASE,
+        "path = \"/hello\"",
+        "path = \"/hello\"\nauthorizer = \"nope\"",
+    );
+    let (text, second, _) = break_line(
+        &text,
+        "path = \"/proxy/{proxy+}\"",
+        "path = \"/proxy/{proxy+}\"\nauthorization_scopes = [\"read\"]",
+    );
+    let stderr = assert_errors(
+        &text,
+        &[
+            (first + 1, 14, "api[0].routes[0].authorizer"),
+            (second + 1, 24, "api[0].routes[1].authorization_scopes"),
+        ],
+    );
+    assert!(stderr.contains("no authorizer `nope` in this API"), "{stderr}");
+    assert!(stderr.contains("scopes need an authorizer"), "{stderr}");
+}

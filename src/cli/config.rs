@@ -60,14 +60,12 @@ impl Loaded {
     /// [`Loaded::compile`] of `config`, this file's with what start-up
     /// added (generated key values), its errors located in this file.
     pub fn compile_with(&self, config: &Config) -> Result<Snapshot, Invalid> {
-        Snapshot::compile(config, &mut system_resolve).map_err(|e| {
-            Invalid(ConfigError::at(
-                &self.name,
-                &self.text,
-                e.at,
-                Some(&e.key),
-                e.message,
-            ))
+        Snapshot::compile(config, &mut system_resolve).map_err(|errors| {
+            let placed = errors
+                .0
+                .into_iter()
+                .map(|e| ConfigError::at(&self.name, &self.text, e.at, Some(&e.key), e.message));
+            Invalid(ConfigError::joined(placed))
         })
     }
 

@@ -137,6 +137,17 @@ impl ConfigError {
     /// the file has it: callers outside the config module that know a
     /// path and a span (the snapshot compiler) or neither (an unreadable
     /// file: empty `text`).
+    /// The problems of several errors of one file as one, in file order.
+    pub fn joined(errors: impl IntoIterator<Item = ConfigError>) -> Self {
+        let mut errors = errors.into_iter();
+        let mut all = errors.next().expect("at least one error");
+        for e in errors {
+            all.problems.extend(e.problems);
+        }
+        all.problems.sort_by_key(|p| (p.line, p.column));
+        all
+    }
+
     pub fn at(file: &str, text: &str, at: usize, key: Option<&str>, message: String) -> Self {
         let key = key.unwrap_or("");
         let path = KeyPath::parse(key);

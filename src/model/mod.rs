@@ -12,6 +12,7 @@ mod uri_template;
 pub use cors::Cors;
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use snapshot::{
-    system_resolve, AccessLog, Api, CompileError, Integration, Mapping, Resolver, Snapshot, Stage,
+    system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
+    Snapshot, Stage,
 };
 pub use uri_template::{UriPart, UriTemplate};

@@ -124,10 +124,30 @@ pub struct CompileError {
     pub message: String,
 }
 
+/// Every compile failure of a config, in the order found: a user fixes
+/// them in one pass, not one per run. Never empty.
+#[derive(Debug)]
+pub struct CompileErrors(pub Vec<CompileError>);
+
+impl std::fmt::Display for CompileErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, e) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CompileErrors {}
+
 pub type Resolver<'a> = &'a mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>;
 
 impl Snapshot {
-    pub fn compile(config: &Config, resolve: Resolver<'_>) -> Result<Snapshot, CompileError> {
+    pub fn compile(config: &Config, resolve: Resolver<'_>) -> Result<Snapshot, CompileErrors> {
+        let mut errors: Vec<CompileError> = Vec::new();
         let mut resolved: Vec<(String, Vec<SocketAddr>)> = Vec::new();
         let mut apis = Vec::with_capacity(config.api.len());
         let mut hosts = HashMap::new();
@@ -161,32 +181,36 @@ impl Snapshot {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let tls = crate::tls::compile(&config.tls, &config.state.dir, now)
-            .map_err(|(at, e)| CompileError {
-                at,
-                // The certificate the error is about; else the listener needing one.
-                key: match config
-                    .tls
-                    .certificates
-                    .iter()
-                    .position(|c| c.span().contains(&at))
-                {
-                    Some(n) => format!("tls.certificates[{n}]"),
-                    None => "tls.listen".into(),
-                },
-                message: e.to_string(),
-            })?
-            .map(Arc::new);
+        let tls = match crate::tls::compile(&config.tls, &config.state.dir, now) {
+            Ok(tls) => tls.map(Arc::new),
+            Err((at, e)) => {
+                errors.push(CompileError {
+                    at,
+                    // The certificate the error is about; else the listener needing one.
+                    key: match config
+                        .tls
+                        .certificates
+                        .iter()
+                        .position(|c| c.span().contains(&at))
+                    {
+                        Some(n) => format!("tls.certificates[{n}]"),
+                        None => "tls.listen".into(),
+                    },
+                    message: e.to_string(),
+                });
+                None
+            }
+        };
         for (i, api) in config.api.iter().enumerate() {
             let mut routes = RouteTable::default();
             for (j, route) in api.routes.iter().enumerate() {
-                routes
-                    .insert(route.method, route.path.get_ref(), j)
-                    .map_err(|e| CompileError {
+                if let Err(e) = routes.insert(route.method, route.path.get_ref(), j) {
+                    errors.push(CompileError {
                         at: route.path.span().start,
                         key: format!("api[{i}].routes[{j}].path"),
                         message: e.to_string(),
-                    })?;
+                    });
+                }
             }
             let mut stages = Vec::new();
             let mut stage_limits = std::mem::take(&mut compiled.stages[i]).into_iter();
@@ -198,54 +222,62 @@ impl Snapshot {
                         key: format!("api[{i}].routes[{j}].integration"),
                         message,
                     };
-                    integrations.push(match route.integration.get_ref() {
-                        IntegrationConfig::Mock {
-                            status,
-                            headers,
-                            body,
-                        } => Integration::Mock(
-                            MockIntegration::compile(*status, headers, body).map_err(fail)?,
-                        ),
-                        IntegrationConfig::HttpProxy {
-                            uri,
-                            timeout_ms,
-                            request_headers,
-                        } => {
-                            let proxy = HttpProxyIntegration::compile(
+                    let integration: Result<Integration, CompileError> = (|| {
+                        Ok(match route.integration.get_ref() {
+                            IntegrationConfig::Mock {
+                                status,
+                                headers,
+                                body,
+                            } => Integration::Mock(
+                                MockIntegration::compile(*status, headers, body).map_err(fail)?,
+                            ),
+                            IntegrationConfig::HttpProxy {
                                 uri,
-                                &stage.variables,
-                                *timeout_ms,
+                                timeout_ms,
                                 request_headers,
-                                Some(&upstream_tls),
-                                &mut |a| cached_resolve(&mut resolved, resolve, a),
-                            )
-                            .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
-                            Integration::HttpProxy(proxy)
-                        }
-                        IntegrationConfig::Lambda {
-                            function,
-                            endpoint,
-                            payload_version,
-                            timeout_ms,
-                        } => {
-                            let function =
-                                substitute_stage_variables(function, &stage.variables)
-                                    .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
-                            let invoker = Invoker::compile(
-                                &function,
-                                endpoint.as_deref(),
-                                *timeout_ms,
-                                &aws,
-                                &upstream_tls,
-                                &mut |a| cached_resolve(&mut resolved, resolve, a),
-                            )
-                            .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
-                            Integration::Lambda(LambdaIntegration {
-                                payload: *payload_version,
-                                invoker,
-                            })
-                        }
-                    });
+                            } => {
+                                let proxy = HttpProxyIntegration::compile(
+                                    uri,
+                                    &stage.variables,
+                                    *timeout_ms,
+                                    request_headers,
+                                    Some(&upstream_tls),
+                                    &mut |a| cached_resolve(&mut resolved, resolve, a),
+                                )
+                                .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                                Integration::HttpProxy(proxy)
+                            }
+                            IntegrationConfig::Lambda {
+                                function,
+                                endpoint,
+                                payload_version,
+                                timeout_ms,
+                            } => {
+                                let function =
+                                    substitute_stage_variables(function, &stage.variables)
+                                        .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                                let invoker = Invoker::compile(
+                                    &function,
+                                    endpoint.as_deref(),
+                                    *timeout_ms,
+                                    &aws,
+                                    &upstream_tls,
+                                    &mut |a| cached_resolve(&mut resolved, resolve, a),
+                                )
+                                .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                                Integration::Lambda(LambdaIntegration {
+                                    payload: *payload_version,
+                                    invoker,
+                                })
+                            }
+                        })
+                    })();
+                    // A failed one is left out: with any error the snapshot
+                    // is never built, and the others still get checked.
+                    match integration {
+                        Ok(x) => integrations.push(x),
+                        Err(e) => errors.push(e),
+                    }
                 }
                 let cache_name = api.cache_of.as_ref().unwrap_or(api.name.get_ref());
                 let cache_id = caching::stable_id(api.id(), cache_name, stage_name);
@@ -265,23 +297,27 @@ impl Snapshot {
                     base
                 });
                 let access_log = match &stage.access_log {
-                    Some(l) if l.enabled => {
-                        let format =
-                            Format::compile(l.format.get_ref()).map_err(|e| CompileError {
+                    Some(l) if l.enabled => match Format::compile(l.format.get_ref()) {
+                        Ok(format) => {
+                            let d = Destination::parse(&l.destination);
+                            let dest = match access_logs.iter().position(|x| *x == d) {
+                                Some(p) => p,
+                                None => {
+                                    access_logs.push(d);
+                                    access_logs.len() - 1
+                                }
+                            };
+                            Some(AccessLog { dest, format })
+                        }
+                        Err(e) => {
+                            errors.push(CompileError {
                                 at: l.format.span().start,
                                 key: format!("api[{i}].stages.{stage_name}.access_log.format"),
                                 message: e.to_string(),
-                            })?;
-                        let d = Destination::parse(&l.destination);
-                        let dest = match access_logs.iter().position(|x| *x == d) {
-                            Some(p) => p,
-                            None => {
-                                access_logs.push(d);
-                                access_logs.len() - 1
-                            }
-                        };
-                        Some(AccessLog { dest, format })
-                    }
+                            });
+                            None
+                        }
+                    },
                     _ => None,
                 };
                 stages.push(Stage {
@@ -295,9 +331,19 @@ impl Snapshot {
                     access_log,
                 });
             }
-            let auth = super::authorizers::compile(i, api, &aws, &upstream_tls, &mut |a| {
+            let auth = match super::authorizers::compile(i, api, &aws, &upstream_tls, &mut |a| {
                 cached_resolve(&mut resolved, resolve, a)
-            })?;
+            }) {
+                Ok(auth) => auth,
+                Err(e) => {
+                    errors.extend(e);
+                    // Never served; the API stays so later indexes hold.
+                    super::authorizers::Compiled {
+                        authorizers: Vec::new(),
+                        route_auth: api.routes.iter().map(|_| None).collect(),
+                    }
+                }
+            };
             if let Some(rest_api_id) = &api.control {
                 execute_api
                     .entry(rest_api_id.as_bytes().into())
@@ -355,6 +401,9 @@ impl Snapshot {
             }
             // Longest base path first, so `v1/admin` wins over `v1`.
             list.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
+        }
+        if !errors.is_empty() {
+            return Err(CompileErrors(errors));
         }
         Ok(Snapshot {
             limits: config.limits,
