@@ -315,6 +315,9 @@ fn compile_errors_are_all_reported_too() {
             (second + 1, 24, "api[0].routes[1].authorization_scopes"),
         ],
     );
-    assert!(stderr.contains("no authorizer `nope` in this API"), "{stderr}");
+    assert!(
+        stderr.contains("no authorizer `nope` in this API"),
+        "{stderr}"
+    );
     assert!(stderr.contains("scopes need an authorizer"), "{stderr}");
 }

@@ -450,40 +450,44 @@ pub fn run_with(
         }
     };
 
-    let handed_over = loop {
+    // (handed over, the stopping signal, whether to shut the sockets down)
+    let (handed_over, signal, shut_sockets) = loop {
         match events.recv() {
             Ok(Event::Signal(SIGHUP)) => reload(&deployed, source.as_deref()),
-            Ok(Event::Signal(s)) => {
-                // Sockets another process also holds must not be shut down:
-                // they would stop accepting there too.
-                if guard.stop() {
-                    for l in &stoppers {
-                        listener::stop_accepting(l);
-                    }
-                }
-                crate::log!(info, "signal {s}: stopped accepting, draining");
-                break false;
-            }
-            Ok(Event::HandedOver) => {
-                crate::log!(info, "a new portico took over: stopped accepting, draining");
-                break true;
-            }
-            Ok(Event::Drained) | Err(_) => break false,
+            // Sockets another process also holds must not be shut down:
+            // they would stop accepting there too.
+            Ok(Event::Signal(s)) => break (false, Some(s), guard.stop()),
+            Ok(Event::HandedOver) => break (true, None, false),
+            Ok(Event::Drained) | Err(_) => break (false, None, false),
         }
     };
     // A later --takeover finds nothing here rather than a stopping process.
     drop(offer);
     ready.store(false, Ordering::Relaxed);
+    // The last interval's EMF lines, while every worker still answers its
+    // scrape: a worker whose listener is shut down drains and stops
+    // answering.
+    drop(stop_emf);
+    if let Some(t) = emf {
+        let _ = t.join();
+    }
+    if shut_sockets {
+        for l in &stoppers {
+            listener::stop_accepting(l);
+        }
+    }
+    match signal {
+        Some(s) => crate::log!(info, "signal {s}: stopped accepting, draining"),
+        None if handed_over => {
+            crate::log!(info, "a new portico took over: stopped accepting, draining")
+        }
+        None => {}
+    }
     for m in &mailboxes {
         let _ = m.send(Msg::Shutdown);
     }
     // The admin socket is the new process's now: its answers come from there.
     let admin = if handed_over { None } else { admin };
-    // The last interval's EMF lines, while every worker still answers.
-    drop(stop_emf);
-    if let Some(t) = emf {
-        let _ = t.join();
-    }
     drop(stop_tx);
     drop(stop_watch);
     if let Some(t) = watcher {
