@@ -233,6 +233,13 @@ pub fn offer(
     let aside = state_dir.join(format!("{SOCKET}.{}", std::process::id()));
     let _ = std::fs::remove_file(&aside);
     let listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None)?;
+    // Linux creates the socket file with the socket's own mode (less the
+    // umask): set before bind, the file is never world-writable, not even
+    // for the moment between bind and a chmod.
+    // SAFETY: fchmod on a descriptor this function owns.
+    if unsafe { libc::fchmod(listener.as_raw_fd(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
     listener.bind(&SockAddr::unix(&aside)?)?;
     std::fs::set_permissions(&aside, std::fs::Permissions::from_mode(0o600))?;
     listener.listen(4)?;
