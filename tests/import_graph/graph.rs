@@ -124,21 +124,20 @@ impl Graph {
         out
     }
 
-    /// Within one component: the files on a simple cycle of three files or
-    /// more, and a shortest such cycle.
+    /// Within one component: each file on a simple cycle of three files or
+    /// more, with a shortest such cycle through it (starting at it).
     ///
     /// A file `b` is on one exactly when some `a -> b -> c` with `a != c`
     /// closes by a path from `c` back to `a` that avoids `b`; the shortest
-    /// of those paths over all such triples gives the shortest long cycle.
-    pub fn long_cycles(&self, comp: &[FileId]) -> (BTreeSet<FileId>, Option<Vec<FileId>>) {
+    /// of those paths gives the shortest long cycle through `b`.
+    pub fn long_cycles(&self, comp: &[FileId]) -> BTreeMap<FileId, Vec<FileId>> {
         let inside: BTreeSet<FileId> = comp.iter().copied().collect();
         let succ = self.successors();
         let mut pred = vec![Vec::new(); self.files.len()];
         for &(a, b) in self.edges.keys() {
             pred[b].push(a);
         }
-        let mut on_cycle = BTreeSet::new();
-        let mut best: Option<Vec<FileId>> = None;
+        let mut through: BTreeMap<FileId, Vec<FileId>> = BTreeMap::new();
         for &b in comp {
             for &c in succ[b].iter().filter(|c| inside.contains(c)) {
                 let parent = bfs(&succ, &inside, c, b);
@@ -146,7 +145,6 @@ impl Graph {
                     if !parent.contains_key(&a) {
                         continue;
                     }
-                    on_cycle.insert(b);
                     let mut back = vec![a];
                     while *back.last().unwrap() != c {
                         back.push(parent[back.last().unwrap()]);
@@ -154,13 +152,13 @@ impl Graph {
                     back.reverse();
                     let mut cycle = vec![b];
                     cycle.extend(back);
-                    if best.as_ref().is_none_or(|s| cycle.len() < s.len()) {
-                        best = Some(cycle);
+                    if through.get(&b).is_none_or(|s| cycle.len() < s.len()) {
+                        through.insert(b, cycle);
                     }
                 }
             }
         }
-        (on_cycle, best)
+        through
     }
 
     /// The longest simple cycle found within `budget` search steps, and
