@@ -19,7 +19,7 @@ use rustls::ServerConfig;
 /// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
 pub const ACME_TLS: &[u8] = b"acme-tls/1";
 
-pub const PATH: &[u8] = b"/.well-known/acme-challenge/";
+const PATH: &[u8] = b"/.well-known/acme-challenge/";
 
 /// The challenges of the order under way.
 #[derive(Clone, Default)]
