@@ -1,8 +1,11 @@
 //! Automatic certificates against a real ACME CA: pebble (Let's Encrypt's
 //! test CA, from Debian's package, installed by tests/acme/pebble.sh) on
-//! loopback, validating HTTP-01 on portico's plain listener. Issuance,
-//! renewal of a certificate inside the renewal window, and a CA that cannot
-//! be reached (the stand-in keeps serving, the failure is logged).
+//! loopback, validating HTTP-01 on portico's plain listener (or TLS-ALPN-01
+//! on its TLS listener). Issuance, renewal of a certificate inside the
+//! renewal window, and a CA that cannot be reached (the stand-in keeps
+//! serving, the failure is logged). Issuing servers run several workers:
+//! the CA's validation may reach any of them, so each must answer the
+//! challenge by the time the CA is told to validate.
 mod common;
 
 use std::process::Command;
@@ -91,7 +94,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// portico on `port` with an `acme = true` certificate for `test.example`.
+/// portico on `port` with an `acme = true` certificate for `test.example`,
+/// on four workers.
 fn acme_config(port: u16, directory: &str, ca: &str) -> Config {
     Config::new(&format!(
         "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\nacme = true\nhosts = [\"test.example\"]\n\n\
@@ -99,6 +103,7 @@ fn acme_config(port: u16, directory: &str, ca: &str) -> Config {
         api_toml("s", &[], &["prod"], &[mock_route("GET", "/x", false, "acme")])
     ))
     .server("listen", &format!("\"127.0.0.1:{port}\""))
+    .server("workers", "4")
 }
 
 fn issuer_of(der: &[u8]) -> String {
@@ -244,4 +249,22 @@ fn a_certificate_is_obtained_over_tls_alpn_01_on_the_tls_listener() {
     assert_eq!(srv.https_port(), tls_port);
     let seen = wait_for_pebble_cert(tls_port);
     assert!(seen.answer.ends_with("acme"), "{}", seen.answer);
+    // Once the order is done the challenge certificate is withdrawn, and
+    // without a pending challenge no worker speaks `acme-tls/1`.
+    let acme_tls = client_config(&[], &["acme-tls/1"]);
+    // (The challenge certificate shows as rustls refusing its critical
+    // acmeIdentifier extension.)
+    poll_until(
+        POLL_FOR,
+        || tls_get(&acme_tls, tls_port, "test.example", "/prod/x"),
+        |r| {
+            r.as_ref()
+                .is_err_and(|e| e.contains("NoApplicationProtocol"))
+        },
+        |r| {
+            let seen = r.as_ref().map(|s| issuer_of(&s.cert));
+            format!("acme-tls/1 still answered: {seen:?}")
+        },
+    )
+    .unwrap_err();
 }

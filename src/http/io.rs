@@ -12,8 +12,13 @@ use monoio::net::TcpStream;
 // `Tls` is boxed in `Io`, so the size of the larger variant costs nothing per plain connection.
 #[allow(clippy::large_enum_variant)]
 enum State {
-    /// Reading the ClientHello, to pick the server config by its name.
-    Accepting(Box<rustls::server::Acceptor>, Arc<crate::tls::Tls>),
+    /// Reading the ClientHello, to pick the server config by its name (or
+    /// a pending TLS-ALPN-01 challenge's, for the CA validating it).
+    Accepting(
+        Box<rustls::server::Acceptor>,
+        Arc<crate::tls::Tls>,
+        Option<crate::tls::acme::challenges::Local>,
+    ),
     Ready(rustls::Connection),
 }
 
@@ -43,9 +48,14 @@ impl Io {
         Io::with_state(tcp, State::Ready(conn.into()))
     }
 
-    /// A server connection whose config depends on the name in the ClientHello.
-    pub fn tls_by_name(tcp: TcpStream, tls: Arc<crate::tls::Tls>) -> Io {
-        Io::with_state(tcp, State::Accepting(Box::default(), tls))
+    /// A server connection whose config depends on the ClientHello: its
+    /// name, and whether it asks for a challenge in `acme`.
+    pub fn tls_by_name(
+        tcp: TcpStream,
+        tls: Arc<crate::tls::Tls>,
+        acme: Option<crate::tls::acme::challenges::Local>,
+    ) -> Io {
+        Io::with_state(tcp, State::Accepting(Box::default(), tls, acme))
     }
 
     fn with_state(tcp: TcpStream, state: State) -> Io {
@@ -254,7 +264,7 @@ fn feed(state: &mut State, rd: &mut &[u8], out: &mut Vec<u8>) -> io::Result<()> 
             conn.read_tls(rd)?;
             conn.process_new_packets().map_err(invalid)?;
         }
-        State::Accepting(acceptor, tls) => {
+        State::Accepting(acceptor, tls, acme) => {
             acceptor.read_tls(rd)?;
             let accepted = match acceptor.accept() {
                 Ok(None) => return Ok(()),
@@ -264,7 +274,11 @@ fn feed(state: &mut State, rd: &mut &[u8], out: &mut Vec<u8>) -> io::Result<()> 
                     return Err(invalid(e));
                 }
             };
-            let config = tls.config_for(accepted.client_hello().server_name());
+            let hello = accepted.client_hello();
+            let config = acme
+                .as_ref()
+                .and_then(|a| a.config_for(&hello))
+                .unwrap_or_else(|| tls.config_for(hello.server_name()));
             match accepted.into_connection(config) {
                 Ok(conn) => *state = State::Ready(conn.into()),
                 Err((e, mut alert)) => {

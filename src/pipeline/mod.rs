@@ -134,7 +134,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
     let challenge = if *https {
         None
     } else {
-        crate::tls::acme::challenges::answer(head.path_and_query(buf).0)
+        w.acme.answer(head.path_and_query(buf).0)
     };
     // Every later step sees this path only, never the raw one.
     let path = crate::http::path::normalize(head.path_and_query(buf).0, &snap.paths, path_buf)

@@ -179,15 +179,22 @@ fn transport(w: &Worker, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) -> Op
     let _ = io.set_nodelay(true);
     Some(match tls {
         None => Io::plain(io),
-        // Mutual-TLS domains: the config is chosen once the ClientHello names one.
-        Some(t) if t.by_name => Io::tls_by_name(io, t),
-        Some(t) => match rustls::ServerConnection::new(t.config_for(None)) {
-            Ok(c) => Io::tls(io, c),
-            Err(e) => {
-                crate::log!(warn, worker = w.id, "TLS: {e}");
-                return None;
+        Some(t) => {
+            // A CA validating TLS-ALPN-01 (while one is pending) and
+            // mutual-TLS domains: the config is chosen by the ClientHello.
+            let acme = w.acme.alpn_pending().then(|| w.acme.clone());
+            if t.by_name || acme.is_some() {
+                Io::tls_by_name(io, t, acme)
+            } else {
+                match rustls::ServerConnection::new(t.config_for(None)) {
+                    Ok(c) => Io::tls(io, c),
+                    Err(e) => {
+                        crate::log!(warn, worker = w.id, "TLS: {e}");
+                        return None;
+                    }
+                }
             }
-        },
+        }
     })
 }
 

@@ -14,6 +14,7 @@ use crate::config::{ApiConfig, Config};
 use crate::control::{ControlPlane, Published};
 use crate::model::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
+use crate::tls::acme::challenges::Challenges;
 
 pub struct Deployed {
     file: Mutex<Config>,
@@ -215,31 +216,58 @@ impl Deployed {
             leases.resize(w.mailboxes.len(), None);
             // Answered once every worker serves it, so a management call that
             // returns has taken effect (a worker reads its mailbox every tick).
-            let (done, acks) = crossbeam_channel::bounded(w.mailboxes.len());
-            let sent = w
-                .mailboxes
-                .iter()
-                .zip(leases)
-                .filter(|(m, l)| {
-                    m.send(Msg::Snapshot(next.clone(), done.clone(), l.clone()))
-                        .is_ok()
-                })
-                .count();
-            drop(done);
-            let deadline = std::time::Instant::now() + ACK_WAIT;
-            for _ in 0..sent {
-                if acks.recv_deadline(deadline).is_err() {
-                    crate::log!(
-                        warn,
-                        "a worker took over {ACK_WAIT:?} to take a new snapshot"
-                    );
-                    break;
-                }
+            if tell_all(&w.mailboxes, |i, done| {
+                Msg::Snapshot(next.clone(), done, leases[i].take())
+            })
+            .is_err()
+            {
+                crate::log!(
+                    warn,
+                    "a worker took over {ACK_WAIT:?} to take a new snapshot"
+                );
             }
         }
         *current = next;
         Ok(())
     }
+
+    /// Hands every worker the ACME challenges to answer from now on (in
+    /// place of the last ones); returns once each answers them, so the
+    /// ACME thread tells the CA to validate only when whichever worker the
+    /// CA reaches can answer.
+    pub fn publish_challenges(&self, challenges: Arc<Challenges>) -> Result<(), String> {
+        let w = self
+            .workers
+            .get()
+            .ok_or("no worker has started to answer challenges")?;
+        tell_all(&w.mailboxes, |_, done| {
+            Msg::Challenges(challenges.clone(), done)
+        })
+        .map_err(|late| format!("{late} worker(s) did not take them within {ACK_WAIT:?}"))
+    }
+}
+
+/// Sends every worker the message `msg` makes around an acknowledgement
+/// sender and waits, up to `ACK_WAIT`, until each worker it reached has
+/// acknowledged; `Err`: how many had not.
+fn tell_all(
+    mailboxes: &[Sender<Msg>],
+    mut msg: impl FnMut(usize, Sender<()>) -> Msg,
+) -> Result<(), usize> {
+    let (done, acks) = crossbeam_channel::bounded(mailboxes.len());
+    let sent = mailboxes
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| m.send(msg(*i, done.clone())).is_ok())
+        .count();
+    drop(done);
+    let deadline = std::time::Instant::now() + ACK_WAIT;
+    for taken in 0..sent {
+        if acks.recv_deadline(deadline).is_err() {
+            return Err(sent - taken);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -358,5 +386,88 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
             d.reload_file(more_workers, &mut at([10, 0, 0, 1])).is_err(),
             "workers need a restart"
         );
+    }
+
+    /// The challenge sets one stand-in worker took, in order.
+    type Taken = Arc<Mutex<Vec<Arc<Challenges>>>>;
+
+    /// Stand-in workers that keep every challenge set they take (before
+    /// acknowledging it), and one more that never reads its mailbox when
+    /// `busy`.
+    fn workers_taking_challenges(
+        n: usize,
+        busy: bool,
+    ) -> (Arc<Deployed>, Vec<Taken>, crossbeam_channel::Receiver<Msg>) {
+        let config = crate::config::parse("t.toml", CONFIG).unwrap();
+        let d = Deployed::new(
+            config.clone(),
+            Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap(),
+        );
+        let mut mailboxes = Vec::new();
+        let mut taken = Vec::new();
+        for _ in 0..n {
+            let (tx, mailbox) = crossbeam_channel::unbounded();
+            let kept = Arc::new(Mutex::new(Vec::new()));
+            let k = kept.clone();
+            std::thread::spawn(move || {
+                for m in mailbox {
+                    if let Msg::Challenges(c, done) = m {
+                        lock(&k).push(c);
+                        let _ = done.send(());
+                    }
+                }
+            });
+            mailboxes.push(tx);
+            taken.push(kept);
+        }
+        let (tx, never_read) = crossbeam_channel::unbounded();
+        if busy {
+            mailboxes.push(tx);
+        }
+        d.attach(mailboxes, crossbeam_channel::unbounded().0);
+        (d, taken, never_read)
+    }
+
+    fn answers(c: &Arc<Challenges>, token: &str) -> Option<String> {
+        let local = crate::tls::acme::challenges::Local::default();
+        local.replace(c.clone());
+        local.answer(format!("/.well-known/acme-challenge/{token}").as_bytes())
+    }
+
+    #[test]
+    fn challenges_are_published_once_every_worker_answers_them() {
+        let (d, taken, _) = workers_taking_challenges(3, false);
+        let mut c = Challenges::default();
+        c.add_token("tok", "tok.key");
+        d.publish_challenges(Arc::new(c)).unwrap();
+        for t in &taken {
+            let t = lock(t);
+            assert_eq!(t.len(), 1, "every worker took them before the return");
+            assert_eq!(answers(&t[0], "tok").as_deref(), Some("tok.key"));
+        }
+        d.publish_challenges(Arc::default()).unwrap();
+        for t in &taken {
+            assert_eq!(answers(&lock(t)[1], "tok"), None, "withdrawn everywhere");
+        }
+    }
+
+    /// The CA may reach any worker: one that has not taken the challenge
+    /// yet must keep the ACME thread from telling the CA to validate.
+    #[test]
+    fn challenges_are_not_published_while_a_worker_has_not_taken_them() {
+        let (d, taken, _never_read) = workers_taking_challenges(2, true);
+        let mut c = Challenges::default();
+        c.add_token("tok", "tok.key");
+        let e = d.publish_challenges(Arc::new(c)).unwrap_err();
+        assert!(e.starts_with("1 worker(s) did not take them"), "{e}");
+        assert!(taken.iter().all(|t| lock(t).len() == 1));
+    }
+
+    #[test]
+    fn challenges_need_started_workers() {
+        let config = crate::config::parse("t.toml", CONFIG).unwrap();
+        let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
+        let d = Deployed::new(config, first);
+        assert!(d.publish_challenges(Arc::default()).is_err());
     }
 }

@@ -648,7 +648,7 @@ fn run_acme(deployed: Arc<Deployed>, stop: Receiver<()>) {
             let (cert_file, _) = c.files(&config.state.dir);
             match due(&cert_file, config.acme.renew_before_days, now) {
                 Due::In(secs) => wait = wait.min(Duration::from_secs(secs)),
-                Due::Now => match issue(&config, c) {
+                Due::Now => match issue(&config, c, &|ch| deployed.publish_challenges(ch)) {
                     Ok(()) => {
                         crate::log!(info, "ACME: certificate for {:?} obtained", c.hosts);
                         backoff = Duration::from_secs(60);

@@ -27,6 +27,7 @@ use crate::integration::Pool;
 use crate::metrics::{Batch, Buffers, WorkerCounts};
 use crate::model::Snapshot;
 use crate::throttle::{Instruction, Local, Report};
+use crate::tls::acme::challenges::{self, Challenges};
 
 /// Control plane → worker.
 pub enum Msg {
@@ -37,6 +38,9 @@ pub enum Msg {
     Leases(Vec<Instruction>),
     /// Empty this worker's shard of a stage cache, then say so.
     FlushCache(usize, Sender<()>),
+    /// Answer these ACME challenges from now on (instead of the last
+    /// ones), then say so.
+    Challenges(Arc<Challenges>, Sender<()>),
     /// Send a copy of this worker's counts and gauges.
     Scrape(Sender<(usize, WorkerCounts)>),
     /// Stop accepting and drain: end once no request is in flight, or at
@@ -82,6 +86,8 @@ pub struct Worker {
     pub metrics: RefCell<WorkerCounts>,
     /// Access log lines waiting for the next hand-over to the writer.
     pub access_log: RefCell<Buffers>,
+    /// The ACME challenges this worker answers.
+    pub acme: challenges::Local,
     reports: Sender<Report>,
     /// Replaced by a closed one when the worker ends, so that senders
     /// (a scrape) learn at once that it is gone.
@@ -390,6 +396,7 @@ impl Worker {
             auth: RefCell::new(crate::auth::WorkerAuth::default()),
             metrics: RefCell::new(WorkerCounts::default()),
             access_log: RefCell::new(Buffers::new(&snapshot.access_logs, s.access_log.clone())),
+            acme: challenges::Local::default(),
             reports: s.reports.clone(),
             mailbox: RefCell::new(mailbox),
             tick_every: s.tick,
@@ -530,6 +537,10 @@ impl Worker {
                 }
                 Msg::FlushCache(stage, done) => {
                     self.caches.borrow_mut().flush(stage);
+                    let _ = done.send(());
+                }
+                Msg::Challenges(c, done) => {
+                    self.acme.replace(c);
                     let _ = done.send(());
                 }
                 Msg::Scrape(reply) => {

@@ -87,7 +87,6 @@ pub fn compile(
         loaded.iter().map(|(k, i)| (k.clone(), i.hosts.clone())),
         loaded[default].0.clone(),
     )));
-    let any_acme = c.certificates.iter().any(|s| s.get_ref().acme);
     let build = |verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>| {
         let builder = ServerConfig::builder();
         let builder = match verifier {
@@ -95,12 +94,8 @@ pub fn compile(
             None => builder.with_no_client_auth(),
         };
         let mut config = builder.with_cert_resolver(resolver.clone());
+        // `acme-tls/1` is spoken only by a pending TLS-ALPN-01 challenge's own config.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        if any_acme {
-            config
-                .alpn_protocols
-                .push(acme::challenges::ACME_TLS.to_vec());
-        }
         // Stateless resumption only: no session cache shared between workers.
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.ticketer = ticketer()?;

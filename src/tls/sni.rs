@@ -60,18 +60,6 @@ pub struct Sni(pub Names<Arc<CertifiedKey>>);
 
 impl ResolvesServerCert for Sni {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        // An ACME CA validating TLS-ALPN-01 gets the challenge certificate.
-        let acme = hello
-            .alpn()
-            .is_some_and(|mut a| a.any(|p| p == super::acme::challenges::ACME_TLS));
-        if acme {
-            if let Some(c) = hello
-                .server_name()
-                .and_then(super::acme::challenges::cert_for)
-            {
-                return Some(c);
-            }
-        }
         Some(self.0.pick(hello.server_name()).clone())
     }
 }

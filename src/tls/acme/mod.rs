@@ -1,7 +1,7 @@
 //! Automatic certificates (RFC 8555) for `[[tls.certificates]]` marked
 //! `acme = true`: on its own thread (instant-acme on a small tokio
 //! runtime, off the workers), the account key and certificates kept in the
-//! state directory, HTTP-01 answered by the workers (`challenges`),
+//! state directory, challenges answered by the workers (`challenges`),
 //! renewal `renew_before_days` before expiry with doubling backoff on
 //! failure. The current certificate serves until the new one is written;
 //! then the same reload as a changed file publishes it.
@@ -9,14 +9,16 @@
 pub mod challenges;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
-    NewOrder, OrderStatus, RetryPolicy,
+    NewOrder, Order, OrderStatus, RetryPolicy,
 };
 
 use crate::config::{AcmeChallenge, CertificateConfig, Config};
+use challenges::Challenges;
 
 /// What to do next for one certificate.
 pub enum Due {
@@ -46,18 +48,29 @@ pub fn due(cert_file: &Path, renew_before_days: u64, now: i64) -> Due {
     }
 }
 
+/// How the ACME thread hands challenges to the workers: returns once every
+/// worker answers `challenges` (and no longer what they replaced).
+pub type Publish<'a> = &'a dyn Fn(Arc<Challenges>) -> Result<(), String>;
+
 /// Obtains a certificate for `cert`'s hosts and writes it (and its new key)
 /// to its files.
-pub fn issue(config: &Config, cert: &CertificateConfig) -> Result<(), String> {
+pub fn issue(
+    config: &Config,
+    cert: &CertificateConfig,
+    publish: Publish<'_>,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    rt.block_on(issue_async(config, cert))
+    rt.block_on(issue_async(config, cert, publish))
 }
 
-async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), String> {
-    let acme = &config.acme;
+async fn issue_async(
+    config: &Config,
+    cert: &CertificateConfig,
+    publish: Publish<'_>,
+) -> Result<(), String> {
     let dir = config.state.dir.join("acme");
     crate::store::private::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let account = account(config, &dir).await?;
@@ -70,11 +83,34 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
         .new_order(&NewOrder::new(&identifiers))
         .await
         .map_err(|e| format!("new order: {e}"))?;
-    let kind = match acme.challenge {
+    let mut pending = Challenges::default();
+    let outcome = async {
+        validate(config, &mut order, &mut pending, publish).await?;
+        finalize(config, cert, &mut order).await
+    }
+    .await;
+    // Withdrawn however the order ended, a failure half-way too.
+    if !pending.is_empty() {
+        if let Err(e) = publish(Arc::default()) {
+            crate::log!(warn, "ACME: challenges withdrawn late: {e}");
+        }
+    }
+    outcome
+}
+
+/// Answers each authorization's challenge and waits for the CA to find
+/// them valid. A challenge is published to every worker before the CA is
+/// told it is ready, so whichever worker the CA reaches answers it.
+async fn validate(
+    config: &Config,
+    order: &mut Order,
+    pending: &mut Challenges,
+    publish: Publish<'_>,
+) -> Result<(), String> {
+    let kind = match config.acme.challenge {
         AcmeChallenge::Http01 => ChallengeType::Http01,
         AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
     };
-    let mut published = Vec::new();
     let mut authorizations = order.authorizations();
     while let Some(a) = authorizations.next().await {
         let mut authz = a.map_err(|e| format!("authorization: {e}"))?;
@@ -90,69 +126,59 @@ async fn issue_async(config: &Config, cert: &CertificateConfig) -> Result<(), St
             .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
         let key_authorization = challenge.key_authorization();
         match kind {
-            ChallengeType::TlsAlpn01 => {
-                challenges::publish_cert(
-                    &host,
-                    alpn_cert(&host, key_authorization.digest().as_ref())?,
-                );
-                published.push(Published::Cert(host));
-            }
-            _ => {
-                challenges::publish(&challenge.token, key_authorization.as_str());
-                published.push(Published::Token(challenge.token.clone()));
-            }
+            ChallengeType::TlsAlpn01 => pending.add_cert(
+                &host,
+                alpn_cert(&host, key_authorization.digest().as_ref())?,
+            ),
+            _ => pending.add_token(&challenge.token, key_authorization.as_str()),
         }
+        publish(Arc::new(pending.clone())).map_err(|e| format!("challenge not published: {e}"))?;
         challenge
             .set_ready()
             .await
             .map_err(|e| format!("challenge: {e}"))?;
     }
-    let retry = RetryPolicy::default().timeout(Duration::from_secs(60));
-    let status = order.poll_ready(&retry).await;
-    let outcome = async {
-        let status = status.map_err(|e| format!("validation: {e}"))?;
-        if status != OrderStatus::Ready {
-            return Err(format!("the order is {status:?}, not ready"));
-        }
-        let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-        let csr = rcgen::CertificateParams::new(cert.hosts.clone())
-            .and_then(|p| p.serialize_request(&key))
-            .map_err(|e| format!("CSR: {e}"))?;
-        order
-            .finalize_csr(csr.der())
-            .await
-            .map_err(|e| format!("finalize: {e}"))?;
-        let chain = order
-            .poll_certificate(&retry)
-            .await
-            .map_err(|e| format!("certificate: {e}"))?;
-        let (cert_file, key_file) = cert.files(&config.state.dir);
-        // Key first, then the certificate: the watcher reloads on the certificate.
-        write_atomically(&key_file, key.serialize_pem().as_bytes())?;
-        write_atomically(&cert_file, chain.as_bytes())
+    let status = order
+        .poll_ready(&retry())
+        .await
+        .map_err(|e| format!("validation: {e}"))?;
+    if status != OrderStatus::Ready {
+        return Err(format!("the order is {status:?}, not ready"));
     }
-    .await;
-    for p in published {
-        match p {
-            Published::Token(t) => challenges::withdraw(&t),
-            Published::Cert(h) => challenges::withdraw_cert(&h),
-        }
-    }
-    outcome
+    Ok(())
 }
 
-/// What an order published for its validation, withdrawn when it ends.
-enum Published {
-    Token(String),
-    Cert(String),
+/// Sends a new key's CSR for a validated order and writes the certificate.
+async fn finalize(
+    config: &Config,
+    cert: &CertificateConfig,
+    order: &mut Order,
+) -> Result<(), String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let csr = rcgen::CertificateParams::new(cert.hosts.clone())
+        .and_then(|p| p.serialize_request(&key))
+        .map_err(|e| format!("CSR: {e}"))?;
+    order
+        .finalize_csr(csr.der())
+        .await
+        .map_err(|e| format!("finalize: {e}"))?;
+    let chain = order
+        .poll_certificate(&retry())
+        .await
+        .map_err(|e| format!("certificate: {e}"))?;
+    let (cert_file, key_file) = cert.files(&config.state.dir);
+    // Key first, then the certificate: the watcher reloads on the certificate.
+    write_atomically(&key_file, key.serialize_pem().as_bytes())?;
+    write_atomically(&cert_file, chain.as_bytes())
+}
+
+fn retry() -> RetryPolicy {
+    RetryPolicy::default().timeout(Duration::from_secs(60))
 }
 
 /// The self-signed certificate a TLS-ALPN-01 validation expects: the
 /// name, and the key authorization's digest in the acmeIdentifier extension.
-fn alpn_cert(
-    host: &str,
-    digest: &[u8],
-) -> Result<std::sync::Arc<rustls::sign::CertifiedKey>, String> {
+fn alpn_cert(host: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
     let mut params =
         rcgen::CertificateParams::new(vec![host.to_string()]).map_err(|e| e.to_string())?;
     params
