@@ -942,7 +942,13 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
     let no_auth = json!({ "authorizationType": "NONE" });
     call(&mut srv, "PUT", &get, Some(no_auth.clone()), 201);
     let mock = json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
-    call(&mut srv, "PUT", &format!("{get}/integration"), Some(mock), 201);
+    call(
+        &mut srv,
+        "PUT",
+        &format!("{get}/integration"),
+        Some(mock),
+        201,
+    );
     let answer = |body: &str| json!({ "responseTemplates": { "application/json": body } });
     let response = format!("{get}/integration/responses/200");
     call(&mut srv, "PUT", &response, Some(answer("one")), 201);
@@ -953,10 +959,7 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
         Some(json!({ "pathPart": "empty" })),
         201,
     );
-    let empty_get = format!(
-        "/restapis/{good}/resources/{}/methods/GET",
-        s(&empty, "id")
-    );
+    let empty_get = format!("/restapis/{good}/resources/{}/methods/GET", s(&empty, "id"));
     call(&mut srv, "PUT", &empty_get, Some(no_auth), 201);
     deploy(&mut srv, &good);
     let invoke = format!("/restapis/{good}/prod/_user_request_/");
@@ -965,7 +968,12 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
             POLL_FOR,
             || srv.connect().get(&invoke),
             |r| r.status == 200 && r.body_str() == body,
-            |r| format!("{invoke} does not answer {body:?}: {r:?} {:?}", r.body_str()),
+            |r| {
+                format!(
+                    "{invoke} does not answer {body:?}: {r:?} {:?}",
+                    r.body_str()
+                )
+            },
         );
     };
     served(&srv, "one");
@@ -1001,11 +1009,7 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
         "the host is named once: {:#?}",
         with(HOST)
     );
-    assert!(
-        with(HOST)[0].contains("answers 502"),
-        "{:?}",
-        with(HOST)
-    );
+    assert!(with(HOST)[0].contains("answers 502"), "{:?}", with(HOST));
     assert_eq!(
         with("no integration").len(),
         1,
@@ -1017,5 +1021,29 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
         "{:?}",
         with("no integration")
     );
-    assert!(with("not published").is_empty(), "{:#?}", with("not published"));
+    assert!(
+        with("not published").is_empty(),
+        "{:#?}",
+        with("not published")
+    );
+}
+
+/// The config file's own integrations must still resolve: `portico check`
+/// and a start refuse one that does not, at its line. The file is checked
+/// before it serves, so a mistyped host is found there, not as 502s.
+#[test]
+fn the_file_still_refuses_a_host_that_does_not_resolve() {
+    let text = Config::demo("no-such-host.invalid:80").render();
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("${stageVariables.backend}"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_config_rejected(
+        &text,
+        lines[0]..=lines[lines.len() - 1],
+        &["cannot resolve `no-such-host.invalid:80`"],
+        "an upstream that does not resolve in the file",
+    );
 }

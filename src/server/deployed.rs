@@ -188,7 +188,9 @@ impl Deployed {
         let inputs = self.inputs.load(Ordering::SeqCst);
         let next = self.compile(resolve, true)?;
         if next.snapshot.resolved == current.resolved {
-            self.warn(&next);
+            if inputs == self.inputs.load(Ordering::SeqCst) {
+                self.warn(&next);
+            }
             return Ok(false);
         }
         self.publish(next, Some(inputs))
