@@ -871,3 +871,179 @@ fn deployed_stage_throttling_holds_after_a_restart() {
     // The file's own routes are served as before.
     assert_eq!(srv.connect().get("/prod/hello").status, 200);
 }
+
+// ---------------------------------------------------------------------------
+// 5. One bad integration does not hold back publishing
+// ---------------------------------------------------------------------------
+
+/// A management API deployed to `prod` whose `GET /x` proxies to `uri`.
+fn proxied_api(srv: &mut Server, title: &str, uri: &str) -> String {
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": {"title": title},
+        "paths": {"/x": {"get": {"x-amazon-apigateway-integration": {
+            "type": "http_proxy", "httpMethod": "GET", "uri": uri
+        }}}}
+    });
+    let api = call(srv, "POST", "/restapis?mode=import", Some(doc), 201);
+    let id = s(&api, "id").to_string();
+    deploy(srv, &id);
+    id
+}
+
+fn deploy(srv: &mut Server, id: &str) {
+    call(
+        srv,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(json!({"stageName": "prod"})),
+        201,
+    );
+}
+
+/// SIGTERM, then every stderr line until the server exits (with those
+/// of its start).
+fn log_until_exit(srv: &mut Server) -> Vec<String> {
+    let mut lines = srv.startup.clone();
+    srv.sigterm();
+    while let Some(l) = srv.next_line(POLL_FOR) {
+        lines.push(l);
+    }
+    srv.expect_clean_exit(POLL_FOR, "after SIGTERM");
+    lines
+}
+
+/// Management calls that change something (and so publish) after the
+/// routes are in place: each used to repeat every warning.
+const LATER_CALLS: usize = 12;
+
+/// An integration on a host that does not resolve answers 502 and every
+/// other change is published; the host and the "no integration" warning
+/// are each logged once, however many management calls follow.
+#[test]
+fn a_host_that_does_not_resolve_holds_back_no_other_change() {
+    const HOST: &str = "no-such-host.invalid";
+    let cfg = Config::demo(NO_BACKEND).admin("token", &toml_str(TOKEN));
+    let mut srv = Server::start(&cfg);
+    let bad = proxied_api(&mut srv, "bad", &format!("http://{HOST}/"));
+
+    // A second API, deployed after the bad one, with a mock and a method
+    // without integration (not served: warned about).
+    let api = call(
+        &mut srv,
+        "POST",
+        "/restapis",
+        Some(json!({ "name": "good" })),
+        201,
+    );
+    let good = s(&api, "id").to_string();
+    let root = s(&api, "rootResourceId").to_string();
+    let get = format!("/restapis/{good}/resources/{root}/methods/GET");
+    let no_auth = json!({ "authorizationType": "NONE" });
+    call(&mut srv, "PUT", &get, Some(no_auth.clone()), 201);
+    let mock = json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
+    call(
+        &mut srv,
+        "PUT",
+        &format!("{get}/integration"),
+        Some(mock),
+        201,
+    );
+    let answer = |body: &str| json!({ "responseTemplates": { "application/json": body } });
+    let response = format!("{get}/integration/responses/200");
+    call(&mut srv, "PUT", &response, Some(answer("one")), 201);
+    let empty = call(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{good}/resources/{root}"),
+        Some(json!({ "pathPart": "empty" })),
+        201,
+    );
+    let empty_get = format!("/restapis/{good}/resources/{}/methods/GET", s(&empty, "id"));
+    call(&mut srv, "PUT", &empty_get, Some(no_auth), 201);
+    deploy(&mut srv, &good);
+    let invoke = format!("/restapis/{good}/prod/_user_request_/");
+    let served = |srv: &Server, body: &str| {
+        poll_until(
+            POLL_FOR,
+            || srv.connect().get(&invoke),
+            |r| r.status == 200 && r.body_str() == body,
+            |r| {
+                format!(
+                    "{invoke} does not answer {body:?}: {r:?} {:?}",
+                    r.body_str()
+                )
+            },
+        );
+    };
+    served(&srv, "one");
+
+    // A later change of the good API is served too.
+    call(&mut srv, "PUT", &response, Some(answer("two")), 201);
+    deploy(&mut srv, &good);
+    served(&srv, "two");
+
+    // The bad route answers as AWS does when its integration fails.
+    let r = srv
+        .connect()
+        .get(&format!("/restapis/{bad}/prod/_user_request_/x"));
+    assert_eq!(r.status, 502, "{r:?} {:?}", r.body_str());
+    assert_eq!(r.json(), json!({ "message": "Internal server error" }));
+
+    for n in 0..LATER_CALLS {
+        call(
+            &mut srv,
+            "POST",
+            &format!("/restapis/{good}/resources/{root}"),
+            Some(json!({ "pathPart": format!("later{n}") })),
+            201,
+        );
+    }
+    served(&srv, "two");
+
+    let log = log_until_exit(&mut srv);
+    let with = |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
+    assert_eq!(
+        with(HOST).len(),
+        1,
+        "the host is named once: {:#?}",
+        with(HOST)
+    );
+    assert!(with(HOST)[0].contains("answers 502"), "{:?}", with(HOST));
+    assert_eq!(
+        with("no integration").len(),
+        1,
+        "warned once after {LATER_CALLS} calls: {:#?}",
+        with("no integration")
+    );
+    assert!(
+        with("GET /empty: no integration")[0].contains(&good),
+        "{:?}",
+        with("no integration")
+    );
+    assert!(
+        with("not published").is_empty(),
+        "{:#?}",
+        with("not published")
+    );
+}
+
+/// The config file's own integrations must still resolve: `portico check`
+/// and a start refuse one that does not, at its line. The file is checked
+/// before it serves, so a mistyped host is found there, not as 502s.
+#[test]
+fn the_file_still_refuses_a_host_that_does_not_resolve() {
+    let text = Config::demo("no-such-host.invalid:80").render();
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("${stageVariables.backend}"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_config_rejected(
+        &text,
+        lines[0]..=lines[lines.len() - 1],
+        &["cannot resolve `no-such-host.invalid:80`"],
+        "an upstream that does not resolve in the file",
+    );
+}

@@ -17,7 +17,7 @@ use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 
 use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
-use super::{PoolKey, UpstreamConn};
+use super::{PoolKey, UpstreamConn, BAD_GATEWAY};
 use crate::tls::upstream::UpstreamTls;
 
 /// A header added to the upstream request.
@@ -50,7 +50,6 @@ pub struct HttpProxyIntegration {
 }
 
 const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
-const BAD_GATEWAY: ErrorResponse = ErrorResponse::new(502, "Internal server error");
 
 impl HttpProxyIntegration {
     pub fn compile(

@@ -13,6 +13,6 @@ pub use cors::Cors;
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use snapshot::{
     system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
-    Snapshot, Stage,
+    Snapshot, Stage, Unavailable,
 };
 pub use uri_template::{UriPart, UriTemplate};

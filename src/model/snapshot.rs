@@ -37,6 +37,11 @@ pub struct Snapshot {
     /// Each upstream authority and what it resolved to, so the DNS refresh
     /// can tell whether a new snapshot is needed.
     pub resolved: Vec<(String, Vec<SocketAddr>)>,
+    /// Each upstream authority that did not resolve, and why: the DNS
+    /// refresh tries them again.
+    pub unresolved: Vec<(String, String)>,
+    /// The management API's integrations that answer 502 instead, and why.
+    pub unavailable: Vec<Unavailable>,
     /// Every token bucket and meter, numbered; the same for the same config.
     pub catalog: Catalog,
     /// Bumped by the publisher each time the catalog changes: the numbering
@@ -105,6 +110,17 @@ pub enum Integration {
     Mock(MockIntegration),
     HttpProxy(HttpProxyIntegration),
     Lambda(LambdaIntegration),
+    /// A management API's integration that could not be built: answers
+    /// 502 `Internal server error` (why is in `Snapshot::unavailable`).
+    Unavailable,
+}
+
+/// A management API's route whose integration could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// `API/stage METHOD /path`.
+    pub route: String,
+    pub reason: String,
 }
 
 /// A custom domain's base path mapping.
@@ -148,7 +164,8 @@ pub type Resolver<'a> = &'a mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>;
 impl Snapshot {
     pub fn compile(config: &Config, resolve: Resolver<'_>) -> Result<Snapshot, CompileErrors> {
         let mut errors: Vec<CompileError> = Vec::new();
-        let mut resolved: Vec<(String, Vec<SocketAddr>)> = Vec::new();
+        let mut lookups = Lookups::default();
+        let mut unavailable = Vec::new();
         let mut apis = Vec::with_capacity(config.api.len());
         let mut hosts = HashMap::new();
         let mut default_api = None;
@@ -217,36 +234,27 @@ impl Snapshot {
             for (stage_name, stage) in &api.stages {
                 let mut integrations = Vec::with_capacity(api.routes.len());
                 for (j, route) in api.routes.iter().enumerate() {
-                    let fail = |message: String| CompileError {
-                        at: route.integration.span().start,
-                        key: format!("api[{i}].routes[{j}].integration"),
-                        message,
-                    };
-                    let integration: Result<Integration, CompileError> = (|| {
+                    let integration: Result<Integration, String> = (|| {
                         Ok(match route.integration.get_ref() {
                             IntegrationConfig::Mock {
                                 status,
                                 headers,
                                 body,
-                            } => Integration::Mock(
-                                MockIntegration::compile(*status, headers, body).map_err(fail)?,
-                            ),
+                            } => {
+                                Integration::Mock(MockIntegration::compile(*status, headers, body)?)
+                            }
                             IntegrationConfig::HttpProxy {
                                 uri,
                                 timeout_ms,
                                 request_headers,
-                            } => {
-                                let proxy = HttpProxyIntegration::compile(
-                                    uri,
-                                    &stage.variables,
-                                    *timeout_ms,
-                                    request_headers,
-                                    Some(&upstream_tls),
-                                    &mut |a| cached_resolve(&mut resolved, resolve, a),
-                                )
-                                .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
-                                Integration::HttpProxy(proxy)
-                            }
+                            } => Integration::HttpProxy(HttpProxyIntegration::compile(
+                                uri,
+                                &stage.variables,
+                                *timeout_ms,
+                                request_headers,
+                                Some(&upstream_tls),
+                                &mut |a| lookups.resolve(resolve, a),
+                            )?),
                             IntegrationConfig::Lambda {
                                 function,
                                 endpoint,
@@ -254,17 +262,15 @@ impl Snapshot {
                                 timeout_ms,
                             } => {
                                 let function =
-                                    substitute_stage_variables(function, &stage.variables)
-                                        .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                                    substitute_stage_variables(function, &stage.variables)?;
                                 let invoker = Invoker::compile(
                                     &function,
                                     endpoint.as_deref(),
                                     *timeout_ms,
                                     &aws,
                                     &upstream_tls,
-                                    &mut |a| cached_resolve(&mut resolved, resolve, a),
-                                )
-                                .map_err(|e| fail(format!("stage `{stage_name}`: {e}")))?;
+                                    &mut |a| lookups.resolve(resolve, a),
+                                )?;
                                 Integration::Lambda(LambdaIntegration {
                                     payload: *payload_version,
                                     invoker,
@@ -272,11 +278,31 @@ impl Snapshot {
                             }
                         })
                     })();
-                    // A failed one is left out: with any error the snapshot
-                    // is never built, and the others still get checked.
                     match integration {
                         Ok(x) => integrations.push(x),
-                        Err(e) => errors.push(e),
+                        // A management API's integration that cannot be
+                        // built (a host that does not resolve, a stage
+                        // variable not set) answers 502 and the rest is
+                        // published: one bad integration must not hold back
+                        // every later change. The DNS refresh compiles it
+                        // again, so it serves once its host resolves.
+                        Err(reason) if api.control.is_some() => {
+                            unavailable.push(Unavailable {
+                                route: format!("{} {}", api.name.get_ref(), route.key()),
+                                reason,
+                            });
+                            integrations.push(Integration::Unavailable);
+                        }
+                        // The file's: an error at its line (the snapshot is
+                        // never built, and the other routes still get checked).
+                        Err(message) => errors.push(CompileError {
+                            at: route.integration.span().start,
+                            key: format!("api[{i}].routes[{j}].integration"),
+                            message: match route.integration.get_ref() {
+                                IntegrationConfig::Mock { .. } => message,
+                                _ => format!("stage `{stage_name}`: {message}"),
+                            },
+                        }),
                     }
                 }
                 let cache_name = api.cache_of.as_ref().unwrap_or(api.name.get_ref());
@@ -332,7 +358,7 @@ impl Snapshot {
                 });
             }
             let auth = match super::authorizers::compile(i, api, &aws, &upstream_tls, &mut |a| {
-                cached_resolve(&mut resolved, resolve, a)
+                lookups.resolve(resolve, a)
             }) {
                 Ok(auth) => auth,
                 Err(e) => {
@@ -415,7 +441,9 @@ impl Snapshot {
             default_api,
             execute_api,
             domains,
-            resolved,
+            resolved: lookups.resolved,
+            unresolved: lookups.failed,
+            unavailable,
             catalog: compiled.catalog,
             catalog_gen: 0,
             keys: compiled.keys,
@@ -513,17 +541,32 @@ fn substitute_stage_variables(
     Ok(out)
 }
 
-fn cached_resolve(
-    cache: &mut Vec<(String, Vec<SocketAddr>)>,
-    resolve: Resolver<'_>,
-    authority: &str,
-) -> io::Result<Vec<SocketAddr>> {
-    if let Some((_, addrs)) = cache.iter().find(|(a, _)| a == authority) {
-        return Ok(addrs.clone());
+/// Each authority looked up once per compile, whether it resolved or not.
+#[derive(Default)]
+struct Lookups {
+    resolved: Vec<(String, Vec<SocketAddr>)>,
+    failed: Vec<(String, String)>,
+}
+
+impl Lookups {
+    fn resolve(&mut self, resolve: Resolver<'_>, authority: &str) -> io::Result<Vec<SocketAddr>> {
+        if let Some((_, addrs)) = self.resolved.iter().find(|(a, _)| a == authority) {
+            return Ok(addrs.clone());
+        }
+        if let Some((_, e)) = self.failed.iter().find(|(a, _)| a == authority) {
+            return Err(io::Error::other(e.clone()));
+        }
+        match resolve(authority) {
+            Ok(addrs) => {
+                self.resolved.push((authority.to_string(), addrs.clone()));
+                Ok(addrs)
+            }
+            Err(e) => {
+                self.failed.push((authority.to_string(), e.to_string()));
+                Err(e)
+            }
+        }
     }
-    let addrs = resolve(authority)?;
-    cache.push((authority.to_string(), addrs.clone()));
-    Ok(addrs)
 }
 
 /// The system resolver; blocking, so only the control plane calls it.

@@ -3,12 +3,22 @@
 //! admin thread (management changes), the signal loop (SIGHUP reloads the
 //! file) and the DNS refresh all compile from here and publish through
 //! here, so none of them publishes a snapshot that forgets another's part.
+//!
+//! A name that does not resolve never holds back a publish: a management
+//! API's integration on it answers 502 until the DNS refresh finds it,
+//! and a name that resolved before keeps its last addresses. Only the
+//! config file's own new names must resolve (at start, `portico check`
+//! and SIGHUP), as an error at their line.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use super::warnings::Warnings;
 use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
 use crate::control::{ControlPlane, Published};
@@ -21,8 +31,21 @@ pub struct Deployed {
     /// When `file` was loaded (Unix seconds): its APIs' createdDate.
     file_loaded: AtomicI64,
     control: Mutex<Published>,
+    /// Bumped after `file` or `control` is replaced, so a DNS refresh
+    /// compiled from the inputs before never overwrites a newer change.
+    inputs: AtomicU64,
     current: Mutex<Arc<Snapshot>>,
     workers: OnceLock<Workers>,
+    skipped: Warnings,
+    unavailable: Warnings,
+    stale: Warnings,
+}
+
+/// A compiled snapshot and the names whose lookup failed but that kept
+/// their last addresses.
+struct Compiled {
+    snapshot: Snapshot,
+    stale: Vec<(String, String)>,
 }
 
 /// Where a publish goes: every worker, and the reconciler when the limits
@@ -47,8 +70,12 @@ impl Deployed {
             file: Mutex::new(file),
             file_loaded: AtomicI64::new(chrono::Utc::now().timestamp()),
             control: Mutex::new(Published::default()),
+            inputs: AtomicU64::new(0),
             current: Mutex::new(Arc::new(snapshot)),
             workers: OnceLock::new(),
+            skipped: Warnings::new("management API route not served"),
+            unavailable: Warnings::new("management API integration answers 502"),
+            stale: Warnings::new("upstream name does not resolve now; its last addresses are kept"),
         })
     }
 
@@ -93,18 +120,19 @@ impl Deployed {
     ) -> Result<(), String> {
         let file = self.file_apis();
         let (published, skipped) = control.deployed(&file).map_err(|e| e.to_string())?;
-        for s in skipped {
-            crate::log!(warn, "management API route not served: {s}");
-        }
+        self.skipped
+            .update(skipped.into_iter().map(|s| (s.clone(), s)));
         // Most management calls (resources, methods, integrations) change
         // nothing the data plane serves until they are deployed.
         if format!("{published:?}") == format!("{:?}", *lock(&self.control)) {
             return Ok(());
         }
         let before = std::mem::replace(&mut *lock(&self.control), published);
+        self.inputs.fetch_add(1, Ordering::SeqCst);
         let r = self.compile_and_publish(resolve);
         if r.is_err() {
             *lock(&self.control) = before;
+            self.inputs.fetch_add(1, Ordering::SeqCst);
         }
         r
     }
@@ -131,12 +159,16 @@ impl Deployed {
             }
         }
         let before = std::mem::replace(&mut *lock(&self.file), file);
+        self.inputs.fetch_add(1, Ordering::SeqCst);
         let r = self.compile_and_publish(resolve);
         match r {
             Ok(()) => self
                 .file_loaded
                 .store(chrono::Utc::now().timestamp(), Ordering::Relaxed),
-            Err(_) => *lock(&self.file) = before,
+            Err(_) => {
+                *lock(&self.file) = before;
+                self.inputs.fetch_add(1, Ordering::SeqCst);
+            }
         }
         r
     }
@@ -146,14 +178,23 @@ impl Deployed {
         self.file_loaded.load(Ordering::Relaxed)
     }
 
-    /// Re-resolves upstream names; publishes only if an address changed.
-    /// A failed resolution keeps the last good addresses.
+    /// Looks up every upstream name again, those that did not resolve
+    /// too; publishes only if an address changed (or a name resolves now).
+    /// A name whose lookup fails keeps its last addresses.
     pub fn refresh_dns(&self, resolve: Resolver<'_>) -> Result<bool, String> {
-        let next = Snapshot::compile(&self.config(), resolve).map_err(|e| e.to_string())?;
-        if next.resolved == self.current().resolved {
+        let current = self.current();
+        if current.resolved.is_empty() && current.unresolved.is_empty() {
             return Ok(false);
         }
-        self.publish(next).map(|_| true)
+        let inputs = self.inputs.load(Ordering::SeqCst);
+        let next = self.compile(resolve, true)?;
+        if next.snapshot.resolved == current.resolved {
+            if inputs == self.inputs.load(Ordering::SeqCst) {
+                self.warn(&next);
+            }
+            return Ok(false);
+        }
+        self.publish(next, Some(inputs))
     }
 
     /// The config file as it runs now.
@@ -182,8 +223,56 @@ impl Deployed {
     }
 
     fn compile_and_publish(&self, resolve: Resolver<'_>) -> Result<(), String> {
-        let next = Snapshot::compile(&self.config(), resolve).map_err(|e| e.to_string())?;
-        self.publish(next)
+        let next = self.compile(resolve, false)?;
+        self.publish(next, None).map(|_| ())
+    }
+
+    /// What would be served now. A name the running snapshot has addresses
+    /// for keeps them when its lookup fails; a name that did not resolve is
+    /// looked up again only when `retry` (the DNS refresh), so a management
+    /// call never waits on a name already known not to resolve.
+    fn compile(&self, resolve: Resolver<'_>, retry: bool) -> Result<Compiled, String> {
+        let current = self.current();
+        let mut stale = Vec::new();
+        let mut lookup = |authority: &str| -> io::Result<Vec<SocketAddr>> {
+            let failed = current.unresolved.iter().find(|(a, _)| a == authority);
+            if let (false, Some((_, e))) = (retry, failed) {
+                return Err(io::Error::other(e.clone()));
+            }
+            let e = match resolve(authority) {
+                Ok(addrs) => return Ok(addrs),
+                Err(e) => e,
+            };
+            match current.resolved.iter().find(|(a, _)| a == authority) {
+                Some((_, addrs)) => {
+                    stale.push((authority.to_string(), e.to_string()));
+                    Ok(addrs.clone())
+                }
+                None => Err(e),
+            }
+        };
+        let snapshot = Snapshot::compile(&self.config(), &mut lookup).map_err(|e| e.to_string())?;
+        Ok(Compiled { snapshot, stale })
+    }
+
+    /// Logs what `next` cannot serve as it should, each thing once.
+    fn warn(&self, next: &Compiled) {
+        // By reason: a host that does not resolve is named once, however
+        // many routes and stages use it.
+        let mut unavailable: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for u in &next.snapshot.unavailable {
+            unavailable.entry(&u.reason).or_default().push(&u.route);
+        }
+        self.unavailable
+            .update(unavailable.into_iter().map(|(reason, routes)| {
+                let text = format!("{reason} (on {})", routes.join(", "));
+                (reason.to_string(), text)
+            }));
+        self.stale.update(
+            next.stale
+                .iter()
+                .map(|(name, e)| (name.clone(), format!("`{name}`: {e}"))),
+        );
     }
 
     /// Hands `next` to every worker; calls in flight finish on the snapshot
@@ -191,8 +280,16 @@ impl Deployed {
     /// them in the new numbering first and each worker starts its balances
     /// over with those leases (a bucket starts full, as at start-up; a key's
     /// quota keeps what it used).
-    fn publish(&self, mut next: Snapshot) -> Result<(), String> {
+    ///
+    /// `inputs`: what `inputs` was before `next` was compiled; if a change
+    /// came since, `next` is not published (false).
+    fn publish(&self, next: Compiled, inputs: Option<u64>) -> Result<bool, String> {
         let mut current = lock(&self.current);
+        if inputs.is_some_and(|n| n != self.inputs.load(Ordering::SeqCst)) {
+            return Ok(false);
+        }
+        self.warn(&next);
+        let mut next = next.snapshot;
         let changed = next.catalog != current.catalog;
         next.catalog_gen = current.catalog_gen + u64::from(changed);
         let next = Arc::new(next);
@@ -228,7 +325,7 @@ impl Deployed {
             }
         }
         *current = next;
-        Ok(())
+        Ok(true)
     }
 
     /// Hands every worker the ACME challenges to answer from now on (in
@@ -334,14 +431,120 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         );
         let mut failing =
             |_: &str| -> io::Result<Vec<SocketAddr>> { Err(io::ErrorKind::NotFound.into()) };
-        assert!(
-            d.refresh_dns(&mut failing).is_err(),
-            "failure keeps the last addresses"
+        assert_eq!(
+            d.refresh_dns(&mut failing),
+            Ok(false),
+            "a failed lookup keeps the last addresses"
         );
+        assert!(rx.try_recv().is_err(), "nothing changed: nothing published");
         assert_eq!(
             d.current().resolved[0].1,
             vec![SocketAddr::from(([10, 0, 0, 2], 8080))]
         );
+    }
+
+    /// Resolves only the `known` authorities (to 10.0.0.1) and records
+    /// every lookup in `asked`.
+    fn only<'a>(
+        known: &'a [&str],
+        asked: &'a mut Vec<String>,
+    ) -> impl FnMut(&str) -> io::Result<Vec<SocketAddr>> + 'a {
+        move |a| {
+            asked.push(a.to_string());
+            if known.contains(&a) {
+                Ok(vec![SocketAddr::from(([10, 0, 0, 1], 80))])
+            } else {
+                Err(io::Error::new(io::ErrorKind::NotFound, "no such host"))
+            }
+        }
+    }
+
+    /// A management API `title` whose `GET /x` proxies to `uri`, deployed
+    /// to `prod`.
+    fn proxy_api(control: &mut ControlPlane, title: &str, uri: &str) {
+        let doc = serde_json::json!({
+            "openapi": "3.0.1",
+            "info": {"title": title},
+            "paths": {"/x": {"get": {"x-amazon-apigateway-integration": {
+                "type": "http_proxy", "httpMethod": "GET", "uri": uri
+            }}}}
+        });
+        let (status, api) = control.handle(
+            "POST",
+            "/restapis",
+            "mode=import",
+            doc.to_string().as_bytes(),
+        );
+        assert_eq!(status, 201, "{api}");
+        let id = api["id"].as_str().expect("id");
+        let deploy = format!("/restapis/{id}/deployments");
+        let (status, v) = control.handle("POST", &deploy, "", br#"{"stageName": "prod"}"#);
+        assert_eq!(status, 201, "{v}");
+    }
+
+    /// The integration `api`'s route serves in the running snapshot.
+    fn integration_of(d: &Deployed, api: &str) -> &'static str {
+        let s = d.current();
+        let a = s.apis.iter().find(|a| a.name == api).expect(api);
+        match a.stages[0].integrations[0] {
+            crate::model::Integration::HttpProxy(_) => "proxy",
+            crate::model::Integration::Unavailable => "unavailable",
+            _ => "other",
+        }
+    }
+
+    #[test]
+    fn a_host_that_does_not_resolve_blocks_no_publish_and_serves_once_it_resolves() {
+        let (d, rx) = deployed();
+        let dir = std::env::temp_dir().join(format!("portico-deployed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut control = ControlPlane::open(&dir).unwrap();
+        let mut asked = Vec::new();
+
+        proxy_api(&mut control, "bad", "http://recovering.test/");
+        let known = ["backend.internal:8080", "good.test:80"];
+        d.reload_control(&control, &mut only(&known, &mut asked))
+            .expect("published although a host does not resolve");
+        assert!(rx.try_recv().is_ok(), "published");
+        assert_eq!(integration_of(&d, "bad/prod"), "unavailable");
+        assert_eq!(d.current().unresolved[0].0, "recovering.test:80");
+        assert_eq!(d.current().unavailable[0].route, "bad/prod GET /x");
+
+        // A later change is published, without waiting on the bad name.
+        proxy_api(&mut control, "good", "http://good.test/");
+        asked.clear();
+        d.reload_control(&control, &mut only(&known, &mut asked))
+            .expect("the next change is published");
+        assert!(rx.try_recv().is_ok(), "published");
+        assert_eq!(integration_of(&d, "good/prod"), "proxy");
+        assert_eq!(integration_of(&d, "bad/prod"), "unavailable");
+        assert!(
+            !asked.iter().any(|a| a == "recovering.test:80"),
+            "a management change looked up a name known not to resolve: {asked:?}"
+        );
+
+        // Still not resolving: nothing to publish.
+        assert_eq!(d.refresh_dns(&mut only(&known, &mut asked)), Ok(false));
+        assert!(
+            asked.iter().any(|a| a == "recovering.test:80"),
+            "the refresh retries it"
+        );
+        assert!(rx.try_recv().is_err());
+
+        // It resolves now: the refresh publishes it.
+        let now = [
+            "backend.internal:8080",
+            "good.test:80",
+            "recovering.test:80",
+        ];
+        assert_eq!(d.refresh_dns(&mut only(&now, &mut asked)), Ok(true));
+        assert!(rx.try_recv().is_ok(), "published");
+        assert_eq!(integration_of(&d, "bad/prod"), "proxy");
+        assert!(d.current().unresolved.is_empty());
+        assert!(d.current().unavailable.is_empty());
+        assert_eq!(d.refresh_dns(&mut only(&now, &mut asked)), Ok(false));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

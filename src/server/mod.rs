@@ -13,6 +13,7 @@ mod linger;
 mod listener;
 mod scrape;
 mod takeover;
+mod warnings;
 mod worker;
 
 pub use conn::Connection;
@@ -381,13 +382,14 @@ pub fn run_with(
     };
 
     let (stop_tx, stop_rx) = bounded::<()>(0);
-    let refresher = (!snapshot.resolved.is_empty()).then(|| {
+    // Always: a management change may bring upstream names later.
+    let refresher = {
         let deployed = deployed.clone();
         std::thread::Builder::new()
             .name("portico-dns".into())
             .spawn(move || refresh_dns(deployed, stop_rx))
             .expect("spawn DNS refresh thread")
-    });
+    };
 
     let (stop_watch, watch_stop) = bounded::<()>(0);
     let watcher = config.tls.listen.is_some().then(|| {
@@ -503,9 +505,7 @@ pub fn run_with(
     // Up while draining, so /readyz says 503 until the workers are gone.
     drop(admin);
     let _ = log_writer.join();
-    if let Some(r) = refresher {
-        let _ = r.join();
-    }
+    let _ = refresher.join();
     // The workers are gone and their last reports queued: the reconciler
     // hears them and hands the store the last usage.
     let _ = stop_reconciler.send(());
@@ -712,7 +712,8 @@ fn watch_certificates(deployed: Arc<Deployed>, stop: Receiver<()>) {
 }
 
 /// Re-resolves upstream names off the workers (resolution blocks) and
-/// publishes a new snapshot when an address changed.
+/// publishes a new snapshot when an address changed or a name that did not
+/// resolve does now.
 fn refresh_dns(deployed: Arc<Deployed>, stop: Receiver<()>) {
     let every = Duration::from_millis(deployed.dns_refresh_ms().max(100));
     loop {

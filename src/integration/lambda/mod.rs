@@ -20,6 +20,7 @@ use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 
 use super::call::CallError;
+use super::BAD_GATEWAY;
 
 pub struct LambdaIntegration {
     pub payload: PayloadVersion,
@@ -27,7 +28,6 @@ pub struct LambdaIntegration {
 }
 
 const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
-const BAD_GATEWAY: ErrorResponse = ErrorResponse::new(502, "Internal server error");
 
 /// Not taken from a function's result: framing is the gateway's.
 const DROPPED: &[&str] = &[
