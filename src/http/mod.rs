@@ -23,5 +23,7 @@ pub use head::{
 pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
-pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};
+pub use response::{
+    end_head, reason, status_of, write_error, write_status_line, ErrorResponse, BAD_GATEWAY,
+};
 pub use stream::Stream;

@@ -17,7 +17,8 @@ use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 
 use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
-use super::{PoolKey, UpstreamConn, BAD_GATEWAY};
+use super::{PoolKey, UpstreamConn};
+use crate::http::BAD_GATEWAY;
 use crate::tls::upstream::UpstreamTls;
 
 /// A header added to the upstream request.

@@ -12,10 +12,6 @@ mod routed;
 mod upstream_head;
 
 pub use authority::{resolve_authority, Endpoint, Resolve};
-
-/// What a client is told when its integration fails (AWS's words).
-pub const BAD_GATEWAY: crate::http::ErrorResponse =
-    crate::http::ErrorResponse::new(502, "Internal server error");
 pub use http_proxy::{forward, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;
 pub use mock::MockIntegration;

@@ -283,7 +283,7 @@ fn plan<'s>(
             let encoding = lambda::event::write_start(upstream_out, l.payload, at);
             Plan::Lambda(l, encoding)
         }
-        Integration::Unavailable => Plan::Reject(integration::BAD_GATEWAY),
+        Integration::Unavailable => Plan::Reject(crate::http::BAD_GATEWAY),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 
 use super::call::CallError;
-use super::BAD_GATEWAY;
+use crate::http::BAD_GATEWAY;
 
 pub struct LambdaIntegration {
     pub payload: PayloadVersion,
