@@ -22,7 +22,7 @@ FN_PYTHON=$(tests/lambda/venv.sh | tail -n1)
 "$FN_PYTHON" tests/lambda/invoke_server.py >"$TMP/functions.out" &
 FN_PID=$!
 for _ in $(seq 1 200); do
-    grep -q 'listening on' "$TMP/functions.out" && break
+    grep -qs 'listening on' "$TMP/functions.out" && break
     kill -0 "$FN_PID" 2>/dev/null || { echo "e2e: the invoke server did not start" >&2; exit 1; }
     sleep 0.05
 done
