@@ -2,6 +2,8 @@
 //! applies (account → stage or route → plan → key) and the key's quota,
 //! all decided on this worker's own balances before any integration call.
 
+use std::time::Instant;
+
 use crate::http::{ErrorResponse, Head};
 use crate::model::{Api, Snapshot, Stage};
 use crate::server::Worker;
@@ -90,7 +92,7 @@ pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, 
                 // through rather than spend from the wrong balances.
                 return Ok(());
             }
-            local.admit(&a.buckets[..a.n], a.meter, w.now_secs())
+            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), Instant::now)
         };
         if r.is_err() {
             w.ran_dry();

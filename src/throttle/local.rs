@@ -1,10 +1,15 @@
 //! A worker's own balances: plain integers it alone touches, spent per
 //! call with no atomics and no locks, and reported to the reconciler once
-//! per tick.
+//! per tick. Small limits are the exception: their buckets are cells shared
+//! by all workers (`shared`), spent here too.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use super::catalog::{BucketId, Catalog, Level, MeterId};
 use super::lease::Order;
 use super::reconciler::{BucketReport, Instruction, MeterReport, Report};
+use super::shared::Cells;
 
 /// Why a call was refused, with the seconds a client should wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,8 @@ struct Bucket {
     /// Seconds until the bucket refills one token: the Retry-After.
     retry_after: u32,
     level: Level,
+    /// Spent from the shared cell, not from `balance`.
+    shared: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -61,6 +68,8 @@ pub struct Local {
     /// A lease arrived since the last hurried report: the next refusal may
     /// report at once (so at most one extra report per lease).
     hurry: bool,
+    /// The small limits' buckets, shared with every other worker.
+    cells: Option<Arc<Cells>>,
 }
 
 impl Local {
@@ -98,6 +107,7 @@ impl Local {
             dirty_buckets: Vec::new(),
             dirty_meters: Vec::new(),
             hurry: true,
+            cells: None,
         }
     }
 
@@ -108,33 +118,50 @@ impl Local {
 
     /// Admits a call that spends one token from each of `buckets` and one
     /// unit of `meter`'s quota, or refuses it spending nothing. Refusals
-    /// are counted: they are the demand the reconciler leases by.
+    /// are counted: they are the demand the reconciler leases by. `clock`
+    /// is read only if a bucket is a shared cell, once.
     pub fn admit(
         &mut self,
         buckets: &[BucketId],
         meter: Option<MeterId>,
         now_secs: i64,
+        clock: impl Fn() -> Instant,
     ) -> Result<(), Refusal> {
-        for &id in buckets {
+        let mut now = None;
+        for (i, &id) in buckets.iter().enumerate() {
             let b = &mut self.buckets[id as usize];
-            if b.balance == 0 {
-                b.refused += 1;
-                let retry_after = b.retry_after;
-                mark(&mut b.dirty, &mut self.dirty_buckets, id);
-                let level = b.level;
-                return Err(Refusal::Throttled { retry_after, level });
-            }
+            let retry_after = match self.cells.as_deref() {
+                Some(cells) if b.shared => {
+                    let at = *now.get_or_insert_with(|| cells.nanos(clock()));
+                    match cells.take(id, at) {
+                        Ok(()) => continue,
+                        Err(retry_after) => retry_after,
+                    }
+                }
+                _ if b.balance > 0 => continue,
+                _ => {
+                    b.refused += 1;
+                    mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    b.retry_after
+                }
+            };
+            let level = b.level;
+            self.give_back(&buckets[..i]);
+            return Err(Refusal::Throttled { retry_after, level });
         }
         if let Some(id) = meter {
             let m = &mut self.meters[id as usize];
             if m.limited && m.balance == 0 {
                 m.refused += 1;
                 mark(&mut m.dirty, &mut self.dirty_meters, id);
-                if !m.exhausted {
-                    return Err(Refusal::QuotaPending);
-                }
-                let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
-                return Err(Refusal::QuotaExceeded { retry_after });
+                let refusal = if m.exhausted {
+                    let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
+                    Refusal::QuotaExceeded { retry_after }
+                } else {
+                    Refusal::QuotaPending
+                };
+                self.give_back(buckets);
+                return Err(refusal);
             }
             if m.limited {
                 m.balance -= 1;
@@ -144,11 +171,25 @@ impl Local {
         }
         for &id in buckets {
             let b = &mut self.buckets[id as usize];
-            b.balance -= 1;
-            b.spent += 1;
-            mark(&mut b.dirty, &mut self.dirty_buckets, id);
+            if !b.shared {
+                b.balance -= 1;
+                b.spent += 1;
+                mark(&mut b.dirty, &mut self.dirty_buckets, id);
+            }
         }
         Ok(())
+    }
+
+    /// Returns the tokens a refused call took from shared cells.
+    fn give_back(&self, taken: &[BucketId]) {
+        let Some(cells) = self.cells.as_deref() else {
+            return;
+        };
+        for &id in taken {
+            if self.buckets[id as usize].shared {
+                cells.give_back(id);
+            }
+        }
     }
 
     /// Bytes sent back for a metered call, for the usage record.
@@ -160,6 +201,12 @@ impl Local {
 
     pub fn apply(&mut self, ins: Instruction) {
         match ins {
+            Instruction::Cells(cells) => {
+                for (id, b) in self.buckets.iter_mut().enumerate() {
+                    b.shared = cells.is_shared(id as BucketId);
+                }
+                self.cells = Some(cells);
+            }
             Instruction::Bucket(id, order) => {
                 let b = &mut self.buckets[id as usize];
                 match order {
@@ -296,9 +343,9 @@ mod tests {
         let mut l = Local::new(&catalog());
         l.apply(Instruction::Bucket(0, Order::Grant(5)));
         l.apply(Instruction::Bucket(1, Order::Grant(1)));
-        assert_eq!(l.admit(&[0, 1], None, 0), Ok(()));
+        assert_eq!(l.admit(&[0, 1], None, 0, Instant::now), Ok(()));
         assert_eq!(
-            l.admit(&[0, 1], None, 0),
+            l.admit(&[0, 1], None, 0, Instant::now),
             Err(Refusal::Throttled {
                 retry_after: 2,
                 level: Level::Stage
@@ -328,9 +375,9 @@ mod tests {
             period_end: 1000,
             order: Order::Grant(1),
         });
-        assert_eq!(l.admit(&[0], Some(0), 900), Ok(()));
+        assert_eq!(l.admit(&[0], Some(0), 900, Instant::now), Ok(()));
         assert_eq!(
-            l.admit(&[0], Some(0), 900),
+            l.admit(&[0], Some(0), 900, Instant::now),
             Err(Refusal::QuotaPending),
             "lease spent, quota not: wait for the next lease"
         );
@@ -341,7 +388,7 @@ mod tests {
             order: Order::Exhausted,
         });
         assert_eq!(
-            l.admit(&[0], Some(0), 900),
+            l.admit(&[0], Some(0), 900, Instant::now),
             Err(Refusal::QuotaExceeded { retry_after: 100 })
         );
         l.sent(0, 42);
@@ -358,7 +405,7 @@ mod tests {
         l.apply(Instruction::Bucket(0, Order::Reclaim { keep: 1 }));
         let r = l.report(0).unwrap();
         assert_eq!(r.buckets[0].returned, 4);
-        assert_eq!(l.admit(&[0], None, 0), Ok(()));
-        assert!(l.admit(&[0], None, 0).is_err());
+        assert_eq!(l.admit(&[0], None, 0, Instant::now), Ok(()));
+        assert!(l.admit(&[0], None, 0, Instant::now).is_err());
     }
 }
