@@ -312,6 +312,7 @@ fn mark(dirty: &mut bool, list: &mut Vec<u32>, id: u32) {
 mod tests {
     use super::*;
     use crate::config::{QuotaConfig, QuotaPeriod, Throttle};
+    use crate::throttle::Reconciler;
 
     fn catalog() -> Catalog {
         let mut c = Catalog::new(Throttle {
@@ -407,5 +408,130 @@ mod tests {
         assert_eq!(r.buckets[0].returned, 4);
         assert_eq!(l.admit(&[0], None, 0, Instant::now), Ok(()));
         assert!(l.admit(&[0], None, 0, Instant::now).is_err());
+    }
+
+    /// Each worker's balances as the reconciler starts them for `catalog`.
+    fn workers(catalog: &Catalog, n: usize) -> Vec<Local> {
+        let today = "2026-11-25".parse().unwrap();
+        let tick = std::time::Duration::from_millis(10);
+        let mut r = Reconciler::new(catalog.clone(), n, tick, today, |_| (today, 0));
+        let mut out = vec![Vec::new(); n];
+        r.tick(0.0, today, &mut out);
+        out.into_iter()
+            .map(|ins| {
+                let mut l = Local::new(catalog);
+                ins.into_iter().for_each(|i| l.apply(i));
+                l
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_call_gives_back_what_it_took_from_shared_cells() {
+        // A leased account; the stage's 0.5/1 is a shared cell.
+        let mut c = catalog();
+        c.buckets[0].rate = 1e6;
+        c.buckets[0].burst = 1_000_000;
+        let mut l = workers(&c, 1).remove(0);
+        let now = Instant::now();
+        assert_eq!(l.admit(&[0, 1], Some(0), 900, || now), Ok(()));
+        assert_eq!(
+            l.admit(&[0, 1], None, 900, || now),
+            Err(Refusal::Throttled {
+                retry_after: 2,
+                level: Level::Stage
+            }),
+            "the stage's cell is empty; its token comes in two seconds"
+        );
+        let later = now + std::time::Duration::from_secs(2);
+        l.apply(Instruction::Meter {
+            id: 0,
+            epoch: 99,
+            period_end: 1000,
+            order: Order::Exhausted,
+        });
+        assert_eq!(
+            l.admit(&[0, 1], Some(0), 900, || later),
+            Err(Refusal::QuotaExceeded { retry_after: 100 })
+        );
+        assert_eq!(
+            l.admit(&[0, 1], None, 900, || later),
+            Ok(()),
+            "the quota's refusal gave the stage's token back"
+        );
+        let r = l.report(0).unwrap();
+        assert_eq!(r.buckets.len(), 1, "only the leased account reports");
+        assert_eq!((r.buckets[0].spent, r.buckets[0].refused), (2, 0));
+    }
+
+    /// A token bucket counted in token-nanoseconds: `level` of `capacity`,
+    /// refilled one a nanosecond, a call costs `cost`.
+    struct Reference {
+        level: u64,
+        capacity: u64,
+        cost: u64,
+        at: u64,
+    }
+
+    impl Reference {
+        fn new(emission_ns: u64, burst: u64) -> Reference {
+            Reference {
+                level: burst * emission_ns,
+                capacity: burst * emission_ns,
+                cost: emission_ns,
+                at: 0,
+            }
+        }
+
+        /// Refills to `t`; the seconds until a token is there (0: one is).
+        fn wait(&mut self, t: u64) -> u32 {
+            self.level = (self.level + (t - self.at)).min(self.capacity);
+            self.at = t;
+            match self.cost.checked_sub(self.level) {
+                _ if self.capacity < self.cost => 3600,
+                Some(ns) if ns > 0 => ns.div_ceil(1_000_000_000).clamp(1, 3600) as u32,
+                _ => 0,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Small limits on any number of workers, calls landing on any
+        /// worker at any time: every call is admitted or refused (with its
+        /// Retry-After) exactly as one token bucket per limit would, with a
+        /// large leased account bucket spent alongside.
+        #[test]
+        fn small_limits_admit_what_one_bucket_would_on_any_worker(
+            n in 1usize..16,
+            limits in proptest::collection::vec((2_000_000u64..10_000_000_000, 0u64..200), 1..3),
+            calls in proptest::collection::vec((0u64..4, 0u64..400_000, 0usize..16), 1..200),
+        ) {
+            let mut c = Catalog::new(Throttle { rate: 1e6, burst: 1_000_000_000 });
+            let mut ids = vec![crate::throttle::ACCOUNT];
+            let mut reference = Vec::new();
+            for &(emission_ns, burst) in &limits {
+                let t = Throttle { rate: 1e9 / emission_ns as f64, burst };
+                ids.push(c.bucket(Level::Route, "route".into(), t));
+                reference.push(Reference::new(emission_ns, burst));
+            }
+            let mut locals = workers(&c, n);
+            let base = Instant::now();
+            let mut t = 0;
+            for (i, &(spread, gap_us, w)) in calls.iter().enumerate() {
+                // Mostly short gaps (bursts), some long ones (idle).
+                t += if spread == 0 { gap_us * 1000 } else { gap_us };
+                let now = base + std::time::Duration::from_nanos(t);
+                let waits: Vec<u32> = reference.iter_mut().map(|r| r.wait(t)).collect();
+                let expected = match waits.iter().position(|&w| w > 0) {
+                    None => {
+                        reference.iter_mut().for_each(|r| r.level -= r.cost);
+                        Ok(())
+                    }
+                    Some(k) => Err(Refusal::Throttled { retry_after: waits[k], level: Level::Route }),
+                };
+                let got = locals[w % n].admit(&ids, None, 0, || now);
+                proptest::prop_assert_eq!(got, expected, "call {} at {} ns on worker {}", i, t, w % n);
+            }
+        }
     }
 }
