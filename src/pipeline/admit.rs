@@ -2,12 +2,10 @@
 //! applies (account → stage or route → plan → key) and the key's quota,
 //! all decided on this worker's own balances before any integration call.
 
-use std::time::Instant;
-
 use crate::http::{ErrorResponse, Head};
 use crate::model::{Api, Snapshot, Stage};
 use crate::server::Worker;
-use crate::throttle::{BucketId, Level, MeterId, Refusal, ACCOUNT};
+use crate::throttle::{monotonic_ns, BucketId, Level, MeterId, Refusal, ACCOUNT};
 
 use super::identity::{self, Repeated};
 
@@ -92,7 +90,7 @@ pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, 
                 // through rather than spend from the wrong balances.
                 return Ok(());
             }
-            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), Instant::now)
+            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), monotonic_ns)
         };
         if r.is_err() {
             w.ran_dry();

@@ -4,7 +4,6 @@
 //! by all workers (`shared`), spent here too.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::catalog::{BucketId, Catalog, Level, MeterId};
 use super::lease::Order;
@@ -119,26 +118,34 @@ impl Local {
     /// Admits a call that spends one token from each of `buckets` and one
     /// unit of `meter`'s quota, or refuses it spending nothing. Refusals
     /// are counted: they are the demand the reconciler leases by. `clock`
-    /// is read only if a bucket is a shared cell, once.
+    /// (see `shared::monotonic_ns`) is read only if a bucket is a shared
+    /// cell, once.
     pub fn admit(
         &mut self,
         buckets: &[BucketId],
         meter: Option<MeterId>,
         now_secs: i64,
-        clock: impl Fn() -> Instant,
+        clock: impl Fn() -> u64,
     ) -> Result<(), Refusal> {
         let mut now = None;
         for (i, &id) in buckets.iter().enumerate() {
+            // Spent at once, in one pass, and given back if a later
+            // bucket or the quota refuses.
             let b = &mut self.buckets[id as usize];
             let retry_after = match self.cells.as_deref() {
                 Some(cells) if b.shared => {
-                    let at = *now.get_or_insert_with(|| cells.nanos(clock()));
+                    let at = *now.get_or_insert_with(&clock);
                     match cells.take(id, at) {
                         Ok(()) => continue,
                         Err(retry_after) => retry_after,
                     }
                 }
-                _ if b.balance > 0 => continue,
+                _ if b.balance > 0 => {
+                    b.balance -= 1;
+                    b.spent += 1;
+                    mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    continue;
+                }
                 _ => {
                     b.refused += 1;
                     mark(&mut b.dirty, &mut self.dirty_buckets, id);
@@ -169,25 +176,19 @@ impl Local {
             m.calls += 1;
             mark(&mut m.dirty, &mut self.dirty_meters, id);
         }
-        for &id in buckets {
-            let b = &mut self.buckets[id as usize];
-            if !b.shared {
-                b.balance -= 1;
-                b.spent += 1;
-                mark(&mut b.dirty, &mut self.dirty_buckets, id);
-            }
-        }
         Ok(())
     }
 
-    /// Returns the tokens a refused call took from shared cells.
-    fn give_back(&self, taken: &[BucketId]) {
-        let Some(cells) = self.cells.as_deref() else {
-            return;
-        };
+    /// Returns the tokens a refused call took.
+    fn give_back(&mut self, taken: &[BucketId]) {
         for &id in taken {
-            if self.buckets[id as usize].shared {
-                cells.give_back(id);
+            let b = &mut self.buckets[id as usize];
+            match self.cells.as_deref() {
+                Some(cells) if b.shared => cells.give_back(id),
+                _ => {
+                    b.balance += 1;
+                    b.spent -= 1;
+                }
             }
         }
     }
@@ -344,9 +345,9 @@ mod tests {
         let mut l = Local::new(&catalog());
         l.apply(Instruction::Bucket(0, Order::Grant(5)));
         l.apply(Instruction::Bucket(1, Order::Grant(1)));
-        assert_eq!(l.admit(&[0, 1], None, 0, Instant::now), Ok(()));
+        assert_eq!(l.admit(&[0, 1], None, 0, || 0), Ok(()));
         assert_eq!(
-            l.admit(&[0, 1], None, 0, Instant::now),
+            l.admit(&[0, 1], None, 0, || 0),
             Err(Refusal::Throttled {
                 retry_after: 2,
                 level: Level::Stage
@@ -376,9 +377,9 @@ mod tests {
             period_end: 1000,
             order: Order::Grant(1),
         });
-        assert_eq!(l.admit(&[0], Some(0), 900, Instant::now), Ok(()));
+        assert_eq!(l.admit(&[0], Some(0), 900, || 0), Ok(()));
         assert_eq!(
-            l.admit(&[0], Some(0), 900, Instant::now),
+            l.admit(&[0], Some(0), 900, || 0),
             Err(Refusal::QuotaPending),
             "lease spent, quota not: wait for the next lease"
         );
@@ -389,7 +390,7 @@ mod tests {
             order: Order::Exhausted,
         });
         assert_eq!(
-            l.admit(&[0], Some(0), 900, Instant::now),
+            l.admit(&[0], Some(0), 900, || 0),
             Err(Refusal::QuotaExceeded { retry_after: 100 })
         );
         l.sent(0, 42);
@@ -406,8 +407,8 @@ mod tests {
         l.apply(Instruction::Bucket(0, Order::Reclaim { keep: 1 }));
         let r = l.report(0).unwrap();
         assert_eq!(r.buckets[0].returned, 4);
-        assert_eq!(l.admit(&[0], None, 0, Instant::now), Ok(()));
-        assert!(l.admit(&[0], None, 0, Instant::now).is_err());
+        assert_eq!(l.admit(&[0], None, 0, || 0), Ok(()));
+        assert!(l.admit(&[0], None, 0, || 0).is_err());
     }
 
     /// Each worker's balances as the reconciler starts them for `catalog`.
@@ -433,7 +434,7 @@ mod tests {
         c.buckets[0].rate = 1e6;
         c.buckets[0].burst = 1_000_000;
         let mut l = workers(&c, 1).remove(0);
-        let now = Instant::now();
+        let now = 5_000_000_000;
         assert_eq!(l.admit(&[0, 1], Some(0), 900, || now), Ok(()));
         assert_eq!(
             l.admit(&[0, 1], None, 900, || now),
@@ -443,7 +444,7 @@ mod tests {
             }),
             "the stage's cell is empty; its token comes in two seconds"
         );
-        let later = now + std::time::Duration::from_secs(2);
+        let later = now + 2_000_000_000;
         l.apply(Instruction::Meter {
             id: 0,
             epoch: 99,
@@ -515,12 +516,10 @@ mod tests {
                 reference.push(Reference::new(emission_ns, burst));
             }
             let mut locals = workers(&c, n);
-            let base = Instant::now();
             let mut t = 0;
             for (i, &(spread, gap_us, w)) in calls.iter().enumerate() {
                 // Mostly short gaps (bursts), some long ones (idle).
                 t += if spread == 0 { gap_us * 1000 } else { gap_us };
-                let now = base + std::time::Duration::from_nanos(t);
                 let waits: Vec<u32> = reference.iter_mut().map(|r| r.wait(t)).collect();
                 let expected = match waits.iter().position(|&w| w > 0) {
                     None => {
@@ -529,7 +528,7 @@ mod tests {
                     }
                     Some(k) => Err(Refusal::Throttled { retry_after: waits[k], level: Level::Route }),
                 };
-                let got = locals[w % n].admit(&ids, None, 0, || now);
+                let got = locals[w % n].admit(&ids, None, 0, || t);
                 proptest::prop_assert_eq!(got, expected, "call {} at {} ns on worker {}", i, t, w % n);
             }
         }

@@ -24,4 +24,4 @@ pub use lease::{Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};
 pub use reconciler::{Instruction, Recatalog, Reconciler, Report, UsageDelta};
-pub use shared::{is_shared, Cells, SHARE_TOKENS};
+pub use shared::{is_shared, monotonic_ns, Cells, SHARE_TOKENS};

@@ -18,7 +18,6 @@
 //! the few on one line together still see a few thousand writes a second.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use super::catalog::{BucketId, BucketSpec};
 
@@ -35,8 +34,8 @@ use super::catalog::{BucketId, BucketSpec};
 /// tick, so they could never admit its rate.
 pub const SHARE_TOKENS: f64 = 8.0;
 
-/// Time is kept in nanoseconds from the cells' epoch; a bucket whose refill
-/// from empty would take longer than this (146 years) is leased instead, so
+/// Time is the monotonic clock in nanoseconds; a bucket whose refill from
+/// empty would take longer than this (146 years) is leased instead, so
 /// arrival times never overflow.
 const HORIZON_NS: f64 = (1u64 << 62) as f64;
 
@@ -51,7 +50,7 @@ pub fn is_shared(b: &BucketSpec, workers: usize, tick_s: f64) -> bool {
 }
 
 /// One token bucket as GCRA: `tat` is when the bucket would be full again,
-/// in nanoseconds from the epoch. A call at `now` is admitted when, after
+/// on the monotonic clock in nanoseconds. A call at `now` is admitted when, after
 /// spending its token, the bucket is still no more than `burst` tokens in
 /// debt to the future: `max(tat, now) + emission <= now + limit`.
 #[derive(Debug)]
@@ -115,7 +114,6 @@ impl Gcra {
 /// worker, so all spend from the same cells.
 #[derive(Debug)]
 pub struct Cells {
-    epoch: Instant,
     cells: Box<[Option<Gcra>]>,
 }
 
@@ -126,7 +124,6 @@ impl Cells {
         shared: impl Fn(&BucketSpec) -> bool,
     ) -> Cells {
         Cells {
-            epoch: Instant::now(),
             cells: buckets
                 .into_iter()
                 .map(|b| shared(b).then(|| Gcra::new(b.rate, b.burst)))
@@ -142,12 +139,7 @@ impl Cells {
         self.cells.iter().any(Option::is_some)
     }
 
-    /// `at` in the cells' time.
-    pub fn nanos(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.epoch).as_nanos() as u64
-    }
-
-    /// Spends a token of bucket `id` at `now` (see [`Cells::nanos`]), or
+    /// Spends a token of bucket `id` at `now` (see [`monotonic_ns`]), or
     /// refuses with the seconds until one is there: the Retry-After.
     pub fn take(&self, id: BucketId, now: u64) -> Result<(), u32> {
         match &self.cells[id as usize] {
@@ -161,6 +153,19 @@ impl Cells {
             cell.give_back();
         }
     }
+}
+
+/// The monotonic clock (`CLOCK_MONOTONIC`, as `Instant`) in nanoseconds:
+/// the cells' time. Read directly, as `Instant`'s arithmetic would cost as
+/// much again as the admission itself.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The longest Retry-After, also for a bucket that never refills.
