@@ -220,11 +220,10 @@ fn throttled_call_never_reaches_upstream() {
 }
 
 // ---------------------------------------------------------------------------
-// Accuracy on two workers
+// Accuracy on two workers: a 200 rps limit is small there (a shared cell),
+// one of 2,000 rps large (leased)
 // ---------------------------------------------------------------------------
 
-const RATE: f64 = 200.0;
-const BURST: f64 = 10.0;
 const LOAD_FOR: Duration = Duration::from_secs(10);
 
 fn accuracy_server(stage_throttle: &str) -> (Server, Config) {
@@ -265,12 +264,14 @@ fn flood(port: u16, conns: usize, dur: Duration) -> (LoadCount, Duration) {
     (total, t0.elapsed())
 }
 
-fn assert_rate_accuracy(conns: usize) {
-    let (srv, _cfg) = accuracy_server("throttle = { rate = 200.0, burst = 10 }");
+fn assert_rate_accuracy(conns: usize, rate: f64, burst: u64) {
+    let (srv, _cfg) = accuracy_server(&format!(
+        "throttle = {{ rate = {rate:.1}, burst = {burst} }}"
+    ));
     let (n, elapsed) = flood(srv.port, conns, LOAD_FOR);
-    let expected = RATE * elapsed.as_secs_f64() + BURST;
+    let expected = rate * elapsed.as_secs_f64() + burst as f64;
     let ctx = format!(
-        "{conns} connection(s), {elapsed:?}: admitted {}, throttled {}, other {}, unanswered {}; expected {expected:.0} ± 5%",
+        "{rate}/s burst {burst}, {conns} connection(s), {elapsed:?}: admitted {}, throttled {}, other {}, unanswered {}; expected {expected:.0} ± 1%",
         n.ok, n.throttled, n.other, n.unanswered
     );
     eprintln!("rate accuracy: {ctx}");
@@ -280,17 +281,22 @@ fn assert_rate_accuracy(conns: usize) {
         "the load did not exceed the limit enough to measure it: {ctx}"
     );
     let err = (n.ok as f64 - expected).abs() / expected;
-    assert!(err <= 0.05, "admitted off by {:.1}%: {ctx}", err * 100.0);
+    assert!(err <= 0.01, "admitted off by {:.2}%: {ctx}", err * 100.0);
 }
 
 #[test]
 fn rate_accuracy_one_connection_two_workers() {
-    assert_rate_accuracy(1);
+    assert_rate_accuracy(1, 200.0, 10);
 }
 
 #[test]
 fn rate_accuracy_eight_connections_two_workers() {
-    assert_rate_accuracy(8);
+    assert_rate_accuracy(8, 200.0, 10);
+}
+
+#[test]
+fn leased_rate_accuracy_eight_connections_two_workers() {
+    assert_rate_accuracy(8, 2000.0, 100);
 }
 
 /// How long the flood of [`burst_accuracy_two_workers`] goes on after its

@@ -200,6 +200,9 @@ mod tests {
         assert!(is_shared(&spec(10.0, 20), 64, tick));
         // 200 rps on 2 workers: one token per worker per tick.
         assert!(is_shared(&spec(200.0, 10), 2, tick));
+        // 10 tokens a worker a tick, 50 of burst: leased (tests/throttle.rs
+        // measures its accuracy).
+        assert!(!is_shared(&spec(2000.0, 100), 2, tick));
         // AWS's account default on 2 workers: 50 tokens a tick, 2,500 of burst each.
         assert!(!is_shared(&spec(10_000.0, 5_000), 2, tick));
         // A fast bucket with a tiny burst: leases could never move its refill.
