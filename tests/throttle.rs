@@ -1,7 +1,8 @@
 //! Throttling (issue 3): account, stage, route override, usage plan per-key,
 //! plan route override and plan aggregate buckets; 429 `Too Many Requests`
 //! with `Retry-After`; throttled calls never reach the upstream; rate and
-//! burst accuracy with per-core buckets on two workers.
+//! burst accuracy on two workers; small limits on two and eight workers
+//! admit exactly what one token bucket would (issue 15).
 mod common;
 
 use common::*;
