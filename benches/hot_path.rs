@@ -5,7 +5,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use portico::config::{LimitsConfig, MethodSpec};
 use portico::http::{parse_request_head, write_error, ErrorResponse, Head, Method};
 use portico::router::{PathTemplate, RouteTable};
-use portico::throttle::{Catalog, Instruction, Local, Order};
+use portico::throttle::{monotonic_ns, Catalog, Cells, Instruction, Level, Local, Order};
+use std::sync::Arc;
 
 const REQUEST: &[u8] = b"GET /prod/items/42?verbose=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Request-Id: abc-123\r\n\r\n";
 
@@ -87,16 +88,19 @@ fn response(c: &mut Criterion) {
 }
 
 /// The throttle step of a call on a key-required route: account, route,
-/// plan and key buckets plus the key's quota, on one worker's balances.
+/// plan and key buckets plus the key's quota, on one worker's balances;
+/// then with two of the buckets shared cells (small limits).
 fn throttle(c: &mut Criterion) {
     use portico::config::{QuotaConfig, QuotaPeriod, Throttle};
     let t = Throttle {
         rate: 1e9,
-        burst: u64::MAX / 4,
+        burst: 1 << 40,
     };
     let mut catalog = Catalog::new(t);
-    let ids: Vec<u32> = (0..3)
-        .map(|i| catalog.bucket(portico::throttle::Level::Stage, format!("b{i}"), t))
+    let ids: Vec<u32> = [Level::Route, Level::Plan, Level::Plan]
+        .into_iter()
+        .enumerate()
+        .map(|(i, level)| catalog.bucket(level, format!("b{i}"), t))
         .collect();
     let quota = QuotaConfig {
         limit: u64::MAX / 4,
@@ -115,11 +119,28 @@ fn throttle(c: &mut Criterion) {
         order: Order::Grant(u64::MAX / 8),
     });
     let buckets = [0, ids[0], ids[1], ids[2]];
+    let now = monotonic_ns();
     c.bench_function("throttle_admit_account_only", |b| {
-        b.iter(|| local.admit(black_box(&buckets[..1]), None, 0))
+        b.iter(|| local.admit(black_box(&buckets[..1]), None, 0, || now))
     });
     c.bench_function("throttle_admit_4_buckets_and_quota", |b| {
-        b.iter(|| local.admit(black_box(&buckets), Some(meter), 0))
+        b.iter(|| local.admit(black_box(&buckets), Some(meter), 0, || now))
+    });
+    // Small limits mixed in: the plan and key buckets are shared cells (one
+    // compare-and-swap each; their rate is high here only so that every
+    // call is admitted, the costlier path), account and route are leased.
+    let cells = Cells::new(&catalog.buckets, |b| b.level == Level::Plan);
+    let mut mixed = Local::new(&catalog);
+    mixed.apply(Instruction::Cells(Arc::new(cells)));
+    for id in [0, ids[0]] {
+        mixed.apply(Instruction::Bucket(id, Order::Grant(u64::MAX / 8)));
+    }
+    c.bench_function("throttle_admit_4_mixed_buckets", |b| {
+        b.iter(|| mixed.admit(black_box(&buckets), None, 0, || now))
+    });
+    // What a call on a small limit adds in the pipeline: one clock read.
+    c.bench_function("throttle_admit_4_mixed_buckets_reading_the_clock", |b| {
+        b.iter(|| mixed.admit(black_box(&buckets), None, 0, monotonic_ns))
     });
 }
 

@@ -5,7 +5,7 @@
 use crate::http::{ErrorResponse, Head};
 use crate::model::{Api, Snapshot, Stage};
 use crate::server::Worker;
-use crate::throttle::{BucketId, Level, MeterId, Refusal, ACCOUNT};
+use crate::throttle::{monotonic_ns, BucketId, Level, MeterId, Refusal, ACCOUNT};
 
 use super::identity::{self, Repeated};
 
@@ -90,7 +90,7 @@ pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, 
                 // through rather than spend from the wrong balances.
                 return Ok(());
             }
-            local.admit(&a.buckets[..a.n], a.meter, w.now_secs())
+            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), monotonic_ns)
         };
         if r.is_err() {
             w.ran_dry();

@@ -387,7 +387,7 @@ impl Worker {
         // renumbered the file's limits before any worker ran).
         let mut throttle = Local::numbered(&snapshot.catalog, snapshot.catalog_gen);
         for l in &s.initial_leases {
-            throttle.apply(*l);
+            throttle.apply(l.clone());
         }
         let w = Worker {
             id: s.id,

@@ -1,10 +1,14 @@
 //! A worker's own balances: plain integers it alone touches, spent per
 //! call with no atomics and no locks, and reported to the reconciler once
-//! per tick.
+//! per tick. Small limits are the exception: their buckets are cells shared
+//! by all workers (`shared`), spent here too.
+
+use std::sync::Arc;
 
 use super::catalog::{BucketId, Catalog, Level, MeterId};
 use super::lease::Order;
 use super::reconciler::{BucketReport, Instruction, MeterReport, Report};
+use super::shared::Cells;
 
 /// Why a call was refused, with the seconds a client should wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,8 @@ struct Bucket {
     /// Seconds until the bucket refills one token: the Retry-After.
     retry_after: u32,
     level: Level,
+    /// Spent from the shared cell, not from `balance`.
+    shared: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -61,6 +67,8 @@ pub struct Local {
     /// A lease arrived since the last hurried report: the next refusal may
     /// report at once (so at most one extra report per lease).
     hurry: bool,
+    /// The small limits' buckets, shared with every other worker.
+    cells: Option<Arc<Cells>>,
 }
 
 impl Local {
@@ -98,6 +106,7 @@ impl Local {
             dirty_buckets: Vec::new(),
             dirty_meters: Vec::new(),
             hurry: true,
+            cells: None,
         }
     }
 
@@ -108,33 +117,58 @@ impl Local {
 
     /// Admits a call that spends one token from each of `buckets` and one
     /// unit of `meter`'s quota, or refuses it spending nothing. Refusals
-    /// are counted: they are the demand the reconciler leases by.
+    /// are counted: they are the demand the reconciler leases by. `clock`
+    /// (see `shared::monotonic_ns`) is read only if a bucket is a shared
+    /// cell, once.
     pub fn admit(
         &mut self,
         buckets: &[BucketId],
         meter: Option<MeterId>,
         now_secs: i64,
+        clock: impl Fn() -> u64,
     ) -> Result<(), Refusal> {
-        for &id in buckets {
+        let mut now = None;
+        for (i, &id) in buckets.iter().enumerate() {
+            // Spent at once, in one pass, and given back if a later
+            // bucket or the quota refuses.
             let b = &mut self.buckets[id as usize];
-            if b.balance == 0 {
-                b.refused += 1;
-                let retry_after = b.retry_after;
-                mark(&mut b.dirty, &mut self.dirty_buckets, id);
-                let level = b.level;
-                return Err(Refusal::Throttled { retry_after, level });
-            }
+            let retry_after = match self.cells.as_deref() {
+                Some(cells) if b.shared => {
+                    let at = *now.get_or_insert_with(&clock);
+                    match cells.take(id, at) {
+                        Ok(()) => continue,
+                        Err(retry_after) => retry_after,
+                    }
+                }
+                _ if b.balance > 0 => {
+                    b.balance -= 1;
+                    b.spent += 1;
+                    mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    continue;
+                }
+                _ => {
+                    b.refused += 1;
+                    mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    b.retry_after
+                }
+            };
+            let level = b.level;
+            self.give_back(&buckets[..i]);
+            return Err(Refusal::Throttled { retry_after, level });
         }
         if let Some(id) = meter {
             let m = &mut self.meters[id as usize];
             if m.limited && m.balance == 0 {
                 m.refused += 1;
                 mark(&mut m.dirty, &mut self.dirty_meters, id);
-                if !m.exhausted {
-                    return Err(Refusal::QuotaPending);
-                }
-                let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
-                return Err(Refusal::QuotaExceeded { retry_after });
+                let refusal = if m.exhausted {
+                    let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
+                    Refusal::QuotaExceeded { retry_after }
+                } else {
+                    Refusal::QuotaPending
+                };
+                self.give_back(buckets);
+                return Err(refusal);
             }
             if m.limited {
                 m.balance -= 1;
@@ -142,13 +176,21 @@ impl Local {
             m.calls += 1;
             mark(&mut m.dirty, &mut self.dirty_meters, id);
         }
-        for &id in buckets {
-            let b = &mut self.buckets[id as usize];
-            b.balance -= 1;
-            b.spent += 1;
-            mark(&mut b.dirty, &mut self.dirty_buckets, id);
-        }
         Ok(())
+    }
+
+    /// Returns the tokens a refused call took.
+    fn give_back(&mut self, taken: &[BucketId]) {
+        for &id in taken {
+            let b = &mut self.buckets[id as usize];
+            match self.cells.as_deref() {
+                Some(cells) if b.shared => cells.give_back(id),
+                _ => {
+                    b.balance += 1;
+                    b.spent -= 1;
+                }
+            }
+        }
     }
 
     /// Bytes sent back for a metered call, for the usage record.
@@ -160,6 +202,12 @@ impl Local {
 
     pub fn apply(&mut self, ins: Instruction) {
         match ins {
+            Instruction::Cells(cells) => {
+                for (id, b) in self.buckets.iter_mut().enumerate() {
+                    b.shared = cells.is_shared(id as BucketId);
+                }
+                self.cells = Some(cells);
+            }
             Instruction::Bucket(id, order) => {
                 let b = &mut self.buckets[id as usize];
                 match order {
@@ -265,6 +313,7 @@ fn mark(dirty: &mut bool, list: &mut Vec<u32>, id: u32) {
 mod tests {
     use super::*;
     use crate::config::{QuotaConfig, QuotaPeriod, Throttle};
+    use crate::throttle::Reconciler;
 
     fn catalog() -> Catalog {
         let mut c = Catalog::new(Throttle {
@@ -296,9 +345,9 @@ mod tests {
         let mut l = Local::new(&catalog());
         l.apply(Instruction::Bucket(0, Order::Grant(5)));
         l.apply(Instruction::Bucket(1, Order::Grant(1)));
-        assert_eq!(l.admit(&[0, 1], None, 0), Ok(()));
+        assert_eq!(l.admit(&[0, 1], None, 0, || 0), Ok(()));
         assert_eq!(
-            l.admit(&[0, 1], None, 0),
+            l.admit(&[0, 1], None, 0, || 0),
             Err(Refusal::Throttled {
                 retry_after: 2,
                 level: Level::Stage
@@ -328,9 +377,9 @@ mod tests {
             period_end: 1000,
             order: Order::Grant(1),
         });
-        assert_eq!(l.admit(&[0], Some(0), 900), Ok(()));
+        assert_eq!(l.admit(&[0], Some(0), 900, || 0), Ok(()));
         assert_eq!(
-            l.admit(&[0], Some(0), 900),
+            l.admit(&[0], Some(0), 900, || 0),
             Err(Refusal::QuotaPending),
             "lease spent, quota not: wait for the next lease"
         );
@@ -341,7 +390,7 @@ mod tests {
             order: Order::Exhausted,
         });
         assert_eq!(
-            l.admit(&[0], Some(0), 900),
+            l.admit(&[0], Some(0), 900, || 0),
             Err(Refusal::QuotaExceeded { retry_after: 100 })
         );
         l.sent(0, 42);
@@ -358,7 +407,130 @@ mod tests {
         l.apply(Instruction::Bucket(0, Order::Reclaim { keep: 1 }));
         let r = l.report(0).unwrap();
         assert_eq!(r.buckets[0].returned, 4);
-        assert_eq!(l.admit(&[0], None, 0), Ok(()));
-        assert!(l.admit(&[0], None, 0).is_err());
+        assert_eq!(l.admit(&[0], None, 0, || 0), Ok(()));
+        assert!(l.admit(&[0], None, 0, || 0).is_err());
+    }
+
+    /// Each worker's balances as the reconciler starts them for `catalog`.
+    fn workers(catalog: &Catalog, n: usize) -> Vec<Local> {
+        let today = "2026-11-25".parse().unwrap();
+        let tick = std::time::Duration::from_millis(10);
+        let mut r = Reconciler::new(catalog.clone(), n, tick, today, |_| (today, 0));
+        let mut out = vec![Vec::new(); n];
+        r.tick(0.0, today, &mut out);
+        out.into_iter()
+            .map(|ins| {
+                let mut l = Local::new(catalog);
+                ins.into_iter().for_each(|i| l.apply(i));
+                l
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_call_gives_back_what_it_took_from_shared_cells() {
+        // A leased account; the stage's 0.5/1 is a shared cell.
+        let mut c = catalog();
+        c.buckets[0].rate = 1e6;
+        c.buckets[0].burst = 1_000_000;
+        let mut l = workers(&c, 1).remove(0);
+        let now = 5_000_000_000;
+        assert_eq!(l.admit(&[0, 1], Some(0), 900, || now), Ok(()));
+        assert_eq!(
+            l.admit(&[0, 1], None, 900, || now),
+            Err(Refusal::Throttled {
+                retry_after: 2,
+                level: Level::Stage
+            }),
+            "the stage's cell is empty; its token comes in two seconds"
+        );
+        let later = now + 2_000_000_000;
+        l.apply(Instruction::Meter {
+            id: 0,
+            epoch: 99,
+            period_end: 1000,
+            order: Order::Exhausted,
+        });
+        assert_eq!(
+            l.admit(&[0, 1], Some(0), 900, || later),
+            Err(Refusal::QuotaExceeded { retry_after: 100 })
+        );
+        assert_eq!(
+            l.admit(&[0, 1], None, 900, || later),
+            Ok(()),
+            "the quota's refusal gave the stage's token back"
+        );
+        let r = l.report(0).unwrap();
+        assert_eq!(r.buckets.len(), 1, "only the leased account reports");
+        assert_eq!((r.buckets[0].spent, r.buckets[0].refused), (2, 0));
+    }
+
+    /// A token bucket counted in token-nanoseconds: `level` of `capacity`,
+    /// refilled one a nanosecond, a call costs `cost`.
+    struct Reference {
+        level: u64,
+        capacity: u64,
+        cost: u64,
+        at: u64,
+    }
+
+    impl Reference {
+        fn new(emission_ns: u64, burst: u64) -> Reference {
+            Reference {
+                level: burst * emission_ns,
+                capacity: burst * emission_ns,
+                cost: emission_ns,
+                at: 0,
+            }
+        }
+
+        /// Refills to `t`; the seconds until a token is there (0: one is).
+        fn wait(&mut self, t: u64) -> u32 {
+            self.level = (self.level + (t - self.at)).min(self.capacity);
+            self.at = t;
+            match self.cost.checked_sub(self.level) {
+                _ if self.capacity < self.cost => 3600,
+                Some(ns) if ns > 0 => ns.div_ceil(1_000_000_000).clamp(1, 3600) as u32,
+                _ => 0,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Small limits on any number of workers, calls landing on any
+        /// worker at any time: every call is admitted or refused (with its
+        /// Retry-After) exactly as one token bucket per limit would, with a
+        /// large leased account bucket spent alongside.
+        #[test]
+        fn small_limits_admit_what_one_bucket_would_on_any_worker(
+            n in 1usize..16,
+            limits in proptest::collection::vec((2_000_000u64..10_000_000_000, 0u64..200), 1..3),
+            calls in proptest::collection::vec((0u64..4, 0u64..400_000, 0usize..16), 1..200),
+        ) {
+            let mut c = Catalog::new(Throttle { rate: 1e6, burst: 1_000_000_000 });
+            let mut ids = vec![crate::throttle::ACCOUNT];
+            let mut reference = Vec::new();
+            for &(emission_ns, burst) in &limits {
+                let t = Throttle { rate: 1e9 / emission_ns as f64, burst };
+                ids.push(c.bucket(Level::Route, "route".into(), t));
+                reference.push(Reference::new(emission_ns, burst));
+            }
+            let mut locals = workers(&c, n);
+            let mut t = 0;
+            for (i, &(spread, gap_us, w)) in calls.iter().enumerate() {
+                // Mostly short gaps (bursts), some long ones (idle).
+                t += if spread == 0 { gap_us * 1000 } else { gap_us };
+                let waits: Vec<u32> = reference.iter_mut().map(|r| r.wait(t)).collect();
+                let expected = match waits.iter().position(|&w| w > 0) {
+                    None => {
+                        reference.iter_mut().for_each(|r| r.level -= r.cost);
+                        Ok(())
+                    }
+                    Some(k) => Err(Refusal::Throttled { retry_after: waits[k], level: Level::Route }),
+                };
+                let got = locals[w % n].admit(&ids, None, 0, || t);
+                proptest::prop_assert_eq!(got, expected, "call {} at {} ns on worker {}", i, t, w % n);
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Throttling and metering, exact in aggregate with nothing shared on the
-//! hot path. Each worker spends tokens and quota from its own balances
-//! (`local`); a control-plane thread (`reconciler`) hears what every worker
-//! spent and refused each tick and leases the limits out again in
-//! proportion to demand (`lease`, `quota`), persisting usage as it goes.
+//! hot path but small limits. Each worker spends tokens and quota from its
+//! own balances (`local`); a control-plane thread (`reconciler`) hears what
+//! every worker spent and refused each tick and leases the limits out again
+//! in proportion to demand (`lease`, `quota`), persisting usage as it goes.
+//! A bucket too small to split over the workers is one lock-free cell that
+//! they all spend from (`shared`).
 //!
 //! Limits are identified by dense indices into the `Catalog` the snapshot
 //! is compiled with, so a worker's balances are plain vectors.
@@ -14,6 +16,7 @@ mod lease;
 mod local;
 mod quota;
 mod reconciler;
+mod shared;
 
 pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
@@ -21,3 +24,4 @@ pub use lease::{Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};
 pub use reconciler::{Instruction, Recatalog, Reconciler, Report, UsageDelta};
+pub use shared::{is_shared, monotonic_ns, Cells, SHARE_TOKENS};

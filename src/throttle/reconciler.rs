@@ -3,6 +3,7 @@
 //! and hands usage to the store every flush interval.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -12,10 +13,13 @@ use super::calendar::Calendar;
 use super::catalog::{BucketId, Catalog, MeterId};
 use super::lease::{Lease, Order};
 use super::quota::{midnight_secs, QuotaLease};
+use super::shared::{self, Cells};
 
 /// Reconciler → worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Instruction {
+    /// The small limits' cells of a new catalog, first of its instructions.
+    Cells(Arc<Cells>),
     Bucket(BucketId, Order),
     /// A quota lease of the period `epoch`, which ends at `period_end` (Unix seconds).
     Meter {
@@ -79,7 +83,10 @@ pub struct Reconciler {
     /// Usage of keys heard under an earlier catalog, not yet stored.
     carried: Vec<UsageDelta>,
     workers: usize,
-    buckets: Vec<Lease>,
+    /// Leased buckets; `None` for those spent from a shared cell.
+    buckets: Vec<Option<Lease>>,
+    /// Cells of a new catalog, handed out with its first leases.
+    cells: Option<Arc<Cells>>,
     quotas: Vec<Option<QuotaLease>>,
     /// Usage heard since the last flush, by meter and day.
     pending: BTreeMap<(MeterId, NaiveDate), (u64, u64)>,
@@ -97,12 +104,7 @@ impl Reconciler {
         today: NaiveDate,
         mut quota_state: impl FnMut(&super::MeterSpec) -> (NaiveDate, u64),
     ) -> Reconciler {
-        let tick_s = tick.as_secs_f64();
-        let buckets = catalog
-            .buckets
-            .iter()
-            .map(|b| Lease::new(b.rate, b.burst, workers, tick_s))
-            .collect();
+        let (buckets, cells) = limits(&catalog, workers, tick);
         let quotas = catalog
             .meters
             .iter()
@@ -120,6 +122,7 @@ impl Reconciler {
             carried: Vec::new(),
             workers,
             buckets,
+            cells,
             quotas,
             pending: BTreeMap::new(),
             calendar: Calendar::SYSTEM,
@@ -155,12 +158,7 @@ impl Reconciler {
     ) -> Vec<Vec<Instruction>> {
         let usage = self.take_usage();
         self.carried.extend(usage);
-        let tick_s = tick.as_secs_f64();
-        let buckets = catalog
-            .buckets
-            .iter()
-            .map(|b| Lease::new(b.rate, b.burst, self.workers, tick_s))
-            .collect();
+        let (buckets, cells) = limits(&catalog, self.workers, tick);
         let quotas = catalog
             .meters
             .iter()
@@ -187,6 +185,7 @@ impl Reconciler {
         self.previous = Some((self.generation, old));
         self.generation = generation;
         self.buckets = buckets;
+        self.cells = cells;
         self.quotas = quotas;
         let mut out = vec![Vec::new(); self.workers];
         self.tick(0.0, today, &mut out);
@@ -228,7 +227,7 @@ impl Reconciler {
         }
         let w = r.worker.min(self.workers - 1);
         for b in &r.buckets {
-            if let Some(lease) = self.buckets.get_mut(b.id as usize) {
+            if let Some(Some(lease)) = self.buckets.get_mut(b.id as usize) {
                 lease.report(w, b.spent, b.refused, b.returned);
             }
         }
@@ -247,7 +246,13 @@ impl Reconciler {
     /// One tick: refill and lease every bucket, roll and lease every quota.
     /// The first tick (with `dt_s` 0) hands out the initial leases.
     pub fn tick(&mut self, dt_s: f64, today: NaiveDate, out: &mut [Vec<Instruction>]) {
+        if let Some(cells) = self.cells.take() {
+            for w in out.iter_mut() {
+                w.push(Instruction::Cells(cells.clone()));
+            }
+        }
         for (id, lease) in self.buckets.iter_mut().enumerate() {
+            let Some(lease) = lease else { continue };
             lease.tick(dt_s, |w, order| {
                 out[w].push(Instruction::Bucket(id as BucketId, order))
             });
@@ -347,6 +352,24 @@ impl Reconciler {
             flush(usage);
         }
     }
+}
+
+/// Each bucket of `catalog` as a lease or, for a small limit, a shared cell
+/// (`None` when no bucket is small).
+fn limits(
+    catalog: &Catalog,
+    workers: usize,
+    tick: Duration,
+) -> (Vec<Option<Lease>>, Option<Arc<Cells>>) {
+    let tick_s = tick.as_secs_f64();
+    let small = |b: &super::BucketSpec| shared::is_shared(b, workers, tick_s);
+    let leases = catalog
+        .buckets
+        .iter()
+        .map(|b| (!small(b)).then(|| Lease::new(b.rate, b.burst, workers, tick_s)))
+        .collect();
+    let cells = Cells::new(&catalog.buckets, small);
+    (leases, cells.any().then(|| Arc::new(cells)))
 }
 
 #[cfg(test)]
