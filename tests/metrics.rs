@@ -278,38 +278,21 @@ struct Shop {
 }
 
 /// Opens connections, one `GET /prod/hello` on each, until both workers
-/// hold at least one of them (as their connection gauges say), so the
-/// counts of the slot come from two workers.
+/// hold at least one of them, so the counts of the slot come from two
+/// workers.
 fn hello_on_both_workers(srv: &mut Server, ledger: &mut Ledger) -> Vec<Raw> {
-    let mut conns: Vec<Raw> = Vec::new();
-    loop {
-        for _ in 0..4 {
-            let mut c = Raw::connect(srv.port);
-            let a = ledger.call(
-                &mut c,
-                HELLO,
-                get("/prod/hello").as_bytes(),
-                Facts::default(),
-            );
-            assert_status(&a, 200, "GET /prod/hello");
-            assert_eq!(a.body_str(), "hello");
-            conns.push(c);
-        }
-        let n = conns.len() as f64;
-        let m = scrape_until(srv, "every open connection in the gauges", |m| {
-            m.sum("portico_worker_connections") == n
-        });
-        let w0 = m.value("portico_worker_connections", &[("worker", "0")]);
-        let w1 = m.value("portico_worker_connections", &[("worker", "1")]);
-        if w0 >= 1.0 && w1 >= 1.0 {
-            return conns;
-        }
-        assert!(
-            conns.len() < 64,
-            "64 connections all went to one worker: {}",
-            m.text
+    open_spread(srv, 1, 2, |srv| {
+        let mut c = Raw::connect(srv.port);
+        let a = ledger.call(
+            &mut c,
+            HELLO,
+            get("/prod/hello").as_bytes(),
+            Facts::default(),
         );
-    }
+        assert_status(&a, 200, "GET /prod/hello");
+        assert_eq!(a.body_str(), "hello");
+        c
+    })
 }
 
 fn shop_traffic() -> Shop {

@@ -366,36 +366,6 @@ fn small_limit_server(workers: usize, stage_lines: &str, plan_lines: &str) -> Se
     Server::start(&cfg)
 }
 
-/// Opens connections, four at a time, until there are at least `n` and at
-/// least `workers` workers hold some (as their connection gauges say).
-fn connections_spread(srv: &mut Server, n: usize, workers: usize) -> Vec<Client> {
-    let mut conns = Vec::new();
-    loop {
-        for _ in 0..4 {
-            conns.push(srv.connect());
-        }
-        let open = conns.len() as f64;
-        let m = scrape_until(srv, "every open connection in the gauges", |m| {
-            m.sum("portico_worker_connections") == open
-        });
-        let holding = m
-            .matching("portico_worker_connections", &[])
-            .iter()
-            .filter(|s| s.value >= 1.0)
-            .count();
-        if conns.len() >= n && holding >= workers {
-            eprintln!("{} connections over {holding} workers", conns.len());
-            return conns;
-        }
-        assert!(
-            conns.len() < n.max(64) * 2,
-            "{} connections on {holding} workers: {}",
-            conns.len(),
-            m.text
-        );
-    }
-}
-
 /// Waits until `t`: the time a bucket takes to refill is what these tests
 /// measure, so they wait it out (nothing else is awaited this way).
 fn wait_until(t: Instant) {
@@ -526,7 +496,7 @@ fn small_limit_is_one_bucket(
     burst: usize,
 ) {
     let ctx = format!("{rate}/s burst {burst} on {workers} workers");
-    let mut conns = connections_spread(&mut srv, 3 * burst, 2);
+    let mut conns = open_spread(&mut srv, 3 * burst, 2, |s| s.connect());
     let refill = Duration::from_secs_f64(burst as f64 / rate);
     let last = sequential_burst(
         &mut conns,
@@ -581,7 +551,7 @@ fn limit_1_per_s_burst_1_on_2_workers_admits_the_first_call_after_idle() {
         "route_throttle = { \"GET /a\" = { rate = 1.0, burst = 1 } }",
         "",
     );
-    let mut conns = connections_spread(&mut srv, 2, 2);
+    let mut conns = open_spread(&mut srv, 2, 2, |s| s.connect());
     let raw = get("/prod/a");
     let n = conns.len();
     // Each connection in turn makes the first call after the bucket refilled,

@@ -273,31 +273,6 @@ fn quota_period_rolls_over_at_utc_midnight() {
 // Quotas on two workers
 // ---------------------------------------------------------------------------
 
-/// Opens connections until both workers of `srv` hold at least one (as
-/// their connection gauges say).
-fn connections_on_both_workers(srv: &mut Server) -> Vec<Client> {
-    let mut conns = Vec::new();
-    loop {
-        for _ in 0..4 {
-            conns.push(srv.connect());
-        }
-        let n = conns.len() as f64;
-        let m = scrape_until(srv, "every open connection in the gauges", |m| {
-            m.sum("portico_worker_connections") == n
-        });
-        let w0 = m.value("portico_worker_connections", &[("worker", "0")]);
-        let w1 = m.value("portico_worker_connections", &[("worker", "1")]);
-        if w0 >= 1.0 && w1 >= 1.0 {
-            return conns;
-        }
-        assert!(
-            conns.len() < 64,
-            "64 connections all on one worker: {}",
-            m.text
-        );
-    }
-}
-
 /// Alice's calls on `c` until the server says her quota is used up (429
 /// `Limit Exceeded` with the period's Retry-After, not the 1 s of a call
 /// that waited for a lease in vain): admitted calls, lease timeouts.
@@ -324,7 +299,7 @@ fn a_quota_is_exact_across_two_workers_and_many_connections() {
     const LIMIT: u64 = 1000;
     let cfg = cfg("quota = { limit = 1000, period = \"DAY\" }").server("workers", "2");
     let mut srv = start(&cfg);
-    let conns = connections_on_both_workers(&mut srv);
+    let conns = open_spread(&mut srv, 1, 2, |s| s.connect());
     let n = conns.len();
     let threads: Vec<_> = conns
         .into_iter()

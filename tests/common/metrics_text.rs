@@ -244,3 +244,38 @@ pub fn scrape_until(srv: &mut Server, what: &str, pred: impl Fn(&Metrics) -> boo
         },
     )
 }
+
+/// Opens connections with `open`, four at a time, until at least `n` are
+/// open and at least `workers` workers hold one (as their connection gauges
+/// say): which worker the kernel hands a connection to is not ours to choose.
+pub fn open_spread<C>(
+    srv: &mut Server,
+    n: usize,
+    workers: usize,
+    mut open: impl FnMut(&mut Server) -> C,
+) -> Vec<C> {
+    let mut conns = Vec::new();
+    loop {
+        for _ in 0..4 {
+            conns.push(open(srv));
+        }
+        let total = conns.len() as f64;
+        let m = scrape_until(srv, "every open connection in the gauges", |m| {
+            m.sum("portico_worker_connections") == total
+        });
+        let holding = m
+            .matching("portico_worker_connections", &[])
+            .iter()
+            .filter(|s| s.value >= 1.0)
+            .count();
+        if conns.len() >= n && holding >= workers {
+            return conns;
+        }
+        assert!(
+            conns.len() < 64 + 2 * n,
+            "{} connections on {holding} of {workers} workers: {}",
+            conns.len(),
+            m.text
+        );
+    }
+}
