@@ -25,17 +25,9 @@ fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
-/// A management call on the admin listener with the token; panics unless
-/// it answers `status`. Its JSON body.
+/// A management call with the token; panics unless it answers `status`.
 fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-    let auth = bearer();
-    let r = srv.admin_json(method, path, &[("Authorization", &auth)], body.as_ref());
-    assert_eq!(
-        r.status, status,
-        "{method} {path} {body:?}: want {status}, got {} {}",
-        r.status, r.text
-    );
-    r.json
+    srv.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {

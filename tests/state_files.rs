@@ -45,14 +45,7 @@ fn config() -> Config {
 
 /// A management call with the token; panics unless it answers `status`.
 fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-    let auth = format!("Bearer {TOKEN}");
-    let r = srv.admin_json(method, path, &[("Authorization", &auth)], body.as_ref());
-    assert_eq!(
-        r.status, status,
-        "{method} {path} {body:?}: want {status}, got {} {}",
-        r.status, r.text
-    );
-    r.json
+    srv.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
 /// Imports an API whose `GET /v` needs a key, deploys it as `v1` with an

@@ -71,14 +71,7 @@ fn config(base: &Config, v: usize) -> Config {
 
 /// A management call with the token; panics unless it answers `status`.
 fn call(srv: &mut Server, method: &str, path: &str, body: Value, status: u16) -> Value {
-    let auth = format!("Bearer {TOKEN}");
-    let r = srv.admin_json(method, path, &[("Authorization", &auth)], Some(&body));
-    assert_eq!(
-        r.status, status,
-        "{method} {path} {body}: want {status}, got {} {}",
-        r.status, r.text
-    );
-    r.json
+    srv.admin_call(TOKEN, method, path, Some(&body), status)
 }
 
 fn id_of(v: &Value) -> String {

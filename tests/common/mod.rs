@@ -630,6 +630,26 @@ impl Server {
         AdminJson::of(resp, &format!("{method} {path}"))
     }
 
+    /// A management call with `Authorization: Bearer token`; panics unless
+    /// it answers `status`. Its JSON body.
+    pub fn admin_call(
+        &mut self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        let auth = format!("Bearer {token}");
+        let r = self.admin_json(method, path, &[("Authorization", &auth)], body);
+        assert_eq!(
+            r.status, status,
+            "{method} {path} {body:?}: want {status}, got {} {}",
+            r.status, r.text
+        );
+        r.json
+    }
+
     /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
     pub fn sigterm(&self) {
         self.signal("TERM");
