@@ -198,7 +198,7 @@ impl Owner {
         };
         if let Err(e) = self
             .deployed
-            .reload_control(control, &mut crate::model::system_resolve)
+            .reload_control(control, &mut crate::snapshot::system_resolve)
         {
             crate::log!(error, "management change not published: {e}");
         }

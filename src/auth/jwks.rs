@@ -24,7 +24,7 @@ use jsonwebtoken::DecodingKey;
 
 use crate::integration::call::call;
 use crate::integration::{Endpoint, Resolve};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::server::Worker;
 use crate::tls::upstream::TlsConfigFn;
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::config::PayloadVersion;
 use crate::integration::call::CallError;
 use crate::integration::lambda::Invoker;
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::server::Worker;
 
 use super::policy::{self, Statement, Verdict};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use portico::admin::credentials::CredentialsError;
 use portico::config::{self, Config, ConfigError};
-use portico::model::{system_resolve, Snapshot};
+use portico::snapshot::{system_resolve, Snapshot};
 
 /// A mistake in the config (or in what it names): printed as the config
 /// error report (every problem, rustc-style), exit status 2.

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::http::path::{EncodedSlashes, PathRules};
 use crate::http::Method;
-use crate::model::UriTemplate;
+use crate::snapshot::UriTemplate;
 use crate::router::PathTemplate;
 
 #[derive(Debug, Clone, Deserialize, Default)]

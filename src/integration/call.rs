@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::http::{Relay, Sink};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::server::Worker;
 
 use super::http_proxy::{acquire_from, read_head, Failure};

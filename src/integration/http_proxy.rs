@@ -12,7 +12,7 @@ use crate::http::{
     buffered_body_len, forward, write_status_line, BodyKind, ErrorResponse, Framing, Relay,
     RelayError, Sink, Stream, Version,
 };
-use crate::model::{Snapshot, UriPart, UriTemplate};
+use crate::snapshot::{Snapshot, UriPart, UriTemplate};
 use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 

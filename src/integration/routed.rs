@@ -2,7 +2,7 @@
 
 use crate::auth::Authorized;
 use crate::http::Head;
-use crate::model::{Api, Stage};
+use crate::snapshot::{Api, Stage};
 
 /// A request once routed: what integrations and authorizers build their
 /// upstream request or event from, while its head is still in the buffer.

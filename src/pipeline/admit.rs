@@ -3,7 +3,7 @@
 //! all decided on this worker's own balances before any integration call.
 
 use crate::http::{ErrorResponse, Head};
-use crate::model::{Api, Snapshot, Stage};
+use crate::snapshot::{Api, Snapshot, Stage};
 use crate::server::Worker;
 use crate::throttle::{monotonic_ns, BucketId, Level, MeterId, Refusal, ACCOUNT};
 

@@ -15,7 +15,7 @@ use crate::config::PayloadVersion;
 use crate::http::{ErrorResponse, Head};
 use crate::integration::lambda::event;
 use crate::integration::Routed;
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::server::Worker;
 
 use super::identity;

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::cache::{self, Gate, RouteCache, StageCache, StorePolicy};
 use crate::config::UnauthorizedStrategy;
 use crate::http::{ErrorResponse, Head, Method};
-use crate::model::{Snapshot, Stage};
+use crate::snapshot::{Snapshot, Stage};
 use crate::router::RouteMatch;
 use crate::server::{Connection, Worker};
 

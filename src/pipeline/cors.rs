@@ -4,7 +4,7 @@
 //! allowed origin carries the CORS headers; other origins get none.
 
 use crate::http::Head;
-use crate::model::Api;
+use crate::snapshot::Api;
 
 /// Adds the CORS header lines for this request to `extra` when its origin
 /// is allowed (and says so in `added`); whether it is a preflight the

@@ -30,7 +30,7 @@ use crate::http::{
 };
 use crate::integration::lambda::{self, BodyEncoding};
 use crate::integration::{self, HttpProxyIntegration, LambdaIntegration, MockIntegration, Routed};
-use crate::model::Integration;
+use crate::snapshot::Integration;
 use crate::server::{Connection, Worker};
 
 /// Whether the connection can carry another request.
@@ -269,7 +269,7 @@ pub async fn handle(w: &Worker, conn: &mut Connection) -> Outcome {
 /// What the integration will do; a proxy's request head or a Lambda
 /// event is written now, while the client's head bytes are in the buffer.
 fn plan<'s>(
-    stage: &'s crate::model::Stage,
+    stage: &'s crate::snapshot::Stage,
     at: &Routed<'_>,
     upstream_out: &mut Vec<u8>,
 ) -> Plan<'s> {
@@ -289,7 +289,7 @@ fn plan<'s>(
 
 async fn serve(
     w: &Worker,
-    snap: &crate::model::Snapshot,
+    snap: &crate::snapshot::Snapshot,
     conn: &mut Connection,
     req: &RequestInfo,
     plan: Plan<'_>,
@@ -371,7 +371,7 @@ const LATE_BODY: std::time::Duration = std::time::Duration::from_secs(1);
 /// (RFC 9110 §10.1.1); else the connection closes.
 async fn answer_without_body(
     w: &Worker,
-    snap: &crate::model::Snapshot,
+    snap: &crate::snapshot::Snapshot,
     conn: &mut Connection,
     req: &RequestInfo,
     write: impl FnOnce(&mut Connection, bool),
@@ -406,7 +406,7 @@ async fn answer_without_body(
 
 /// Reads and drops a body no integration needs, so the connection stays usable.
 async fn discard_body(
-    snap: &crate::model::Snapshot,
+    snap: &crate::snapshot::Snapshot,
     conn: &mut Connection,
     req: &RequestInfo,
 ) -> Result<(), RelayError> {

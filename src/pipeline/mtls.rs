@@ -8,7 +8,7 @@
 //! server. Never over plain HTTP.
 
 use crate::http::{ErrorResponse, Head};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 
 use super::resolve::lower_host;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::http::{Head, Version};
 use crate::metrics::{Exchange, Fields};
-use crate::model::{Api, Snapshot, Stage};
+use crate::snapshot::{Api, Snapshot, Stage};
 use crate::server::{Connection, Worker};
 use crate::throttle::{Level, MeterId};
 

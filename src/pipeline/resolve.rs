@@ -3,7 +3,7 @@
 //! path segment (`/{stage}/{path}`, as execute-api URLs are).
 
 use crate::http::{ErrorResponse, Head};
-use crate::model::{Api, Snapshot, Stage};
+use crate::snapshot::{Api, Snapshot, Stage};
 
 pub const MISSING_TOKEN: ErrorResponse = ErrorResponse::new(403, "Missing Authentication Token");
 

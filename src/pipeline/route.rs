@@ -1,7 +1,7 @@
 //! Route matching within the resolved API.
 
 use crate::http::{ErrorResponse, Method};
-use crate::model::{Api, Stage};
+use crate::snapshot::{Api, Stage};
 use crate::router::RouteMatch;
 
 use super::resolve::{Target, MISSING_TOKEN};

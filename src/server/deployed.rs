@@ -22,7 +22,7 @@ use super::warnings::Warnings;
 use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
 use crate::control::{ControlPlane, Published};
-use crate::model::{Resolver, Snapshot};
+use crate::snapshot::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
 use crate::tls::acme::challenges::Challenges;
 
@@ -487,8 +487,8 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         let s = d.current();
         let a = s.apis.iter().find(|a| a.name == api).expect(api);
         match a.stages[0].integrations[0] {
-            crate::model::Integration::HttpProxy(_) => "proxy",
-            crate::model::Integration::Unavailable => "unavailable",
+            crate::snapshot::Integration::HttpProxy(_) => "proxy",
+            crate::snapshot::Integration::Unavailable => "unavailable",
             _ => "other",
         }
     }

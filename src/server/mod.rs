@@ -33,7 +33,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::config::Config;
-use crate::model::{system_resolve, Snapshot};
+use crate::snapshot::{system_resolve, Snapshot};
 use crate::store::{Store, StoreError};
 use crate::throttle::{period_of, Calendar, CalendarError, Reconciler, UsageDelta};
 

@@ -25,7 +25,7 @@ use crate::cache::Caches;
 use crate::config::Driver;
 use crate::integration::Pool;
 use crate::metrics::{Batch, Buffers, WorkerCounts};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::throttle::{Instruction, Local, Report};
 use crate::tls::acme::challenges::{self, Challenges};
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::auth::Authorized;
 use crate::config::PayloadVersion;
 use crate::integration::Routed;
-use crate::model::Stage;
+use crate::snapshot::Stage;
 
 /// How the body goes into the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

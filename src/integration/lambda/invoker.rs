@@ -12,7 +12,7 @@ use crate::aws::sigv4;
 use crate::config::AwsConfig;
 use crate::integration::call::{call, CallError, Reply};
 use crate::integration::{Endpoint, Resolve};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::server::Worker;
 use crate::tls::upstream::TlsConfigFn;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::PayloadVersion;
 use crate::http::{end_head, ErrorResponse, Relay, Sink};
-use crate::model::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::pipeline::{Outcome, RequestInfo};
 use crate::server::{Connection, Worker};
 

@@ -6,12 +6,12 @@ mod authorizers;
 mod caching;
 mod cors;
 mod limits;
-mod snapshot;
+mod compile;
 mod uri_template;
 
 pub use cors::Cors;
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
-pub use snapshot::{
+pub use compile::{
     system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
     Snapshot, Stage, Unavailable,
 };

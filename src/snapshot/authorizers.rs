@@ -12,7 +12,7 @@ use crate::config::{ApiConfig, AuthorizerConfig, PayloadVersion, RouteConfig};
 use crate::integration::lambda::{AwsSettings, Invoker};
 use crate::tls::upstream::TlsConfigFn;
 
-use super::snapshot::CompileError;
+use super::compile::CompileError;
 
 pub struct Compiled {
     pub authorizers: Vec<Authorizer>,
