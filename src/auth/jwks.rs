@@ -22,10 +22,10 @@ use hashbrown::HashMap;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::DecodingKey;
 
+use crate::dataplane::shard::Shard;
 use crate::integration::call::call;
 use crate::integration::{Endpoint, Resolve};
 use crate::snapshot::Snapshot;
-use crate::server::Worker;
 use crate::tls::upstream::TlsConfigFn;
 
 /// How long a fetched set is used before it is fetched again.
@@ -151,7 +151,7 @@ impl JwksUrl {
         })
     }
 
-    async fn fetch(&self, w: &Worker, snap: &Snapshot) -> Result<KeySet, String> {
+    async fn fetch(&self, w: &Shard, snap: &Snapshot) -> Result<KeySet, String> {
         let mut request = format!(
             "GET {} HTTP/1.1\r\nhost: {}\r\naccept: application/json\r\n\r\n",
             self.path, self.endpoint.authority
@@ -177,7 +177,7 @@ pub struct JwksCache {
 /// the newest any worker fetched, else a fresh one if this authorizer
 /// may fetch now. `None`: no set could be had.
 pub async fn keys_for(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     source: &JwksUrl,
     kid: Option<&str>,
@@ -237,7 +237,7 @@ pub async fn keys_for(
 }
 
 /// Keeps `set` as this worker's for `source`.
-fn keep(w: &Worker, source: &JwksUrl, set: &Arc<KeySet>, at: Instant) {
+fn keep(w: &Shard, source: &JwksUrl, set: &Arc<KeySet>, at: Instant) {
     w.auth
         .borrow_mut()
         .jwks

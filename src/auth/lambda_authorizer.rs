@@ -13,10 +13,10 @@ use hashbrown::HashMap;
 use serde_json::{Map, Value};
 
 use crate::config::PayloadVersion;
+use crate::dataplane::shard::Shard;
 use crate::integration::call::CallError;
 use crate::integration::lambda::Invoker;
 use crate::snapshot::Snapshot;
-use crate::server::Worker;
 
 use super::policy::{self, Statement, Verdict};
 use super::Authorized;
@@ -179,7 +179,7 @@ impl LambdaAuthorizer {
     /// Invokes the function with `event`, or reuses the decision kept for `identity`.
     pub async fn decide(
         &self,
-        w: &Worker,
+        w: &Shard,
         snap: &Snapshot,
         identity: &str,
         event: &[u8],

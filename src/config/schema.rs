@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use crate::http::path::{EncodedSlashes, PathRules};
 use crate::http::Method;
-use crate::snapshot::UriTemplate;
 use crate::router::PathTemplate;
+use crate::snapshot::UriTemplate;
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

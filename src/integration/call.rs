@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::dataplane::shard::Shard;
 use crate::http::{Relay, Sink};
 use crate::snapshot::Snapshot;
-use crate::server::Worker;
 
 use super::http_proxy::{acquire_from, read_head, Failure};
 use super::{Endpoint, ResponseHead};
@@ -36,7 +36,7 @@ const MAX_REPLY: u64 = 16 * 1024 * 1024;
 /// reads the answer whole. A pooled connection found closed is retried
 /// once on a fresh one.
 pub async fn call(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     to: &Endpoint,
     request: &mut Vec<u8>,

@@ -8,17 +8,19 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
+use crate::dataplane::shard::Shard;
 use crate::http::{
     buffered_body_len, forward, write_status_line, BodyKind, ErrorResponse, Framing, Relay,
     RelayError, Sink, Stream, Version,
 };
 use crate::snapshot::{Snapshot, UriPart, UriTemplate};
-use crate::pipeline::{Outcome, RequestInfo};
-use crate::server::{Connection, Worker};
 
 use super::upstream_head::{parse_response_head, HeadError, ResponseHead};
 use super::{PoolKey, UpstreamConn};
-use crate::http::BAD_GATEWAY;
 use crate::tls::upstream::UpstreamTls;
 
 /// A header added to the upstream request.
@@ -49,8 +51,6 @@ pub struct HttpProxyIntegration {
     /// `https://`: how to reach the upstream over TLS.
     tls: Option<crate::tls::upstream::UpstreamTls>,
 }
-
-const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
 
 impl HttpProxyIntegration {
     pub fn compile(
@@ -213,19 +213,19 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Forwards the request whose head is already in `conn.upstream_out`.
 pub async fn forward(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     conn: &mut Connection,
-    req: &RequestInfo,
+    ex: &mut Exchange<'_>,
     proxy: &HttpProxyIntegration,
 ) -> Outcome {
     let limit = snap.limits.max_body_bytes;
     // A body already here whole travels with the head in one write, and can
     // be sent again if a pooled connection turns out to be closed.
-    let whole = match buffered_body_len(req.body, conn.stream.buffered(), limit) {
+    let whole = match buffered_body_len(ex.body, conn.stream.buffered(), limit) {
         Ok(Some(n)) => {
             let body = &conn.stream.buffered()[..n];
-            if req.body == BodyKind::Chunked {
+            if ex.body == BodyKind::Chunked {
                 forward::end_with_dechunked(&mut conn.upstream_out, body);
             } else {
                 forward::end_request_head(&mut conn.upstream_out, Some(n as u64));
@@ -235,10 +235,10 @@ pub async fn forward(
             true
         }
         Ok(None) => {
-            forward::end_request_head(&mut conn.upstream_out, forward::upstream_length(req.body));
+            forward::end_request_head(&mut conn.upstream_out, forward::upstream_length(ex.body));
             false
         }
-        Err(e) => return conn.send_error(w, req, e.into(), true).await,
+        Err(e) => return respond::error(w, conn, ex, e.into(), true).await,
     };
     let started = Instant::now();
     let deadline = started + proxy.timeout;
@@ -247,7 +247,7 @@ pub async fn forward(
         let Some((addr, mut up)) =
             acquire_from(w, snap, &proxy.addrs, proxy.tls.as_ref(), deadline).await
         else {
-            return conn.send_error(w, req, BAD_GATEWAY, !whole).await;
+            return respond::error(w, conn, ex, INTEGRATION_FAILURE, !whole).await;
         };
         let sent = if whole {
             up.stream
@@ -256,13 +256,13 @@ pub async fn forward(
                 .await
                 .map_err(|_| Failure::Upstream)
         } else {
-            send_streaming(snap, conn, req, &mut up).await
+            send_streaming(snap, conn, ex, &mut up).await
         };
         let received = match sent {
             Ok(()) => {
                 read_head(
                     &mut up.stream,
-                    req.is_head,
+                    ex.is_head,
                     &mut conn.response_head,
                     deadline,
                 )
@@ -274,22 +274,26 @@ pub async fn forward(
             Ok(()) => break (addr, up),
             // A pooled connection the upstream closed while idle: once more
             // on a new one, unless the upstream may have executed it.
-            Err(Failure::Upstream) if up.reused && whole && !retried && req.idempotent => {
+            Err(Failure::Upstream) if up.reused && whole && !retried && ex.idempotent => {
                 retried = true
             }
-            Err(Failure::Upstream) => return conn.send_error(w, req, BAD_GATEWAY, !whole).await,
-            Err(Failure::TimedOut) => return conn.send_error(w, req, TIMED_OUT, !whole).await,
-            Err(Failure::Client(Some(e))) => return conn.send_error(w, req, e, true).await,
+            Err(Failure::Upstream) => {
+                return respond::error(w, conn, ex, INTEGRATION_FAILURE, !whole).await
+            }
+            Err(Failure::TimedOut) => {
+                return respond::error(w, conn, ex, INTEGRATION_TIMEOUT, !whole).await
+            }
+            Err(Failure::Client(Some(e))) => return respond::error(w, conn, ex, e, true).await,
             Err(Failure::Client(None)) => return Outcome::Close,
         }
     };
     conn.upstream_out.clear();
-    conn.status = conn.response_head.status;
-    conn.integration = Some((
+    ex.status = conn.response_head.status;
+    ex.integration = Some((
         started.elapsed().as_micros() as u64,
         conn.response_head.status,
     ));
-    respond(w, conn, req, addr, upstream, proxy).await
+    relay_answer(w, conn, ex, addr, upstream, proxy).await
 }
 
 pub(super) enum Failure {
@@ -302,7 +306,7 @@ pub(super) enum Failure {
 
 /// A pooled connection to one of `addrs`, else a new one.
 pub(super) async fn acquire_from(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     addrs: &[SocketAddr],
     tls: Option<&UpstreamTls>,
@@ -329,20 +333,19 @@ pub(super) async fn acquire_from(
 async fn send_streaming(
     snap: &Snapshot,
     conn: &mut Connection,
-    req: &RequestInfo,
+    ex: &Exchange<'_>,
     up: &mut UpstreamConn,
 ) -> Result<(), Failure> {
-    if req.expect_continue {
-        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        conn.flush().await.map_err(|_| Failure::Client(None))?;
-    }
+    respond::continue_if_awaited(conn, ex)
+        .await
+        .map_err(|_| Failure::Client(None))?;
     up.stream
         .io
         .write_buf(&mut conn.upstream_out)
         .await
         .map_err(|_| Failure::Upstream)?;
     let relay = Relay {
-        kind: req.body,
+        kind: ex.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: Duration::from_millis(snap.timeouts.body_ms),
         deadline: Some(snap.timeouts.body_deadline()),
@@ -390,17 +393,17 @@ pub(super) async fn read_head(
 
 /// Sends the upstream's answer to the client and pools the connection if
 /// it can carry another request.
-async fn respond(
-    w: &Worker,
+async fn relay_answer(
+    w: &Shard,
     conn: &mut Connection,
-    req: &RequestInfo,
+    ex: &Exchange<'_>,
     addr: PoolKey,
     mut up: UpstreamConn,
     proxy: &HttpProxyIntegration,
 ) -> Outcome {
     let head = &conn.response_head;
-    let dechunk = head.body == BodyKind::Chunked && req.version == Version::Http10;
-    let close = req.close || w.draining() || head.body == BodyKind::UntilClose || dechunk;
+    let dechunk = head.body == BodyKind::Chunked && ex.version == Version::Http10;
+    let close = respond::closes(w, ex, head.body == BodyKind::UntilClose || dechunk);
     {
         let buf = up.stream.buffered();
         let out = &mut conn.out;
@@ -427,14 +430,14 @@ async fn respond(
             }
             _ => {}
         }
-        push_header(out, b"x-request-id", req.id.as_bytes());
+        push_header(out, b"x-request-id", ex.id.as_bytes());
         if !head.has_date {
             push_header(out, b"date", &w.date());
         }
         out.extend_from_slice(&conn.extra_head);
         out.extend_from_slice(if close {
             &b"connection: close\r\n\r\n"[..]
-        } else if req.version == Version::Http10 {
+        } else if ex.version == Version::Http10 {
             b"connection: keep-alive\r\n\r\n"
         } else {
             b"\r\n"

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use crossbeam_channel::Sender;
 
 use super::warnings::Warnings;
-use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
 use crate::control::{ControlPlane, Published};
+use crate::dataplane::Msg;
 use crate::snapshot::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
 use crate::tls::acme::challenges::Challenges;

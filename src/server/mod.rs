@@ -3,25 +3,18 @@
 //! workers, publish snapshots to them, and stop them gracefully on
 //! SIGTERM/SIGINT (a second one: at once) or when a new portico takes over.
 
-mod catch_unwind;
-mod conn;
-mod cpus;
 mod deployed;
 mod holder;
-mod idle;
-mod linger;
 mod listener;
 mod scrape;
 mod takeover;
 mod warnings;
-mod worker;
 
-pub use conn::Connection;
+pub use crate::dataplane::Msg;
 pub use deployed::Deployed;
 pub use listener::ListenError;
 pub use scrape::{scrape, total};
 pub use takeover::{TakeoverError, SOCKET as TAKEOVER_SOCKET};
-pub use worker::{Msg, Worker};
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -200,7 +193,7 @@ pub fn run_with(
             .expect("spawn signal thread");
     }
     let cpus = if config.server.pin_workers {
-        cpus::allowed()
+        crate::dataplane::allowed_cpus()
     } else {
         Vec::new()
     };
@@ -236,18 +229,20 @@ pub fn run_with(
         let (tx, rx) = unbounded();
         mailboxes.push(tx);
         let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
-        let settings = worker::Settings {
-            id,
+        let settings = crate::dataplane::Settings {
             cpu,
             driver: config.server.driver,
             max_connections: config.server.max_connections_per_worker,
-            tick,
-            initial_leases: std::mem::take(&mut initial_leases[id]),
-            reports: reports_tx.clone(),
-            workers,
-            access_log: log_tx.clone(),
+            shard: crate::dataplane::ShardSettings {
+                id,
+                tick,
+                initial_leases: std::mem::take(&mut initial_leases[id]),
+                reports: reports_tx.clone(),
+                workers,
+                access_log: log_tx.clone(),
+            },
         };
-        handles.push(worker::spawn(
+        handles.push(crate::dataplane::spawn(
             settings,
             listeners,
             snapshot.clone(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Sender};
 
-use super::worker::Msg;
+use crate::dataplane::Msg;
 use crate::metrics::WorkerCounts;
 
 /// How long a scrape waits for the workers: many ticks.

@@ -4,15 +4,15 @@
 
 mod authorizers;
 mod caching;
+mod compile;
 mod cors;
 mod limits;
-mod compile;
 mod uri_template;
 
-pub use cors::Cors;
-pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use compile::{
     system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
     Snapshot, Stage, Unavailable,
 };
+pub use cors::Cors;
+pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use uri_template::{UriPart, UriTemplate};

@@ -10,10 +10,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::aws::sigv4;
 use crate::config::AwsConfig;
+use crate::dataplane::shard::Shard;
 use crate::integration::call::{call, CallError, Reply};
 use crate::integration::{Endpoint, Resolve};
 use crate::snapshot::Snapshot;
-use crate::server::Worker;
 use crate::tls::upstream::TlsConfigFn;
 
 /// `[aws]` with the environment's defaults applied, once per compile.
@@ -115,7 +115,7 @@ impl Invoker {
     /// Invokes the function with `event` (RequestResponse) and waits for its result.
     pub async fn invoke(
         &self,
-        w: &Worker,
+        w: &Shard,
         snap: &Snapshot,
         event: &[u8],
     ) -> Result<Reply, CallError> {

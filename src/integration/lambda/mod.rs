@@ -14,20 +14,20 @@ pub use invoker::{AwsSettings, Credentials, Invoker};
 use std::time::{Duration, Instant};
 
 use crate::config::PayloadVersion;
-use crate::http::{end_head, ErrorResponse, Relay, Sink};
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
+use crate::dataplane::shard::Shard;
+use crate::http::{end_head, Relay, Sink};
 use crate::snapshot::Snapshot;
-use crate::pipeline::{Outcome, RequestInfo};
-use crate::server::{Connection, Worker};
 
 use super::call::CallError;
-use crate::http::BAD_GATEWAY;
 
 pub struct LambdaIntegration {
     pub payload: PayloadVersion,
     pub invoker: Invoker,
 }
-
-const TIMED_OUT: ErrorResponse = ErrorResponse::new(504, "Endpoint request timed out");
 
 /// Not taken from a function's result: framing is the gateway's.
 const DROPPED: &[&str] = &[
@@ -42,23 +42,20 @@ const DROPPED: &[&str] = &[
 /// Reads the body, finishes the event begun in `conn.upstream_out`,
 /// invokes the function and answers with its mapped result.
 pub async fn serve(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     conn: &mut Connection,
-    req: &RequestInfo,
+    ex: &mut Exchange<'_>,
     lambda: &LambdaIntegration,
     encoding: BodyEncoding,
 ) -> Outcome {
-    if req.expect_continue && conn.stream.buffered().is_empty() {
-        conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        if conn.flush().await.is_err() {
-            return Outcome::Close;
-        }
+    if respond::continue_if_awaited(conn, ex).await.is_err() {
+        return Outcome::Close;
     }
     let mut body = std::mem::take(&mut conn.scratch);
     body.clear();
     let relay = Relay {
-        kind: req.body,
+        kind: ex.body,
         limit: snap.limits.max_body_bytes,
         read_timeout: Duration::from_millis(snap.timeouts.body_ms),
         deadline: Some(snap.timeouts.body_deadline()),
@@ -66,7 +63,7 @@ pub async fn serve(
     if let Err(e) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
         conn.scratch = body;
         return match e.client_answer() {
-            Some(err) => conn.send_error(w, req, err, true).await,
+            Some(err) => respond::error(w, conn, ex, err, true).await,
             None => Outcome::Close,
         };
     }
@@ -77,15 +74,16 @@ pub async fn serve(
     let reply = lambda.invoker.invoke(w, snap, &conn.upstream_out).await;
     conn.upstream_out.clear();
     let answer = match reply {
-        Err(CallError::TimedOut) => {
-            Err((TIMED_OUT, "no result within the integration timeout".into()))
-        }
+        Err(CallError::TimedOut) => Err((
+            INTEGRATION_TIMEOUT,
+            "no result within the integration timeout".into(),
+        )),
         Err(CallError::Failed) => Err((
-            BAD_GATEWAY,
+            INTEGRATION_FAILURE,
             "the Invoke API could not be reached or answered badly".into(),
         )),
         Ok(reply) => {
-            conn.integration = Some((started.elapsed().as_micros() as u64, reply.status));
+            ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
             match (reply.status, reply.function_error) {
                 (200..=299, false) => result::map(lambda.payload, &reply.body)
                     .map_err(|e| format!("result refused: {e}")),
@@ -94,11 +92,11 @@ pub async fn serve(
                 }
                 (status, _) => Err(format!("result refused: the Invoke API answered {status}")),
             }
-            .map_err(|why| (BAD_GATEWAY, why))
+            .map_err(|why| (INTEGRATION_FAILURE, why))
         }
     };
     match answer {
-        Ok(a) => write_answer(w, conn, req, &a).await,
+        Ok(a) => write_answer(w, conn, ex, &a).await,
         Err((err, why)) => {
             crate::log!(
                 warn,
@@ -106,19 +104,19 @@ pub async fn serve(
                 "lambda `{}`: {why}",
                 lambda.invoker.function
             );
-            conn.send_error(w, req, err, false).await
+            respond::error(w, conn, ex, err, false).await
         }
     }
 }
 
 async fn write_answer(
-    w: &Worker,
+    w: &Shard,
     conn: &mut Connection,
-    req: &RequestInfo,
+    ex: &mut Exchange<'_>,
     a: &result::Answer,
 ) -> Outcome {
-    let close = req.close || w.draining();
-    conn.status = a.status;
+    let close = respond::closes(w, ex, false);
+    ex.status = a.status;
     let out = &mut conn.out;
     crate::http::write_status_line(out, a.status);
     for (name, value) in &a.headers {
@@ -133,14 +131,11 @@ async fn write_answer(
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(a.body.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
-    end_head(out, req.id.as_bytes(), &w.date(), &conn.extra_head, close);
-    if !req.is_head {
+    end_head(out, ex.id.as_bytes(), &w.date(), &conn.extra_head, close);
+    if !ex.is_head {
         out.extend_from_slice(&a.body);
     }
-    match conn.flush().await {
-        Ok(()) if !close => Outcome::KeepAlive,
-        _ => Outcome::Close,
-    }
+    respond::send(conn, close).await
 }
 
 /// A function cannot split the answer's head with a header of its own.

@@ -12,7 +12,7 @@ use crate::snapshot::Snapshot;
 
 use super::resolve::lower_host;
 
-pub const MISDIRECTED: ErrorResponse = ErrorResponse::new(421, "Misdirected Request");
+use crate::dataplane::errors::MISDIRECTED;
 
 /// The connection's side: whether it is TLS, the SNI it asked for, and
 /// whether a (verified) client certificate came with it.

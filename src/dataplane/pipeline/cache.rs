@@ -7,13 +7,13 @@ use std::rc::Rc;
 
 use crate::cache::{self, Gate, RouteCache, StageCache, StorePolicy};
 use crate::config::UnauthorizedStrategy;
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::FORBIDDEN;
+use crate::dataplane::exchange::Exchange;
+use crate::dataplane::shard::Shard;
 use crate::http::{ErrorResponse, Head, Method};
-use crate::snapshot::{Snapshot, Stage};
 use crate::router::RouteMatch;
-use crate::server::{Connection, Worker};
-
-use super::admit::FORBIDDEN;
-use super::RequestInfo;
+use crate::snapshot::{Snapshot, Stage};
 
 /// An invalidation the client may not make, under FAIL_WITH_403.
 const NOT_ALLOWED: ErrorResponse = FORBIDDEN;
@@ -88,12 +88,12 @@ pub fn decide<'s>(
 /// Writes the stored answer into `conn.out` if there is a fresh one.
 /// `extra`: this exchange's own header lines (CORS).
 pub fn serve_hit(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     out: &mut Vec<u8>,
     extra: &[u8],
     l: &Lookup<'_>,
-    req: &RequestInfo,
+    ex: &Exchange<'_>,
 ) -> bool {
     if l.refresh {
         return false;
@@ -108,7 +108,7 @@ pub fn serve_hit(
     out.extend_from_slice(b"age: ");
     out.extend_from_slice(itoa::Buffer::new().format(age).as_bytes());
     out.extend_from_slice(b"\r\nx-request-id: ");
-    out.extend_from_slice(req.id.as_bytes());
+    out.extend_from_slice(ex.id.as_bytes());
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(&w.date());
     out.extend_from_slice(b"\r\n");
@@ -117,11 +117,11 @@ pub fn serve_hit(
         out.extend_from_slice(WARNING);
     }
     out.extend_from_slice(extra);
-    if req.close || w.draining() {
+    if ex.close || w.draining() {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if !req.is_head {
+    if !ex.is_head {
         out.extend_from_slice(body);
     }
     true
@@ -146,7 +146,7 @@ pub struct Fill<'s, 'w> {
 }
 
 struct FillGuard<'w> {
-    w: &'w Worker,
+    w: &'w Shard,
     stage: usize,
     key: Vec<u8>,
 }
@@ -158,7 +158,7 @@ impl Drop for FillGuard<'_> {
 }
 
 /// Joins or opens the fill for this key (GETs only; a refresh does not wait).
-pub fn begin_fill<'s, 'w>(w: &'w Worker, lookup: Lookup<'s>) -> Fill<'s, 'w> {
+pub fn begin_fill<'s, 'w>(w: &'w Shard, lookup: Lookup<'s>) -> Fill<'s, 'w> {
     let (mut wait_for, mut guard) = (None, None);
     if lookup.fill && !lookup.refresh {
         match w
@@ -188,20 +188,20 @@ impl Fill<'_, '_> {
     /// in `conn.out` from the cache.
     pub async fn wait_for_other(
         &mut self,
-        w: &Worker,
+        w: &Shard,
         snap: &Snapshot,
         conn: &mut Connection,
-        req: &RequestInfo,
+        ex: &Exchange<'_>,
     ) -> bool {
         let Some(gate) = self.wait_for.take() else {
             return false;
         };
         let _ = monoio::time::timeout(self.lookup.stage.coalesce_wait, gate.wait()).await;
-        serve_hit(w, snap, &mut conn.out, &conn.extra_head, &self.lookup, req)
+        serve_hit(w, snap, &mut conn.out, &conn.extra_head, &self.lookup, ex)
     }
 
     /// Marks the answer as a miss and captures it, if it may be stored.
-    pub fn prepare(&self, snap: &Snapshot, conn: &mut Connection) {
+    pub fn capture(&self, snap: &Snapshot, conn: &mut Connection) {
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {
             conn.extra_head.extend_from_slice(WARNING);
@@ -212,7 +212,7 @@ impl Fill<'_, '_> {
     }
 
     /// Stores the captured answer if it may be, then releases any waiters.
-    pub fn finish(self, w: &Worker, snap: &Snapshot, conn: &mut Connection) {
+    pub fn store(self, w: &Shard, snap: &Snapshot, conn: &mut Connection, ex: &Exchange<'_>) {
         let l = &self.lookup;
         if conn.capture {
             let policy = StorePolicy {
@@ -220,7 +220,7 @@ impl Fill<'_, '_> {
                 max_item_bytes: l.stage.max_item_bytes,
                 allow_set_cookie: l.route.allow_set_cookie,
                 cache_header: &snap.cache_header,
-                gateway_cors: conn.cors,
+                gateway_cors: ex.cors,
             };
             if let Some(s) = cache::storable(&conn.captured, &policy) {
                 let (head, body) = s.head.split_at(s.body_at);

@@ -2,26 +2,12 @@
 //! and, if the stage keeps one, its access log buffer. Both are the
 //! worker's own; nothing here is shared or blocks.
 
-use std::time::Instant;
-
+use crate::dataplane::conn::Connection;
+use crate::dataplane::exchange::Exchange;
+use crate::dataplane::shard::Shard;
 use crate::http::{Head, Version};
-use crate::metrics::{Exchange, Fields};
-use crate::snapshot::{Api, Snapshot, Stage};
-use crate::server::{Connection, Worker};
-use crate::throttle::{Level, MeterId};
-
-use super::RequestInfo;
-
-/// What the earlier steps learnt about the request.
-#[derive(Default)]
-pub struct Seen<'s> {
-    pub api: Option<&'s Api>,
-    pub stage: Option<&'s Stage>,
-    pub route: Option<usize>,
-    pub throttled: Option<Level>,
-    pub meter: Option<MeterId>,
-    pub cache: Option<bool>,
-}
+use crate::metrics::{Exchange as Counted, Fields};
+use crate::snapshot::Snapshot;
 
 /// Copies the request's method and path (`GET /prod/x?y`), as the head's
 /// bytes are consumed before the line is written.
@@ -37,24 +23,22 @@ pub fn keep_request_line(to: &mut Vec<u8>, head: &Head, buf: &[u8]) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn exchange(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     conn: &Connection,
-    req: &RequestInfo,
-    seen: &Seen<'_>,
-    started: Instant,
+    ex: &Exchange<'_>,
     received: u64,
     sent: u64,
 ) {
-    let latency_us = started.elapsed().as_micros() as u64;
+    let seen = ex;
+    let latency_us = ex.started.elapsed().as_micros() as u64;
     let count = |slot| {
-        w.metrics.borrow_mut().record(&Exchange {
+        w.metrics.borrow_mut().record(&Counted {
             slot,
-            status: conn.status,
+            status: ex.status,
             latency_us,
-            integration_us: conn.integration.map(|(us, _)| us),
+            integration_us: ex.integration.map(|(us, _)| us),
             bytes_in: received,
             bytes_out: sent,
             cache: seen.cache,
@@ -86,28 +70,28 @@ pub fn exchange(
         .meter
         .and_then(|m| snap.catalog.meters.get(m as usize))
         .map(|m| m.key_id.as_str());
-    let time = w.clf_date();
+    let time = w.clock.clf_date();
     let fields = Fields {
-        request_id: req.id.as_bytes(),
+        request_id: ex.id.as_bytes(),
         source_ip: &conn.peer_ip,
         request_time: &time,
         request_time_epoch_ms: w.now_ms(),
         http_method: std::str::from_utf8(method).unwrap_or("-"),
         resource_path: resource,
         path,
-        status: conn.status,
-        protocol: match req.version {
+        status: ex.status,
+        protocol: match ex.version {
             Version::Http10 => "HTTP/1.0",
             _ => "HTTP/1.1",
         },
         response_length: sent,
         response_latency_ms: latency_us / 1000,
-        integration_latency_ms: conn.integration.map(|(us, _)| us / 1000),
-        integration_status: conn.integration.map(|(_, s)| s),
+        integration_latency_ms: ex.integration.map(|(us, _)| us / 1000),
+        integration_status: ex.integration.map(|(_, s)| s),
         api_key_id: key_id,
         stage: &stage.name,
         api_id: &api.id,
-        error_message: conn.error,
+        error_message: ex.error,
     };
     w.access_log
         .borrow_mut()

@@ -1,10 +1,11 @@
 //! Route matching within the resolved API.
 
 use crate::http::{ErrorResponse, Method};
-use crate::snapshot::{Api, Stage};
 use crate::router::RouteMatch;
+use crate::snapshot::{Api, Stage};
 
-use super::resolve::{Target, MISSING_TOKEN};
+use super::resolve::Target;
+use crate::dataplane::errors::MISSING_AUTHENTICATION_TOKEN as MISSING_TOKEN;
 
 /// The API, stage and matched route; an unknown route gets API Gateway's
 /// 403 "Missing Authentication Token", which hides what exists.

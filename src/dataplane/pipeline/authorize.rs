@@ -12,28 +12,22 @@ use crate::auth::jwt::{has_scope, JwtError};
 use crate::auth::lambda_authorizer::{IdentitySource, Kind, Refusal};
 use crate::auth::{Authorized, Authorizer, JwtAuthorizer, LambdaAuthorizer};
 use crate::config::PayloadVersion;
+use crate::dataplane::shard::Shard;
 use crate::http::{ErrorResponse, Head};
 use crate::integration::lambda::event;
 use crate::integration::Routed;
 use crate::snapshot::Snapshot;
-use crate::server::Worker;
 
 use super::identity;
 
-pub const UNAUTHORIZED: ErrorResponse = ErrorResponse::new(401, "Unauthorized");
-const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
-const NOT_ALLOWED: ErrorResponse =
-    ErrorResponse::new(403, "User is not authorized to access this resource").keyed("Message");
-const EXPLICIT_DENY: ErrorResponse = ErrorResponse::new(
-    403,
-    "User is not authorized to access this resource with an explicit deny",
-)
-.keyed("Message");
-const AUTHORIZER_FAILED: ErrorResponse = ErrorResponse::new(500, "Internal server error");
+use crate::dataplane::errors::{
+    ACCESS_DENIED as NOT_ALLOWED, AUTHORIZER_FAILURE as AUTHORIZER_FAILED, EXPLICIT_DENY,
+    FORBIDDEN, UNAUTHORIZED,
+};
 
 /// The caller as the route's authorizer found it; `None`: the route has none.
 pub async fn check(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     r: &Routed<'_>,
 ) -> Result<Option<Rc<Authorized>>, ErrorResponse> {
@@ -51,7 +45,7 @@ pub async fn check(
 }
 
 async fn jwt_check(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     jwt: &JwtAuthorizer,
     head: &Head,
@@ -84,7 +78,7 @@ async fn jwt_check(
 }
 
 async fn lambda_check(
-    w: &Worker,
+    w: &Shard,
     snap: &Snapshot,
     l: &LambdaAuthorizer,
     r: &Routed<'_>,

@@ -4,8 +4,6 @@
 //! upstream's `x-request-id`, so a client could forge log lines and
 //! claim another call's id.
 
-use crate::server::Worker;
-
 /// Room for a UUID (36 characters).
 const MAX_LEN: usize = 36;
 
@@ -16,10 +14,6 @@ pub struct RequestId {
 }
 
 impl RequestId {
-    pub fn assign(w: &Worker) -> RequestId {
-        Self::generate(w.random_u128())
-    }
-
     /// A version-4 UUID from 128 random bits, formatted without allocating.
     pub fn generate(random: u128) -> RequestId {
         let mut r = random.to_be_bytes();

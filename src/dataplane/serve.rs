@@ -5,112 +5,30 @@
 //! for a request's first byte, or lingers after its last answer, the worker
 //! may close it to admit a new connection (see `idle`).
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use super::conn::Connection;
+use super::errors::UNAVAILABLE;
+use super::exchange::Outcome;
 use super::linger::{linger, LINGER_TIME};
-use super::worker::{Refusal, Slot, Worker};
-use crate::http::{parse_request_head, write_error, ErrorResponse, Head, HttpError, Io, Stream};
+use super::pipeline;
+use super::request_id::RequestId;
+use super::respond;
+use super::runtime::{Refusal, Slot, Worker};
+use super::shard::Shard;
+use crate::http::{parse_request_head, write_error, Head, HttpError, Io, Stream};
 use crate::integration::ResponseHead;
-use crate::pipeline::{self, Outcome, RequestId, RequestInfo};
 
 /// Initial read buffer of a client connection; grows for large heads.
 const CLIENT_BUFFER: usize = 8 * 1024;
 
-pub struct Connection {
-    pub stream: Stream,
-    /// Bytes for the client, reused across requests.
-    pub out: Vec<u8>,
-    /// Bytes for the upstream, reused across requests.
-    pub upstream_out: Vec<u8>,
-    pub scratch: Vec<u8>,
-    pub head: Head,
-    pub response_head: ResponseHead,
-    pub peer_ip: String,
-    /// Bytes written to the client so far, for usage records.
-    pub sent: u64,
-    /// Header lines the integration adds to this response (`x-cache: Miss`).
-    pub extra_head: Vec<u8>,
-    /// Keep a copy of what is written, for the cache to store.
-    pub capture: bool,
-    /// Largest body worth capturing whole (the stage's item limit).
-    pub capture_limit: usize,
-    pub captured: Vec<u8>,
-    /// The status sent for the current request, for metrics and logs.
-    pub status: u16,
-    /// The integration's response time (µs) and status, when it answered.
-    pub integration: Option<(u64, u16)>,
-    /// The gateway's own error message, when it answered with one.
-    pub error: Option<&'static str>,
-    /// The request's method and path, kept for an access log line.
-    pub log_path: Vec<u8>,
-    /// The request path in canonical form when it had to be rewritten.
-    pub path: Vec<u8>,
-    /// The gateway added CORS header lines to this exchange's answer.
-    pub cors: bool,
-    /// The client came over TLS (the HTTPS listener).
-    pub https: bool,
-    /// The client certificate it presented (mutual TLS), described once
-    /// per connection for integrations; `None` until the first request.
-    pub client_cert: Option<Option<std::rc::Rc<serde_json::Value>>>,
-}
-
-impl Connection {
-    pub async fn flush(&mut self) -> io::Result<()> {
-        self.sent += self.out.len() as u64;
-        if self.capture {
-            self.captured.extend_from_slice(&self.out);
-        }
-        self.stream.io.write_buf(&mut self.out).await
-    }
-
-    /// Answers the request with the gateway's own error.
-    pub async fn send_error(
-        &mut self,
-        w: &Worker,
-        req: &RequestInfo,
-        err: ErrorResponse,
-        close: bool,
-    ) -> Outcome {
-        self.answer(w, req.id.as_bytes(), err, close || req.close)
-            .await
-    }
-
-    async fn answer(
-        &mut self,
-        w: &Worker,
-        request_id: &[u8],
-        err: ErrorResponse,
-        close: bool,
-    ) -> Outcome {
-        let close = close || w.draining();
-        // The gateway's own answers are never stored.
-        self.capture = false;
-        self.status = err.status;
-        self.error = Some(err.message);
-        // The answer's own headers (CORS, the cache's Miss tag) go with it too.
-        write_error(
-            &mut self.out,
-            err,
-            request_id,
-            &w.date(),
-            &self.extra_head,
-            close,
-        );
-        match self.flush().await {
-            Ok(()) if !close => Outcome::KeepAlive,
-            _ => Outcome::Close,
-        }
-    }
-}
-
 /// Serves one client connection; `tls`: the HTTPS listener's certificates.
 pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<crate::tls::Tls>>) {
-    let w = &*slot.w;
+    let w = &slot.w.shard;
     let Some(io) = transport(w, io, tls) else {
         return;
     };
@@ -129,11 +47,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         capture: false,
         capture_limit: 0,
         captured: Vec::new(),
-        status: 0,
-        integration: None,
-        error: None,
         log_path: Vec::new(),
-        cors: false,
         client_cert: None,
     };
     if exchanges(w, &slot, &mut conn).await == Ending::Quiet {
@@ -142,18 +56,19 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         return;
     }
     // Only waiting for the client to finish: reusable meanwhile.
-    w.idle.park(slot.idle);
+    let idle = &slot.w.idle;
+    idle.park(slot.idle);
     let buf = std::mem::take(&mut conn.out);
     monoio::select! {
         _ = linger(&mut conn.stream.io, buf) => {},
-        _ = w.idle.evicted(slot.idle) => {},
+        _ = idle.evicted(slot.idle) => {},
     }
 }
 
 /// A new connection the worker has no room for: 503 with Retry-After,
 /// then a lingering close.
 pub async fn refuse(r: Refusal, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) {
-    let w = &*r.0;
+    let w = &r.0.shard;
     let Some(io) = transport(w, io, tls) else {
         return;
     };
@@ -170,12 +85,8 @@ pub async fn refuse(r: Refusal, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>
     }
 }
 
-/// The answer to a connection the worker cannot take: every one of its
-/// connections is mid-request.
-const UNAVAILABLE: ErrorResponse = ErrorResponse::new(503, "Service Unavailable").retry_after(1);
-
 /// The connection's transport: plain, or TLS with the listener's certificates.
-fn transport(w: &Worker, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) -> Option<Io> {
+fn transport(w: &Shard, io: TcpStream, tls: Option<Arc<crate::tls::Tls>>) -> Option<Io> {
     let _ = io.set_nodelay(true);
     Some(match tls {
         None => Io::plain(io),
@@ -208,15 +119,14 @@ enum Ending {
 }
 
 /// Request after request until the connection ends.
-async fn exchanges(w: &Worker, slot: &Slot, conn: &mut Connection) -> Ending {
+async fn exchanges(w: &Shard, slot: &Slot, conn: &mut Connection) -> Ending {
     let mut first = true;
     loop {
-        match read_head(w, slot.idle, conn, first).await {
+        match read_head(&slot.w, slot.idle, conn, first).await {
             Ok(()) => {}
             Err(None) => return Ending::Quiet,
             Err(Some(e)) => {
-                let id = RequestId::generate(w.random_u128());
-                conn.answer(w, id.as_bytes(), e.into(), true).await;
+                respond::unreadable(w, conn, e.into()).await;
                 return Ending::Answered;
             }
         }
@@ -236,13 +146,13 @@ async fn exchanges(w: &Worker, slot: &Slot, conn: &mut Connection) -> Ending {
 /// Between requests the connection is parked as reusable (`idle`): the
 /// worker may close it to admit another.
 async fn read_head(
-    w: &Worker,
+    worker: &Worker,
     idle: u32,
     conn: &mut Connection,
     first: bool,
 ) -> Result<(), Option<HttpError>> {
     let (limits, timeouts) = {
-        let s = w.snapshot();
+        let s = worker.shard.snapshot();
         (s.limits, s.timeouts)
     };
     let header_timeout = Duration::from_millis(timeouts.header_ms);
@@ -262,14 +172,14 @@ async fn read_head(
                 } else {
                     Duration::from_millis(timeouts.keepalive_ms)
                 };
-                w.idle.park(idle);
+                worker.idle.park(idle);
                 let read = monoio::select! {
                     read = monoio::time::timeout(wait, conn.stream.fill()) => Some(read),
-                    _ = w.idle.evicted(idle) => None,
+                    _ = worker.idle.evicted(idle) => None,
                 };
                 // Evicted, even if a request began at the same moment.
                 match read {
-                    Some(read) if w.idle.unpark(idle) => read,
+                    Some(read) if worker.idle.unpark(idle) => read,
                     _ => return Err(None),
                 }
             }

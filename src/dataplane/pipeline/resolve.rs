@@ -2,10 +2,9 @@
 //! mapping, else the API answering on the Host with the stage as the first
 //! path segment (`/{stage}/{path}`, as execute-api URLs are).
 
+use crate::dataplane::errors::MISSING_AUTHENTICATION_TOKEN as MISSING_TOKEN;
 use crate::http::{ErrorResponse, Head};
 use crate::snapshot::{Api, Snapshot, Stage};
-
-pub const MISSING_TOKEN: ErrorResponse = ErrorResponse::new(403, "Missing Authentication Token");
 
 /// The API and stage, and the path left for routing.
 pub struct Target<'s, 'b> {

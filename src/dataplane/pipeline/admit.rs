@@ -2,16 +2,13 @@
 //! applies (account → stage or route → plan → key) and the key's quota,
 //! all decided on this worker's own balances before any integration call.
 
+use crate::dataplane::errors::{FORBIDDEN, QUOTA_EXCEEDED, THROTTLED};
+use crate::dataplane::shard::Shard;
 use crate::http::{ErrorResponse, Head};
 use crate::snapshot::{Api, Snapshot, Stage};
-use crate::server::Worker;
 use crate::throttle::{monotonic_ns, BucketId, Level, MeterId, Refusal, ACCOUNT};
 
 use super::identity::{self, Repeated};
-
-pub const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
-const THROTTLED: ErrorResponse = ErrorResponse::new(429, "Too Many Requests");
-const QUOTA_EXCEEDED: ErrorResponse = ErrorResponse::new(429, "Limit Exceeded");
 
 /// Ticks a call waits for a quota lease before it is refused: enough for
 /// the reconciler to move unused leases from an idle worker.
@@ -80,7 +77,7 @@ pub fn check<'k>(
 
 /// Spends from this worker's balances, or refuses with AWS's answer and
 /// the level that refused.
-pub async fn spend(w: &Worker, a: &Admission<'_>) -> Result<(), (ErrorResponse, Level)> {
+pub async fn spend(w: &Shard, a: &Admission<'_>) -> Result<(), (ErrorResponse, Level)> {
     let mut waited = 0;
     loop {
         let r = {

@@ -1,0 +1,363 @@
+//! A worker's runtime: one thread, pinned to one core, with its own
+//! io_uring (or epoll) driver and listeners. It accepts connections (at the
+//! cap, closing the longest-idle one or answering 503), runs each one's
+//! exchanges (`serve.rs`) on its [`Shard`], ticks the shard's clock and
+//! mailbox, and drains at shutdown. A panic in one connection ends only
+//! that connection (`catch_unwind`).
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::net::TcpListener as StdListener;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use monoio::net::TcpListener;
+use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
+
+use super::catch_unwind::CatchUnwind;
+use super::idle::Idle;
+use super::serve;
+use super::shard::{self, Msg, Shard};
+use crate::config::Driver;
+use crate::snapshot::Snapshot;
+
+pub struct Settings {
+    pub cpu: Option<usize>,
+    pub driver: Driver,
+    pub max_connections: usize,
+    pub shard: shard::Settings,
+}
+
+/// io_uring submission queue entries.
+const RING_ENTRIES: u32 = 4096;
+
+pub struct Worker {
+    pub shard: Shard,
+    max_connections: usize,
+    /// Connections that can be closed to admit a new one.
+    pub idle: Idle,
+    /// Connections being answered 503 for want of room.
+    refusing: Cell<usize>,
+    busy: Cell<usize>,
+    /// Connections accepted whose first request has not begun: the drain
+    /// waits for them (a little), since their client has sent, or is about
+    /// to send, a request that no other process will see.
+    fresh: Cell<usize>,
+    /// What each request in flight is (`GET /prod/x`), by connection slot,
+    /// for the log when the drain cuts them; reused, so no allocation per
+    /// request once a slot has served one.
+    requests: RefCell<Vec<String>>,
+}
+
+type Ready = Sender<Result<&'static str, (usize, String)>>;
+
+/// `listeners`: the plain ones and the HTTPS ones (usually one each, or
+/// none for HTTPS; more when more were handed over than there are workers).
+pub fn spawn(
+    settings: Settings,
+    listeners: (Vec<StdListener>, Vec<StdListener>),
+    snapshot: Arc<Snapshot>,
+    mailbox: Receiver<Msg>,
+    ready: Ready,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("portico-w{}", settings.shard.id))
+        .spawn(move || {
+            let id = settings.shard.id;
+            if let Some(cpu) = settings.cpu {
+                if let Err(e) = monoio::utils::bind_to_cpu_set([cpu]) {
+                    crate::log!(warn, worker = id, "cannot pin to CPU {cpu}: {e}");
+                }
+            }
+            let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
+            let worker = Rc::new(Worker::new(&settings, snapshot, mailbox));
+            let ready2 = ready.clone();
+            let run = move || serve(worker, listeners, drain, ready2);
+            if let Err(e) = block_on(settings.driver, run) {
+                let _ = ready.send(Err((
+                    id,
+                    format!("cannot start the {:?} runtime: {e}", settings.driver),
+                )));
+            }
+        })
+        .expect("spawn worker thread")
+}
+
+fn block_on<F: Future<Output = ()>>(
+    driver: Driver,
+    fut: impl FnOnce() -> F,
+) -> std::io::Result<()> {
+    match driver {
+        Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
+            .uring_builder(uring_setup())
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+        Driver::IoUring => RuntimeBuilder::<IoUringDriver>::new()
+            .uring_builder(uring_setup())
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut()),
+    }
+    Ok(())
+}
+
+/// Ring set-up: cooperative task running (completions are run when the
+/// worker next enters the kernel instead of interrupting it) and a single
+/// issuer (only this thread submits, so the kernel skips its locking).
+/// Both need Linux 6.0; older kernels get a plain ring.
+fn uring_setup() -> io_uring::Builder {
+    let mut tuned = io_uring::IoUring::builder();
+    tuned.setup_coop_taskrun().setup_single_issuer();
+    if tuned.build(8).is_ok() {
+        tuned
+    } else {
+        io_uring::IoUring::builder()
+    }
+}
+
+async fn serve(
+    w: Rc<Worker>,
+    (plain, tls): (Vec<StdListener>, Vec<StdListener>),
+    drain: Duration,
+    ready: Ready,
+) {
+    let all = plain
+        .into_iter()
+        .map(|l| (l, false))
+        .chain(tls.into_iter().map(|l| (l, true)));
+    let mut listeners = Vec::new();
+    for (l, tls) in all {
+        match TcpListener::from_std(l) {
+            Ok(l) => listeners.push((l, tls)),
+            Err(e) => {
+                let _ = ready.send(Err((w.shard.id, format!("cannot register listener: {e}"))));
+                return;
+            }
+        }
+    }
+    let driver = if monoio::utils::is_legacy() {
+        "epoll (io_uring unavailable or disabled)"
+    } else {
+        "io_uring"
+    };
+    let _ = ready.send(Ok(driver));
+    monoio::spawn(tick(w.clone()));
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|(l, tls)| monoio::spawn(accept(w.clone(), l, tls)))
+        .collect();
+    for l in loops {
+        l.await;
+    }
+    let start = Instant::now();
+    let deadline = start + drain;
+    let fresh_until = start + FIRST_REQUEST_GRACE.min(drain);
+    loop {
+        let now = Instant::now();
+        let waiting = w.busy.get() > 0 || (w.fresh.get() > 0 && now < fresh_until);
+        if !waiting || now >= deadline || w.shard.stop_now() {
+            break;
+        }
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    w.log_cut(drain);
+    // The last spending and log lines, so a clean stop loses neither; then
+    // let the log writer and any scrape know this worker is done.
+    w.shard.close();
+}
+
+/// Accepts on one listener until shutdown; `tls`: the HTTPS listener, whose
+/// connections use the current snapshot's certificates. At the connection
+/// cap a newcomer closes the longest-idle connection, or gets 503 when
+/// every connection is mid-request: waiting in the kernel's accept queue
+/// instead would let idle keep-alive connections lock everyone out.
+async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
+    let cancel = w.shard.accept_canceller();
+    let mut accept_errors_logged = 0u32;
+    while !w.shard.draining() {
+        {
+            match listener.cancelable_accept(cancel.clone()).await {
+                Ok((io, peer)) => {
+                    let config = if tls {
+                        match &w.shard.snapshot().tls {
+                            Some(t) => Some(t.clone()),
+                            // HTTPS was configured at start; a snapshot without it closes.
+                            None => continue,
+                        }
+                    } else {
+                        None
+                    };
+                    if w.shard.connections.get() >= w.max_connections && !w.idle.evict_oldest() {
+                        // At most as many refusals as connections: past that, just close.
+                        if w.refusing.get() < w.max_connections {
+                            w.refusing.set(w.refusing.get() + 1);
+                            let r = Refusal(w.clone());
+                            monoio::spawn(CatchUnwind(Box::pin(serve::refuse(r, io, config))));
+                        }
+                        continue;
+                    }
+                    w.shard.connections.set(w.shard.connections.get() + 1);
+                    w.fresh.set(w.fresh.get() + 1);
+                    let slot = Slot {
+                        idle: w.idle.register(),
+                        w: w.clone(),
+                        fresh: Cell::new(true),
+                    };
+                    monoio::spawn(CatchUnwind(Box::pin(serve::serve(slot, io, peer, config))));
+                }
+                // The control plane shut the listener (EINVAL) or the
+                // worker cancelled the accept (ECANCELED): shutdown has begun.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ECANCELED)) => break,
+                Err(e) => {
+                    // Out of descriptors: back off instead of spinning.
+                    if accept_errors_logged < 10 {
+                        accept_errors_logged += 1;
+                        crate::log!(warn, worker = w.shard.id, "accept: {e}");
+                    }
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn tick(w: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(w.shard.tick_every()).await;
+        w.shard.tick();
+    }
+}
+
+/// A connection's claim on the worker's capacity, released on drop.
+pub struct Slot {
+    pub w: Rc<Worker>,
+    /// Its node in the worker's reusable connections.
+    pub idle: u32,
+    /// No request has begun on it yet.
+    fresh: Cell<bool>,
+}
+
+impl Slot {
+    /// A request (`method`, `target`) begins on this connection.
+    pub fn begin_request(&self, method: &[u8], target: &[u8]) -> Busy<'_> {
+        if self.fresh.replace(false) {
+            self.w.fresh.set(self.w.fresh.get() - 1);
+        }
+        self.w.begin_request(self.idle, method, target)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let w = &self.w;
+        if self.fresh.get() {
+            w.fresh.set(w.fresh.get() - 1);
+        }
+        w.shard.connections.set(w.shard.connections.get() - 1);
+        w.idle.release(self.idle);
+    }
+}
+
+/// A connection being refused, counted until it is gone.
+pub struct Refusal(pub Rc<Worker>);
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        self.0.refusing.set(self.0.refusing.get() - 1);
+    }
+}
+
+/// Marks a request in flight (on its connection's slot), for the shutdown drain.
+pub struct Busy<'w>(&'w Worker, u32);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get() - 1);
+        if let Some(r) = self.0.requests.borrow_mut().get_mut(self.1 as usize) {
+            r.clear();
+        }
+    }
+}
+
+/// How long the drain waits for the first request of a connection accepted
+/// just before it began (one that sends nothing is closed after it).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// How much of a request's path the drain's log line names.
+const LOGGED_PATH: usize = 200;
+/// How many cut requests the drain's log line names.
+const LOGGED_REQUESTS: usize = 20;
+
+impl Worker {
+    fn new(s: &Settings, snapshot: Arc<Snapshot>, mailbox: Receiver<Msg>) -> Worker {
+        Worker {
+            shard: Shard::new(&s.shard, snapshot, mailbox),
+            max_connections: s.max_connections,
+            idle: Idle::default(),
+            refusing: Cell::new(0),
+            busy: Cell::new(0),
+            fresh: Cell::new(0),
+            requests: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A request (`method`, `target`) begins on the connection in `slot`.
+    fn begin_request(&self, slot: u32, method: &[u8], target: &[u8]) -> Busy<'_> {
+        self.busy.set(self.busy.get() + 1);
+        let mut requests = self.requests.borrow_mut();
+        let i = slot as usize;
+        if requests.len() <= i {
+            requests.resize(i + 1, String::new());
+        }
+        let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+        let r = &mut requests[i];
+        r.clear();
+        r.push_str(&String::from_utf8_lossy(method));
+        r.push(' ');
+        r.push_str(&String::from_utf8_lossy(
+            &path[..path.len().min(LOGGED_PATH)],
+        ));
+        Busy(self, slot)
+    }
+
+    /// After the drain: says which requests it cut (the deadline passed, or
+    /// a second signal said stop now) and how many connections close.
+    fn log_cut(&self, drain: Duration) {
+        let cut = self.busy.get();
+        let why = if self.shard.stop_now() {
+            "stopping now".to_string()
+        } else if cut > 0 {
+            format!("drain deadline ({} ms) passed", drain.as_millis())
+        } else {
+            return;
+        };
+        let requests = self.requests.borrow();
+        let mut which: Vec<&str> = requests
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(String::as_str)
+            .take(LOGGED_REQUESTS)
+            .collect();
+        if cut > which.len() {
+            which.push("...");
+        }
+        crate::log!(
+            warn,
+            worker = self.shard.id,
+            "{why}: cut {cut} request(s) in flight [{}], closing {} connection(s)",
+            which.join(", "),
+            self.shard.connections.get()
+        );
+    }
+}
