@@ -8,7 +8,7 @@
 //! order, since the integration gets them all.
 
 use super::RouteCache;
-use crate::http::Head;
+use crate::http::{query, Head};
 
 /// Appends the key of a GET of `route` to `out` (cleared first).
 pub fn build(
@@ -27,7 +27,7 @@ pub fn build(
         field(out, Some(value.as_bytes()));
     }
     for name in &names.key_query {
-        fields(out, query_values(query.unwrap_or_default(), name));
+        fields(out, query::values(query.unwrap_or_default(), name));
     }
     for name in &names.key_headers {
         fields(
@@ -65,38 +65,9 @@ fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
     }
 }
 
-/// The first value of `name` in a raw query string.
-pub fn query_value<'q>(query: &'q [u8], name: &[u8]) -> Option<&'q [u8]> {
-    query_values(query, name).next()
-}
-
-/// The values of `name` in a raw query string, in order (not decoded: two
-/// spellings of one value are two entries, which is safe).
-fn query_values<'q, 'n>(
-    query: &'q [u8],
-    name: &'n [u8],
-) -> impl Iterator<Item = &'q [u8]> + use<'q, 'n> {
-    query.split(|&b| b == b'&').filter_map(move |pair| {
-        let (k, v) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &pair[pair.len()..]),
-        };
-        (k == name).then_some(v)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_values() {
-        assert_eq!(query_value(b"a=1&b=2", b"b"), Some(&b"2"[..]));
-        assert_eq!(query_value(b"a=1&a=2", b"a"), Some(&b"1"[..]));
-        assert_eq!(query_value(b"flag&x=1", b"flag"), Some(&b""[..]));
-        assert_eq!(query_value(b"ab=1", b"a"), None);
-        assert_eq!(query_value(b"", b"a"), None);
-    }
 
     fn key_of(path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Vec<u8> {
         key_on("x", path, query, headers)

@@ -8,8 +8,9 @@ mod key;
 mod shard;
 mod stored;
 
+pub use crate::http::query::first as query_value;
 pub use gate::Gate;
-pub use key::{build as build_key, query_value};
+pub use key::build as build_key;
 pub use shard::{Hit, Shard, ENTRY_OVERHEAD};
 pub use stored::{storable, Storable, StorePolicy};
 

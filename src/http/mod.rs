@@ -11,6 +11,7 @@ mod head;
 mod io;
 mod method;
 pub mod path;
+pub mod query;
 mod relay;
 mod response;
 mod stream;
@@ -23,7 +24,5 @@ pub use head::{
 pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
-pub use response::{
-    end_head, reason, status_of, write_error, write_status_line, ErrorResponse, BAD_GATEWAY,
-};
+pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};
 pub use stream::Stream;

@@ -13,9 +13,6 @@ pub struct ErrorResponse {
     pub key: &'static str,
 }
 
-/// What a client is told when its integration fails (AWS's words).
-pub const BAD_GATEWAY: ErrorResponse = ErrorResponse::new(502, "Internal server error");
-
 impl ErrorResponse {
     pub const fn new(status: u16, message: &'static str) -> Self {
         ErrorResponse {

@@ -7,7 +7,6 @@
 //! `alice,mallory`), so a repeated identity is refused, never picked from.
 
 use crate::http::Head;
-use crate::integration::lambda::event;
 
 /// An identity header or query parameter given more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +29,7 @@ pub fn header<'b>(head: &Head, buf: &'b [u8], name: &[u8]) -> Result<Option<&'b 
 /// The decoded value of query parameter `name` if it is there once; `None` if absent.
 pub fn query(head: &Head, buf: &[u8], name: &[u8]) -> Result<Option<Vec<u8>>, Repeated> {
     let (_, query) = head.path_and_query(buf);
-    let Some((_, mut values)) = event::query_params(query)
+    let Some((_, mut values)) = crate::http::query::decoded(query)
         .into_iter()
         .find(|(k, _)| k == name)
     else {

@@ -80,7 +80,7 @@ fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
     });
     out.extend_from_slice(b",\"multiValueHeaders\":");
     object_or_null(out, &headers, |out, values| string_array(out, values));
-    let params = query_params(query);
+    let params = crate::http::query::decoded(query);
     out.extend_from_slice(b",\"queryStringParameters\":");
     object_or_null(out, &params, |out, values| {
         string(out, values.last().map_or(&b""[..], Vec::as_slice))
@@ -173,7 +173,7 @@ fn write_v2(out: &mut Vec<u8>, r: &Routed<'_>) {
         string(out, &values.join(&b","[..]));
     }
     out.push(b'}');
-    let params = query_params(query);
+    let params = crate::http::query::decoded(query);
     if !params.is_empty() {
         out.extend_from_slice(b",\"queryStringParameters\":");
         object_or_null(out, &params, |out, values| {
@@ -298,27 +298,6 @@ fn grouped_headers<'b>(r: &Routed<'b>) -> Vec<(&'b [u8], Vec<&'b [u8]>)> {
     groups
 }
 
-/// Query parameters decoded, grouped by name in order of first appearance.
-pub fn query_params(query: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-    let mut params: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
-    for pair in query
-        .unwrap_or_default()
-        .split(|&c| c == b'&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = match pair.iter().position(|&c| c == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &b""[..]),
-        };
-        let (k, v): (Vec<u8>, Vec<u8>) = (percent_decode(k).collect(), percent_decode(v).collect());
-        match params.iter_mut().find(|(n, _)| *n == k) {
-            Some((_, values)) => values.push(v),
-            None => params.push((k, vec![v])),
-        }
-    }
-    params
-}
-
 fn object_or_null<K: AsRef<[u8]>, V>(
     out: &mut Vec<u8>,
     entries: &[(K, V)],
@@ -425,19 +404,6 @@ mod tests {
         assert!(!is_binary(&types, b"text/plain"));
         assert!(is_binary(&["*/*".to_string()], b"text/plain"));
         assert!(!is_binary(&[], b"image/png"));
-    }
-
-    #[test]
-    fn query_parameters_are_decoded_and_grouped() {
-        let p = query_params(Some(b"a=1&b=x%20y&a=2&flag"));
-        assert_eq!(
-            p,
-            vec![
-                (b"a".to_vec(), vec![b"1".to_vec(), b"2".to_vec()]),
-                (b"b".to_vec(), vec![b"x y".to_vec()]),
-                (b"flag".to_vec(), vec![Vec::new()]),
-            ]
-        );
     }
 
     #[test]
