@@ -17,7 +17,7 @@ use super::auth::{Caller, Keys, Request};
 use super::refusal::Refusal;
 use super::replay::{self, Seen};
 use super::stage_cache;
-use crate::control::{ApiError, ControlPlane};
+use crate::control::api::{ApiError, ControlPlane};
 use crate::server::{Deployed, Msg};
 
 /// A management call as the listener received it.

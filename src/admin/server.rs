@@ -35,7 +35,7 @@ use super::limits;
 use super::refusal::Refusal;
 use super::stage_cache;
 use crate::cache::query_value;
-use crate::control::ControlPlane;
+use crate::control::api::ControlPlane;
 use crate::server::{Deployed, Msg};
 
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use crossbeam_channel::Sender;
 use super::warnings::Warnings;
 use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
-use crate::control::{ControlPlane, Published};
+use crate::control::api::{ControlPlane, Published};
 use crate::snapshot::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
 use crate::tls::acme::challenges::Challenges;

@@ -204,7 +204,7 @@ pub fn run_with(
     } else {
         Vec::new()
     };
-    let control = match crate::control::ControlPlane::open(&config.state.dir) {
+    let control = match crate::control::api::ControlPlane::open(&config.state.dir) {
         Ok(c) => Some(c),
         Err(e) => {
             crate::log!(
