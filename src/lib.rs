@@ -3,7 +3,6 @@
 //! See `README.md` for what it does and `src/pipeline/` for
 //! the request path, top to bottom.
 
-pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod cache;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use portico::admin::credentials;
+use portico::control::admin::credentials;
 
 use super::config::Loaded;
 

@@ -2,4 +2,5 @@
 //! changes what they serve. Workers never call into it; it reaches them
 //! only through their mailboxes.
 
+pub mod admin;
 pub mod api;

@@ -50,7 +50,7 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Admin(#[from] crate::admin::AdminError),
+    Admin(#[from] crate::control::admin::AdminError),
     #[error(transparent)]
     AccessLog(#[from] crate::metrics::OpenError),
     #[error(transparent)]
@@ -341,15 +341,15 @@ pub fn run_with(
     };
     let admin = if let Some(admin_listener) = admin_listener {
         // Whatever the config left out was generated before start (main).
-        let configured = crate::admin::credentials::configured(&config.admin)
-            .map_err(crate::admin::AdminError::from)?;
-        let ctx = crate::admin::Context {
+        let configured = crate::control::admin::credentials::configured(&config.admin)
+            .map_err(crate::control::admin::AdminError::from)?;
+        let ctx = crate::control::admin::Context {
             token: configured.token,
             credentials: configured.key_pair,
             mailboxes: mailboxes.clone(),
             ready: ready.clone(),
             driver,
-            audit: match crate::admin::audit::Audit::open(&config.state.dir) {
+            audit: match crate::control::admin::audit::Audit::open(&config.state.dir) {
                 Ok(a) => Some(a),
                 Err(e) => {
                     crate::log!(
@@ -366,7 +366,7 @@ pub fn run_with(
             body_timeout: Duration::from_millis(config.timeouts.body_ms),
             replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
         };
-        let admin = match crate::admin::start(admin_listener, ctx) {
+        let admin = match crate::control::admin::start(admin_listener, ctx) {
             Ok(a) => a,
             Err(e) => {
                 for m in &mailboxes {
