@@ -16,7 +16,6 @@ pub mod pipeline;
 pub mod router;
 pub mod server;
 pub mod snapshot;
-pub mod store;
 pub mod throttle;
 pub mod tls;
 pub mod usage_report;

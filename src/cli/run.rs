@@ -51,7 +51,7 @@ pub fn run(loaded: Loaded, args: RunArgs) -> anyhow::Result<ExitCode> {
         admin.secret_access_key_env = None;
     }
     // Always open: plans and keys may also come from the management API.
-    let mut store = portico::store::open_state(&config.state)?;
+    let mut store = portico::control::state::open_state(&config.state)?;
     for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
         key.value = Some(store.generated_key(key.id())?);
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use portico::config::Config;
-use portico::store::{StateKey, Store};
+use portico::control::state::{StateKey, Store};
 
 use super::out;
 

@@ -33,8 +33,8 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::config::Config;
+use crate::control::state::{Store, StoreError};
 use crate::snapshot::{system_resolve, Snapshot};
-use crate::store::{Store, StoreError};
 use crate::throttle::{period_of, Calendar, CalendarError, Reconciler, UsageDelta};
 
 #[derive(Debug, thiserror::Error)]

@@ -63,11 +63,12 @@ pub struct Call<'a> {
 impl ControlPlane {
     /// With the state key the server installed at start (else the one
     /// `state_dir`'s default key file holds).
-    pub fn open(state_dir: &Path) -> Result<ControlPlane, crate::store::StoreError> {
-        let key = crate::store::state_key::installed_or_load(&crate::config::StateConfig {
-            dir: state_dir.to_path_buf(),
-            ..Default::default()
-        })?;
+    pub fn open(state_dir: &Path) -> Result<ControlPlane, crate::control::state::StoreError> {
+        let key =
+            crate::control::state::state_key::installed_or_load(&crate::config::StateConfig {
+                dir: state_dir.to_path_buf(),
+                ..Default::default()
+            })?;
         Ok(ControlPlane {
             store: ControlStore::open(state_dir, key)?,
             ids: Ids::seeded(),
