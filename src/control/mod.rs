@@ -4,4 +4,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod listen;
+pub mod publisher;
+pub mod scrape;
 pub mod state;
+mod warnings;

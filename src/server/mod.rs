@@ -6,22 +6,16 @@
 mod catch_unwind;
 mod conn;
 mod cpus;
-mod deployed;
-mod holder;
 mod idle;
 mod linger;
-mod listener;
-mod scrape;
-mod takeover;
-mod warnings;
 mod worker;
 
 pub use conn::Connection;
-pub use deployed::Deployed;
-pub use listener::ListenError;
-pub use scrape::{scrape, total};
-pub use takeover::{TakeoverError, SOCKET as TAKEOVER_SOCKET};
 pub use worker::{Msg, Worker};
+
+use crate::control::listen::{bind as listener, takeover, ListenError, TakeoverError};
+use crate::control::publisher::Deployed;
+use crate::control::scrape::{scrape, total};
 
 use std::net::TcpListener;
 use std::path::PathBuf;

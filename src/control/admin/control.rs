@@ -18,7 +18,8 @@ use super::refusal::Refusal;
 use super::replay::{self, Seen};
 use super::stage_cache;
 use crate::control::api::{ApiError, ControlPlane};
-use crate::server::{Deployed, Msg};
+use crate::control::publisher::Deployed;
+use crate::server::Msg;
 
 /// A management call as the listener received it.
 pub struct Call {

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use super::api::{ControlPlane, Published};
 use super::warnings::Warnings;
-use super::worker::Msg;
 use crate::config::{ApiConfig, Config};
-use crate::control::api::{ControlPlane, Published};
+use crate::server::Msg;
 use crate::snapshot::{Resolver, Snapshot};
 use crate::throttle::Recatalog;
 use crate::tls::acme::challenges::Challenges;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Sender};
 
-use super::worker::Msg;
 use crate::metrics::WorkerCounts;
+use crate::server::Msg;
 
 /// How long a scrape waits for the workers: many ticks.
 const WAIT: Duration = Duration::from_secs(2);
