@@ -56,10 +56,10 @@ pub fn run(loaded: Loaded, args: RunArgs) -> anyhow::Result<ExitCode> {
         key.value = Some(store.generated_key(key.id())?);
     }
     let snapshot = loaded.compile_with(&config)?;
-    let options = portico::server::Options {
+    let options = portico::control::Options {
         source: loaded.path,
         takeover: args.takeover,
     };
-    portico::server::run_with(config, snapshot, Some(store), options)?;
+    portico::control::run_with(config, snapshot, Some(store), options)?;
     Ok(ExitCode::SUCCESS)
 }

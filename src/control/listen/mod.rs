@@ -8,6 +8,7 @@
 
 pub mod bind;
 mod holder;
+pub mod sockets;
 pub mod takeover;
 
 pub use bind::ListenError;
