@@ -1,7 +1,7 @@
 //! The state directory's embedded store (SQLite, in WAL mode): usage per
 //! key per plan per UTC day, each plan's first day (for the quota offset)
 //! and generated API key values (sealed with the state key). One writer
-//! (the server's store thread); the `portico usage` and `portico keys`
+//! (the store thread, `control::reconcile`); `portico usage` and `portico keys`
 //! commands read it while the server runs, which WAL allows.
 
 use std::path::{Path, PathBuf};
