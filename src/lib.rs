@@ -3,7 +3,6 @@
 //! See `README.md` for what it does and `src/pipeline/` for
 //! the request path, top to bottom.
 
-pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod cache;
@@ -15,9 +14,7 @@ pub mod integration;
 pub mod log;
 pub mod metrics;
 pub mod router;
-pub mod server;
 pub mod snapshot;
-pub mod store;
 pub mod throttle;
 pub mod tls;
 pub mod usage_report;

@@ -8,7 +8,7 @@ use chrono::{Days, NaiveDate};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::store::{DayUsage, Store, StoreError};
+use crate::control::state::{DayUsage, Store, StoreError};
 use crate::throttle::period_of;
 
 #[derive(Debug, thiserror::Error)]

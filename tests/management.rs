@@ -1602,13 +1602,13 @@ fn operations() -> Vec<(String, String, String)> {
 #[test]
 fn router_table_is_the_service_model() {
     let model: BTreeSet<(String, String, String)> = operations().into_iter().collect();
-    let table: BTreeSet<(String, String, String)> = portico::control::OPERATIONS
+    let table: BTreeSet<(String, String, String)> = portico::control::api::OPERATIONS
         .iter()
         .map(|(n, m, u)| (n.to_string(), m.to_string(), u.to_string()))
         .collect();
     assert_eq!(
         table.len(),
-        portico::control::OPERATIONS.len(),
+        portico::control::api::OPERATIONS.len(),
         "duplicate rows"
     );
     let missing: Vec<_> = model.difference(&table).collect();

@@ -206,7 +206,7 @@ fn sessions_resume_on_every_worker() {
     }
 }
 
-/// How often portico looks at the certificate files (src/server/mod.rs).
+/// How often portico looks at the certificate files (src/control/certificates.rs).
 const CERT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Replaces `{dir}/{name}.crt` and `.key` with a new certificate for

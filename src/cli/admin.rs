@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::bail;
 use clap::Subcommand;
-use portico::admin::credentials;
+use portico::control::admin::credentials;
 use portico::integration::lambda::AwsSettings;
 use serde_json::json;
 

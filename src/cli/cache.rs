@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use clap::Subcommand;
-use portico::admin::{credentials, flush_request, FlushError};
+use portico::control::admin::{credentials, flush_request, FlushError};
 
 use super::config::Loaded;
 use super::out;

@@ -1,6 +1,6 @@
 //! `portico check`: everything a start would refuse, without starting.
 
-use portico::admin::credentials;
+use portico::control::admin::credentials;
 
 use super::config::Loaded;
 use super::out;

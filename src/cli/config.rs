@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use portico::admin::credentials::CredentialsError;
 use portico::config::{self, Config, ConfigError};
+use portico::control::admin::credentials::CredentialsError;
 use portico::snapshot::{system_resolve, Snapshot};
 
 /// A mistake in the config (or in what it names): printed as the config

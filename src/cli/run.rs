@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use portico::admin::credentials;
+use portico::control::admin::credentials;
 
 use super::config::Loaded;
 
@@ -51,15 +51,15 @@ pub fn run(loaded: Loaded, args: RunArgs) -> anyhow::Result<ExitCode> {
         admin.secret_access_key_env = None;
     }
     // Always open: plans and keys may also come from the management API.
-    let mut store = portico::store::open_state(&config.state)?;
+    let mut store = portico::control::state::open_state(&config.state)?;
     for key in config.api_keys.iter_mut().filter(|k| k.value.is_none()) {
         key.value = Some(store.generated_key(key.id())?);
     }
     let snapshot = loaded.compile_with(&config)?;
-    let options = portico::server::Options {
+    let options = portico::control::Options {
         source: loaded.path,
         takeover: args.takeover,
     };
-    portico::server::run_with(config, snapshot, Some(store), options)?;
+    portico::control::run_with(config, snapshot, Some(store), options)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use portico::config::Config;
-use portico::store::{StateKey, Store};
+use portico::control::state::{StateKey, Store};
 
 use super::out;
 
@@ -100,9 +100,12 @@ pub fn keys(config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn audit(config: &Config, a: AuditArgs) -> anyhow::Result<()> {
-    let events =
-        portico::admin::audit::read(&config.state.dir, a.since.as_deref(), a.event.as_deref())
-            .context("audit log")?;
+    let events = portico::control::admin::audit::read(
+        &config.state.dir,
+        a.since.as_deref(),
+        a.event.as_deref(),
+    )
+    .context("audit log")?;
     for e in events {
         out::line(e)?;
     }

@@ -1,55 +1,34 @@
-//! Management API errors, as Amazon API Gateway answers them: a status, an
-//! error type (`x-amzn-ErrorType` header and `__type`) and a message.
+//! Why the server could not start: each part the supervisor starts brings
+//! its own error, named here so `portico run` reports them all alike.
 
-use serde_json::{json, Value};
+use super::admin::AdminError;
+use super::listen::bind::ListenError;
+use super::listen::takeover::TakeoverError;
+use super::state::StoreError;
+use crate::metrics::OpenError;
+use crate::throttle::CalendarError;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    /// An operation of the service model portico does not implement.
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl ApiError {
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::NotFound(_) => 404,
-            ApiError::Conflict(_) => 409,
-            ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized(_) => 401,
-            ApiError::NotImplemented(_) => 501,
-            ApiError::Internal(_) => 500,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ApiError::NotFound(_) => "NotFoundException",
-            ApiError::Conflict(_) => "ConflictException",
-            ApiError::BadRequest(_) => "BadRequestException",
-            ApiError::Unauthorized(_) => "UnauthorizedException",
-            ApiError::NotImplemented(_) => "NotImplementedException",
-            ApiError::Internal(_) => "InternalFailureException",
-        }
-    }
-
-    pub fn body(&self) -> Value {
-        json!({"__type": self.kind(), "message": self.to_string()})
-    }
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::Internal(format!("state store: {e}"))
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Takeover(#[from] TakeoverError),
+    #[error("worker {id} failed to start: {message}")]
+    Worker { id: usize, message: String },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    AccessLog(#[from] OpenError),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error("EMF output `{path}`: {source}")]
+    Emf {
+        path: String,
+        source: std::io::Error,
+    },
 }

@@ -139,7 +139,7 @@ enum Sink {
 /// Created owner-only: access logs name callers and what they called (an
 /// existing file keeps its mode, so one made for a log shipper stays readable).
 fn open(path: &PathBuf) -> Result<File, OpenError> {
-    crate::store::private::options()
+    crate::control::state::private::options()
         .create(true)
         .append(true)
         .open(path)
@@ -172,7 +172,7 @@ fn sink(d: &Destination) -> Result<Sink, OpenError> {
         Destination::Stdout => Sink::Stdout,
         Destination::File(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = crate::store::private::create_dir(dir);
+                let _ = crate::control::state::private::create_dir(dir);
             }
             Sink::File(p.clone(), open(p)?)
         }

@@ -72,7 +72,8 @@ async fn issue_async(
     publish: Publish<'_>,
 ) -> Result<(), String> {
     let dir = config.state.dir.join("acme");
-    crate::store::private::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::control::state::private::create_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     let account = account(config, &dir).await?;
     let identifiers: Vec<Identifier> = cert
         .hosts
@@ -230,7 +231,7 @@ async fn account(config: &Config, dir: &Path) -> Result<Account, String> {
 fn write_atomically(path: &PathBuf, data: &[u8]) -> Result<(), String> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = crate::store::private::options()
+    let mut f = crate::control::state::private::options()
         .write(true)
         .create(true)
         .truncate(true)

@@ -32,8 +32,8 @@ pub struct Event<'a> {
 
 impl Audit {
     pub fn open(dir: &Path) -> io::Result<Audit> {
-        crate::store::private::create_dir(dir)?;
-        let file = crate::store::private::options()
+        crate::control::state::private::create_dir(dir)?;
+        let file = crate::control::state::private::options()
             .create(true)
             .append(true)
             .open(dir.join(FILE))?;

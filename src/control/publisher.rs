@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use super::api::{ControlPlane, Published};
 use super::warnings::Warnings;
 use crate::config::{ApiConfig, Config};
-use crate::control::{ControlPlane, Published};
 use crate::dataplane::Msg;
 use crate::snapshot::{Resolver, Snapshot};
 use crate::throttle::Recatalog;

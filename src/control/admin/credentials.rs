@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AdminConfig;
-use crate::store::{private, random_key_value};
+use crate::control::state::{private, random_key_value};
 
 /// The generated credentials' file in the state directory.
 pub const FILE: &str = "admin-credentials.toml";

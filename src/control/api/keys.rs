@@ -32,9 +32,8 @@ impl ControlPlane {
                 )))
             }
             Some(v) => v,
-            None => {
-                crate::store::random_key_value().map_err(|e| ApiError::Internal(e.to_string()))?
-            }
+            None => crate::control::state::random_key_value()
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
         };
         if self.store.key_with_value(&value)?.is_some() {
             return Err(ApiError::Conflict("API Key already exists".into()));
@@ -233,7 +232,7 @@ impl ControlPlane {
         let db = self.state_dir.join("portico.db");
         let store = if db.exists() {
             Some(
-                crate::store::Store::open_read_only(&self.state_dir)
+                crate::control::state::Store::open_read_only(&self.state_dir)
                     .map_err(|e| ApiError::Internal(e.to_string()))?,
             )
         } else {

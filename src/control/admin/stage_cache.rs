@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Sender};
 
-use crate::server::{Deployed, Msg};
+use crate::control::publisher::Deployed;
+use crate::dataplane::Msg;
 
 /// `POST /cache/flush?api=A&stage=S`: the stage named in the config or by
 /// id; how many workers confirmed.

@@ -1,17 +1,8 @@
 //! The state directory's embedded store (SQLite, in WAL mode): usage per
 //! key per plan per UTC day, each plan's first day (for the quota offset)
 //! and generated API key values (sealed with the state key). One writer
-//! (the server's store thread); the `portico usage` and `portico keys`
+//! (the store thread, `control::reconcile`); `portico usage` and `portico keys`
 //! commands read it while the server runs, which WAL allows.
-
-mod database;
-pub mod private;
-pub mod state_key;
-
-pub use database::open as open_database;
-pub use database::scrub as scrub_database;
-pub use database::sqlite_err as sqlite_error;
-pub use state_key::{KeyError, StateKey};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,23 +10,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::{database, open_database, scrub_database, state_key, KeyError, StateKey, StoreError};
 use crate::throttle::UsageDelta;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("state directory {dir}: {source}")]
-    Dir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("store {file}: {source}")]
-    Sqlite {
-        file: PathBuf,
-        source: rusqlite::Error,
-    },
-    #[error(transparent)]
-    Key(#[from] KeyError),
-}
 
 pub struct Store {
     conn: Connection,
@@ -60,19 +36,6 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE TABLE IF NOT EXISTS plans (name TEXT PRIMARY KEY, first_day TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS generated_keys (key_id TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
-
-/// The server's start: the state directory made owner-only, the state key
-/// loaded (generated at the first start) and installed for the process,
-/// and the usage store opened with it.
-pub fn open_state(state: &crate::config::StateConfig) -> Result<Store, StoreError> {
-    private::secure_state_dir(&state.dir).map_err(|source| StoreError::Dir {
-        dir: state.dir.clone(),
-        source,
-    })?;
-    let key = Arc::new(StateKey::load(state)?);
-    state_key::install(key.clone());
-    Store::open(&state.dir, key)
-}
 
 impl Store {
     /// Opens (creating if needed) `dir/portico.db` for writing, sealing

@@ -17,8 +17,9 @@ use super::auth::{Caller, Keys, Request};
 use super::refusal::Refusal;
 use super::replay::{self, Seen};
 use super::stage_cache;
-use crate::control::{ApiError, ControlPlane};
-use crate::server::{Deployed, Msg};
+use crate::control::api::{ApiError, ControlPlane};
+use crate::control::publisher::Deployed;
+use crate::dataplane::Msg;
 
 /// A management call as the listener received it.
 pub struct Call {

@@ -35,8 +35,9 @@ use super::limits;
 use super::refusal::Refusal;
 use super::stage_cache;
 use crate::cache::query_value;
-use crate::control::ControlPlane;
-use crate::server::{Deployed, Msg};
+use crate::control::api::ControlPlane;
+use crate::control::publisher::Deployed;
+use crate::dataplane::Msg;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -295,12 +296,12 @@ async fn route(
 /// Prometheus text of every worker's counts (blocks: a scrape waits for
 /// each worker's next tick).
 fn metrics(plane: &Plane) -> String {
-    let per_worker = crate::server::scrape(&plane.mailboxes);
+    let per_worker = crate::control::scrape::scrape(&plane.mailboxes);
     let snap = &plane.deployed.current();
     crate::metrics::render(
         &snap.metric_slots,
         &snap.catalog.meters,
-        &crate::server::total(&per_worker),
+        &crate::control::scrape::total(&per_worker),
         &per_worker,
         &crate::metrics::Process {
             driver: plane.driver,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{KeyError, StateKey, StoreError};
+use crate::control::state::{KeyError, StateKey, StoreError};
 
 use super::error::ApiError;
 use super::file_apis::{self, FileApi};
@@ -28,9 +28,9 @@ impl ControlStore {
     /// Opens (creating if needed) `dir/control.db`, sealing the API key
     /// values of a store written before values were sealed.
     pub fn open(dir: &Path, key: Arc<StateKey>) -> Result<ControlStore, StoreError> {
-        let db = crate::store::open_database(dir, "control.db", &key)?;
+        let db = crate::control::state::open_database(dir, "control.db", &key)?;
         let file = dir.join("control.db");
-        let err = crate::store::sqlite_error(&file);
+        let err = crate::control::state::sqlite_error(&file);
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS rest_apis (
                  id TEXT PRIMARY KEY,
@@ -75,7 +75,7 @@ impl ControlStore {
             file_apis: Vec::new(),
         };
         if store.seal_plain_values().map_err(&err)? > 0 {
-            crate::store::scrub_database(&store.db, &store.file)?;
+            crate::control::state::scrub_database(&store.db, &store.file)?;
         }
         Ok(store)
     }

@@ -1,0 +1,55 @@
+//! Management API errors, as Amazon API Gateway answers them: a status, an
+//! error type (`x-amzn-ErrorType` header and `__type`) and a message.
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An operation of the service model portico does not implement.
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::NotImplemented(_) => 501,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "NotFoundException",
+            ApiError::Conflict(_) => "ConflictException",
+            ApiError::BadRequest(_) => "BadRequestException",
+            ApiError::Unauthorized(_) => "UnauthorizedException",
+            ApiError::NotImplemented(_) => "NotImplementedException",
+            ApiError::Internal(_) => "InternalFailureException",
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"__type": self.kind(), "message": self.to_string()})
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::Internal(format!("state store: {e}"))
+    }
+}

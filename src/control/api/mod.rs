@@ -1,0 +1,331 @@
+//! The management API: Amazon API Gateway's REST (v1) management
+//! operations, wire-compatible with boto3 and the AWS CLI (paths, JSON
+//! shapes, status codes, error types, `patchOperations`, `position`/`limit`
+//! pagination), with its state in an ACID store in the state directory.
+//! Requests are matched against the service model (`operations`), so one
+//! portico does not implement yet is answered with its name.
+
+mod deployments;
+mod error;
+mod file_apis;
+mod keys;
+mod methods;
+mod model;
+mod openapi;
+mod operations;
+mod patch;
+mod publish;
+mod resources;
+mod rest_apis;
+mod router;
+mod stages;
+mod store;
+
+pub use error::ApiError;
+pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
+pub use operations::OPERATIONS;
+pub use publish::{api_configs, Published};
+pub use store::ControlStore;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use patch::PatchOp;
+use router::Matched;
+
+/// A status and a JSON body (`Null`: no body).
+pub type Reply = Result<(u16, Value), ApiError>;
+
+/// The control plane's model and its store; one thread owns it.
+pub struct ControlPlane {
+    store: ControlStore,
+    ids: Ids,
+    /// Where the usage records are (GetUsage).
+    state_dir: std::path::PathBuf,
+    /// The whole config the data plane serves, as of this call (GetUsage
+    /// reads plans and keys from it).
+    view: crate::config::Config,
+}
+
+/// One management call, parsed.
+pub struct Call<'a> {
+    m: &'a Matched,
+    query: &'a str,
+    body: Value,
+    /// Unix seconds.
+    now: i64,
+}
+
+impl ControlPlane {
+    /// With the state key the server installed at start (else the one
+    /// `state_dir`'s default key file holds).
+    pub fn open(state_dir: &Path) -> Result<ControlPlane, crate::control::state::StoreError> {
+        let key =
+            crate::control::state::state_key::installed_or_load(&crate::config::StateConfig {
+                dir: state_dir.to_path_buf(),
+                ..Default::default()
+            })?;
+        Ok(ControlPlane {
+            store: ControlStore::open(state_dir, key)?,
+            ids: Ids::seeded(),
+            state_dir: state_dir.to_path_buf(),
+            view: crate::config::Config::default(),
+        })
+    }
+
+    /// What the data plane serves now: the config file's APIs are shown
+    /// read-only from it (created when the file was loaded, `loaded_at`,
+    /// Unix seconds), and GetUsage reads plans and keys from it.
+    pub fn set_view(&mut self, config: crate::config::Config, loaded_at: i64) {
+        self.store.set_file(
+            config
+                .api
+                .iter()
+                .filter(|a| a.control.is_none())
+                .map(|api| file_apis::from_config(api, loaded_at))
+                .collect(),
+        );
+        self.view = config;
+    }
+
+    /// The deployed stages as API definitions for the snapshot, and what
+    /// could not be served (to log).
+    pub fn deployed(
+        &self,
+        file: &[crate::config::ApiConfig],
+    ) -> Result<(Published, Vec<String>), ApiError> {
+        publish::published(&self.store, file, &self.state_dir)
+    }
+
+    /// The service model's operation at this method and path, and its
+    /// path parameters (for the audit log).
+    pub fn operation(
+        method: &str,
+        path: &str,
+        query: &str,
+    ) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+        router::route(method, path, query).map(|m| (m.name, m.params))
+    }
+
+    /// Whether a request path belongs to the management API.
+    pub fn owns(path: &str) -> bool {
+        router::route("GET", path, "").is_some()
+            || ["POST", "PUT", "PATCH", "DELETE"]
+                .iter()
+                .any(|m| router::route(m, path, "").is_some())
+    }
+
+    /// Serves one call: the status and the JSON to answer with.
+    pub fn handle(&mut self, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
+        let Some(m) = router::route(method, path, query) else {
+            let e = ApiError::NotFound(format!("No management operation at {method} {path}"));
+            return (e.status(), e.body());
+        };
+        let body = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Object(Default::default())
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v) => v,
+                // OpenAPI documents also come as YAML.
+                Err(_) if matches!(m.name, "ImportRestApi" | "PutRestApi") => {
+                    match serde_yaml_ng::from_slice::<Value>(body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let e = ApiError::BadRequest(format!(
+                                "Invalid OpenAPI input: neither JSON nor YAML: {e}"
+                            ));
+                            return (e.status(), e.body());
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = ApiError::BadRequest(format!("Invalid JSON body: {e}"));
+                    return (e.status(), e.body());
+                }
+            }
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let call = Call {
+            m: &m,
+            query,
+            body,
+            now,
+        };
+        match self.dispatch(&call) {
+            Ok(r) => r,
+            Err(e) => (e.status(), e.body()),
+        }
+    }
+
+    fn dispatch(&mut self, c: &Call<'_>) -> Reply {
+        match c.m.name {
+            "CreateRestApi" => self.create_rest_api(c),
+            "GetRestApis" => self.get_rest_apis(c),
+            "GetRestApi" => self.get_rest_api(c),
+            "UpdateRestApi" => self.update_rest_api(c),
+            "DeleteRestApi" => self.delete_rest_api(c),
+            "GetResources" => self.get_resources(c),
+            "GetResource" => self.get_resource(c),
+            "CreateResource" => self.create_resource(c),
+            "UpdateResource" => self.update_resource(c),
+            "DeleteResource" => self.delete_resource(c),
+            "PutMethod" => self.put_method(c),
+            "GetMethod" => self.get_method(c),
+            "UpdateMethod" => self.update_method(c),
+            "DeleteMethod" => self.delete_method(c),
+            "PutMethodResponse" => self.put_method_response(c),
+            "GetMethodResponse" => self.get_method_response(c),
+            "DeleteMethodResponse" => self.delete_method_response(c),
+            "PutIntegration" => self.put_integration(c),
+            "GetIntegration" => self.get_integration(c),
+            "UpdateIntegration" => self.update_integration(c),
+            "DeleteIntegration" => self.delete_integration(c),
+            "PutIntegrationResponse" => self.put_integration_response(c),
+            "GetIntegrationResponse" => self.get_integration_response(c),
+            "DeleteIntegrationResponse" => self.delete_integration_response(c),
+            "ImportRestApi" => self.import_rest_api(c),
+            "PutRestApi" => self.put_rest_api(c),
+            "GetExport" => self.get_export(c),
+            "CreateDeployment" => self.create_deployment(c),
+            "GetDeployments" => self.get_deployments(c),
+            "GetDeployment" => self.get_deployment(c),
+            "DeleteDeployment" => self.delete_deployment(c),
+            "CreateStage" => self.create_stage(c),
+            "GetStages" => self.get_stages(c),
+            "GetStage" => self.get_stage(c),
+            "UpdateStage" => self.update_stage(c),
+            "DeleteStage" => self.delete_stage(c),
+            "FlushStageCache" => self.flush_stage_cache(c),
+            "CreateApiKey" => self.create_api_key(c),
+            "GetApiKeys" => self.get_api_keys(c),
+            "GetApiKey" => self.get_api_key(c),
+            "UpdateApiKey" => self.update_api_key(c),
+            "DeleteApiKey" => self.delete_api_key(c),
+            "CreateUsagePlan" => self.create_usage_plan(c),
+            "GetUsagePlans" => self.get_usage_plans(c),
+            "GetUsagePlan" => self.get_usage_plan(c),
+            "UpdateUsagePlan" => self.update_usage_plan(c),
+            "DeleteUsagePlan" => self.delete_usage_plan(c),
+            "CreateUsagePlanKey" => self.create_usage_plan_key(c),
+            "GetUsagePlanKeys" => self.get_usage_plan_keys(c),
+            "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
+            "GetUsage" => self.get_usage(c),
+            name => Err(ApiError::NotImplemented(format!(
+                "portico does not implement the {name} operation"
+            ))),
+        }
+    }
+}
+
+impl Call<'_> {
+    fn param(&self, name: &str) -> &str {
+        self.m.param(name)
+    }
+
+    /// Every value of a query parameter (`embed=methods&embed=x`, or `a,b`).
+    fn query_all(&self, name: &str) -> Vec<String> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| *k == name)
+            .flat_map(|(_, v)| {
+                router::decode(v)
+                    .split(',')
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn str(&self, key: &str) -> Option<String> {
+        self.body
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    fn required_str(&self, key: &str) -> Result<String, ApiError> {
+        self.str(key)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::BadRequest(format!("{key} must not be empty")))
+    }
+
+    fn strings(&self, key: &str) -> Vec<String> {
+        self.body
+            .get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn map<V: DeserializeOwned>(&self, key: &str) -> Result<BTreeMap<String, V>, ApiError> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::BadRequest(format!("Invalid {key}: {e}"))),
+        }
+    }
+
+    fn patch(&self) -> Result<Vec<PatchOp>, ApiError> {
+        patch::operations(&self.body)
+    }
+}
+
+/// `limit` (1–500, default 25) items from `position` (an index, as a
+/// string), and the position of the next page if there is one.
+fn page<T>(all: Vec<T>, c: &Call<'_>) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = match c.query_all("limit").first() {
+        None => 25,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => return Err(ApiError::BadRequest(format!("Invalid limit {l}: 1 to 500"))),
+        },
+    };
+    let start = match c.query_all("position").first() {
+        None => 0,
+        Some(p) => p
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest(format!("Invalid position {p}")))?,
+    };
+    let total = all.len();
+    let item: Vec<T> = all.into_iter().skip(start).take(limit).collect();
+    let next = start + item.len();
+    Ok((item, (next < total).then(|| next.to_string())))
+}
+
+/// A patch path segment with JSON Pointer escapes (`~1` is `/`, `~0` is `~`).
+fn unescape(s: &str) -> String {
+    s.replace("~1", "/").replace("~0", "~")
+}
+
+/// Identifiers like API Gateway's: lower-case letters and digits.
+struct Ids(u64);
+
+impl Ids {
+    fn seeded() -> Ids {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ids(t ^ (u64::from(std::process::id()) << 32) | 1)
+    }
+
+    fn next(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| {
+                // splitmix64
+                self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = self.0;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,133 @@
+//! Starting the throttle's control-plane half (`throttle::Reconciler`,
+//! which lives with the throttle it serves): seeded with the quota each key
+//! used so far this period, read from the usage store, and beside it the
+//! store thread that records the usage it hands over. The reconciler
+//! reaches the workers only through their mailboxes (`Msg::Leases`); they
+//! reach it through the reports channel.
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::error::ServerError;
+use super::state::Store;
+use crate::dataplane::Msg;
+use crate::snapshot::Snapshot;
+use crate::throttle::{period_of, Calendar, Recatalog, Reconciler, Report, UsageDelta};
+
+/// The reconciler's thread and the store's, stopped together once the
+/// workers are gone.
+pub struct Reconciling {
+    stop: Sender<()>,
+    reconciler: JoinHandle<()>,
+    store: Option<JoinHandle<()>>,
+}
+
+/// The channels the reconciler listens on.
+pub struct Inputs {
+    pub reports: Receiver<Report>,
+    pub recatalogs: Receiver<Recatalog>,
+}
+
+/// Starts the store thread (with a store) and the reconciler, which leases
+/// to `mailboxes` every `tick` and hands usage over every `flush_every`.
+pub fn start(
+    reconciler: Reconciler,
+    tick: Duration,
+    flush_every: Duration,
+    inputs: Inputs,
+    mailboxes: Vec<Sender<Msg>>,
+    store: Option<Store>,
+) -> Reconciling {
+    let (usage_tx, usage_rx) = crossbeam_channel::unbounded::<Vec<UsageDelta>>();
+    let writer = store.map(|store| {
+        std::thread::Builder::new()
+            .name("portico-store".into())
+            .spawn(move || write_usage(store, usage_rx))
+            .expect("spawn store thread")
+    });
+    let (stop, stopped) = bounded::<()>(1);
+    let keep = writer.is_some();
+    let thread = std::thread::Builder::new()
+        .name("portico-reconciler".into())
+        .spawn(move || {
+            reconciler.run(
+                tick,
+                flush_every,
+                inputs.reports,
+                inputs.recatalogs,
+                stopped,
+                |w, leases| {
+                    let _ = mailboxes[w].send(Msg::Leases(leases));
+                },
+                |usage| {
+                    if keep {
+                        let _ = usage_tx.send(usage);
+                    }
+                },
+            )
+        })
+        .expect("spawn reconciler thread");
+    Reconciling {
+        stop,
+        reconciler: thread,
+        store: writer,
+    }
+}
+
+impl Reconciling {
+    /// Once the workers are gone and their last reports queued: the
+    /// reconciler hears them and hands the store the last usage.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.reconciler.join();
+        if let Some(w) = self.store {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The reconciler, with quota used so far this period read from the store,
+/// and each worker's initial leases.
+pub type InitialLeases = Vec<Vec<crate::throttle::Instruction>>;
+
+pub fn reconciler(
+    snapshot: &Snapshot,
+    workers: usize,
+    tick: Duration,
+    store: Option<&Store>,
+) -> Result<(Reconciler, InitialLeases), ServerError> {
+    let calendar = Calendar::from_env()?;
+    let today = calendar.today();
+    let mut state = Vec::new();
+    for m in &snapshot.catalog.meters {
+        let (Some(q), Some(store)) = (m.quota, store) else {
+            state.push((today, 0));
+            continue;
+        };
+        let first_day = store.plan_first_day(&m.plan, today)?;
+        let used = store.calls_since(&m.plan, &m.key_id, period_of(q.period, today).0)?;
+        state.push((today.min(first_day), used));
+    }
+    let mut i = 0;
+    let mut r = Reconciler::new(snapshot.catalog.clone(), workers, tick, today, |_| {
+        i += 1;
+        state[i - 1]
+    })
+    .numbered(snapshot.catalog_gen)
+    .on(calendar);
+    let mut leases = vec![Vec::new(); workers];
+    r.tick(0.0, today, &mut leases);
+    Ok((r, leases))
+}
+
+/// The store thread: commits usage as the reconciler hands it over, so a
+/// slow disk never delays leasing. Ends when the reconciler does.
+fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
+    for batch in usage {
+        if let Err(e) = store.add_usage(&batch) {
+            crate::log!(error, "cannot record usage: {e}");
+        }
+    }
+}
