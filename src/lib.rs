@@ -20,4 +20,5 @@ pub mod snapshot;
 pub mod store;
 pub mod throttle;
 pub mod tls;
+pub mod upstream;
 pub mod usage_report;

@@ -23,10 +23,9 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::DecodingKey;
 
 use crate::dataplane::shard::Shard;
-use crate::integration::call::call;
-use crate::integration::{Endpoint, Resolve};
 use crate::snapshot::Snapshot;
-use crate::tls::upstream::TlsConfigFn;
+use crate::upstream::tls::TlsConfigFn;
+use crate::upstream::{call, Endpoint, Resolve};
 
 /// How long a fetched set is used before it is fetched again.
 const KEEP_FOR: Duration = Duration::from_secs(3600);

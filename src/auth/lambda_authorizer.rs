@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::config::PayloadVersion;
 use crate::dataplane::shard::Shard;
-use crate::integration::call::CallError;
 use crate::integration::lambda::Invoker;
 use crate::snapshot::Snapshot;
+use crate::upstream::CallError;
 
 use super::policy::{self, Statement, Verdict};
 use super::Authorized;

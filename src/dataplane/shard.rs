@@ -16,11 +16,11 @@ use monoio::io::Canceller;
 
 use super::clock::Clock;
 use crate::cache::Caches;
-use crate::integration::Pool;
 use crate::metrics::{Batch, Buffers, WorkerCounts};
 use crate::snapshot::Snapshot;
 use crate::throttle::{Instruction, Local, Report};
 use crate::tls::acme::challenges::{self, Challenges};
+use crate::upstream::Pool;
 
 /// Control plane → worker.
 pub enum Msg {
