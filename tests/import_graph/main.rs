@@ -528,3 +528,19 @@ fn the_budget_fails_on_growth_and_asks_to_be_lowered_on_shrinking() {
     assert!(read_budget("files_in_cycles = ten").is_err());
     assert!(read_budget("files_in_cycles = 1").is_err());
 }
+
+#[test]
+fn precise_capturing_is_not_a_use_declaration() {
+    // `+ use<'q>` once swallowed the items after it, so paths to them
+    // were reported unresolved.
+    let g = graph_of(&[
+        ("src/lib.rs", "mod q; mod user;"),
+        (
+            "src/q.rs",
+            "pub fn values<'q>(s: &'q [u8]) -> impl Iterator<Item = &'q u8> + use<'q> { s.iter() }\n\
+             pub fn first() {}",
+        ),
+        ("src/user.rs", "fn f() { crate::q::first(); }"),
+    ]);
+    assert_eq!(edges(&g), vec![("src/user.rs", "src/q.rs")]);
+}

@@ -300,6 +300,8 @@ impl<'s> FileParser<'_, 's> {
                     self.i += 1;
                     self.skip_group(b'(', b')');
                 }
+                // `impl Trait + use<'a>` (precise capturing) names lifetimes, not items.
+                Tok::Ident("use") if self.is_punct(1, '<') => self.i += 1,
                 Tok::Ident("use") => self.use_decl(tree),
                 Tok::Ident(s) if s == "mod" && self.ident(1).is_some() => self.mod_decl(tree),
                 Tok::Ident(s) if s == "macro_rules" && self.is_punct(1, '!') => {
