@@ -2,10 +2,21 @@
 //! and Lambda (`lambda_authorizer`, IAM `policy`). What an authorizer
 //! found about the caller (`Authorized`) goes to the integration: the
 //! Lambda event, header mappings.
+//!
+//! The compiled authorizers the snapshot holds are defined in files that
+//! import no runtime (this one, `jwt`, `jwks`, `lambda_authorizer`,
+//! `policy`); what runs on a worker is apart: fetching keys
+//! (`jwks_fetch`), invoking a Lambda authorizer (`lambda_decide`), and the
+//! worker's caches (`caches`, which the shard owns). The snapshot names
+//! the compiled types, and the runtime names the snapshot, so neither
+//! imports the other back.
 
+pub mod caches;
 pub mod jwks;
+pub mod jwks_fetch;
 pub mod jwt;
 pub mod lambda_authorizer;
+mod lambda_decide;
 pub mod policy;
 pub mod verified;
 
@@ -27,14 +38,6 @@ pub struct RouteAuth {
     /// Index into the API's authorizers.
     pub authorizer: usize,
     pub scopes: Vec<String>,
-}
-
-/// What one worker keeps between calls: fetched keys, Lambda decisions.
-#[derive(Default)]
-pub struct WorkerAuth {
-    pub jwks: jwks::JwksCache,
-    pub verified: verified::Verified,
-    pub results: lambda_authorizer::Results,
 }
 
 /// A caller an authorizer let through.
