@@ -5,11 +5,11 @@
 //!
 //! The compiled authorizers the snapshot holds are defined in files that
 //! import no runtime (this one, `authorized`, `jwt`, `jwks`,
-//! `lambda_authorizer`, `policy`); what runs on a worker is apart: fetching keys
-//! (`jwks_fetch`), invoking a Lambda authorizer (`lambda_decide`), and the
-//! worker's caches (`caches`, which the shard owns). The snapshot names
-//! the compiled types, and the runtime names the snapshot, so neither
-//! imports the other back.
+//! `lambda_authorizer`, `policy`); what runs on a worker is apart:
+//! fetching keys (`jwks_fetch`), invoking a Lambda authorizer
+//! (`lambda_decide`), and the worker's caches (`caches`, which the shard
+//! owns). The snapshot names the compiled types, and the runtime names
+//! the snapshot, so neither imports the other back.
 
 mod authorized;
 pub mod caches;
