@@ -17,4 +17,5 @@ pub mod router;
 pub mod snapshot;
 pub mod throttle;
 pub mod tls;
+pub mod upstream;
 pub mod usage_report;

@@ -4,7 +4,7 @@
 //! Transfer-Encoding: that is how a response is split in two).
 
 use portico::http::BodyKind;
-use portico::integration::{parse_response_head, ResponseHead};
+use portico::upstream::{parse_response_head, ResponseHead};
 
 /// A fuzz input: bit 0 of the first byte says whether the request was HEAD.
 pub fn check(input: &[u8]) -> Result<(), String> {

@@ -6,6 +6,8 @@
 //! `{"isAuthorized", "context"}`. Results are kept per worker, per
 //! identity, for the authorizer's TTL; a kept policy is evaluated again
 //! against each call's method ARN, which is why policies use wildcards.
+//! This file holds the authorizer as the snapshot holds it and what reads
+//! a decision; invoking the function, on a worker, is `lambda_decide`.
 
 use std::time::{Duration, Instant};
 
@@ -13,10 +15,7 @@ use hashbrown::HashMap;
 use serde_json::{Map, Value};
 
 use crate::config::PayloadVersion;
-use crate::dataplane::shard::Shard;
-use crate::integration::call::CallError;
 use crate::integration::lambda::Invoker;
-use crate::snapshot::Snapshot;
 
 use super::policy::{self, Statement, Verdict};
 use super::Authorized;
@@ -175,84 +174,6 @@ pub fn decision(result: &[u8], simple: bool) -> Result<Decision, String> {
     })
 }
 
-impl LambdaAuthorizer {
-    /// Invokes the function with `event`, or reuses the decision kept for `identity`.
-    pub async fn decide(
-        &self,
-        w: &Shard,
-        snap: &Snapshot,
-        identity: &str,
-        event: &[u8],
-    ) -> Result<Decision, Refusal> {
-        let key = format!("{}\0{identity}", self.id);
-        if !self.ttl.is_zero() {
-            if let Some(d) = w.auth.borrow().results.get(&key) {
-                return Ok(d);
-            }
-        }
-        let simple = matches!(self.kind, Kind::Request { simple: true, .. });
-        let reply = match self.invoker.invoke(w, snap, event).await {
-            Ok(r) => r,
-            Err(e @ (CallError::Failed | CallError::TimedOut)) => {
-                crate::log!(
-                    warn,
-                    worker = w.id,
-                    "authorizer `{}`: {e}",
-                    self.invoker.function
-                );
-                return Err(Refusal::Failed);
-            }
-        };
-        if reply.function_error {
-            // Lambda's convention: an error whose message is `Unauthorized` means 401.
-            let message = serde_json::from_slice::<Value>(&reply.body)
-                .ok()
-                .and_then(|v| {
-                    v.get("errorMessage")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-            if message.as_deref() == Some("Unauthorized") {
-                return Err(Refusal::Unauthorized);
-            }
-            crate::log!(
-                warn,
-                worker = w.id,
-                "authorizer `{}` failed: {}",
-                self.invoker.function,
-                message.unwrap_or_default()
-            );
-            return Err(Refusal::Failed);
-        }
-        if !(200..300).contains(&reply.status) {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "authorizer `{}`: the Invoke API answered {}",
-                self.invoker.function,
-                reply.status
-            );
-            return Err(Refusal::Failed);
-        }
-        let d = decision(&reply.body, simple).map_err(|e| {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "authorizer `{}`: {e}",
-                self.invoker.function
-            );
-            Refusal::Failed
-        })?;
-        if !self.ttl.is_zero() {
-            w.auth
-                .borrow_mut()
-                .results
-                .insert(key, d.clone(), Instant::now() + self.ttl);
-        }
-        Ok(d)
-    }
-}
-
 /// One worker's kept decisions, bounded.
 #[derive(Default)]
 pub struct Results {
@@ -267,7 +188,7 @@ impl Results {
         (Instant::now() < *until).then(|| d.clone())
     }
 
-    fn insert(&mut self, key: String, d: Decision, until: Instant) {
+    pub(super) fn insert(&mut self, key: String, d: Decision, until: Instant) {
         if self.kept.len() >= MAX_KEPT {
             let now = Instant::now();
             self.kept.retain(|_, (_, u)| *u > now);

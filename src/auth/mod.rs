@@ -2,15 +2,26 @@
 //! and Lambda (`lambda_authorizer`, IAM `policy`). What an authorizer
 //! found about the caller (`Authorized`) goes to the integration: the
 //! Lambda event, header mappings.
+//!
+//! The compiled authorizers the snapshot holds are defined in files that
+//! import no runtime (this one, `authorized`, `jwt`, `jwks`,
+//! `lambda_authorizer`, `policy`); what runs on a worker is apart:
+//! fetching keys (`jwks_fetch`), invoking a Lambda authorizer
+//! (`lambda_decide`), and the worker's caches (`caches`, which the shard
+//! owns). The snapshot names the compiled types, and the runtime names
+//! the snapshot, so neither imports the other back.
 
+mod authorized;
+pub mod caches;
 pub mod jwks;
+pub mod jwks_fetch;
 pub mod jwt;
 pub mod lambda_authorizer;
+mod lambda_decide;
 pub mod policy;
 pub mod verified;
 
-use serde_json::{Map, Value};
-
+pub use authorized::Authorized;
 pub use jwt::JwtAuthorizer;
 pub use lambda_authorizer::LambdaAuthorizer;
 
@@ -27,53 +38,4 @@ pub struct RouteAuth {
     /// Index into the API's authorizers.
     pub authorizer: usize,
     pub scopes: Vec<String>,
-}
-
-/// What one worker keeps between calls: fetched keys, Lambda decisions.
-#[derive(Default)]
-pub struct WorkerAuth {
-    pub jwks: jwks::JwksCache,
-    pub verified: verified::Verified,
-    pub results: lambda_authorizer::Results,
-}
-
-/// A caller an authorizer let through.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Authorized {
-    /// A JWT authorizer: the token's claims and its scopes.
-    Jwt {
-        claims: Map<String, Value>,
-        scopes: Vec<String>,
-    },
-    /// A Lambda authorizer: its principal and the context it returned.
-    Lambda {
-        principal_id: Option<String>,
-        context: Map<String, Value>,
-        /// The API key the call is metered against (`usageIdentifierKey`).
-        usage_key: Option<String>,
-    },
-}
-
-impl Authorized {
-    /// `$context.authorizer.{name}` (JWT: `claims.{name}` too): a context
-    /// value or claim as text, for header mappings.
-    pub fn value(&self, name: &str) -> Option<String> {
-        let v = match self {
-            Authorized::Jwt { claims, .. } => claims.get(name.strip_prefix("claims.")?)?,
-            Authorized::Lambda {
-                principal_id,
-                context,
-                ..
-            } => {
-                if name == "principalId" {
-                    return principal_id.clone();
-                }
-                context.get(name)?
-            }
-        };
-        Some(match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    }
 }

@@ -6,7 +6,7 @@
 use std::io;
 
 use crate::http::{Head, Stream};
-use crate::integration::ResponseHead;
+use crate::upstream::ResponseHead;
 
 pub struct Connection {
     pub stream: Stream,

@@ -21,7 +21,7 @@ use super::respond;
 use super::runtime::{Refusal, Slot, Worker};
 use super::shard::Shard;
 use crate::http::{parse_request_head, write_error, Head, HttpError, Io, Stream};
-use crate::integration::ResponseHead;
+use crate::upstream::ResponseHead;
 
 /// Initial read buffer of a client connection; grows for large heads.
 const CLIENT_BUFFER: usize = 8 * 1024;

@@ -16,11 +16,11 @@ use monoio::io::Canceller;
 
 use super::clock::Clock;
 use crate::cache::Caches;
-use crate::integration::Pool;
 use crate::metrics::{Batch, Buffers, WorkerCounts};
 use crate::snapshot::Snapshot;
 use crate::throttle::{Instruction, Local, Report};
 use crate::tls::acme::challenges::{self, Challenges};
+use crate::upstream::Pool;
 
 /// Control plane → worker.
 pub enum Msg {
@@ -70,7 +70,7 @@ pub struct Shard {
     /// This worker's shard of every stage cache.
     pub caches: RefCell<Caches>,
     /// This worker's fetched JWKS and kept Lambda authorizer decisions.
-    pub auth: RefCell<crate::auth::WorkerAuth>,
+    pub auth: RefCell<crate::auth::caches::WorkerAuth>,
     /// This worker's counts.
     pub metrics: RefCell<WorkerCounts>,
     /// Access log lines waiting for the next hand-over to the writer.
@@ -114,7 +114,7 @@ impl Shard {
             id: s.id,
             throttle: RefCell::new(throttle),
             caches: RefCell::new(Caches::new(s.workers)),
-            auth: RefCell::new(crate::auth::WorkerAuth::default()),
+            auth: RefCell::new(crate::auth::caches::WorkerAuth::default()),
             metrics: RefCell::new(WorkerCounts::default()),
             access_log: RefCell::new(Buffers::new(&snapshot.access_logs, s.access_log.clone())),
             acme: challenges::Local::default(),

@@ -10,7 +10,7 @@ use crate::auth::lambda_authorizer::{IdentitySource, Kind};
 use crate::auth::{Authorizer, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 use crate::config::{ApiConfig, AuthorizerConfig, PayloadVersion, RouteConfig};
 use crate::integration::lambda::{AwsSettings, Invoker};
-use crate::tls::upstream::TlsConfigFn;
+use crate::upstream::tls::TlsConfigFn;
 
 use super::compile::CompileError;
 

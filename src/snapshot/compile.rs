@@ -190,7 +190,7 @@ impl Snapshot {
                         (None, None) => Ok(None),
                         _ => Err("[upstream] client_cert and client_key go together".to_string()),
                     }?;
-                    crate::tls::upstream::client_config(u.ca_file.as_deref(), identity)
+                    crate::upstream::tls::client_config(u.ca_file.as_deref(), identity)
                         .map_err(|e| e.to_string())
                 })
                 .clone()

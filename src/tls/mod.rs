@@ -7,11 +7,10 @@
 //! certificate from that truststore (mutual TLS, as AWS's custom domains).
 
 pub mod acme;
-mod certs;
+pub(crate) mod certs;
 pub mod client_cert;
 pub mod self_signed;
 mod sni;
-pub mod upstream;
 
 use std::sync::{Arc, OnceLock};
 

@@ -7,7 +7,8 @@
 
 use std::rc::Rc;
 
-use crate::auth::jwks::{keys_for, KeySource};
+use crate::auth::jwks::KeySource;
+use crate::auth::jwks_fetch::keys_for;
 use crate::auth::jwt::{has_scope, JwtError};
 use crate::auth::lambda_authorizer::{IdentitySource, Kind, Refusal};
 use crate::auth::{Authorized, Authorizer, JwtAuthorizer, LambdaAuthorizer};

@@ -1,20 +1,17 @@
-//! Calling one function through the Lambda Invoke API,
+//! One function as the Lambda Invoke API reaches it,
 //! `POST {endpoint}/2015-03-31/functions/{function}/invocations`: the
 //! endpoint can be the AWS Lambda Runtime Interface Emulator, LocalStack,
 //! or AWS itself, in which case the call is signed (SigV4, service
-//! `lambda`) with the credentials of `[aws]`.
+//! `lambda`) with the credentials of `[aws]`. Built from config alone, for
+//! Lambda integrations and authorizers alike; calling it is `invoke`.
 
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::aws::sigv4;
 use crate::config::AwsConfig;
-use crate::dataplane::shard::Shard;
-use crate::integration::call::{call, CallError, Reply};
-use crate::integration::{Endpoint, Resolve};
-use crate::snapshot::Snapshot;
-use crate::tls::upstream::TlsConfigFn;
+use crate::upstream::tls::TlsConfigFn;
+use crate::upstream::{Endpoint, Resolve};
 
 /// `[aws]` with the environment's defaults applied, once per compile.
 #[derive(Debug, Clone, Default)]
@@ -72,11 +69,11 @@ const PATH_SAFE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(
 
 pub struct Invoker {
     pub function: String,
-    path: String,
-    endpoint: Endpoint,
+    pub(super) path: String,
+    pub(super) endpoint: Endpoint,
     pub timeout: Duration,
-    region: String,
-    credentials: Option<Credentials>,
+    pub(super) region: String,
+    pub(super) credentials: Option<Credentials>,
 }
 
 impl Invoker {
@@ -110,60 +107,5 @@ impl Invoker {
             region: aws.region.clone(),
             credentials: aws.credentials.clone(),
         })
-    }
-
-    /// Invokes the function with `event` (RequestResponse) and waits for its result.
-    pub async fn invoke(
-        &self,
-        w: &Shard,
-        snap: &Snapshot,
-        event: &[u8],
-    ) -> Result<Reply, CallError> {
-        let mut request = Vec::with_capacity(event.len() + 512);
-        request.extend_from_slice(b"POST ");
-        request.extend_from_slice(self.path.as_bytes());
-        request.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        request.extend_from_slice(self.endpoint.authority.as_bytes());
-        request.extend_from_slice(b"\r\ncontent-type: application/json\r\ncontent-length: ");
-        request.extend_from_slice(itoa::Buffer::new().format(event.len()).as_bytes());
-        request.extend_from_slice(b"\r\n");
-        if let Some(c) = &self.credentials {
-            for (name, value) in self.signature_headers(c, event) {
-                request.extend_from_slice(name.as_bytes());
-                request.extend_from_slice(b": ");
-                request.extend_from_slice(value.as_bytes());
-                request.extend_from_slice(b"\r\n");
-            }
-        }
-        request.extend_from_slice(b"\r\n");
-        request.extend_from_slice(event);
-        call(w, snap, &self.endpoint, &mut request, self.timeout).await
-    }
-
-    /// `x-amz-date`, `x-amz-security-token` and `authorization`.
-    fn signature_headers(&self, c: &Credentials, event: &[u8]) -> Vec<(&'static str, String)> {
-        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut signed = vec![
-            ("content-type".to_string(), "application/json".to_string()),
-            ("host".to_string(), self.endpoint.authority.clone()),
-            ("x-amz-date".to_string(), amz_date.clone()),
-        ];
-        if let Some(t) = &c.session_token {
-            signed.push(("x-amz-security-token".to_string(), t.clone()));
-        }
-        let r = sigv4::Signed {
-            method: "POST",
-            path: &self.path,
-            query: "",
-            headers: &signed,
-            body: event,
-        };
-        let authorization = sigv4::sign(&r, &c.key_id, &c.secret, &self.region, "lambda");
-        let mut out = vec![("x-amz-date", amz_date)];
-        if let Some(t) = &c.session_token {
-            out.push(("x-amz-security-token", t.clone()));
-        }
-        out.push(("authorization", authorization));
-        out
     }
 }

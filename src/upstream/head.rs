@@ -1,10 +1,15 @@
 //! An upstream's response head: status, headers and what they mean for
-//! framing and connection reuse. Ambiguous framing (both Transfer-Encoding
-//! and Content-Length, lengths that disagree, several Transfer-Encodings)
-//! is refused: the upstream connection is then closed, never pooled, and
-//! the client gets 502, as nginx does.
+//! framing and connection reuse, read off the connection until it is whole.
+//! Ambiguous framing (both Transfer-Encoding and Content-Length, lengths
+//! that disagree, several Transfer-Encodings) is refused: the upstream
+//! connection is then closed, never pooled, and the client gets 502, as
+//! nginx does.
 
-use crate::http::{content_length_value, header_has_token, BodyKind, Span};
+use std::time::Instant;
+
+use crate::http::{content_length_value, header_has_token, BodyKind, Span, Stream};
+
+use super::acquire::Failure;
 
 #[derive(Debug, Default)]
 pub struct ResponseHead {
@@ -105,6 +110,34 @@ pub fn parse_response_head(
     };
     head.keep_alive = keep_alive;
     Ok(true)
+}
+
+/// Reads `up` until the final response head is whole, skipping interim
+/// answers; a 101 or a malformed head is the upstream's failure.
+pub async fn read_head(
+    up: &mut Stream,
+    is_head: bool,
+    head: &mut ResponseHead,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    loop {
+        match parse_response_head(up.buffered(), is_head, head) {
+            // Interim 1xx answers (we never forward Expect, but an upstream may still send one).
+            Ok(true) if (100..200).contains(&head.status) && head.status != 101 => {
+                up.consume(head.len);
+                continue;
+            }
+            Ok(true) if head.status == 101 => return Err(Failure::Upstream),
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(HeadError::Invalid | HeadError::TooLarge) => return Err(Failure::Upstream),
+        }
+        match monoio::time::timeout_at(deadline.into(), up.fill()).await {
+            Err(_) => return Err(Failure::TimedOut),
+            Ok(Ok(0) | Err(_)) => return Err(Failure::Upstream),
+            Ok(Ok(_)) => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use crate::dataplane::shard::Shard;
 use crate::http::{Relay, Sink};
 use crate::snapshot::Snapshot;
 
-use super::http_proxy::{acquire_from, read_head, Failure};
-use super::{Endpoint, ResponseHead};
+use super::acquire::{acquire_from, retry_once, Failure};
+use super::authority::Endpoint;
+use super::head::{read_head, ResponseHead};
 
 /// What came back: status, the one header callers look at, the body.
 #[derive(Debug)]
@@ -57,7 +58,7 @@ pub async fn call(
         };
         match got {
             Ok(()) => {}
-            Err(Failure::Upstream) if up.reused && !retried => {
+            Err(f) if retry_once(&f, &up, retried) => {
                 retried = true;
                 continue;
             }

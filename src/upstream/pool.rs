@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use hashbrown::HashMap;
 use monoio::net::TcpStream;
 
+use super::tls::UpstreamTls;
 use crate::http::{Io, Stream};
-use crate::tls::upstream::UpstreamTls;
 
 /// Connections are pooled per address and, for TLS, per server name.
 pub type PoolKey = (SocketAddr, Option<Arc<str>>);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::CertError;
+use crate::tls::{certs, CertError};
 
 /// Gives the snapshot's client config, made on first need.
 pub type TlsConfigFn<'a> = &'a dyn Fn() -> Result<Arc<ClientConfig>, String>;
@@ -48,7 +48,7 @@ pub fn client_config(
     identity: Option<(&Path, &Path)>,
 ) -> Result<Arc<ClientConfig>, CertError> {
     let roots = match ca_file {
-        Some(file) => super::certs::truststore(file)?,
+        Some(file) => certs::truststore(file)?,
         None => {
             // Certificates the system has that rustls cannot use are skipped.
             let mut roots = RootCertStore::empty();
@@ -60,7 +60,7 @@ pub fn client_config(
     let mut config = match identity {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let (chain, key) = super::certs::read_pair(cert, key)?;
+            let (chain, key) = certs::read_pair(cert, key)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| CertError::File {

@@ -4,6 +4,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use super::tls::{TlsConfigFn, UpstreamTls};
+
 pub type Resolve<'a> = &'a mut dyn FnMut(&str) -> io::Result<Vec<SocketAddr>>;
 
 /// The addresses of `authority` (`host`, `host:port`, `[v6]:port`; `default_port` without one).
@@ -31,14 +33,14 @@ pub struct Endpoint {
     /// `host[:port]` as written: the `Host` header.
     pub authority: String,
     pub addrs: Vec<SocketAddr>,
-    pub tls: Option<crate::tls::upstream::UpstreamTls>,
+    pub tls: Option<UpstreamTls>,
 }
 
 impl Endpoint {
     /// Splits `url` into its endpoint and its path (`/` when it has none).
     pub fn parse<'u>(
         url: &'u str,
-        tls: crate::tls::upstream::TlsConfigFn<'_>,
+        tls: TlsConfigFn<'_>,
         resolve: Resolve<'_>,
     ) -> Result<(Endpoint, &'u str), String> {
         let (rest, https) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
@@ -52,7 +54,7 @@ impl Endpoint {
         };
         let addrs = resolve_authority(authority, if https { 443 } else { 80 }, resolve)?;
         let tls = if https {
-            Some(crate::tls::upstream::UpstreamTls::new(tls()?, authority)?)
+            Some(UpstreamTls::new(tls()?, authority)?)
         } else {
             None
         };
