@@ -23,10 +23,7 @@ pub struct Connection {
     pub sent: u64,
     /// Header lines the gateway adds to this response (`x-cache: Miss`, CORS).
     pub extra_head: Vec<u8>,
-    /// Keep a copy of what is written, for the cache to store.
-    pub capture: bool,
-    /// Largest body worth capturing whole (the stage's item limit).
-    pub capture_limit: usize,
+    /// A whole answer kept for the cache to store (see `respond::send_whole`).
     pub captured: Vec<u8>,
     /// The request's method and path, kept for an access log line.
     pub log_path: Vec<u8>,
@@ -40,12 +37,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Sends `out` to the client (and to the capture, when the cache keeps it).
+    /// Sends `out` to the client.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.sent += self.out.len() as u64;
-        if self.capture {
-            self.captured.extend_from_slice(&self.out);
-        }
         self.stream.io.write_buf(&mut self.out).await
     }
 }

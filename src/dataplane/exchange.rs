@@ -49,6 +49,9 @@ pub struct Exchange<'s> {
     pub error: Option<&'static str>,
     /// The gateway added CORS header lines to the answer.
     pub cors: bool,
+    /// The cache wants a copy of the answer, if it is sent whole and is at
+    /// most this long (the stage's item limit).
+    pub capture: Option<usize>,
 }
 
 impl Exchange<'_> {
@@ -73,6 +76,7 @@ impl Exchange<'_> {
             integration: None,
             error: None,
             cors: false,
+            capture: None,
         }
     }
 }

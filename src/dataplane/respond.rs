@@ -28,13 +28,24 @@ pub fn closes(w: &Shard, ex: &Exchange<'_>, must: bool) -> bool {
     must || ex.close || w.draining()
 }
 
-/// Sends what is in `conn.out`; the connection carries another request
-/// only if it went out and it need not close.
-pub async fn send(conn: &mut Connection, close: bool) -> Outcome {
-    match conn.flush().await {
+/// Sends the whole answer in `conn.out`; the connection carries another
+/// request only if it went out and it need not close.
+pub async fn send(conn: &mut Connection, ex: &Exchange<'_>, close: bool) -> Outcome {
+    match send_whole(conn, ex).await {
         Ok(()) if !close => Outcome::KeepAlive,
         _ => Outcome::Close,
     }
+}
+
+/// Sends a whole answer (head and body in `conn.out`), keeping a copy when
+/// the cache asked for one. An answer sent in pieces (a relayed body) is
+/// never kept, so the cache stores only what went out as one answer.
+pub async fn send_whole(conn: &mut Connection, ex: &Exchange<'_>) -> io::Result<()> {
+    if ex.capture.is_some() {
+        conn.captured.clear();
+        conn.captured.extend_from_slice(&conn.out);
+    }
+    conn.flush().await
 }
 
 /// Answers with the gateway's own error. `must_close`: the request's body
@@ -49,8 +60,10 @@ pub async fn error(
     let close = closes(w, ex, must_close);
     ex.status = err.status;
     ex.error = Some(err.message);
+    // The gateway's own answers are never stored.
+    ex.capture = None;
     write_error_to(w, conn, ex.id, err, close);
-    send(conn, close).await
+    send(conn, ex, close).await
 }
 
 /// A request whose head could not be read: the error, then the connection closes.
@@ -67,8 +80,6 @@ fn write_error_to(
     err: ErrorResponse,
     close: bool,
 ) {
-    // The gateway's own answers are never stored.
-    conn.capture = false;
     // The answer's own headers (CORS, the cache's Miss tag) go with it too.
     write_error(
         &mut conn.out,
@@ -140,7 +151,7 @@ pub async fn without_body(
     }
     let close = closes(w, ex, false);
     write(conn, ex, close);
-    if send(conn, close).await == Outcome::Close {
+    if send(conn, ex, close).await == Outcome::Close {
         return Outcome::Close;
     }
     if awaits_continue {

@@ -44,8 +44,6 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
         peer_ip: peer.ip().to_string(),
         sent: 0,
         extra_head: Vec::new(),
-        capture: false,
-        capture_limit: 0,
         captured: Vec::new(),
         log_path: Vec::new(),
         client_cert: None,

@@ -200,21 +200,22 @@ impl Fill<'_, '_> {
         serve_hit(w, snap, &mut conn.out, &conn.extra_head, &self.lookup, ex)
     }
 
-    /// Marks the answer as a miss and captures it, if it may be stored.
-    pub fn capture(&self, snap: &Snapshot, conn: &mut Connection) {
+    /// Before the integration: marks the answer as a miss and asks the
+    /// answer writer for a copy of it, if it may be stored (GET).
+    pub fn capture(&self, snap: &Snapshot, conn: &mut Connection, ex: &mut Exchange<'_>) {
         tag(&mut conn.extra_head, snap, b"Miss");
         if self.lookup.warn {
             conn.extra_head.extend_from_slice(WARNING);
         }
-        conn.capture = self.lookup.fill;
-        conn.capture_limit = self.lookup.stage.max_item_bytes;
         conn.captured.clear();
+        ex.capture = self.lookup.fill.then_some(self.lookup.stage.max_item_bytes);
     }
 
-    /// Stores the captured answer if it may be, then releases any waiters.
+    /// After it: stores the answer if one was kept and may be, then
+    /// releases any waiters.
     pub fn store(self, w: &Shard, snap: &Snapshot, conn: &mut Connection, ex: &Exchange<'_>) {
         let l = &self.lookup;
-        if conn.capture {
+        if ex.capture.is_some() && !conn.captured.is_empty() {
             let policy = StorePolicy {
                 statuses: &l.stage.statuses,
                 max_item_bytes: l.stage.max_item_bytes,
@@ -233,7 +234,6 @@ impl Fill<'_, '_> {
                 );
             }
         }
-        conn.capture = false;
         conn.captured.clear();
         conn.extra_head.clear();
         drop(self.guard);

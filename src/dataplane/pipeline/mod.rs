@@ -71,7 +71,7 @@ pub async fn handle(w: &Shard, conn: &mut Connection) -> Outcome {
                 serve(w, &snap, conn, &mut ex, Plan::Cached).await
             } else {
                 ex.cache = Some(false);
-                fill.capture(&snap, conn);
+                fill.capture(&snap, conn, &mut ex);
                 let outcome = serve(w, &snap, conn, &mut ex, plan).await;
                 fill.store(w, &snap, conn, &ex);
                 outcome

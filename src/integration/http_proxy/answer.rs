@@ -73,8 +73,7 @@ pub(super) async fn relay_answer(
     up.stream.consume(head_len);
     // An answer the cache may store is read whole (it is small: at most the
     // stage's item limit), so it is captured in one piece.
-    if conn.capture && !dechunk {
-        let limit = conn.capture_limit;
+    if let (Some(limit), false) = (ex.capture, dechunk) {
         loop {
             let buffered = up.stream.buffered();
             let whole = match kind {
@@ -113,7 +112,7 @@ pub(super) async fn relay_answer(
     let relayed = if let Some(n) = body_here {
         conn.out.extend_from_slice(&up.stream.buffered()[..n]);
         up.stream.consume(n);
-        conn.flush().await.is_ok()
+        respond::send_whole(conn, ex).await.is_ok()
     } else if conn.flush().await.is_ok() {
         let relay = Relay {
             kind,

@@ -123,7 +123,7 @@ async fn write_answer(
     if !ex.is_head {
         out.extend_from_slice(&a.body);
     }
-    respond::send(conn, close).await
+    respond::send(conn, ex, close).await
 }
 
 /// A function cannot split the answer's head with a header of its own.
