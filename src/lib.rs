@@ -1,6 +1,6 @@
 //! portico: a self-hosted API gateway. Thread-per-core and shard-nothing:
 //! each worker owns its listener, io_uring runtime, pools and counters.
-//! See `README.md` for what it does and `src/pipeline/` for
+//! See `README.md` for what it does and `src/dataplane/pipeline/` for
 //! the request path, top to bottom.
 
 pub mod auth;

@@ -163,7 +163,7 @@ fn read_upstream(upstream: &[u8], expected: &[Accepted]) -> Result<(), String> {
 }
 
 /// portico's server loop over one connection, and its HTTP proxy's
-/// framing of each accepted request (src/server/conn.rs,
+/// framing of each accepted request (src/dataplane/serve.rs,
 /// src/integration/http_proxy/forward.rs, src/http/relay.rs).
 fn portico_reads(client: &[u8], rng: &mut Rng) -> Result<Vec<Accepted>, String> {
     let mut accepted = Vec::new();

@@ -1,6 +1,6 @@
 //! The control plane: everything that runs off the workers' threads and
 //! changes what they serve. Workers never call into it; it reaches them
-//! only through their mailboxes (`server::Msg`), and they reach it only
+//! only through their mailboxes (`dataplane::Msg`), and they reach it only
 //! through the reconciler's reports channel and the access log's queue.
 //!
 //! Its threads, all started by the `supervisor` (`portico run`):
