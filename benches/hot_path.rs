@@ -138,7 +138,9 @@ fn throttle(c: &mut Criterion) {
     c.bench_function("throttle_admit_4_mixed_buckets", |b| {
         b.iter(|| mixed.admit(black_box(&buckets), None, 0, || now))
     });
-    // What a call on a small limit adds in the pipeline: one clock read.
+    // With a clock read of its own; the pipeline passes the time it read
+    // when the head arrived instead (a call behind an authorizer reads it
+    // again, as here).
     c.bench_function("throttle_admit_4_mixed_buckets_reading_the_clock", |b| {
         b.iter(|| mixed.admit(black_box(&buckets), None, 0, monotonic_ns))
     });

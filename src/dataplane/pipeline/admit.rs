@@ -76,8 +76,14 @@ pub fn check<'k>(
 }
 
 /// Spends from this worker's balances, or refuses with AWS's answer and
-/// the level that refused.
-pub async fn spend(w: &Shard, a: &Admission<'_>) -> Result<(), (ErrorResponse, Level)> {
+/// the level that refused. `now_ns`: the call's time for shared cells
+/// (`throttle::monotonic_ns`, read by the caller); after a wait for a
+/// quota lease the clock is read again.
+pub async fn spend(
+    w: &Shard,
+    a: &Admission<'_>,
+    now_ns: u64,
+) -> Result<(), (ErrorResponse, Level)> {
     let mut waited = 0;
     loop {
         let r = {
@@ -87,7 +93,8 @@ pub async fn spend(w: &Shard, a: &Admission<'_>) -> Result<(), (ErrorResponse, L
                 // through rather than spend from the wrong balances.
                 return Ok(());
             }
-            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), monotonic_ns)
+            let now_ns = if waited == 0 { now_ns } else { monotonic_ns() };
+            local.admit(&a.buckets[..a.n], a.meter, w.now_secs(), || now_ns)
         };
         if r.is_err() {
             w.ran_dry();

@@ -117,7 +117,7 @@ pub fn serve_hit(
         out.extend_from_slice(WARNING);
     }
     out.extend_from_slice(extra);
-    if ex.close || w.draining() {
+    if crate::dataplane::respond::closes(w, ex, false) {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");

@@ -172,7 +172,14 @@ async fn plan<'s, 'w>(
         _ => None,
     };
     let admission = admit::check(snap, api, stage, m.route, head, buf, usage_key)?;
-    if let Err((reject, level)) = admit::spend(w, &admission).await {
+    // The head's time, microseconds old here (a small fraction of a token
+    // at the rates a shared cell serves), unless an authorizer ran: a
+    // Lambda authorizer takes milliseconds.
+    let now_ns = match authorized {
+        Some(_) => crate::throttle::monotonic_ns(),
+        None => ex.started_ns,
+    };
+    if let Err((reject, level)) = admit::spend(w, &admission, now_ns).await {
         ex.throttled = Some(level);
         return Err(reject);
     }

@@ -8,6 +8,7 @@ use crate::dataplane::shard::Shard;
 use crate::http::{Head, Version};
 use crate::metrics::{Exchange as Counted, Fields};
 use crate::snapshot::Snapshot;
+use crate::throttle::monotonic_ns;
 
 /// Copies the request's method and path (`GET /prod/x?y`), as the head's
 /// bytes are consumed before the line is written.
@@ -32,7 +33,7 @@ pub fn exchange(
     sent: u64,
 ) {
     let seen = ex;
-    let latency_us = ex.started.elapsed().as_micros() as u64;
+    let latency_us = monotonic_ns().saturating_sub(ex.started_ns) / 1000;
     let count = |slot| {
         w.metrics.borrow_mut().record(&Counted {
             slot,
