@@ -44,6 +44,7 @@ const IMPLEMENTED: &[&str] = &[
     "CreateDeployment",
     "GetDeployments",
     "GetDeployment",
+    "UpdateDeployment",
     "DeleteDeployment",
     "CreateStage",
     "GetStages",
@@ -66,8 +67,12 @@ const IMPLEMENTED: &[&str] = &[
     "DeleteUsagePlan",
     "CreateUsagePlanKey",
     "GetUsagePlanKeys",
+    "GetUsagePlanKey",
     "DeleteUsagePlanKey",
     "GetUsage",
+    "GetSdkTypes",
+    "GetSdkType",
+    "GetSdk",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1995,6 +2000,18 @@ fn config_file_plans_and_keys_are_shown_and_refuse_changes() {
         members,
         ["alice-id".to_string(), "bob-id".to_string()].into()
     );
+    let alice_in_gold = m.get("/usageplans/gold/keys/alice-id");
+    assert_eq!(
+        (s(&alice_in_gold, "type"), s(&alice_in_gold, "value")),
+        ("API_KEY", ALICE),
+        "{alice_in_gold}"
+    );
+    let with_alice = m.get("/usageplans?keyId=alice-id");
+    assert_eq!(
+        ids(&with_alice),
+        ["gold".to_string()].into(),
+        "{with_alice}"
+    );
     for (method, path, body) in [
         ("DELETE", "/apikeys/alice-id", json!({})),
         (
@@ -2013,4 +2030,103 @@ fn config_file_plans_and_keys_are_shown_and_refuse_changes() {
         "/usageplans/gold/usage?startDate={today}&endDate={today}"
     ));
     assert_eq!(usage["values"]["alice-id"], json!([[0, 100]]), "{usage}");
+}
+
+/// GetUsagePlanKey answers for a key in the plan and 404 for one that is
+/// not; GetUsagePlans with `keyId` lists only the plans the key is in.
+#[test]
+fn usage_plan_key_and_plans_of_a_key() {
+    let mut m = Mgmt::new();
+    let (api, _, _) = deployed_api(&mut m, "plans");
+    let stages = json!([{ "apiId": api, "stage": "prod" }]);
+    let gold = m.ok(
+        "POST",
+        "/usageplans",
+        Some(json!({ "name": "gold", "apiStages": stages })),
+        201,
+    );
+    let silver = m.ok(
+        "POST",
+        "/usageplans",
+        Some(json!({ "name": "silver" })),
+        201,
+    );
+    let (gold, silver) = (s(&gold, "id").to_string(), s(&silver, "id").to_string());
+    let key = m.ok(
+        "POST",
+        "/apikeys",
+        Some(json!({ "name": "k1", "enabled": true, "value": "k1-value-0123456789ab" })),
+        201,
+    );
+    let key = s(&key, "id").to_string();
+    m.ok(
+        "POST",
+        &format!("/usageplans/{gold}/keys"),
+        Some(json!({ "keyId": key, "keyType": "API_KEY" })),
+        201,
+    );
+    let member = m.get(&format!("/usageplans/{gold}/keys/{key}"));
+    assert_eq!(
+        member,
+        json!({ "id": key, "type": "API_KEY", "value": "k1-value-0123456789ab", "name": "k1" })
+    );
+    let msg = m.err(
+        "GET",
+        &format!("/usageplans/{silver}/keys/{key}"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    assert!(msg.contains(&key), "{msg}");
+    assert_eq!(
+        ids(&m.get(&format!("/usageplans?keyId={key}"))),
+        [gold.clone()].into()
+    );
+    assert_eq!(
+        ids(&m.get("/usageplans")),
+        [gold, silver].into(),
+        "without keyId every plan"
+    );
+}
+
+/// UpdateDeployment changes the description only, and it stays changed.
+#[test]
+fn update_deployment_changes_its_description() {
+    let mut m = Mgmt::new();
+    let (api, deployments, base) = deployed_api(&mut m, "upd");
+    let path = format!("{deployments}/{}", s(&base, "id"));
+    let body = patch_body(&[("replace", "/description", Some("first release"))]);
+    let d = m.ok("PATCH", &path, Some(body), 200);
+    assert_eq!(d["description"], "first release", "{d}");
+    assert_eq!(m.get(&path)["description"], "first release");
+    let bad = patch_body(&[("replace", "/createdDate", Some("0"))]);
+    let msg = m.err("PATCH", &path, Some(bad), 400, "BadRequestException");
+    assert!(msg.contains("/description"), "{msg}");
+    let missing = format!("/restapis/{api}/deployments/nope00");
+    m.err("PATCH", &missing, Some(json!({})), 404, "NotFoundException");
+}
+
+/// No SDKs: an empty list of types, and GetSdk refused with a reason once
+/// the API and stage exist.
+#[test]
+fn sdk_generation_is_not_offered() {
+    let mut m = Mgmt::new();
+    let (api, _, _) = deployed_api(&mut m, "sdk");
+    assert_eq!(m.get("/sdktypes")["item"], json!([]));
+    m.err("GET", "/sdktypes/ios", None, 404, "NotFoundException");
+    let msg = m.err(
+        "GET",
+        &format!("/restapis/{api}/stages/prod/sdks/javascript"),
+        None,
+        400,
+        "BadRequestException",
+    );
+    assert!(msg.contains("does not generate SDKs"), "{msg}");
+    m.err(
+        "GET",
+        &format!("/restapis/{api}/stages/nope/sdks/javascript"),
+        None,
+        404,
+        "NotFoundException",
+    );
 }

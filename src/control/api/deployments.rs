@@ -1,5 +1,5 @@
-//! CreateDeployment, GetDeployments, GetDeployment, DeleteDeployment. A
-//! deployment freezes the API as it is; a stage serves one.
+//! CreateDeployment, GetDeployments, GetDeployment, UpdateDeployment,
+//! DeleteDeployment. A deployment freezes the API as it is; a stage serves one.
 
 use std::collections::BTreeMap;
 
@@ -91,6 +91,20 @@ impl ControlPlane {
     pub(super) fn get_deployment(&mut self, c: &Call<'_>) -> Reply {
         let api = self.api(c)?;
         let (d, _) = self.deployment(&api.api.id, c.param("deployment_id"))?;
+        Ok((200, json!(d)))
+    }
+
+    /// Only a deployment's description changes; what it deployed never does.
+    pub(super) fn update_deployment(&mut self, c: &Call<'_>) -> Reply {
+        let api = self.api(c)?.api.id;
+        let (mut d, _) = self.deployment(&api, c.param("deployment_id"))?;
+        for op in c.patch()? {
+            match (op.op.as_str(), op.path.as_str()) {
+                ("replace", "/description") => d.description = Some(op.value()?.to_string()),
+                _ => return Err(op.unsupported(&["/description"])),
+            }
+        }
+        self.store.update_deployment(&api, &d)?;
         Ok((200, json!(d)))
     }
 

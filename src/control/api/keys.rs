@@ -1,5 +1,5 @@
 //! API keys and usage plans: CreateApiKey … DeleteApiKey, CreateUsagePlan …
-//! DeleteUsagePlan, CreateUsagePlanKey, GetUsagePlanKeys, DeleteUsagePlanKey
+//! DeleteUsagePlan, CreateUsagePlanKey, GetUsagePlanKeys, GetUsagePlanKey, DeleteUsagePlanKey
 //! and GetUsage. They are published with the deployed stages, so a key or
 //! plan made here throttles and meters the data plane like one from the
 //! config file (a plan is named by its id there, and in usage records).
@@ -120,9 +120,19 @@ impl ControlPlane {
         Ok((201, json!(p)))
     }
 
+    /// All plans, or with `keyId` those the key is in.
     pub(super) fn get_usage_plans(&mut self, c: &Call<'_>) -> Reply {
         let mut plans = self.store.plans()?;
         plans.extend(self.file_plans(&plans));
+        if let Some(key) = c.query_all("keyId").first() {
+            let mut with_key = Vec::new();
+            for p in plans {
+                if self.keys_of_plan(&p)?.iter().any(|k| k.id == *key) {
+                    with_key.push(p);
+                }
+            }
+            plans = with_key;
+        }
         let (item, position) = page(plans, c)?;
         Ok((200, json!(Page { position, item })))
     }
@@ -186,6 +196,21 @@ impl ControlPlane {
 
     pub(super) fn get_usage_plan_keys(&mut self, c: &Call<'_>) -> Reply {
         let p = self.plan(c)?;
+        let (item, position) = page(self.keys_of_plan(&p)?, c)?;
+        Ok((200, json!(Page { position, item })))
+    }
+
+    pub(super) fn get_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let key = c.param("keyId");
+        match self.keys_of_plan(&p)?.into_iter().find(|k| k.id == key) {
+            Some(k) => Ok((200, json!(k))),
+            None => Err(not_found_key(key)),
+        }
+    }
+
+    /// The plan's keys, stored and from the config file.
+    fn keys_of_plan(&self, p: &UsagePlan) -> Result<Vec<UsagePlanKey>, ApiError> {
         let mut keys = Vec::new();
         for id in self.store.plan_keys(&p.id)? {
             if let Some(k) = self.store.key(&id)? {
@@ -202,8 +227,7 @@ impl ControlPlane {
                 keys.push(plan_key(k));
             }
         }
-        let (item, position) = page(keys, c)?;
-        Ok((200, json!(Page { position, item })))
+        Ok(keys)
     }
 
     pub(super) fn delete_usage_plan_key(&mut self, c: &Call<'_>) -> Reply {

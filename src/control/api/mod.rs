@@ -18,6 +18,7 @@ mod publish;
 mod resources;
 mod rest_apis;
 mod router;
+mod sdk;
 mod stages;
 mod store;
 
@@ -195,6 +196,7 @@ impl ControlPlane {
             "CreateDeployment" => self.create_deployment(c),
             "GetDeployments" => self.get_deployments(c),
             "GetDeployment" => self.get_deployment(c),
+            "UpdateDeployment" => self.update_deployment(c),
             "DeleteDeployment" => self.delete_deployment(c),
             "CreateStage" => self.create_stage(c),
             "GetStages" => self.get_stages(c),
@@ -214,8 +216,12 @@ impl ControlPlane {
             "DeleteUsagePlan" => self.delete_usage_plan(c),
             "CreateUsagePlanKey" => self.create_usage_plan_key(c),
             "GetUsagePlanKeys" => self.get_usage_plan_keys(c),
+            "GetUsagePlanKey" => self.get_usage_plan_key(c),
             "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
             "GetUsage" => self.get_usage(c),
+            "GetSdkTypes" => self.get_sdk_types(c),
+            "GetSdkType" => self.get_sdk_type(c),
+            "GetSdk" => self.get_sdk(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -291,7 +291,7 @@ impl ControlPlane {
     }
 }
 
-fn not_found_stage(name: &str) -> ApiError {
+pub(super) fn not_found_stage(name: &str) -> ApiError {
     ApiError::NotFound(format!("Invalid Stage identifier specified {name}"))
 }
 

@@ -251,6 +251,16 @@ impl ControlStore {
         Ok(())
     }
 
+    /// A deployment's own fields (its description), the API it deployed kept.
+    pub fn update_deployment(&mut self, api: &str, d: &Deployment) -> Result<(), ApiError> {
+        self.writable(api)?;
+        self.db.execute(
+            "UPDATE deployments SET body = ?3 WHERE api = ?1 AND id = ?2",
+            params![api, d.id, encode(d)?],
+        )?;
+        Ok(())
+    }
+
     pub fn delete_deployment(&mut self, api: &str, id: &str) -> Result<bool, ApiError> {
         self.writable(api)?;
         let n = self.db.execute(
