@@ -33,6 +33,7 @@ const IMPLEMENTED: &[&str] = &[
     "DeleteMethod",
     "PutMethodResponse",
     "GetMethodResponse",
+    "UpdateMethodResponse",
     "DeleteMethodResponse",
     "PutIntegration",
     "GetIntegration",
@@ -40,6 +41,7 @@ const IMPLEMENTED: &[&str] = &[
     "DeleteIntegration",
     "PutIntegrationResponse",
     "GetIntegrationResponse",
+    "UpdateIntegrationResponse",
     "DeleteIntegrationResponse",
     "CreateDeployment",
     "GetDeployments",
@@ -2129,4 +2131,70 @@ fn sdk_generation_is_not_offered() {
         404,
         "NotFoundException",
     );
+}
+
+/// UpdateMethodResponse and UpdateIntegrationResponse patch one entry of
+/// their maps at a time (`~1` is `/` in a content type), and the selection
+/// pattern; other paths and unknown status codes are refused.
+#[test]
+fn method_and_integration_responses_are_patched() {
+    let mut m = Mgmt::new();
+    let api = m.create_api("responses");
+    let (id, root) = (
+        s(&api, "id").to_string(),
+        s(&api, "rootResourceId").to_string(),
+    );
+    m.put_method(&id, &root, "GET", false);
+    m.put_mock(&id, &root, "GET");
+    let method = method_path(&id, &root, "GET");
+    let mr_path = format!("{method}/responses/200");
+    let a = "method.response.header.X-A";
+    let b = "method.response.header.X-B";
+    m.ok(
+        "PUT",
+        &mr_path,
+        Some(json!({ "responseParameters": { a: false } })),
+        201,
+    );
+    let ops = patch_body(&[
+        ("add", &format!("/responseParameters/{b}"), Some("true")),
+        ("remove", &format!("/responseParameters/{a}"), None),
+        ("add", "/responseModels/application~1json", Some("Empty")),
+    ]);
+    let mr = m.ok("PATCH", &mr_path, Some(ops), 201);
+    assert_eq!(mr["responseParameters"], json!({ b: true }), "{mr}");
+    assert_eq!(
+        mr["responseModels"],
+        json!({ "application/json": "Empty" }),
+        "{mr}"
+    );
+    assert_eq!(m.get(&mr_path), mr, "stored");
+    let bad = patch_body(&[("replace", "/statusCode", Some("201"))]);
+    m.err("PATCH", &mr_path, Some(bad), 400, "BadRequestException");
+    m.err(
+        "PATCH",
+        &format!("{method}/responses/404"),
+        Some(json!({})),
+        404,
+        "NotFoundException",
+    );
+
+    let ir_path = format!("{method}/integration/responses/200");
+    let put = json!({ "selectionPattern": "", "responseTemplates": { "application/json": "{}" } });
+    m.ok("PUT", &ir_path, Some(put), 201);
+    let ops = patch_body(&[
+        ("replace", "/selectionPattern", Some("2\\d{2}")),
+        ("add", &format!("/responseParameters/{b}"), Some("'v'")),
+        ("remove", "/responseTemplates/application~1json", None),
+    ]);
+    let ir = m.ok("PATCH", &ir_path, Some(ops), 200);
+    assert_eq!(ir["selectionPattern"], "2\\d{2}", "{ir}");
+    assert_eq!(ir["responseParameters"], json!({ b: "'v'" }), "{ir}");
+    assert!(
+        ir.get("responseTemplates").is_none_or(|t| t == &json!({})),
+        "{ir}"
+    );
+    assert_eq!(m.get(&ir_path), ir, "stored");
+    let bad = patch_body(&[("replace", "/contentHandling", Some("CONVERT_TO_TEXT"))]);
+    m.err("PATCH", &ir_path, Some(bad), 400, "BadRequestException");
 }

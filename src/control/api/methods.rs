@@ -1,5 +1,6 @@
 //! Methods of a resource, their method responses, integrations and
-//! integration responses: PutMethod … DeleteIntegrationResponse.
+//! integration responses: PutMethod … DeleteIntegrationResponse, with
+//! UpdateMethodResponse and UpdateIntegrationResponse.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::model::{ApiDoc, Integration, IntegrationResponse, Method, MethodResponse, Resource};
+use super::patch::PatchOp;
 use super::{unescape, Call, ControlPlane, Reply};
 
 const METHODS: &[&str] = &[
@@ -149,6 +151,30 @@ impl ControlPlane {
         Ok((200, json!(by_status(&m.method_responses, c)?)))
     }
 
+    pub(super) fn update_method_response(&mut self, c: &Call<'_>) -> Reply {
+        let ops = c.patch()?;
+        let code = c.param("status_code").to_string();
+        let mr = self.edit_method(c, |m| {
+            let mr = m.method_responses.get_mut(&code).ok_or_else(no_status)?;
+            for op in &ops {
+                patch_entry(
+                    &mut mr.response_parameters,
+                    "/responseParameters/",
+                    op,
+                    |op| Ok(op.value.as_deref() == Some("true")),
+                )
+                .or_else(|| {
+                    patch_entry(&mut mr.response_models, "/responseModels/", op, |op| {
+                        op.value().map(str::to_string)
+                    })
+                })
+                .unwrap_or_else(|| Err(op.unsupported(METHOD_RESPONSE_PATHS)))?;
+            }
+            Ok(mr.clone())
+        })?;
+        Ok((201, json!(mr)))
+    }
+
     pub(super) fn delete_method_response(&mut self, c: &Call<'_>) -> Reply {
         let code = c.param("status_code").to_string();
         self.edit_method(c, |m| {
@@ -289,6 +315,41 @@ impl ControlPlane {
         Ok((200, json!(by_status(&i.integration_responses, c)?)))
     }
 
+    pub(super) fn update_integration_response(&mut self, c: &Call<'_>) -> Reply {
+        let ops = c.patch()?;
+        let code = c.param("status_code").to_string();
+        let ir = self.edit_method(c, |m| {
+            let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            let ir = i
+                .integration_responses
+                .get_mut(&code)
+                .ok_or_else(no_status)?;
+            for op in &ops {
+                if (op.op.as_str(), op.path.as_str()) == ("replace", "/selectionPattern") {
+                    ir.selection_pattern = op.value.clone();
+                    continue;
+                }
+                patch_entry(
+                    &mut ir.response_parameters,
+                    "/responseParameters/",
+                    op,
+                    |op| op.value().map(str::to_string),
+                )
+                .or_else(|| {
+                    patch_entry(
+                        &mut ir.response_templates,
+                        "/responseTemplates/",
+                        op,
+                        |op| Ok(op.value.clone().unwrap_or_default()),
+                    )
+                })
+                .unwrap_or_else(|| Err(op.unsupported(INTEGRATION_RESPONSE_PATHS)))?;
+            }
+            Ok(ir.clone())
+        })?;
+        Ok((200, json!(ir)))
+    }
+
     pub(super) fn delete_integration_response(&mut self, c: &Call<'_>) -> Reply {
         let code = c.param("status_code").to_string();
         self.edit_method(c, |m| {
@@ -323,6 +384,34 @@ fn resource_mut<'d>(doc: &'d mut ApiDoc, c: &Call<'_>) -> Result<&'d mut Resourc
 /// The response the call's `status_code` names.
 fn by_status<'m, T>(responses: &'m BTreeMap<String, T>, c: &Call<'_>) -> Result<&'m T, ApiError> {
     responses.get(c.param("status_code")).ok_or_else(no_status)
+}
+
+const METHOD_RESPONSE_PATHS: &[&str] = &["/responseParameters/{name}", "/responseModels/{type}"];
+const INTEGRATION_RESPONSE_PATHS: &[&str] = &[
+    "/selectionPattern",
+    "/responseParameters/{name}",
+    "/responseTemplates/{type}",
+];
+
+/// `add`/`replace` (with `value`'s value) or `remove` of one entry of a map
+/// patched at `prefix` + its key; `None` when `op` is for another path.
+fn patch_entry<V>(
+    map: &mut BTreeMap<String, V>,
+    prefix: &str,
+    op: &PatchOp,
+    value: impl FnOnce(&PatchOp) -> Result<V, ApiError>,
+) -> Option<Result<(), ApiError>> {
+    let key = unescape(op.path.strip_prefix(prefix)?);
+    Some(match op.op.as_str() {
+        "add" | "replace" => value(op).map(|v| {
+            map.insert(key, v);
+        }),
+        "remove" => {
+            map.remove(&key);
+            Ok(())
+        }
+        _ => return None,
+    })
 }
 
 fn no_status() -> ApiError {
