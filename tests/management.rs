@@ -68,6 +68,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetUsagePlanKeys",
     "DeleteUsagePlanKey",
     "GetUsage",
+    "GetAccount",
+    "UpdateAccount",
+    "TagResource",
+    "UntagResource",
+    "GetTags",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -5,6 +5,7 @@
 //! Requests are matched against the service model (`operations`), so one
 //! portico does not implement yet is answered with its name.
 
+mod account;
 mod deployments;
 mod error;
 mod file_apis;
@@ -20,6 +21,7 @@ mod rest_apis;
 mod router;
 mod stages;
 mod store;
+mod tags;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -216,6 +218,11 @@ impl ControlPlane {
             "GetUsagePlanKeys" => self.get_usage_plan_keys(c),
             "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
             "GetUsage" => self.get_usage(c),
+            "GetAccount" => self.get_account(c),
+            "UpdateAccount" => self.update_account(c),
+            "TagResource" => self.tag_resource(c),
+            "UntagResource" => self.untag_resource(c),
+            "GetTags" => self.get_tags(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),
