@@ -22,17 +22,20 @@ fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status:
     srv.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
-/// A call that must fail with `status` and error type `kind`; its message.
+/// The error answers: (status, `__type`).
+const BAD: (u16, &str) = (400, "BadRequestException");
+const GONE: (u16, &str) = (404, "NotFoundException");
+
+/// A call that must fail as `want` says; its message.
 fn err(
     srv: &mut Server,
     method: &str,
     path: &str,
     body: Option<Value>,
-    status: u16,
-    kind: &str,
+    want: (u16, &str),
 ) -> String {
-    let v = call(srv, method, path, body, status);
-    assert_eq!(v["__type"], kind, "{method} {path}: {v}");
+    let v = call(srv, method, path, body, want.0);
+    assert_eq!(v["__type"], want.1, "{method} {path}: {v}");
     v["message"].as_str().unwrap_or_default().to_string()
 }
 
@@ -70,27 +73,17 @@ fn deployed_api(srv: &mut Server, tags: Value) -> String {
     let id = api["id"].as_str().unwrap().to_string();
     let root = api["rootResourceId"].as_str().unwrap().to_string();
     let m = format!("/restapis/{id}/resources/{root}/methods/GET");
-    call(
-        srv,
-        "PUT",
-        &m,
-        Some(json!({"authorizationType": "NONE"})),
-        201,
-    );
-    call(
-        srv,
-        "PUT",
-        &format!("{m}/integration"),
-        Some(json!({"type": "MOCK"})),
-        201,
-    );
-    call(
-        srv,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(json!({"stageName": "prod"})),
-        201,
-    );
+    for (verb, path, body) in [
+        ("PUT", m.clone(), json!({"authorizationType": "NONE"})),
+        ("PUT", format!("{m}/integration"), json!({"type": "MOCK"})),
+        (
+            "POST",
+            format!("/restapis/{id}/deployments"),
+            json!({"stageName": "prod"}),
+        ),
+    ] {
+        call(srv, verb, &path, Some(body), 201);
+    }
     id
 }
 
@@ -116,12 +109,13 @@ fn account_reflects_the_enforced_limit_and_keeps_its_settings() {
         Some(json!({"patchOperations": [
             {"op": "replace", "path": "/cloudwatchRoleArn", "value": role},
             {"op": "add", "path": "/features", "value": "ThrottleTest"},
-            {"op": "remove", "path": "/features", "value": "UsagePlans"},
+            {"op": "add", "path": "/features", "value": "Gone"},
+            {"op": "remove", "path": "/features", "value": "Gone"},
         ]})),
         200,
     );
     assert_eq!(a["cloudwatchRoleArn"], role);
-    assert_eq!(a["features"], json!(["ThrottleTest"]));
+    assert_eq!(a["features"], json!(["UsagePlans", "ThrottleTest"]));
     assert_eq!(
         a["throttleSettings"],
         json!({"burstLimit": 120, "rateLimit": 250.5})
@@ -138,10 +132,23 @@ fn account_reflects_the_enforced_limit_and_keeps_its_settings() {
             "PATCH",
             "/account",
             Some(json!({"patchOperations": [{"op": "replace", "path": path, "value": "5"}]})),
-            400,
-            "BadRequestException",
+            BAD,
         );
         assert!(msg.contains(path), "{msg}");
+    }
+    // AWS: the UsagePlans feature is not removed; a replace of /features is not taken.
+    for op in [
+        json!({"op": "remove", "path": "/features", "value": "UsagePlans"}),
+        json!({"op": "replace", "path": "/features", "value": "X"}),
+        json!({"op": "add", "path": "/cloudwatchRoleArn", "value": "X"}),
+    ] {
+        err(
+            &mut srv,
+            "PATCH",
+            "/account",
+            Some(json!({"patchOperations": [op]})),
+            BAD,
+        );
     }
     // A refused patch changed nothing.
     assert_eq!(call(&mut srv, "GET", "/account", None, 200), a);
@@ -169,36 +176,20 @@ fn tag_untag_and_get_tags_on_each_resource_kind() {
     let cfg = config();
     let mut srv = Server::start(&cfg);
     let api = deployed_api(&mut srv, json!({}));
-    let key = call(
-        &mut srv,
-        "POST",
-        "/apikeys",
-        Some(json!({"name": "k"})),
-        201,
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let plan = call(
-        &mut srv,
-        "POST",
-        "/usageplans",
-        Some(json!({"name": "p"})),
-        201,
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let made = |srv: &mut Server, path: &str| {
+        let v = call(srv, "POST", path, Some(json!({"name": "n"})), 201);
+        format!("{path}/{}", v["id"].as_str().unwrap())
+    };
+    let key = made(&mut srv, "/apikeys");
+    let plan = made(&mut srv, "/usageplans");
     let paths = [
-        (format!("/restapis/{api}"), format!("/restapis/{api}")),
-        (
-            format!("/restapis/{api}/stages/prod"),
-            format!("/restapis/{api}/stages/prod"),
-        ),
-        (format!("/apikeys/{key}"), format!("/apikeys/{key}")),
-        (format!("/usageplans/{plan}"), format!("/usageplans/{plan}")),
+        format!("/restapis/{api}"),
+        format!("/restapis/{api}/stages/prod"),
+        key,
+        plan,
     ];
-    for (res, read) in &paths {
+    for res in &paths {
+        let read = res;
         assert_eq!(tags_of(&mut srv, res), json!({}), "{res}");
         assert!(
             call(&mut srv, "GET", read, None, 200).get("tags").is_none(),
@@ -242,38 +233,28 @@ fn tag_untag_and_get_tags_on_each_resource_kind() {
         );
         assert_eq!(tags_of(&mut srv, res), json!({"env": "prod"}), "{res}");
 
-        err(&mut srv, "DELETE", &t, None, 400, "BadRequestException");
-        err(
-            &mut srv,
-            "PUT",
-            &t,
-            Some(json!({})),
-            400,
-            "BadRequestException",
-        );
+        err(&mut srv, "DELETE", &t, None, BAD);
+        err(&mut srv, "PUT", &t, Some(json!({})), BAD);
         err(
             &mut srv,
             "PUT",
             &t,
             Some(json!({"tags": {"aws:reserved": "x"}})),
-            400,
-            "BadRequestException",
+            BAD,
         );
         err(
             &mut srv,
             "PUT",
             &t,
             Some(json!({"tags": {"k".repeat(129): "x"}})),
-            400,
-            "BadRequestException",
+            BAD,
         );
         err(
             &mut srv,
             "PUT",
             &t,
             Some(json!({"tags": {"k": "v".repeat(257)}})),
-            400,
-            "BadRequestException",
+            BAD,
         );
         assert_eq!(
             tags_of(&mut srv, res),
@@ -291,33 +272,12 @@ fn tag_untag_and_get_tags_on_each_resource_kind() {
         format!("arn:aws:apigateway:us-west-1::/restapis/{api}"),
     ] {
         let t = tags_path(&missing);
-        err(&mut srv, "GET", &t, None, 404, "NotFoundException");
-        err(
-            &mut srv,
-            "PUT",
-            &t,
-            Some(json!({"tags": {"a": "b"}})),
-            404,
-            "NotFoundException",
-        );
-        err(
-            &mut srv,
-            "DELETE",
-            &format!("{t}?tagKeys=a"),
-            None,
-            404,
-            "NotFoundException",
-        );
+        err(&mut srv, "GET", &t, None, GONE);
+        err(&mut srv, "PUT", &t, Some(json!({"tags": {"a": "b"}})), GONE);
+        err(&mut srv, "DELETE", &format!("{t}?tagKeys=a"), None, GONE);
     }
     for bad in ["not-an-arn", "arn:aws:s3:::bucket", &arn("/restapis")] {
-        err(
-            &mut srv,
-            "GET",
-            &tags_path(bad),
-            None,
-            400,
-            "BadRequestException",
-        );
+        err(&mut srv, "GET", &tags_path(bad), None, BAD);
     }
 }
 
@@ -367,33 +327,8 @@ fn create_calls_keep_tags_and_deleting_drops_them() {
         .clone();
     assert_eq!(beta["tags"], json!({"tier": "2"}));
 
-    let key = call(
-        &mut srv,
-        "POST",
-        "/apikeys",
-        Some(json!({"name": "k", "tags": {"who": "alice"}})),
-        201,
-    );
-    assert_eq!(key["tags"], json!({"who": "alice"}));
-    let key = key["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        call(&mut srv, "GET", "/apikeys", None, 200)["item"][0]["tags"],
-        json!({"who": "alice"})
-    );
-
-    let plan = call(
-        &mut srv,
-        "POST",
-        "/usageplans",
-        Some(json!({"name": "p", "tags": {"plan": "gold"}})),
-        201,
-    );
-    assert_eq!(plan["tags"], json!({"plan": "gold"}));
-    let plan = plan["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        call(&mut srv, "GET", "/usageplans", None, 200)["item"][0]["tags"],
-        json!({"plan": "gold"})
-    );
+    let key = create_tagged(&mut srv, "/apikeys", json!({"who": "alice"}));
+    let plan = create_tagged(&mut srv, "/usageplans", json!({"plan": "gold"}));
 
     // A create refuses the tags TagResource refuses.
     err(
@@ -401,24 +336,21 @@ fn create_calls_keep_tags_and_deleting_drops_them() {
         "POST",
         "/apikeys",
         Some(json!({"name": "x", "tags": {"aws:x": "1"}})),
-        400,
-        "BadRequestException",
+        BAD,
     );
     err(
         &mut srv,
         "POST",
         "/usageplans",
         Some(json!({"name": "x", "tags": {"aws:x": "1"}})),
-        400,
-        "BadRequestException",
+        BAD,
     );
     err(
         &mut srv,
         "POST",
         "/restapis",
         Some(json!({"name": "x", "tags": {"aws:x": "1"}})),
-        400,
-        "BadRequestException",
+        BAD,
     );
 
     // Kept across a restart, tags set by TagResource as well.
@@ -458,8 +390,7 @@ fn create_calls_keep_tags_and_deleting_drops_them() {
         "GET",
         &tags_path(&arn(&format!("/restapis/{api}/stages/beta"))),
         None,
-        404,
-        "NotFoundException",
+        GONE,
     );
     call(
         &mut srv,
@@ -472,37 +403,52 @@ fn create_calls_keep_tags_and_deleting_drops_them() {
         tags_of(&mut srv, &format!("/restapis/{api}/stages/beta")),
         json!({})
     );
-    call(&mut srv, "DELETE", &format!("/apikeys/{key}"), None, 202);
-    err(
-        &mut srv,
-        "GET",
-        &tags_path(&arn(&format!("/apikeys/{key}"))),
-        None,
-        404,
-        "NotFoundException",
+    for gone in [
+        format!("/apikeys/{key}"),
+        format!("/usageplans/{plan}"),
+        format!("/restapis/{api}"),
+    ] {
+        call(&mut srv, "DELETE", &gone, None, 202);
+        err(&mut srv, "GET", &tags_path(&arn(&gone)), None, GONE);
+    }
+}
+
+/// CreateApiKey or CreateUsagePlan (`POST path`) with `tags`: they are in
+/// its answer and in the list; its id.
+fn create_tagged(srv: &mut Server, path: &str, tags: Value) -> String {
+    let made = call(
+        srv,
+        "POST",
+        path,
+        Some(json!({"name": "n", "tags": tags})),
+        201,
     );
-    call(
-        &mut srv,
-        "DELETE",
-        &format!("/usageplans/{plan}"),
-        None,
-        202,
+    assert_eq!(made["tags"], tags, "{path}");
+    assert_eq!(
+        call(srv, "GET", path, None, 200)["item"][0]["tags"],
+        tags,
+        "{path}"
     );
-    err(
-        &mut srv,
-        "GET",
-        &tags_path(&arn(&format!("/usageplans/{plan}"))),
-        None,
-        404,
-        "NotFoundException",
+    made["id"].as_str().unwrap().to_string()
+}
+
+/// The config file's APIs and keys are shown with no tags, and tagging
+/// them is refused: the file is their source of truth.
+#[test]
+fn config_file_resources_are_not_tagged_here() {
+    let text = format!(
+        "[aws]\nregion = \"{REGION}\"\n{}{}",
+        demo_api("127.0.0.1:9"),
+        alice_key_toml(&[])
     );
-    call(&mut srv, "DELETE", &format!("/restapis/{api}"), None, 202);
-    err(
-        &mut srv,
-        "GET",
-        &tags_path(&arn(&format!("/restapis/{api}"))),
-        None,
-        404,
-        "NotFoundException",
-    );
+    let cfg = Config::new(&text).admin("token", &toml_str(TOKEN));
+    let mut srv = Server::start(&cfg);
+    let apis = call(&mut srv, "GET", "/restapis", None, 200);
+    let api = apis["item"][0]["id"].as_str().unwrap().to_string();
+    for res in [format!("/restapis/{api}"), "/apikeys/alice-id".to_string()] {
+        assert_eq!(tags_of(&mut srv, &res), json!({}), "{res}");
+        let t = tags_path(&arn(&res));
+        let msg = err(&mut srv, "PUT", &t, Some(json!({"tags": {"a": "b"}})), BAD);
+        assert!(msg.contains("config file"), "{res}: {msg}");
+    }
 }

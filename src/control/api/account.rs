@@ -6,11 +6,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::error::ApiError;
 use super::model::ThrottleSettings;
 use super::{Call, ControlPlane, Reply};
 
 /// The version of API keys (AWS answers "4").
 const API_KEY_VERSION: &str = "4";
+
+/// The feature every account has (AWS enables usage plans for all).
+const USAGE_PLANS: &str = "UsagePlans";
 
 /// What UpdateAccount changes, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,7 +30,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             cloudwatch_role_arn: None,
-            features: vec!["UsagePlans".into()],
+            features: vec![USAGE_PLANS.into()],
         }
     }
 }
@@ -49,6 +53,12 @@ impl ControlPlane {
                     if !s.features.contains(&f) {
                         s.features.push(f);
                     }
+                }
+                // AWS: usage plans, once enabled, cannot be disabled.
+                ("remove", "/features") if op.value()? == USAGE_PLANS => {
+                    return Err(ApiError::BadRequest(
+                        "The UsagePlans feature cannot be removed".into(),
+                    ))
                 }
                 ("remove", "/features") => {
                     let f = op.value()?;
