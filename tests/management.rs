@@ -75,6 +75,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetSdkTypes",
     "GetSdkType",
     "GetSdk",
+    "GetAccount",
+    "UpdateAccount",
+    "TagResource",
+    "UntagResource",
+    "GetTags",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -51,6 +51,7 @@ impl ControlPlane {
             created_date: c.now,
             last_updated_date: c.now,
             stage_keys: Vec::new(),
+            tags: super::tags::given(c)?,
         };
         self.store.put_key(&k)?;
         Ok((201, json!(k)))
@@ -114,6 +115,7 @@ impl ControlPlane {
             api_stages: self.api_stages(c.body.get("apiStages"))?,
             throttle: field(&c.body, "throttle")?,
             quota: field(&c.body, "quota")?,
+            tags: super::tags::given(c)?,
         };
         check_plan(&p)?;
         self.store.put_plan(&p)?;
@@ -316,6 +318,7 @@ impl ControlPlane {
                 created_date: 0,
                 last_updated_date: 0,
                 stage_keys: Vec::new(),
+                tags: Default::default(),
             })
             .collect()
     }
@@ -363,6 +366,7 @@ impl ControlPlane {
                     }
                     .into(),
                 }),
+                tags: Default::default(),
             })
             .collect()
     }

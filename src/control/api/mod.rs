@@ -5,6 +5,7 @@
 //! Requests are matched against the service model (`operations`), so one
 //! portico does not implement yet is answered with its name.
 
+mod account;
 mod deployments;
 mod error;
 mod file_apis;
@@ -21,6 +22,7 @@ mod router;
 mod sdk;
 mod stages;
 mod store;
+mod tags;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -224,6 +226,11 @@ impl ControlPlane {
             "GetSdkTypes" => self.get_sdk_types(c),
             "GetSdkType" => self.get_sdk_type(c),
             "GetSdk" => self.get_sdk(c),
+            "GetAccount" => self.get_account(c),
+            "UpdateAccount" => self.update_account(c),
+            "TagResource" => self.tag_resource(c),
+            "UntagResource" => self.untag_resource(c),
+            "GetTags" => self.get_tags(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

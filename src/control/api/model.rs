@@ -330,6 +330,8 @@ pub struct ApiKey {
     pub last_updated_date: i64,
     #[serde(default)]
     pub stage_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -373,6 +375,8 @@ pub struct UsagePlan {
     pub throttle: Option<ThrottleSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaSettings>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -39,11 +39,7 @@ impl ControlPlane {
                 .unwrap_or(EndpointConfiguration {
                     types: vec!["EDGE".into()],
                 }),
-            tags: c
-                .body
-                .get("tags")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default(),
+            tags: super::tags::given(c)?,
             disable_execute_api_endpoint: c
                 .body
                 .get("disableExecuteApiEndpoint")

@@ -77,7 +77,7 @@ impl ControlPlane {
                 .get("tracingEnabled")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            tags: c.map("tags")?,
+            tags: super::tags::given(c)?,
             created_date: c.now,
             last_updated_date: c.now,
         })

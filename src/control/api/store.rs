@@ -65,6 +65,10 @@ impl ControlStore {
                  name TEXT NOT NULL,
                  body TEXT NOT NULL,
                  PRIMARY KEY (api, name)
+             );
+             CREATE TABLE IF NOT EXISTS account (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
              );",
         )
         .map_err(&err)?;
@@ -482,6 +486,17 @@ impl ControlStore {
     ) -> Result<Option<T>, ApiError> {
         let body: Option<String> = self.db.query_row(sql, [id], |r| r.get(0)).optional()?;
         body.map(|b| decode(&b)).transpose()
+    }
+}
+
+/// The account's settings (UpdateAccount), one row.
+impl ControlStore {
+    pub fn account<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, ApiError> {
+        self.one("SELECT body FROM account WHERE id = ?1", "account")
+    }
+
+    pub fn put_account<T: serde::Serialize>(&mut self, a: &T) -> Result<(), ApiError> {
+        self.upsert("account", "account", &encode(a)?)
     }
 }
 
