@@ -68,6 +68,17 @@ const IMPLEMENTED: &[&str] = &[
     "GetUsagePlanKeys",
     "DeleteUsagePlanKey",
     "GetUsage",
+    "CreateModel",
+    "GetModel",
+    "GetModels",
+    "UpdateModel",
+    "DeleteModel",
+    "GetModelTemplate",
+    "CreateRequestValidator",
+    "GetRequestValidator",
+    "GetRequestValidators",
+    "UpdateRequestValidator",
+    "DeleteRequestValidator",
 ];
 
 /// A config with no gateway API and the admin token set.

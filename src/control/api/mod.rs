@@ -11,6 +11,7 @@ mod file_apis;
 mod keys;
 mod methods;
 mod model;
+mod models;
 mod openapi;
 mod operations;
 mod patch;
@@ -20,6 +21,7 @@ mod rest_apis;
 mod router;
 mod stages;
 mod store;
+mod validators;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -216,6 +218,17 @@ impl ControlPlane {
             "GetUsagePlanKeys" => self.get_usage_plan_keys(c),
             "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
             "GetUsage" => self.get_usage(c),
+            "CreateModel" => self.create_model(c),
+            "GetModel" => self.get_model(c),
+            "GetModels" => self.get_models(c),
+            "UpdateModel" => self.update_model(c),
+            "DeleteModel" => self.delete_model(c),
+            "GetModelTemplate" => self.get_model_template(c),
+            "CreateRequestValidator" => self.create_request_validator(c),
+            "GetRequestValidator" => self.get_request_validator(c),
+            "GetRequestValidators" => self.get_request_validators(c),
+            "UpdateRequestValidator" => self.update_request_validator(c),
+            "DeleteRequestValidator" => self.delete_request_validator(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -47,6 +47,8 @@ impl ControlPlane {
                 root_resource_id: self.ids.next(10),
             },
             resources: Vec::new(),
+            models: super::models::defaults(&mut self.ids),
+            request_validators: Vec::new(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));

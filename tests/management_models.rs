@@ -1,0 +1,619 @@
+//! Models and request validators of the management API (CreateModel …
+//! DeleteModel, GetModelTemplate, *RequestValidator), and methods naming
+//! them (PutMethod/UpdateMethod `requestModels`, `requestValidatorId`),
+//! against the real binary.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "mgmt-token-0123456789";
+
+struct Mgmt {
+    srv: Server,
+}
+
+impl Mgmt {
+    fn start(cfg: &Config) -> Mgmt {
+        Mgmt {
+            srv: Server::start(cfg),
+        }
+    }
+
+    fn new() -> Mgmt {
+        Mgmt::start(&config())
+    }
+
+    fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> AdminJson {
+        let auth = format!("Bearer {TOKEN}");
+        self.srv
+            .admin_json(method, path, &[("Authorization", &auth)], body.as_ref())
+    }
+
+    fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+        self.srv
+            .admin_call(TOKEN, method, path, body.as_ref(), status)
+    }
+
+    /// A call that must fail with `status` and `kind` (header and
+    /// `__type`); its message.
+    fn err(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        kind: &str,
+    ) -> String {
+        let r = self.call(method, path, body.clone());
+        let ctx = format!("{method} {path} {body:?}");
+        assert_eq!(r.status, status, "{ctx}: {}", r.text);
+        assert_eq!(r.header("x-amzn-ErrorType"), Some(kind), "{ctx}: {r:?}");
+        assert_eq!(r.json["__type"], kind, "{ctx}: {}", r.text);
+        r.json["message"].as_str().expect("message").to_string()
+    }
+
+    fn patch(&mut self, path: &str, ops: &[(&str, &str, &str)], status: u16) -> Value {
+        let ops: Vec<Value> = ops
+            .iter()
+            .map(|(op, p, v)| json!({ "op": op, "path": p, "value": v }))
+            .collect();
+        self.ok(
+            "PATCH",
+            path,
+            Some(json!({ "patchOperations": ops })),
+            status,
+        )
+    }
+
+    /// A new API; its id.
+    fn api(&mut self) -> String {
+        let a = self.ok("POST", "/restapis", Some(json!({ "name": "m" })), 201);
+        a["id"].as_str().unwrap().to_string()
+    }
+
+    fn model(&mut self, api: &str, name: &str, schema: Value) -> Value {
+        self.ok(
+            "POST",
+            &format!("/restapis/{api}/models"),
+            Some(json!({
+                "name": name,
+                "contentType": "application/json",
+                "schema": schema.to_string(),
+            })),
+            201,
+        )
+    }
+
+    fn root(&mut self, api: &str) -> String {
+        let r = self.ok("GET", &format!("/restapis/{api}/resources"), None, 200);
+        r["item"][0]["id"].as_str().unwrap().to_string()
+    }
+}
+
+fn config() -> Config {
+    Config::new("").admin("token", &toml_str(TOKEN))
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn set(k: &[&str]) -> BTreeSet<String> {
+    k.iter().map(|s| s.to_string()).collect()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_new_api_lists_aws_default_models() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    let list = m.ok("GET", &format!("/restapis/{api}/models"), None, 200);
+    assert_eq!(names(&list), ["Empty", "Error"]);
+    let empty = m.ok("GET", &format!("/restapis/{api}/models/Empty"), None, 200);
+    assert_eq!(
+        keys(&empty),
+        set(&["id", "name", "description", "schema", "contentType"])
+    );
+    assert_eq!(empty["contentType"], "application/json");
+    assert_eq!(empty["description"], "This is a default empty schema model");
+    let schema: Value = serde_json::from_str(empty["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        schema,
+        json!({"$schema": "http://json-schema.org/draft-04/schema#", "title": "Empty Schema", "type": "object"})
+    );
+    let error = m.ok("GET", &format!("/restapis/{api}/models/Error"), None, 200);
+    let schema: Value = serde_json::from_str(error["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        schema,
+        json!({"$schema": "http://json-schema.org/draft-04/schema#", "title": "Error Schema",
+               "type": "object", "properties": {"message": {"type": "string"}}})
+    );
+    assert_ne!(empty["id"], error["id"]);
+    // Pagination as every list.
+    let page = m.ok("GET", &format!("/restapis/{api}/models?limit=1"), None, 200);
+    assert_eq!(names(&page), ["Empty"]);
+    assert_eq!(page["position"], "1");
+    let page = m.ok(
+        "GET",
+        &format!("/restapis/{api}/models?limit=1&position=1"),
+        None,
+        200,
+    );
+    assert_eq!(names(&page), ["Error"]);
+    assert!(page.get("position").is_none());
+}
+
+#[test]
+fn create_get_update_delete_model() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    let created = m.ok(
+        "POST",
+        &format!("/restapis/{api}/models"),
+        Some(
+            json!({"name": "Pet", "description": "a pet", "contentType": "application/json",
+                    "schema": "{\"type\": \"object\"}"}),
+        ),
+        201,
+    );
+    assert_eq!(
+        keys(&created),
+        set(&["id", "name", "description", "schema", "contentType"])
+    );
+    assert_eq!(created["name"], "Pet");
+    assert_eq!(created["schema"], "{\"type\": \"object\"}");
+    let got = m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200);
+    assert_eq!(got, created);
+    let list = m.ok("GET", &format!("/restapis/{api}/models"), None, 200);
+    assert_eq!(names(&list), ["Empty", "Error", "Pet"]);
+
+    // Without a description the member is absent.
+    let bare = m.ok(
+        "POST",
+        &format!("/restapis/{api}/models"),
+        Some(json!({"name": "Bare", "contentType": "text/plain"})),
+        201,
+    );
+    assert_eq!(keys(&bare), set(&["id", "name", "contentType"]));
+
+    let updated = m.patch(
+        &format!("/restapis/{api}/models/Pet"),
+        &[
+            ("replace", "/schema", "{\"type\": \"string\"}"),
+            ("replace", "/description", "now a string"),
+        ],
+        200,
+    );
+    assert_eq!(updated["schema"], "{\"type\": \"string\"}");
+    assert_eq!(updated["description"], "now a string");
+    assert_eq!(updated["id"], created["id"]);
+    assert_eq!(
+        m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200),
+        updated
+    );
+    let body =
+        json!({"patchOperations": [{"op": "replace", "path": "/contentType", "value": "x"}]});
+    let msg = m.err(
+        "PATCH",
+        &format!("/restapis/{api}/models/Pet"),
+        Some(body),
+        400,
+        "BadRequestException",
+    );
+    assert!(msg.contains("/contentType"), "{msg}");
+    let body =
+        json!({"patchOperations": [{"op": "replace", "path": "/schema", "value": "not json"}]});
+    m.err(
+        "PATCH",
+        &format!("/restapis/{api}/models/Pet"),
+        Some(body),
+        400,
+        "BadRequestException",
+    );
+
+    let r = m.call("DELETE", &format!("/restapis/{api}/models/Pet"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let msg = m.err(
+        "GET",
+        &format!("/restapis/{api}/models/Pet"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    assert!(msg.contains("Pet"), "{msg}");
+    m.err(
+        "DELETE",
+        &format!("/restapis/{api}/models/Pet"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    m.err(
+        "PATCH",
+        &format!("/restapis/{api}/models/Pet"),
+        Some(json!({})),
+        404,
+        "NotFoundException",
+    );
+}
+
+#[test]
+fn model_names_must_be_alphanumeric_and_unique() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    let path = format!("/restapis/{api}/models");
+    let msg = m.err(
+        "POST",
+        &path,
+        Some(json!({"name": "body_1", "contentType": "application/json", "schema": "{}"})),
+        400,
+        "BadRequestException",
+    );
+    assert_eq!(msg, "Model name must be alphanumeric: body_1");
+    m.model(&api, "Pet", json!({"type": "object"}));
+    let msg = m.err(
+        "POST",
+        &path,
+        Some(json!({"name": "Pet", "contentType": "application/json", "schema": "{}"})),
+        409,
+        "ConflictException",
+    );
+    assert!(msg.contains("already exists"), "{msg}");
+    // The defaults count too.
+    m.err(
+        "POST",
+        &path,
+        Some(json!({"name": "Empty", "contentType": "application/json", "schema": "{}"})),
+        409,
+        "ConflictException",
+    );
+    // contentType is required; a JSON model's schema must be JSON.
+    m.err(
+        "POST",
+        &path,
+        Some(json!({"name": "NoType"})),
+        400,
+        "BadRequestException",
+    );
+    m.err(
+        "POST",
+        &path,
+        Some(json!({"name": "Bad", "contentType": "application/json", "schema": "{not json"})),
+        400,
+        "BadRequestException",
+    );
+    m.err(
+        "POST",
+        "/restapis/nope/models",
+        Some(json!({"name": "A", "contentType": "a/b"})),
+        404,
+        "NotFoundException",
+    );
+    m.err(
+        "GET",
+        "/restapis/nope/models",
+        None,
+        404,
+        "NotFoundException",
+    );
+}
+
+#[test]
+fn get_model_flatten_inlines_referenced_models() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    m.model(
+        &api,
+        "Tag",
+        json!({"type": "object", "properties": {"label": {"type": "string"}}}),
+    );
+    let reference = format!("https://apigateway.amazonaws.com/restapis/{api}/models/Tag");
+    m.model(
+        &api,
+        "Pet",
+        json!({"type": "object", "properties": {"tag": {"$ref": reference}}}),
+    );
+    let plain = m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200);
+    let schema: Value = serde_json::from_str(plain["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(schema["properties"]["tag"]["$ref"], reference.as_str());
+    let flat = m.ok(
+        "GET",
+        &format!("/restapis/{api}/models/Pet?flatten=true"),
+        None,
+        200,
+    );
+    let schema: Value = serde_json::from_str(flat["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        schema["properties"]["tag"],
+        json!({"type": "object", "properties": {"label": {"type": "string"}}})
+    );
+}
+
+#[test]
+fn get_model_template_builds_the_vtl_skeleton() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    m.model(
+        &api,
+        "Pets",
+        json!({"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "type": {"type": "string"}}}}),
+    );
+    let t = m.ok(
+        "GET",
+        &format!("/restapis/{api}/models/Pets/default_template"),
+        None,
+        200,
+    );
+    assert_eq!(keys(&t), set(&["value"]));
+    assert_eq!(
+        t["value"],
+        "#set($inputRoot = $input.path('$'))\n[\n#foreach($elem0 in $inputRoot)\n  {\n    \"id\" : $elem0.id,\n    \"type\" : \"$elem0.type\"\n  }#if($foreach.hasNext),#end\n#end\n]"
+    );
+    let t = m.ok(
+        "GET",
+        &format!("/restapis/{api}/models/Error/default_template"),
+        None,
+        200,
+    );
+    assert_eq!(
+        t["value"],
+        "#set($inputRoot = $input.path('$'))\n{\n  \"message\" : \"$inputRoot.message\"\n}"
+    );
+    m.err(
+        "GET",
+        &format!("/restapis/{api}/models/Nope/default_template"),
+        None,
+        404,
+        "NotFoundException",
+    );
+}
+
+#[test]
+fn request_validators_crud() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    let path = format!("/restapis/{api}/requestvalidators");
+    let empty = m.ok("GET", &path, None, 200);
+    assert_eq!(empty["item"], json!([]));
+    let v = m.ok(
+        "POST",
+        &path,
+        Some(json!({"name": "body-only", "validateRequestBody": true})),
+        201,
+    );
+    assert_eq!(
+        keys(&v),
+        set(&[
+            "id",
+            "name",
+            "validateRequestBody",
+            "validateRequestParameters"
+        ])
+    );
+    assert_eq!(v["validateRequestBody"], true);
+    assert_eq!(v["validateRequestParameters"], false);
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(m.ok("GET", &format!("{path}/{id}"), None, 200), v);
+    let w = m.ok(
+        "POST",
+        &path,
+        Some(json!({"name": "params", "validateRequestParameters": true})),
+        201,
+    );
+    let page = m.ok("GET", &format!("{path}?limit=1"), None, 200);
+    assert_eq!(page["item"], json!([v]));
+    assert_eq!(page["position"], "1");
+    let all = m.ok("GET", &path, None, 200);
+    assert_eq!(all["item"], json!([v, w]));
+
+    let u = m.patch(
+        &format!("{path}/{id}"),
+        &[
+            ("replace", "/name", "both"),
+            ("replace", "/validateRequestBody", "false"),
+            ("replace", "/validateRequestParameters", "true"),
+        ],
+        200,
+    );
+    assert_eq!(
+        u,
+        json!({"id": id, "name": "both", "validateRequestBody": false, "validateRequestParameters": true})
+    );
+    assert_eq!(m.ok("GET", &format!("{path}/{id}"), None, 200), u);
+    let body = json!({"patchOperations": [{"op": "replace", "path": "/id", "value": "x"}]});
+    m.err(
+        "PATCH",
+        &format!("{path}/{id}"),
+        Some(body),
+        400,
+        "BadRequestException",
+    );
+    let body = json!({"patchOperations": [{"op": "replace", "path": "/validateRequestBody", "value": "maybe"}]});
+    m.err(
+        "PATCH",
+        &format!("{path}/{id}"),
+        Some(body),
+        400,
+        "BadRequestException",
+    );
+
+    let r = m.call("DELETE", &format!("{path}/{id}"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let msg = m.err(
+        "GET",
+        &format!("{path}/{id}"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    assert_eq!(msg, "Invalid Request Validator identifier specified");
+    m.err(
+        "DELETE",
+        &format!("{path}/{id}"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    m.err(
+        "GET",
+        "/restapis/nope/requestvalidators",
+        None,
+        404,
+        "NotFoundException",
+    );
+}
+
+#[test]
+fn methods_name_existing_models_and_validators() {
+    let mut m = Mgmt::new();
+    let api = m.api();
+    let root = m.root(&api);
+    m.model(&api, "Pet", json!({"type": "object"}));
+    let v = m.ok(
+        "POST",
+        &format!("/restapis/{api}/requestvalidators"),
+        Some(
+            json!({"name": "all", "validateRequestBody": true, "validateRequestParameters": true}),
+        ),
+        201,
+    );
+    let vid = v["id"].as_str().unwrap().to_string();
+    let method = format!("/restapis/{api}/resources/{root}/methods/POST");
+
+    // Unknown names are refused, and nothing is stored.
+    let msg = m.err(
+        "PUT",
+        &method,
+        Some(json!({"authorizationType": "NONE", "requestValidatorId": "nope00"})),
+        400,
+        "BadRequestException",
+    );
+    assert_eq!(msg, "Invalid Request Validator identifier specified");
+    let msg = m.err(
+        "PUT",
+        &method,
+        Some(json!({"authorizationType": "NONE", "requestModels": {"application/json": "Cat"}})),
+        400,
+        "BadRequestException",
+    );
+    assert!(msg.contains("Cat"), "{msg}");
+    m.err("GET", &method, None, 404, "NotFoundException");
+
+    let put = m.ok(
+        "PUT",
+        &method,
+        Some(
+            json!({"authorizationType": "NONE", "requestValidatorId": vid,
+                    "requestModels": {"application/json": "Pet"}}),
+        ),
+        201,
+    );
+    assert_eq!(put["requestValidatorId"], vid.as_str());
+    assert_eq!(put["requestModels"], json!({"application/json": "Pet"}));
+    let got = m.ok("GET", &method, None, 200);
+    assert_eq!(got["requestValidatorId"], vid.as_str());
+    assert_eq!(got["requestModels"], json!({"application/json": "Pet"}));
+
+    // A model a method names cannot be deleted.
+    let msg = m.err(
+        "DELETE",
+        &format!("/restapis/{api}/models/Pet"),
+        None,
+        409,
+        "ConflictException",
+    );
+    assert!(msg.contains("Pet") && msg.contains("POST"), "{msg}");
+
+    // UpdateMethod: the same checks.
+    let body = json!({"patchOperations": [{"op": "replace", "path": "/requestValidatorId", "value": "nope00"}]});
+    m.err("PATCH", &method, Some(body), 400, "BadRequestException");
+    let body = json!({"patchOperations": [{"op": "add", "path": "/requestModels/text~1plain", "value": "Cat"}]});
+    m.err("PATCH", &method, Some(body), 400, "BadRequestException");
+    let u = m.patch(
+        &method,
+        &[("add", "/requestModels/text~1plain", "Empty")],
+        200,
+    );
+    assert_eq!(
+        u["requestModels"],
+        json!({"application/json": "Pet", "text/plain": "Empty"})
+    );
+    let body =
+        json!({"patchOperations": [{"op": "remove", "path": "/requestModels/application~1json"}]});
+    let u = m.ok("PATCH", &method, Some(body), 200);
+    assert_eq!(u["requestModels"], json!({"text/plain": "Empty"}));
+    let r = m.call("DELETE", &format!("/restapis/{api}/models/Pet"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+
+    // Deleting the validator leaves no method naming it.
+    let r = m.call(
+        "DELETE",
+        &format!("/restapis/{api}/requestvalidators/{vid}"),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let got = m.ok("GET", &method, None, 200);
+    assert!(got.get("requestValidatorId").is_none(), "{got}");
+}
+
+#[test]
+fn models_and_validators_survive_a_restart_and_go_with_their_api() {
+    let cfg = config();
+    let mut m = Mgmt::start(&cfg);
+    let api = m.api();
+    let pet = m.model(&api, "Pet", json!({"type": "object"}));
+    let v = m.ok(
+        "POST",
+        &format!("/restapis/{api}/requestvalidators"),
+        Some(json!({"name": "v"})),
+        201,
+    );
+    m.srv.stop();
+
+    let mut m = Mgmt::start(&cfg);
+    assert_eq!(
+        m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200),
+        pet
+    );
+    let vs = m.ok(
+        "GET",
+        &format!("/restapis/{api}/requestvalidators"),
+        None,
+        200,
+    );
+    assert_eq!(vs["item"], json!([v]));
+
+    let r = m.call("DELETE", &format!("/restapis/{api}"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    m.err(
+        "GET",
+        &format!("/restapis/{api}/models"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    m.err(
+        "GET",
+        &format!("/restapis/{api}/requestvalidators"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    // A new API starts again from the defaults only.
+    let other = m.api();
+    let list = m.ok("GET", &format!("/restapis/{other}/models"), None, 200);
+    assert_eq!(names(&list), ["Empty", "Error"]);
+}
