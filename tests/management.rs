@@ -1568,7 +1568,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "/clientcertificates".to_string(),
             "GetClientCertificates",
         ),
-        ("GET", format!("/restapis/{id}/models"), "GetModels"),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),
     ] {
