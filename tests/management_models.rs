@@ -12,48 +12,36 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "mgmt-token-0123456789";
 
-struct Mgmt {
-    srv: Server,
-}
-
-impl Mgmt {
-    fn start(cfg: &Config) -> Mgmt {
-        Mgmt {
-            srv: Server::start(cfg),
-        }
-    }
-
-    fn new() -> Mgmt {
-        Mgmt::start(&config())
-    }
-
-    fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> AdminJson {
-        let auth = format!("Bearer {TOKEN}");
-        self.srv
-            .admin_json(method, path, &[("Authorization", &auth)], body.as_ref())
-    }
-
-    fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        self.srv
-            .admin_call(TOKEN, method, path, body.as_ref(), status)
-    }
-
-    /// A call that must fail with `status` and `kind` (header and
-    /// `__type`); its message.
-    fn err(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        status: u16,
-        kind: &str,
-    ) -> String {
+/// Management calls with the token, on the real binary.
+trait Calls {
+    fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> AdminJson;
+    fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value;
+    /// A call that must fail with `want`: a status and the error type
+    /// (header and `__type`); its message.
+    fn err(&mut self, method: &str, path: &str, body: Option<Value>, want: (u16, &str)) -> String {
+        let (status, kind) = want;
         let r = self.call(method, path, body.clone());
         let ctx = format!("{method} {path} {body:?}");
         assert_eq!(r.status, status, "{ctx}: {}", r.text);
         assert_eq!(r.header("x-amzn-ErrorType"), Some(kind), "{ctx}: {r:?}");
         assert_eq!(r.json["__type"], kind, "{ctx}: {}", r.text);
         r.json["message"].as_str().expect("message").to_string()
+    }
+
+    /// A BadRequestException; its message.
+    fn bad(&mut self, method: &str, path: &str, body: Value) -> String {
+        self.err(method, path, Some(body), ((400, "BadRequestException")))
+    }
+
+    /// A NotFoundException; its message.
+    fn missing(&mut self, method: &str, path: &str) -> String {
+        self.err(method, path, None, ((404, "NotFoundException")))
+    }
+
+    /// A DELETE that answers 202.
+    fn deleted(&mut self, path: &str) {
+        let r = self.call("DELETE", path, None);
+        assert_eq!(r.status, 202, "DELETE {path}: {}", r.text);
     }
 
     fn patch(&mut self, path: &str, ops: &[(&str, &str, &str)], status: u16) -> Value {
@@ -76,21 +64,28 @@ impl Mgmt {
     }
 
     fn model(&mut self, api: &str, name: &str, schema: Value) -> Value {
-        self.ok(
-            "POST",
-            &format!("/restapis/{api}/models"),
-            Some(json!({
-                "name": name,
-                "contentType": "application/json",
-                "schema": schema.to_string(),
-            })),
-            201,
-        )
+        let body = json!({
+            "name": name,
+            "contentType": "application/json",
+            "schema": schema.to_string(),
+        });
+        self.ok("POST", &format!("/restapis/{api}/models"), Some(body), 201)
     }
 
     fn root(&mut self, api: &str) -> String {
         let r = self.ok("GET", &format!("/restapis/{api}/resources"), None, 200);
         r["item"][0]["id"].as_str().unwrap().to_string()
+    }
+}
+
+impl Calls for Server {
+    fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> AdminJson {
+        let auth = format!("Bearer {TOKEN}");
+        self.admin_json(method, path, &[("Authorization", &auth)], body.as_ref())
+    }
+
+    fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+        self.admin_call(TOKEN, method, path, body.as_ref(), status)
     }
 }
 
@@ -117,7 +112,7 @@ fn names(list: &Value) -> Vec<String> {
 
 #[test]
 fn a_new_api_lists_aws_default_models() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     let list = m.ok("GET", &format!("/restapis/{api}/models"), None, 200);
     assert_eq!(names(&list), ["Empty", "Error"]);
@@ -157,7 +152,7 @@ fn a_new_api_lists_aws_default_models() {
 
 #[test]
 fn create_get_update_delete_model() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     let created = m.ok(
         "POST",
@@ -205,61 +200,33 @@ fn create_get_update_delete_model() {
     );
     let body =
         json!({"patchOperations": [{"op": "replace", "path": "/contentType", "value": "x"}]});
-    let msg = m.err(
-        "PATCH",
-        &format!("/restapis/{api}/models/Pet"),
-        Some(body),
-        400,
-        "BadRequestException",
-    );
+    let msg = m.bad("PATCH", &format!("/restapis/{api}/models/Pet"), body);
     assert!(msg.contains("/contentType"), "{msg}");
     let body =
         json!({"patchOperations": [{"op": "replace", "path": "/schema", "value": "not json"}]});
-    m.err(
-        "PATCH",
-        &format!("/restapis/{api}/models/Pet"),
-        Some(body),
-        400,
-        "BadRequestException",
-    );
+    m.bad("PATCH", &format!("/restapis/{api}/models/Pet"), body);
 
-    let r = m.call("DELETE", &format!("/restapis/{api}/models/Pet"), None);
-    assert_eq!(r.status, 202, "{}", r.text);
-    let msg = m.err(
-        "GET",
-        &format!("/restapis/{api}/models/Pet"),
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.deleted(&format!("/restapis/{api}/models/Pet"));
+    let msg = m.missing("GET", &format!("/restapis/{api}/models/Pet"));
     assert!(msg.contains("Pet"), "{msg}");
-    m.err(
-        "DELETE",
-        &format!("/restapis/{api}/models/Pet"),
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.missing("DELETE", &format!("/restapis/{api}/models/Pet"));
     m.err(
         "PATCH",
         &format!("/restapis/{api}/models/Pet"),
         Some(json!({})),
-        404,
-        "NotFoundException",
+        (404, "NotFoundException"),
     );
 }
 
 #[test]
 fn model_names_must_be_alphanumeric_and_unique() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     let path = format!("/restapis/{api}/models");
-    let msg = m.err(
+    let msg = m.bad(
         "POST",
         &path,
-        Some(json!({"name": "body_1", "contentType": "application/json", "schema": "{}"})),
-        400,
-        "BadRequestException",
+        json!({"name": "body_1", "contentType": "application/json", "schema": "{}"}),
     );
     assert_eq!(msg, "Model name must be alphanumeric: body_1");
     m.model(&api, "Pet", json!({"type": "object"}));
@@ -267,8 +234,7 @@ fn model_names_must_be_alphanumeric_and_unique() {
         "POST",
         &path,
         Some(json!({"name": "Pet", "contentType": "application/json", "schema": "{}"})),
-        409,
-        "ConflictException",
+        (409, "ConflictException"),
     );
     assert!(msg.contains("already exists"), "{msg}");
     // The defaults count too.
@@ -276,43 +242,27 @@ fn model_names_must_be_alphanumeric_and_unique() {
         "POST",
         &path,
         Some(json!({"name": "Empty", "contentType": "application/json", "schema": "{}"})),
-        409,
-        "ConflictException",
+        (409, "ConflictException"),
     );
     // contentType is required; a JSON model's schema must be JSON.
-    m.err(
+    m.bad("POST", &path, json!({"name": "NoType"}));
+    m.bad(
         "POST",
         &path,
-        Some(json!({"name": "NoType"})),
-        400,
-        "BadRequestException",
-    );
-    m.err(
-        "POST",
-        &path,
-        Some(json!({"name": "Bad", "contentType": "application/json", "schema": "{not json"})),
-        400,
-        "BadRequestException",
+        json!({"name": "Bad", "contentType": "application/json", "schema": "{not json"}),
     );
     m.err(
         "POST",
         "/restapis/nope/models",
         Some(json!({"name": "A", "contentType": "a/b"})),
-        404,
-        "NotFoundException",
+        (404, "NotFoundException"),
     );
-    m.err(
-        "GET",
-        "/restapis/nope/models",
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.missing("GET", "/restapis/nope/models");
 }
 
 #[test]
 fn get_model_flatten_inlines_referenced_models() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     m.model(
         &api,
@@ -343,7 +293,7 @@ fn get_model_flatten_inlines_referenced_models() {
 
 #[test]
 fn get_model_template_builds_the_vtl_skeleton() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     m.model(
         &api,
@@ -372,18 +322,15 @@ fn get_model_template_builds_the_vtl_skeleton() {
         t["value"],
         "#set($inputRoot = $input.path('$'))\n{\n  \"message\" : \"$inputRoot.message\"\n}"
     );
-    m.err(
+    m.missing(
         "GET",
         &format!("/restapis/{api}/models/Nope/default_template"),
-        None,
-        404,
-        "NotFoundException",
     );
 }
 
 #[test]
 fn request_validators_crud() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     let path = format!("/restapis/{api}/requestvalidators");
     let empty = m.ok("GET", &path, None, 200);
@@ -434,51 +381,20 @@ fn request_validators_crud() {
     );
     assert_eq!(m.ok("GET", &format!("{path}/{id}"), None, 200), u);
     let body = json!({"patchOperations": [{"op": "replace", "path": "/id", "value": "x"}]});
-    m.err(
-        "PATCH",
-        &format!("{path}/{id}"),
-        Some(body),
-        400,
-        "BadRequestException",
-    );
+    m.bad("PATCH", &format!("{path}/{id}"), body);
     let body = json!({"patchOperations": [{"op": "replace", "path": "/validateRequestBody", "value": "maybe"}]});
-    m.err(
-        "PATCH",
-        &format!("{path}/{id}"),
-        Some(body),
-        400,
-        "BadRequestException",
-    );
+    m.bad("PATCH", &format!("{path}/{id}"), body);
 
-    let r = m.call("DELETE", &format!("{path}/{id}"), None);
-    assert_eq!(r.status, 202, "{}", r.text);
-    let msg = m.err(
-        "GET",
-        &format!("{path}/{id}"),
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.deleted(&format!("{path}/{id}"));
+    let msg = m.missing("GET", &format!("{path}/{id}"));
     assert_eq!(msg, "Invalid Request Validator identifier specified");
-    m.err(
-        "DELETE",
-        &format!("{path}/{id}"),
-        None,
-        404,
-        "NotFoundException",
-    );
-    m.err(
-        "GET",
-        "/restapis/nope/requestvalidators",
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.missing("DELETE", &format!("{path}/{id}"));
+    m.missing("GET", "/restapis/nope/requestvalidators");
 }
 
 #[test]
 fn methods_name_existing_models_and_validators() {
-    let mut m = Mgmt::new();
+    let mut m = Server::start(&config());
     let api = m.api();
     let root = m.root(&api);
     m.model(&api, "Pet", json!({"type": "object"}));
@@ -494,23 +410,19 @@ fn methods_name_existing_models_and_validators() {
     let method = format!("/restapis/{api}/resources/{root}/methods/POST");
 
     // Unknown names are refused, and nothing is stored.
-    let msg = m.err(
+    let msg = m.bad(
         "PUT",
         &method,
-        Some(json!({"authorizationType": "NONE", "requestValidatorId": "nope00"})),
-        400,
-        "BadRequestException",
+        json!({"authorizationType": "NONE", "requestValidatorId": "nope00"}),
     );
     assert_eq!(msg, "Invalid Request Validator identifier specified");
-    let msg = m.err(
+    let msg = m.bad(
         "PUT",
         &method,
-        Some(json!({"authorizationType": "NONE", "requestModels": {"application/json": "Cat"}})),
-        400,
-        "BadRequestException",
+        json!({"authorizationType": "NONE", "requestModels": {"application/json": "Cat"}}),
     );
     assert!(msg.contains("Cat"), "{msg}");
-    m.err("GET", &method, None, 404, "NotFoundException");
+    m.missing("GET", &method);
 
     let put = m.ok(
         "PUT",
@@ -532,16 +444,15 @@ fn methods_name_existing_models_and_validators() {
         "DELETE",
         &format!("/restapis/{api}/models/Pet"),
         None,
-        409,
-        "ConflictException",
+        (409, "ConflictException"),
     );
     assert!(msg.contains("Pet") && msg.contains("POST"), "{msg}");
 
     // UpdateMethod: the same checks.
     let body = json!({"patchOperations": [{"op": "replace", "path": "/requestValidatorId", "value": "nope00"}]});
-    m.err("PATCH", &method, Some(body), 400, "BadRequestException");
+    m.bad("PATCH", &method, body);
     let body = json!({"patchOperations": [{"op": "add", "path": "/requestModels/text~1plain", "value": "Cat"}]});
-    m.err("PATCH", &method, Some(body), 400, "BadRequestException");
+    m.bad("PATCH", &method, body);
     let u = m.patch(
         &method,
         &[("add", "/requestModels/text~1plain", "Empty")],
@@ -555,8 +466,7 @@ fn methods_name_existing_models_and_validators() {
         json!({"patchOperations": [{"op": "remove", "path": "/requestModels/application~1json"}]});
     let u = m.ok("PATCH", &method, Some(body), 200);
     assert_eq!(u["requestModels"], json!({"text/plain": "Empty"}));
-    let r = m.call("DELETE", &format!("/restapis/{api}/models/Pet"), None);
-    assert_eq!(r.status, 202, "{}", r.text);
+    m.deleted(&format!("/restapis/{api}/models/Pet"));
 
     // Deleting the validator leaves no method naming it.
     let r = m.call(
@@ -572,7 +482,7 @@ fn methods_name_existing_models_and_validators() {
 #[test]
 fn models_and_validators_survive_a_restart_and_go_with_their_api() {
     let cfg = config();
-    let mut m = Mgmt::start(&cfg);
+    let mut m = Server::start(&cfg);
     let api = m.api();
     let pet = m.model(&api, "Pet", json!({"type": "object"}));
     let v = m.ok(
@@ -581,9 +491,9 @@ fn models_and_validators_survive_a_restart_and_go_with_their_api() {
         Some(json!({"name": "v"})),
         201,
     );
-    m.srv.stop();
+    m.stop();
 
-    let mut m = Mgmt::start(&cfg);
+    let mut m = Server::start(&cfg);
     assert_eq!(
         m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200),
         pet
@@ -596,22 +506,9 @@ fn models_and_validators_survive_a_restart_and_go_with_their_api() {
     );
     assert_eq!(vs["item"], json!([v]));
 
-    let r = m.call("DELETE", &format!("/restapis/{api}"), None);
-    assert_eq!(r.status, 202, "{}", r.text);
-    m.err(
-        "GET",
-        &format!("/restapis/{api}/models"),
-        None,
-        404,
-        "NotFoundException",
-    );
-    m.err(
-        "GET",
-        &format!("/restapis/{api}/requestvalidators"),
-        None,
-        404,
-        "NotFoundException",
-    );
+    m.deleted(&format!("/restapis/{api}"));
+    m.missing("GET", &format!("/restapis/{api}/models"));
+    m.missing("GET", &format!("/restapis/{api}/requestvalidators"));
     // A new API starts again from the defaults only.
     let other = m.api();
     let list = m.ok("GET", &format!("/restapis/{other}/models"), None, 200);
