@@ -30,12 +30,12 @@ trait Calls {
 
     /// A BadRequestException; its message.
     fn bad(&mut self, method: &str, path: &str, body: Value) -> String {
-        self.err(method, path, Some(body), ((400, "BadRequestException")))
+        self.err(method, path, Some(body), (400, "BadRequestException"))
     }
 
     /// A NotFoundException; its message.
     fn missing(&mut self, method: &str, path: &str) -> String {
-        self.err(method, path, None, ((404, "NotFoundException")))
+        self.err(method, path, None, (404, "NotFoundException"))
     }
 
     /// A DELETE that answers 202.
