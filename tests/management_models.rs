@@ -514,3 +514,149 @@ fn models_and_validators_survive_a_restart_and_go_with_their_api() {
     let list = m.ok("GET", &format!("/restapis/{other}/models"), None, 200);
     assert_eq!(names(&list), ["Empty", "Error"]);
 }
+
+#[test]
+fn openapi_import_and_export_carry_models_and_validators() {
+    let mut m = Server::start(&config());
+    let doc = json!({
+        "swagger": "2.0",
+        "info": {"title": "pets", "version": "1"},
+        "x-amazon-apigateway-request-validators": {
+            "all": {"validateRequestBody": true, "validateRequestParameters": true},
+            "params": {"validateRequestBody": false, "validateRequestParameters": true}
+        },
+        "x-amazon-apigateway-request-validator": "params",
+        "paths": {"/pets": {
+            "post": {
+                "x-amazon-apigateway-request-validator": "all",
+                "parameters": [{"in": "body", "name": "Pet", "schema": {"$ref": "#/definitions/Pet"}}],
+                "x-amazon-apigateway-integration": {"type": "mock",
+                    "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}
+            },
+            "get": {"x-amazon-apigateway-integration": {"type": "mock",
+                    "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}}
+        }},
+        "definitions": {
+            "Tag": {"type": "object", "properties": {"label": {"type": "string"}}},
+            "Pet": {"type": "object", "properties": {"tag": {"$ref": "#/definitions/Tag"}}}
+        }
+    });
+    let api = m.ok("POST", "/restapis?mode=import", Some(doc), 201);
+    let api = api["id"].as_str().unwrap().to_string();
+    let list = m.ok("GET", &format!("/restapis/{api}/models"), None, 200);
+    assert_eq!(names(&list), ["Empty", "Error", "Pet", "Tag"]);
+    let pet = m.ok("GET", &format!("/restapis/{api}/models/Pet"), None, 200);
+    assert_eq!(pet["contentType"], "application/json");
+    let schema: Value = serde_json::from_str(pet["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        schema["properties"]["tag"]["$ref"],
+        format!("https://apigateway.amazonaws.com/restapis/{api}/models/Tag")
+    );
+    assert_eq!(schema["title"], "Pet");
+    let vs = m.ok(
+        "GET",
+        &format!("/restapis/{api}/requestvalidators"),
+        None,
+        200,
+    );
+    let by_name = |n: &str| {
+        vs["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == n)
+            .unwrap_or_else(|| panic!("no validator {n} in {vs}"))
+            .clone()
+    };
+    let (all, params) = (by_name("all"), by_name("params"));
+    assert_eq!(all["validateRequestBody"], true);
+    assert_eq!(params["validateRequestBody"], false);
+    let resources = m.ok("GET", &format!("/restapis/{api}/resources"), None, 200);
+    let pets = resources["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/pets")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = m.ok(
+        "GET",
+        &format!("/restapis/{api}/resources/{pets}/methods/POST"),
+        None,
+        200,
+    );
+    assert_eq!(post["requestValidatorId"], all["id"]);
+    assert_eq!(post["requestModels"], json!({"application/json": "Pet"}));
+    let get = m.ok(
+        "GET",
+        &format!("/restapis/{api}/resources/{pets}/methods/GET"),
+        None,
+        200,
+    );
+    assert_eq!(
+        get["requestValidatorId"], params["id"],
+        "the document's default"
+    );
+
+    m.ok(
+        "POST",
+        &format!("/restapis/{api}/deployments"),
+        Some(json!({"stageName": "prod"})),
+        201,
+    );
+    let oas = m.ok(
+        "GET",
+        &format!("/restapis/{api}/stages/prod/exports/oas30?extensions=apigateway"),
+        None,
+        200,
+    );
+    assert_eq!(
+        oas["components"]["schemas"]["Pet"]["properties"]["tag"]["$ref"],
+        "#/components/schemas/Tag"
+    );
+    assert_eq!(
+        oas["components"]["schemas"]["Empty"],
+        json!({"title": "Empty Schema", "type": "object"})
+    );
+    assert_eq!(
+        oas["x-amazon-apigateway-request-validators"]["all"],
+        json!({"validateRequestBody": true, "validateRequestParameters": true})
+    );
+    let op = &oas["paths"]["/pets"]["post"];
+    assert_eq!(op["x-amazon-apigateway-request-validator"], "all");
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Pet"
+    );
+    let swagger = m.ok(
+        "GET",
+        &format!("/restapis/{api}/stages/prod/exports/swagger"),
+        None,
+        200,
+    );
+    assert_eq!(swagger["definitions"]["Tag"]["title"], "Tag");
+    assert!(swagger
+        .get("x-amazon-apigateway-request-validators")
+        .is_none());
+    let body = swagger["paths"]["/pets"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["in"] == "body")
+        .cloned()
+        .expect("a body parameter");
+    assert_eq!(body["schema"]["$ref"], "#/definitions/Pet");
+
+    // AWS's refusal of a model name that is not alphanumeric.
+    let bad = json!({"swagger": "2.0", "info": {"title": "bad"}, "paths": {},
+                     "definitions": {"body_1": {"type": "object"}}});
+    let msg = m.bad("POST", "/restapis?mode=import", bad);
+    assert!(
+        msg.contains(
+            "Unable to create model for 'body_1': Model name must be alphanumeric: body_1"
+        ),
+        "{msg}"
+    );
+}

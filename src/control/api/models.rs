@@ -308,3 +308,265 @@ fn template(schema: &Value, path: &str, depth: usize, out: &mut String) {
         _ => out.push_str(&format!("\"{path}\"")),
     }
 }
+
+/// OpenAPI import (ImportRestApi, PutRestApi): Swagger 2 `definitions` or
+/// OpenAPI 3 `components.schemas` become models (their `#/definitions/X`
+/// references become model URLs, as AWS rewrites them), the
+/// `x-amazon-apigateway-request-validators` become validators (a name
+/// already there is replaced), and each operation's body schema reference
+/// and `x-amazon-apigateway-request-validator` (or the document's default)
+/// are its method's `requestModels` and `requestValidatorId`.
+pub(super) fn import_openapi(doc: &mut ApiDoc, d: &Value, ids: &mut Ids) -> Result<(), ApiError> {
+    let api = doc.api.id.clone();
+    let schemas = d
+        .pointer("/components/schemas")
+        .or_else(|| d.get("definitions"))
+        .and_then(Value::as_object);
+    let mut errors = Vec::new();
+    for (name, schema) in schemas.into_iter().flatten() {
+        if let Err(e) = check_name(name) {
+            errors.push(format!("Unable to create model for '{name}': {e}"));
+            continue;
+        }
+        let mut schema = schema.clone();
+        refs_to_urls(&mut schema, &api);
+        if let Value::Object(o) = &mut schema {
+            o.entry("$schema")
+                .or_insert_with(|| json!("http://json-schema.org/draft-04/schema#"));
+            o.entry("title").or_insert_with(|| json!(name));
+        }
+        let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        match doc.models.iter_mut().find(|m| m.name == *name) {
+            Some(m) => m.schema = Some(text),
+            None => doc.models.push(Model {
+                id: ids.next(6),
+                name: name.clone(),
+                description: None,
+                schema: Some(text),
+                content_type: "application/json".into(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "Errors found during import:\n\t{}",
+            errors.join("\n\t")
+        )));
+    }
+    super::validators::import_openapi(doc, d, ids);
+    let default_validator = d
+        .get("x-amazon-apigateway-request-validator")
+        .and_then(Value::as_str);
+    for (path, item) in d
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(r) = doc.resources.iter().position(|r| r.path == *path) else {
+            continue;
+        };
+        for (key, verb) in super::openapi::VERBS {
+            let Some(op) = item.get(*key) else { continue };
+            let validator = op
+                .get("x-amazon-apigateway-request-validator")
+                .and_then(Value::as_str)
+                .or(default_validator);
+            let validator_id = match validator {
+                None => None,
+                Some(n) => Some(super::validators::id_named(doc, n).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "Errors found during import:\n\tInvalid request validator '{n}' for {verb} {path}"
+                    ))
+                })?),
+            };
+            let models = body_models(op);
+            for name in models.values() {
+                if !exists(doc, name) {
+                    return Err(ApiError::BadRequest(format!(
+                        "Errors found during import:\n\tInvalid model identifier specified: {name}"
+                    )));
+                }
+            }
+            if let Some(m) = doc.resources[r].resource_methods.get_mut(*verb) {
+                m.request_validator_id = validator_id;
+                m.request_models = models;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An operation's body models: OpenAPI 3 `requestBody.content.{type}.schema`,
+/// Swagger 2 the `in: body` parameter's schema (as `application/json`),
+/// each a reference to a definition.
+fn body_models(op: &Value) -> std::collections::BTreeMap<String, String> {
+    let name = |schema: &Value| -> Option<String> {
+        let r = schema.get("$ref")?.as_str()?;
+        Some(r.rsplit('/').next()?.to_string())
+    };
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(content) = op
+        .pointer("/requestBody/content")
+        .and_then(Value::as_object)
+    {
+        for (ct, media) in content {
+            if let Some(n) = media.get("schema").and_then(name) {
+                out.insert(ct.clone(), n);
+            }
+        }
+    }
+    for p in op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if p.get("in").and_then(Value::as_str) == Some("body") {
+            if let Some(n) = p.get("schema").and_then(name) {
+                out.insert("application/json".into(), n);
+            }
+        }
+    }
+    out
+}
+
+/// `#/definitions/X` and `#/components/schemas/X` → the model URL of `X`.
+fn refs_to_urls(v: &mut Value, api: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                match (k.as_str(), x.as_str()) {
+                    ("$ref", Some(r)) if r.starts_with("#/") => {
+                        let name = r.rsplit('/').next().unwrap_or_default();
+                        *x = json!(format!("{REF_PREFIX}{api}/models/{name}"));
+                    }
+                    _ => refs_to_urls(x, api),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| refs_to_urls(x, api)),
+        _ => {}
+    }
+}
+
+/// Model URLs → `#/definitions/X` (Swagger 2) or `#/components/schemas/X`.
+fn urls_to_refs(v: &mut Value, local: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                let name = (k == "$ref")
+                    .then(|| x.as_str())
+                    .flatten()
+                    .and_then(|r| r.strip_prefix(REF_PREFIX))
+                    .and_then(|r| r.split_once("/models/"))
+                    .map(|(_, n)| n.to_string());
+                match name {
+                    Some(n) => *x = json!(format!("{local}{n}")),
+                    None => urls_to_refs(x, local),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| urls_to_refs(x, local)),
+        _ => {}
+    }
+}
+
+/// GetExport: the models as `definitions` (Swagger 2) or
+/// `components.schemas` (OpenAPI 3), each method's `requestModels` as its
+/// body schema reference, and (with the API Gateway extensions) the
+/// validators and each method's validator by name.
+pub(super) fn export_openapi(
+    doc: &ApiDoc,
+    oas30: bool,
+    extensions: bool,
+    out: &mut serde_json::Map<String, Value>,
+) {
+    let local = if oas30 {
+        "#/components/schemas/"
+    } else {
+        "#/definitions/"
+    };
+    let mut schemas = serde_json::Map::new();
+    for m in &doc.models {
+        let Some(mut s) = m
+            .schema
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+        else {
+            continue;
+        };
+        urls_to_refs(&mut s, local);
+        if let Value::Object(o) = &mut s {
+            o.remove("$schema");
+        }
+        schemas.insert(m.name.clone(), s);
+    }
+    if oas30 {
+        let components = out.entry("components").or_insert_with(|| json!({}));
+        if let Some(c) = components.as_object_mut() {
+            c.insert("schemas".into(), Value::Object(schemas));
+        }
+    } else {
+        out.insert("definitions".into(), Value::Object(schemas));
+    }
+    if extensions && !doc.request_validators.is_empty() {
+        out.insert(
+            "x-amazon-apigateway-request-validators".into(),
+            super::validators::export_openapi(doc),
+        );
+    }
+    let Some(paths) = out.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for r in &doc.resources {
+        for (verb, m) in &r.resource_methods {
+            let key = super::openapi::VERBS
+                .iter()
+                .find(|(_, v)| v == verb)
+                .map_or("x-amazon-apigateway-any-method", |(k, _)| *k);
+            let Some(op) = paths
+                .get_mut(&r.path)
+                .and_then(|i| i.get_mut(key))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            if !m.request_models.is_empty() {
+                if oas30 {
+                    let content: serde_json::Map<String, Value> = m
+                        .request_models
+                        .iter()
+                        .map(|(ct, n)| {
+                            (
+                                ct.clone(),
+                                json!({"schema": {"$ref": format!("{local}{n}")}}),
+                            )
+                        })
+                        .collect();
+                    op.insert(
+                        "requestBody".into(),
+                        json!({"content": content, "required": true}),
+                    );
+                } else if let Some(n) = m.request_models.values().next() {
+                    let body = json!({"in": "body", "name": n, "required": true,
+                                      "schema": {"$ref": format!("{local}{n}")}});
+                    match op.get_mut("parameters").and_then(Value::as_array_mut) {
+                        Some(ps) => ps.push(body),
+                        None => {
+                            op.insert("parameters".into(), json!([body]));
+                        }
+                    }
+                }
+            }
+            let named = m
+                .request_validator_id
+                .as_deref()
+                .and_then(|id| doc.request_validators.iter().find(|v| v.id == id))
+                .and_then(|v| v.name.clone());
+            if let (true, Some(n)) = (extensions, named) {
+                op.insert("x-amazon-apigateway-request-validator".into(), json!(n));
+            }
+        }
+    }
+}

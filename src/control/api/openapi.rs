@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::{Call, ControlPlane, Reply};
 
-const VERBS: &[(&str, &str)] = &[
+pub(super) const VERBS: &[(&str, &str)] = &[
     ("get", "GET"),
     ("post", "POST"),
     ("put", "PUT"),
@@ -145,7 +145,7 @@ impl ControlPlane {
                 }
             }
         }
-        Ok(())
+        super::models::import_openapi(doc, d, &mut self.ids)
     }
 }
 
@@ -392,6 +392,7 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
             );
         }
     }
+    super::models::export_openapi(doc, oas30, with_integrations, &mut out);
     Value::Object(out)
 }
 

@@ -103,3 +103,61 @@ fn invalid() -> ApiError {
 pub(super) fn exists(doc: &ApiDoc, id: &str) -> bool {
     doc.request_validators.iter().any(|v| v.id == id)
 }
+
+/// The id of the validator named `name`.
+pub(super) fn id_named(doc: &ApiDoc, name: &str) -> Option<String> {
+    doc.request_validators
+        .iter()
+        .find(|v| v.name.as_deref() == Some(name))
+        .map(|v| v.id.clone())
+}
+
+/// `x-amazon-apigateway-request-validators` of an OpenAPI document: each
+/// a validator (one of that name already there is replaced in place).
+pub(super) fn import_openapi(doc: &mut ApiDoc, d: &Value, ids: &mut super::Ids) {
+    let declared = d
+        .get("x-amazon-apigateway-request-validators")
+        .and_then(Value::as_object);
+    for (name, x) in declared.into_iter().flatten() {
+        let flag = |k: &str| x.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let (body, params) = (
+            flag("validateRequestBody"),
+            flag("validateRequestParameters"),
+        );
+        match doc
+            .request_validators
+            .iter_mut()
+            .find(|v| v.name.as_deref() == Some(name))
+        {
+            Some(v) => {
+                v.validate_request_body = body;
+                v.validate_request_parameters = params;
+            }
+            None => doc.request_validators.push(RequestValidator {
+                id: ids.next(6),
+                name: Some(name.clone()),
+                validate_request_body: body,
+                validate_request_parameters: params,
+            }),
+        }
+    }
+}
+
+/// The validators as `x-amazon-apigateway-request-validators` (by name;
+/// an unnamed one by its id).
+pub(super) fn export_openapi(doc: &ApiDoc) -> Value {
+    let all: serde_json::Map<String, Value> = doc
+        .request_validators
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone().unwrap_or_else(|| v.id.clone()),
+                json!({
+                    "validateRequestBody": v.validate_request_body,
+                    "validateRequestParameters": v.validate_request_parameters,
+                }),
+            )
+        })
+        .collect();
+    Value::Object(all)
+}
