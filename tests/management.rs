@@ -80,6 +80,17 @@ const IMPLEMENTED: &[&str] = &[
     "TagResource",
     "UntagResource",
     "GetTags",
+    "CreateModel",
+    "GetModel",
+    "GetModels",
+    "UpdateModel",
+    "DeleteModel",
+    "GetModelTemplate",
+    "CreateRequestValidator",
+    "GetRequestValidator",
+    "GetRequestValidators",
+    "UpdateRequestValidator",
+    "DeleteRequestValidator",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1569,7 +1580,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "/clientcertificates".to_string(),
             "GetClientCertificates",
         ),
-        ("GET", format!("/restapis/{id}/models"), "GetModels"),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),
     ] {

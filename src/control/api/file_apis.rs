@@ -53,6 +53,8 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
             root_resource_id: root.clone(),
         },
         resources: vec![Resource::root(root)],
+        models: super::models::defaults_without_ids(),
+        request_validators: Vec::new(),
     };
     for route in &api.routes {
         let key = route.key();

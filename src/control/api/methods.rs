@@ -21,6 +21,8 @@ const METHOD_PATHS: &[&str] = &[
     "/authorizerId",
     "/operationName",
     "/requestParameters/{name}",
+    "/requestValidatorId",
+    "/requestModels/{contentType}",
 ];
 const INTEGRATION_PATHS: &[&str] = &[
     "/uri",
@@ -78,10 +80,12 @@ impl ControlPlane {
             operation_name: c.str("operationName"),
             request_parameters: c.map("requestParameters")?,
             request_models: c.map("requestModels")?,
+            request_validator_id: c.str("requestValidatorId"),
             method_responses: Default::default(),
             method_integration: None,
         };
         r.resource_methods.insert(verb, m.clone());
+        check_references(&doc, &m)?;
         self.store.put_api(&doc)?;
         Ok((201, json!(m)))
     }
@@ -93,6 +97,23 @@ impl ControlPlane {
 
     pub(super) fn update_method(&mut self, c: &Call<'_>) -> Reply {
         let ops = c.patch()?;
+        let doc = self.api(c)?;
+        for op in ops.iter().filter(|op| op.op != "remove") {
+            let named = Method {
+                request_validator_id: (op.path == "/requestValidatorId")
+                    .then(|| op.value.clone().filter(|v| !v.is_empty()))
+                    .flatten(),
+                request_models: op
+                    .path
+                    .starts_with("/requestModels/")
+                    .then(|| op.value.clone().map(|v| (String::new(), v)))
+                    .flatten()
+                    .into_iter()
+                    .collect(),
+                ..Method::default()
+            };
+            check_references(&doc, &named)?;
+        }
         let m = self.edit_method(c, |m| {
             for op in &ops {
                 match (op.op.as_str(), op.path.as_str()) {
@@ -110,6 +131,19 @@ impl ControlPlane {
                     ("remove", p) if p.starts_with("/requestParameters/") => {
                         m.request_parameters
                             .remove(&unescape(&p["/requestParameters/".len()..]));
+                    }
+                    ("replace", "/requestValidatorId") => {
+                        m.request_validator_id = op.value.clone().filter(|v| !v.is_empty())
+                    }
+                    ("add" | "replace", p) if p.starts_with("/requestModels/") => {
+                        m.request_models.insert(
+                            unescape(&p["/requestModels/".len()..]),
+                            op.value()?.to_string(),
+                        );
+                    }
+                    ("remove", p) if p.starts_with("/requestModels/") => {
+                        m.request_models
+                            .remove(&unescape(&p["/requestModels/".len()..]));
                     }
                     _ => return Err(op.unsupported(METHOD_PATHS)),
                 }
@@ -464,6 +498,26 @@ fn check_integration(i: &Integration) -> Result<(), ApiError> {
         return Err(ApiError::BadRequest(
             "Timeout should be between 50 ms and 29000 ms".into(),
         ));
+    }
+    Ok(())
+}
+
+/// A method's `requestValidatorId` and `requestModels` must name ones the
+/// API has.
+fn check_references(doc: &ApiDoc, m: &Method) -> Result<(), ApiError> {
+    if let Some(id) = &m.request_validator_id {
+        if !super::validators::exists(doc, id) {
+            return Err(ApiError::BadRequest(
+                "Invalid Request Validator identifier specified".into(),
+            ));
+        }
+    }
+    for name in m.request_models.values() {
+        if !super::models::exists(doc, name) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid model identifier specified: {name}"
+            )));
+        }
     }
     Ok(())
 }

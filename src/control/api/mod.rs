@@ -12,6 +12,7 @@ mod file_apis;
 mod keys;
 mod methods;
 mod model;
+mod models;
 mod openapi;
 mod operations;
 mod patch;
@@ -23,6 +24,7 @@ mod sdk;
 mod stages;
 mod store;
 mod tags;
+mod validators;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -231,6 +233,17 @@ impl ControlPlane {
             "TagResource" => self.tag_resource(c),
             "UntagResource" => self.untag_resource(c),
             "GetTags" => self.get_tags(c),
+            "CreateModel" => self.create_model(c),
+            "GetModel" => self.get_model(c),
+            "GetModels" => self.get_models(c),
+            "UpdateModel" => self.update_model(c),
+            "DeleteModel" => self.delete_model(c),
+            "GetModelTemplate" => self.get_model_template(c),
+            "CreateRequestValidator" => self.create_request_validator(c),
+            "GetRequestValidator" => self.get_request_validator(c),
+            "GetRequestValidators" => self.get_request_validators(c),
+            "UpdateRequestValidator" => self.update_request_validator(c),
+            "DeleteRequestValidator" => self.delete_request_validator(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

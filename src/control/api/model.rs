@@ -65,6 +65,8 @@ pub struct Method {
     pub request_parameters: BTreeMap<String, bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request_models: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_validator_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub method_responses: BTreeMap<String, MethodResponse>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +127,36 @@ pub struct IntegrationResponse {
 pub struct ApiDoc {
     pub api: RestApi,
     pub resources: Vec<Resource>,
+    /// Its models (a document stored before models were kept has AWS's
+    /// two defaults): see `models.rs`.
+    #[serde(default = "super::models::defaults_without_ids")]
+    pub models: Vec<Model>,
+    #[serde(default)]
+    pub request_validators: Vec<RequestValidator>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Model {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestValidator {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub validate_request_body: bool,
+    #[serde(default)]
+    pub validate_request_parameters: bool,
 }
 
 impl Resource {

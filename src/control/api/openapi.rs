@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::{Call, ControlPlane, Reply};
 
-const VERBS: &[(&str, &str)] = &[
+pub(super) const VERBS: &[(&str, &str)] = &[
     ("get", "GET"),
     ("post", "POST"),
     ("put", "PUT"),
@@ -47,6 +47,8 @@ impl ControlPlane {
                 root_resource_id: self.ids.next(10),
             },
             resources: Vec::new(),
+            models: super::models::defaults(&mut self.ids),
+            request_validators: Vec::new(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));
@@ -143,7 +145,7 @@ impl ControlPlane {
                 }
             }
         }
-        Ok(())
+        super::models::import_openapi(doc, d, &mut self.ids)
     }
 }
 
@@ -390,6 +392,7 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
             );
         }
     }
+    super::models::export_openapi(doc, oas30, with_integrations, &mut out);
     Value::Object(out)
 }
 

@@ -50,6 +50,8 @@ impl ControlPlane {
         let doc = ApiDoc {
             api,
             resources: vec![Resource::root(root)],
+            models: super::models::defaults(&mut self.ids),
+            request_validators: Vec::new(),
         };
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))
