@@ -53,7 +53,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
             root_resource_id: root.clone(),
         },
         resources: vec![Resource::root(root)],
-        models: super::models::defaults_without_ids(),
+        models: super::model::Model::defaults(),
         request_validators: Vec::new(),
     };
     for route in &api.routes {

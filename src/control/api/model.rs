@@ -129,7 +129,7 @@ pub struct ApiDoc {
     pub resources: Vec<Resource>,
     /// Its models (a document stored before models were kept has AWS's
     /// two defaults): see `models.rs`.
-    #[serde(default = "super::models::defaults_without_ids")]
+    #[serde(default = "Model::defaults")]
     pub models: Vec<Model>,
     #[serde(default)]
     pub request_validators: Vec<RequestValidator>,
@@ -145,6 +145,32 @@ pub struct Model {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
     pub content_type: String,
+}
+
+const EMPTY_SCHEMA: &str = "{\n  \"$schema\": \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Empty Schema\",\n  \"type\" : \"object\"\n}";
+const ERROR_SCHEMA: &str = "{\n  \"$schema\" : \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Error Schema\",\n  \"type\" : \"object\",\n  \"properties\" : {\n    \"message\" : { \"type\" : \"string\" }\n  }\n}";
+
+impl Model {
+    /// AWS's default models with fixed ids (for documents that predate
+    /// models, and the config file's APIs).
+    pub fn defaults() -> Vec<Model> {
+        vec![
+            Model {
+                id: "empty0".into(),
+                name: "Empty".into(),
+                description: Some("This is a default empty schema model".into()),
+                schema: Some(EMPTY_SCHEMA.into()),
+                content_type: "application/json".into(),
+            },
+            Model {
+                id: "error0".into(),
+                name: "Error".into(),
+                description: Some("This is a default error schema model".into()),
+                schema: Some(ERROR_SCHEMA.into()),
+                content_type: "application/json".into(),
+            },
+        ]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,37 +27,13 @@ const MODEL_PATHS: &[&str] = &["/schema", "/description"];
 /// `https://apigateway.amazonaws.com/restapis/{api}/models/{name}`.
 const REF_PREFIX: &str = "https://apigateway.amazonaws.com/restapis/";
 
-const EMPTY_SCHEMA: &str = "{\n  \"$schema\": \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Empty Schema\",\n  \"type\" : \"object\"\n}";
-const ERROR_SCHEMA: &str = "{\n  \"$schema\" : \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Error Schema\",\n  \"type\" : \"object\",\n  \"properties\" : {\n    \"message\" : { \"type\" : \"string\" }\n  }\n}";
-
 /// AWS's default models of a new API, with new ids.
 pub(super) fn defaults(ids: &mut Ids) -> Vec<Model> {
-    let mut m = defaults_without_ids();
+    let mut m = Model::defaults();
     for model in &mut m {
         model.id = ids.next(6);
     }
     m
-}
-
-/// AWS's default models with fixed ids (for documents that predate
-/// models, and the config file's APIs).
-pub(super) fn defaults_without_ids() -> Vec<Model> {
-    vec![
-        Model {
-            id: "empty0".into(),
-            name: "Empty".into(),
-            description: Some("This is a default empty schema model".into()),
-            schema: Some(EMPTY_SCHEMA.into()),
-            content_type: "application/json".into(),
-        },
-        Model {
-            id: "error0".into(),
-            name: "Error".into(),
-            description: Some("This is a default error schema model".into()),
-            schema: Some(ERROR_SCHEMA.into()),
-            content_type: "application/json".into(),
-        },
-    ]
 }
 
 impl ControlPlane {
