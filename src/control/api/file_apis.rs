@@ -109,6 +109,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
                 access_log_settings: None,
                 canary_settings: None,
                 tracing_enabled: false,
+                client_certificate_id: None,
                 tags: BTreeMap::new(),
                 created_date: loaded_at,
                 last_updated_date: loaded_at,

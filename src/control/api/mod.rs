@@ -6,6 +6,7 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
+mod client_certificates;
 mod deployments;
 mod error;
 mod file_apis;
@@ -244,6 +245,11 @@ impl ControlPlane {
             "GetRequestValidators" => self.get_request_validators(c),
             "UpdateRequestValidator" => self.update_request_validator(c),
             "DeleteRequestValidator" => self.delete_request_validator(c),
+            "GenerateClientCertificate" => self.generate_client_certificate(c),
+            "GetClientCertificate" => self.get_client_certificate(c),
+            "GetClientCertificates" => self.get_client_certificates(c),
+            "UpdateClientCertificate" => self.update_client_certificate(c),
+            "DeleteClientCertificate" => self.delete_client_certificate(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

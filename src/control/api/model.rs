@@ -368,6 +368,9 @@ pub struct Stage {
     pub canary_settings: Option<CanarySettings>,
     #[serde(default)]
     pub tracing_enabled: bool,
+    /// The client certificate presented to HTTP backends (UpdateStage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     pub created_date: i64,

@@ -17,6 +17,7 @@ const CACHE_SIZES: &[&str] = &["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118
 const STAGE_PATHS: &[&str] = &[
     "/deploymentId",
     "/description",
+    "/clientCertificateId",
     "/variables/{name}",
     "/cacheClusterEnabled",
     "/cacheClusterSize",
@@ -77,6 +78,7 @@ impl ControlPlane {
                 .get("tracingEnabled")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            client_certificate_id: None,
             tags: super::tags::given(c)?,
             created_date: c.now,
             last_updated_date: c.now,
@@ -167,6 +169,19 @@ impl ControlPlane {
                 s.deployment_id = d.to_string();
             }
             ("replace", ["description"]) => s.description = op.value.clone(),
+            ("replace", ["clientCertificateId"]) => {
+                s.client_certificate_id = match op.value.as_deref() {
+                    None | Some("") => None,
+                    Some(id) => {
+                        self.client_certificate(id).map_err(|_| {
+                            ApiError::BadRequest(format!(
+                                "Invalid client certificate identifier specified {id}"
+                            ))
+                        })?;
+                        Some(id.to_string())
+                    }
+                };
+            }
             ("replace", ["tracingEnabled"]) => s.tracing_enabled = op.bool()?,
             ("replace", ["cacheClusterEnabled"]) => {
                 s.cache_cluster_enabled = op.bool()?;

@@ -69,6 +69,11 @@ impl ControlStore {
              CREATE TABLE IF NOT EXISTS account (
                  id TEXT PRIMARY KEY,
                  body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS client_certificates (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL,
+                 sealed TEXT NOT NULL
              );",
         )
         .map_err(&err)?;
@@ -498,6 +503,81 @@ impl ControlStore {
     pub fn put_account<T: serde::Serialize>(&mut self, a: &T) -> Result<(), ApiError> {
         self.upsert("account", "account", &encode(a)?)
     }
+}
+
+/// Client certificates: the certificate as JSON, its private key sealed
+/// with the state key (for its row), never in plain text.
+impl ControlStore {
+    pub fn client_certificates<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<T>, ApiError> {
+        self.all("SELECT body FROM client_certificates ORDER BY id")
+    }
+
+    pub fn client_certificate<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.one("SELECT body FROM client_certificates WHERE id = ?1", id)
+    }
+
+    /// Stores a new certificate with its private key (PEM), sealed.
+    pub fn add_client_certificate<T: serde::Serialize>(
+        &mut self,
+        id: &str,
+        c: &T,
+        private_key: &str,
+    ) -> Result<(), ApiError> {
+        let sealed = self
+            .key
+            .seal(private_key, &cert_row(id))
+            .map_err(sealing)?;
+        self.db.execute(
+            "INSERT INTO client_certificates (id, body, sealed) VALUES (?1, ?2, ?3)",
+            params![id, encode(c)?, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// Changes a stored certificate's body (its key stays).
+    pub fn put_client_certificate<T: serde::Serialize>(
+        &mut self,
+        id: &str,
+        c: &T,
+    ) -> Result<(), ApiError> {
+        self.db.execute(
+            "UPDATE client_certificates SET body = ?2 WHERE id = ?1",
+            params![id, encode(c)?],
+        )?;
+        Ok(())
+    }
+
+    /// A stored certificate's private key (PEM), opened.
+    pub fn client_certificate_key(&self, id: &str) -> Result<Option<String>, ApiError> {
+        let sealed: Option<String> = self
+            .db
+            .query_row(
+                "SELECT sealed FROM client_certificates WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        sealed
+            .map(|s| self.key.open(&s, &cert_row(id)).map_err(sealing))
+            .transpose()
+    }
+
+    pub fn delete_client_certificate(&mut self, id: &str) -> Result<bool, ApiError> {
+        let n = self
+            .db
+            .execute("DELETE FROM client_certificates WHERE id = ?1", [id])?;
+        Ok(n > 0)
+    }
+}
+
+/// What a client certificate's private key is sealed for (its row).
+fn cert_row(id: &str) -> String {
+    format!("control.db client_certificates {id}")
 }
 
 fn put_stage(db: &Connection, api: &str, s: &Stage) -> Result<(), ApiError> {

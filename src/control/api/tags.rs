@@ -1,6 +1,7 @@
 //! Tags: TagResource, UntagResource and GetTags, by the resource's ARN as
 //! API Gateway forms it (`arn:aws:apigateway:{region}::/restapis/{id}`,
-//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`),
+//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`,
+//! `…/clientcertificates/{id}`),
 //! and the `tags` of the create calls. A resource's tags are kept in its
 //! own stored document, so they are returned by its reads and go with it
 //! when it is deleted.
@@ -22,6 +23,7 @@ enum Target {
     Stage(String, String),
     Key(String),
     Plan(String),
+    Cert(String),
 }
 
 /// The `tags` of a create call (none: empty), checked as TagResource checks them.
@@ -113,9 +115,10 @@ impl ControlPlane {
             }
             ["apikeys", id] if !id.is_empty() => Target::Key(id.to_string()),
             ["usageplans", id] if !id.is_empty() => Target::Plan(id.to_string()),
+            ["clientcertificates", id] if !id.is_empty() => Target::Cert(id.to_string()),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys and usage plans"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans and client certificates"
                 )))
             }
         };
@@ -143,6 +146,7 @@ impl ControlPlane {
                 None if self.file_plan(id) => BTreeMap::new(),
                 None => return Err(plan_gone(id)),
             },
+            Target::Cert(id) => self.client_certificate(id)?.tags,
         })
     }
 
@@ -179,6 +183,11 @@ impl ControlPlane {
                 };
                 f(&mut p.tags);
                 self.store.put_plan(&p)
+            }
+            Target::Cert(id) => {
+                let mut cert = self.client_certificate(id)?;
+                f(&mut cert.tags);
+                self.store.put_client_certificate(id, &cert)
             }
         }
     }
