@@ -91,6 +91,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetRequestValidators",
     "UpdateRequestValidator",
     "DeleteRequestValidator",
+    "GenerateClientCertificate",
+    "GetClientCertificate",
+    "GetClientCertificates",
+    "UpdateClientCertificate",
+    "DeleteClientCertificate",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1575,11 +1580,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "GetAuthorizers",
         ),
         ("GET", "/vpclinks".to_string(), "GetVpcLinks"),
-        (
-            "GET",
-            "/clientcertificates".to_string(),
-            "GetClientCertificates",
-        ),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),
     ] {

@@ -44,7 +44,11 @@ fn generate(id: &str, now: i64) -> Result<(String, String, i64), ApiError> {
         use chrono::Datelike;
         let d = chrono::DateTime::from_timestamp(t, 0)
             .ok_or_else(|| ApiError::Internal(format!("clock out of range: {t}")))?;
-        Ok::<_, ApiError>(rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8))
+        Ok::<_, ApiError>(rcgen::date_time_ymd(
+            d.year(),
+            d.month() as u8,
+            d.day() as u8,
+        ))
     };
     let key = rcgen::KeyPair::generate().map_err(fail)?;
     let mut params = rcgen::CertificateParams::default();
@@ -118,5 +122,40 @@ impl ControlPlane {
 }
 
 pub(super) fn cert_gone(id: &str) -> ApiError {
-    ApiError::NotFound(format!("Invalid Client Certificate identifier specified {id}"))
+    ApiError::NotFound(format!(
+        "Invalid Client Certificate identifier specified {id}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::store::ControlStore;
+    use crate::control::state::state_key::StateKey;
+
+    /// The stored key opens to the private key of the generated certificate.
+    #[test]
+    fn the_sealed_key_opens_to_the_certificates_key() {
+        let dir = std::env::temp_dir().join(format!("portico-cc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = Arc::new(StateKey::from_bytes(&[7; 32]));
+        let mut store = ControlStore::open(&dir, key).unwrap();
+        let (pem, private, expires) = super::generate("abc123", 1_700_000_000).unwrap();
+        assert_eq!(expires, 1_699_920_000 + 365 * 86_400);
+        store
+            .add_client_certificate("abc123", &serde_json::json!({}), &private)
+            .unwrap();
+        let opened = store.client_certificate_key("abc123").unwrap().unwrap();
+        assert_eq!(opened, private);
+        let pair = rcgen::KeyPair::from_pem(&opened).unwrap();
+        let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let cert = p.parse_x509().unwrap();
+        assert_eq!(
+            cert.public_key().raw,
+            rcgen::PublicKeyData::subject_public_key_info(&pair).as_slice()
+        );
+        assert!(store.client_certificate_key("nosuch").unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -508,9 +508,7 @@ impl ControlStore {
 /// Client certificates: the certificate as JSON, its private key sealed
 /// with the state key (for its row), never in plain text.
 impl ControlStore {
-    pub fn client_certificates<T: serde::de::DeserializeOwned>(
-        &self,
-    ) -> Result<Vec<T>, ApiError> {
+    pub fn client_certificates<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
         self.all("SELECT body FROM client_certificates ORDER BY id")
     }
 
@@ -528,10 +526,7 @@ impl ControlStore {
         c: &T,
         private_key: &str,
     ) -> Result<(), ApiError> {
-        let sealed = self
-            .key
-            .seal(private_key, &cert_row(id))
-            .map_err(sealing)?;
+        let sealed = self.key.seal(private_key, &cert_row(id)).map_err(sealing)?;
         self.db.execute(
             "INSERT INTO client_certificates (id, body, sealed) VALUES (?1, ?2, ?3)",
             params![id, encode(c)?, sealed],
