@@ -91,6 +91,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetRequestValidators",
     "UpdateRequestValidator",
     "DeleteRequestValidator",
+    "CreateVpcLink",
+    "GetVpcLink",
+    "GetVpcLinks",
+    "UpdateVpcLink",
+    "DeleteVpcLink",
 ];
 
 /// A config with no gateway API and the admin token set.

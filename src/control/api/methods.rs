@@ -232,6 +232,7 @@ impl ControlPlane {
             http_method: c.str("httpMethod"),
             uri: c.str("uri"),
             connection_type: c.str("connectionType"),
+            connection_id: c.str("connectionId"),
             request_parameters: c.map("requestParameters")?,
             request_templates: c.map("requestTemplates")?,
             passthrough_behavior: c.str("passthroughBehavior"),
@@ -246,6 +247,7 @@ impl ControlPlane {
             kind,
         };
         check_integration(&i)?;
+        self.check_connection(&i)?;
         let stored = i.clone();
         self.edit_method(c, |m| {
             m.method_integration = Some(stored);

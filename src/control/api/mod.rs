@@ -25,6 +25,7 @@ mod stages;
 mod store;
 mod tags;
 mod validators;
+mod vpc_links;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -244,6 +245,11 @@ impl ControlPlane {
             "GetRequestValidators" => self.get_request_validators(c),
             "UpdateRequestValidator" => self.update_request_validator(c),
             "DeleteRequestValidator" => self.delete_request_validator(c),
+            "CreateVpcLink" => self.create_vpc_link(c),
+            "GetVpcLink" => self.get_vpc_link(c),
+            "GetVpcLinks" => self.get_vpc_links(c),
+            "UpdateVpcLink" => self.update_vpc_link(c),
+            "DeleteVpcLink" => self.delete_vpc_link(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -270,6 +270,7 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
         http_method: text("httpMethod").map(|m| m.to_ascii_uppercase()),
         uri: text("uri"),
         connection_type: text("connectionType"),
+        connection_id: text("connectionId"),
         request_parameters: map("requestParameters"),
         request_templates: map("requestTemplates"),
         passthrough_behavior: text("passthroughBehavior"),

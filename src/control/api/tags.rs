@@ -1,6 +1,6 @@
 //! Tags: TagResource, UntagResource and GetTags, by the resource's ARN as
 //! API Gateway forms it (`arn:aws:apigateway:{region}::/restapis/{id}`,
-//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`),
+//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`, `…/vpclinks/{id}`),
 //! and the `tags` of the create calls. A resource's tags are kept in its
 //! own stored document, so they are returned by its reads and go with it
 //! when it is deleted.
@@ -22,6 +22,7 @@ enum Target {
     Stage(String, String),
     Key(String),
     Plan(String),
+    VpcLink(String),
 }
 
 /// The `tags` of a create call (none: empty), checked as TagResource checks them.
@@ -113,9 +114,10 @@ impl ControlPlane {
             }
             ["apikeys", id] if !id.is_empty() => Target::Key(id.to_string()),
             ["usageplans", id] if !id.is_empty() => Target::Plan(id.to_string()),
+            ["vpclinks", id] if !id.is_empty() => Target::VpcLink(id.to_string()),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys and usage plans"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans and VPC links"
                 )))
             }
         };
@@ -143,6 +145,7 @@ impl ControlPlane {
                 None if self.file_plan(id) => BTreeMap::new(),
                 None => return Err(plan_gone(id)),
             },
+            Target::VpcLink(id) => self.vpc_link(id)?.tags,
         })
     }
 
@@ -180,6 +183,7 @@ impl ControlPlane {
                 f(&mut p.tags);
                 self.store.put_plan(&p)
             }
+            Target::VpcLink(id) => self.change_vpc_link_tags(id, f),
         }
     }
 
