@@ -1579,7 +1579,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             format!("/restapis/{id}/authorizers"),
             "GetAuthorizers",
         ),
-        ("GET", "/vpclinks".to_string(), "GetVpcLinks"),
         (
             "GET",
             "/clientcertificates".to_string(),
