@@ -188,6 +188,13 @@ fn a_vpc_link_integration_reaches_its_uri_and_needs_a_known_link() {
     // An unknown link, or none, is refused.
     m.fails("PUT", &integration, Some(with(Some("nope"))), BAD);
     m.fails("PUT", &integration, Some(with(None)), BAD);
+    // A connectionId is for VPC_LINK only; INTERNET and VPC_LINK are the types.
+    let mut internet = with(Some(&lid));
+    internet["connectionType"] = json!("INTERNET");
+    m.fails("PUT", &integration, Some(internet), BAD);
+    let mut other = with(Some(&lid));
+    other["connectionType"] = json!("VPN");
+    m.fails("PUT", &integration, Some(other), BAD);
     // A stage variable is taken as it is.
     let sv = m.ok(
         "PUT",
@@ -203,6 +210,27 @@ fn a_vpc_link_integration_reaches_its_uri_and_needs_a_known_link() {
         (&json!("VPC_LINK"), &json!(lid))
     );
     assert_eq!(m.ok("GET", &integration, None, 200), i);
+    // UpdateIntegration checks the link it is moved to.
+    m.fails(
+        "PATCH",
+        &integration,
+        Some(patch("/connectionId", "nope")),
+        BAD,
+    );
+    let moved = m.ok(
+        "PATCH",
+        &integration,
+        Some(patch("/connectionId", "${stageVariables.l}")),
+        200,
+    );
+    assert_eq!(moved["connectionId"], "${stageVariables.l}");
+    let back = m.ok(
+        "PATCH",
+        &integration,
+        Some(patch("/connectionId", &lid)),
+        200,
+    );
+    assert_eq!(back, i);
 
     let stage = json!({ "stageName": "prod" });
     m.ok(

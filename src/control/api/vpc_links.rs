@@ -124,24 +124,31 @@ fn vpc_link_gone(id: &str) -> ApiError {
 }
 
 impl ControlPlane {
-    /// A `VPC_LINK` integration names a VPC link that exists (or a stage
-    /// variable, resolved when called); `INTERNET` (or none) names none.
-    pub(super) fn check_connection(&self, i: &Integration) -> Result<(), ApiError> {
-        match (i.connection_type.as_deref(), i.connection_id.as_deref()) {
-            (None | Some("INTERNET"), None) => Ok(()),
-            (None | Some("INTERNET"), Some(_)) => Err(ApiError::BadRequest(
-                "connectionId is only for connectionType VPC_LINK".into(),
-            )),
-            (Some("VPC_LINK"), None | Some("")) => Err(ApiError::BadRequest(
-                "connectionId must be set for connectionType VPC_LINK".into(),
-            )),
-            (Some("VPC_LINK"), Some(id)) if id.starts_with("${stageVariables.") => Ok(()),
-            (Some("VPC_LINK"), Some(id)) => self.vpc_link(id).map(|_| ()).map_err(|_| {
-                ApiError::BadRequest(format!("Invalid VPC link identifier specified {id}"))
-            }),
-            (Some(t), _) => Err(ApiError::BadRequest(format!(
-                "Invalid connection type specified {t}. Valid options are INTERNET,VPC_LINK"
-            ))),
-        }
+    /// The ids of the stored VPC links (what a `VPC_LINK` integration may name).
+    pub(super) fn vpc_link_ids(&self) -> Result<Vec<String>, ApiError> {
+        let all: Vec<VpcLink> = self.store.vpc_links()?;
+        Ok(all.into_iter().map(|l| l.id).collect())
+    }
+}
+
+/// A `VPC_LINK` integration names a VPC link of `known` (or a stage
+/// variable, resolved when called); `INTERNET` (or none) names none.
+pub(super) fn check_connection(i: &Integration, known: &[String]) -> Result<(), ApiError> {
+    match (i.connection_type.as_deref(), i.connection_id.as_deref()) {
+        (None | Some("INTERNET"), None) => Ok(()),
+        (None | Some("INTERNET"), Some(_)) => Err(ApiError::BadRequest(
+            "connectionId is only for connectionType VPC_LINK".into(),
+        )),
+        (Some("VPC_LINK"), None | Some("")) => Err(ApiError::BadRequest(
+            "connectionId must be set for connectionType VPC_LINK".into(),
+        )),
+        (Some("VPC_LINK"), Some(id)) if id.starts_with("${stageVariables.") => Ok(()),
+        (Some("VPC_LINK"), Some(id)) if known.iter().any(|k| k == id) => Ok(()),
+        (Some("VPC_LINK"), Some(id)) => Err(ApiError::BadRequest(format!(
+            "Invalid VPC link identifier specified {id}"
+        ))),
+        (Some(t), _) => Err(ApiError::BadRequest(format!(
+            "Invalid connection type specified {t}. Valid options are INTERNET,VPC_LINK"
+        ))),
     }
 }
