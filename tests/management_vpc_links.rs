@@ -247,4 +247,20 @@ fn a_vpc_link_integration_reaches_its_uri_and_needs_a_known_link() {
         |r| format!("the VPC_LINK integration is not served at {invoke}: {r:?}"),
     );
     assert_eq!(served.body_str(), "via-vpc-link");
+
+    // Exported with the link, and imported back as it was.
+    let export = format!("/restapis/{id}/stages/prod/exports/oas30?extensions=apigateway");
+    let doc = m.ok("GET", &export, None, 200);
+    let x = &doc["paths"]["/"]["get"]["x-amazon-apigateway-integration"];
+    assert_eq!(
+        (&x["connectionType"], &x["connectionId"]),
+        (&json!("VPC_LINK"), &json!(lid)),
+        "{doc}"
+    );
+    let copy = m.ok("POST", "/restapis?mode=import", Some(doc), 201);
+    let copy = copy["id"].as_str().unwrap();
+    let resources = m.ok("GET", &format!("/restapis/{copy}/resources"), None, 200);
+    let root = resources["item"][0]["id"].as_str().unwrap();
+    let copied = format!("/restapis/{copy}/resources/{root}/methods/GET/integration");
+    assert_eq!(m.ok("GET", &copied, None, 200)["connectionId"], json!(lid));
 }

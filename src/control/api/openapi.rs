@@ -406,6 +406,12 @@ fn integration_extension(i: &Integration) -> Value {
     if let Some(u) = &i.uri {
         x.insert("uri".into(), json!(u));
     }
+    if let Some(t) = &i.connection_type {
+        x.insert("connectionType".into(), json!(t));
+    }
+    if let Some(id) = &i.connection_id {
+        x.insert("connectionId".into(), json!(id));
+    }
     if !i.request_parameters.is_empty() {
         x.insert("requestParameters".into(), json!(i.request_parameters));
     }
