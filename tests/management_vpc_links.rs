@@ -263,4 +263,13 @@ fn a_vpc_link_integration_reaches_its_uri_and_needs_a_known_link() {
     let root = resources["item"][0]["id"].as_str().unwrap();
     let copied = format!("/restapis/{copy}/resources/{root}/methods/GET/integration");
     assert_eq!(m.ok("GET", &copied, None, 200)["connectionId"], json!(lid));
+
+    // A link an integration names is not deleted; once none does, it is.
+    let link = format!("/vpclinks/{lid}");
+    m.fails("DELETE", &link, None, BAD);
+    m.ok("GET", &link, None, 200);
+    for api in [id, copy] {
+        m.ok("DELETE", &format!("/restapis/{api}"), None, 202);
+    }
+    m.ok("DELETE", &link, None, 202);
 }

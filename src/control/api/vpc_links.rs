@@ -96,6 +96,27 @@ impl ControlPlane {
 
     pub(super) fn delete_vpc_link(&mut self, c: &Call<'_>) -> Reply {
         let id = c.param("vpclink_id");
+        self.vpc_link(id)?;
+        // AWS refuses to delete a link an integration names.
+        let users: Vec<String> = self
+            .store
+            .listed()?
+            .iter()
+            .flat_map(|doc| &doc.resources)
+            .flat_map(|r| r.resource_methods.values().map(move |m| (r, m)))
+            .filter(|(_, m)| {
+                m.method_integration
+                    .as_ref()
+                    .is_some_and(|i| i.connection_id.as_deref() == Some(id))
+            })
+            .map(|(r, m)| format!("{}:{}", m.http_method, r.id))
+            .collect();
+        if !users.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "Cannot delete vpc link. Vpc link '{id}', is referenced in [{}] in format of [Method:Resource].",
+                users.join(", ")
+            )));
+        }
         if !self.store.delete_vpc_link(id)? {
             return Err(vpc_link_gone(id));
         }
