@@ -1,9 +1,10 @@
 //! Tags: TagResource, UntagResource and GetTags, by the resource's ARN as
 //! API Gateway forms it (`arn:aws:apigateway:{region}::/restapis/{id}`,
-//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`, `…/vpclinks/{id}`),
+//! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`),
 //! and the `tags` of the create calls. A resource's tags are kept in its
 //! own stored document, so they are returned by its reads and go with it
 //! when it is deleted.
+//! VPC links (`…/vpclinks/{id}`) are tagged too: see `vpc_links.rs`.
 
 use std::collections::BTreeMap;
 
@@ -117,7 +118,7 @@ impl ControlPlane {
             ["vpclinks", id] if !id.is_empty() => Target::VpcLink(id.to_string()),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans and VPC links"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys and usage plans"
                 )))
             }
         };
