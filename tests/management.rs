@@ -96,6 +96,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetClientCertificates",
     "UpdateClientCertificate",
     "DeleteClientCertificate",
+    "CreateVpcLink",
+    "GetVpcLink",
+    "GetVpcLinks",
+    "UpdateVpcLink",
+    "DeleteVpcLink",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1579,7 +1584,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             format!("/restapis/{id}/authorizers"),
             "GetAuthorizers",
         ),
-        ("GET", "/vpclinks".to_string(), "GetVpcLinks"),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),
     ] {

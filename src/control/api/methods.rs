@@ -32,6 +32,8 @@ const INTEGRATION_PATHS: &[&str] = &[
     "/requestTemplates/{contentType}",
     "/requestParameters/{name}",
     "/cacheKeyParameters/{name}",
+    "/connectionType",
+    "/connectionId",
 ];
 
 impl ControlPlane {
@@ -232,6 +234,7 @@ impl ControlPlane {
             http_method: c.str("httpMethod"),
             uri: c.str("uri"),
             connection_type: c.str("connectionType"),
+            connection_id: c.str("connectionId"),
             request_parameters: c.map("requestParameters")?,
             request_templates: c.map("requestTemplates")?,
             passthrough_behavior: c.str("passthroughBehavior"),
@@ -246,6 +249,7 @@ impl ControlPlane {
             kind,
         };
         check_integration(&i)?;
+        super::vpc_links::check_connection(&i, &self.vpc_link_ids()?)?;
         let stored = i.clone();
         self.edit_method(c, |m| {
             m.method_integration = Some(stored);
@@ -262,11 +266,14 @@ impl ControlPlane {
 
     pub(super) fn update_integration(&mut self, c: &Call<'_>) -> Reply {
         let ops = c.patch()?;
+        let links = self.vpc_link_ids()?;
         let i = self.edit_method(c, |m| {
             let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
             for op in &ops {
                 match (op.op.as_str(), op.path.as_str()) {
                     ("replace", "/uri") => i.uri = op.value.clone(),
+                    ("replace", "/connectionType") => i.connection_type = op.value.clone(),
+                    ("replace", "/connectionId") => i.connection_id = op.value.clone(),
                     ("replace", "/httpMethod") => i.http_method = op.value.clone(),
                     ("replace", "/timeoutInMillis") => {
                         i.timeout_in_millis = op
@@ -311,6 +318,7 @@ impl ControlPlane {
                 }
             }
             check_integration(i)?;
+            super::vpc_links::check_connection(i, &links)?;
             Ok(i.clone())
         })?;
         Ok((200, json!(i)))

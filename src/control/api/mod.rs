@@ -26,6 +26,7 @@ mod stages;
 mod store;
 mod tags;
 mod validators;
+mod vpc_links;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
@@ -250,6 +251,11 @@ impl ControlPlane {
             "GetClientCertificates" => self.get_client_certificates(c),
             "UpdateClientCertificate" => self.update_client_certificate(c),
             "DeleteClientCertificate" => self.delete_client_certificate(c),
+            "CreateVpcLink" => self.create_vpc_link(c),
+            "GetVpcLink" => self.get_vpc_link(c),
+            "GetVpcLinks" => self.get_vpc_links(c),
+            "UpdateVpcLink" => self.update_vpc_link(c),
+            "DeleteVpcLink" => self.delete_vpc_link(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

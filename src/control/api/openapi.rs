@@ -270,6 +270,7 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
         http_method: text("httpMethod").map(|m| m.to_ascii_uppercase()),
         uri: text("uri"),
         connection_type: text("connectionType"),
+        connection_id: text("connectionId"),
         request_parameters: map("requestParameters"),
         request_templates: map("requestTemplates"),
         passthrough_behavior: text("passthroughBehavior"),
@@ -404,6 +405,12 @@ fn integration_extension(i: &Integration) -> Value {
     }
     if let Some(u) = &i.uri {
         x.insert("uri".into(), json!(u));
+    }
+    if let Some(t) = &i.connection_type {
+        x.insert("connectionType".into(), json!(t));
+    }
+    if let Some(id) = &i.connection_id {
+        x.insert("connectionId".into(), json!(id));
     }
     if !i.request_parameters.is_empty() {
         x.insert("requestParameters".into(), json!(i.request_parameters));

@@ -74,6 +74,10 @@ impl ControlStore {
                  id TEXT PRIMARY KEY,
                  body TEXT NOT NULL,
                  sealed TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS vpc_links (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
              );",
         )
         .map_err(&err)?;
@@ -573,6 +577,31 @@ impl ControlStore {
 /// What a client certificate's private key is sealed for (its row).
 fn cert_row(id: &str) -> String {
     format!("control.db client_certificates {id}")
+}
+
+/// VPC links (CreateVpcLink …), oldest first (rowid: an update keeps it).
+impl ControlStore {
+    pub fn vpc_links<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
+        self.all("SELECT body FROM vpc_links ORDER BY rowid")
+    }
+
+    pub fn vpc_link<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.one("SELECT body FROM vpc_links WHERE id = ?1", id)
+    }
+
+    pub fn put_vpc_link<T: serde::Serialize>(&mut self, id: &str, l: &T) -> Result<(), ApiError> {
+        self.upsert("vpc_links", id, &encode(l)?)
+    }
+
+    pub fn delete_vpc_link(&mut self, id: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .db
+            .execute("DELETE FROM vpc_links WHERE id = ?1", [id])?
+            > 0)
+    }
 }
 
 fn put_stage(db: &Connection, api: &str, s: &Stage) -> Result<(), ApiError> {

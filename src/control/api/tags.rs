@@ -5,6 +5,7 @@
 //! and the `tags` of the create calls. A resource's tags are kept in its
 //! own stored document, so they are returned by its reads and go with it
 //! when it is deleted.
+//! VPC links (`…/vpclinks/{id}`) are tagged too: see `vpc_links.rs`.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ enum Target {
     Key(String),
     Plan(String),
     Cert(String),
+    VpcLink(String),
 }
 
 /// The `tags` of a create call (none: empty), checked as TagResource checks them.
@@ -116,9 +118,10 @@ impl ControlPlane {
             ["apikeys", id] if !id.is_empty() => Target::Key(id.to_string()),
             ["usageplans", id] if !id.is_empty() => Target::Plan(id.to_string()),
             ["clientcertificates", id] if !id.is_empty() => Target::Cert(id.to_string()),
+            ["vpclinks", id] if !id.is_empty() => Target::VpcLink(id.to_string()),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans and client certificates"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans, client certificates and VPC links"
                 )))
             }
         };
@@ -147,6 +150,7 @@ impl ControlPlane {
                 None => return Err(plan_gone(id)),
             },
             Target::Cert(id) => self.client_certificate(id)?.tags,
+            Target::VpcLink(id) => self.vpc_link(id)?.tags,
         })
     }
 
@@ -189,6 +193,7 @@ impl ControlPlane {
                 f(&mut cert.tags);
                 self.store.put_client_certificate(id, &cert)
             }
+            Target::VpcLink(id) => self.change_vpc_link_tags(id, f),
         }
     }
 
