@@ -125,29 +125,18 @@ impl ControlPlane {
                     }
                     ("replace", "/authorizerId") => m.authorizer_id = op.value.clone(),
                     ("replace", "/operationName") => m.operation_name = op.value.clone(),
-                    ("add" | "replace", p) if p.starts_with("/requestParameters/") => {
-                        let required = op.value.as_deref() == Some("true");
-                        m.request_parameters
-                            .insert(unescape(&p["/requestParameters/".len()..]), required);
-                    }
-                    ("remove", p) if p.starts_with("/requestParameters/") => {
-                        m.request_parameters
-                            .remove(&unescape(&p["/requestParameters/".len()..]));
-                    }
                     ("replace", "/requestValidatorId") => {
                         m.request_validator_id = op.value.clone().filter(|v| !v.is_empty())
                     }
-                    ("add" | "replace", p) if p.starts_with("/requestModels/") => {
-                        m.request_models.insert(
-                            unescape(&p["/requestModels/".len()..]),
-                            op.value()?.to_string(),
-                        );
-                    }
-                    ("remove", p) if p.starts_with("/requestModels/") => {
-                        m.request_models
-                            .remove(&unescape(&p["/requestModels/".len()..]));
-                    }
-                    _ => return Err(op.unsupported(METHOD_PATHS)),
+                    _ => patch_entry(&mut m.request_parameters, "/requestParameters/", op, |op| {
+                        Ok(op.value.as_deref() == Some("true"))
+                    })
+                    .or_else(|| {
+                        patch_entry(&mut m.request_models, "/requestModels/", op, |op| {
+                            op.value().map(str::to_string)
+                        })
+                    })
+                    .unwrap_or_else(|| Err(op.unsupported(METHOD_PATHS)))?,
                 }
             }
             Ok(m.clone())
@@ -284,26 +273,6 @@ impl ControlPlane {
                     ("replace", "/passthroughBehavior") => {
                         i.passthrough_behavior = op.value.clone()
                     }
-                    ("add" | "replace", p) if p.starts_with("/requestTemplates/") => {
-                        i.request_templates.insert(
-                            unescape(&p["/requestTemplates/".len()..]),
-                            op.value.clone().unwrap_or_default(),
-                        );
-                    }
-                    ("remove", p) if p.starts_with("/requestTemplates/") => {
-                        i.request_templates
-                            .remove(&unescape(&p["/requestTemplates/".len()..]));
-                    }
-                    ("add" | "replace", p) if p.starts_with("/requestParameters/") => {
-                        i.request_parameters.insert(
-                            unescape(&p["/requestParameters/".len()..]),
-                            op.value()?.to_string(),
-                        );
-                    }
-                    ("remove", p) if p.starts_with("/requestParameters/") => {
-                        i.request_parameters
-                            .remove(&unescape(&p["/requestParameters/".len()..]));
-                    }
                     ("add", p) if p.starts_with("/cacheKeyParameters/") => {
                         let k = unescape(&p["/cacheKeyParameters/".len()..]);
                         if !i.cache_key_parameters.contains(&k) {
@@ -314,7 +283,15 @@ impl ControlPlane {
                         let k = unescape(&p["/cacheKeyParameters/".len()..]);
                         i.cache_key_parameters.retain(|x| *x != k);
                     }
-                    _ => return Err(op.unsupported(INTEGRATION_PATHS)),
+                    _ => patch_entry(&mut i.request_templates, "/requestTemplates/", op, |op| {
+                        Ok(op.value.clone().unwrap_or_default())
+                    })
+                    .or_else(|| {
+                        patch_entry(&mut i.request_parameters, "/requestParameters/", op, |op| {
+                            op.value().map(str::to_string)
+                        })
+                    })
+                    .unwrap_or_else(|| Err(op.unsupported(INTEGRATION_PATHS)))?,
                 }
             }
             check_integration(i)?;
