@@ -8,7 +8,6 @@ mod key;
 mod shard;
 mod stored;
 
-pub use crate::http::query::first as query_value;
 pub use gate::Gate;
 pub use key::build as build_key;
 pub use shard::{Hit, Shard, ENTRY_OVERHEAD};

@@ -34,10 +34,10 @@ use super::control::{self, Answer, Call, Job};
 use super::limits;
 use super::refusal::Refusal;
 use super::stage_cache;
-use crate::cache::query_value;
 use crate::control::api::ControlPlane;
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
+use crate::http::query;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -325,7 +325,8 @@ async fn flush(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         return json_reply(401, json!({"message": "Unauthorized"}));
     }
     let q = req.uri().query().unwrap_or_default().as_bytes();
-    let param = |name: &[u8]| query_value(q, name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let param =
+        |name: &[u8]| query::first(q, name).map(|v| String::from_utf8_lossy(v).into_owned());
     let (api, stage) = (param(b"api"), param(b"stage"));
     let plane = shared.plane.clone();
     let flushed = tokio::task::spawn_blocking(move || {
