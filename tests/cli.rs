@@ -62,10 +62,11 @@ fn default_config(state: &Path, admin_port: u16) -> String {
             "dir = \"portico-state\"",
             &format!("dir = {}", toml_str(&state.to_string_lossy())),
         );
+    // Whole values, since a free port may contain "8080" or "9901".
     for (from, what) in [
-        ("8080", "listen"),
-        ("9901", "admin listen"),
-        ("portico-state", "state dir"),
+        ("\"127.0.0.1:8080\"", "listen"),
+        ("\"127.0.0.1:9901\"", "admin listen"),
+        ("\"portico-state\"", "state dir"),
     ] {
         let left = moved
             .lines()
