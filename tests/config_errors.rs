@@ -321,3 +321,21 @@ fn compile_errors_are_all_reported_too() {
     );
     assert!(stderr.contains("scopes need an authorizer"), "{stderr}");
 }
+
+#[test]
+fn unknown_gateway_response_type_is_rejected() {
+    assert_rejected(
+        "hosts = []",
+        "gateway_responses.THROTTLE = { status = 503 }",
+        "api[0].gateway_responses.THROTTLE",
+    );
+}
+
+#[test]
+fn gateway_response_header_from_nowhere_is_rejected() {
+    assert_rejected(
+        "hosts = []",
+        "gateway_responses.THROTTLED = { headers = { x-a = \"integration.response.body\" } }",
+        "api[0].gateway_responses.THROTTLED",
+    );
+}

@@ -101,6 +101,11 @@ const IMPLEMENTED: &[&str] = &[
     "GetVpcLinks",
     "UpdateVpcLink",
     "DeleteVpcLink",
+    "PutGatewayResponse",
+    "GetGatewayResponse",
+    "GetGatewayResponses",
+    "UpdateGatewayResponse",
+    "DeleteGatewayResponse",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -761,6 +761,10 @@ pub struct ApiConfig {
     /// Named authorizers routes refer to.
     #[serde(default)]
     pub authorizers: BTreeMap<String, Spanned<AuthorizerConfig>>,
+    /// The gateway's own answers, customised by AWS's response type
+    /// (`THROTTLED`, `DEFAULT_4XX`, ...).
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, Spanned<GatewayResponseConfig>>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageConfig>,
     #[serde(default)]
@@ -784,6 +788,23 @@ impl ApiConfig {
     pub fn id(&self) -> &str {
         self.id.as_deref().unwrap_or(self.name.get_ref())
     }
+}
+
+/// What the gateway's own answers of one response type look like (AWS's
+/// gateway response): every field left out keeps AWS's default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayResponseConfig {
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Header name → `'literal'`, `method.request.header.NAME`,
+    /// `method.request.querystring.NAME`, `method.request.path.NAME`,
+    /// `stageVariables.NAME` or `context.NAME`, as AWS's `responseParameters`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Content type → body template (`$context.error.messageString`, ...).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,35 +1,52 @@
 //! Every answer the gateway gives itself on the data plane, in one place,
-//! with AWS's status and words: a client (or an SDK matching on the text)
-//! sees what Amazon API Gateway would send. Named after AWS's gateway
-//! response types where one applies. The HTTP framing errors (400, 408,
-//! 413, 414, 431, 501) are `http::HttpError`'s, since the parser finds them.
+//! with AWS's status, words and gateway response type: a client (or an SDK
+//! matching on the text) sees what Amazon API Gateway would send, and an
+//! API's gateway responses find the answers they customise. The HTTP
+//! framing errors (400, 408, 413, 414, 431, 501) are `http::HttpError`'s,
+//! since the parser finds them.
 
-use crate::http::ErrorResponse;
+use crate::http::{ErrorResponse, ResponseType};
 
 /// No API, stage or route matched: AWS's answer to an unknown path (it
 /// says nothing about whether the path exists with another method).
 pub const MISSING_AUTHENTICATION_TOKEN: ErrorResponse =
-    ErrorResponse::new(403, "Missing Authentication Token");
-/// A key required and absent or unknown, or a cache flush not allowed.
+    ErrorResponse::new(403, "Missing Authentication Token")
+        .typed(ResponseType::MissingAuthenticationToken);
+/// A cache flush not allowed.
 pub const FORBIDDEN: ErrorResponse = ErrorResponse::new(403, "Forbidden");
-pub const THROTTLED: ErrorResponse = ErrorResponse::new(429, "Too Many Requests");
-pub const QUOTA_EXCEEDED: ErrorResponse = ErrorResponse::new(429, "Limit Exceeded");
-pub const UNAUTHORIZED: ErrorResponse = ErrorResponse::new(401, "Unauthorized");
+/// A token without the route's scopes, a simple Lambda authorizer's "no".
+pub const NOT_AUTHORIZED: ErrorResponse =
+    ErrorResponse::new(403, "Forbidden").typed(ResponseType::AccessDenied);
+/// An API key required and absent, unknown, disabled or not in a plan of the stage.
+pub const INVALID_API_KEY: ErrorResponse =
+    ErrorResponse::new(403, "Forbidden").typed(ResponseType::InvalidApiKey);
+pub const THROTTLED: ErrorResponse =
+    ErrorResponse::new(429, "Too Many Requests").typed(ResponseType::Throttled);
+pub const QUOTA_EXCEEDED: ErrorResponse =
+    ErrorResponse::new(429, "Limit Exceeded").typed(ResponseType::QuotaExceeded);
+pub const UNAUTHORIZED: ErrorResponse =
+    ErrorResponse::new(401, "Unauthorized").typed(ResponseType::Unauthorized);
 /// A Lambda authorizer's policy does not allow the method.
 pub const ACCESS_DENIED: ErrorResponse =
-    ErrorResponse::new(403, "User is not authorized to access this resource").keyed("Message");
+    ErrorResponse::new(403, "User is not authorized to access this resource")
+        .keyed("Message")
+        .typed(ResponseType::AccessDenied);
 /// A Lambda authorizer's policy denies the method explicitly.
 pub const EXPLICIT_DENY: ErrorResponse = ErrorResponse::new(
     403,
     "User is not authorized to access this resource with an explicit deny",
 )
-.keyed("Message");
+.keyed("Message")
+.typed(ResponseType::AccessDenied);
 /// The authorizer could not be run or answered badly.
-pub const AUTHORIZER_FAILURE: ErrorResponse = ErrorResponse::new(500, "Internal server error");
-/// The integration failed, or could not be reached (AWS's words).
-pub const INTEGRATION_FAILURE: ErrorResponse = ErrorResponse::new(502, "Internal server error");
+pub const AUTHORIZER_FAILURE: ErrorResponse =
+    ErrorResponse::new(500, "Internal server error").typed(ResponseType::AuthorizerFailure);
+/// The integration failed, or could not be reached (AWS's words and the
+/// status AWS sends for it, though its table lists 504 for the type).
+pub const INTEGRATION_FAILURE: ErrorResponse =
+    ErrorResponse::new(502, "Internal server error").typed(ResponseType::IntegrationFailure);
 pub const INTEGRATION_TIMEOUT: ErrorResponse =
-    ErrorResponse::new(504, "Endpoint request timed out");
+    ErrorResponse::new(504, "Endpoint request timed out").typed(ResponseType::IntegrationTimeout);
 /// A Host whose domain needs a client certificate, on a connection set up
 /// for another name (RFC 9110 §15.5.20).
 pub const MISDIRECTED: ErrorResponse = ErrorResponse::new(421, "Misdirected Request");

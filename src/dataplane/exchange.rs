@@ -53,6 +53,9 @@ pub struct Exchange<'s> {
     /// The cache wants a copy of the answer, if it is sent whole and is at
     /// most this long (the stage's item limit).
     pub capture: Option<usize>,
+    /// The request values the API's gateway responses put in headers,
+    /// kept while the head is readable; empty for an API without any.
+    pub request_values: Box<[Option<Box<str>>]>,
 }
 
 impl Exchange<'_> {
@@ -78,6 +81,7 @@ impl Exchange<'_> {
             error: None,
             cors: false,
             capture: None,
+            request_values: Box::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::shard::Shard;
 use crate::http::{
     buffered_body_len, write_error, BodyKind, ErrorResponse, Relay, RelayError, Sink,
 };
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ErrorContext, Snapshot};
 
 /// How long a client that waited for `100 Continue` and got a final answer
 /// instead has to start sending its body anyway before the connection closes.
@@ -62,7 +62,23 @@ pub async fn error(
     ex.error = Some(err.message);
     // The gateway's own answers are never stored.
     ex.capture = None;
-    write_error_to(w, conn, ex.id, err, close);
+    let custom = ex
+        .api
+        .and_then(|a| Some((a, a.gateway_responses.as_deref()?)));
+    let written = custom.and_then(|(api, g)| {
+        let cx = ErrorContext {
+            request_id: ex.id.as_bytes(),
+            api_id: &api.id,
+            stage: ex.stage.map_or("", |s| s.name.as_str()),
+            variables: ex.stage.map(|s| &s.variables),
+            captured: &ex.request_values,
+        };
+        g.write(&mut conn.out, err, &cx, &w.date(), &conn.extra_head, close)
+    });
+    match written {
+        Some(status) => ex.status = status,
+        None => write_error_to(w, conn, ex.id, err, close),
+    }
     send(conn, ex, close).await
 }
 

@@ -43,6 +43,10 @@ impl From<HttpError> for super::ErrorResponse {
             HttpError::Timeout => "Request timeout",
             HttpError::UnsupportedEncoding => "Transfer-Encoding not implemented",
         };
-        super::ErrorResponse::new(e.status(), message)
+        let e2 = super::ErrorResponse::new(e.status(), message);
+        match e {
+            HttpError::BodyTooLarge => e2.typed(super::ResponseType::RequestTooLarge),
+            _ => e2,
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod path;
 pub mod query;
 mod relay;
 mod response;
+mod response_type;
 mod stream;
 
 pub use body::{write_chunk, BodyKind, ChunkedDecoder, Framing, CHUNKED_END};
@@ -25,4 +26,5 @@ pub use io::Io;
 pub use method::Method;
 pub use relay::{buffered_body_len, Relay, RelayError, Sink};
 pub use response::{end_head, reason, status_of, write_error, write_status_line, ErrorResponse};
+pub use response_type::ResponseType;
 pub use stream::Stream;

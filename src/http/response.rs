@@ -1,5 +1,7 @@
 //! Writing response heads and the gateway's own JSON error answers.
 
+use super::ResponseType;
+
 /// An answer the gateway gives itself, in API Gateway's shape:
 /// a status and `{"message": "..."}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +13,8 @@ pub struct ErrorResponse {
     /// The body's key: `message`, or `Message` where AWS spells it so
     /// (a Lambda authorizer's deny).
     pub key: &'static str,
+    /// The gateway response type it is, which an API may customise.
+    pub kind: ResponseType,
 }
 
 impl ErrorResponse {
@@ -20,7 +24,12 @@ impl ErrorResponse {
             message,
             retry_after: 0,
             key: "message",
+            kind: ResponseType::of_status(status),
         }
+    }
+
+    pub const fn typed(self, kind: ResponseType) -> Self {
+        ErrorResponse { kind, ..self }
     }
 
     pub const fn keyed(self, key: &'static str) -> Self {

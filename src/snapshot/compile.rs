@@ -82,6 +82,8 @@ pub struct Api {
     /// A management-API canary: the share of its stage's calls, in
     /// hundredths of a percent (0–10,000).
     pub canary_bp: Option<u32>,
+    /// How the gateway's own answers look for this API; `None`: AWS's defaults.
+    pub gateway_responses: Option<Box<super::GatewayResponses>>,
 }
 
 pub struct Stage {
@@ -370,6 +372,20 @@ impl Snapshot {
                     }
                 }
             };
+            let gateway_responses = match super::GatewayResponses::compile(&api.gateway_responses) {
+                Ok(g) => g.map(Box::new),
+                Err((name, message)) => {
+                    errors.push(CompileError {
+                        at: api
+                            .gateway_responses
+                            .get(&name)
+                            .map_or(0, |c| c.span().start),
+                        key: format!("api[{i}].gateway_responses.{name}"),
+                        message,
+                    });
+                    None
+                }
+            };
             if let Some(rest_api_id) = &api.control {
                 execute_api
                     .entry(rest_api_id.as_bytes().into())
@@ -393,6 +409,7 @@ impl Snapshot {
                 binary_media_types: api.binary_media_types.clone(),
                 authorizers: auth.authorizers,
                 route_auth: auth.route_auth,
+                gateway_responses,
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();

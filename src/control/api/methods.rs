@@ -414,7 +414,7 @@ const INTEGRATION_RESPONSE_PATHS: &[&str] = &[
 
 /// `add`/`replace` (with `value`'s value) or `remove` of one entry of a map
 /// patched at `prefix` + its key; `None` when `op` is for another path.
-fn patch_entry<V>(
+pub(super) fn patch_entry<V>(
     map: &mut BTreeMap<String, V>,
     prefix: &str,
     op: &PatchOp,

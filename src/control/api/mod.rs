@@ -10,6 +10,7 @@ mod client_certificates;
 mod deployments;
 mod error;
 mod file_apis;
+mod gateway_responses;
 mod keys;
 mod methods;
 mod model;
@@ -256,6 +257,11 @@ impl ControlPlane {
             "GetVpcLinks" => self.get_vpc_links(c),
             "UpdateVpcLink" => self.update_vpc_link(c),
             "DeleteVpcLink" => self.delete_vpc_link(c),
+            "PutGatewayResponse" => self.put_gateway_response(c),
+            "GetGatewayResponse" => self.get_gateway_response(c),
+            "GetGatewayResponses" => self.get_gateway_responses(c),
+            "UpdateGatewayResponse" => self.update_gateway_response(c),
+            "DeleteGatewayResponse" => self.delete_gateway_response(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -136,6 +136,22 @@ pub struct ApiDoc {
     pub models: Vec<Model>,
     #[serde(default)]
     pub request_validators: Vec<RequestValidator>,
+    /// The gateway responses it customises, by response type.
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, GatewayResponse>,
+}
+
+/// A customised gateway response, as stored (AWS's shape less the type,
+/// which is its key, and `defaultResponse`, which is false for these).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub response_parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub response_templates: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -49,6 +49,7 @@ impl ControlPlane {
             resources: Vec::new(),
             models: super::models::defaults(&mut self.ids),
             request_validators: Vec::new(),
+            gateway_responses: Default::default(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));
@@ -125,6 +126,7 @@ impl ControlPlane {
         if let Some(types) = d.get("x-amazon-apigateway-binary-media-types") {
             doc.api.binary_media_types = serde_json::from_value(types.clone()).unwrap_or_default();
         }
+        super::gateway_responses::import_openapi(doc, d)?;
         let key_schemes = api_key_schemes(d);
         let paths = d.get("paths").and_then(Value::as_object).ok_or_else(|| {
             ApiError::BadRequest("Invalid OpenAPI input: no `paths` object".into())
@@ -391,6 +393,9 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
                 "x-amazon-apigateway-binary-media-types".into(),
                 json!(doc.api.binary_media_types),
             );
+        }
+        if let Some(g) = super::gateway_responses::export_openapi(doc) {
+            out.insert("x-amazon-apigateway-gateway-responses".into(), g);
         }
     }
     super::models::export_openapi(doc, oas30, with_integrations, &mut out);

@@ -238,6 +238,7 @@ fn api_config(
         cors: None,
         binary_media_types: doc.api.binary_media_types.clone(),
         authorizers: BTreeMap::new(),
+        gateway_responses: super::gateway_responses::configs(deployed),
         stages,
         routes,
         control: Some(id.clone()),

@@ -2,7 +2,7 @@
 //! applies (account → stage or route → plan → key) and the key's quota,
 //! all decided on this worker's own balances before any integration call.
 
-use crate::dataplane::errors::{FORBIDDEN, QUOTA_EXCEEDED, THROTTLED};
+use crate::dataplane::errors::{INVALID_API_KEY, QUOTA_EXCEEDED, THROTTLED};
 use crate::dataplane::shard::Shard;
 use crate::http::{ErrorResponse, Head};
 use crate::snapshot::{Api, Snapshot, Stage};
@@ -53,15 +53,15 @@ pub fn check<'k>(
         let value = match usage_key {
             Some(k) => k.as_bytes(),
             // Two keys: refused, not the first taken (see `identity`).
-            None => api_key(head, buf).ok().flatten().ok_or(FORBIDDEN)?,
+            None => api_key(head, buf).ok().flatten().ok_or(INVALID_API_KEY)?,
         };
         used_key = Some(value);
-        let (index, key) = snap.keys.find(value).ok_or(FORBIDDEN)?;
+        let (index, key) = snap.keys.find(value).ok_or(INVALID_API_KEY)?;
         if !key.enabled {
-            return Err(FORBIDDEN);
+            return Err(INVALID_API_KEY);
         }
         // Only a plan covering this stage makes the key valid here.
-        let ks = stage.limits.keys.get(&index).ok_or(FORBIDDEN)?;
+        let ks = stage.limits.keys.get(&index).ok_or(INVALID_API_KEY)?;
         push(ks.aggregate);
         push(ks.per_key[route]);
         meter = Some(ks.meter);

@@ -23,7 +23,7 @@ use super::identity;
 
 use crate::dataplane::errors::{
     ACCESS_DENIED as NOT_ALLOWED, AUTHORIZER_FAILURE as AUTHORIZER_FAILED, EXPLICIT_DENY,
-    FORBIDDEN, UNAUTHORIZED,
+    NOT_AUTHORIZED, UNAUTHORIZED,
 };
 
 /// The caller as the route's authorizer found it; `None`: the route has none.
@@ -40,7 +40,7 @@ pub async fn check(
         Authorizer::Lambda(l) => Rc::new(lambda_check(w, snap, l, r).await?),
     };
     if !has_scope(&authorized, &route_auth.scopes) {
-        return Err(FORBIDDEN);
+        return Err(NOT_AUTHORIZED);
     }
     Ok(Some(authorized))
 }
@@ -147,7 +147,7 @@ async fn lambda_check(
 fn refusal(r: Refusal) -> ErrorResponse {
     match r {
         Refusal::Unauthorized => UNAUTHORIZED,
-        Refusal::Forbidden => FORBIDDEN,
+        Refusal::Forbidden => NOT_AUTHORIZED,
         Refusal::NotAllowed => NOT_ALLOWED,
         Refusal::ExplicitDeny => EXPLICIT_DENY,
         Refusal::Failed => AUTHORIZER_FAILED,

@@ -139,9 +139,14 @@ async fn plan<'s, 'w>(
     }
     let preflight = cors::apply(target.api, head, buf, extra_head, &mut ex.cors);
     let routed_path = target.path;
+    let gateway_responses = target.api.gateway_responses.as_deref();
     let found = route::find(target, head.method());
     if let Ok((_, _, m)) = &found {
         ex.route = Some(m.route);
+    }
+    if let Some(g) = gateway_responses {
+        let params = found.as_ref().ok().map(|(_, _, m)| &m.params);
+        ex.request_values = g.capture(head, buf, |n| params.and_then(|p| p.get(n)));
     }
     if preflight {
         return Ok((Plan::Preflight, None));
