@@ -101,6 +101,16 @@ const IMPLEMENTED: &[&str] = &[
     "GetVpcLinks",
     "UpdateVpcLink",
     "DeleteVpcLink",
+    "CreateDomainName",
+    "GetDomainName",
+    "GetDomainNames",
+    "UpdateDomainName",
+    "DeleteDomainName",
+    "CreateBasePathMapping",
+    "GetBasePathMapping",
+    "GetBasePathMappings",
+    "UpdateBasePathMapping",
+    "DeleteBasePathMapping",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1585,7 +1595,11 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "GetAuthorizers",
         ),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
-        ("GET", "/domainnames".to_string(), "GetDomainNames"),
+        (
+            "GET",
+            "/domainnameaccessassociations".to_string(),
+            "GetDomainNameAccessAssociations",
+        ),
     ] {
         let msg = m.err(
             method,

@@ -6,8 +6,10 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
+mod domain_names;
 mod error;
 mod file_apis;
 mod keys;
@@ -256,6 +258,16 @@ impl ControlPlane {
             "GetVpcLinks" => self.get_vpc_links(c),
             "UpdateVpcLink" => self.update_vpc_link(c),
             "DeleteVpcLink" => self.delete_vpc_link(c),
+            "CreateDomainName" => self.create_domain_name(c),
+            "GetDomainName" => self.get_domain_name(c),
+            "GetDomainNames" => self.get_domain_names(c),
+            "UpdateDomainName" => self.update_domain_name(c),
+            "DeleteDomainName" => self.delete_domain_name(c),
+            "CreateBasePathMapping" => self.create_base_path_mapping(c),
+            "GetBasePathMapping" => self.get_base_path_mapping(c),
+            "GetBasePathMappings" => self.get_base_path_mappings(c),
+            "UpdateBasePathMapping" => self.update_base_path_mapping(c),
+            "DeleteBasePathMapping" => self.delete_base_path_mapping(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),
