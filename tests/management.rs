@@ -106,6 +106,16 @@ const IMPLEMENTED: &[&str] = &[
     "GetGatewayResponses",
     "UpdateGatewayResponse",
     "DeleteGatewayResponse",
+    "CreateDomainName",
+    "GetDomainName",
+    "GetDomainNames",
+    "UpdateDomainName",
+    "DeleteDomainName",
+    "CreateBasePathMapping",
+    "GetBasePathMapping",
+    "GetBasePathMappings",
+    "UpdateBasePathMapping",
+    "DeleteBasePathMapping",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1590,7 +1600,11 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "GetAuthorizers",
         ),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
-        ("GET", "/domainnames".to_string(), "GetDomainNames"),
+        (
+            "GET",
+            "/domainnameaccessassociations".to_string(),
+            "GetDomainNameAccessAssociations",
+        ),
     ] {
         let msg = m.err(
             method,

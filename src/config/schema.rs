@@ -255,6 +255,29 @@ pub struct TlsConfig {
     /// `host:port` of the HTTPS listener; absent: no HTTPS.
     pub listen: Option<Listen>,
     pub certificates: Vec<Spanned<CertificateConfig>>,
+    /// Certificates uploaded through the management API
+    /// (CreateDomainName), served for their domain name; never in the file.
+    #[serde(skip)]
+    pub uploaded: Vec<UploadedCertificate>,
+}
+
+/// A certificate (PEM chain) and its private key (PEM) for `host`, held
+/// in memory; the key is sealed at rest in `control.db`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UploadedCertificate {
+    pub host: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for UploadedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadedCertificate")
+            .field("host", &self.host)
+            .field("cert", &self.cert)
+            .field("key", &"(secret)")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -109,6 +109,8 @@ impl Deployed {
         c.api.extend(control.apis.iter().cloned());
         c.usage_plans.extend(control.plans.iter().cloned());
         c.api_keys.extend(control.keys.iter().cloned());
+        c.domain.extend(control.domains.iter().cloned());
+        c.tls.uploaded.extend(control.certificates.iter().cloned());
         c
     }
 

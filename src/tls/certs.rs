@@ -110,6 +110,44 @@ pub fn read_pair(
     Ok((chain, key))
 }
 
+/// A certificate uploaded as PEM text for `host` (CreateDomainName):
+/// parsed, its key matched, its expiry checked.
+pub fn from_pem(
+    cert: &str,
+    key: &str,
+    host: &str,
+    now: i64,
+) -> Result<(Arc<CertifiedKey>, CertInfo), String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if chain.is_empty() {
+        return Err("the certificate body holds no PEM certificate".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| format!("no PEM private key: {e}"))?;
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| format!("unusable key: {e}"))?;
+    let (_, x509) = x509_parser::parse_x509_certificate(&chain[0])
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let not_after = x509.validity().not_after.timestamp();
+    if not_after < now {
+        return Err(format!("expired at {} (UTC)", x509.validity().not_after));
+    }
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("the private key does not match the certificate: {e}"))?;
+    Ok((
+        Arc::new(certified),
+        CertInfo {
+            file: PathBuf::from(format!("domain name {host}")),
+            hosts: vec![host.to_ascii_lowercase()],
+            not_after,
+        },
+    ))
+}
+
 /// Loads a certificate entry. An ACME entry whose certificate has not been
 /// obtained yet serves a self-signed stand-in until it is.
 pub fn load(

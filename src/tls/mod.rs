@@ -19,6 +19,11 @@ use rustls::ServerConfig;
 
 pub use certs::{CertError, CertInfo};
 
+/// Whether `cert` (PEM chain) and `key` (PEM) can serve `host` now: why not.
+pub fn check_pem_pair(cert: &str, key: &str, host: &str) -> Result<(), String> {
+    certs::from_pem(cert, key, host, chrono::Utc::now().timestamp()).map(|_| ())
+}
+
 use crate::config::TlsConfig;
 use sni::{Names, Sni};
 
@@ -68,13 +73,23 @@ pub fn compile(
     if c.listen.is_none() {
         return Ok(None);
     }
-    if c.certificates.is_empty() {
+    if c.certificates.is_empty() && c.uploaded.is_empty() {
         return Err((0, CertError::NoCertificate));
     }
-    let mut loaded = Vec::with_capacity(c.certificates.len());
+    let mut loaded = Vec::with_capacity(c.certificates.len() + c.uploaded.len());
     for spanned in &c.certificates {
         let at = spanned.span().start;
         loaded.push(certs::load(spanned.get_ref(), state_dir, now).map_err(|e| (at, e))?);
+    }
+    // The management API's uploads (checked when uploaded; one that has
+    // expired since is left out rather than failing the whole snapshot).
+    for u in &c.uploaded {
+        if let Ok(pair) = certs::from_pem(&u.cert, &u.key, &u.host, now) {
+            loaded.push(pair);
+        }
+    }
+    if loaded.is_empty() {
+        return Err((0, CertError::NoCertificate));
     }
     let default = c
         .certificates

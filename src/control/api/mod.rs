@@ -6,8 +6,10 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
+mod domain_names;
 mod error;
 mod file_apis;
 mod gateway_responses;
@@ -262,6 +264,16 @@ impl ControlPlane {
             "GetGatewayResponses" => self.get_gateway_responses(c),
             "UpdateGatewayResponse" => self.update_gateway_response(c),
             "DeleteGatewayResponse" => self.delete_gateway_response(c),
+            "CreateDomainName" => self.create_domain_name(c),
+            "GetDomainName" => self.get_domain_name(c),
+            "GetDomainNames" => self.get_domain_names(c),
+            "UpdateDomainName" => self.update_domain_name(c),
+            "DeleteDomainName" => self.delete_domain_name(c),
+            "CreateBasePathMapping" => self.create_base_path_mapping(c),
+            "GetBasePathMapping" => self.get_base_path_mapping(c),
+            "GetBasePathMappings" => self.get_base_path_mappings(c),
+            "UpdateBasePathMapping" => self.update_base_path_mapping(c),
+            "DeleteBasePathMapping" => self.delete_base_path_mapping(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -11,15 +11,18 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
+use super::base_path_mappings::NONE;
+use super::domain_names::StoredDomain;
 use super::error::ApiError;
 use super::model::{ApiDoc, Integration, MethodSetting, Stage, ThrottleSettings};
 use super::store::ControlStore;
 use std::path::Path;
 
 use crate::config::{
-    AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, IntegrationConfig, MethodSpec,
-    PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod, RouteCacheConfig, RouteConfig,
-    StageCacheConfig, StageConfig, Throttle, Ttl, UnauthorizedStrategy, UsagePlanConfig,
+    AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, DomainConfig, IntegrationConfig,
+    MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod,
+    RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
+    UnauthorizedStrategy, UploadedCertificate, UsagePlanConfig,
 };
 
 /// What the management API adds to the config the data plane serves.
@@ -28,6 +31,10 @@ pub struct Published {
     pub apis: Vec<ApiConfig>,
     pub plans: Vec<UsagePlanConfig>,
     pub keys: Vec<ApiKeyConfig>,
+    /// Custom domain names and their base path mappings (CreateDomainName …).
+    pub domains: Vec<DomainConfig>,
+    /// Certificates uploaded with a domain name, served for it by SNI.
+    pub certificates: Vec<UploadedCertificate>,
 }
 
 /// Everything the management API holds, as config; problems skip a part
@@ -109,7 +116,71 @@ pub fn published(
             usage_plans: member_of,
         });
     }
-    Ok((Published { apis, plans, keys }, skipped))
+    let (domains, certificates) = domains(store, &apis, &mut skipped)?;
+    Ok((
+        Published {
+            apis,
+            plans,
+            keys,
+            domains,
+            certificates,
+        },
+        skipped,
+    ))
+}
+
+/// The management API's domain names, each mapping naming the API
+/// definition that serves its REST API's stage (a mapping whose stage
+/// serves nothing yet is left out and said why), and their certificates.
+fn domains(
+    store: &ControlStore,
+    apis: &[ApiConfig],
+    skipped: &mut Vec<String>,
+) -> Result<(Vec<DomainConfig>, Vec<UploadedCertificate>), ApiError> {
+    let mut out = Vec::new();
+    let mut certs = Vec::new();
+    for d in store.domain_names::<StoredDomain>()? {
+        let name = d.domain.domain_name.clone();
+        let mut mappings = Vec::new();
+        for m in &d.mappings {
+            let serving = apis.iter().find(|a| {
+                a.id() == m.rest_api_id
+                    && a.stages.contains_key(&m.stage)
+                    && !a.name.get_ref().ends_with(" (canary)")
+            });
+            let Some(api) = serving else {
+                skipped.push(format!(
+                    "domain name {name} base path {}: stage {} of API {} is not deployed",
+                    m.base_path, m.stage, m.rest_api_id
+                ));
+                continue;
+            };
+            mappings.push(Spanned::new(
+                0..0,
+                MappingConfig {
+                    base_path: if m.base_path == NONE {
+                        String::new()
+                    } else {
+                        m.base_path.clone()
+                    },
+                    api: api.name.get_ref().clone(),
+                    stage: m.stage.clone(),
+                },
+            ));
+        }
+        if let (Some(cert), Some(key)) = (&d.certificate, store.domain_name_key(&name)?) {
+            certs.push(UploadedCertificate {
+                host: name.clone(),
+                cert: cert.clone(),
+                key,
+            });
+        }
+        out.push(DomainConfig {
+            name: Spanned::new(0..0, name),
+            mappings,
+        });
+    }
+    Ok((out, certs))
 }
 
 fn limits(t: &ThrottleSettings) -> Throttle {

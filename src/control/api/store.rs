@@ -78,6 +78,11 @@ impl ControlStore {
              CREATE TABLE IF NOT EXISTS vpc_links (
                  id TEXT PRIMARY KEY,
                  body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS domain_names (
+                 name TEXT PRIMARY KEY,
+                 body TEXT NOT NULL,
+                 sealed TEXT
              );",
         )
         .map_err(&err)?;
@@ -602,6 +607,80 @@ impl ControlStore {
             .execute("DELETE FROM vpc_links WHERE id = ?1", [id])?
             > 0)
     }
+}
+
+/// Custom domain names (CreateDomainName …) with their base path
+/// mappings in one body, oldest first; an uploaded certificate's private
+/// key sealed with the state key (for its row), never in plain text.
+impl ControlStore {
+    pub fn domain_names<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
+        self.all("SELECT body FROM domain_names ORDER BY rowid")
+    }
+
+    pub fn domain_name<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.one("SELECT body FROM domain_names WHERE name = ?1", name)
+    }
+
+    /// Stores a new domain name, with its certificate's private key (PEM) sealed.
+    pub fn add_domain_name<T: serde::Serialize>(
+        &mut self,
+        name: &str,
+        d: &T,
+        private_key: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let sealed = private_key
+            .map(|k| self.key.seal(k, &domain_row(name)).map_err(sealing))
+            .transpose()?;
+        self.db.execute(
+            "INSERT INTO domain_names (name, body, sealed) VALUES (?1, ?2, ?3)",
+            params![name, encode(d)?, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// Changes a stored domain name's body (its key stays).
+    pub fn put_domain_name<T: serde::Serialize>(
+        &mut self,
+        name: &str,
+        d: &T,
+    ) -> Result<(), ApiError> {
+        self.db.execute(
+            "UPDATE domain_names SET body = ?2 WHERE name = ?1",
+            params![name, encode(d)?],
+        )?;
+        Ok(())
+    }
+
+    /// A domain name's uploaded private key (PEM), opened; `None`: none uploaded.
+    pub fn domain_name_key(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let sealed: Option<Option<String>> = self
+            .db
+            .query_row(
+                "SELECT sealed FROM domain_names WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        sealed
+            .flatten()
+            .map(|s| self.key.open(&s, &domain_row(name)).map_err(sealing))
+            .transpose()
+    }
+
+    pub fn delete_domain_name(&mut self, name: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .db
+            .execute("DELETE FROM domain_names WHERE name = ?1", [name])?
+            > 0)
+    }
+}
+
+/// What a domain name's private key is sealed for (its row).
+fn domain_row(name: &str) -> String {
+    format!("control.db domain_names {name}")
 }
 
 fn put_stage(db: &Connection, api: &str, s: &Stage) -> Result<(), ApiError> {

@@ -26,6 +26,7 @@ enum Target {
     Plan(String),
     Cert(String),
     VpcLink(String),
+    Domain(String),
 }
 
 /// The `tags` of a create call (none: empty), checked as TagResource checks them.
@@ -119,9 +120,10 @@ impl ControlPlane {
             ["usageplans", id] if !id.is_empty() => Target::Plan(id.to_string()),
             ["clientcertificates", id] if !id.is_empty() => Target::Cert(id.to_string()),
             ["vpclinks", id] if !id.is_empty() => Target::VpcLink(id.to_string()),
+            ["domainnames", name] if !name.is_empty() => Target::Domain(name.to_string()),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans, client certificates and VPC links"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans, client certificates, VPC links and domain names"
                 )))
             }
         };
@@ -151,6 +153,7 @@ impl ControlPlane {
             },
             Target::Cert(id) => self.client_certificate(id)?.tags,
             Target::VpcLink(id) => self.vpc_link(id)?.tags,
+            Target::Domain(name) => self.domain(name)?.domain.tags,
         })
     }
 
@@ -194,6 +197,7 @@ impl ControlPlane {
                 self.store.put_client_certificate(id, &cert)
             }
             Target::VpcLink(id) => self.change_vpc_link_tags(id, f),
+            Target::Domain(name) => self.change_domain_tags(name, f),
         }
     }
 
