@@ -55,6 +55,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
         resources: vec![Resource::root(root)],
         models: super::model::Model::defaults(),
         request_validators: Vec::new(),
+        authorizers: Vec::new(),
     };
     for route in &api.routes {
         let key = route.key();

@@ -6,6 +6,7 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
+mod authorizers;
 mod client_certificates;
 mod deployments;
 mod error;
@@ -256,6 +257,12 @@ impl ControlPlane {
             "GetVpcLinks" => self.get_vpc_links(c),
             "UpdateVpcLink" => self.update_vpc_link(c),
             "DeleteVpcLink" => self.delete_vpc_link(c),
+            "CreateAuthorizer" => self.create_authorizer(c),
+            "GetAuthorizer" => self.get_authorizer(c),
+            "GetAuthorizers" => self.get_authorizers(c),
+            "UpdateAuthorizer" => self.update_authorizer(c),
+            "DeleteAuthorizer" => self.delete_authorizer(c),
+            "FlushStageAuthorizersCache" => self.flush_stage_authorizers_cache(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

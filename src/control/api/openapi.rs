@@ -49,6 +49,7 @@ impl ControlPlane {
             resources: Vec::new(),
             models: super::models::defaults(&mut self.ids),
             request_validators: Vec::new(),
+            authorizers: Vec::new(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));

@@ -52,6 +52,7 @@ impl ControlPlane {
             resources: vec![Resource::root(root)],
             models: super::models::defaults(&mut self.ids),
             request_validators: Vec::new(),
+            authorizers: Vec::new(),
         };
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))
