@@ -101,6 +101,12 @@ const IMPLEMENTED: &[&str] = &[
     "GetVpcLinks",
     "UpdateVpcLink",
     "DeleteVpcLink",
+    "CreateAuthorizer",
+    "GetAuthorizer",
+    "GetAuthorizers",
+    "UpdateAuthorizer",
+    "DeleteAuthorizer",
+    "FlushStageAuthorizersCache",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -65,8 +65,11 @@ pub fn flush_authorizers(mailboxes: &[Sender<Msg>], rest_api_id: &str) -> usize 
     let sent = mailboxes
         .iter()
         .filter(|m| {
-            m.send(Msg::FlushAuthorizers(rest_api_id.to_string(), ack_tx.clone()))
-                .is_ok()
+            m.send(Msg::FlushAuthorizers(
+                rest_api_id.to_string(),
+                ack_tx.clone(),
+            ))
+            .is_ok()
         })
         .count();
     (0..sent)

@@ -88,7 +88,8 @@ impl ControlPlane {
                     a.provider_arns = v().into_iter().collect();
                 }
                 ("add", p) if p.starts_with("/providerARNs/") => {
-                    a.provider_arns.push(super::unescape(&p["/providerARNs/".len()..]));
+                    a.provider_arns
+                        .push(super::unescape(&p["/providerARNs/".len()..]));
                 }
                 ("remove", p) if p.starts_with("/providerARNs/") => {
                     let arn = super::unescape(&p["/providerARNs/".len()..]);
@@ -104,9 +105,7 @@ impl ControlPlane {
                 ("replace", "/authorizerResultTtlInSeconds") => {
                     let ttl = op.value()?;
                     a.authorizer_result_ttl_in_seconds = Some(ttl.parse().map_err(|_| {
-                        ApiError::BadRequest(format!(
-                            "Invalid authorizerResultTtlInSeconds: {ttl}"
-                        ))
+                        ApiError::BadRequest(format!("Invalid authorizerResultTtlInSeconds: {ttl}"))
                     })?);
                 }
                 _ => return Err(op.unsupported(AUTHORIZER_PATHS)),
@@ -200,7 +199,9 @@ fn validate(a: &Authorizer) -> Result<(), ApiError> {
             }
             let source = a.identity_source.as_deref().unwrap_or("");
             if kind == "TOKEN" && header_of(source).is_none() {
-                return bad("Identity source for TOKEN authorizer must be method.request.header.NAME");
+                return bad(
+                    "Identity source for TOKEN authorizer must be method.request.header.NAME",
+                );
             }
             if kind == "REQUEST" && source.is_empty() && ttl > 0 {
                 return bad("Identity source must be specified for REQUEST authorizer when caching is enabled");
