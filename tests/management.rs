@@ -1586,9 +1586,9 @@ fn unimplemented_operations_answer_501_with_their_name() {
     let id = s(&api, "id").to_string();
     for (method, path, name) in [
         (
-            "GET",
-            format!("/restapis/{id}/authorizers"),
-            "GetAuthorizers",
+            "POST",
+            format!("/restapis/{id}/authorizers/abc123"),
+            "TestInvokeAuthorizer",
         ),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),

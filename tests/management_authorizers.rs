@@ -146,30 +146,20 @@ fn authorizers_crud_and_errors() {
 
     // Methods name an existing authorizer of the right kind.
     let method = format!("/restapis/{api}/resources/{root}/methods/GET");
-    err(
-        &mut srv,
-        "PUT",
-        &method,
-        Some(json!({ "authorizationType": "CUSTOM" })),
-        400,
-        "BadRequestException",
-    );
-    err(
-        &mut srv,
-        "PUT",
-        &method,
-        Some(json!({ "authorizationType": "CUSTOM", "authorizerId": "nope00" })),
-        400,
-        "BadRequestException",
-    );
-    err(
-        &mut srv,
-        "PUT",
-        &method,
-        Some(json!({ "authorizationType": "COGNITO_USER_POOLS", "authorizerId": id })),
-        400,
-        "BadRequestException",
-    );
+    for body in [
+        json!({ "authorizationType": "CUSTOM" }),
+        json!({ "authorizationType": "CUSTOM", "authorizerId": "nope00" }),
+        json!({ "authorizationType": "COGNITO_USER_POOLS", "authorizerId": id }),
+    ] {
+        err(
+            &mut srv,
+            "PUT",
+            &method,
+            Some(body),
+            400,
+            "BadRequestException",
+        );
+    }
     ok(
         &mut srv,
         "PUT",
@@ -235,9 +225,22 @@ fn authorizers_crud_and_errors() {
     srv.stop();
 }
 
-/// A deployed API whose `GET /` uses authorizer `authorizer` (a mock
-/// answering "in"); its invoke path.
-fn deploy_guarded(srv: &mut Server, api: &str, root: &str, authorizer: &str) -> String {
+/// A new API with `authorizer` (CreateAuthorizer's body), deployed to
+/// prod with `GET /` guarded by it (a mock answering "in"); the API's id
+/// and its invoke path.
+/// Started with the Invoke API `fns`.
+fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String) {
+    let mut server = Server::start(&config(Some(fns)));
+    let srv = &mut server;
+    let (api, root) = new_api(srv);
+    let a = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/authorizers"),
+        Some(authorizer),
+        201,
+    );
+    let authorizer = a["id"].as_str().unwrap();
     let get = format!("/restapis/{api}/resources/{root}/methods/GET");
     ok(
         srv,
@@ -269,7 +272,18 @@ fn deploy_guarded(srv: &mut Server, api: &str, root: &str, authorizer: &str) -> 
         Some(json!({ "stageName": "prod" })),
         201,
     );
-    format!("/restapis/{api}/prod/_user_request_/")
+    let invoke = format!("/restapis/{api}/prod/_user_request_/");
+    (server, api, invoke)
+}
+
+/// The first 200 of a freshly deployed `path`.
+fn first_ok(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
+    poll_until(
+        POLL_FOR,
+        || get(srv, path, headers),
+        |r| r.status == 200,
+        |r| format!("{r:?}"),
+    )
 }
 
 fn get(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
@@ -280,26 +294,15 @@ fn get(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
 #[test]
 fn a_deployed_token_authorizer_guards_its_method_and_its_cache_flushes() {
     let fns = Functions::start();
-    let mut srv = Server::start(&config(Some(&fns)));
-    let (api, root) = new_api(&mut srv);
-    let a = ok(
-        &mut srv,
-        "POST",
-        &format!("/restapis/{api}/authorizers"),
-        Some(json!({
+    let (mut srv, api, invoke) = deploy_guarded(
+        &fns,
+        json!({
             "name": "tok", "type": "TOKEN", "authorizerUri": URI,
             "identitySource": "method.request.header.Auth",
             "identityValidationExpression": "^[a-z-]+$",
-        })),
-        201,
+        }),
     );
-    let invoke = deploy_guarded(&mut srv, &api, &root, a["id"].as_str().unwrap());
-    let r = poll_until(
-        POLL_FOR,
-        || get(&srv, &invoke, &[("Auth", "allow")]),
-        |r| r.status == 200,
-        |r| format!("{r:?}"),
-    );
+    let r = first_ok(&srv, &invoke, &[("Auth", "allow")]);
     assert_eq!(r.body_str(), "in");
     let event = fns.last_event("authorizer-token");
     assert_eq!(event["type"], "TOKEN");
@@ -334,27 +337,16 @@ fn a_deployed_token_authorizer_guards_its_method_and_its_cache_flushes() {
 #[test]
 fn a_deployed_request_authorizer_reads_its_identity_sources() {
     let fns = Functions::start();
-    let mut srv = Server::start(&config(Some(&fns)));
-    let (api, root) = new_api(&mut srv);
-    let a = ok(
-        &mut srv,
-        "POST",
-        &format!("/restapis/{api}/authorizers"),
-        Some(json!({
+    let (mut srv, _, invoke) = deploy_guarded(
+        &fns,
+        json!({
             "name": "req", "type": "REQUEST", "authorizerUri": REQUEST_URI,
             "identitySource": "method.request.header.X-User, method.request.querystring.q",
             "authorizerResultTtlInSeconds": 0,
-        })),
-        201,
+        }),
     );
-    let invoke = deploy_guarded(&mut srv, &api, &root, a["id"].as_str().unwrap());
     let with_q = format!("{invoke}?q=1");
-    let r = poll_until(
-        POLL_FOR,
-        || get(&srv, &with_q, &[("X-User", "bob")]),
-        |r| r.status == 200,
-        |r| format!("{r:?}"),
-    );
+    let r = first_ok(&srv, &with_q, &[("X-User", "bob")]);
     assert_eq!(r.body_str(), "in");
     let event = fns.last_event("authorizer-request");
     assert_eq!(event["type"], "REQUEST");
