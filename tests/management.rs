@@ -116,6 +116,12 @@ const IMPLEMENTED: &[&str] = &[
     "GetBasePathMappings",
     "UpdateBasePathMapping",
     "DeleteBasePathMapping",
+    "CreateAuthorizer",
+    "GetAuthorizer",
+    "GetAuthorizers",
+    "UpdateAuthorizer",
+    "DeleteAuthorizer",
+    "FlushStageAuthorizersCache",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1595,9 +1601,9 @@ fn unimplemented_operations_answer_501_with_their_name() {
     let id = s(&api, "id").to_string();
     for (method, path, name) in [
         (
-            "GET",
-            format!("/restapis/{id}/authorizers"),
-            "GetAuthorizers",
+            "POST",
+            format!("/restapis/{id}/authorizers/abc123"),
+            "TestInvokeAuthorizer",
         ),
         ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         (

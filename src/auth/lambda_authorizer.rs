@@ -188,6 +188,12 @@ impl Results {
         (Instant::now() < *until).then(|| d.clone())
     }
 
+    /// Forgets the decisions of API `api`'s authorizers (ids `{api}/...`).
+    pub fn flush(&mut self, api: &str) {
+        self.kept
+            .retain(|k, _| k.strip_prefix(api).is_none_or(|r| !r.starts_with('/')));
+    }
+
     pub(super) fn insert(&mut self, key: String, d: Decision, until: Instant) {
         if self.kept.len() >= MAX_KEPT {
             let now = Instant::now();

@@ -31,6 +31,8 @@ pub enum Msg {
     Leases(Vec<Instruction>),
     /// Empty this worker's shard of a stage cache, then say so.
     FlushCache(usize, Sender<()>),
+    /// Forget the Lambda authorizer decisions of this API id, then say so.
+    FlushAuthorizers(String, Sender<()>),
     /// Answer these ACME challenges from now on (instead of the last
     /// ones), then say so.
     Challenges(Arc<Challenges>, Sender<()>),
@@ -224,6 +226,10 @@ impl Shard {
                 }
                 Msg::FlushCache(stage, done) => {
                     self.caches.borrow_mut().flush(stage);
+                    let _ = done.send(());
+                }
+                Msg::FlushAuthorizers(api, done) => {
+                    self.auth.borrow_mut().results.flush(&api);
                     let _ = done.send(());
                 }
                 Msg::Challenges(c, done) => {

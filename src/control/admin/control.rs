@@ -184,6 +184,13 @@ impl Owner {
                 param("restapi_id"),
                 param("stage_name"),
             );
+        } else if answer.0 < 300 && name == "FlushStageAuthorizersCache" {
+            let api = params
+                .iter()
+                .find(|(k, _)| *k == "restapi_id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            stage_cache::flush_authorizers(&self.mailboxes, api);
         } else if answer.0 < 300 && method != "GET" {
             self.publish();
         }

@@ -58,6 +58,25 @@ pub fn flush_deployed(
     }
 }
 
+/// FlushStageAuthorizersCache: the API's kept Lambda authorizer decisions
+/// on every worker (they are kept per API, so every stage's go).
+pub fn flush_authorizers(mailboxes: &[Sender<Msg>], rest_api_id: &str) -> usize {
+    let (ack_tx, ack_rx) = bounded(mailboxes.len());
+    let sent = mailboxes
+        .iter()
+        .filter(|m| {
+            m.send(Msg::FlushAuthorizers(
+                rest_api_id.to_string(),
+                ack_tx.clone(),
+            ))
+            .is_ok()
+        })
+        .count();
+    (0..sent)
+        .filter(|_| ack_rx.recv_timeout(Duration::from_secs(5)).is_ok())
+        .count()
+}
+
 /// Empties cache `id` on every worker; how many confirmed.
 fn flush_shards(mailboxes: &[Sender<Msg>], id: usize) -> usize {
     let (ack_tx, ack_rx) = bounded(mailboxes.len());

@@ -56,6 +56,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
         models: super::model::Model::defaults(),
         request_validators: Vec::new(),
         gateway_responses: Default::default(),
+        authorizers: Vec::new(),
     };
     for route in &api.routes {
         let key = route.key();

@@ -116,6 +116,7 @@ impl ControlPlane {
             };
             check_references(&doc, &named)?;
         }
+        let authorizers = doc.authorizers.clone();
         let m = self.edit_method(c, |m| {
             for op in &ops {
                 match (op.op.as_str(), op.path.as_str()) {
@@ -139,6 +140,7 @@ impl ControlPlane {
                     .unwrap_or_else(|| Err(op.unsupported(METHOD_PATHS)))?,
                 }
             }
+            super::authorizers::check_method(&authorizers, m)?;
             Ok(m.clone())
         })?;
         Ok((200, json!(m)))
@@ -497,6 +499,7 @@ fn check_references(doc: &ApiDoc, m: &Method) -> Result<(), ApiError> {
             ));
         }
     }
+    super::authorizers::check_method(&doc.authorizers, m)?;
     for name in m.request_models.values() {
         if !super::models::exists(doc, name) {
             return Err(ApiError::BadRequest(format!(

@@ -7,6 +7,7 @@
 
 mod account;
 mod base_path_mappings;
+mod authorizers;
 mod client_certificates;
 mod deployments;
 mod domain_names;
@@ -274,6 +275,12 @@ impl ControlPlane {
             "GetBasePathMappings" => self.get_base_path_mappings(c),
             "UpdateBasePathMapping" => self.update_base_path_mapping(c),
             "DeleteBasePathMapping" => self.delete_base_path_mapping(c),
+            "CreateAuthorizer" => self.create_authorizer(c),
+            "GetAuthorizer" => self.get_authorizer(c),
+            "GetAuthorizers" => self.get_authorizers(c),
+            "UpdateAuthorizer" => self.update_authorizer(c),
+            "DeleteAuthorizer" => self.delete_authorizer(c),
+            "FlushStageAuthorizersCache" => self.flush_stage_authorizers_cache(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

@@ -139,6 +139,9 @@ pub struct ApiDoc {
     /// The gateway responses it customises, by response type.
     #[serde(default)]
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
+    /// See `authorizers.rs`.
+    #[serde(default)]
+    pub authorizers: Vec<Authorizer>,
 }
 
 /// A customised gateway response, as stored (AWS's shape less the type,
@@ -152,6 +155,34 @@ pub struct GatewayResponse {
     pub response_parameters: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub response_templates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorizer {
+    pub id: String,
+    pub name: String,
+    /// TOKEN, REQUEST or COGNITO_USER_POOLS.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(
+        default,
+        rename = "providerARNs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub provider_arns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_validation_expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_result_ttl_in_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

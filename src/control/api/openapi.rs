@@ -50,6 +50,7 @@ impl ControlPlane {
             models: super::models::defaults(&mut self.ids),
             request_validators: Vec::new(),
             gateway_responses: Default::default(),
+            authorizers: Vec::new(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));

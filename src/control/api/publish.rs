@@ -249,6 +249,18 @@ fn api_config(
     skipped: &mut Vec<String>,
 ) -> ApiConfig {
     let id = &doc.api.id;
+    let mut authorizers = BTreeMap::new();
+    for a in &deployed.authorizers {
+        match super::authorizers::to_config(a) {
+            Ok(cfg) => {
+                authorizers.insert(a.id.clone(), Spanned::new(0..0, cfg));
+            }
+            Err(e) => skipped.push(format!(
+                "{id}/{}: authorizer {}: {e}",
+                stage.stage_name, a.id
+            )),
+        }
+    }
     let mut routes = Vec::new();
     for r in &deployed.resources {
         for (verb, m) in &r.resource_methods {
@@ -271,6 +283,17 @@ fn api_config(
                     continue;
                 }
             };
+            // A method whose authorizer cannot be served is not served.
+            let authorizer = match (m.authorization_type.as_str(), &m.authorizer_id) {
+                ("CUSTOM" | "COGNITO_USER_POOLS", Some(a)) if authorizers.contains_key(a) => {
+                    Some(Spanned::new(0..0, a.clone()))
+                }
+                ("CUSTOM" | "COGNITO_USER_POOLS", a) => {
+                    skipped.push(format!("{at}: authorizer {a:?} cannot be served"));
+                    continue;
+                }
+                _ => None,
+            };
             let integration = match integration(i) {
                 Ok(x) => x,
                 Err(e) => {
@@ -284,7 +307,7 @@ fn api_config(
                 integration: Spanned::new(0..0, integration),
                 api_key_required: m.api_key_required,
                 cache: route_cache(stage, &r.path, verb, i),
-                authorizer: None,
+                authorizer,
                 authorization_scopes: Vec::new(),
             });
         }
@@ -308,7 +331,7 @@ fn api_config(
         hosts: Vec::new(),
         cors: None,
         binary_media_types: doc.api.binary_media_types.clone(),
-        authorizers: BTreeMap::new(),
+        authorizers,
         gateway_responses: super::gateway_responses::configs(deployed),
         stages,
         routes,

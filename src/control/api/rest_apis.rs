@@ -53,6 +53,7 @@ impl ControlPlane {
             models: super::models::defaults(&mut self.ids),
             request_validators: Vec::new(),
             gateway_responses: Default::default(),
+            authorizers: Vec::new(),
         };
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))

@@ -1,0 +1,362 @@
+//! Authorizers of the management API (CreateAuthorizer … DeleteAuthorizer,
+//! FlushStageAuthorizersCache), methods naming them, and deployed methods
+//! guarded by a TOKEN or REQUEST Lambda authorizer served by the data
+//! plane (functions from tests/lambda/invoke_server.py), against the real
+//! binary.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "mgmt-token-0123456789";
+const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:authorizer-token/invocations";
+const REQUEST_URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:authorizer-request/invocations";
+
+fn ok(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+    srv.admin_call(TOKEN, method, path, body.as_ref(), status)
+}
+
+/// A call that must fail with `status` and error type `kind`.
+fn err(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16, kind: &str) {
+    let auth = format!("Bearer {TOKEN}");
+    let r = srv.admin_json(method, path, &[("Authorization", &auth)], body.as_ref());
+    assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+    assert_eq!(r.json["__type"], kind, "{method} {path}: {}", r.text);
+}
+
+fn config(fns: Option<&Functions>) -> Config {
+    let cfg = Config::new("").admin("token", &toml_str(TOKEN));
+    match fns {
+        None => cfg,
+        Some(f) => cfg.append(&format!(
+            "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\nlambda_endpoint = \"{}\"\n",
+            f.endpoint()
+        )),
+    }
+}
+
+fn new_api(srv: &mut Server) -> (String, String) {
+    let a = ok(srv, "POST", "/restapis", Some(json!({ "name": "g" })), 201);
+    (
+        a["id"].as_str().unwrap().to_string(),
+        a["rootResourceId"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn authorizers_crud_and_errors() {
+    let mut srv = Server::start(&config(None));
+    let (api, root) = new_api(&mut srv);
+    let base = format!("/restapis/{api}/authorizers");
+    let a = ok(
+        &mut srv,
+        "POST",
+        &base,
+        Some(json!({
+            "name": "tok", "type": "TOKEN", "authorizerUri": URI,
+            "identitySource": "method.request.header.Auth",
+            "identityValidationExpression": "^[a-z-]+$",
+        })),
+        201,
+    );
+    let id = a["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        a,
+        json!({
+            "id": id, "name": "tok", "type": "TOKEN", "authorizerUri": URI,
+            "identitySource": "method.request.header.Auth",
+            "identityValidationExpression": "^[a-z-]+$",
+            "authorizerResultTtlInSeconds": 300,
+        })
+    );
+    assert_eq!(ok(&mut srv, "GET", &format!("{base}/{id}"), None, 200), a);
+    let c = ok(
+        &mut srv,
+        "POST",
+        &base,
+        Some(json!({
+            "name": "pool", "type": "COGNITO_USER_POOLS",
+            "providerARNs": ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"],
+            "identitySource": "method.request.header.Authorization",
+        })),
+        201,
+    );
+    assert_eq!(
+        c["providerARNs"],
+        json!(["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"])
+    );
+    let list = ok(&mut srv, "GET", &format!("{base}?limit=1"), None, 200);
+    assert_eq!(list["item"].as_array().unwrap().len(), 1);
+    assert_eq!(list["position"], "1");
+
+    let patch = |p: &str, v: &str| json!({ "patchOperations": [{ "op": "replace", "path": p, "value": v }] });
+    let u = ok(
+        &mut srv,
+        "PATCH",
+        &format!("{base}/{id}"),
+        Some(patch("/authorizerResultTtlInSeconds", "0")),
+        200,
+    );
+    assert_eq!(u["authorizerResultTtlInSeconds"], 0);
+    err(
+        &mut srv,
+        "PATCH",
+        &format!("{base}/{id}"),
+        Some(patch("/authorizerResultTtlInSeconds", "4000")),
+        400,
+        "BadRequestException",
+    );
+    err(
+        &mut srv,
+        "PATCH",
+        &format!("{base}/{id}"),
+        Some(patch("/nope", "x")),
+        400,
+        "BadRequestException",
+    );
+
+    // AWS's rules: TOKEN/REQUEST need a Lambda URI, Cognito its pools.
+    for body in [
+        json!({ "name": "x", "type": "TOKEN", "identitySource": "method.request.header.A" }),
+        json!({ "name": "x", "type": "TOKEN", "authorizerUri": "http://nope", "identitySource": "method.request.header.A" }),
+        json!({ "name": "x", "type": "TOKEN", "authorizerUri": URI }),
+        json!({ "name": "x", "type": "COGNITO_USER_POOLS", "identitySource": "method.request.header.A" }),
+        json!({ "name": "x", "type": "OTHER", "authorizerUri": URI }),
+        json!({ "type": "TOKEN", "authorizerUri": URI, "identitySource": "method.request.header.A" }),
+        json!({ "name": "x", "type": "REQUEST", "authorizerUri": URI, "authorizerResultTtlInSeconds": 60 }),
+    ] {
+        err(
+            &mut srv,
+            "POST",
+            &base,
+            Some(body),
+            400,
+            "BadRequestException",
+        );
+    }
+    err(
+        &mut srv,
+        "GET",
+        &format!("{base}/missing"),
+        None,
+        404,
+        "NotFoundException",
+    );
+
+    // Methods name an existing authorizer of the right kind.
+    let method = format!("/restapis/{api}/resources/{root}/methods/GET");
+    for body in [
+        json!({ "authorizationType": "CUSTOM" }),
+        json!({ "authorizationType": "CUSTOM", "authorizerId": "nope00" }),
+        json!({ "authorizationType": "COGNITO_USER_POOLS", "authorizerId": id }),
+    ] {
+        err(
+            &mut srv,
+            "PUT",
+            &method,
+            Some(body),
+            400,
+            "BadRequestException",
+        );
+    }
+    ok(
+        &mut srv,
+        "PUT",
+        &method,
+        Some(json!({ "authorizationType": "CUSTOM", "authorizerId": id })),
+        201,
+    );
+    err(
+        &mut srv,
+        "PATCH",
+        &method,
+        Some(patch("/authorizerId", "nope00")),
+        400,
+        "BadRequestException",
+    );
+
+    // One a method uses cannot go.
+    err(
+        &mut srv,
+        "DELETE",
+        &format!("{base}/{id}"),
+        None,
+        409,
+        "ConflictException",
+    );
+    ok(
+        &mut srv,
+        "PATCH",
+        &method,
+        Some(patch("/authorizationType", "NONE")),
+        200,
+    );
+    ok(
+        &mut srv,
+        "PATCH",
+        &method,
+        Some(json!({ "patchOperations": [{ "op": "replace", "path": "/authorizerId" }] })),
+        200,
+    );
+    let r = srv.admin_json(
+        "DELETE",
+        &format!("{base}/{id}"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    err(
+        &mut srv,
+        "GET",
+        &format!("{base}/{id}"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    err(
+        &mut srv,
+        "DELETE",
+        &format!("/restapis/{api}/stages/none/cache/authorizers"),
+        None,
+        404,
+        "NotFoundException",
+    );
+    srv.stop();
+}
+
+/// A new API with `authorizer` (CreateAuthorizer's body), deployed to
+/// prod with `GET /` guarded by it (a mock answering "in"); the API's id
+/// and its invoke path.
+/// Started with the Invoke API `fns`.
+fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String) {
+    let mut server = Server::start(&config(Some(fns)));
+    let srv = &mut server;
+    let (api, root) = new_api(srv);
+    let a = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/authorizers"),
+        Some(authorizer),
+        201,
+    );
+    let authorizer = a["id"].as_str().unwrap();
+    let get = format!("/restapis/{api}/resources/{root}/methods/GET");
+    ok(
+        srv,
+        "PUT",
+        &get,
+        Some(json!({ "authorizationType": "CUSTOM", "authorizerId": authorizer })),
+        201,
+    );
+    ok(
+        srv,
+        "PUT",
+        &format!("{get}/integration"),
+        Some(
+            json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
+        ),
+        201,
+    );
+    ok(
+        srv,
+        "PUT",
+        &format!("{get}/integration/responses/200"),
+        Some(json!({ "responseTemplates": { "application/json": "in" } })),
+        201,
+    );
+    ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/deployments"),
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    let invoke = format!("/restapis/{api}/prod/_user_request_/");
+    (server, api, invoke)
+}
+
+/// The first 200 of a freshly deployed `path`.
+fn first_ok(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
+    poll_until(
+        POLL_FOR,
+        || get(srv, path, headers),
+        |r| r.status == 200,
+        |r| format!("{r:?}"),
+    )
+}
+
+fn get(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
+    srv.connect()
+        .request(request("GET", path, "localhost", headers, b""))
+}
+
+#[test]
+fn a_deployed_token_authorizer_guards_its_method_and_its_cache_flushes() {
+    let fns = Functions::start();
+    let (mut srv, api, invoke) = deploy_guarded(
+        &fns,
+        json!({
+            "name": "tok", "type": "TOKEN", "authorizerUri": URI,
+            "identitySource": "method.request.header.Auth",
+            "identityValidationExpression": "^[a-z-]+$",
+        }),
+    );
+    let r = first_ok(&srv, &invoke, &[("Auth", "allow")]);
+    assert_eq!(r.body_str(), "in");
+    let event = fns.last_event("authorizer-token");
+    assert_eq!(event["type"], "TOKEN");
+    assert_eq!(event["authorizationToken"], "allow");
+    assert_eq!(
+        event["methodArn"],
+        format!("arn:aws:execute-api:us-east-1:123456789012:{api}/prod/GET/")
+    );
+    assert_eq!(get(&srv, &invoke, &[("Auth", "deny")]).status, 403);
+    assert_eq!(get(&srv, &invoke, &[("Auth", "unauthorized")]).status, 401);
+    let before = fns.count("authorizer-token");
+    // No header, or one the validation expression refuses: 401 unasked.
+    assert_eq!(get(&srv, &invoke, &[]).status, 401);
+    assert_eq!(get(&srv, &invoke, &[("Auth", "UPPER")]).status, 401);
+    assert_eq!(fns.count("authorizer-token"), before);
+    // Kept for the TTL (one worker in tests, so every call meets the cache) ...
+    assert_eq!(get(&srv, &invoke, &[("Auth", "allow")]).status, 200);
+    assert_eq!(fns.count("authorizer-token"), before);
+    // ... until FlushStageAuthorizersCache.
+    let r = srv.admin_json(
+        "DELETE",
+        &format!("/restapis/{api}/stages/prod/cache/authorizers"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(get(&srv, &invoke, &[("Auth", "allow")]).status, 200);
+    assert_eq!(fns.count("authorizer-token"), before + 1);
+    srv.stop();
+}
+
+#[test]
+fn a_deployed_request_authorizer_reads_its_identity_sources() {
+    let fns = Functions::start();
+    let (mut srv, _, invoke) = deploy_guarded(
+        &fns,
+        json!({
+            "name": "req", "type": "REQUEST", "authorizerUri": REQUEST_URI,
+            "identitySource": "method.request.header.X-User, method.request.querystring.q",
+            "authorizerResultTtlInSeconds": 0,
+        }),
+    );
+    let with_q = format!("{invoke}?q=1");
+    let r = first_ok(&srv, &with_q, &[("X-User", "bob")]);
+    assert_eq!(r.body_str(), "in");
+    let event = fns.last_event("authorizer-request");
+    assert_eq!(event["type"], "REQUEST");
+    assert_eq!(event["queryStringParameters"], json!({ "q": "1" }));
+    assert_eq!(get(&srv, &with_q, &[("X-User", "mallory")]).status, 403);
+    // Every source is needed.
+    assert_eq!(get(&srv, &invoke, &[("X-User", "bob")]).status, 401);
+    // TTL 0: every call asks.
+    let before = fns.count("authorizer-request");
+    assert_eq!(get(&srv, &with_q, &[("X-User", "bob")]).status, 200);
+    assert_eq!(fns.count("authorizer-request"), before + 1);
+    srv.stop();
+}
