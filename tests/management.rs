@@ -62,6 +62,7 @@ const IMPLEMENTED: &[&str] = &[
     "GetApiKey",
     "UpdateApiKey",
     "DeleteApiKey",
+    "ImportApiKeys",
     "CreateUsagePlan",
     "GetUsagePlans",
     "GetUsagePlan",
@@ -1584,7 +1585,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             format!("/restapis/{id}/authorizers"),
             "GetAuthorizers",
         ),
-        ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         ("GET", "/domainnames".to_string(), "GetDomainNames"),
     ] {
         let msg = m.err(
