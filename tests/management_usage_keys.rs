@@ -32,40 +32,37 @@ fn import(srv: &mut Server, query: &str, csv: &str) -> (u16, Value) {
 /// An imported API whose `GET /v` needs a key, deployed as `v1`, and a
 /// usage plan covering it: (plan id, data-plane path of `/v`).
 fn keyed_api(srv: &mut Server) -> (String, String) {
-    let doc = json!({
-        "openapi": "3.0.1",
-        "info": {"title": "keyed"},
-        "components": {"securitySchemes": {
-            "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}
-        }},
-        "paths": {"/v": {"get": {
-            "security": [{"api_key": []}],
-            "x-amazon-apigateway-integration": {
-                "type": "mock",
-                "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
-            }
-        }}}
-    });
-    let api = call(srv, "POST", "/restapis?mode=import", Some(doc), 201);
-    let api = api["id"].as_str().unwrap().to_string();
+    let api = call(
+        srv,
+        "POST",
+        "/restapis?mode=import",
+        Some(keyed_mock_openapi("keyed")),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stage = json!({"stageName": "v1"});
     call(
         srv,
         "POST",
         &format!("/restapis/{api}/deployments"),
-        Some(json!({"stageName": "v1"})),
+        Some(stage),
         201,
     );
-    let plan = call(
-        srv,
-        "POST",
-        "/usageplans",
-        Some(json!({"name": "imported", "apiStages": [{"apiId": api, "stage": "v1"}]})),
-        201,
-    );
+    let stages = json!([{"apiId": api, "stage": "v1"}]);
+    let body = json!({"name": "imported", "apiStages": stages});
+    let plan = call(srv, "POST", "/usageplans", Some(body), 201);
     (
         plan["id"].as_str().unwrap().to_string(),
         format!("/restapis/{api}/v1/_user_request_/v"),
     )
+}
+
+/// GetApiKey `id` with its value.
+fn get_key(srv: &mut Server, id: &Value) -> Value {
+    let path = format!("/apikeys/{}?includeValue=true", id.as_str().unwrap());
+    call(srv, "GET", &path, None, 200)
 }
 
 fn server() -> Server {
@@ -90,13 +87,7 @@ fn import_api_keys_reads_aws_csv_and_the_data_plane_admits_them() {
     let ids = out["ids"].as_array().expect("ids").clone();
     assert_eq!(ids.len(), 2, "{out}");
     assert!(out.get("warnings").is_none(), "{out}");
-    let first = call(
-        &mut srv,
-        "GET",
-        &format!("/apikeys/{}?includeValue=true", ids[0].as_str().unwrap()),
-        None,
-        200,
-    );
+    let first = get_key(&mut srv, &ids[0]);
     assert_eq!(
         (
             &first["name"],
@@ -112,13 +103,7 @@ fn import_api_keys_reads_aws_csv_and_the_data_plane_admits_them() {
         ),
         "{first}"
     );
-    let second = call(
-        &mut srv,
-        "GET",
-        &format!("/apikeys/{}", ids[1].as_str().unwrap()),
-        None,
-        200,
-    );
+    let second = get_key(&mut srv, &ids[1]);
     assert_eq!(second["enabled"], false, "{second}");
     let members = call(
         &mut srv,
@@ -146,13 +131,7 @@ fn import_api_keys_reads_aws_csv_and_the_data_plane_admits_them() {
     let (status, again) = import(&mut srv, "", &format!("Name,Key\nrenamed,{good}\n"));
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["ids"], json!([ids[0]]), "{again}");
-    let renamed = call(
-        &mut srv,
-        "GET",
-        &format!("/apikeys/{}", ids[0].as_str().unwrap()),
-        None,
-        200,
-    );
+    let renamed = get_key(&mut srv, &ids[0]);
     assert_eq!(renamed["name"], "renamed", "{renamed}");
 }
 
