@@ -62,6 +62,7 @@ const IMPLEMENTED: &[&str] = &[
     "GetApiKey",
     "UpdateApiKey",
     "DeleteApiKey",
+    "ImportApiKeys",
     "CreateUsagePlan",
     "GetUsagePlans",
     "GetUsagePlan",
@@ -1605,7 +1606,6 @@ fn unimplemented_operations_answer_501_with_their_name() {
             format!("/restapis/{id}/authorizers/abc123"),
             "TestInvokeAuthorizer",
         ),
-        ("POST", "/apikeys?mode=import".to_string(), "ImportApiKeys"),
         (
             "GET",
             "/domainnameaccessassociations".to_string(),

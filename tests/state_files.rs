@@ -52,20 +52,7 @@ fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status:
 /// access log in the state directory, and creates key `value` in a plan
 /// covering it. The key's id and the data-plane path of `/v`.
 fn managed_key(srv: &mut Server, value: &str) -> (String, String) {
-    let doc = json!({
-        "openapi": "3.0.1",
-        "info": {"title": "managed"},
-        "components": {"securitySchemes": {
-            "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}
-        }},
-        "paths": {"/v": {"get": {
-            "security": [{"api_key": []}],
-            "x-amazon-apigateway-integration": {
-                "type": "mock",
-                "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
-            }
-        }}}
-    });
+    let doc = keyed_mock_openapi("managed");
     let api = call(srv, "POST", "/restapis?mode=import", Some(doc), 201);
     let api = api["id"].as_str().unwrap().to_string();
     call(

@@ -2059,3 +2059,22 @@ pub fn day_number(rfc3339: &str) -> i64 {
         .timestamp()
         .div_euclid(86_400)
 }
+
+/// An OpenAPI document titled `title` whose `GET /v` needs an API key
+/// (`x-api-key`) and answers 200 from a mock integration.
+pub fn keyed_mock_openapi(title: &str) -> serde_json::Value {
+    serde_json::json!({
+        "openapi": "3.0.1",
+        "info": {"title": title},
+        "components": {"securitySchemes": {
+            "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}
+        }},
+        "paths": {"/v": {"get": {
+            "security": [{"api_key": []}],
+            "x-amazon-apigateway-integration": {
+                "type": "mock",
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
+            }
+        }}}
+    })
+}

@@ -15,6 +15,7 @@ mod error;
 mod file_apis;
 mod gateway_responses;
 mod keys;
+mod keys_import;
 mod methods;
 mod model;
 mod models;
@@ -67,6 +68,8 @@ pub struct Call<'a> {
     m: &'a Matched,
     query: &'a str,
     body: Value,
+    /// The body as sent (ImportApiKeys reads CSV).
+    raw: &'a [u8],
     /// Unix seconds.
     now: i64,
 }
@@ -136,7 +139,8 @@ impl ControlPlane {
             let e = ApiError::NotFound(format!("No management operation at {method} {path}"));
             return (e.status(), e.body());
         };
-        let body = if body.iter().all(u8::is_ascii_whitespace) {
+        let raw = body;
+        let body = if m.name == "ImportApiKeys" || body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
         } else {
             match serde_json::from_slice(body) {
@@ -166,6 +170,7 @@ impl ControlPlane {
             m: &m,
             query,
             body,
+            raw,
             now,
         };
         match self.dispatch(&call) {
@@ -221,6 +226,7 @@ impl ControlPlane {
             "GetApiKey" => self.get_api_key(c),
             "UpdateApiKey" => self.update_api_key(c),
             "DeleteApiKey" => self.delete_api_key(c),
+            "ImportApiKeys" => self.import_api_keys(c),
             "CreateUsagePlan" => self.create_usage_plan(c),
             "GetUsagePlans" => self.get_usage_plans(c),
             "GetUsagePlan" => self.get_usage_plan(c),
