@@ -79,3 +79,4 @@ if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; th
 fi
 echo "e2e: boto3 end-to-end test passed"
 tests/e2e/tls_clients.sh
+tests/e2e/moto.sh
