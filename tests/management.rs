@@ -123,6 +123,10 @@ const IMPLEMENTED: &[&str] = &[
     "UpdateAuthorizer",
     "DeleteAuthorizer",
     "FlushStageAuthorizersCache",
+    "CreateDomainNameAccessAssociation",
+    "GetDomainNameAccessAssociations",
+    "DeleteDomainNameAccessAssociation",
+    "RejectDomainNameAccessAssociation",
 ];
 
 /// A config with no gateway API and the admin token set.
@@ -1607,9 +1611,9 @@ fn unimplemented_operations_answer_501_with_their_name() {
             "TestInvokeAuthorizer",
         ),
         (
-            "GET",
-            "/domainnameaccessassociations".to_string(),
-            "GetDomainNameAccessAssociations",
+            "PATCH",
+            "/usageplans/p/keys/k/usage".to_string(),
+            "UpdateUsage",
         ),
     ] {
         let msg = m.err(

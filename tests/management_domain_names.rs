@@ -481,3 +481,113 @@ fn an_uploaded_certificate_is_served_for_its_domain_by_sni() {
         |_| "the deleted domain's certificate is still served".into(),
     );
 }
+
+/// Access associations are stored, listed and removed; they name one of
+/// portico's domains and a VPC endpoint.
+#[test]
+fn domain_name_access_associations_are_stored_listed_and_removed() {
+    let mut m = M(Server::start(&config()));
+    m.ok(
+        "POST",
+        "/domainnames",
+        Some(json!({ "domainName": "private.example.com" })),
+        201,
+    );
+    let domain_arn = format!("arn:aws:apigateway:{REGION}::/domainnames/private.example.com");
+    let body = |arn: &str, source: &str| {
+        json!({
+            "domainNameArn": arn,
+            "accessAssociationSourceType": "VPCE",
+            "accessAssociationSource": source,
+            "tags": { "team": "net" }
+        })
+    };
+    let a = m.ok(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body(&domain_arn, "vpce-0123")),
+        201,
+    );
+    let arn = a["domainNameAccessAssociationArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        arn,
+        format!("arn:aws:apigateway:{REGION}::/domainnameaccessassociations/domainname/private.example.com/vpcesource/vpce-0123")
+    );
+    assert_eq!(a["domainNameArn"], domain_arn.as_str());
+    assert_eq!(a["tags"]["team"], "net");
+    m.fails(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body(&domain_arn, "vpce-0123")),
+        TAKEN,
+    );
+    let other = format!("arn:aws:apigateway:{REGION}::/domainnames/nowhere.example.com");
+    m.fails(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body(&other, "vpce-1")),
+        GONE,
+    );
+    m.fails(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body("arn:x", "vpce-1")),
+        BAD,
+    );
+    m.fails(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body(&domain_arn, "sg-1")),
+        BAD,
+    );
+    m.ok(
+        "POST",
+        "/domainnameaccessassociations",
+        Some(body(&domain_arn, "vpce-0456")),
+        201,
+    );
+    let all = m.ok("GET", "/domainnameaccessassociations", None, 200);
+    assert_eq!(all["item"].as_array().unwrap().len(), 2, "{all}");
+    let mine = m.ok(
+        "GET",
+        "/domainnameaccessassociations?resourceOwner=SELF",
+        None,
+        200,
+    );
+    assert_eq!(mine, all);
+    let others = m.ok(
+        "GET",
+        "/domainnameaccessassociations?resourceOwner=OTHER_ACCOUNTS",
+        None,
+        200,
+    );
+    assert_eq!(others["item"], json!([]));
+
+    let path = format!(
+        "/domainnameaccessassociations/{}",
+        arn.replace(':', "%3A").replace('/', "%2F")
+    );
+    m.ok("DELETE", &path, None, 202);
+    m.fails("DELETE", &path, None, GONE);
+    // Rejecting needs the association and its domain.
+    let left = m.ok("GET", "/domainnameaccessassociations", None, 200);
+    let left_arn = left["item"][0]["domainNameAccessAssociationArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let reject = |a: &str, d: &str| {
+        format!(
+            "/rejectdomainnameaccessassociations?domainNameAccessAssociationArn={}&domainNameArn={}",
+            enc(a),
+            enc(d)
+        )
+    };
+    m.fails("POST", &reject(&left_arn, &other), None, GONE);
+    m.ok("POST", &reject(&left_arn, &domain_arn), None, 202);
+    let none = m.ok("GET", "/domainnameaccessassociations", None, 200);
+    assert_eq!(none["item"], json!([]));
+}

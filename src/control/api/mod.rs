@@ -6,10 +6,11 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
-mod base_path_mappings;
 mod authorizers;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
+mod domain_access;
 mod domain_names;
 mod error;
 mod file_apis;
@@ -281,6 +282,10 @@ impl ControlPlane {
             "GetBasePathMappings" => self.get_base_path_mappings(c),
             "UpdateBasePathMapping" => self.update_base_path_mapping(c),
             "DeleteBasePathMapping" => self.delete_base_path_mapping(c),
+            "CreateDomainNameAccessAssociation" => self.create_domain_name_access_association(c),
+            "GetDomainNameAccessAssociations" => self.get_domain_name_access_associations(c),
+            "DeleteDomainNameAccessAssociation" => self.delete_domain_name_access_association(c),
+            "RejectDomainNameAccessAssociation" => self.reject_domain_name_access_association(c),
             "CreateAuthorizer" => self.create_authorizer(c),
             "GetAuthorizer" => self.get_authorizer(c),
             "GetAuthorizers" => self.get_authorizers(c),

@@ -83,6 +83,10 @@ impl ControlStore {
                  name TEXT PRIMARY KEY,
                  body TEXT NOT NULL,
                  sealed TEXT
+             );
+             CREATE TABLE IF NOT EXISTS domain_access (
+                 id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
              );",
         )
         .map_err(&err)?;
@@ -605,6 +609,35 @@ impl ControlStore {
         Ok(self
             .db
             .execute("DELETE FROM vpc_links WHERE id = ?1", [id])?
+            > 0)
+    }
+}
+
+/// Domain name access associations by ARN, oldest first.
+impl ControlStore {
+    pub fn domain_accesses<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
+        self.all("SELECT body FROM domain_access ORDER BY rowid")
+    }
+
+    pub fn domain_access<T: serde::de::DeserializeOwned>(
+        &self,
+        arn: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.one("SELECT body FROM domain_access WHERE id = ?1", arn)
+    }
+
+    pub fn put_domain_access<T: serde::Serialize>(
+        &mut self,
+        arn: &str,
+        a: &T,
+    ) -> Result<(), ApiError> {
+        self.upsert("domain_access", arn, &encode(a)?)
+    }
+
+    pub fn delete_domain_access(&mut self, arn: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .db
+            .execute("DELETE FROM domain_access WHERE id = ?1", [arn])?
             > 0)
     }
 }
