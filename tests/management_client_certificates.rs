@@ -311,3 +311,102 @@ fn a_stage_names_only_an_existing_certificate() {
     );
     assert!(s.get("clientCertificateId").is_none(), "{s}");
 }
+
+/// A stage's `clientCertificateId` is presented to an `https://` HTTP
+/// backend that asks for one (it trusts the certificate's PEM, as AWS's
+/// guide has backends do); another stage of the same API, without one, is
+/// refused by that backend even after the first stage's connection is
+/// pooled, and the certificate stops being presented once unset.
+#[test]
+fn a_stages_client_certificate_is_presented_to_its_https_backend() {
+    let dir = TempDir::new("stagecert");
+    let (crt, key) = make_cert(&dir.path, "up", &["localhost"], false);
+    let mut srv = Server::start(&config().upstream("ca_file", &toml_str(&crt.to_string_lossy())));
+    let cert = generate(&mut srv, json!({}));
+    let pem = dir.path.join("trusted.pem");
+    std::fs::write(&pem, cert["pemEncodedCertificate"].as_str().unwrap()).unwrap();
+    let up = TlsUpstream::start_with(&crt, &key, Some(&pem));
+
+    let api = call(
+        &mut srv,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "m"})),
+        201,
+    );
+    let (api_id, root) = (
+        api["id"].as_str().unwrap().to_string(),
+        api["rootResourceId"].as_str().unwrap().to_string(),
+    );
+    let m = format!("/restapis/{api_id}/resources/{root}/methods/GET");
+    call(
+        &mut srv,
+        "PUT",
+        &m,
+        Some(json!({"authorizationType": "NONE"})),
+        201,
+    );
+    let integration = json!({
+        "type": "HTTP_PROXY",
+        "httpMethod": "GET",
+        "uri": format!("https://localhost:{}/x", up.port)
+    });
+    call(
+        &mut srv,
+        "PUT",
+        &format!("{m}/integration"),
+        Some(integration),
+        201,
+    );
+    for stage in ["with", "without"] {
+        call(
+            &mut srv,
+            "POST",
+            &format!("/restapis/{api_id}/deployments"),
+            Some(json!({"stageName": stage})),
+            201,
+        );
+    }
+    let with = format!("/restapis/{api_id}/stages/with");
+    call(
+        &mut srv,
+        "PATCH",
+        &with,
+        patch("/clientCertificateId", &id(&cert)),
+        200,
+    );
+
+    let get = |srv: &Server, stage: &str| {
+        srv.connect()
+            .get(&format!("/restapis/{api_id}/{stage}/_user_request_/"))
+    };
+    let served = poll_until(
+        POLL_FOR,
+        || get(&srv, "with"),
+        |r| r.status == 200,
+        |r| format!("the stage's certificate is not presented: {r:?}"),
+    );
+    assert_eq!(served.body_str(), "ok");
+    let (_, head) = up.rx.recv_timeout(POLL_FOR).unwrap();
+    assert!(head.starts_with("GET /x HTTP/1.1"), "{head}");
+    // The pooled connection carries the stage's certificate: never another stage's call.
+    for _ in 0..3 {
+        assert_error(&get(&srv, "without"), 502, Some("Internal server error"));
+        assert_eq!(get(&srv, "with").status, 200);
+    }
+    call(
+        &mut srv,
+        "PATCH",
+        &with,
+        Some(
+            json!({"patchOperations": [{"op": "replace", "path": "/clientCertificateId", "value": ""}]}),
+        ),
+        200,
+    );
+    poll_until(
+        POLL_FOR,
+        || get(&srv, "with"),
+        |r| r.status == 502,
+        |r| format!("the certificate is still presented after it was unset: {r:?}"),
+    );
+}

@@ -849,6 +849,27 @@ pub struct StageConfig {
     pub metrics: bool,
     #[serde(default)]
     pub access_log: Option<AccessLogConfig>,
+    /// A management-API stage's `clientCertificateId`: presented to its
+    /// `https://` HTTP backends that ask for a client certificate.
+    #[serde(skip)]
+    pub client_certificate: Option<StageClientCertificate>,
+}
+
+/// A client certificate a stage presents to its backends, as PEM.
+#[derive(Clone, PartialEq)]
+pub struct StageClientCertificate {
+    pub id: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// The key is never printed.
+impl std::fmt::Debug for StageClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageClientCertificate")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StageConfig {
@@ -860,6 +881,7 @@ impl Default for StageConfig {
             cache: None,
             metrics: true,
             access_log: None,
+            client_certificate: None,
         }
     }
 }

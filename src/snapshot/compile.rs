@@ -18,6 +18,7 @@ use crate::integration::{HttpProxyIntegration, LambdaIntegration, MockIntegratio
 use crate::metrics::{Destination, Format, SlotLabels};
 use crate::router::RouteTable;
 use crate::throttle::Catalog;
+use crate::upstream::tls::Identity;
 
 use super::caching;
 use super::limits::{self, Keys, StageLimits};
@@ -188,7 +189,7 @@ impl Snapshot {
                 .get_or_init(|| {
                     let u = &config.upstream;
                     let identity = match (&u.client_cert, &u.client_key) {
-                        (Some(c), Some(k)) => Ok(Some((c.as_path(), k.as_path()))),
+                        (Some(c), Some(k)) => Ok(Some(Identity::Files(c.as_path(), k.as_path()))),
                         (None, None) => Ok(None),
                         _ => Err("[upstream] client_cert and client_key go together".to_string()),
                     }?;
@@ -234,6 +235,26 @@ impl Snapshot {
             let mut stages = Vec::new();
             let mut stage_limits = std::mem::take(&mut compiled.stages[i]).into_iter();
             for (stage_name, stage) in &api.stages {
+                // A stage presenting its own client certificate to its
+                // backends has its own client config, made on first need.
+                let stage_tls_config = std::cell::OnceCell::new();
+                let stage_tls = || match &stage.client_certificate {
+                    None => upstream_tls(),
+                    Some(c) => stage_tls_config
+                        .get_or_init(|| {
+                            let identity = Identity::Pem {
+                                id: &c.id,
+                                cert: &c.cert_pem,
+                                key: &c.key_pem,
+                            };
+                            crate::upstream::tls::client_config(
+                                config.upstream.ca_file.as_deref(),
+                                Some(identity),
+                            )
+                            .map_err(|e| e.to_string())
+                        })
+                        .clone(),
+                };
                 let mut integrations = Vec::with_capacity(api.routes.len());
                 for (j, route) in api.routes.iter().enumerate() {
                     let integration: Result<Integration, String> = (|| {
@@ -254,7 +275,7 @@ impl Snapshot {
                                 &stage.variables,
                                 *timeout_ms,
                                 request_headers,
-                                Some(&upstream_tls),
+                                Some(&stage_tls),
                                 &mut |a| lookups.resolve(resolve, a),
                             )?),
                             IntegrationConfig::Lambda {

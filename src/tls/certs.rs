@@ -110,14 +110,11 @@ pub fn read_pair(
     Ok((chain, key))
 }
 
-/// A certificate uploaded as PEM text for `host` (CreateDomainName):
-/// parsed, its key matched, its expiry checked.
-pub fn from_pem(
+/// A certificate chain and its key, from PEM texts.
+pub fn parse_pair(
     cert: &str,
     key: &str,
-    host: &str,
-    now: i64,
-) -> Result<(Arc<CertifiedKey>, CertInfo), String> {
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("not PEM certificates: {e}"))?;
@@ -126,6 +123,18 @@ pub fn from_pem(
     }
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|e| format!("no PEM private key: {e}"))?;
+    Ok((chain, key))
+}
+
+/// A certificate uploaded as PEM text for `host` (CreateDomainName):
+/// parsed, its key matched, its expiry checked.
+pub fn from_pem(
+    cert: &str,
+    key: &str,
+    host: &str,
+    now: i64,
+) -> Result<(Arc<CertifiedKey>, CertInfo), String> {
+    let (chain, key) = parse_pair(cert, key)?;
     let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .map_err(|e| format!("unusable key: {e}"))?;
     let (_, x509) = x509_parser::parse_x509_certificate(&chain[0])

@@ -32,7 +32,7 @@ pub async fn acquire_from(
     tls: Option<&UpstreamTls>,
     deadline: Instant,
 ) -> Option<(PoolKey, UpstreamConn)> {
-    let sni = tls.map(|t| t.sni.clone());
+    let sni = tls.map(|t| t.pool_name.clone());
     if let Some(conn) = addrs.iter().find_map(|a| {
         let key = (*a, sni.clone());
         let conn = w.pool.borrow_mut().take(&key)?;

@@ -11,21 +11,44 @@ use rustls::{ClientConfig, RootCertStore};
 
 use crate::tls::{certs, CertError};
 
-/// Gives the snapshot's client config, made on first need.
-pub type TlsConfigFn<'a> = &'a dyn Fn() -> Result<Arc<ClientConfig>, String>;
+/// Gives the client config of a snapshot (or of a stage presenting its
+/// own client certificate), made on first need.
+pub type TlsConfigFn<'a> = &'a dyn Fn() -> Result<ClientTls, String>;
+
+/// A client config and the client certificate it presents, if any.
+#[derive(Clone)]
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    /// The certificate's id (a stage's `clientCertificateId`): connections
+    /// made with it are pooled apart, so no other stage's call reuses one.
+    pub identity: Option<Arc<str>>,
+}
+
+/// The client certificate a config presents.
+pub enum Identity<'a> {
+    /// `[upstream] client_cert` and `client_key`: PEM files.
+    Files(&'a Path, &'a Path),
+    /// A management-API client certificate: its id and PEM texts.
+    Pem {
+        id: &'a str,
+        cert: &'a str,
+        key: &'a str,
+    },
+}
 
 /// How to reach one `https://` upstream.
 #[derive(Clone)]
 pub struct UpstreamTls {
     pub config: Arc<ClientConfig>,
     pub name: ServerName<'static>,
-    /// The name as the pool keys connections by it.
-    pub sni: Arc<str>,
+    /// What the pool keys connections by: the server name, and the client
+    /// certificate's id when one is presented.
+    pub pool_name: Arc<str>,
 }
 
 impl UpstreamTls {
     /// For the host of `authority` (`host[:port]`).
-    pub fn new(config: Arc<ClientConfig>, authority: &str) -> Result<UpstreamTls, String> {
+    pub fn new(tls: ClientTls, authority: &str) -> Result<UpstreamTls, String> {
         let host = match authority.rsplit_once(':') {
             Some((h, p)) if !p.contains(']') => h,
             _ => authority,
@@ -33,20 +56,25 @@ impl UpstreamTls {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host.to_string())
             .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))?;
+        let pool_name = match &tls.identity {
+            // A space never occurs in a server name.
+            Some(id) => format!("{host} {id}").into(),
+            None => host.into(),
+        };
         Ok(UpstreamTls {
-            config,
+            config: tls.config,
             name,
-            sni: host.into(),
+            pool_name,
         })
     }
 }
 
-/// The client config every `https://` upstream of a snapshot shares;
-/// `identity`: the client certificate and key for upstreams that ask.
+/// The client config `https://` upstreams share; `identity`: the client
+/// certificate and key for upstreams that ask.
 pub fn client_config(
     ca_file: Option<&Path>,
-    identity: Option<(&Path, &Path)>,
-) -> Result<Arc<ClientConfig>, CertError> {
+    identity: Option<Identity<'_>>,
+) -> Result<ClientTls, CertError> {
     let roots = match ca_file {
         Some(file) => certs::truststore(file)?,
         None => {
@@ -57,9 +85,9 @@ pub fn client_config(
         }
     };
     let builder = ClientConfig::builder().with_root_certificates(roots);
-    let mut config = match identity {
+    let mut config = match &identity {
         None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
+        Some(Identity::Files(cert, key)) => {
             let (chain, key) = certs::read_pair(cert, key)?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -68,7 +96,20 @@ pub fn client_config(
                     why: format!("unusable client certificate: {e}"),
                 })?
         }
+        Some(Identity::Pem { id, cert, key }) => {
+            let (chain, key) = certs::parse_pair(cert, key)
+                .map_err(|e| CertError::Tls(format!("client certificate {id}: {e}")))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| CertError::Tls(format!("client certificate {id}: {e}")))?
+        }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(ClientTls {
+        config: Arc::new(config),
+        identity: match identity {
+            Some(Identity::Pem { id, .. }) => Some(id.into()),
+            _ => None,
+        },
+    })
 }

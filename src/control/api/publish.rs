@@ -18,6 +18,7 @@ use super::model::{ApiDoc, Integration, MethodSetting, Stage, ThrottleSettings};
 use super::store::ControlStore;
 use std::path::Path;
 
+use crate::config::StageClientCertificate;
 use crate::config::{
     AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, DomainConfig, IntegrationConfig,
     MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod,
@@ -207,7 +208,10 @@ pub fn api_configs(
                 ));
                 continue;
             };
-            out.push(api_config(&doc, &deployed, &stage, state_dir, &mut skipped));
+            let presented = client_certificate(store, &stage, &mut skipped)?;
+            let mut c = api_config(&doc, &deployed, &stage, state_dir, &mut skipped);
+            present(&mut c, &presented);
+            out.push(c);
             // A canary: its deployment, with the stage's variables overridden,
             // serves percentTraffic of the stage's calls.
             let Some(k) = stage
@@ -230,6 +234,7 @@ pub fn api_configs(
             let mut s = stage.clone();
             s.variables.extend(k.stage_variable_overrides.clone());
             let mut c = api_config(&doc, &canary, &s, state_dir, &mut skipped);
+            present(&mut c, &presented);
             if k.use_stage_cache {
                 c.cache_of = Some(c.name.get_ref().clone());
             }
@@ -239,6 +244,40 @@ pub fn api_configs(
         }
     }
     Ok((out, skipped))
+}
+
+/// The client certificate a stage presents to its backends (its
+/// `clientCertificateId`), with its private key unsealed.
+fn client_certificate(
+    store: &ControlStore,
+    stage: &Stage,
+    skipped: &mut Vec<String>,
+) -> Result<Option<StageClientCertificate>, ApiError> {
+    let Some(id) = &stage.client_certificate_id else {
+        return Ok(None);
+    };
+    let cert: Option<super::client_certificates::ClientCertificate> =
+        store.client_certificate(id)?;
+    match (cert, store.client_certificate_key(id)?) {
+        (Some(cert), Some(key_pem)) => Ok(Some(StageClientCertificate {
+            id: id.clone(),
+            cert_pem: cert.pem_encoded_certificate,
+            key_pem,
+        })),
+        _ => {
+            skipped.push(format!(
+                "stage {}: client certificate {id} is gone; its backends get none",
+                stage.stage_name
+            ));
+            Ok(None)
+        }
+    }
+}
+
+fn present(c: &mut ApiConfig, cert: &Option<StageClientCertificate>) {
+    for s in c.stages.values_mut() {
+        s.client_certificate = cert.clone();
+    }
 }
 
 fn api_config(

@@ -49,7 +49,7 @@ impl HttpProxyIntegration {
         variables: &BTreeMap<String, String>,
         timeout_ms: u64,
         request_headers: &BTreeMap<String, String>,
-        tls: Option<&dyn Fn() -> Result<std::sync::Arc<rustls::ClientConfig>, String>>,
+        tls: Option<crate::upstream::tls::TlsConfigFn<'_>>,
         resolve: Resolve<'_>,
     ) -> Result<Self, String> {
         let var = |v: &str| {
