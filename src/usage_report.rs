@@ -72,25 +72,35 @@ pub fn report(
         let mut pairs = Vec::new();
         let mut sent = Vec::new();
         let mut used_in_period = 0u64;
+        let mut adjust = 0i64;
         let mut period = None;
         let mut d = since;
         while d <= to {
             let u = days.get(&(k.to_string(), d)).copied().unwrap_or_default();
-            let remaining = p.quota.map(|q| {
-                let (start, _) = period_of(q.period, d);
-                if period != Some(start) {
-                    period = Some(start);
-                    used_in_period = 0;
+            let remaining = match p.quota {
+                None => None,
+                Some(q) => {
+                    let (start, _) = period_of(q.period, d);
+                    if period != Some(start) {
+                        period = Some(start);
+                        used_in_period = 0;
+                        // UpdateUsage's adjustment of this period, if any.
+                        adjust = match store {
+                            Some(s) => s.quota_adjust(plan, k, start)?,
+                            None => 0,
+                        };
+                    }
+                    used_in_period += u.calls;
+                    let first = first_day.map(|f| period_of(q.period, f).0);
+                    let limit = if first == Some(start) {
+                        q.limit.saturating_sub(q.offset)
+                    } else {
+                        q.limit
+                    };
+                    let used = used_in_period as i128 + i128::from(adjust);
+                    Some((limit as i128 - used).clamp(0, i128::from(u64::MAX)) as u64)
                 }
-                used_in_period += u.calls;
-                let first = first_day.map(|f| period_of(q.period, f).0);
-                let limit = if first == Some(start) {
-                    q.limit.saturating_sub(q.offset)
-                } else {
-                    q.limit
-                };
-                limit.saturating_sub(used_in_period)
-            });
+            };
             if d >= from {
                 pairs.push(json!([u.calls, remaining]));
                 sent.push(json!(u.bytes));

@@ -73,6 +73,7 @@ const IMPLEMENTED: &[&str] = &[
     "GetUsagePlanKey",
     "DeleteUsagePlanKey",
     "GetUsage",
+    "UpdateUsage",
     "GetSdkTypes",
     "GetSdkType",
     "GetSdk",

@@ -14,7 +14,9 @@ use super::error::ServerError;
 use super::state::Store;
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
-use crate::throttle::{period_of, Calendar, Recatalog, Reconciler, Report, UsageDelta};
+use crate::throttle::{
+    period_of, Calendar, Recatalog, Reconciler, Report, SetRemaining, UsageDelta,
+};
 
 /// The reconciler's thread and the store's, stopped together once the
 /// workers are gone.
@@ -28,6 +30,8 @@ pub struct Reconciling {
 pub struct Inputs {
     pub reports: Receiver<Report>,
     pub recatalogs: Receiver<Recatalog>,
+    /// UpdateUsage's changes of a key's remaining quota.
+    pub sets: Receiver<SetRemaining>,
 }
 
 /// Starts the store thread (with a store) and the reconciler, which leases
@@ -57,6 +61,7 @@ pub fn start(
                 flush_every,
                 inputs.reports,
                 inputs.recatalogs,
+                inputs.sets,
                 stopped,
                 |w, leases| {
                     let _ = mailboxes[w].send(Msg::Leases(leases));
@@ -101,14 +106,18 @@ pub fn reconciler(
     let calendar = Calendar::from_env()?;
     let today = calendar.today();
     let mut state = Vec::new();
+    let mut adjusts = Vec::new();
     for m in &snapshot.catalog.meters {
         let (Some(q), Some(store)) = (m.quota, store) else {
             state.push((today, 0));
+            adjusts.push(0);
             continue;
         };
         let first_day = store.plan_first_day(&m.plan, today)?;
-        let used = store.calls_since(&m.plan, &m.key_id, period_of(q.period, today).0)?;
+        let period = period_of(q.period, today).0;
+        let used = store.calls_since(&m.plan, &m.key_id, period)?;
         state.push((today.min(first_day), used));
+        adjusts.push(store.quota_adjust(&m.plan, &m.key_id, period)?);
     }
     let mut i = 0;
     let mut r = Reconciler::new(snapshot.catalog.clone(), workers, tick, today, |_| {
@@ -117,6 +126,11 @@ pub fn reconciler(
     })
     .numbered(snapshot.catalog_gen)
     .on(calendar);
+    let mut j = 0;
+    r = r.adjusted(|_| {
+        j += 1;
+        adjusts[j - 1]
+    });
     let mut leases = vec![Vec::new(); workers];
     r.tick(0.0, today, &mut leases);
     Ok((r, leases))

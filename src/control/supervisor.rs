@@ -138,10 +138,13 @@ fn start_workers(
     let pool = Workers::start(config, per_worker, snapshot, shared);
     let (recatalogs, recatalogs_rx) = unbounded();
     deployed.attach(pool.mailboxes.clone(), recatalogs);
+    let (sets, sets_rx) = unbounded();
+    deployed.attach_quota(sets);
     let flush_every = Duration::from_millis(config.state.flush_ms.max(1));
     let inputs = Inputs {
         reports: reports_rx,
         recatalogs: recatalogs_rx,
+        sets: sets_rx,
     };
     let mailboxes = pool.mailboxes.clone();
     let usage = reconcile::start(reconciler, tick, flush_every, inputs, mailboxes, store);

@@ -29,6 +29,9 @@ pub enum Msg {
     Snapshot(Arc<Snapshot>, Sender<()>, Option<Vec<Instruction>>),
     /// Token and quota leases from the reconciler.
     Leases(Vec<Instruction>),
+    /// Report what was spent now, apply these leases, then say so
+    /// (UpdateUsage: before and after the reconciler sets a quota).
+    Sync(Option<Vec<Instruction>>, Sender<()>),
     /// Empty this worker's shard of a stage cache, then say so.
     FlushCache(usize, Sender<()>),
     /// Forget the Lambda authorizer decisions of this API id, then say so.
@@ -223,6 +226,14 @@ impl Shard {
                     for l in leases {
                         local.apply(l);
                     }
+                }
+                Msg::Sync(leases, done) => {
+                    self.report();
+                    let mut local = self.throttle.borrow_mut();
+                    for l in leases.into_iter().flatten() {
+                        local.apply(l);
+                    }
+                    let _ = done.send(());
                 }
                 Msg::FlushCache(stage, done) => {
                     self.caches.borrow_mut().flush(stage);

@@ -23,5 +23,7 @@ pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCO
 pub use lease::{Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};
-pub use reconciler::{Instruction, Recatalog, Reconciler, Report, UsageDelta};
+pub use reconciler::{
+    Instruction, Recatalog, Reconciler, RemainingSet, Report, SetRemaining, UsageDelta,
+};
 pub use shared::{is_shared, monotonic_ns, Cells, SHARE_TOKENS};

@@ -54,6 +54,9 @@ pub struct QuotaLease {
     holders: Holders,
     /// Workers were told the quota is used up this period.
     exhausted: bool,
+    /// Added to `used` this period (UpdateUsage: a key's remaining quota
+    /// set by hand); negative extends the quota beyond the limit.
+    pub adjust: i64,
 }
 
 impl QuotaLease {
@@ -73,6 +76,7 @@ impl QuotaLease {
             epoch: 1,
             holders: Holders::new(n),
             exhausted: false,
+            adjust: 0,
         }
     }
 
@@ -91,7 +95,20 @@ impl QuotaLease {
     }
 
     pub fn remaining(&self) -> u64 {
-        self.limit().saturating_sub(self.used)
+        let used = self.used as i128 + i128::from(self.adjust);
+        (self.limit() as i128 - used).clamp(0, i128::from(u64::MAX)) as u64
+    }
+
+    /// Sets what remains this period to `n` (UpdateUsage): every lease is
+    /// void (a new epoch, as at a new period, so workers drop what they
+    /// hold); the adjustment to `used` that gives `n`, to store.
+    pub fn set_remaining(&mut self, n: u64) -> i64 {
+        let target = self.limit() as i128 - n as i128 - self.used as i128;
+        self.adjust = target.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        self.epoch += 1;
+        self.holders.forget_leases();
+        self.exhausted = false;
+        self.adjust
     }
 
     /// A report from a worker, for the lease of `epoch`. Spending under an
@@ -113,6 +130,7 @@ impl QuotaLease {
         }
         self.period = period_of(self.config.period, today);
         self.used = 0;
+        self.adjust = 0;
         self.epoch += 1;
         self.holders.forget_leases();
         self.exhausted = false;
@@ -259,5 +277,38 @@ mod tests {
         let today = d("2026-11-25");
         let q = QuotaLease::new(quota(10, QuotaPeriod::Month, 0), today, today, 6, 2);
         assert_eq!(q.remaining(), 4);
+    }
+
+    #[test]
+    fn set_remaining_admits_exactly_n_more_and_ends_with_the_period() {
+        let today = d("2026-11-25");
+        let mut q = QuotaLease::new(quota(5, QuotaPeriod::Day, 0), today, today, 0, 2);
+        let mut w = [(0u64, 0u64); 2];
+        for _ in 0..10 {
+            tick(&mut q, &mut w);
+            spend(&mut q, &mut w, 0, 1);
+        }
+        assert_eq!((q.used, q.remaining()), (5, 0));
+        let epoch = q.epoch;
+        assert_eq!(q.set_remaining(3), -3);
+        assert_eq!(q.epoch, epoch + 1, "old leases are void");
+        w = [(0, 0); 2];
+        let mut admitted = 0;
+        for _ in 0..20 {
+            tick(&mut q, &mut w);
+            admitted += spend(&mut q, &mut w, 1, 1);
+        }
+        assert_eq!(admitted, 3);
+        assert_eq!(q.set_remaining(0), -3);
+        assert_eq!(q.remaining(), 0);
+        // More than the limit: an extension.
+        q.set_remaining(9);
+        assert_eq!(q.remaining(), 9);
+        assert!(q.roll(d("2026-11-26")));
+        assert_eq!(
+            (q.adjust, q.remaining()),
+            (0, 5),
+            "a new period starts afresh"
+        );
     }
 }

@@ -65,6 +65,22 @@ pub struct Recatalog {
     pub reply: crossbeam_channel::Sender<Vec<Vec<Instruction>>>,
 }
 
+/// UpdateUsage: what remains of `key_id`'s quota in `plan` this period is
+/// set to `remaining`. Answered with the period's first day, the adjustment
+/// to store and each worker's new leases (`None`: no such quota).
+pub struct SetRemaining {
+    pub plan: String,
+    pub key_id: String,
+    pub remaining: u64,
+    pub reply: crossbeam_channel::Sender<Option<RemainingSet>>,
+}
+
+pub struct RemainingSet {
+    pub period: NaiveDate,
+    pub adjust: i64,
+    pub leases: Vec<Vec<Instruction>>,
+}
+
 /// Calls and bytes of one key in one plan on one UTC day, to add to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDelta {
@@ -177,8 +193,11 @@ impl Reconciler {
                             .then_some(l.as_ref())
                             .flatten()
                     });
-                let (first_day, used) = old.map_or((today, 0), |l| (l.first_day(), l.used));
-                Some(QuotaLease::new(q, first_day, today, used, self.workers))
+                let (first_day, used, adjust) =
+                    old.map_or((today, 0, 0), |l| (l.first_day(), l.used, l.adjust));
+                let mut lease = QuotaLease::new(q, first_day, today, used, self.workers);
+                lease.adjust = adjust;
+                Some(lease)
             })
             .collect();
         let old = std::mem::replace(&mut self.catalog, catalog);
@@ -190,6 +209,44 @@ impl Reconciler {
         let mut out = vec![Vec::new(); self.workers];
         self.tick(0.0, today, &mut out);
         out
+    }
+
+    /// Adjustments read from the store at start, by meter.
+    pub fn adjusted(mut self, mut adjust: impl FnMut(&super::MeterSpec) -> i64) -> Reconciler {
+        for (m, q) in self.catalog.meters.iter().zip(&mut self.quotas) {
+            if let Some(q) = q {
+                q.adjust = adjust(m);
+            }
+        }
+        self
+    }
+
+    /// Sets what remains of a key's quota this period (UpdateUsage); the
+    /// workers' reports up to now must have been heard. Every lease of that
+    /// quota is void; the new ones are in the answer.
+    pub fn set_remaining(
+        &mut self,
+        plan: &str,
+        key_id: &str,
+        remaining: u64,
+        today: NaiveDate,
+    ) -> Option<RemainingSet> {
+        let i = self
+            .catalog
+            .meters
+            .iter()
+            .position(|m| m.plan == plan && m.key_id == key_id && m.quota.is_some())?;
+        let q = self.quotas[i].as_mut()?;
+        q.roll(today);
+        let adjust = q.set_remaining(remaining);
+        let period = q.period.0;
+        let mut leases = vec![Vec::new(); self.workers];
+        self.tick(0.0, today, &mut leases);
+        Some(RemainingSet {
+            period,
+            adjust,
+            leases,
+        })
     }
 
     pub fn handle(&mut self, r: &Report, today: NaiveDate) {
@@ -302,6 +359,7 @@ impl Reconciler {
         flush_every: Duration,
         reports: Receiver<Report>,
         recatalogs: Receiver<Recatalog>,
+        sets: Receiver<SetRemaining>,
         stop: Receiver<()>,
         send: impl Fn(usize, Vec<Instruction>),
         mut flush: impl FnMut(Vec<UsageDelta>),
@@ -320,6 +378,14 @@ impl Reconciler {
                 recv(recatalogs) -> r => if let Ok(r) = r {
                     let leases = self.recatalog(r.catalog, r.generation, tick, self.calendar.today());
                     let _ = r.reply.send(leases);
+                },
+                recv(sets) -> r => if let Ok(r) = r {
+                    // Reports the workers sent before this came count first.
+                    for report in reports.try_iter() {
+                        self.handle(&report, self.calendar.today());
+                    }
+                    let today = self.calendar.today();
+                    let _ = r.reply.send(self.set_remaining(&r.plan, &r.key_id, r.remaining, today));
                 },
                 recv(stop) -> _ => break,
                 default(wait) => {}

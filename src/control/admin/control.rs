@@ -169,6 +169,7 @@ impl Owner {
             return (e.status(), e.body());
         };
         control.set_view(self.deployed.config(), self.deployed.file_loaded_at());
+        control.set_deployed(self.deployed.clone());
         let answer = control.handle(method, path, query, body);
         if answer.0 < 300 && name == "FlushStageCache" {
             let param = |n: &str| {

@@ -279,6 +279,84 @@ impl ControlPlane {
         Ok((200, usage))
     }
 
+    /// UpdateUsage: `replace /remaining N` sets what remains of a key's
+    /// quota this period to N, live on the data plane and kept in the usage
+    /// store (as an adjustment of the period's used calls); answered with
+    /// the key's usage this period, as GetUsage.
+    pub(super) fn update_usage(&mut self, c: &Call<'_>) -> Reply {
+        let p = self.plan(c)?;
+        let key = c.param("keyId").to_string();
+        let known =
+            self.store.key(&key)?.is_some() || self.view.api_keys.iter().any(|k| k.id() == key);
+        if !known {
+            return Err(not_found_key(&key));
+        }
+        if !self.keys_of_plan(&p)?.iter().any(|k| k.id == key) {
+            return Err(ApiError::BadRequest(format!(
+                "API Key {key} is not associated with usage plan {}",
+                p.id
+            )));
+        }
+        let ops = super::patch::operations(&c.body)?;
+        let mut remaining = None;
+        for op in &ops {
+            if op.op != "replace" || op.path != "/remaining" {
+                return Err(op.unsupported(&["replace /remaining"]));
+            }
+            let v = op.value()?;
+            remaining = Some(v.parse::<u64>().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "Invalid remaining '{v}': a whole number of calls, 0 or more"
+                ))
+            })?);
+        }
+        let Some(remaining) = remaining else {
+            return Err(ApiError::BadRequest(
+                "Invalid patch operations: 'replace /remaining' is required".into(),
+            ));
+        };
+        let set = match &self.deployed {
+            Some(d) => d
+                .set_remaining(&p.id, &key, remaining)
+                .map_err(ApiError::Internal)?,
+            None => None,
+        };
+        let Some((period, adjust)) = set else {
+            return Err(ApiError::BadRequest(format!(
+                "Usage plan {} has no quota for API Key {key} to update",
+                p.id
+            )));
+        };
+        let internal = |e: crate::control::state::StoreError| ApiError::Internal(e.to_string());
+        let state_key =
+            crate::control::state::state_key::installed_or_load(&crate::config::StateConfig {
+                dir: self.state_dir.clone(),
+                ..Default::default()
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let store =
+            crate::control::state::Store::open(&self.state_dir, state_key).map_err(internal)?;
+        store
+            .set_quota_adjust(&p.id, &key, period, adjust)
+            .map_err(internal)?;
+        let today = crate::throttle::Calendar::from_env()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .today();
+        let mut usage = crate::usage_report::report(
+            &self.view,
+            Some(&store),
+            &p.id,
+            Some(&key),
+            period,
+            today.max(period),
+        )
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
+            usage["values"] = items;
+        }
+        Ok((200, usage))
+    }
+
     /// A key the call names: stored, or (read-only) from the config file.
     fn key(&self, c: &Call<'_>) -> Result<ApiKey, ApiError> {
         let id = c.param("api_Key");

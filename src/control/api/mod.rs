@@ -62,6 +62,8 @@ pub struct ControlPlane {
     /// The whole config the data plane serves, as of this call (GetUsage
     /// reads plans and keys from it).
     view: crate::config::Config,
+    /// What the data plane serves (UpdateUsage sets a quota there live).
+    deployed: Option<std::sync::Arc<crate::control::publisher::Deployed>>,
 }
 
 /// One management call, parsed.
@@ -89,6 +91,7 @@ impl ControlPlane {
             ids: Ids::seeded(),
             state_dir: state_dir.to_path_buf(),
             view: crate::config::Config::default(),
+            deployed: None,
         })
     }
 
@@ -105,6 +108,11 @@ impl ControlPlane {
                 .collect(),
         );
         self.view = config;
+    }
+
+    /// Where UpdateUsage sets a key's remaining quota live.
+    pub fn set_deployed(&mut self, deployed: std::sync::Arc<crate::control::publisher::Deployed>) {
+        self.deployed = Some(deployed);
     }
 
     /// The deployed stages as API definitions for the snapshot, and what
@@ -238,6 +246,7 @@ impl ControlPlane {
             "GetUsagePlanKey" => self.get_usage_plan_key(c),
             "DeleteUsagePlanKey" => self.delete_usage_plan_key(c),
             "GetUsage" => self.get_usage(c),
+            "UpdateUsage" => self.update_usage(c),
             "GetSdkTypes" => self.get_sdk_types(c),
             "GetSdkType" => self.get_sdk_type(c),
             "GetSdk" => self.get_sdk(c),

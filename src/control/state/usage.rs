@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE TABLE IF NOT EXISTS plans (name TEXT PRIMARY KEY, first_day TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS generated_keys (key_id TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quota_adjust (
+    plan TEXT NOT NULL, key_id TEXT NOT NULL, period TEXT NOT NULL, adjust INTEGER NOT NULL,
+    PRIMARY KEY (plan, key_id, period)
+);
 ";
 
 impl Store {
@@ -203,6 +207,47 @@ impl Store {
             )
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
+    }
+
+    /// Sets what is added to `key_id`'s calls in `plan` in the quota period
+    /// starting `period` (UpdateUsage).
+    pub fn set_quota_adjust(
+        &self,
+        plan: &str,
+        key_id: &str,
+        period: NaiveDate,
+        adjust: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO quota_adjust (plan, key_id, period, adjust) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (plan, key_id, period) DO UPDATE SET adjust = excluded.adjust",
+                params![plan, key_id, period.to_string(), adjust],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What is added to `key_id`'s calls in `plan` in the period starting
+    /// `period` (0 if nothing, or a store from before adjustments).
+    pub fn quota_adjust(
+        &self,
+        plan: &str,
+        key_id: &str,
+        period: NaiveDate,
+    ) -> Result<i64, StoreError> {
+        let q = self.conn.query_row(
+            "SELECT adjust FROM quota_adjust WHERE plan = ?1 AND key_id = ?2 AND period = ?3",
+            params![plan, key_id, period.to_string()],
+            |row| row.get::<_, i64>(0),
+        );
+        match q {
+            Ok(n) => Ok(n),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(0),
+            // Read-only beside a store opened before the table existed.
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => Ok(0),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// The day `plan` was first seen, recording `today` if it is new.
@@ -438,6 +483,24 @@ mod tests {
             s.plan_first_day("gold", day.succ_opt().unwrap()).unwrap(),
             day
         );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn quota_adjustments_are_per_period_replaced_and_kept() {
+        let d = dir();
+        let day: NaiveDate = "2026-11-25".parse().unwrap();
+        {
+            let s = Store::open(&d, key(1)).unwrap();
+            assert_eq!(s.quota_adjust("gold", "alice", day).unwrap(), 0);
+            s.set_quota_adjust("gold", "alice", day, 4).unwrap();
+            s.set_quota_adjust("gold", "alice", day, -3).unwrap();
+        }
+        let s = Store::open_read_only(&d).unwrap();
+        assert_eq!(s.quota_adjust("gold", "alice", day).unwrap(), -3);
+        assert_eq!(s.quota_adjust("gold", "bob", day).unwrap(), 0);
+        let next = day.succ_opt().unwrap();
+        assert_eq!(s.quota_adjust("gold", "alice", next).unwrap(), 0);
         let _ = std::fs::remove_dir_all(&d);
     }
 }
