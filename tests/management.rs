@@ -123,6 +123,17 @@ const IMPLEMENTED: &[&str] = &[
     "UpdateAuthorizer",
     "DeleteAuthorizer",
     "FlushStageAuthorizersCache",
+    "CreateDocumentationPart",
+    "GetDocumentationPart",
+    "GetDocumentationParts",
+    "UpdateDocumentationPart",
+    "DeleteDocumentationPart",
+    "ImportDocumentationParts",
+    "CreateDocumentationVersion",
+    "GetDocumentationVersion",
+    "GetDocumentationVersions",
+    "UpdateDocumentationVersion",
+    "DeleteDocumentationVersion",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -55,8 +55,20 @@ pub struct Version {
     pub created_date: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing)]
+    /// Stored, not part of the answer (see `Version::shape`).
+    #[serde(default)]
     pub parts: Vec<Part>,
+}
+
+impl Version {
+    /// AWS's DocumentationVersion.
+    fn shape(&self) -> Value {
+        let mut v = json!({ "version": self.version, "createdDate": self.created_date });
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        v
+    }
 }
 
 const TYPES: &[&str] = &[
@@ -253,7 +265,10 @@ impl ControlPlane {
                         .is_some_and(|pn| pn.contains(n.as_str()))
                 })
             })
-            .filter(|p| path.as_ref().is_none_or(|x| p.location.path.as_ref() == Some(x)))
+            .filter(|p| {
+                path.as_ref()
+                    .is_none_or(|x| p.location.path.as_ref() == Some(x))
+            })
             .filter(|p| documented.is_none_or(|d| has_content(p) == d))
             .collect();
         let (item, position) = page(all, c)?;
@@ -271,8 +286,7 @@ impl ControlPlane {
         for op in &ops {
             match (op.op.as_str(), op.path.as_str()) {
                 ("replace", "/properties") => {
-                    doc.documentation.parts[i].properties =
-                        properties(Some(&json!(op.value()?)))?;
+                    doc.documentation.parts[i].properties = properties(Some(&json!(op.value()?)))?;
                 }
                 _ => return Err(op.unsupported(&["/properties"])),
             }
@@ -367,18 +381,24 @@ impl ControlPlane {
             s.last_updated_date = c.now;
             self.store.put_stage(&doc.api.id, &s)?;
         }
-        Ok((201, json!(v)))
+        Ok((201, v.shape()))
     }
 
     pub(super) fn get_documentation_version(&mut self, c: &Call<'_>) -> Reply {
         let doc = self.api(c)?;
         let i = version_index(&doc, c.param("doc_version"))?;
-        Ok((200, json!(doc.documentation.versions[i])))
+        Ok((200, doc.documentation.versions[i].shape()))
     }
 
     pub(super) fn get_documentation_versions(&mut self, c: &Call<'_>) -> Reply {
         let doc = self.api(c)?;
-        let (item, position) = page(doc.documentation.versions, c)?;
+        let all: Vec<Value> = doc
+            .documentation
+            .versions
+            .iter()
+            .map(Version::shape)
+            .collect();
+        let (item, position) = page(all, c)?;
         let mut out = json!({ "item": item });
         if let Some(p) = position {
             out["position"] = json!(p);
@@ -399,7 +419,7 @@ impl ControlPlane {
             }
         }
         self.store.put_api(&doc)?;
-        Ok((200, json!(doc.documentation.versions[i])))
+        Ok((200, doc.documentation.versions[i].shape()))
     }
 
     /// A version a stage is associated with is not deleted.
@@ -520,12 +540,8 @@ pub(super) fn import_openapi(doc: &mut ApiDoc, d: &Value, ids: &mut Ids, now: i6
 /// documentation version's parts, else the API's parts as they are now
 /// (without a version); `None` when there are none.
 pub(super) fn export_openapi(doc: &ApiDoc, stage_version: Option<&str>) -> Option<Value> {
-    let version = stage_version.and_then(|v| {
-        doc.documentation
-            .versions
-            .iter()
-            .find(|x| x.version == v)
-    });
+    let version =
+        stage_version.and_then(|v| doc.documentation.versions.iter().find(|x| x.version == v));
     let parts = version.map_or(&doc.documentation.parts, |v| &v.parts);
     if parts.is_empty() && version.is_none() {
         return None;
@@ -533,10 +549,7 @@ pub(super) fn export_openapi(doc: &ApiDoc, stage_version: Option<&str>) -> Optio
     let mut out = Map::new();
     if let Some(v) = version {
         out.insert("version".into(), json!(v.version));
-        out.insert(
-            "createdDate".into(),
-            json!(rfc3339(v.created_date)),
-        );
+        out.insert("createdDate".into(), json!(rfc3339(v.created_date)));
     }
     let parts: Vec<Value> = parts
         .iter()

@@ -6,8 +6,8 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
-mod base_path_mappings;
 mod authorizers;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
 mod documentation;
@@ -147,10 +147,12 @@ impl ControlPlane {
             match serde_json::from_slice(body) {
                 Ok(v) => v,
                 // OpenAPI documents also come as YAML.
-                Err(_) if matches!(
-                    m.name,
-                    "ImportRestApi" | "PutRestApi" | "ImportDocumentationParts"
-                ) => {
+                Err(_)
+                    if matches!(
+                        m.name,
+                        "ImportRestApi" | "PutRestApi" | "ImportDocumentationParts"
+                    ) =>
+                {
                     match serde_yaml_ng::from_slice::<Value>(body) {
                         Ok(v) => v,
                         Err(e) => {
