@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::model::ApiDoc;
+use super::model::{ApiDoc, Page};
 use super::{page, Call, ControlPlane, Ids, Reply};
 
 /// The parts of an API and its versions.
@@ -272,11 +272,7 @@ impl ControlPlane {
             .filter(|p| documented.is_none_or(|d| has_content(p) == d))
             .collect();
         let (item, position) = page(all, c)?;
-        let mut out = json!({ "item": item });
-        if let Some(p) = position {
-            out["position"] = json!(p);
-        }
-        Ok((200, out))
+        Ok((200, json!(Page { position, item })))
     }
 
     pub(super) fn update_documentation_part(&mut self, c: &Call<'_>) -> Reply {
@@ -399,11 +395,7 @@ impl ControlPlane {
             .map(Version::shape)
             .collect();
         let (item, position) = page(all, c)?;
-        let mut out = json!({ "item": item });
-        if let Some(p) = position {
-            out["position"] = json!(p);
-        }
-        Ok((200, out))
+        Ok((200, json!(Page { position, item })))
     }
 
     pub(super) fn update_documentation_version(&mut self, c: &Call<'_>) -> Reply {
