@@ -128,6 +128,17 @@ const IMPLEMENTED: &[&str] = &[
     "GetDomainNameAccessAssociations",
     "DeleteDomainNameAccessAssociation",
     "RejectDomainNameAccessAssociation",
+    "CreateDocumentationPart",
+    "GetDocumentationPart",
+    "GetDocumentationParts",
+    "UpdateDocumentationPart",
+    "DeleteDocumentationPart",
+    "ImportDocumentationParts",
+    "CreateDocumentationVersion",
+    "GetDocumentationVersion",
+    "GetDocumentationVersions",
+    "UpdateDocumentationVersion",
+    "DeleteDocumentationVersion",
 ];
 
 /// A config with no gateway API and the admin token set.

@@ -57,6 +57,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
         request_validators: Vec::new(),
         gateway_responses: Default::default(),
         authorizers: Vec::new(),
+        documentation: Default::default(),
     };
     for route in &api.routes {
         let key = route.key();
@@ -112,6 +113,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
                 canary_settings: None,
                 tracing_enabled: false,
                 client_certificate_id: None,
+                documentation_version: None,
                 tags: BTreeMap::new(),
                 created_date: loaded_at,
                 last_updated_date: loaded_at,

@@ -11,6 +11,7 @@ mod base_path_mappings;
 mod client_certificates;
 mod deployments;
 mod domain_access;
+mod documentation;
 mod domain_names;
 mod error;
 mod file_apis;
@@ -155,7 +156,12 @@ impl ControlPlane {
             match serde_json::from_slice(body) {
                 Ok(v) => v,
                 // OpenAPI documents also come as YAML.
-                Err(_) if matches!(m.name, "ImportRestApi" | "PutRestApi") => {
+                Err(_)
+                    if matches!(
+                        m.name,
+                        "ImportRestApi" | "PutRestApi" | "ImportDocumentationParts"
+                    ) =>
+                {
                     match serde_yaml_ng::from_slice::<Value>(body) {
                         Ok(v) => v,
                         Err(e) => {
@@ -301,6 +307,17 @@ impl ControlPlane {
             "UpdateAuthorizer" => self.update_authorizer(c),
             "DeleteAuthorizer" => self.delete_authorizer(c),
             "FlushStageAuthorizersCache" => self.flush_stage_authorizers_cache(c),
+            "CreateDocumentationPart" => self.create_documentation_part(c),
+            "GetDocumentationPart" => self.get_documentation_part(c),
+            "GetDocumentationParts" => self.get_documentation_parts(c),
+            "UpdateDocumentationPart" => self.update_documentation_part(c),
+            "DeleteDocumentationPart" => self.delete_documentation_part(c),
+            "ImportDocumentationParts" => self.import_documentation_parts(c),
+            "CreateDocumentationVersion" => self.create_documentation_version(c),
+            "GetDocumentationVersion" => self.get_documentation_version(c),
+            "GetDocumentationVersions" => self.get_documentation_versions(c),
+            "UpdateDocumentationVersion" => self.update_documentation_version(c),
+            "DeleteDocumentationVersion" => self.delete_documentation_version(c),
             name => Err(ApiError::NotImplemented(format!(
                 "portico does not implement the {name} operation"
             ))),

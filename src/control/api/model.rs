@@ -142,6 +142,9 @@ pub struct ApiDoc {
     /// See `authorizers.rs`.
     #[serde(default)]
     pub authorizers: Vec<Authorizer>,
+    /// Its documentation parts and versions: see `documentation.rs`.
+    #[serde(default)]
+    pub documentation: super::documentation::Documentation,
 }
 
 /// A customised gateway response, as stored (AWS's shape less the type,
@@ -421,6 +424,9 @@ pub struct Stage {
     /// The client certificate presented to HTTP backends (UpdateStage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate_id: Option<String>,
+    /// The documentation version it is associated with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation_version: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     pub created_date: i64,

@@ -51,10 +51,12 @@ impl ControlPlane {
             request_validators: Vec::new(),
             gateway_responses: Default::default(),
             authorizers: Vec::new(),
+            documentation: Default::default(),
         };
         doc.resources
             .push(Resource::root(doc.api.root_resource_id.clone()));
         self.apply_document(&mut doc, &c.body)?;
+        super::documentation::import_openapi(&mut doc, &c.body, &mut self.ids, c.now);
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))
     }
@@ -84,6 +86,7 @@ impl ControlPlane {
             }
         }
         self.apply_document(&mut doc, &c.body)?;
+        super::documentation::import_openapi(&mut doc, &c.body, &mut self.ids, c.now);
         self.store.put_api(&doc)?;
         Ok((200, json!(doc.api)))
     }
@@ -114,6 +117,17 @@ impl ControlPlane {
                 )))
             }
         };
+        let mut doc = doc;
+        let with_documentation = extensions
+            .iter()
+            .any(|e| e == "documentation" || e == "apigateway");
+        let parts = match stage.documentation_version.as_deref() {
+            Some(v) => super::documentation::export_openapi(&api, Some(v)),
+            None => super::documentation::export_openapi(&deployed, None),
+        };
+        if let (true, Some(x), Some(o)) = (with_documentation, parts, doc.as_object_mut()) {
+            o.insert("x-amazon-apigateway-documentation".into(), x);
+        }
         Ok((200, doc))
     }
 

@@ -54,6 +54,7 @@ impl ControlPlane {
             request_validators: Vec::new(),
             gateway_responses: Default::default(),
             authorizers: Vec::new(),
+            documentation: Default::default(),
         };
         self.store.put_api(&doc)?;
         Ok((201, json!(doc.api)))

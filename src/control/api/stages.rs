@@ -18,6 +18,7 @@ const STAGE_PATHS: &[&str] = &[
     "/deploymentId",
     "/description",
     "/clientCertificateId",
+    "/documentationVersion",
     "/variables/{name}",
     "/cacheClusterEnabled",
     "/cacheClusterSize",
@@ -79,6 +80,7 @@ impl ControlPlane {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             client_certificate_id: None,
+            documentation_version: c.str("documentationVersion"),
             tags: super::tags::given(c)?,
             created_date: c.now,
             last_updated_date: c.now,
@@ -169,6 +171,9 @@ impl ControlPlane {
                 s.deployment_id = d.to_string();
             }
             ("replace", ["description"]) => s.description = op.value.clone(),
+            ("replace", ["documentationVersion"]) => {
+                s.documentation_version = op.value.clone().filter(|v| !v.is_empty())
+            }
             ("replace", ["clientCertificateId"]) => {
                 s.client_certificate_id = match op.value.as_deref() {
                     None | Some("") => None,
