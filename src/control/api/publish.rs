@@ -241,7 +241,7 @@ pub fn api_configs(
     Ok((out, skipped))
 }
 
-fn api_config(
+pub(super) fn api_config(
     doc: &ApiDoc,
     deployed: &ApiDoc,
     stage: &Stage,
