@@ -57,7 +57,13 @@ fn method(srv: &mut Server, api: &str, rid: &str, verb: &str, method: Value, int
     let responses = integration.get("responses").cloned();
     let mut integration = integration;
     integration.as_object_mut().unwrap().remove("responses");
-    ok(srv, "PUT", &format!("{base}/integration"), Some(integration), 201);
+    ok(
+        srv,
+        "PUT",
+        &format!("{base}/integration"),
+        Some(integration),
+        201,
+    );
     for (status, r) in responses.iter().flat_map(|r| r.as_object().unwrap()) {
         let path = format!("{base}/integration/responses/{status}");
         ok(srv, "PUT", &path, Some(r.clone()), 201);
@@ -89,13 +95,33 @@ fn mock_method_answers_with_the_output_shape_and_log() {
     let mut srv = server();
     let (api, root) = new_api(&mut srv);
     let pets = resource(&mut srv, &api, &root, "pets");
-    method(&mut srv, &api, &pets, "GET", json!({}), mock(200, r#"{"pets": 3}"#));
+    method(
+        &mut srv,
+        &api,
+        &pets,
+        "GET",
+        json!({}),
+        mock(200, r#"{"pets": 3}"#),
+    );
     // Never deployed: the method as it is now is invoked.
-    let r = invoke(&mut srv, &api, &pets, "GET", json!({ "pathWithQueryString": "/pets" }));
+    let r = invoke(
+        &mut srv,
+        &api,
+        &pets,
+        "GET",
+        json!({ "pathWithQueryString": "/pets" }),
+    );
     let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["body", "headers", "latency", "log", "multiValueHeaders", "status"],
+        [
+            "body",
+            "headers",
+            "latency",
+            "log",
+            "multiValueHeaders",
+            "status"
+        ],
         "{r}"
     );
     assert_eq!(r["status"], 200, "{r}");
@@ -138,8 +164,21 @@ fn mock_status_other_than_200() {
     let mut srv = server();
     let (api, root) = new_api(&mut srv);
     let gone = resource(&mut srv, &api, &root, "gone");
-    method(&mut srv, &api, &gone, "DELETE", json!({}), mock(404, r#"{"m":"no"}"#));
-    let r = invoke(&mut srv, &api, &gone, "DELETE", json!({ "pathWithQueryString": "/gone" }));
+    method(
+        &mut srv,
+        &api,
+        &gone,
+        "DELETE",
+        json!({}),
+        mock(404, r#"{"m":"no"}"#),
+    );
+    let r = invoke(
+        &mut srv,
+        &api,
+        &gone,
+        "DELETE",
+        json!({ "pathWithQueryString": "/gone" }),
+    );
     assert_eq!(r["status"], 404, "{r}");
     let log = r["log"].as_str().unwrap();
     assert!(log.contains("Method completed with status: 404"), "{log}");
@@ -151,7 +190,11 @@ fn http_proxy_with_path_params_query_headers_body_and_stage_variables() {
     let up = Upstream::start(|req| {
         Reply::Send(http_response(
             201,
-            &[("x-up", "yes"), ("set-cookie", "a=1"), ("set-cookie", "b=2")],
+            &[
+                ("x-up", "yes"),
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+            ],
             format!("{} {}", req.method, req.target).as_bytes(),
         ))
     });
@@ -199,7 +242,11 @@ fn http_proxy_with_path_params_query_headers_body_and_stage_variables() {
     assert_eq!(r["status"], 201, "{r}");
     assert_eq!(r["body"], format!("POST {}", got.target), "{r}");
     assert_eq!(r["headers"]["x-up"], "yes", "{r}");
-    assert_eq!(r["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]), "{r}");
+    assert_eq!(
+        r["multiValueHeaders"]["set-cookie"],
+        json!(["a=1", "b=2"]),
+        "{r}"
+    );
     let log = r["log"].as_str().unwrap();
     for line in [
         "HTTP Method: POST, Resource Path: /pets/42\n",
@@ -243,7 +290,13 @@ fn a_method_with_an_authorizer_is_invoked_without_it() {
     let r = invoke(&mut srv, &api, &secret, "GET", json!({}));
     assert_eq!(r["status"], 200, "{r}");
     assert_eq!(r["body"], "inside", "{r}");
-    assert!(r["log"].as_str().unwrap().contains("Resource Path: /secret\n"), "{r}");
+    assert!(
+        r["log"]
+            .as_str()
+            .unwrap()
+            .contains("Resource Path: /secret\n"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -258,7 +311,14 @@ fn unknown_api_resource_or_method_is_not_found() {
         format!("/restapis/{api}/resources/nosuch/methods/GET"),
         format!("/restapis/{api}/resources/{pets}/methods/PUT"),
     ] {
-        err(&mut srv, "POST", &path, body.clone(), 404, "NotFoundException");
+        err(
+            &mut srv,
+            "POST",
+            &path,
+            body.clone(),
+            404,
+            "NotFoundException",
+        );
     }
     // A header that would split the request is refused.
     err(

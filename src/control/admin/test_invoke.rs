@@ -73,7 +73,9 @@ pub fn run(
         .map_err(|e| ApiError::Internal(format!("the method could not be served: {e}")))?;
     let (response, latency) = sent;
     let response = response.map_err(|e| {
-        ApiError::Internal(format!("the data plane did not answer the test invocation: {e}"))
+        ApiError::Internal(format!(
+            "the data plane did not answer the test invocation: {e}"
+        ))
     })?;
     Ok(answer(&t, &response, latency))
 }
@@ -258,7 +260,10 @@ fn log(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        format!("{now} : Method request query string: {{{}}}", query.join(", ")),
+        format!(
+            "{now} : Method request query string: {{{}}}",
+            query.join(", ")
+        ),
         format!(
             "{now} : Method request headers: {{{}}}",
             method_headers.join(", ")

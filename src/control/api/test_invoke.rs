@@ -99,9 +99,8 @@ impl ControlPlane {
             headers.push((name, v.as_str().unwrap_or_default().to_string()));
         }
         for (name, v) in map_of("multiValueHeaders")? {
-            let values: Vec<String> = serde_json::from_value(v).map_err(|e| {
-                ApiError::BadRequest(format!("Invalid multiValueHeaders: {e}"))
-            })?;
+            let values: Vec<String> = serde_json::from_value(v)
+                .map_err(|e| ApiError::BadRequest(format!("Invalid multiValueHeaders: {e}")))?;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
             headers.extend(values.into_iter().map(|v| (name.clone(), v)));
         }
