@@ -15,11 +15,11 @@ fn ok(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u
     srv.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
-fn err(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16, kind: &str) {
+fn err(srv: &mut Server, path: &str, body: Value, want: (u16, &str)) {
     let auth = format!("Bearer {TOKEN}");
-    let r = srv.admin_json(method, path, &[("Authorization", &auth)], body.as_ref());
-    assert_eq!(r.status, status, "{method} {path}: {}", r.text);
-    assert_eq!(r.json["__type"], kind, "{method} {path}: {}", r.text);
+    let r = srv.admin_json("POST", path, &[("Authorization", &auth)], Some(&body));
+    let got = (r.status, r.json["__type"].as_str().unwrap_or_default());
+    assert_eq!(got, want, "POST {path}: {}", r.text);
 }
 
 fn server() -> Server {
@@ -70,6 +70,15 @@ fn method(srv: &mut Server, api: &str, rid: &str, verb: &str, method: Value, int
     }
 }
 
+/// A server, an API and a resource `part` under its root with `verb`.
+fn setup(part: &str, verb: &str, m: Value, integration: Value) -> (Server, String, String) {
+    let mut srv = server();
+    let (api, root) = new_api(&mut srv);
+    let rid = resource(&mut srv, &api, &root, part);
+    method(&mut srv, &api, &rid, verb, m, integration);
+    (srv, api, rid)
+}
+
 fn mock(status: u16, body: &str) -> Value {
     json!({
         "type": "MOCK",
@@ -92,17 +101,7 @@ fn invoke(srv: &mut Server, api: &str, rid: &str, verb: &str, body: Value) -> Va
 
 #[test]
 fn mock_method_answers_with_the_output_shape_and_log() {
-    let mut srv = server();
-    let (api, root) = new_api(&mut srv);
-    let pets = resource(&mut srv, &api, &root, "pets");
-    method(
-        &mut srv,
-        &api,
-        &pets,
-        "GET",
-        json!({}),
-        mock(200, r#"{"pets": 3}"#),
-    );
+    let (mut srv, api, pets) = setup("pets", "GET", json!({}), mock(200, r#"{"pets": 3}"#));
     // Never deployed: the method as it is now is invoked.
     let r = invoke(
         &mut srv,
@@ -161,17 +160,7 @@ fn mock_method_answers_with_the_output_shape_and_log() {
 
 #[test]
 fn mock_status_other_than_200() {
-    let mut srv = server();
-    let (api, root) = new_api(&mut srv);
-    let gone = resource(&mut srv, &api, &root, "gone");
-    method(
-        &mut srv,
-        &api,
-        &gone,
-        "DELETE",
-        json!({}),
-        mock(404, r#"{"m":"no"}"#),
-    );
+    let (mut srv, api, gone) = setup("gone", "DELETE", json!({}), mock(404, r#"{"m":"no"}"#));
     let r = invoke(
         &mut srv,
         &api,
@@ -301,34 +290,18 @@ fn a_method_with_an_authorizer_is_invoked_without_it() {
 
 #[test]
 fn unknown_api_resource_or_method_is_not_found() {
-    let mut srv = server();
-    let (api, root) = new_api(&mut srv);
-    let pets = resource(&mut srv, &api, &root, "pets");
-    method(&mut srv, &api, &pets, "GET", json!({}), mock(200, "{}"));
-    let body = Some(json!({}));
+    let (mut srv, api, pets) = setup("pets", "GET", json!({}), mock(200, "{}"));
     for path in [
         format!("/restapis/nosuchapi/resources/{pets}/methods/GET"),
         format!("/restapis/{api}/resources/nosuch/methods/GET"),
         format!("/restapis/{api}/resources/{pets}/methods/PUT"),
     ] {
-        err(
-            &mut srv,
-            "POST",
-            &path,
-            body.clone(),
-            404,
-            "NotFoundException",
-        );
+        err(&mut srv, &path, json!({}), (404, "NotFoundException"));
     }
     // A header that would split the request is refused.
-    err(
-        &mut srv,
-        "POST",
-        &format!("/restapis/{api}/resources/{pets}/methods/GET"),
-        Some(json!({ "headers": { "X-A": "1\r\nX-B: 2" } })),
-        400,
-        "BadRequestException",
-    );
+    let path = format!("/restapis/{api}/resources/{pets}/methods/GET");
+    let smuggled = json!({ "headers": { "X-A": "1\r\nX-B: 2" } });
+    err(&mut srv, &path, smuggled, (400, "BadRequestException"));
 }
 
 /// A client that names a stage like the hidden one without the secret, or
@@ -336,17 +309,8 @@ fn unknown_api_resource_or_method_is_not_found() {
 /// special: no definition is served outside a test invocation.
 #[test]
 fn the_hidden_stage_cannot_be_reached_by_a_client() {
-    let mut srv = server();
-    let (api, root) = new_api(&mut srv);
-    let secret = resource(&mut srv, &api, &root, "secret");
-    method(
-        &mut srv,
-        &api,
-        &secret,
-        "GET",
-        json!({ "apiKeyRequired": true }),
-        mock(200, "inside"),
-    );
+    let key = json!({ "apiKeyRequired": true });
+    let (mut srv, api, secret) = setup("secret", "GET", key, mock(200, "inside"));
     ok(
         &mut srv,
         "POST",
