@@ -18,6 +18,7 @@ const TOKEN: &str = "mgmt-token-0123456789";
 /// The operations portico implements (`src/control/mod.rs` dispatch).
 const IMPLEMENTED: &[&str] = &[
     "CreateRestApi",
+    "TestInvokeMethod",
     "GetRestApis",
     "GetRestApi",
     "UpdateRestApi",

@@ -38,6 +38,8 @@ pub struct Deployed {
     workers: OnceLock<Workers>,
     /// Where UpdateUsage's quota changes go (the reconciler).
     quota: OnceLock<Sender<SetRemaining>>,
+    /// The data plane's HTTP listener, once bound.
+    data_addr: OnceLock<SocketAddr>,
     skipped: Warnings,
     unavailable: Warnings,
     stale: Warnings,
@@ -76,6 +78,7 @@ impl Deployed {
             current: Mutex::new(Arc::new(snapshot)),
             workers: OnceLock::new(),
             quota: OnceLock::new(),
+            data_addr: OnceLock::new(),
             skipped: Warnings::new("management API route not served"),
             unavailable: Warnings::new("management API integration answers 502"),
             stale: Warnings::new("upstream name does not resolve now; its last addresses are kept"),
@@ -184,6 +187,37 @@ impl Deployed {
         if r.is_err() {
             *lock(&self.control) = before;
             self.inputs.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+
+    /// Where the data plane's HTTP listener is bound (TestInvokeMethod
+    /// sends its request there).
+    pub fn set_data_addr(&self, addr: SocketAddr) {
+        let _ = self.data_addr.set(addr);
+    }
+
+    pub fn data_addr(&self) -> Option<SocketAddr> {
+        self.data_addr.get().copied()
+    }
+
+    /// Serves `extra` (TestInvokeMethod's hidden definition) alongside the
+    /// rest while `f` runs: published (every worker serving it) before `f`,
+    /// withdrawn after it.
+    pub fn with_extra<T>(
+        &self,
+        extra: ApiConfig,
+        resolve: Resolver<'_>,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, String> {
+        lock(&self.control).apis.push(extra);
+        self.inputs.fetch_add(1, Ordering::SeqCst);
+        let r = self.compile_and_publish(&mut *resolve).map(|()| f());
+        lock(&self.control).apis.pop();
+        self.inputs.fetch_add(1, Ordering::SeqCst);
+        let withdrawn = self.compile_and_publish(resolve);
+        if let Err(e) = withdrawn {
+            crate::log!(error, "test invocation not withdrawn: {e}");
         }
         r
     }

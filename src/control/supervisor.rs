@@ -73,6 +73,7 @@ pub fn run_with(
     let events = Events::install()?;
     let (control, deployed) = publish_first(&config, snapshot);
     let serving = start_workers(&config, &mut sockets, &deployed, store)?;
+    deployed.set_data_addr(sockets.addr);
     let threads = Threads::start(&config, &mut sockets, &serving, control, &deployed)?;
     let (offer, guard) = hand_over(&config, &mut sockets, &events, options.takeover);
     // Last: a `--takeover` started once this line is out finds the offer.

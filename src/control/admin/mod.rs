@@ -12,6 +12,7 @@ mod refusal;
 mod replay;
 mod server;
 mod stage_cache;
+mod test_invoke;
 
 pub use flush::{flush_request, FlushError};
 pub use server::{start, Admin, AdminError, Context};

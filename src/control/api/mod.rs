@@ -32,6 +32,7 @@ mod sdk;
 mod stages;
 mod store;
 mod tags;
+mod test_invoke;
 mod validators;
 mod vpc_links;
 
@@ -40,6 +41,7 @@ pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
 pub use operations::OPERATIONS;
 pub use publish::{api_configs, Published};
 pub use store::ControlStore;
+pub use test_invoke::TestInvoke;
 
 use std::collections::BTreeMap;
 use std::path::Path;

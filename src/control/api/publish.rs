@@ -280,7 +280,7 @@ fn present(c: &mut ApiConfig, cert: &Option<StageClientCertificate>) {
     }
 }
 
-fn api_config(
+pub(super) fn api_config(
     doc: &ApiDoc,
     deployed: &ApiDoc,
     stage: &Stage,
