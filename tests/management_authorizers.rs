@@ -542,3 +542,153 @@ fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
     }
     server.stop();
 }
+
+#[test]
+fn openapi_imports_and_exports_authorizers_and_method_security() {
+    let mut srv = Server::start(&config(None));
+    let mock = json!({ "type": "mock", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": { "title": "secured" },
+        "components": { "securitySchemes": {
+            "tok": {
+                "type": "apiKey", "name": "Auth", "in": "header",
+                "x-amazon-apigateway-authtype": "custom",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "token", "authorizerUri": URI,
+                    "authorizerResultTtlInSeconds": 60,
+                    "identityValidationExpression": "^[a-z]+$",
+                },
+            },
+            "pool": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "cognito_user_pools",
+                    "providerARNs": [POOL_ARN],
+                },
+            },
+        } },
+        "paths": {
+            "/a": { "get": { "security": [{ "tok": [] }], "x-amazon-apigateway-integration": mock } },
+            "/b": { "get": { "security": [{ "pool": ["pets/read"] }], "x-amazon-apigateway-integration": mock } },
+        },
+    });
+    let api = ok(&mut srv, "POST", "/restapis?mode=import", Some(doc), 201);
+    let id = api["id"].as_str().unwrap().to_string();
+    let list = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/authorizers"),
+        None,
+        200,
+    );
+    let items = list["item"].as_array().unwrap();
+    let by_name = |n: &str| items.iter().find(|a| a["name"] == n).unwrap().clone();
+    let tok = by_name("tok");
+    assert_eq!(tok["type"], "TOKEN");
+    assert_eq!(tok["identitySource"], "method.request.header.Auth");
+    assert_eq!(tok["authorizerResultTtlInSeconds"], 60);
+    assert_eq!(tok["authType"], "custom");
+    let pool = by_name("pool");
+    assert_eq!(pool["type"], "COGNITO_USER_POOLS");
+    assert_eq!(pool["providerARNs"], json!([POOL_ARN]));
+    let resources = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/resources"),
+        None,
+        200,
+    );
+    let rid = |p: &str| {
+        resources["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == p)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/resources/{}/methods/GET", rid("/a")),
+        None,
+        200,
+    );
+    assert_eq!(a["authorizationType"], "CUSTOM");
+    assert_eq!(a["authorizerId"], tok["id"]);
+    let b = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/resources/{}/methods/GET", rid("/b")),
+        None,
+        200,
+    );
+    assert_eq!(b["authorizationType"], "COGNITO_USER_POOLS");
+    assert_eq!(b["authorizerId"], pool["id"]);
+    assert_eq!(b["authorizationScopes"], json!(["pets/read"]));
+
+    ok(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    for (kind, schemes) in [
+        ("oas30", "/components/securitySchemes"),
+        ("swagger", "/securityDefinitions"),
+    ] {
+        let e = ok(
+            &mut srv,
+            "GET",
+            &format!("/restapis/{id}/stages/prod/exports/{kind}?extensions=integrations"),
+            None,
+            200,
+        );
+        let s = e.pointer(schemes).unwrap();
+        assert_eq!(s["tok"]["name"], "Auth", "{kind}: {e}");
+        assert_eq!(s["tok"]["x-amazon-apigateway-authtype"], "custom");
+        assert_eq!(s["tok"]["x-amazon-apigateway-authorizer"]["type"], "token");
+        assert_eq!(
+            s["tok"]["x-amazon-apigateway-authorizer"]["authorizerUri"],
+            URI
+        );
+        assert_eq!(
+            s["pool"]["x-amazon-apigateway-authorizer"]["providerARNs"],
+            json!([POOL_ARN])
+        );
+        assert_eq!(e["paths"]["/a"]["get"]["security"], json!([{ "tok": [] }]));
+        assert_eq!(
+            e["paths"]["/b"]["get"]["security"],
+            json!([{ "pool": ["pets/read"] }])
+        );
+        // Imported again, the export gives the same authorizers and security.
+        let again = ok(
+            &mut srv,
+            "POST",
+            "/restapis?mode=import",
+            Some(e.clone()),
+            201,
+        );
+        let list = ok(
+            &mut srv,
+            "GET",
+            &format!("/restapis/{}/authorizers", again["id"].as_str().unwrap()),
+            None,
+            200,
+        );
+        let mut names: Vec<&str> = list["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["pool", "tok"], "{kind}");
+    }
+    srv.stop();
+}

@@ -163,7 +163,7 @@ impl ControlPlane {
 }
 
 /// AWS's rules for an authorizer's settings.
-fn validate(a: &Authorizer) -> Result<(), ApiError> {
+pub(super) fn validate(a: &Authorizer) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::BadRequest(m.to_string()));
     if a.name.is_empty() {
         return bad("Authorizer name must not be empty");
