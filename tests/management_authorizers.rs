@@ -249,10 +249,29 @@ fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String
         Some(json!({ "authorizationType": "CUSTOM", "authorizerId": authorizer })),
         201,
     );
+    mock_answering_in(srv, &get);
+    let invoke = deploy_prod(srv, &api);
+    (server, api, invoke)
+}
+
+/// Deploys `api` to prod; its invoke path.
+fn deploy_prod(srv: &mut Server, api: &str) -> String {
+    ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/deployments"),
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    format!("/restapis/{api}/prod/_user_request_/")
+}
+
+/// A MOCK integration answering "in" for the method at `method` (its path).
+fn mock_answering_in(srv: &mut Server, method: &str) {
     ok(
         srv,
         "PUT",
-        &format!("{get}/integration"),
+        &format!("{method}/integration"),
         Some(
             json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
         ),
@@ -261,19 +280,10 @@ fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String
     ok(
         srv,
         "PUT",
-        &format!("{get}/integration/responses/200"),
+        &format!("{method}/integration/responses/200"),
         Some(json!({ "responseTemplates": { "application/json": "in" } })),
         201,
     );
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{api}/deployments"),
-        Some(json!({ "stageName": "prod" })),
-        201,
-    );
-    let invoke = format!("/restapis/{api}/prod/_user_request_/");
-    (server, api, invoke)
 }
 
 /// The first 200 of a freshly deployed `path`.
@@ -437,22 +447,7 @@ fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
         if resource == scoped {
             assert_eq!(m["authorizationScopes"], json!(["pets/read"]));
         }
-        ok(
-            srv,
-            "PUT",
-            &format!("{get}/integration"),
-            Some(
-                json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
-            ),
-            201,
-        );
-        ok(
-            srv,
-            "PUT",
-            &format!("{get}/integration/responses/200"),
-            Some(json!({ "responseTemplates": { "application/json": "in" } })),
-            201,
-        );
+        mock_answering_in(srv, &get);
     }
     // UpdateMethod adds and removes scopes; GetMethod shows them.
     let scoped_get = format!("/restapis/{api}/resources/{scoped}/methods/GET");
@@ -474,14 +469,7 @@ fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
     );
     let m = ok(srv, "GET", &scoped_get, None, 200);
     assert_eq!(m["authorizationScopes"], json!(["pets/read"]));
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{api}/deployments"),
-        Some(json!({ "stageName": "prod" })),
-        201,
-    );
-    let invoke = format!("/restapis/{api}/prod/_user_request_/");
+    let invoke = deploy_prod(srv, &api);
     let scoped_invoke = format!("{invoke}scoped");
 
     let exp = unix_now() + 600;
@@ -611,22 +599,13 @@ fn openapi_imports_and_exports_authorizers_and_method_security() {
             .unwrap()
             .to_string()
     };
-    let a = ok(
-        &mut srv,
-        "GET",
-        &format!("/restapis/{id}/resources/{}/methods/GET", rid("/a")),
-        None,
-        200,
-    );
+    let mut get_method = |p: &str| {
+        let path = format!("/restapis/{id}/resources/{}/methods/GET", rid(p));
+        ok(&mut srv, "GET", &path, None, 200)
+    };
+    let (a, b) = (get_method("/a"), get_method("/b"));
     assert_eq!(a["authorizationType"], "CUSTOM");
     assert_eq!(a["authorizerId"], tok["id"]);
-    let b = ok(
-        &mut srv,
-        "GET",
-        &format!("/restapis/{id}/resources/{}/methods/GET", rid("/b")),
-        None,
-        200,
-    );
     assert_eq!(b["authorizationType"], "COGNITO_USER_POOLS");
     assert_eq!(b["authorizerId"], pool["id"]);
     assert_eq!(b["authorizationScopes"], json!(["pets/read"]));
