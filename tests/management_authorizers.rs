@@ -249,10 +249,29 @@ fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String
         Some(json!({ "authorizationType": "CUSTOM", "authorizerId": authorizer })),
         201,
     );
+    mock_answering_in(srv, &get);
+    let invoke = deploy_prod(srv, &api);
+    (server, api, invoke)
+}
+
+/// Deploys `api` to prod; its invoke path.
+fn deploy_prod(srv: &mut Server, api: &str) -> String {
+    ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/deployments"),
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    format!("/restapis/{api}/prod/_user_request_/")
+}
+
+/// A MOCK integration answering "in" for the method at `method` (its path).
+fn mock_answering_in(srv: &mut Server, method: &str) {
     ok(
         srv,
         "PUT",
-        &format!("{get}/integration"),
+        &format!("{method}/integration"),
         Some(
             json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
         ),
@@ -261,19 +280,10 @@ fn deploy_guarded(fns: &Functions, authorizer: Value) -> (Server, String, String
     ok(
         srv,
         "PUT",
-        &format!("{get}/integration/responses/200"),
+        &format!("{method}/integration/responses/200"),
         Some(json!({ "responseTemplates": { "application/json": "in" } })),
         201,
     );
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{api}/deployments"),
-        Some(json!({ "stageName": "prod" })),
-        201,
-    );
-    let invoke = format!("/restapis/{api}/prod/_user_request_/");
-    (server, api, invoke)
 }
 
 /// The first 200 of a freshly deployed `path`.
@@ -358,5 +368,306 @@ fn a_deployed_request_authorizer_reads_its_identity_sources() {
     let before = fns.count("authorizer-request");
     assert_eq!(get(&srv, &with_q, &[("X-User", "bob")]).status, 200);
     assert_eq!(fns.count("authorizer-request"), before + 1);
+    srv.stop();
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+const POOL_ARN: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_pool";
+const POOL_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool";
+
+/// A token signed by the test key `rsa-a.pem` (kid `key-a`) with `claims`.
+fn pool_token(claims: Value) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("key-a".into());
+    let pem = std::fs::read(format!("{FIXTURES}/rsa-a.pem")).unwrap();
+    jsonwebtoken::encode(
+        &h,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+    )
+    .unwrap()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
+    // The pool's keys, where `[aws] cognito_endpoint` points, at /{poolId}/.well-known/jwks.json.
+    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    let jwks = Upstream::start(move |req| {
+        seen.lock().unwrap().push(req.target.clone());
+        let body = std::fs::read(format!("{FIXTURES}/jwks-a.json")).unwrap();
+        Reply::Send(http_response(
+            200,
+            &[("content-type", "application/json")],
+            &body,
+        ))
+    });
+    let cfg = config(None).append(&format!(
+        "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\ncognito_endpoint = \"http://{}\"\n",
+        jwks.addr()
+    ));
+    let mut server = Server::start(&cfg);
+    let srv = &mut server;
+    let (api, root) = new_api(srv);
+    let a = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/authorizers"),
+        Some(json!({
+            "name": "pool", "type": "COGNITO_USER_POOLS", "providerARNs": [POOL_ARN],
+            "identitySource": "method.request.header.Authorization",
+        })),
+        201,
+    );
+    let authorizer = a["id"].as_str().unwrap();
+    // GET / needs any pool token; /scoped an access token with pets/read.
+    let scoped = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{api}/resources/{root}"),
+        Some(json!({ "pathPart": "scoped" })),
+        201,
+    );
+    let scoped = scoped["id"].as_str().unwrap();
+    for (resource, scopes) in [(root.as_str(), None), (scoped, Some(json!(["pets/read"])))] {
+        let get = format!("/restapis/{api}/resources/{resource}/methods/GET");
+        let mut body =
+            json!({ "authorizationType": "COGNITO_USER_POOLS", "authorizerId": authorizer });
+        if let Some(s) = scopes {
+            body["authorizationScopes"] = s;
+        }
+        let m = ok(srv, "PUT", &get, Some(body), 201);
+        if resource == scoped {
+            assert_eq!(m["authorizationScopes"], json!(["pets/read"]));
+        }
+        mock_answering_in(srv, &get);
+    }
+    // UpdateMethod adds and removes scopes; GetMethod shows them.
+    let scoped_get = format!("/restapis/{api}/resources/{scoped}/methods/GET");
+    let scope_op = |op: &str, v: &str| json!({ "patchOperations": [{ "op": op, "path": "/authorizationScopes", "value": v }] });
+    let m = ok(
+        srv,
+        "PATCH",
+        &scoped_get,
+        Some(scope_op("add", "pets/write")),
+        200,
+    );
+    assert_eq!(m["authorizationScopes"], json!(["pets/read", "pets/write"]));
+    ok(
+        srv,
+        "PATCH",
+        &scoped_get,
+        Some(scope_op("remove", "pets/write")),
+        200,
+    );
+    let m = ok(srv, "GET", &scoped_get, None, 200);
+    assert_eq!(m["authorizationScopes"], json!(["pets/read"]));
+    let invoke = deploy_prod(srv, &api);
+    let scoped_invoke = format!("{invoke}scoped");
+
+    let exp = unix_now() + 600;
+    let id_token = pool_token(json!({
+        "iss": POOL_ISSUER, "aud": "any-app-client", "token_use": "id",
+        "sub": "user-7", "exp": exp,
+    }));
+    let access = |scope: &str| {
+        pool_token(json!({
+            "iss": POOL_ISSUER, "client_id": "another-client", "token_use": "access",
+            "sub": "user-7", "exp": exp, "scope": scope,
+        }))
+    };
+    // An ID token, raw as AWS takes it (or with Bearer).
+    let r = first_ok(srv, &invoke, &[("Authorization", &id_token)]);
+    assert_eq!(r.body_str(), "in");
+    assert_eq!(
+        paths.lock().unwrap().first().map(String::as_str),
+        Some("/us-east-1_pool/.well-known/jwks.json")
+    );
+    let bearer = format!("Bearer {id_token}");
+    assert_eq!(get(srv, &invoke, &[("Authorization", &bearer)]).status, 200);
+    assert_eq!(
+        get(srv, &invoke, &[("Authorization", &access("openid"))]).status,
+        200
+    );
+    // Scoped: an access token holding the scope; not an ID token.
+    assert_eq!(
+        get(
+            srv,
+            &scoped_invoke,
+            &[("Authorization", &access("pets/read"))]
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(srv, &scoped_invoke, &[("Authorization", &access("openid"))]).status,
+        403
+    );
+    assert_eq!(
+        get(srv, &scoped_invoke, &[("Authorization", &id_token)]).status,
+        403
+    );
+    // Refused: none, another issuer, expired, no token_use.
+    assert_eq!(get(srv, &invoke, &[]).status, 401);
+    for claims in [
+        json!({ "iss": "https://cognito-idp.us-east-1.amazonaws.com/other", "aud": "c", "token_use": "id", "exp": exp }),
+        json!({ "iss": POOL_ISSUER, "aud": "c", "token_use": "id", "exp": unix_now() - 600 }),
+        json!({ "iss": POOL_ISSUER, "aud": "c", "exp": exp }),
+    ] {
+        let t = pool_token(claims.clone());
+        assert_eq!(
+            get(srv, &invoke, &[("Authorization", &t)]).status,
+            401,
+            "{claims}"
+        );
+    }
+    server.stop();
+}
+
+#[test]
+fn openapi_imports_and_exports_authorizers_and_method_security() {
+    let mut srv = Server::start(&config(None));
+    let mock = json!({ "type": "mock", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": { "title": "secured" },
+        "components": { "securitySchemes": {
+            "tok": {
+                "type": "apiKey", "name": "Auth", "in": "header",
+                "x-amazon-apigateway-authtype": "custom",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "token", "authorizerUri": URI,
+                    "authorizerResultTtlInSeconds": 60,
+                    "identityValidationExpression": "^[a-z]+$",
+                },
+            },
+            "pool": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "cognito_user_pools",
+                    "providerARNs": [POOL_ARN],
+                },
+            },
+        } },
+        "paths": {
+            "/a": { "get": { "security": [{ "tok": [] }], "x-amazon-apigateway-integration": mock } },
+            "/b": { "get": { "security": [{ "pool": ["pets/read"] }], "x-amazon-apigateway-integration": mock } },
+        },
+    });
+    let api = ok(&mut srv, "POST", "/restapis?mode=import", Some(doc), 201);
+    let id = api["id"].as_str().unwrap().to_string();
+    let list = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/authorizers"),
+        None,
+        200,
+    );
+    let items = list["item"].as_array().unwrap();
+    let by_name = |n: &str| items.iter().find(|a| a["name"] == n).unwrap().clone();
+    let tok = by_name("tok");
+    assert_eq!(tok["type"], "TOKEN");
+    assert_eq!(tok["identitySource"], "method.request.header.Auth");
+    assert_eq!(tok["authorizerResultTtlInSeconds"], 60);
+    assert_eq!(tok["authType"], "custom");
+    let pool = by_name("pool");
+    assert_eq!(pool["type"], "COGNITO_USER_POOLS");
+    assert_eq!(pool["providerARNs"], json!([POOL_ARN]));
+    let resources = ok(
+        &mut srv,
+        "GET",
+        &format!("/restapis/{id}/resources"),
+        None,
+        200,
+    );
+    let rid = |p: &str| {
+        resources["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == p)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut get_method = |p: &str| {
+        let path = format!("/restapis/{id}/resources/{}/methods/GET", rid(p));
+        ok(&mut srv, "GET", &path, None, 200)
+    };
+    let (a, b) = (get_method("/a"), get_method("/b"));
+    assert_eq!(a["authorizationType"], "CUSTOM");
+    assert_eq!(a["authorizerId"], tok["id"]);
+    assert_eq!(b["authorizationType"], "COGNITO_USER_POOLS");
+    assert_eq!(b["authorizerId"], pool["id"]);
+    assert_eq!(b["authorizationScopes"], json!(["pets/read"]));
+
+    ok(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    for (kind, schemes) in [
+        ("oas30", "/components/securitySchemes"),
+        ("swagger", "/securityDefinitions"),
+    ] {
+        let e = ok(
+            &mut srv,
+            "GET",
+            &format!("/restapis/{id}/stages/prod/exports/{kind}?extensions=integrations"),
+            None,
+            200,
+        );
+        let s = e.pointer(schemes).unwrap();
+        assert_eq!(s["tok"]["name"], "Auth", "{kind}: {e}");
+        assert_eq!(s["tok"]["x-amazon-apigateway-authtype"], "custom");
+        assert_eq!(s["tok"]["x-amazon-apigateway-authorizer"]["type"], "token");
+        assert_eq!(
+            s["tok"]["x-amazon-apigateway-authorizer"]["authorizerUri"],
+            URI
+        );
+        assert_eq!(
+            s["pool"]["x-amazon-apigateway-authorizer"]["providerARNs"],
+            json!([POOL_ARN])
+        );
+        assert_eq!(e["paths"]["/a"]["get"]["security"], json!([{ "tok": [] }]));
+        assert_eq!(
+            e["paths"]["/b"]["get"]["security"],
+            json!([{ "pool": ["pets/read"] }])
+        );
+        // Imported again, the export gives the same authorizers and security.
+        let again = ok(
+            &mut srv,
+            "POST",
+            "/restapis?mode=import",
+            Some(e.clone()),
+            201,
+        );
+        let list = ok(
+            &mut srv,
+            "GET",
+            &format!("/restapis/{}/authorizers", again["id"].as_str().unwrap()),
+            None,
+            200,
+        );
+        let mut names: Vec<&str> = list["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["pool", "tok"], "{kind}");
+    }
     srv.stop();
 }

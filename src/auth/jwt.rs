@@ -19,6 +19,9 @@ pub struct JwtAuthorizer {
     pub keys: super::jwks::KeySource,
     issuer: String,
     audience: Vec<String>,
+    /// A Cognito user pool's: any audience when `audience` is empty, and
+    /// only ID or access tokens (`token_use`).
+    cognito: bool,
     /// One per accepted algorithm: jsonwebtoken checks a token against a
     /// key of the algorithm's family only (no RSA/HMAC confusion).
     validations: [(Algorithm, Validation); 3],
@@ -67,8 +70,15 @@ impl JwtAuthorizer {
             keys,
             issuer,
             audience,
+            cognito: false,
             validations,
         }
+    }
+
+    /// As a COGNITO_USER_POOLS authorizer checks tokens.
+    pub fn cognito(mut self) -> JwtAuthorizer {
+        self.cognito = true;
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -132,6 +142,15 @@ impl JwtAuthorizer {
 
     /// `aud` (else `client_id`, as AWS allows) names one of the audiences.
     fn audience_ok(&self, claims: &Map<String, Value>) -> bool {
+        if self.cognito {
+            let token_use = claims.get("token_use").and_then(Value::as_str);
+            if !matches!(token_use, Some("id" | "access")) {
+                return false;
+            }
+            if self.audience.is_empty() {
+                return true;
+            }
+        }
         match claims.get("aud").or_else(|| claims.get("client_id")) {
             Some(Value::String(a)) => self.audience.iter().any(|x| x == a),
             Some(Value::Array(list)) => list.iter().any(|a| {

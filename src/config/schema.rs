@@ -317,6 +317,9 @@ pub struct AwsConfig {
     /// `http://host:port` of the Lambda Invoke API for integrations and
     /// authorizers that name no `endpoint`.
     pub lambda_endpoint: Option<String>,
+    /// `http://host:port` standing in for `https://cognito-idp.{region}.amazonaws.com`
+    /// when fetching a Cognito user pool's keys (`/{poolId}/.well-known/jwks.json`).
+    pub cognito_endpoint: Option<String>,
     /// Default: `AWS_ACCESS_KEY_ID`; the secret from `secret_access_key_env`.
     pub access_key_id: Option<String>,
     pub secret_access_key_env: String,
@@ -329,6 +332,7 @@ impl Default for AwsConfig {
             region: None,
             account_id: "000000000000".into(),
             lambda_endpoint: None,
+            cognito_endpoint: None,
             access_key_id: None,
             secret_access_key_env: "AWS_SECRET_ACCESS_KEY".into(),
             session_token_env: "AWS_SESSION_TOKEN".into(),
@@ -997,6 +1001,11 @@ pub enum AuthorizerConfig {
         /// Clock skew allowed on `exp` and `nbf`, seconds.
         #[serde(default = "default_leeway_s")]
         leeway_s: u64,
+        /// Set by the management API only (a COGNITO_USER_POOLS authorizer):
+        /// any audience (an empty `audience`), `token_use` `id` or `access`,
+        /// and keys from `[aws] cognito_endpoint` when that is set.
+        #[serde(skip)]
+        cognito: bool,
     },
     /// A Lambda authorizer of type TOKEN: one header's value.
     Token {

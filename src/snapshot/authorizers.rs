@@ -79,9 +79,22 @@ fn authorizer(
             jwks_file,
             identity_source,
             leeway_s,
+            cognito,
         } => {
             let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
             (api.id(), name, format!("{:?}", spanned.get_ref())).hash(&mut fingerprint);
+            // A user pool's keys: from `[aws] cognito_endpoint` when set.
+            let pool_keys = match (*cognito, &aws.cognito_endpoint) {
+                (true, Some(e)) => {
+                    let pool = issuer.rsplit('/').next().unwrap_or_default();
+                    Some(format!(
+                        "{}/{pool}/.well-known/jwks.json",
+                        e.trim_end_matches('/')
+                    ))
+                }
+                _ => None,
+            };
+            let jwks_uri = pool_keys.as_ref().or(jwks_uri.as_ref());
             let keys = match (jwks_uri, jwks_file) {
                 (Some(url), None) => {
                     KeySource::Url(JwksUrl::compile(url, tls, resolve).map_err(fail)?)
@@ -101,17 +114,18 @@ fn authorizer(
                 IdentitySource::Header(h) => h,
                 _ => return Err(fail("a JWT's identity_source must be a header".into())),
             };
-            if audience.is_empty() {
+            if audience.is_empty() && !cognito {
                 return Err(fail("audience needs at least one value".into()));
             }
-            Authorizer::Jwt(JwtAuthorizer::new(
+            let jwt = JwtAuthorizer::new(
                 fingerprint.finish(),
                 header,
                 keys,
                 issuer.clone(),
                 audience.clone(),
                 *leeway_s,
-            ))
+            );
+            Authorizer::Jwt(if *cognito { jwt.cognito() } else { jwt })
         }
         AuthorizerConfig::Token {
             function,

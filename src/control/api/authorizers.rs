@@ -163,7 +163,7 @@ impl ControlPlane {
 }
 
 /// AWS's rules for an authorizer's settings.
-fn validate(a: &Authorizer) -> Result<(), ApiError> {
+pub(super) fn validate(a: &Authorizer) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::BadRequest(m.to_string()));
     if a.name.is_empty() {
         return bad("Authorizer name must not be empty");
@@ -270,7 +270,7 @@ pub(super) fn check_method(authorizers: &[Authorizer], m: &Method) -> Result<(),
 /// Lambda authorizer engine through `[aws] lambda_endpoint`.
 pub(super) fn to_config(a: &Authorizer) -> Result<AuthorizerConfig, String> {
     if a.kind == "COGNITO_USER_POOLS" {
-        return Err("COGNITO_USER_POOLS authorizers are not served yet".into());
+        return cognito_config(a);
     }
     let function = a
         .authorizer_uri
@@ -307,6 +307,50 @@ pub(super) fn to_config(a: &Authorizer) -> Result<AuthorizerConfig, String> {
         }),
         kind => Err(format!("{kind} authorizers are not served")),
     }
+}
+
+/// A COGNITO_USER_POOLS authorizer as a JWT authorizer: the pool's
+/// issuer and keys, any of its app clients, ID or access tokens.
+fn cognito_config(a: &Authorizer) -> Result<AuthorizerConfig, String> {
+    let [arn] = a.provider_arns.as_slice() else {
+        return Err("only one user pool (providerARNs) is served".into());
+    };
+    let issuer = cognito_issuer(arn).ok_or("its providerARN is not a user pool's ARN")?;
+    Ok(AuthorizerConfig::Jwt {
+        jwks_uri: Some(format!("{issuer}/.well-known/jwks.json")),
+        issuer,
+        audience: Vec::new(),
+        jwks_file: None,
+        identity_source: a
+            .identity_source
+            .clone()
+            .unwrap_or_else(|| "method.request.header.Authorization".into()),
+        leeway_s: 0,
+        cognito: true,
+    })
+}
+
+/// `arn:aws:cognito-idp:{region}:{account}:userpool/{poolId}`'s issuer,
+/// `https://cognito-idp.{region}.amazonaws.com/{poolId}`.
+pub(super) fn cognito_issuer(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("cognito-idp"), Some(region), Some(_), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let pool = resource.strip_prefix("userpool/")?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (ok(region) && ok(pool)).then(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
 }
 
 /// How long a Lambda authorizer may take.

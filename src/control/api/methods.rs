@@ -23,6 +23,7 @@ const METHOD_PATHS: &[&str] = &[
     "/requestParameters/{name}",
     "/requestValidatorId",
     "/requestModels/{contentType}",
+    "/authorizationScopes",
 ];
 const INTEGRATION_PATHS: &[&str] = &[
     "/uri",
@@ -85,6 +86,7 @@ impl ControlPlane {
             request_validator_id: c.str("requestValidatorId"),
             method_responses: Default::default(),
             method_integration: None,
+            authorization_scopes: c.strings("authorizationScopes"),
         };
         r.resource_methods.insert(verb, m.clone());
         check_references(&doc, &m)?;
@@ -129,6 +131,16 @@ impl ControlPlane {
                     ("replace", "/requestValidatorId") => {
                         m.request_validator_id = op.value.clone().filter(|v| !v.is_empty())
                     }
+                    ("add", "/authorizationScopes") => {
+                        let scope = op.value()?.to_string();
+                        if !m.authorization_scopes.contains(&scope) {
+                            m.authorization_scopes.push(scope);
+                        }
+                    }
+                    ("remove", "/authorizationScopes") => match op.value.as_deref() {
+                        Some(v) => m.authorization_scopes.retain(|s| s != v),
+                        None => m.authorization_scopes.clear(),
+                    },
                     _ => patch_entry(&mut m.request_parameters, "/requestParameters/", op, |op| {
                         Ok(op.value.as_deref() == Some("true"))
                     })

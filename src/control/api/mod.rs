@@ -22,6 +22,7 @@ mod methods;
 mod model;
 mod models;
 mod openapi;
+mod openapi_authorizers;
 mod operations;
 mod patch;
 mod publish;

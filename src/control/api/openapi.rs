@@ -143,6 +143,8 @@ impl ControlPlane {
         }
         super::gateway_responses::import_openapi(doc, d)?;
         let key_schemes = api_key_schemes(d);
+        let ids = &mut self.ids;
+        super::openapi_authorizers::import(doc, d, &mut || ids.next(6))?;
         let paths = d.get("paths").and_then(Value::as_object).ok_or_else(|| {
             ApiError::BadRequest("Invalid OpenAPI input: no `paths` object".into())
         })?;
@@ -156,7 +158,8 @@ impl ControlPlane {
                 let Some(op) = item.get(*key) else {
                     continue;
                 };
-                let m = method(verb, op, &key_schemes, d)?;
+                let mut m = method(verb, op, &key_schemes, d)?;
+                super::openapi_authorizers::apply_security(&doc.authorizers, &mut m, op, d);
                 if let Some(r) = doc.resources.iter_mut().find(|r| r.id == rid) {
                     r.resource_methods.insert((*verb).to_string(), m);
                 }
@@ -195,6 +198,8 @@ fn api_key_schemes(d: &Value) -> Vec<String> {
         .map(|s| {
             s.iter()
                 .filter(|(_, v)| v.get("type").and_then(Value::as_str) == Some("apiKey"))
+                // An authorizer's scheme is `apiKey` too.
+                .filter(|(_, v)| v.get("x-amazon-apigateway-authorizer").is_none())
                 .map(|(k, _)| k.clone())
                 .collect()
         })
@@ -349,9 +354,14 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
                 responses.insert("200".into(), json!({"description": "200 response"}));
             }
             op.insert("responses".into(), Value::Object(responses));
+            let mut security = Vec::new();
             if m.api_key_required {
                 any_key = true;
-                op.insert("security".into(), json!([{"api_key": []}]));
+                security.push(json!({"api_key": []}));
+            }
+            security.extend(super::openapi_authorizers::requirement(doc, m));
+            if !security.is_empty() {
+                op.insert("security".into(), Value::Array(security));
             }
             if let (true, Some(i)) = (with_integrations, &m.method_integration) {
                 op.insert(
@@ -372,7 +382,14 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
     if let Some(d) = &doc.api.description {
         info.insert("description".into(), json!(d));
     }
-    let key_scheme = json!({"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}});
+    let mut key_scheme = Map::new();
+    if any_key {
+        key_scheme.insert(
+            "api_key".into(),
+            json!({"type": "apiKey", "name": "x-api-key", "in": "header"}),
+        );
+    }
+    super::openapi_authorizers::export(doc, &mut key_scheme);
     let mut out = Map::new();
     if oas30 {
         out.insert("openapi".into(), json!("3.0.1"));
@@ -382,7 +399,7 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
             json!([{"url": format!("/restapis/{}/{stage}/_user_request_", doc.api.id)}]),
         );
         out.insert("paths".into(), Value::Object(paths));
-        if any_key {
+        if !key_scheme.is_empty() {
             out.insert("components".into(), json!({"securitySchemes": key_scheme}));
         }
     } else {
@@ -394,8 +411,8 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
         );
         out.insert("schemes".into(), json!(["http"]));
         out.insert("paths".into(), Value::Object(paths));
-        if any_key {
-            out.insert("securityDefinitions".into(), key_scheme);
+        if !key_scheme.is_empty() {
+            out.insert("securityDefinitions".into(), Value::Object(key_scheme));
         }
     }
     if with_integrations {

@@ -347,7 +347,12 @@ pub(super) fn api_config(
                 api_key_required: m.api_key_required,
                 cache: route_cache(stage, &r.path, verb, i),
                 authorizer,
-                authorization_scopes: Vec::new(),
+                // As AWS: scopes apply to a Cognito authorizer's methods only.
+                authorization_scopes: if m.authorization_type == "COGNITO_USER_POOLS" {
+                    m.authorization_scopes.clone()
+                } else {
+                    Vec::new()
+                },
             });
         }
     }

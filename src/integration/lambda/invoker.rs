@@ -19,6 +19,7 @@ pub struct AwsSettings {
     pub region: String,
     pub account_id: String,
     pub lambda_endpoint: Option<String>,
+    pub cognito_endpoint: Option<String>,
     pub credentials: Option<Credentials>,
 }
 
@@ -59,6 +60,7 @@ impl AwsSettings {
             region,
             account_id: c.account_id.clone(),
             lambda_endpoint: c.lambda_endpoint.clone(),
+            cognito_endpoint: c.cognito_endpoint.clone(),
             credentials,
         }
     }
