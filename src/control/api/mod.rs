@@ -6,8 +6,8 @@
 //! portico does not implement yet is answered with its name.
 
 mod account;
-mod base_path_mappings;
 mod authorizers;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
 mod domain_names;
