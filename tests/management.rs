@@ -2299,12 +2299,12 @@ fn aws_shapes_found_by_moto() {
 
     m.put_method(&id, &root, "GET", false);
     let deployments = format!("/restapis/{id}/deployments");
-    let msg = m.err(
-        "POST",
-        &deployments,
-        Some(json!({ "stageName": "prod" })),
+    let r = m.call("POST", &deployments, Some(json!({ "stageName": "prod" })));
+    let msg = assert_api_error(
+        &r,
         400,
         "BadRequestException",
+        "a method without integration",
     );
     assert_eq!(msg, "No integration defined for method");
 
