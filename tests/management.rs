@@ -1138,7 +1138,7 @@ fn deployments_and_stages() {
     assert_eq!(prod["deploymentId"], d1_id.as_str(), "{prod}");
     assert_eq!(prod["variables"], json!({ "backend": "b1" }), "{prod}");
     assert_eq!(
-        m.get(&format!("{deployments}/{d1_id}")),
+        m.get(&format!("{deployments}/{d1_id}?embed=apisummary")),
         d1,
         "GetDeployment"
     );
@@ -1435,7 +1435,12 @@ fn deployments_are_snapshots_and_atomic() {
         &[("replace", "/apiKeyRequired", Some("true"))],
     );
     m.put_method(&id, &root, "POST", false);
-    assert_eq!(m.get(&d1_path), d1, "a deployment changed with the API");
+    m.put_mock(&id, &root, "POST");
+    assert_eq!(
+        m.get(&format!("{d1_path}?embed=apisummary")),
+        d1,
+        "a deployment changed with the API"
+    );
     assert_eq!(
         d1["apiSummary"],
         json!({ "/": { "GET": { "authorizationType": "NONE", "apiKeyRequired": false } } })
@@ -1871,7 +1876,9 @@ fn check_state(m: &mut Mgmt, id: &str, pets: &str, d_id: &str) {
     let integ = m.get(&format!("{get}/integration"));
     assert_eq!(integ["uri"], "http://example.com/pets", "{integ}");
     assert_eq!(integ["timeoutInMillis"], 1234, "{integ}");
-    let d = m.get(&format!("/restapis/{id}/deployments/{d_id}"));
+    let d = m.get(&format!(
+        "/restapis/{id}/deployments/{d_id}?embed=apisummary"
+    ));
     assert_eq!(
         d["apiSummary"]["/pets"]["GET"]["apiKeyRequired"], true,
         "{d}"
@@ -1991,7 +1998,7 @@ fn config_file_apis_are_shown_and_refuse_changes() {
     let stage = m.get("/restapis/demo/stages/prod");
     assert_eq!(stage["deploymentId"], "config");
     assert_eq!(stage["variables"]["backend"], NO_BACKEND);
-    let d = m.get("/restapis/demo/deployments/config");
+    let d = m.get("/restapis/demo/deployments/config?embed=apisummary");
     assert!(d["apiSummary"]["/hello"]["GET"].is_object(), "{d}");
     let export = m.get("/restapis/demo/stages/prod/exports/oas30");
     assert!(export["paths"]["/hello"]["get"].is_object(), "{export}");
@@ -2258,4 +2265,139 @@ fn method_and_integration_responses_are_patched() {
     assert_eq!(m.get(&ir_path), ir, "stored");
     let bad = patch_body(&[("replace", "/contentHandling", Some("CONVERT_TO_TEXT"))]);
     m.err("PATCH", &ir_path, Some(bad), 400, "BadRequestException");
+}
+
+/// Shapes and checks as AWS answers them (moto's suite found these):
+/// GetDeployments lists no apiSummary and GetDeployment shows it only with
+/// embed=apisummary; a method without an integration cannot be deployed;
+/// an integration keeps credentials, contentHandling and tlsConfig and shows
+/// `cacheKeyParameters: []`; HTTP and AWS integrations need an
+/// integrationHttpMethod; the API's policy is kept; endpointConfiguration
+/// types are checked; a patch boolean is read in any case.
+#[test]
+fn aws_shapes_found_by_moto() {
+    let mut m = Mgmt::new();
+    let api = m.ok(
+        "POST",
+        "/restapis",
+        Some(json!({ "name": "shapes", "policy": "{\"Version\": \"2012-10-17\",\"Statement\": []}" })),
+        201,
+    );
+    let id = s(&api, "id").to_string();
+    let root = s(&api, "rootResourceId").to_string();
+    assert_eq!(
+        m.get(&format!("/restapis/{id}"))["policy"],
+        "{\"Version\": \"2012-10-17\",\"Statement\": []}"
+    );
+    let p = m.patch(
+        &format!("/restapis/{id}"),
+        &[("replace", "/policy", Some("{}"))],
+    );
+    assert_eq!(p["policy"], "{}", "{p}");
+    for types in [json!(["INVALID"]), json!([]), json!(["EDGE", "REGIONAL"])] {
+        m.err(
+            "POST",
+            "/restapis",
+            Some(json!({ "name": "x", "endpointConfiguration": { "types": types } })),
+            400,
+            "BadRequestException",
+        );
+    }
+    let private = m.ok(
+        "POST",
+        "/restapis",
+        Some(json!({ "name": "p", "endpointConfiguration": { "types": ["PRIVATE"] } })),
+        201,
+    );
+    assert_eq!(
+        private["endpointConfiguration"]["types"],
+        json!(["PRIVATE"])
+    );
+
+    m.put_method(&id, &root, "GET", false);
+    let deployments = format!("/restapis/{id}/deployments");
+    let r = m.call("POST", &deployments, Some(json!({ "stageName": "prod" })));
+    let msg = assert_api_error(
+        &r,
+        400,
+        "BadRequestException",
+        "a method without integration",
+    );
+    assert_eq!(msg, "No integration defined for method");
+
+    let integ = format!("{}/integration", method_path(&id, &root, "GET"));
+    for kind in ["HTTP", "HTTP_PROXY", "AWS", "AWS_PROXY"] {
+        let msg = m.err(
+            "PUT",
+            &integ,
+            Some(json!({ "type": kind, "uri": "http://example.com/" })),
+            400,
+            "BadRequestException",
+        );
+        assert_eq!(
+            msg, "Enumeration value for HttpMethod must be non-empty",
+            "{kind}"
+        );
+    }
+    let i = m.ok(
+        "PUT",
+        &integ,
+        Some(json!({
+            "type": "HTTP",
+            "httpMethod": "POST",
+            "uri": "http://example.com/",
+            "credentials": "arn:aws:iam::123456789012:role/r",
+            "contentHandling": "CONVERT_TO_TEXT",
+            "tlsConfig": { "insecureSkipVerification": true }
+        })),
+        201,
+    );
+    assert_eq!(i["credentials"], "arn:aws:iam::123456789012:role/r", "{i}");
+    assert_eq!(i["contentHandling"], "CONVERT_TO_TEXT", "{i}");
+    assert_eq!(
+        i["tlsConfig"],
+        json!({ "insecureSkipVerification": true }),
+        "{i}"
+    );
+    assert_eq!(i["cacheKeyParameters"], json!([]), "{i}");
+    assert_eq!(m.get(&integ), i);
+    let i = m.patch(
+        &integ,
+        &[
+            ("replace", "/contentHandling", Some("CONVERT_TO_BINARY")),
+            (
+                "replace",
+                "/credentials",
+                Some("arn:aws:iam::123456789012:role/s"),
+            ),
+        ],
+    );
+    assert_eq!(i["contentHandling"], "CONVERT_TO_BINARY", "{i}");
+    assert_eq!(i["credentials"], "arn:aws:iam::123456789012:role/s", "{i}");
+
+    let d = m.ok(
+        "POST",
+        &deployments,
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    let list = m.get(&deployments);
+    assert_eq!(items(&list).len(), 1, "{list}");
+    assert!(items(&list)[0].get("apiSummary").is_none(), "{list}");
+    let one = format!("{deployments}/{}", s(&d, "id"));
+    assert!(m.get(&one).get("apiSummary").is_none());
+    let embedded = m.get(&format!("{one}?embed=apisummary"));
+    assert!(embedded["apiSummary"]["/"]["GET"].is_object(), "{embedded}");
+
+    let v = m.ok(
+        "POST",
+        &format!("/restapis/{id}/requestvalidators"),
+        Some(json!({ "name": "v", "validateRequestBody": true })),
+        201,
+    );
+    let v = m.patch(
+        &format!("/restapis/{id}/requestvalidators/{}", s(&v, "id")),
+        &[("replace", "/validateRequestBody", Some("False"))],
+    );
+    assert_eq!(v["validateRequestBody"], false, "{v}");
 }

@@ -19,6 +19,16 @@ impl ControlPlane {
                 "The REST API doesn't contain any methods".into(),
             ));
         }
+        // AWS refuses to deploy a method that has nowhere to send its calls.
+        if doc.resources.iter().any(|r| {
+            r.resource_methods
+                .values()
+                .any(|m| m.method_integration.is_none())
+        }) {
+            return Err(ApiError::BadRequest(
+                "No integration defined for method".into(),
+            ));
+        }
         let d = Deployment {
             id: self.ids.next(6),
             description: c.str("description"),
@@ -85,13 +95,20 @@ impl ControlPlane {
         let api = self.api(c)?;
         let all = self.store.deployments(&api.api.id)?;
         let (item, position) = page(all, c)?;
+        // AWS lists a deployment's id, description and createdDate; its
+        // apiSummary only comes from GetDeployment with embed=apisummary.
+        let item: Vec<Value> = item.iter().map(|d| without_summary(json!(d))).collect();
         Ok((200, json!(Page { position, item })))
     }
 
     pub(super) fn get_deployment(&mut self, c: &Call<'_>) -> Reply {
         let api = self.api(c)?;
         let (d, _) = self.deployment(&api.api.id, c.param("deployment_id"))?;
-        Ok((200, json!(d)))
+        if c.query_all("embed").iter().any(|e| e == "apisummary") {
+            Ok((200, json!(d)))
+        } else {
+            Ok((200, without_summary(json!(d))))
+        }
     }
 
     /// Only a deployment's description changes; what it deployed never does.
@@ -135,4 +152,11 @@ impl ControlPlane {
             ApiError::NotFound(format!("Invalid Deployment identifier specified {id}"))
         })
     }
+}
+
+fn without_summary(mut d: Value) -> Value {
+    if let Some(o) = d.as_object_mut() {
+        o.remove("apiSummary");
+    }
+    d
 }

@@ -51,6 +51,7 @@ pub fn from_config(api: &ApiConfig, loaded_at: i64) -> FileApi {
             tags: BTreeMap::new(),
             disable_execute_api_endpoint: false,
             root_resource_id: root.clone(),
+            policy: None,
         },
         resources: vec![Resource::root(root)],
         models: super::model::Model::defaults(),

@@ -30,6 +30,8 @@ const INTEGRATION_PATHS: &[&str] = &[
     "/httpMethod",
     "/timeoutInMillis",
     "/passthroughBehavior",
+    "/credentials",
+    "/contentHandling",
     "/requestTemplates/{contentType}",
     "/requestParameters/{name}",
     "/cacheKeyParameters/{name}",
@@ -248,6 +250,9 @@ impl ControlPlane {
                 .unwrap_or(29_000),
             cache_namespace: c.str("cacheNamespace"),
             cache_key_parameters: c.strings("cacheKeyParameters"),
+            credentials: c.str("credentials"),
+            content_handling: c.str("contentHandling"),
+            tls_config: c.body.get("tlsConfig").filter(|v| !v.is_null()).cloned(),
             integration_responses: Default::default(),
             kind,
         };
@@ -284,6 +289,8 @@ impl ControlPlane {
                             .parse()
                             .map_err(|_| ApiError::BadRequest("Invalid timeoutInMillis".into()))?
                     }
+                    ("replace", "/credentials") => i.credentials = op.value.clone(),
+                    ("replace", "/contentHandling") => i.content_handling = op.value.clone(),
                     ("replace", "/passthroughBehavior") => {
                         i.passthrough_behavior = op.value.clone()
                     }
@@ -472,6 +479,14 @@ fn status_code(c: &Call<'_>) -> Result<String, ApiError> {
 /// HTTP integrations need an http(s) URI and a method, AWS_PROXY ones a
 /// Lambda invocation ARN; timeouts are 50 ms to 29 s.
 fn check_integration(i: &Integration) -> Result<(), ApiError> {
+    // AWS: an HTTP or AWS integration calls its backend with a method of its own.
+    if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY" | "AWS" | "AWS_PROXY")
+        && i.http_method.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(ApiError::BadRequest(
+            "Enumeration value for HttpMethod must be non-empty".into(),
+        ));
+    }
     if i.kind == "AWS_PROXY" {
         let uri = i.uri.as_deref().unwrap_or_default();
         if super::publish::lambda_function(uri).is_err() {
@@ -481,11 +496,6 @@ fn check_integration(i: &Integration) -> Result<(), ApiError> {
         }
     }
     if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY") {
-        if i.http_method.as_deref().is_none_or(str::is_empty) {
-            return Err(ApiError::BadRequest(
-                "Enumeration value for HttpMethod must be non-empty".into(),
-            ));
-        }
         let uri = i.uri.as_deref().unwrap_or_default();
         if !(uri.starts_with("http://") || uri.starts_with("https://")) {
             return Err(ApiError::BadRequest(format!(

@@ -35,6 +35,9 @@ pub struct RestApi {
     #[serde(default)]
     pub disable_execute_api_endpoint: bool,
     pub root_resource_id: String,
+    /// The resource policy document, stored and returned as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,8 +111,15 @@ pub struct Integration {
     pub timeout_in_millis: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// AWS answers `cacheKeyParameters: []` when none are set.
+    #[serde(default)]
     pub cache_key_parameters: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_handling: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub integration_responses: BTreeMap<String, IntegrationResponse>,
 }

@@ -45,6 +45,7 @@ impl ControlPlane {
                 tags: BTreeMap::new(),
                 disable_execute_api_endpoint: false,
                 root_resource_id: self.ids.next(10),
+                policy: None,
             },
             resources: Vec::new(),
             models: super::models::defaults(&mut self.ids),
@@ -305,6 +306,9 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
             .get("cacheKeyParameters")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default(),
+        credentials: text("credentials"),
+        content_handling: text("contentHandling"),
+        tls_config: x.get("tlsConfig").filter(|v| !v.is_null()).cloned(),
         integration_responses: responses,
     })
 }

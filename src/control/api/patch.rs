@@ -26,9 +26,10 @@ impl PatchOp {
     }
 
     pub fn bool(&self) -> Result<bool, ApiError> {
+        // AWS reads a boolean in any case ("True", "FALSE").
         match self.value()? {
-            "true" => Ok(true),
-            "false" => Ok(false),
+            v if v.eq_ignore_ascii_case("true") => Ok(true),
+            v if v.eq_ignore_ascii_case("false") => Ok(false),
             v => Err(ApiError::BadRequest(format!(
                 "Invalid boolean value '{v}' for path '{}'",
                 self.path

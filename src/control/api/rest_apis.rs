@@ -14,6 +14,7 @@ const API_PATHS: &[&str] = &[
     "/binaryMediaTypes/{type}",
     "/minimumCompressionSize",
     "/disableExecuteApiEndpoint",
+    "/policy",
 ];
 
 impl ControlPlane {
@@ -23,6 +24,26 @@ impl ControlPlane {
         let root = self.ids.next(10);
         let source = c.str("apiKeySource").unwrap_or_else(|| "HEADER".into());
         check_key_source(&source)?;
+        let endpoint_configuration = match c.body.get("endpointConfiguration") {
+            None | Some(Value::Null) => EndpointConfiguration {
+                types: vec!["EDGE".into()],
+            },
+            Some(v) => {
+                let e: EndpointConfiguration = serde_json::from_value(v.clone()).map_err(|e| {
+                    ApiError::BadRequest(format!("Invalid endpointConfiguration: {e}"))
+                })?;
+                match e.types.as_slice() {
+                    [t] if ["EDGE", "REGIONAL", "PRIVATE"].contains(&t.as_str()) => e,
+                    _ => {
+                        return Err(ApiError::BadRequest(format!(
+                            "Invalid endpointConfiguration types {:?}: give exactly one of \
+                             [EDGE, REGIONAL, PRIVATE]",
+                            e.types
+                        )))
+                    }
+                }
+            }
+        };
         let api = RestApi {
             id: id.clone(),
             name,
@@ -32,13 +53,7 @@ impl ControlPlane {
             binary_media_types: c.strings("binaryMediaTypes"),
             minimum_compression_size: c.body.get("minimumCompressionSize").and_then(Value::as_i64),
             api_key_source: source,
-            endpoint_configuration: c
-                .body
-                .get("endpointConfiguration")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or(EndpointConfiguration {
-                    types: vec!["EDGE".into()],
-                }),
+            endpoint_configuration,
             tags: super::tags::given(c)?,
             disable_execute_api_endpoint: c
                 .body
@@ -46,6 +61,7 @@ impl ControlPlane {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             root_resource_id: root.clone(),
+            policy: c.str("policy"),
         };
         let doc = ApiDoc {
             api,
@@ -78,6 +94,7 @@ impl ControlPlane {
                 ("replace", "/name") => a.name = op.value()?.to_string(),
                 ("replace", "/description") => a.description = op.value.clone(),
                 ("replace", "/version") => a.version = op.value.clone(),
+                ("replace", "/policy") => a.policy = op.value.clone(),
                 ("replace", "/apiKeySource") => {
                     check_key_source(op.value()?)?;
                     a.api_key_source = op.value()?.to_string();
