@@ -1622,18 +1622,11 @@ fn unimplemented_operations_answer_501_with_their_name() {
     let mut m = Mgmt::new();
     let api = m.create_api("x");
     let id = s(&api, "id").to_string();
-    for (method, path, name) in [
-        (
-            "POST",
-            format!("/restapis/{id}/authorizers/abc123"),
-            "TestInvokeAuthorizer",
-        ),
-        (
-            "PATCH",
-            "/usageplans/p/keys/k/usage".to_string(),
-            "UpdateUsage",
-        ),
-    ] {
+    for (method, path, name) in [(
+        "POST",
+        format!("/restapis/{id}/authorizers/abc123"),
+        "TestInvokeAuthorizer",
+    )] {
         let msg = m.err(
             method,
             &path,

@@ -268,8 +268,8 @@ def main():
 
     # Errors as AWS clients see them.
     expect_error("NotFoundException", 404, c.get_rest_api, restApiId="nope000000")
-    msg = expect_error("NotImplementedException", 501, c.get_authorizers, restApiId=api_id)
-    assert "GetAuthorizers" in msg, msg
+    msg = expect_error("BadRequestException", 400, c.get_sdk, restApiId=api_id, stageName="prod", sdkType="javascript")
+    assert "SDK" in msg, msg
     bad = boto3.client("apigateway", endpoint_url=ADMIN,
                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="wrong")
     expect_error("InvalidSignatureException", 403, bad.get_rest_apis)
