@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::control::api::{ApiError, ControlPlane, TestInvoke};
+use crate::control::api::test_invoke::TestInvoke;
+use crate::control::api::{ApiError, ControlPlane};
 use crate::control::publisher::Deployed;
 
 /// How long the data plane may take (API Gateway's longest integration

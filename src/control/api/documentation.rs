@@ -7,58 +7,11 @@
 //! Parts and versions live in the API's document (`ApiDoc::documentation`);
 //! OpenAPI documents carry them as `x-amazon-apigateway-documentation`.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::model::{ApiDoc, Page};
+use super::model::{ApiDoc, Location, Page, Part, Version};
 use super::{page, Call, ControlPlane, Ids, Reply};
-
-/// The parts of an API and its versions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Documentation {
-    #[serde(default)]
-    pub parts: Vec<Part>,
-    #[serde(default)]
-    pub versions: Vec<Version>,
-}
-
-/// A DocumentationPart as AWS shapes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Part {
-    pub id: String,
-    pub location: Location,
-    /// A JSON object, as a string.
-    pub properties: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Location {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// A DocumentationVersion and the parts as they were when it was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Version {
-    pub version: String,
-    pub created_date: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Stored, not part of the answer (see `Version::shape`).
-    #[serde(default)]
-    pub parts: Vec<Part>,
-}
 
 impl Version {
     /// AWS's DocumentationVersion.

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::methods::patch_entry;
 use super::model::{ApiDoc, GatewayResponse, Page};
+use super::patch::patch_entry;
 use super::{page, Call, ControlPlane, Reply};
 use crate::config::GatewayResponseConfig;
 use crate::http::ResponseType;

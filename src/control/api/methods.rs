@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::model::{ApiDoc, Integration, IntegrationResponse, Method, MethodResponse, Resource};
-use super::patch::PatchOp;
+use super::patch::patch_entry;
 use super::{unescape, Call, ControlPlane, Reply};
 
 const METHODS: &[&str] = &[
@@ -432,27 +432,6 @@ const INTEGRATION_RESPONSE_PATHS: &[&str] = &[
     "/responseParameters/{name}",
     "/responseTemplates/{type}",
 ];
-
-/// `add`/`replace` (with `value`'s value) or `remove` of one entry of a map
-/// patched at `prefix` + its key; `None` when `op` is for another path.
-pub(super) fn patch_entry<V>(
-    map: &mut BTreeMap<String, V>,
-    prefix: &str,
-    op: &PatchOp,
-    value: impl FnOnce(&PatchOp) -> Result<V, ApiError>,
-) -> Option<Result<(), ApiError>> {
-    let key = unescape(op.path.strip_prefix(prefix)?);
-    Some(match op.op.as_str() {
-        "add" | "replace" => value(op).map(|v| {
-            map.insert(key, v);
-        }),
-        "remove" => {
-            map.remove(&key);
-            Ok(())
-        }
-        _ => return None,
-    })
-}
 
 fn no_status() -> ApiError {
     ApiError::NotFound("Invalid Response status code specified".into())

@@ -25,7 +25,7 @@ mod openapi;
 mod openapi_authorizers;
 mod operations;
 mod patch;
-mod publish;
+pub mod publish;
 mod resources;
 mod rest_apis;
 mod router;
@@ -33,16 +33,14 @@ mod sdk;
 mod stages;
 mod store;
 mod tags;
-mod test_invoke;
+pub mod test_invoke;
 mod validators;
 mod vpc_links;
 
 pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
 pub use operations::OPERATIONS;
-pub use publish::{api_configs, Published};
 pub use store::ControlStore;
-pub use test_invoke::TestInvoke;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,11 +49,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use patch::PatchOp;
+use patch::{unescape, PatchOp};
 use router::Matched;
 
 /// A status and a JSON body (`Null`: no body).
 pub type Reply = Result<(u16, Value), ApiError>;
+
+/// What UpdateUsage asks of the running data plane (the publisher, which
+/// knows the workers and the reconciler): a key's remaining quota in a
+/// plan, set live; `None` when the plan has no quota for it. A trait, so
+/// the management API does not depend on the publisher that depends on it.
+pub trait LiveQuota: Send + Sync {
+    fn set_remaining(
+        &self,
+        plan: &str,
+        key_id: &str,
+        remaining: u64,
+    ) -> Result<Option<(chrono::NaiveDate, i64)>, String>;
+}
 
 /// The control plane's model and its store; one thread owns it.
 pub struct ControlPlane {
@@ -67,7 +78,7 @@ pub struct ControlPlane {
     /// reads plans and keys from it).
     view: crate::config::Config,
     /// What the data plane serves (UpdateUsage sets a quota there live).
-    deployed: Option<std::sync::Arc<crate::control::publisher::Deployed>>,
+    deployed: Option<std::sync::Arc<dyn LiveQuota>>,
 }
 
 /// One management call, parsed.
@@ -115,17 +126,8 @@ impl ControlPlane {
     }
 
     /// Where UpdateUsage sets a key's remaining quota live.
-    pub fn set_deployed(&mut self, deployed: std::sync::Arc<crate::control::publisher::Deployed>) {
+    pub fn set_deployed(&mut self, deployed: std::sync::Arc<dyn LiveQuota>) {
         self.deployed = Some(deployed);
-    }
-
-    /// The deployed stages as API definitions for the snapshot, and what
-    /// could not be served (to log).
-    pub fn deployed(
-        &self,
-        file: &[crate::config::ApiConfig],
-    ) -> Result<(Published, Vec<String>), ApiError> {
-        publish::published(&self.store, file, &self.state_dir)
     }
 
     /// The service model's operation at this method and path, and its
@@ -401,11 +403,6 @@ fn page<T>(all: Vec<T>, c: &Call<'_>) -> Result<(Vec<T>, Option<String>), ApiErr
     let item: Vec<T> = all.into_iter().skip(start).take(limit).collect();
     let next = start + item.len();
     Ok((item, (next < total).then(|| next.to_string())))
-}
-
-/// A patch path segment with JSON Pointer escapes (`~1` is `/`, `~0` is `~`).
-fn unescape(s: &str) -> String {
-    s.replace("~1", "/").replace("~0", "~")
 }
 
 /// Identifiers like API Gateway's: lower-case letters and digits.

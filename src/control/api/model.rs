@@ -156,7 +156,7 @@ pub struct ApiDoc {
     pub authorizers: Vec<Authorizer>,
     /// Its documentation parts and versions: see `documentation.rs`.
     #[serde(default)]
-    pub documentation: super::documentation::Documentation,
+    pub documentation: Documentation,
 }
 
 /// A customised gateway response, as stored (AWS's shape less the type,
@@ -516,4 +516,50 @@ pub struct UsagePlanKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub name: String,
+}
+
+/// The parts of an API and its versions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Documentation {
+    #[serde(default)]
+    pub parts: Vec<Part>,
+    #[serde(default)]
+    pub versions: Vec<Version>,
+}
+
+/// A DocumentationPart as AWS shapes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub id: String,
+    pub location: Location,
+    /// A JSON object, as a string.
+    pub properties: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A DocumentationVersion and the parts as they were when it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    pub version: String,
+    pub created_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Stored, not part of the answer (see `Version::shape`).
+    #[serde(default)]
+    pub parts: Vec<Part>,
 }

@@ -2,6 +2,8 @@
 //! copy, move), `path`, `value`. Each resource says which paths it takes;
 //! anything else is refused the way API Gateway refuses it.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -55,4 +57,30 @@ pub fn operations(body: &Value) -> Result<Vec<PatchOp>, ApiError> {
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| ApiError::BadRequest(format!("Invalid patchOperations: {e}"))),
     }
+}
+
+/// `add`/`replace` (with `value`'s value) or `remove` of one entry of a map
+/// patched at `prefix` + its key; `None` when `op` is for another path.
+pub fn patch_entry<V>(
+    map: &mut BTreeMap<String, V>,
+    prefix: &str,
+    op: &PatchOp,
+    value: impl FnOnce(&PatchOp) -> Result<V, ApiError>,
+) -> Option<Result<(), ApiError>> {
+    let key = unescape(op.path.strip_prefix(prefix)?);
+    Some(match op.op.as_str() {
+        "add" | "replace" => value(op).map(|v| {
+            map.insert(key, v);
+        }),
+        "remove" => {
+            map.remove(&key);
+            Ok(())
+        }
+        _ => return None,
+    })
+}
+
+/// A patch path segment with JSON Pointer escapes (`~1` is `/`, `~0` is `~`).
+pub fn unescape(s: &str) -> String {
+    s.replace("~1", "/").replace("~0", "~")
 }

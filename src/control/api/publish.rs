@@ -38,6 +38,17 @@ pub struct Published {
     pub certificates: Vec<UploadedCertificate>,
 }
 
+impl super::ControlPlane {
+    /// The deployed stages as API definitions for the snapshot, and what
+    /// could not be served (to log).
+    pub fn deployed(
+        &self,
+        file: &[crate::config::ApiConfig],
+    ) -> Result<(Published, Vec<String>), ApiError> {
+        published(&self.store, file, &self.state_dir)
+    }
+}
+
 /// Everything the management API holds, as config; problems skip a part
 /// and say why. `file`: the config file's APIs, which plans may cover.
 pub fn published(
