@@ -276,6 +276,10 @@ impl ControlPlane {
         if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
             usage["values"] = items;
         }
+        // `bytes` is the CLI report's; the Usage shape has no such member.
+        if let Some(o) = usage.as_object_mut() {
+            o.remove("bytes");
+        }
         Ok((200, usage))
     }
 
@@ -353,6 +357,10 @@ impl ControlPlane {
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
             usage["values"] = items;
+        }
+        // `bytes` is the CLI report's; the Usage shape has no such member.
+        if let Some(o) = usage.as_object_mut() {
+            o.remove("bytes");
         }
         Ok((200, usage))
     }
