@@ -3,7 +3,8 @@
 # own Python venv (boto3 from PyPI) under target/, starts portico (debug
 # build) on loopback with a fresh state directory, runs boto3_e2e.py against
 # it and stops it; then tests/e2e/tls_clients.sh (curl and openssl s_client
-# against the HTTPS listener). Run by .ci/run after `cargo test`.
+# against the HTTPS listener), tests/e2e/awscli_walkthrough.sh (AWS's REST API
+# walk-through with the AWS CLI v1) and tests/e2e/moto.sh. Run by .ci/run after `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=$(tests/e2e/venv.sh | tail -n1)
@@ -79,4 +80,5 @@ if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; th
 fi
 echo "e2e: boto3 end-to-end test passed"
 tests/e2e/tls_clients.sh
+tests/e2e/awscli_walkthrough.sh
 tests/e2e/moto.sh
