@@ -162,9 +162,11 @@ grep -q '"error": "no token"' "$TMP/body" && grep -q '"detail": "Unauthorized"' 
 # A token the authorizer denies.
 call "denied token" -H "Authorization: deny" -H "x-api-key: $KEY_VALUE"
 expect "denied token" 403
+grep -q 'explicit deny' "$TMP/body" || fail "denied token: not AWS's explicit-deny message: $(cat "$TMP/body")"
 # A good token, a wrong key and no key.
 call "bad key" -H "Authorization: allow" -H "x-api-key: not-a-key-0123456789abcdef"
 expect "bad key" 403
+grep -q '"Forbidden"' "$TMP/body" || fail "bad key: not AWS's INVALID_API_KEY message: $(cat "$TMP/body")"
 call "no key" -H "Authorization: allow"
 expect "no key" 403
 # A good token and key: the Lambda's answer, with the authorizer's context.
@@ -185,6 +187,7 @@ for n in 2 3; do
 done
 call "over quota" -H "Authorization: allow" -H "x-api-key: $KEY_VALUE"
 expect "over quota" 429
+grep -q '"Limit Exceeded"' "$TMP/body" || fail "over quota: not AWS's QUOTA_EXCEEDED message: $(cat "$TMP/body")"
 
 # get-usage counts the three admitted calls (stored every flush interval: poll, bounded).
 want=$'3\t0'
