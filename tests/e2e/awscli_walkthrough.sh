@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AWS's published REST API walk-throughs, done with the AWS CLI v1 (`awscli`
-# from PyPI, tests/e2e/awscli_venv.sh) against portico's admin listener, end
+# from PyPI, pinned in tests/e2e/venv.sh) against portico's admin listener, end
 # to end through the data plane with curl:
 #   create-rest-api, create-resource, create-authorizer (a Lambda TOKEN
 #   authorizer), put-method (CUSTOM, API key required), put-integration
@@ -17,18 +17,10 @@
 # with a message naming it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-AWS_BIN=$(tests/e2e/awscli_venv.sh | tail -n1)
-FN_PYTHON=$(tests/lambda/venv.sh | tail -n1)
+AWS_BIN=$(dirname "$(tests/e2e/venv.sh | tail -n1)")/aws
 BIN=${PORTICO_BIN:-$(tests/e2e/portico_bin.sh)}
-TMP=$(mktemp -d /tmp/portico-awscli.XXXXXX)
-PID=""
-FN_PID=""
-cleanup() {
-    [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-    [[ -n $FN_PID ]] && kill "$FN_PID" 2>/dev/null && wait "$FN_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+source tests/e2e/lib.sh
+e2e_tmp awscli
 
 fail() {
     echo "awscli_walkthrough: $*" >&2
@@ -39,47 +31,11 @@ fail() {
     exit 1
 }
 
-# The Lambda Invoke API the authorizer and the integration call.
-"$FN_PYTHON" tests/lambda/invoke_server.py >"$TMP/functions.out" &
-FN_PID=$!
-for _ in $(seq 1 200); do
-    grep -qs 'listening on' "$TMP/functions.out" && break
-    kill -0 "$FN_PID" 2>/dev/null || fail "the invoke server did not start"
-    sleep 0.05
-done
-FN_ENDPOINT=$(grep -o '127.0.0.1:[0-9]*' "$TMP/functions.out" | head -n1)
-[[ -n $FN_ENDPOINT ]] || fail "no invoke server address"
-
-cat >"$TMP/portico.toml" <<TOML
-[server]
-listen = "127.0.0.1:0"
-workers = 2
-
-[state]
-dir = "$TMP/state"
-
-[admin]
-listen = "127.0.0.1:0"
-access_key_id = "AKIDPORTICOCLI"
-secret_access_key_env = "PORTICO_CLI_SECRET"
-
-[aws]
-lambda_endpoint = "http://$FN_ENDPOINT"
-TOML
+# The Lambda Invoke API the authorizer and the integration call, then portico.
+start_functions "$TMP"
 export PORTICO_CLI_SECRET="cli-secret-$RANDOM$RANDOM"
-# Quotas count days by a calendar fixed at noon, so the usage check cannot
-# straddle UTC midnight.
 TODAY=2026-06-15
-PORTICO_TEST_CLOCK=${TODAY}T12:00:00Z "$BIN" --config "$TMP/portico.toml" 2>"$TMP/stderr.log" &
-PID=$!
-for _ in $(seq 1 200); do
-    grep -q 'admin listening on' "$TMP/stderr.log" && break
-    kill -0 "$PID" 2>/dev/null || fail "portico exited at start"
-    sleep 0.05
-done
-DATA=$(grep -o 'msg="listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
-ADMIN=$(grep -o 'admin listening on http://127.0.0.1:[0-9]*' "$TMP/stderr.log" | head -n1 | sed 's/.*http:/http:/')
-[[ -n $DATA && -n $ADMIN ]] || fail "portico did not start"
+start_portico "$BIN" "$TMP" AKIDPORTICOCLI PORTICO_CLI_SECRET "$TODAY"
 
 # The CLI: signed with the admin key, no user config, text output.
 export AWS_ACCESS_KEY_ID=AKIDPORTICOCLI AWS_SECRET_ACCESS_KEY=$PORTICO_CLI_SECRET AWS_DEFAULT_REGION=us-east-1
@@ -172,7 +128,7 @@ expect "no key" 403
 # A good token and key: the Lambda's answer, with the authorizer's context.
 call "valid call" -H "Authorization: allow" -H "x-api-key: $KEY_VALUE"
 expect "valid call" 200
-"$FN_PYTHON" - "$TMP/body" "$KEY_VALUE" <<'PY' || fail "valid call: unexpected Lambda event: $(cat "$TMP/body")"
+python3 - "$TMP/body" "$KEY_VALUE" <<'PY' || fail "valid call: unexpected Lambda event: $(cat "$TMP/body")"
 import json, sys
 e = json.load(open(sys.argv[1]))
 # Through a custom domain AWS puts the base path in `path` (/v1/pets); portico sends /pets today.
