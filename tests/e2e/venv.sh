@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates (once) the Python venv with boto3 (from PyPI) that the end-to-end
-# tests drive the management API with, and prints the absolute path of its
+# Creates (once) the Python venv with boto3 and the AWS CLI v1 (`awscli`,
+# pinned; its `aws` is next to python) from PyPI that the end-to-end tests
+# drive the management API with, and prints the absolute path of its
 # python on stdout (nothing else goes to stdout). Safe to call from several
 # test processes at once (flock).
 set -euo pipefail
@@ -9,7 +10,7 @@ VENV=$REPO/target/e2e-venv
 PY=$VENV/bin/python
 
 ready() {
-    [[ -x $PY ]] && "$PY" -c 'import boto3' 2>/dev/null
+    [[ -x $PY ]] && "$PY" -c 'import boto3' 2>/dev/null && [[ -x $VENV/bin/aws ]]
 }
 
 if ! ready; then
@@ -18,8 +19,8 @@ if ! ready; then
     flock 9
     # Another process may have built it while we waited for the lock.
     if ! ready; then
-        python3 -m venv "$VENV" >&2
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.34' >&2
+        [[ -x $PY ]] || python3 -m venv "$VENV" >&2
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check 'boto3>=1.34' 'awscli==1.46.3' >&2
     fi
     flock -u 9
     exec 9>&-
