@@ -191,10 +191,19 @@ fn api_key_customer_id_is_kept_and_patched() {
         &mut srv,
         "POST",
         "/apikeys",
-        Some(json!({"name": "n"})),
+        Some(json!({"name": "a"})),
         201,
     );
     assert!(k.get("customerId").is_none(), "{k}");
+    // GetApiKeys lists by name, whatever the (random) ids.
+    let all = call(&mut srv, "GET", "/apikeys", None, 200);
+    let names: Vec<&str> = all["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "k"]);
 }
 
 #[test]

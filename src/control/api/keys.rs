@@ -66,6 +66,8 @@ impl ControlPlane {
         let name = c.query_all("name").first().cloned();
         let mut all = self.store.keys()?;
         all.extend(self.file_keys(&all));
+        // By name (then id): a stable order that does not hang on random ids.
+        all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         let keys: Vec<ApiKey> = all
             .into_iter()
             .filter(|k| name.as_ref().is_none_or(|n| k.name.starts_with(n.as_str())))
