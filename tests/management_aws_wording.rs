@@ -19,17 +19,19 @@ fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status:
 const BAD: (u16, &str) = (400, "BadRequestException");
 const GONE: (u16, &str) = (404, "NotFoundException");
 
-/// A call that must fail as `want` says; its message.
-fn err(
-    srv: &mut Server,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    want: (u16, &str),
-) -> String {
-    let v = call(srv, method, path, body, want.0);
-    assert_eq!(v["__type"], want.1, "{method} {path}: {v}");
-    v["message"].as_str().unwrap_or_default().to_string()
+/// One refused call: method, path, body, (status, `__type`), message.
+type Refusal<'a> = (&'a str, String, Option<Value>, (u16, &'a str), &'a str);
+
+/// Each call must be refused with exactly that type and message.
+fn refused(srv: &mut Server, cases: Vec<Refusal<'_>>) {
+    for (method, path, body, (status, kind), message) in cases {
+        let v = call(srv, method, &path, body, status);
+        assert_eq!(
+            (v["__type"].as_str(), v["message"].as_str()),
+            (Some(kind), Some(message)),
+            "{method} {path}"
+        );
+    }
 }
 
 fn start() -> Server {
@@ -43,28 +45,16 @@ fn api(srv: &mut Server, stage: bool) -> (String, String) {
     let id = a["id"].as_str().unwrap().to_string();
     let root = a["rootResourceId"].as_str().unwrap().to_string();
     let m = format!("/restapis/{id}/resources/{root}/methods/GET");
-    call(
-        srv,
-        "PUT",
-        &m,
-        Some(json!({"authorizationType": "NONE"})),
-        201,
-    );
-    call(
-        srv,
-        "PUT",
-        &format!("{m}/integration"),
-        Some(json!({"type": "MOCK"})),
-        201,
-    );
+    let mut steps = vec![
+        ("PUT", m.clone(), json!({"authorizationType": "NONE"})),
+        ("PUT", format!("{m}/integration"), json!({"type": "MOCK"})),
+    ];
     if stage {
-        call(
-            srv,
-            "POST",
-            &format!("/restapis/{id}/deployments"),
-            Some(json!({"stageName": "prod"})),
-            201,
-        );
+        let d = format!("/restapis/{id}/deployments");
+        steps.push(("POST", d, json!({"stageName": "prod"})));
+    }
+    for (verb, path, body) in steps {
+        call(srv, verb, &path, Some(body), 201);
     }
     (id, root)
 }
@@ -74,164 +64,88 @@ fn not_found_messages_name_no_identifier() {
     let mut srv = start();
     let (id, _) = api(&mut srv, true);
     let patch = json!({"patchOperations": [{"op": "replace", "path": "/name", "value": "x"}]});
-    for (method, path, body, want) in [
-        (
-            "GET",
-            "/apikeys/nokey".to_string(),
-            None,
-            "Invalid API Key identifier specified",
-        ),
-        (
-            "PATCH",
-            "/apikeys/nokey".to_string(),
-            Some(patch.clone()),
-            "Invalid API Key identifier specified",
-        ),
-        (
-            "DELETE",
-            "/apikeys/nokey".to_string(),
-            None,
-            "Invalid API Key identifier specified",
-        ),
-        (
-            "GET",
-            "/usageplans/noplan".to_string(),
-            None,
-            "Invalid Usage Plan ID specified",
-        ),
-        (
-            "GET",
-            "/usageplans/noplan/keys".to_string(),
-            None,
-            "Invalid Usage Plan ID specified",
-        ),
-        (
-            "GET",
-            format!("/restapis/{id}/stages/nostage"),
-            None,
-            "Invalid Stage identifier specified",
-        ),
-        (
-            "DELETE",
-            format!("/restapis/{id}/stages/nostage"),
-            None,
-            "Invalid Stage identifier specified",
-        ),
-        (
-            "GET",
-            format!("/restapis/{id}/stages/nostage/exports/oas30"),
-            None,
-            "Invalid Stage identifier specified",
-        ),
-        (
-            "GET",
-            format!("/restapis/{id}/resources/nores"),
-            None,
-            "Invalid Resource identifier specified",
-        ),
-        (
-            "GET",
-            format!("/restapis/{id}/resources/nores/methods/GET"),
-            None,
-            "Invalid Resource identifier specified",
-        ),
-        (
-            "GET",
-            format!("/restapis/{id}/deployments/nodep"),
-            None,
-            "Invalid Deployment identifier specified",
-        ),
-        (
-            "DELETE",
-            format!("/restapis/{id}/deployments/nodep"),
-            None,
-            "Invalid Deployment identifier specified",
-        ),
-    ] {
-        let msg = err(&mut srv, method, &path, body, GONE);
-        assert_eq!(msg, want, "{method} {path}");
-    }
-    // A usage plan's apiStages naming a stage that does not exist.
-    let msg = err(
+    let key = "Invalid API Key identifier specified";
+    let plan = "Invalid Usage Plan ID specified";
+    let stage = "Invalid Stage identifier specified";
+    let res = "Invalid Resource identifier specified";
+    let dep = "Invalid Deployment identifier specified";
+    let a = format!("/restapis/{id}");
+    let stages = json!({"name": "p", "apiStages": [{"apiId": id, "stage": "nostage"}]});
+    refused(
         &mut srv,
-        "POST",
-        "/usageplans",
-        Some(json!({"name": "p", "apiStages": [{"apiId": id, "stage": "nostage"}]})),
-        GONE,
+        vec![
+            ("GET", "/apikeys/nokey".into(), None, GONE, key),
+            ("PATCH", "/apikeys/nokey".into(), Some(patch), GONE, key),
+            ("DELETE", "/apikeys/nokey".into(), None, GONE, key),
+            ("GET", "/usageplans/noplan".into(), None, GONE, plan),
+            ("GET", "/usageplans/noplan/keys".into(), None, GONE, plan),
+            ("GET", format!("{a}/stages/nostage"), None, GONE, stage),
+            ("DELETE", format!("{a}/stages/nostage"), None, GONE, stage),
+            (
+                "GET",
+                format!("{a}/stages/nostage/exports/oas30"),
+                None,
+                GONE,
+                stage,
+            ),
+            ("POST", "/usageplans".into(), Some(stages), GONE, stage),
+            ("GET", format!("{a}/resources/nores"), None, GONE, res),
+            (
+                "GET",
+                format!("{a}/resources/nores/methods/GET"),
+                None,
+                GONE,
+                res,
+            ),
+            ("GET", format!("{a}/deployments/nodep"), None, GONE, dep),
+            ("DELETE", format!("{a}/deployments/nodep"), None, GONE, dep),
+        ],
     );
-    assert_eq!(msg, "Invalid Stage identifier specified");
 }
 
 #[test]
 fn api_key_customer_id_is_kept_and_patched() {
     let mut srv = start();
-    let k = call(
-        &mut srv,
-        "POST",
-        "/apikeys",
-        Some(json!({"name": "k", "customerId": "cust-1"})),
-        201,
-    );
+    let new = json!({"name": "k", "customerId": "cust-1"});
+    let k = call(&mut srv, "POST", "/apikeys", Some(new), 201);
     assert_eq!(k["customerId"], "cust-1");
-    let id = k["id"].as_str().unwrap().to_string();
-    let k = call(
-        &mut srv,
-        "PATCH",
-        &format!("/apikeys/{id}"),
-        Some(json!({"patchOperations": [
-            {"op": "replace", "path": "/customerId", "value": "cust-2"}
-        ]})),
-        200,
+    let p = format!("/apikeys/{}", k["id"].as_str().unwrap());
+    let ops = json!({"patchOperations": [
+        {"op": "replace", "path": "/customerId", "value": "cust-2"}
+    ]});
+    assert_eq!(
+        call(&mut srv, "PATCH", &p, Some(ops), 200)["customerId"],
+        "cust-2"
     );
-    assert_eq!(k["customerId"], "cust-2");
-    let k = call(&mut srv, "GET", &format!("/apikeys/{id}"), None, 200);
-    assert_eq!(k["customerId"], "cust-2");
+    assert_eq!(call(&mut srv, "GET", &p, None, 200)["customerId"], "cust-2");
     // Without one, the member is absent.
-    let k = call(
-        &mut srv,
-        "POST",
-        "/apikeys",
-        Some(json!({"name": "a"})),
-        201,
-    );
+    let bare = Some(json!({"name": "a"}));
+    let k = call(&mut srv, "POST", "/apikeys", bare, 201);
     assert!(k.get("customerId").is_none(), "{k}");
     // GetApiKeys lists by name, whatever the (random) ids.
     let all = call(&mut srv, "GET", "/apikeys", None, 200);
-    let names: Vec<&str> = all["item"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["a", "k"]);
+    assert_eq!(
+        (&all["item"][0]["name"], &all["item"][1]["name"]),
+        (&json!("a"), &json!("k"))
+    );
 }
 
 #[test]
 fn deployment_with_an_empty_stage_name_makes_no_stage() {
     let mut srv = start();
     let (id, _) = api(&mut srv, false);
+    let a = format!("/restapis/{id}");
+    let empty = json!({"stageName": ""});
     let d = call(
         &mut srv,
         "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(json!({"stageName": ""})),
+        &format!("{a}/deployments"),
+        Some(empty),
         201,
     );
-    let dep = d["id"].as_str().unwrap();
-    call(
-        &mut srv,
-        "GET",
-        &format!("/restapis/{id}/deployments/{dep}"),
-        None,
-        200,
-    );
-    let stages = call(
-        &mut srv,
-        "GET",
-        &format!("/restapis/{id}/stages"),
-        None,
-        200,
-    );
+    let dep = format!("{a}/deployments/{}", d["id"].as_str().unwrap());
+    call(&mut srv, "GET", &dep, None, 200);
+    let stages = call(&mut srv, "GET", &format!("{a}/stages"), None, 200);
     assert_eq!(stages["item"], json!([]), "{stages}");
 }
 
@@ -254,7 +168,7 @@ fn stage_shows_cache_status_and_no_empty_description() {
 }
 
 #[test]
-fn openapi_document_errors_are_worded_as_aws() {
+fn openapi_document_errors_and_account_refusal_are_worded_as_aws() {
     let mut srv = start();
     let (id, _) = api(&mut srv, true);
     let good = json!({
@@ -262,80 +176,55 @@ fn openapi_document_errors_are_worded_as_aws() {
         "info": {"title": "doc", "version": "1"},
         "paths": {"/": {"get": {"responses": {"200": {"description": "ok"}}}}},
     });
-    let msg = err(
-        &mut srv,
-        "PUT",
-        &format!("/restapis/{id}?mode=unknown"),
-        Some(good.clone()),
-        BAD,
-    );
-    assert_eq!(
-        msg,
-        "Enumeration value of OpenAPI import mode must be \"overwrite\" or \"merge\""
-    );
     let mut no_paths = good.clone();
     no_paths.as_object_mut().unwrap().remove("paths");
-    for path in [
-        format!("/restapis/{id}"),
-        "/restapis?mode=import".to_string(),
-    ] {
-        let method = if path.contains("import") {
-            "POST"
-        } else {
-            "PUT"
-        };
-        let msg = err(&mut srv, method, &path, Some(no_paths.clone()), BAD);
-        assert_eq!(
-            msg,
-            "Failed to parse the uploaded OpenAPI document due to: 'paths' is a required property",
-            "{method} {path}"
-        );
-        let mut v2 = good.clone();
-        v2["openapi"] = json!("2.0.0");
-        let msg = err(&mut srv, method, &path, Some(v2), BAD);
-        assert_eq!(
-            msg, "Only OpenAPI 3.x.x are currently supported",
-            "{method} {path}"
-        );
-    }
-    // Nothing was imported by the refused calls.
+    let mut v2 = good.clone();
+    v2["openapi"] = json!("2.0.0");
+    let paths =
+        "Failed to parse the uploaded OpenAPI document due to: 'paths' is a required property";
+    let version = "Only OpenAPI 3.x.x are currently supported";
+    let put = format!("/restapis/{id}");
+    let import = "/restapis?mode=import".to_string();
+    let features = json!({"patchOperations": [
+        {"op": "remove", "path": "/features", "value": "UsagePlans"}
+    ]});
+    refused(
+        &mut srv,
+        vec![
+            (
+                "PUT",
+                format!("{put}?mode=unknown"),
+                Some(good),
+                BAD,
+                "Enumeration value of OpenAPI import mode must be \"overwrite\" or \"merge\"",
+            ),
+            ("PUT", put.clone(), Some(no_paths.clone()), BAD, paths),
+            ("POST", import.clone(), Some(no_paths), BAD, paths),
+            ("PUT", put.clone(), Some(v2.clone()), BAD, version),
+            ("POST", import.clone(), Some(v2), BAD, version),
+            (
+                "GET",
+                format!("{put}/stages/prod/exports/a"),
+                None,
+                BAD,
+                "No API exporter for type 'a'",
+            ),
+            (
+                "PATCH",
+                "/account".into(),
+                Some(features),
+                BAD,
+                "Usage Plans cannot be disabled once enabled",
+            ),
+        ],
+    );
+    // Nothing was imported by the refused calls; Swagger 2.0 is still read.
     let apis = call(&mut srv, "GET", "/restapis", None, 200);
     assert_eq!(apis["item"].as_array().map(Vec::len), Some(1), "{apis}");
-    // Swagger 2.0 is still read.
     let swagger = json!({
         "swagger": "2.0",
         "info": {"title": "sw", "version": "1"},
         "paths": {"/": {"get": {"responses": {"200": {"description": "ok"}}}}},
     });
-    call(
-        &mut srv,
-        "POST",
-        "/restapis?mode=import",
-        Some(swagger),
-        201,
-    );
-
-    let msg = err(
-        &mut srv,
-        "GET",
-        &format!("/restapis/{id}/stages/prod/exports/a"),
-        None,
-        BAD,
-    );
-    assert_eq!(msg, "No API exporter for type 'a'");
-}
-
-#[test]
-fn usage_plans_feature_cannot_be_removed() {
-    let mut srv = start();
-    let msg = err(
-        &mut srv,
-        "PATCH",
-        "/account",
-        Some(json!({"patchOperations": [
-            {"op": "remove", "path": "/features", "value": "UsagePlans"}
-        ]})),
-        BAD,
-    );
-    assert_eq!(msg, "Usage Plans cannot be disabled once enabled");
+    call(&mut srv, "POST", &import, Some(swagger), 201);
 }
