@@ -57,7 +57,7 @@ impl ControlPlane {
                 // AWS: usage plans, once enabled, cannot be disabled.
                 ("remove", "/features") if op.value()? == USAGE_PLANS => {
                     return Err(ApiError::BadRequest(
-                        "The UsagePlans feature cannot be removed".into(),
+                        "Usage Plans cannot be disabled once enabled".into(),
                     ))
                 }
                 ("remove", "/features") => {

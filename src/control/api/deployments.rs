@@ -42,7 +42,10 @@ impl ControlPlane {
                     .map_err(|e| ApiError::BadRequest(format!("Invalid canarySettings: {e}")))?,
             ),
         };
-        let stage = match (c.str("stageName"), canary) {
+        // An empty stageName is no stage, as an absent one: the deployment
+        // is made and no stage points to it.
+        let stage_name = c.str("stageName").filter(|s| !s.is_empty());
+        let stage = match (stage_name, canary) {
             (None, Some(_)) => {
                 return Err(ApiError::BadRequest(
                     "Canary settings need a stageName: a canary release goes to an existing stage"
@@ -148,9 +151,9 @@ impl ControlPlane {
         api: &str,
         id: &str,
     ) -> Result<(Deployment, super::model::ApiDoc), ApiError> {
-        self.store.deployment(api, id)?.ok_or_else(|| {
-            ApiError::NotFound(format!("Invalid Deployment identifier specified {id}"))
-        })
+        self.store
+            .deployment(api, id)?
+            .ok_or_else(ApiError::no_deployment)
     }
 }
 

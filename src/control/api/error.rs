@@ -43,6 +43,28 @@ impl ApiError {
         }
     }
 
+    /// NotFoundException for an unknown API key, worded as AWS words it
+    /// (AWS's "not found" messages for these name no identifier).
+    pub fn no_api_key() -> Self {
+        ApiError::NotFound("Invalid API Key identifier specified".into())
+    }
+
+    pub fn no_usage_plan() -> Self {
+        ApiError::NotFound("Invalid Usage Plan ID specified".into())
+    }
+
+    pub fn no_stage() -> Self {
+        ApiError::NotFound("Invalid Stage identifier specified".into())
+    }
+
+    pub fn no_resource() -> Self {
+        ApiError::NotFound("Invalid Resource identifier specified".into())
+    }
+
+    pub fn no_deployment() -> Self {
+        ApiError::NotFound("Invalid Deployment identifier specified".into())
+    }
+
     pub fn body(&self) -> Value {
         json!({"__type": self.kind(), "message": self.to_string()})
     }

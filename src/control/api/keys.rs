@@ -48,6 +48,7 @@ impl ControlPlane {
                 .get("enabled")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            customer_id: c.str("customerId"),
             created_date: c.now,
             last_updated_date: c.now,
             stage_keys: Vec::new(),
@@ -65,6 +66,8 @@ impl ControlPlane {
         let name = c.query_all("name").first().cloned();
         let mut all = self.store.keys()?;
         all.extend(self.file_keys(&all));
+        // By name (then id): a stable order that does not hang on random ids.
+        all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         let keys: Vec<ApiKey> = all
             .into_iter()
             .filter(|k| name.as_ref().is_none_or(|n| k.name.starts_with(n.as_str())))
@@ -90,7 +93,17 @@ impl ControlPlane {
                 ("replace", "/name") => k.name = op.value()?.to_string(),
                 ("replace", "/description") => k.description = op.value.clone(),
                 ("replace", "/enabled") => k.enabled = op.bool()?,
-                _ => return Err(op.unsupported(&["/name", "/description", "/enabled"])),
+                ("replace", "/customerId") => {
+                    k.customer_id = op.value.clone().filter(|v| !v.is_empty())
+                }
+                _ => {
+                    return Err(op.unsupported(&[
+                        "/name",
+                        "/description",
+                        "/enabled",
+                        "/customerId",
+                    ]))
+                }
             }
         }
         k.last_updated_date = c.now;
@@ -102,7 +115,7 @@ impl ControlPlane {
         let id = c.param("api_Key");
         self.writable_key(id)?;
         if !self.store.delete_key(id)? {
-            return Err(not_found_key(id));
+            return Err(ApiError::no_api_key());
         }
         Ok((202, Value::Null))
     }
@@ -158,7 +171,7 @@ impl ControlPlane {
         let id = c.param("usageplanId");
         self.writable_plan(id)?;
         if !self.store.delete_plan(id)? {
-            return Err(not_found_plan(id));
+            return Err(ApiError::no_usage_plan());
         }
         Ok((202, Value::Null))
     }
@@ -170,10 +183,7 @@ impl ControlPlane {
         if c.str("keyType").as_deref() != Some("API_KEY") {
             return Err(ApiError::BadRequest("keyType must be API_KEY".into()));
         }
-        let k = self
-            .store
-            .key(&key_id)?
-            .ok_or_else(|| not_found_key(&key_id))?;
+        let k = self.store.key(&key_id)?.ok_or_else(ApiError::no_api_key)?;
         // A key may be in one plan per API stage, as in AWS.
         for other in self.store.plans()? {
             if other.id != p.id
@@ -207,7 +217,7 @@ impl ControlPlane {
         let key = c.param("keyId");
         match self.keys_of_plan(&p)?.into_iter().find(|k| k.id == key) {
             Some(k) => Ok((200, json!(k))),
-            None => Err(not_found_key(key)),
+            None => Err(ApiError::no_api_key()),
         }
     }
 
@@ -237,9 +247,7 @@ impl ControlPlane {
         let p = self.plan(c)?;
         let key = c.param("keyId");
         if !self.store.remove_plan_key(&p.id, key)? {
-            return Err(ApiError::NotFound(format!(
-                "Invalid API Key identifier specified {key}"
-            )));
+            return Err(ApiError::no_api_key());
         }
         Ok((202, Value::Null))
     }
@@ -293,7 +301,7 @@ impl ControlPlane {
         let known =
             self.store.key(&key)?.is_some() || self.view.api_keys.iter().any(|k| k.id() == key);
         if !known {
-            return Err(not_found_key(&key));
+            return Err(ApiError::no_api_key());
         }
         if !self.keys_of_plan(&p)?.iter().any(|k| k.id == key) {
             return Err(ApiError::BadRequest(format!(
@@ -374,7 +382,7 @@ impl ControlPlane {
         self.file_keys(&[])
             .into_iter()
             .find(|k| k.id == id)
-            .ok_or_else(|| not_found_key(id))
+            .ok_or_else(ApiError::no_api_key)
     }
 
     fn plan(&self, c: &Call<'_>) -> Result<UsagePlan, ApiError> {
@@ -385,7 +393,7 @@ impl ControlPlane {
         self.file_plans(&[])
             .into_iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| not_found_plan(id))
+            .ok_or_else(ApiError::no_usage_plan)
     }
 
     /// The config file's keys (those of `view` not in `stored`).
@@ -401,6 +409,7 @@ impl ControlPlane {
                 name: k.name.get_ref().clone(),
                 description: Some(FROM_FILE.into()),
                 enabled: k.enabled,
+                customer_id: None,
                 created_date: 0,
                 last_updated_date: 0,
                 stage_keys: Vec::new(),
@@ -487,9 +496,7 @@ impl ControlPlane {
 
     fn check_api_stage(&self, api: &str, stage: &str) -> Result<(), ApiError> {
         if self.store.api(api)?.is_none() || self.store.stage(api, stage)?.is_none() {
-            return Err(ApiError::NotFound(format!(
-                "Invalid stage identifier specified {api}:{stage}"
-            )));
+            return Err(ApiError::no_stage());
         }
         Ok(())
     }
@@ -651,12 +658,4 @@ fn plan_key(k: ApiKey) -> UsagePlanKey {
         value: k.value,
         name: k.name,
     }
-}
-
-fn not_found_key(id: &str) -> ApiError {
-    ApiError::NotFound(format!("Invalid API Key identifier specified {id}"))
-}
-
-fn not_found_plan(id: &str) -> ApiError {
-    ApiError::NotFound(format!("Invalid Usage Plan ID specified {id}"))
 }

@@ -98,6 +98,7 @@ impl ControlPlane {
                     name: row.name,
                     description: row.description,
                     enabled: row.enabled,
+                    customer_id: None,
                     created_date: c.now,
                     last_updated_date: c.now,
                     stage_keys: Vec::new(),

@@ -418,7 +418,7 @@ fn resource_mut<'d>(doc: &'d mut ApiDoc, c: &Call<'_>) -> Result<&'d mut Resourc
     doc.resources
         .iter_mut()
         .find(|r| r.id == rid)
-        .ok_or_else(|| ApiError::NotFound(format!("Invalid Resource identifier specified {rid}")))
+        .ok_or_else(ApiError::no_resource)
 }
 
 /// The response the call's `status_code` names.

@@ -455,6 +455,9 @@ pub struct ApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub enabled: bool,
+    /// An AWS Marketplace customer identifier (CreateApiKey, `/customerId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     pub created_date: i64,
     pub last_updated_date: i64,
     #[serde(default)]

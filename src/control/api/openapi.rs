@@ -62,8 +62,10 @@ impl ControlPlane {
         Ok((201, json!(doc.api)))
     }
 
-    /// `mode=overwrite` (the default) replaces the resources; `merge` adds
-    /// to them, a method in the document replacing the same method.
+    /// `mode=merge` (the default, as in AWS) adds to the resources, a method
+    /// in the document replacing the same method; `overwrite` replaces them
+    /// (the root resource keeps its id) and takes the API's name,
+    /// description and version from the document's `info`.
     pub(super) fn put_rest_api(&mut self, c: &Call<'_>) -> Reply {
         let mut doc = self.api(c)?;
         let mode = c
@@ -79,11 +81,14 @@ impl ControlPlane {
                 doc.api.version = version;
                 doc.resources = vec![Resource::root(doc.api.root_resource_id.clone())];
             }
-            "merge" => {}
-            m => {
-                return Err(ApiError::BadRequest(format!(
-                    "Invalid mode {m}. Must be one of: [merge, overwrite]"
-                )))
+            "merge" => {
+                info(&c.body)?;
+            }
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "Enumeration value of OpenAPI import mode must be \"overwrite\" or \"merge\""
+                        .into(),
+                ))
             }
         }
         self.apply_document(&mut doc, &c.body)?;
@@ -97,12 +102,7 @@ impl ControlPlane {
         let stage = self
             .store
             .stage(&api.api.id, c.param("stage_name"))?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "Invalid Stage identifier specified {}",
-                    c.param("stage_name")
-                ))
-            })?;
+            .ok_or_else(ApiError::no_stage)?;
         let (_, deployed) = self.deployment(&api.api.id, &stage.deployment_id)?;
         let extensions = c.query_all("extensions");
         let with_integrations = extensions
@@ -114,7 +114,7 @@ impl ControlPlane {
             "swagger" => export(&deployed, &stage.stage_name, false, with_integrations),
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid export type {other}. Must be one of: [oas30, swagger]"
+                    "No API exporter for type '{other}'"
                 )))
             }
         };
@@ -146,9 +146,10 @@ impl ControlPlane {
         let key_schemes = api_key_schemes(d);
         let ids = &mut self.ids;
         super::openapi_authorizers::import(doc, d, &mut || ids.next(6))?;
-        let paths = d.get("paths").and_then(Value::as_object).ok_or_else(|| {
-            ApiError::BadRequest("Invalid OpenAPI input: no `paths` object".into())
-        })?;
+        let paths = d
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or_else(|| unparsable("'paths' is a required property"))?;
         for (path, item) in paths {
             let ids = &mut self.ids;
             let rid = doc.ensure_path(path, |_| ids.next(6));
@@ -170,20 +171,34 @@ impl ControlPlane {
     }
 }
 
+/// A document API Gateway cannot read, in AWS's words.
+fn unparsable(cause: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "Failed to parse the uploaded OpenAPI document due to: {cause}"
+    ))
+}
+
 fn info(d: &Value) -> Result<(String, Option<String>, Option<String>), ApiError> {
-    if d.get("openapi").is_none() && d.get("swagger").is_none() {
-        return Err(ApiError::BadRequest(
-            "Invalid OpenAPI input: neither `openapi` (3.0) nor `swagger` (2.0) is set".into(),
-        ));
+    match (d.get("openapi"), d.get("swagger")) {
+        (None, None) => {
+            return Err(unparsable(
+                "'openapi' (3.0.x) or 'swagger' (2.0) is a required property",
+            ))
+        }
+        // OpenAPI 3.0.x, or Swagger 2.0 under its own `swagger` key.
+        (Some(v), _) if !v.as_str().is_some_and(|v| v.starts_with("3.")) => {
+            return Err(ApiError::BadRequest(
+                "Only OpenAPI 3.x.x are currently supported".into(),
+            ))
+        }
+        _ => {}
     }
     let info = d.get("info").cloned().unwrap_or(Value::Null);
     let name = info
         .get("title")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::BadRequest("Invalid OpenAPI input: info.title is required".into())
-        })?;
+        .ok_or_else(|| unparsable("'title' is a required property of 'info'"))?;
     let text = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_string);
     Ok((name.to_string(), text("description"), text("version")))
 }

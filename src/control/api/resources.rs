@@ -114,7 +114,7 @@ pub(super) fn resource<'d>(doc: &'d ApiDoc, id: &str) -> Result<&'d Resource, Ap
     doc.resources
         .iter()
         .find(|r| r.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("Invalid Resource identifier specified {id}")))
+        .ok_or_else(ApiError::no_resource)
 }
 
 /// A resource as GetResource shows it: methods whole with `embed=methods`

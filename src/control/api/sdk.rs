@@ -27,7 +27,7 @@ impl ControlPlane {
         let api = self.api(c)?.api.id;
         let stage = c.param("stage_name");
         if self.store.stage(&api, stage)?.is_none() {
-            return Err(super::stages::not_found_stage(stage));
+            return Err(ApiError::no_stage());
         }
         Err(ApiError::BadRequest(format!(
             "portico does not generate SDKs ({} requested): export the stage as OpenAPI \

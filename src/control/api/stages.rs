@@ -137,7 +137,7 @@ impl ControlPlane {
         let api = self.api(c)?.api.id;
         let name = c.param("stage_name");
         if !self.store.delete_stage(&api, name)? {
-            return Err(not_found_stage(name));
+            return Err(ApiError::no_stage());
         }
         Ok((202, Value::Null))
     }
@@ -157,9 +157,7 @@ impl ControlPlane {
     }
 
     fn stage(&self, api: &str, name: &str) -> Result<Stage, ApiError> {
-        self.store
-            .stage(api, name)?
-            .ok_or_else(|| not_found_stage(name))
+        self.store.stage(api, name)?.ok_or_else(ApiError::no_stage)
     }
 
     fn patch_stage(&self, api: &str, s: &mut Stage, op: &PatchOp) -> Result<(), ApiError> {
@@ -309,10 +307,6 @@ impl ControlPlane {
         }
         Ok(())
     }
-}
-
-pub(super) fn not_found_stage(name: &str) -> ApiError {
-    ApiError::NotFound(format!("Invalid Stage identifier specified {name}"))
 }
 
 fn bad_number(op: &PatchOp) -> ApiError {
