@@ -21,6 +21,15 @@ use crate::control::api::{ApiError, ControlPlane};
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 
+/// TestInvokeMethod and TestInvokeAuthorizer: a call through the data plane.
+type TestInvokeFn = fn(
+    &mut ControlPlane,
+    &Deployed,
+    &str,
+    &str,
+    &[u8],
+) -> Result<Value, ApiError>;
+
 /// A management call as the listener received it.
 pub struct Call {
     pub method: String,
@@ -170,8 +179,13 @@ impl Owner {
         };
         control.set_view(self.deployed.config(), self.deployed.file_loaded_at());
         control.set_deployed(self.deployed.clone());
-        if name == "TestInvokeMethod" {
-            return match super::test_invoke::run(control, &self.deployed, path, query, body) {
+        let test_invoke = match name {
+            "TestInvokeMethod" => Some(super::test_invoke::run as TestInvokeFn),
+            "TestInvokeAuthorizer" => Some(super::test_invoke::run_authorizer as TestInvokeFn),
+            _ => None,
+        };
+        if let Some(run) = test_invoke {
+            return match run(control, &self.deployed, path, query, body) {
                 Ok(v) => (200, v),
                 Err(e) => (e.status(), e.body()),
             };

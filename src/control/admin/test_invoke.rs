@@ -40,6 +40,17 @@ fn secret_stage() -> &'static str {
     })
 }
 
+/// The secret stage, or why there is none.
+fn stage() -> Result<&'static str, ApiError> {
+    let stage = secret_stage();
+    if stage.is_empty() {
+        return Err(ApiError::Internal(
+            "test invocations need /dev/urandom".into(),
+        ));
+    }
+    Ok(stage)
+}
+
 /// The answer to TestInvokeMethod at `path`.
 pub fn run(
     control: &mut ControlPlane,
@@ -48,18 +59,39 @@ pub fn run(
     query: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let stage = secret_stage();
-    if stage.is_empty() {
-        return Err(ApiError::Internal(
-            "test invocations need /dev/urandom".into(),
-        ));
-    }
+    let stage = stage()?;
     let t = control.test_invoke(path, query, body, stage)?;
+    let (response, latency) = send(deployed, &t)?;
+    Ok(answer(&t, &response, latency))
+}
+
+/// The answer to TestInvokeAuthorizer at `path`: the authorizer runs on
+/// the data plane, in front of a hidden route that answers what it found.
+pub fn run_authorizer(
+    control: &mut ControlPlane,
+    deployed: &Deployed,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let stage = stage()?;
+    let t = control.test_invoke_authorizer(path, query, body, stage)?;
+    let (response, latency) = send(deployed, &t)?;
+    Ok(super::test_invoke_authorizer::answer(
+        &t,
+        response.status,
+        &response.body,
+        latency,
+    ))
+}
+
+/// Serves `t`'s hidden definition while its request goes over loopback.
+fn send(deployed: &Deployed, t: &TestInvoke) -> Result<(Response, Duration), ApiError> {
     let listen = deployed
         .data_addr()
         .unwrap_or(deployed.file_config().server.listen.0);
     let target = loopback(listen);
-    let request = request_bytes(&t, &target);
+    let request = request_bytes(t, &target);
     let sent = deployed
         .with_extra(
             t.config.clone(),
@@ -77,7 +109,7 @@ pub fn run(
             "the data plane did not answer the test invocation: {e}"
         ))
     })?;
-    Ok(answer(&t, &response, latency))
+    Ok((response, latency))
 }
 
 /// The listener's address as reached from this machine.

@@ -50,12 +50,7 @@ impl ControlPlane {
         let m = router::route("POST", path, query)
             .filter(|m| m.name == "TestInvokeMethod")
             .ok_or_else(|| ApiError::NotFound(format!("No management operation at POST {path}")))?;
-        let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            json!({})
-        } else {
-            serde_json::from_slice(body)
-                .map_err(|e| ApiError::BadRequest(format!("Invalid JSON body: {e}")))?
-        };
+        let input = input_of(body)?;
         let id = m.param("restapi_id").to_string();
         let mut doc = self
             .store
@@ -82,57 +77,8 @@ impl ControlPlane {
         doc.resources = vec![only];
         doc.authorizers.clear();
 
-        let str_of = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
-        let map_of = |k: &str| -> Result<BTreeMap<String, Value>, ApiError> {
-            match input.get(k) {
-                None | Some(Value::Null) => Ok(BTreeMap::new()),
-                Some(v) => serde_json::from_value(v.clone())
-                    .map_err(|e| ApiError::BadRequest(format!("Invalid {k}: {e}"))),
-            }
-        };
-        let variables: BTreeMap<String, String> = map_of("stageVariables")?
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
-            .collect();
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for (name, v) in map_of("headers")? {
-            headers.push((name, v.as_str().unwrap_or_default().to_string()));
-        }
-        for (name, v) in map_of("multiValueHeaders")? {
-            let values: Vec<String> = serde_json::from_value(v)
-                .map_err(|e| ApiError::BadRequest(format!("Invalid multiValueHeaders: {e}")))?;
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-            headers.extend(values.into_iter().map(|v| (name.clone(), v)));
-        }
-        if headers
-            .iter()
-            .any(|(n, v)| !valid_header(n) || v.bytes().any(|b| b == b'\r' || b == b'\n'))
-        {
-            return Err(ApiError::BadRequest("Invalid header name or value".into()));
-        }
-        let mut path_with_query = str_of("pathWithQueryString").unwrap_or_default();
-        if path_with_query.is_empty() {
-            path_with_query = resource.path.clone();
-        }
-        if !path_with_query.starts_with('/')
-            || path_with_query
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid pathWithQueryString {path_with_query}"
-            )));
-        }
-
-        let stage_doc: Stage = serde_json::from_value(json!({
-            "deploymentId": "",
-            "stageName": stage,
-            "cacheClusterStatus": "NOT_AVAILABLE",
-            "variables": variables,
-            "createdDate": 0,
-            "lastUpdatedDate": 0,
-        }))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let sim = simulated(&input, &resource.path)?;
+        let stage_doc = hidden_stage(stage, &sim.variables)?;
         let mut skipped = Vec::new();
         let mut config = super::publish::api_config(
             &doc,
@@ -155,12 +101,12 @@ impl ControlPlane {
             stage: stage.to_string(),
             http_method: verb,
             resource_path: resource.path,
-            path_with_query,
-            body: str_of("body").unwrap_or_default(),
-            headers,
+            path_with_query: sim.path_with_query,
+            body: sim.body,
+            headers: sim.headers,
             integration_uri: integration.uri.clone(),
             integration_type: integration.kind.clone(),
-            variables,
+            variables: sim.variables,
         })
     }
 }
@@ -170,4 +116,89 @@ fn valid_header(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A test invocation's JSON body (none: `{}`).
+pub(super) fn input_of(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid JSON body: {e}")))
+}
+
+/// The simulated request of a test invocation (TestInvokeMethod,
+/// TestInvokeAuthorizer): `stageVariables`, `headers` and
+/// `multiValueHeaders`, `pathWithQueryString` (else `default_path`), `body`.
+pub(super) struct Simulated {
+    pub variables: BTreeMap<String, String>,
+    pub headers: Vec<(String, String)>,
+    pub path_with_query: String,
+    pub body: String,
+}
+
+pub(super) fn simulated(input: &Value, default_path: &str) -> Result<Simulated, ApiError> {
+    let str_of = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
+    let map_of = |k: &str| -> Result<BTreeMap<String, Value>, ApiError> {
+        match input.get(k) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::BadRequest(format!("Invalid {k}: {e}"))),
+        }
+    };
+    let variables: BTreeMap<String, String> = map_of("stageVariables")?
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, v) in map_of("headers")? {
+        headers.push((name, v.as_str().unwrap_or_default().to_string()));
+    }
+    for (name, v) in map_of("multiValueHeaders")? {
+        let values: Vec<String> = serde_json::from_value(v)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid multiValueHeaders: {e}")))?;
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        headers.extend(values.into_iter().map(|v| (name.clone(), v)));
+    }
+    if headers
+        .iter()
+        .any(|(n, v)| !valid_header(n) || v.bytes().any(|b| b == b'\r' || b == b'\n'))
+    {
+        return Err(ApiError::BadRequest("Invalid header name or value".into()));
+    }
+    let mut path_with_query = str_of("pathWithQueryString").unwrap_or_default();
+    if path_with_query.is_empty() {
+        path_with_query = default_path.to_string();
+    }
+    if !path_with_query.starts_with('/')
+        || path_with_query
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid pathWithQueryString {path_with_query}"
+        )));
+    }
+
+    Ok(Simulated {
+        body: str_of("body").unwrap_or_default(),
+        variables,
+        headers,
+        path_with_query,
+    })
+}
+
+/// The hidden definition's stage, named `stage`, with `variables`.
+pub(super) fn hidden_stage(
+    stage: &str,
+    variables: &BTreeMap<String, String>,
+) -> Result<Stage, ApiError> {
+    serde_json::from_value(json!({
+        "deploymentId": "",
+        "stageName": stage,
+        "cacheClusterStatus": "NOT_AVAILABLE",
+        "variables": variables,
+        "createdDate": 0,
+        "lastUpdatedDate": 0,
+    }))
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
