@@ -22,13 +22,7 @@ use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 
 /// TestInvokeMethod and TestInvokeAuthorizer: a call through the data plane.
-type TestInvokeFn = fn(
-    &mut ControlPlane,
-    &Deployed,
-    &str,
-    &str,
-    &[u8],
-) -> Result<Value, ApiError>;
+type TestInvokeFn = fn(&mut ControlPlane, &Deployed, &str, &str, &[u8]) -> Result<Value, ApiError>;
 
 /// A management call as the listener received it.
 pub struct Call {

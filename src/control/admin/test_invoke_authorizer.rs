@@ -11,6 +11,9 @@ use serde_json::{json, Map, Value};
 
 use crate::control::api::TestInvoke;
 
+/// The stage name an answer shows for the hidden one.
+const SHOWN_STAGE: &str = "test-invoke-stage";
+
 /// TestInvokeAuthorizerResponse: clientStatus, log, latency, principalId,
 /// policy, authorization, claims.
 pub fn answer(t: &TestInvoke, status: u16, body: &[u8], latency: Duration) -> Value {
@@ -33,11 +36,12 @@ pub fn answer(t: &TestInvoke, status: u16, body: &[u8], latency: Duration) -> Va
         out["principalId"] = json!(text(p));
     }
     if let Some(p) = found.get("policy").filter(|v| !v.is_null()) {
-        out["policy"] = json!(text(p));
+        // The method ARN the function saw names the hidden stage: shown as
+        // AWS's test stage, the secret never leaves in an answer.
+        out["policy"] = json!(text(p).replace(&t.stage, SHOWN_STAGE));
     }
     if let Some(Value::Object(claims)) = found.get("claims") {
-        let claims: BTreeMap<&String, String> =
-            claims.iter().map(|(k, v)| (k, text(v))).collect();
+        let claims: BTreeMap<&String, String> = claims.iter().map(|(k, v)| (k, text(v))).collect();
         out["claims"] = json!(claims);
     }
     out
@@ -58,8 +62,13 @@ fn log(t: &TestInvoke, status: u16, found: &Map<String, Value>, ms: i64) -> Stri
             Value::Object(context.clone())
         ));
     }
+    if let Some(p) = found.get("principalId").and_then(Value::as_str) {
+        lines.push(format!("{now} : Authorizer principal: {p}"));
+    }
     if status == 200 {
-        lines.push(format!("{now} : Successfully completed authorizer execution"));
+        lines.push(format!(
+            "{now} : Successfully completed authorizer execution"
+        ));
     } else {
         lines.push(format!("{now} : Unauthorized request, status: {status}"));
     }

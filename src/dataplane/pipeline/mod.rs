@@ -284,9 +284,7 @@ async fn serve(
         Plan::Challenge(key_authorization) => {
             ok_200(w, snap, conn, ex, b"text/plain", &key_authorization).await
         }
-        Plan::AuthorizerEcho(found) => {
-            ok_200(w, snap, conn, ex, b"application/json", &found).await
-        }
+        Plan::AuthorizerEcho(found) => ok_200(w, snap, conn, ex, b"application/json", &found).await,
         Plan::Mock(mock) => {
             respond::without_body(w, snap, conn, ex, |conn, ex, close| {
                 ex.status = mock.status;
