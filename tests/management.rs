@@ -1655,11 +1655,21 @@ fn router_table_is_the_service_model() {
         portico::control::api::OPERATIONS.len(),
         "duplicate rows"
     );
-    let missing: Vec<_> = model.difference(&table).collect();
-    let extra: Vec<_> = table.difference(&model).collect();
+    assert_same(&model, &table, "not in the router", "not in the model");
+}
+
+/// `want` and `got` hold the same names; else what each lacks, labelled.
+fn assert_same<T: Ord + std::fmt::Debug>(
+    want: &BTreeSet<T>,
+    got: &BTreeSet<T>,
+    missing: &str,
+    extra: &str,
+) {
+    let lacks: Vec<_> = want.difference(got).collect();
+    let more: Vec<_> = got.difference(want).collect();
     assert!(
-        missing.is_empty() && extra.is_empty(),
-        "not in the router: {missing:?}; not in the model: {extra:?}"
+        lacks.is_empty() && more.is_empty(),
+        "{missing}: {lacks:?}; {extra}: {more:?}"
     );
 }
 
@@ -1676,11 +1686,11 @@ fn every_operation_of_the_service_model_is_implemented() {
         IMPLEMENTED.len(),
         "IMPLEMENTED repeats a name"
     );
-    let missing: Vec<_> = model.difference(&listed).collect();
-    let extra: Vec<_> = listed.difference(&model).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "not implemented: {missing:?}; not in the service model: {extra:?}"
+    assert_same(
+        &model,
+        &listed,
+        "not implemented",
+        "not in the service model",
     );
     let mut m = Mgmt::new();
     let api = m.create_api("sweep");

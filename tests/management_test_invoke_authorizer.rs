@@ -11,16 +11,19 @@ use serde_json::{json, Value};
 const TOKEN: &str = "mgmt-token-0123456789";
 const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:authorizer-token/invocations";
 const REQUEST_URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:authorizer-request/invocations";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
-const POOL_ARN: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_pool";
-const POOL_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool";
 
-fn config(aws: &str) -> Config {
-    Config::new("")
-        .admin("token", &toml_str(TOKEN))
-        .append(&format!(
-            "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\n{aws}\n"
-        ))
+/// The test functions, a server calling them, and a new API with
+/// `authorizer` (CreateAuthorizer's body): the API's id and the authorizer's.
+fn with_function(authorizer: Value) -> (Functions, Server, String, String) {
+    let fns = Functions::start();
+    let mut srv = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)).append(
+        &format!(
+            "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\nlambda_endpoint = \"{}\"\n",
+            fns.endpoint()
+        ),
+    ));
+    let (api, id) = api_with(&mut srv, authorizer);
+    (fns, srv, api, id)
 }
 
 /// A new API with `authorizer` (CreateAuthorizer's body): the API's id
@@ -75,18 +78,10 @@ fn assert_shape(r: &Value) {
 
 #[test]
 fn a_token_authorizer_allows_denies_and_refuses() {
-    let fns = Functions::start();
-    let mut srv = Server::start(&config(&format!(
-        "lambda_endpoint = \"{}\"",
-        fns.endpoint()
-    )));
-    let (api, id) = api_with(
-        &mut srv,
-        json!({
-            "name": "tok", "type": "TOKEN", "authorizerUri": URI,
-            "identitySource": "method.request.header.Auth",
-        }),
-    );
+    let (fns, mut srv, api, id) = with_function(json!({
+        "name": "tok", "type": "TOKEN", "authorizerUri": URI,
+        "identitySource": "method.request.header.Auth",
+    }));
     let r = test(
         &mut srv,
         &api,
@@ -158,18 +153,10 @@ fn a_token_authorizer_allows_denies_and_refuses() {
 
 #[test]
 fn a_request_authorizer_reads_headers_and_the_query_string() {
-    let fns = Functions::start();
-    let mut srv = Server::start(&config(&format!(
-        "lambda_endpoint = \"{}\"",
-        fns.endpoint()
-    )));
-    let (api, id) = api_with(
-        &mut srv,
-        json!({
-            "name": "req", "type": "REQUEST", "authorizerUri": REQUEST_URI,
-            "identitySource": "method.request.header.X-User, method.request.querystring.q",
-        }),
-    );
+    let (fns, mut srv, api, id) = with_function(json!({
+        "name": "req", "type": "REQUEST", "authorizerUri": REQUEST_URI,
+        "identitySource": "method.request.header.X-User, method.request.querystring.q",
+    }));
     let r = test(
         &mut srv,
         &api,
@@ -201,80 +188,5 @@ fn a_request_authorizer_reads_headers_and_the_query_string() {
         json!({ "headers": { "X-User": "mallory" }, "pathWithQueryString": "/?q=1" }),
     );
     assert_eq!(r["clientStatus"], 403, "{r}");
-    srv.stop();
-}
-
-fn pool_token(claims: Value) -> String {
-    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    h.kid = Some("key-a".into());
-    let pem = std::fs::read(format!("{FIXTURES}/rsa-a.pem")).unwrap();
-    jsonwebtoken::encode(
-        &h,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
-    )
-    .unwrap()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-#[test]
-fn a_cognito_authorizer_answers_claims_or_401() {
-    let jwks = Upstream::start(move |_| {
-        let body = std::fs::read(format!("{FIXTURES}/jwks-a.json")).unwrap();
-        Reply::Send(http_response(
-            200,
-            &[("content-type", "application/json")],
-            &body,
-        ))
-    });
-    let mut srv = Server::start(&config(&format!(
-        "cognito_endpoint = \"http://{}\"",
-        jwks.addr()
-    )));
-    let (api, id) = api_with(
-        &mut srv,
-        json!({
-            "name": "pool", "type": "COGNITO_USER_POOLS", "providerARNs": [POOL_ARN],
-            "identitySource": "method.request.header.Authorization",
-        }),
-    );
-    let exp = unix_now() + 600;
-    let valid = pool_token(json!({
-        "iss": POOL_ISSUER, "aud": "app", "token_use": "id",
-        "sub": "user-7", "email": "u@example.com", "exp": exp,
-    }));
-    let r = test(
-        &mut srv,
-        &api,
-        &id,
-        json!({ "headers": { "Authorization": valid } }),
-    );
-    assert_shape(&r);
-    assert_eq!(r["clientStatus"], 200, "{r}");
-    assert_eq!(r["claims"]["sub"], "user-7");
-    assert_eq!(r["claims"]["email"], "u@example.com");
-    // Claims are strings, as AWS's MapOfStringToString.
-    assert_eq!(r["claims"]["exp"], exp.to_string());
-    assert!(r.get("policy").is_none(), "{r}");
-
-    let expired = pool_token(json!({
-        "iss": POOL_ISSUER, "aud": "app", "token_use": "id",
-        "sub": "user-7", "exp": unix_now() - 600,
-    }));
-    let r = test(
-        &mut srv,
-        &api,
-        &id,
-        json!({ "headers": { "Authorization": expired } }),
-    );
-    assert_shape(&r);
-    assert_eq!(r["clientStatus"], 401, "{r}");
-    assert!(r.get("claims").is_none(), "{r}");
     srv.stop();
 }

@@ -21,9 +21,6 @@ use crate::control::api::{ApiError, ControlPlane};
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 
-/// TestInvokeMethod and TestInvokeAuthorizer: a call through the data plane.
-type TestInvokeFn = fn(&mut ControlPlane, &Deployed, &str, &str, &[u8]) -> Result<Value, ApiError>;
-
 /// A management call as the listener received it.
 pub struct Call {
     pub method: String,
@@ -173,13 +170,9 @@ impl Owner {
         };
         control.set_view(self.deployed.config(), self.deployed.file_loaded_at());
         control.set_deployed(self.deployed.clone());
-        let test_invoke = match name {
-            "TestInvokeMethod" => Some(super::test_invoke::run as TestInvokeFn),
-            "TestInvokeAuthorizer" => Some(super::test_invoke::run_authorizer as TestInvokeFn),
-            _ => None,
-        };
-        if let Some(run) = test_invoke {
-            return match run(control, &self.deployed, path, query, body) {
+        if matches!(name, "TestInvokeMethod" | "TestInvokeAuthorizer") {
+            let answer = super::test_invoke::run(control, &self.deployed, name, path, query, body);
+            return match answer {
                 Ok(v) => (200, v),
                 Err(e) => (e.status(), e.body()),
             };

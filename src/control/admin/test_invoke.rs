@@ -40,49 +40,34 @@ fn secret_stage() -> &'static str {
     })
 }
 
-/// The secret stage, or why there is none.
-fn stage() -> Result<&'static str, ApiError> {
+/// The answer to TestInvokeMethod or TestInvokeAuthorizer (`name`) at `path`.
+pub fn run(
+    control: &mut ControlPlane,
+    deployed: &Deployed,
+    name: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let stage = secret_stage();
     if stage.is_empty() {
         return Err(ApiError::Internal(
             "test invocations need /dev/urandom".into(),
         ));
     }
-    Ok(stage)
-}
-
-/// The answer to TestInvokeMethod at `path`.
-pub fn run(
-    control: &mut ControlPlane,
-    deployed: &Deployed,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Result<Value, ApiError> {
-    let stage = stage()?;
-    let t = control.test_invoke(path, query, body, stage)?;
+    let call = control.test_call(name, path, query, body)?;
+    if name == "TestInvokeAuthorizer" {
+        // The authorizer runs on the data plane, in front of a hidden
+        // route that answers what it found.
+        let t = control.test_invoke_authorizer(call, stage)?;
+        let (r, latency) = send(deployed, &t)?;
+        return Ok(super::test_invoke_authorizer::answer(
+            &t, r.status, &r.body, latency,
+        ));
+    }
+    let t = control.test_invoke(call, stage)?;
     let (response, latency) = send(deployed, &t)?;
     Ok(answer(&t, &response, latency))
-}
-
-/// The answer to TestInvokeAuthorizer at `path`: the authorizer runs on
-/// the data plane, in front of a hidden route that answers what it found.
-pub fn run_authorizer(
-    control: &mut ControlPlane,
-    deployed: &Deployed,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Result<Value, ApiError> {
-    let stage = stage()?;
-    let t = control.test_invoke_authorizer(path, query, body, stage)?;
-    let (response, latency) = send(deployed, &t)?;
-    Ok(super::test_invoke_authorizer::answer(
-        &t,
-        response.status,
-        &response.body,
-        latency,
-    ))
 }
 
 /// Serves `t`'s hidden definition while its request goes over loopback.

@@ -43,7 +43,7 @@ pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
 pub use operations::OPERATIONS;
 pub use publish::{api_configs, Published};
 pub use store::ControlStore;
-pub use test_invoke::TestInvoke;
+pub use test_invoke::{TestCall, TestInvoke};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use toml::Spanned;
 
 use super::error::ApiError;
-use super::model::Stage;
+use super::model::{ApiDoc, Stage};
 use super::router;
 use super::ControlPlane;
 use crate::config::ApiConfig;
@@ -37,25 +37,69 @@ pub struct TestInvoke {
     pub variables: BTreeMap<String, String>,
 }
 
+/// A test invocation's call: its route, JSON body and API.
+pub struct TestCall {
+    pub(super) matched: router::Matched,
+    pub(super) input: Value,
+    pub(super) id: String,
+    pub(super) doc: ApiDoc,
+}
+
 impl ControlPlane {
-    /// The call to TestInvokeMethod at `path` with `body`, as a hidden API
-    /// definition served at stage `stage`.
-    pub fn test_invoke(
-        &mut self,
+    /// The call to operation `op` at `path`, with the API it names.
+    pub fn test_call(
+        &self,
+        op: &str,
         path: &str,
         query: &str,
         body: &[u8],
-        stage: &str,
-    ) -> Result<TestInvoke, ApiError> {
-        let m = router::route("POST", path, query)
-            .filter(|m| m.name == "TestInvokeMethod")
+    ) -> Result<TestCall, ApiError> {
+        let matched = router::route("POST", path, query)
+            .filter(|m| m.name == op)
             .ok_or_else(|| ApiError::NotFound(format!("No management operation at POST {path}")))?;
         let input = input_of(body)?;
-        let id = m.param("restapi_id").to_string();
-        let mut doc = self
+        let id = matched.param("restapi_id").to_string();
+        let doc = self
             .store
             .api(&id)?
             .ok_or_else(|| ApiError::NotFound(format!("Invalid API identifier specified {id}")))?;
+        Ok(TestCall {
+            matched,
+            input,
+            id,
+            doc,
+        })
+    }
+
+    /// `doc` as the data plane serves it at stage `stage` with
+    /// `variables`, and what could not be served.
+    pub(super) fn hidden_config(
+        &self,
+        doc: &ApiDoc,
+        stage: &str,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<(ApiConfig, Vec<String>), ApiError> {
+        let stage_doc = hidden_stage(stage, variables)?;
+        let mut skipped = Vec::new();
+        let config = super::publish::api_config(
+            doc,
+            doc,
+            &stage_doc,
+            Path::new(&self.state_dir),
+            &mut skipped,
+        );
+        Ok((config, skipped))
+    }
+
+    /// The call to TestInvokeMethod as a hidden API definition served at
+    /// stage `stage`.
+    pub fn test_invoke(&mut self, call: TestCall, stage: &str) -> Result<TestInvoke, ApiError> {
+        let TestCall {
+            matched: m,
+            input,
+            id,
+            mut doc,
+        } = call;
         let rid = m.param("resource_id");
         let verb = m.param("http_method").to_string();
         let resource = super::resources::resource(&doc, rid)?.clone();
@@ -78,15 +122,7 @@ impl ControlPlane {
         doc.authorizers.clear();
 
         let sim = simulated(&input, &resource.path)?;
-        let stage_doc = hidden_stage(stage, &sim.variables)?;
-        let mut skipped = Vec::new();
-        let mut config = super::publish::api_config(
-            &doc,
-            &doc,
-            &stage_doc,
-            Path::new(&self.state_dir),
-            &mut skipped,
-        );
+        let (mut config, skipped) = self.hidden_config(&doc, stage, &sim.variables)?;
         if config.routes.is_empty() {
             return Err(ApiError::BadRequest(format!(
                 "The method cannot be invoked: {}",
@@ -119,7 +155,7 @@ fn valid_header(name: &str) -> bool {
 }
 
 /// A test invocation's JSON body (none: `{}`).
-pub(super) fn input_of(body: &[u8]) -> Result<Value, ApiError> {
+fn input_of(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -189,10 +225,7 @@ pub(super) fn simulated(input: &Value, default_path: &str) -> Result<Simulated, 
 }
 
 /// The hidden definition's stage, named `stage`, with `variables`.
-pub(super) fn hidden_stage(
-    stage: &str,
-    variables: &BTreeMap<String, String>,
-) -> Result<Stage, ApiError> {
+fn hidden_stage(stage: &str, variables: &BTreeMap<String, String>) -> Result<Stage, ApiError> {
     serde_json::from_value(json!({
         "deploymentId": "",
         "stageName": stage,

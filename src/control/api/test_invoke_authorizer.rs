@@ -7,13 +7,10 @@
 //! thread sends the simulated request through the data plane and builds the
 //! answer (`control/admin/test_invoke.rs`).
 
-use std::path::Path;
-
 use toml::Spanned;
 
 use super::error::ApiError;
-use super::router;
-use super::test_invoke::{hidden_stage, input_of, simulated};
+use super::test_invoke::{simulated, TestCall};
 use super::{ControlPlane, TestInvoke};
 use crate::config::{AuthorizerConfig, IntegrationConfig, MethodSpec, RouteConfig};
 
@@ -21,24 +18,14 @@ use crate::config::{AuthorizerConfig, IntegrationConfig, MethodSpec, RouteConfig
 const ROUTE: &str = "/{proxy+}";
 
 impl ControlPlane {
-    /// The call to TestInvokeAuthorizer at `path` with `body`, as a hidden
-    /// API definition served at stage `stage`.
+    /// The call to TestInvokeAuthorizer as a hidden API definition served
+    /// at stage `stage`.
     pub fn test_invoke_authorizer(
         &mut self,
-        path: &str,
-        query: &str,
-        body: &[u8],
+        call: TestCall,
         stage: &str,
     ) -> Result<TestInvoke, ApiError> {
-        let m = router::route("POST", path, query)
-            .filter(|m| m.name == "TestInvokeAuthorizer")
-            .ok_or_else(|| ApiError::NotFound(format!("No management operation at POST {path}")))?;
-        let input = input_of(body)?;
-        let id = m.param("restapi_id").to_string();
-        let mut doc = self
-            .store
-            .api(&id)?
-            .ok_or_else(|| ApiError::NotFound(format!("Invalid API identifier specified {id}")))?;
+        let (m, input, id, mut doc) = (call.matched, call.input, call.id, call.doc);
         let authorizer_id = m.param("authorizer_id").to_string();
         doc.authorizers.retain(|a| a.id == authorizer_id);
         if doc.authorizers.is_empty() {
@@ -51,15 +38,7 @@ impl ControlPlane {
         doc.gateway_responses.clear();
 
         let sim = simulated(&input, "/")?;
-        let stage_doc = hidden_stage(stage, &sim.variables)?;
-        let mut skipped = Vec::new();
-        let mut config = super::publish::api_config(
-            &doc,
-            &doc,
-            &stage_doc,
-            Path::new(&self.state_dir),
-            &mut skipped,
-        );
+        let (mut config, skipped) = self.hidden_config(&doc, stage, &sim.variables)?;
         let Some(authorizer) = config.authorizers.get_mut(&authorizer_id) else {
             return Err(ApiError::BadRequest(format!(
                 "The authorizer cannot be invoked: {}",
