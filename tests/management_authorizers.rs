@@ -395,13 +395,12 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-#[test]
-fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
-    // The pool's keys, where `[aws] cognito_endpoint` points, at /{poolId}/.well-known/jwks.json.
-    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = paths.clone();
+/// The pool's keys, where `[aws] cognito_endpoint` points, at
+/// /{poolId}/.well-known/jwks.json (the paths asked go to `paths`), and a
+/// server using them.
+fn pool_server(paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> (Upstream, Server) {
     let jwks = Upstream::start(move |req| {
-        seen.lock().unwrap().push(req.target.clone());
+        paths.lock().unwrap().push(req.target.clone());
         let body = std::fs::read(format!("{FIXTURES}/jwks-a.json")).unwrap();
         Reply::Send(http_response(
             200,
@@ -413,9 +412,12 @@ fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
         "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\ncognito_endpoint = \"http://{}\"\n",
         jwks.addr()
     ));
-    let mut server = Server::start(&cfg);
-    let srv = &mut server;
-    let (api, root) = new_api(srv);
+    let server = Server::start(&cfg);
+    (jwks, server)
+}
+
+/// A COGNITO_USER_POOLS authorizer of `api` for the test pool; its id.
+fn pool_authorizer(srv: &mut Server, api: &str) -> String {
     let a = ok(
         srv,
         "POST",
@@ -426,7 +428,16 @@ fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
         })),
         201,
     );
-    let authorizer = a["id"].as_str().unwrap();
+    a["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_deployed_cognito_authorizer_verifies_pool_tokens_and_scopes() {
+    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (_jwks, mut server) = pool_server(paths.clone());
+    let srv = &mut server;
+    let (api, root) = new_api(srv);
+    let authorizer = &pool_authorizer(srv, &api);
     // GET / needs any pool token; /scoped an access token with pets/read.
     let scoped = ok(
         srv,
@@ -669,5 +680,47 @@ fn openapi_imports_and_exports_authorizers_and_method_security() {
         names.sort();
         assert_eq!(names, ["pool", "tok"], "{kind}");
     }
+    srv.stop();
+}
+
+/// TestInvokeAuthorizer (tests/management_test_invoke_authorizer.rs has
+/// the Lambda kinds) with a Cognito pool's token: its claims, as strings.
+#[test]
+fn test_invoke_authorizer_answers_a_cognito_pool_tokens_claims_or_401() {
+    let (_jwks, mut srv) = pool_server(Default::default());
+    let (api, _) = new_api(&mut srv);
+    let id = pool_authorizer(&mut srv, &api);
+    let exp = unix_now() + 600;
+    let valid = pool_token(json!({
+        "iss": POOL_ISSUER, "aud": "app", "token_use": "id",
+        "sub": "user-7", "email": "u@example.com", "exp": exp,
+    }));
+    let r = ok(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{api}/authorizers/{id}"),
+        Some(json!({ "headers": { "Authorization": valid } })),
+        200,
+    );
+    assert_eq!(r["clientStatus"], 200, "{r}");
+    assert_eq!(r["claims"]["sub"], "user-7");
+    assert_eq!(r["claims"]["email"], "u@example.com");
+    // Claims are strings, as AWS's MapOfStringToString.
+    assert_eq!(r["claims"]["exp"], exp.to_string());
+    assert!(r.get("policy").is_none(), "{r}");
+
+    let expired = pool_token(json!({
+        "iss": POOL_ISSUER, "aud": "app", "token_use": "id",
+        "sub": "user-7", "exp": unix_now() - 600,
+    }));
+    let r = ok(
+        &mut srv,
+        "POST",
+        &format!("/restapis/{api}/authorizers/{id}"),
+        Some(json!({ "headers": { "Authorization": expired } })),
+        200,
+    );
+    assert_eq!(r["clientStatus"], 401, "{r}");
+    assert!(r.get("claims").is_none(), "{r}");
     srv.stop();
 }

@@ -3,7 +3,9 @@
 //! authorizer make one and `Authorizer` holds both kinds: here, neither
 //! needs the file that lists them.
 
-use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
 
 /// A caller an authorizer let through.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,9 @@ pub enum Authorized {
         context: Map<String, Value>,
         /// The API key the call is metered against (`usageIdentifierKey`).
         usage_key: Option<String>,
+        /// The policy document the function returned, as JSON text
+        /// (TestInvokeAuthorizer shows it); `None`: a simple response.
+        policy: Option<Arc<str>>,
     },
 }
 
@@ -43,5 +48,23 @@ impl Authorized {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         })
+    }
+
+    /// What the authorizer found, as TestInvokeAuthorizer's hidden route
+    /// answers it: `principalId`, `policy` and `context`, or `claims`.
+    pub fn describe(&self) -> Value {
+        match self {
+            Authorized::Jwt { claims, .. } => json!({ "claims": claims }),
+            Authorized::Lambda {
+                principal_id,
+                context,
+                policy,
+                ..
+            } => json!({
+                "principalId": principal_id,
+                "policy": policy.as_deref(),
+                "context": context,
+            }),
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! This file holds the authorizer as the snapshot holds it and what reads
 //! a decision; invoking the function, on a worker, is `lambda_decide`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
@@ -86,6 +87,8 @@ pub enum Decision {
         principal_id: Option<String>,
         context: Map<String, Value>,
         usage_key: Option<String>,
+        /// The policy document as the function returned it.
+        document: Arc<str>,
     },
     Simple {
         authorized: bool,
@@ -117,11 +120,13 @@ impl Decision {
                 principal_id,
                 context,
                 usage_key,
+                document,
             } => match policy::evaluate(statements, method_arn) {
                 Verdict::Allow => Ok(Authorized::Lambda {
                     principal_id: principal_id.clone(),
                     context: context.clone(),
                     usage_key: usage_key.clone(),
+                    policy: Some(document.clone()),
                 }),
                 Verdict::NotAllowed => Err(Refusal::NotAllowed),
                 Verdict::ExplicitDeny => Err(Refusal::ExplicitDeny),
@@ -133,6 +138,7 @@ impl Decision {
                 principal_id: None,
                 context: context.clone(),
                 usage_key: None,
+                policy: None,
             }),
             Decision::Simple { .. } => Err(Refusal::Forbidden),
         }
@@ -171,6 +177,7 @@ pub fn decision(result: &[u8], simple: bool) -> Result<Decision, String> {
             .get("usageIdentifierKey")
             .and_then(Value::as_str)
             .map(str::to_string),
+        document: doc.to_string().into(),
     })
 }
 

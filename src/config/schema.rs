@@ -977,6 +977,11 @@ pub enum IntegrationConfig {
         #[serde(default = "default_integration_timeout_ms")]
         timeout_ms: u64,
     },
+    /// Set by the management API only (TestInvokeAuthorizer's hidden
+    /// route, never a file's): 200 with what the route's authorizer found
+    /// (`Authorized::describe`) as JSON.
+    #[serde(skip)]
+    AuthorizerEcho,
 }
 
 /// Who may call a route, as API Gateway's authorizers decide it.

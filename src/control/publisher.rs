@@ -412,6 +412,49 @@ fn tell_all(
     Ok(())
 }
 
+impl super::api::LiveQuota for Deployed {
+    /// UpdateUsage: what remains of `key_id`'s quota in `plan` this period
+    /// becomes `remaining`, live. The workers report what they spent first
+    /// (so the reconciler counts every call admitted before), the reconciler
+    /// sets it and voids that quota's leases, and each worker takes the new
+    /// leases before this returns. The period's first day and the
+    /// adjustment to store; `None` if no worker meters such a quota.
+    fn set_remaining(
+        &self,
+        plan: &str,
+        key_id: &str,
+        remaining: u64,
+    ) -> Result<Option<(chrono::NaiveDate, i64)>, String> {
+        let (Some(w), Some(quota)) = (self.workers.get(), self.quota.get()) else {
+            return Ok(None);
+        };
+        let late = |_| "a worker did not answer in time".to_string();
+        tell_all(&w.mailboxes, |_, done| Msg::Sync(None, done)).map_err(late)?;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        quota
+            .send(SetRemaining {
+                plan: plan.to_string(),
+                key_id: key_id.to_string(),
+                remaining,
+                reply,
+            })
+            .map_err(|_| "the reconciler has stopped".to_string())?;
+        let Some(set) = answer
+            .recv_timeout(ACK_WAIT)
+            .map_err(|_| "the reconciler did not answer".to_string())?
+        else {
+            return Ok(None);
+        };
+        let mut leases = set.leases;
+        leases.resize(w.mailboxes.len(), Vec::new());
+        tell_all(&w.mailboxes, |i, done| {
+            Msg::Sync(Some(std::mem::take(&mut leases[i])), done)
+        })
+        .map_err(late)?;
+        Ok(Some((set.period, set.adjust)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,48 +760,5 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.host}/" }
         let first = Snapshot::compile(&config, &mut at([10, 0, 0, 1])).unwrap();
         let d = Deployed::new(config, first);
         assert!(d.publish_challenges(Arc::default()).is_err());
-    }
-}
-
-impl super::api::LiveQuota for Deployed {
-    /// UpdateUsage: what remains of `key_id`'s quota in `plan` this period
-    /// becomes `remaining`, live. The workers report what they spent first
-    /// (so the reconciler counts every call admitted before), the reconciler
-    /// sets it and voids that quota's leases, and each worker takes the new
-    /// leases before this returns. The period's first day and the
-    /// adjustment to store; `None` if no worker meters such a quota.
-    fn set_remaining(
-        &self,
-        plan: &str,
-        key_id: &str,
-        remaining: u64,
-    ) -> Result<Option<(chrono::NaiveDate, i64)>, String> {
-        let (Some(w), Some(quota)) = (self.workers.get(), self.quota.get()) else {
-            return Ok(None);
-        };
-        let late = |_| "a worker did not answer in time".to_string();
-        tell_all(&w.mailboxes, |_, done| Msg::Sync(None, done)).map_err(late)?;
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        quota
-            .send(SetRemaining {
-                plan: plan.to_string(),
-                key_id: key_id.to_string(),
-                remaining,
-                reply,
-            })
-            .map_err(|_| "the reconciler has stopped".to_string())?;
-        let Some(set) = answer
-            .recv_timeout(ACK_WAIT)
-            .map_err(|_| "the reconciler did not answer".to_string())?
-        else {
-            return Ok(None);
-        };
-        let mut leases = set.leases;
-        leases.resize(w.mailboxes.len(), Vec::new());
-        tell_all(&w.mailboxes, |i, done| {
-            Msg::Sync(Some(std::mem::take(&mut leases[i])), done)
-        })
-        .map_err(late)?;
-        Ok(Some((set.period, set.adjust)))
     }
 }

@@ -113,6 +113,8 @@ pub enum Integration {
     Mock(MockIntegration),
     HttpProxy(HttpProxyIntegration),
     Lambda(LambdaIntegration),
+    /// TestInvokeAuthorizer's hidden route: what the authorizer found.
+    AuthorizerEcho,
     /// A management API's integration that could not be built: answers
     /// 502 `Internal server error` (why is in `Snapshot::unavailable`).
     Unavailable,
@@ -299,6 +301,7 @@ impl Snapshot {
                                     invoker,
                                 })
                             }
+                            IntegrationConfig::AuthorizerEcho => Integration::AuthorizerEcho,
                         })
                     })();
                     match integration {

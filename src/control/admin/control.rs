@@ -170,8 +170,9 @@ impl Owner {
         };
         control.set_view(self.deployed.config(), self.deployed.file_loaded_at());
         control.set_deployed(self.deployed.clone());
-        if name == "TestInvokeMethod" {
-            return match super::test_invoke::run(control, &self.deployed, path, query, body) {
+        if matches!(name, "TestInvokeMethod" | "TestInvokeAuthorizer") {
+            let answer = super::test_invoke::run(control, &self.deployed, name, path, query, body);
+            return match answer {
                 Ok(v) => (200, v),
                 Err(e) => (e.status(), e.body()),
             };

@@ -13,6 +13,7 @@ mod replay;
 mod server;
 mod stage_cache;
 mod test_invoke;
+mod test_invoke_authorizer;
 
 pub use flush::{flush_request, FlushError};
 pub use server::{start, Admin, AdminError, Context};

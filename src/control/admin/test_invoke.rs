@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -23,44 +22,57 @@ use crate::control::publisher::Deployed;
 /// timeout, 29 s, and some).
 const WAIT: Duration = Duration::from_secs(35);
 
-/// The secret stage name: 128 random bits, drawn once per process.
-fn secret_stage() -> &'static str {
-    static SECRET: OnceLock<String> = OnceLock::new();
-    SECRET.get_or_init(|| {
-        let mut bytes = [0u8; 16];
-        if std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .is_err()
-        {
-            // No /dev/urandom: no test invocations (a guessable name would
-            // be a way around authorization).
-            return String::new();
-        }
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        format!("test-invoke-{hex}")
-    })
+/// A secret stage name: 128 random bits, drawn for each call, so a name
+/// an integration or authorizer saw in one call (the event's stage, the
+/// method ARN) opens nothing in a later one.
+fn secret_stage() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    // No /dev/urandom: no test invocations (a guessable name would be a
+    // way around authorization).
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .ok()?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("test-invoke-{hex}"))
 }
 
-/// The answer to TestInvokeMethod at `path`.
+/// The answer to TestInvokeMethod or TestInvokeAuthorizer (`name`) at `path`.
 pub fn run(
     control: &mut ControlPlane,
     deployed: &Deployed,
+    name: &str,
     path: &str,
     query: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let stage = secret_stage();
-    if stage.is_empty() {
+    let Some(stage) = secret_stage() else {
         return Err(ApiError::Internal(
             "test invocations need /dev/urandom".into(),
         ));
+    };
+    let stage = stage.as_str();
+    let call = control.test_call(name, path, query, body)?;
+    if name == "TestInvokeAuthorizer" {
+        // The authorizer runs on the data plane, in front of a hidden
+        // route that answers what it found.
+        let t = control.test_invoke_authorizer(call, stage)?;
+        let (r, latency) = send(deployed, &t)?;
+        return Ok(super::test_invoke_authorizer::answer(
+            &t, r.status, &r.body, latency,
+        ));
     }
-    let t = control.test_invoke(path, query, body, stage)?;
+    let t = control.test_invoke(call, stage)?;
+    let (response, latency) = send(deployed, &t)?;
+    Ok(answer(&t, &response, latency))
+}
+
+/// Serves `t`'s hidden definition while its request goes over loopback.
+fn send(deployed: &Deployed, t: &TestInvoke) -> Result<(Response, Duration), ApiError> {
     let listen = deployed
         .data_addr()
         .unwrap_or(deployed.file_config().server.listen.0);
     let target = loopback(listen);
-    let request = request_bytes(&t, &target);
+    let request = request_bytes(t, &target);
     let sent = deployed
         .with_extra(
             t.config.clone(),
@@ -78,7 +90,7 @@ pub fn run(
             "the data plane did not answer the test invocation: {e}"
         ))
     })?;
-    Ok(answer(&t, &response, latency))
+    Ok((response, latency))
 }
 
 /// The listener's address as reached from this machine.

@@ -176,6 +176,11 @@ fn integration(i: &IntegrationConfig) -> Integration {
             timeout_in_millis: (*timeout_ms).min(29_000) as i64,
             ..Integration::default()
         },
+        // Never in a file (the management API's hidden test routes only).
+        IntegrationConfig::AuthorizerEcho => Integration {
+            kind: "MOCK".into(),
+            ..Integration::default()
+        },
         IntegrationConfig::HttpProxy {
             uri, timeout_ms, ..
         } => Integration {

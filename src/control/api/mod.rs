@@ -34,6 +34,7 @@ mod stages;
 mod store;
 mod tags;
 pub mod test_invoke;
+mod test_invoke_authorizer;
 mod validators;
 mod vpc_links;
 

@@ -44,6 +44,8 @@ enum Plan<'s> {
     Lambda(&'s LambdaIntegration, BodyEncoding),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
+    /// TestInvokeAuthorizer's hidden route: what the authorizer found.
+    AuthorizerEcho(String),
 }
 
 /// Serves the request whose head is parsed in `conn.head`.
@@ -246,6 +248,12 @@ fn integration<'s>(
             let encoding = lambda::event::write_start(upstream_out, l.payload, at);
             Plan::Lambda(l, encoding)
         }
+        Integration::AuthorizerEcho => Plan::AuthorizerEcho(
+            at.authorized
+                .map(Authorized::describe)
+                .unwrap_or_default()
+                .to_string(),
+        ),
         Integration::Unavailable => return Err(INTEGRATION_FAILURE),
     })
 }
@@ -274,22 +282,9 @@ async fn serve(
             .await
         }
         Plan::Challenge(key_authorization) => {
-            respond::without_body(w, snap, conn, ex, |conn, ex, close| {
-                ex.status = 200;
-                let out = &mut conn.out;
-                crate::http::write_status_line(out, 200);
-                out.extend_from_slice(b"content-type: text/plain\r\ncontent-length: ");
-                out.extend_from_slice(
-                    itoa::Buffer::new()
-                        .format(key_authorization.len())
-                        .as_bytes(),
-                );
-                out.extend_from_slice(b"\r\n");
-                crate::http::end_head(out, ex.id.as_bytes(), &w.date(), b"", close);
-                out.extend_from_slice(key_authorization.as_bytes());
-            })
-            .await
+            ok_200(w, snap, conn, ex, b"text/plain", &key_authorization).await
         }
+        Plan::AuthorizerEcho(found) => ok_200(w, snap, conn, ex, b"application/json", &found).await,
         Plan::Mock(mock) => {
             respond::without_body(w, snap, conn, ex, |conn, ex, close| {
                 ex.status = mock.status;
@@ -305,4 +300,29 @@ async fn serve(
             .await
         }
     }
+}
+
+/// A 200 with `body`, written here (an ACME challenge's answer, what
+/// TestInvokeAuthorizer's authorizer found).
+async fn ok_200(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    content_type: &[u8],
+    body: &str,
+) -> Outcome {
+    respond::without_body(w, snap, conn, ex, |conn, ex, close| {
+        ex.status = 200;
+        let out = &mut conn.out;
+        crate::http::write_status_line(out, 200);
+        out.extend_from_slice(b"content-type: ");
+        out.extend_from_slice(content_type);
+        out.extend_from_slice(b"\r\ncontent-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        crate::http::end_head(out, ex.id.as_bytes(), &w.date(), b"", close);
+        out.extend_from_slice(body.as_bytes());
+    })
+    .await
 }
