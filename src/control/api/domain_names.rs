@@ -84,7 +84,8 @@ impl StoredDomain {
 
 impl ControlPlane {
     pub(super) fn create_domain_name(&mut self, c: &Call<'_>) -> Reply {
-        let name = c.required_str("domainName")?.to_ascii_lowercase();
+        // Kept as given and shown so; found in any case.
+        let name = c.required_str("domainName")?;
         check_name(&name)?;
         if self.store.domain_name::<StoredDomain>(&name)?.is_some()
             || self

@@ -644,7 +644,9 @@ impl ControlStore {
 
 /// Custom domain names (CreateDomainName …) with their base path
 /// mappings in one body, oldest first; an uploaded certificate's private
-/// key sealed with the state key (for its row), never in plain text.
+/// key sealed with the state key (for its row), never in plain text. A
+/// name is its row in any case (DNS names are case-insensitive); the body
+/// keeps the case it was created with, as AWS shows it.
 impl ControlStore {
     pub fn domain_names<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
         self.all("SELECT body FROM domain_names ORDER BY rowid")
@@ -654,7 +656,10 @@ impl ControlStore {
         &self,
         name: &str,
     ) -> Result<Option<T>, ApiError> {
-        self.one("SELECT body FROM domain_names WHERE name = ?1", name)
+        self.one(
+            "SELECT body FROM domain_names WHERE name = ?1",
+            &name.to_ascii_lowercase(),
+        )
     }
 
     /// Stores a new domain name, with its certificate's private key (PEM) sealed.
@@ -664,6 +669,7 @@ impl ControlStore {
         d: &T,
         private_key: Option<&str>,
     ) -> Result<(), ApiError> {
+        let name = &name.to_ascii_lowercase();
         let sealed = private_key
             .map(|k| self.key.seal(k, &domain_row(name)).map_err(sealing))
             .transpose()?;
@@ -680,6 +686,7 @@ impl ControlStore {
         name: &str,
         d: &T,
     ) -> Result<(), ApiError> {
+        let name = name.to_ascii_lowercase();
         self.db.execute(
             "UPDATE domain_names SET body = ?2 WHERE name = ?1",
             params![name, encode(d)?],
@@ -689,6 +696,7 @@ impl ControlStore {
 
     /// A domain name's uploaded private key (PEM), opened; `None`: none uploaded.
     pub fn domain_name_key(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let name = &name.to_ascii_lowercase();
         let sealed: Option<Option<String>> = self
             .db
             .query_row(
@@ -704,10 +712,10 @@ impl ControlStore {
     }
 
     pub fn delete_domain_name(&mut self, name: &str) -> Result<bool, ApiError> {
-        Ok(self
-            .db
-            .execute("DELETE FROM domain_names WHERE name = ?1", [name])?
-            > 0)
+        Ok(self.db.execute(
+            "DELETE FROM domain_names WHERE name = ?1",
+            [name.to_ascii_lowercase()],
+        )? > 0)
     }
 }
 
