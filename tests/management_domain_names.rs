@@ -592,3 +592,49 @@ fn domain_name_access_associations_are_stored_listed_and_removed() {
     let none = m.ok("GET", "/domainnameaccessassociations", None, 200);
     assert_eq!(none["item"], json!([]));
 }
+
+/// A mapping without a stage, as AWS allows it: the path names the stage
+/// after the base path, for every stage the API has deployed.
+#[test]
+fn a_mapping_without_a_stage_takes_the_stage_from_the_path() {
+    let mut m = M(Server::start(&config()));
+    m.ok(
+        "POST",
+        "/domainnames",
+        Some(json!({ "domainName": "any.example.com" })),
+        201,
+    );
+    let a = m.api("a", "prod", "from-prod");
+    m.ok(
+        "POST",
+        &format!("/restapis/{a}/deployments"),
+        Some(json!({ "stageName": "beta" })),
+        201,
+    );
+    let maps = "/domainnames/any.example.com/basepathmappings";
+    let v1 = m.ok(
+        "POST",
+        maps,
+        Some(json!({ "basePath": "v1", "restApiId": a })),
+        201,
+    );
+    assert_eq!(v1, json!({ "basePath": "v1", "restApiId": a }));
+    assert_eq!(m.ok("GET", &format!("{maps}/v1"), None, 200), v1);
+    let r = m.served("any.example.com", "/v1/prod/hello", 200);
+    assert_eq!(r.body_str(), "from-prod");
+    m.served("any.example.com", "/v1/beta/hello", 200);
+    m.served("any.example.com", "/v1/nostage/hello", 403);
+    m.served("any.example.com", "/v1/hello", 403);
+    // At the root: `/{stage}/...`.
+    m.ok("DELETE", &format!("{maps}/v1"), None, 202);
+    m.ok("POST", maps, Some(json!({ "restApiId": a })), 201);
+    m.served("any.example.com", "/prod/hello", 200);
+    // Naming a stage again serves that stage alone, at the base path.
+    m.ok(
+        "PATCH",
+        &format!("{maps}/%28none%29"),
+        Some(patch("/stage", "beta")),
+        200,
+    );
+    m.served("any.example.com", "/hello", 200);
+}

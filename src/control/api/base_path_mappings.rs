@@ -2,7 +2,8 @@
 //! GetBasePathMapping(s), UpdateBasePathMapping, DeleteBasePathMapping,
 //! stored with their domain (`domain_names.rs`). A mapping names a REST
 //! API and one of its stages; the data plane serves the stage's deployment
-//! at `https://{domain}/{basePath}/...` (`(none)`: at the root).
+//! at `https://{domain}/{basePath}/...` (`(none)`: at the root). Without a
+//! stage, as AWS allows, the path names it: `/{basePath}/{stage}/...`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -22,6 +23,8 @@ pub(super) const NONE: &str = "(none)";
 pub(super) struct BasePathMapping {
     pub base_path: String,
     pub rest_api_id: String,
+    /// Empty: the stage is the path's next segment.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stage: String,
 }
 
@@ -98,20 +101,15 @@ impl ControlPlane {
         Ok((202, Value::Null))
     }
 
-    /// The mapping names a REST API of the management API and one of its
-    /// stages (portico serves a mapping per stage: a stage is required).
+    /// The mapping names a REST API of the management API and, if any,
+    /// one of its stages.
     fn check_mapping(&self, m: &BasePathMapping) -> Result<(), ApiError> {
         if self.store.api(&m.rest_api_id)?.is_none() {
             return Err(ApiError::BadRequest(
                 "Invalid REST API identifier specified".into(),
             ));
         }
-        if m.stage.is_empty() {
-            return Err(ApiError::BadRequest(
-                "stage must not be empty: portico maps a base path to one stage".into(),
-            ));
-        }
-        if self.store.stage(&m.rest_api_id, &m.stage)?.is_none() {
+        if !m.stage.is_empty() && self.store.stage(&m.rest_api_id, &m.stage)?.is_none() {
             return Err(ApiError::BadRequest(
                 "Invalid stage identifier specified".into(),
             ));

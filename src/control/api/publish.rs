@@ -155,30 +155,45 @@ fn domains(
         let name = d.domain.domain_name.clone();
         let mut mappings = Vec::new();
         for m in &d.mappings {
-            let serving = apis.iter().find(|a| {
-                a.id() == m.rest_api_id
-                    && a.stages.contains_key(&m.stage)
-                    && !a.name.get_ref().ends_with(" (canary)")
-            });
-            let Some(api) = serving else {
+            let base = if m.base_path == NONE {
+                String::new()
+            } else {
+                m.base_path.clone()
+            };
+            // Each stage the mapping serves: its own, or, without one,
+            // every deployed stage at `{base}/{stage}`.
+            let serving: Vec<&ApiConfig> = apis
+                .iter()
+                .filter(|a| {
+                    a.id() == m.rest_api_id
+                        && (m.stage.is_empty() || a.stages.contains_key(&m.stage))
+                        && !a.name.get_ref().ends_with(" (canary)")
+                })
+                .collect();
+            if serving.is_empty() {
                 skipped.push(format!(
                     "domain name {name} base path {}: stage {} of API {} is not deployed",
                     m.base_path, m.stage, m.rest_api_id
                 ));
                 continue;
-            };
-            mappings.push(Spanned::new(
-                0..0,
-                MappingConfig {
-                    base_path: if m.base_path == NONE {
-                        String::new()
-                    } else {
-                        m.base_path.clone()
-                    },
-                    api: api.name.get_ref().clone(),
-                    stage: m.stage.clone(),
-                },
-            ));
+            }
+            for api in serving {
+                for stage in api.stages.keys() {
+                    let base_path = match (m.stage.is_empty(), base.is_empty()) {
+                        (false, _) => base.clone(),
+                        (true, true) => stage.clone(),
+                        (true, false) => format!("{base}/{stage}"),
+                    };
+                    mappings.push(Spanned::new(
+                        0..0,
+                        MappingConfig {
+                            base_path,
+                            api: api.name.get_ref().clone(),
+                            stage: stage.clone(),
+                        },
+                    ));
+                }
+            }
         }
         if let (Some(cert), Some(key)) = (&d.certificate, store.domain_name_key(&name)?) {
             certs.push(UploadedCertificate {
