@@ -34,6 +34,24 @@ fn id(c: &Value) -> String {
     c["clientCertificateId"].as_str().unwrap().to_string()
 }
 
+/// A REST API `name` with an open `GET /` method: (its id, the method's path).
+fn api_with_get(srv: &mut Server, name: &str) -> (String, String) {
+    let api = call(srv, "POST", "/restapis", Some(json!({"name": name})), 201);
+    let (api_id, root) = (
+        api["id"].as_str().unwrap().to_string(),
+        api["rootResourceId"].as_str().unwrap(),
+    );
+    let m = format!("/restapis/{api_id}/resources/{root}/methods/GET");
+    call(
+        srv,
+        "PUT",
+        &m,
+        Some(json!({"authorizationType": "NONE"})),
+        201,
+    );
+    (api_id, m)
+}
+
 fn patch(path: &str, value: &str) -> Option<Value> {
     Some(json!({"patchOperations": [{"op": "replace", "path": path, "value": value}]}))
 }
@@ -242,25 +260,7 @@ fn tagged_by_arn() {
 #[test]
 fn a_stage_names_only_an_existing_certificate() {
     let mut srv = Server::start(&config());
-    let api = call(
-        &mut srv,
-        "POST",
-        "/restapis",
-        Some(json!({"name": "c"})),
-        201,
-    );
-    let (api_id, root) = (
-        api["id"].as_str().unwrap(),
-        api["rootResourceId"].as_str().unwrap(),
-    );
-    let m = format!("/restapis/{api_id}/resources/{root}/methods/GET");
-    call(
-        &mut srv,
-        "PUT",
-        &m,
-        Some(json!({"authorizationType": "NONE"})),
-        201,
-    );
+    let (api_id, m) = api_with_get(&mut srv, "c");
     call(
         &mut srv,
         "PUT",
@@ -327,25 +327,7 @@ fn a_stages_client_certificate_is_presented_to_its_https_backend() {
     std::fs::write(&pem, cert["pemEncodedCertificate"].as_str().unwrap()).unwrap();
     let up = TlsUpstream::start_with(&crt, &key, Some(&pem));
 
-    let api = call(
-        &mut srv,
-        "POST",
-        "/restapis",
-        Some(json!({"name": "m"})),
-        201,
-    );
-    let (api_id, root) = (
-        api["id"].as_str().unwrap().to_string(),
-        api["rootResourceId"].as_str().unwrap().to_string(),
-    );
-    let m = format!("/restapis/{api_id}/resources/{root}/methods/GET");
-    call(
-        &mut srv,
-        "PUT",
-        &m,
-        Some(json!({"authorizationType": "NONE"})),
-        201,
-    );
+    let (api_id, m) = api_with_get(&mut srv, "m");
     let integration = json!({
         "type": "HTTP_PROXY",
         "httpMethod": "GET",

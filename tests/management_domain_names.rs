@@ -31,14 +31,7 @@ impl M {
 
     /// A call refused with `want`: (status, `__type`) and a message.
     fn fails(&mut self, method: &str, path: &str, body: Option<Value>, want: (u16, &str)) {
-        let v = self
-            .0
-            .admin_call(TOKEN, method, path, body.as_ref(), want.0);
-        assert_eq!(
-            (v["__type"].as_str(), v["message"].is_string()),
-            (Some(want.1), true),
-            "{method} {path}: {v}"
-        );
+        self.0.admin_fails(TOKEN, method, path, body.as_ref(), want)
     }
 
     /// A REST API with a mock GET at `/hello` answering `body`, deployed to `stage`.

@@ -650,6 +650,21 @@ impl Server {
         r.json
     }
 
+    /// A management call that must fail with `want` (status, `__type`)
+    /// and a message.
+    pub fn admin_fails(
+        &mut self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        want: (u16, &str),
+    ) {
+        let v = self.admin_call(token, method, path, body, want.0);
+        assert_eq!(v["__type"], want.1, "{method} {path}: {v}");
+        assert!(v["message"].is_string(), "{method} {path}: {v}");
+    }
+
     /// Send SIGTERM (via the `kill` utility) and wait until it was delivered.
     pub fn sigterm(&self) {
         self.signal("TERM");

@@ -258,20 +258,8 @@ impl ControlPlane {
     /// `failonwarnings=true` the whole import is refused).
     pub(super) fn import_documentation_parts(&mut self, c: &Call<'_>) -> Reply {
         let mut doc = self.api(c)?;
-        let mode = c
-            .query_all("mode")
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "merge".into());
-        let fail = match c.query_all("failonwarnings").first().map(String::as_str) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(v) => {
-                return Err(ApiError::BadRequest(format!(
-                    "Invalid failonwarnings '{v}': true or false"
-                )))
-            }
-        };
+        let mode = c.import_mode();
+        let fail = c.fail_on_warnings()?;
         match mode.as_str() {
             "overwrite" => doc.documentation.parts.clear(),
             "merge" => {}

@@ -36,9 +36,7 @@ impl ControlPlane {
                 "format must be csv: the only API key file format".into(),
             ));
         }
-        let fail_on_warnings = ["failonwarnings", "failOnWarnings"]
-            .iter()
-            .any(|q| c.query_all(q).first().is_some_and(|v| v == "true"));
+        let fail_on_warnings = c.fail_on_warnings()?;
         let text = std::str::from_utf8(c.raw)
             .map_err(|_| ApiError::BadRequest("The API key file is not UTF-8".into()))?;
         let mut lines = records(text).into_iter();

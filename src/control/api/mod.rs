@@ -351,6 +351,30 @@ impl Call<'_> {
             .collect()
     }
 
+    /// An import's `mode` (ImportDocumentationParts, PutRestApi): `merge`
+    /// unless given; each caller refuses what it does not take.
+    fn import_mode(&self) -> String {
+        self.query_all("mode")
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "merge".into())
+    }
+
+    /// An import's `failonwarnings` (the service model's name; the SDKs'
+    /// `failOnWarnings` too): false unless given.
+    fn fail_on_warnings(&self) -> Result<bool, ApiError> {
+        let given = ["failonwarnings", "failOnWarnings"]
+            .iter()
+            .find_map(|q| self.query_all(q).into_iter().next());
+        match given.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(v) => Err(ApiError::BadRequest(format!(
+                "Invalid failonwarnings '{v}': true or false"
+            ))),
+        }
+    }
+
     fn str(&self, key: &str) -> Option<String> {
         self.body
             .get(key)

@@ -68,12 +68,7 @@ impl ControlPlane {
     /// description and version from the document's `info`.
     pub(super) fn put_rest_api(&mut self, c: &Call<'_>) -> Reply {
         let mut doc = self.api(c)?;
-        let mode = c
-            .query_all("mode")
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "merge".into());
-        match mode.as_str() {
+        match c.import_mode().as_str() {
             "overwrite" => {
                 let (name, description, version) = info(&c.body)?;
                 doc.api.name = name;
