@@ -36,6 +36,8 @@ pub struct Published {
     pub domains: Vec<DomainConfig>,
     /// Certificates uploaded with a domain name, served for it by SNI.
     pub certificates: Vec<UploadedCertificate>,
+    /// Domain names that came without a certificate (ACME's, see `TlsConfig::wanted`).
+    pub uncertified: Vec<String>,
 }
 
 impl super::ControlPlane {
@@ -129,6 +131,12 @@ pub fn published(
         });
     }
     let (domains, certificates) = domains(store, &apis, &mut skipped)?;
+    let uncertified = domains
+        .iter()
+        .map(|d| d.name.get_ref())
+        .filter(|n| !certificates.iter().any(|c| &c.host == *n))
+        .cloned()
+        .collect();
     Ok((
         Published {
             apis,
@@ -136,6 +144,7 @@ pub fn published(
             keys,
             domains,
             certificates,
+            uncertified,
         },
         skipped,
     ))
