@@ -319,7 +319,11 @@ fn a_management_api_domain_without_a_certificate_gets_one_over_acme() {
     );
     assert!(state.join("acme/api.test.example.crt").exists());
     let file = tls_get(&c, tls_port, "file.example", "/").unwrap();
-    assert_eq!(file.cert, cert_der(&cert), "file.example keeps its own certificate");
+    assert_eq!(
+        file.cert,
+        cert_der(&cert),
+        "file.example keeps its own certificate"
+    );
     assert!(
         !state.join("acme/file.example.crt").exists(),
         "a covered name was ordered"

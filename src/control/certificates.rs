@@ -31,9 +31,7 @@ pub fn acme(config: &Config, deployed: &Arc<Deployed>) -> Option<Stoppable> {
     config.tls.listen.is_some().then(|| {
         let (wake, woken) = crossbeam_channel::bounded(1);
         deployed.attach_acme(wake);
-        Stoppable::spawn("portico-acme", move |stop| {
-            run_acme(deployed, stop, woken)
-        })
+        Stoppable::spawn("portico-acme", move |stop| run_acme(deployed, stop, woken))
     })
 }
 
