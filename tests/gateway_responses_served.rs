@@ -89,9 +89,7 @@ impl Mgmt {
     }
 }
 
-const MOCK: fn() -> Value = || {
-    json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } })
-};
+const MOCK: fn() -> Value = || json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
 
 fn method(auth: &str, extra: Value) -> Value {
     let mut m = json!({ "authorizationType": auth });
@@ -182,9 +180,7 @@ fn api_failing_every_way(lambda: &Upstream, stall: &Upstream, plain: &[&str]) ->
         method("CUSTOM", json!({ "authorizerId": authorizer })),
         MOCK(),
     );
-    let proxy = |uri: String, timeout: u64| {
-        json!({ "type": "HTTP_PROXY", "httpMethod": "GET", "uri": uri, "timeoutInMillis": timeout })
-    };
+    let proxy = |uri: String, timeout: u64| json!({ "type": "HTTP_PROXY", "httpMethod": "GET", "uri": uri, "timeoutInMillis": timeout });
     let refused = format!("http://127.0.0.1:{}/", refused_port());
     m.route(
         &id,
@@ -263,7 +259,13 @@ fn status_of(kind: &str) -> u16 {
 }
 
 /// How a client provokes `kind`: (method, path), headers, body.
-fn provoke(kind: &str) -> ((&'static str, &'static str), Vec<(&'static str, &'static str)>, Vec<u8>) {
+fn provoke(
+    kind: &str,
+) -> (
+    (&'static str, &'static str),
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+) {
     let get = |p| ("GET", p);
     match kind {
         "MISSING_AUTHENTICATION_TOKEN" => (get("/nowhere"), vec![], vec![]),
@@ -331,7 +333,12 @@ fn every_type_the_data_plane_produces_is_served_as_customised() {
 fn default_4xx_and_5xx_stand_in_for_types_not_customised() {
     let lambda = authorizer_lambda();
     let stall = Upstream::start(|_| Reply::Stall);
-    let plain = ["INVALID_API_KEY", "THROTTLED", "INTEGRATION_FAILURE", "AUTHORIZER_FAILURE"];
+    let plain = [
+        "INVALID_API_KEY",
+        "THROTTLED",
+        "INTEGRATION_FAILURE",
+        "AUTHORIZER_FAILURE",
+    ];
     let (mut m, id) = api_failing_every_way(&lambda, &stall, &plain);
     for kind in ["DEFAULT_4XX", "DEFAULT_5XX"] {
         m.ok(
@@ -382,7 +389,10 @@ fn config_file_gateway_responses_customise_every_type() {
         "f",
         &[],
         &["prod"],
-        &[mock_route("GET", "/k", true, "k"), mock_route("GET", "/o", false, "o")],
+        &[
+            mock_route("GET", "/k", true, "k"),
+            mock_route("GET", "/o", false, "o"),
+        ],
     )
     .replacen("hosts = []\n", &responses, 1);
     let srv = Server::start(&Config::new(&api).limits("max_body_bytes", "64"));
@@ -395,4 +405,83 @@ fn config_file_gateway_responses_customise_every_type() {
     assert_eq!(r.status, 413, "{r:?}");
     assert_eq!(r.header("x-gr"), Some("DEFAULT_4XX"));
     assert_eq!(r.json(), json!({ "type": "REQUEST_TOO_LARGE" }));
+}
+
+/// A VPC_LINK integration whose connectionId is `${stageVariables.vpcLinkId}`:
+/// each stage names its own link (and its uri its own backend) and reaches
+/// it; a stage naming a link that does not exist answers AWS's 500
+/// `Internal server error` and calls no backend.
+#[test]
+fn a_vpc_link_named_by_a_stage_variable_is_resolved_per_stage() {
+    let backends: Vec<Upstream> = ["one", "two", "never"]
+        .into_iter()
+        .map(|name| {
+            Upstream::start(move |_| {
+                Reply::Send(http_response(
+                    200,
+                    &[("content-type", "text/plain")],
+                    name.as_bytes(),
+                ))
+            })
+        })
+        .collect();
+    let cfg = Config::new("[aws]\nregion = \"us-east-1\"\n").admin("token", &toml_str(TOKEN));
+    let mut m = Mgmt(Server::start(&cfg));
+    let mut link = |name: &str| {
+        let nlb = format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/{name}/1"
+        );
+        let l = m.ok(
+            "POST",
+            "/vpclinks",
+            Some(json!({ "name": name, "targetArns": [nlb] })),
+            202,
+        );
+        l["id"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (link("a"), link("b"));
+    let api = m.ok("POST", "/restapis", Some(json!({ "name": "linked" })), 201);
+    let id = api["id"].as_str().unwrap().to_string();
+    let root = api["rootResourceId"].as_str().unwrap().to_string();
+    m.route(
+        &id,
+        &root,
+        "via",
+        method("NONE", json!({})),
+        json!({
+            "type": "HTTP_PROXY", "httpMethod": "GET",
+            "uri": "http://${stageVariables.backend}/",
+            "connectionType": "VPC_LINK", "connectionId": "${stageVariables.vpcLinkId}"
+        }),
+    );
+    for (stage, link, backend) in [
+        ("one", a.as_str(), &backends[0]),
+        ("two", b.as_str(), &backends[1]),
+        ("bad", "nosuchlink", &backends[2]),
+    ] {
+        m.ok(
+            "POST",
+            &format!("/restapis/{id}/deployments"),
+            Some(json!({
+                "stageName": stage,
+                "variables": { "vpcLinkId": link, "backend": backend.addr() }
+            })),
+            201,
+        );
+    }
+    for (stage, status, body) in [
+        ("one", 200, "one"),
+        ("two", 200, "two"),
+        ("bad", 500, r#"{"message": "Internal server error"}"#),
+    ] {
+        let url = format!("/restapis/{id}/{stage}/_user_request_/via");
+        let r = poll_until(
+            POLL_FOR,
+            || m.0.connect().get(&url),
+            |r| r.status == status,
+            |r| format!("{url}: want {status}, got {r:?}"),
+        );
+        assert_eq!(r.body_str(), body, "{stage}");
+    }
+    backends[2].assert_nothing();
 }
