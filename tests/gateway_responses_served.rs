@@ -89,7 +89,9 @@ impl Mgmt {
     }
 }
 
-const MOCK: fn() -> Value = || json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
+fn mock() -> Value {
+    json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } })
+}
 
 fn method(auth: &str, extra: Value) -> Value {
     let mut m = json!({ "authorizationType": auth });
@@ -164,21 +166,21 @@ fn api_failing_every_way(lambda: &Upstream, stall: &Upstream, plain: &[&str]) ->
         201,
     );
     let authorizer = authorizer["id"].as_str().unwrap();
-    m.route(&id, &root, "open", method("NONE", json!({})), MOCK());
-    m.route(&id, &root, "slow", method("NONE", json!({})), MOCK());
+    m.route(&id, &root, "open", method("NONE", json!({})), mock());
+    m.route(&id, &root, "slow", method("NONE", json!({})), mock());
     m.route(
         &id,
         &root,
         "keyed",
         method("NONE", json!({ "apiKeyRequired": true })),
-        MOCK(),
+        mock(),
     );
     m.route(
         &id,
         &root,
         "guarded",
         method("CUSTOM", json!({ "authorizerId": authorizer })),
-        MOCK(),
+        mock(),
     );
     let proxy = |uri: String, timeout: u64| json!({ "type": "HTTP_PROXY", "httpMethod": "GET", "uri": uri, "timeoutInMillis": timeout });
     let refused = format!("http://127.0.0.1:{}/", refused_port());
@@ -258,14 +260,15 @@ fn status_of(kind: &str) -> u16 {
     TYPES.iter().find(|(k, _)| *k == kind).unwrap().1
 }
 
-/// How a client provokes `kind`: (method, path), headers, body.
-fn provoke(
-    kind: &str,
-) -> (
+/// A call that provokes an answer: (method, path), headers, body.
+type Provoked = (
     (&'static str, &'static str),
     Vec<(&'static str, &'static str)>,
     Vec<u8>,
-) {
+);
+
+/// How a client provokes `kind`.
+fn provoke(kind: &str) -> Provoked {
     let get = |p| ("GET", p);
     match kind {
         "MISSING_AUTHENTICATION_TOKEN" => (get("/nowhere"), vec![], vec![]),
