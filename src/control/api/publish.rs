@@ -233,6 +233,7 @@ pub fn api_configs(
 ) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
+    let links = super::vpc_links::ids(store)?;
     for doc in store.apis()? {
         let id = &doc.api.id;
         for stage in store.stages(id)? {
@@ -244,7 +245,7 @@ pub fn api_configs(
                 continue;
             };
             let presented = client_certificate(store, &stage, &mut skipped)?;
-            let mut c = api_config(&doc, &deployed, &stage, state_dir, &mut skipped);
+            let mut c = api_config(&doc, &deployed, &stage, &links, state_dir, &mut skipped);
             present(&mut c, &presented);
             out.push(c);
             // A canary: its deployment, with the stage's variables overridden,
@@ -268,7 +269,7 @@ pub fn api_configs(
             };
             let mut s = stage.clone();
             s.variables.extend(k.stage_variable_overrides.clone());
-            let mut c = api_config(&doc, &canary, &s, state_dir, &mut skipped);
+            let mut c = api_config(&doc, &canary, &s, &links, state_dir, &mut skipped);
             present(&mut c, &presented);
             if k.use_stage_cache {
                 c.cache_of = Some(c.name.get_ref().clone());
@@ -319,6 +320,7 @@ pub(super) fn api_config(
     doc: &ApiDoc,
     deployed: &ApiDoc,
     stage: &Stage,
+    links: &[String],
     state_dir: &Path,
     skipped: &mut Vec<String>,
 ) -> ApiConfig {
@@ -373,6 +375,13 @@ pub(super) fn api_config(
                 Err(e) => {
                     skipped.push(format!("{at}: {e}"));
                     continue;
+                }
+            };
+            let integration = match super::vpc_links::reachable(i, &stage.variables, links) {
+                Ok(()) => integration,
+                Err(e) => {
+                    skipped.push(format!("{at}: {e}; it answers 500 Internal server error"));
+                    super::vpc_links::unreachable()
                 }
             };
             routes.push(RouteConfig {
