@@ -102,13 +102,16 @@ enum Read {
     InList(String, &'static str, String),
 }
 
+/// What a create answer names: how to read it back, and its ARN.
+type Named = dyn Fn(&Value) -> (Read, String);
+
 /// How operation `op` makes its resource: the call, with `tags` still to
 /// add to its body, and how its answer names what it made.
 struct Recipe {
     path: String,
     body: Value,
     status: u16,
-    made: Box<dyn Fn(&Value) -> (Read, String)>,
+    made: Box<Named>,
 }
 
 impl Recipe {
