@@ -29,44 +29,19 @@ fn model() -> Value {
     serde_json::from_str(&text).expect("service model JSON")
 }
 
-const HEAD: &str = "\
-//! The JSON type of every body member of every management operation's
-//! input shape, recursively: what `input_check` holds a request body to.
-//! Generated from specs/apigateway-2015-07-09.service.json by
-//! `cargo test --test management_input_types -- --ignored` (do not edit by
-//! hand); tests/management_input_types.rs fails when it differs from the
-//! model. Operations with a payload member (a raw body) and operations with
-//! no body member are not listed.
+/// The line of `input_types.rs` after which it is generated: what comes
+/// before (the file's doc and `Ty`) is written by hand and kept.
+const MARKER: &str = "pub const INPUTS: &[(&str, &[(&str, Ty)])] = &[\n";
 
-#![allow(non_upper_case_globals)]
-
-/// A member's JSON type.
-#[derive(Debug, Clone, Copy)]
-pub enum Ty {
-    /// `string` (and `blob`, base64 in JSON): a JSON string.
-    Str,
-    /// `boolean`: `true` or `false`.
-    Bool,
-    /// `integer`, `long`: a JSON number without a fraction.
-    Int,
-    /// `double`, `float`: any JSON number.
-    Num,
-    /// `timestamp`: a number (epoch seconds) or a string. No body member
-    /// of today's model is one.
-    #[allow(dead_code)]
-    Time,
-    /// `list`: an array of the element type.
-    List(&'static Ty),
-    /// `map`: an object whose values are of the value type.
-    Map(&'static Ty),
-    /// `structure`: an object with these members (wire name, type).
-    Struct(&'static [(&'static str, Ty)]),
+/// `input_types.rs` as it is, split after `MARKER`.
+fn table() -> (String, String) {
+    let text = std::fs::read_to_string(table_path()).expect("read input_types.rs");
+    let at = text
+        .find(MARKER)
+        .expect("the INPUTS line in input_types.rs")
+        + MARKER.len();
+    (text[..at].to_string(), text[at..].to_string())
 }
-
-/// Each listed operation's body members, by operation name (sorted).
-#[rustfmt::skip]
-pub const INPUTS: &[(&str, &[(&str, Ty)])] = &[
-";
 
 /// The Rust expression of shape `name`'s type; each structure met goes into
 /// `structs` (name to its member list).
@@ -118,7 +93,7 @@ fn members(
     format!("&[{}]", out.join(", "))
 }
 
-/// The whole text of `input_types.rs` for `model`.
+/// The generated part of `input_types.rs` (after `MARKER`) for `model`.
 fn generate(model: &Value) -> String {
     let shapes = &model["shapes"];
     let mut inputs = BTreeMap::new();
@@ -136,7 +111,7 @@ fn generate(model: &Value) -> String {
             inputs.insert(op.clone(), (input.to_string(), body));
         }
     }
-    let mut text = HEAD.to_string();
+    let mut text = String::new();
     for (op, (input, _)) in &inputs {
         text += &format!("    (\"{op}\", {input}),\n");
     }
@@ -160,7 +135,7 @@ fn table_path() -> std::path::PathBuf {
 #[test]
 fn input_types_table_is_the_service_model() {
     let want = generate(&model());
-    let got = std::fs::read_to_string(table_path()).expect("read input_types.rs");
+    let (_, got) = table();
     assert!(
         got == want,
         "{TABLE} differs from the service model: regenerate it with \
@@ -168,11 +143,12 @@ fn input_types_table_is_the_service_model() {
     );
 }
 
-/// Writes `input_types.rs` from the model.
+/// Writes `input_types.rs` from the model (keeping its part before `MARKER`).
 #[test]
 #[ignore]
 fn generate_input_types() {
-    std::fs::write(table_path(), generate(&model())).expect("write input_types.rs");
+    let (head, _) = table();
+    std::fs::write(table_path(), head + &generate(&model())).expect("write input_types.rs");
 }
 
 // ---------------------------------------------------------------------------
@@ -194,7 +170,13 @@ fn refused(srv: &mut Server, method: &str, path: &str, body: Value, message: &st
 fn api(srv: &mut Server) -> (String, String) {
     let a = srv.admin_call(TOKEN, "POST", "/restapis", Some(&json!({"name": "t"})), 201);
     let id = a["id"].as_str().unwrap().to_string();
-    let r = srv.admin_call(TOKEN, "GET", &format!("/restapis/{id}/resources"), None, 200);
+    let r = srv.admin_call(
+        TOKEN,
+        "GET",
+        &format!("/restapis/{id}/resources"),
+        None,
+        200,
+    );
     (id, r["item"][0]["id"].as_str().unwrap().to_string())
 }
 

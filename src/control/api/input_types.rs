@@ -1,10 +1,11 @@
 //! The JSON type of every body member of every management operation's
 //! input shape, recursively: what `input_check` holds a request body to.
-//! Generated from specs/apigateway-2015-07-09.service.json by
-//! `cargo test --test management_input_types -- --ignored` (do not edit by
-//! hand); tests/management_input_types.rs fails when it differs from the
-//! model. Operations with a payload member (a raw body) and operations with
-//! no body member are not listed.
+//! Everything from `INPUTS` on is generated from
+//! specs/apigateway-2015-07-09.service.json by `cargo test --test
+//! management_input_types -- --ignored` (do not edit it by hand; the part
+//! above it is kept); tests/management_input_types.rs fails when it
+//! differs from the model. Operations with a payload member (a raw body)
+//! and operations with no body member are not listed.
 
 #![allow(non_upper_case_globals)]
 
