@@ -77,15 +77,20 @@ fn greedy_param_matches_many_segments() {
     up.assert_nothing();
 }
 
-#[test]
-fn http_proxy_through_a_custom_domain_sends_the_path_after_the_base_path() {
-    let up = Upstream::ok(b"ok");
-    let cfg = Config::demo(&up.addr()).append(
+/// The demo API (its backend `backend`) behind `api.example.com`, base path `v1`.
+fn v1_domain(backend: &str) -> Config {
+    Config::demo(backend).append(
         r#"[[domain]]
 name = "api.example.com"
 mappings = [ { base_path = "v1", api = "demo", stage = "prod" } ]
 "#,
-    );
+    )
+}
+
+#[test]
+fn http_proxy_through_a_custom_domain_sends_the_path_after_the_base_path() {
+    let up = Upstream::ok(b"ok");
+    let cfg = v1_domain(&up.addr());
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
     // As API Gateway maps it: `{proxy+}` holds the path after the base path.
@@ -143,12 +148,7 @@ fn host_selects_api() {
 
 #[test]
 fn custom_domain_maps_base_path_to_api_and_stage() {
-    let cfg = Config::demo(NO_BACKEND).append(
-        r#"[[domain]]
-name = "api.example.com"
-mappings = [ { base_path = "v1", api = "demo", stage = "prod" } ]
-"#,
-    );
+    let cfg = v1_domain(NO_BACKEND);
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
     let r = c.request(get_on("api.example.com", "/v1/hello"));
