@@ -456,7 +456,7 @@ fn status_code(c: &Call<'_>) -> Result<String, ApiError> {
 }
 
 /// HTTP integrations need an http(s) URI and a method, AWS_PROXY ones a
-/// Lambda invocation ARN; timeouts are 50 ms to 29 s.
+/// Lambda invocation ARN, AWS service ones a role; timeouts are 50 ms to 29 s.
 fn check_integration(i: &Integration) -> Result<(), ApiError> {
     // AWS: an HTTP or AWS integration calls its backend with a method of its own.
     if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY" | "AWS" | "AWS_PROXY")
@@ -466,21 +466,40 @@ fn check_integration(i: &Integration) -> Result<(), ApiError> {
             "Enumeration value for HttpMethod must be non-empty".into(),
         ));
     }
-    if i.kind == "AWS_PROXY" {
-        let uri = i.uri.as_deref().unwrap_or_default();
-        if super::publish::lambda_function(uri).is_err() {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid ARN specified in the request: {uri}; portico serves AWS_PROXY integrations of Lambda functions (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
-            )));
+    // AWS's own words for each refusal.
+    let uri = i.uri.as_deref().unwrap_or_default();
+    if matches!(i.kind.as_str(), "AWS" | "AWS_PROXY") {
+        if !uri.starts_with("arn:aws:apigateway:") {
+            return Err(ApiError::BadRequest(
+                "Invalid ARN specified in the request".into(),
+            ));
+        }
+        let lambda = super::publish::lambda_function(uri).is_ok();
+        if i.kind == "AWS_PROXY" && uri.contains(":firehose:") {
+            return Err(ApiError::BadRequest(
+                "portico serves AWS_PROXY integrations of Lambda functions, not of Firehose streams"
+                    .into(),
+            ));
+        }
+        if i.kind == "AWS_PROXY" && !lambda {
+            return Err(ApiError::BadRequest(
+                "Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.".into(),
+            ));
+        }
+        // A service integration acts as a role; a Lambda one may use the
+        // function's resource policy instead.
+        if i.kind == "AWS" && !lambda && i.credentials.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::BadRequest(
+                "Role ARN must be specified for AWS integrations".into(),
+            ));
         }
     }
-    if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY") {
-        let uri = i.uri.as_deref().unwrap_or_default();
-        if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid HTTP endpoint specified for URI: {uri}"
-            )));
-        }
+    if matches!(i.kind.as_str(), "HTTP" | "HTTP_PROXY")
+        && !(uri.starts_with("http://") || uri.starts_with("https://"))
+    {
+        return Err(ApiError::BadRequest(
+            "Invalid HTTP endpoint specified for URI".into(),
+        ));
     }
     if !(50..=29_000).contains(&i.timeout_in_millis) {
         return Err(ApiError::BadRequest(

@@ -120,14 +120,14 @@ impl ControlPlane {
             )));
         }
         if !self.store.delete_vpc_link(id)? {
-            return Err(vpc_link_gone(id));
+            return Err(vpc_link_gone());
         }
         Ok((202, Value::Null))
     }
 
     /// Link `id`; NotFoundException when there is none.
     pub(super) fn vpc_link(&self, id: &str) -> Result<VpcLink, ApiError> {
-        self.store.vpc_link(id)?.ok_or_else(|| vpc_link_gone(id))
+        self.store.vpc_link(id)?.ok_or_else(vpc_link_gone)
     }
 
     /// Applies `f` to link `id`'s tags and stores it (TagResource, UntagResource).
@@ -142,8 +142,9 @@ impl ControlPlane {
     }
 }
 
-fn vpc_link_gone(id: &str) -> ApiError {
-    ApiError::NotFound(format!("Invalid VPC link identifier specified {id}"))
+/// moto's words (AWS documents none for this case).
+fn vpc_link_gone() -> ApiError {
+    ApiError::NotFound("VPCLink not found".into())
 }
 
 impl ControlPlane {
