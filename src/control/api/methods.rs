@@ -486,9 +486,12 @@ fn check_integration(i: &Integration) -> Result<(), ApiError> {
                 "Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.".into(),
             ));
         }
-        // A service integration acts as a role; a Lambda one may use the
-        // function's resource policy instead.
-        if i.kind == "AWS" && !lambda && i.credentials.as_deref().is_none_or(str::is_empty) {
+        // S3 has no resource policy API Gateway can use: it must act as a
+        // role (where AWS refuses, as moto records it).
+        if i.kind == "AWS"
+            && uri.split(':').nth(4) == Some("s3")
+            && i.credentials.as_deref().is_none_or(str::is_empty)
+        {
             return Err(ApiError::BadRequest(
                 "Role ARN must be specified for AWS integrations".into(),
             ));
