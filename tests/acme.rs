@@ -268,3 +268,64 @@ fn a_certificate_is_obtained_over_tls_alpn_01_on_the_tls_listener() {
     )
     .unwrap_err();
 }
+
+/// A domain name made through the management API without a certificate
+/// gets one from the CA (as AWS provisions one), while a domain a
+/// `[[tls.certificates]]` entry already covers is not ordered again.
+#[test]
+fn a_management_api_domain_without_a_certificate_gets_one_over_acme() {
+    const TOKEN: &str = "acme-domain-token-0123456789";
+    let port = free_port();
+    let pebble = Pebble::start(port);
+    let certs = TempDir::new("acme-file-cert");
+    let (cert, key) = make_cert(&certs.path, "file", &["file.example"], false);
+    let cfg = Config::new(&format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n\n\
+         [acme]\ndirectory = \"{}\"\nca_file = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        pebble.directory,
+        pebble.ca
+    ))
+    .server("listen", &format!("\"127.0.0.1:{port}\""))
+    .server("workers", "2")
+    .admin("token", &toml_str(TOKEN));
+    let state = cfg.state_dir().to_path_buf();
+    let mut srv = Server::start(&cfg);
+    let tls_port = srv.https_port();
+    for name in ["API.test.example", "file.example"] {
+        srv.admin_call(
+            TOKEN,
+            "POST",
+            "/domainnames",
+            Some(&serde_json::json!({ "domainName": name })),
+            201,
+        );
+    }
+    let c = no_resumption_config();
+    poll_until(
+        std::time::Duration::from_secs(60),
+        || tls_get(&c, tls_port, "api.test.example", "/").ok(),
+        |s| {
+            s.as_ref()
+                .is_some_and(|s| issuer_of(&s.cert).contains("Pebble"))
+        },
+        |s| {
+            format!(
+                "api.test.example has no certificate from pebble; last: {:?}",
+                s.as_ref().map(|s| issuer_of(&s.cert))
+            )
+        },
+    );
+    assert!(state.join("acme/api.test.example.crt").exists());
+    let file = tls_get(&c, tls_port, "file.example", "/").unwrap();
+    assert_eq!(
+        file.cert,
+        cert_der(&cert),
+        "file.example keeps its own certificate"
+    );
+    assert!(
+        !state.join("acme/file.example.crt").exists(),
+        "a covered name was ordered"
+    );
+}

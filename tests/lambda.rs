@@ -162,6 +162,48 @@ fn powertools_sees_a_payload_2_0_event_and_its_cookies_come_back() {
 }
 
 #[test]
+fn through_a_custom_domain_the_1_0_event_path_keeps_the_base_path() {
+    let fns = Functions::start();
+    let cfg = lambda_api(&fns, &[("ANY", "/pets", "powertools-v1", "1.0")]).append(
+        r#"[[domain]]
+name = "api.example.com"
+mappings = [ { base_path = "v1", api = "fns", stage = "prod" } ]
+
+[[domain]]
+name = "root.example.com"
+mappings = [ { api = "fns", stage = "prod" } ]
+"#,
+    );
+    let srv = Server::start(&cfg);
+    let mut c = srv.connect();
+    // As API Gateway sends it: `path` and `requestContext.path` are the URL's
+    // path, base path included and no stage; `resource` is the API's own.
+    for (host, url, want) in [
+        ("api.example.com", "/v1/pets?x=1", "/v1/pets"),
+        ("root.example.com:8443", "/pets", "/pets"),
+    ] {
+        let r = c.request(request("GET", url, host, &[], b""));
+        assert_eq!(r.status, 200, "{host}{url}: {r:?}");
+        let e = fns.last_event("powertools-v1");
+        assert_eq!(e["resource"], "/pets", "{host}");
+        assert_eq!(e["path"], want, "{host}");
+        let ctx = &e["requestContext"];
+        assert_eq!(ctx["path"], want, "{host}");
+        assert_eq!(ctx["resourcePath"], "/pets", "{host}");
+        assert_eq!(ctx["stage"], "prod", "{host}");
+        let domain = host.split(':').next().unwrap();
+        assert_eq!(ctx["domainName"], domain, "{host}");
+        assert_eq!(ctx["domainPrefix"], domain.split('.').next().unwrap());
+    }
+    // The default endpoint still leaves the stage out of `path`.
+    let r = call(&mut c, "GET", "/prod/pets", &[], b"");
+    assert_eq!(r.status, 200, "{r:?}");
+    let e = fns.last_event("powertools-v1");
+    assert_eq!(e["path"], "/pets");
+    assert_eq!(e["requestContext"]["path"], "/prod/pets");
+}
+
+#[test]
 fn mangum_apps_round_trip_requests_and_answers_in_both_versions() {
     let fns = Functions::start();
     let srv = Server::start(&lambda_api(

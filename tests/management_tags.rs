@@ -1,8 +1,14 @@
 //! The management API's account (GetAccount, UpdateAccount) and tags
 //! (TagResource, UntagResource, GetTags, and `tags` on the create calls)
 //! on the admin listener of the real binary, and both kept across a restart.
+//! Every create the service model (specs/apigateway-2015-07-09.service.json)
+//! gives `tags` is checked: create answer, read, GetTags by ARN,
+//! TagResource and UntagResource; and AWS's tag limits.
 
 mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use common::*;
 use serde_json::{json, Value};
@@ -451,4 +457,362 @@ fn config_file_resources_are_not_tagged_here() {
         let msg = err(&mut srv, "PUT", &t, Some(json!({"tags": {"a": "b"}})), BAD);
         assert!(msg.contains("config file"), "{res}: {msg}");
     }
+}
+
+/// The service model vendored in the repository.
+fn model() -> Value {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/apigateway-2015-07-09.service.json");
+    let text = std::fs::read_to_string(&path).expect("read the service model");
+    serde_json::from_str(&text).expect("service model JSON")
+}
+
+/// The operations whose input shape has a `tags` member, TagResource aside.
+fn tagging_creates(m: &Value) -> BTreeSet<String> {
+    m["operations"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, op)| {
+            let input = op["input"]["shape"].as_str().unwrap_or_default();
+            *name != "TagResource" && m["shapes"][input]["members"]["tags"].is_object()
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The id of API `api`'s (only) deployment.
+fn deployment(srv: &mut Server, api: &str) -> String {
+    let path = format!("/restapis/{api}/deployments");
+    call(srv, "GET", &path, None, 200)["item"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// How a resource made with tags is read back.
+enum Read {
+    /// Its Get call.
+    One(String),
+    /// Its list call: the item whose `key` is `value` (no Get exists).
+    InList(String, &'static str, String),
+}
+
+/// What a create answer names: how to read it back, and its ARN.
+type Named = dyn Fn(&Value) -> (Read, String);
+
+/// How operation `op` makes its resource: the call, with `tags` still to
+/// add to its body, and how its answer names what it made.
+struct Recipe {
+    path: String,
+    body: Value,
+    status: u16,
+    made: Box<Named>,
+}
+
+impl Recipe {
+    fn new(
+        path: &str,
+        body: Value,
+        status: u16,
+        made: impl Fn(&Value) -> (Read, String) + 'static,
+    ) -> Self {
+        Recipe {
+            path: path.to_string(),
+            body,
+            status,
+            made: Box::new(made),
+        }
+    }
+
+    /// The call with `tags`: its answer.
+    fn call(&self, m: &mut Server, tags: &Value) -> Value {
+        let mut body = self.body.clone();
+        body["tags"] = tags.clone();
+        call(m, "POST", &self.path, Some(body), self.status)
+    }
+
+    fn refused(&self, m: &mut Server, tags: &Value) {
+        let mut body = self.body.clone();
+        body["tags"] = tags.clone();
+        fails(m, "POST", &self.path, Some(body), BAD)
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap().to_string()
+}
+
+/// A Get path read back and its ARN.
+fn one(p: String) -> (Read, String) {
+    (Read::One(p.clone()), arn(&p))
+}
+
+/// Operation `op`'s recipe (what it needs made first, made); None when
+/// the test has none.
+fn recipe(m: &mut Server, op: &str) -> Option<Recipe> {
+    Some(match op {
+        "CreateRestApi" => Recipe::new("/restapis", json!({"name": "a"}), 201, |v| {
+            one(format!("/restapis/{}", s(v, "id")))
+        }),
+        "CreateStage" => {
+            let api = deployed_api(m, json!({}));
+            let dep = deployment(m, &api);
+            let body = json!({"stageName": "tagged", "deploymentId": dep});
+            let path = format!("/restapis/{api}/stages");
+            Recipe::new(&path, body, 201, move |v| {
+                one(format!("/restapis/{api}/stages/{}", s(v, "stageName")))
+            })
+        }
+        "CreateApiKey" => Recipe::new("/apikeys", json!({"name": "k"}), 201, |v| {
+            one(format!("/apikeys/{}", s(v, "id")))
+        }),
+        "CreateUsagePlan" => Recipe::new("/usageplans", json!({"name": "p"}), 201, |v| {
+            one(format!("/usageplans/{}", s(v, "id")))
+        }),
+        "CreateDomainName" => Recipe::new(
+            "/domainnames",
+            json!({"domainName": "tagged.example.com"}),
+            201,
+            |v| one(format!("/domainnames/{}", s(v, "domainName"))),
+        ),
+        "CreateDomainNameAccessAssociation" => {
+            let body = json!({"domainName": "private.example.com"});
+            call(m, "POST", "/domainnames", Some(body), 201);
+            let body = json!({
+                "domainNameArn": arn("/domainnames/private.example.com"),
+                "accessAssociationSourceType": "VPCE",
+                "accessAssociationSource": "vpce-0123",
+            });
+            Recipe::new("/domainnameaccessassociations", body, 201, |v| {
+                let a = s(v, "domainNameAccessAssociationArn");
+                let list = "/domainnameaccessassociations".to_string();
+                (
+                    Read::InList(list, "domainNameAccessAssociationArn", a.clone()),
+                    a,
+                )
+            })
+        }
+        "GenerateClientCertificate" => Recipe::new("/clientcertificates", json!({}), 201, |v| {
+            one(format!(
+                "/clientcertificates/{}",
+                s(v, "clientCertificateId")
+            ))
+        }),
+        "CreateVpcLink" => {
+            let nlb =
+                format!("arn:aws:elasticloadbalancing:{REGION}:123456789012:loadbalancer/net/a/1");
+            let body = json!({"name": "l", "targetArns": [nlb]});
+            Recipe::new("/vpclinks", body, 202, |v| {
+                one(format!("/vpclinks/{}", s(v, "id")))
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// The resource's tags as its read shows them (none: `{}`).
+fn read_tags(m: &mut Server, r: &Read) -> Value {
+    let v = match r {
+        Read::One(p) => call(m, "GET", p, None, 200),
+        Read::InList(p, key, value) => {
+            let all = call(m, "GET", p, None, 200);
+            all["item"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i[*key] == value.as_str())
+                .unwrap_or_else(|| panic!("{value} not in {p}: {all}"))
+                .clone()
+        }
+    };
+    v.get("tags").cloned().unwrap_or(json!({}))
+}
+
+fn tags_by_arn(m: &mut Server, arn: &str) -> Value {
+    call(m, "GET", &tags_path(arn), None, 200)["tags"].clone()
+}
+
+/// The spec's tagging creates are the ones this test knows, and each
+/// output shape (what Get answers) has `tags`.
+#[test]
+fn the_service_models_tagging_creates_are_all_covered() {
+    let m = model();
+    let ops = tagging_creates(&m);
+    let known: BTreeSet<String> = [
+        "CreateApiKey",
+        "CreateDomainName",
+        "CreateDomainNameAccessAssociation",
+        "CreateRestApi",
+        "CreateStage",
+        "CreateUsagePlan",
+        "CreateVpcLink",
+        "GenerateClientCertificate",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(ops, known, "tagging creates in the service model");
+    for op in &ops {
+        let out = m["operations"][op]["output"]["shape"].as_str().unwrap();
+        assert!(
+            m["shapes"][out]["members"]["tags"].is_object(),
+            "{op}: {out} has no tags"
+        );
+    }
+    // CreateDeployment makes a stage but takes no tags; imports take none.
+    for op in [
+        "CreateDeployment",
+        "ImportRestApi",
+        "PutRestApi",
+        "ImportApiKeys",
+    ] {
+        assert!(!ops.contains(op), "{op} takes tags");
+    }
+}
+
+#[test]
+fn every_tagging_create_keeps_tags_and_tag_untag_follow() {
+    let mut srv = Server::start(&config());
+    let m = &mut srv;
+    let ops = tagging_creates(&model());
+    let tags = json!({"team": "a", "cost": "b"});
+    for op in &ops {
+        let r = recipe(m, op).unwrap_or_else(|| panic!("no recipe for {op}"));
+        // A create refuses the tags TagResource refuses.
+        r.refused(m, &json!({"aws:x": "1"}));
+        let created = r.call(m, &tags);
+        let (read, arn) = (r.made)(&created);
+        assert_eq!(created["tags"], tags, "{op}: create answer");
+        assert_eq!(read_tags(m, &read), tags, "{op}: read");
+        assert_eq!(tags_by_arn(m, &arn), tags, "{op}: GetTags");
+
+        let t = tags_path(&arn);
+        call(m, "PUT", &t, Some(json!({"tags": {"env": "dev"}})), 204);
+        call(m, "DELETE", &format!("{t}?tagKeys=cost"), None, 204);
+        let want = json!({"team": "a", "env": "dev"});
+        assert_eq!(read_tags(m, &read), want, "{op}: read after");
+        assert_eq!(tags_by_arn(m, &arn), want, "{op}: GetTags after");
+    }
+    // ARNs of each kind that name nothing.
+    for missing in [
+        arn("/restapis/nosuch"),
+        arn("/restapis/nosuch/stages/prod"),
+        arn("/apikeys/nosuch"),
+        arn("/usageplans/nosuch"),
+        arn("/domainnames/nosuch.example.com"),
+        arn("/domainnameaccessassociations/domainname/nosuch.example.com/vpcesource/vpce-1"),
+        arn("/clientcertificates/nosuch"),
+        arn("/vpclinks/nosuch"),
+    ] {
+        let t = tags_path(&missing);
+        fails(m, "GET", &t, None, GONE);
+        fails(m, "PUT", &t, Some(json!({"tags": {"a": "b"}})), GONE);
+        fails(m, "DELETE", &format!("{t}?tagKeys=a"), None, GONE);
+    }
+}
+
+/// CreateDeployment with `stageName` makes a stage without tags (its input
+/// has none); the stage is tagged afterwards by its ARN.
+#[test]
+fn a_stage_made_by_create_deployment_is_tagged_by_its_arn() {
+    let mut srv = Server::start(&config());
+    let m = &mut srv;
+    let api = deployed_api(m, json!({}));
+    let p = format!("/restapis/{api}/stages/prod");
+    assert!(call(m, "GET", &p, None, 200).get("tags").is_none());
+    let a = arn(&p);
+    assert_eq!(tags_by_arn(m, &a), json!({}));
+    call(
+        m,
+        "PUT",
+        &tags_path(&a),
+        Some(json!({"tags": {"x": "y"}})),
+        204,
+    );
+    assert_eq!(call(m, "GET", &p, None, 200)["tags"], json!({"x": "y"}));
+}
+
+/// AWS's limits: 50 tags a resource, key 1..128 characters, value up to
+/// 256, no `aws:` prefix, letters, digits, spaces and `_ . : / = + - @`.
+#[test]
+fn tag_limits_are_enforced_on_creates_and_tag_resource() {
+    let mut srv = Server::start(&config());
+    let m = &mut srv;
+    let fifty: serde_json::Map<String, Value> =
+        (0..50).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let mut fifty_one = fifty.clone();
+    fifty_one.insert("k50".into(), json!("v"));
+    let key = |k: String| json!({ k: "v" });
+    let refused = [
+        Value::Object(fifty_one),
+        key("k".repeat(129)),
+        key(String::new()),
+        json!({"k": "v".repeat(257)}),
+        json!({"aws:x": "v"}),
+        json!({"AWS:x": "v"}),
+        json!({"a#b": "v"}),
+        json!({"k": "v;"}),
+    ];
+    let allowed = json!({
+        "k".repeat(128): "v".repeat(256),
+        "with space_.:/=+-@": "é ü 1",
+    });
+
+    for t in &refused {
+        fails(
+            m,
+            "POST",
+            "/restapis",
+            Some(json!({"name": "x", "tags": t})),
+            BAD,
+        );
+        fails(
+            m,
+            "POST",
+            "/apikeys",
+            Some(json!({"name": "x", "tags": t})),
+            BAD,
+        );
+    }
+    assert_eq!(call(m, "GET", "/restapis", None, 200)["item"], json!([]));
+    let v = call(
+        m,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "x", "tags": allowed})),
+        201,
+    );
+    assert_eq!(v["tags"], allowed);
+    let v = call(
+        m,
+        "POST",
+        "/usageplans",
+        Some(json!({"name": "x", "tags": fifty})),
+        201,
+    );
+    assert_eq!(v["tags"].as_object().unwrap().len(), 50);
+
+    // TagResource: the same limits, and 50 counts the tags already there.
+    let plan = arn(&format!("/usageplans/{}", v["id"].as_str().unwrap()));
+    let t = tags_path(&plan);
+    fails(m, "PUT", &t, Some(json!({"tags": {"new": "1"}})), BAD);
+    call(m, "PUT", &t, Some(json!({"tags": {"k0": "changed"}})), 204);
+    call(m, "DELETE", &format!("{t}?tagKeys=k1"), None, 204);
+    call(m, "PUT", &t, Some(json!({"tags": {"new": "1"}})), 204);
+    let now = tags_by_arn(m, &plan);
+    assert_eq!(now.as_object().unwrap().len(), 50);
+    assert_eq!(now["k0"], "changed");
+    for bad in &refused[1..] {
+        fails(m, "PUT", &t, Some(json!({ "tags": bad })), BAD);
+    }
+    assert_eq!(
+        tags_by_arn(m, &plan),
+        now,
+        "a refused TagResource changed them"
+    );
+}
+
+/// A call refused with `want`.
+fn fails(srv: &mut Server, method: &str, path: &str, body: Option<Value>, want: (u16, &str)) {
+    err(srv, method, path, body, want);
 }

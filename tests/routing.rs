@@ -77,6 +77,28 @@ fn greedy_param_matches_many_segments() {
     up.assert_nothing();
 }
 
+/// The demo API (its backend `backend`) behind `api.example.com`, base path `v1`.
+fn v1_domain(backend: &str) -> Config {
+    Config::demo(backend).append(
+        r#"[[domain]]
+name = "api.example.com"
+mappings = [ { base_path = "v1", api = "demo", stage = "prod" } ]
+"#,
+    )
+}
+
+#[test]
+fn http_proxy_through_a_custom_domain_sends_the_path_after_the_base_path() {
+    let up = Upstream::ok(b"ok");
+    let cfg = v1_domain(&up.addr());
+    let srv = Server::start(&cfg);
+    let mut c = srv.connect();
+    // As API Gateway maps it: `{proxy+}` holds the path after the base path.
+    let r = c.request(get_on("api.example.com", "/v1/proxy/a/b?q=1"));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(up.recv().target, "/a/b?q=1");
+}
+
 /// API `a` on host a.example and a default API `fallback`, each with
 /// `GET /who` answering its name; only the default has `GET /only-default`.
 fn two_api_config() -> Config {
@@ -126,12 +148,7 @@ fn host_selects_api() {
 
 #[test]
 fn custom_domain_maps_base_path_to_api_and_stage() {
-    let cfg = Config::demo(NO_BACKEND).append(
-        r#"[[domain]]
-name = "api.example.com"
-mappings = [ { base_path = "v1", api = "demo", stage = "prod" } ]
-"#,
-    );
+    let cfg = v1_domain(NO_BACKEND);
     let srv = Server::start(&cfg);
     let mut c = srv.connect();
     let r = c.request(get_on("api.example.com", "/v1/hello"));

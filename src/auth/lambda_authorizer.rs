@@ -109,6 +109,9 @@ pub enum Refusal {
     ExplicitDeny,
     /// 500: the function failed or answered something that is not a decision.
     Failed,
+    /// 500: the function could not be reached, or did not answer in time
+    /// (AWS's AUTHORIZER_CONFIGURATION_ERROR: failing to connect to it).
+    Unreachable,
 }
 
 impl Decision {

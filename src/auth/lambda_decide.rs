@@ -38,7 +38,7 @@ impl LambdaAuthorizer {
                     "authorizer `{}`: {e}",
                     self.invoker.function
                 );
-                return Err(Refusal::Failed);
+                return Err(Refusal::Unreachable);
             }
         };
         if reply.function_error {

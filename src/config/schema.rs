@@ -259,6 +259,10 @@ pub struct TlsConfig {
     /// (CreateDomainName), served for their domain name; never in the file.
     #[serde(skip)]
     pub uploaded: Vec<UploadedCertificate>,
+    /// The management API's domain names that came without a certificate:
+    /// each is obtained through ACME unless another certificate covers it.
+    #[serde(skip)]
+    pub wanted: Vec<String>,
 }
 
 /// A certificate (PEM chain) and its private key (PEM) for `host`, held
@@ -280,7 +284,7 @@ impl std::fmt::Debug for UploadedCertificate {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
     /// PEM: the certificate, then its chain (with `acme`: default

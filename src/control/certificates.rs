@@ -10,7 +10,7 @@ use crossbeam_channel::{select, Receiver};
 
 use super::publisher::Deployed;
 use super::thread::Stoppable;
-use crate::config::Config;
+use crate::config::{CertificateConfig, Config};
 use crate::snapshot::system_resolve;
 
 /// The certificate watcher, when there is an HTTPS listener.
@@ -23,29 +23,38 @@ pub fn watch(config: &Config, deployed: &Arc<Deployed>) -> Option<Stoppable> {
     })
 }
 
-/// The ACME thread, when a certificate asks for one.
+/// The ACME thread, when there is an HTTPS listener: besides the config
+/// file's `acme = true` certificates, a domain name made through the
+/// management API without a certificate may want one at any time.
 pub fn acme(config: &Config, deployed: &Arc<Deployed>) -> Option<Stoppable> {
     let deployed = deployed.clone();
-    let wanted = config.tls.certificates.iter().any(|c| c.get_ref().acme);
-    wanted.then(|| Stoppable::spawn("portico-acme", move |stop| run_acme(deployed, stop)))
+    config.tls.listen.is_some().then(|| {
+        let (wake, woken) = crossbeam_channel::bounded(1);
+        deployed.attach_acme(wake);
+        Stoppable::spawn("portico-acme", move |stop| run_acme(deployed, stop, woken))
+    })
 }
 
-/// Obtains and renews the `acme = true` certificates: each when it is
-/// missing or due, retrying failures after 1 minute, doubling up to 6 hours.
-fn run_acme(deployed: Arc<Deployed>, stop: Receiver<()>) {
+/// Obtains and renews the ACME certificates: each when it is missing or
+/// due, retrying failures after 1 minute, doubling up to 6 hours; woken
+/// when a snapshot wants one the last did not.
+fn run_acme(deployed: Arc<Deployed>, stop: Receiver<()>, woken: Receiver<()>) {
     use crate::tls::acme::{due, issue, Due};
     let mut backoff = Duration::from_secs(60);
     loop {
         let config = deployed.file_config();
         let now = chrono::Utc::now().timestamp();
         let mut wait = Duration::from_secs(3600);
-        for c in config
+        let wanted: Vec<CertificateConfig> = config
             .tls
             .certificates
             .iter()
             .map(|c| c.get_ref())
             .filter(|c| c.acme)
-        {
+            .cloned()
+            .chain(deployed.acme_wanted())
+            .collect();
+        for c in &wanted {
             let (cert_file, _) = c.files(&config.state.dir);
             match due(&cert_file, config.acme.renew_before_days, now) {
                 Due::In(secs) => wait = wait.min(Duration::from_secs(secs)),
@@ -67,6 +76,7 @@ fn run_acme(deployed: Arc<Deployed>, stop: Receiver<()>) {
         }
         select! {
             recv(stop) -> _ => return,
+            recv(woken) -> _ => {}
             default(wait) => {}
         }
     }

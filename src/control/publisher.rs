@@ -41,6 +41,8 @@ pub struct Deployed {
     quota: OnceLock<Sender<SetRemaining>>,
     /// The data plane's HTTP listener, once bound.
     data_addr: OnceLock<SocketAddr>,
+    /// Woken when a snapshot needs ACME certificates the last did not.
+    acme_wake: OnceLock<Sender<()>>,
     skipped: Warnings,
     unavailable: Warnings,
     stale: Warnings,
@@ -80,6 +82,7 @@ impl Deployed {
             workers: OnceLock::new(),
             quota: OnceLock::new(),
             data_addr: OnceLock::new(),
+            acme_wake: OnceLock::new(),
             skipped: Warnings::new("management API route not served"),
             unavailable: Warnings::new("management API integration answers 502"),
             stale: Warnings::new("upstream name does not resolve now; its last addresses are kept"),
@@ -97,6 +100,21 @@ impl Deployed {
             mailboxes,
             reconciler,
         });
+    }
+
+    /// From now on the ACME thread hears of newly wanted certificates.
+    pub fn attach_acme(&self, wake: Sender<()>) {
+        let _ = self.acme_wake.set(wake);
+    }
+
+    /// The ACME certificates the current snapshot serves stand-ins for
+    /// until they are obtained: the management API's domain names'.
+    pub fn acme_wanted(&self) -> Vec<crate::config::CertificateConfig> {
+        self.current()
+            .tls
+            .as_ref()
+            .map(|t| t.acme_wanted.clone())
+            .unwrap_or_default()
     }
 
     /// From now on UpdateUsage's quota changes reach this reconciler.
@@ -123,6 +141,7 @@ impl Deployed {
         c.api_keys.extend(control.keys.iter().cloned());
         c.domain.extend(control.domains.iter().cloned());
         c.tls.uploaded.extend(control.certificates.iter().cloned());
+        c.tls.wanted.extend(control.uncertified.iter().cloned());
         c
     }
 
@@ -367,6 +386,12 @@ impl Deployed {
                     warn,
                     "a worker took over {ACK_WAIT:?} to take a new snapshot"
                 );
+            }
+        }
+        let wanted = |s: &Snapshot| s.tls.as_ref().map(|t| t.acme_wanted.clone());
+        if wanted(&next) != wanted(&current) {
+            if let Some(wake) = self.acme_wake.get() {
+                let _ = wake.try_send(());
             }
         }
         *current = next;

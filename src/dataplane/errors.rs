@@ -41,6 +41,10 @@ pub const EXPLICIT_DENY: ErrorResponse = ErrorResponse::new(
 /// The authorizer could not be run or answered badly.
 pub const AUTHORIZER_FAILURE: ErrorResponse =
     ErrorResponse::new(500, "Internal server error").typed(ResponseType::AuthorizerFailure);
+/// The authorizer could not be reached or did not answer in time.
+pub const AUTHORIZER_CONFIGURATION_ERROR: ErrorResponse =
+    ErrorResponse::new(500, "Internal server error")
+        .typed(ResponseType::AuthorizerConfigurationError);
 /// The integration failed, or could not be reached (AWS's words and the
 /// status AWS sends for it, though its table lists 504 for the type).
 pub const INTEGRATION_FAILURE: ErrorResponse =

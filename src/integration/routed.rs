@@ -13,6 +13,9 @@ pub struct Routed<'a> {
     pub path: &'a [u8],
     /// The path the route matched: `path` after the stage or base path.
     pub routed_path: &'a [u8],
+    /// Reached through a custom domain's base path mapping (`path` then
+    /// starts with the base path, not the stage).
+    pub custom_domain: bool,
     pub params: &'a matchit::Params<'a, 'a>,
     pub api: &'a Api,
     pub stage: &'a Stage,

@@ -24,7 +24,7 @@ pub fn check_pem_pair(cert: &str, key: &str, host: &str) -> Result<(), String> {
     certs::from_pem(cert, key, host, chrono::Utc::now().timestamp()).map(|_| ())
 }
 
-use crate::config::TlsConfig;
+use crate::config::{CertificateConfig, TlsConfig};
 use sni::{Names, Sni};
 
 /// What a snapshot holds of TLS.
@@ -39,6 +39,9 @@ pub struct Tls {
     mutual_domains: Names<Option<usize>>,
     /// Each certificate's names, file and expiry (the expiry metric).
     pub certs: Vec<CertInfo>,
+    /// The ACME certificates the management API's domain names need (see
+    /// `TlsConfig::wanted`), for the ACME thread to obtain and renew.
+    pub acme_wanted: Vec<CertificateConfig>,
 }
 
 impl Tls {
@@ -90,6 +93,15 @@ pub fn compile(
     }
     if loaded.is_empty() {
         return Err((0, CertError::NoCertificate));
+    }
+    let acme_wanted = wanted_by_acme(&c.wanted, &loaded);
+    for w in &acme_wanted {
+        // Served by a stand-in until the ACME thread has obtained it; one
+        // that no longer loads (expired, unrenewed) leaves the name to the
+        // default certificate rather than failing the snapshot.
+        if let Ok(pair) = certs::load(w, state_dir, now) {
+            loaded.push(pair);
+        }
     }
     let default = c
         .certificates
@@ -152,5 +164,27 @@ pub fn compile(
         by_name,
         mutual_domains,
         certs: infos,
+        acme_wanted,
     }))
+}
+
+/// An ACME certificate for each wanted name no loaded certificate covers
+/// (exactly or by a wildcard), so a name listed in `[[tls.certificates]]`
+/// is never ordered twice.
+fn wanted_by_acme(
+    wanted: &[String],
+    loaded: &[(Arc<rustls::sign::CertifiedKey>, CertInfo)],
+) -> Vec<CertificateConfig> {
+    let covered = Names::new(loaded.iter().map(|(_, i)| (true, i.hosts.clone())), false);
+    let mut out: Vec<CertificateConfig> = Vec::new();
+    for name in wanted.iter().map(|n| n.to_ascii_lowercase()) {
+        if !*covered.pick_lower(&name) && !out.iter().any(|c| c.hosts[0] == name) {
+            out.push(CertificateConfig {
+                acme: true,
+                hosts: vec![name],
+                ..CertificateConfig::default()
+            });
+        }
+    }
+    out
 }

@@ -108,6 +108,28 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Association `arn`'s tags (GetTags); NotFoundException when there is none.
+    pub(super) fn domain_access_tags(
+        &self,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let a: Association = self.store.domain_access(arn)?.ok_or_else(not_found)?;
+        Ok(a.tags)
+    }
+
+    /// Applies `f` to association `arn`'s tags and stores it (TagResource, UntagResource).
+    pub(super) fn change_domain_access_tags(
+        &mut self,
+        arn: &str,
+        f: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), ApiError> {
+        let mut a: Association = self.store.domain_access(arn)?.ok_or_else(not_found)?;
+        f(&mut a.tags);
+        self.store.put_domain_access(arn, &a)
+    }
+}
+
 /// The domain name an ARN names: `arn:aws:apigateway:{region}:{account}:/domainnames/{name}`
 /// (AWS adds `+{domainNameId}` for private names).
 fn domain_of(arn: &str) -> Result<String, ApiError> {

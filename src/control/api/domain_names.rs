@@ -244,11 +244,11 @@ impl ControlPlane {
     }
 }
 
-/// A host name: dot-separated labels of letters, digits and hyphens
-/// (a leading `*.` for a wildcard is not served by portico's routing).
+/// A host name: dot-separated labels of letters, digits and hyphens (a
+/// single label, such as an intranet name, is a name `Host` can carry; a
+/// leading `*.` for a wildcard is not served by portico's routing).
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = name.len() <= 253
-        && name.contains('.')
         && name.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63

@@ -28,7 +28,7 @@ impl ControlPlane {
         let value = match c.str("value") {
             Some(v) if v.len() < MIN_KEY_LEN => {
                 return Err(ApiError::BadRequest(format!(
-                    "API Key value should be at least {MIN_KEY_LEN} characters long"
+                    "API Key value should be at least {MIN_KEY_LEN} characters"
                 )))
             }
             Some(v) => v,

@@ -16,6 +16,8 @@ mod domain_names;
 mod error;
 mod file_apis;
 mod gateway_responses;
+mod input_check;
+mod input_types;
 mod keys;
 mod keys_import;
 mod methods;
@@ -184,6 +186,9 @@ impl ControlPlane {
                 }
             }
         };
+        if let Err(e) = input_check::check(m.name, &body) {
+            return (e.status(), e.body());
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);

@@ -36,6 +36,8 @@ pub struct Published {
     pub domains: Vec<DomainConfig>,
     /// Certificates uploaded with a domain name, served for it by SNI.
     pub certificates: Vec<UploadedCertificate>,
+    /// Domain names that came without a certificate (ACME's, see `TlsConfig::wanted`).
+    pub uncertified: Vec<String>,
 }
 
 impl super::ControlPlane {
@@ -129,6 +131,12 @@ pub fn published(
         });
     }
     let (domains, certificates) = domains(store, &apis, &mut skipped)?;
+    let uncertified = domains
+        .iter()
+        .map(|d| d.name.get_ref())
+        .filter(|n| !certificates.iter().any(|c| &c.host == *n))
+        .cloned()
+        .collect();
     Ok((
         Published {
             apis,
@@ -136,6 +144,7 @@ pub fn published(
             keys,
             domains,
             certificates,
+            uncertified,
         },
         skipped,
     ))
@@ -224,6 +233,7 @@ pub fn api_configs(
 ) -> Result<(Vec<ApiConfig>, Vec<String>), ApiError> {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
+    let links = super::vpc_links::ids(store)?;
     for doc in store.apis()? {
         let id = &doc.api.id;
         for stage in store.stages(id)? {
@@ -235,7 +245,7 @@ pub fn api_configs(
                 continue;
             };
             let presented = client_certificate(store, &stage, &mut skipped)?;
-            let mut c = api_config(&doc, &deployed, &stage, state_dir, &mut skipped);
+            let mut c = api_config(&doc, &deployed, &stage, &links, state_dir, &mut skipped);
             present(&mut c, &presented);
             out.push(c);
             // A canary: its deployment, with the stage's variables overridden,
@@ -259,7 +269,7 @@ pub fn api_configs(
             };
             let mut s = stage.clone();
             s.variables.extend(k.stage_variable_overrides.clone());
-            let mut c = api_config(&doc, &canary, &s, state_dir, &mut skipped);
+            let mut c = api_config(&doc, &canary, &s, &links, state_dir, &mut skipped);
             present(&mut c, &presented);
             if k.use_stage_cache {
                 c.cache_of = Some(c.name.get_ref().clone());
@@ -310,6 +320,7 @@ pub(super) fn api_config(
     doc: &ApiDoc,
     deployed: &ApiDoc,
     stage: &Stage,
+    links: &[String],
     state_dir: &Path,
     skipped: &mut Vec<String>,
 ) -> ApiConfig {
@@ -364,6 +375,13 @@ pub(super) fn api_config(
                 Err(e) => {
                     skipped.push(format!("{at}: {e}"));
                     continue;
+                }
+            };
+            let integration = match super::vpc_links::reachable(i, &stage.variables, links) {
+                Ok(()) => integration,
+                Err(e) => {
+                    skipped.push(format!("{at}: {e}; it answers 500 Internal server error"));
+                    super::vpc_links::unreachable()
                 }
             };
             routes.push(RouteConfig {

@@ -160,9 +160,10 @@ fn check_path_part(part: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::BadRequest(format!(
-            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace: {part}"
-        )))
+        // AWS's own words, which name no part.
+        Err(ApiError::BadRequest(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.".into(),
+        ))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Tags: TagResource, UntagResource and GetTags, by the resource's ARN as
 //! API Gateway forms it (`arn:aws:apigateway:{region}::/restapis/{id}`,
 //! `…/restapis/{id}/stages/{name}`, `…/apikeys/{id}`, `…/usageplans/{id}`,
-//! `…/clientcertificates/{id}`),
+//! `…/clientcertificates/{id}`, `…/domainnames/{name}`,
+//! `…/domainnameaccessassociations/domainname/{name}/vpcesource/{vpce}`),
 //! and the `tags` of the create calls. A resource's tags are kept in its
 //! own stored document, so they are returned by its reads and go with it
 //! when it is deleted.
@@ -17,6 +18,8 @@ use super::{Call, ControlPlane, Reply};
 /// API Gateway's limits on a tag (TagResourceRequest).
 const MAX_KEY: usize = 128;
 const MAX_VALUE: usize = 256;
+/// At most this many tags on one resource (AWS's "Tag restrictions").
+const MAX_TAGS: usize = 50;
 
 /// What a taggable ARN names.
 enum Target {
@@ -27,6 +30,8 @@ enum Target {
     Cert(String),
     VpcLink(String),
     Domain(String),
+    /// A domain name access association, by its ARN (its stored id).
+    DomainAccess(String),
 }
 
 /// The `tags` of a create call (none: empty), checked as TagResource checks them.
@@ -36,8 +41,22 @@ pub(super) fn given(c: &Call<'_>) -> Result<BTreeMap<String, String>, ApiError> 
     Ok(tags)
 }
 
+/// AWS's tag character set: letters, digits, spaces and `_ . : / = + - @`.
+fn allowed(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+}
+
 fn check(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(too_many());
+    }
     for (k, v) in tags {
+        if !allowed(k) || !allowed(v) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid tag '{k}': keys and values are letters, digits, spaces and _ . : / = + - @"
+            )));
+        }
         if k.is_empty() || k.chars().count() > MAX_KEY {
             return Err(ApiError::BadRequest(format!(
                 "Invalid tag key '{k}': 1 to {MAX_KEY} characters"
@@ -66,7 +85,12 @@ impl ControlPlane {
             _ => return Err(ApiError::BadRequest("tags must not be empty".into())),
         };
         check(&tags)?;
-        self.change_tags(&target, |t| t.extend(tags))?;
+        let mut all = self.tags_of(&target)?;
+        all.extend(tags);
+        if all.len() > MAX_TAGS {
+            return Err(too_many());
+        }
+        self.change_tags(&target, |t| *t = all)?;
         Ok((204, Value::Null))
     }
 
@@ -121,9 +145,15 @@ impl ControlPlane {
             ["clientcertificates", id] if !id.is_empty() => Target::Cert(id.to_string()),
             ["vpclinks", id] if !id.is_empty() => Target::VpcLink(id.to_string()),
             ["domainnames", name] if !name.is_empty() => Target::Domain(name.to_string()),
+            ["domainnameaccessassociations", "domainname", name, "vpcesource", source]
+                if !name.is_empty() && !source.is_empty() =>
+            {
+                // Stored by the ARN CreateDomainNameAccessAssociation answered.
+                Target::DomainAccess(format!("arn:aws:apigateway:{ours}::{path}"))
+            }
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans, client certificates, VPC links and domain names"
+                    "Invalid ARN specified: {arn}: portico tags REST APIs, stages, API keys, usage plans, client certificates, VPC links, domain names and domain name access associations"
                 )))
             }
         };
@@ -154,6 +184,7 @@ impl ControlPlane {
             Target::Cert(id) => self.client_certificate(id)?.tags,
             Target::VpcLink(id) => self.vpc_link(id)?.tags,
             Target::Domain(name) => self.domain(name)?.domain.tags,
+            Target::DomainAccess(arn) => self.domain_access_tags(arn)?,
         })
     }
 
@@ -198,6 +229,7 @@ impl ControlPlane {
             }
             Target::VpcLink(id) => self.change_vpc_link_tags(id, f),
             Target::Domain(name) => self.change_domain_tags(name, f),
+            Target::DomainAccess(arn) => self.change_domain_access_tags(arn, f),
         }
     }
 
@@ -228,6 +260,10 @@ impl ControlPlane {
             .iter()
             .any(|p| *p.name.get_ref() == id)
     }
+}
+
+fn too_many() -> ApiError {
+    ApiError::BadRequest(format!("A resource has at most {MAX_TAGS} tags"))
 }
 
 fn api_gone(id: &str) -> ApiError {

@@ -85,6 +85,7 @@ impl ControlPlane {
             doc,
             doc,
             &stage_doc,
+            &self.vpc_link_ids()?,
             Path::new(&self.state_dir),
             &mut skipped,
         );

@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::model::{Integration, Page};
+use super::store::ControlStore;
 use super::{page, tags, Call, ControlPlane, Reply};
+use crate::config::IntegrationConfig;
 
 const VPC_LINK_PATHS: &[&str] = &["/name", "/description"];
 
@@ -147,8 +149,7 @@ fn vpc_link_gone(id: &str) -> ApiError {
 impl ControlPlane {
     /// The ids of the stored VPC links (what a `VPC_LINK` integration may name).
     pub(super) fn vpc_link_ids(&self) -> Result<Vec<String>, ApiError> {
-        let all: Vec<VpcLink> = self.store.vpc_links()?;
-        Ok(all.into_iter().map(|l| l.id).collect())
+        ids(&self.store)
     }
 }
 
@@ -171,5 +172,50 @@ pub(super) fn check_connection(i: &Integration, known: &[String]) -> Result<(), 
         (Some(t), _) => Err(ApiError::BadRequest(format!(
             "Invalid connection type specified {t}. Valid options are INTERNET,VPC_LINK"
         ))),
+    }
+}
+
+/// The ids of the VPC links in `store`.
+pub(super) fn ids(store: &ControlStore) -> Result<Vec<String>, ApiError> {
+    let all: Vec<VpcLink> = store.vpc_links()?;
+    Ok(all.into_iter().map(|l| l.id).collect())
+}
+
+/// Whether a `VPC_LINK` integration names a stored link once the stage's
+/// `variables` fill a `${stageVariables.NAME}` connectionId; the reason
+/// if not (AWS answers such a call 500 Internal server error).
+pub(super) fn reachable(
+    i: &Integration,
+    variables: &BTreeMap<String, String>,
+    known: &[String],
+) -> Result<(), String> {
+    let Some(cid) = i.connection_id.as_deref() else {
+        return Ok(());
+    };
+    if i.connection_type.as_deref() != Some("VPC_LINK") {
+        return Ok(());
+    }
+    let id = match cid
+        .strip_prefix("${stageVariables.")
+        .and_then(|n| n.strip_suffix('}'))
+    {
+        Some(name) => variables.get(name).map_or("", String::as_str),
+        None => cid,
+    };
+    if known.iter().any(|k| k == id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "VPC link `{id}` (connectionId {cid}) does not exist"
+        ))
+    }
+}
+
+/// What a call through a VPC link that does not exist gets: AWS's 500.
+pub(super) fn unreachable() -> IntegrationConfig {
+    IntegrationConfig::Mock {
+        status: 500,
+        headers: BTreeMap::from([("content-type".into(), "application/json".into())]),
+        body: r#"{"message": "Internal server error"}"#.into(),
     }
 }

@@ -22,8 +22,8 @@ use crate::snapshot::Snapshot;
 use super::identity;
 
 use crate::dataplane::errors::{
-    ACCESS_DENIED as NOT_ALLOWED, AUTHORIZER_FAILURE as AUTHORIZER_FAILED, EXPLICIT_DENY,
-    NOT_AUTHORIZED, UNAUTHORIZED,
+    ACCESS_DENIED as NOT_ALLOWED, AUTHORIZER_CONFIGURATION_ERROR as AUTHORIZER_UNREACHABLE,
+    AUTHORIZER_FAILURE as AUTHORIZER_FAILED, EXPLICIT_DENY, NOT_AUTHORIZED, UNAUTHORIZED,
 };
 
 /// The caller as the route's authorizer found it; `None`: the route has none.
@@ -151,6 +151,7 @@ fn refusal(r: Refusal) -> ErrorResponse {
         Refusal::NotAllowed => NOT_ALLOWED,
         Refusal::ExplicitDeny => EXPLICIT_DENY,
         Refusal::Failed => AUTHORIZER_FAILED,
+        Refusal::Unreachable => AUTHORIZER_UNREACHABLE,
     }
 }
 

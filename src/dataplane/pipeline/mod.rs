@@ -140,7 +140,7 @@ async fn plan<'s, 'w>(
         record::keep_request_line(log_path, head, buf);
     }
     let preflight = cors::apply(target.api, head, buf, extra_head, &mut ex.cors);
-    let routed_path = target.path;
+    let (routed_path, custom_domain) = (target.path, target.custom_domain);
     let gateway_responses = target.api.gateway_responses.as_deref();
     let found = route::find(target, head.method());
     if let Ok((_, _, m)) = &found {
@@ -160,6 +160,7 @@ async fn plan<'s, 'w>(
         buf,
         path,
         routed_path,
+        custom_domain,
         params: &m.params,
         api,
         stage,

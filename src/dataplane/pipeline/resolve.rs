@@ -11,6 +11,8 @@ pub struct Target<'s, 'b> {
     pub api: &'s Api,
     pub stage: &'s Stage,
     pub path: &'b [u8],
+    /// Reached through a custom domain's base path mapping.
+    pub custom_domain: bool,
 }
 
 /// `path`: the request path in canonical form. `roll`: uniform in
@@ -35,6 +37,7 @@ pub fn target<'s, 'b>(
                     api,
                     stage: &api.stages[m.stage],
                     path: rest,
+                    custom_domain: true,
                 });
             }
         }
@@ -62,6 +65,7 @@ pub fn target<'s, 'b>(
         api,
         stage,
         path: if rest.is_empty() { b"/" } else { rest },
+        custom_domain: false,
     })
 }
 
@@ -97,6 +101,7 @@ fn control_target<'s, 'b>(
         api,
         stage: &api.stages[0],
         path: if rest.is_empty() { b"/" } else { rest },
+        custom_domain: false,
     }))
 }
 

@@ -69,8 +69,10 @@ fn write_v1(out: &mut Vec<u8>, r: &Routed<'_>) {
     let method = r.head.method_span.get(r.buf);
     out.extend_from_slice(b"{\"resource\":");
     string(out, resource.as_bytes());
+    // On the default endpoint, the path after the stage; through a custom
+    // domain, the whole request path, base path included.
     out.extend_from_slice(b",\"path\":");
-    string(out, r.routed_path);
+    string(out, if r.custom_domain { path } else { r.routed_path });
     out.extend_from_slice(b",\"httpMethod\":");
     string(out, method);
     let headers = grouped_headers(r);
