@@ -18,7 +18,7 @@ use super::event::{self, BodyEncoding};
 use super::result;
 
 /// Not taken from a function's result: framing is the gateway's.
-const DROPPED: &[&str] = &[
+pub const DROPPED: &[&str] = &[
     "content-length",
     "transfer-encoding",
     "connection",
@@ -127,7 +127,7 @@ async fn write_answer(
 }
 
 /// A function cannot split the answer's head with a header of its own.
-fn is_header_safe(name: &str, value: &str) -> bool {
+pub fn is_header_safe(name: &str, value: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
         && !value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
