@@ -22,7 +22,8 @@ impl Mgmt {
     }
 
     fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        self.0.admin_call(TOKEN, method, path, body.as_ref(), status)
+        self.0
+            .admin_call(TOKEN, method, path, body.as_ref(), status)
     }
 
     /// A new REST API with resource `/{part}`: (api id, the method path
@@ -84,7 +85,13 @@ impl Mgmt {
     }
 
     /// `req` (path relative to stage prod) once the data plane answers `status`.
-    fn served(&mut self, raw: impl Fn(&str) -> Vec<u8>, id: &str, path: &str, status: u16) -> Response {
+    fn served(
+        &mut self,
+        raw: impl Fn(&str) -> Vec<u8>,
+        id: &str,
+        path: &str,
+        status: u16,
+    ) -> Response {
         let url = format!("/restapis/{id}/prod/_user_request_{path}");
         poll_until(
             POLL_FOR,
@@ -117,7 +124,10 @@ fn the_response_template_reads_params_context_stage_variables_and_loops() {
     m.mock(
         &method,
         json!({ "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
-        &[("200", json!({ "responseTemplates": { "application/json": template } }))],
+        &[(
+            "200",
+            json!({ "responseTemplates": { "application/json": template } }),
+        )],
     );
     m.deploy(&id, json!({ "x": "from-stage" }));
     let r = m.get(&id, "/greet?name=bob", 200);
@@ -149,7 +159,10 @@ fn the_templates_status_selects_the_pattern_or_the_default_response() {
         json!({ "requestTemplates": { "application/json":
             "{\"statusCode\": #if($input.params('fail') == 'yes')500#else 200#end}" } }),
         &[
-            ("200", json!({ "responseTemplates": { "application/json": "{\"ok\": true}" } })),
+            (
+                "200",
+                json!({ "responseTemplates": { "application/json": "{\"ok\": true}" } }),
+            ),
             (
                 "500",
                 json!({
@@ -191,10 +204,16 @@ fn no_matching_response_and_no_default_is_a_configuration_error() {
     let found = m.get(&id, "/strict?code=404", 404);
     assert_eq!(found.json(), json!({ "missing": 1 }));
     let unmatched = m.get(&id, "/strict?code=200", 500);
-    assert_eq!(unmatched.json(), json!({ "message": "Internal server error" }));
+    assert_eq!(
+        unmatched.json(),
+        json!({ "message": "Internal server error" })
+    );
     // `{"statusCode": }`: no valid status.
     let no_status = m.get(&id, "/strict", 500);
-    assert_eq!(no_status.json(), json!({ "message": "Internal server error" }));
+    assert_eq!(
+        no_status.json(),
+        json!({ "message": "Internal server error" })
+    );
 }
 
 /// "NEVER ... Rejects unmapped content types with an HTTP 415 'Unsupported
@@ -211,7 +230,10 @@ fn passthrough_never_refuses_an_unmapped_content_type_with_415() {
             "passthroughBehavior": "NEVER",
             "requestTemplates": { "application/json": "{\"statusCode\": 200}" }
         }),
-        &[("200", json!({ "responseTemplates": { "application/json": "{\"seen\": \"$input.body\"}" } }))],
+        &[(
+            "200",
+            json!({ "responseTemplates": { "application/json": "{\"seen\": \"$input.body\"}" } }),
+        )],
     );
     m.deploy(&id, json!({}));
     let post = |ct: Option<&'static str>| {
@@ -221,8 +243,16 @@ fn passthrough_never_refuses_an_unmapped_content_type_with_415() {
         }
     };
     let refused = m.served(post(Some("text/plain")), &id, "/typed", 415);
-    assert_eq!(refused.json(), json!({ "message": "Unsupported Media Type" }));
-    let json_ok = m.served(post(Some("application/json; charset=utf-8")), &id, "/typed", 200);
+    assert_eq!(
+        refused.json(),
+        json!({ "message": "Unsupported Media Type" })
+    );
+    let json_ok = m.served(
+        post(Some("application/json; charset=utf-8")),
+        &id,
+        "/typed",
+        200,
+    );
     // The response template's $input is the integration's (MOCK's empty) body.
     assert_eq!(json_ok.json(), json!({ "seen": "" }), "{json_ok:?}");
     m.served(post(None), &id, "/typed", 200);
@@ -260,24 +290,36 @@ fn response_override_sets_the_status_and_a_header() {
 fn a_template_that_does_not_compile_is_refused_with_its_line() {
     let mut m = Mgmt::new();
     let (_, method) = m.method("bad", "GET");
-    let bad = json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\n  #if($x ]\n}" } });
+    let bad =
+        json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\n  #if($x ]\n}" } });
     let e = m.ok("PUT", &format!("{method}/integration"), Some(bad), 400);
     assert_eq!(e["__type"], "BadRequestException", "{e}");
     let msg = e["message"].as_str().unwrap();
-    assert!(msg.starts_with("Invalid mapping expression specified"), "{msg}");
+    assert!(
+        msg.starts_with("Invalid mapping expression specified"),
+        "{msg}"
+    );
     assert!(msg.contains("template line 2"), "{msg}");
     // Nothing was stored.
     m.ok("GET", &format!("{method}/integration"), None, 404);
 
     m.mock(&method, json!({}), &[]);
-    m.ok("PUT", &format!("{method}/responses/200"), Some(json!({})), 201);
+    m.ok(
+        "PUT",
+        &format!("{method}/responses/200"),
+        Some(json!({})),
+        201,
+    );
     let e = m.ok(
         "PUT",
         &format!("{method}/integration/responses/200"),
         Some(json!({ "responseTemplates": { "application/json": "#foreach($a in [1])" } })),
         400,
     );
-    assert!(e["message"].as_str().unwrap().contains("template line 1"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("template line 1"),
+        "{e}"
+    );
     let e = m.ok(
         "PATCH",
         &format!("{method}/integration"),
@@ -286,7 +328,10 @@ fn a_template_that_does_not_compile_is_refused_with_its_line() {
         ] })),
         400,
     );
-    assert!(e["message"].as_str().unwrap().contains("template line 1"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("template line 1"),
+        "{e}"
+    );
 }
 
 const FILE_ROUTE: &str = r#"

@@ -100,7 +100,10 @@ impl Execution {
     }
 }
 
-fn response(n: usize, r: &IntegrationResponseConfig) -> Result<IntegrationResponse, ExecutionError> {
+fn response(
+    n: usize,
+    r: &IntegrationResponseConfig,
+) -> Result<IntegrationResponse, ExecutionError> {
     let key = |k: &str| format!("integration_responses[{n}].{k}");
     if !(100..=599).contains(&r.status) {
         return Err(ExecutionError {
@@ -179,10 +182,7 @@ pub fn parse_target(name: &str) -> Result<&str, String> {
 
 /// A response parameter's value, as AWS writes them.
 pub fn parse_source(value: &str) -> Result<Source, String> {
-    if let Some(text) = value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-    {
+    if let Some(text) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
         if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err("a literal value may not hold a line break".into());
         }

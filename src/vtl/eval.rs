@@ -267,7 +267,9 @@ impl<'t> Eval<'t> {
             }
             Expr::Not(a) => Ok(Value::Bool(!self.expr(a)?.truthy())),
             Expr::Neg(a) => Ok(match self.expr(a)? {
-                Value::Int(i) => i.checked_neg().map_or(Value::Float(-(i as f64)), Value::Int),
+                Value::Int(i) => i
+                    .checked_neg()
+                    .map_or(Value::Float(-(i as f64)), Value::Int),
                 Value::Float(f) => Value::Float(-f),
                 _ => Value::Null,
             }),
@@ -465,7 +467,9 @@ impl<'t> Eval<'t> {
                                 .cloned()
                                 .unwrap_or_default()
                         }
-                        (Value::Map(m), Some(Key::Name(k))) => m.get(k).cloned().unwrap_or_default(),
+                        (Value::Map(m), Some(Key::Name(k))) => {
+                            m.get(k).cloned().unwrap_or_default()
+                        }
                         _ => Value::Null,
                     };
                     match (path.as_mut(), key) {
@@ -551,7 +555,9 @@ impl<'t> Eval<'t> {
         name: &str,
         args: &[Value],
     ) -> Result<Option<Value>, Fail> {
-        let r = at_path(root, path, &mut |v| methods::call_mut(v, name, args, &self.cx));
+        let r = at_path(root, path, &mut |v| {
+            methods::call_mut(v, name, args, &self.cx)
+        });
         let r = r.unwrap_or(Ok(None))?;
         if root.depth() > self.limits.max_depth {
             return Err(Limit::Depth(self.limits.max_depth).into());
@@ -644,7 +650,8 @@ impl<'t> Eval<'t> {
             Value::map(vec![
                 (
                     Arc::from("status"),
-                    o.response_status.map_or(Value::Null, |s| Value::Int(s.into())),
+                    o.response_status
+                        .map_or(Value::Null, |s| Value::Int(s.into())),
                 ),
                 (Arc::from("header"), m(&o.response_header)),
             ])

@@ -29,7 +29,10 @@ pub fn from_head(r: &Routed<'_>) -> Bindings {
     let mut header: Vec<(String, String)> = Vec::with_capacity(r.head.headers.len());
     for (n, v) in &r.head.headers {
         let (name, value) = (text(n.get(r.buf)), text(v.get(r.buf)));
-        match header.iter_mut().find(|(h, _)| h.eq_ignore_ascii_case(&name)) {
+        match header
+            .iter_mut()
+            .find(|(h, _)| h.eq_ignore_ascii_case(&name))
+        {
             Some((_, last)) => *last = value,
             None => header.push((name, value)),
         }
@@ -41,7 +44,10 @@ pub fn from_head(r: &Routed<'_>) -> Bindings {
         header,
         context: context(r),
         stage_variables: Value::string_map(
-            r.stage.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            r.stage
+                .variables
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
         ),
     }
 }
@@ -80,7 +86,10 @@ fn context(r: &Routed<'_>) -> Value {
         (Arc::from("path"), text(r.path)),
         (Arc::from("protocol"), Value::str("HTTP/1.1")),
         (Arc::from("requestId"), text(r.request_id)),
-        (Arc::from("requestTime"), Value::str(&request_time(r.now_ms))),
+        (
+            Arc::from("requestTime"),
+            Value::str(&request_time(r.now_ms)),
+        ),
         (
             Arc::from("requestTimeEpoch"),
             Value::Int(r.now_ms.min(i64::MAX as u64) as i64),

@@ -3,7 +3,9 @@
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("Unable to parse statusCode. It should be an integer that is defined in the request template.")]
+#[error(
+    "Unable to parse statusCode. It should be an integer that is defined in the request template."
+)]
 pub struct NoStatus;
 
 /// The `statusCode` of the rendered request template, as AWS reads it; a

@@ -59,7 +59,9 @@ pub async fn serve(
     conn.scratch = body;
     match run(e, &mut bindings) {
         Ok(a) => write(w, conn, ex, &a).await,
-        Err(Failed::Unsupported) => respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await,
+        Err(Failed::Unsupported) => {
+            respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
+        }
         Err(Failed::Configuration(why)) => {
             crate::log!(
                 warn,

@@ -136,7 +136,10 @@ fn headers(r: &IntegrationResponse, reply: &Reply<'_>) -> Vec<(String, String)> 
 
 /// Sets a header, replacing one of the same name.
 fn set(headers: &mut Vec<(String, String)>, name: String, value: String) {
-    match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+    match headers
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+    {
         Some((_, v)) => *v = value,
         None => headers.push((name, value)),
     }
