@@ -267,9 +267,7 @@ impl<'t> Eval<'t> {
             }
             Expr::Not(a) => Ok(Value::Bool(!self.expr(a)?.truthy())),
             Expr::Neg(a) => Ok(match self.expr(a)? {
-                Value::Int(i) => i
-                    .checked_neg()
-                    .map_or(Value::Float(-(i as f64)), Value::Int),
+                Value::Int(i) => i.checked_neg().map_or(Value::Float(-(i as f64)), Value::Int),
                 Value::Float(f) => Value::Float(-f),
                 _ => Value::Null,
             }),
@@ -467,9 +465,7 @@ impl<'t> Eval<'t> {
                                 .cloned()
                                 .unwrap_or_default()
                         }
-                        (Value::Map(m), Some(Key::Name(k))) => {
-                            m.get(k).cloned().unwrap_or_default()
-                        }
+                        (Value::Map(m), Some(Key::Name(k))) => m.get(k).cloned().unwrap_or_default(),
                         _ => Value::Null,
                     };
                     match (path.as_mut(), key) {
@@ -555,9 +551,7 @@ impl<'t> Eval<'t> {
         name: &str,
         args: &[Value],
     ) -> Result<Option<Value>, Fail> {
-        let r = at_path(root, path, &mut |v| {
-            methods::call_mut(v, name, args, &self.cx)
-        });
+        let r = at_path(root, path, &mut |v| methods::call_mut(v, name, args, &self.cx));
         let r = r.unwrap_or(Ok(None))?;
         if root.depth() > self.limits.max_depth {
             return Err(Limit::Depth(self.limits.max_depth).into());
@@ -650,8 +644,7 @@ impl<'t> Eval<'t> {
             Value::map(vec![
                 (
                     Arc::from("status"),
-                    o.response_status
-                        .map_or(Value::Null, |s| Value::Int(s.into())),
+                    o.response_status.map_or(Value::Null, |s| Value::Int(s.into())),
                 ),
                 (Arc::from("header"), m(&o.response_header)),
             ])

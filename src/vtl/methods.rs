@@ -314,11 +314,7 @@ fn string(s: &str, name: &str, args: &[Value], cx: &mut Cx) -> Result<Value, Fai
         "matches" => Value::Bool(cx.regex(&text_arg(cx, 0)?, true)?.is_match(s)),
         "split" => {
             let re = cx.regex(&text_arg(cx, 0)?, false)?;
-            let limit = if args.len() > 1 {
-                int_arg(args, 1, name)?
-            } else {
-                0
-            };
+            let limit = if args.len() > 1 { int_arg(args, 1, name)? } else { 0 };
             let mut parts: Vec<&str> = if s.is_empty() {
                 vec![""]
             } else if limit > 0 {
@@ -416,12 +412,7 @@ fn map(m: &Map, name: &str, args: &[Value]) -> Result<Value, Fail> {
         ("getOrDefault", 2) => m.get(&key()).cloned().unwrap_or_else(|| args[1].clone()),
         ("containsKey", 1) => Value::Bool(m.get(&key()).is_some()),
         ("containsValue", 1) => Value::Bool(m.entries.iter().any(|(_, v)| v == &args[0])),
-        ("keySet", 0) => Value::list(
-            m.entries
-                .iter()
-                .map(|(k, _)| Value::Str(k.clone()))
-                .collect(),
-        ),
+        ("keySet", 0) => Value::list(m.entries.iter().map(|(k, _)| Value::Str(k.clone())).collect()),
         ("values", 0) => Value::list(m.entries.iter().map(|(_, v)| v.clone()).collect()),
         ("entrySet", 0) => Value::list(
             m.entries

@@ -540,7 +540,8 @@ impl<'a> Parser<'a> {
             self.c.skip_ws();
             let op = if self.c.eat("+") {
                 BinOp::Add
-            } else if self.c.peek() == Some(b'-') && self.c.byte_at(self.c.pos + 1) != Some(b'-') {
+            } else if self.c.peek() == Some(b'-') && self.c.byte_at(self.c.pos + 1) != Some(b'-')
+            {
                 self.c.pos += 1;
                 BinOp::Sub
             } else {

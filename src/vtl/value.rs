@@ -73,10 +73,7 @@ impl Map {
         self.depth = self.depth.max(child_depth);
     }
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.entries
-            .iter()
-            .find(|(ek, _)| &**ek == k)
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(ek, _)| &**ek == k).map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, k: &str) -> Option<&mut Value> {
         self.entries
