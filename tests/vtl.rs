@@ -201,8 +201,14 @@ fn input_json_and_path() {
     let b = body(r#"{"pets": [{"name": "a\"b"}, {"name": "c"}], "n": 1.50, "s": "x"}"#);
     assert_eq!(render("$input.path('$.pets').size()", &b), "2");
     assert_eq!(render("$input.json('$.pets[0]')", &b), r#"{"name":"a\"b"}"#);
-    assert_eq!(render("$input.json('$.s') $input.path('$.s')", &b), r#""x" x"#);
-    assert_eq!(render("$input.json('$.pets[*].name')", &b), r#"["a\"b","c"]"#);
+    assert_eq!(
+        render("$input.json('$.s') $input.path('$.s')", &b),
+        r#""x" x"#
+    );
+    assert_eq!(
+        render("$input.json('$.pets[*].name')", &b),
+        r#"["a\"b","c"]"#
+    );
     assert_eq!(render("$input.path('$.n')", &b), "1.5");
     let arr = body(r#"[1, "two", {"three": 3}]"#);
     assert_eq!(render("$input.json('$')", &arr), r#"[1,"two",{"three":3}]"#);
@@ -217,7 +223,10 @@ fn input_json_and_path() {
 fn missing_values_render_empty_where_aws_does() {
     let b = body(r#"{"a": 1}"#);
     assert_eq!(
-        render(r#""$input.path('$.missing')" "$input.json('$.missing')" "$input.params('nope')" "$context.authorizer.claims.sub" "$stageVariables.none""#, &b),
+        render(
+            r#""$input.path('$.missing')" "$input.json('$.missing')" "$input.params('nope')" "$context.authorizer.claims.sub" "$stageVariables.none""#,
+            &b
+        ),
         r#""" "" "" "" """#
     );
     assert_eq!(render("$input.path('$').item2|$mine|$!mine", &b), "|$mine|");
@@ -234,7 +243,10 @@ fn nested_quotes() {
         render(r#"#set($m = {"x": "say ""$input.path('$.k')"""})$m.x"#, &b),
         r#"say "v""#
     );
-    assert_eq!(render(r#"#set($t = 'single "$k"')$t"#, &b), r#"single "$k""#);
+    assert_eq!(
+        render(r#"#set($t = 'single "$k"')$t"#, &b),
+        r#"single "$k""#
+    );
 }
 
 #[test]
@@ -315,19 +327,86 @@ fn iteration_one_thousand_and_one_is_an_error() {
 #[test]
 fn syntax_errors_carry_line_and_column() {
     let e = Template::compile("{\n  \"a\": $input.path('$.a'),\n  #foreach($x in)\n}").unwrap_err();
-    assert_eq!(e.to_string(), "template line 3, column 17: expected an expression");
+    assert_eq!(
+        e.to_string(),
+        "template line 3, column 17: expected an expression"
+    );
 }
 
 const FRAGMENTS: &[&str] = &[
-    "#if(", "#elseif(true)", "#else", "#end", "#foreach($i in ", "#set($x = ", "#set($m.k = ",
-    "#break", "#stop", "#define($d)", "$d", ")", "(", "\"", "'", "[", "]", "{", "}", ",", ":",
-    "$x", "$!x", "${x}", "$i", "$m", "$l", "$foreach.hasNext", "$velocityCount", "$input.path('$')",
-    "$input.path('$.a')", "$input.json('$..b')", "$input.params()", "$input.params('q')",
-    "$util.escapeJavaScript($x)", "$util.parseJson($input.body)", "$util.base64Decode($x)",
-    "[1..5]", "[1..100000]", "$l.add($l)", "$m.put('k', $m)", "$x.replaceAll('(a*)*', '$1$1')",
-    "$x.split('')", "\"$x$x$x$x\"", "$context.requestOverride.header.h", "$context.responseOverride.status",
-    " + ", " - ", " * ", " / ", " % ", " == ", " && ", " || ", "!", " lt ", "1", "2.5", "-7",
-    "true", "null", "##", "#*", "*#", " ", "\n", "#[[", "]]#", "$", "#", ".", ".size()", ".get(0)",
+    "#if(",
+    "#elseif(true)",
+    "#else",
+    "#end",
+    "#foreach($i in ",
+    "#set($x = ",
+    "#set($m.k = ",
+    "#break",
+    "#stop",
+    "#define($d)",
+    "$d",
+    ")",
+    "(",
+    "\"",
+    "'",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "$x",
+    "$!x",
+    "${x}",
+    "$i",
+    "$m",
+    "$l",
+    "$foreach.hasNext",
+    "$velocityCount",
+    "$input.path('$')",
+    "$input.path('$.a')",
+    "$input.json('$..b')",
+    "$input.params()",
+    "$input.params('q')",
+    "$util.escapeJavaScript($x)",
+    "$util.parseJson($input.body)",
+    "$util.base64Decode($x)",
+    "[1..5]",
+    "[1..100000]",
+    "$l.add($l)",
+    "$m.put('k', $m)",
+    "$x.replaceAll('(a*)*', '$1$1')",
+    "$x.split('')",
+    "\"$x$x$x$x\"",
+    "$context.requestOverride.header.h",
+    "$context.responseOverride.status",
+    " + ",
+    " - ",
+    " * ",
+    " / ",
+    " % ",
+    " == ",
+    " && ",
+    " || ",
+    "!",
+    " lt ",
+    "1",
+    "2.5",
+    "-7",
+    "true",
+    "null",
+    "##",
+    "#*",
+    "*#",
+    " ",
+    "\n",
+    "#[[",
+    "]]#",
+    "$",
+    "#",
+    ".",
+    ".size()",
+    ".get(0)",
 ];
 
 fn template() -> impl Strategy<Value = String> {

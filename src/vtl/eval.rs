@@ -65,9 +65,10 @@ pub fn render(t: &Template, b: &Bindings, limits: &Limits) -> Result<Rendered, V
             dynamic: Vec::new(),
             max_len: limits.max_output_bytes,
             max_items: limits.max_collection_len,
+            budget: 0,
         },
     };
-    let mut out = String::new();
+    let mut out = String::with_capacity(t.source.len() + b.body.len());
     e.nodes(&t.nodes, &mut out)?;
     Ok(Rendered {
         body: out,
@@ -82,6 +83,26 @@ impl<'t> Eval<'t> {
             return Err(Limit::Steps(self.limits.max_steps).into());
         }
         Ok(())
+    }
+
+    /// Runs a call that may compare values with the steps left as its
+    /// comparison budget, then charges what it spent. A scan of a list or
+    /// map costs a step per 16 elements, so no step does unbounded work.
+    fn spend<R>(&mut self, recv: &Value, f: impl FnOnce(&mut Self) -> R) -> Result<R, VtlError> {
+        let scan = match recv {
+            Value::List(l) => l.items.len() as u64 / 16,
+            Value::Map(m) => m.entries.len() as u64 / 16,
+            _ => 0,
+        };
+        self.steps += scan;
+        let left = self.limits.max_steps.saturating_sub(self.steps);
+        self.cx.budget = left;
+        let r = f(self);
+        self.steps += left - self.cx.budget;
+        if self.cx.budget == 0 || self.steps > self.limits.max_steps {
+            return Err(Limit::Steps(self.limits.max_steps).into());
+        }
+        Ok(r)
     }
 
     fn fail(&self, pos: Pos, f: Fail) -> VtlError {
@@ -267,7 +288,9 @@ impl<'t> Eval<'t> {
             }
             Expr::Not(a) => Ok(Value::Bool(!self.expr(a)?.truthy())),
             Expr::Neg(a) => Ok(match self.expr(a)? {
-                Value::Int(i) => i.checked_neg().map_or(Value::Float(-(i as f64)), Value::Int),
+                Value::Int(i) => i
+                    .checked_neg()
+                    .map_or(Value::Float(-(i as f64)), Value::Int),
                 Value::Float(f) => Value::Float(-f),
                 _ => Value::Null,
             }),
@@ -280,7 +303,12 @@ impl<'t> Eval<'t> {
                     _ => {}
                 }
                 let r = self.expr(b)?;
-                self.binary(*op, l, r)
+                let recv = if matches!(op, BinOp::Eq | BinOp::Ne) {
+                    l.clone()
+                } else {
+                    Value::Null
+                };
+                self.spend(&recv, |e| e.binary(*op, l, r))?
             }
         }
     }
@@ -290,11 +318,14 @@ impl<'t> Eval<'t> {
             .ok_or(Limit::Output(self.limits.max_output_bytes).into())
     }
 
-    fn binary(&self, op: BinOp, l: Value, r: Value) -> Result<Value, VtlError> {
+    fn binary(&mut self, op: BinOp, l: Value, r: Value) -> Result<Value, VtlError> {
         use Value::{Int, Str};
         Ok(match op {
-            BinOp::Eq => Value::Bool(loose_eq(&l, &r, self.limits.max_output_bytes)),
-            BinOp::Ne => Value::Bool(!loose_eq(&l, &r, self.limits.max_output_bytes)),
+            BinOp::Eq | BinOp::Ne => {
+                let max = self.limits.max_output_bytes;
+                let eq = loose_eq(&l, &r, max, &mut self.cx.budget);
+                Value::Bool(eq == (op == BinOp::Eq))
+            }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let ord = match (&l, &r) {
                     (Str(a), Str(b)) => Some(a.cmp(b)),
@@ -369,12 +400,17 @@ impl<'t> Eval<'t> {
     fn reference(&mut self, r: &Reference) -> Result<Value, VtlError> {
         self.step()?;
         let (mut cur, mut skip) = (Value::Null, 0);
-        // The path from a variable, while it stays writable.
+        // The path from a variable, while it stays writable; kept only when
+        // a mutating method may need it.
+        let writes = r
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Method(n, _) if methods::mutates(n)));
         let mut path: Option<Vec<Key>> = None;
         match r.root {
             Root::Var(s) => {
                 cur = self.var(s)?;
-                if self.defined[s].is_none() {
+                if writes && self.defined[s].is_none() {
                     path = Some(Vec::new());
                 }
             }
@@ -385,7 +421,9 @@ impl<'t> Eval<'t> {
                 }
                 _ => {
                     cur = self.context.clone();
-                    path = Some(Vec::new());
+                    if writes {
+                        path = Some(Vec::new());
+                    }
                 }
             },
             Root::StageVariables => cur = self.stage.clone(),
@@ -465,7 +503,9 @@ impl<'t> Eval<'t> {
                                 .cloned()
                                 .unwrap_or_default()
                         }
-                        (Value::Map(m), Some(Key::Name(k))) => m.get(k).cloned().unwrap_or_default(),
+                        (Value::Map(m), Some(Key::Name(k))) => {
+                            m.get(k).cloned().unwrap_or_default()
+                        }
                         _ => Value::Null,
                     };
                     match (path.as_mut(), key) {
@@ -502,12 +542,12 @@ impl<'t> Eval<'t> {
                             continue;
                         }
                     }
-                    let key = match (&cur, &*name.as_ref(), args.as_slice()) {
+                    let key = match (&cur, &**name, args.as_slice()) {
                         (Value::Map(_), "get", [k]) => Some(Key::Name(Arc::from(self.text(k)?))),
                         (Value::List(_), "get", [i]) => i.as_int().map(Key::Index),
                         _ => None,
                     };
-                    let v = methods::call(&cur, name, &args, &mut self.cx);
+                    let v = self.spend(&cur, |e| methods::call(&cur, name, &args, &mut e.cx))?;
                     cur = self.checked(v.map_err(|f| self.fail(r.pos, f))?)?;
                     match (path.as_mut(), key) {
                         (Some(p), Some(k)) => p.push(k),
@@ -534,7 +574,8 @@ impl<'t> Eval<'t> {
                 cap.extend(c.to_uppercase());
                 cap.push_str(cs.as_str());
             }
-            let got = methods::call(v, &cap, &[], &mut self.cx).map_err(|f| self.fail(pos, f))?;
+            let got = self.spend(v, |e| methods::call(v, &cap, &[], &mut e.cx))?;
+            let got = got.map_err(|f| self.fail(pos, f))?;
             if !got.is_null() {
                 return Ok(got);
             }
@@ -545,13 +586,20 @@ impl<'t> Eval<'t> {
     /// Applies a mutating method at `path` inside `root`; `None` when the
     /// value there has no such mutator. Depths are refreshed on the way out.
     fn mutate(
-        &self,
+        &mut self,
         root: &mut Value,
         path: &[Key],
         name: &str,
         args: &[Value],
     ) -> Result<Option<Value>, Fail> {
-        let r = at_path(root, path, &mut |v| methods::call_mut(v, name, args, &self.cx));
+        let left = self.limits.max_steps.saturating_sub(self.steps);
+        self.cx.budget = left;
+        let cx = &mut self.cx;
+        let r = at_path(root, path, &mut |v| methods::call_mut(v, name, args, cx));
+        self.steps += left - self.cx.budget + 1;
+        if self.cx.budget == 0 {
+            return Err(Limit::Steps(self.limits.max_steps).into());
+        }
         let r = r.unwrap_or(Ok(None))?;
         if root.depth() > self.limits.max_depth {
             return Err(Limit::Depth(self.limits.max_depth).into());
@@ -591,7 +639,11 @@ impl<'t> Eval<'t> {
             }
             _ => std::mem::take(&mut self.context),
         };
-        let (last, parents) = keys.split_last().expect("keys is not empty here");
+        let Some((last, parents)) = keys.split_last() else {
+            // `#set($context = …)` replaces the whole map.
+            self.context = v;
+            return Ok(());
+        };
         let r = at_path(&mut root, parents, &mut |parent| {
             match (parent, last) {
                 (Value::Map(m), Key::Name(k)) => {
@@ -644,7 +696,8 @@ impl<'t> Eval<'t> {
             Value::map(vec![
                 (
                     Arc::from("status"),
-                    o.response_status.map_or(Value::Null, |s| Value::Int(s.into())),
+                    o.response_status
+                        .map_or(Value::Null, |s| Value::Int(s.into())),
                 ),
                 (Arc::from("header"), m(&o.response_header)),
             ])
@@ -753,11 +806,13 @@ fn float_op(op: BinOp, a: f64, b: f64) -> Value {
 
 /// Velocity 1.7's `==`: numbers by value, same types structurally, other
 /// pairs by their text; null equals only null.
-fn loose_eq(a: &Value, b: &Value, max: usize) -> bool {
+fn loose_eq(a: &Value, b: &Value, max: usize, budget: &mut u64) -> bool {
     match (a, b) {
         (Value::Null, _) | (_, Value::Null) => a.is_null() && b.is_null(),
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => a == b,
-        _ if std::mem::discriminant(a) == std::mem::discriminant(b) => a == b,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            a.eq_within(b, budget)
+        }
+        _ if std::mem::discriminant(a) == std::mem::discriminant(b) => a.eq_within(b, budget),
         _ => match (a.to_text(max), b.to_text(max)) {
             (Some(x), Some(y)) => x == y,
             _ => false,

@@ -49,11 +49,11 @@ impl<'b> Input<'b> {
     pub fn call(&mut self, name: &str, args: &[Value], max: usize) -> Result<Value, Fail> {
         match (name, args) {
             ("path", [p]) => {
-                let p = p.to_text(max).ok_or(Limit::Output(max))?;
+                let p = p.text(max).ok_or(Limit::Output(max))?;
                 Ok(jsonpath::select(self.json(), &p)?.unwrap_or_default())
             }
             ("json", [p]) => {
-                let p = p.to_text(max).ok_or(Limit::Output(max))?;
+                let p = p.text(max).ok_or(Limit::Output(max))?;
                 match jsonpath::select(self.json(), &p)? {
                     Some(v) => {
                         let mut out = String::new();
@@ -67,13 +67,13 @@ impl<'b> Input<'b> {
             }
             ("params", []) => Ok(self.params().clone()),
             ("params", [n]) => {
-                let n = n.to_text(max).ok_or(Limit::Output(max))?;
+                let n = n.text(max).ok_or(Limit::Output(max))?;
                 let b = self.b;
                 let found = b
                     .path
                     .iter()
                     .chain(&b.querystring)
-                    .find(|(k, _)| *k == n)
+                    .find(|(k, _)| **k == *n)
                     .or_else(|| b.header.iter().find(|(k, _)| k.eq_ignore_ascii_case(&n)));
                 Ok(found.map_or(Value::Null, |(_, v)| Value::str(v)))
             }

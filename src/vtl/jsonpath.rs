@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn definite_paths_name_one_value() {
         let doc = r#"{"a":{"b":[10,20,{"c":"x"}]},"k y":1}"#;
-        assert_eq!(sel(doc, "$").as_deref(), Some(r#"{"a":{"b":[10,20,{"c":"x"}]},"k y":1}"#));
+        assert_eq!(
+            sel(doc, "$").as_deref(),
+            Some(r#"{"a":{"b":[10,20,{"c":"x"}]},"k y":1}"#)
+        );
         assert_eq!(sel(doc, "$.a.b[0]").as_deref(), Some("10"));
         assert_eq!(sel(doc, "$.a.b[-1].c").as_deref(), Some(r#""x""#));
         assert_eq!(sel(doc, "$['k y']").as_deref(), Some("1"));

@@ -72,7 +72,8 @@ impl<'a> Cursor<'a> {
     pub fn member(&mut self) -> Option<&'a str> {
         let start = self.pos;
         self.ident()?;
-        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
             self.pos += 1;
         }
         Some(&self.src[start..self.pos])
@@ -92,7 +93,8 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let mut float = false;
-        if self.peek() == Some(b'.') && matches!(self.byte_at(self.pos + 1), Some(c) if c.is_ascii_digit())
+        if self.peek() == Some(b'.')
+            && matches!(self.byte_at(self.pos + 1), Some(c) if c.is_ascii_digit())
         {
             float = true;
             self.pos += 1;

@@ -124,9 +124,15 @@ pub struct Cx<'t> {
     pub dynamic: Vec<(String, Regex)>,
     pub max_len: usize,
     pub max_items: usize,
+    /// What comparisons may still spend (see `Value::eq_within`); the
+    /// evaluator sets it from its step budget and charges what was spent.
+    pub budget: u64,
 }
 
 impl Cx<'_> {
+    fn eq(&mut self, a: &Value, b: &Value) -> bool {
+        a.eq_within(b, &mut self.budget)
+    }
     fn regex(&mut self, pat: &str, anchored: bool) -> Result<Regex, Fail> {
         let key = pattern(pat, anchored);
         if let Some(r) = self.regexes.find(&key) {
@@ -167,14 +173,14 @@ fn int_arg(args: &[Value], i: usize, method: &str) -> Result<i64, Fail> {
 pub fn call(recv: &Value, name: &str, args: &[Value], cx: &mut Cx) -> Result<Value, Fail> {
     match (recv, name, args.len()) {
         (_, "toString", 0) => return Ok(Value::Str(Arc::from(cx.text(recv)?))),
-        (_, "equals", 1) => return Ok(Value::Bool(recv == &args[0])),
+        (_, "equals", 1) => return Ok(Value::Bool(cx.eq(recv, &args[0]))),
         (_, "hashCode", 0) => return Ok(Value::Null),
         _ => {}
     }
     match recv {
         Value::Str(s) => string(s, name, args, cx),
-        Value::List(l) => list(l, name, args),
-        Value::Map(m) => map(m, name, args),
+        Value::List(l) => list(l, name, args, cx),
+        Value::Map(m) => map(m, name, args, cx),
         Value::Int(i) => Ok(match name {
             "intValue" | "longValue" => Value::Int(*i),
             "doubleValue" | "floatValue" => Value::Float(*i as f64),
@@ -314,7 +320,11 @@ fn string(s: &str, name: &str, args: &[Value], cx: &mut Cx) -> Result<Value, Fai
         "matches" => Value::Bool(cx.regex(&text_arg(cx, 0)?, true)?.is_match(s)),
         "split" => {
             let re = cx.regex(&text_arg(cx, 0)?, false)?;
-            let limit = if args.len() > 1 { int_arg(args, 1, name)? } else { 0 };
+            let limit = if args.len() > 1 {
+                int_arg(args, 1, name)?
+            } else {
+                0
+            };
             let mut parts: Vec<&str> = if s.is_empty() {
                 vec![""]
             } else if limit > 0 {
@@ -378,7 +388,7 @@ fn java_replacement(r: &str) -> Result<String, Fail> {
     Ok(out)
 }
 
-fn list(l: &List, name: &str, args: &[Value]) -> Result<Value, Fail> {
+fn list(l: &List, name: &str, args: &[Value], cx: &mut Cx) -> Result<Value, Fail> {
     Ok(match name {
         "size" => Value::Int(l.items.len() as i64),
         "isEmpty" => Value::Bool(l.items.is_empty()),
@@ -394,25 +404,30 @@ fn list(l: &List, name: &str, args: &[Value]) -> Result<Value, Fail> {
                 }
             }
         }
-        "contains" => Value::Bool(l.items.contains(arg(args, 0))),
+        "contains" => Value::Bool(l.items.iter().any(|v| cx.eq(v, arg(args, 0)))),
         "indexOf" => Value::Int(
             l.items
                 .iter()
-                .position(|v| v == arg(args, 0))
+                .position(|v| cx.eq(v, arg(args, 0)))
                 .map_or(-1, |i| i as i64),
         ),
         _ => Value::Null,
     })
 }
 
-fn map(m: &Map, name: &str, args: &[Value]) -> Result<Value, Fail> {
+fn map(m: &Map, name: &str, args: &[Value], cx: &mut Cx) -> Result<Value, Fail> {
     let key = || arg(args, 0).to_text(usize::MAX).unwrap_or_default();
     Ok(match (name, args.len()) {
         ("get", 1) => m.get(&key()).cloned().unwrap_or_default(),
         ("getOrDefault", 2) => m.get(&key()).cloned().unwrap_or_else(|| args[1].clone()),
         ("containsKey", 1) => Value::Bool(m.get(&key()).is_some()),
-        ("containsValue", 1) => Value::Bool(m.entries.iter().any(|(_, v)| v == &args[0])),
-        ("keySet", 0) => Value::list(m.entries.iter().map(|(k, _)| Value::Str(k.clone())).collect()),
+        ("containsValue", 1) => Value::Bool(m.entries.iter().any(|(_, v)| cx.eq(v, &args[0]))),
+        ("keySet", 0) => Value::list(
+            m.entries
+                .iter()
+                .map(|(k, _)| Value::Str(k.clone()))
+                .collect(),
+        ),
         ("values", 0) => Value::list(m.entries.iter().map(|(_, v)| v.clone()).collect()),
         ("entrySet", 0) => Value::list(
             m.entries
@@ -430,7 +445,9 @@ fn map(m: &Map, name: &str, args: &[Value]) -> Result<Value, Fail> {
         // A bean getter: `$entry.getKey()` is `$entry.key`.
         (getter, 0) if getter.len() > 3 && getter.starts_with("get") => {
             let mut prop = getter[3..].to_string();
-            prop[..1].make_ascii_lowercase();
+            if let Some(first) = prop.get_mut(..1) {
+                first.make_ascii_lowercase();
+            }
             m.get(&prop).cloned().unwrap_or_default()
         }
         _ => Value::Null,
@@ -443,7 +460,7 @@ pub fn call_mut(
     recv: &mut Value,
     name: &str,
     args: &[Value],
-    cx: &Cx,
+    cx: &mut Cx,
 ) -> Result<Option<Value>, Fail> {
     let full = Limit::Collection(cx.max_items);
     Ok(Some(match (recv, name, args.len()) {
@@ -496,7 +513,7 @@ pub fn call_mut(
                     Some(i) => l.items.remove(i),
                     None => return Err(Fail::Eval(format!("remove({i}) out of range"))),
                 },
-                v => match l.items.iter().position(|x| x == v) {
+                v => match l.items.iter().position(|x| cx.eq(x, v)) {
                     Some(i) => {
                         l.items.remove(i);
                         Value::Bool(true)

@@ -19,6 +19,26 @@ pub struct Compiled {
     pub defines: Vec<Vec<Node>>,
 }
 
+/// Binary operators from the loosest binding to the tightest: symbol,
+/// word form, operator.
+const LEVELS: &[&[(&str, &str, BinOp)]] = &[
+    &[("||", "or", BinOp::Or)],
+    &[("&&", "and", BinOp::And)],
+    &[("==", "eq", BinOp::Eq), ("!=", "ne", BinOp::Ne)],
+    &[
+        ("<=", "le", BinOp::Le),
+        (">=", "ge", BinOp::Ge),
+        ("<", "lt", BinOp::Lt),
+        (">", "gt", BinOp::Gt),
+    ],
+    &[("+", "", BinOp::Add), ("-", "", BinOp::Sub)],
+    &[
+        ("*", "", BinOp::Mul),
+        ("/", "", BinOp::Div),
+        ("%", "", BinOp::Mod),
+    ],
+];
+
 enum Term {
     Eof,
     End,
@@ -467,106 +487,27 @@ impl<'a> Parser<'a> {
 
     fn expr(&mut self) -> Result<Expr, VtlError> {
         self.enter()?;
-        let r = self.or();
+        let r = self.binary(0);
         self.depth -= 1;
         r
     }
 
-    fn or(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.and()?;
-        loop {
+    /// One precedence level of `LEVELS` (left-associative), then the next.
+    fn binary(&mut self, level: usize) -> Result<Expr, VtlError> {
+        let Some(ops) = LEVELS.get(level) else {
+            return self.unary();
+        };
+        let mut l = self.binary(level + 1)?;
+        'next: loop {
             self.c.skip_ws();
-            if self.c.eat("||") || self.word("or") {
-                let r = self.and()?;
-                l = Expr::Bin(BinOp::Or, Box::new(l), Box::new(r));
-            } else {
-                return Ok(l);
+            for &(symbol, word, op) in *ops {
+                if self.c.eat(symbol) || (!word.is_empty() && self.word(word)) {
+                    let r = self.binary(level + 1)?;
+                    l = Expr::Bin(op, Box::new(l), Box::new(r));
+                    continue 'next;
+                }
             }
-        }
-    }
-
-    fn and(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.equality()?;
-        loop {
-            self.c.skip_ws();
-            if self.c.eat("&&") || self.word("and") {
-                let r = self.equality()?;
-                l = Expr::Bin(BinOp::And, Box::new(l), Box::new(r));
-            } else {
-                return Ok(l);
-            }
-        }
-    }
-
-    fn equality(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.relation()?;
-        loop {
-            self.c.skip_ws();
-            let op = if self.c.eat("==") || self.word("eq") {
-                BinOp::Eq
-            } else if self.c.eat("!=") || self.word("ne") {
-                BinOp::Ne
-            } else {
-                return Ok(l);
-            };
-            let r = self.relation()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(r));
-        }
-    }
-
-    fn relation(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.additive()?;
-        loop {
-            self.c.skip_ws();
-            let op = if self.c.eat("<=") || self.word("le") {
-                BinOp::Le
-            } else if self.c.eat(">=") || self.word("ge") {
-                BinOp::Ge
-            } else if self.c.eat("<") || self.word("lt") {
-                BinOp::Lt
-            } else if self.c.eat(">") || self.word("gt") {
-                BinOp::Gt
-            } else {
-                return Ok(l);
-            };
-            let r = self.additive()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(r));
-        }
-    }
-
-    fn additive(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.multiplicative()?;
-        loop {
-            self.c.skip_ws();
-            let op = if self.c.eat("+") {
-                BinOp::Add
-            } else if self.c.peek() == Some(b'-') && self.c.byte_at(self.c.pos + 1) != Some(b'-')
-            {
-                self.c.pos += 1;
-                BinOp::Sub
-            } else {
-                return Ok(l);
-            };
-            let r = self.multiplicative()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(r));
-        }
-    }
-
-    fn multiplicative(&mut self) -> Result<Expr, VtlError> {
-        let mut l = self.unary()?;
-        loop {
-            self.c.skip_ws();
-            let op = if self.c.eat("*") {
-                BinOp::Mul
-            } else if self.c.eat("/") {
-                BinOp::Div
-            } else if self.c.eat("%") {
-                BinOp::Mod
-            } else {
-                return Ok(l);
-            };
-            let r = self.unary()?;
-            l = Expr::Bin(op, Box::new(l), Box::new(r));
+            return Ok(l);
         }
     }
 

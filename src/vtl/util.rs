@@ -16,7 +16,7 @@ pub fn call(name: &str, args: &[Value], max: usize) -> Result<Value, Fail> {
     if arg.is_null() {
         return Ok(Value::Null);
     }
-    let text = arg.to_text(max).ok_or(Limit::Output(max))?;
+    let text = arg.text(max).ok_or(Limit::Output(max))?;
     let out = match name {
         "escapeJavaScript" => escape_javascript(&text),
         "parseJson" => {
@@ -117,15 +117,24 @@ mod tests {
 
     #[test]
     fn escape_javascript_matches_commons_lang() {
-        assert_eq!(escape_javascript(r#"it's "x" a/b\c"#), r#"it\'s \"x\" a\/b\\c"#);
-        assert_eq!(escape_javascript("\n\t\r\u{8}\u{c}\u{1}\u{7f}"), "\\n\\t\\r\\b\\f\\u0001\u{7f}");
+        assert_eq!(
+            escape_javascript(r#"it's "x" a/b\c"#),
+            r#"it\'s \"x\" a\/b\\c"#
+        );
+        assert_eq!(
+            escape_javascript("\n\t\r\u{8}\u{c}\u{1}\u{7f}"),
+            "\\n\\t\\r\\b\\f\\u0001\u{7f}"
+        );
         assert_eq!(escape_javascript("é😀"), "\\u00E9\\uD83D\\uDE00");
     }
 
     #[test]
     fn url_forms_round_trip() {
         assert_eq!(url_encode("a b&c=d/é*~"), "a+b%26c%3Dd%2F%C3%A9*%7E");
-        assert_eq!(url_decode("a+b%26c%3Dd%2F%C3%A9*%7E").unwrap(), "a b&c=d/é*~");
+        assert_eq!(
+            url_decode("a+b%26c%3Dd%2F%C3%A9*%7E").unwrap(),
+            "a b&c=d/é*~"
+        );
         assert!(url_decode("%zz").is_err());
         assert!(url_decode("%4").is_err());
     }
@@ -133,8 +142,14 @@ mod tests {
     #[test]
     fn functions_by_name() {
         let s = |x: &str| vec![Value::str(x)];
-        assert_eq!(call("base64Encode", &s("hi?"), 100).unwrap(), Value::str("aGk/"));
-        assert_eq!(call("base64Decode", &s("aGk/"), 100).unwrap(), Value::str("hi?"));
+        assert_eq!(
+            call("base64Encode", &s("hi?"), 100).unwrap(),
+            Value::str("aGk/")
+        );
+        assert_eq!(
+            call("base64Decode", &s("aGk/"), 100).unwrap(),
+            Value::str("hi?")
+        );
         assert!(call("base64Decode", &s("!!"), 100).is_err());
         assert!(call("parseJson", &s("{"), 100).is_err());
         assert_eq!(call("nope", &s("x"), 100).unwrap(), Value::Null);

@@ -73,7 +73,10 @@ impl Map {
         self.depth = self.depth.max(child_depth);
     }
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.entries.iter().find(|(ek, _)| &**ek == k).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(ek, _)| &**ek == k)
+            .map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, k: &str) -> Option<&mut Value> {
         self.entries
@@ -166,13 +169,28 @@ impl Value {
     /// `{k=v}` for a map, `1.0` for an integral double. `max` bounds the
     /// text written (`false` once it would pass it).
     pub fn render_into(&self, out: &mut String, max: usize) -> bool {
+        self.write(out, max, false)
+    }
+
+    /// The value as JSON text (what `$input.json` returns), bounded as
+    /// `render_into` is.
+    pub fn json_into(&self, out: &mut String, max: usize) -> bool {
+        self.write(out, max, true)
+    }
+
+    fn write(&self, out: &mut String, max: usize, json: bool) -> bool {
         match self {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            Value::Float(f) if json && !f.is_finite() => out.push_str("null"),
+            Value::Float(f) if json => {
+                let _ = write!(out, "{f}");
+            }
             Value::Float(f) => java_double(*f, out),
+            Value::Str(s) if json => json_string(s, out),
             Value::Str(s) => {
                 if out.len() + s.len() > max {
                     return false;
@@ -183,9 +201,9 @@ impl Value {
                 out.push('[');
                 for (i, v) in l.items.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(", ");
+                        out.push_str(if json { "," } else { ", " });
                     }
-                    if out.len() > max || !v.render_into(out, max) {
+                    if out.len() > max || !v.write(out, max, json) {
                         return false;
                     }
                 }
@@ -194,12 +212,16 @@ impl Value {
             Value::Map(m) => {
                 out.push('{');
                 for (i, (k, v)) in m.entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
+                    if json {
+                        out.push_str(if i > 0 { "," } else { "" });
+                        json_string(k, out);
+                        out.push(':');
+                    } else {
+                        out.push_str(if i > 0 { ", " } else { "" });
+                        out.push_str(k);
+                        out.push('=');
                     }
-                    out.push_str(k);
-                    out.push('=');
-                    if out.len() > max || !v.render_into(out, max) {
+                    if out.len() > max || !v.write(out, max, json) {
                         return false;
                     }
                 }
@@ -209,47 +231,13 @@ impl Value {
         out.len() <= max
     }
 
-    /// The value as JSON text (what `$input.json` returns), bounded as
-    /// `render_into` is.
-    pub fn json_into(&self, out: &mut String, max: usize) -> bool {
+    /// The rendered text, borrowed when the value is a string (bounded by
+    /// `max`).
+    pub fn text(&self, max: usize) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(_) | Value::Int(_) => {
-                self.render_into(out, max);
-            }
-            Value::Float(f) if !f.is_finite() => out.push_str("null"),
-            Value::Float(f) => {
-                let _ = write!(out, "{f}");
-            }
-            Value::Str(s) => json_string(s, out),
-            Value::List(l) => {
-                out.push('[');
-                for (i, v) in l.items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    if out.len() > max || !v.json_into(out, max) {
-                        return false;
-                    }
-                }
-                out.push(']');
-            }
-            Value::Map(m) => {
-                out.push('{');
-                for (i, (k, v)) in m.entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    json_string(k, out);
-                    out.push(':');
-                    if out.len() > max || !v.json_into(out, max) {
-                        return false;
-                    }
-                }
-                out.push('}');
-            }
+            Value::Str(s) => (s.len() <= max).then_some(std::borrow::Cow::Borrowed(&**s)),
+            v => v.to_text(max).map(std::borrow::Cow::Owned),
         }
-        out.len() <= max
     }
 
     /// The rendered text as an owned string (bounded by `max`).
@@ -262,9 +250,24 @@ impl Value {
     }
 }
 
-/// Structural equality; numbers compare by value across int and float.
+/// Structural equality, bounded: a comparison visits at most a million
+/// values (containers may share children, so a naive walk of two
+/// look-alike trees could be exponential).
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
+        self.eq_within(other, &mut 1_000_000)
+    }
+}
+
+impl Value {
+    /// Equality that spends one unit of `budget` per value visited and
+    /// answers `false` once it is spent (the caller sees the budget at 0).
+    /// Numbers compare by value across int and float.
+    pub fn eq_within(&self, other: &Value, budget: &mut u64) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
         match (self, other) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -274,10 +277,33 @@ impl PartialEq for Value {
             }
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::List(a), Value::List(b)) => a.items == b.items,
+            (Value::List(a), Value::List(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.items.len() == b.items.len()
+                        && a.items
+                            .iter()
+                            .zip(&b.items)
+                            .all(|(x, y)| x.eq_within(y, budget)))
+            }
             (Value::Map(a), Value::Map(b)) => {
-                a.entries.len() == b.entries.len()
-                    && a.entries.iter().all(|(k, v)| b.get(k) == Some(v))
+                if Arc::ptr_eq(a, b) {
+                    return true;
+                }
+                if a.entries.len() != b.entries.len() {
+                    return false;
+                }
+                a.entries.iter().enumerate().all(|(i, (k, v))| {
+                    // Same order is the common case; otherwise a lookup,
+                    // paid for by its length.
+                    let other = match b.entries.get(i) {
+                        Some((bk, bv)) if bk == k => Some(bv),
+                        _ => {
+                            *budget = budget.saturating_sub(b.entries.len() as u64);
+                            b.get(k)
+                        }
+                    };
+                    other.is_some_and(|o| v.eq_within(o, budget))
+                })
             }
             _ => false,
         }
@@ -373,11 +399,42 @@ impl<'de> serde::de::Visitor<'de> for JsonVisitor {
         Ok(Value::List(Arc::new(l)))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        // Later duplicates win, as in Jackson; an index keeps a large
+        // hostile object linear rather than quadratic.
         let mut m = Map::default();
-        while let Some((k, v)) = a.next_entry::<String, Value>()? {
-            m.put(Arc::from(k), v);
+        let mut index: std::collections::HashMap<Arc<str>, usize> = Default::default();
+        while let Some(k) = a.next_key_seed(KeySeed)? {
+            let v = a.next_value::<Value>()?;
+            m.depth = m.depth.max(v.depth());
+            match index.get(&k) {
+                Some(&i) => m.entries[i].1 = v,
+                None => {
+                    index.insert(k.clone(), m.entries.len());
+                    m.entries.push((k, v));
+                }
+            }
         }
         Ok(Value::Map(Arc::new(m)))
+    }
+}
+
+/// An object key straight into the `Arc<str>` a map keeps.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Arc<str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Arc<str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Arc<str>, E> {
+        Ok(Arc::from(s))
     }
 }
 
