@@ -179,6 +179,40 @@ pub async fn without_body(
     Outcome::KeepAlive
 }
 
+/// Reads the request's body whole for an integration that needs it (a
+/// Lambda event, a mapping template), after `100 Continue` if the client
+/// waits for one, into the connection's scratch buffer (taken: hand it
+/// back to `conn.scratch` when done). A body that cannot be read is
+/// answered here, and `Err` carries the outcome.
+pub async fn read_body(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+) -> Result<Vec<u8>, Outcome> {
+    if continue_if_awaited(conn, ex).await.is_err() {
+        return Err(Outcome::Close);
+    }
+    let mut body = std::mem::take(&mut conn.scratch);
+    body.clear();
+    let relay = Relay {
+        kind: ex.body,
+        limit: snap.limits.max_body_bytes,
+        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+        deadline: Some(snap.timeouts.body_deadline()),
+    };
+    match relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
+        Ok(_) => Ok(body),
+        Err(e) => {
+            conn.scratch = body;
+            Err(match e.client_answer() {
+                Some(err) => error(w, conn, ex, err, true).await,
+                None => Outcome::Close,
+            })
+        }
+    }
+}
+
 /// Reads and drops a body no integration needs, so the connection stays usable.
 async fn discard_body(
     snap: &Snapshot,

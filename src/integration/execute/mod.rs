@@ -11,14 +11,12 @@ mod mock;
 pub mod request;
 pub mod response;
 
-use std::time::Duration;
-
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{API_CONFIGURATION_ERROR, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
-use crate::http::{end_head, Relay, Sink};
+use crate::http::end_head;
 use crate::integration::lambda::serve::{is_header_safe, DROPPED};
 use crate::snapshot::{Execution, Snapshot};
 use crate::vtl::{Bindings, Limits};
@@ -36,24 +34,10 @@ pub async fn serve(
     e: &Execution,
     mut bindings: Box<Bindings>,
 ) -> Outcome {
-    if respond::continue_if_awaited(conn, ex).await.is_err() {
-        return Outcome::Close;
-    }
-    let mut body = std::mem::take(&mut conn.scratch);
-    body.clear();
-    let relay = Relay {
-        kind: ex.body,
-        limit: snap.limits.max_body_bytes,
-        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
-        deadline: Some(snap.timeouts.body_deadline()),
+    let mut body = match respond::read_body(w, snap, conn, ex).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
     };
-    if let Err(err) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
-        conn.scratch = body;
-        return match err.client_answer() {
-            Some(err) => respond::error(w, conn, ex, err, true).await,
-            None => Outcome::Close,
-        };
-    }
     bindings.body = String::from_utf8_lossy(&body).into_owned();
     body.clear();
     conn.scratch = body;

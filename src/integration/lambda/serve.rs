@@ -2,14 +2,14 @@
 //! begun from the request head finished, the function invoked, its result
 //! mapped to the answer.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
-use crate::http::{end_head, Relay, Sink};
+use crate::http::end_head;
 use crate::snapshot::Snapshot;
 use crate::upstream::CallError;
 
@@ -37,24 +37,10 @@ pub async fn serve(
     lambda: &LambdaIntegration,
     encoding: BodyEncoding,
 ) -> Outcome {
-    if respond::continue_if_awaited(conn, ex).await.is_err() {
-        return Outcome::Close;
-    }
-    let mut body = std::mem::take(&mut conn.scratch);
-    body.clear();
-    let relay = Relay {
-        kind: ex.body,
-        limit: snap.limits.max_body_bytes,
-        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
-        deadline: Some(snap.timeouts.body_deadline()),
+    let mut body = match respond::read_body(w, snap, conn, ex).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
-        conn.scratch = body;
-        return match e.client_answer() {
-            Some(err) => respond::error(w, conn, ex, err, true).await,
-            None => Outcome::Close,
-        };
-    }
     event::write_body(&mut conn.upstream_out, lambda.payload, &body, encoding);
     body.clear();
     conn.scratch = body;
