@@ -16,39 +16,38 @@ struct Mgmt(Server);
 
 impl Mgmt {
     fn new() -> Mgmt {
-        Mgmt(Server::start(
-            &Config::new("").admin("token", &toml_str(TOKEN)),
-        ))
+        let config = Config::new("").admin("token", &toml_str(TOKEN));
+        Mgmt(Server::start(&config))
     }
 
+    /// One management call that must answer `status`.
     fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        self.0
-            .admin_call(TOKEN, method, path, body.as_ref(), status)
+        let body = body.as_ref();
+        self.0.admin_call(TOKEN, method, path, body, status)
+    }
+
+    /// PUTs each (path, body) of `steps` in turn; each must answer 201.
+    fn put_all(&mut self, steps: Vec<(String, Value)>) {
+        for (path, body) in steps {
+            self.ok("PUT", &path, Some(body), 201);
+        }
     }
 
     /// A new REST API with resource `/{part}`: (api id, the method path
     /// of `verb` on it, already PUT without authorization).
     fn method(&mut self, part: &str, verb: &str) -> (String, String) {
         let api = self.ok("POST", "/restapis", Some(json!({ "name": "exec" })), 201);
-        let id = api["id"].as_str().unwrap().to_string();
-        let root = api["rootResourceId"].as_str().unwrap();
-        let r = self.ok(
-            "POST",
-            &format!("/restapis/{id}/resources/{root}"),
-            Some(json!({ "pathPart": part })),
-            201,
-        );
-        let method = format!(
-            "/restapis/{id}/resources/{}/methods/{verb}",
-            r["id"].as_str().unwrap()
-        );
-        self.ok(
-            "PUT",
-            &method,
-            Some(json!({ "authorizationType": "NONE" })),
-            201,
-        );
-        (id, method)
+        let (id, root) = (&api["id"], &api["rootResourceId"]);
+        let (id, root) = (id.as_str().unwrap(), root.as_str().unwrap());
+        let under = format!("/restapis/{id}/resources/{root}");
+        let r = self.ok("POST", &under, Some(json!({ "pathPart": part })), 201);
+        let r = r["id"].as_str().unwrap();
+        let method = format!("/restapis/{id}/resources/{r}/methods/{verb}");
+        self.put_all(vec![(
+            method.clone(),
+            json!({ "authorizationType": "NONE" }),
+        )]);
+        (id.to_string(), method)
     }
 
     /// A MOCK integration with `extra` settings, and each of `responses`
@@ -58,30 +57,36 @@ impl Mgmt {
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        self.ok("PUT", &format!("{method}/integration"), Some(body), 201);
+        let mut steps = vec![(format!("{method}/integration"), body)];
         for (status, r) in responses {
-            self.ok(
-                "PUT",
-                &format!("{method}/responses/{status}"),
-                Some(json!({})),
-                201,
-            );
-            self.ok(
-                "PUT",
-                &format!("{method}/integration/responses/{status}"),
-                Some(r.clone()),
-                201,
-            );
+            steps.push((format!("{method}/responses/{status}"), json!({})));
+            steps.push((
+                format!("{method}/integration/responses/{status}"),
+                r.clone(),
+            ));
         }
+        self.put_all(steps);
+    }
+
+    /// `verb /{part}` of a new API as a MOCK (see `mock`), deployed to
+    /// stage prod with `variables`: the API's id.
+    fn deployed(
+        &mut self,
+        (part, verb): (&str, &str),
+        extra: Value,
+        responses: &[(&str, Value)],
+        variables: Value,
+    ) -> String {
+        let (id, method) = self.method(part, verb);
+        self.mock(&method, extra, responses);
+        self.deploy(&id, variables);
+        id
     }
 
     fn deploy(&mut self, id: &str, variables: Value) {
-        self.ok(
-            "POST",
-            &format!("/restapis/{id}/deployments"),
-            Some(json!({ "stageName": "prod", "variables": variables })),
-            201,
-        );
+        let body = json!({ "stageName": "prod", "variables": variables });
+        let path = format!("/restapis/{id}/deployments");
+        self.ok("POST", &path, Some(body), 201);
     }
 
     /// `req` (path relative to stage prod) once the data plane answers `status`.
@@ -114,22 +119,21 @@ impl Mgmt {
 #[test]
 fn the_response_template_reads_params_context_stage_variables_and_loops() {
     let mut m = Mgmt::new();
-    let (id, method) = m.method("greet", "GET");
     let template = concat!(
         "#set($names = [\"a\", \"b\", \"c\"])\n",
         "{\"hello\": \"$input.params('name')\", \"id\": \"$context.requestId\",\n",
         " \"x\": \"$stageVariables.x\", \"resource\": \"$context.resourcePath\",\n",
         " \"names\": [#foreach($n in $names)\"$n\"#if($foreach.hasNext),#end#end]}"
     );
-    m.mock(
-        &method,
+    let id = m.deployed(
+        ("greet", "GET"),
         json!({ "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
         &[(
             "200",
             json!({ "responseTemplates": { "application/json": template } }),
         )],
+        json!({ "x": "from-stage" }),
     );
-    m.deploy(&id, json!({ "x": "from-stage" }));
     let r = m.get(&id, "/greet?name=bob", 200);
     assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
     let body = r.json();
@@ -153,9 +157,8 @@ fn the_response_template_reads_params_context_stage_variables_and_loops() {
 #[test]
 fn the_templates_status_selects_the_pattern_or_the_default_response() {
     let mut m = Mgmt::new();
-    let (id, method) = m.method("maybe", "GET");
-    m.mock(
-        &method,
+    let id = m.deployed(
+        ("maybe", "GET"),
         json!({ "requestTemplates": { "application/json":
             "{\"statusCode\": #if($input.params('fail') == 'yes')500#else 200#end}" } }),
         &[
@@ -173,8 +176,8 @@ fn the_templates_status_selects_the_pattern_or_the_default_response() {
                 }),
             ),
         ],
+        json!({}),
     );
-    m.deploy(&id, json!({}));
     let failed = m.get(&id, "/maybe?fail=yes&who=ann", 500);
     assert_eq!(failed.header("x-failed"), Some("yes"), "{failed:?}");
     assert_eq!(failed.json(), json!({ "error": "failed for ann" }));
@@ -190,17 +193,16 @@ fn the_templates_status_selects_the_pattern_or_the_default_response() {
 #[test]
 fn no_matching_response_and_no_default_is_a_configuration_error() {
     let mut m = Mgmt::new();
-    let (id, method) = m.method("strict", "GET");
-    m.mock(
-        &method,
+    let id = m.deployed(
+        ("strict", "GET"),
         json!({ "requestTemplates": { "application/json":
             "{\"statusCode\": $input.params('code')}" } }),
         &[(
             "404",
             json!({ "selectionPattern": "4\\d\\d", "responseTemplates": { "application/json": "{\"missing\": 1}" } }),
         )],
+        json!({}),
     );
-    m.deploy(&id, json!({}));
     let found = m.get(&id, "/strict?code=404", 404);
     assert_eq!(found.json(), json!({ "missing": 1 }));
     let unmatched = m.get(&id, "/strict?code=200", 500);
@@ -223,9 +225,8 @@ fn no_matching_response_and_no_default_is_a_configuration_error() {
 #[test]
 fn passthrough_never_refuses_an_unmapped_content_type_with_415() {
     let mut m = Mgmt::new();
-    let (id, method) = m.method("typed", "POST");
-    m.mock(
-        &method,
+    let id = m.deployed(
+        ("typed", "POST"),
         json!({
             "passthroughBehavior": "NEVER",
             "requestTemplates": { "application/json": "{\"statusCode\": 200}" }
@@ -234,8 +235,8 @@ fn passthrough_never_refuses_an_unmapped_content_type_with_415() {
             "200",
             json!({ "responseTemplates": { "application/json": "{\"seen\": \"$input.body\"}" } }),
         )],
+        json!({}),
     );
-    m.deploy(&id, json!({}));
     let post = |ct: Option<&'static str>| {
         move |u: &str| {
             let extra: Vec<(&str, &str)> = ct.iter().map(|c| ("Content-Type", *c)).collect();
@@ -264,9 +265,8 @@ fn passthrough_never_refuses_an_unmapped_content_type_with_415() {
 #[test]
 fn response_override_sets_the_status_and_a_header() {
     let mut m = Mgmt::new();
-    let (id, method) = m.method("teapot", "GET");
-    m.mock(
-        &method,
+    let id = m.deployed(
+        ("teapot", "GET"),
         json!({ "requestTemplates": { "application/json": "{\"statusCode\": 200}" } }),
         &[(
             "200",
@@ -276,8 +276,8 @@ fn response_override_sets_the_status_and_a_header() {
                 "short and stout"
             ) } }),
         )],
+        json!({}),
     );
-    m.deploy(&id, json!({}));
     let r = m.get(&id, "/teapot", 418);
     assert_eq!(r.header("x-teapot"), Some("short"), "{r:?}");
     assert_eq!(r.header("content-type"), Some("text/plain"), "{r:?}");

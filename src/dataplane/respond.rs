@@ -213,6 +213,58 @@ pub async fn read_body(
     }
 }
 
+/// Not taken from an integration's headers: framing is the gateway's.
+const DROPPED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "x-request-id",
+];
+
+/// Answers with an integration's whole answer (a Lambda function's
+/// result, a method response): its headers, less those the gateway owns
+/// and any that could split the head, then the body.
+pub async fn answer(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Outcome {
+    let close = closes(w, ex, false);
+    ex.status = status;
+    let out = &mut conn.out;
+    crate::http::write_status_line(out, status);
+    for (name, value) in headers {
+        let owned = DROPPED.iter().any(|d| d.eq_ignore_ascii_case(name));
+        if owned || !is_header_safe(name, value) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    crate::http::end_head(out, ex.id.as_bytes(), &w.date(), &conn.extra_head, close);
+    if !ex.is_head {
+        out.extend_from_slice(body);
+    }
+    send(conn, ex, close).await
+}
+
+/// An integration cannot split the answer's head with a header of its own.
+fn is_header_safe(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+        && !value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
+}
+
 /// Reads and drops a body no integration needs, so the connection stays usable.
 async fn discard_body(
     snap: &Snapshot,

@@ -16,8 +16,6 @@ use crate::dataplane::errors::{API_CONFIGURATION_ERROR, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
-use crate::http::end_head;
-use crate::integration::lambda::serve::{is_header_safe, DROPPED};
 use crate::snapshot::{Execution, Snapshot};
 use crate::vtl::{Bindings, Limits};
 
@@ -42,7 +40,7 @@ pub async fn serve(
     body.clear();
     conn.scratch = body;
     match run(e, &mut bindings) {
-        Ok(a) => write(w, conn, ex, &a).await,
+        Ok(a) => write(w, conn, ex, a).await,
         Err(Failed::Unsupported) => {
             respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
         }
@@ -96,34 +94,14 @@ fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
         .map_err(|err| Failed::Configuration(err.to_string()))
 }
 
-async fn write(w: &Shard, conn: &mut Connection, ex: &mut Exchange<'_>, a: &Answer) -> Outcome {
-    let close = respond::closes(w, ex, false);
-    ex.status = a.status;
-    let out = &mut conn.out;
-    crate::http::write_status_line(out, a.status);
-    let mut typed = false;
-    for (name, value) in &a.headers {
-        let lower = name.to_ascii_lowercase();
-        if DROPPED.contains(&lower.as_str()) || !is_header_safe(name, value) {
-            continue;
-        }
-        typed |= lower == "content-type";
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+/// The method response, typed by its template unless a header says otherwise.
+async fn write(w: &Shard, conn: &mut Connection, ex: &mut Exchange<'_>, a: Answer) -> Outcome {
+    let mut headers = a.headers;
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), a.content_type));
     }
-    if !typed {
-        out.extend_from_slice(b"content-type: ");
-        out.extend_from_slice(a.content_type.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(itoa::Buffer::new().format(a.body.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    end_head(out, ex.id.as_bytes(), &w.date(), &conn.extra_head, close);
-    if !ex.is_head {
-        out.extend_from_slice(a.body.as_bytes());
-    }
-    respond::send(conn, ex, close).await
+    respond::answer(w, conn, ex, a.status, &headers, a.body.as_bytes()).await
 }

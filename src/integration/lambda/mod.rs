@@ -13,7 +13,7 @@ pub mod event;
 mod invoke;
 mod invoker;
 pub mod result;
-pub mod serve;
+mod serve;
 
 pub use compiled::LambdaIntegration;
 pub use event::BodyEncoding;
