@@ -19,3 +19,4 @@ pub mod throttle;
 pub mod tls;
 pub mod upstream;
 pub mod usage_report;
+pub mod vtl;

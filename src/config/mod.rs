@@ -4,6 +4,7 @@
 
 mod document;
 mod error;
+mod execution;
 mod load;
 mod path;
 mod plans;
@@ -11,6 +12,7 @@ mod recover;
 mod schema;
 
 pub use error::{ConfigError, Problem};
+pub use execution::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
 pub use load::{load_file, parse, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 pub use plans::MIN_KEY_LEN;
 pub use schema::*;

@@ -912,6 +912,9 @@ pub struct RouteConfig {
     /// A JWT authorizer's token must carry at least one of these scopes.
     #[serde(default)]
     pub authorization_scopes: Vec<String>,
+    /// Non-proxy execution: mapping templates and integration responses.
+    #[serde(default)]
+    pub execution: Option<Spanned<super::ExecutionConfig>>,
 }
 
 impl RouteConfig {

@@ -54,6 +54,15 @@ pub const INTEGRATION_TIMEOUT: ErrorResponse =
 /// A Host whose domain needs a client certificate, on a connection set up
 /// for another name (RFC 9110 §15.5.20).
 pub const MISDIRECTED: ErrorResponse = ErrorResponse::new(421, "Misdirected Request");
+/// A request whose content type has no mapping template, under a
+/// passthrough behaviour of NEVER (or WHEN_NO_TEMPLATES with templates).
+pub const UNSUPPORTED_MEDIA_TYPE: ErrorResponse =
+    ErrorResponse::new(415, "Unsupported Media Type").typed(ResponseType::UnsupportedMediaType);
+/// AWS's "Execution failed due to configuration error": a mapping template
+/// that fails to render, a MOCK template without a valid `statusCode`, no
+/// integration response for the status and no default.
+pub const API_CONFIGURATION_ERROR: ErrorResponse =
+    ErrorResponse::new(500, "Internal server error").typed(ResponseType::ApiConfigurationError);
 /// Every connection the worker may hold is mid-request.
 pub const UNAVAILABLE: ErrorResponse =
     ErrorResponse::new(503, "Service Unavailable").retry_after(1);

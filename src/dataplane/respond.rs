@@ -179,6 +179,92 @@ pub async fn without_body(
     Outcome::KeepAlive
 }
 
+/// Reads the request's body whole for an integration that needs it (a
+/// Lambda event, a mapping template), after `100 Continue` if the client
+/// waits for one, into the connection's scratch buffer (taken: hand it
+/// back to `conn.scratch` when done). A body that cannot be read is
+/// answered here, and `Err` carries the outcome.
+pub async fn read_body(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+) -> Result<Vec<u8>, Outcome> {
+    if continue_if_awaited(conn, ex).await.is_err() {
+        return Err(Outcome::Close);
+    }
+    let mut body = std::mem::take(&mut conn.scratch);
+    body.clear();
+    let relay = Relay {
+        kind: ex.body,
+        limit: snap.limits.max_body_bytes,
+        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
+        deadline: Some(snap.timeouts.body_deadline()),
+    };
+    match relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
+        Ok(_) => Ok(body),
+        Err(e) => {
+            conn.scratch = body;
+            Err(match e.client_answer() {
+                Some(err) => error(w, conn, ex, err, true).await,
+                None => Outcome::Close,
+            })
+        }
+    }
+}
+
+/// Not taken from an integration's headers: framing is the gateway's.
+const DROPPED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "x-request-id",
+];
+
+/// Answers with an integration's whole answer (a Lambda function's
+/// result, a method response): its headers, less those the gateway owns
+/// and any that could split the head, then the body.
+pub async fn answer(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Outcome {
+    let close = closes(w, ex, false);
+    ex.status = status;
+    let out = &mut conn.out;
+    crate::http::write_status_line(out, status);
+    for (name, value) in headers {
+        let owned = DROPPED.iter().any(|d| d.eq_ignore_ascii_case(name));
+        if owned || !is_header_safe(name, value) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    crate::http::end_head(out, ex.id.as_bytes(), &w.date(), &conn.extra_head, close);
+    if !ex.is_head {
+        out.extend_from_slice(body);
+    }
+    send(conn, ex, close).await
+}
+
+/// An integration cannot split the answer's head with a header of its own.
+fn is_header_safe(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+        && !value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
+}
+
 /// Reads and drops a body no integration needs, so the connection stays usable.
 async fn discard_body(
     snap: &Snapshot,

@@ -1,9 +1,11 @@
 //! Integrations: where a routed request goes, and how what comes back
 //! becomes the answer. `mock` answers from config; `http_proxy` forwards
 //! to an upstream; `lambda` invokes a function with the request as its
-//! event. Carrying requests to upstreams (pool, connect, retry, TLS) is
+//! event; `execute` runs the non-proxy model (mapping templates,
+//! integration responses) around an integration. Carrying requests to upstreams (pool, connect, retry, TLS) is
 //! `crate::upstream`'s.
 
+pub mod execute;
 mod http_proxy;
 pub mod lambda;
 mod mock;

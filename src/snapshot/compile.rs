@@ -85,6 +85,9 @@ pub struct Api {
     pub canary_bp: Option<u32>,
     /// How the gateway's own answers look for this API; `None`: AWS's defaults.
     pub gateway_responses: Option<Box<super::GatewayResponses>>,
+    /// Per route: its non-proxy execution (mapping templates, integration
+    /// responses); `None`: the integration answers as it is.
+    pub executions: Vec<Option<Arc<super::Execution>>>,
 }
 
 pub struct Stage {
@@ -234,6 +237,39 @@ impl Snapshot {
                     });
                 }
             }
+            // Stage-independent: compiled once for all the API's stages.
+            let mut executions = Vec::with_capacity(api.routes.len());
+            let mut broken = vec![None; api.routes.len()];
+            for (j, route) in api.routes.iter().enumerate() {
+                let Some(c) = &route.execution else {
+                    executions.push(None);
+                    continue;
+                };
+                if !matches!(route.integration.get_ref(), IntegrationConfig::Mock { .. }) {
+                    errors.push(CompileError {
+                        at: c.span().start,
+                        key: format!("api[{i}].routes[{j}].execution"),
+                        message: "execution is served for mock integrations only, so far".into(),
+                    });
+                    executions.push(None);
+                    continue;
+                }
+                match super::Execution::compile(c.get_ref()) {
+                    Ok(e) => executions.push(Some(Arc::new(e))),
+                    Err(e) => {
+                        executions.push(None);
+                        if api.control.is_some() {
+                            broken[j] = Some(e.to_string());
+                        } else {
+                            errors.push(CompileError {
+                                at: if e.at == 0 { c.span().start } else { e.at },
+                                key: format!("api[{i}].routes[{j}].execution.{}", e.key),
+                                message: e.message,
+                            });
+                        }
+                    }
+                }
+            }
             let mut stages = Vec::new();
             let mut stage_limits = std::mem::take(&mut compiled.stages[i]).into_iter();
             for (stage_name, stage) in &api.stages {
@@ -260,6 +296,9 @@ impl Snapshot {
                 let mut integrations = Vec::with_capacity(api.routes.len());
                 for (j, route) in api.routes.iter().enumerate() {
                     let integration: Result<Integration, String> = (|| {
+                        if let Some(why) = &broken[j] {
+                            return Err(format!("execution: {why}"));
+                        }
                         Ok(match route.integration.get_ref() {
                             IntegrationConfig::Mock {
                                 status,
@@ -434,6 +473,7 @@ impl Snapshot {
                 authorizers: auth.authorizers,
                 route_auth: auth.route_auth,
                 gateway_responses,
+                executions,
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();

@@ -6,6 +6,7 @@ mod authorizers;
 mod caching;
 mod compile;
 mod cors;
+mod execution;
 mod gateway_responses;
 mod limits;
 mod uri_template;
@@ -15,6 +16,9 @@ pub use compile::{
     Snapshot, Stage, Unavailable,
 };
 pub use cors::Cors;
+pub use execution::{
+    parse_source, parse_target, Execution, ExecutionError, IntegrationResponse, Source,
+};
 pub use gateway_responses::{ErrorContext, GatewayResponses};
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use uri_template::{UriPart, UriTemplate};

@@ -257,6 +257,7 @@ impl ControlPlane {
             kind,
         };
         check_integration(&i)?;
+        super::execution::check_templates(&i.request_templates)?;
         super::vpc_links::check_connection(&i, &self.vpc_link_ids()?)?;
         let stored = i.clone();
         self.edit_method(c, |m| {
@@ -316,6 +317,7 @@ impl ControlPlane {
                 }
             }
             check_integration(i)?;
+            super::execution::check_templates(&i.request_templates)?;
             super::vpc_links::check_connection(i, &links)?;
             Ok(i.clone())
         })?;
@@ -340,6 +342,7 @@ impl ControlPlane {
             response_parameters: c.map("responseParameters")?,
             response_templates: c.map("responseTemplates")?,
         };
+        super::execution::check_templates(&ir.response_templates)?;
         let stored = ir.clone();
         self.edit_method(c, |m| {
             let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
@@ -385,6 +388,7 @@ impl ControlPlane {
                 })
                 .unwrap_or_else(|| Err(op.unsupported(INTEGRATION_RESPONSE_PATHS)))?;
             }
+            super::execution::check_templates(&ir.response_templates)?;
             Ok(ir.clone())
         })?;
         Ok((200, json!(ir)))

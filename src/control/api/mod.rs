@@ -14,6 +14,7 @@ mod documentation;
 mod domain_access;
 mod domain_names;
 mod error;
+mod execution;
 mod file_apis;
 mod gateway_responses;
 mod input_check;

@@ -4,8 +4,8 @@
 //! of one API may serve different deployments). The snapshot compiler then
 //! treats both alike.
 //!
-//! Not carried over yet (see the README): Lambda (AWS_PROXY)
-//! integrations, request/response mapping templates.
+//! Not carried over yet (see the README): mapping templates and
+//! integration responses of integrations other than MOCK.
 
 use std::collections::BTreeMap;
 
@@ -370,6 +370,12 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
+            let execution = (i.kind == "MOCK").then(|| {
+                let mut notes = Vec::new();
+                let e = super::execution::to_config(i, &m.method_responses, &mut notes);
+                skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
+                Spanned::new(0..0, e)
+            });
             let integration = match integration(i) {
                 Ok(x) => x,
                 Err(e) => {
@@ -397,6 +403,7 @@ pub(super) fn api_config(
                 } else {
                     Vec::new()
                 },
+                execution,
             });
         }
     }
@@ -583,27 +590,12 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                 request_headers: BTreeMap::new(),
             })
         }
-        "MOCK" => {
-            let status = i
-                .request_templates
-                .get("application/json")
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-                .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64))
-                .unwrap_or(200) as u16;
-            let body = i
-                .integration_responses
-                .get(&status.to_string())
-                .and_then(|r| r.response_templates.get("application/json"))
-                .cloned()
-                .unwrap_or_default();
-            let mut headers = BTreeMap::new();
-            headers.insert("content-type".to_string(), "application/json".to_string());
-            Ok(IntegrationConfig::Mock {
-                status,
-                headers,
-                body,
-            })
-        }
+        // Its answer is the execution's (see `execution::to_config`).
+        "MOCK" => Ok(IntegrationConfig::Mock {
+            status: 200,
+            headers: BTreeMap::new(),
+            body: String::new(),
+        }),
         "AWS_PROXY" => {
             let uri = i.uri.clone().unwrap_or_default();
             Ok(IntegrationConfig::Lambda {

@@ -65,6 +65,7 @@ impl ControlPlane {
                 cache: None,
                 authorizer: Some(Spanned::new(0..0, authorizer_id.clone())),
                 authorization_scopes: Vec::new(),
+                execution: None,
             });
         }
         // Named without the secret stage: names label metrics and logs.

@@ -30,7 +30,7 @@ use crate::auth::Authorized;
 use crate::http::ErrorResponse;
 use crate::integration::lambda::{self, BodyEncoding};
 use crate::integration::{self, HttpProxyIntegration, LambdaIntegration, MockIntegration, Routed};
-use crate::snapshot::{Integration, Snapshot, Stage};
+use crate::snapshot::{Api, Integration, Snapshot, Stage};
 
 /// What answers the request, decided while its head is in the buffer.
 enum Plan<'s> {
@@ -42,6 +42,9 @@ enum Plan<'s> {
     Proxy(&'s HttpProxyIntegration),
     /// The event, all but its body, is in `conn.upstream_out`.
     Lambda(&'s LambdaIntegration, BodyEncoding),
+    /// A non-proxy execution: the request as templates see it, all but
+    /// its body, taken while its head is in the buffer.
+    Execute(&'s crate::snapshot::Execution, Box<crate::vtl::Bindings>),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
@@ -207,7 +210,7 @@ async fn plan<'s, 'w>(
         authorized: authorized.as_deref(),
         ..at
     };
-    Ok((integration(stage, &at, upstream_out)?, fill))
+    Ok((integration(api, stage, &at, upstream_out)?, fill))
 }
 
 /// Once per connection, after the handshake: the client certificate
@@ -235,12 +238,16 @@ fn canary_roll(w: &Shard, snap: &Snapshot) -> u32 {
 /// The route's integration; a proxy's request head or a Lambda event is
 /// written now.
 fn integration<'s>(
+    api: &'s Api,
     stage: &'s Stage,
     at: &Routed<'_>,
     upstream_out: &mut Vec<u8>,
 ) -> Result<Plan<'s>, ErrorResponse> {
     Ok(match &stage.integrations[at.route] {
-        Integration::Mock(mock) => Plan::Mock(mock),
+        Integration::Mock(mock) => match &api.executions[at.route] {
+            Some(e) => Plan::Execute(e, Box::new(integration::execute::bindings::from_head(at))),
+            None => Plan::Mock(mock),
+        },
         Integration::HttpProxy(proxy) => {
             proxy.write_request_head(upstream_out, at);
             Plan::Proxy(proxy)
@@ -269,6 +276,9 @@ async fn serve(
     match plan {
         Plan::Proxy(proxy) => integration::forward(w, snap, conn, ex, proxy).await,
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, ex, l, encoding).await,
+        Plan::Execute(e, bindings) => {
+            integration::execute::serve(w, snap, conn, ex, e, bindings).await
+        }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);
             respond::without_body(w, snap, conn, ex, |_, _, _| {}).await

@@ -248,7 +248,7 @@ pub fn route_key(r: &Routed<'_>) -> String {
 }
 
 /// REST APIs pass a Lambda authorizer's context values as strings.
-fn authorizer_v1(a: &Authorized) -> Value {
+pub fn authorizer_v1(a: &Authorized) -> Value {
     match a {
         Authorized::Jwt { claims, scopes } => serde_json::json!({
             "claims": claims,
@@ -364,7 +364,7 @@ fn json(out: &mut Vec<u8>, v: &Value) {
 }
 
 /// `04/Mar/2020:19:15:17 +0000`, as API Gateway writes `requestTime`.
-fn request_time(now_ms: u64) -> String {
+pub fn request_time(now_ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(now_ms as i64)
         .unwrap_or_default()
         .format("%d/%b/%Y:%H:%M:%S +0000")

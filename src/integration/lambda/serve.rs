@@ -2,30 +2,19 @@
 //! begun from the request head finished, the function invoked, its result
 //! mapped to the answer.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
-use crate::http::{end_head, Relay, Sink};
 use crate::snapshot::Snapshot;
 use crate::upstream::CallError;
 
 use super::compiled::LambdaIntegration;
 use super::event::{self, BodyEncoding};
 use super::result;
-
-/// Not taken from a function's result: framing is the gateway's.
-const DROPPED: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "date",
-    "x-request-id",
-];
 
 /// Reads the body, finishes the event begun in `conn.upstream_out`,
 /// invokes the function and answers with its mapped result.
@@ -37,24 +26,10 @@ pub async fn serve(
     lambda: &LambdaIntegration,
     encoding: BodyEncoding,
 ) -> Outcome {
-    if respond::continue_if_awaited(conn, ex).await.is_err() {
-        return Outcome::Close;
-    }
-    let mut body = std::mem::take(&mut conn.scratch);
-    body.clear();
-    let relay = Relay {
-        kind: ex.body,
-        limit: snap.limits.max_body_bytes,
-        read_timeout: Duration::from_millis(snap.timeouts.body_ms),
-        deadline: Some(snap.timeouts.body_deadline()),
+    let mut body = match respond::read_body(w, snap, conn, ex).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = relay.run(&mut conn.stream, Sink::Buffer(&mut body)).await {
-        conn.scratch = body;
-        return match e.client_answer() {
-            Some(err) => respond::error(w, conn, ex, err, true).await,
-            None => Outcome::Close,
-        };
-    }
     event::write_body(&mut conn.upstream_out, lambda.payload, &body, encoding);
     body.clear();
     conn.scratch = body;
@@ -84,7 +59,7 @@ pub async fn serve(
         }
     };
     match answer {
-        Ok(a) => write_answer(w, conn, ex, &a).await,
+        Ok(a) => respond::answer(w, conn, ex, a.status, &a.headers, &a.body).await,
         Err((err, why)) => {
             crate::log!(
                 warn,
@@ -95,40 +70,4 @@ pub async fn serve(
             respond::error(w, conn, ex, err, false).await
         }
     }
-}
-
-async fn write_answer(
-    w: &Shard,
-    conn: &mut Connection,
-    ex: &mut Exchange<'_>,
-    a: &result::Answer,
-) -> Outcome {
-    let close = respond::closes(w, ex, false);
-    ex.status = a.status;
-    let out = &mut conn.out;
-    crate::http::write_status_line(out, a.status);
-    for (name, value) in &a.headers {
-        if DROPPED.contains(&name.as_str()) || !is_header_safe(name, value) {
-            continue;
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(itoa::Buffer::new().format(a.body.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    end_head(out, ex.id.as_bytes(), &w.date(), &conn.extra_head, close);
-    if !ex.is_head {
-        out.extend_from_slice(&a.body);
-    }
-    respond::send(conn, ex, close).await
-}
-
-/// A function cannot split the answer's head with a header of its own.
-fn is_header_safe(name: &str, value: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
-        && !value.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
 }

@@ -1,0 +1,107 @@
+//! Non-proxy execution, as API Gateway runs REST APIs' integrations that
+//! are not proxies: the request read whole and bound for templates
+//! (`bindings`), the integration request's body from the request template
+//! or passed through (`request`), the integration called (only MOCK so
+//! far: `mock`), and the method response made from the integration
+//! response its status selects (`response`). What is compiled per
+//! snapshot is `snapshot::Execution`.
+
+pub mod bindings;
+mod mock;
+pub mod request;
+pub mod response;
+
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{API_CONFIGURATION_ERROR, UNSUPPORTED_MEDIA_TYPE};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
+use crate::dataplane::shard::Shard;
+use crate::snapshot::{Execution, Snapshot};
+use crate::vtl::{Bindings, Limits};
+
+use request::Chosen;
+use response::{Answer, Reply};
+
+/// Reads the body, runs the request template, the MOCK integration and
+/// the integration response, and answers.
+pub async fn serve(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    e: &Execution,
+    mut bindings: Box<Bindings>,
+) -> Outcome {
+    let mut body = match respond::read_body(w, snap, conn, ex).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
+    bindings.body = String::from_utf8_lossy(&body).into_owned();
+    body.clear();
+    conn.scratch = body;
+    match run(e, &mut bindings) {
+        Ok(a) => write(w, conn, ex, a).await,
+        Err(Failed::Unsupported) => {
+            respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
+        }
+        Err(Failed::Configuration(why)) => {
+            crate::log!(
+                warn,
+                worker = w.id,
+                "execution failed due to configuration error: {why}"
+            );
+            respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
+        }
+    }
+}
+
+enum Failed {
+    Unsupported,
+    /// AWS's "Execution failed due to configuration error", and why.
+    Configuration(String),
+}
+
+/// The whole execution of a MOCK integration, the body in `b`.
+fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
+    let limits = Limits::default();
+    let header = |b: &Bindings, name: &str| {
+        b.header
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let content_type = header(b, "content-type");
+    let accept = header(b, "accept");
+    let rendered = match request::choose(e, content_type.as_deref()) {
+        Chosen::Unsupported => return Err(Failed::Unsupported),
+        Chosen::Passthrough => None,
+        Chosen::Template(t) => Some(
+            t.render(b, &limits)
+                .map_err(|err| Failed::Configuration(format!("request template: {err}")))?,
+        ),
+    };
+    let status = mock::status(rendered.as_ref().map(|r| r.body.as_str()))
+        .map_err(|err| Failed::Configuration(err.to_string()))?;
+    let selector = status.to_string();
+    // A MOCK integration answers no headers and an empty body.
+    let reply = Reply {
+        selector: &selector,
+        status,
+        headers: &[],
+        body: "",
+    };
+    response::answer(e, &reply, accept.as_deref(), b, &limits)
+        .map_err(|err| Failed::Configuration(err.to_string()))
+}
+
+/// The method response, typed by its template unless a header says otherwise.
+async fn write(w: &Shard, conn: &mut Connection, ex: &mut Exchange<'_>, a: Answer) -> Outcome {
+    let mut headers = a.headers;
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), a.content_type));
+    }
+    respond::answer(w, conn, ex, a.status, &headers, a.body.as_bytes()).await
+}
