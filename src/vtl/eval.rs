@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, Foreach, Node, Part, Pos, Reference, Root};
+use super::bindings::{Bindings, Overrides, Rendered};
+use super::error::VtlError;
 use super::input::Input;
 use super::lexer::line_col;
 use super::limits::{Fail, Limit, Limits};
 use super::methods::{self, Cx};
+use super::program::Template;
 use super::util;
 use super::value::{List, Map, Value};
-use super::{Bindings, Overrides, Rendered, Template, VtlError};
 
 enum Flow {
     Normal,

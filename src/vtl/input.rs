@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use super::bindings::Bindings;
 use super::jsonpath;
 use super::limits::{Fail, Limit};
 use super::value::{parse_json, Value};
-use super::Bindings;
 
 pub struct Input<'b> {
     b: &'b Bindings,

@@ -25,87 +25,15 @@ mod parser;
 mod util;
 mod value;
 
-use thiserror::Error;
+mod bindings;
+mod error;
+mod program;
 
+pub use bindings::{Bindings, Overrides, Rendered};
+pub use error::{VtlError, MAX_TEMPLATE_BYTES};
 pub use limits::{Limit, Limits};
+pub use program::Template;
 pub use value::{parse_json, List, Map, Value};
-
-/// A compile or render failure. Syntax and evaluation errors name the
-/// template's line and column (1-based, in characters).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum VtlError {
-    #[error("template line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("template line {line}, column {column}: {message}")]
-    Eval {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("template limit: {0}")]
-    Limit(#[from] Limit),
-    #[error("mapping template is over {MAX_TEMPLATE_BYTES} bytes")]
-    TooLarge,
-}
-
-/// AWS's quota on a mapping template's size, 300 KB.
-pub const MAX_TEMPLATE_BYTES: usize = 300 * 1024;
-
-/// What a template reads: the request or response, as the caller has it.
-/// Independent of portico's HTTP types so the engine stays a library.
-#[derive(Debug, Clone, Default)]
-pub struct Bindings {
-    /// `$input.body`, and the JSON `$input.path`/`$input.json` read.
-    pub body: String,
-    /// `$input.params().path`: the method's path parameters.
-    pub path: Vec<(String, String)>,
-    /// `$input.params().querystring`.
-    pub querystring: Vec<(String, String)>,
-    /// `$input.params().header`.
-    pub header: Vec<(String, String)>,
-    /// `$context`: a map, nested as AWS's (`identity.sourceIp`, `authorizer.x`).
-    pub context: Value,
-    /// `$stageVariables`: a map.
-    pub stage_variables: Value,
-}
-
-/// What `#set($context.requestOverride…)` and `responseOverride` wrote,
-/// in the order written (a name written twice keeps its first position).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides {
-    pub request_header: Vec<(String, String)>,
-    pub request_querystring: Vec<(String, String)>,
-    pub request_path: Vec<(String, String)>,
-    pub response_status: Option<u16>,
-    pub response_header: Vec<(String, String)>,
-}
-
-impl Overrides {
-    pub fn is_empty(&self) -> bool {
-        *self == Overrides::default()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub body: String,
-    pub overrides: Overrides,
-}
-
-/// A compiled mapping template; shareable across workers.
-#[derive(Debug)]
-pub struct Template {
-    nodes: Vec<ast::Node>,
-    slots: usize,
-    defines: Vec<Vec<ast::Node>>,
-    regexes: methods::Regexes,
-    /// Kept to turn an evaluation error's offset into a line and column.
-    source: Box<str>,
-}
 
 impl Template {
     pub fn compile(source: &str) -> Result<Template, VtlError> {

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, Foreach, Node, Part, Pos, Reference, Root};
+use super::error::VtlError;
 use super::lexer::{line_col, Cursor};
 use super::value::Value;
-use super::VtlError;
 
 /// Blocks, parentheses, literals and strings nested deeper than this are
 /// a syntax error.
