@@ -7,6 +7,7 @@
 //! snapshot is `snapshot::Execution`.
 
 pub mod bindings;
+mod lambda;
 mod mock;
 pub mod request;
 pub mod response;
@@ -19,6 +20,7 @@ use crate::dataplane::shard::Shard;
 use crate::snapshot::{Execution, Snapshot};
 use crate::vtl::{Bindings, Limits};
 
+pub use lambda::serve as serve_lambda;
 use request::Chosen;
 use response::{Answer, Reply};
 
