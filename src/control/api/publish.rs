@@ -596,18 +596,10 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
             headers: BTreeMap::new(),
             body: String::new(),
         }),
-        "AWS_PROXY" => {
-            let uri = i.uri.clone().unwrap_or_default();
-            Ok(IntegrationConfig::Lambda {
-                function: lambda_function(&uri)?,
-                endpoint: None,
-                payload_version: PayloadVersion::V1,
-                timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
-            })
-        }
-        // A Lambda custom (non-proxy) integration: its event and answer
-        // are the execution's (see `execution::to_config`).
-        "AWS" if lambda_custom(i) => {
+        // A Lambda custom (non-proxy) integration, `AWS` with a Lambda
+        // URI, is invoked alike; its event and answer are the execution's
+        // (see `execution::to_config`).
+        "AWS_PROXY" | "AWS" if i.kind == "AWS_PROXY" || lambda_custom(i) => {
             let uri = i.uri.clone().unwrap_or_default();
             Ok(IntegrationConfig::Lambda {
                 function: lambda_function(&uri)?,

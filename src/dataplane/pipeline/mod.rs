@@ -293,7 +293,7 @@ async fn serve(
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
         }
         Plan::ExecuteLambda(e, l, bindings) => {
-            integration::execute::serve_lambda(w, snap, conn, ex, e, l, bindings).await
+            integration::execute::serve_lambda(w, snap, conn, ex, bindings, e, l).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);

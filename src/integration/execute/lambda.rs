@@ -10,14 +10,15 @@ use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{
-    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE,
+    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, UNSUPPORTED_MEDIA_TYPE,
 };
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
+use crate::integration::lambda::Invoker;
 use crate::integration::LambdaIntegration;
 use crate::snapshot::{Execution, Snapshot};
-use crate::upstream::{self, CallError};
+use crate::upstream;
 use crate::vtl::{Bindings, Limits};
 
 use super::request::{self, Chosen};
@@ -30,15 +31,14 @@ pub async fn serve(
     snap: &Snapshot,
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
+    mut bindings: Box<Bindings>,
     e: &Execution,
     lambda: &LambdaIntegration,
-    mut bindings: Box<Bindings>,
 ) -> Outcome {
-    let mut body = match respond::read_body(w, snap, conn, ex).await {
+    let mut body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
-    bindings.body = String::from_utf8_lossy(&body).into_owned();
     let limits = Limits::default();
     let event = match event(e, &bindings, &body, &limits) {
         Ok(event) => event,
@@ -52,14 +52,7 @@ pub async fn serve(
     let started = Instant::now();
     let reply = lambda.invoker.invoke(w, snap, event.as_bytes()).await;
     let result = match reply {
-        Err(CallError::TimedOut) => Err((
-            INTEGRATION_TIMEOUT,
-            "no result within the integration timeout".to_string(),
-        )),
-        Err(CallError::Failed) => Err((
-            INTEGRATION_FAILURE,
-            "the Invoke API could not be reached or answered badly".to_string(),
-        )),
+        Err(e) => Err(Invoker::failure(e)),
         Ok(reply) => {
             ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
             outcome(&reply).map_err(|why| (INTEGRATION_FAILURE, why))
@@ -67,15 +60,7 @@ pub async fn serve(
     };
     let result = match result {
         Ok(r) => r,
-        Err((err, why)) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "lambda `{}`: {why}",
-                lambda.invoker.function
-            );
-            return respond::error(w, conn, ex, err, false).await;
-        }
+        Err(failed) => return lambda.invoker.refuse(w, conn, ex, failed).await,
     };
     let reply = Reply {
         selector: &result.selector,

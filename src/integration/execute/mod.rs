@@ -57,6 +57,19 @@ pub async fn serve(
     }
 }
 
+/// The body read whole, and bound as `$input.body`; its bytes as they came.
+async fn read_bound(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    bindings: &mut Bindings,
+) -> Result<Vec<u8>, Outcome> {
+    let body = respond::read_body(w, snap, conn, ex).await?;
+    bindings.body = String::from_utf8_lossy(&body).into_owned();
+    Ok(body)
+}
+
 enum Failed {
     Unsupported,
     /// AWS's "Execution failed due to configuration error", and why.
