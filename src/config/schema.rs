@@ -973,6 +973,8 @@ pub enum IntegrationConfig {
     },
     /// A Lambda proxy integration (AWS_PROXY): the request as an event,
     /// the function's result as the answer.
+    /// With the route's `execution`, a Lambda custom integration (`AWS`):
+    /// the request template's output is the event (see `integration::execute`).
     Lambda {
         /// A name or ARN; `${stageVariables.x}` is replaced per stage.
         function: String,

@@ -370,7 +370,7 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
-            let execution = (i.kind == "MOCK").then(|| {
+            let execution = (i.kind == "MOCK" || lambda_custom(i)).then(|| {
                 let mut notes = Vec::new();
                 let e = super::execution::to_config(i, &m.method_responses, &mut notes);
                 skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
@@ -596,7 +596,10 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
             headers: BTreeMap::new(),
             body: String::new(),
         }),
-        "AWS_PROXY" => {
+        // A Lambda custom (non-proxy) integration, `AWS` with a Lambda
+        // URI, is invoked alike; its event and answer are the execution's
+        // (see `execution::to_config`).
+        "AWS_PROXY" | "AWS" if i.kind == "AWS_PROXY" || lambda_custom(i) => {
             let uri = i.uri.clone().unwrap_or_default();
             Ok(IntegrationConfig::Lambda {
                 function: lambda_function(&uri)?,
@@ -607,4 +610,13 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
         }
         other => Err(format!("{other} integrations are not served yet")),
     }
+}
+
+/// An `AWS` integration whose URI invokes a Lambda function: a Lambda
+/// custom integration, served as Lambda with an execution.
+fn lambda_custom(i: &Integration) -> bool {
+    i.kind == "AWS"
+        && i.uri
+            .as_deref()
+            .is_some_and(|u| u.contains(":lambda:path/2015-03-31/functions/"))
 }

@@ -45,6 +45,12 @@ enum Plan<'s> {
     /// A non-proxy execution: the request as templates see it, all but
     /// its body, taken while its head is in the buffer.
     Execute(&'s crate::snapshot::Execution, Box<crate::vtl::Bindings>),
+    /// A Lambda non-proxy integration: as `Execute`, the function invoked.
+    ExecuteLambda(
+        &'s crate::snapshot::Execution,
+        &'s LambdaIntegration,
+        Box<crate::vtl::Bindings>,
+    ),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
@@ -252,10 +258,17 @@ fn integration<'s>(
             proxy.write_request_head(upstream_out, at);
             Plan::Proxy(proxy)
         }
-        Integration::Lambda(l) => {
-            let encoding = lambda::event::write_start(upstream_out, l.payload, at);
-            Plan::Lambda(l, encoding)
-        }
+        Integration::Lambda(l) => match &api.executions[at.route] {
+            Some(e) => Plan::ExecuteLambda(
+                e,
+                l,
+                Box::new(integration::execute::bindings::from_head(at)),
+            ),
+            None => {
+                let encoding = lambda::event::write_start(upstream_out, l.payload, at);
+                Plan::Lambda(l, encoding)
+            }
+        },
         Integration::AuthorizerEcho => Plan::AuthorizerEcho(
             at.authorized
                 .map(Authorized::describe)
@@ -278,6 +291,9 @@ async fn serve(
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, ex, l, encoding).await,
         Plan::Execute(e, bindings) => {
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
+        }
+        Plan::ExecuteLambda(e, l, bindings) => {
+            integration::execute::serve_lambda(w, snap, conn, ex, bindings, e, l).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);

@@ -7,6 +7,7 @@
 //! snapshot is `snapshot::Execution`.
 
 pub mod bindings;
+mod lambda;
 mod mock;
 pub mod request;
 pub mod response;
@@ -19,6 +20,7 @@ use crate::dataplane::shard::Shard;
 use crate::snapshot::{Execution, Snapshot};
 use crate::vtl::{Bindings, Limits};
 
+pub use lambda::serve as serve_lambda;
 use request::Chosen;
 use response::{Answer, Reply};
 
@@ -53,6 +55,19 @@ pub async fn serve(
             respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
         }
     }
+}
+
+/// The body read whole, and bound as `$input.body`; its bytes as they came.
+async fn read_bound(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    bindings: &mut Bindings,
+) -> Result<Vec<u8>, Outcome> {
+    let body = respond::read_body(w, snap, conn, ex).await?;
+    bindings.body = String::from_utf8_lossy(&body).into_owned();
+    Ok(body)
 }
 
 enum Failed {

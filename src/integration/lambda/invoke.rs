@@ -3,7 +3,12 @@
 //! `invoker`, which the snapshot holds, because it runs on the worker.
 
 use crate::aws::sigv4;
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
+use crate::http::ErrorResponse;
 use crate::snapshot::Snapshot;
 use crate::upstream::{call, CallError, Reply};
 
@@ -36,6 +41,33 @@ impl Invoker {
         request.extend_from_slice(b"\r\n");
         request.extend_from_slice(event);
         call(w, snap, &self.endpoint, &mut request, self.timeout).await
+    }
+
+    /// What a call that got no result answers (504 past the timeout, 502
+    /// otherwise, as API Gateway answers), and why, for the log.
+    pub fn failure(e: CallError) -> (ErrorResponse, String) {
+        match e {
+            CallError::TimedOut => (
+                INTEGRATION_TIMEOUT,
+                "no result within the integration timeout".into(),
+            ),
+            CallError::Failed => (
+                INTEGRATION_FAILURE,
+                "the Invoke API could not be reached or answered badly".into(),
+            ),
+        }
+    }
+
+    /// Answers `err` for a call that gave no usable result, logging why.
+    pub async fn refuse(
+        &self,
+        w: &Shard,
+        conn: &mut Connection,
+        ex: &mut Exchange<'_>,
+        (err, why): (ErrorResponse, String),
+    ) -> Outcome {
+        crate::log!(warn, worker = w.id, "lambda `{}`: {why}", self.function);
+        respond::error(w, conn, ex, err, false).await
     }
 
     /// `x-amz-date`, `x-amz-security-token` and `authorization`.

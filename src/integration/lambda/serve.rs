@@ -5,15 +5,15 @@
 use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT};
+use crate::dataplane::errors::INTEGRATION_FAILURE;
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
 use crate::snapshot::Snapshot;
-use crate::upstream::CallError;
 
 use super::compiled::LambdaIntegration;
 use super::event::{self, BodyEncoding};
+use super::invoker::Invoker;
 use super::result;
 
 /// Reads the body, finishes the event begun in `conn.upstream_out`,
@@ -37,14 +37,7 @@ pub async fn serve(
     let reply = lambda.invoker.invoke(w, snap, &conn.upstream_out).await;
     conn.upstream_out.clear();
     let answer = match reply {
-        Err(CallError::TimedOut) => Err((
-            INTEGRATION_TIMEOUT,
-            "no result within the integration timeout".into(),
-        )),
-        Err(CallError::Failed) => Err((
-            INTEGRATION_FAILURE,
-            "the Invoke API could not be reached or answered badly".into(),
-        )),
+        Err(e) => Err(Invoker::failure(e)),
         Ok(reply) => {
             ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
             match (reply.status, reply.function_error) {
@@ -60,14 +53,6 @@ pub async fn serve(
     };
     match answer {
         Ok(a) => respond::answer(w, conn, ex, a.status, &a.headers, &a.body).await,
-        Err((err, why)) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "lambda `{}`: {why}",
-                lambda.invoker.function
-            );
-            respond::error(w, conn, ex, err, false).await
-        }
+        Err(failed) => lambda.invoker.refuse(w, conn, ex, failed).await,
     }
 }

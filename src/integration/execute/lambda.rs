@@ -1,0 +1,197 @@
+//! A Lambda non-proxy ("custom") integration, API Gateway's `AWS` type
+//! with a Lambda invocation URI: the event is the request template's
+//! output (or the body passed through), the function's payload is the
+//! integration response, and selection patterns are matched against the
+//! `errorMessage` of a function error, an empty string on success, as AWS
+//! matches them ("the Lambda error regex" is tried on successful results
+//! too, with an empty error message).
+
+use std::time::Instant;
+
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{
+    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, UNSUPPORTED_MEDIA_TYPE,
+};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
+use crate::dataplane::shard::Shard;
+use crate::integration::lambda::Invoker;
+use crate::integration::LambdaIntegration;
+use crate::snapshot::{Execution, Snapshot};
+use crate::upstream;
+use crate::vtl::{Bindings, Limits};
+
+use super::request::{self, Chosen};
+use super::response::{self, Reply};
+
+/// Reads the body, builds the event, invokes the function and answers
+/// with the integration response its result selects.
+pub async fn serve(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    mut bindings: Box<Bindings>,
+    e: &Execution,
+    lambda: &LambdaIntegration,
+) -> Outcome {
+    let mut body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
+    let limits = Limits::default();
+    let event = match event(e, &bindings, &body, &limits) {
+        Ok(event) => event,
+        Err(Refused::Unsupported) => {
+            return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
+        }
+        Err(Refused::Configuration(why)) => return configuration_error(w, conn, ex, &why).await,
+    };
+    body.clear();
+    conn.scratch = body;
+    let started = Instant::now();
+    let reply = lambda.invoker.invoke(w, snap, event.as_bytes()).await;
+    let result = match reply {
+        Err(e) => Err(Invoker::failure(e)),
+        Ok(reply) => {
+            ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
+            outcome(&reply).map_err(|why| (INTEGRATION_FAILURE, why))
+        }
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(failed) => return lambda.invoker.refuse(w, conn, ex, failed).await,
+    };
+    let reply = Reply {
+        selector: &result.selector,
+        status: 200,
+        headers: &[],
+        body: &result.payload,
+    };
+    let accept = header(&bindings, "accept");
+    match response::answer(e, &reply, accept.as_deref(), &mut bindings, &limits) {
+        Ok(a) => super::write(w, conn, ex, a).await,
+        Err(err) => configuration_error(w, conn, ex, &err.to_string()).await,
+    }
+}
+
+enum Refused {
+    Unsupported,
+    Configuration(String),
+}
+
+/// The event: the request template's output for the request's content
+/// type, or the body as it came; an empty one is `{}` (AWS hands a
+/// function `{}` for a request without a body).
+fn event(e: &Execution, b: &Bindings, raw: &[u8], limits: &Limits) -> Result<String, Refused> {
+    let content_type = header(b, "content-type");
+    let text = match request::choose(e, content_type.as_deref()) {
+        Chosen::Unsupported => return Err(Refused::Unsupported),
+        Chosen::Passthrough => String::from_utf8_lossy(raw).into_owned(),
+        Chosen::Template(t) => {
+            t.render(b, limits)
+                .map_err(|err| Refused::Configuration(format!("request template: {err}")))?
+                .body
+        }
+    };
+    Ok(if text.trim().is_empty() {
+        "{}".to_string()
+    } else {
+        text
+    })
+}
+
+/// What the integration response is selected by, and its body.
+#[derive(Debug, PartialEq, Eq)]
+struct Invoked {
+    /// The function error's `errorMessage`; empty on success.
+    selector: String,
+    payload: String,
+}
+
+/// The function's result as an integration response, or why it is none
+/// (the Invoke API itself refused the call).
+fn outcome(reply: &upstream::Reply) -> Result<Invoked, String> {
+    if !(200..=299).contains(&reply.status) {
+        return Err(format!(
+            "result refused: the Invoke API answered {}",
+            reply.status
+        ));
+    }
+    let payload = String::from_utf8_lossy(&reply.body).into_owned();
+    let selector = if reply.function_error {
+        error_message(&payload)
+    } else {
+        String::new()
+    };
+    Ok(Invoked { selector, payload })
+}
+
+/// A function error's `errorMessage` (a string as it is, any other value
+/// as JSON); a payload without one selects as an empty message.
+fn error_message(payload: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(serde_json::Value::Object(mut m)) => match m.remove("errorMessage") {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn header(b: &Bindings, name: &str) -> Option<String> {
+    b.header
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+async fn configuration_error(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    why: &str,
+) -> Outcome {
+    crate::log!(
+        warn,
+        worker = w.id,
+        "execution failed due to configuration error: {why}"
+    );
+    respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, function_error: bool, body: &str) -> upstream::Reply {
+        upstream::Reply {
+            status,
+            function_error,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_function_error_selects_by_its_error_message_and_success_by_nothing() {
+        let err =
+            r#"{"errorMessage":"Bad request: missing name","errorType":"Error","stackTrace":[]}"#;
+        let r = outcome(&reply(200, true, err)).unwrap();
+        assert_eq!(r.selector, "Bad request: missing name");
+        assert_eq!(r.payload, err);
+        let ok = outcome(&reply(200, false, r#"{"errorMessage":"not an error"}"#)).unwrap();
+        assert_eq!(ok.selector, "");
+        assert!(outcome(&reply(429, false, "{}")).is_err());
+        assert!(outcome(&reply(500, true, "{}")).is_err());
+    }
+
+    #[test]
+    fn error_messages_that_are_not_strings_or_missing() {
+        assert_eq!(error_message(r#"{"errorMessage": 42}"#), "42");
+        assert_eq!(error_message(r#"{"errorMessage": null}"#), "");
+        assert_eq!(error_message(r#"{"errorType": "X"}"#), "");
+        assert_eq!(error_message("\"just a string\""), "");
+        assert_eq!(error_message("not json \u{0}"), "");
+    }
+}
