@@ -245,11 +245,16 @@ impl Snapshot {
                     executions.push(None);
                     continue;
                 };
-                if !matches!(route.integration.get_ref(), IntegrationConfig::Mock { .. }) {
+                if !matches!(
+                    route.integration.get_ref(),
+                    IntegrationConfig::Mock { .. } | IntegrationConfig::HttpProxy { .. }
+                ) {
                     errors.push(CompileError {
                         at: c.span().start,
                         key: format!("api[{i}].routes[{j}].execution"),
-                        message: "execution is served for mock integrations only, so far".into(),
+                        message:
+                            "execution is served for mock and http_proxy integrations only, so far"
+                                .into(),
                     });
                     executions.push(None);
                     continue;

@@ -370,7 +370,7 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
-            let execution = (i.kind == "MOCK").then(|| {
+            let execution = (i.kind == "MOCK" || i.kind == "HTTP").then(|| {
                 let mut notes = Vec::new();
                 let e = super::execution::to_config(i, &m.method_responses, &mut notes);
                 skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
@@ -579,7 +579,7 @@ pub fn lambda_function(uri: &str) -> Result<String, String> {
 
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
     match i.kind.as_str() {
-        // HTTP without mapping templates passes the request through, as a proxy.
+        // HTTP's request and answer are its execution's (see `execution::to_config`).
         "HTTP_PROXY" | "HTTP" => {
             let uri = i.uri.clone().unwrap_or_default();
             Ok(IntegrationConfig::HttpProxy {

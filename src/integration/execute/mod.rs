@@ -7,7 +7,9 @@
 //! snapshot is `snapshot::Execution`.
 
 pub mod bindings;
+pub mod http;
 mod mock;
+mod params;
 pub mod request;
 pub mod response;
 
@@ -95,7 +97,12 @@ fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
 }
 
 /// The method response, typed by its template unless a header says otherwise.
-async fn write(w: &Shard, conn: &mut Connection, ex: &mut Exchange<'_>, a: Answer) -> Outcome {
+pub(super) async fn write(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    a: Answer,
+) -> Outcome {
     let mut headers = a.headers;
     if !headers
         .iter()
