@@ -324,3 +324,69 @@ fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
     assert_eq!(got.header("content-type"), Some("text/plain"));
     assert_eq!(got.body, b"as is", "passed through: {got:?}");
 }
+
+/// AWS maps request parameters onto proxies too ("Parameter mapping for
+/// REST APIs"): an HTTP_PROXY's header from a `'literal'` is added to the
+/// forwarded request, the client's own headers and query still travel.
+#[test]
+fn an_http_proxys_literal_header_mapping_is_added() {
+    let up = backend();
+    let mut s = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
+    let api = admin(
+        &mut s,
+        "POST",
+        "/restapis",
+        Some(json!({ "name": "p" })),
+        201,
+    );
+    let (id, root) = (
+        api["id"].as_str().unwrap(),
+        api["rootResourceId"].as_str().unwrap(),
+    );
+    let method = format!("/restapis/{id}/resources/{root}/methods/GET");
+    admin(
+        &mut s,
+        "PUT",
+        &method,
+        Some(json!({ "authorizationType": "NONE" })),
+        201,
+    );
+    let body = json!({
+        "type": "HTTP_PROXY",
+        "httpMethod": "GET",
+        "uri": format!("http://127.0.0.1:{}/", up.port),
+        "requestParameters": { "integration.request.header.X-Origin": "'gateway'" }
+    });
+    admin(
+        &mut s,
+        "PUT",
+        &format!("{method}/integration"),
+        Some(body),
+        201,
+    );
+    let deploy = json!({ "stageName": "prod" });
+    admin(
+        &mut s,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(deploy),
+        201,
+    );
+    let url = format!("/restapis/{id}/prod/_user_request_/?a=1");
+    let raw = request("GET", &url, "localhost", &[("X-Caller", "ann")], b"");
+    let r = poll_until(
+        POLL_FOR,
+        || s.connect().request(&raw),
+        |r| r.status == 200,
+        |r| format!("{url}: {r:?}"),
+    );
+    assert_eq!(
+        r.header("x-backend"),
+        Some("b-1"),
+        "proxied as it came: {r:?}"
+    );
+    let got = received(&up);
+    assert_eq!(got.target, "/?a=1", "{got:?}");
+    assert_eq!(got.header("x-origin"), Some("gateway"), "{got:?}");
+    assert_eq!(got.header("x-caller"), Some("ann"), "{got:?}");
+}
