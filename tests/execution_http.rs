@@ -205,14 +205,9 @@ fn refused(s: &mut Server, method: &str, path: &str, body: Value) -> String {
     v["message"].as_str().unwrap_or_default().to_string()
 }
 
-/// The management API's `type: HTTP` with `httpMethod`, a `{item}`
-/// placeholder filled by `integration.request.path.item`, a static header,
-/// no request template (the body passes through, WHEN_NO_MATCH); and a
-/// mapping that is not AWS's syntax refused by PutIntegration and
-/// UpdateIntegration as AWS refuses it.
-#[test]
-fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
-    let up = backend();
+/// A server with the management API, a new REST API and `verb` on its
+/// root or on `/{part}`, without authorization: (server, api id, method path).
+fn managed(verb: &str, part: Option<&str>) -> (Server, String, String) {
     let mut s = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
     let api = admin(
         &mut s,
@@ -225,25 +220,52 @@ fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
         api["id"].as_str().unwrap(),
         api["rootResourceId"].as_str().unwrap(),
     );
-    let under = format!("/restapis/{id}/resources/{root}");
-    let r = admin(
-        &mut s,
-        "POST",
-        &under,
-        Some(json!({ "pathPart": "{id}" })),
-        201,
-    );
-    let method = format!(
-        "/restapis/{id}/resources/{}/methods/POST",
-        r["id"].as_str().unwrap()
-    );
+    let mut resource = root.to_string();
+    if let Some(part) = part {
+        let under = format!("/restapis/{id}/resources/{root}");
+        let r = admin(
+            &mut s,
+            "POST",
+            &under,
+            Some(json!({ "pathPart": part })),
+            201,
+        );
+        resource = r["id"].as_str().unwrap().to_string();
+    }
+    let method = format!("/restapis/{id}/resources/{resource}/methods/{verb}");
+    let none = json!({ "authorizationType": "NONE" });
+    admin(&mut s, "PUT", &method, Some(none), 201);
+    (s, id.to_string(), method)
+}
+
+/// Deploys API `id` to stage prod, then sends `raw(url)` for `path` until it answers 200.
+fn deployed_200(s: &mut Server, id: &str, path: &str, raw: impl Fn(&str) -> Vec<u8>) -> Response {
+    let deploy = json!({ "stageName": "prod" });
     admin(
-        &mut s,
-        "PUT",
-        &method,
-        Some(json!({ "authorizationType": "NONE" })),
+        s,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(deploy),
         201,
     );
+    let url = format!("/restapis/{id}/prod/_user_request_{path}");
+    poll_until(
+        POLL_FOR,
+        || s.connect().request(raw(&url)),
+        |r| r.status == 200,
+        |r| format!("{url}: {r:?}"),
+    )
+}
+
+/// The management API's `type: HTTP` with `httpMethod`, a `{item}`
+/// placeholder filled by `integration.request.path.item`, a static header,
+/// no request template (the body passes through, WHEN_NO_MATCH); and a
+/// mapping that is not AWS's syntax refused by PutIntegration and
+/// UpdateIntegration as AWS refuses it.
+#[test]
+fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
+    let up = backend();
+    let (mut s, id, method) = managed("POST", Some("{id}"));
     let integ = format!("{method}/integration");
     let bad = refused(
         &mut s,
@@ -276,44 +298,27 @@ fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
         bad.ends_with("[Invalid mapping expression specified: integration.request.body]"),
         "{bad}"
     );
+    let empty = json!({});
     admin(
         &mut s,
         "PUT",
         &format!("{method}/responses/200"),
-        Some(json!({})),
+        Some(empty),
         201,
     );
+    let template = "{\"first\": $input.json('$.items[0]')}";
+    let response = json!({ "responseTemplates": { "application/json": template } });
     admin(
         &mut s,
         "PUT",
         &format!("{integ}/responses/200"),
-        Some(
-            json!({ "responseTemplates": { "application/json": "{\"first\": $input.json('$.items[0]')}" } }),
-        ),
+        Some(response),
         201,
     );
-    let deploy = json!({ "stageName": "prod" });
-    admin(
-        &mut s,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(deploy),
-        201,
-    );
-    let url = format!("/restapis/{id}/prod/_user_request_/it-5");
-    let raw = request(
-        "POST",
-        &url,
-        "localhost",
-        &[("Content-Type", "text/plain")],
-        b"as is",
-    );
-    let r = poll_until(
-        POLL_FOR,
-        || s.connect().request(&raw),
-        |r| r.status == 200,
-        |r| format!("{url}: {r:?}"),
-    );
+    let text = [("Content-Type", "text/plain")];
+    let r = deployed_200(&mut s, &id, "/it-5", |url| {
+        request("POST", url, "localhost", &text, b"as is")
+    });
     assert_eq!(r.json(), json!({ "first": { "n": 1 } }), "{r:?}");
     let got = received(&up);
     assert_eq!(
@@ -331,26 +336,7 @@ fn a_management_http_integration_runs_non_proxy_and_refuses_bad_mappings() {
 #[test]
 fn an_http_proxys_literal_header_mapping_is_added() {
     let up = backend();
-    let mut s = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
-    let api = admin(
-        &mut s,
-        "POST",
-        "/restapis",
-        Some(json!({ "name": "p" })),
-        201,
-    );
-    let (id, root) = (
-        api["id"].as_str().unwrap(),
-        api["rootResourceId"].as_str().unwrap(),
-    );
-    let method = format!("/restapis/{id}/resources/{root}/methods/GET");
-    admin(
-        &mut s,
-        "PUT",
-        &method,
-        Some(json!({ "authorizationType": "NONE" })),
-        201,
-    );
+    let (mut s, id, method) = managed("GET", None);
     let body = json!({
         "type": "HTTP_PROXY",
         "httpMethod": "GET",
@@ -364,22 +350,9 @@ fn an_http_proxys_literal_header_mapping_is_added() {
         Some(body),
         201,
     );
-    let deploy = json!({ "stageName": "prod" });
-    admin(
-        &mut s,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(deploy),
-        201,
-    );
-    let url = format!("/restapis/{id}/prod/_user_request_/?a=1");
-    let raw = request("GET", &url, "localhost", &[("X-Caller", "ann")], b"");
-    let r = poll_until(
-        POLL_FOR,
-        || s.connect().request(&raw),
-        |r| r.status == 200,
-        |r| format!("{url}: {r:?}"),
-    );
+    let r = deployed_200(&mut s, &id, "/?a=1", |url| {
+        request("GET", url, "localhost", &[("X-Caller", "ann")], b"")
+    });
     assert_eq!(
         r.header("x-backend"),
         Some("b-1"),

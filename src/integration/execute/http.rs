@@ -60,14 +60,14 @@ pub async fn serve(
     };
     bindings.body = String::from_utf8_lossy(&body).into_owned();
     let limits = Limits::default();
-    let header = |b: &Bindings, name: &str| {
-        b.header
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let content_type = header(&bindings, "content-type");
-    let accept = header(&bindings, "accept");
+    let (mut content_type, mut accept) = (None, None);
+    for (name, value) in &bindings.header {
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.clone());
+        } else if name.eq_ignore_ascii_case("accept") {
+            accept = Some(value.clone());
+        }
+    }
     let rendered = match request::choose(e, content_type.as_deref()) {
         Chosen::Unsupported => {
             return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
