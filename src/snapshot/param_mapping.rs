@@ -149,40 +149,46 @@ pub fn parse_all<'a>(
 mod tests {
     use super::*;
 
+    /// Examples from "Parameter mapping for REST APIs".
     #[test]
     fn the_documented_expressions_parse() {
-        assert_eq!(
-            parse_target("integration.request.header.X-Id"),
-            Ok(MappingTarget::Header("X-Id".into()))
-        );
-        assert_eq!(
-            parse_target("integration.request.path.id"),
-            Ok(MappingTarget::Path("id".into()))
-        );
-        assert_eq!(
-            parse_source("method.request.header.X-Id"),
-            Ok(MappingSource::Header("x-id".into()))
-        );
-        assert_eq!(
-            parse_source("method.request.multivaluequerystring.q"),
-            Ok(MappingSource::MultiQueryString("q".into()))
-        );
-        assert_eq!(
-            parse_source("'application/json'"),
-            Ok(MappingSource::Literal("application/json".into()))
-        );
-        assert_eq!(
-            parse_source("context.identity.sourceIp"),
-            Ok(MappingSource::Context(vec![
-                "identity".into(),
-                "sourceIp".into()
-            ]))
-        );
-        assert_eq!(
-            parse_source("method.request.body.a.b"),
-            Ok(MappingSource::BodyPath(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(parse_source("method.request.body"), Ok(MappingSource::Body));
+        let targets = [
+            ("header.X-Id", MappingTarget::Header("X-Id".into())),
+            ("path.id", MappingTarget::Path("id".into())),
+            ("querystring.q", MappingTarget::QueryString("q".into())),
+        ];
+        for (key, want) in targets {
+            let key = format!("integration.request.{key}");
+            assert_eq!(parse_target(&key), Ok(want), "{key}");
+        }
+        let boxed = |parts: &[&str]| parts.iter().map(|p| Box::from(*p)).collect::<Vec<_>>();
+        let sources = [
+            (
+                "method.request.header.X-Id",
+                MappingSource::Header("x-id".into()),
+            ),
+            (
+                "method.request.multivaluequerystring.q",
+                MappingSource::MultiQueryString("q".into()),
+            ),
+            (
+                "'application/json'",
+                MappingSource::Literal("application/json".into()),
+            ),
+            (
+                "context.identity.sourceIp",
+                MappingSource::Context(boxed(&["identity", "sourceIp"])),
+            ),
+            (
+                "method.request.body.a.b",
+                MappingSource::BodyPath(boxed(&["a", "b"])),
+            ),
+            ("method.request.body", MappingSource::Body),
+            ("stageVariables.v", MappingSource::StageVariable("v".into())),
+        ];
+        for (value, want) in sources {
+            assert_eq!(parse_source(value), Ok(want), "{value}");
+        }
     }
 
     #[test]
