@@ -26,6 +26,15 @@ pub struct ExecutionConfig {
     /// nothing is refused for a status or header not named here yet.
     #[serde(default)]
     pub method_responses: BTreeMap<String, Vec<String>>,
+    /// `integration.request.header|querystring|path.X` → AWS's mapping
+    /// expression (`method.request.header.Y`, `'literal'`, …): what an
+    /// HTTP integration's request carries.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, String>,
+    /// An HTTP integration's method (AWS's `httpMethod` of the
+    /// integration); none: the client's.
+    #[serde(default)]
+    pub http_method: Option<String>,
 }
 
 /// AWS's `passthroughBehavior`: what a request whose content type has no

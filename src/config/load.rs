@@ -109,7 +109,8 @@ fn validate(config: &Config, out: &mut Vec<Issue>) {
                 }
             }
             for param in uri.path_params() {
-                if !route.path.get_ref().has_param(param) {
+                // A non-proxy HTTP integration's are filled by its mappings.
+                if route.execution.is_none() && !route.path.get_ref().has_param(param) {
                     out.push(Issue::new(
                         at.as_str(),
                         format!(

@@ -11,6 +11,7 @@ pub mod lambda;
 mod mock;
 mod routed;
 
+pub use http_proxy::Parts as HttpParts;
 pub use http_proxy::{forward, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;
 pub use mock::MockIntegration;

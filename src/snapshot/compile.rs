@@ -247,13 +247,15 @@ impl Snapshot {
                 };
                 if !matches!(
                     route.integration.get_ref(),
-                    IntegrationConfig::Mock { .. } | IntegrationConfig::Lambda { .. }
+                    IntegrationConfig::Mock { .. }
+                        | IntegrationConfig::Lambda { .. }
+                        | IntegrationConfig::HttpProxy { .. }
                 ) {
                     errors.push(CompileError {
                         at: c.span().start,
                         key: format!("api[{i}].routes[{j}].execution"),
                         message:
-                            "execution is served for mock and lambda integrations only, so far"
+                            "execution is served for mock, lambda and http_proxy integrations only, so far"
                                 .into(),
                     });
                     executions.push(None);

@@ -8,6 +8,8 @@ use thiserror::Error;
 use crate::config::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
 use crate::vtl::Template;
 
+use super::param_mapping::{self, MappingSource, MappingTarget};
+
 pub struct Execution {
     /// Content type (lowercase) → its request template, in the config's order.
     pub request_templates: Vec<(Box<str>, Template)>,
@@ -16,6 +18,10 @@ pub struct Execution {
     pub responses: Vec<IntegrationResponse>,
     /// The one without a pattern.
     pub default_response: Option<IntegrationResponse>,
+    /// An HTTP integration's `requestParameters`, in the config's order.
+    pub request_parameters: Vec<(MappingTarget, MappingSource)>,
+    /// An HTTP integration's method; none: the client's.
+    pub http_method: Option<Box<str>>,
 }
 
 pub struct IntegrationResponse {
@@ -77,11 +83,30 @@ impl Execution {
                 }
             }
         }
+        let request_parameters =
+            param_mapping::parse_all(&c.request_parameters).map_err(|e| ExecutionError {
+                key: "request_parameters".into(),
+                at: 0,
+                message: e.to_string(),
+            })?;
+        let http_method = match c.http_method.as_deref() {
+            None | Some("") | Some("ANY") => None,
+            Some(m) if m.bytes().all(|b| b.is_ascii_uppercase()) => Some(m.into()),
+            Some(m) => {
+                return Err(ExecutionError {
+                    key: "http_method".into(),
+                    at: 0,
+                    message: format!("`{m}` is not an HTTP method"),
+                })
+            }
+        };
         Ok(Execution {
             request_templates,
             passthrough: c.passthrough_behavior,
             responses,
             default_response,
+            request_parameters,
+            http_method,
         })
     }
 

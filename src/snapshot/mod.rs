@@ -9,6 +9,7 @@ mod cors;
 mod execution;
 mod gateway_responses;
 mod limits;
+pub mod param_mapping;
 mod uri_template;
 
 pub use compile::{

@@ -13,12 +13,15 @@ use super::acquire::{acquire_from, retry_once, Failure};
 use super::authority::Endpoint;
 use super::head::{read_head, ResponseHead};
 
-/// What came back: status, the one header callers look at, the body.
+/// What came back: status, the one header Lambda's callers look at, the
+/// headers (for an HTTP integration's response mappings), the body.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     /// `X-Amz-Function-Error` was set: the function failed.
     pub function_error: bool,
+    /// End-to-end headers in order, names lowercase, values as text.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -70,6 +73,18 @@ pub async fn call(
             n.get(up.stream.buffered())
                 .eq_ignore_ascii_case(b"x-amz-function-error")
         });
+        let headers = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.get(up.stream.buffered()), v.get(up.stream.buffered())))
+            .filter(|(n, _)| !crate::http::forward::is_gateway_response_header(n))
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).to_ascii_lowercase(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
         up.stream.consume(head.len);
         let mut body = Vec::new();
         let relay = Relay {
@@ -89,6 +104,7 @@ pub async fn call(
         return Ok(Reply {
             status: head.status,
             function_error,
+            headers,
             body,
         });
     }

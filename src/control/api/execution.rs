@@ -27,6 +27,14 @@ pub fn check_templates(templates: &BTreeMap<String, String>) -> Result<(), ApiEr
     Ok(())
 }
 
+/// Refuses a `requestParameters` entry that is not AWS's mapping syntax,
+/// with AWS's wording.
+pub fn check_parameters(parameters: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    crate::snapshot::param_mapping::parse_all(parameters)
+        .map(drop)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 /// The execution a deployed integration runs; what cannot be served
 /// (a status that is not a number, a response parameter that is not
 /// AWS's syntax) is left out and said in `skipped`.
@@ -83,5 +91,7 @@ pub fn to_config(
                 (code.clone(), headers)
             })
             .collect(),
+        request_parameters: i.request_parameters.clone(),
+        http_method: i.http_method.clone(),
     }
 }

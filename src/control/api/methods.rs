@@ -258,6 +258,7 @@ impl ControlPlane {
         };
         check_integration(&i)?;
         super::execution::check_templates(&i.request_templates)?;
+        super::execution::check_parameters(&i.request_parameters)?;
         super::vpc_links::check_connection(&i, &self.vpc_link_ids()?)?;
         let stored = i.clone();
         self.edit_method(c, |m| {
@@ -318,6 +319,7 @@ impl ControlPlane {
             }
             check_integration(i)?;
             super::execution::check_templates(&i.request_templates)?;
+            super::execution::check_parameters(&i.request_parameters)?;
             super::vpc_links::check_connection(i, &links)?;
             Ok(i.clone())
         })?;

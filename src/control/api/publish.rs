@@ -370,7 +370,7 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
-            let execution = (i.kind == "MOCK" || lambda_custom(i)).then(|| {
+            let execution = (i.kind == "MOCK" || i.kind == "HTTP" || lambda_custom(i)).then(|| {
                 let mut notes = Vec::new();
                 let e = super::execution::to_config(i, &m.method_responses, &mut notes);
                 skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
@@ -577,9 +577,39 @@ pub fn lambda_function(uri: &str) -> Result<String, String> {
         })
 }
 
+/// An HTTP_PROXY's `requestParameters` the proxy can add to the request
+/// it forwards: headers from a `'literal'` or `context.authorizer.x`. The
+/// client's headers and query already travel; renaming or mapping them
+/// onto a proxy is not served yet.
+fn proxy_headers(parameters: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    use crate::snapshot::param_mapping::{
+        parse_source, parse_target, MappingSource, MappingTarget,
+    };
+    let mut out = BTreeMap::new();
+    for (target, source) in parameters {
+        let (Ok(MappingTarget::Header(name)), Ok(source)) =
+            (parse_target(target), parse_source(source))
+        else {
+            continue;
+        };
+        let value = match source {
+            MappingSource::Literal(v) if !v.starts_with('$') => v.to_string(),
+            MappingSource::Context(path) if path.len() > 1 && &*path[0] == "authorizer" => {
+                format!("$context.authorizer.{}", path[1..].join("."))
+            }
+            _ => continue,
+        };
+        // The gateway's own headers are refused by the proxy's compile.
+        if !crate::http::forward::is_gateway_header(name.to_ascii_lowercase().as_bytes()) {
+            out.insert(name.to_string(), value);
+        }
+    }
+    out
+}
+
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
     match i.kind.as_str() {
-        // HTTP without mapping templates passes the request through, as a proxy.
+        // HTTP's request and answer are its execution's (see `execution::to_config`).
         "HTTP_PROXY" | "HTTP" => {
             let uri = i.uri.clone().unwrap_or_default();
             Ok(IntegrationConfig::HttpProxy {
@@ -587,7 +617,11 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                     .try_into()
                     .map_err(|e| format!("integration uri: {e}"))?,
                 timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
-                request_headers: BTreeMap::new(),
+                request_headers: if i.kind == "HTTP_PROXY" {
+                    proxy_headers(&i.request_parameters)
+                } else {
+                    BTreeMap::new()
+                },
             })
         }
         // Its answer is the execution's (see `execution::to_config`).

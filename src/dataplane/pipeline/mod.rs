@@ -51,6 +51,13 @@ enum Plan<'s> {
         &'s LambdaIntegration,
         Box<crate::vtl::Bindings>,
     ),
+    /// A non-proxy HTTP integration: the request as templates and
+    /// parameter mappings see it, all but the body.
+    ExecuteHttp(
+        &'s HttpProxyIntegration,
+        &'s crate::snapshot::Execution,
+        Box<integration::execute::http::Prepared>,
+    ),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
@@ -254,10 +261,13 @@ fn integration<'s>(
             Some(e) => Plan::Execute(e, Box::new(integration::execute::bindings::from_head(at))),
             None => Plan::Mock(mock),
         },
-        Integration::HttpProxy(proxy) => {
-            proxy.write_request_head(upstream_out, at);
-            Plan::Proxy(proxy)
-        }
+        Integration::HttpProxy(proxy) => match api.executions[at.route].as_deref() {
+            Some(e) => Plan::ExecuteHttp(proxy, e, integration::execute::http::prepare(e, at)),
+            None => {
+                proxy.write_request_head(upstream_out, at);
+                Plan::Proxy(proxy)
+            }
+        },
         Integration::Lambda(l) => match &api.executions[at.route] {
             Some(e) => Plan::ExecuteLambda(
                 e,
@@ -289,6 +299,9 @@ async fn serve(
     match plan {
         Plan::Proxy(proxy) => integration::forward(w, snap, conn, ex, proxy).await,
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, ex, l, encoding).await,
+        Plan::ExecuteHttp(proxy, e, prepared) => {
+            integration::execute::http::serve(w, snap, conn, ex, proxy, e, prepared).await
+        }
         Plan::Execute(e, bindings) => {
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
         }

@@ -1,14 +1,17 @@
 //! Non-proxy execution, as API Gateway runs REST APIs' integrations that
 //! are not proxies: the request read whole and bound for templates
 //! (`bindings`), the integration request's body from the request template
-//! or passed through (`request`), the integration called (only MOCK so
-//! far: `mock`), and the method response made from the integration
-//! response its status selects (`response`). What is compiled per
+//! or passed through (`request`), the integration called (`mock`,
+//! `lambda`, `http`; parameter mappings in `params`), and the method
+//! response made from the integration response its status or error
+//! message selects (`response`). What is compiled per
 //! snapshot is `snapshot::Execution`.
 
 pub mod bindings;
+pub mod http;
 mod lambda;
 mod mock;
+mod params;
 pub mod request;
 pub mod response;
 
@@ -110,7 +113,12 @@ fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
 }
 
 /// The method response, typed by its template unless a header says otherwise.
-async fn write(w: &Shard, conn: &mut Connection, ex: &mut Exchange<'_>, a: Answer) -> Outcome {
+pub(super) async fn write(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    a: Answer,
+) -> Outcome {
     let mut headers = a.headers;
     if !headers
         .iter()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::http::forward;
 use crate::snapshot::{UriPart, UriTemplate};
 use crate::upstream::tls::UpstreamTls;
-use crate::upstream::{resolve_authority, Resolve};
+use crate::upstream::{resolve_authority, Endpoint, Resolve};
 
 /// A header added to the upstream request.
 #[derive(Debug)]
@@ -41,6 +41,9 @@ pub struct HttpProxyIntegration {
     pub(super) added: Vec<(String, Added)>,
     /// `https://`: how to reach the upstream over TLS.
     pub(super) tls: Option<UpstreamTls>,
+    /// Authority, addresses and TLS again, as a whole-request call
+    /// (`upstream::call`, for a non-proxy HTTP integration) takes them.
+    pub(super) endpoint: Endpoint,
 }
 
 impl HttpProxyIntegration {
@@ -113,7 +116,13 @@ impl HttpProxyIntegration {
             };
             added.push((lower, source));
         }
+        let endpoint = Endpoint {
+            authority: authority.clone(),
+            addrs: addrs.clone(),
+            tls: tls.clone(),
+        };
         Ok(HttpProxyIntegration {
+            endpoint,
             authority,
             addrs,
             path,

@@ -12,6 +12,8 @@ mod answer;
 mod compiled;
 mod forward;
 mod request;
+mod whole;
 
 pub use compiled::HttpProxyIntegration;
 pub use forward::forward;
+pub use whole::Parts;

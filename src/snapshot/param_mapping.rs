@@ -1,0 +1,217 @@
+//! An integration's `requestParameters` (`integration.request.header.X`
+//! ← `method.request.querystring.q`, `'literal'`, `stageVariables.v`, …)
+//! parsed once, when a management call sets them and when a snapshot is
+//! compiled, so a request only looks values up.
+
+use thiserror::Error;
+
+/// Where a mapped value goes in the integration request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingTarget {
+    Header(Box<str>),
+    QueryString(Box<str>),
+    /// Fills `{name}` in the integration's URI.
+    Path(Box<str>),
+}
+
+/// Where a mapped value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingSource {
+    /// `'text'`.
+    Literal(Box<str>),
+    /// `method.request.header.Y` (name lowercase): its last value.
+    Header(Box<str>),
+    /// `method.request.multivalueheader.Y`: every value, comma-separated.
+    MultiHeader(Box<str>),
+    /// `method.request.querystring.Y`: its last value.
+    QueryString(Box<str>),
+    /// `method.request.multivaluequerystring.Y`: every value, comma-separated.
+    MultiQueryString(Box<str>),
+    /// `method.request.path.Y`.
+    Path(Box<str>),
+    /// `stageVariables.v`.
+    StageVariable(Box<str>),
+    /// `context.a.b`: a `$context` variable.
+    Context(Vec<Box<str>>),
+    /// `method.request.body`: the whole body.
+    Body,
+    /// `method.request.body.a.b`: the field at that JSON path.
+    BodyPath(Vec<Box<str>>),
+}
+
+/// AWS's BadRequestException for a mapping it cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {0}]")]
+pub struct InvalidMapping(pub String);
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A query or path parameter name: printable, no separators.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"&=?/#{}'".contains(&b))
+}
+
+/// `a.b.c` → [a, b, c], every part a name.
+fn dotted(s: &str) -> Option<Vec<Box<str>>> {
+    let parts: Vec<Box<str>> = s.split('.').map(Into::into).collect();
+    parts
+        .iter()
+        .all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .then_some(parts)
+}
+
+/// `integration.request.header.X` / `.querystring.X` / `.path.X`.
+pub fn parse_target(key: &str) -> Result<MappingTarget, InvalidMapping> {
+    let bad = || InvalidMapping(key.to_string());
+    let rest = key.strip_prefix("integration.request.").ok_or_else(bad)?;
+    if let Some(h) = rest.strip_prefix("header.") {
+        return is_token(h)
+            .then(|| MappingTarget::Header(h.into()))
+            .ok_or_else(bad);
+    }
+    if let Some(q) = rest.strip_prefix("querystring.") {
+        return is_name(q)
+            .then(|| MappingTarget::QueryString(q.into()))
+            .ok_or_else(bad);
+    }
+    if let Some(p) = rest.strip_prefix("path.") {
+        return is_name(p)
+            .then(|| MappingTarget::Path(p.into()))
+            .ok_or_else(bad);
+    }
+    Err(bad())
+}
+
+/// A mapping's value, as the "Parameter mapping for REST APIs" page writes them.
+pub fn parse_source(value: &str) -> Result<MappingSource, InvalidMapping> {
+    let bad = || InvalidMapping(value.to_string());
+    if let Some(text) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        if value.len() < 2 || text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(bad());
+        }
+        return Ok(MappingSource::Literal(text.into()));
+    }
+    if let Some(v) = value.strip_prefix("stageVariables.") {
+        return is_name(v)
+            .then(|| MappingSource::StageVariable(v.into()))
+            .ok_or_else(bad);
+    }
+    if let Some(c) = value.strip_prefix("context.") {
+        return dotted(c).map(MappingSource::Context).ok_or_else(bad);
+    }
+    let rest = value.strip_prefix("method.request.").ok_or_else(bad)?;
+    if rest == "body" {
+        return Ok(MappingSource::Body);
+    }
+    if let Some(p) = rest.strip_prefix("body.") {
+        return dotted(p).map(MappingSource::BodyPath).ok_or_else(bad);
+    }
+    let (kind, name) = rest.split_once('.').ok_or_else(bad)?;
+    let ok = match kind {
+        "header" | "multivalueheader" => is_token(name),
+        _ => is_name(name),
+    };
+    if !ok {
+        return Err(bad());
+    }
+    let lower = || name.to_ascii_lowercase().into();
+    match kind {
+        "header" => Ok(MappingSource::Header(lower())),
+        "multivalueheader" => Ok(MappingSource::MultiHeader(lower())),
+        "querystring" => Ok(MappingSource::QueryString(name.into())),
+        "multivaluequerystring" => Ok(MappingSource::MultiQueryString(name.into())),
+        "path" => Ok(MappingSource::Path(name.into())),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses every `target → source` of `requestParameters`, in order.
+pub fn parse_all<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<(MappingTarget, MappingSource)>, InvalidMapping> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| Ok((parse_target(k)?, parse_source(v)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Examples from "Parameter mapping for REST APIs".
+    #[test]
+    fn the_documented_expressions_parse() {
+        let targets = [
+            ("header.X-Id", MappingTarget::Header("X-Id".into())),
+            ("path.id", MappingTarget::Path("id".into())),
+            ("querystring.q", MappingTarget::QueryString("q".into())),
+        ];
+        for (key, want) in targets {
+            let key = format!("integration.request.{key}");
+            assert_eq!(parse_target(&key), Ok(want), "{key}");
+        }
+        let boxed = |parts: &[&str]| parts.iter().map(|p| Box::from(*p)).collect::<Vec<_>>();
+        let sources = [
+            (
+                "method.request.header.X-Id",
+                MappingSource::Header("x-id".into()),
+            ),
+            (
+                "method.request.multivaluequerystring.q",
+                MappingSource::MultiQueryString("q".into()),
+            ),
+            (
+                "'application/json'",
+                MappingSource::Literal("application/json".into()),
+            ),
+            (
+                "context.identity.sourceIp",
+                MappingSource::Context(boxed(&["identity", "sourceIp"])),
+            ),
+            (
+                "method.request.body.a.b",
+                MappingSource::BodyPath(boxed(&["a", "b"])),
+            ),
+            ("method.request.body", MappingSource::Body),
+            ("stageVariables.v", MappingSource::StageVariable("v".into())),
+        ];
+        for (value, want) in sources {
+            assert_eq!(parse_source(value), Ok(want), "{value}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_awss_wording() {
+        for bad in [
+            "method.request.header.",
+            "method.request.cookie.x",
+            "method.request.body..a",
+            "'",
+            "'a\nb'",
+            "stageVariables.",
+            "integration.response.header.x",
+            "",
+        ] {
+            assert!(parse_source(bad).is_err(), "{bad}");
+        }
+        assert!(parse_target("integration.request.body").is_err());
+        assert!(parse_target("integration.request.header.a b").is_err());
+        let e = parse_target("method.request.header.x").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Invalid mapping expression specified: Validation Result"),
+            "{e}"
+        );
+    }
+}
