@@ -10,6 +10,7 @@ mod execution;
 mod gateway_responses;
 mod limits;
 mod uri_template;
+mod validation;
 
 pub use compile::{
     system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
@@ -22,3 +23,4 @@ pub use execution::{
 pub use gateway_responses::{ErrorContext, GatewayResponses};
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use uri_template::{UriPart, UriTemplate};
+pub use validation::{body_valid, Location, Validation, ValidationError};

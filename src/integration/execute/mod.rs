@@ -12,7 +12,7 @@ pub mod request;
 pub mod response;
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{API_CONFIGURATION_ERROR, UNSUPPORTED_MEDIA_TYPE};
+use crate::dataplane::errors::{API_CONFIGURATION_ERROR, BAD_REQUEST_BODY, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -36,6 +36,13 @@ pub async fn serve(
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
+    // Request validation's second half (the first is the pipeline's `validate`).
+    if ex
+        .body_schema
+        .is_some_and(|s| !crate::snapshot::body_valid(s, &body))
+    {
+        return respond::error(w, conn, ex, BAD_REQUEST_BODY, false).await;
+    }
     bindings.body = String::from_utf8_lossy(&body).into_owned();
     body.clear();
     conn.scratch = body;
