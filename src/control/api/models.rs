@@ -378,10 +378,34 @@ pub(super) fn import_openapi(doc: &mut ApiDoc, d: &Value, ids: &mut Ids) -> Resu
             if let Some(m) = doc.resources[r].resource_methods.get_mut(*verb) {
                 m.request_validator_id = validator_id;
                 m.request_models = models;
+                m.request_parameters.extend(request_parameters(item, op));
             }
         }
     }
     Ok(())
+}
+
+/// The path item's and operation's `parameters` in the query, headers or
+/// path, as `method.request.*` keys → required (what a validator checks).
+fn request_parameters<'d>(
+    item: &'d Value,
+    op: &'d Value,
+) -> impl Iterator<Item = (String, bool)> + 'd {
+    [item, op]
+        .into_iter()
+        .filter_map(|v| v.get("parameters")?.as_array())
+        .flatten()
+        .filter_map(|p| {
+            let place = match p.get("in")?.as_str()? {
+                "query" => "querystring",
+                "header" => "header",
+                "path" => "path",
+                _ => return None,
+            };
+            let name = p.get("name")?.as_str()?;
+            let required = p.get("required").and_then(Value::as_bool) == Some(true);
+            Some((format!("method.request.{place}.{name}"), required))
+        })
 }
 
 /// An operation's body models: OpenAPI 3 `requestBody.content.{type}.schema`,
