@@ -281,3 +281,100 @@ fn an_imported_openapi_document_validates() {
     );
     assert_eq!(r.json(), json!({ "ok": true }));
 }
+
+const FILE_ROUTE: &str = r#"
+[[api]]
+name = "file"
+
+[api.stages.prod]
+
+[[api.routes]]
+method = "POST"
+path = "/pets"
+integration = { type = "mock" }
+validation = { required = ["querystring.name", "header.x-id"], body_schema = { "application/json" = '{"type": "object", "required": ["name"]}' } }
+
+[api.routes.execution]
+request_templates = { "application/json" = '{"statusCode": 200}' }
+
+[[api.routes.execution.integration_responses]]
+status = 200
+response_templates = { "application/json" = '{"ok": true}' }
+"#;
+
+/// The config file's `validation`: the same checks, counted as 4xx by status.
+#[test]
+fn a_config_file_route_validates_and_its_refusals_are_counted() {
+    let mut s = Server::start(&Config::new(FILE_ROUTE));
+    let post = |s: &Server, path: &str, headers: &[(&str, &str)], body: &str| {
+        s.connect()
+            .request(request("POST", path, "localhost", headers, body.as_bytes()))
+    };
+    let r = post(&s, "/prod/pets?x=1", &[JSON], "{}");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({ "message": "Missing required request parameters: [name, x-id]" })
+    );
+    let r = post(&s, "/prod/pets?name=", &[JSON, ("x-id", "1")], "[1]");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.json(), json!({ "message": "Invalid request body" }));
+    let r = post(
+        &s,
+        "/prod/pets?name=",
+        &[JSON, ("x-id", "1")],
+        r#"{"name":1}"#,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json(), json!({ "ok": true }));
+    let m = scrape_until(&mut s, "two 400s", |m| {
+        m.sum_matching("portico_4xx_total", &[("status", "400")]) == 2.0
+    });
+    assert_eq!(m.sum("portico_requests_total"), 3.0, "{}", m.text);
+}
+
+/// `portico check` refuses a body schema that is not a draft-4 schema.
+#[test]
+fn a_bad_body_schema_is_refused_by_the_config_check() {
+    let text = FILE_ROUTE.replace(r#""required": ["name"]"#, r#""type": "nope""#);
+    let path = write_config(&Config::new(&text).render());
+    let out = check_config(&path);
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    let said = &out.stderr;
+    assert!(
+        said.contains("validation") && said.contains("draft 4"),
+        "{said}"
+    );
+}
+
+/// Lambda proxy reads the body whole: a refused one never invokes the function.
+#[test]
+fn a_lambda_proxy_route_is_not_invoked_for_an_invalid_body() {
+    let fns = Functions::start();
+    let text = format!(
+        "[[api]]\nname = \"fn\"\n\n[api.stages.prod]\n\n[[api.routes]]\nmethod = \"POST\"\npath = \"/pets\"\n\
+         integration = {{ type = \"lambda\", function = \"powertools-v1\", payload_version = \"1.0\", timeout_ms = 3000 }}\n\
+         validation = {{ body_schema = {{ \"$default\" = '{{\"type\": \"object\", \"required\": [\"name\"]}}' }} }}\n"
+    );
+    let cfg = Config::new(&text).append(&format!(
+        "[aws]\naccount_id = \"123456789012\"\nlambda_endpoint = \"{}\"\n",
+        fns.endpoint()
+    ));
+    let s = Server::start(&cfg);
+    let post = |body: &str| {
+        s.connect().request(request(
+            "POST",
+            "/prod/pets",
+            "localhost",
+            &[("content-type", "text/plain")],
+            body.as_bytes(),
+        ))
+    };
+    let r = post(r#"{"age":1}"#);
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.json(), json!({ "message": "Invalid request body" }));
+    assert_eq!(fns.count("powertools-v1"), 0, "invoked for a refused body");
+    let r = post(r#"{"name":"a"}"#);
+    assert_ne!(r.status, 400, "{r:?}");
+    assert_eq!(fns.count("powertools-v1"), 1);
+}
