@@ -351,12 +351,18 @@ fn a_bad_body_schema_is_refused_by_the_config_check() {
 #[test]
 fn a_lambda_proxy_route_is_not_invoked_for_an_invalid_body() {
     let fns = Functions::start();
-    let text = format!(
-        "[[api]]\nname = \"fn\"\n\n[api.stages.prod]\n\n[[api.routes]]\nmethod = \"POST\"\npath = \"/pets\"\n\
-         integration = {{ type = \"lambda\", function = \"powertools-v1\", payload_version = \"1.0\", timeout_ms = 3000 }}\n\
-         validation = {{ body_schema = {{ \"$default\" = '{{\"type\": \"object\", \"required\": [\"name\"]}}' }} }}\n"
-    );
-    let cfg = Config::new(&text).append(&format!(
+    let text = r#"[[api]]
+name = "fn"
+
+[api.stages.prod]
+
+[[api.routes]]
+method = "POST"
+path = "/pets"
+integration = { type = "lambda", function = "powertools-v1", payload_version = "1.0", timeout_ms = 3000 }
+validation = { body_schema = { "$default" = '{"type": "object", "required": ["name"]}' } }
+"#;
+    let cfg = Config::new(text).append(&format!(
         "[aws]\naccount_id = \"123456789012\"\nlambda_endpoint = \"{}\"\n",
         fns.endpoint()
     ));
