@@ -17,17 +17,11 @@ const PET: &str = r#"{"$schema":"http://json-schema.org/draft-04/schema#","title
  "type":"object","required":["name","age"],
  "properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0}}}"#;
 
-struct Mgmt(Server);
+struct Mgmt(Managed);
 
 impl Mgmt {
-    fn new() -> Mgmt {
-        let config = Config::new("").admin("token", &toml_str(TOKEN));
-        Mgmt(Server::start(&config))
-    }
-
     fn ok(&mut self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        self.0
-            .admin_call(TOKEN, method, path, body.as_ref(), status)
+        self.0.ok(method, path, body, status)
     }
 
     /// A new API with model `Pet`, a validator checking `params`/`body`,
@@ -108,7 +102,7 @@ impl Mgmt {
         poll_until(
             POLL_FOR,
             || {
-                self.0.connect().request(request(
+                self.0.srv.connect().request(request(
                     "POST",
                     &url,
                     "localhost",
@@ -127,7 +121,7 @@ const VALID: &str = r#"{"name":"rex","age":3}"#;
 
 #[test]
 fn missing_required_parameters_are_named_in_a_400() {
-    let mut m = Mgmt::new();
+    let mut m = Mgmt(Managed::start(TOKEN));
     let id = m.api(true, true);
     m.deploy(&id);
     let r = m.post(&id, "/pets", &[JSON], VALID, 400);
@@ -151,7 +145,7 @@ fn missing_required_parameters_are_named_in_a_400() {
 
 #[test]
 fn bodies_the_model_refuses_are_invalid_request_bodies() {
-    let mut m = Mgmt::new();
+    let mut m = Mgmt(Managed::start(TOKEN));
     let id = m.api(true, true);
     m.deploy(&id);
     let ok = [JSON, ("x-id", "1")];
@@ -175,7 +169,7 @@ fn bodies_the_model_refuses_are_invalid_request_bodies() {
 /// "Validate query string parameters and headers" only: the body is not checked.
 #[test]
 fn a_parameters_only_validator_leaves_the_body_alone() {
-    let mut m = Mgmt::new();
+    let mut m = Mgmt(Managed::start(TOKEN));
     let id = m.api(true, false);
     m.deploy(&id);
     let r = m.post(
@@ -193,7 +187,7 @@ fn a_parameters_only_validator_leaves_the_body_alone() {
 /// BAD_REQUEST_BODY gateway response changes the refusal.
 #[test]
 fn a_customised_bad_request_body_response_is_served() {
-    let mut m = Mgmt::new();
+    let mut m = Mgmt(Managed::start(TOKEN));
     let id = m.api(false, true);
     m.ok(
         "PUT",
@@ -220,7 +214,7 @@ fn a_customised_bad_request_body_response_is_served() {
 /// "params-only"), its `$ref` model resolved as GetModel?flatten=true does.
 #[test]
 fn an_imported_openapi_document_validates() {
-    let mut m = Mgmt::new();
+    let mut m = Mgmt(Managed::start(TOKEN));
     let mock = json!({ "type": "mock",
         "requestTemplates": { "application/json": "{\"statusCode\": 200}" },
         "responses": { "default": { "statusCode": "200",
@@ -282,13 +276,8 @@ fn an_imported_openapi_document_validates() {
     assert_eq!(r.json(), json!({ "ok": true }));
 }
 
-const FILE_ROUTE: &str = r#"
-[[api]]
-name = "file"
-
-[api.stages.prod]
-
-[[api.routes]]
+/// A route's `validation` in the config file (and its MOCK execution).
+const FILE_ROUTE: &str = r#"[[api.routes]]
 method = "POST"
 path = "/pets"
 integration = { type = "mock" }
@@ -302,10 +291,14 @@ status = 200
 response_templates = { "application/json" = '{"ok": true}' }
 "#;
 
+fn file_api(route: &str) -> String {
+    api_toml("file", &[], &["prod"], &[route.to_string()])
+}
+
 /// The config file's `validation`: the same checks, counted as 4xx by status.
 #[test]
 fn a_config_file_route_validates_and_its_refusals_are_counted() {
-    let mut s = Server::start(&Config::new(FILE_ROUTE));
+    let mut s = Server::start(&Config::new(&file_api(FILE_ROUTE)));
     let post = |s: &Server, path: &str, headers: &[(&str, &str)], body: &str| {
         s.connect()
             .request(request("POST", path, "localhost", headers, body.as_bytes()))
@@ -336,7 +329,7 @@ fn a_config_file_route_validates_and_its_refusals_are_counted() {
 /// `portico check` refuses a body schema that is not a draft-4 schema.
 #[test]
 fn a_bad_body_schema_is_refused_by_the_config_check() {
-    let text = FILE_ROUTE.replace(r#""required": ["name"]"#, r#""type": "nope""#);
+    let text = file_api(FILE_ROUTE).replace(r#""required": ["name"]"#, r#""type": "nope""#);
     let path = write_config(&Config::new(&text).render());
     let out = check_config(&path);
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
@@ -351,18 +344,13 @@ fn a_bad_body_schema_is_refused_by_the_config_check() {
 #[test]
 fn a_lambda_proxy_route_is_not_invoked_for_an_invalid_body() {
     let fns = Functions::start();
-    let text = r#"[[api]]
-name = "fn"
-
-[api.stages.prod]
-
-[[api.routes]]
+    let route = r#"[[api.routes]]
 method = "POST"
 path = "/pets"
 integration = { type = "lambda", function = "powertools-v1", payload_version = "1.0", timeout_ms = 3000 }
 validation = { body_schema = { "$default" = '{"type": "object", "required": ["name"]}' } }
 "#;
-    let cfg = Config::new(text).append(&format!(
+    let cfg = Config::new(&file_api(route)).append(&format!(
         "[aws]\naccount_id = \"123456789012\"\nlambda_endpoint = \"{}\"\n",
         fns.endpoint()
     ));
