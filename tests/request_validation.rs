@@ -309,21 +309,24 @@ fn a_config_file_route_validates_and_its_refusals_are_counted() {
         r.json(),
         json!({ "message": "Missing required request parameters: [name, x-id]" })
     );
-    let r = post(&s, "/prod/pets?name=", &[JSON, ("x-id", "1")], "[1]");
+    // "included and not blank".
+    let r = post(&s, "/prod/pets?name=", &[JSON, ("x-id", " ")], "{}");
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = post(&s, "/prod/pets?name=a", &[JSON, ("x-id", "1")], "[1]");
     assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(r.json(), json!({ "message": "Invalid request body" }));
     let r = post(
         &s,
-        "/prod/pets?name=",
+        "/prod/pets?name=a",
         &[JSON, ("x-id", "1")],
         r#"{"name":1}"#,
     );
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json(), json!({ "ok": true }));
-    let m = scrape_until(&mut s, "two 400s", |m| {
-        m.sum_matching("portico_4xx_total", &[("status", "400")]) == 2.0
+    let m = scrape_until(&mut s, "three 400s", |m| {
+        m.sum_matching("portico_4xx_total", &[("status", "400")]) == 3.0
     });
-    assert_eq!(m.sum("portico_requests_total"), 3.0, "{}", m.text);
+    assert_eq!(m.sum("portico_requests_total"), 4.0, "{}", m.text);
 }
 
 /// `portico check` refuses a body schema that is not a draft-4 schema.

@@ -20,9 +20,13 @@ pub fn check<'s>(
     let mut missing = 0u64;
     for (i, r) in v.required.iter().enumerate() {
         let present = match r.location {
-            // AWS: present, even empty (`?name=` or `?name`).
-            Location::Query => crate::http::query::first(query, r.name.as_bytes()).is_some(),
-            Location::Header => head.header(buf, r.name.as_bytes()).is_some(),
+            // AWS: "included and not blank".
+            Location::Query => {
+                crate::http::query::first(query, r.name.as_bytes()).is_some_and(|v| !v.is_empty())
+            }
+            Location::Header => head
+                .header(buf, r.name.as_bytes())
+                .is_some_and(|v| !v.trim_ascii().is_empty()),
             Location::Path => params.get(&r.name).is_some_and(|p| !p.is_empty()),
         };
         if !present {
