@@ -10,9 +10,11 @@ mod path;
 mod plans;
 mod recover;
 mod schema;
+mod validation;
 
 pub use error::{ConfigError, Problem};
 pub use execution::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
 pub use load::{load_file, parse, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 pub use plans::MIN_KEY_LEN;
 pub use schema::*;
+pub use validation::ValidationConfig;

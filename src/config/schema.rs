@@ -915,6 +915,9 @@ pub struct RouteConfig {
     /// Non-proxy execution: mapping templates and integration responses.
     #[serde(default)]
     pub execution: Option<Spanned<super::ExecutionConfig>>,
+    /// Request validation: required parameters, body schemas.
+    #[serde(default)]
+    pub validation: Option<Spanned<super::ValidationConfig>>,
 }
 
 impl RouteConfig {

@@ -66,3 +66,12 @@ pub const API_CONFIGURATION_ERROR: ErrorResponse =
 /// Every connection the worker may hold is mid-request.
 pub const UNAVAILABLE: ErrorResponse =
     ErrorResponse::new(503, "Service Unavailable").retry_after(1);
+/// A body that is not JSON or that the method's model refuses.
+pub const BAD_REQUEST_BODY: ErrorResponse =
+    ErrorResponse::new(400, "Invalid request body").typed(ResponseType::BadRequestBody);
+
+/// Required request parameters missing; `message` names them (compiled
+/// with the route's validation).
+pub const fn bad_request_parameters(message: &'static str) -> ErrorResponse {
+    ErrorResponse::new(400, message).typed(ResponseType::BadRequestParameters)
+}

@@ -56,6 +56,9 @@ pub struct Exchange<'s> {
     /// The request values the API's gateway responses put in headers,
     /// kept while the head is readable; empty for an API without any.
     pub request_values: Box<[Option<Box<str>>]>,
+    /// The JSON Schema the body must satisfy, chosen by its content type
+    /// while the head was readable; checked where the body is read whole.
+    pub body_schema: Option<&'s jsonschema::Validator>,
 }
 
 impl Exchange<'_> {
@@ -82,6 +85,7 @@ impl Exchange<'_> {
             cors: false,
             capture: None,
             request_values: Box::default(),
+            body_schema: None,
         }
     }
 }

@@ -88,6 +88,8 @@ pub struct Api {
     /// Per route: its non-proxy execution (mapping templates, integration
     /// responses); `None`: the integration answers as it is.
     pub executions: Vec<Option<Arc<super::Execution>>>,
+    /// Per route: its request validation; `None` for most routes.
+    pub validations: Vec<Option<Box<super::Validation>>>,
 }
 
 pub struct Stage {
@@ -274,6 +276,28 @@ impl Snapshot {
                                 message: e.message,
                             });
                         }
+                    }
+                }
+            }
+            let mut validations = Vec::with_capacity(api.routes.len());
+            for (j, route) in api.routes.iter().enumerate() {
+                let compiled = route.validation.as_ref().map(|c| {
+                    super::Validation::compile(c.get_ref()).map_err(|e| CompileError {
+                        at: c.span().start,
+                        key: format!("api[{i}].routes[{j}].validation"),
+                        message: e.to_string(),
+                    })
+                });
+                match compiled.transpose() {
+                    Ok(v) => validations.push(v.map(Box::new)),
+                    // As a broken execution: the management API's route answers 500.
+                    Err(e) if api.control.is_some() => {
+                        validations.push(None);
+                        broken[j] = Some(e.message);
+                    }
+                    Err(e) => {
+                        validations.push(None);
+                        errors.push(e);
                     }
                 }
             }
@@ -481,6 +505,7 @@ impl Snapshot {
                 route_auth: auth.route_auth,
                 gateway_responses,
                 executions,
+                validations,
             });
         }
         let mut domains: HashMap<Box<[u8]>, Vec<Mapping>> = HashMap::new();

@@ -11,6 +11,7 @@ mod gateway_responses;
 mod limits;
 pub mod param_mapping;
 mod uri_template;
+mod validation;
 
 pub use compile::{
     system_resolve, AccessLog, Api, CompileError, CompileErrors, Integration, Mapping, Resolver,
@@ -23,3 +24,4 @@ pub use execution::{
 pub use gateway_responses::{ErrorContext, GatewayResponses};
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use uri_template::{UriPart, UriTemplate};
+pub use validation::{body_valid, Location, Validation, ValidationError};

@@ -2093,3 +2093,30 @@ pub fn keyed_mock_openapi(title: &str) -> serde_json::Value {
         }}}
     })
 }
+
+/// A server whose management API takes `token`, for tests that build
+/// APIs call by call.
+pub struct Managed {
+    pub srv: Server,
+    token: &'static str,
+}
+
+impl Managed {
+    pub fn start(token: &'static str) -> Managed {
+        let srv = Server::start(&Config::new("").admin("token", &toml_str(token)));
+        Managed { srv, token }
+    }
+
+    /// One management call that must answer `status`: its JSON body.
+    pub fn ok(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        let token = self.token;
+        self.srv
+            .admin_call(token, method, path, body.as_ref(), status)
+    }
+}

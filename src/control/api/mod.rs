@@ -29,6 +29,7 @@ mod openapi_authorizers;
 mod operations;
 mod patch;
 pub mod publish;
+mod request_validation;
 mod resources;
 mod rest_apis;
 mod router;

@@ -67,12 +67,8 @@ impl ControlPlane {
         let doc = self.api(c)?;
         let mut m = model(&doc, c.param("model_name"))?.clone();
         if c.query_all("flatten").first().map(String::as_str) == Some("true") {
-            if let Some(s) = &m.schema {
-                if let Ok(mut v) = serde_json::from_str::<Value>(s) {
-                    let mut seen = BTreeSet::from([m.name.clone()]);
-                    inline_refs(&doc, &mut v, &mut seen);
-                    m.schema = Some(v.to_string());
-                }
+            if let Some(s) = flattened(&doc, &m) {
+                m.schema = Some(s);
             }
         }
         Ok((200, json!(m)))
@@ -196,6 +192,21 @@ fn check_schema(content_type: &str, schema: &str) -> Result<(), ApiError> {
                 .into(),
         )),
     }
+}
+
+/// The model's schema with the API's models it refers to inlined
+/// (GetModel's `flatten`; what request validation checks bodies with);
+/// `None` for a model without a schema or whose schema is not JSON.
+pub(super) fn flattened(doc: &ApiDoc, m: &Model) -> Option<String> {
+    let mut v = serde_json::from_str::<Value>(m.schema.as_deref()?).ok()?;
+    let mut seen = BTreeSet::from([m.name.clone()]);
+    inline_refs(doc, &mut v, &mut seen);
+    Some(v.to_string())
+}
+
+/// The model named `name`'s flattened schema.
+pub(super) fn flattened_named(doc: &ApiDoc, name: &str) -> Option<String> {
+    flattened(doc, doc.models.iter().find(|m| m.name == name)?)
 }
 
 /// Replaces each `$ref` to another model of the API by that model's
@@ -367,10 +378,34 @@ pub(super) fn import_openapi(doc: &mut ApiDoc, d: &Value, ids: &mut Ids) -> Resu
             if let Some(m) = doc.resources[r].resource_methods.get_mut(*verb) {
                 m.request_validator_id = validator_id;
                 m.request_models = models;
+                m.request_parameters.extend(request_parameters(item, op));
             }
         }
     }
     Ok(())
+}
+
+/// The path item's and operation's `parameters` in the query, headers or
+/// path, as `method.request.*` keys → required (what a validator checks).
+fn request_parameters<'d>(
+    item: &'d Value,
+    op: &'d Value,
+) -> impl Iterator<Item = (String, bool)> + 'd {
+    [item, op]
+        .into_iter()
+        .filter_map(|v| v.get("parameters")?.as_array())
+        .flatten()
+        .filter_map(|p| {
+            let place = match p.get("in")?.as_str()? {
+                "query" => "querystring",
+                "header" => "header",
+                "path" => "path",
+                _ => return None,
+            };
+            let name = p.get("name")?.as_str()?;
+            let required = p.get("required").and_then(Value::as_bool) == Some(true);
+            Some((format!("method.request.{place}.{name}"), required))
+        })
 }
 
 /// An operation's body models: OpenAPI 3 `requestBody.content.{type}.schema`,

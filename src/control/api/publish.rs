@@ -404,6 +404,8 @@ pub(super) fn api_config(
                     Vec::new()
                 },
                 execution,
+                validation: super::request_validation::to_config(deployed, m)
+                    .map(|v| Spanned::new(0..0, v)),
             });
         }
     }

@@ -66,6 +66,7 @@ impl ControlPlane {
                 authorizer: Some(Spanned::new(0..0, authorizer_id.clone())),
                 authorization_scopes: Vec::new(),
                 execution: None,
+                validation: None,
             });
         }
         // Named without the secret stage: names label metrics and logs.

@@ -3,7 +3,8 @@
 //!
 //! Like models (see `models.rs` for why), they live in the API's document
 //! (`ApiDoc::request_validators`), next to the methods whose
-//! `requestValidatorId` names them. Executing them is a later issue.
+//! `requestValidatorId` names them. Publishing turns a method's validator
+//! into its route's validation (`request_validation.rs`).
 
 use serde_json::{json, Value};
 

@@ -6,7 +6,8 @@
 //! request id → ACME challenge → mutual TLS for the Host → normalise the
 //! path (`http::path`) → resolve API + stage → CORS (a preflight is
 //! answered here) → route → authorize (JWT or Lambda authorizer) → admit
-//! (API key, throttle, quota) → cache lookup → integration, its answer
+//! (API key, throttle, quota) → validate (required parameters; the body's
+//! schema is chosen here, checked where the body is read) → cache lookup → integration, its answer
 //! captured for the cache on a miss → meter the bytes sent → record
 //! (metrics, access log).
 
@@ -19,6 +20,7 @@ mod mtls;
 mod record;
 mod resolve;
 mod route;
+mod validate;
 
 use super::conn::Connection;
 use super::errors::INTEGRATION_FAILURE;
@@ -209,6 +211,7 @@ async fn plan<'s, 'w>(
     }
     // Only admitted calls count against the key's usage.
     ex.meter = admission.meter;
+    ex.body_schema = validate::check(api.validations[m.route].as_deref(), head, buf, &m.params)?;
     let fill = match cache::decide(stage, &m, head, buf, ex.meter.is_some()) {
         cache::Decision::Refuse(e) => return Err(e),
         cache::Decision::Use(l) if cache::serve_hit(w, snap, out, extra_head, &l, ex) => {

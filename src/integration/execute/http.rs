@@ -54,11 +54,10 @@ pub async fn serve(
         method,
         mapped,
     } = *p;
-    let body = match respond::read_body(w, snap, conn, ex).await {
+    let body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
-    bindings.body = String::from_utf8_lossy(&body).into_owned();
     let limits = Limits::default();
     let (mut content_type, mut accept) = (None, None);
     for (name, value) in &bindings.header {

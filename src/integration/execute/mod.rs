@@ -16,7 +16,7 @@ pub mod request;
 pub mod response;
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{API_CONFIGURATION_ERROR, UNSUPPORTED_MEDIA_TYPE};
+use crate::dataplane::errors::{API_CONFIGURATION_ERROR, BAD_REQUEST_BODY, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -37,11 +37,10 @@ pub async fn serve(
     e: &Execution,
     mut bindings: Box<Bindings>,
 ) -> Outcome {
-    let mut body = match respond::read_body(w, snap, conn, ex).await {
+    let mut body = match read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
-    bindings.body = String::from_utf8_lossy(&body).into_owned();
     body.clear();
     conn.scratch = body;
     match run(e, &mut bindings) {
@@ -60,7 +59,25 @@ pub async fn serve(
     }
 }
 
-/// The body read whole, and bound as `$input.body`; its bytes as they came.
+/// The body read whole and checked against the route's model: request
+/// validation's second half (the first is the pipeline's `validate`).
+async fn read_valid(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+) -> Result<Vec<u8>, Outcome> {
+    let body = respond::read_body(w, snap, conn, ex).await?;
+    if ex
+        .body_schema
+        .is_some_and(|s| !crate::snapshot::body_valid(s, &body))
+    {
+        return Err(respond::error(w, conn, ex, BAD_REQUEST_BODY, false).await);
+    }
+    Ok(body)
+}
+
+/// `read_valid`, the body bound as `$input.body`; its bytes as they came.
 async fn read_bound(
     w: &Shard,
     snap: &Snapshot,
@@ -68,7 +85,7 @@ async fn read_bound(
     ex: &mut Exchange<'_>,
     bindings: &mut Bindings,
 ) -> Result<Vec<u8>, Outcome> {
-    let body = respond::read_body(w, snap, conn, ex).await?;
+    let body = read_valid(w, snap, conn, ex).await?;
     bindings.body = String::from_utf8_lossy(&body).into_owned();
     Ok(body)
 }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::INTEGRATION_FAILURE;
+use crate::dataplane::errors::{BAD_REQUEST_BODY, INTEGRATION_FAILURE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -30,6 +30,13 @@ pub async fn serve(
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
+    // Request validation's second half (the first is the pipeline's `validate`).
+    if ex
+        .body_schema
+        .is_some_and(|s| !crate::snapshot::body_valid(s, &body))
+    {
+        return respond::error(w, conn, ex, BAD_REQUEST_BODY, false).await;
+    }
     event::write_body(&mut conn.upstream_out, lambda.payload, &body, encoding);
     body.clear();
     conn.scratch = body;

@@ -1,0 +1,43 @@
+//! Request validation's first half, after admission: the route's required
+//! parameters must be present (AWS's BAD_REQUEST_PARAMETERS), and the
+//! body's schema is chosen by content type while the head is readable;
+//! the body itself is checked where an integration reads it whole
+//! (execution, Lambda proxy). A route without validation pays one `Option` check.
+
+use crate::dataplane::errors::bad_request_parameters;
+use crate::http::{ErrorResponse, Head};
+use crate::snapshot::{Location, Validation};
+
+/// The missing parameters' refusal, else the body's schema, if any.
+pub fn check<'s>(
+    v: Option<&'s Validation>,
+    head: &Head,
+    buf: &[u8],
+    params: &matchit::Params<'_, '_>,
+) -> Result<Option<&'s jsonschema::Validator>, ErrorResponse> {
+    let Some(v) = v else { return Ok(None) };
+    let query = head.path_and_query(buf).1.unwrap_or_default();
+    let mut missing = 0u64;
+    for (i, r) in v.required.iter().enumerate() {
+        let present = match r.location {
+            // AWS: "included and not blank".
+            Location::Query => {
+                crate::http::query::first(query, r.name.as_bytes()).is_some_and(|v| !v.is_empty())
+            }
+            Location::Header => head
+                .header(buf, r.name.as_bytes())
+                .is_some_and(|v| !v.trim_ascii().is_empty()),
+            Location::Path => params.get(&r.name).is_some_and(|p| !p.is_empty()),
+        };
+        if !present {
+            missing |= 1u64.checked_shl(i as u32).unwrap_or(0);
+            if i >= 64 {
+                missing = u64::MAX;
+            }
+        }
+    }
+    if missing != 0 {
+        return Err(bad_request_parameters(v.missing_message(missing)));
+    }
+    Ok(v.body_for(head.header(buf, b"content-type")))
+}
