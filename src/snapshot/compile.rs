@@ -116,6 +116,8 @@ pub enum Integration {
     Mock(MockIntegration),
     HttpProxy(HttpProxyIntegration),
     Lambda(LambdaIntegration),
+    /// An AWS service integration; always with an execution.
+    AwsService(crate::integration::AwsService),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
     AuthorizerEcho,
     /// A management API's integration that could not be built: answers
@@ -245,7 +247,10 @@ impl Snapshot {
                     executions.push(None);
                     continue;
                 };
-                if !matches!(route.integration.get_ref(), IntegrationConfig::Mock { .. }) {
+                if !matches!(
+                    route.integration.get_ref(),
+                    IntegrationConfig::Mock { .. } | IntegrationConfig::Aws { .. }
+                ) {
                     errors.push(CompileError {
                         at: c.span().start,
                         key: format!("api[{i}].routes[{j}].execution"),
@@ -341,6 +346,34 @@ impl Snapshot {
                                 })
                             }
                             IntegrationConfig::AuthorizerEcho => Integration::AuthorizerEcho,
+                            IntegrationConfig::Aws {
+                                uri,
+                                http_method,
+                                credentials,
+                                request_parameters,
+                                timeout_ms,
+                            } => {
+                                if executions[j].is_none() {
+                                    return Err(
+                                        "an aws integration needs an `execution` \
+                                                (its request templates and integration responses)"
+                                            .into(),
+                                    );
+                                }
+                                let spec = crate::integration::aws_service::Spec {
+                                    uri: &substitute_stage_variables(uri, &stage.variables)?,
+                                    http_method,
+                                    credentials: credentials.as_deref(),
+                                    request_parameters,
+                                    timeout_ms: *timeout_ms,
+                                };
+                                Integration::AwsService(crate::integration::AwsService::compile(
+                                    &spec,
+                                    &aws,
+                                    &upstream_tls,
+                                    &mut |a| lookups.resolve(resolve, a),
+                                )?)
+                            }
                         })
                     })();
                     match integration {

@@ -190,5 +190,20 @@ fn integration(i: &IntegrationConfig) -> Integration {
             timeout_in_millis: (*timeout_ms).min(29_000) as i64,
             ..Integration::default()
         },
+        IntegrationConfig::Aws {
+            uri,
+            http_method,
+            credentials,
+            request_parameters,
+            timeout_ms,
+        } => Integration {
+            kind: "AWS".into(),
+            http_method: Some(http_method.clone()),
+            uri: Some(uri.clone()),
+            credentials: credentials.clone(),
+            request_parameters: request_parameters.clone(),
+            timeout_in_millis: (*timeout_ms).min(29_000) as i64,
+            ..Integration::default()
+        },
     }
 }

@@ -370,7 +370,7 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
-            let execution = (i.kind == "MOCK").then(|| {
+            let execution = (i.kind == "MOCK" || aws_service(i)).then(|| {
                 let mut notes = Vec::new();
                 let e = super::execution::to_config(i, &m.method_responses, &mut notes);
                 skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
@@ -577,6 +577,11 @@ pub fn lambda_function(uri: &str) -> Result<String, String> {
         })
 }
 
+/// A type AWS integration calling a service's API, not a Lambda function.
+fn aws_service(i: &Integration) -> bool {
+    i.kind == "AWS" && !i.uri.as_deref().unwrap_or_default().contains(":lambda:")
+}
+
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
     match i.kind.as_str() {
         // HTTP without mapping templates passes the request through, as a proxy.
@@ -605,6 +610,14 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                 timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
             })
         }
+        // An AWS service (not Lambda): its answer is the execution's too.
+        "AWS" if aws_service(i) => Ok(IntegrationConfig::Aws {
+            uri: i.uri.clone().unwrap_or_default(),
+            http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
+            credentials: i.credentials.clone(),
+            request_parameters: i.request_parameters.clone(),
+            timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
+        }),
         other => Err(format!("{other} integrations are not served yet")),
     }
 }

@@ -45,6 +45,12 @@ enum Plan<'s> {
     /// A non-proxy execution: the request as templates see it, all but
     /// its body, taken while its head is in the buffer.
     Execute(&'s crate::snapshot::Execution, Box<crate::vtl::Bindings>),
+    /// An AWS service integration's execution, likewise.
+    ExecuteAws(
+        &'s integration::AwsService,
+        &'s crate::snapshot::Execution,
+        Box<crate::vtl::Bindings>,
+    ),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
@@ -256,6 +262,14 @@ fn integration<'s>(
             let encoding = lambda::event::write_start(upstream_out, l.payload, at);
             Plan::Lambda(l, encoding)
         }
+        Integration::AwsService(s) => match &api.executions[at.route] {
+            Some(e) => Plan::ExecuteAws(
+                s,
+                e,
+                Box::new(integration::execute::bindings::from_head(at)),
+            ),
+            None => return Err(INTEGRATION_FAILURE),
+        },
         Integration::AuthorizerEcho => Plan::AuthorizerEcho(
             at.authorized
                 .map(Authorized::describe)
@@ -278,6 +292,9 @@ async fn serve(
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, ex, l, encoding).await,
         Plan::Execute(e, bindings) => {
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
+        }
+        Plan::ExecuteAws(s, e, bindings) => {
+            integration::execute::aws::serve(w, snap, conn, ex, s, e, bindings).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);

@@ -1,11 +1,12 @@
 //! Non-proxy execution, as API Gateway runs REST APIs' integrations that
 //! are not proxies: the request read whole and bound for templates
 //! (`bindings`), the integration request's body from the request template
-//! or passed through (`request`), the integration called (only MOCK so
-//! far: `mock`), and the method response made from the integration
+//! or passed through (`request`), the integration called (MOCK: `mock`;
+//! an AWS service: `aws`), and the method response made from the integration
 //! response its status selects (`response`). What is compiled per
 //! snapshot is `snapshot::Execution`.
 
+pub mod aws;
 pub mod bindings;
 mod mock;
 pub mod request;
@@ -17,7 +18,7 @@ use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
 use crate::snapshot::{Execution, Snapshot};
-use crate::vtl::{Bindings, Limits};
+use crate::vtl::{Bindings, Limits, Rendered};
 
 use request::Chosen;
 use response::{Answer, Reply};
@@ -64,22 +65,7 @@ enum Failed {
 /// The whole execution of a MOCK integration, the body in `b`.
 fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
     let limits = Limits::default();
-    let header = |b: &Bindings, name: &str| {
-        b.header
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let content_type = header(b, "content-type");
-    let accept = header(b, "accept");
-    let rendered = match request::choose(e, content_type.as_deref()) {
-        Chosen::Unsupported => return Err(Failed::Unsupported),
-        Chosen::Passthrough => None,
-        Chosen::Template(t) => Some(
-            t.render(b, &limits)
-                .map_err(|err| Failed::Configuration(format!("request template: {err}")))?,
-        ),
-    };
+    let (rendered, accept) = render_request(e, b, &limits)?;
     let status = mock::status(rendered.as_ref().map(|r| r.body.as_str()))
         .map_err(|err| Failed::Configuration(err.to_string()))?;
     let selector = status.to_string();
@@ -92,6 +78,32 @@ fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
     };
     response::answer(e, &reply, accept.as_deref(), b, &limits)
         .map_err(|err| Failed::Configuration(err.to_string()))
+}
+
+/// The request template's output for the request's content type (none:
+/// the body passes through), and the client's `Accept`.
+fn render_request(
+    e: &Execution,
+    b: &Bindings,
+    limits: &Limits,
+) -> Result<(Option<Rendered>, Option<String>), Failed> {
+    let header = |b: &Bindings, name: &str| {
+        b.header
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let content_type = header(b, "content-type");
+    let accept = header(b, "accept");
+    let rendered = match request::choose(e, content_type.as_deref()) {
+        Chosen::Unsupported => return Err(Failed::Unsupported),
+        Chosen::Passthrough => None,
+        Chosen::Template(t) => Some(
+            t.render(b, limits)
+                .map_err(|err| Failed::Configuration(format!("request template: {err}")))?,
+        ),
+    };
+    Ok((rendered, accept))
 }
 
 /// The method response, typed by its template unless a header says otherwise.
