@@ -93,6 +93,11 @@ type Method<'a> = (&'a str, &'a str, Value, Vec<(&'a str, Value)>);
 impl Gateway {
     /// portico whose `[aws]` sends every service to moto, signing as `testing`.
     fn new(port: u16) -> Gateway {
+        Gateway::with(port, "")
+    }
+
+    /// Likewise, with `apis` (config file text) after `[aws]`.
+    fn with(port: u16, apis: &str) -> Gateway {
         let url = format!("\"http://127.0.0.1:{port}\"");
         let endpoints = ["dynamodb", "sqs", "s3", "sns", "states"]
             .iter()
@@ -102,7 +107,7 @@ impl Gateway {
         let aws = format!(
             "[aws]\nregion = \"us-east-1\"\naccess_key_id = \"testing\"\nendpoints = {{ {endpoints} }}\n"
         );
-        let config = Config::new(&aws).admin("token", &toml_str(TOKEN));
+        let config = Config::new(&format!("{aws}\n{apis}")).admin("token", &toml_str(TOKEN));
         let env = [("AWS_SECRET_ACCESS_KEY", "testing")];
         Gateway(Server::start_with_env(&config, &env))
     }
@@ -445,4 +450,47 @@ fn s3_put_object_and_get_object_by_path() {
     // (200) would answer, as AWS does.
     let none = g.call(&id, "GET", "/photos/dog.txt", "", 404);
     assert_eq!(none.json(), json!({ "missing": "dog.txt" }), "{none:?}");
+}
+
+/// A config file's route, `type = "aws"` with an `execution`: DynamoDB's
+/// PutItem as the management API's, the item really in the table.
+#[test]
+fn a_config_file_aws_route_calls_the_service() {
+    let mut moto = moto();
+    moto.call(
+        "dynamodb",
+        "create_table",
+        json!({
+            "TableName": "notes",
+            "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }],
+            "AttributeDefinitions": [{ "AttributeName": "id", "AttributeType": "S" }],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+    );
+    let api = r#"
+[[api]]
+name = "notes"
+
+[api.stages.prod]
+variables = {}
+
+[[api.routes]]
+method = "PUT"
+path = "/notes/{id}"
+integration = { type = "aws", uri = "arn:aws:apigateway:us-east-1:dynamodb:action/PutItem", credentials = "arn:aws:iam::123456789012:role/r" }
+[api.routes.execution]
+request_templates = { "application/json" = '{"TableName": "notes", "Item": {"id": {"S": "$input.params("id")"}, "text": {"S": "$input.body"}}}' }
+[[api.routes.execution.integration_responses]]
+status = 201
+response_templates = { "application/json" = '{"saved": "$input.params("id")"}' }
+"#;
+    let g = Gateway::with(moto.port, api);
+    let headers = [("content-type", "application/json")];
+    let raw = request("PUT", "/prod/notes/n1", "localhost", &headers, b"hello");
+    let r = g.0.connect().request(raw);
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json(), json!({ "saved": "n1" }), "{r:?}");
+    let key = json!({ "TableName": "notes", "Key": { "id": { "S": "n1" } } });
+    let item = moto.call("dynamodb", "get_item", key);
+    assert_eq!(item["Item"]["text"]["S"], "hello", "{item}");
 }

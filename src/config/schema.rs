@@ -992,28 +992,33 @@ pub enum IntegrationConfig {
     /// An AWS service integration (type AWS, not Lambda): the request
     /// template's output sent to the service's API, signed with `[aws]`'s
     /// credentials; the route needs an `execution`.
-    Aws {
-        /// `arn:aws:apigateway:{region}:{service}:action/{Action}` or
-        /// `arn:aws:apigateway:{region}:{service}:path/{path}`.
-        uri: String,
-        /// The method of the call to the service.
-        #[serde(default = "default_aws_http_method")]
-        http_method: String,
-        /// The role AWS would assume; recorded, never assumed.
-        #[serde(default)]
-        credentials: Option<String>,
-        /// `integration.request.{path|querystring|header}.X` →
-        /// `method.request.{path|querystring|header}.Y` or `'literal'`.
-        #[serde(default)]
-        request_parameters: BTreeMap<String, String>,
-        #[serde(default = "default_integration_timeout_ms")]
-        timeout_ms: u64,
-    },
+    Aws(AwsIntegrationConfig),
     /// Set by the management API only (TestInvokeAuthorizer's hidden
     /// route, never a file's): 200 with what the route's authorizer found
     /// (`Authorized::describe`) as JSON.
     #[serde(skip)]
     AuthorizerEcho,
+}
+
+/// An `aws` integration's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsIntegrationConfig {
+    /// `arn:aws:apigateway:{region}:{service}:action/{Action}` or
+    /// `arn:aws:apigateway:{region}:{service}:path/{path}`.
+    pub uri: String,
+    /// The method of the call to the service.
+    #[serde(default = "default_aws_http_method")]
+    pub http_method: String,
+    /// The role AWS would assume; recorded, never assumed.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// `integration.request.{path|querystring|header}.X` →
+    /// `method.request.{path|querystring|header}.Y` or `'literal'`.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, String>,
+    #[serde(default = "default_integration_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 fn default_aws_http_method() -> String {

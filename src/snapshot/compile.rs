@@ -249,7 +249,7 @@ impl Snapshot {
                 };
                 if !matches!(
                     route.integration.get_ref(),
-                    IntegrationConfig::Mock { .. } | IntegrationConfig::Aws { .. }
+                    IntegrationConfig::Mock { .. } | IntegrationConfig::Aws(_)
                 ) {
                     errors.push(CompileError {
                         at: c.span().start,
@@ -346,13 +346,7 @@ impl Snapshot {
                                 })
                             }
                             IntegrationConfig::AuthorizerEcho => Integration::AuthorizerEcho,
-                            IntegrationConfig::Aws {
-                                uri,
-                                http_method,
-                                credentials,
-                                request_parameters,
-                                timeout_ms,
-                            } => {
+                            IntegrationConfig::Aws(a) => {
                                 if executions[j].is_none() {
                                     return Err(
                                         "an aws integration needs an `execution` \
@@ -361,11 +355,11 @@ impl Snapshot {
                                     );
                                 }
                                 let spec = crate::integration::aws_service::Spec {
-                                    uri: &substitute_stage_variables(uri, &stage.variables)?,
-                                    http_method,
-                                    credentials: credentials.as_deref(),
-                                    request_parameters,
-                                    timeout_ms: *timeout_ms,
+                                    uri: &substitute_stage_variables(&a.uri, &stage.variables)?,
+                                    http_method: &a.http_method,
+                                    credentials: a.credentials.as_deref(),
+                                    request_parameters: &a.request_parameters,
+                                    timeout_ms: a.timeout_ms,
                                 };
                                 Integration::AwsService(crate::integration::AwsService::compile(
                                     &spec,

@@ -20,9 +20,9 @@ use std::path::Path;
 
 use crate::config::StageClientCertificate;
 use crate::config::{
-    AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, DomainConfig, IntegrationConfig,
-    MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod,
-    RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
+    AccessLogConfig, ApiConfig, ApiKeyConfig, AwsIntegrationConfig, ByteSize, DomainConfig,
+    IntegrationConfig, MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig,
+    QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
     UnauthorizedStrategy, UploadedCertificate, UsagePlanConfig,
 };
 
@@ -611,13 +611,13 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
             })
         }
         // An AWS service (not Lambda): its answer is the execution's too.
-        "AWS" if aws_service(i) => Ok(IntegrationConfig::Aws {
+        "AWS" if aws_service(i) => Ok(IntegrationConfig::Aws(AwsIntegrationConfig {
             uri: i.uri.clone().unwrap_or_default(),
             http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
             credentials: i.credentials.clone(),
             request_parameters: i.request_parameters.clone(),
             timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
-        }),
+        })),
         other => Err(format!("{other} integrations are not served yet")),
     }
 }

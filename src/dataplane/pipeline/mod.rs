@@ -294,7 +294,7 @@ async fn serve(
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
         }
         Plan::ExecuteAws(s, e, bindings) => {
-            integration::execute::aws::serve(w, snap, conn, ex, s, e, bindings).await
+            integration::execute::aws::serve(w, snap, conn, ex, (s, e), bindings).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);

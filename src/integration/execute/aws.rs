@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::response::{self, Reply};
-use super::{render_request, write, Failed};
+use super::{read_whole, render_request, write, Failed};
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{
     API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE,
@@ -19,20 +19,20 @@ use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::CallError;
 use crate::vtl::{Bindings, Limits, Overrides};
 
+/// `to`: the service and the execution around it.
 pub async fn serve(
     w: &Shard,
     snap: &Snapshot,
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
-    service: &AwsService,
-    e: &Execution,
+    to: (&AwsService, &Execution),
     mut bindings: Box<Bindings>,
 ) -> Outcome {
-    let mut body = match respond::read_body(w, snap, conn, ex).await {
+    let (service, e) = to;
+    let mut body = match read_whole(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
-    bindings.body = String::from_utf8_lossy(&body).into_owned();
     let limits = Limits::default();
     let (rendered, accept) = match render_request(e, &bindings, &limits) {
         Ok(r) => r,

@@ -33,11 +33,10 @@ pub async fn serve(
     e: &Execution,
     mut bindings: Box<Bindings>,
 ) -> Outcome {
-    let mut body = match respond::read_body(w, snap, conn, ex).await {
+    let mut body = match read_whole(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
-    bindings.body = String::from_utf8_lossy(&body).into_owned();
     body.clear();
     conn.scratch = body;
     match run(e, &mut bindings) {
@@ -54,6 +53,19 @@ pub async fn serve(
             respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
         }
     }
+}
+
+/// The request's body read whole, and as text for `$input.body`.
+async fn read_whole(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    bindings: &mut Bindings,
+) -> Result<Vec<u8>, Outcome> {
+    let body = respond::read_body(w, snap, conn, ex).await?;
+    bindings.body = String::from_utf8_lossy(&body).into_owned();
+    Ok(body)
 }
 
 enum Failed {
