@@ -324,6 +324,10 @@ pub struct AwsConfig {
     /// `http://host:port` standing in for `https://cognito-idp.{region}.amazonaws.com`
     /// when fetching a Cognito user pool's keys (`/{poolId}/.well-known/jwks.json`).
     pub cognito_endpoint: Option<String>,
+    /// Service (`dynamodb`, `sqs`, `s3`, `sns`, `states`, ...) → `http://host:port`
+    /// standing in for `https://{service}.{region}.amazonaws.com` in AWS
+    /// service integrations, for a local stack (moto, LocalStack).
+    pub endpoints: BTreeMap<String, String>,
     /// Default: `AWS_ACCESS_KEY_ID`; the secret from `secret_access_key_env`.
     pub access_key_id: Option<String>,
     pub secret_access_key_env: String,
@@ -337,6 +341,7 @@ impl Default for AwsConfig {
             account_id: "000000000000".into(),
             lambda_endpoint: None,
             cognito_endpoint: None,
+            endpoints: BTreeMap::new(),
             access_key_id: None,
             secret_access_key_env: "AWS_SECRET_ACCESS_KEY".into(),
             session_token_env: "AWS_SESSION_TOKEN".into(),
@@ -989,11 +994,40 @@ pub enum IntegrationConfig {
         #[serde(default = "default_integration_timeout_ms")]
         timeout_ms: u64,
     },
+    /// An AWS service integration (type AWS, not Lambda): the request
+    /// template's output sent to the service's API, signed with `[aws]`'s
+    /// credentials; the route needs an `execution`.
+    Aws(AwsIntegrationConfig),
     /// Set by the management API only (TestInvokeAuthorizer's hidden
     /// route, never a file's): 200 with what the route's authorizer found
     /// (`Authorized::describe`) as JSON.
     #[serde(skip)]
     AuthorizerEcho,
+}
+
+/// An `aws` integration's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsIntegrationConfig {
+    /// `arn:aws:apigateway:{region}:{service}:action/{Action}` or
+    /// `arn:aws:apigateway:{region}:{service}:path/{path}`.
+    pub uri: String,
+    /// The method of the call to the service.
+    #[serde(default = "default_aws_http_method")]
+    pub http_method: String,
+    /// The role AWS would assume; recorded, never assumed.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// `integration.request.{path|querystring|header}.X` →
+    /// `method.request.{path|querystring|header}.Y` or `'literal'`.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, String>,
+    #[serde(default = "default_integration_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_aws_http_method() -> String {
+    "POST".into()
 }
 
 /// Who may call a route, as API Gateway's authorizers decide it.

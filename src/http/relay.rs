@@ -66,6 +66,9 @@ impl Relay {
         let mut moved = 0u64;
         let mut remaining = match self.kind {
             BodyKind::None => return Ok(0),
+            // Nothing to wait for: a source that closes after an empty
+            // body (`Content-Length: 0`, `Connection: close`) is done.
+            BodyKind::Length(0) => return Ok(0),
             BodyKind::Length(n) if n > self.limit => return Err(RelayError::TooLarge),
             BodyKind::Length(n) => n,
             _ => u64::MAX,

@@ -5,12 +5,14 @@
 //! integration responses) around an integration. Carrying requests to upstreams (pool, connect, retry, TLS) is
 //! `crate::upstream`'s.
 
+pub mod aws_service;
 pub mod execute;
 mod http_proxy;
 pub mod lambda;
 mod mock;
 mod routed;
 
+pub use aws_service::AwsService;
 pub use http_proxy::Parts as HttpParts;
 pub use http_proxy::{forward, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;

@@ -118,6 +118,8 @@ pub enum Integration {
     Mock(MockIntegration),
     HttpProxy(HttpProxyIntegration),
     Lambda(LambdaIntegration),
+    /// An AWS service integration; always with an execution.
+    AwsService(crate::integration::AwsService),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
     AuthorizerEcho,
     /// A management API's integration that could not be built: answers
@@ -252,6 +254,7 @@ impl Snapshot {
                     IntegrationConfig::Mock { .. }
                         | IntegrationConfig::Lambda { .. }
                         | IntegrationConfig::HttpProxy { .. }
+                        | IntegrationConfig::Aws(_)
                 ) {
                     errors.push(CompileError {
                         at: c.span().start,
@@ -372,6 +375,28 @@ impl Snapshot {
                                 })
                             }
                             IntegrationConfig::AuthorizerEcho => Integration::AuthorizerEcho,
+                            IntegrationConfig::Aws(a) => {
+                                if executions[j].is_none() {
+                                    return Err(
+                                        "an aws integration needs an `execution` \
+                                                (its request templates and integration responses)"
+                                            .into(),
+                                    );
+                                }
+                                let spec = crate::integration::aws_service::Spec {
+                                    uri: &substitute_stage_variables(&a.uri, &stage.variables)?,
+                                    http_method: &a.http_method,
+                                    credentials: a.credentials.as_deref(),
+                                    request_parameters: &a.request_parameters,
+                                    timeout_ms: a.timeout_ms,
+                                };
+                                Integration::AwsService(crate::integration::AwsService::compile(
+                                    &spec,
+                                    &aws,
+                                    &upstream_tls,
+                                    &mut |a| lookups.resolve(resolve, a),
+                                )?)
+                            }
                         })
                     })();
                     match integration {

@@ -190,5 +190,14 @@ fn integration(i: &IntegrationConfig) -> Integration {
             timeout_in_millis: (*timeout_ms).min(29_000) as i64,
             ..Integration::default()
         },
+        IntegrationConfig::Aws(a) => Integration {
+            kind: "AWS".into(),
+            http_method: Some(a.http_method.clone()),
+            uri: Some(a.uri.clone()),
+            credentials: a.credentials.clone(),
+            request_parameters: a.request_parameters.clone(),
+            timeout_in_millis: a.timeout_ms.min(29_000) as i64,
+            ..Integration::default()
+        },
     }
 }

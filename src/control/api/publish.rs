@@ -20,9 +20,9 @@ use std::path::Path;
 
 use crate::config::StageClientCertificate;
 use crate::config::{
-    AccessLogConfig, ApiConfig, ApiKeyConfig, ByteSize, DomainConfig, IntegrationConfig,
-    MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig, QuotaPeriod,
-    RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
+    AccessLogConfig, ApiConfig, ApiKeyConfig, AwsIntegrationConfig, ByteSize, DomainConfig,
+    IntegrationConfig, MappingConfig, MethodSpec, PayloadVersion, PlanStageConfig, QuotaConfig,
+    QuotaPeriod, RouteCacheConfig, RouteConfig, StageCacheConfig, StageConfig, Throttle, Ttl,
     UnauthorizedStrategy, UploadedCertificate, UsagePlanConfig,
 };
 
@@ -370,12 +370,15 @@ pub(super) fn api_config(
                 }
                 _ => None,
             };
-            let execution = (i.kind == "MOCK" || i.kind == "HTTP" || lambda_custom(i)).then(|| {
-                let mut notes = Vec::new();
-                let e = super::execution::to_config(i, &m.method_responses, &mut notes);
-                skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
-                Spanned::new(0..0, e)
-            });
+            let execution =
+                (i.kind == "MOCK" || i.kind == "HTTP" || lambda_custom(i) || aws_service(i)).then(
+                    || {
+                        let mut notes = Vec::new();
+                        let e = super::execution::to_config(i, &m.method_responses, &mut notes);
+                        skipped.extend(notes.into_iter().map(|n| format!("{at}: {n} left out")));
+                        Spanned::new(0..0, e)
+                    },
+                );
             let integration = match integration(i) {
                 Ok(x) => x,
                 Err(e) => {
@@ -609,6 +612,11 @@ fn proxy_headers(parameters: &BTreeMap<String, String>) -> BTreeMap<String, Stri
     out
 }
 
+/// A type AWS integration calling a service's API, not a Lambda function.
+fn aws_service(i: &Integration) -> bool {
+    i.kind == "AWS" && !i.uri.as_deref().unwrap_or_default().contains(":lambda:")
+}
+
 fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
     match i.kind.as_str() {
         // HTTP's request and answer are its execution's (see `execution::to_config`).
@@ -644,6 +652,14 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                 timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
             })
         }
+        // An AWS service (not Lambda): its answer is the execution's too.
+        "AWS" if aws_service(i) => Ok(IntegrationConfig::Aws(AwsIntegrationConfig {
+            uri: i.uri.clone().unwrap_or_default(),
+            http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
+            credentials: i.credentials.clone(),
+            request_parameters: i.request_parameters.clone(),
+            timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
+        })),
         other => Err(format!("{other} integrations are not served yet")),
     }
 }

@@ -60,6 +60,12 @@ enum Plan<'s> {
         &'s crate::snapshot::Execution,
         Box<integration::execute::http::Prepared>,
     ),
+    /// An AWS service integration's execution, likewise.
+    ExecuteAws(
+        &'s integration::AwsService,
+        &'s crate::snapshot::Execution,
+        Box<crate::vtl::Bindings>,
+    ),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
     /// TestInvokeAuthorizer's hidden route: what the authorizer found.
@@ -282,6 +288,14 @@ fn integration<'s>(
                 Plan::Lambda(l, encoding)
             }
         },
+        Integration::AwsService(s) => match &api.executions[at.route] {
+            Some(e) => Plan::ExecuteAws(
+                s,
+                e,
+                Box::new(integration::execute::bindings::from_head(at)),
+            ),
+            None => return Err(INTEGRATION_FAILURE),
+        },
         Integration::AuthorizerEcho => Plan::AuthorizerEcho(
             at.authorized
                 .map(Authorized::describe)
@@ -310,6 +324,9 @@ async fn serve(
         }
         Plan::ExecuteLambda(e, l, bindings) => {
             integration::execute::serve_lambda(w, snap, conn, ex, bindings, e, l).await
+        }
+        Plan::ExecuteAws(s, e, bindings) => {
+            integration::execute::aws::serve(w, snap, conn, ex, (s, e), bindings).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);

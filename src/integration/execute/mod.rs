@@ -2,11 +2,12 @@
 //! are not proxies: the request read whole and bound for templates
 //! (`bindings`), the integration request's body from the request template
 //! or passed through (`request`), the integration called (`mock`,
-//! `lambda`, `http`; parameter mappings in `params`), and the method
+//! `lambda`, `http`, an AWS service's `aws`; parameter mappings in `params`), and the method
 //! response made from the integration response its status or error
 //! message selects (`response`). What is compiled per
 //! snapshot is `snapshot::Execution`.
 
+pub mod aws;
 pub mod bindings;
 pub mod http;
 mod lambda;
@@ -21,7 +22,7 @@ use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
 use crate::snapshot::{Execution, Snapshot};
-use crate::vtl::{Bindings, Limits};
+use crate::vtl::{Bindings, Limits, Rendered};
 
 pub use lambda::serve as serve_lambda;
 use request::Chosen;
@@ -99,22 +100,7 @@ enum Failed {
 /// The whole execution of a MOCK integration, the body in `b`.
 fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
     let limits = Limits::default();
-    let header = |b: &Bindings, name: &str| {
-        b.header
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let content_type = header(b, "content-type");
-    let accept = header(b, "accept");
-    let rendered = match request::choose(e, content_type.as_deref()) {
-        Chosen::Unsupported => return Err(Failed::Unsupported),
-        Chosen::Passthrough => None,
-        Chosen::Template(t) => Some(
-            t.render(b, &limits)
-                .map_err(|err| Failed::Configuration(format!("request template: {err}")))?,
-        ),
-    };
+    let (rendered, accept) = render_request(e, b, &limits)?;
     let status = mock::status(rendered.as_ref().map(|r| r.body.as_str()))
         .map_err(|err| Failed::Configuration(err.to_string()))?;
     let selector = status.to_string();
@@ -127,6 +113,32 @@ fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
     };
     response::answer(e, &reply, accept.as_deref(), b, &limits)
         .map_err(|err| Failed::Configuration(err.to_string()))
+}
+
+/// The request template's output for the request's content type (none:
+/// the body passes through), and the client's `Accept`.
+fn render_request(
+    e: &Execution,
+    b: &Bindings,
+    limits: &Limits,
+) -> Result<(Option<Rendered>, Option<String>), Failed> {
+    let header = |b: &Bindings, name: &str| {
+        b.header
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let content_type = header(b, "content-type");
+    let accept = header(b, "accept");
+    let rendered = match request::choose(e, content_type.as_deref()) {
+        Chosen::Unsupported => return Err(Failed::Unsupported),
+        Chosen::Passthrough => None,
+        Chosen::Template(t) => Some(
+            t.render(b, limits)
+                .map_err(|err| Failed::Configuration(format!("request template: {err}")))?,
+        ),
+    };
+    Ok((rendered, accept))
 }
 
 /// The method response, typed by its template unless a header says otherwise.

@@ -20,6 +20,8 @@ pub struct AwsSettings {
     pub account_id: String,
     pub lambda_endpoint: Option<String>,
     pub cognito_endpoint: Option<String>,
+    /// `[aws] endpoints`: service → URL, for AWS service integrations.
+    pub endpoints: std::collections::BTreeMap<String, String>,
     pub credentials: Option<Credentials>,
 }
 
@@ -61,6 +63,7 @@ impl AwsSettings {
             account_id: c.account_id.clone(),
             lambda_endpoint: c.lambda_endpoint.clone(),
             cognito_endpoint: c.cognito_endpoint.clone(),
+            endpoints: c.endpoints.clone(),
             credentials,
         }
     }

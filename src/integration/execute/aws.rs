@@ -1,0 +1,93 @@
+//! The execution of an AWS service integration: the request template's
+//! output (or the body passed through) sent to the service, the
+//! integration response selected by the service's status as text, and the
+//! method response from it, as for MOCK.
+
+use std::time::Instant;
+
+use super::response::{self, Reply};
+use super::{read_bound, render_request, write, Failed};
+use crate::dataplane::conn::Connection;
+use crate::dataplane::errors::{
+    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE,
+};
+use crate::dataplane::exchange::{Exchange, Outcome};
+use crate::dataplane::respond;
+use crate::dataplane::shard::Shard;
+use crate::integration::AwsService;
+use crate::snapshot::{Execution, Snapshot};
+use crate::upstream::CallError;
+use crate::vtl::{Bindings, Limits, Overrides};
+
+/// `to`: the service and the execution around it.
+pub async fn serve(
+    w: &Shard,
+    snap: &Snapshot,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    to: (&AwsService, &Execution),
+    mut bindings: Box<Bindings>,
+) -> Outcome {
+    let (service, e) = to;
+    let mut body = match read_bound(w, snap, conn, ex, &mut bindings).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
+    let limits = Limits::default();
+    let (rendered, accept) = match render_request(e, &bindings, &limits) {
+        Ok(r) => r,
+        Err(Failed::Unsupported) => {
+            conn.scratch = body;
+            return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await;
+        }
+        Err(Failed::Configuration(why)) => {
+            conn.scratch = body;
+            crate::log!(
+                warn,
+                worker = w.id,
+                "execution failed due to configuration error: {why}"
+            );
+            return respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await;
+        }
+    };
+    let none = Overrides::default();
+    let (payload, overrides) = match &rendered {
+        Some(r) => (r.body.as_bytes(), &r.overrides),
+        None => (&body[..], &none),
+    };
+    let started = Instant::now();
+    let reply = service.call(w, snap, &bindings, payload, overrides).await;
+    body.clear();
+    conn.scratch = body;
+    let reply = match reply {
+        Ok(r) => r,
+        Err(err) => {
+            crate::log!(warn, worker = w.id, "AWS service integration: {err}");
+            let answer = match err {
+                CallError::TimedOut => INTEGRATION_TIMEOUT,
+                CallError::Failed => INTEGRATION_FAILURE,
+            };
+            return respond::error(w, conn, ex, answer, false).await;
+        }
+    };
+    ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
+    let selector = reply.status.to_string();
+    let text = String::from_utf8_lossy(&reply.body);
+    let r = Reply {
+        selector: &selector,
+        status: reply.status,
+        headers: &[],
+        body: &text,
+    };
+    match response::answer(e, &r, accept.as_deref(), &mut bindings, &limits) {
+        Ok(a) => write(w, conn, ex, a).await,
+        Err(why) => {
+            crate::log!(
+                warn,
+                worker = w.id,
+                "execution failed due to configuration error: {why}"
+            );
+            respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
+        }
+    }
+}
