@@ -169,6 +169,7 @@ mod tests {
         upstream::Reply {
             status,
             function_error,
+            headers: Vec::new(),
             body: body.as_bytes().to_vec(),
         }
     }
