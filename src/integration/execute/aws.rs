@@ -8,9 +8,7 @@ use std::time::Instant;
 use super::response::{self, Reply};
 use super::{read_bound, render_request, write, Failed};
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{
-    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE,
-};
+use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -42,12 +40,7 @@ pub async fn serve(
         }
         Err(Failed::Configuration(why)) => {
             conn.scratch = body;
-            crate::log!(
-                warn,
-                worker = w.id,
-                "execution failed due to configuration error: {why}"
-            );
-            return respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await;
+            return super::misconfigured(w, conn, ex, &why).await;
         }
     };
     let none = Overrides::default();
@@ -81,13 +74,6 @@ pub async fn serve(
     };
     match response::answer(e, &r, accept.as_deref(), &mut bindings, &limits) {
         Ok(a) => write(w, conn, ex, a).await,
-        Err(why) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "execution failed due to configuration error: {why}"
-            );
-            respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
-        }
+        Err(why) => super::misconfigured(w, conn, ex, &why.to_string()).await,
     }
 }

@@ -5,9 +5,7 @@
 //! body) turned into the method response by the integration responses.
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{
-    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE,
-};
+use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -75,7 +73,7 @@ pub async fn serve(
         Chosen::Template(t) => match t.render(&bindings, &limits) {
             Ok(r) => Some(r),
             Err(err) => {
-                return misconfigured(w, conn, ex, &format!("request template: {err}")).await
+                return super::misconfigured(w, conn, ex, &format!("request template: {err}")).await
             }
         },
     };
@@ -145,21 +143,6 @@ pub async fn serve(
     };
     match response::answer(e, &reply, accept.as_deref(), &mut bindings, &limits) {
         Ok(a) => super::write(w, conn, ex, a).await,
-        Err(err) => misconfigured(w, conn, ex, &err.to_string()).await,
+        Err(err) => super::misconfigured(w, conn, ex, &err.to_string()).await,
     }
-}
-
-/// AWS's "Execution failed due to configuration error": logged, 500.
-async fn misconfigured(
-    w: &Shard,
-    conn: &mut Connection,
-    ex: &mut Exchange<'_>,
-    why: &str,
-) -> Outcome {
-    crate::log!(
-        warn,
-        worker = w.id,
-        "execution failed due to configuration error: {why}"
-    );
-    respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
 }

@@ -9,9 +9,7 @@
 use std::time::Instant;
 
 use crate::dataplane::conn::Connection;
-use crate::dataplane::errors::{
-    API_CONFIGURATION_ERROR, INTEGRATION_FAILURE, UNSUPPORTED_MEDIA_TYPE,
-};
+use crate::dataplane::errors::{INTEGRATION_FAILURE, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
@@ -45,7 +43,7 @@ pub async fn serve(
         Err(Refused::Unsupported) => {
             return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
         }
-        Err(Refused::Configuration(why)) => return configuration_error(w, conn, ex, &why).await,
+        Err(Refused::Configuration(why)) => return super::misconfigured(w, conn, ex, &why).await,
     };
     body.clear();
     conn.scratch = body;
@@ -71,7 +69,7 @@ pub async fn serve(
     let accept = header(&bindings, "accept");
     match response::answer(e, &reply, accept.as_deref(), &mut bindings, &limits) {
         Ok(a) => super::write(w, conn, ex, a).await,
-        Err(err) => configuration_error(w, conn, ex, &err.to_string()).await,
+        Err(err) => super::misconfigured(w, conn, ex, &err.to_string()).await,
     }
 }
 
@@ -145,20 +143,6 @@ fn header(b: &Bindings, name: &str) -> Option<String> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.clone())
-}
-
-async fn configuration_error(
-    w: &Shard,
-    conn: &mut Connection,
-    ex: &mut Exchange<'_>,
-    why: &str,
-) -> Outcome {
-    crate::log!(
-        warn,
-        worker = w.id,
-        "execution failed due to configuration error: {why}"
-    );
-    respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
 }
 
 #[cfg(test)]

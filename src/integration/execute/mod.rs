@@ -49,14 +49,7 @@ pub async fn serve(
         Err(Failed::Unsupported) => {
             respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
         }
-        Err(Failed::Configuration(why)) => {
-            crate::log!(
-                warn,
-                worker = w.id,
-                "execution failed due to configuration error: {why}"
-            );
-            respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
-        }
+        Err(Failed::Configuration(why)) => misconfigured(w, conn, ex, &why).await,
     }
 }
 
@@ -89,6 +82,22 @@ async fn read_bound(
     let body = read_valid(w, snap, conn, ex).await?;
     bindings.body = String::from_utf8_lossy(&body).into_owned();
     Ok(body)
+}
+
+/// AWS's "Execution failed due to configuration error": logged, 500
+/// (`API_CONFIGURATION_ERROR`), for every integration run here.
+async fn misconfigured(
+    w: &Shard,
+    conn: &mut Connection,
+    ex: &mut Exchange<'_>,
+    why: &str,
+) -> Outcome {
+    crate::log!(
+        warn,
+        worker = w.id,
+        "execution failed due to configuration error: {why}"
+    );
+    respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
 }
 
 enum Failed {
