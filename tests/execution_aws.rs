@@ -141,22 +141,8 @@ impl Gateway {
                 };
             }
             let method = format!("/restapis/{id}/resources/{parent}/methods/{verb}");
-            self.ok("PUT", &method, json!({ "authorizationType": "NONE" }), 201);
-            self.ok("PUT", &format!("{method}/integration"), integration, 201);
-            for (status, r) in responses {
-                self.ok(
-                    "PUT",
-                    &format!("{method}/responses/{status}"),
-                    json!({}),
-                    201,
-                );
-                self.ok(
-                    "PUT",
-                    &format!("{method}/integration/responses/{status}"),
-                    r,
-                    201,
-                );
-            }
+            self.0
+                .put_integrated_method(TOKEN, &method, &integration, &responses);
         }
         let path = format!("/restapis/{id}/deployments");
         self.ok("POST", &path, json!({ "stageName": "prod" }), 201);

@@ -103,7 +103,6 @@ impl Mgmt {
             "/restapis/{id}/resources/{}/methods/POST",
             r["id"].as_str().unwrap()
         );
-        self.ok("PUT", &method, json!({ "authorizationType": "NONE" }), 201);
         let mut integration = json!({
             "type": "AWS",
             "httpMethod": "POST",
@@ -114,17 +113,8 @@ impl Mgmt {
         for (k, v) in extra.as_object().unwrap() {
             integration[k] = v.clone();
         }
-        self.ok("PUT", &format!("{method}/integration"), integration, 201);
-        for (status, r) in responses {
-            self.ok(
-                "PUT",
-                &format!("{method}/responses/{status}"),
-                json!({}),
-                201,
-            );
-            let path = format!("{method}/integration/responses/{status}");
-            self.ok("PUT", &path, r.clone(), 201);
-        }
+        self.srv
+            .put_integrated_method(TOKEN, &method, &integration, responses);
         let body = json!({ "stageName": "prod", "variables": { "greeter": "gw" } });
         self.ok("POST", &format!("/restapis/{id}/deployments"), body, 201);
         id.to_string()

@@ -650,6 +650,29 @@ impl Server {
         r.json
     }
 
+    /// PutMethod (no authorization) at `method` (`/restapis/{id}/resources/{r}/methods/{verb}`),
+    /// its `integration`, and for each `(status, integration response)` the
+    /// method response and the integration response.
+    pub fn put_integrated_method(
+        &mut self,
+        token: &str,
+        method: &str,
+        integration: &serde_json::Value,
+        responses: &[(&str, serde_json::Value)],
+    ) {
+        let none = serde_json::json!({ "authorizationType": "NONE" });
+        self.admin_call(token, "PUT", method, Some(&none), 201);
+        let at = format!("{method}/integration");
+        self.admin_call(token, "PUT", &at, Some(integration), 201);
+        for (status, r) in responses {
+            let empty = serde_json::json!({});
+            let at = format!("{method}/responses/{status}");
+            self.admin_call(token, "PUT", &at, Some(&empty), 201);
+            let at = format!("{method}/integration/responses/{status}");
+            self.admin_call(token, "PUT", &at, Some(r), 201);
+        }
+    }
+
     /// A management call that must fail with `want` (status, `__type`)
     /// and a message.
     pub fn admin_fails(
