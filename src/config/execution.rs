@@ -35,6 +35,31 @@ pub struct ExecutionConfig {
     /// integration); none: the client's.
     #[serde(default)]
     pub http_method: Option<String>,
+    /// AWS's `contentHandling` of the integration: how the request payload
+    /// is converted between text and binary (`integration::execute::content_handling`).
+    #[serde(default)]
+    pub content_handling: Option<ContentHandling>,
+}
+
+/// AWS's `contentHandling`: the payload converted to a binary blob (from
+/// Base64 text) or to text (Base64 of the binary); absent, passed as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ContentHandling {
+    #[serde(rename = "CONVERT_TO_BINARY")]
+    ConvertToBinary,
+    #[serde(rename = "CONVERT_TO_TEXT")]
+    ConvertToText,
+}
+
+impl ContentHandling {
+    /// AWS's spelling; anything else (or nothing) is no conversion.
+    pub fn parse(s: Option<&str>) -> Option<ContentHandling> {
+        match s? {
+            "CONVERT_TO_BINARY" => Some(ContentHandling::ConvertToBinary),
+            "CONVERT_TO_TEXT" => Some(ContentHandling::ConvertToText),
+            _ => None,
+        }
+    }
 }
 
 /// AWS's `passthroughBehavior`: what a request whose content type has no
@@ -81,4 +106,7 @@ pub struct IntegrationResponseConfig {
     /// Content type → VTL source.
     #[serde(default)]
     pub response_templates: BTreeMap<String, Spanned<String>>,
+    /// AWS's `contentHandling` of the integration response.
+    #[serde(default)]
+    pub content_handling: Option<ContentHandling>,
 }

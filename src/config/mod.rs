@@ -13,7 +13,9 @@ mod schema;
 mod validation;
 
 pub use error::{ConfigError, Problem};
-pub use execution::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
+pub use execution::{
+    ContentHandling, ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior,
+};
 pub use load::{load_file, parse, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 pub use plans::MIN_KEY_LEN;
 pub use schema::*;

@@ -5,7 +5,9 @@
 use regex::{Regex, RegexBuilder};
 use thiserror::Error;
 
-use crate::config::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
+use crate::config::{
+    ContentHandling, ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior,
+};
 use crate::vtl::Template;
 
 use super::param_mapping::{self, MappingSource, MappingTarget};
@@ -22,6 +24,8 @@ pub struct Execution {
     pub request_parameters: Vec<(MappingTarget, MappingSource)>,
     /// An HTTP integration's method; none: the client's.
     pub http_method: Option<Box<str>>,
+    /// The integration request's conversion (`integration::execute::content_handling`).
+    pub content_handling: Option<ContentHandling>,
 }
 
 pub struct IntegrationResponse {
@@ -32,6 +36,8 @@ pub struct IntegrationResponse {
     pub headers: Vec<(Box<str>, Source)>,
     /// Content type (lowercase) → its response template, in the config's order.
     pub templates: Vec<(Box<str>, Template)>,
+    /// The method response's conversion (`integration::execute::content_handling`).
+    pub content_handling: Option<ContentHandling>,
 }
 
 /// A `responseParameters` value.
@@ -107,6 +113,7 @@ impl Execution {
             default_response,
             request_parameters,
             http_method,
+            content_handling: c.content_handling,
         })
     }
 
@@ -169,6 +176,7 @@ fn response(
         pattern,
         headers,
         templates: templates(&key("response_templates"), &r.response_templates)?,
+        content_handling: r.content_handling,
     })
 }
 

@@ -9,7 +9,9 @@ use toml::Spanned;
 
 use super::error::ApiError;
 use super::model::{Integration, MethodResponse};
-use crate::config::{ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior};
+use crate::config::{
+    ContentHandling, ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior,
+};
 use crate::snapshot::{parse_source, parse_target};
 use crate::vtl::Template;
 
@@ -71,6 +73,7 @@ pub fn to_config(
             selection_pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
             response_parameters,
             response_templates: spanned(&r.response_templates),
+            content_handling: ContentHandling::parse(r.content_handling.as_deref()),
         });
     }
     ExecutionConfig {
@@ -93,5 +96,6 @@ pub fn to_config(
             .collect(),
         request_parameters: i.request_parameters.clone(),
         http_method: i.http_method.clone(),
+        content_handling: ContentHandling::parse(i.content_handling.as_deref()),
     }
 }

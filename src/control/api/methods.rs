@@ -343,6 +343,7 @@ impl ControlPlane {
             selection_pattern: c.str("selectionPattern"),
             response_parameters: c.map("responseParameters")?,
             response_templates: c.map("responseTemplates")?,
+            content_handling: c.str("contentHandling"),
         };
         super::execution::check_templates(&ir.response_templates)?;
         let stored = ir.clone();
@@ -372,6 +373,10 @@ impl ControlPlane {
             for op in &ops {
                 if (op.op.as_str(), op.path.as_str()) == ("replace", "/selectionPattern") {
                     ir.selection_pattern = op.value.clone();
+                    continue;
+                }
+                if (op.op.as_str(), op.path.as_str()) == ("replace", "/contentHandling") {
+                    ir.content_handling = op.value.clone();
                     continue;
                 }
                 patch_entry(
@@ -435,6 +440,7 @@ fn by_status<'m, T>(responses: &'m BTreeMap<String, T>, c: &Call<'_>) -> Result<
 const METHOD_RESPONSE_PATHS: &[&str] = &["/responseParameters/{name}", "/responseModels/{type}"];
 const INTEGRATION_RESPONSE_PATHS: &[&str] = &[
     "/selectionPattern",
+    "/contentHandling",
     "/responseParameters/{name}",
     "/responseTemplates/{type}",
 ];

@@ -134,6 +134,8 @@ pub struct IntegrationResponse {
     pub response_parameters: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub response_templates: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_handling: Option<String>,
 }
 
 /// A REST API with its resource tree: stored and changed as one document,

@@ -291,6 +291,10 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
                         IntegrationResponse {
                             status_code: status,
                             response_templates: templates,
+                            content_handling: r
+                                .get("contentHandling")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
                             ..IntegrationResponse::default()
                         },
                     ))

@@ -1,12 +1,14 @@
 //! The execution of an AWS service integration: the request template's
-//! output (or the body passed through) sent to the service, the
+//! output (or the body passed through, `contentHandling` applied) sent to
+//! the service with `$context.requestOverride` applied last, the
 //! integration response selected by the service's status as text, and the
-//! method response from it, as for MOCK.
+//! method response from it (the service's headers readable as
+//! `integration.response.header.X`), as for HTTP.
 
 use std::time::Instant;
 
-use super::response::{self, Reply};
-use super::{read_bound, render_request, write, Failed};
+use super::content_handling::{self, Raw};
+use super::{read_bound, write_bytes, Failed};
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
@@ -15,7 +17,7 @@ use crate::dataplane::shard::Shard;
 use crate::integration::AwsService;
 use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::CallError;
-use crate::vtl::{Bindings, Limits, Overrides};
+use crate::vtl::{Bindings, Limits};
 
 /// `to`: the service and the execution around it.
 pub async fn serve(
@@ -27,31 +29,25 @@ pub async fn serve(
     mut bindings: Box<Bindings>,
 ) -> Outcome {
     let (service, e) = to;
-    let mut body = match read_bound(w, snap, conn, ex, &mut bindings).await {
+    let body = match read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
     let limits = Limits::default();
-    let (rendered, accept) = match render_request(e, &bindings, &limits) {
+    let types = ex.api.map_or(&[][..], |a| &a.binary_media_types[..]);
+    let request = content_handling::integration_request(e, &mut bindings, body, types, &limits);
+    let (payload, overrides) = match request {
         Ok(r) => r,
         Err(Failed::Unsupported) => {
-            conn.scratch = body;
             return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await;
         }
-        Err(Failed::Configuration(why)) => {
-            conn.scratch = body;
-            return super::misconfigured(w, conn, ex, &why).await;
-        }
-    };
-    let none = Overrides::default();
-    let (payload, overrides) = match &rendered {
-        Some(r) => (r.body.as_bytes(), &r.overrides),
-        None => (&body[..], &none),
+        Err(Failed::Configuration(why)) => return super::misconfigured(w, conn, ex, &why).await,
     };
     let started = Instant::now();
-    let reply = service.call(w, snap, &bindings, payload, overrides).await;
-    body.clear();
-    conn.scratch = body;
+    let reply = service.call(w, snap, &bindings, &payload, &overrides).await;
+    let mut payload = payload;
+    payload.clear();
+    conn.scratch = payload;
     let reply = match reply {
         Ok(r) => r,
         Err(err) => {
@@ -65,15 +61,27 @@ pub async fn serve(
     };
     ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
     let selector = reply.status.to_string();
-    let text = String::from_utf8_lossy(&reply.body);
-    let r = Reply {
+    // The service's headers, for `integration.response.header.X` mappings.
+    let raw = Raw {
         selector: &selector,
         status: reply.status,
-        headers: &[],
-        body: &text,
+        headers: &reply.headers,
+        content_type: header(&reply.headers, "content-type"),
+        body: &reply.body,
     };
-    match response::answer(e, &r, accept.as_deref(), &mut bindings, &limits) {
-        Ok(a) => write(w, conn, ex, a).await,
-        Err(why) => super::misconfigured(w, conn, ex, &why.to_string()).await,
+    let accept = header(&bindings.header, "accept").map(str::to_string);
+    let answered =
+        content_handling::answer(e, &raw, accept.as_deref(), types, &mut bindings, &limits);
+    match answered {
+        Ok((a, body)) => write_bytes(w, conn, ex, a, &body).await,
+        Err(why) => super::misconfigured(w, conn, ex, &why).await,
     }
+}
+
+/// The value of header `name` (any case) in `headers`.
+pub(super) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }

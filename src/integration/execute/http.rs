@@ -15,8 +15,9 @@ use crate::upstream::{call, CallError};
 use crate::vtl::{Bindings, Limits};
 
 use super::params::{self, put};
-use super::request::{self, media_type, Chosen};
-use super::response::{self, Reply};
+use super::content_handling;
+use super::request::media_type;
+use super::Failed;
 
 /// What is taken of the request while its head is in the buffer.
 pub struct Prepared {
@@ -52,7 +53,7 @@ pub async fn serve(
         method,
         mapped,
     } = *p;
-    let body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
+    let mut body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
@@ -65,30 +66,28 @@ pub async fn serve(
             accept = Some(value.clone());
         }
     }
-    let rendered = match request::choose(e, content_type.as_deref()) {
-        Chosen::Unsupported => {
-            return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
-        }
-        Chosen::Passthrough => None,
-        Chosen::Template(t) => match t.render(&bindings, &limits) {
-            Ok(r) => Some(r),
-            Err(err) => {
-                return super::misconfigured(w, conn, ex, &format!("request template: {err}")).await
+    let types = ex.api.map_or(&[][..], |a| &a.binary_media_types[..]);
+    let raw = std::mem::take(&mut body);
+    let (payload, overrides) =
+        match content_handling::integration_request(e, &mut bindings, raw, types, &limits) {
+            Ok(r) => r,
+            Err(Failed::Unsupported) => {
+                return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
             }
-        },
-    };
+            Err(Failed::Configuration(why)) => {
+                return super::misconfigured(w, conn, ex, &why).await
+            }
+        };
     let mut mapped = params::finish(e, mapped, &bindings.body);
     // "$context.requestOverride ... applied last" (the data mapping reference).
-    if let Some(o) = rendered.as_ref().map(|r| &r.overrides) {
-        for (n, v) in &o.request_header {
-            put(&mut mapped.header, n, v.clone());
-        }
-        for (n, v) in &o.request_querystring {
-            put(&mut mapped.querystring, n, v.clone());
-        }
-        for (n, v) in &o.request_path {
-            put(&mut mapped.path, n, v.clone());
-        }
+    for (n, v) in &overrides.request_header {
+        put(&mut mapped.header, n, v.clone());
+    }
+    for (n, v) in &overrides.request_querystring {
+        put(&mut mapped.querystring, n, v.clone());
+    }
+    for (n, v) in &overrides.request_path {
+        put(&mut mapped.path, n, v.clone());
     }
     let media = media_type(content_type.as_deref().unwrap_or(""));
     let parts = Parts {
@@ -101,15 +100,11 @@ pub async fn serve(
         } else {
             &media
         },
-        body: match &rendered {
-            Some(r) => r.body.as_bytes(),
-            None => &body,
-        },
+        body: &payload,
     };
     let mut out = Vec::new();
     proxy.write_whole_request(&mut out, &parts);
-    drop(rendered);
-    let mut body = body;
+    let mut body = payload;
     body.clear();
     conn.scratch = body;
     let got = call(w, snap, proxy.endpoint(), &mut out, proxy.timeout()).await;
@@ -122,7 +117,6 @@ pub async fn serve(
             return respond::error(w, conn, ex, INTEGRATION_FAILURE, false).await
         }
     };
-    let text = String::from_utf8_lossy(&backend.body);
     if e.has_no_responses() {
         // Portico's difference: with no integration response at all the
         // backend's answer goes back as it came (AWS answers 500).
@@ -135,14 +129,17 @@ pub async fn serve(
         return respond::answer(w, conn, ex, backend.status, &typed, &backend.body).await;
     }
     let selector = backend.status.to_string();
-    let reply = Reply {
+    let raw = content_handling::Raw {
         selector: &selector,
         status: backend.status,
         headers: &backend.headers,
-        body: &text,
+        content_type: super::aws::header(&backend.headers, "content-type"),
+        body: &backend.body,
     };
-    match response::answer(e, &reply, accept.as_deref(), &mut bindings, &limits) {
-        Ok(a) => super::write(w, conn, ex, a).await,
-        Err(err) => super::misconfigured(w, conn, ex, &err.to_string()).await,
+    let answered =
+        content_handling::answer(e, &raw, accept.as_deref(), types, &mut bindings, &limits);
+    match answered {
+        Ok((a, body)) => super::write_bytes(w, conn, ex, a, &body).await,
+        Err(why) => super::misconfigured(w, conn, ex, &why).await,
     }
 }

@@ -17,10 +17,10 @@ use crate::integration::lambda::Invoker;
 use crate::integration::LambdaIntegration;
 use crate::snapshot::{Execution, Snapshot};
 use crate::upstream;
-use crate::vtl::{Bindings, Limits};
+use crate::vtl::{Bindings, Limits, Overrides};
 
-use super::request::{self, Chosen};
-use super::response::{self, Reply};
+use super::content_handling::{self, Raw};
+use super::Failed;
 
 /// Reads the body, builds the event, invokes the function and answers
 /// with the integration response its result selects.
@@ -33,78 +33,97 @@ pub async fn serve(
     e: &Execution,
     lambda: &LambdaIntegration,
 ) -> Outcome {
-    let mut body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
+    let body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
     let limits = Limits::default();
-    let event = match event(e, &bindings, &body, &limits) {
+    let types = ex.api.map_or(&[][..], |a| &a.binary_media_types[..]);
+    let event = match event(e, &mut bindings, body, types, &limits) {
         Ok(event) => event,
-        Err(Refused::Unsupported) => {
+        Err(Failed::Unsupported) => {
             return respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
         }
-        Err(Refused::Configuration(why)) => return super::misconfigured(w, conn, ex, &why).await,
+        Err(Failed::Configuration(why)) => return super::misconfigured(w, conn, ex, &why).await,
     };
-    body.clear();
-    conn.scratch = body;
     let started = Instant::now();
-    let reply = lambda.invoker.invoke(w, snap, event.as_bytes()).await;
+    let (payload, overrides) = event;
+    let headers = invoke_headers(&overrides);
+    let reply = lambda.invoker.invoke_with(w, snap, &payload, &headers).await;
+    let mut payload = payload;
+    payload.clear();
+    conn.scratch = payload;
     let result = match reply {
         Err(e) => Err(Invoker::failure(e)),
         Ok(reply) => {
             ex.integration = Some((started.elapsed().as_micros() as u64, reply.status));
-            outcome(&reply).map_err(|why| (INTEGRATION_FAILURE, why))
+            outcome(&reply)
+                .map(|r| (r, reply))
+                .map_err(|why| (INTEGRATION_FAILURE, why))
         }
     };
-    let result = match result {
+    let (result, reply) = match result {
         Ok(r) => r,
         Err(failed) => return lambda.invoker.refuse(w, conn, ex, failed).await,
     };
-    let reply = Reply {
+    let raw = Raw {
         selector: &result.selector,
         status: 200,
         headers: &[],
-        body: &result.payload,
+        content_type: super::aws::header(&reply.headers, "content-type"),
+        body: &reply.body,
     };
     let accept = header(&bindings, "accept");
-    match response::answer(e, &reply, accept.as_deref(), &mut bindings, &limits) {
-        Ok(a) => super::write(w, conn, ex, a).await,
-        Err(err) => super::misconfigured(w, conn, ex, &err.to_string()).await,
+    let answered =
+        content_handling::answer(e, &raw, accept.as_deref(), types, &mut bindings, &limits);
+    match answered {
+        Ok((a, body)) => super::write_bytes(w, conn, ex, a, &body).await,
+        Err(why) => super::misconfigured(w, conn, ex, &why).await,
     }
 }
 
-enum Refused {
-    Unsupported,
-    Configuration(String),
+/// The Invoke API's own headers a template may set through
+/// `$context.requestOverride.header` (AWS's Lambda integrations take
+/// `X-Amz-Invocation-Type`, `X-Amz-Log-Type` and `X-Amz-Client-Context`
+/// from the integration request's headers); the rest mean nothing to it.
+fn invoke_headers(o: &Overrides) -> Vec<(String, String)> {
+    const INVOKE: &[&str] = &[
+        "x-amz-invocation-type",
+        "x-amz-log-type",
+        "x-amz-client-context",
+    ];
+    o.request_header
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .filter(|(n, v)| {
+            INVOKE.contains(&n.as_str()) && !v.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
+        })
+        .collect()
 }
 
 /// The event: the request template's output for the request's content
-/// type, or the body as it came; an empty one is `{}` (AWS hands a
-/// function `{}` for a request without a body).
-fn event(e: &Execution, b: &Bindings, raw: &[u8], limits: &Limits) -> Result<String, Refused> {
-    let content_type = header(b, "content-type");
-    let text = match request::choose(e, content_type.as_deref()) {
-        Chosen::Unsupported => return Err(Refused::Unsupported),
-        Chosen::Passthrough => String::from_utf8_lossy(raw).into_owned(),
-        Chosen::Template(t) => {
-            t.render(b, limits)
-                .map_err(|err| Refused::Configuration(format!("request template: {err}")))?
-                .body
-        }
-    };
-    Ok(if text.trim().is_empty() {
-        "{}".to_string()
+/// type, or the body as it came (`contentHandling` applied); an empty one
+/// is `{}` (AWS hands a function `{}` for a request without a body).
+fn event(
+    e: &Execution,
+    b: &mut Bindings,
+    raw: Vec<u8>,
+    types: &[String],
+    limits: &Limits,
+) -> Result<(Vec<u8>, Overrides), Failed> {
+    let (payload, overrides) = content_handling::integration_request(e, b, raw, types, limits)?;
+    Ok(if payload.trim_ascii().is_empty() {
+        (b"{}".to_vec(), overrides)
     } else {
-        text
+        (payload, overrides)
     })
 }
 
-/// What the integration response is selected by, and its body.
+/// What the integration response is selected by.
 #[derive(Debug, PartialEq, Eq)]
 struct Invoked {
     /// The function error's `errorMessage`; empty on success.
     selector: String,
-    payload: String,
 }
 
 /// The function's result as an integration response, or why it is none
@@ -116,13 +135,12 @@ fn outcome(reply: &upstream::Reply) -> Result<Invoked, String> {
             reply.status
         ));
     }
-    let payload = String::from_utf8_lossy(&reply.body).into_owned();
     let selector = if reply.function_error {
-        error_message(&payload)
+        error_message(&String::from_utf8_lossy(&reply.body))
     } else {
         String::new()
     };
-    Ok(Invoked { selector, payload })
+    Ok(Invoked { selector })
 }
 
 /// A function error's `errorMessage` (a string as it is, any other value
@@ -164,7 +182,6 @@ mod tests {
             r#"{"errorMessage":"Bad request: missing name","errorType":"Error","stackTrace":[]}"#;
         let r = outcome(&reply(200, true, err)).unwrap();
         assert_eq!(r.selector, "Bad request: missing name");
-        assert_eq!(r.payload, err);
         let ok = outcome(&reply(200, false, r#"{"errorMessage":"not an error"}"#)).unwrap();
         assert_eq!(ok.selector, "");
         assert!(outcome(&reply(429, false, "{}")).is_err());

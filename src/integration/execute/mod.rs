@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod bindings;
+pub mod content_handling;
 pub mod http;
 mod lambda;
 mod mock;
@@ -26,7 +27,7 @@ use crate::vtl::{Bindings, Limits, Rendered};
 
 pub use lambda::serve as serve_lambda;
 use request::Chosen;
-use response::{Answer, Reply};
+use response::Answer;
 
 /// Reads the body, runs the request template, the MOCK integration and
 /// the integration response, and answers.
@@ -44,8 +45,9 @@ pub async fn serve(
     };
     body.clear();
     conn.scratch = body;
-    match run(e, &mut bindings) {
-        Ok(a) => write(w, conn, ex, a).await,
+    let types = ex.api.map_or(&[][..], |a| &a.binary_media_types[..]);
+    match run(e, &mut bindings, types) {
+        Ok((a, body)) => write_bytes(w, conn, ex, a, &body).await,
         Err(Failed::Unsupported) => {
             respond::error(w, conn, ex, UNSUPPORTED_MEDIA_TYPE, false).await
         }
@@ -107,21 +109,22 @@ enum Failed {
 }
 
 /// The whole execution of a MOCK integration, the body in `b`.
-fn run(e: &Execution, b: &mut Bindings) -> Result<Answer, Failed> {
+fn run(e: &Execution, b: &mut Bindings, types: &[String]) -> Result<(Answer, Vec<u8>), Failed> {
     let limits = Limits::default();
     let (rendered, accept) = render_request(e, b, &limits)?;
     let status = mock::status(rendered.as_ref().map(|r| r.body.as_str()))
         .map_err(|err| Failed::Configuration(err.to_string()))?;
     let selector = status.to_string();
     // A MOCK integration answers no headers and an empty body.
-    let reply = Reply {
+    let reply = content_handling::Raw {
         selector: &selector,
         status,
         headers: &[],
-        body: "",
+        content_type: None,
+        body: b"",
     };
-    response::answer(e, &reply, accept.as_deref(), b, &limits)
-        .map_err(|err| Failed::Configuration(err.to_string()))
+    content_handling::answer(e, &reply, accept.as_deref(), types, b, &limits)
+        .map_err(Failed::Configuration)
 }
 
 /// The request template's output for the request's content type (none:
@@ -150,12 +153,14 @@ fn render_request(
     Ok((rendered, accept))
 }
 
-/// The method response, typed by its template unless a header says otherwise.
-pub(super) async fn write(
+/// The method response, typed by its template unless a header says
+/// otherwise; the body as bytes (`content_handling` may make it binary).
+pub(super) async fn write_bytes(
     w: &Shard,
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
     a: Answer,
+    body: &[u8],
 ) -> Outcome {
     let mut headers = a.headers;
     if !headers
@@ -164,5 +169,5 @@ pub(super) async fn write(
     {
         headers.push(("content-type".into(), a.content_type));
     }
-    respond::answer(w, conn, ex, a.status, &headers, a.body.as_bytes()).await
+    respond::answer(w, conn, ex, a.status, &headers, body).await
 }

@@ -84,6 +84,27 @@ pub fn answer(
     Ok(out)
 }
 
+/// The method response for a payload that passes through untouched (a
+/// binary one, `content_handling`): selected, its headers mapped, no
+/// template run; its body is the caller's.
+pub fn untemplated(e: &Execution, reply: &Reply<'_>) -> Result<Answer, ResponseError> {
+    let (status, headers) = match e.has_no_responses() {
+        true => (reply.status, Vec::new()),
+        false => {
+            let r = e
+                .select(reply.selector)
+                .ok_or(ResponseError::NoMatch(reply.status))?;
+            (r.status, headers(r, reply))
+        }
+    };
+    Ok(Answer {
+        status,
+        content_type: JSON.into(),
+        headers,
+        body: String::new(),
+    })
+}
+
 /// The template for the first media type of `Accept` that has one, else
 /// `application/json`'s, else the first.
 fn template<'r>(

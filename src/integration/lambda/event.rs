@@ -372,7 +372,7 @@ pub fn request_time(now_ms: u64) -> String {
 }
 
 /// `image/png; q=1` against `["image/*"]`.
-fn is_binary(types: &[String], content_type: &[u8]) -> bool {
+pub(crate) fn is_binary(types: &[String], content_type: &[u8]) -> bool {
     if types.is_empty() {
         return false;
     }

@@ -22,6 +22,18 @@ impl Invoker {
         snap: &Snapshot,
         event: &[u8],
     ) -> Result<Reply, CallError> {
+        self.invoke_with(w, snap, event, &[]).await
+    }
+
+    /// `invoke` with the Invoke API's own headers (`x-amz-invocation-type`
+    /// …; names lowercase, values checked by the caller), signed with the rest.
+    pub async fn invoke_with(
+        &self,
+        w: &Shard,
+        snap: &Snapshot,
+        event: &[u8],
+        extra: &[(String, String)],
+    ) -> Result<Reply, CallError> {
         let mut request = Vec::with_capacity(event.len() + 512);
         request.extend_from_slice(b"POST ");
         request.extend_from_slice(self.path.as_bytes());
@@ -30,8 +42,14 @@ impl Invoker {
         request.extend_from_slice(b"\r\ncontent-type: application/json\r\ncontent-length: ");
         request.extend_from_slice(itoa::Buffer::new().format(event.len()).as_bytes());
         request.extend_from_slice(b"\r\n");
+        for (name, value) in extra {
+            request.extend_from_slice(name.as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
         if let Some(c) = &self.credentials {
-            for (name, value) in self.signature_headers(c, event) {
+            for (name, value) in self.signature_headers(c, event, extra) {
                 request.extend_from_slice(name.as_bytes());
                 request.extend_from_slice(b": ");
                 request.extend_from_slice(value.as_bytes());
@@ -71,7 +89,12 @@ impl Invoker {
     }
 
     /// `x-amz-date`, `x-amz-security-token` and `authorization`.
-    fn signature_headers(&self, c: &Credentials, event: &[u8]) -> Vec<(&'static str, String)> {
+    fn signature_headers(
+        &self,
+        c: &Credentials,
+        event: &[u8],
+        extra: &[(String, String)],
+    ) -> Vec<(&'static str, String)> {
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let mut signed = vec![
             ("content-type".to_string(), "application/json".to_string()),
@@ -81,6 +104,8 @@ impl Invoker {
         if let Some(t) = &c.session_token {
             signed.push(("x-amz-security-token".to_string(), t.clone()));
         }
+        signed.extend(extra.iter().cloned());
+        signed.sort();
         let r = sigv4::Signed {
             method: "POST",
             path: &self.path,
