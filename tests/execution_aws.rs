@@ -99,7 +99,7 @@ impl Gateway {
     /// Likewise, with `apis` (config file text) after `[aws]`.
     fn with(port: u16, apis: &str) -> Gateway {
         let url = format!("\"http://127.0.0.1:{port}\"");
-        let endpoints = ["dynamodb", "sqs", "s3", "sns", "states"]
+        let endpoints = ["dynamodb", "sqs", "s3", "sns", "states", "kinesis"]
             .iter()
             .map(|s| format!("{s} = {url}"))
             .collect::<Vec<_>>()
@@ -118,7 +118,12 @@ impl Gateway {
 
     /// A REST API with `methods`, deployed to stage prod: its id.
     fn deployed(&mut self, methods: Vec<Method<'_>>) -> String {
-        let api = self.ok("POST", "/restapis", json!({ "name": "aws" }), 201);
+        self.deployed_with(json!({ "name": "aws" }), methods)
+    }
+
+    /// `deployed`, the API created with `api` (CreateRestApi's body).
+    fn deployed_with(&mut self, api: Value, methods: Vec<Method<'_>>) -> String {
+        let api = self.ok("POST", "/restapis", api, 201);
         let id = api["id"].as_str().unwrap().to_string();
         let mut resources = vec![(
             "/".to_string(),
@@ -151,12 +156,23 @@ impl Gateway {
 
     /// `verb path` with `body` on stage prod, once it answers `status`.
     fn call(&mut self, id: &str, verb: &str, path: &str, body: &str, status: u16) -> Response {
-        let url = format!("/restapis/{id}/prod/_user_request_{path}");
         let headers = [("content-type", "application/json")];
+        self.send(id, (verb, path, &headers), body.as_bytes(), status)
+    }
+
+    /// `call` with its own headers and a body of bytes.
+    fn send(
+        &mut self,
+        id: &str,
+        (verb, path, headers): (&str, &str, &[(&str, &str)]),
+        body: &[u8],
+        status: u16,
+    ) -> Response {
+        let url = format!("/restapis/{id}/prod/_user_request_{path}");
         poll_until(
             POLL_FOR,
             || {
-                let raw = request(verb, &url, "localhost", &headers, body.as_bytes());
+                let raw = request(verb, &url, "localhost", headers, body);
                 self.0.connect().request(raw)
             },
             |r| r.status == status,
@@ -479,4 +495,188 @@ response_templates = { "application/json" = '{"saved": "$input.params("id")"}' }
     let key = json!({ "TableName": "notes", "Key": { "id": { "S": "n1" } } });
     let item = moto.call("dynamodb", "get_item", key);
     assert_eq!(item["Item"]["text"]["S"], "hello", "{item}");
+}
+
+/// DynamoDB's Query (JSON protocol) with a `KeyConditionExpression` from
+/// the path, as AWS's "Tutorial: Create a REST API as an Amazon DynamoDB
+/// proxy" reads a customer's orders: the response template loops over
+/// `Items`; the service's `Content-Type` header reaches the method response
+/// through `integration.response.header.Content-Type`, and the template's
+/// `$context.responseOverride` sets the status and a header.
+#[test]
+fn dynamodb_query_with_a_key_condition_maps_the_items_and_headers() {
+    let mut moto = moto();
+    moto.call(
+        "dynamodb",
+        "create_table",
+        json!({
+            "TableName": "orders",
+            "KeySchema": [
+                { "AttributeName": "customer", "KeyType": "HASH" },
+                { "AttributeName": "id", "KeyType": "RANGE" },
+            ],
+            "AttributeDefinitions": [
+                { "AttributeName": "customer", "AttributeType": "S" },
+                { "AttributeName": "id", "AttributeType": "S" },
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+    );
+    for (customer, id, total) in [("c1", "o1", "10"), ("c1", "o2", "25"), ("c2", "o3", "7")] {
+        let item = json!({ "customer": { "S": customer }, "id": { "S": id }, "total": { "N": total } });
+        moto.call(
+            "dynamodb",
+            "put_item",
+            json!({ "TableName": "orders", "Item": item }),
+        );
+    }
+    let mut g = Gateway::new(moto.port);
+    let query = concat!(
+        "{\"TableName\": \"orders\", \"KeyConditionExpression\": \"customer = :c\",",
+        " \"ExpressionAttributeValues\": {\":c\": {\"S\": \"$input.params('customer')\"}}}"
+    );
+    let read = concat!(
+        "#set($items = $input.path('$.Items'))",
+        "#set($context.responseOverride.status = 203)",
+        "#set($context.responseOverride.header.X-Count = \"$items.size()\")",
+        "{\"orders\": [#foreach($i in $items){\"id\": \"$i.id.S\", \"total\": $i.total.N}",
+        "#if($foreach.hasNext), #end#end]}"
+    );
+    let mut ok = template(read);
+    ok["responseParameters"] = json!({
+        "method.response.header.X-Service-Type": "integration.response.header.Content-Type"
+    });
+    let id = g.deployed(vec![(
+        "/customers/{customer}/orders",
+        "GET",
+        aws(
+            "arn:aws:apigateway:us-east-1:dynamodb:action/Query",
+            query,
+            json!({}),
+        ),
+        vec![("200", ok)],
+    )]);
+    let r = g.call(&id, "GET", "/customers/c1/orders", "", 203);
+    assert_eq!(
+        r.json(),
+        json!({ "orders": [{ "id": "o1", "total": 10 }, { "id": "o2", "total": 25 }] }),
+        "{r:?}"
+    );
+    assert_eq!(r.header("x-count"), Some("2"), "{r:?}");
+    let service_type = r.header("x-service-type").unwrap_or_default();
+    assert!(service_type.starts_with("application/x-amz-json-1.0"), "{r:?}");
+}
+
+/// Kinesis's PutRecord (JSON protocol 1.1, `Kinesis_20131202.`), the
+/// request template of AWS's "Tutorial: Create a REST API as an Amazon
+/// Kinesis proxy" (`Data` is the Base64 of the body): the record is in the
+/// stream with the body as its data and the path's partition key, and the
+/// method response carries the shard and sequence number moto gave.
+#[test]
+fn kinesis_put_record_puts_the_body_in_the_stream() {
+    let mut moto = moto();
+    moto.call(
+        "kinesis",
+        "create_stream",
+        json!({ "StreamName": "clicks", "ShardCount": 1 }),
+    );
+    let mut g = Gateway::new(moto.port);
+    let put = concat!(
+        "{\"StreamName\": \"$input.params('stream')\", \"Data\": \"$util.base64Encode($input.body)\",",
+        " \"PartitionKey\": \"$input.params('key')\"}"
+    );
+    let out = "{\"shard\": \"$input.path('$.ShardId')\", \"sequence\": \"$input.path('$.SequenceNumber')\"}";
+    let id = g.deployed(vec![(
+        "/streams/{stream}/records/{key}",
+        "PUT",
+        aws(
+            "arn:aws:apigateway:us-east-1:kinesis:action/PutRecord",
+            put,
+            json!({}),
+        ),
+        vec![("200", template(out))],
+    )]);
+    let body = "{\"page\": \"/home\", \"user\": \"u-1\"}";
+    let r = g.call(&id, "PUT", "/streams/clicks/records/u-1", body, 200);
+    let answer = r.json();
+    let shard = answer["shard"].as_str().unwrap_or_default().to_string();
+    assert!(shard.starts_with("shardId-"), "{r:?}");
+    let sequence = answer["sequence"].as_str().unwrap_or_default().to_string();
+    assert!(!sequence.is_empty(), "{r:?}");
+    let iterator = moto.call(
+        "kinesis",
+        "get_shard_iterator",
+        json!({ "StreamName": "clicks", "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON" }),
+    );
+    let records = moto.call(
+        "kinesis",
+        "get_records",
+        json!({ "ShardIterator": iterator["ShardIterator"] }),
+    );
+    let records = records["Records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["Data"], body, "{records:?}");
+    assert_eq!(records[0]["PartitionKey"], "u-1", "{records:?}");
+    assert_eq!(records[0]["SequenceNumber"], sequence.as_str());
+}
+
+/// An S3 proxy for images, as AWS's S3 proxy tutorial sets one up with
+/// `binaryMediaTypes`: a PNG PUT passes to S3 untouched (a binary payload
+/// skips the request template), the key renamed by the template's
+/// `$context.requestOverride.path`; GET with `Accept: image/png` returns the
+/// bytes, with a text `Accept` their Base64 (the response table's
+/// "Binary data | A text type | Undefined | Base64-encoded string").
+#[test]
+fn s3_binary_objects_pass_untouched_and_request_overrides_apply() {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\xff\x00\x01";
+    let mut moto = moto();
+    moto.call("s3", "create_bucket", json!({ "Bucket": "images" }));
+    let mut g = Gateway::new(moto.port);
+    let params = json!({ "requestParameters": {
+        "integration.request.path.bucket": "method.request.path.folder",
+        "integration.request.path.key": "method.request.path.item",
+        "integration.request.header.Content-Type": "method.request.header.Content-Type",
+    }});
+    let uri = "arn:aws:apigateway:us-east-1:s3:path/{bucket}/{key}";
+    let mut put = aws(uri, "", params.clone());
+    put["httpMethod"] = json!("PUT");
+    put["requestTemplates"] = json!({
+        "image/png": "this template is not run for a binary payload",
+        "text/plain": "#set($context.requestOverride.path.key = \"renamed-$input.params('item')\")$input.body",
+    });
+    let mut get = aws(uri, "", params);
+    get["httpMethod"] = json!("GET");
+    get.as_object_mut().unwrap().remove("requestTemplates");
+    let created = json!({ "name": "images", "binaryMediaTypes": ["image/png"] });
+    let id = g.deployed_with(
+        created,
+        vec![
+            ("/{folder}/{item}", "PUT", put, vec![("200", json!({}))]),
+            ("/{folder}/{item}", "GET", get, vec![("200", json!({}))]),
+        ],
+    );
+    let png = [("content-type", "image/png")];
+    g.send(&id, ("PUT", "/images/dot.png", &png), PNG, 200);
+    let o = moto.call(
+        "s3",
+        "get_object",
+        json!({ "Bucket": "images", "Key": "dot.png" }),
+    );
+    let b64 = "iVBORw0KGgr/AAE=";
+    assert_eq!(o["BodyBase64"], b64, "{o}");
+    let binary = [("accept", "image/png")];
+    let back = g.send(&id, ("GET", "/images/dot.png", &binary), b"", 200);
+    assert_eq!(back.body, PNG, "{back:?}");
+    let text = [("accept", "application/json")];
+    let back = g.send(&id, ("GET", "/images/dot.png", &text), b"", 200);
+    assert_eq!(back.body_str(), b64, "{back:?}");
+    // A text body goes through its template, whose override renames the key.
+    let plain = [("content-type", "text/plain")];
+    g.send(&id, ("PUT", "/images/note.txt", &plain), b"hello", 200);
+    let o = moto.call(
+        "s3",
+        "get_object",
+        json!({ "Bucket": "images", "Key": "renamed-note.txt" }),
+    );
+    assert_eq!(o["Body"], "hello", "{o}");
 }

@@ -331,3 +331,45 @@ lambda_endpoint = "http://{}"
     assert_eq!(r.status, 422, "{r:?}");
     assert_eq!(r.json()["errorMessage"], "Bad thing", "{r:?}");
 }
+
+/// `$context.requestOverride.header` sets the Invoke API's own headers
+/// (here `X-Amz-Invocation-Type`, as AWS's asynchronous Lambda invocation
+/// does through the integration request's headers; other names mean
+/// nothing to the Invoke API and are not sent), and
+/// `$context.responseOverride` sets the method response's status and a
+/// header; the integration response's CONVERT_TO_BINARY decodes the
+/// Base64 its template wrote.
+#[test]
+fn overrides_reach_the_invoke_call_and_the_method_response() {
+    let mut m = Mgmt::new();
+    let template = concat!(
+        "#set($context.requestOverride.header.X-Amz-Invocation-Type = \"Event\")",
+        "#set($context.requestOverride.header.X-Other = \"no\")",
+        "{\"name\": \"$input.params('name')\"}"
+    );
+    let response = concat!(
+        "#set($context.responseOverride.status = 202)",
+        "#set($context.responseOverride.header.X-Queued = \"yes\")",
+        "$util.base64Encode($input.path('$.greeting'))"
+    );
+    let id = m.deployed(
+        "queued",
+        "greet",
+        json!({ "requestTemplates": { "application/json": template } }),
+        &[(
+            "200",
+            json!({ "contentHandling": "CONVERT_TO_BINARY",
+                    "responseTemplates": { "application/json": response } }),
+        )],
+    );
+    let r = m.post(&id, "/queued?name=Ann", "{}", 202);
+    assert_eq!(r.body_str(), "Hello, Ann", "{r:?}");
+    assert_eq!(r.header("x-queued"), Some("yes"), "{r:?}");
+    let mut last = None;
+    while let Ok(r) = m.fns.rx.try_recv() {
+        last = Some(r);
+    }
+    let invoked = last.expect("the function was invoked");
+    assert_eq!(invoked.header("x-amz-invocation-type"), Some("Event"));
+    assert_eq!(invoked.header("x-other"), None);
+}

@@ -7,11 +7,25 @@ JSON command a line from stdin, {"service": "sqs", "op": "send_message",
 line, {"ok": result} or {"error": "..."}. Ends (stopping the server) when
 stdin closes, so the test's process owns its lifetime.
 """
+import base64
 import json
 import sys
 
 import boto3
 from moto.server import ThreadedMotoServer
+
+
+
+def plain(value):
+    """bytes (Kinesis records' Data, ...) as UTF-8 text, in any nesting."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -35,8 +49,10 @@ for line in sys.stdin:
         result = getattr(clients[service], cmd["op"])(**cmd.get("args", {}))
         result.pop("ResponseMetadata", None)
         if "Body" in result:
-            result["Body"] = result["Body"].read().decode("utf-8", "replace")
-        out = {"ok": result}
+            raw = result["Body"].read()
+            result["Body"] = raw.decode("utf-8", "replace")
+            result["BodyBase64"] = base64.b64encode(raw).decode()
+        out = {"ok": plain(result)}
     except Exception as e:  # the test reads the error
         out = {"error": f"{type(e).__name__}: {e}"}
     print(json.dumps(out, default=str), flush=True)
