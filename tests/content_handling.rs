@@ -98,7 +98,13 @@ fn request_payloads_convert_as_aws_table_says() {
     call(&s, "POST", "/prod/to-binary", &png, PNG);
     assert_eq!(up.recv().body, PNG);
     // Text that is not Base64 cannot be converted: a configuration error.
-    let r = call(&s, "POST", "/prod/to-binary", &json, b"{\"not\": \"base64\"}");
+    let r = call(
+        &s,
+        "POST",
+        "/prod/to-binary",
+        &json,
+        b"{\"not\": \"base64\"}",
+    );
     assert_eq!(r.status, 500, "{r:?}");
     assert_eq!(r.json()["message"], "Internal server error", "{r:?}");
 

@@ -523,7 +523,8 @@ fn dynamodb_query_with_a_key_condition_maps_the_items_and_headers() {
         }),
     );
     for (customer, id, total) in [("c1", "o1", "10"), ("c1", "o2", "25"), ("c2", "o3", "7")] {
-        let item = json!({ "customer": { "S": customer }, "id": { "S": id }, "total": { "N": total } });
+        let item =
+            json!({ "customer": { "S": customer }, "id": { "S": id }, "total": { "N": total } });
         moto.call(
             "dynamodb",
             "put_item",
@@ -564,7 +565,10 @@ fn dynamodb_query_with_a_key_condition_maps_the_items_and_headers() {
     );
     assert_eq!(r.header("x-count"), Some("2"), "{r:?}");
     let service_type = r.header("x-service-type").unwrap_or_default();
-    assert!(service_type.starts_with("application/x-amz-json-1.0"), "{r:?}");
+    assert!(
+        service_type.starts_with("application/x-amz-json-1.0"),
+        "{r:?}"
+    );
 }
 
 /// Kinesis's PutRecord (JSON protocol 1.1, `Kinesis_20131202.`), the

@@ -204,7 +204,11 @@ pub(super) fn integration_request(
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         .map(|(_, v)| v.clone());
-    let inbound = Inbound::new(e.content_handling, binary_media_types, content_type.as_deref());
+    let inbound = Inbound::new(
+        e.content_handling,
+        binary_media_types,
+        content_type.as_deref(),
+    );
     if let Some(text) = inbound.rebound(&raw) {
         b.body = text;
     }
@@ -249,7 +253,13 @@ pub(super) fn answer(
     b: &mut Bindings,
     limits: &Limits,
 ) -> Result<(Answer, Vec<u8>), String> {
-    let out = Outbound::select(e, raw.selector, binary_media_types, raw.content_type, accept);
+    let out = Outbound::select(
+        e,
+        raw.selector,
+        binary_media_types,
+        raw.content_type,
+        accept,
+    );
     let mut reply = Reply {
         selector: raw.selector,
         status: raw.status,
@@ -349,7 +359,10 @@ mod tests {
 
     #[test]
     fn response_rows_without_binary_media_types() {
-        for (ct, raw) in [("application/json", &b"{}"[..]), ("image/png", B64.as_bytes())] {
+        for (ct, raw) in [
+            ("application/json", &b"{}"[..]),
+            ("image/png", B64.as_bytes()),
+        ] {
             // Text or binary | text type | Undefined | Undefined | UTF8-encoded string
             assert_eq!(outbound(None, &[], ct, "text/plain", raw), raw);
             // Text or binary | text type | Undefined | CONVERT_TO_TEXT | UTF8-encoded string
@@ -390,7 +403,10 @@ mod tests {
         // Binary data | binary type | Set | CONVERT_TO_TEXT | Base64-encoded string
         assert_eq!(outbound(TO_TEXT, &t, png, png, BIN), b64);
         // Only the first Accept media type counts.
-        assert_eq!(outbound(None, &t, text, "text/html, image/png", b"hi"), b"hi");
+        assert_eq!(
+            outbound(None, &t, text, "text/html, image/png", b"hi"),
+            b"hi"
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::{call, CallError};
 use crate::vtl::{Bindings, Limits};
 
-use super::params::{self, put};
 use super::content_handling;
+use super::params::{self, put};
 use super::request::media_type;
 use super::Failed;
 

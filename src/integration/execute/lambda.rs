@@ -49,7 +49,10 @@ pub async fn serve(
     let started = Instant::now();
     let (payload, overrides) = event;
     let headers = invoke_headers(&overrides);
-    let reply = lambda.invoker.invoke_with(w, snap, &payload, &headers).await;
+    let reply = lambda
+        .invoker
+        .invoke_with(w, snap, &payload, &headers)
+        .await;
     let mut payload = payload;
     payload.clear();
     conn.scratch = payload;
