@@ -67,18 +67,18 @@ impl Inbound {
         }
     }
 
-    fn to_text(&self) -> bool {
+    fn becomes_text(&self) -> bool {
         self.binary && self.handling == Some(ContentHandling::ConvertToText)
     }
 
-    fn to_binary(&self) -> bool {
+    fn becomes_binary(&self) -> bool {
         !self.binary && self.handling == Some(ContentHandling::ConvertToBinary)
     }
 
     /// `$input.body` when it is not the body as text: the Base64 of a
     /// binary body converted to text.
     pub fn rebound(&self, raw: &[u8]) -> Option<String> {
-        self.to_text().then(|| encode(raw))
+        self.becomes_text().then(|| encode(raw))
     }
 
     /// The request template for the payload, as `request::choose`; a
@@ -86,7 +86,7 @@ impl Inbound {
     /// (unless the passthrough behaviour refuses it).
     pub fn choose<'e>(&self, e: &'e Execution, content_type: Option<&str>) -> Chosen<'e> {
         match request::choose(e, content_type) {
-            Chosen::Template(_) if self.binary && !self.to_text() => Chosen::Passthrough,
+            Chosen::Template(_) if self.binary && !self.becomes_text() => Chosen::Passthrough,
             other => other,
         }
     }
@@ -95,10 +95,10 @@ impl Inbound {
     /// body as it came, converted as `contentHandling` says.
     pub fn payload(&self, rendered: Option<String>, raw: Vec<u8>) -> Result<Vec<u8>, NotBase64> {
         match rendered {
-            Some(text) if self.to_binary() => decode(&text),
+            Some(text) if self.becomes_binary() => decode(&text),
             Some(text) => Ok(text.into_bytes()),
-            None if self.to_binary() => decode(&String::from_utf8_lossy(&raw)),
-            None if self.to_text() => Ok(encode(&raw).into_bytes()),
+            None if self.becomes_binary() => decode(&String::from_utf8_lossy(&raw)),
+            None if self.becomes_text() => Ok(encode(&raw).into_bytes()),
             None => Ok(raw),
         }
     }
