@@ -398,6 +398,24 @@ fn step_functions_start_execution_starts_one() {
     assert_eq!(d["stateMachineArn"], machine.as_str(), "{d}");
 }
 
+/// The PUT (with `template`) and GET (no template) integrations of AWS's
+/// S3 proxy tutorial: `{bucket}/{key}` from the path's `folder` and
+/// `item`, the object's `Content-Type` from `content_type` (a mapping source).
+fn s3_methods(template: &str, content_type: &str) -> (Value, Value) {
+    let params = json!({ "requestParameters": {
+        "integration.request.path.bucket": "method.request.path.folder",
+        "integration.request.path.key": "method.request.path.item",
+        "integration.request.header.Content-Type": content_type,
+    }});
+    let uri = "arn:aws:apigateway:us-east-1:s3:path/{bucket}/{key}";
+    let mut put = aws(uri, template, params.clone());
+    put["httpMethod"] = json!("PUT");
+    let mut get = aws(uri, "", params);
+    get["httpMethod"] = json!("GET");
+    get.as_object_mut().unwrap().remove("requestTemplates");
+    (put, get)
+}
+
 /// S3 by path, `{bucket}/{key}` from `integration.request.path` mappings
 /// (AWS's S3 proxy tutorial): PUT stores the body, GET returns it (passed
 /// through: no template), a missing key's 404 picks its own response.
@@ -406,17 +424,7 @@ fn s3_put_object_and_get_object_by_path() {
     let mut moto = moto();
     moto.call("s3", "create_bucket", json!({ "Bucket": "photos" }));
     let mut g = Gateway::new(moto.port);
-    let params = json!({ "requestParameters": {
-        "integration.request.path.bucket": "method.request.path.folder",
-        "integration.request.path.key": "method.request.path.item",
-        "integration.request.header.Content-Type": "'text/plain'",
-    }});
-    let uri = "arn:aws:apigateway:us-east-1:s3:path/{bucket}/{key}";
-    let mut put = aws(uri, "$input.body", params.clone());
-    put["httpMethod"] = json!("PUT");
-    let mut get = aws(uri, "", params);
-    get["httpMethod"] = json!("GET");
-    get.as_object_mut().unwrap().remove("requestTemplates");
+    let (put, get) = s3_methods("$input.body", "'text/plain'");
     let id = g.deployed(vec![
         (
             "/{folder}/{item}",
@@ -636,21 +644,11 @@ fn s3_binary_objects_pass_untouched_and_request_overrides_apply() {
     let mut moto = moto();
     moto.call("s3", "create_bucket", json!({ "Bucket": "images" }));
     let mut g = Gateway::new(moto.port);
-    let params = json!({ "requestParameters": {
-        "integration.request.path.bucket": "method.request.path.folder",
-        "integration.request.path.key": "method.request.path.item",
-        "integration.request.header.Content-Type": "method.request.header.Content-Type",
-    }});
-    let uri = "arn:aws:apigateway:us-east-1:s3:path/{bucket}/{key}";
-    let mut put = aws(uri, "", params.clone());
-    put["httpMethod"] = json!("PUT");
+    let (mut put, get) = s3_methods("", "method.request.header.Content-Type");
     put["requestTemplates"] = json!({
         "image/png": "this template is not run for a binary payload",
         "text/plain": "#set($context.requestOverride.path.key = \"renamed-$input.params('item')\")$input.body",
     });
-    let mut get = aws(uri, "", params);
-    get["httpMethod"] = json!("GET");
-    get.as_object_mut().unwrap().remove("requestTemplates");
     let created = json!({ "name": "images", "binaryMediaTypes": ["image/png"] });
     let id = g.deployed_with(
         created,

@@ -142,12 +142,17 @@ impl Mgmt {
 
     /// The event of the function's last invocation.
     fn last_event(&self) -> Value {
+        let r = self.last_invocation();
+        serde_json::from_slice(&r.body).expect("the event is JSON")
+    }
+
+    /// The function's last invocation, as the Invoke API received it.
+    fn last_invocation(&self) -> Recorded {
         let mut last = None;
         while let Ok(r) = self.fns.rx.try_recv() {
             last = Some(r);
         }
-        let r = last.expect("the function was invoked");
-        serde_json::from_slice(&r.body).expect("the event is JSON")
+        last.expect("the function was invoked")
     }
 }
 
@@ -365,11 +370,7 @@ fn overrides_reach_the_invoke_call_and_the_method_response() {
     let r = m.post(&id, "/queued?name=Ann", "{}", 202);
     assert_eq!(r.body_str(), "Hello, Ann", "{r:?}");
     assert_eq!(r.header("x-queued"), Some("yes"), "{r:?}");
-    let mut last = None;
-    while let Ok(r) = m.fns.rx.try_recv() {
-        last = Some(r);
-    }
-    let invoked = last.expect("the function was invoked");
+    let invoked = m.last_invocation();
     assert_eq!(invoked.header("x-amz-invocation-type"), Some("Event"));
     assert_eq!(invoked.header("x-other"), None);
 }
