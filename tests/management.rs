@@ -2232,7 +2232,12 @@ fn method_and_integration_responses_are_patched() {
         "{ir}"
     );
     assert_eq!(m.get(&ir_path), ir, "stored");
-    let bad = patch_body(&[("replace", "/contentHandling", Some("CONVERT_TO_TEXT"))]);
+    // contentHandling is the integration response's too (executed since
+    // issue 17); a path that is none of AWS's is refused.
+    let ch = patch_body(&[("replace", "/contentHandling", Some("CONVERT_TO_TEXT"))]);
+    let ir = m.ok("PATCH", &ir_path, Some(ch), 200);
+    assert_eq!(ir["contentHandling"], "CONVERT_TO_TEXT", "{ir}");
+    let bad = patch_body(&[("replace", "/statusCode", Some("201"))]);
     m.err("PATCH", &ir_path, Some(bad), 400, "BadRequestException");
 }
 
