@@ -14,6 +14,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 
 /// Eight bytes of PNG signature and two more: not UTF-8.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\xff\x00";
@@ -196,4 +197,50 @@ response_templates = {{ "application/json" = 'not base64' }}
     assert_eq!(r.header("content-type"), Some("image/png"), "{r:?}");
     let bad = call(&s, "GET", "/prod/pixel?code=201", &[], b"");
     assert_eq!(bad.status, 500, "{bad:?}");
+}
+
+/// An OpenAPI document as AWS exports one ("Import and export content
+/// encodings": `x-amazon-apigateway-binary-media-types` and the
+/// integration's and its responses' `contentHandling`) imports, runs, and
+/// exports with its `contentHandling` kept.
+#[test]
+fn an_imported_openapi_document_keeps_and_runs_its_content_handling() {
+    const TOKEN: &str = "content-handling-token-01";
+    let mut m = Managed::start(TOKEN);
+    let mock = json!({ "type": "mock", "contentHandling": "CONVERT_TO_TEXT",
+        "requestTemplates": { "application/json": "{\"statusCode\": 200}" },
+        "responses": { "default": { "statusCode": "200", "contentHandling": "CONVERT_TO_BINARY",
+            "responseTemplates": { "application/json": PNG_B64 } } } });
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": { "title": "pixels" },
+        "x-amazon-apigateway-binary-media-types": ["image/png"],
+        "paths": { "/pixel": { "get": {
+            "responses": { "200": { "description": "a pixel" } },
+            "x-amazon-apigateway-integration": mock
+        } } }
+    });
+    let api = m.ok("POST", "/restapis?mode=import", Some(doc), 201);
+    let id = api["id"].as_str().unwrap().to_string();
+    let deployments = format!("/restapis/{id}/deployments");
+    m.ok(
+        "POST",
+        &deployments,
+        Some(json!({ "stageName": "prod" })),
+        201,
+    );
+    let url = format!("/restapis/{id}/prod/_user_request_/pixel");
+    let r = poll_until(
+        POLL_FOR,
+        || call(&m.srv, "GET", &url, &[("accept", "image/png")], b""),
+        |r| r.status == 200,
+        |r| format!("{url}: {r:?}"),
+    );
+    assert_eq!(r.body, PNG, "{r:?}");
+    let export = format!("/restapis/{id}/stages/prod/exports/oas30?extensions=integrations");
+    let out = m.ok("GET", &export, None, 200);
+    let x = &out["paths"]["/pixel"]["get"]["x-amazon-apigateway-integration"];
+    assert_eq!(x["contentHandling"], "CONVERT_TO_TEXT", "{out}");
+    let default = &x["responses"]["default"];
+    assert_eq!(default["contentHandling"], "CONVERT_TO_BINARY", "{out}");
 }

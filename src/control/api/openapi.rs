@@ -476,6 +476,9 @@ fn integration_extension(i: &Integration) -> Value {
     if let Some(p) = &i.passthrough_behavior {
         x.insert("passthroughBehavior".into(), json!(p));
     }
+    if let Some(c) = &i.content_handling {
+        x.insert("contentHandling".into(), json!(c));
+    }
     x.insert("timeoutInMillis".into(), json!(i.timeout_in_millis));
     if !i.integration_responses.is_empty() {
         let rs: Map<String, Value> = i
@@ -485,6 +488,9 @@ fn integration_extension(i: &Integration) -> Value {
                 let mut v = json!({"statusCode": r.status_code});
                 if !r.response_templates.is_empty() {
                     v["responseTemplates"] = json!(r.response_templates);
+                }
+                if let Some(c) = &r.content_handling {
+                    v["contentHandling"] = json!(c);
                 }
                 let key = r
                     .selection_pattern
