@@ -203,6 +203,22 @@ def check_import(gw, api):
     return resources
 
 
+def check_refusal(gw):
+    """A document whose template does not compile is refused, as
+    PutIntegration refuses it, rather than imported as a method that can
+    only answer 500."""
+    broken = FIXTURE.read_text().replace("#else 201#end}", "#else 201}", 1)
+    assert broken != FIXTURE.read_text()
+    try:
+        gw.import_rest_api(body=broken.encode())
+    except gw.exceptions.BadRequestException as e:
+        assert "Invalid mapping expression" in str(e), e
+    else:
+        raise AssertionError("a document with a broken template was imported")
+    names = [a["name"] for a in gw.get_rest_apis()["items"]]
+    assert "execution-model" not in names, names
+
+
 def check_routes(base):
     """Every route, as a client sees it."""
     json_ct = {"Content-Type": "application/json"}
@@ -376,6 +392,7 @@ def main():
                 "apigateway", endpoint_url=admin, region_name="us-east-1",
                 aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET,
             )
+            check_refusal(gw)
             api = gw.import_rest_api(body=FIXTURE.read_bytes())["id"]
             check_import(gw, api)
             gw.create_deployment(

@@ -224,7 +224,7 @@ fn method(verb: &str, op: &Value, key_schemes: &[String], d: &Value) -> Result<M
     let method_responses = super::openapi_responses::method_responses(op);
     let method_integration = match op.get("x-amazon-apigateway-integration") {
         None => None,
-        Some(x) => Some(integration(x)?),
+        Some(x) => Some(checked(integration(x)?)?),
     };
     Ok(Method {
         http_method: verb.to_string(),
@@ -278,6 +278,18 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
         tls_config: x.get("tlsConfig").filter(|v| !v.is_null()).cloned(),
         integration_responses: super::openapi_responses::integration_responses(x),
     })
+}
+
+/// Refuses what PutIntegration and PutIntegrationResponse refuse (a
+/// template that does not compile, a parameter mapping that is not AWS's
+/// syntax): imported, it would deploy a method that can only fail.
+fn checked(i: Integration) -> Result<Integration, ApiError> {
+    super::execution::check_templates(&i.request_templates)?;
+    super::execution::check_parameters(&i.request_parameters)?;
+    for r in i.integration_responses.values() {
+        super::execution::check_templates(&r.response_templates)?;
+    }
+    Ok(i)
 }
 
 /// The deployed API as an OpenAPI 3.0 (`oas30`) or Swagger 2.0 document.

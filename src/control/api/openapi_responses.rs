@@ -163,3 +163,66 @@ pub(super) fn export_method_response(m: &MethodResponse, oas30: bool, local: &st
     }
     Value::Object(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AWS's own example of `x-amazon-apigateway-integration.responses`
+    /// ("2\\d{2}" and "302"), plus `default`.
+    fn extension() -> Value {
+        json!({"responses": {
+            "2\\d{2}": {"statusCode": "200", "responseTemplates": {"application/json": "{}"}},
+            "302": {"statusCode": 302, "responseParameters": {
+                "method.response.header.Location": "integration.response.body.redirect.url"}},
+            "default": {"statusCode": "500"},
+            "no status": {"responseTemplates": {}},
+        }})
+    }
+
+    #[test]
+    fn the_key_is_the_selection_pattern_and_default_has_none() {
+        let rs = integration_responses(&extension());
+        assert_eq!(rs.len(), 3, "{rs:?}");
+        assert_eq!(rs["200"].selection_pattern.as_deref(), Some("2\\d{2}"));
+        assert_eq!(rs["302"].selection_pattern.as_deref(), Some("302"));
+        assert_eq!(
+            rs["302"].response_parameters["method.response.header.Location"],
+            "integration.response.body.redirect.url"
+        );
+        assert_eq!(rs["500"].selection_pattern, None);
+    }
+
+    #[test]
+    fn integration_responses_export_as_they_were_imported() {
+        let rs = integration_responses(&extension());
+        let out = Value::Object(export_integration_responses(&rs));
+        assert_eq!(integration_responses(&json!({ "responses": out })), rs);
+        assert_eq!(out["default"]["statusCode"], "500", "{out}");
+    }
+
+    #[test]
+    fn method_responses_keep_headers_and_body_models_both_ways() {
+        let op = json!({"responses": {
+            "200": {"description": "ok",
+                    "headers": {"X-A": {"schema": {"type": "string"}},
+                                "X-B": {"required": true, "schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}},
+            "default": {"description": "not a status"},
+        }});
+        let ms = method_responses(&op);
+        assert_eq!(ms.len(), 1, "{ms:?}");
+        let m = &ms["200"];
+        assert!(!m.response_parameters["method.response.header.X-A"]);
+        assert!(m.response_parameters["method.response.header.X-B"]);
+        assert_eq!(m.response_models["application/json"], "Pet");
+        let out = export_method_response(m, true, "#/components/schemas/");
+        let again = method_responses(&json!({ "responses": { "200": out } }));
+        assert_eq!(&again["200"], m);
+        // Swagger 2: `schema` beside the headers.
+        let swagger = export_method_response(m, false, "#/definitions/");
+        assert_eq!(swagger["schema"]["$ref"], "#/definitions/Pet", "{swagger}");
+        let again = method_responses(&json!({ "responses": { "200": swagger } }));
+        assert_eq!(again["200"].response_models, m.response_models);
+    }
+}
