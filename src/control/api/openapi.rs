@@ -444,18 +444,18 @@ fn query_and_header_parameters(m: &Method, oas30: bool) -> impl Iterator<Item = 
 fn integration_extension(i: &Integration) -> Value {
     let mut x = Map::new();
     x.insert("type".into(), json!(i.kind.to_ascii_lowercase()));
-    if let Some(m) = &i.http_method {
-        x.insert("httpMethod".into(), json!(m));
-    }
-    if let Some(u) = &i.uri {
-        x.insert("uri".into(), json!(u));
-    }
-    if let Some(t) = &i.connection_type {
-        x.insert("connectionType".into(), json!(t));
-    }
-    if let Some(id) = &i.connection_id {
-        x.insert("connectionId".into(), json!(id));
-    }
+    let mut optional = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            x.insert(k.into(), json!(v));
+        }
+    };
+    optional("httpMethod", &i.http_method);
+    optional("uri", &i.uri);
+    optional("connectionType", &i.connection_type);
+    optional("connectionId", &i.connection_id);
+    optional("credentials", &i.credentials);
+    optional("contentHandling", &i.content_handling);
+    optional("cacheNamespace", &i.cache_namespace);
     if !i.request_parameters.is_empty() {
         x.insert("requestParameters".into(), json!(i.request_parameters));
     }
@@ -466,15 +466,6 @@ fn integration_extension(i: &Integration) -> Value {
         x.insert("passthroughBehavior".into(), json!(p.to_ascii_lowercase()));
     }
     x.insert("timeoutInMillis".into(), json!(i.timeout_in_millis));
-    if let Some(c) = &i.credentials {
-        x.insert("credentials".into(), json!(c));
-    }
-    if let Some(c) = &i.content_handling {
-        x.insert("contentHandling".into(), json!(c));
-    }
-    if let Some(n) = &i.cache_namespace {
-        x.insert("cacheNamespace".into(), json!(n));
-    }
     if !i.cache_key_parameters.is_empty() {
         x.insert("cacheKeyParameters".into(), json!(i.cache_key_parameters));
     }
