@@ -469,6 +469,9 @@ fn integration_extension(i: &Integration) -> Value {
     if !i.cache_key_parameters.is_empty() {
         x.insert("cacheKeyParameters".into(), json!(i.cache_key_parameters));
     }
+    if let Some(t) = &i.tls_config {
+        x.insert("tlsConfig".into(), t.clone());
+    }
     if !i.integration_responses.is_empty() {
         let rs = super::openapi_responses::export_integration_responses(&i.integration_responses);
         x.insert("responses".into(), Value::Object(rs));
