@@ -2,6 +2,8 @@
 # portico load test: portico vs nginx, one worker each, on loopback.
 # See loadtest/README.md. Env overrides: DURATION, CONNS, ROWS, REPS, PORTICO_BIN
 # (and WARMUP, WRK_TIMEOUT, PROXY_CPU, CLIENT_CPU, BUILD_TIMEOUT).
+# `--only execution`: just the REST execution model's rows (MOCK with
+# templates, AWS GetItem) and the proxy rows they are compared with.
 set -euo pipefail
 
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -15,7 +17,17 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"64 4000"}
-ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed portico-lambda portico-jwt portico-https nginx-https portico-https-new nginx-https-new"
+ALL_ROWS="direct nginx-proxy portico-proxy portico-mock nginx-return portico-keyed nginx-limit-req portico-limited portico-limited-2w portico-cached nginx-proxy-cache portico-bare portico-observed portico-lambda portico-jwt portico-https nginx-https portico-https-new nginx-https-new portico-mock-vtl portico-aws"
+EXECUTION_ROWS="nginx-proxy portico-proxy portico-mock-vtl portico-aws"
+case "${1:-}" in
+    "") ;;
+    --only)
+        case "${2:-}" in
+            execution) ROWS=${ROWS:-$EXECUTION_ROWS} ;;
+            *) echo "usage: $0 [--only execution]" >&2; exit 2 ;;
+        esac ;;
+    *) echo "usage: $0 [--only execution]" >&2; exit 2 ;;
+esac
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
@@ -32,6 +44,7 @@ NGINX_LIMIT_REQ_PORT=18085
 NGINX_PROXY_CACHE_PORT=18086
 NGINX_HTTPS_PORT=18087
 PORTICO_TLS_PORT=18088
+DDB_PORT=18089                   # the upstream nginx's fake DynamoDB (portico-aws)
 API_KEY="loadtest-key-0123456789abcdef"   # [[api_keys]] value in conf/portico.toml
 
 log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -231,7 +244,7 @@ start_nginx() { # name conf-template port proxy|client -> STARTED_PID (master)
     rm -rf "$dir/cache"   # proxy_cache_path of nginx-proxy-cache: empty on every start
     mkdir -p "$dir/tmp"
     sed -e "s/@NOFILE@/$NOFILE/g" -e "s/@WCONN@/$WCONN/g" -e "s/@PORT@/$port/g" \
-        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s|@DIR@|$dir|g" \
+        -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@DDB_PORT@/$DDB_PORT/g" -e "s|@DIR@|$dir|g" \
         -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" "$CONF_DIR/$tmpl" >"$dir/nginx.conf"
     port_is_free "$port" || die "port $port is already in use"
     local eargs=()
@@ -258,7 +271,7 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     mkdir -p "$dir"
     rm -rf "$dir/state"; mkdir -p "$dir/state"   # fresh usage state for every start
     rm -f "$dir/access.log"                       # portico-observed's log: gigabytes otherwise
-    sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" \
+    sed -e "s/@PORT@/$PORTICO_PORT/g" -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@DDB_PORT@/$DDB_PORT/g" \
         -e "s|@STATE_DIR@|$dir/state|g" -e "s|@LOG_DIR@|$dir|g" -e "s/^workers = 1\$/workers = $workers/" \
         -e "s|@JWKS_FILE@|$REPO/tests/fixtures/jwt/jwks-a.json|g" \
         -e "s/@TLS_PORT@/$PORTICO_TLS_PORT/g" -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" \
@@ -267,7 +280,9 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     port_is_free "$PORTICO_PORT" || die "port $PORTICO_PORT is already in use"
     : >"$dir/portico.log"
     if [[ $where == all ]]; then pin=("${ALL_CPUS_PIN[@]}"); else pin=("${PROXY_PIN[@]}"); fi
-    "${pin[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >>"$dir/portico.log" 2>&1 &
+    # The portico-aws row signs its DynamoDB calls with this (fake) secret.
+    PORTICO_LOADTEST_AWS_SECRET=loadtest-secret \
+        "${pin[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >>"$dir/portico.log" 2>&1 &
     STARTED_PID=$!
     SERVER_PIDS+=("$STARTED_PID")
     for ((i = 0; i < 300; i++)); do
@@ -294,14 +309,15 @@ start_portico() { # [workers] [proxy|all] -> STARTED_PID, ACTUAL_PORTICO_PORT; r
     return 1
 }
 
-check_response() { # url [header] -> 0 if 200 "ok"; else prints a reason
+CHECK_BODY=ok   # the body check_response wants (the execution rows set their own)
+check_response() { # url [header] -> 0 if 200 "$CHECK_BODY"; else prints a reason
     local url=$1 hdr=${2:-} code body h=()
     [[ -n $hdr ]] && h=(-H "$hdr")
     body=$(curl -sk -m 5 "${h[@]}" -o - -w '\n%{http_code}' "$url" 2>/dev/null) || { echo "curl failed"; return 1; }
     code=${body##*$'\n'}
     body=${body%$'\n'*}
     [[ $code == 200 ]] || { echo "HTTP $code"; return 1; }
-    [[ $body == ok || $body == $'ok\n' ]] || { echo "unexpected body '${body:0:40}'"; return 1; }
+    [[ $body == "$CHECK_BODY" || $body == "$CHECK_BODY"$'\n' ]] || { echo "unexpected body '${body:0:60}'"; return 1; }
 }
 
 cache_header() { # url header-name -> the header's value on a fresh GET (empty if absent)
@@ -349,6 +365,8 @@ label() {
         nginx-https) echo "nginx return 200 over HTTPS, keep-alive" ;;
         portico-https-new) echo "portico mock over HTTPS, a new connection (handshake) per request" ;;
         nginx-https-new) echo "nginx return 200 over HTTPS, a new connection (handshake) per request" ;;
+        portico-mock-vtl) echo "portico MOCK with a request template and a response template" ;;
+        portico-aws) echo "portico AWS integration (DynamoDB GetItem + response template, instant fake)" ;;
     esac
 }
 
@@ -500,7 +518,7 @@ for row in $ROWS; do
     for conns in $CONNS; do
         key="$row:$conns"
         log "--- round $REP/$REPS: $row @ $conns connections"
-        pid="" hdr="" want=""
+        pid="" hdr="" want="" CHECK_BODY=ok
         case $row in
             direct)
                 pid=$UPSTREAM_PID; url="http://127.0.0.1:$UPSTREAM_PORT/hello" ;;
@@ -538,6 +556,10 @@ for row in $ROWS; do
                     portico-lambda) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/fn" ;;
                     portico-jwt) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/jwt/hello"; hdr="authorization: Bearer $JWT_TOKEN" ;;
                     portico-https|portico-https-new) url="https://127.0.0.1:$PORTICO_TLS_PORT/prod/mock" ;;
+                    portico-mock-vtl) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/vtl/a1"
+                        CHECK_BODY='{"id": "a1", "stage": "prod"}' ;;
+                    portico-aws) url="http://127.0.0.1:$ACTUAL_PORTICO_PORT/prod/items/a1"
+                        CHECK_BODY='{"id": "a1", "name": "Ann"}' ;;
                 esac ;;
         esac
         WRK_NEW_CONNS=0
@@ -604,6 +626,9 @@ REPORT="$RAW_DIR/report.md"
     if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
         echo "- monitoring rows: the same mock route on stage \`bare\` (\`metrics = false\`, no access log) and stage \`obs\` (metrics on, JSON access log to a file under the run's temp dir, removed at each start); the \`prod\` rows count metrics (the default) and keep no access log"
     fi
+    if [[ " $ROWS " == *" portico-mock-vtl "* || " $ROWS " == *" portico-aws "* ]]; then
+        echo "- execution rows: GET /prod/vtl/a1 (MOCK: a request template choosing the status, a response template writing \`{\"id\", \"stage\"}\`); GET /prod/items/a1 (AWS integration: DynamoDB GetItem request template, SigV4 signing, the call to a fake DynamoDB (the upstream nginx's port $DDB_PORT answering a fixed item at once), a response template reshaping the item); compared with the plain \"portico proxy\" row"
+    fi
     echo "- CPU ms / 1k req: (utime+stime of the target's processes after − before the measured run) / wrk's request count × 1000; for \"direct upstream\" it is the upstream's CPU"
     echo
     echo "| target | conns | req/s | p50 | p99 | errors | CPU ms / 1k req |"
@@ -648,6 +673,12 @@ REPORT="$RAW_DIR/report.md"
         if [[ " $ROWS " == *" portico-observed "* || " $ROWS " == *" portico-bare "* ]]; then
             echo "- @ $conns conns: portico monitored ÷ bare req/s = $(ratio "${RPS[portico-observed:$conns]:-}" "${RPS[portico-bare:$conns]:-}") (target ≥ 0.95);" \
                 "CPU/req = $(ratio "${CPUK[portico-observed:$conns]:-}" "${CPUK[portico-bare:$conns]:-}")"
+        fi
+        if [[ " $ROWS " == *" portico-mock-vtl "* || " $ROWS " == *" portico-aws "* ]]; then
+            echo "- @ $conns conns: portico MOCK with templates ÷ portico proxy req/s = $(ratio "${RPS[portico-mock-vtl:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
+                "CPU/req = $(ratio "${CPUK[portico-mock-vtl:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}");" \
+                "portico AWS GetItem ÷ portico proxy req/s = $(ratio "${RPS[portico-aws:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
+                "CPU/req = $(ratio "${CPUK[portico-aws:$conns]:-}" "${CPUK[portico-proxy:$conns]:-}")"
         fi
         if [[ " $ROWS " == *" nginx-limit-req "* ]]; then
             echo "- @ $conns conns: nginx limit_req ÷ nginx return 200 req/s = $(ratio "${RPS[nginx-limit-req:$conns]:-}" "${RPS[nginx-return:$conns]:-}");" \

@@ -4,7 +4,8 @@
 # build) on loopback with a fresh state directory, runs boto3_e2e.py against
 # it and stops it; then tests/e2e/tls_clients.sh (curl and openssl s_client
 # against the HTTPS listener), tests/e2e/awscli_walkthrough.sh (AWS's REST API
-# walk-through with the AWS CLI v1) and tests/e2e/moto.sh. Run by .ci/run after `cargo test`.
+# walk-through with the AWS CLI v1), tests/e2e/execution_openapi.py (an OpenAPI import of the
+# execution model, called over HTTP) and tests/e2e/moto.sh. Run by .ci/run after `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=$(tests/e2e/venv.sh | tail -n1)
@@ -36,6 +37,9 @@ if grep -q -e "$PORTICO_E2E_SECRET" -e 'Signature=' "$TMP/state/audit.jsonl"; th
     echo "e2e: the audit log holds a secret or a signature" >&2; exit 1
 fi
 echo "e2e: boto3 end-to-end test passed"
+# The REST execution model imported from an OpenAPI document (tests/e2e/fixtures/execution_api.yaml)
+# and called over HTTP, DynamoDB being moto's server: moto's venv has boto3 and moto.
+"$(tests/e2e/moto_venv.sh | tail -n1)" tests/e2e/execution_openapi.py "$BIN"
 tests/e2e/tls_clients.sh
 tests/e2e/awscli_walkthrough.sh
 tests/e2e/moto.sh

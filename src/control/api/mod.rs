@@ -26,6 +26,7 @@ mod model;
 mod models;
 mod openapi;
 mod openapi_authorizers;
+mod openapi_responses;
 mod operations;
 mod patch;
 pub mod publish;

@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::model::{
-    ApiDoc, EndpointConfiguration, Integration, IntegrationResponse, Method, MethodResponse,
-    Resource, RestApi,
-};
+use super::model::{ApiDoc, EndpointConfiguration, Integration, Method, Resource, RestApi};
 use super::{Call, ControlPlane, Reply};
 
 pub(super) const VERBS: &[(&str, &str)] = &[
@@ -224,27 +221,10 @@ fn method(verb: &str, op: &Value, key_schemes: &[String], d: &Value) -> Result<M
             .filter_map(Value::as_object)
             .any(|r| r.keys().any(|k| key_schemes.contains(k)))
     });
-    let method_responses = op
-        .get("responses")
-        .and_then(Value::as_object)
-        .map(|rs| {
-            rs.keys()
-                .filter(|k| k.len() == 3 && k.bytes().all(|b| b.is_ascii_digit()))
-                .map(|k| {
-                    (
-                        k.clone(),
-                        MethodResponse {
-                            status_code: k.clone(),
-                            ..MethodResponse::default()
-                        },
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let method_responses = super::openapi_responses::method_responses(op);
     let method_integration = match op.get("x-amazon-apigateway-integration") {
         None => None,
-        Some(x) => Some(integration(x)?),
+        Some(x) => Some(checked(integration(x)?)?),
     };
     Ok(Method {
         http_method: verb.to_string(),
@@ -272,36 +252,9 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
             ApiError::BadRequest("x-amazon-apigateway-integration: `type` is required".into())
         })?
         .to_ascii_uppercase();
-    let responses = x
-        .get("responses")
-        .and_then(Value::as_object)
-        .map(|rs| {
-            rs.values()
-                .filter_map(|r| {
-                    let status = r.get("statusCode").map(|s| match s {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })?;
-                    let templates = r
-                        .get("responseTemplates")
-                        .and_then(|v| serde_json::from_value(v.clone()).ok())
-                        .unwrap_or_default();
-                    Some((
-                        status.clone(),
-                        IntegrationResponse {
-                            status_code: status,
-                            response_templates: templates,
-                            content_handling: r
-                                .get("contentHandling")
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                            ..IntegrationResponse::default()
-                        },
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    // AWS's documents spell it in lower case (`when_no_match`), its API in
+    // upper case, the only spelling the data plane reads.
+    let passthrough_behavior = text("passthroughBehavior").map(|p| p.to_ascii_uppercase());
     Ok(Integration {
         kind,
         http_method: text("httpMethod").map(|m| m.to_ascii_uppercase()),
@@ -310,7 +263,7 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
         connection_id: text("connectionId"),
         request_parameters: map("requestParameters"),
         request_templates: map("requestTemplates"),
-        passthrough_behavior: text("passthroughBehavior"),
+        passthrough_behavior,
         timeout_in_millis: x
             .get("timeoutInMillis")
             .and_then(Value::as_i64)
@@ -323,8 +276,20 @@ fn integration(x: &Value) -> Result<Integration, ApiError> {
         credentials: text("credentials"),
         content_handling: text("contentHandling"),
         tls_config: x.get("tlsConfig").filter(|v| !v.is_null()).cloned(),
-        integration_responses: responses,
+        integration_responses: super::openapi_responses::integration_responses(x),
     })
+}
+
+/// Refuses what PutIntegration and PutIntegrationResponse refuse (a
+/// template that does not compile, a parameter mapping that is not AWS's
+/// syntax): imported, it would deploy a method that can only fail.
+fn checked(i: Integration) -> Result<Integration, ApiError> {
+    super::execution::check_templates(&i.request_templates)?;
+    super::execution::check_parameters(&i.request_parameters)?;
+    for r in i.integration_responses.values() {
+        super::execution::check_templates(&r.response_templates)?;
+    }
+    Ok(i)
 }
 
 /// The deployed API as an OpenAPI 3.0 (`oas30`) or Swagger 2.0 document.
@@ -345,7 +310,7 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
             if let Some(n) = &m.operation_name {
                 op.insert("operationId".into(), json!(n));
             }
-            let params: Vec<Value> = r
+            let mut params: Vec<Value> = r
                 .path
                 .split('/')
                 .filter_map(|p| p.strip_prefix('{')?.strip_suffix('}'))
@@ -358,15 +323,19 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
                     }
                 })
                 .collect();
+            params.extend(query_and_header_parameters(m, oas30));
             if !params.is_empty() {
                 op.insert("parameters".into(), Value::Array(params));
             }
+            let local = if oas30 {
+                "#/components/schemas/"
+            } else {
+                "#/definitions/"
+            };
             let mut responses = Map::new();
-            for code in m.method_responses.keys() {
-                responses.insert(
-                    code.clone(),
-                    json!({"description": format!("{code} response")}),
-                );
+            for (code, mr) in &m.method_responses {
+                let r = super::openapi_responses::export_method_response(mr, oas30, local);
+                responses.insert(code.clone(), r);
             }
             if responses.is_empty() {
                 responses.insert("200".into(), json!({"description": "200 response"}));
@@ -452,21 +421,41 @@ fn export(doc: &ApiDoc, stage: &str, oas30: bool, with_integrations: bool) -> Va
     Value::Object(out)
 }
 
+/// The method's query string and header parameters (`method.request.*`,
+/// required as declared): what a request validator checks, so an export
+/// that dropped them would import as an API that validates less.
+fn query_and_header_parameters(m: &Method, oas30: bool) -> impl Iterator<Item = Value> + '_ {
+    m.request_parameters.iter().filter_map(move |(k, required)| {
+        let rest = k.strip_prefix("method.request.")?;
+        let (place, name) = rest.split_once('.')?;
+        let place = match place {
+            "querystring" => "query",
+            "header" => "header",
+            _ => return None,
+        };
+        Some(if oas30 {
+            json!({"name": name, "in": place, "required": required, "schema": {"type": "string"}})
+        } else {
+            json!({"name": name, "in": place, "required": required, "type": "string"})
+        })
+    })
+}
+
 fn integration_extension(i: &Integration) -> Value {
     let mut x = Map::new();
     x.insert("type".into(), json!(i.kind.to_ascii_lowercase()));
-    if let Some(m) = &i.http_method {
-        x.insert("httpMethod".into(), json!(m));
-    }
-    if let Some(u) = &i.uri {
-        x.insert("uri".into(), json!(u));
-    }
-    if let Some(t) = &i.connection_type {
-        x.insert("connectionType".into(), json!(t));
-    }
-    if let Some(id) = &i.connection_id {
-        x.insert("connectionId".into(), json!(id));
-    }
+    let mut optional = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            x.insert(k.into(), json!(v));
+        }
+    };
+    optional("httpMethod", &i.http_method);
+    optional("uri", &i.uri);
+    optional("connectionType", &i.connection_type);
+    optional("connectionId", &i.connection_id);
+    optional("credentials", &i.credentials);
+    optional("contentHandling", &i.content_handling);
+    optional("cacheNamespace", &i.cache_namespace);
     if !i.request_parameters.is_empty() {
         x.insert("requestParameters".into(), json!(i.request_parameters));
     }
@@ -474,31 +463,20 @@ fn integration_extension(i: &Integration) -> Value {
         x.insert("requestTemplates".into(), json!(i.request_templates));
     }
     if let Some(p) = &i.passthrough_behavior {
-        x.insert("passthroughBehavior".into(), json!(p));
+        x.insert("passthroughBehavior".into(), json!(p.to_ascii_lowercase()));
     }
     if let Some(c) = &i.content_handling {
         x.insert("contentHandling".into(), json!(c));
     }
     x.insert("timeoutInMillis".into(), json!(i.timeout_in_millis));
+    if !i.cache_key_parameters.is_empty() {
+        x.insert("cacheKeyParameters".into(), json!(i.cache_key_parameters));
+    }
+    if let Some(t) = &i.tls_config {
+        x.insert("tlsConfig".into(), t.clone());
+    }
     if !i.integration_responses.is_empty() {
-        let rs: Map<String, Value> = i
-            .integration_responses
-            .values()
-            .map(|r| {
-                let mut v = json!({"statusCode": r.status_code});
-                if !r.response_templates.is_empty() {
-                    v["responseTemplates"] = json!(r.response_templates);
-                }
-                if let Some(c) = &r.content_handling {
-                    v["contentHandling"] = json!(c);
-                }
-                let key = r
-                    .selection_pattern
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                (key, v)
-            })
-            .collect();
+        let rs = super::openapi_responses::export_integration_responses(&i.integration_responses);
         x.insert("responses".into(), Value::Object(rs));
     }
     Value::Object(x)
