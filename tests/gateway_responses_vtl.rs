@@ -42,127 +42,64 @@ impl Mgmt {
 
     /// A new API: its id and root resource.
     fn api(&mut self) -> (String, String) {
-        let api = self.ok("POST", "/restapis", Some(json!({ "name": "gv" })), 201);
-        let s = |k: &str| api[k].as_str().unwrap().to_string();
-        (s("id"), s("rootResourceId"))
+        self.0.new_api("gv")
     }
 
     /// `POST /pets` validated (query string `name` required, the Pet model
     /// for JSON), a MOCK accepting JSON only (NEVER passes a body through);
     /// `GET /broken`, a MOCK whose template names no valid `statusCode`.
     fn routes(&mut self, id: &str, root: &str) {
-        let model = json!({ "name": "Pet", "contentType": "application/json", "schema": PET });
-        self.ok("POST", &format!("/restapis/{id}/models"), Some(model), 201);
-        let v = json!({ "name": "all", "validateRequestParameters": true, "validateRequestBody": true });
-        let v = self.ok(
-            "POST",
-            &format!("/restapis/{id}/requestvalidators"),
-            Some(v),
-            201,
-        );
-        let pets = self.method(
-            id,
-            root,
-            "pets",
-            "POST",
-            json!({
-                "requestValidatorId": v["id"],
-                "requestParameters": { "method.request.querystring.name": true },
-                "requestModels": { "application/json": "Pet" }
-            }),
-        );
+        let validator = self.0.pet_validator(id, PET, (true, true));
+        let validated = json!({
+            "requestValidatorId": validator,
+            "requestParameters": { "method.request.querystring.name": true },
+            "requestModels": { "application/json": "Pet" }
+        });
+        let pets = self
+            .0
+            .put_method_under((id, root), "pets", "POST", validated);
         let mock = json!({ "type": "MOCK", "passthroughBehavior": "NEVER",
             "requestTemplates": { "application/json": "{\"statusCode\": 200}" } });
         self.ok("PUT", &format!("{pets}/integration"), Some(mock), 201);
-        self.ok(
-            "PUT",
-            &format!("{pets}/responses/200"),
-            Some(json!({})),
-            201,
-        );
         let ir = json!({ "responseTemplates": { "application/json": "{\"ok\": true}" } });
-        self.ok(
-            "PUT",
-            &format!("{pets}/integration/responses/200"),
-            Some(ir),
-            201,
-        );
-        let broken = self.method(id, root, "broken", "GET", json!({}));
+        self.0.put_responses(&pets, "200", ir);
+        let broken = self
+            .0
+            .put_method_under((id, root), "broken", "GET", json!({}));
         let mock = json!({ "type": "MOCK",
             "requestTemplates": { "application/json": "{\"statusCode\": \"nope\"}" } });
         self.ok("PUT", &format!("{broken}/integration"), Some(mock), 201);
     }
 
-    /// A resource `part` under `root` with method `verb`: its path.
-    fn method(&mut self, id: &str, root: &str, part: &str, verb: &str, extra: Value) -> String {
-        let r = self.ok(
-            "POST",
-            &format!("/restapis/{id}/resources/{root}"),
-            Some(json!({ "pathPart": part })),
-            201,
-        );
-        let path = format!(
-            "/restapis/{id}/resources/{}/methods/{verb}",
-            r["id"].as_str().unwrap()
-        );
-        let mut m = json!({ "authorizationType": "NONE" });
-        for (k, v) in extra.as_object().unwrap() {
-            m[k] = v.clone();
-        }
-        self.ok("PUT", &path, Some(m), 201);
-        path
-    }
-
     fn customise(&mut self, id: &str, kind: &str, status: u16, template: &str) {
-        self.ok(
-            "PUT",
-            &format!("/restapis/{id}/gatewayresponses/{kind}"),
-            Some(json!({
-                "statusCode": status.to_string(),
-                "responseParameters": {
-                    "gatewayresponse.header.x-type": "context.error.responseType",
-                    "gatewayresponse.header.x-echo": "method.request.header.x-who"
-                },
-                "responseTemplates": { "application/json": template }
-            })),
-            201,
-        );
+        let headers = json!({
+            "gatewayresponse.header.x-type": "context.error.responseType",
+            "gatewayresponse.header.x-echo": "method.request.header.x-who"
+        });
+        let body = json!({
+            "statusCode": status.to_string(),
+            "responseParameters": headers,
+            "responseTemplates": { "application/json": template }
+        });
+        let at = format!("/restapis/{id}/gatewayresponses/{kind}");
+        self.ok("PUT", &at, Some(body), 201);
     }
 
     fn deploy(&mut self, id: &str) {
         let body = json!({ "stageName": "prod", "variables": { "color": "teal" } });
-        self.ok(
-            "POST",
-            &format!("/restapis/{id}/deployments"),
-            Some(body),
-            201,
-        );
+        self.0.deploy(id, body);
     }
 
     /// `method path` of stage prod with `headers` and `body`, once answered `status`.
     fn call(
         &mut self,
         id: &str,
-        (method, path): (&str, &str),
+        at: (&str, &str),
         headers: &[(&str, &str)],
         body: &str,
         status: u16,
     ) -> Response {
-        let url = format!("/restapis/{id}/prod/_user_request_{path}");
-        poll_until(
-            POLL_FOR,
-            || {
-                self.0.srv.connect().request(request(
-                    method,
-                    &url,
-                    "localhost",
-                    headers,
-                    body.as_bytes(),
-                ))
-            },
-            |r| r.status == status,
-            |r| format!("{method} {url}: want {status}, got {r:?}"),
-        )
+        self.0.served(id, at, headers, body, status)
     }
 }
 
