@@ -191,7 +191,7 @@ fn directives_render() {
 }
 
 /// A template over its limits: the customised status and headers, AWS's
-/// default body.
+/// default body; the failure logged once.
 #[test]
 fn a_template_over_its_limits_answers_the_default_body() {
     let mut m = Mgmt(Managed::start(TOKEN));
@@ -208,7 +208,14 @@ fn a_template_over_its_limits_answers_the_default_body() {
             r.body_str(),
             r#"{"message":"Missing Authentication Token"}"#
         );
+    } // Logged the first time only.
+    let srv = &mut m.0.srv;
+    srv.sigterm();
+    let mut warned = 0;
+    while let Some(l) = srv.next_line(POLL_FOR) {
+        warned += usize::from(l.contains("gateway response template failed"));
     }
+    assert_eq!(warned, 1);
 }
 
 /// "Templates are compiled at publish time; a template that does not
