@@ -41,8 +41,8 @@ struct Custom {
 pub struct GatewayResponses {
     by_type: Vec<Option<Custom>>,
     pub wanted: Vec<Wanted>,
-    /// Some body template exists: the request's method, path and domain
-    /// are kept for `$context`.
+    /// Some body template or `context.*`/`stageVariables.*` header value
+    /// exists: the request's method, path and domain are kept for `$context`.
     templated: bool,
     /// Some body template may read `$input.params()`.
     reads_input: bool,
