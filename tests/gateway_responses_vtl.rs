@@ -74,7 +74,9 @@ impl Mgmt {
     fn customise(&mut self, id: &str, kind: &str, status: u16, template: &str) {
         let headers = json!({
             "gatewayresponse.header.x-type": "context.error.responseType",
-            "gatewayresponse.header.x-echo": "method.request.header.x-who"
+            "gatewayresponse.header.x-echo": "method.request.header.x-who",
+            "gatewayresponse.header.x-color": "stageVariables.color",
+            "gatewayresponse.header.x-none": "stageVariables.absent"
         });
         let body = json!({
             "statusCode": status.to_string(),
@@ -110,6 +112,12 @@ const WHO: (&str, &str) = ("x-who", "ann");
 fn assert_rendered(r: &Response, kind: &str, message: &str, detail: &str, method: &str, q: &str) {
     assert_eq!(r.header("x-type"), Some(kind), "{r:?}");
     assert_eq!(r.header("x-echo"), Some("ann"), "{r:?}");
+    assert_eq!(r.header("x-color"), Some("teal"), "{r:?}");
+    assert_eq!(
+        r.header("x-none"),
+        None,
+        "a variable without a value: {r:?}"
+    );
     assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
     let id = r.header("x-request-id").unwrap_or_default().to_string();
     assert_eq!(

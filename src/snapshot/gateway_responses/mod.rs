@@ -246,9 +246,12 @@ impl GatewayResponses {
                     Some(s) => v.extend_from_slice(s.as_bytes()),
                     None => continue,
                 },
-                Value::Var(t) => {
-                    v.extend_from_slice(t.render(&scope).unwrap_or_default().as_bytes())
-                }
+                // A variable with no value sends no header, as a request
+                // value that is absent.
+                Value::Var(t) => match t.render(&scope).filter(|r| !r.is_empty()) {
+                    Some(r) => v.extend_from_slice(r.as_bytes()),
+                    None => continue,
+                },
             }
             // A value from a stage variable or the request never splits the head.
             if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
