@@ -30,6 +30,17 @@ fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status:
     srv.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
+/// Method `get`'s method response 200, which its integration response needs.
+fn declare_200(srv: &mut Server, get: &str) {
+    call(
+        srv,
+        "PUT",
+        &format!("{get}/responses/200"),
+        Some(json!({})),
+        201,
+    );
+}
+
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
@@ -704,6 +715,7 @@ fn data_plane_cannot_reach_management_operations() {
         ),
         201,
     );
+    declare_200(&mut srv, &get);
     call(
         &mut srv,
         "PUT",
@@ -941,6 +953,7 @@ fn a_host_that_does_not_resolve_holds_back_no_other_change() {
         201,
     );
     let answer = |body: &str| json!({ "responseTemplates": { "application/json": body } });
+    declare_200(&mut srv, &get);
     let response = format!("{get}/integration/responses/200");
     call(&mut srv, "PUT", &response, Some(answer("one")), 201);
     let empty = call(

@@ -59,7 +59,10 @@ impl Mgmt {
         }
         let mut steps = vec![(format!("{method}/integration"), body)];
         for (status, r) in responses {
-            steps.push((format!("{method}/responses/{status}"), json!({})));
+            steps.push((
+                format!("{method}/responses/{status}"),
+                method_response_for(r),
+            ));
             steps.push((
                 format!("{method}/integration/responses/{status}"),
                 r.clone(),

@@ -280,6 +280,13 @@ fn mock_answering_in(srv: &mut Server, method: &str) {
     ok(
         srv,
         "PUT",
+        &format!("{method}/responses/200"),
+        Some(json!({})),
+        201,
+    );
+    ok(
+        srv,
+        "PUT",
         &format!("{method}/integration/responses/200"),
         Some(json!({ "responseTemplates": { "application/json": "in" } })),
         201,

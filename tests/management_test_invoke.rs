@@ -65,6 +65,8 @@ fn method(srv: &mut Server, api: &str, rid: &str, verb: &str, method: Value, int
         201,
     );
     for (status, r) in responses.iter().flat_map(|r| r.as_object().unwrap()) {
+        let path = format!("{base}/responses/{status}");
+        ok(srv, "PUT", &path, Some(method_response_for(r)), 201);
         let path = format!("{base}/integration/responses/{status}");
         ok(srv, "PUT", &path, Some(r.clone()), 201);
     }

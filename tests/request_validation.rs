@@ -33,15 +33,7 @@ impl Mgmt {
             api["id"].as_str().unwrap(),
             api["rootResourceId"].as_str().unwrap(),
         );
-        let model = json!({ "name": "Pet", "contentType": "application/json", "schema": PET });
-        self.ok("POST", &format!("/restapis/{id}/models"), Some(model), 201);
-        let v = json!({ "name": "v", "validateRequestParameters": params, "validateRequestBody": body });
-        let v = self.ok(
-            "POST",
-            &format!("/restapis/{id}/requestvalidators"),
-            Some(v),
-            201,
-        );
+        let validator = self.0.pet_validator(id, PET, (params, body));
         let under = format!("/restapis/{id}/resources/{root}");
         let r = self.ok("POST", &under, Some(json!({ "pathPart": "pets" })), 201);
         let method = format!(
@@ -50,7 +42,7 @@ impl Mgmt {
         );
         let m = json!({
             "authorizationType": "NONE",
-            "requestValidatorId": v["id"],
+            "requestValidatorId": validator,
             "requestParameters": {
                 "method.request.querystring.name": true,
                 "method.request.header.x-id": true,
@@ -98,21 +90,7 @@ impl Mgmt {
         body: &str,
         status: u16,
     ) -> Response {
-        let url = format!("/restapis/{id}/prod/_user_request_{path}");
-        poll_until(
-            POLL_FOR,
-            || {
-                self.0.srv.connect().request(request(
-                    "POST",
-                    &url,
-                    "localhost",
-                    headers,
-                    body.as_bytes(),
-                ))
-            },
-            |r| r.status == status,
-            |r| format!("{url}: want {status}, got {r:?}"),
-        )
+        self.0.served(id, ("POST", path), headers, body, status)
     }
 }
 

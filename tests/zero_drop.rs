@@ -104,6 +104,13 @@ fn set_mock_body(srv: &mut Server, api: &str, res: &str, body: &str) {
     call(
         srv,
         "PUT",
+        &format!("/restapis/{api}/resources/{res}/methods/GET/responses/200"),
+        json!({}),
+        201,
+    );
+    call(
+        srv,
+        "PUT",
         &format!("/restapis/{api}/resources/{res}/methods/GET/integration/responses/200"),
         json!({ "responseTemplates": { "application/json": body } }),
         201,

@@ -53,9 +53,10 @@ pub struct Exchange<'s> {
     /// The cache wants a copy of the answer, if it is sent whole and is at
     /// most this long (the stage's item limit).
     pub capture: Option<usize>,
-    /// The request values the API's gateway responses put in headers,
-    /// kept while the head is readable; empty for an API without any.
-    pub request_values: Box<[Option<Box<str>>]>,
+    /// What the API's gateway responses read of the request (header
+    /// values, body templates' `$context` and `$input.params()`), kept
+    /// while the head is readable; empty for an API without any.
+    pub request_values: crate::snapshot::Captured,
     /// The JSON Schema the body must satisfy, chosen by its content type
     /// while the head was readable; checked where the body is read whole.
     pub body_schema: Option<&'s jsonschema::Validator>,
@@ -84,7 +85,7 @@ impl Exchange<'_> {
             error: None,
             cors: false,
             capture: None,
-            request_values: Box::default(),
+            request_values: Default::default(),
             body_schema: None,
         }
     }

@@ -21,7 +21,7 @@ pub use cors::Cors;
 pub use execution::{
     parse_source, parse_target, Execution, ExecutionError, IntegrationResponse, Source,
 };
-pub use gateway_responses::{ErrorContext, GatewayResponses};
+pub use gateway_responses::{Captured, ErrorContext, GatewayResponses};
 pub use limits::{ApiKey, KeyStage, Keys, StageLimits};
 pub use uri_template::{UriPart, UriTemplate};
 pub use validation::{body_valid, Location, Validation, ValidationError};

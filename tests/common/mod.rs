@@ -87,6 +87,19 @@ pub fn write_config(text: &str) -> PathBuf {
     path
 }
 
+/// The PutMethodResponse body declaring every header PutIntegrationResponse
+/// body `ir` maps: AWS refuses a mapping to a header its method response
+/// does not declare.
+pub fn method_response_for(ir: &serde_json::Value) -> serde_json::Value {
+    let declared: serde_json::Map<String, serde_json::Value> = ir["responseParameters"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| (k.clone(), serde_json::Value::Bool(false)))
+        .collect();
+    serde_json::json!({ "responseParameters": declared })
+}
+
 /// A config: the four global sections (only overridden keys are written,
 /// the rest take their documented defaults) plus free-form API/domain text.
 #[derive(Clone, Debug)]
@@ -665,9 +678,9 @@ impl Server {
         let at = format!("{method}/integration");
         self.admin_call(token, "PUT", &at, Some(integration), 201);
         for (status, r) in responses {
-            let empty = serde_json::json!({});
+            let declared = method_response_for(r);
             let at = format!("{method}/responses/{status}");
-            self.admin_call(token, "PUT", &at, Some(&empty), 201);
+            self.admin_call(token, "PUT", &at, Some(&declared), 201);
             let at = format!("{method}/integration/responses/{status}");
             self.admin_call(token, "PUT", &at, Some(r), 201);
         }
@@ -2141,5 +2154,106 @@ impl Managed {
         let token = self.token;
         self.srv
             .admin_call(token, method, path, body.as_ref(), status)
+    }
+    /// A new REST API named `name`: its id and root resource id.
+    pub fn new_api(&mut self, name: &str) -> (String, String) {
+        let api = self.ok(
+            "POST",
+            "/restapis",
+            Some(serde_json::json!({ "name": name })),
+            201,
+        );
+        let s = |k: &str| api[k].as_str().unwrap_or_default().to_string();
+        (s("id"), s("rootResourceId"))
+    }
+
+    /// A resource `part` under `parent` of API `id` with method `verb`
+    /// (no authorization, plus `extra` settings): the method's path.
+    pub fn put_method_under(
+        &mut self,
+        (id, parent): (&str, &str),
+        part: &str,
+        verb: &str,
+        extra: serde_json::Value,
+    ) -> String {
+        let r = self.ok(
+            "POST",
+            &format!("/restapis/{id}/resources/{parent}"),
+            Some(serde_json::json!({ "pathPart": part })),
+            201,
+        );
+        let path = format!(
+            "/restapis/{id}/resources/{}/methods/{verb}",
+            r["id"].as_str().unwrap_or_default()
+        );
+        let mut m = serde_json::json!({ "authorizationType": "NONE" });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            m[k] = v.clone();
+        }
+        self.ok("PUT", &path, Some(m), 201);
+        path
+    }
+
+    /// Method `method`'s method response for `status`, declaring the
+    /// headers integration response `ir` maps, then that integration response.
+    pub fn put_responses(&mut self, method: &str, status: &str, ir: serde_json::Value) {
+        let declared = method_response_for(&ir);
+        self.ok(
+            "PUT",
+            &format!("{method}/responses/{status}"),
+            Some(declared),
+            201,
+        );
+        let at = format!("{method}/integration/responses/{status}");
+        self.ok("PUT", &at, Some(ir), 201);
+    }
+
+    /// Model `Pet` of API `id` (JSON, `schema`) and a request validator
+    /// checking parameters and/or the body: the validator's id.
+    pub fn pet_validator(
+        &mut self,
+        id: &str,
+        schema: &str,
+        (params, body): (bool, bool),
+    ) -> serde_json::Value {
+        let model = serde_json::json!({ "name": "Pet", "contentType": "application/json", "schema": schema });
+        self.ok("POST", &format!("/restapis/{id}/models"), Some(model), 201);
+        let v = serde_json::json!({ "name": "v", "validateRequestParameters": params, "validateRequestBody": body });
+        let at = format!("/restapis/{id}/requestvalidators");
+        self.ok("POST", &at, Some(v), 201)["id"].clone()
+    }
+
+    /// CreateDeployment of API `id` with `body` (`stageName`, ...).
+    pub fn deploy(&mut self, id: &str, body: serde_json::Value) {
+        let at = format!("/restapis/{id}/deployments");
+        self.ok("POST", &at, Some(body), 201);
+    }
+
+    /// `method path` of API `id`'s stage prod with `headers` and `body`,
+    /// once the data plane answers `status` (a deployment takes effect soon
+    /// after it is made).
+    pub fn served(
+        &self,
+        id: &str,
+        (method, path): (&str, &str),
+        headers: &[(&str, &str)],
+        body: &str,
+        status: u16,
+    ) -> Response {
+        let url = format!("/restapis/{id}/prod/_user_request_{path}");
+        poll_until(
+            POLL_FOR,
+            || {
+                self.srv.connect().request(request(
+                    method,
+                    &url,
+                    "localhost",
+                    headers,
+                    body.as_bytes(),
+                ))
+            },
+            |r| r.status == status,
+            |r| format!("{method} {url}: want {status}, got {r:?}"),
+        )
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::method_responses::{check_integration_response, check_method_response};
 use super::model::{ApiDoc, Integration, IntegrationResponse, Method, MethodResponse, Resource};
 use super::patch::patch_entry;
 use super::{unescape, Call, ControlPlane, Reply};
@@ -179,6 +180,7 @@ impl ControlPlane {
             response_parameters: c.map("responseParameters")?,
             response_models: c.map("responseModels")?,
         };
+        check_method_response(&mr)?;
         let stored = mr.clone();
         self.edit_method(c, |m| {
             m.method_responses.insert(status, stored);
@@ -211,6 +213,7 @@ impl ControlPlane {
                 })
                 .unwrap_or_else(|| Err(op.unsupported(METHOD_RESPONSE_PATHS)))?;
             }
+            check_method_response(mr)?;
             Ok(mr.clone())
         })?;
         Ok((201, json!(mr)))
@@ -349,6 +352,7 @@ impl ControlPlane {
         let stored = ir.clone();
         self.edit_method(c, |m| {
             let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            check_integration_response(&stored, &m.method_responses)?;
             i.integration_responses.insert(status, stored);
             Ok(())
         })?;
@@ -396,6 +400,7 @@ impl ControlPlane {
                 .unwrap_or_else(|| Err(op.unsupported(INTEGRATION_RESPONSE_PATHS)))?;
             }
             super::execution::check_templates(&ir.response_templates)?;
+            check_integration_response(ir, &m.method_responses)?;
             Ok(ir.clone())
         })?;
         Ok((200, json!(ir)))

@@ -21,6 +21,7 @@ mod input_check;
 mod input_types;
 mod keys;
 mod keys_import;
+mod method_responses;
 mod methods;
 mod model;
 mod models;

@@ -172,7 +172,7 @@ async fn plan<'s, 'w>(
     }
     if let Some(g) = gateway_responses {
         let params = found.as_ref().ok().map(|(_, _, m)| &m.params);
-        ex.request_values = g.capture(head, buf, |n| params.and_then(|p| p.get(n)));
+        ex.request_values = g.capture(head, buf, params);
     }
     if preflight {
         return Ok((Plan::Preflight, None));

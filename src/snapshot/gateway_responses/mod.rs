@@ -3,48 +3,29 @@
 //! look like for that API, by AWS's response type. An API without any
 //! compiles to nothing, so the error path of every other API is unchanged.
 //!
-//! The body templates are the part of AWS's mapping templates that
-//! gateway responses use: `$context.*` and `$stageVariables.*` references
-//! (also as `${...}` and `$!{...}`); anything else is written as it stands,
-//! as Velocity writes a reference it cannot resolve.
+//! The body templates are rendered by the VTL engine (`template`); header
+//! values are AWS's `responseParameters` sources, read from what was
+//! captured of the request (`captured`).
+
+mod captured;
+mod template;
 
 use std::collections::BTreeMap;
 
 use crate::config::GatewayResponseConfig;
 use crate::http::{ErrorResponse, Head, ResponseType};
 
-/// A request value a header refers to, captured while the head is read
-/// (the answer may be written after the head's bytes are gone).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wanted {
-    Header(String),
-    Query(String),
-    Path(String),
-}
+pub use captured::{Captured, Wanted};
+use template::{json_string, Body, Scope};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Var {
-    ErrorMessage,
-    ErrorMessageString,
-    ResponseType,
-    RequestId,
-    ApiId,
-    Stage,
-    StageVariable(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Text(String),
-    Var(Var),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Value {
     Static(String),
     /// An index into the captured request values.
     Request(usize),
-    Var(Var),
+    /// `context.NAME` or `stageVariables.NAME`, as the template
+    /// `$!{context.NAME}` renders it.
+    Var(Body),
 }
 
 #[derive(Debug)]
@@ -52,14 +33,19 @@ struct Custom {
     status: Option<u16>,
     /// Lower-case header names and where their values come from.
     headers: Vec<(String, Value)>,
-    /// The body's content type and template; `None`: AWS's default body.
-    template: Option<(String, Vec<Part>)>,
+    /// The body's template; `None`: AWS's default body.
+    template: Option<Body>,
 }
 
 #[derive(Debug)]
 pub struct GatewayResponses {
     by_type: Vec<Option<Custom>>,
     pub wanted: Vec<Wanted>,
+    /// Some body template or `context.*`/`stageVariables.*` header value
+    /// exists: the request's method, path and domain are kept for `$context`.
+    templated: bool,
+    /// Some body template may read `$input.params()`.
+    reads_input: bool,
 }
 
 /// What an answer's template and headers may refer to.
@@ -68,8 +54,7 @@ pub struct ErrorContext<'a> {
     pub api_id: &'a str,
     pub stage: &'a str,
     pub variables: Option<&'a BTreeMap<String, String>>,
-    /// The values of `GatewayResponses::wanted`, in order.
-    pub captured: &'a [Option<Box<str>>],
+    pub captured: &'a Captured,
 }
 
 impl GatewayResponses {
@@ -83,6 +68,8 @@ impl GatewayResponses {
         let mut out = GatewayResponses {
             by_type: ResponseType::ALL.iter().map(|_| None).collect(),
             wanted: Vec::new(),
+            templated: false,
+            reads_input: false,
         };
         for (name, c) in config {
             let kind = ResponseType::parse(name).ok_or_else(|| {
@@ -114,12 +101,26 @@ impl GatewayResponses {
                 .templates
                 .get("application/json")
                 .map(|t| ("application/json", t))
-                .or_else(|| c.templates.iter().next().map(|(k, t)| (k.as_str(), t)))
-                .map(|(ct, t)| (ct.to_string(), parse_template(t)));
-            if let Some((ct, _)) = &template {
-                if ct.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                .or_else(|| c.templates.iter().next().map(|(k, t)| (k.as_str(), t)));
+            let template = match template {
+                Some((ct, _)) if ct.bytes().any(|b| b < 0x20 || b == 0x7f) => {
                     return Err((name.clone(), format!("`{ct}` is not a content type")));
                 }
+                Some((ct, t)) => Some(
+                    Body::compile(ct, t)
+                        .map_err(|e| (name.clone(), format!("responseTemplates `{ct}`: {e}")))?,
+                ),
+                None => None,
+            };
+            // Every template is compiled, though only one is served: a
+            // broken one is refused, not kept for later.
+            for (ct, t) in &c.templates {
+                crate::vtl::Template::compile(t)
+                    .map_err(|e| (name.clone(), format!("responseTemplates `{ct}`: {e}")))?;
+            }
+            if let Some(b) = &template {
+                out.templated = true;
+                out.reads_input |= b.reads_input;
             }
             out.by_type[index(kind)] = Some(Custom {
                 status: c.status,
@@ -143,10 +144,12 @@ impl GatewayResponses {
             Wanted::Query(n.to_string())
         } else if let Some(n) = v.strip_prefix("method.request.path.") {
             Wanted::Path(n.to_string())
-        } else if let Some(var) = v.strip_prefix("context.").and_then(context_var) {
-            return Ok(Value::Var(var));
-        } else if let Some(n) = v.strip_prefix("stageVariables.") {
-            return Ok(Value::Var(Var::StageVariable(n.to_string())));
+        } else if is_variable(v) {
+            // `$context.httpMethod` and the like need the request's view.
+            self.templated = true;
+            return Body::compile("", &format!("$!{{{v}}}"))
+                .map(Value::Var)
+                .map_err(|e| format!("`{v}`: {e}"));
         } else {
             return Err(format!(
                 "`{v}` is not a value: use 'literal', method.request.header|querystring|path.NAME, stageVariables.NAME or context.NAME"
@@ -162,26 +165,31 @@ impl GatewayResponses {
         Ok(Value::Request(i))
     }
 
-    /// The request values the headers refer to; `params`: the route's path
-    /// parameters, when a route matched.
-    pub fn capture<'p>(
+    /// What the answers may read of the request; `params`: the route's
+    /// path parameters, when a route matched.
+    pub fn capture(
         &self,
         head: &Head,
         buf: &[u8],
-        params: impl Fn(&str) -> Option<&'p str>,
-    ) -> Box<[Option<Box<str>>]> {
+        params: Option<&matchit::Params<'_, '_>>,
+    ) -> Captured {
         let query = head.path_and_query(buf).1.unwrap_or_default();
-        self.wanted
+        let values = self
+            .wanted
             .iter()
             .map(|w| {
                 let v: Option<&[u8]> = match w {
                     Wanted::Header(n) => head.header(buf, n.as_bytes()),
                     Wanted::Query(n) => crate::http::query::first(query, n.as_bytes()),
-                    Wanted::Path(n) => params(n).map(str::as_bytes),
+                    Wanted::Path(n) => params.and_then(|p| p.get(n)).map(str::as_bytes),
                 };
                 v.map(|v| String::from_utf8_lossy(v).into())
             })
-            .collect()
+            .collect();
+        let request = self
+            .templated
+            .then(|| Box::new(captured::view(head, buf, params, self.reads_input)));
+        Captured { values, request }
     }
 
     /// Writes the answer for `err` if this API customises its type or its
@@ -200,23 +208,24 @@ impl GatewayResponses {
         let custom = own.or(fallback)?;
         // The fallback's status stands for every type not customised itself.
         let status = custom.status.unwrap_or(err.status);
-        let mut body = Vec::new();
-        let content_type = match &custom.template {
-            Some((ct, parts)) => {
-                for p in parts {
-                    match p {
-                        Part::Text(t) => body.extend_from_slice(t.as_bytes()),
-                        Part::Var(v) => render(&mut body, v, err, cx),
-                    }
-                }
-                ct.as_str()
-            }
-            None => {
-                body.extend_from_slice(format!("{{\"{}\":", err.key).as_bytes());
-                json_string(&mut body, err.message);
-                body.push(b'}');
-                "application/json"
-            }
+        let scope = Scope {
+            err,
+            request_id: cx.request_id,
+            api_id: cx.api_id,
+            stage: cx.stage,
+            variables: cx.variables,
+            request: cx.captured.request.as_deref(),
+        };
+        let rendered = custom
+            .template
+            .as_ref()
+            .and_then(|b| Some((b.content_type.as_str(), b.render(&scope)?)));
+        let (content_type, body) = match rendered {
+            Some((ct, body)) => (ct, body.into_bytes()),
+            None => (
+                "application/json",
+                format!("{{\"{}\":{}}}", err.key, json_string(err.message)).into_bytes(),
+            ),
         };
         crate::http::write_status_line(out, status);
         out.extend_from_slice(b"content-type: ");
@@ -233,11 +242,16 @@ impl GatewayResponses {
             let mut v = Vec::new();
             match value {
                 Value::Static(s) => v.extend_from_slice(s.as_bytes()),
-                Value::Request(i) => match cx.captured.get(*i).and_then(|c| c.as_deref()) {
+                Value::Request(i) => match cx.captured.values.get(*i).and_then(|c| c.as_deref()) {
                     Some(s) => v.extend_from_slice(s.as_bytes()),
                     None => continue,
                 },
-                Value::Var(var) => render(&mut v, var, err, cx),
+                // A variable with no value sends no header, as a request
+                // value that is absent.
+                Value::Var(t) => match t.render(&scope).filter(|r| !r.is_empty()) {
+                    Some(r) => v.extend_from_slice(r.as_bytes()),
+                    None => continue,
+                },
             }
             // A value from a stage variable or the request never splits the head.
             if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
@@ -269,123 +283,63 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn context_var(name: &str) -> Option<Var> {
-    Some(match name {
-        "error.message" => Var::ErrorMessage,
-        "error.messageString" => Var::ErrorMessageString,
-        "error.responseType" => Var::ResponseType,
-        "requestId" | "extendedRequestId" => Var::RequestId,
-        "apiId" => Var::ApiId,
-        "stage" => Var::Stage,
-        _ => return None,
+/// `context.NAME` or `stageVariables.NAME`, the name a reference can
+/// spell (so the value compiles to nothing but that reference).
+fn is_variable(v: &str) -> bool {
+    let name = match v.strip_prefix("context.") {
+        Some(n) => n,
+        None => match v.strip_prefix("stageVariables.") {
+            Some(n) => n,
+            None => return false,
+        },
+    };
+    name.split('.').all(|part| {
+        part.starts_with(|c: char| c.is_ascii_alphabetic())
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
-}
-
-fn render(out: &mut Vec<u8>, v: &Var, err: ErrorResponse, cx: &ErrorContext<'_>) {
-    match v {
-        Var::ErrorMessage => out.extend_from_slice(err.message.as_bytes()),
-        Var::ErrorMessageString => json_string(out, err.message),
-        Var::ResponseType => out.extend_from_slice(err.kind.name().as_bytes()),
-        Var::RequestId => out.extend_from_slice(cx.request_id),
-        Var::ApiId => out.extend_from_slice(cx.api_id.as_bytes()),
-        Var::Stage => out.extend_from_slice(cx.stage.as_bytes()),
-        Var::StageVariable(n) => {
-            if let Some(v) = cx.variables.and_then(|vars| vars.get(n)) {
-                out.extend_from_slice(v.as_bytes());
-            }
-        }
-    }
-}
-
-/// A JSON string literal, quotes included (AWS's `messageString`).
-fn json_string(out: &mut Vec<u8>, s: &str) {
-    let quoted = serde_json::Value::String(s.to_string()).to_string();
-    out.extend_from_slice(quoted.as_bytes());
-}
-
-/// Splits a template into text and the references it knows; `$name`,
-/// `${name}` and `$!{name}` forms.
-fn parse_template(t: &str) -> Vec<Part> {
-    let mut parts = Vec::new();
-    let mut text = String::new();
-    let mut rest = t;
-    while let Some(at) = rest.find('$') {
-        text.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let (quiet, after) = match after.strip_prefix('!') {
-            Some(a) => (true, a),
-            None => (false, after),
-        };
-        let (name, len) = if let Some(inner) = after.strip_prefix('{') {
-            match inner.find('}') {
-                Some(end) => (&inner[..end], end + 2),
-                None => ("", 0),
-            }
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-                .unwrap_or(after.len());
-            // A trailing dot ends the sentence, not the name.
-            let name = after[..end].trim_end_matches('.');
-            (name, name.len())
-        };
-        let var = if let Some(n) = name.strip_prefix("context.") {
-            context_var(n)
-        } else {
-            name.strip_prefix("stageVariables.")
-                .map(|n| Var::StageVariable(n.to_string()))
-        };
-        match var {
-            Some(v) if len > 0 => {
-                if !text.is_empty() {
-                    parts.push(Part::Text(std::mem::take(&mut text)));
-                }
-                parts.push(Part::Var(v));
-                rest = &after[len..];
-            }
-            _ => {
-                text.push('$');
-                if quiet {
-                    text.push('!');
-                }
-                rest = after;
-            }
-        }
-    }
-    text.push_str(rest);
-    if !text.is_empty() {
-        parts.push(Part::Text(text));
-    }
-    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn templates_split_into_references() {
-        let parts = parse_template(
-            r#"{"m":$context.error.messageString,"id":"${context.requestId}","v":"$!{stageVariables.who}.","x":"$input.body $5"}"#,
-        );
-        assert_eq!(
-            parts,
-            vec![
-                Part::Text(r#"{"m":"#.into()),
-                Part::Var(Var::ErrorMessageString),
-                Part::Text(r#","id":""#.into()),
-                Part::Var(Var::RequestId),
-                Part::Text(r#"","v":""#.into()),
-                Part::Var(Var::StageVariable("who".into())),
-                Part::Text(r#".","x":"$input.body $5"}"#.into()),
-            ]
-        );
+    fn one(templates: &[(&str, &str)]) -> Result<Option<GatewayResponses>, (String, String)> {
+        let c = GatewayResponseConfig {
+            status: None,
+            headers: BTreeMap::new(),
+            templates: templates
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        GatewayResponses::compile(&BTreeMap::from([(
+            "DEFAULT_4XX".to_string(),
+            toml::Spanned::new(0..0, c),
+        )]))
     }
 
     #[test]
-    fn message_string_is_json_quoted() {
-        let mut out = Vec::new();
-        json_string(&mut out, "say \"hi\"");
-        assert_eq!(out, br#""say \"hi\"""#);
+    fn a_template_that_does_not_parse_is_refused_with_its_line() {
+        let (name, why) = one(&[("application/json", "{\n#if($x\n}")]).unwrap_err();
+        assert_eq!(name, "DEFAULT_4XX");
+        assert!(
+            why.contains("responseTemplates `application/json`: template line"),
+            "{why}"
+        );
+        // One not served (application/json is) is checked too.
+        let (_, why) = one(&[("application/json", "{}"), ("text/plain", "#end")]).unwrap_err();
+        assert!(why.contains("`text/plain`"), "{why}");
+    }
+
+    #[test]
+    fn only_templates_reading_input_keep_the_requests_parameters() {
+        let g = one(&[("application/json", "$context.error.messageString")])
+            .unwrap()
+            .unwrap();
+        assert!(g.templated && !g.reads_input);
+        let g = one(&[("application/json", "$input.params('x')")])
+            .unwrap()
+            .unwrap();
+        assert!(g.reads_input);
     }
 }
