@@ -100,6 +100,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             response_templates: BTreeMap::new(),
+            content_handling: None,
         }
     }
 
