@@ -833,7 +833,8 @@ fn deployed_stage_throttling_holds_after_a_restart() {
         "info": {"title": "limited"},
         "paths": {"/v": {"get": {"x-amazon-apigateway-integration": {
             "type": "mock",
-            "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
+            "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+            "responses": {"default": {"statusCode": "200"}}
         }}}}
     });
     let api = call(&mut srv, "POST", "/restapis?mode=import", Some(doc), 201);

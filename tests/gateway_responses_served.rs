@@ -39,7 +39,11 @@ impl Mgmt {
             r["id"].as_str().unwrap()
         );
         self.ok("PUT", &get, Some(method), 201);
+        let mock = integration["type"] == "MOCK";
         self.ok("PUT", &format!("{get}/integration"), Some(integration), 201);
+        if mock {
+            self.0.put_default_200(TOKEN, &get);
+        }
     }
 
     /// Customises `kind` with status `status`, header `x-gr: kind` and a

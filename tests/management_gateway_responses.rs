@@ -61,6 +61,7 @@ impl Mgmt {
                 Some(json!({ "type": "MOCK", "requestTemplates": { "application/json": "{\"statusCode\": 200}" } })),
                 201,
             );
+            self.0.put_default_200(TOKEN, &method);
         }
         (id.clone(), format!("/restapis/{id}/gatewayresponses"))
     }

@@ -125,11 +125,6 @@ impl Execution {
             .find(|r| r.pattern.as_ref().is_some_and(|p| p.is_match(selector)))
             .or(self.default_response.as_ref())
     }
-
-    /// No integration response is defined at all (see `integration::execute::response`).
-    pub fn has_no_responses(&self) -> bool {
-        self.responses.is_empty() && self.default_response.is_none()
-    }
 }
 
 fn response(

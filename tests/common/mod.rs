@@ -677,6 +677,17 @@ impl Server {
         self.admin_call(token, "PUT", method, Some(&none), 201);
         let at = format!("{method}/integration");
         self.admin_call(token, "PUT", &at, Some(integration), 201);
+        self.put_integrated_responses(token, method, responses);
+    }
+
+    /// For each `(status, integration response)` of `method`: the method
+    /// response declaring what it maps, and the integration response.
+    pub fn put_integrated_responses(
+        &mut self,
+        token: &str,
+        method: &str,
+        responses: &[(&str, serde_json::Value)],
+    ) {
         for (status, r) in responses {
             let declared = method_response_for(r);
             let at = format!("{method}/responses/{status}");
@@ -684,6 +695,16 @@ impl Server {
             let at = format!("{method}/integration/responses/{status}");
             self.admin_call(token, "PUT", &at, Some(r), 201);
         }
+    }
+
+    /// Method `method`'s default 200: its method response and an
+    /// integration response without a pattern (without one, AWS answers 500).
+    pub fn put_default_200(&mut self, token: &str, method: &str) {
+        self.put_integrated_responses(
+            token,
+            method,
+            &[("200", serde_json::json!({"statusCode": "200"}))],
+        );
     }
 
     /// A management call that must fail with `want` (status, `__type`)
@@ -2124,7 +2145,8 @@ pub fn keyed_mock_openapi(title: &str) -> serde_json::Value {
             "security": [{"api_key": []}],
             "x-amazon-apigateway-integration": {
                 "type": "mock",
-                "requestTemplates": {"application/json": "{\"statusCode\": 200}"}
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+                "responses": {"default": {"statusCode": "200"}}
             }
         }}}
     })

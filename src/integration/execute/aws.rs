@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use super::content_handling::{self, Raw};
-use super::{read_bound, write_bytes, Failed};
+use super::request::Failed;
+use super::response::header;
+use super::{read_bound, write_bytes};
 use crate::dataplane::conn::Connection;
 use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPORTED_MEDIA_TYPE};
 use crate::dataplane::exchange::{Exchange, Outcome};
@@ -76,12 +78,4 @@ pub async fn serve(
         Ok((a, body)) => write_bytes(w, conn, ex, a, &body).await,
         Err(why) => super::misconfigured(w, conn, ex, &why).await,
     }
-}
-
-/// The value of header `name` (any case) in `headers`.
-pub(super) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }

@@ -18,9 +18,8 @@ use std::borrow::Cow;
 use base64::Engine;
 use thiserror::Error;
 
-use super::request::{self, Chosen};
+use super::request::{self, Chosen, Failed};
 use super::response::{self, Answer, Reply};
-use super::Failed;
 use crate::config::ContentHandling;
 use crate::integration::lambda::event::is_binary;
 use crate::snapshot::Execution;

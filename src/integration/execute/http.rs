@@ -17,7 +17,7 @@ use crate::vtl::{Bindings, Limits};
 use super::content_handling;
 use super::params::{self, put};
 use super::request::media_type;
-use super::Failed;
+use super::request::Failed;
 
 /// What is taken of the request while its head is in the buffer.
 pub struct Prepared {
@@ -117,23 +117,12 @@ pub async fn serve(
             return respond::error(w, conn, ex, INTEGRATION_FAILURE, false).await
         }
     };
-    if e.has_no_responses() {
-        // Portico's difference: with no integration response at all the
-        // backend's answer goes back as it came (AWS answers 500).
-        let typed: Vec<(String, String)> = backend
-            .headers
-            .iter()
-            .filter(|(n, _)| n == "content-type")
-            .cloned()
-            .collect();
-        return respond::answer(w, conn, ex, backend.status, &typed, &backend.body).await;
-    }
     let selector = backend.status.to_string();
     let raw = content_handling::Raw {
         selector: &selector,
         status: backend.status,
         headers: &backend.headers,
-        content_type: super::aws::header(&backend.headers, "content-type"),
+        content_type: super::response::header(&backend.headers, "content-type"),
         body: &backend.body,
     };
     let answered =

@@ -20,7 +20,7 @@ use crate::upstream;
 use crate::vtl::{Bindings, Limits, Overrides};
 
 use super::content_handling::{self, Raw};
-use super::Failed;
+use super::request::Failed;
 
 /// Reads the body, builds the event, invokes the function and answers
 /// with the integration response its result selects.
@@ -73,7 +73,7 @@ pub async fn serve(
         selector: &result.selector,
         status: 200,
         headers: &[],
-        content_type: super::aws::header(&reply.headers, "content-type"),
+        content_type: super::response::header(&reply.headers, "content-type"),
         body: &reply.body,
     };
     let accept = header(&bindings, "accept");

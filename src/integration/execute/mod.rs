@@ -26,7 +26,7 @@ use crate::snapshot::{Execution, Snapshot};
 use crate::vtl::{Bindings, Limits, Rendered};
 
 pub use lambda::serve as serve_lambda;
-use request::Chosen;
+use request::{Chosen, Failed};
 use response::Answer;
 
 /// Reads the body, runs the request template, the MOCK integration and
@@ -100,12 +100,6 @@ async fn misconfigured(
         "execution failed due to configuration error: {why}"
     );
     respond::error(w, conn, ex, API_CONFIGURATION_ERROR, false).await
-}
-
-enum Failed {
-    Unsupported,
-    /// AWS's "Execution failed due to configuration error", and why.
-    Configuration(String),
 }
 
 /// The whole execution of a MOCK integration, the body in `b`.

@@ -44,3 +44,11 @@ pub fn media_type(value: &str) -> String {
         .trim()
         .to_ascii_lowercase()
 }
+
+/// Why a non-proxy execution did not reach its integration response.
+pub enum Failed {
+    /// No template for the content type, and passthrough refused (415).
+    Unsupported,
+    /// AWS's "Execution failed due to configuration error", and why.
+    Configuration(String),
+}

@@ -46,18 +46,6 @@ pub fn answer(
     bindings: &mut Bindings,
     limits: &Limits,
 ) -> Result<Answer, ResponseError> {
-    // Portico's difference: an integration with no integration response
-    // at all answers its own status with an empty body (AWS refuses such a
-    // call as a configuration error; methods made before templates were
-    // served relied on it).
-    if e.has_no_responses() {
-        return Ok(Answer {
-            status: reply.status,
-            content_type: JSON.into(),
-            headers: Vec::new(),
-            body: String::new(),
-        });
-    }
     let r = e
         .select(reply.selector)
         .ok_or(ResponseError::NoMatch(reply.status))?;
@@ -88,15 +76,10 @@ pub fn answer(
 /// binary one, `content_handling`): selected, its headers mapped, no
 /// template run; its body is the caller's.
 pub fn untemplated(e: &Execution, reply: &Reply<'_>) -> Result<Answer, ResponseError> {
-    let (status, headers) = match e.has_no_responses() {
-        true => (reply.status, Vec::new()),
-        false => {
-            let r = e
-                .select(reply.selector)
-                .ok_or(ResponseError::NoMatch(reply.status))?;
-            (r.status, headers(r, reply))
-        }
-    };
+    let r = e
+        .select(reply.selector)
+        .ok_or(ResponseError::NoMatch(reply.status))?;
+    let (status, headers) = (r.status, headers(r, reply));
     Ok(Answer {
         status,
         content_type: JSON.into(),
@@ -164,4 +147,12 @@ fn set(headers: &mut Vec<(String, String)>, name: String, value: String) {
         Some((_, v)) => *v = value,
         None => headers.push((name, value)),
     }
+}
+
+/// The value of header `name` (any case) in `headers`.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
