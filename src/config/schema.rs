@@ -978,6 +978,11 @@ pub enum IntegrationConfig {
         /// `$context.authorizer.{key}` / `$context.authorizer.claims.{claim}`.
         #[serde(default)]
         request_headers: BTreeMap<String, String>,
+        /// AWS's `requestParameters`: `integration.request.{header|
+        /// querystring|path}.X` from `method.request.*`, `context.*`,
+        /// `stageVariables.*` or a `'literal'` (see `snapshot::param_mapping`).
+        #[serde(default)]
+        request_parameters: BTreeMap<String, String>,
     },
     /// A Lambda proxy integration (AWS_PROXY): the request as an event,
     /// the function's result as the answer.

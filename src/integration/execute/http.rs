@@ -14,9 +14,9 @@ use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::{call, CallError};
 use crate::vtl::{Bindings, Limits};
 
-use super::params::{self, put};
 use super::request::{self, media_type, Chosen};
 use super::response::{self, Reply};
+use crate::integration::params::{self, put};
 
 /// What is taken of the request while its head is in the buffer.
 pub struct Prepared {
@@ -29,7 +29,7 @@ pub struct Prepared {
 
 pub fn prepare(e: &Execution, r: &Routed<'_>) -> Box<Prepared> {
     let bindings = super::bindings::from_head(r);
-    let mapped = params::from_head(e, r, &bindings);
+    let mapped = params::from_head(&e.request_parameters, r, Some(&bindings.context));
     let method = String::from_utf8_lossy(r.head.method_span.get(r.buf)).into_owned();
     Box::new(Prepared {
         bindings,
@@ -77,7 +77,7 @@ pub async fn serve(
             }
         },
     };
-    let mut mapped = params::finish(e, mapped, &bindings.body);
+    let mut mapped = params::finish(&e.request_parameters, mapped, Some(&bindings.body));
     // "$context.requestOverride ... applied last" (the data mapping reference).
     if let Some(o) = rendered.as_ref().map(|r| &r.overrides) {
         for (n, v) in &o.request_header {
