@@ -297,6 +297,22 @@ mod tests {
         ] {
             assert!(parse_source(bad).is_err(), "{bad}");
         }
+        // "The name must be one of the supported context variables."
+        for ok in [
+            "context.authorizer.claims.sub",
+            "context.identity.clientCert.subjectDN",
+            "context.identity.sourceIp",
+            "context.requestTimeEpoch",
+        ] {
+            assert!(parse_source(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "context.noSuch",
+            "context.identity.nope",
+            "context.authorizer",
+        ] {
+            assert!(parse_source(bad).is_err(), "{bad}");
+        }
         assert!(parse_target("integration.request.body").is_err());
         assert!(parse_target("integration.request.header.a b").is_err());
         let e = parse_target("method.request.header.x").unwrap_err();

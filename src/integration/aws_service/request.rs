@@ -347,6 +347,17 @@ mod tests {
         };
         assert_eq!(s.mapping().entries.len(), 5);
         let r = text(&s, &m, "hello");
+        // The one mapping syntax: context, stage variables and the body too.
+        let more = [
+            ("integration.request.header.X-Req", "context.requestId"),
+            ("integration.request.header.X-Env", "stageVariables.env"),
+            (
+                "integration.request.querystring.id",
+                "method.request.body.a.b",
+            ),
+        ];
+        let uri = "arn:aws:apigateway:us-east-1:s3:path/b";
+        assert_eq!(service(uri, "GET", &more).mapping().entries.len(), 3);
         let start = "PUT /pics/a%20b%2F..%2Fc?v=1%202 HTTP/1.1\r\n";
         let lines = ["content-type: text/plain", "host: 127.0.0.1:4566"];
         has(&r, start, &lines, "\r\n\r\nhello");
