@@ -70,11 +70,14 @@ pub fn from_head(m: &ParamMapping, r: &Routed<'_>, context: Option<&Value>) -> V
             .map(|(_, v)| v.get(r.buf))
             .collect()
     };
-    let queries = |n: &str| {
-        crate::http::query::decoded(query)
-            .into_iter()
+    // Decoded once, on the first mapping that reads it.
+    let mut decoded: Option<Vec<(Vec<u8>, Vec<Vec<u8>>)>> = None;
+    let mut queries = |n: &str| {
+        decoded
+            .get_or_insert_with(|| crate::http::query::decoded(query))
+            .iter()
             .find(|(k, _)| k == n.as_bytes())
-            .map(|(_, values)| values)
+            .map(|(_, values)| values.iter().map(|v| text(v)).collect::<Vec<_>>())
     };
     let mut built: Option<Value> = None;
     let mut out = Vec::with_capacity(m.entries.len());
@@ -87,10 +90,8 @@ pub fn from_head(m: &ParamMapping, r: &Routed<'_>, context: Option<&Value>) -> V
                 let all: Vec<String> = headers(n).iter().map(|v| text(v)).collect();
                 (!all.is_empty()).then(|| all.join(","))
             }
-            MappingSource::QueryString(n) => queries(n).and_then(|v| v.last().map(|v| text(v))),
-            MappingSource::MultiQueryString(n) => {
-                queries(n).map(|v| v.iter().map(|v| text(v)).collect::<Vec<_>>().join(","))
-            }
+            MappingSource::QueryString(n) => queries(n).and_then(|mut v| v.pop()),
+            MappingSource::MultiQueryString(n) => queries(n).map(|v| v.join(",")),
             MappingSource::Path(n) => r
                 .params
                 .get(&**n)
