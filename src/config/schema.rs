@@ -1023,8 +1023,9 @@ pub struct AwsIntegrationConfig {
     /// The role AWS would assume; recorded, never assumed.
     #[serde(default)]
     pub credentials: Option<String>,
-    /// `integration.request.{path|querystring|header}.X` →
-    /// `method.request.{path|querystring|header}.Y` or `'literal'`.
+    /// `integration.request.{path|querystring|header}.X` → any source
+    /// of `snapshot::param_mapping` (`method.request.*`, the body's
+    /// JSONPath, `context.*`, `stageVariables.*`, `'literal'`).
     #[serde(default)]
     pub request_parameters: BTreeMap<String, String>,
     #[serde(default = "default_integration_timeout_ms")]

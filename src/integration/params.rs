@@ -11,6 +11,9 @@ use crate::integration::Routed;
 use crate::snapshot::param_mapping::{MappingSource, MappingTarget, ParamMapping};
 use crate::vtl::Value;
 
+/// A query's names and values, decoded (`http::query::decoded`).
+type Decoded = Vec<(Vec<u8>, Vec<Vec<u8>>)>;
+
 /// The most a `context.x` mapping's value may render to.
 const MAX_CONTEXT_VALUE: usize = 8 * 1024;
 
@@ -71,7 +74,7 @@ pub fn from_head(m: &ParamMapping, r: &Routed<'_>, context: Option<&Value>) -> V
             .collect()
     };
     // Decoded once, on the first mapping that reads it.
-    let mut decoded: Option<Vec<(Vec<u8>, Vec<Vec<u8>>)>> = None;
+    let mut decoded: Option<Decoded> = None;
     let mut queries = |n: &str| {
         decoded
             .get_or_insert_with(|| crate::http::query::decoded(query))
