@@ -103,6 +103,31 @@ fn an_http_proxy_forwards_a_valid_body_and_never_an_invalid_one() {
     assert_eq!(got.header("content-length"), Some("15"));
 }
 
+/// A client waiting for `100 Continue` gets it before the body is read
+/// for validation, as on any other route.
+#[test]
+fn a_validated_proxy_answers_expect_continue() {
+    let up = Upstream::ok(b"upstream");
+    let s = Server::start(&proxy(&up, true));
+    let mut c = s.connect();
+    c.send(
+        "POST /prod/pets HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: 15\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = c.read_response();
+    assert_eq!(interim.status, 100, "{interim:?}");
+    c.send(VALID);
+    let r = c.read_response();
+    assert_eq!(
+        (r.status, r.body_str().as_str()),
+        (200, "upstream"),
+        "{r:?}"
+    );
+    let got = up.recv();
+    assert_eq!(got.body, VALID);
+    assert!(!got.has("expect"), "{got:?}");
+}
+
 /// The body is read bounded by `max_body_bytes`, as every body is.
 #[test]
 fn a_validated_proxy_body_is_bounded() {
