@@ -66,6 +66,18 @@ fn post_chunked(c: &mut Client, body: &[u8]) -> Response {
     c.read_response()
 }
 
+/// `r` is the upstream's answer, and the upstream got the valid body.
+fn forwarded(up: &Upstream, r: Response) -> Recorded {
+    assert_eq!(
+        (r.status, r.body_str().as_str()),
+        (200, "upstream"),
+        "{r:?}"
+    );
+    let got = up.recv();
+    assert_eq!(got.body, VALID);
+    got
+}
+
 fn assert_invalid_body(r: &Response) {
     assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(
@@ -83,14 +95,7 @@ fn an_http_proxy_forwards_a_valid_body_and_never_an_invalid_one() {
     assert_invalid_body(&c.request(post(INVALID)));
     up.assert_nothing();
     // The connection stays usable: the invalid body was read, not left.
-    let r = c.request(post(VALID));
-    assert_eq!(
-        (r.status, r.body_str().as_str()),
-        (200, "upstream"),
-        "{r:?}"
-    );
-    let got = up.recv();
-    assert_eq!(got.body, VALID);
+    let got = forwarded(&up, c.request(post(VALID)));
     assert_eq!(got.header("content-type"), Some("application/json"));
     // A chunked body is read whole, checked, and sent with its length.
     assert_invalid_body(&post_chunked(&mut c, INVALID));
@@ -117,14 +122,7 @@ fn a_validated_proxy_answers_expect_continue() {
     let interim = c.read_response();
     assert_eq!(interim.status, 100, "{interim:?}");
     c.send(VALID);
-    let r = c.read_response();
-    assert_eq!(
-        (r.status, r.body_str().as_str()),
-        (200, "upstream"),
-        "{r:?}"
-    );
-    let got = up.recv();
-    assert_eq!(got.body, VALID);
+    let got = forwarded(&up, c.read_response());
     assert!(!got.has("expect"), "{got:?}");
 }
 
