@@ -91,7 +91,12 @@ fn validate(config: &Config, out: &mut Vec<Issue>) {
             }
         }
         for (j, route) in api.routes.iter().enumerate() {
-            let IntegrationConfig::HttpProxy { uri, .. } = route.integration.get_ref() else {
+            let IntegrationConfig::HttpProxy {
+                uri,
+                request_parameters,
+                ..
+            } = route.integration.get_ref()
+            else {
                 continue;
             };
             let at = format!("api[{i}].routes[{j}].integration.uri");
@@ -109,8 +114,11 @@ fn validate(config: &Config, out: &mut Vec<Issue>) {
                 }
             }
             for param in uri.path_params() {
-                // A non-proxy HTTP integration's are filled by its mappings.
-                if route.execution.is_none() && !route.path.get_ref().has_param(param) {
+                // A non-proxy HTTP integration's are filled by its mappings,
+                // a proxy's by the route's parameter of that name or its own.
+                let mapped =
+                    request_parameters.contains_key(&format!("integration.request.path.{param}"));
+                if route.execution.is_none() && !mapped && !route.path.get_ref().has_param(param) {
                     out.push(Issue::new(
                         at.as_str(),
                         format!(

@@ -978,6 +978,11 @@ pub enum IntegrationConfig {
         /// `$context.authorizer.{key}` / `$context.authorizer.claims.{claim}`.
         #[serde(default)]
         request_headers: BTreeMap<String, String>,
+        /// AWS's `requestParameters`: `integration.request.{header|
+        /// querystring|path}.X` from `method.request.*`, `context.*`,
+        /// `stageVariables.*` or a `'literal'` (see `snapshot::param_mapping`).
+        #[serde(default)]
+        request_parameters: BTreeMap<String, String>,
     },
     /// A Lambda proxy integration (AWS_PROXY): the request as an event,
     /// the function's result as the answer.
@@ -1018,8 +1023,9 @@ pub struct AwsIntegrationConfig {
     /// The role AWS would assume; recorded, never assumed.
     #[serde(default)]
     pub credentials: Option<String>,
-    /// `integration.request.{path|querystring|header}.X` →
-    /// `method.request.{path|querystring|header}.Y` or `'literal'`.
+    /// `integration.request.{path|querystring|header}.X` → any source
+    /// of `snapshot::param_mapping` (`method.request.*`, the body's
+    /// JSONPath, `context.*`, `stageVariables.*`, `'literal'`).
     #[serde(default)]
     pub request_parameters: BTreeMap<String, String>,
     #[serde(default = "default_integration_timeout_ms")]

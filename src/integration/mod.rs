@@ -2,7 +2,8 @@
 //! becomes the answer. `mock` answers from config; `http_proxy` forwards
 //! to an upstream; `lambda` invokes a function with the request as its
 //! event; `execute` runs the non-proxy model (mapping templates,
-//! integration responses) around an integration. Carrying requests to upstreams (pool, connect, retry, TLS) is
+//! integration responses) around an integration; `params` evaluates
+//! every kind's parameter mappings. Carrying requests to upstreams (pool, connect, retry, TLS) is
 //! `crate::upstream`'s.
 
 pub mod aws_service;
@@ -10,6 +11,7 @@ pub mod execute;
 mod http_proxy;
 pub mod lambda;
 mod mock;
+pub mod params;
 mod routed;
 
 pub use aws_service::AwsService;

@@ -345,11 +345,13 @@ impl Snapshot {
                                 uri,
                                 timeout_ms,
                                 request_headers,
+                                request_parameters,
                             } => Integration::HttpProxy(HttpProxyIntegration::compile(
                                 uri,
                                 &stage.variables,
                                 *timeout_ms,
                                 request_headers,
+                                request_parameters,
                                 Some(&stage_tls),
                                 &mut |a| lookups.resolve(resolve, a),
                             )?),

@@ -10,7 +10,7 @@ use crate::config::{
 };
 use crate::vtl::Template;
 
-use super::param_mapping::{self, MappingSource, MappingTarget};
+use super::param_mapping::ParamMapping;
 
 pub struct Execution {
     /// Content type (lowercase) → its request template, in the config's order.
@@ -21,7 +21,7 @@ pub struct Execution {
     /// The one without a pattern.
     pub default_response: Option<IntegrationResponse>,
     /// An HTTP integration's `requestParameters`, in the config's order.
-    pub request_parameters: Vec<(MappingTarget, MappingSource)>,
+    pub request_parameters: ParamMapping,
     /// An HTTP integration's method; none: the client's.
     pub http_method: Option<Box<str>>,
     /// The integration request's conversion (`integration::execute::content_handling`).
@@ -90,7 +90,7 @@ impl Execution {
             }
         }
         let request_parameters =
-            param_mapping::parse_all(&c.request_parameters).map_err(|e| ExecutionError {
+            ParamMapping::compile(&c.request_parameters).map_err(|e| ExecutionError {
                 key: "request_parameters".into(),
                 at: 0,
                 message: e.to_string(),

@@ -1,7 +1,9 @@
 //! An integration's `requestParameters` (`integration.request.header.X`
 //! ← `method.request.querystring.q`, `'literal'`, `stageVariables.v`, …)
 //! parsed once, when a management call sets them and when a snapshot is
-//! compiled, so a request only looks values up.
+//! compiled, so a request only looks values up. One syntax and one
+//! compiled form ([`ParamMapping`]) for every integration kind: HTTP and
+//! HTTP_PROXY, AWS service and Lambda; `integration::params` evaluates it.
 
 use thiserror::Error;
 
@@ -43,6 +45,93 @@ pub enum MappingSource {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {0}]")]
 pub struct InvalidMapping(pub String);
+
+/// `requestParameters` compiled, in the config's order: what a request
+/// evaluates (`integration::params`) without parsing anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamMapping {
+    pub entries: Vec<(MappingTarget, MappingSource)>,
+}
+
+impl ParamMapping {
+    pub fn compile<'a>(
+        pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<ParamMapping, InvalidMapping> {
+        parse_all(pairs).map(|entries| ParamMapping { entries })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Some mapping reads the body, so the body must be read whole first.
+    pub fn reads_body(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, s)| matches!(s, MappingSource::Body | MappingSource::BodyPath(_)))
+    }
+
+    /// Some mapping fills `integration.request.path.X`.
+    pub fn maps_path(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|(t, _)| matches!(t, MappingTarget::Path(_)))
+    }
+}
+
+/// `$context` variables a mapping may read, as "Context variables for
+/// data transformations" lists them (AWS: "The name must be one of the
+/// supported context variables"). `authorizer.*` and
+/// `identity.clientCert.*` take any key below.
+const CONTEXT: &[&str] = &[
+    "accountId",
+    "apiId",
+    "awsEndpointRequestId",
+    "deploymentId",
+    "domainName",
+    "domainPrefix",
+    "extendedRequestId",
+    "httpMethod",
+    "path",
+    "protocol",
+    "requestId",
+    "requestTime",
+    "requestTimeEpoch",
+    "resourceId",
+    "resourcePath",
+    "stage",
+    "wafResponseCode",
+    "webaclArn",
+    "xrayTraceId",
+];
+
+const CONTEXT_IDENTITY: &[&str] = &[
+    "accountId",
+    "apiKey",
+    "apiKeyId",
+    "caller",
+    "cognitoAuthenticationProvider",
+    "cognitoAuthenticationType",
+    "cognitoIdentityId",
+    "cognitoIdentityPoolId",
+    "principalOrgId",
+    "sourceIp",
+    "user",
+    "userAgent",
+    "userArn",
+    "vpcId",
+    "vpceId",
+];
+
+fn is_context(path: &[Box<str>]) -> bool {
+    match path {
+        [one] => CONTEXT.contains(&&**one),
+        [a, _, ..] if &**a == "authorizer" => true,
+        [a, b, _, ..] if &**a == "identity" && &**b == "clientCert" => true,
+        [a, b] if &**a == "identity" => CONTEXT_IDENTITY.contains(&&**b),
+        _ => false,
+    }
+}
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -107,7 +196,10 @@ pub fn parse_source(value: &str) -> Result<MappingSource, InvalidMapping> {
             .ok_or_else(bad);
     }
     if let Some(c) = value.strip_prefix("context.") {
-        return dotted(c).map(MappingSource::Context).ok_or_else(bad);
+        return dotted(c)
+            .filter(|p| is_context(p))
+            .map(MappingSource::Context)
+            .ok_or_else(bad);
     }
     let rest = value.strip_prefix("method.request.").ok_or_else(bad)?;
     if rest == "body" {
@@ -202,6 +294,22 @@ mod tests {
             "stageVariables.",
             "integration.response.header.x",
             "",
+        ] {
+            assert!(parse_source(bad).is_err(), "{bad}");
+        }
+        // "The name must be one of the supported context variables."
+        for ok in [
+            "context.authorizer.claims.sub",
+            "context.identity.clientCert.subjectDN",
+            "context.identity.sourceIp",
+            "context.requestTimeEpoch",
+        ] {
+            assert!(parse_source(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "context.noSuch",
+            "context.identity.nope",
+            "context.authorizer",
         ] {
             assert!(parse_source(bad).is_err(), "{bad}");
         }

@@ -182,11 +182,15 @@ fn integration(i: &IntegrationConfig) -> Integration {
             ..Integration::default()
         },
         IntegrationConfig::HttpProxy {
-            uri, timeout_ms, ..
+            uri,
+            timeout_ms,
+            request_parameters,
+            ..
         } => Integration {
             kind: "HTTP_PROXY".into(),
             http_method: Some("ANY".into()),
             uri: Some(uri.raw.clone()),
+            request_parameters: request_parameters.clone(),
             timeout_in_millis: (*timeout_ms).min(29_000) as i64,
             ..Integration::default()
         },

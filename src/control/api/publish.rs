@@ -582,34 +582,21 @@ pub fn lambda_function(uri: &str) -> Result<String, String> {
         })
 }
 
-/// An HTTP_PROXY's `requestParameters` the proxy can add to the request
-/// it forwards: headers from a `'literal'` or `context.authorizer.x`. The
-/// client's headers and query already travel; renaming or mapping them
-/// onto a proxy is not served yet.
-fn proxy_headers(parameters: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    use crate::snapshot::param_mapping::{
-        parse_source, parse_target, MappingSource, MappingTarget,
-    };
-    let mut out = BTreeMap::new();
-    for (target, source) in parameters {
-        let (Ok(MappingTarget::Header(name)), Ok(source)) =
-            (parse_target(target), parse_source(source))
-        else {
-            continue;
-        };
-        let value = match source {
-            MappingSource::Literal(v) if !v.starts_with('$') => v.to_string(),
-            MappingSource::Context(path) if path.len() > 1 && &*path[0] == "authorizer" => {
-                format!("$context.authorizer.{}", path[1..].join("."))
-            }
-            _ => continue,
-        };
-        // The gateway's own headers are refused by the proxy's compile.
-        if !crate::http::forward::is_gateway_header(name.to_ascii_lowercase().as_bytes()) {
-            out.insert(name.to_string(), value);
-        }
-    }
-    out
+/// An HTTP_PROXY's `requestParameters` as its proxy serves them: all but
+/// those reading the body (a proxy's body streams unread; see the README's
+/// parameter mapping differences) and any that do not parse (the
+/// management calls refuse those; an import may not have).
+fn proxy_parameters(parameters: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    use crate::snapshot::param_mapping::{parse_source, parse_target, MappingSource};
+    parameters
+        .iter()
+        .filter(|(target, source)| {
+            parse_target(target).is_ok()
+                && parse_source(source)
+                    .is_ok_and(|s| !matches!(s, MappingSource::Body | MappingSource::BodyPath(_)))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// A type AWS integration calling a service's API, not a Lambda function.
@@ -627,8 +614,9 @@ fn integration(i: &Integration) -> Result<IntegrationConfig, String> {
                     .try_into()
                     .map_err(|e| format!("integration uri: {e}"))?,
                 timeout_ms: i.timeout_in_millis.clamp(50, 29_000) as u64,
-                request_headers: if i.kind == "HTTP_PROXY" {
-                    proxy_headers(&i.request_parameters)
+                request_headers: BTreeMap::new(),
+                request_parameters: if i.kind == "HTTP_PROXY" {
+                    proxy_parameters(&i.request_parameters)
                 } else {
                     BTreeMap::new()
                 },

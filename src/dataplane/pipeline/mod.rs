@@ -64,7 +64,7 @@ enum Plan<'s> {
     ExecuteAws(
         &'s integration::AwsService,
         &'s crate::snapshot::Execution,
-        Box<crate::vtl::Bindings>,
+        Box<integration::execute::aws::Prepared>,
     ),
     /// An ACME HTTP-01 challenge's answer (the key authorization).
     Challenge(String),
@@ -289,11 +289,7 @@ fn integration<'s>(
             }
         },
         Integration::AwsService(s) => match &api.executions[at.route] {
-            Some(e) => Plan::ExecuteAws(
-                s,
-                e,
-                Box::new(integration::execute::bindings::from_head(at)),
-            ),
+            Some(e) => Plan::ExecuteAws(s, e, integration::execute::aws::prepare(s, at)),
             None => return Err(INTEGRATION_FAILURE),
         },
         Integration::AuthorizerEcho => Plan::AuthorizerEcho(
@@ -325,8 +321,8 @@ async fn serve(
         Plan::ExecuteLambda(e, l, bindings) => {
             integration::execute::serve_lambda(w, snap, conn, ex, bindings, e, l).await
         }
-        Plan::ExecuteAws(s, e, bindings) => {
-            integration::execute::aws::serve(w, snap, conn, ex, (s, e), bindings).await
+        Plan::ExecuteAws(s, e, prepared) => {
+            integration::execute::aws::serve(w, snap, conn, ex, (s, e), prepared).await
         }
         Plan::Cached => {
             ex.status = crate::http::status_of(&conn.out);
@@ -346,6 +342,9 @@ async fn serve(
         }
         Plan::AuthorizerEcho(found) => ok_200(w, snap, conn, ex, b"application/json", &found).await,
         Plan::Mock(mock) => {
+            if let Err(outcome) = validate::whole_body(w, snap, conn, ex).await {
+                return outcome;
+            }
             respond::without_body(w, snap, conn, ex, |conn, ex, close| {
                 ex.status = mock.status;
                 mock.render(

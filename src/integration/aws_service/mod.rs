@@ -2,13 +2,13 @@
 //! the request template's output sent to a service's own API (DynamoDB,
 //! SQS, SNS, S3, Step Functions, ...), signed with SigV4 for that service
 //! using `[aws]`'s credentials. `uri` reads the integration's URI,
-//! `params` its request parameters, `request` writes the signed request;
+//! `request` writes the signed request (its request parameters are the
+//! one `snapshot::ParamMapping`, evaluated by `integration::params`);
 //! running it inside the non-proxy execution is
 //! `integration::execute::aws`. The integration's `credentials` role is
 //! kept for display only: portico signs with its own credentials and
 //! never assumes a role.
 
-mod params;
 mod request;
 pub mod uri;
 
@@ -18,7 +18,7 @@ use crate::integration::lambda::{AwsSettings, Credentials};
 use crate::upstream::tls::TlsConfigFn;
 use crate::upstream::{Endpoint, Resolve};
 
-use params::Param;
+use crate::snapshot::param_mapping::ParamMapping;
 use uri::{Protocol, Target};
 
 pub struct AwsService {
@@ -37,7 +37,7 @@ pub struct AwsService {
     credentials: Option<Credentials>,
     /// The role AWS would assume (`credentials`), recorded only.
     pub role: Option<String>,
-    params: Vec<Param>,
+    params: ParamMapping,
     pub timeout: Duration,
 }
 
@@ -51,6 +51,11 @@ pub struct Spec<'a> {
 }
 
 impl AwsService {
+    /// Its `requestParameters`, compiled.
+    pub fn mapping(&self) -> &ParamMapping {
+        &self.params
+    }
+
     pub fn compile(
         s: &Spec<'_>,
         aws: &AwsSettings,
@@ -83,11 +88,7 @@ impl AwsService {
         let (endpoint, base) = Endpoint::parse(&url, tls, resolve)
             .map_err(|e| format!("`{}` endpoint: {e}", u.service))?;
         let base = base.trim_end_matches('/').to_string();
-        let params = s
-            .request_parameters
-            .iter()
-            .map(|(k, v)| params::parse(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let params = ParamMapping::compile(s.request_parameters).map_err(|e| e.to_string())?;
         if s.timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
         }

@@ -8,14 +8,14 @@
 
 use sha2::{Digest, Sha256};
 
-use super::params::Place;
 use super::uri::{Protocol, Target};
 use super::AwsService;
 use crate::aws::sigv4;
 use crate::dataplane::shard::Shard;
+use crate::integration::params::Mapped;
 use crate::snapshot::Snapshot;
 use crate::upstream::{call, CallError, Reply};
-use crate::vtl::{Bindings, Overrides};
+use crate::vtl::Overrides;
 
 /// Headers portico writes itself; a mapping or override naming one is ignored.
 const OWN: &[&str] = &[
@@ -70,25 +70,22 @@ impl AwsService {
     /// The request, head and body, as bytes to send; `amz_date` is `YYYYMMDDTHHMMSSZ`.
     pub(super) fn build<'a>(
         &'a self,
-        b: &'a Bindings,
+        m: &'a Mapped,
         body: &[u8],
         overrides: &'a Overrides,
         amz_date: &str,
     ) -> Vec<u8> {
         // Mapped values, then what the template's `requestOverride` set.
-        let mapped =
-            |place: Place, overridden: &'a [(String, String)]| -> Vec<(&'a str, &'a str)> {
-                let mut out: Vec<(&str, &str)> = self
-                    .params
-                    .iter()
-                    .filter(|p| p.place == place)
-                    .filter_map(|p| Some((p.name.as_str(), p.value(b)?)))
-                    .collect();
-                out.extend(overridden.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-                out
-            };
+        let mapped = |list: &'a [(String, String)],
+                      overridden: &'a [(String, String)]|
+         -> Vec<(&'a str, &'a str)> {
+            list.iter()
+                .chain(overridden)
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect()
+        };
         let clean = |v: &str| !v.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0);
-        let path_values = mapped(Place::Path, &overrides.request_path);
+        let path_values = mapped(&m.path, &overrides.request_path);
         let mut path = self.base.clone();
         path.push('/');
         if let Target::Path(p) = &self.target {
@@ -104,7 +101,7 @@ impl AwsService {
             }
         };
         add(&mut query, &self.query);
-        for (n, v) in mapped(Place::Querystring, &overrides.request_querystring) {
+        for (n, v) in mapped(&m.querystring, &overrides.request_querystring) {
             let mut pair = String::new();
             encode(&mut pair, n, false);
             pair.push('=');
@@ -156,7 +153,7 @@ impl AwsService {
             _ if !body.is_empty() => set(&mut headers, "content-type", "application/json"),
             _ => {}
         }
-        for (n, v) in mapped(Place::Header, &overrides.request_header) {
+        for (n, v) in mapped(&m.header, &overrides.request_header) {
             set(&mut headers, n, v);
         }
         headers.push(("host".into(), self.endpoint.authority.clone()));
@@ -220,12 +217,12 @@ impl AwsService {
         &self,
         w: &Shard,
         snap: &Snapshot,
-        b: &Bindings,
+        m: &Mapped,
         body: &[u8],
         overrides: &Overrides,
     ) -> Result<Reply, CallError> {
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut request = self.build(b, body, overrides, &amz_date);
+        let mut request = self.build(m, body, overrides, &amz_date);
         call(w, snap, &self.endpoint, &mut request, self.timeout).await
     }
 }
@@ -270,9 +267,9 @@ mod tests {
         .unwrap()
     }
 
-    fn text(s: &AwsService, b: &Bindings, body: &str) -> String {
+    fn text(s: &AwsService, m: &Mapped, body: &str) -> String {
         let o = Overrides::default();
-        String::from_utf8(s.build(b, body.as_bytes(), &o, "20260101T000000Z")).unwrap()
+        String::from_utf8(s.build(m, body.as_bytes(), &o, "20260101T000000Z")).unwrap()
     }
 
     /// `r` starts with `start`, holds each of `lines` and ends with `end`.
@@ -287,7 +284,7 @@ mod tests {
     #[test]
     fn a_json_action_sets_the_target_and_signs() {
         let uri = "arn:aws:apigateway:us-east-1:dynamodb:action/PutItem";
-        let r = text(&service(uri, "POST", &[]), &Bindings::default(), "{}");
+        let r = text(&service(uri, "POST", &[]), &Mapped::default(), "{}");
         let lines = [
             "x-amz-target: DynamoDB_20120810.PutItem",
             "content-type: application/x-amz-json-1.0",
@@ -307,14 +304,14 @@ mod tests {
         let uri = "arn:aws:apigateway:us-east-1:sqs:action/SendMessage";
         let r = text(
             &service(uri, "POST", &[]),
-            &Bindings::default(),
+            &Mapped::default(),
             "MessageBody=hi",
         );
         let form = "content-type: application/x-www-form-urlencoded";
         let end = "\r\n\r\nAction=SendMessage&Version=2012-11-05&MessageBody=hi";
         has(&r, "POST / HTTP/1.1\r\n", &[form], end);
         let uri = "arn:aws:apigateway:us-east-1:sqs:action/ListQueues";
-        let r = text(&service(uri, "GET", &[]), &Bindings::default(), "");
+        let r = text(&service(uri, "GET", &[]), &Mapped::default(), "");
         let start = "GET /?Action=ListQueues&Version=2012-11-05 HTTP/1.1\r\n";
         has(&r, start, &[], "content-length: 0\r\n\r\n");
     }
@@ -335,12 +332,32 @@ mod tests {
                 ("integration.request.querystring.v", "'1 2'"),
             ],
         );
-        let b = Bindings {
-            path: vec![("b".into(), "pics".into()), ("k".into(), "a b/../c".into())],
-            header: vec![("content-type".into(), "text/plain".into())],
-            ..Bindings::default()
+        // As `integration::params` maps them: the request's values under
+        // the integration's names (a `Host` mapping included: `build` drops it).
+        let m = Mapped {
+            path: vec![
+                ("bucket".into(), "pics".into()),
+                ("key".into(), "a b/../c".into()),
+            ],
+            header: vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("Host".into(), "evil".into()),
+            ],
+            querystring: vec![("v".into(), "1 2".into())],
         };
-        let r = text(&s, &b, "hello");
+        assert_eq!(s.mapping().entries.len(), 5);
+        let r = text(&s, &m, "hello");
+        // The one mapping syntax: context, stage variables and the body too.
+        let more = [
+            ("integration.request.header.X-Req", "context.requestId"),
+            ("integration.request.header.X-Env", "stageVariables.env"),
+            (
+                "integration.request.querystring.id",
+                "method.request.body.a.b",
+            ),
+        ];
+        let uri = "arn:aws:apigateway:us-east-1:s3:path/b";
+        assert_eq!(service(uri, "GET", &more).mapping().entries.len(), 3);
         let start = "PUT /pics/a%20b%2F..%2Fc?v=1%202 HTTP/1.1\r\n";
         let lines = ["content-type: text/plain", "host: 127.0.0.1:4566"];
         has(&r, start, &lines, "\r\n\r\nhello");

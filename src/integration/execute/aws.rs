@@ -16,10 +16,23 @@ use crate::dataplane::errors::{INTEGRATION_FAILURE, INTEGRATION_TIMEOUT, UNSUPPO
 use crate::dataplane::exchange::{Exchange, Outcome};
 use crate::dataplane::respond;
 use crate::dataplane::shard::Shard;
-use crate::integration::AwsService;
+use crate::integration::{params, AwsService, Routed};
 use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::CallError;
 use crate::vtl::{Bindings, Limits};
+
+/// What is taken of the request while its head is in the buffer.
+pub struct Prepared {
+    pub bindings: Bindings,
+    /// Each request parameter's value from the head (`params::from_head`).
+    mapped: Vec<Option<String>>,
+}
+
+pub fn prepare(s: &AwsService, r: &Routed<'_>) -> Box<Prepared> {
+    let bindings = super::bindings::from_head(r);
+    let mapped = params::from_head(s.mapping(), r, Some(&bindings.context));
+    Box::new(Prepared { bindings, mapped })
+}
 
 /// `to`: the service and the execution around it.
 pub async fn serve(
@@ -28,9 +41,13 @@ pub async fn serve(
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
     to: (&AwsService, &Execution),
-    mut bindings: Box<Bindings>,
+    p: Box<Prepared>,
 ) -> Outcome {
     let (service, e) = to;
+    let Prepared {
+        mut bindings,
+        mapped,
+    } = *p;
     let body = match read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
@@ -45,8 +62,9 @@ pub async fn serve(
         }
         Err(Failed::Configuration(why)) => return super::misconfigured(w, conn, ex, &why).await,
     };
+    let mapped = params::finish(service.mapping(), mapped, Some(&bindings.body));
     let started = Instant::now();
-    let reply = service.call(w, snap, &bindings, &payload, &overrides).await;
+    let reply = service.call(w, snap, &mapped, &payload, &overrides).await;
     let mut payload = payload;
     payload.clear();
     conn.scratch = payload;

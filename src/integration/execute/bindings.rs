@@ -52,8 +52,9 @@ pub fn from_head(r: &Routed<'_>) -> Bindings {
     }
 }
 
-/// `$context`, with the variables AWS lists for mapping templates.
-fn context(r: &Routed<'_>) -> Value {
+/// `$context`, with the variables AWS lists for mapping templates (and
+/// parameter mappings' `context.*`).
+pub fn context(r: &Routed<'_>) -> Value {
     let text = |b: &[u8]| Value::str(&String::from_utf8_lossy(b));
     let host = r.head.header(r.buf, b"host").unwrap_or_default();
     let host = match host.iter().rposition(|&c| c == b':') {

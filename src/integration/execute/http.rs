@@ -15,9 +15,9 @@ use crate::upstream::{call, CallError};
 use crate::vtl::{Bindings, Limits};
 
 use super::content_handling;
-use super::params::{self, put};
 use super::request::media_type;
 use super::request::Failed;
+use crate::integration::params::{self, put};
 
 /// What is taken of the request while its head is in the buffer.
 pub struct Prepared {
@@ -30,7 +30,7 @@ pub struct Prepared {
 
 pub fn prepare(e: &Execution, r: &Routed<'_>) -> Box<Prepared> {
     let bindings = super::bindings::from_head(r);
-    let mapped = params::from_head(e, r, &bindings);
+    let mapped = params::from_head(&e.request_parameters, r, Some(&bindings.context));
     let method = String::from_utf8_lossy(r.head.method_span.get(r.buf)).into_owned();
     Box::new(Prepared {
         bindings,
@@ -78,7 +78,7 @@ pub async fn serve(
                 return super::misconfigured(w, conn, ex, &why).await
             }
         };
-    let mut mapped = params::finish(e, mapped, &bindings.body);
+    let mut mapped = params::finish(&e.request_parameters, mapped, Some(&bindings.body));
     // "$context.requestOverride ... applied last" (the data mapping reference).
     for (n, v) in &overrides.request_header {
         put(&mut mapped.header, n, v.clone());

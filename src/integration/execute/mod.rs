@@ -2,7 +2,8 @@
 //! are not proxies: the request read whole and bound for templates
 //! (`bindings`), the integration request's body from the request template
 //! or passed through (`request`), the integration called (`mock`,
-//! `lambda`, `http`, an AWS service's `aws`; parameter mappings in `params`), and the method
+//! `lambda`, `http`, an AWS service's `aws`; parameter mappings in
+//! `integration::params`), and the method
 //! response made from the integration response its status or error
 //! message selects (`response`). What is compiled per
 //! snapshot is `snapshot::Execution`.
@@ -13,7 +14,6 @@ pub mod content_handling;
 pub mod http;
 mod lambda;
 mod mock;
-mod params;
 pub mod request;
 pub mod response;
 
@@ -56,8 +56,10 @@ pub async fn serve(
 }
 
 /// The body read whole and checked against the route's model: request
-/// validation's second half (the first is the pipeline's `validate`).
-async fn read_valid(
+/// validation's second half (the first is the pipeline's `validate`),
+/// for every integration that checks a body (a proxy only where its route
+/// validates one).
+pub async fn read_valid(
     w: &Shard,
     snap: &Snapshot,
     conn: &mut Connection,

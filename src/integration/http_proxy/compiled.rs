@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::http::forward;
+use crate::snapshot::param_mapping::ParamMapping;
 use crate::snapshot::{UriPart, UriTemplate};
 use crate::upstream::tls::UpstreamTls;
 use crate::upstream::{resolve_authority, Endpoint, Resolve};
@@ -39,6 +40,10 @@ pub struct HttpProxyIntegration {
     pub(super) timeout: Duration,
     /// Lower-case names; replace the client's headers of the same name.
     pub(super) added: Vec<(String, Added)>,
+    /// `requestParameters`: path parameters into the URI, query strings
+    /// and headers added to (or replacing) the client's. Never reads the
+    /// body: a proxy's body streams.
+    pub(super) mapping: ParamMapping,
     /// `https://`: how to reach the upstream over TLS.
     pub(super) tls: Option<UpstreamTls>,
     /// Authority, addresses and TLS again, as a whole-request call
@@ -52,6 +57,7 @@ impl HttpProxyIntegration {
         variables: &BTreeMap<String, String>,
         timeout_ms: u64,
         request_headers: &BTreeMap<String, String>,
+        request_parameters: &BTreeMap<String, String>,
         tls: Option<crate::upstream::tls::TlsConfigFn<'_>>,
         resolve: Resolve<'_>,
     ) -> Result<Self, String> {
@@ -116,6 +122,15 @@ impl HttpProxyIntegration {
             };
             added.push((lower, source));
         }
+        let mapping = ParamMapping::compile(request_parameters)
+            .map_err(|e| format!("request_parameters: {e}"))?;
+        if mapping.reads_body() {
+            return Err(
+                "request_parameters: method.request.body is mapped for non-proxy \
+                        integrations only (a proxy's body streams to the upstream unread)"
+                    .into(),
+            );
+        }
         let endpoint = Endpoint {
             authority: authority.clone(),
             addrs: addrs.clone(),
@@ -129,6 +144,7 @@ impl HttpProxyIntegration {
             has_query,
             timeout: Duration::from_millis(timeout_ms),
             added,
+            mapping,
             tls,
         })
     }

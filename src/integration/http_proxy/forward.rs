@@ -26,25 +26,47 @@ pub async fn forward(
     proxy: &HttpProxyIntegration,
 ) -> Outcome {
     let limit = snap.limits.max_body_bytes;
+    // A route validating its body (AWS checks it before any integration):
+    // read whole (bounded), checked, then sent with the head. Every other
+    // route's body streams as below, never copied.
+    let validated = match ex.body_schema {
+        None => None,
+        Some(_) => match crate::integration::execute::read_valid(w, snap, conn, ex).await {
+            Ok(body) => Some(body),
+            Err(outcome) => return outcome,
+        },
+    };
     // A body already here whole travels with the head in one write, and can
     // be sent again if a pooled connection turns out to be closed.
-    let whole = match buffered_body_len(ex.body, conn.stream.buffered(), limit) {
-        Ok(Some(n)) => {
-            let body = &conn.stream.buffered()[..n];
-            if ex.body == BodyKind::Chunked {
-                forward::end_with_dechunked(&mut conn.upstream_out, body);
-            } else {
-                forward::end_request_head(&mut conn.upstream_out, Some(n as u64));
-                conn.upstream_out.extend_from_slice(body);
-            }
-            conn.stream.consume(n);
+    let whole = match validated {
+        Some(mut body) => {
+            forward::end_request_head(&mut conn.upstream_out, Some(body.len() as u64));
+            conn.upstream_out.extend_from_slice(&body);
+            body.clear();
+            conn.scratch = body;
             true
         }
-        Ok(None) => {
-            forward::end_request_head(&mut conn.upstream_out, forward::upstream_length(ex.body));
-            false
-        }
-        Err(e) => return respond::error(w, conn, ex, e.into(), true).await,
+        None => match buffered_body_len(ex.body, conn.stream.buffered(), limit) {
+            Ok(Some(n)) => {
+                let body = &conn.stream.buffered()[..n];
+                if ex.body == BodyKind::Chunked {
+                    forward::end_with_dechunked(&mut conn.upstream_out, body);
+                } else {
+                    forward::end_request_head(&mut conn.upstream_out, Some(n as u64));
+                    conn.upstream_out.extend_from_slice(body);
+                }
+                conn.stream.consume(n);
+                true
+            }
+            Ok(None) => {
+                forward::end_request_head(
+                    &mut conn.upstream_out,
+                    forward::upstream_length(ex.body),
+                );
+                false
+            }
+            Err(e) => return respond::error(w, conn, ex, e.into(), true).await,
+        },
     };
     let started = Instant::now();
     let deadline = started + proxy.timeout;

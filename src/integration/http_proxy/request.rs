@@ -1,13 +1,16 @@
 //! The upstream request's head, written while the client's is still in the
 //! buffer: the path template filled in, the client's end-to-end headers,
-//! the configured ones, the forwarding headers. Apart from the compiled
+//! the configured ones, the mapped `requestParameters`, the forwarding headers. Apart from the compiled
 //! integration (`compiled`) because it reads the routed request, which
 //! names the snapshot.
 
+use percent_encoding::{percent_decode, utf8_percent_encode};
+
 use crate::http::forward;
-use crate::integration::Routed;
+use crate::integration::{params, Routed};
 
 use super::compiled::{Added, HttpProxyIntegration, PathPart};
+use super::whole::ESCAPED;
 
 impl HttpProxyIntegration {
     /// Writes the upstream request's head but its framing (which `forward`
@@ -16,21 +19,44 @@ impl HttpProxyIntegration {
     /// headers, and the forwarding headers.
     pub fn write_request_head(&self, out: &mut Vec<u8>, r: &Routed<'_>) {
         let (head, buf, params) = (r.head, r.buf, r.params);
+        // Only a route with `requestParameters` pays for them.
+        let mapped = (!self.mapping.is_empty()).then(|| {
+            let head_values = params::from_head(&self.mapping, r, None);
+            params::finish(&self.mapping, head_values, None)
+        });
+        let mapped = mapped.as_ref();
         out.extend_from_slice(head.method_span.get(buf));
         out.push(b' ');
         for part in &self.path {
             match part {
                 PathPart::Literal(s) => out.extend_from_slice(s.as_bytes()),
-                PathPart::Param(p) => out.extend_from_slice(params.get(p).unwrap_or("").as_bytes()),
+                PathPart::Param(p) => match mapped.and_then(|m| params::get(&m.path, p)) {
+                    // Encoded: a mapped value cannot add a segment or a query.
+                    Some(v) => out.extend(utf8_percent_encode(v, ESCAPED).flat_map(str::bytes)),
+                    None => out.extend_from_slice(params.get(p).unwrap_or("").as_bytes()),
+                },
             }
         }
-        if let (_, Some(query)) = head.path_and_query(buf) {
-            out.push(if self.has_query { b'&' } else { b'?' });
-            out.extend_from_slice(query);
+        let query = head.path_and_query(buf).1;
+        match mapped.filter(|m| !m.querystring.is_empty()) {
+            None => {
+                if let Some(query) = query {
+                    out.push(if self.has_query { b'&' } else { b'?' });
+                    out.extend_from_slice(query);
+                }
+            }
+            Some(m) => write_mapped_query(out, self.has_query, query, &m.querystring),
         }
         out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
         out.extend_from_slice(self.authority.as_bytes());
         out.extend_from_slice(b"\r\n");
+        let mapped_header = |name: &[u8]| {
+            mapped.is_some_and(|m| {
+                m.header
+                    .iter()
+                    .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            })
+        };
         let mut forwarded_for: Option<&[u8]> = None;
         for (name, value) in forward::end_to_end_headers(head, buf) {
             if name.eq_ignore_ascii_case(b"x-forwarded-for") {
@@ -39,11 +65,15 @@ impl HttpProxyIntegration {
                 .added
                 .iter()
                 .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                && !mapped_header(name)
             {
                 push_header(out, name, value);
             }
         }
         for (name, source) in &self.added {
+            if mapped_header(name.as_bytes()) {
+                continue;
+            }
             let value = match source {
                 Added::Literal(v) => Some(v.clone()),
                 Added::Authorizer(key) => r.authorized.and_then(|a| a.value(key)),
@@ -51,6 +81,15 @@ impl HttpProxyIntegration {
             // A value with a line break would split the head: left out.
             if let Some(v) = value.filter(|v| !v.contains(['\r', '\n'])) {
                 push_header(out, name.as_bytes(), v.as_bytes());
+            }
+        }
+        // `Mapped` has left out values that would split the head; the
+        // gateway's own headers (framing, `host`, forwarding) stay its own.
+        for (name, value) in mapped.map(|m| &m.header[..]).unwrap_or_default() {
+            if !forward::is_gateway_header(name.as_bytes())
+                && !name.eq_ignore_ascii_case("x-forwarded-for")
+            {
+                push_header(out, name.as_bytes(), value.as_bytes());
             }
         }
         out.extend_from_slice(b"x-forwarded-for: ");
@@ -68,6 +107,35 @@ impl HttpProxyIntegration {
             push_header(out, b"x-forwarded-host", host.get(buf));
         }
         push_header(out, b"x-request-id", r.request_id);
+    }
+}
+
+/// The client's query with the mapped names replaced: its other pairs as
+/// they came, then each mapped one, encoded (AWS: a mapped query string
+/// "is added to, or overrides", the proxied request's).
+fn write_mapped_query(
+    out: &mut Vec<u8>,
+    has_query: bool,
+    query: Option<&[u8]>,
+    mapped: &[(String, String)],
+) {
+    let mut sep = if has_query { b'&' } else { b'?' };
+    for pair in query.unwrap_or_default().split(|&b| b == b'&') {
+        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        let key: Vec<u8> = percent_decode(key).collect();
+        if pair.is_empty() || mapped.iter().any(|(n, _)| n.as_bytes() == key) {
+            continue;
+        }
+        out.push(sep);
+        sep = b'&';
+        out.extend_from_slice(pair);
+    }
+    for (k, v) in mapped {
+        out.push(sep);
+        sep = b'&';
+        out.extend(utf8_percent_encode(k, ESCAPED).flat_map(str::bytes));
+        out.push(b'=');
+        out.extend(utf8_percent_encode(v, ESCAPED).flat_map(str::bytes));
     }
 }
 

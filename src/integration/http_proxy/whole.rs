@@ -16,7 +16,7 @@ use super::request::push_header;
 
 /// RFC 3986's unreserved characters stay; everything else is escaped, so a
 /// mapped value cannot add a path segment, a query pair or a line break.
-const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+pub(super) const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
