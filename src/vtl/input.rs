@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::bindings::Bindings;
-use super::jsonpath;
+use super::json::parse_json;
+use super::jsonpath::{self, Path, Selected};
 use super::limits::{Fail, Limit};
-use super::value::{parse_json, Value};
+use super::value::Value;
 
 pub struct Input<'b> {
     b: &'b Bindings,
@@ -45,25 +46,33 @@ impl<'b> Input<'b> {
         })
     }
 
-    /// `$input.name(args)`.
-    pub fn call(&mut self, name: &str, args: &[Value], max: usize) -> Result<Value, Fail> {
+    /// `$input.name(args)`; `path` is the first argument's JSONPath when
+    /// the template wrote it as a literal (parsed as it compiled).
+    pub fn call(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        path: Option<&Path>,
+        max: usize,
+    ) -> Result<Value, Fail> {
         match (name, args) {
             ("path", [p]) => {
-                let p = p.text(max).ok_or(Limit::Output(max))?;
-                Ok(jsonpath::select(self.json(), &p)?.unwrap_or_default())
-            }
-            ("json", [p]) => {
-                let p = p.text(max).ok_or(Limit::Output(max))?;
-                match jsonpath::select(self.json(), &p)? {
-                    Some(v) => {
-                        let mut out = String::new();
-                        if !v.json_into(&mut out, max) {
-                            return Err(Limit::Output(max).into());
-                        }
-                        Ok(Value::Str(Arc::from(out)))
+                let parsed;
+                let path = match path {
+                    Some(path) => path,
+                    None => {
+                        parsed = jsonpath::compile(&p.text(max).ok_or(Limit::Output(max))?)?;
+                        &parsed
                     }
-                    None => Ok(Value::Null),
-                }
+                };
+                Ok(path.select(self.json()).into_value().unwrap_or_default())
+            }
+            ("json", [_]) => {
+                let mut out = String::new();
+                Ok(match self.write_json(args, path, &mut out, max)? {
+                    true => Value::Str(Arc::from(out)),
+                    false => Value::Null,
+                })
             }
             ("params", []) => Ok(self.params().clone()),
             ("params", [n]) => {
@@ -79,6 +88,38 @@ impl<'b> Input<'b> {
             }
             _ => Ok(Value::Null),
         }
+    }
+
+    /// `$input.json(p)` appended to `out` (bounded by `max` bytes), straight
+    /// from the parsed body; `Ok(false)` (nothing written) when a definite
+    /// path matched nothing, or the call is not `json` with one argument.
+    pub fn write_json(
+        &mut self,
+        args: &[Value],
+        path: Option<&Path>,
+        out: &mut String,
+        max: usize,
+    ) -> Result<bool, Fail> {
+        let [p] = args else {
+            return Ok(false);
+        };
+        let parsed;
+        let path = match path {
+            Some(path) => path,
+            None => {
+                parsed = jsonpath::compile(&p.text(max).ok_or(Limit::Output(max))?)?;
+                &parsed
+            }
+        };
+        let fits = match path.select(self.json()) {
+            Selected::One(None) => return Ok(false),
+            Selected::One(Some(v)) => v.json_into(out, max),
+            Selected::Many(l) => Value::list(l).json_into(out, max),
+        };
+        if !fits {
+            return Err(Limit::Output(max).into());
+        }
+        Ok(true)
     }
 
     /// `$input.params()`: `path`, `querystring` and `header` maps.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, Foreach, Node, Part, Pos, Reference, Root};
 use super::error::VtlError;
+use super::jsonpath;
 use super::lexer::{line_col, Cursor};
+use super::methods;
 use super::value::Value;
 
 /// Blocks, parentheses, literals and strings nested deeper than this are
@@ -457,12 +459,26 @@ impl<'a> Parser<'a> {
             self.c.pos = start;
             return Ok(None);
         }
+        let writes = parts
+            .iter()
+            .any(|p| matches!(p, Part::Method(n, _) if methods::mutates(n)));
+        let jsonpath = match (root, parts.first()) {
+            (Root::Input, Some(Part::Method(m, args))) if matches!(&**m, "path" | "json") => {
+                match args.as_slice() {
+                    [Expr::Lit(Value::Str(p))] => jsonpath::compile(p).ok().map(Box::new),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         Ok(Some(Reference {
             root,
             parts,
             quiet,
             source: self.c.src[start..self.c.pos].into(),
             pos: start as Pos,
+            writes,
+            jsonpath,
         }))
     }
 
