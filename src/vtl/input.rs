@@ -1,6 +1,7 @@
 //! `$input`: the body as text and as JSON (parsed once per render, on first
 //! use), and the request's parameters.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::bindings::Bindings;
@@ -57,14 +58,7 @@ impl<'b> Input<'b> {
     ) -> Result<Value, Fail> {
         match (name, args) {
             ("path", [p]) => {
-                let parsed;
-                let path = match path {
-                    Some(path) => path,
-                    None => {
-                        parsed = jsonpath::compile(&p.text(max).ok_or(Limit::Output(max))?)?;
-                        &parsed
-                    }
-                };
+                let path = path_of(path, p, max)?;
                 Ok(path.select(self.json()).into_value().unwrap_or_default())
             }
             ("json", [_]) => {
@@ -103,14 +97,7 @@ impl<'b> Input<'b> {
         let [p] = args else {
             return Ok(false);
         };
-        let parsed;
-        let path = match path {
-            Some(path) => path,
-            None => {
-                parsed = jsonpath::compile(&p.text(max).ok_or(Limit::Output(max))?)?;
-                &parsed
-            }
-        };
+        let path = path_of(path, p, max)?;
         let fits = match path.select(self.json()) {
             Selected::One(None) => return Ok(false),
             Selected::One(Some(v)) => v.json_into(out, max),
@@ -136,4 +123,14 @@ impl<'b> Input<'b> {
             ])
         })
     }
+}
+
+/// A call's JSONPath: the one parsed when the template compiled, or its
+/// argument's text parsed now.
+fn path_of<'p>(compiled: Option<&'p Path>, arg: &Value, max: usize) -> Result<Cow<'p, Path>, Fail> {
+    if let Some(path) = compiled {
+        return Ok(Cow::Borrowed(path));
+    }
+    let text = arg.text(max).ok_or(Limit::Output(max))?;
+    Ok(Cow::Owned(jsonpath::compile(&text)?))
 }
