@@ -323,3 +323,33 @@ fn a_body_too_deep_to_parse_is_text() {
     assert_eq!(out("$input.path('$')", &b), deep);
     assert_eq!(out("$input.path('$[0]')|", &b), "|");
 }
+
+/// Found by `cargo fuzz run vtl` (fuzz/corpus/vtl/regress-set-without-reference):
+/// `#set(` followed by anything but `$` stepped over a character it took for
+/// `$`, and at the template's end or inside a multi-byte character the
+/// parser panicked slicing the source. Now it is a syntax error.
+#[test]
+fn set_without_a_reference_is_a_syntax_error() {
+    for src in [
+        "#set(",
+        "#set(\t",
+        "x#set(x = 1)",
+        "#set(é = 1)",
+        "#set(\u{fffd}",
+        "#{set}( ",
+    ] {
+        match Template::compile(src) {
+            Err(VtlError::Syntax { message, .. }) => {
+                assert_eq!(message, "#set needs a reference to assign", "{src:?}")
+            }
+            other => panic!("{src:?}: {other:?}"),
+        }
+    }
+    let crash = include_bytes!("../fuzz/corpus/vtl/regress-set-without-reference");
+    let text = String::from_utf8_lossy(crash);
+    let src = text.split('\0').next().unwrap_or_default();
+    assert!(matches!(
+        Template::compile(src),
+        Err(VtlError::Syntax { .. })
+    ));
+}

@@ -412,9 +412,13 @@ impl<'a> Parser<'a> {
         false
     }
 
-    /// A reference at `$`, or `None` (cursor unmoved) when the `$` is text.
+    /// A reference at `$`, or `None` (cursor unmoved) when the `$` is text
+    /// or there is no `$` (`#set(` followed by anything else).
     fn reference(&mut self) -> Result<Option<Reference>, VtlError> {
         let start = self.c.pos;
+        if self.c.peek() != Some(b'$') {
+            return Ok(None);
+        }
         self.c.pos += 1;
         let quiet = self.c.eat("!");
         let braced = self.c.eat("{");
