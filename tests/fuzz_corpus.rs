@@ -140,6 +140,13 @@ fn config_loader_corpus() {
     checks::config_loader::check(portico::config::DEFAULT_CONFIG.as_bytes()).unwrap();
 }
 
+/// Mapping templates: AWS's documented examples (seeded from `tests/vtl.rs`)
+/// and what the fuzzer kept, rendered twice under `fuzz/checks/vtl.rs`'s limits.
+#[test]
+fn vtl_corpus() {
+    assert!(replay("vtl", checks::vtl::check) > 0);
+}
+
 /// The two upstream readers disagree exactly where real servers did in the
 /// issue's reproducers, so the differential check can fail: a bare-LF
 /// trailer is refused by the reference and splits in two for the lenient

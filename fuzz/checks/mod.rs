@@ -12,3 +12,4 @@ pub mod response_head;
 pub mod route_template;
 pub mod sigv4_canonical;
 pub mod strict;
+pub mod vtl;

@@ -2,6 +2,7 @@
 //! snapshot. Variables are numbered slots, not names, so a render looks
 //! nothing up by string.
 
+use super::jsonpath::Path;
 use super::value::Value;
 
 /// A byte offset into the template source, turned into a line and column
@@ -60,6 +61,12 @@ pub struct Reference {
     /// The source text, rendered when the reference is null.
     pub source: Box<str>,
     pub pos: Pos,
+    /// A method that changes its receiver (`add`, `put`…) is called on the
+    /// way, so the evaluator keeps the path to write back through.
+    pub writes: bool,
+    /// `$input.path('…')` or `$input.json('…')` with a literal path: the
+    /// path, parsed once here rather than on every render.
+    pub jsonpath: Option<Box<Path>>,
 }
 
 #[derive(Debug)]

@@ -142,8 +142,13 @@ impl<'t> Eval<'t> {
             match n {
                 Node::Text(t) => self.push(out, t)?,
                 Node::Ref(r) => {
-                    let v = self.reference(r)?;
-                    self.emit(r, &v, out)?;
+                    let limits = self.limits;
+                    if let Some(v) = self.borrowed(r)? {
+                        emit(limits, r, v, out)?;
+                    } else if !self.emit_direct(r, out)? {
+                        let v = self.reference(r)?;
+                        emit(limits, r, &v, out)?;
+                    }
                 }
                 Node::Set(lhs, e) => {
                     let v = self.expr(e)?;
@@ -183,19 +188,49 @@ impl<'t> Eval<'t> {
         Ok(Flow::Normal)
     }
 
-    /// A reference's value as text; a null one is its source, or nothing
-    /// when quiet or into AWS's objects.
-    fn emit(&self, r: &Reference, v: &Value, out: &mut String) -> Result<(), VtlError> {
-        if v.is_null() {
-            if r.quiet || r.root.is_builtin() {
-                return Ok(());
-            }
-            return self.push(out, &r.source);
+    /// `$x`, `$x.a.b` through maps: the value, borrowed where it lies,
+    /// with the steps `reference` would have charged. `None` when the
+    /// reference needs `reference`'s general walk.
+    fn borrowed(&mut self, r: &Reference) -> Result<Option<&Value>, VtlError> {
+        let Root::Var(slot) = r.root else {
+            return Ok(None);
+        };
+        if self.defined[slot].is_some() {
+            return Ok(None);
         }
-        if !v.render_into(out, self.limits.max_output_bytes) {
-            return Err(Limit::Output(self.limits.max_output_bytes).into());
+        let Some((v, steps)) = props(&self.vars[slot], &r.parts) else {
+            return Ok(None);
+        };
+        self.steps += 1 + steps;
+        if self.steps > self.limits.max_steps {
+            return Err(Limit::Steps(self.limits.max_steps).into());
         }
-        Ok(())
+        Ok(Some(v))
+    }
+
+    /// `$util.escapeJavaScript(…)` and the other text functions, and
+    /// `$input.json(…)`, written straight into the output rather than into
+    /// a string of their own first; `false` when `r` is none of them.
+    fn emit_direct(&mut self, r: &Reference, out: &mut String) -> Result<bool, VtlError> {
+        let [Part::Method(name, args)] = r.parts.as_slice() else {
+            return Ok(false);
+        };
+        let util = match r.root {
+            Root::Util if util::is_text(name) => true,
+            Root::Input if &**name == "json" && args.len() == 1 => false,
+            _ => return Ok(false),
+        };
+        self.step()?;
+        let args = self.args(args)?;
+        let max = self.limits.max_output_bytes;
+        let path = r.jsonpath.as_deref();
+        let written = match util {
+            true => util::write(name, &args, out, max),
+            false => self.input.write_json(&args, path, out, max),
+        };
+        // A null result renders as nothing: both are AWS's objects.
+        written.map_err(|f| self.fail(r.pos, f))?;
+        Ok(true)
     }
 
     fn foreach(&mut self, f: &Foreach, out: &mut String) -> Result<Flow, VtlError> {
@@ -400,14 +435,14 @@ impl<'t> Eval<'t> {
     }
 
     fn reference(&mut self, r: &Reference) -> Result<Value, VtlError> {
+        if let Some(v) = self.borrowed(r)? {
+            return Ok(v.clone());
+        }
         self.step()?;
         let (mut cur, mut skip) = (Value::Null, 0);
         // The path from a variable, while it stays writable; kept only when
         // a mutating method may need it.
-        let writes = r
-            .parts
-            .iter()
-            .any(|p| matches!(p, Part::Method(n, _) if methods::mutates(n)));
+        let writes = r.writes;
         let mut path: Option<Vec<Key>> = None;
         match r.root {
             Root::Var(s) => {
@@ -455,7 +490,7 @@ impl<'t> Eval<'t> {
                     Some(Part::Method(m, args)) => {
                         let args = self.args(args)?;
                         let max = self.limits.max_output_bytes;
-                        let v = self.input.call(m, &args, max);
+                        let v = self.input.call(m, &args, r.jsonpath.as_deref(), max);
                         self.checked(v.map_err(|f| self.fail(r.pos, f))?)?
                     }
                     _ => Value::Null,
@@ -544,7 +579,7 @@ impl<'t> Eval<'t> {
                             continue;
                         }
                     }
-                    let key = match (&cur, &**name, args.as_slice()) {
+                    let key = match (&cur, &**name, &*args) {
                         (Value::Map(_), "get", [k]) => Some(Key::Name(Arc::from(self.text(k)?))),
                         (Value::List(_), "get", [i]) => i.as_int().map(Key::Index),
                         _ => None,
@@ -561,8 +596,19 @@ impl<'t> Eval<'t> {
         Ok(cur)
     }
 
-    fn args(&mut self, args: &[Expr]) -> Result<Vec<Value>, VtlError> {
-        args.iter().map(|a| self.expr(a)).collect()
+    fn args(&mut self, args: &[Expr]) -> Result<Args, VtlError> {
+        if args.len() > INLINE_ARGS {
+            return Ok(Args::Heap(
+                args.iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Result<_, _>>()?,
+            ));
+        }
+        let mut inline: [Value; INLINE_ARGS] = Default::default();
+        for (slot, a) in inline.iter_mut().zip(args) {
+            *slot = self.expr(a)?;
+        }
+        Ok(Args::Inline(inline, args.len()))
     }
 
     /// `$x.name` on a non-map: the bean getter `getName()` or `isName()`.
@@ -755,6 +801,66 @@ impl<'t> Eval<'t> {
             }
         }
         Ok(())
+    }
+}
+
+/// A reference's value as text; a null one is its source, or nothing
+/// when quiet or into AWS's objects.
+fn emit(limits: &Limits, r: &Reference, v: &Value, out: &mut String) -> Result<(), VtlError> {
+    let max = limits.max_output_bytes;
+    if v.is_null() {
+        if r.quiet || r.root.is_builtin() {
+            return Ok(());
+        }
+        if out.len() + r.source.len() > max {
+            return Err(Limit::Output(max).into());
+        }
+        out.push_str(&r.source);
+        return Ok(());
+    }
+    if !v.render_into(out, max) {
+        return Err(Limit::Output(max).into());
+    }
+    Ok(())
+}
+
+static NULL: Value = Value::Null;
+
+/// Follows `parts` from `root` while each is a property of a map, by
+/// reference; with the steps taken (one per part reached, none past a
+/// null, as `Eval::reference` counts). `None` at anything else: an index,
+/// a method, or a property of a non-map (a bean getter).
+fn props<'v>(root: &'v Value, parts: &[Part]) -> Option<(&'v Value, u64)> {
+    let (mut cur, mut steps) = (root, 0);
+    for part in parts {
+        if cur.is_null() {
+            break;
+        }
+        let (Part::Prop(name), Value::Map(m)) = (part, cur) else {
+            return None;
+        };
+        steps += 1;
+        cur = m.get(name).unwrap_or(&NULL);
+    }
+    Some((cur, steps))
+}
+
+/// Most calls take one or two arguments: these are evaluated into an
+/// array on the stack, not a vector.
+const INLINE_ARGS: usize = 3;
+
+enum Args {
+    Inline([Value; INLINE_ARGS], usize),
+    Heap(Vec<Value>),
+}
+
+impl std::ops::Deref for Args {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        match self {
+            Args::Inline(a, n) => &a[..*n],
+            Args::Heap(v) => v,
+        }
     }
 }
 

@@ -1,12 +1,14 @@
 //! `$input`: the body as text and as JSON (parsed once per render, on first
 //! use), and the request's parameters.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::bindings::Bindings;
-use super::jsonpath;
+use super::json::parse_json;
+use super::jsonpath::{self, Path, Selected};
 use super::limits::{Fail, Limit};
-use super::value::{parse_json, Value};
+use super::value::Value;
 
 pub struct Input<'b> {
     b: &'b Bindings,
@@ -45,25 +47,26 @@ impl<'b> Input<'b> {
         })
     }
 
-    /// `$input.name(args)`.
-    pub fn call(&mut self, name: &str, args: &[Value], max: usize) -> Result<Value, Fail> {
+    /// `$input.name(args)`; `path` is the first argument's JSONPath when
+    /// the template wrote it as a literal (parsed as it compiled).
+    pub fn call(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        path: Option<&Path>,
+        max: usize,
+    ) -> Result<Value, Fail> {
         match (name, args) {
             ("path", [p]) => {
-                let p = p.text(max).ok_or(Limit::Output(max))?;
-                Ok(jsonpath::select(self.json(), &p)?.unwrap_or_default())
+                let path = path_of(path, p, max)?;
+                Ok(path.select(self.json()).into_value().unwrap_or_default())
             }
-            ("json", [p]) => {
-                let p = p.text(max).ok_or(Limit::Output(max))?;
-                match jsonpath::select(self.json(), &p)? {
-                    Some(v) => {
-                        let mut out = String::new();
-                        if !v.json_into(&mut out, max) {
-                            return Err(Limit::Output(max).into());
-                        }
-                        Ok(Value::Str(Arc::from(out)))
-                    }
-                    None => Ok(Value::Null),
-                }
+            ("json", [_]) => {
+                let mut out = String::new();
+                Ok(match self.write_json(args, path, &mut out, max)? {
+                    true => Value::Str(Arc::from(out)),
+                    false => Value::Null,
+                })
             }
             ("params", []) => Ok(self.params().clone()),
             ("params", [n]) => {
@@ -81,6 +84,31 @@ impl<'b> Input<'b> {
         }
     }
 
+    /// `$input.json(p)` appended to `out` (bounded by `max` bytes), straight
+    /// from the parsed body; `Ok(false)` (nothing written) when a definite
+    /// path matched nothing, or the call is not `json` with one argument.
+    pub fn write_json(
+        &mut self,
+        args: &[Value],
+        path: Option<&Path>,
+        out: &mut String,
+        max: usize,
+    ) -> Result<bool, Fail> {
+        let [p] = args else {
+            return Ok(false);
+        };
+        let path = path_of(path, p, max)?;
+        let fits = match path.select(self.json()) {
+            Selected::One(None) => return Ok(false),
+            Selected::One(Some(v)) => v.json_into(out, max),
+            Selected::Many(l) => Value::list(l).json_into(out, max),
+        };
+        if !fits {
+            return Err(Limit::Output(max).into());
+        }
+        Ok(true)
+    }
+
     /// `$input.params()`: `path`, `querystring` and `header` maps.
     fn params(&mut self) -> &Value {
         let b = self.b;
@@ -95,4 +123,14 @@ impl<'b> Input<'b> {
             ])
         })
     }
+}
+
+/// A call's JSONPath: the one parsed when the template compiled, or its
+/// argument's text parsed now.
+fn path_of<'p>(compiled: Option<&'p Path>, arg: &Value, max: usize) -> Result<Cow<'p, Path>, Fail> {
+    if let Some(path) = compiled {
+        return Ok(Cow::Borrowed(path));
+    }
+    let text = arg.text(max).ok_or(Limit::Output(max))?;
+    Ok(Cow::Owned(jsonpath::compile(&text)?))
 }

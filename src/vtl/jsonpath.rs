@@ -13,37 +13,76 @@ enum Seg {
     Descend(Option<String>),
 }
 
-/// The path's value: `Ok(None)` when nothing matched a definite path.
-pub fn select(root: &Value, path: &str) -> Result<Option<Value>, String> {
+/// A parsed path: a template's literal paths are parsed when it compiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    segs: Vec<Seg>,
+    /// No wildcard or `..`: the path names one value, found by reference.
+    definite: bool,
+}
+
+/// What a path selected: one value of the document (`None` when a
+/// definite path matched nothing), or the list of what matched.
+pub enum Selected<'v> {
+    One(Option<&'v Value>),
+    Many(Vec<Value>),
+}
+
+impl Selected<'_> {
+    pub fn into_value(self) -> Option<Value> {
+        match self {
+            Selected::One(v) => v.cloned(),
+            Selected::Many(l) => Some(Value::list(l)),
+        }
+    }
+}
+
+pub fn compile(path: &str) -> Result<Path, String> {
     let segs = parse(path)?;
     let definite = !segs
         .iter()
         .any(|s| matches!(s, Seg::Wildcard | Seg::Descend(_)));
-    let mut cur = vec![root.clone()];
-    for seg in &segs {
-        let mut next = Vec::new();
-        for v in &cur {
-            step(v, seg, &mut next);
+    Ok(Path { segs, definite })
+}
+
+impl Path {
+    pub fn select<'v>(&self, root: &'v Value) -> Selected<'v> {
+        if self.definite {
+            let mut cur = Some(root);
+            for seg in &self.segs {
+                cur = cur.and_then(|v| child(v, seg));
+            }
+            return Selected::One(cur);
         }
-        cur = next;
+        let mut cur = vec![root.clone()];
+        for seg in &self.segs {
+            let mut next = Vec::new();
+            for v in &cur {
+                step(v, seg, &mut next);
+            }
+            cur = next;
+        }
+        Selected::Many(cur)
     }
-    Ok(if definite {
-        cur.into_iter().next()
-    } else {
-        Some(Value::list(cur))
-    })
+}
+
+/// One step of a definite path.
+fn child<'v>(v: &'v Value, seg: &Seg) -> Option<&'v Value> {
+    match (seg, v) {
+        (Seg::Child(name), Value::Map(m)) => m.get(name),
+        (Seg::Index(i), Value::List(l)) => {
+            let n = l.items.len() as i64;
+            let i = if *i < 0 { n + i } else { *i };
+            usize::try_from(i).ok().and_then(|i| l.items.get(i))
+        }
+        _ => None,
+    }
 }
 
 fn step(v: &Value, seg: &Seg, out: &mut Vec<Value>) {
     match (seg, v) {
         (Seg::Child(name), Value::Map(m)) => out.extend(m.get(name).cloned()),
-        (Seg::Index(i), Value::List(l)) => {
-            let n = l.items.len() as i64;
-            let i = if *i < 0 { n + i } else { *i };
-            if (0..n).contains(&i) {
-                out.push(l.items[i as usize].clone());
-            }
-        }
+        (Seg::Index(_), Value::List(_)) => out.extend(child(v, seg).cloned()),
         (Seg::Wildcard, Value::Map(m)) => out.extend(m.entries.iter().map(|(_, v)| v.clone())),
         (Seg::Wildcard, Value::List(l)) => out.extend(l.items.iter().cloned()),
         (Seg::Descend(name), _) => descend(v, name.as_deref(), out),
@@ -137,11 +176,11 @@ fn name_of(s: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vtl::value::parse_json;
+    use crate::vtl::json::parse_json;
 
     fn sel(doc: &str, path: &str) -> Option<String> {
         let v = parse_json(doc).unwrap();
-        select(&v, path).unwrap().map(|v| {
+        compile(path).unwrap().select(&v).into_value().map(|v| {
             let mut s = String::new();
             v.json_into(&mut s, usize::MAX);
             s
@@ -173,9 +212,8 @@ mod tests {
 
     #[test]
     fn filters_are_refused() {
-        let v = Value::Null;
-        assert!(select(&v, "$.a[?(@.b)]").is_err());
-        assert!(select(&v, "$.").is_err());
-        assert!(select(&v, "").is_err());
+        assert!(compile("$.a[?(@.b)]").is_err());
+        assert!(compile("$.").is_err());
+        assert!(compile("").is_err());
     }
 }

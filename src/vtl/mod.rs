@@ -17,6 +17,7 @@
 mod ast;
 mod eval;
 mod input;
+mod json;
 mod jsonpath;
 mod lexer;
 mod limits;
@@ -31,9 +32,10 @@ mod program;
 
 pub use bindings::{Bindings, Overrides, Rendered};
 pub use error::{VtlError, MAX_TEMPLATE_BYTES};
+pub use json::parse_json;
 pub use limits::{Limit, Limits};
 pub use program::Template;
-pub use value::{parse_json, List, Map, Value};
+pub use value::{List, Map, Value};
 
 impl Template {
     pub fn compile(source: &str) -> Result<Template, VtlError> {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, Foreach, Node, Part, Pos, Reference, Root};
 use super::error::VtlError;
+use super::jsonpath;
 use super::lexer::{line_col, Cursor};
+use super::methods;
 use super::value::Value;
 
 /// Blocks, parentheses, literals and strings nested deeper than this are
@@ -410,9 +412,13 @@ impl<'a> Parser<'a> {
         false
     }
 
-    /// A reference at `$`, or `None` (cursor unmoved) when the `$` is text.
+    /// A reference at `$`, or `None` (cursor unmoved) when the `$` is text
+    /// or there is no `$` (`#set(` followed by anything else).
     fn reference(&mut self) -> Result<Option<Reference>, VtlError> {
         let start = self.c.pos;
+        if self.c.peek() != Some(b'$') {
+            return Ok(None);
+        }
         self.c.pos += 1;
         let quiet = self.c.eat("!");
         let braced = self.c.eat("{");
@@ -457,12 +463,26 @@ impl<'a> Parser<'a> {
             self.c.pos = start;
             return Ok(None);
         }
+        let writes = parts
+            .iter()
+            .any(|p| matches!(p, Part::Method(n, _) if methods::mutates(n)));
+        let jsonpath = match (root, parts.first()) {
+            (Root::Input, Some(Part::Method(m, args))) if matches!(&**m, "path" | "json") => {
+                match args.as_slice() {
+                    [Expr::Lit(Value::Str(p))] => jsonpath::compile(p).ok().map(Box::new),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         Ok(Some(Reference {
             root,
             parts,
             quiet,
             source: self.c.src[start..self.c.pos].into(),
             pos: start as Pos,
+            writes,
+            jsonpath,
         }))
     }
 

@@ -2,76 +2,113 @@
 //! (AWS: "no error is shown"), which renders as nothing.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use base64::Engine as _;
 
+use super::json::parse_json;
 use super::limits::{Fail, Limit};
-use super::value::{parse_json, Value};
+use super::value::Value;
 
 /// `$util.name(args)`; `Err` carries the message of a failed conversion.
 pub fn call(name: &str, args: &[Value], max: usize) -> Result<Value, Fail> {
-    let Some(arg) = args.first() else {
-        return Ok(Value::Null);
-    };
-    if arg.is_null() {
-        return Ok(Value::Null);
+    if name == "parseJson" {
+        let Some(arg) = args.first().filter(|a| !a.is_null()) else {
+            return Ok(Value::Null);
+        };
+        let text = arg.text(max).ok_or(Limit::Output(max))?;
+        return parse_json(&text).map_err(|e| format!("$util.parseJson: {e}").into());
     }
+    let mut out = String::new();
+    Ok(match write(name, args, &mut out, max)? {
+        true => Value::Str(Arc::from(out)),
+        false => Value::Null,
+    })
+}
+
+/// Whether `write` takes this function: all but `parseJson`, which
+/// returns a value rather than text.
+pub fn is_text(name: &str) -> bool {
+    matches!(
+        name,
+        "escapeJavaScript" | "urlEncode" | "urlDecode" | "base64Encode" | "base64Decode"
+    )
+}
+
+/// `$util.name(args)` appended to `out`, so a reference rendered into a
+/// template's output needs no string of its own; `Ok(false)` (nothing
+/// written) when the result is null. `out` staying within `max` bytes is
+/// the bound.
+pub fn write(name: &str, args: &[Value], out: &mut String, max: usize) -> Result<bool, Fail> {
+    let Some(arg) = args.first().filter(|a| !a.is_null()) else {
+        return Ok(false);
+    };
     let text = arg.text(max).ok_or(Limit::Output(max))?;
-    let out = match name {
-        "escapeJavaScript" => escape_javascript(&text),
-        "parseJson" => {
-            let v = parse_json(&text).map_err(|e| format!("$util.parseJson: {e}"))?;
-            return Ok(v);
+    match name {
+        "escapeJavaScript" => escape_javascript_into(&text, out),
+        "urlEncode" => url_encode_into(&text, out),
+        "urlDecode" => out.push_str(&url_decode(&text)?),
+        "base64Encode" => {
+            base64::engine::general_purpose::STANDARD.encode_string(text.as_bytes(), out)
         }
-        "urlEncode" => url_encode(&text),
-        "urlDecode" => url_decode(&text)?,
-        "base64Encode" => base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
         "base64Decode" => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(text.trim().as_bytes())
                 .map_err(|e| format!("$util.base64Decode: {e}"))?;
-            String::from_utf8_lossy(&bytes).into_owned()
+            out.push_str(&String::from_utf8_lossy(&bytes));
         }
-        _ => return Ok(Value::Null),
-    };
+        _ => return Ok(false),
+    }
     if out.len() > max {
         return Err(Limit::Output(max).into());
     }
-    Ok(Value::str(&out))
+    Ok(true)
 }
 
 /// Apache Commons Lang's `StringEscapeUtils.escapeJavaScript`, which AWS
 /// uses: `'` becomes `\'` and `/` becomes `\/`, control characters their
 /// short escapes or `\u00XX`, and every character past ASCII a `\uXXXX` per
-/// UTF-16 unit, in upper-case hex.
-pub fn escape_javascript(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
-            '\u{8}' => out.push_str("\\b"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{:04X}", u);
-                }
+/// UTF-16 unit, in upper-case hex. Runs that need no escape are copied
+/// whole.
+pub fn escape_javascript_into(s: &str, out: &mut String) {
+    out.reserve(s.len());
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let short = match c {
+            '\'' => "\\'",
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '/' => "\\/",
+            '\u{8}' => "\\b",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\u{c}' => "\\f",
+            '\r' => "\\r",
+            c if (c as u32) < 0x20 || (c as u32) > 0x7f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        plain = i + c.len_utf8();
+        if !short.is_empty() {
+            out.push_str(short);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for &u in c.encode_utf16(&mut units).iter() {
+            out.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(char::from(
+                    b"0123456789ABCDEF"[usize::from((u >> shift) & 0xf)],
+                ));
             }
-            c => out.push(c),
         }
     }
-    out
+    out.push_str(&s[plain..]);
 }
 
 /// Java's `URLEncoder.encode(s, "UTF-8")`: form encoding, space as `+`.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn url_encode_into(s: &str, out: &mut String) {
+    out.reserve(s.len());
     for &b in s.as_bytes() {
         match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
@@ -83,7 +120,6 @@ pub fn url_encode(s: &str) -> String {
             }
         }
     }
-    out
 }
 
 /// Java's `URLDecoder.decode(s, "UTF-8")`: `+` is a space; a broken
@@ -114,6 +150,18 @@ pub fn url_decode(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn escape_javascript(s: &str) -> String {
+        let mut out = String::new();
+        escape_javascript_into(s, &mut out);
+        out
+    }
+
+    fn url_encode(s: &str) -> String {
+        let mut out = String::new();
+        url_encode_into(s, &mut out);
+        out
+    }
 
     #[test]
     fn escape_javascript_matches_commons_lang() {

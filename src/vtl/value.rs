@@ -26,7 +26,7 @@ pub enum Value {
 #[derive(Debug, Clone, Default)]
 pub struct List {
     pub items: Vec<Value>,
-    depth: u32,
+    pub(super) depth: u32,
 }
 
 /// An insertion-ordered map (Velocity's maps are `LinkedHashMap`s); linear
@@ -34,7 +34,7 @@ pub struct List {
 #[derive(Debug, Clone, Default)]
 pub struct Map {
     pub entries: Vec<(Arc<str>, Value)>,
-    depth: u32,
+    pub(super) depth: u32,
 }
 
 impl List {
@@ -354,93 +354,10 @@ pub fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// JSON text into a `Value`, straight from serde_json's parser (its
-/// recursion limit bounds the depth); objects keep their key order.
-pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_str(text)
-}
-
-impl<'de> serde::Deserialize<'de> for Value {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(JsonVisitor)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> serde::de::Visitor<'de> for JsonVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
-    }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
-    }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Float(f))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::str(s))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-        let mut l = List::default();
-        while let Some(v) = a.next_element::<Value>()? {
-            l.push(v);
-        }
-        Ok(Value::List(Arc::new(l)))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-        // Later duplicates win, as in Jackson; an index keeps a large
-        // hostile object linear rather than quadratic.
-        let mut m = Map::default();
-        let mut index: std::collections::HashMap<Arc<str>, usize> = Default::default();
-        while let Some(k) = a.next_key_seed(KeySeed)? {
-            let v = a.next_value::<Value>()?;
-            m.depth = m.depth.max(v.depth());
-            match index.get(&k) {
-                Some(&i) => m.entries[i].1 = v,
-                None => {
-                    index.insert(k.clone(), m.entries.len());
-                    m.entries.push((k, v));
-                }
-            }
-        }
-        Ok(Value::Map(Arc::new(m)))
-    }
-}
-
-/// An object key straight into the `Arc<str>` a map keeps.
-struct KeySeed;
-
-impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
-    type Value = Arc<str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for KeySeed {
-    type Value = Arc<str>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Arc<str>, E> {
-        Ok(Arc::from(s))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vtl::json::parse_json;
 
     fn text(v: &Value) -> String {
         v.to_text(usize::MAX).unwrap()
