@@ -374,3 +374,37 @@ fn overrides_reach_the_invoke_call_and_the_method_response() {
     assert_eq!(invoked.header("x-amz-invocation-type"), Some("Event"));
     assert_eq!(invoked.header("x-other"), None);
 }
+
+/// "integration.request.header.X-Amz-Invocation-Type" mapped from a
+/// literal or the method request reaches the Invoke call (AWS's way to
+/// invoke a Lambda custom integration asynchronously); a template's
+/// `requestOverride` of the same header wins; headers the Invoke API does
+/// not take are dropped.
+#[test]
+fn request_parameters_reach_the_invoke_call() {
+    let mut m = Mgmt::new();
+    let mapped = json!({
+        "integration.request.header.X-Amz-Invocation-Type": "method.request.querystring.mode",
+        "integration.request.header.X-Amz-Log-Type": "'None'",
+        "integration.request.header.X-Other": "'no'"
+    });
+    let template = concat!(
+        "#set($context.requestOverride.header.X-Amz-Log-Type = \"Tail\")",
+        "{\"name\": \"$input.params('name')\"}"
+    );
+    let id = m.deployed(
+        "mapped",
+        "greet",
+        json!({ "requestParameters": mapped,
+                "requestTemplates": { "application/json": template } }),
+        &[("200", json!({}))],
+    );
+    m.post(&id, "/mapped?name=Ann&mode=RequestResponse", "{}", 200);
+    let invoked = m.last_invocation();
+    assert_eq!(
+        invoked.header("x-amz-invocation-type"),
+        Some("RequestResponse")
+    );
+    assert_eq!(invoked.header("x-amz-log-type"), Some("Tail"));
+    assert_eq!(invoked.header("x-other"), None);
+}

@@ -51,7 +51,7 @@ enum Plan<'s> {
     ExecuteLambda(
         &'s crate::snapshot::Execution,
         &'s LambdaIntegration,
-        Box<crate::vtl::Bindings>,
+        Box<integration::execute::aws::Prepared>,
     ),
     /// A non-proxy HTTP integration: the request as templates and
     /// parameter mappings see it, all but the body.
@@ -281,7 +281,7 @@ fn integration<'s>(
             Some(e) => Plan::ExecuteLambda(
                 e,
                 l,
-                Box::new(integration::execute::bindings::from_head(at)),
+                integration::execute::aws::Prepared::from_head(&e.request_parameters, at),
             ),
             None => {
                 let encoding = lambda::event::write_start(upstream_out, l.payload, at);
@@ -318,8 +318,8 @@ async fn serve(
         Plan::Execute(e, bindings) => {
             integration::execute::serve(w, snap, conn, ex, e, bindings).await
         }
-        Plan::ExecuteLambda(e, l, bindings) => {
-            integration::execute::serve_lambda(w, snap, conn, ex, bindings, e, l).await
+        Plan::ExecuteLambda(e, l, prepared) => {
+            integration::execute::serve_lambda(w, snap, conn, ex, prepared, e, l).await
         }
         Plan::ExecuteAws(s, e, prepared) => {
             integration::execute::aws::serve(w, snap, conn, ex, (s, e), prepared).await

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+pub use super::bindings::Prepared;
 use super::content_handling::{self, Raw};
 use super::request::Failed;
 use super::response::header;
@@ -19,19 +20,10 @@ use crate::dataplane::shard::Shard;
 use crate::integration::{params, AwsService, Routed};
 use crate::snapshot::{Execution, Snapshot};
 use crate::upstream::CallError;
-use crate::vtl::{Bindings, Limits};
-
-/// What is taken of the request while its head is in the buffer.
-pub struct Prepared {
-    pub bindings: Bindings,
-    /// Each request parameter's value from the head (`params::from_head`).
-    mapped: Vec<Option<String>>,
-}
+use crate::vtl::Limits;
 
 pub fn prepare(s: &AwsService, r: &Routed<'_>) -> Box<Prepared> {
-    let bindings = super::bindings::from_head(r);
-    let mapped = params::from_head(s.mapping(), r, Some(&bindings.context));
-    Box::new(Prepared { bindings, mapped })
+    Prepared::from_head(s.mapping(), r)
 }
 
 /// `to`: the service and the execution around it.

@@ -8,7 +8,24 @@ use percent_encoding::percent_decode;
 
 use crate::integration::lambda::event::{authorizer_v1, request_time};
 use crate::integration::Routed;
+use crate::snapshot::param_mapping::ParamMapping;
 use crate::vtl::{self, Bindings, Value};
+
+/// What a non-proxy execution takes of the request while its head is in
+/// the buffer: the template bindings and each request parameter's value
+/// from the head (`params::from_head`; body sources come later).
+pub struct Prepared {
+    pub bindings: Bindings,
+    pub(super) mapped: Vec<Option<String>>,
+}
+
+impl Prepared {
+    pub fn from_head(m: &ParamMapping, r: &Routed<'_>) -> Box<Prepared> {
+        let bindings = from_head(r);
+        let mapped = crate::integration::params::from_head(m, r, Some(&bindings.context));
+        Box::new(Prepared { bindings, mapped })
+    }
+}
 
 /// Everything but the body.
 pub fn from_head(r: &Routed<'_>) -> Bindings {

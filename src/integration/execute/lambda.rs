@@ -19,8 +19,10 @@ use crate::snapshot::{Execution, Snapshot};
 use crate::upstream;
 use crate::vtl::{Bindings, Limits, Overrides};
 
+use super::bindings::Prepared;
 use super::content_handling::{self, Raw};
 use super::request::Failed;
+use crate::integration::params;
 
 /// Reads the body, builds the event, invokes the function and answers
 /// with the integration response its result selects.
@@ -29,10 +31,14 @@ pub async fn serve(
     snap: &Snapshot,
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
-    mut bindings: Box<Bindings>,
+    p: Box<Prepared>,
     e: &Execution,
     lambda: &LambdaIntegration,
 ) -> Outcome {
+    let Prepared {
+        mut bindings,
+        mapped,
+    } = *p;
     let body = match super::read_bound(w, snap, conn, ex, &mut bindings).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
@@ -48,7 +54,9 @@ pub async fn serve(
     };
     let started = Instant::now();
     let (payload, overrides) = event;
-    let headers = invoke_headers(&overrides);
+    // The integration request's headers: mapped, then overridden.
+    let mapped = params::finish(&e.request_parameters, mapped, Some(&bindings.body));
+    let headers = invoke_headers(mapped.header.iter().chain(&overrides.request_header));
     let reply = lambda
         .invoker
         .invoke_with(w, snap, &payload, &headers)
@@ -89,19 +97,26 @@ pub async fn serve(
 /// `$context.requestOverride.header` (AWS's Lambda integrations take
 /// `X-Amz-Invocation-Type`, `X-Amz-Log-Type` and `X-Amz-Client-Context`
 /// from the integration request's headers); the rest mean nothing to it.
-fn invoke_headers(o: &Overrides) -> Vec<(String, String)> {
+fn invoke_headers<'h>(set: impl Iterator<Item = &'h (String, String)>) -> Vec<(String, String)> {
     const INVOKE: &[&str] = &[
         "x-amz-invocation-type",
         "x-amz-log-type",
         "x-amz-client-context",
     ];
-    o.request_header
-        .iter()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (n, v) in set
         .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
         .filter(|(n, v)| {
             INVOKE.contains(&n.as_str()) && !v.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0)
         })
-        .collect()
+    {
+        // An override replaces the mapped value of the same name.
+        match out.iter_mut().find(|(m, _)| *m == n) {
+            Some(slot) => slot.1 = v,
+            None => out.push((n, v)),
+        }
+    }
+    out
 }
 
 /// The event: the request template's output for the request's content
