@@ -198,11 +198,7 @@ pub(super) fn integration_request(
     binary_media_types: &[String],
     limits: &Limits,
 ) -> Result<(Vec<u8>, Overrides), Failed> {
-    let content_type = b
-        .header
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.clone());
+    let content_type = response::header(&b.header, "content-type").map(str::to_string);
     let inbound = Inbound::new(
         e.content_handling,
         binary_media_types,

@@ -84,7 +84,7 @@ pub async fn serve(
         content_type: super::response::header(&reply.headers, "content-type"),
         body: &reply.body,
     };
-    let accept = header(&bindings, "accept");
+    let accept = super::response::header(&bindings.header, "accept").map(str::to_string);
     let answered =
         content_handling::answer(e, &raw, accept.as_deref(), types, &mut bindings, &limits);
     match answered {
@@ -172,13 +172,6 @@ fn error_message(payload: &str) -> String {
         },
         _ => String::new(),
     }
-}
-
-fn header(b: &Bindings, name: &str) -> Option<String> {
-    b.header
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
 }
 
 #[cfg(test)]

@@ -130,14 +130,8 @@ fn render_request(
     b: &Bindings,
     limits: &Limits,
 ) -> Result<(Option<Rendered>, Option<String>), Failed> {
-    let header = |b: &Bindings, name: &str| {
-        b.header
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let content_type = header(b, "content-type");
-    let accept = header(b, "accept");
+    let content_type = response::header(&b.header, "content-type").map(str::to_string);
+    let accept = response::header(&b.header, "accept").map(str::to_string);
     let rendered = match request::choose(e, content_type.as_deref()) {
         Chosen::Unsupported => return Err(Failed::Unsupported),
         Chosen::Passthrough => None,
