@@ -17,6 +17,7 @@ mod counting_client;
 mod functions;
 mod metrics_text;
 mod nginx;
+mod redis_server;
 mod tls_client;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
@@ -27,6 +28,8 @@ pub use functions::*;
 pub use metrics_text::*;
 #[allow(unused_imports)]
 pub use nginx::*;
+#[allow(unused_imports)]
+pub use redis_server::*;
 #[allow(unused_imports)]
 pub use tls_client::*;
 
