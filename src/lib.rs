@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cache;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod dataplane;

@@ -28,6 +28,9 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         let mut checks = Vec::new();
         validate(&config, &mut checks);
         super::plans::validate(&config, &mut checks);
+        if let Some(cluster) = &config.cluster {
+            super::cluster::validate(cluster, &mut checks);
+        }
         super::plans::read_key_values(&mut config, &mut checks);
         for mut issue in checks {
             issue.path = removed.original(&issue.path);

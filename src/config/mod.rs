@@ -2,6 +2,7 @@
 //! mistake with file:line:column and key path, and the cross-field checks
 //! serde cannot express.
 
+mod cluster;
 mod document;
 mod error;
 mod execution;
@@ -12,6 +13,7 @@ mod recover;
 mod schema;
 mod validation;
 
+pub use cluster::{ClusterConfig, OnRedisDown, Topology};
 pub use error::{ConfigError, Problem};
 pub use execution::{
     ContentHandling, ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior,

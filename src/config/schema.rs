@@ -43,6 +43,9 @@ pub struct Config {
     pub tls: TlsConfig,
     #[serde(default)]
     pub acme: AcmeConfig,
+    /// Several nodes sharing state through Redis; `None`: one node.
+    #[serde(default)]
+    pub cluster: Option<super::ClusterConfig>,
     #[serde(default)]
     pub api: Vec<ApiConfig>,
     #[serde(default)]
