@@ -185,14 +185,16 @@ fn check_refuses_mappings_aws_refuses() {
     }
 }
 
+const BODY: &[u8] = br#"{"a": "b-1", "z": [1]}"#;
+
 fn admin(s: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
     s.admin_call(TOKEN, method, path, body.as_ref(), status)
 }
 
 /// The management API's HTTP_PROXY: PutIntegration refuses a context
 /// variable AWS does not list, with AWS's wording; the mappings it
-/// accepts are served once deployed; a body mapping, the request having
-/// no body, maps nothing (served: `tests/proxy_body_mapping.rs`).
+/// accepts are served once deployed, a body mapping among them (the
+/// body read whole, then forwarded as sent: `tests/proxy_body_mapping.rs`).
 #[test]
 fn a_management_http_proxy_serves_its_request_parameters() {
     let up = echo();
@@ -217,7 +219,7 @@ fn a_management_http_proxy_serves_its_request_parameters() {
         201,
     );
     let method = format!(
-        "/restapis/{id}/resources/{}/methods/GET",
+        "/restapis/{id}/resources/{}/methods/POST",
         r["id"].as_str().unwrap()
     );
     let none = json!({ "authorizationType": "NONE" });
@@ -254,8 +256,9 @@ fn a_management_http_proxy_serves_its_request_parameters() {
     let r = poll_until(
         POLL_FOR,
         || {
+            let headers = [("X-Key", "k 1"), ("Content-Type", "application/json")];
             s.connect()
-                .request(request("GET", &url, "localhost", &[("X-Key", "k 1")], b""))
+                .request(request("POST", &url, "localhost", &headers, BODY))
         },
         |r| r.status == 200,
         |r| format!("{url}: {r:?}"),
@@ -265,5 +268,6 @@ fn a_management_http_proxy_serves_its_request_parameters() {
     assert_eq!(got.target, "/m/it-5?x=1&k=k%201", "{got:?}");
     assert_eq!(got.header("x-api"), Some("v3"));
     assert_eq!(got.header("x-stage"), Some("prod"));
-    assert!(!got.has("x-body"), "{got:?}");
+    assert_eq!(got.header("x-body"), Some("b-1"), "{got:?}");
+    assert_eq!(got.body, BODY);
 }

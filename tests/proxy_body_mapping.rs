@@ -14,11 +14,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
@@ -290,36 +289,9 @@ fn a_route_mapping_only_the_head_still_streams() {
     let port = listener.local_addr().unwrap().port();
     let maps = r#""integration.request.header.X-Q" = "method.request.querystring.q", "integration.request.path.oid" = "method.request.path.id""#;
     let s = Server::start(&Config::new(&route(port, maps)));
-    let mut c = s.connect();
-    c.send(
-        "POST /prod/items/i?q=v HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\n\r\n4\r\n{\"ag\r\n",
-    );
-    let (up, _) = listener
-        .accept()
-        .expect("portico connects while the body is unfinished");
-    up.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut up = Reader::new(up);
-    let head = String::from_utf8(up.read_head().unwrap().unwrap()).unwrap();
-    let lower = head.to_ascii_lowercase();
-    assert!(lower.contains("transfer-encoding: chunked"), "{head}");
-    assert!(lower.contains("x-q: v"), "{head}");
+    let head = assert_body_streams(&mut s.connect(), &listener, "/prod/items/i?q=v");
+    assert!(head.to_ascii_lowercase().contains("x-q: v"), "{head}");
     assert!(head.starts_with("POST /backend/i?fixed=1&q=v "), "{head}");
-    while !up.buf.windows(3).any(|w| w == b"{\"a") {
-        assert!(up.fill().unwrap() > 0, "the first chunk");
-    }
-    c.send("6\r\ne\": 3}\r\n0\r\n\r\n");
-    let (body, _) = up.read_chunked().unwrap();
-    assert_eq!(body, br#"{"age": 3}"#);
-    up.inner
-        .write_all(&http_response(200, &[], b"streamed"))
-        .unwrap();
-    let r = c.read_response();
-    assert_eq!(
-        (r.status, r.body_str().as_str()),
-        (200, "streamed"),
-        "{r:?}"
-    );
 }
 
 /// A route that both validates and maps its body reads it once: an
@@ -348,76 +320,4 @@ fn a_validated_body_mapping_route_checks_then_maps() {
 fn check_accepts_body_mappings_on_a_proxy() {
     let out = check_config(&write_config(&route(1, MAPS)));
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-}
-
-const TOKEN: &str = "proxy-body-mapping-token-012";
-
-fn admin(s: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-    s.admin_call(TOKEN, method, path, body.as_ref(), status)
-}
-
-/// The management API's HTTP_PROXY serves the body mappings it accepts.
-#[test]
-fn a_management_http_proxy_serves_body_mappings() {
-    let up = Upstream::ok(b"upstream");
-    let mut s = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
-    let api = admin(
-        &mut s,
-        "POST",
-        "/restapis",
-        Some(json!({ "name": "b" })),
-        201,
-    );
-    let (id, root) = (
-        api["id"].as_str().unwrap(),
-        api["rootResourceId"].as_str().unwrap(),
-    );
-    let under = format!("/restapis/{id}/resources/{root}");
-    let r = admin(
-        &mut s,
-        "POST",
-        &under,
-        Some(json!({ "pathPart": "orders" })),
-        201,
-    );
-    let method = format!(
-        "/restapis/{id}/resources/{}/methods/POST",
-        r["id"].as_str().unwrap()
-    );
-    let none = json!({ "authorizationType": "NONE" });
-    admin(&mut s, "PUT", &method, Some(none), 201);
-    let uri = format!("http://127.0.0.1:{}/o/{{oid}}", up.port);
-    let integration = json!({ "type": "HTTP_PROXY", "httpMethod": "ANY", "uri": uri,
-        "requestParameters": {
-            "integration.request.path.oid": "method.request.body.order.id",
-            "integration.request.header.X-Body": "method.request.body"
-        } });
-    admin(
-        &mut s,
-        "PUT",
-        &format!("{method}/integration"),
-        Some(integration),
-        201,
-    );
-    let deploy = json!({ "stageName": "prod" });
-    admin(
-        &mut s,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(deploy),
-        201,
-    );
-    let url = format!("/restapis/{id}/prod/_user_request_/orders");
-    let body = br#"{"order": {"id": "o-9"}}"#;
-    let r = poll_until(
-        POLL_FOR,
-        || s.connect().request(post(&url, body)),
-        |r| r.status == 200,
-        |r| format!("{url}: {r:?}"),
-    );
-    ok(&r);
-    let got = up.recv();
-    assert_eq!(got.target, "/o/o-9", "{got:?}");
-    assert_eq!(got.header("x-body"), Some(r#"{"order": {"id": "o-9"}}"#));
-    assert_eq!(got.body, body);
 }

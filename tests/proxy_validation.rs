@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 
 use common::*;
@@ -149,37 +148,7 @@ fn an_unvalidated_proxy_body_streams_unchecked() {
         r#"{{ type = "http_proxy", uri = "http://127.0.0.1:{port}/pets", timeout_ms = 5000 }}"#
     );
     let s = Server::start(&config(&i, false));
-    let mut c = s.connect();
-    c.send(
-        "POST /prod/pets HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\n\r\n4\r\n{\"ag\r\n",
-    );
-    let (up, _) = listener
-        .accept()
-        .expect("portico connects while the body is unfinished");
-    up.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut up = Reader::new(up);
-    let head = String::from_utf8(up.read_head().unwrap().unwrap()).unwrap();
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "{head}"
-    );
-    while !up.buf.windows(3).any(|w| w == b"{\"a") {
-        assert!(up.fill().unwrap() > 0, "the first chunk");
-    }
-    c.send("6\r\ne\": 3}\r\n0\r\n\r\n");
-    let (body, _) = up.read_chunked().unwrap();
-    assert_eq!(body, INVALID);
-    up.inner
-        .write_all(&http_response(200, &[], b"streamed"))
-        .unwrap();
-    let r = c.read_response();
-    assert_eq!(
-        (r.status, r.body_str().as_str()),
-        (200, "streamed"),
-        "{r:?}"
-    );
+    assert_body_streams(&mut s.connect(), &listener, "/prod/pets");
 }
 
 /// A Lambda proxy integration whose Invoke API is the recording upstream:
