@@ -36,23 +36,6 @@ fn received(up: &Upstream) -> Recorded {
         .expect("the upstream got a request")
 }
 
-fn proxy_route(port: u16, parameters: &str) -> String {
-    format!(
-        r#"
-[[api]]
-name = "maps"
-
-[api.stages.prod]
-variables = {{ tenant = "acme" }}
-
-[[api.routes]]
-method = "POST"
-path = "/items/{{id}}"
-integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{port}/backend/{{oid}}?fixed=1", timeout_ms = 5000, request_parameters = {{ {parameters} }} }}
-"#
-    )
-}
-
 /// Every source kind into every target kind of an HTTP_PROXY: the path's
 /// `{oid}` from `method.request.path.id` (decoded, then encoded into the
 /// URI), query strings added to the client's and one overriding the
@@ -78,7 +61,7 @@ fn an_http_proxy_maps_every_source_into_path_query_and_headers() {
         r#""integration.request.header.X-Absent" = "method.request.header.X-Nope""#,
     ]
     .join(", ");
-    let s = Server::start(&Config::new(&proxy_route(up.port, &parameters)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, &parameters)));
     let r = s.connect().request(request(
         "POST",
         "/prod/items/o%2042?search=shoes&mode=slow&tag=x&tag=y",
@@ -138,7 +121,7 @@ fn mapped_values_cannot_split_the_head_or_replace_the_framing() {
         r#""integration.request.path.oid" = "method.request.querystring.p""#,
     ]
     .join(", ");
-    let s = Server::start(&Config::new(&proxy_route(up.port, &parameters)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, &parameters)));
     let r = s.connect().request(request(
         "POST",
         "/prod/items/x?v=a%0D%0AX-Injected:%201&p=..%2Fadmin",
@@ -174,7 +157,7 @@ fn check_refuses_mappings_aws_refuses() {
             "integration.request.body.x",
         ),
     ] {
-        let text = proxy_route(1, bad);
+        let text = mapping_route(1, bad);
         let out = check_config(&write_config(&text));
         assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
         assert!(

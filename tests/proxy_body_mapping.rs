@@ -21,44 +21,11 @@ use serde_json::json;
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
-/// `POST /prod/items/{id}` proxied to `/backend/{oid}?fixed=1`.
-fn route(port: u16, parameters: &str) -> String {
-    format!(
-        r#"
-[[api]]
-name = "body-maps"
-
-[api.stages.prod]
-
-[[api.routes]]
-method = "POST"
-path = "/items/{{id}}"
-integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{port}/backend/{{oid}}?fixed=1", timeout_ms = 5000, request_parameters = {{ {parameters} }} }}
-"#
-    )
-}
-
 /// Whole body to a header, a field to the query, a nested field to the URI's `{oid}`.
 const MAPS: &str = r#""integration.request.header.X-Body" = "method.request.body", "integration.request.querystring.user" = "method.request.body.user", "integration.request.path.oid" = "method.request.body.order.id""#;
 
 fn post(path: &str, body: &[u8]) -> Vec<u8> {
     request("POST", path, "localhost", &[JSON], body)
-}
-
-/// `body` sent chunked, in two writes: not whole in the first read.
-fn post_chunked(c: &mut Client, path: &str, body: &[u8]) -> Response {
-    let (a, b) = body.split_at(body.len() / 2);
-    c.send(format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\n\r\n"
-    ));
-    c.send(format!("{:x}\r\n", a.len()));
-    c.send(a);
-    c.send("\r\n");
-    c.send(format!("{:x}\r\n", b.len()));
-    c.send(b);
-    c.send("\r\n0\r\n\r\n");
-    c.read_response()
 }
 
 fn ok(r: &Response) {
@@ -75,7 +42,7 @@ fn ok(r: &Response) {
 #[test]
 fn body_and_json_path_sources_map_and_the_body_travels_byte_exact() {
     let up = Upstream::ok(b"upstream");
-    let s = Server::start(&Config::new(&route(up.port, MAPS)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, MAPS)));
     let body = r#"{ "user" : "ann é",  "order": {"id": 42} }"#;
     let mut c = s.connect();
     ok(&c.request(post("/prod/items/i-1?user=client&keep=1", body.as_bytes())));
@@ -107,7 +74,7 @@ fn body_and_json_path_sources_map_and_the_body_travels_byte_exact() {
 #[test]
 fn a_chunked_body_is_mapped_and_sent_whole() {
     let up = Upstream::ok(b"upstream");
-    let s = Server::start(&Config::new(&route(up.port, MAPS)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, MAPS)));
     let mut c = s.connect();
     let body = br#"{"user": "chunky", "order": {"id": 7}}"#;
     ok(&post_chunked(&mut c, "/prod/items/i", body));
@@ -122,7 +89,7 @@ fn a_chunked_body_is_mapped_and_sent_whole() {
 #[test]
 fn a_body_mapping_route_answers_expect_continue() {
     let up = Upstream::ok(b"upstream");
-    let s = Server::start(&Config::new(&route(up.port, MAPS)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, MAPS)));
     let mut c = s.connect();
     let body = br#"{"user": "u", "order": {"id": 1}}"#;
     c.send(format!(
@@ -144,7 +111,8 @@ fn a_body_mapping_route_answers_expect_continue() {
 #[test]
 fn a_body_past_the_limit_is_413_and_never_forwarded() {
     let up = Upstream::ok(b"upstream");
-    let s = Server::start(&Config::new(&route(up.port, MAPS)).limits("max_body_bytes", "64"));
+    let s =
+        Server::start(&Config::new(&mapping_route(up.port, MAPS)).limits("max_body_bytes", "64"));
     let big = format!(r#"{{"user": "{}"}}"#, "x".repeat(100));
     let r = post_chunked(&mut s.connect(), "/prod/items/i", big.as_bytes());
     assert_error(&r, 413, None);
@@ -161,7 +129,7 @@ fn a_body_past_the_limit_is_413_and_never_forwarded() {
 fn what_a_json_path_yields_for_each_kind_of_body() {
     let up = Upstream::ok(b"upstream");
     let maps = r#""integration.request.header.X-Body" = "method.request.body", "integration.request.header.X-User" = "method.request.body.user", "integration.request.path.oid" = "method.request.body.order.id""#;
-    let s = Server::start(&Config::new(&route(up.port, maps)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, maps)));
     let mut c = s.connect();
     let cases: [(&[u8], Option<&str>, &str); 5] = [
         (b"not json, just text", None, "/backend/?fixed=1"),
@@ -221,7 +189,7 @@ fn hostile_body_values_cannot_change_the_request() {
         r#""integration.request.querystring.q" = "method.request.body.q""#,
     ]
     .join(", ");
-    let s = Server::start(&Config::new(&route(up.port, &maps)));
+    let s = Server::start(&Config::new(&mapping_route(up.port, &maps)));
     let hidden = "GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
     let body = json!({
         "h": format!("a\r\nX-Injected: 1\r\nContent-Length: 0\r\n\r\n{hidden}"),
@@ -288,7 +256,7 @@ fn a_route_mapping_only_the_head_still_streams() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let maps = r#""integration.request.header.X-Q" = "method.request.querystring.q", "integration.request.path.oid" = "method.request.path.id""#;
-    let s = Server::start(&Config::new(&route(port, maps)));
+    let s = Server::start(&Config::new(&mapping_route(port, maps)));
     let head = assert_body_streams(&mut s.connect(), &listener, "/prod/items/i?q=v");
     assert!(head.to_ascii_lowercase().contains("x-q: v"), "{head}");
     assert!(head.starts_with("POST /backend/i?fixed=1&q=v "), "{head}");
@@ -301,7 +269,7 @@ fn a_validated_body_mapping_route_checks_then_maps() {
     let up = Upstream::ok(b"upstream");
     let text = format!(
         "{}validation = {{ body_schema = {{ \"application/json\" = '{{\"type\": \"object\", \"required\": [\"user\"]}}' }} }}\n",
-        route(up.port, MAPS)
+        mapping_route(up.port, MAPS)
     );
     let s = Server::start(&Config::new(&text));
     let mut c = s.connect();
@@ -318,6 +286,6 @@ fn a_validated_body_mapping_route_checks_then_maps() {
 /// `portico check` accepts body sources on an `http_proxy` route.
 #[test]
 fn check_accepts_body_mappings_on_a_proxy() {
-    let out = check_config(&write_config(&route(1, MAPS)));
+    let out = check_config(&write_config(&mapping_route(1, MAPS)));
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

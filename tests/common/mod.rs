@@ -1728,6 +1728,43 @@ pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duratio
 /// How long `portico check` or a start that must fail may take.
 const CONFIG_CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `POST {path}` with `body` sent chunked, in two writes: not whole in
+/// the first read.
+pub fn post_chunked(c: &mut Client, path: &str, body: &[u8]) -> Response {
+    let (a, b) = body.split_at(body.len() / 2);
+    c.send(format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    ));
+    c.send(format!("{:x}\r\n", a.len()));
+    c.send(a);
+    c.send("\r\n");
+    c.send(format!("{:x}\r\n", b.len()));
+    c.send(b);
+    c.send("\r\n0\r\n\r\n");
+    c.read_response()
+}
+
+/// An API whose stage `prod` (variable `tenant = "acme"`) proxies `POST
+/// /items/{id}` to `/backend/{oid}?fixed=1` on `port` with `parameters`
+/// (TOML `key = value` pairs) as its `request_parameters`.
+pub fn mapping_route(port: u16, parameters: &str) -> String {
+    format!(
+        r#"
+[[api]]
+name = "maps"
+
+[api.stages.prod]
+variables = {{ tenant = "acme" }}
+
+[[api.routes]]
+method = "POST"
+path = "/items/{{id}}"
+integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{port}/backend/{{oid}}?fixed=1", timeout_ms = 5000, request_parameters = {{ {parameters} }} }}
+"#
+    )
+}
+
 /// Sends `POST {path}` with the chunked body `{"age": 3}` in two parts and
 /// checks it streams: the upstream on `listener` has the head and the first
 /// chunk while the client has not yet sent the rest (no copy of the whole
