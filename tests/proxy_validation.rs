@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 
 use common::*;
@@ -50,22 +49,6 @@ fn post(body: &[u8]) -> Vec<u8> {
     request("POST", "/prod/pets", "localhost", &[JSON], body)
 }
 
-/// `body` sent chunked, in two writes: not whole in the first read.
-fn post_chunked(c: &mut Client, body: &[u8]) -> Response {
-    let (a, b) = body.split_at(body.len() / 2);
-    c.send(
-        "POST /prod/pets HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\n\r\n",
-    );
-    c.send(format!("{:x}\r\n", a.len()));
-    c.send(a);
-    c.send("\r\n");
-    c.send(format!("{:x}\r\n", b.len()));
-    c.send(b);
-    c.send("\r\n0\r\n\r\n");
-    c.read_response()
-}
-
 /// `r` is the upstream's answer, and the upstream got the valid body.
 fn forwarded(up: &Upstream, r: Response) -> Recorded {
     assert_eq!(
@@ -98,9 +81,9 @@ fn an_http_proxy_forwards_a_valid_body_and_never_an_invalid_one() {
     let got = forwarded(&up, c.request(post(VALID)));
     assert_eq!(got.header("content-type"), Some("application/json"));
     // A chunked body is read whole, checked, and sent with its length.
-    assert_invalid_body(&post_chunked(&mut c, INVALID));
+    assert_invalid_body(&post_chunked(&mut c, "/prod/pets", INVALID));
     up.assert_nothing();
-    let r = post_chunked(&mut c, VALID);
+    let r = post_chunked(&mut c, "/prod/pets", VALID);
     assert_eq!(r.status, 200, "{r:?}");
     let got = up.recv();
     assert_eq!(got.body, VALID);
@@ -133,7 +116,7 @@ fn a_validated_proxy_body_is_bounded() {
     let s = Server::start(&proxy(&up, true).limits("max_body_bytes", "64"));
     let mut c = s.connect();
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
-    let r = post_chunked(&mut c, big.as_bytes());
+    let r = post_chunked(&mut c, "/prod/pets", big.as_bytes());
     assert_error(&r, 413, None);
     up.assert_nothing();
 }
@@ -149,37 +132,7 @@ fn an_unvalidated_proxy_body_streams_unchecked() {
         r#"{{ type = "http_proxy", uri = "http://127.0.0.1:{port}/pets", timeout_ms = 5000 }}"#
     );
     let s = Server::start(&config(&i, false));
-    let mut c = s.connect();
-    c.send(
-        "POST /prod/pets HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\n\r\n4\r\n{\"ag\r\n",
-    );
-    let (up, _) = listener
-        .accept()
-        .expect("portico connects while the body is unfinished");
-    up.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut up = Reader::new(up);
-    let head = String::from_utf8(up.read_head().unwrap().unwrap()).unwrap();
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "{head}"
-    );
-    while !up.buf.windows(3).any(|w| w == b"{\"a") {
-        assert!(up.fill().unwrap() > 0, "the first chunk");
-    }
-    c.send("6\r\ne\": 3}\r\n0\r\n\r\n");
-    let (body, _) = up.read_chunked().unwrap();
-    assert_eq!(body, INVALID);
-    up.inner
-        .write_all(&http_response(200, &[], b"streamed"))
-        .unwrap();
-    let r = c.read_response();
-    assert_eq!(
-        (r.status, r.body_str().as_str()),
-        (200, "streamed"),
-        "{r:?}"
-    );
+    assert_body_streams(&mut s.connect(), &listener, "/prod/pets");
 }
 
 /// A Lambda proxy integration whose Invoke API is the recording upstream:
@@ -220,8 +173,8 @@ fn a_mock_checks_the_body_before_answering() {
     assert_invalid_body(&c.request(post(INVALID)));
     let r = c.request(post(VALID));
     assert_eq!((r.status, r.body_str().as_str()), (201, "created"), "{r:?}");
-    assert_invalid_body(&post_chunked(&mut c, INVALID));
-    let r = post_chunked(&mut c, VALID);
+    assert_invalid_body(&post_chunked(&mut c, "/prod/pets", INVALID));
+    let r = post_chunked(&mut c, "/prod/pets", VALID);
     assert_eq!(r.status, 201, "{r:?}");
     // Not JSON at all is invalid too.
     assert_invalid_body(&c.request(post(b"not json")));

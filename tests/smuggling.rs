@@ -7,7 +7,8 @@
 //!
 //! Each case runs against two upstreams: the test harness's own (which
 //! reads framing as given) and nginx (lenient: it ends a trailer section
-//! at a bare `\n\n`, as the attack in issue 13 used).
+//! at a bare `\n\n`, as the attack in issue 13 used); and once more where
+//! the proxy route maps its body, so reads it whole first.
 
 mod common;
 
@@ -329,6 +330,29 @@ fn no_technique_smuggles_through_to_the_harness_upstream() {
     });
     let srv = server_for(&up.addr());
     run_all(&srv, &up, "harness");
+}
+
+/// Every technique again where the proxy route maps its body into
+/// headers (`method.request.body`, `method.request.body.a`): the body is
+/// then read whole before the upstream head is written, and what it holds
+/// (a hidden request after a CRLF) never reaches the head.
+#[test]
+fn no_technique_smuggles_through_a_body_mapping_route() {
+    let up = Upstream::start(|r| {
+        Reply::Send(http_response(
+            200,
+            &[("x-upstream", "yes")],
+            r.target.as_bytes(),
+        ))
+    });
+    let maps = r#"timeout_ms = 29000, request_parameters = { "integration.request.header.X-Body" = "method.request.body", "integration.request.header.X-Field" = "method.request.body.a" } }"#;
+    let text = demo_api(&up.addr()).replace("timeout_ms = 29000 }", maps);
+    assert!(
+        text.contains("method.request.body.a"),
+        "the proxy route maps its body"
+    );
+    let srv = Server::start(&Config::new(&text).server("workers", "1"));
+    run_all(&srv, &up, "body-mapping");
 }
 
 #[test]

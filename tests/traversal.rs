@@ -7,7 +7,8 @@
 //! whatever the client sends, no backend may resolve a path outside
 //! `/public/`, and a path that climbs above its root is 400.
 //! Then the same spellings against a Lambda authorizer's Deny and an API
-//! key route behind an open `ANY /{proxy+}`.
+//! key route behind an open `ANY /{proxy+}`, and as a body value mapped
+//! into the URI's `{id}`.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -263,6 +264,55 @@ fn kept_encoded_slashes_never_carry_a_dot_segment() {
 fn rejected_encoded_slashes_are_400() {
     through_nginx("reject", &[ATTACKS, REJECTED_SLASHES]);
     through_python("reject", &[ATTACKS, REJECTED_SLASHES]);
+}
+
+/// A path parameter mapped from the body (`method.request.body.p` into
+/// `{id}`) is a value, not a path portico normalised: whatever dot segment
+/// it spells, however encoded, the double-decoding backend never resolves
+/// a path outside `/public/` (such a value is left out).
+#[test]
+fn a_body_mapped_path_value_never_climbs() {
+    let echo = EchoBackend::start();
+    let srv = Server::start(&Config::new(&format!(
+        r#"[[api]]
+name = "files"
+
+[api.stages.p]
+
+[[api.routes]]
+method = "POST"
+path = "/map"
+integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{}/public/{{id}}", request_parameters = {{ "integration.request.path.id" = "method.request.body.p" }} }}
+"#,
+        echo.port
+    )));
+    let values = [
+        "../secret.txt",
+        "../../secret.txt",
+        "..",
+        "%2e%2e/secret.txt",
+        "..%2Fsecret.txt",
+        "%252e%252e%252fsecret.txt",
+        "%25252e%25252e%25252fsecret.txt",
+        "..\\secret.txt",
+        "%2e%2e%5csecret.txt",
+        "..;/secret.txt",
+        "ok.txt",
+    ];
+    let mut c = srv.connect();
+    for v in values {
+        let body = serde_json::json!({ "p": v }).to_string();
+        let r = c.request(request("POST", "/p/map", "localhost", &[], body.as_bytes()));
+        assert_eq!(r.status, 200, "{v}: {r:?}");
+        assert!(!r.body_str().contains(SECRET), "{v}: {r:?}");
+    }
+    let seen = echo.seen();
+    assert_eq!(seen.len(), values.len(), "{seen:?}");
+    for s in &seen {
+        let path = s["path"].as_str().unwrap_or_default();
+        assert!(under_public(path), "the backend resolved {s}");
+    }
+    assert_eq!(seen[values.len() - 1]["path"], "/public/ok.txt");
 }
 
 #[test]

@@ -49,7 +49,7 @@ pub enum Version {
 
 /// One parsed request head. Reused across the requests of a connection so
 /// its header vector is allocated once.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Head {
     /// Bytes of the head, blank line included.
     pub len: usize,

@@ -16,7 +16,7 @@ mod routed;
 
 pub use aws_service::AwsService;
 pub use http_proxy::Parts as HttpParts;
-pub use http_proxy::{forward, HttpProxyIntegration};
+pub use http_proxy::{forward, Deferred as DeferredProxyHead, HttpProxyIntegration};
 pub use lambda::LambdaIntegration;
 pub use mock::MockIntegration;
 pub use routed::Routed;

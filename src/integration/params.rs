@@ -27,16 +27,45 @@ pub struct Mapped {
 }
 
 impl Mapped {
-    /// A header value that would split the head (CR, LF, NUL) is left out.
+    /// A header value that would split the head (CR, LF, NUL) is left out,
+    /// and so is a path value that a backend decoding it would read as a
+    /// dot segment (`..%2Fadmin` climbs once `%2F` is a slash to it).
     pub fn set(&mut self, target: &MappingTarget, value: String) {
         let (list, name) = match target {
             MappingTarget::Header(_) if !clean(&value) => return,
+            MappingTarget::Path(_) if climbs(&value) => return,
             MappingTarget::Header(n) => (&mut self.header, n),
             MappingTarget::QueryString(n) => (&mut self.querystring, n),
             MappingTarget::Path(n) => (&mut self.path, n),
         };
         put(list, name, value);
     }
+}
+
+/// Rounds of percent-decoding looked through: a value still changing
+/// after them is taken to climb.
+const DECODE_ROUNDS: usize = 8;
+
+/// `value` holds a `.` or `..` segment (`/` or `\` separated, `;…`
+/// dropped as servlet containers drop it), as it is or however often a
+/// backend percent-decodes it.
+fn climbs(value: &str) -> bool {
+    let mut v: Vec<u8> = value.as_bytes().to_vec();
+    for _ in 0..DECODE_ROUNDS {
+        let dots = v.split(|&b| b == b'/' || b == b'\\').any(|segment| {
+            let s = segment.split(|&b| b == b';').next().unwrap_or_default();
+            s == b"." || s == b".."
+        });
+        if dots {
+            return true;
+        }
+        let decoded: Vec<u8> = percent_decode(&v).collect();
+        if decoded == v {
+            return false;
+        }
+        v = decoded;
+    }
+    true
 }
 
 fn clean(v: &str) -> bool {
@@ -121,8 +150,12 @@ pub fn from_head(m: &ParamMapping, r: &Routed<'_>, context: Option<&Value>) -> V
 
 /// Every mapping's value, those reading the body evaluated now (`body`:
 /// none where it is not read, so they map nothing): the mapped
-/// integration request parameters.
+/// integration request parameters. An empty body is a source the request
+/// lacks; a body that is not JSON, or a path that selects nothing, maps
+/// nothing for `method.request.body.a.b`; a selected string maps as its
+/// text, any other value as its JSON text.
 pub fn finish(m: &ParamMapping, head: Vec<Option<String>>, body: Option<&str>) -> Mapped {
+    let body = body.filter(|b| !b.is_empty());
     let mut json: Option<Option<serde_json::Value>> = None;
     let mut out = Mapped::default();
     for ((target, source), value) in m.entries.iter().zip(head) {
@@ -143,4 +176,39 @@ pub fn finish(m: &ParamMapping, head: Vec<Option<String>>, body: Option<&str>) -
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_value_with_a_dot_segment_however_spelled_climbs() {
+        for v in [
+            "..",
+            ".",
+            "../admin",
+            "a/../b",
+            "..\\x",
+            "%2e%2e",
+            "%2E%2e%2Fx",
+            "%252e%252e",
+            "%2525252525252e",
+            "..;jsessionid=1/x",
+        ] {
+            assert!(climbs(v), "{v}");
+        }
+        for v in [
+            "",
+            "a",
+            "a/b",
+            "...",
+            "v1.2",
+            "a..b",
+            "%2e%2e%2e",
+            ".hidden",
+        ] {
+            assert!(!climbs(v), "{v}");
+        }
+    }
 }

@@ -1731,6 +1731,82 @@ pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duratio
 /// How long `portico check` or a start that must fail may take.
 const CONFIG_CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `POST {path}` with `body` sent chunked, in two writes: not whole in
+/// the first read.
+pub fn post_chunked(c: &mut Client, path: &str, body: &[u8]) -> Response {
+    let (a, b) = body.split_at(body.len() / 2);
+    c.send(format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    ));
+    c.send(format!("{:x}\r\n", a.len()));
+    c.send(a);
+    c.send("\r\n");
+    c.send(format!("{:x}\r\n", b.len()));
+    c.send(b);
+    c.send("\r\n0\r\n\r\n");
+    c.read_response()
+}
+
+/// An API whose stage `prod` (variable `tenant = "acme"`) proxies `POST
+/// /items/{id}` to `/backend/{oid}?fixed=1` on `port` with `parameters`
+/// (TOML `key = value` pairs) as its `request_parameters`.
+pub fn mapping_route(port: u16, parameters: &str) -> String {
+    format!(
+        r#"
+[[api]]
+name = "maps"
+
+[api.stages.prod]
+variables = {{ tenant = "acme" }}
+
+[[api.routes]]
+method = "POST"
+path = "/items/{{id}}"
+integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{port}/backend/{{oid}}?fixed=1", timeout_ms = 5000, request_parameters = {{ {parameters} }} }}
+"#
+    )
+}
+
+/// Sends `POST {path}` with the chunked body `{"age": 3}` in two parts and
+/// checks it streams: the upstream on `listener` has the head and the first
+/// chunk while the client has not yet sent the rest (no copy of the whole
+/// body is made first), then the whole body, and its answer reaches the
+/// client. The upstream head, for further checks.
+pub fn assert_body_streams(c: &mut Client, listener: &TcpListener, path: &str) -> String {
+    c.send(format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n4\r\n{{\"ag\r\n"
+    ));
+    let (up, _) = listener
+        .accept()
+        .expect("portico connects while the body is unfinished");
+    up.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut up = Reader::new(up);
+    let head = String::from_utf8(up.read_head().unwrap().unwrap()).unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    while !up.buf.windows(3).any(|w| w == b"{\"a") {
+        assert!(up.fill().unwrap() > 0, "the first chunk");
+    }
+    c.send("6\r\ne\": 3}\r\n0\r\n\r\n");
+    let (body, _) = up.read_chunked().unwrap();
+    assert_eq!(body, br#"{"age": 3}"#);
+    up.inner
+        .write_all(&http_response(200, &[], b"streamed"))
+        .unwrap();
+    let r = c.read_response();
+    assert_eq!(
+        (r.status, r.body_str().as_str()),
+        (200, "streamed"),
+        "{r:?}"
+    );
+    head
+}
+
 /// `portico check --config PATH` (bounded).
 pub fn check_config(path: &Path) -> CmdOutput {
     let args = ["check".as_ref(), "--config".as_ref(), path.as_os_str()];

@@ -583,18 +583,13 @@ pub fn lambda_function(uri: &str) -> Result<String, String> {
 }
 
 /// An HTTP_PROXY's `requestParameters` as its proxy serves them: all but
-/// those reading the body (a proxy's body streams unread; see the README's
-/// parameter mapping differences) and any that do not parse (the
-/// management calls refuse those; an import may not have).
+/// any that do not parse (the management calls refuse those; an import
+/// may not have).
 fn proxy_parameters(parameters: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    use crate::snapshot::param_mapping::{parse_source, parse_target, MappingSource};
+    use crate::snapshot::param_mapping::{parse_source, parse_target};
     parameters
         .iter()
-        .filter(|(target, source)| {
-            parse_target(target).is_ok()
-                && parse_source(source)
-                    .is_ok_and(|s| !matches!(s, MappingSource::Body | MappingSource::BodyPath(_)))
-        })
+        .filter(|(target, source)| parse_target(target).is_ok() && parse_source(source).is_ok())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -41,7 +41,12 @@ enum Plan<'s> {
     /// Answered from the cache: the response is in `conn.out`.
     Cached,
     Mock(&'s MockIntegration),
-    Proxy(&'s HttpProxyIntegration),
+    /// The upstream head is in `conn.upstream_out`, or kept to be written
+    /// once the body its `requestParameters` read is.
+    Proxy(
+        &'s HttpProxyIntegration,
+        Option<Box<integration::DeferredProxyHead>>,
+    ),
     /// The event, all but its body, is in `conn.upstream_out`.
     Lambda(&'s LambdaIntegration, BodyEncoding),
     /// A non-proxy execution: the request as templates see it, all but
@@ -272,9 +277,11 @@ fn integration<'s>(
         },
         Integration::HttpProxy(proxy) => match api.executions[at.route].as_deref() {
             Some(e) => Plan::ExecuteHttp(proxy, e, integration::execute::http::prepare(e, at)),
+            // Decided per snapshot: only a mapping reading the body waits for it.
+            None if proxy.reads_body() => Plan::Proxy(proxy, Some(proxy.defer_request_head(at))),
             None => {
                 proxy.write_request_head(upstream_out, at);
-                Plan::Proxy(proxy)
+                Plan::Proxy(proxy, None)
             }
         },
         Integration::Lambda(l) => match &api.executions[at.route] {
@@ -310,7 +317,9 @@ async fn serve(
     plan: Plan<'_>,
 ) -> Outcome {
     match plan {
-        Plan::Proxy(proxy) => integration::forward(w, snap, conn, ex, proxy).await,
+        Plan::Proxy(proxy, deferred) => {
+            integration::forward(w, snap, conn, ex, proxy, deferred).await
+        }
         Plan::Lambda(l, encoding) => lambda::serve(w, snap, conn, ex, l, encoding).await,
         Plan::ExecuteHttp(proxy, e, prepared) => {
             integration::execute::http::serve(w, snap, conn, ex, proxy, e, prepared).await

@@ -58,7 +58,8 @@ pub async fn serve(
 /// The body read whole and checked against the route's model: request
 /// validation's second half (the first is the pipeline's `validate`),
 /// for every integration that checks a body (a proxy only where its route
-/// validates one).
+/// validates one), and the one whole read of a proxy whose mapping reads
+/// the body (`http_proxy::deferred`).
 pub async fn read_valid(
     w: &Shard,
     snap: &Snapshot,

@@ -41,8 +41,8 @@ pub struct HttpProxyIntegration {
     /// Lower-case names; replace the client's headers of the same name.
     pub(super) added: Vec<(String, Added)>,
     /// `requestParameters`: path parameters into the URI, query strings
-    /// and headers added to (or replacing) the client's. Never reads the
-    /// body: a proxy's body streams.
+    /// and headers added to (or replacing) the client's. One that reads
+    /// the body makes the route read it whole first (`deferred`).
     pub(super) mapping: ParamMapping,
     /// `https://`: how to reach the upstream over TLS.
     pub(super) tls: Option<UpstreamTls>,
@@ -124,13 +124,6 @@ impl HttpProxyIntegration {
         }
         let mapping = ParamMapping::compile(request_parameters)
             .map_err(|e| format!("request_parameters: {e}"))?;
-        if mapping.reads_body() {
-            return Err(
-                "request_parameters: method.request.body is mapped for non-proxy \
-                        integrations only (a proxy's body streams to the upstream unread)"
-                    .into(),
-            );
-        }
         let endpoint = Endpoint {
             authority: authority.clone(),
             addrs: addrs.clone(),

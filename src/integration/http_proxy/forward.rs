@@ -16,23 +16,32 @@ use crate::upstream::{acquire_from, read_head, retry_once, Failure, UpstreamConn
 
 use super::answer::relay_answer;
 use super::compiled::HttpProxyIntegration;
+use super::deferred::Deferred;
 
-/// Forwards the request whose head is already in `conn.upstream_out`.
+/// Forwards the request whose head is already in `conn.upstream_out`, or
+/// is written here once the body its mapping reads is (`deferred`).
 pub async fn forward(
     w: &Shard,
     snap: &Snapshot,
     conn: &mut Connection,
     ex: &mut Exchange<'_>,
     proxy: &HttpProxyIntegration,
+    deferred: Option<Box<Deferred>>,
 ) -> Outcome {
     let limit = snap.limits.max_body_bytes;
-    // A route validating its body (AWS checks it before any integration):
-    // read whole (bounded), checked, then sent with the head. Every other
-    // route's body streams as below, never copied.
-    let validated = match ex.body_schema {
-        None => None,
-        Some(_) => match crate::integration::execute::read_valid(w, snap, conn, ex).await {
-            Ok(body) => Some(body),
+    // A route validating its body (AWS checks it before any integration)
+    // or mapping from it (its head is `deferred` until then): read whole
+    // (bounded), checked, then sent with the head. Every other route's
+    // body streams as below, never copied.
+    let validated = match (deferred, ex.body_schema) {
+        (None, None) => None,
+        (deferred, _) => match crate::integration::execute::read_valid(w, snap, conn, ex).await {
+            Ok(body) => {
+                if let Some(d) = deferred {
+                    proxy.write_deferred_head(&mut conn.upstream_out, *d, &body);
+                }
+                Some(body)
+            }
             Err(outcome) => return outcome,
         },
     };

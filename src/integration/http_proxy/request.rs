@@ -6,34 +6,89 @@
 
 use percent_encoding::{percent_decode, utf8_percent_encode};
 
-use crate::http::forward;
-use crate::integration::{params, Routed};
+use crate::http::{forward, Head};
+use crate::integration::params::{self, Mapped};
+use crate::integration::Routed;
 
 use super::compiled::{Added, HttpProxyIntegration, PathPart};
 use super::whole::ESCAPED;
+
+/// What the upstream head is written from: the routed request while its
+/// head is in the buffer, or a route's `Deferred` copy of it once the body
+/// its mapping reads has been read.
+pub(super) struct Source<'a> {
+    pub head: &'a Head,
+    pub buf: &'a [u8],
+    pub params: Params<'a>,
+    /// Each configured header's value (`HttpProxyIntegration::added`), in order.
+    pub added: &'a [Option<String>],
+    pub source_ip: &'a str,
+    pub https: bool,
+    pub request_id: &'a [u8],
+}
+
+/// The route's path parameters: the router's, or a deferred head's copy.
+pub(super) enum Params<'a> {
+    Routed(&'a matchit::Params<'a, 'a>),
+    Owned(&'a [(String, String)]),
+}
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        match self {
+            Params::Routed(p) => p.get(name),
+            Params::Owned(p) => p.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
+        }
+    }
+}
 
 impl HttpProxyIntegration {
     /// Writes the upstream request's head but its framing (which `forward`
     /// adds once it knows how the body travels): request line with the path
     /// template filled in and the client's query, the client's end-to-end
-    /// headers, and the forwarding headers.
+    /// headers, and the forwarding headers. For a route whose mapping does
+    /// not read the body (`reads_body`); the others use `defer_request_head`.
     pub fn write_request_head(&self, out: &mut Vec<u8>, r: &Routed<'_>) {
-        let (head, buf, params) = (r.head, r.buf, r.params);
         // Only a route with `requestParameters` pays for them.
         let mapped = (!self.mapping.is_empty()).then(|| {
             let head_values = params::from_head(&self.mapping, r, None);
             params::finish(&self.mapping, head_values, None)
         });
-        let mapped = mapped.as_ref();
+        let added = self.added_values(r);
+        let source = Source {
+            head: r.head,
+            buf: r.buf,
+            params: Params::Routed(r.params),
+            added: &added,
+            source_ip: r.source_ip,
+            https: r.https,
+            request_id: r.request_id,
+        };
+        self.write_head(out, &source, mapped.as_ref());
+    }
+
+    /// Each configured header's value for this request.
+    pub(super) fn added_values(&self, r: &Routed<'_>) -> Vec<Option<String>> {
+        self.added
+            .iter()
+            .map(|(_, source)| match source {
+                Added::Literal(v) => Some(v.clone()),
+                Added::Authorizer(key) => r.authorized.and_then(|a| a.value(key)),
+            })
+            .collect()
+    }
+
+    pub(super) fn write_head(&self, out: &mut Vec<u8>, s: &Source<'_>, mapped: Option<&Mapped>) {
+        let (head, buf) = (s.head, s.buf);
         out.extend_from_slice(head.method_span.get(buf));
         out.push(b' ');
         for part in &self.path {
             match part {
-                PathPart::Literal(s) => out.extend_from_slice(s.as_bytes()),
+                PathPart::Literal(l) => out.extend_from_slice(l.as_bytes()),
                 PathPart::Param(p) => match mapped.and_then(|m| params::get(&m.path, p)) {
                     // Encoded: a mapped value cannot add a segment or a query.
                     Some(v) => out.extend(utf8_percent_encode(v, ESCAPED).flat_map(str::bytes)),
-                    None => out.extend_from_slice(params.get(p).unwrap_or("").as_bytes()),
+                    None => out.extend_from_slice(s.params.get(p).unwrap_or("").as_bytes()),
                 },
             }
         }
@@ -70,16 +125,12 @@ impl HttpProxyIntegration {
                 push_header(out, name, value);
             }
         }
-        for (name, source) in &self.added {
+        for ((name, _), value) in self.added.iter().zip(s.added) {
             if mapped_header(name.as_bytes()) {
                 continue;
             }
-            let value = match source {
-                Added::Literal(v) => Some(v.clone()),
-                Added::Authorizer(key) => r.authorized.and_then(|a| a.value(key)),
-            };
             // A value with a line break would split the head: left out.
-            if let Some(v) = value.filter(|v| !v.contains(['\r', '\n'])) {
+            if let Some(v) = value.as_ref().filter(|v| !v.contains(['\r', '\n'])) {
                 push_header(out, name.as_bytes(), v.as_bytes());
             }
         }
@@ -97,8 +148,8 @@ impl HttpProxyIntegration {
             out.extend_from_slice(prior);
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(r.source_ip.as_bytes());
-        out.extend_from_slice(if r.https {
+        out.extend_from_slice(s.source_ip.as_bytes());
+        out.extend_from_slice(if s.https {
             b"\r\nx-forwarded-proto: https\r\n"
         } else {
             b"\r\nx-forwarded-proto: http\r\n"
@@ -106,7 +157,7 @@ impl HttpProxyIntegration {
         if let Some(host) = head.host {
             push_header(out, b"x-forwarded-host", host.get(buf));
         }
-        push_header(out, b"x-request-id", r.request_id);
+        push_header(out, b"x-request-id", s.request_id);
     }
 }
 
