@@ -1778,9 +1778,8 @@ pub fn assert_body_streams(c: &mut Client, listener: &TcpListener, path: &str) -
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Transfer-Encoding: chunked\r\n\r\n4\r\n{{\"ag\r\n"
     ));
-    let (up, _) = listener
-        .accept()
-        .expect("portico connects while the body is unfinished");
+    // portico connects while the body is unfinished.
+    let up = accept_within(listener, IO_TIMEOUT);
     up.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut up = Reader::new(up);
     let head = String::from_utf8(up.read_head().unwrap().unwrap()).unwrap();
@@ -1805,6 +1804,25 @@ pub fn assert_body_streams(c: &mut Client, listener: &TcpListener, path: &str) -
         "{r:?}"
     );
     head
+}
+
+/// The next connection on `listener`, which must come within `timeout`: a
+/// test that waits for portico to connect fails instead of hanging.
+pub fn accept_within(listener: &TcpListener, timeout: Duration) -> TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking listener");
+    let got = poll_until(
+        timeout,
+        || match listener.accept() {
+            Ok((s, _)) => Some(s),
+            Err(_) => None,
+        },
+        Option::is_some,
+        |_| format!("no connection within {timeout:?}"),
+    )
+    .expect("polled until some");
+    listener.set_nonblocking(false).expect("blocking listener");
+    got.set_nonblocking(false).expect("blocking stream");
+    got
 }
 
 /// `portico check --config PATH` (bounded).
