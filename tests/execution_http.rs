@@ -233,7 +233,14 @@ fn managed(verb: &str, part: Option<&str>) -> (Server, String, String) {
         resource = r["id"].as_str().unwrap().to_string();
     }
     let method = format!("/restapis/{id}/resources/{resource}/methods/{verb}");
-    let none = json!({ "authorizationType": "NONE" });
+    // A `{name}` part's parameter, declared as AWS requires of a method
+    // whose integration maps it.
+    let declared: serde_json::Map<String, Value> = part
+        .and_then(|p| p.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| (format!("method.request.path.{name}"), json!(true)))
+        .into_iter()
+        .collect();
+    let none = json!({ "authorizationType": "NONE", "requestParameters": declared });
     admin(&mut s, "PUT", &method, Some(none), 201);
     (s, id.to_string(), method)
 }

@@ -205,7 +205,9 @@ fn a_management_http_proxy_serves_its_request_parameters() {
         "/restapis/{id}/resources/{}/methods/POST",
         r["id"].as_str().unwrap()
     );
-    let none = json!({ "authorizationType": "NONE" });
+    // What the integration maps, the method declares, as AWS requires.
+    let none = json!({ "authorizationType": "NONE", "requestParameters": {
+        "method.request.path.id": true, "method.request.header.X-Key": false } });
     admin(&mut s, "PUT", &method, Some(none), 201);
     let integ = format!("{method}/integration");
     let uri = format!("http://127.0.0.1:{}/m/{{item}}", up.port);

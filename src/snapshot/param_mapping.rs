@@ -41,6 +41,23 @@ pub enum MappingSource {
     BodyPath(Vec<Box<str>>),
 }
 
+impl MappingSource {
+    /// The method request parameter this source reads, as its location
+    /// (`path`, `querystring`, `header`) and name: one AWS refuses to map
+    /// unless the method declares it. A multi-value source reads the
+    /// parameter of its single-value location.
+    pub fn method_parameter(&self) -> Option<(&'static str, &str)> {
+        match self {
+            MappingSource::Header(n) | MappingSource::MultiHeader(n) => Some(("header", n)),
+            MappingSource::QueryString(n) | MappingSource::MultiQueryString(n) => {
+                Some(("querystring", n))
+            }
+            MappingSource::Path(n) => Some(("path", n)),
+            _ => None,
+        }
+    }
+}
+
 /// AWS's BadRequestException for a mapping it cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {0}]")]
@@ -237,6 +254,53 @@ pub fn parse_all<'a>(
         .collect()
 }
 
+/// AWS's BadRequestException for a mapping from a method request
+/// parameter the method does not declare in its `requestParameters`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression parameter specified: {0}]")]
+pub struct UndeclaredParameter(pub String);
+
+/// A method's `requestParameters` key (`method.request.header.X-Id`) as
+/// [`MappingSource::method_parameter`] names what it declares; header
+/// names in lower case, as HTTP compares them and as sources hold them.
+fn declared_as(key: &str) -> Option<(&'static str, String)> {
+    let (place, name) = key.strip_prefix("method.request.")?.split_once('.')?;
+    match place {
+        "header" | "multivalueheader" => Some(("header", name.to_ascii_lowercase())),
+        "querystring" | "multivaluequerystring" => Some(("querystring", name.to_string())),
+        "path" => Some(("path", name.to_string())),
+        _ => None,
+    }
+}
+
+/// Refuses the first source of `pairs` that reads a method request
+/// parameter (`path`, `querystring`, `header` and their multi-value
+/// forms) not among the method's `declared` keys, as AWS's PutIntegration
+/// does: a path parameter of the resource's path counts only when the
+/// method declares it too. A source that does not parse is left to
+/// [`parse_all`].
+pub fn check_declared<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    declared: impl IntoIterator<Item = &'a String>,
+) -> Result<(), UndeclaredParameter> {
+    let declared: Vec<(&str, String)> = declared
+        .into_iter()
+        .filter_map(|k| declared_as(k))
+        .collect();
+    for (_, value) in pairs {
+        let Ok(source) = parse_source(value) else {
+            continue;
+        };
+        let Some((place, name)) = source.method_parameter() else {
+            continue;
+        };
+        if !declared.iter().any(|(p, n)| *p == place && n == name) {
+            return Err(UndeclaredParameter(value.clone()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +385,62 @@ mod tests {
                 .starts_with("Invalid mapping expression specified: Validation Result"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn only_declared_method_parameters_may_be_mapped() {
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let declared: Vec<String> = [
+            "method.request.path.id",
+            "method.request.querystring.q",
+            "method.request.header.X-Caller",
+        ]
+        .map(String::from)
+        .to_vec();
+        let check = |pairs: &[(String, String)]| {
+            check_declared(pairs.iter().map(|(k, v)| (k, v)), &declared)
+        };
+        let fine = owned(&[
+            ("integration.request.path.id", "method.request.path.id"),
+            (
+                "integration.request.querystring.a",
+                "method.request.querystring.q",
+            ),
+            (
+                "integration.request.querystring.b",
+                "method.request.multivaluequerystring.q",
+            ),
+            (
+                "integration.request.header.c",
+                "method.request.header.x-caller",
+            ),
+            (
+                "integration.request.header.d",
+                "method.request.multivalueheader.X-CALLER",
+            ),
+            ("integration.request.header.e", "method.request.body.a"),
+            ("integration.request.header.f", "context.requestId"),
+            ("integration.request.header.g", "'method.request.path.nope'"),
+        ]);
+        assert_eq!(check(&fine), Ok(()));
+        for source in [
+            "method.request.path.other",
+            "method.request.querystring.Q",
+            "method.request.multivaluequerystring.id",
+            "method.request.header.X-Other",
+            "method.request.multivalueheader.q",
+        ] {
+            let pairs = owned(&[("integration.request.header.h", source)]);
+            assert_eq!(
+                check(&pairs),
+                Err(UndeclaredParameter(source.into())),
+                "{source}"
+            );
+        }
     }
 }

@@ -93,6 +93,35 @@ pub fn write_config(text: &str) -> PathBuf {
 /// The PutMethodResponse body declaring every header PutIntegrationResponse
 /// body `ir` maps: AWS refuses a mapping to a header its method response
 /// does not declare.
+/// A PutMethod body (no authorization) declaring, as optional, every
+/// method request parameter `integration`'s `requestParameters` read (a
+/// multi-value source's parameter under its single-value location), as AWS
+/// requires of a method before its integration may map them.
+pub fn method_request_for(integration: &serde_json::Value) -> serde_json::Value {
+    let declared: serde_json::Map<String, serde_json::Value> = integration["requestParameters"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| {
+            let (place, name) = v
+                .as_str()?
+                .strip_prefix("method.request.")?
+                .split_once('.')?;
+            let place = match place {
+                "path" => "path",
+                "querystring" | "multivaluequerystring" => "querystring",
+                "header" | "multivalueheader" => "header",
+                _ => return None,
+            };
+            Some((
+                format!("method.request.{place}.{name}"),
+                serde_json::Value::Bool(false),
+            ))
+        })
+        .collect();
+    serde_json::json!({ "authorizationType": "NONE", "requestParameters": declared })
+}
+
 pub fn method_response_for(ir: &serde_json::Value) -> serde_json::Value {
     let declared: serde_json::Map<String, serde_json::Value> = ir["responseParameters"]
         .as_object()
@@ -676,7 +705,7 @@ impl Server {
         integration: &serde_json::Value,
         responses: &[(&str, serde_json::Value)],
     ) {
-        let none = serde_json::json!({ "authorizationType": "NONE" });
+        let none = method_request_for(integration);
         self.admin_call(token, "PUT", method, Some(&none), 201);
         let at = format!("{method}/integration");
         self.admin_call(token, "PUT", &at, Some(integration), 201);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::error::ApiError;
-use super::model::{Integration, MethodResponse};
+use super::model::{Integration, Method, MethodResponse};
 use crate::config::{
     ContentHandling, ExecutionConfig, IntegrationResponseConfig, PassthroughBehavior,
 };
@@ -35,6 +35,18 @@ pub fn check_parameters(parameters: &BTreeMap<String, String>) -> Result<(), Api
     crate::snapshot::param_mapping::parse_all(parameters)
         .map(drop)
         .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Refuses an integration's `requestParameters` entry that reads a method
+/// request parameter (`method.request.path|querystring|header.X` or a
+/// multi-value form) the method does not declare, with AWS's wording:
+/// AWS's PutIntegration, UpdateIntegration and import refuse it.
+pub fn check_declared(i: &Integration, m: &Method) -> Result<(), ApiError> {
+    crate::snapshot::param_mapping::check_declared(
+        &i.request_parameters,
+        m.request_parameters.keys(),
+    )
+    .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// The execution a deployed integration runs; what cannot be served

@@ -265,6 +265,7 @@ impl ControlPlane {
         super::vpc_links::check_connection(&i, &self.vpc_link_ids()?)?;
         let stored = i.clone();
         self.edit_method(c, |m| {
+            super::execution::check_declared(&stored, m)?;
             m.method_integration = Some(stored);
             Ok(())
         })?;
@@ -281,7 +282,7 @@ impl ControlPlane {
         let ops = c.patch()?;
         let links = self.vpc_link_ids()?;
         let i = self.edit_method(c, |m| {
-            let i = m.method_integration.as_mut().ok_or_else(no_integration)?;
+            let mut i = m.method_integration.clone().ok_or_else(no_integration)?;
             for op in &ops {
                 match (op.op.as_str(), op.path.as_str()) {
                     ("replace", "/uri") => i.uri = op.value.clone(),
@@ -320,11 +321,13 @@ impl ControlPlane {
                     .unwrap_or_else(|| Err(op.unsupported(INTEGRATION_PATHS)))?,
                 }
             }
-            check_integration(i)?;
+            check_integration(&i)?;
             super::execution::check_templates(&i.request_templates)?;
             super::execution::check_parameters(&i.request_parameters)?;
-            super::vpc_links::check_connection(i, &links)?;
-            Ok(i.clone())
+            super::execution::check_declared(&i, m)?;
+            super::vpc_links::check_connection(&i, &links)?;
+            m.method_integration = Some(i.clone());
+            Ok(i)
         })?;
         Ok((200, json!(i)))
     }

@@ -159,8 +159,31 @@ impl ControlPlane {
                 }
             }
         }
-        super::models::import_openapi(doc, d, &mut self.ids)
+        super::models::import_openapi(doc, d, &mut self.ids)?;
+        declared_everywhere(doc)
     }
+}
+
+/// Refuses, as AWS's import does ("Errors found during import"), an
+/// integration that maps a method request parameter its operation's
+/// `parameters` do not declare; checked once the document's parameters
+/// are on the methods.
+fn declared_everywhere(doc: &ApiDoc) -> Result<(), ApiError> {
+    for r in &doc.resources {
+        for (verb, m) in &r.resource_methods {
+            let Some(i) = &m.method_integration else {
+                continue;
+            };
+            super::execution::check_declared(i, m).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "Errors found during import:\n\tUnable to put integration on '{verb}' \
+                     for resource at path '{}': {e}",
+                    r.path
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// A document API Gateway cannot read, in AWS's words.
