@@ -147,6 +147,13 @@ fn vtl_corpus() {
     assert!(replay("vtl", checks::vtl::check) > 0);
 }
 
+/// JSON bodies, valid and not, through the VTL engine's byte-level reader
+/// and serde_json: what the fuzzer kept, replayed.
+#[test]
+fn vtl_json_corpus() {
+    assert!(replay("vtl_json", checks::vtl_json::check) > 0);
+}
+
 /// The two upstream readers disagree exactly where real servers did in the
 /// issue's reproducers, so the differential check can fail: a bare-LF
 /// trailer is refused by the reference and splits in two for the lenient

@@ -13,3 +13,4 @@ pub mod route_template;
 pub mod sigv4_canonical;
 pub mod strict;
 pub mod vtl;
+pub mod vtl_json;

@@ -221,8 +221,23 @@ impl<'t> Eval<'t> {
             _ => return Ok(false),
         };
         self.step()?;
-        let args = self.args(args)?;
         let max = self.limits.max_output_bytes;
+        if let (true, [Expr::Ref(a)]) = (util, args.as_slice()) {
+            // A lone reference argument (`$util.escapeJavaScript($i.name)`)
+            // is read where it lies rather than copied, with the steps
+            // `args` would have charged (its expression's, then its own).
+            self.step()?;
+            let written = match self.borrowed(a)? {
+                Some(v) => util::write(name, std::slice::from_ref(v), out, max),
+                None => {
+                    let v = self.reference(a)?;
+                    util::write(name, std::slice::from_ref(&v), out, max)
+                }
+            };
+            written.map_err(|f| self.fail(r.pos, f))?;
+            return Ok(true);
+        }
+        let args = self.args(args)?;
         let path = r.jsonpath.as_deref();
         let written = match util {
             true => util::write(name, &args, out, max),

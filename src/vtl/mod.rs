@@ -32,7 +32,7 @@ mod program;
 
 pub use bindings::{Bindings, Overrides, Rendered};
 pub use error::{VtlError, MAX_TEMPLATE_BYTES};
-pub use json::parse_json;
+pub use json::{parse_json, parse_json_serde, read_json};
 pub use limits::{Limit, Limits};
 pub use program::Template;
 pub use value::{List, Map, Value};

@@ -68,42 +68,74 @@ pub fn write(name: &str, args: &[Value], out: &mut String, max: usize) -> Result
 /// Apache Commons Lang's `StringEscapeUtils.escapeJavaScript`, which AWS
 /// uses: `'` becomes `\'` and `/` becomes `\/`, control characters their
 /// short escapes or `\u00XX`, and every character past ASCII a `\uXXXX` per
-/// UTF-16 unit, in upper-case hex. Runs that need no escape are copied
-/// whole.
+/// UTF-16 unit, in upper-case hex. It runs on every string a typical
+/// template writes, so it walks bytes through a table and copies the runs
+/// that need no escape whole.
 pub fn escape_javascript_into(s: &str, out: &mut String) {
     out.reserve(s.len());
-    let mut plain = 0;
-    for (i, c) in s.char_indices() {
-        let short = match c {
-            '\'' => "\\'",
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '/' => "\\/",
-            '\u{8}' => "\\b",
-            '\n' => "\\n",
-            '\t' => "\\t",
-            '\u{c}' => "\\f",
-            '\r' => "\\r",
-            c if (c as u32) < 0x20 || (c as u32) > 0x7f => "",
-            _ => continue,
-        };
-        out.push_str(&s[plain..i]);
-        plain = i + c.len_utf8();
-        if !short.is_empty() {
-            out.push_str(short);
+    let b = s.as_bytes();
+    let (mut plain, mut i) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        let short = JS_ESCAPES.get(usize::from(c)).copied();
+        if short == Some(0) {
+            i += 1;
             continue;
         }
-        let mut units = [0u16; 2];
-        for &u in c.encode_utf16(&mut units).iter() {
-            out.push_str("\\u");
-            for shift in [12, 8, 4, 0] {
-                out.push(char::from(
-                    b"0123456789ABCDEF"[usize::from((u >> shift) & 0xf)],
-                ));
+        out.push_str(&s[plain..i]);
+        match short {
+            Some(b'u') => {
+                push_utf16_escape(u16::from(c), out);
+                i += 1;
+            }
+            Some(short) => {
+                out.push('\\');
+                out.push(char::from(short));
+                i += 1;
+            }
+            None => {
+                // Past ASCII: `i` starts a character, since every step
+                // before it covered whole ones.
+                let ch = s[i..].chars().next().unwrap_or_default();
+                let mut units = [0u16; 2];
+                for &u in ch.encode_utf16(&mut units).iter() {
+                    push_utf16_escape(u, out);
+                }
+                i += ch.len_utf8().max(1);
             }
         }
+        plain = i;
     }
     out.push_str(&s[plain..]);
+}
+
+/// What each ASCII byte becomes after a backslash: 0 for a byte written as
+/// itself, `u` for one written as `\u00XX`.
+static JS_ESCAPES: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = b'u';
+        c += 1;
+    }
+    t[0x08] = b'b';
+    t[b'\n' as usize] = b'n';
+    t[b'\t' as usize] = b't';
+    t[0x0c] = b'f';
+    t[b'\r' as usize] = b'r';
+    t[b'\'' as usize] = b'\'';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'/' as usize] = b'/';
+    t
+};
+
+fn push_utf16_escape(u: u16, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let digit = |shift: u16| char::from(HEX[usize::from((u >> shift) & 0xf)]);
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(digit(shift));
+    }
 }
 
 /// Java's `URLEncoder.encode(s, "UTF-8")`: form encoding, space as `+`.
@@ -174,6 +206,40 @@ mod tests {
             "\\n\\t\\r\\b\\f\\u0001\u{7f}"
         );
         assert_eq!(escape_javascript("é😀"), "\\u00E9\\uD83D\\uDE00");
+    }
+
+    /// Commons Lang's rules one character at a time, as the engine had them
+    /// before the byte table.
+    fn escape_by_chars(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '/' => out.push_str("\\/"),
+                '\u{8}' => out.push_str("\\b"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\u{c}' => out.push_str("\\f"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escape_javascript_matches_the_rules_char_by_char(s in "(\\PC|[\\x00-\\x7f])*") {
+            proptest::prop_assert_eq!(escape_javascript(&s), escape_by_chars(&s));
+        }
     }
 
     #[test]
