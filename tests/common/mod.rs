@@ -1838,7 +1838,9 @@ pub fn assert_body_streams(c: &mut Client, listener: &TcpListener, path: &str) -
 /// The next connection on `listener`, which must come within `timeout`: a
 /// test that waits for portico to connect fails instead of hanging.
 pub fn accept_within(listener: &TcpListener, timeout: Duration) -> TcpStream {
-    listener.set_nonblocking(true).expect("nonblocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
     let got = poll_until(
         timeout,
         || match listener.accept() {
