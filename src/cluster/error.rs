@@ -10,4 +10,6 @@ pub enum ClusterError {
     },
     #[error("[cluster] {0}")]
     Config(String),
+    #[error("no sentinel named the master `{name}`: {tried}")]
+    NoMaster { name: String, tried: String },
 }

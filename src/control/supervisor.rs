@@ -29,6 +29,8 @@ use super::state::Store;
 use super::thread::Stoppable;
 use super::workers::{Shared, Workers};
 use super::{certificates, dns};
+use crate::cluster::membership::{self, Me};
+use crate::cluster::{Health, Revision};
 use crate::config::Config;
 use crate::metrics::Batch;
 use crate::snapshot::{system_resolve, Snapshot};
@@ -220,6 +222,7 @@ fn start_admin(
     driver: &'static str,
     control: Option<ControlPlane>,
     deployed: &Arc<Deployed>,
+    cluster: Option<Arc<Health>>,
 ) -> Result<Option<Admin>, ServerError> {
     let Some(listener) = listener else {
         return Ok(None);
@@ -249,6 +252,7 @@ fn start_admin(
         header_timeout: Duration::from_millis(config.timeouts.header_ms),
         body_timeout: Duration::from_millis(config.timeouts.body_ms),
         replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
+        cluster,
     };
     match super::admin::start(listener, ctx) {
         Ok(admin) => {
@@ -282,6 +286,8 @@ struct Threads {
     dns: Stoppable,
     certs: Option<Stoppable>,
     acme: Option<Stoppable>,
+    /// The fleet's heartbeat (`[cluster]`).
+    cluster: Option<Stoppable>,
 }
 
 impl Threads {
@@ -298,6 +304,7 @@ impl Threads {
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
         let pool = &serving.pool;
+        let (cluster, health) = start_cluster(config, sockets.addr).unzip();
         let admin = start_admin(
             config,
             listener,
@@ -306,6 +313,7 @@ impl Threads {
             serving.driver,
             control,
             deployed,
+            health,
         )?;
         Ok(Threads {
             ready,
@@ -314,8 +322,28 @@ impl Threads {
             dns: dns::start(deployed),
             certs: certificates::watch(config, deployed),
             acme: certificates::acme(config, deployed),
+            cluster,
         })
     }
+}
+
+/// The fleet's heartbeat, only with `[cluster]` (without it portico never
+/// opens a Redis connection), and what it learns for /readyz and /metrics.
+/// The revision it reports is `health.revision()`, which whoever applies
+/// the fleet's management changes sets.
+fn start_cluster(
+    config: &Config,
+    listen: std::net::SocketAddr,
+) -> Option<(Stoppable, Arc<Health>)> {
+    let cfg = config.cluster.clone()?;
+    let health = Arc::new(Health::new(Arc::new(Revision::default())));
+    let me = Me::new(&cfg, listen);
+    crate::log!(info, "cluster: node {}, Redis {}", me.id, cfg.redis.join(", "));
+    let reported = health.clone();
+    let thread = Stoppable::spawn("portico-cluster", move |stop| {
+        membership::run(cfg, me, reported, stop)
+    });
+    Some((thread, health))
 }
 
 /// Once this portico serves: the one it took over from drains, and this
@@ -374,6 +402,7 @@ fn drain(
         threads.admin
     };
     let dns = threads.dns.stop();
+    let cluster = threads.cluster.map(Stoppable::stop);
     if let Some(t) = threads.certs {
         t.stop_and_join();
     }
@@ -389,5 +418,8 @@ fn drain(
     drop(admin);
     let _ = serving.log_writer.join();
     let _ = dns.join();
+    if let Some(t) = cluster {
+        let _ = t.join();
+    }
     serving.usage.stop();
 }
