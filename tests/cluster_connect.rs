@@ -84,7 +84,11 @@ fn a_frozen_redis_costs_a_timeout_not_a_hang() {
     let err = connect(&cfg).err().expect("a stopped Redis cannot answer");
     r.resume();
     assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -99,9 +103,7 @@ fn sentinel_resolves_the_named_master_past_a_dead_sentinel() {
     let mut conn = connect(&cfg).expect("connect through the sentinel");
     set_get(&mut conn, "{portico}:via-sentinel");
     assert!(
-        master
-            .cli(&["GET", "{portico}:via-sentinel"])
-            .contains('v'),
+        master.cli(&["GET", "{portico}:via-sentinel"]).contains('v'),
         "the write reached the master"
     );
 
@@ -122,10 +124,7 @@ fn sentinel_resolves_the_named_master_past_a_dead_sentinel() {
 fn redis_cluster_follows_slots_across_three_masters() {
     let c = RedisCluster::start();
     // One member is enough to find the others.
-    let cfg = cluster(&format!(
-        "{}\ntopology = \"cluster\"",
-        urls(&c.urls()[..1])
-    ));
+    let cfg = cluster(&format!("{}\ntopology = \"cluster\"", urls(&c.urls()[..1])));
     let mut conn = connect(&cfg).expect("connect to the cluster");
     // Keys on slots owned by different masters: redirections followed.
     for key in ["{a}k", "{b}k", "{c}k", "{portico}:nodes-probe"] {
@@ -153,5 +152,9 @@ fn an_unreachable_cluster_fails_within_its_timeouts() {
     let started = Instant::now();
     let err = connect(&cfg).err().expect("nothing listens");
     assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -29,7 +29,10 @@ fn cluster_status(config: &Path, json: bool) -> Output {
     if json {
         cmd.arg("--json");
     }
-    cmd.arg("--config").arg(config).output().expect("run portico")
+    cmd.arg("--config")
+        .arg(config)
+        .output()
+        .expect("run portico")
 }
 
 /// The live nodes' ids, from `portico cluster status --json`.
@@ -90,11 +93,17 @@ fn three_nodes_see_each_other_and_a_killed_one_leaves() {
             m.value("portico_cluster_nodes", &[]) == 3.0
                 && m.value("portico_cluster_redis_up", &[]) == 1.0
         });
-        assert_eq!(readyz(n), (200, serde_json::json!({"status": "ready", "redis": "up"})));
+        assert_eq!(
+            readyz(n),
+            (200, serde_json::json!({"status": "ready", "redis": "up"}))
+        );
     }
     let text = cluster_status(&config, false);
     let table = String::from_utf8_lossy(&text.stdout);
-    assert!(text.status.success() && table.contains("3 live nodes"), "{table}");
+    assert!(
+        text.status.success() && table.contains("3 live nodes"),
+        "{table}"
+    );
     for id in &ids {
         assert!(table.contains(id.as_str()), "{id} in {table}");
     }
@@ -165,7 +174,7 @@ fn a_frozen_redis_is_reported_and_the_data_plane_keeps_answering() {
 }
 
 #[test]
-fn status_fails_clearly_when_redis_is_unreachable_or_not_configured() {
+fn status_fails_clearly_when_redis_is_unreachable_frozen_or_not_configured() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -180,6 +189,18 @@ fn status_fails_clearly_when_redis_is_unreachable_or_not_configured() {
         "{err}"
     );
 
+    let redis = Redis::start();
+    redis.pause();
+    let config = write_config(&node_config(&redis.url()).render());
+    let out = cluster_status(&config, false);
+    redis.resume();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("did not answer within command_timeout_ms = 300"),
+        "{err}"
+    );
+
     let config = write_config(&Config::demo(NO_BACKEND).render());
     let out = cluster_status(&config, false);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -191,6 +212,13 @@ fn status_fails_clearly_when_redis_is_unreachable_or_not_configured() {
 fn a_node_without_cluster_shows_no_fleet() {
     let mut srv = Server::demo();
     let m = scrape(&mut srv);
-    assert!(m.get("portico_cluster_redis_up", &[]).is_none(), "{}", m.text);
-    assert_eq!(readyz(&mut srv), (200, serde_json::json!({"status": "ready"})));
+    assert!(
+        m.get("portico_cluster_redis_up", &[]).is_none(),
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        readyz(&mut srv),
+        (200, serde_json::json!({"status": "ready"}))
+    );
 }

@@ -34,7 +34,17 @@ pub fn run(loaded: &Loaded, op: ClusterOp) -> anyhow::Result<()> {
             loaded.name
         )
     })?;
-    let fleet = status::read(cfg).map_err(|e| anyhow!("cannot read the fleet's Redis: {e}"))?;
+    let fleet = status::read(cfg).map_err(|e| {
+        if e.timed_out() {
+            anyhow!(
+                "cannot read the fleet's Redis: {} did not answer within command_timeout_ms = {}",
+                cfg.redis.join(", "),
+                cfg.command_timeout_ms
+            )
+        } else {
+            anyhow!("cannot read the fleet's Redis: {e}")
+        }
+    })?;
     if json {
         Ok(out::line(serde_json::to_string_pretty(&fleet)?)?)
     } else {

@@ -105,7 +105,10 @@ impl Health {
                 self.revision.get().to_string(),
             ),
         ] {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                o,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
     }
 }

@@ -110,12 +110,18 @@ pub fn run(cfg: ClusterConfig, me: Me, health: Arc<Health>, stop: Receiver<()>) 
         match heartbeat(&cfg, &keys, &me, &health, &beat, &mut conn) {
             Ok((latency, live)) => {
                 health.up(latency, live);
-                if was_up != Some(true) {
-                    crate::log!(
+                match was_up {
+                    None => crate::log!(
                         info,
                         "cluster: Redis up, node {} joined ({live} live)",
                         me.id
-                    );
+                    ),
+                    Some(false) => crate::log!(
+                        info,
+                        "cluster: Redis back, node {} rejoined ({live} live)",
+                        me.id
+                    ),
+                    Some(true) => {}
                 }
                 was_up = Some(true);
             }
@@ -123,9 +129,14 @@ pub fn run(cfg: ClusterConfig, me: Me, health: Arc<Health>, stop: Receiver<()>) 
                 conn = None;
                 health.down();
                 if was_up != Some(false) {
+                    let why = if e.timed_out() {
+                        format!("{}: no answer in time", cfg.redis.join(", "))
+                    } else {
+                        e.to_string()
+                    };
                     crate::log!(
                         warn,
-                        "cluster: Redis down ({e}); serving on, retrying every {}s",
+                        "cluster: Redis down ({why}); serving on the last snapshot, retrying every {}s",
                         BEAT.as_secs()
                     );
                 }

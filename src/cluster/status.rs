@@ -145,6 +145,9 @@ mod tests {
         };
         let t = f.text();
         assert!(t.starts_with("fleet revision 4, 1 live node\n"), "{t}");
-        assert!(t.contains("a:1") && t.contains("0.25 ms") && t.contains("0.3 s ago"), "{t}");
+        assert!(
+            t.contains("a:1") && t.contains("0.25 ms") && t.contains("0.3 s ago"),
+            "{t}"
+        );
     }
 }

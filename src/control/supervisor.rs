@@ -338,7 +338,12 @@ fn start_cluster(
     let cfg = config.cluster.clone()?;
     let health = Arc::new(Health::new(Arc::new(Revision::default())));
     let me = Me::new(&cfg, listen);
-    crate::log!(info, "cluster: node {}, Redis {}", me.id, cfg.redis.join(", "));
+    crate::log!(
+        info,
+        "cluster: node {}, Redis {}",
+        me.id,
+        cfg.redis.join(", ")
+    );
     let reported = health.clone();
     let thread = Stoppable::spawn("portico-cluster", move |stop| {
         membership::run(cfg, me, reported, stop)

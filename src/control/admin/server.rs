@@ -277,7 +277,10 @@ async fn route(
             if shared.plane.ready.load(Ordering::Relaxed) {
                 json_reply(200, with_redis(&shared.plane, json!({"status": "ready"})))
             } else {
-                json_reply(503, with_redis(&shared.plane, json!({"status": "draining"})))
+                json_reply(
+                    503,
+                    with_redis(&shared.plane, json!({"status": "draining"})),
+                )
             }
         }
         _ if brief => json_reply(
