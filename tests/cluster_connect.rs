@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Redis, RedisCluster, Sentinel};
+use common::{make_cert, write_config, Redis, RedisCluster, Sentinel, TempDir, BIN};
 use portico::cluster::{connect, ClusterError, Connection};
 use portico::config::ClusterConfig;
 
@@ -36,6 +36,19 @@ fn set_get(conn: &mut Connection, key: &str) {
     assert_eq!(v, "v");
 }
 
+/// The Redis error `connect` fails with, which it must within `limit`.
+fn fails_within(cfg: &ClusterConfig, limit: Duration) -> ClusterError {
+    let started = Instant::now();
+    let err = connect(cfg).err().expect("connect fails");
+    assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < limit,
+        "failed after {:?}",
+        started.elapsed()
+    );
+    err
+}
+
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -60,16 +73,47 @@ fn rediss_is_accepted_and_fails_cleanly_without_a_tls_server() {
         let cfg = cluster(&format!(
             "redis = [\"{addr}\"]\nconnect_timeout_ms = 300\ncommand_timeout_ms = 300"
         ));
-        let started = Instant::now();
-        let err = connect(&cfg).err().expect("no TLS server: connect fails");
-        assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
+        let err = fails_within(&cfg, Duration::from_secs(3));
         assert!(err.to_string().contains(&addr), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{addr} took {:?}",
-            started.elapsed()
-        );
     }
+}
+
+/// A full TLS round trip needs the server's certificate trusted: here
+/// through `SSL_CERT_FILE` (read with the system's roots), in a child
+/// process, `portico cluster status`, so this process's environment stays
+/// as it is.
+#[test]
+fn rediss_speaks_tls_to_a_redis_whose_certificate_is_trusted() {
+    let dir = TempDir::new("redis-tls");
+    let (crt, key) = make_cert(&dir.path, "redis", &["127.0.0.1"], false);
+    let tls_port = closed_port().to_string();
+    let _r = Redis::start_with(&[
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &crt.to_string_lossy(),
+        "--tls-key-file",
+        &key.to_string_lossy(),
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let body = format!("redis = [\"rediss://127.0.0.1:{tls_port}\"]");
+    let config = write_config(&format!("[cluster]\n{body}\n"));
+    let out = std::process::Command::new(BIN)
+        .args(["cluster", "status", "--config"])
+        .arg(&config)
+        .env("SSL_CERT_FILE", &crt)
+        .output()
+        .expect("run portico");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("0 live nodes"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not trusted: refused.
+    let err = fails_within(&cluster(&body), Duration::from_secs(3));
+    assert!(err.to_string().contains("rediss://"), "{err}");
 }
 
 #[test]
@@ -80,15 +124,9 @@ fn a_frozen_redis_costs_a_timeout_not_a_hang() {
         "{}\nconnect_timeout_ms = 300\ncommand_timeout_ms = 300",
         urls(&[r.url()])
     ));
-    let started = Instant::now();
-    let err = connect(&cfg).err().expect("a stopped Redis cannot answer");
+    let err = fails_within(&cfg, Duration::from_secs(3));
     r.resume();
-    assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(err.timed_out(), "{err:?}");
 }
 
 #[test]
@@ -149,12 +187,5 @@ fn an_unreachable_cluster_fails_within_its_timeouts() {
         "redis = [\"redis://127.0.0.1:{}\"]\ntopology = \"cluster\"\nconnect_timeout_ms = 300\ncommand_timeout_ms = 300",
         closed_port()
     ));
-    let started = Instant::now();
-    let err = connect(&cfg).err().expect("nothing listens");
-    assert!(matches!(err, ClusterError::Redis { .. }), "{err:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    fails_within(&cfg, Duration::from_secs(5));
 }

@@ -217,9 +217,8 @@ fn start_emf(
 fn start_admin(
     config: &Config,
     listener: Option<TcpListener>,
-    pool: &Workers,
+    serving: &Serving,
     ready: &Arc<AtomicBool>,
-    driver: &'static str,
     control: Option<ControlPlane>,
     deployed: &Arc<Deployed>,
     cluster: Option<Arc<Health>>,
@@ -233,9 +232,9 @@ fn start_admin(
     let ctx = super::admin::Context {
         token: configured.token,
         credentials: configured.key_pair,
-        mailboxes: pool.mailboxes.clone(),
+        mailboxes: serving.pool.mailboxes.clone(),
         ready: ready.clone(),
-        driver,
+        driver: serving.driver,
         audit: match super::admin::audit::Audit::open(&config.state.dir) {
             Ok(a) => Some(a),
             Err(e) => {
@@ -260,7 +259,7 @@ fn start_admin(
             Ok(Some(admin))
         }
         Err(e) => {
-            pool.shutdown();
+            serving.pool.shutdown();
             Err(e.into())
         }
     }
@@ -303,18 +302,8 @@ impl Threads {
         let ready = Arc::new(AtomicBool::new(true));
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
-        let pool = &serving.pool;
         let (cluster, health) = start_cluster(config, sockets.addr).unzip();
-        let admin = start_admin(
-            config,
-            listener,
-            pool,
-            &ready,
-            serving.driver,
-            control,
-            deployed,
-            health,
-        )?;
+        let admin = start_admin(config, listener, serving, &ready, control, deployed, health)?;
         Ok(Threads {
             ready,
             emf,

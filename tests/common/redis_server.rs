@@ -87,18 +87,11 @@ impl Redis {
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start redis-server");
         let port = self.port;
-        // Some(true): answering PING; Some(false): exited (port taken).
-        let up = poll_until(
-            STARTUP_TIMEOUT,
-            || match child.try_wait() {
-                Ok(Some(_)) => Some(false),
-                _ => ping(port).then_some(true),
-            },
-            Option::is_some,
-            |_| format!("redis-server did not start: {}", self.log()),
-        );
+        let up = started(&mut child, port, || {
+            format!("redis-server did not start: {}", self.log())
+        });
         self.child = Some(child);
-        up == Some(true)
+        up
     }
 
     fn log_path(&self) -> PathBuf {
@@ -158,6 +151,21 @@ impl Redis {
         self.kill();
         assert!(self.spawn(), "redis-server did not restart: {}", self.log());
     }
+}
+
+/// Waits until `child` answers PING on `port` (true) or exits, its port
+/// taken (false); `failure` says why when it does neither in time.
+fn started(child: &mut Child, port: u16, failure: impl FnOnce() -> String) -> bool {
+    let up = poll_until(
+        STARTUP_TIMEOUT,
+        || match child.try_wait() {
+            Ok(Some(_)) => Some(false),
+            _ => ping(port).then_some(true),
+        },
+        Option::is_some,
+        |_| failure(),
+    );
+    up == Some(true)
 }
 
 /// Whether a server on `port` answers PING.
@@ -266,16 +274,7 @@ impl Sentinel {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("start redis-server --sentinel");
-            let up = poll_until(
-                STARTUP_TIMEOUT,
-                || match child.try_wait() {
-                    Ok(Some(_)) => Some(false),
-                    _ => ping(port).then_some(true),
-                },
-                Option::is_some,
-                |_| "sentinel did not start".to_string(),
-            );
-            if up == Some(true) {
+            if started(&mut child, port, || "sentinel did not start".into()) {
                 return Sentinel {
                     child,
                     port,
