@@ -1,7 +1,8 @@
 //! A fleet's membership, with real portico binaries and a real
 //! redis-server: nodes that heartbeat into one Redis see each other in
 //! `portico cluster status` and `portico_cluster_nodes`; a node killed
-//! with -9 leaves the set once its expiry passes; a frozen Redis shows as
+//! with -9 leaves the set once its expiry passes, one stopped with
+//! SIGTERM at once; a frozen Redis shows as
 //! `portico_cluster_redis_up 0` (and `redis: down` on /readyz) while the
 //! data plane answers as fast as ever; and a node without `[cluster]`
 //! never talks to Redis.
@@ -128,6 +129,14 @@ fn three_nodes_see_each_other_and_a_killed_one_leaves() {
     scrape_until(&mut nodes[0], "2 live nodes", |m| {
         m.value("portico_cluster_nodes", &[]) == 2.0
     });
+
+    // A node stopped with SIGTERM leaves as it exits, without waiting for
+    // its expiry.
+    let stopped = id_of(&nodes[1]);
+    nodes[1].stop();
+    let left = live_ids(&config);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!left[0].ends_with(&stopped), "{left:?}");
 }
 
 #[test]
