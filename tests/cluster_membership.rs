@@ -5,7 +5,7 @@
 //! SIGTERM at once; a frozen Redis shows as
 //! `portico_cluster_redis_up 0` (and `redis: down` on /readyz) while the
 //! data plane answers as fast as ever; and a node without `[cluster]`
-//! never talks to Redis.
+//! never talks to Redis. The same membership works on a Redis Cluster.
 
 mod common;
 
@@ -230,4 +230,22 @@ fn a_node_without_cluster_shows_no_fleet() {
         readyz(&mut srv),
         (200, serde_json::json!({"status": "ready"}))
     );
+}
+
+/// On a 3-master Redis Cluster the heartbeat's keys share one slot (their
+/// hash tag), so its script runs there as on one server.
+#[test]
+fn a_node_on_a_redis_cluster_joins_and_is_listed() {
+    let redis = RedisCluster::start();
+    let cfg = Config::demo(NO_BACKEND).append(&format!(
+        "[cluster]\nredis = [\"{}\"]\ntopology = \"cluster\"\n",
+        redis.urls()[0]
+    ));
+    let mut srv = Server::start(&cfg);
+    scrape_until(&mut srv, "Redis up, 1 live node", |m| {
+        m.value("portico_cluster_redis_up", &[]) == 1.0
+            && m.value("portico_cluster_nodes", &[]) == 1.0
+    });
+    let ids = live_ids(srv.config_path());
+    assert!(ids.len() == 1 && ids[0].ends_with(&id_of(&srv)), "{ids:?}");
 }
