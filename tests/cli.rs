@@ -435,6 +435,7 @@ fn every_command_help_has_examples() {
         ["cache", "flush"],
         ["admin", "credentials"],
         ["cert", "self-signed"],
+        ["cluster", "status"],
     ] {
         assert!(all.iter().any(|c| c == &nested), "{all:?}");
     }

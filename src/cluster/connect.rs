@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use redis::IntoConnectionInfo;
+use redis::{ConnectionInfo, IntoConnectionInfo};
 
 use super::ClusterError;
 use crate::config::{ClusterConfig, Topology};
@@ -14,38 +14,77 @@ use crate::config::{ClusterConfig, Topology};
 pub type Connection = Box<dyn redis::ConnectionLike + Send>;
 
 pub fn connect(cfg: &ClusterConfig) -> Result<Connection, ClusterError> {
-    let connect = Duration::from_millis(cfg.connect_timeout_ms);
-    let command = Duration::from_millis(cfg.command_timeout_ms);
+    let timeouts = Timeouts::of(cfg);
     match cfg.topology {
         Topology::Standalone => {
             let url = cfg
                 .redis
                 .first()
                 .ok_or_else(|| ClusterError::Config("redis: no address".into()))?;
-            let failed = |source| ClusterError::Redis {
-                addr: url.clone(),
-                source,
-            };
-            let mut info = url.as_str().into_connection_info().map_err(failed)?;
-            let mut settings = info.redis_settings().clone();
-            if let Ok(user) = std::env::var(&cfg.username_env) {
-                settings = settings.set_username(user);
-            }
-            if let Ok(password) = std::env::var(&cfg.password_env) {
-                settings = settings.set_password(password);
-            }
-            info = info.set_redis_settings(settings);
-            let client = redis::Client::open(info).map_err(failed)?;
-            let conn = client
-                .get_connection_with_timeout(connect)
-                .map_err(failed)?;
-            conn.set_read_timeout(Some(command)).map_err(failed)?;
-            conn.set_write_timeout(Some(command)).map_err(failed)?;
-            Ok(Box::new(conn))
+            let info = with_credentials(cfg, parse(url)?);
+            Ok(Box::new(open(info, url, timeouts)?))
         }
-        Topology::Sentinel | Topology::Cluster => Err(ClusterError::Config(format!(
-            "topology {:?} is not served yet",
-            cfg.topology
-        ))),
+        Topology::Sentinel => Ok(Box::new(super::sentinel::master(cfg, timeouts)?)),
+        Topology::Cluster => Ok(Box::new(super::redis_cluster::connect(cfg, timeouts)?)),
     }
+}
+
+/// `[cluster] connect_timeout_ms` and `command_timeout_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub command: Duration,
+}
+
+impl Timeouts {
+    pub fn of(cfg: &ClusterConfig) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_millis(cfg.connect_timeout_ms),
+            command: Duration::from_millis(cfg.command_timeout_ms),
+        }
+    }
+}
+
+/// `url` as the crate's connection info (`redis://` or `rediss://`).
+pub fn parse(url: &str) -> Result<ConnectionInfo, ClusterError> {
+    url.into_connection_info()
+        .map_err(|source| ClusterError::Redis {
+            addr: url.to_string(),
+            source,
+        })
+}
+
+/// `info` with the user and password of the environment variables the
+/// config names, where they are set.
+pub fn with_credentials(cfg: &ClusterConfig, info: ConnectionInfo) -> ConnectionInfo {
+    let mut settings = info.redis_settings().clone();
+    if let Ok(user) = std::env::var(&cfg.username_env) {
+        settings = settings.set_username(user);
+    }
+    if let Ok(password) = std::env::var(&cfg.password_env) {
+        settings = settings.set_password(password);
+    }
+    info.set_redis_settings(settings)
+}
+
+/// One server's connection (plain or TLS, as `info` says), every read and
+/// write bounded by the command timeout; `addr` names it in errors.
+pub fn open(
+    info: ConnectionInfo,
+    addr: &str,
+    timeouts: Timeouts,
+) -> Result<redis::Connection, ClusterError> {
+    let failed = |source| ClusterError::Redis {
+        addr: addr.to_string(),
+        source,
+    };
+    let client = redis::Client::open(info).map_err(failed)?;
+    let conn = client
+        .get_connection_with_timeout(timeouts.connect)
+        .map_err(failed)?;
+    conn.set_read_timeout(Some(timeouts.command))
+        .map_err(failed)?;
+    conn.set_write_timeout(Some(timeouts.command))
+        .map_err(failed)?;
+    Ok(conn)
 }

@@ -4,8 +4,16 @@
 
 mod connect;
 mod error;
+mod health;
 mod keys;
+pub mod membership;
+mod redis_cluster;
+mod revision;
+mod sentinel;
+pub mod status;
 
 pub use connect::{connect, Connection};
 pub use error::ClusterError;
+pub use health::{Health, RedisState};
 pub use keys::Keys;
+pub use revision::Revision;

@@ -29,6 +29,8 @@ use super::state::Store;
 use super::thread::Stoppable;
 use super::workers::{Shared, Workers};
 use super::{certificates, dns};
+use crate::cluster::membership::{self, Me};
+use crate::cluster::{Health, Revision};
 use crate::config::Config;
 use crate::metrics::Batch;
 use crate::snapshot::{system_resolve, Snapshot};
@@ -215,11 +217,11 @@ fn start_emf(
 fn start_admin(
     config: &Config,
     listener: Option<TcpListener>,
-    pool: &Workers,
+    serving: &Serving,
     ready: &Arc<AtomicBool>,
-    driver: &'static str,
     control: Option<ControlPlane>,
     deployed: &Arc<Deployed>,
+    cluster: Option<Arc<Health>>,
 ) -> Result<Option<Admin>, ServerError> {
     let Some(listener) = listener else {
         return Ok(None);
@@ -230,9 +232,9 @@ fn start_admin(
     let ctx = super::admin::Context {
         token: configured.token,
         credentials: configured.key_pair,
-        mailboxes: pool.mailboxes.clone(),
+        mailboxes: serving.pool.mailboxes.clone(),
         ready: ready.clone(),
-        driver,
+        driver: serving.driver,
         audit: match super::admin::audit::Audit::open(&config.state.dir) {
             Ok(a) => Some(a),
             Err(e) => {
@@ -249,6 +251,7 @@ fn start_admin(
         header_timeout: Duration::from_millis(config.timeouts.header_ms),
         body_timeout: Duration::from_millis(config.timeouts.body_ms),
         replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
+        cluster,
     };
     match super::admin::start(listener, ctx) {
         Ok(admin) => {
@@ -256,7 +259,7 @@ fn start_admin(
             Ok(Some(admin))
         }
         Err(e) => {
-            pool.shutdown();
+            serving.pool.shutdown();
             Err(e.into())
         }
     }
@@ -282,6 +285,8 @@ struct Threads {
     dns: Stoppable,
     certs: Option<Stoppable>,
     acme: Option<Stoppable>,
+    /// The fleet's heartbeat (`[cluster]`).
+    cluster: Option<Stoppable>,
 }
 
 impl Threads {
@@ -297,16 +302,8 @@ impl Threads {
         let ready = Arc::new(AtomicBool::new(true));
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
-        let pool = &serving.pool;
-        let admin = start_admin(
-            config,
-            listener,
-            pool,
-            &ready,
-            serving.driver,
-            control,
-            deployed,
-        )?;
+        let (cluster, health) = start_cluster(config, sockets.addr).unzip();
+        let admin = start_admin(config, listener, serving, &ready, control, deployed, health)?;
         Ok(Threads {
             ready,
             emf,
@@ -314,8 +311,33 @@ impl Threads {
             dns: dns::start(deployed),
             certs: certificates::watch(config, deployed),
             acme: certificates::acme(config, deployed),
+            cluster,
         })
     }
+}
+
+/// The fleet's heartbeat, only with `[cluster]` (without it portico never
+/// opens a Redis connection), and what it learns for /readyz and /metrics.
+/// The revision it reports is `health.revision()`, which whoever applies
+/// the fleet's management changes sets.
+fn start_cluster(
+    config: &Config,
+    listen: std::net::SocketAddr,
+) -> Option<(Stoppable, Arc<Health>)> {
+    let cfg = config.cluster.clone()?;
+    let health = Arc::new(Health::new(Arc::new(Revision::default())));
+    let me = Me::new(&cfg, listen);
+    crate::log!(
+        info,
+        "cluster: node {}, Redis {}",
+        me.id,
+        cfg.redis.join(", ")
+    );
+    let reported = health.clone();
+    let thread = Stoppable::spawn("portico-cluster", move |stop| {
+        membership::run(cfg, me, reported, stop)
+    });
+    Some((thread, health))
 }
 
 /// Once this portico serves: the one it took over from drains, and this
@@ -374,6 +396,7 @@ fn drain(
         threads.admin
     };
     let dns = threads.dns.stop();
+    let cluster = threads.cluster.map(Stoppable::stop);
     if let Some(t) = threads.certs {
         t.stop_and_join();
     }
@@ -389,5 +412,8 @@ fn drain(
     drop(admin);
     let _ = serving.log_writer.join();
     let _ = dns.join();
+    if let Some(t) = cluster {
+        let _ = t.join();
+    }
     serving.usage.stop();
 }

@@ -87,18 +87,11 @@ impl Redis {
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start redis-server");
         let port = self.port;
-        // Some(true): answering PING; Some(false): exited (port taken).
-        let up = poll_until(
-            STARTUP_TIMEOUT,
-            || match child.try_wait() {
-                Ok(Some(_)) => Some(false),
-                _ => ping(port).then_some(true),
-            },
-            Option::is_some,
-            |_| format!("redis-server did not start: {}", self.log()),
-        );
+        let up = started(&mut child, port, || {
+            format!("redis-server did not start: {}", self.log())
+        });
         self.child = Some(child);
-        up == Some(true)
+        up
     }
 
     fn log_path(&self) -> PathBuf {
@@ -160,6 +153,21 @@ impl Redis {
     }
 }
 
+/// Waits until `child` answers PING on `port` (true) or exits, its port
+/// taken (false); `failure` says why when it does neither in time.
+fn started(child: &mut Child, port: u16, failure: impl FnOnce() -> String) -> bool {
+    let up = poll_until(
+        STARTUP_TIMEOUT,
+        || match child.try_wait() {
+            Ok(Some(_)) => Some(false),
+            _ => ping(port).then_some(true),
+        },
+        Option::is_some,
+        |_| failure(),
+    );
+    up == Some(true)
+}
+
 /// Whether a server on `port` answers PING.
 fn ping(port: u16) -> bool {
     use std::io::{Read, Write};
@@ -176,5 +184,116 @@ fn ping(port: u16) -> bool {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A 3-master Redis Cluster on loopback (no replicas): three
+/// `--cluster-enabled` servers joined by `redis-cli --cluster create`,
+/// returned once every member says `cluster_state:ok`.
+pub struct RedisCluster {
+    pub members: Vec<Redis>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let members: Vec<Redis> = (0..3)
+            .map(|_| {
+                Redis::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ])
+            })
+            .collect();
+        let addrs: Vec<String> = members
+            .iter()
+            .map(|r| format!("127.0.0.1:{}", r.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for r in &members {
+            poll_until(
+                STARTUP_TIMEOUT,
+                || r.cli(&["CLUSTER", "INFO"]),
+                |info| info.contains("cluster_state:ok"),
+                |info| format!("cluster not ok on {}: {info}", r.port),
+            );
+        }
+        RedisCluster { members }
+    }
+
+    /// Every member's `redis://` URL.
+    pub fn urls(&self) -> Vec<String> {
+        self.members.iter().map(Redis::url).collect()
+    }
+}
+
+/// A Redis Sentinel (`redis-server CONF --sentinel`) watching `master`
+/// under `name`, with quorum 1; killed on drop.
+pub struct Sentinel {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl Sentinel {
+    pub fn start(name: &str, master: &Redis) -> Sentinel {
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("pick a free port")
+                .port();
+            let dir = TempDir::new("sentinel");
+            std::fs::create_dir_all(&dir.path).expect("create sentinel dir");
+            let conf = dir.path.join("sentinel.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\nsentinel monitor {name} 127.0.0.1 {} 1\n",
+                    dir.path.display(),
+                    dir.path.join("sentinel.log").display(),
+                    master.port
+                ),
+            )
+            .expect("write sentinel.conf");
+            let mut child = Command::new(redis_server_binary())
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start redis-server --sentinel");
+            if started(&mut child, port, || "sentinel did not start".into()) {
+                return Sentinel {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+        }
+        panic!("redis-server --sentinel did not start in 5 tries");
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

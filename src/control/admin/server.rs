@@ -97,6 +97,8 @@ pub struct Context {
     pub body_timeout: Duration,
     /// `[admin] replay_grace_ms`.
     pub replay_grace: Duration,
+    /// The fleet's Redis as this node's heartbeat sees it (`[cluster]`).
+    pub cluster: Option<Arc<crate::cluster::Health>>,
 }
 
 /// What the endpoints outside the management API read: the workers'
@@ -107,6 +109,7 @@ struct Plane {
     ready: Arc<AtomicBool>,
     driver: &'static str,
     deployed: Arc<Deployed>,
+    cluster: Option<Arc<crate::cluster::Health>>,
 }
 
 /// What every connection's tasks share.
@@ -153,6 +156,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
             ready: ctx.ready,
             driver: ctx.driver,
             deployed: ctx.deployed,
+            cluster: ctx.cluster,
         }),
         jobs,
         bodies: Arc::new(Semaphore::new(limits::BODY_BUDGET)),
@@ -271,9 +275,12 @@ async fn route(
         (&Method::GET, "/healthz") => json_reply(200, json!({"status": "ok"})),
         (&Method::GET, "/readyz") => {
             if shared.plane.ready.load(Ordering::Relaxed) {
-                json_reply(200, json!({"status": "ready"}))
+                json_reply(200, with_redis(&shared.plane, json!({"status": "ready"})))
             } else {
-                json_reply(503, json!({"status": "draining"}))
+                json_reply(
+                    503,
+                    with_redis(&shared.plane, json!({"status": "draining"})),
+                )
             }
         }
         _ if brief => json_reply(
@@ -293,12 +300,22 @@ async fn route(
     })
 }
 
+/// A readiness body with, in a fleet, the state of its Redis: a node
+/// whose Redis is down still serves (on its last snapshot), so it stays
+/// ready and says so.
+fn with_redis(plane: &Plane, mut body: Value) -> Value {
+    if let Some(c) = &plane.cluster {
+        body["redis"] = json!(c.redis().as_str());
+    }
+    body
+}
+
 /// Prometheus text of every worker's counts (blocks: a scrape waits for
 /// each worker's next tick).
 fn metrics(plane: &Plane) -> String {
     let per_worker = crate::control::scrape::scrape(&plane.mailboxes);
     let snap = &plane.deployed.current();
-    crate::metrics::render(
+    let mut text = crate::metrics::render(
         &snap.metric_slots,
         &snap.catalog.meters,
         &crate::control::scrape::total(&per_worker),
@@ -311,7 +328,11 @@ fn metrics(plane: &Plane) -> String {
             certs: snap.tls.as_ref().map_or(&[], |t| &t.certs),
             now: chrono::Utc::now().timestamp(),
         },
-    )
+    );
+    if let Some(c) = &plane.cluster {
+        c.render(&mut text);
+    }
+    text
 }
 
 /// `POST /cache/flush?api=A&stage=S` with the admin token; its body is
