@@ -6,6 +6,7 @@ mod admin;
 mod cache;
 mod cert;
 mod check;
+mod cluster;
 mod config;
 mod docs;
 mod out;
@@ -78,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         op: admin::AdminOp,
     },
+    /// A fleet's shared state in Redis (`[cluster]`).
+    Cluster {
+        #[command(subcommand)]
+        op: cluster::ClusterOp,
+    },
     /// The version, the git commit and the cargo profile of this build.
     #[command(after_help = version::EXAMPLES)]
     Version,
@@ -114,6 +120,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => state::audit(&loaded.config, a)?,
         Command::Cache { op } => cache::run(&loaded, op)?,
         Command::Admin { op } => admin::run(&loaded, op)?,
+        Command::Cluster { op } => cluster::run(&loaded, op)?,
         Command::Cert { .. } | Command::Version | Command::Completions { .. } | Command::Man => {
             unreachable!("run before the config is read")
         }

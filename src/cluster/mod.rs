@@ -9,3 +9,5 @@ mod keys;
 pub use connect::{connect, Connection};
 pub use error::ClusterError;
 pub use keys::Keys;
+mod revision;
+pub use revision::Revision;

@@ -71,10 +71,12 @@ pub fn run_with(
     crate::log::set_level(config.log.level);
     let mut sockets = Sockets::open(&config, worker_count(&config), options.takeover)?;
     let events = Events::install()?;
-    let (control, deployed) = publish_first(&config, snapshot);
+    let (control, revision) = super::fleet::open_control(&config)?;
+    let (control, deployed) = publish_first(&config, snapshot, control);
     let serving = start_workers(&config, &mut sockets, &deployed, store)?;
     deployed.set_data_addr(sockets.addr);
-    let threads = Threads::start(&config, &mut sockets, &serving, control, &deployed)?;
+    let mut threads = Threads::start(&config, &mut sockets, &serving, control, &deployed)?;
+    threads.fleet = super::fleet::follow(&config, threads.admin.as_ref(), revision);
     let (offer, guard) = hand_over(&config, &mut sockets, &events, options.takeover);
     // Last: a `--takeover` started once this line is out finds the offer.
     announce(&serving, &sockets);
@@ -94,17 +96,12 @@ fn worker_count(config: &Config) -> usize {
 
 /// The management store opened and the stages it deployed compiled with
 /// the file into the first snapshot, so workers start serving them.
-fn publish_first(config: &Config, snapshot: Snapshot) -> (Option<ControlPlane>, Arc<Deployed>) {
-    let control = match ControlPlane::open(&config.state.dir) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            crate::log!(
-                error,
-                "management API off: cannot open the control store: {e}"
-            );
-            None
-        }
-    };
+/// A fleet node's store is the fleet's Redis (`[cluster]`).
+fn publish_first(
+    config: &Config,
+    snapshot: Snapshot,
+    control: Option<ControlPlane>,
+) -> (Option<ControlPlane>, Arc<Deployed>) {
     let deployed = Deployed::new(config.clone(), snapshot);
     if let Some(c) = &control {
         if let Err(e) = deployed.reload_control(c, &mut system_resolve) {
@@ -282,6 +279,8 @@ struct Threads {
     dns: Stoppable,
     certs: Option<Stoppable>,
     acme: Option<Stoppable>,
+    /// Follows the fleet's revision (`[cluster]`).
+    fleet: Option<Stoppable>,
 }
 
 impl Threads {
@@ -314,6 +313,7 @@ impl Threads {
             dns: dns::start(deployed),
             certs: certificates::watch(config, deployed),
             acme: certificates::acme(config, deployed),
+            fleet: None,
         })
     }
 }
@@ -378,6 +378,9 @@ fn drain(
         t.stop_and_join();
     }
     if let Some(t) = threads.acme {
+        t.stop_and_join();
+    }
+    if let Some(t) = threads.fleet {
         t.stop_and_join();
     }
     // After a hand-over, the first signal is the first: it changes nothing.

@@ -1,0 +1,331 @@
+//! A fleet's management API (`[cluster]`): its state in one real
+//! `redis-server`, shared by several real portico nodes. A change made on
+//! one node is served by the others within 1.5 s; a node restarted
+//! catches up; Redis frozen (SIGSTOP) makes management calls answer 503
+//! within the command timeout while the data plane keeps serving; a node
+//! whose state key differs from the fleet's refuses to start; `portico
+//! cluster migrate` moves one node's SQLite state into Redis.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "fleet-token-0123456789";
+/// The fleet's state key (base64 of 32 bytes), shared by every node.
+const FLEET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const OTHER_KEY: &str = "HxwdHhscGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+/// How soon every node must serve a change made on any of them.
+const PROPAGATION: Duration = Duration::from_millis(1_500);
+const COMMAND_TIMEOUT_MS: u64 = 500;
+
+fn node_config(redis: &Redis) -> Config {
+    Config::new("")
+        .admin("token", &toml_str(TOKEN))
+        .append(&format!(
+            "[cluster]\nredis = [\"{}\"]\ncommand_timeout_ms = {COMMAND_TIMEOUT_MS}\n",
+            redis.url()
+        ))
+}
+
+fn node(cfg: &Config) -> Server {
+    Server::start_with_env(cfg, &[("PORTICO_STATE_KEY", FLEET_KEY)])
+}
+
+fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>) -> AdminJson {
+    let auth = format!("Bearer {TOKEN}");
+    srv.admin_json(method, path, &[("Authorization", &auth)], body.as_ref())
+}
+
+fn ok(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+    srv.admin_call(TOKEN, method, path, body.as_ref(), status)
+}
+
+/// An API with `GET /` (MOCK) answering the stage variable `greeting`,
+/// deployed to `prod` with `greeting = greeting`; its id.
+fn deploy_greeting_api(srv: &mut Server, greeting: &str) -> String {
+    let api = ok(
+        srv,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "fleet"})),
+        201,
+    );
+    let id = api["id"].as_str().expect("id").to_string();
+    let root = api["rootResourceId"].as_str().expect("root").to_string();
+    let child = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{id}/resources/{root}"),
+        Some(json!({"pathPart": "greet"})),
+        201,
+    );
+    let res = child["id"].as_str().expect("resource id").to_string();
+    let method = format!("/restapis/{id}/resources/{res}/methods/GET");
+    srv.put_integrated_method(
+        TOKEN,
+        &method,
+        &json!({"type": "MOCK", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}),
+        &[(
+            "200",
+            json!({"responseTemplates": {"application/json": "$stageVariables.greeting"}}),
+        )],
+    );
+    ok(
+        srv,
+        "POST",
+        &format!("/restapis/{id}/deployments"),
+        Some(json!({"stageName": "prod", "variables": {"greeting": greeting}})),
+        201,
+    );
+    id
+}
+
+fn greet_path(id: &str) -> String {
+    format!("/restapis/{id}/prod/_user_request_/greet")
+}
+
+/// What `srv` answers at the greeting route: (status, body).
+fn greeting(srv: &Server, id: &str) -> (u16, String) {
+    let r = srv.connect().get(&greet_path(id));
+    (r.status, r.body_str().to_string())
+}
+
+/// Waits until every node answers `want`; how long that took from `since`.
+fn all_serve(nodes: &[&Server], id: &str, want: &str, since: Instant) -> Duration {
+    for n in nodes {
+        poll_until(
+            POLL_FOR,
+            || greeting(n, id),
+            |(s, b)| *s == 200 && b == want,
+            |last| format!("node {} does not serve {want:?}: {last:?}", n.port),
+        );
+    }
+    since.elapsed()
+}
+
+#[test]
+fn a_change_on_one_node_is_served_by_every_node_within_1_5_s() {
+    let redis = Redis::start();
+    let cfg = node_config(&redis);
+    let mut a = node(&cfg);
+    let mut b = node(&node_config(&redis));
+    let c = node(&node_config(&redis));
+
+    let id = deploy_greeting_api(&mut a, "hello");
+    let deployed = Instant::now();
+    let took = all_serve(&[&a, &b, &c], &id, "hello", deployed);
+    assert!(
+        took <= PROPAGATION,
+        "the deployment made on node A reached B and C in {took:?}"
+    );
+
+    // Every node lists what A created (the state is Redis's, not A's).
+    let listed = ok(&mut b, "GET", "/restapis", None, 200);
+    assert!(listed.to_string().contains(&id), "{listed}");
+
+    // A stage variable changed on B reaches all three.
+    let stage = format!("/restapis/{id}/stages/prod");
+    let patch = json!({"patchOperations": [
+        {"op": "replace", "path": "/variables/greeting", "value": "bonjour"}
+    ]});
+    ok(&mut b, "PATCH", &stage, Some(patch), 200);
+    let changed = Instant::now();
+    let took = all_serve(&[&a, &b, &c], &id, "bonjour", changed);
+    assert!(
+        took <= PROPAGATION,
+        "the stage variable changed on B reached the others in {took:?}"
+    );
+    assert_eq!(redis.cli(&["EXISTS", "{portico}:t:rest_apis"]).trim(), "1");
+}
+
+#[test]
+fn a_restarted_node_catches_up_to_the_fleets_revision() {
+    let redis = Redis::start();
+    let mut a = node(&node_config(&redis));
+    let b_cfg = node_config(&redis);
+    let mut b = node(&b_cfg);
+    let id = deploy_greeting_api(&mut a, "one");
+    all_serve(&[&a, &b], &id, "one", Instant::now());
+
+    b.kill9();
+    let stage = format!("/restapis/{id}/stages/prod");
+    let patch = json!({"patchOperations": [
+        {"op": "replace", "path": "/variables/greeting", "value": "two"}
+    ]});
+    ok(&mut a, "PATCH", &stage, Some(patch), 200);
+
+    let b = node(&b_cfg);
+    all_serve(&[&b], &id, "two", Instant::now());
+}
+
+#[test]
+fn redis_frozen_management_calls_answer_503_in_time_and_the_data_plane_serves() {
+    let redis = Redis::start();
+    let mut a = node(&node_config(&redis));
+    let id = deploy_greeting_api(&mut a, "steady");
+    all_serve(&[&a], &id, "steady", Instant::now());
+
+    redis.pause();
+    // Bounded by the command timeout (and a reconnect's connect timeout),
+    // never a hang.
+    let bound = Duration::from_millis(COMMAND_TIMEOUT_MS + 1_000 + 1_500);
+    for (method, path, body) in [
+        (
+            "POST",
+            "/restapis".to_string(),
+            Some(json!({"name": "lost"})),
+        ),
+        ("GET", "/restapis".to_string(), None),
+        ("GET", format!("/restapis/{id}/stages/prod"), None),
+    ] {
+        let started = Instant::now();
+        let r = call(&mut a, method, &path, body);
+        let took = started.elapsed();
+        assert_eq!(
+            r.status, 503,
+            "{method} {path} with Redis frozen: {}",
+            r.text
+        );
+        assert_eq!(
+            r.json["__type"], "ServiceUnavailableException",
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            r.header("x-amzn-ErrorType"),
+            Some("ServiceUnavailableException")
+        );
+        assert!(
+            r.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Redis")),
+            "{}",
+            r.text
+        );
+        assert!(
+            took < bound,
+            "{method} {path} took {took:?} with Redis frozen"
+        );
+        // The data plane does not wait on Redis.
+        assert_eq!(greeting(&a, &id), (200, "steady".to_string()));
+    }
+
+    redis.resume();
+    let made = poll_until(
+        POLL_FOR,
+        || call(&mut a, "POST", "/restapis", Some(json!({"name": "after"}))),
+        |r| r.status != 503,
+        |r| {
+            format!(
+                "management calls still fail after Redis resumed: {}",
+                r.text
+            )
+        },
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let listed = ok(&mut a, "GET", "/restapis", None, 200).to_string();
+    assert!(
+        listed.contains("after") && !listed.contains("lost"),
+        "{listed}"
+    );
+}
+
+/// Runs the binary to its end (bounded); (success, stderr).
+fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn portico");
+    let status = poll_until(
+        STARTUP_TIMEOUT,
+        || child.try_wait().expect("wait"),
+        Option::is_some,
+        |_| format!("portico {args:?} did not exit"),
+    )
+    .expect("exited");
+    let out = child.wait_with_output().expect("output");
+    (
+        status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_node_with_another_state_key_refuses_to_join_the_fleet() {
+    let redis = Redis::start();
+    let mut a = node(&node_config(&redis));
+    ok(
+        &mut a,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "sealed"})),
+        201,
+    );
+
+    let cfg = node_config(&redis);
+    let path = write_config(&cfg.render());
+    let (started, stderr) = run_to_end(
+        &["--config", path.to_str().expect("utf-8")],
+        &[("PORTICO_STATE_KEY", OTHER_KEY)],
+    );
+    assert!(!started, "a node with another key started: {stderr}");
+    assert!(
+        stderr.contains("same state key") && stderr.contains("sealed with another state key"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_copies_a_single_nodes_state_into_redis_and_a_fleet_node_serves_it() {
+    let redis = Redis::start();
+    let single = Config::new("").admin("token", &toml_str(TOKEN));
+    let mut one = Server::start_with_env(&single, &[("PORTICO_STATE_KEY", FLEET_KEY)]);
+    let id = deploy_greeting_api(&mut one, "migrated");
+    let key = ok(
+        &mut one,
+        "POST",
+        "/apikeys",
+        Some(json!({"name": "k", "enabled": true, "value": "fleet-key-value-0123456789"})),
+        201,
+    );
+    one.stop();
+
+    let migrating = single
+        .clone()
+        .append(&format!("[cluster]\nredis = [\"{}\"]\n", redis.url()));
+    let path = write_config(&migrating.render());
+    let path = path.to_str().expect("utf-8");
+    let env = [("PORTICO_STATE_KEY", FLEET_KEY)];
+    let (done, stderr) = run_to_end(&["cluster", "migrate", "--config", path], &env);
+    assert!(done, "migrate failed: {stderr}");
+
+    // A second migrate would overwrite the fleet's state: refused.
+    let (again, stderr) = run_to_end(&["cluster", "migrate", "--config", path], &env);
+    assert!(!again, "a second migrate overwrote the fleet's state");
+    assert!(stderr.contains("--force"), "{stderr}");
+    let (forced, stderr) = run_to_end(&["cluster", "migrate", "--force", "--config", path], &env);
+    assert!(forced, "migrate --force failed: {stderr}");
+
+    let mut fleet = node(&node_config(&redis));
+    all_serve(&[&fleet], &id, "migrated", Instant::now());
+    let got = ok(
+        &mut fleet,
+        "GET",
+        &format!(
+            "/apikeys/{}?includeValue=true",
+            key["id"].as_str().expect("key id")
+        ),
+        None,
+        200,
+    );
+    assert_eq!(got["value"], "fleet-key-value-0123456789", "{got}");
+}
