@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -236,27 +235,9 @@ fn redis_frozen_management_calls_answer_503_in_time_and_the_data_plane_serves() 
 
 /// Runs the binary to its end (bounded); (success, stderr).
 fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn portico");
-    let status = poll_until(
-        STARTUP_TIMEOUT,
-        || child.try_wait().expect("wait"),
-        Option::is_some,
-        |_| format!("portico {args:?} did not exit"),
-    )
-    .expect("exited");
-    let out = child.wait_with_output().expect("output");
-    (
-        status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let out = run_bin(&args, env, STARTUP_TIMEOUT);
+    (out.status.success(), out.stderr)
 }
 
 #[test]

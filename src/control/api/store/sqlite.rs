@@ -162,6 +162,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// `WHERE` of one row, with its parameters, numbered from `first`.
+/// `String`s, not `str`s: they are bound as `&dyn ToSql`, which needs a
+/// sized value.
+#[allow(clippy::ptr_arg)]
 fn one<'a>(
     t: Table,
     scope: &'a String,
