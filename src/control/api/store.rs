@@ -9,6 +9,7 @@
 mod migrate;
 mod redis;
 mod rows;
+mod sealed;
 mod sqlite;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use super::file_apis::{self, FileApi};
 use super::model::{ApiDoc, ApiKey, Deployment, Stage, UsagePlan};
 pub use migrate::{migrate, MigrateError, Migrated};
 use rows::{Member, Op, Row, Rows, Table};
+use sealed::{key_fields, key_row};
 
 pub struct ControlStore {
     rows: Box<dyn Rows>,
@@ -556,16 +558,6 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
 fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, ApiError> {
     serde_json::from_str(doc)
         .map_err(|e| ApiError::Internal(format!("stored state unreadable: {e}")))
-}
-
-/// `value` sealed for key `id`'s row, and its lookup hash.
-fn key_fields(key: &StateKey, id: &str, value: &str) -> Result<(String, String), KeyError> {
-    Ok((key.seal(value, &key_row(id))?, key.lookup(value)))
-}
-
-/// What a key's value is sealed for (its row).
-fn key_row(id: &str) -> String {
-    format!("control.db api_keys {id}")
 }
 
 fn sealing(e: KeyError) -> ApiError {

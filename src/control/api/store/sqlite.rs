@@ -119,7 +119,7 @@ impl Sqlite {
             let Some(value) = k.value.take() else {
                 continue;
             };
-            let fields = super::key_fields(key, &id, &value)
+            let fields = super::sealed::key_fields(key, &id, &value)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             let body = serde_json::to_string(&k)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
