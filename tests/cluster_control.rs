@@ -310,3 +310,96 @@ fn migrate_copies_a_single_nodes_state_into_redis_and_a_fleet_node_serves_it() {
     );
     assert_eq!(got["value"], "fleet-key-value-0123456789", "{got}");
 }
+
+/// Deletions that take their dependents along (a key with its plan
+/// memberships, an API with its stages) are one change, seen by every node.
+#[test]
+fn deletions_take_their_dependents_along_on_every_node() {
+    let redis = Redis::start();
+    let mut a = node(&node_config(&redis));
+    let mut b = node(&node_config(&redis));
+    let id = deploy_greeting_api(&mut a, "dependents");
+    let stages = json!([{"apiId": id, "stage": "prod"}]);
+    let plan = ok(
+        &mut a,
+        "POST",
+        "/usageplans",
+        Some(json!({"name": "gold", "apiStages": stages})),
+        201,
+    );
+    let plan = plan["id"].as_str().expect("plan id").to_string();
+    let key = ok(
+        &mut a,
+        "POST",
+        "/apikeys",
+        Some(json!({"name": "member", "enabled": true})),
+        201,
+    );
+    let key = key["id"].as_str().expect("key id").to_string();
+    let members = format!("/usageplans/{plan}/keys");
+    ok(
+        &mut a,
+        "POST",
+        &members,
+        Some(json!({"keyId": key, "keyType": "API_KEY"})),
+        201,
+    );
+    let listed = ok(&mut b, "GET", &members, None, 200);
+    assert_eq!(listed["item"][0]["id"], key, "{listed}");
+
+    ok(&mut b, "DELETE", &format!("/apikeys/{key}"), None, 202);
+    let listed = ok(&mut a, "GET", &members, None, 200);
+    assert_eq!(listed["item"], json!([]), "{listed}");
+
+    // The API goes with its stage, on every node.
+    ok(&mut b, "DELETE", &format!("/usageplans/{plan}"), None, 202);
+    ok(&mut b, "DELETE", &format!("/restapis/{id}"), None, 202);
+    call_status(&mut a, &format!("/restapis/{id}/stages/prod"), 404);
+    assert_eq!(redis.cli(&["HLEN", "{portico}:t:stages"]).trim(), "0");
+    assert_eq!(redis.cli(&["HLEN", "{portico}:t:plan_keys"]).trim(), "0");
+    poll_until(
+        POLL_FOR,
+        || greeting(&a, &id).0,
+        |s| *s != 200,
+        |s| format!("node A still serves the deleted API: {s}"),
+    );
+}
+
+fn call_status(srv: &mut Server, path: &str, status: u16) {
+    let r = call(srv, "GET", path, None);
+    assert_eq!(r.status, status, "GET {path}: {}", r.text);
+}
+
+/// `min_replicas` unmet (this Redis has no replica): the call answers 503
+/// and says so, within the command timeout.
+#[test]
+fn min_replicas_unmet_answers_503() {
+    let redis = Redis::start();
+    let cfg = node_config(&redis).append("min_replicas = 1\n");
+    let mut a = node(&cfg);
+    let started = Instant::now();
+    let r = call(
+        &mut a,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "replicated"})),
+    );
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(
+        r.json["__type"], "ServiceUnavailableException",
+        "{}",
+        r.text
+    );
+    assert!(
+        r.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("replicas")),
+        "{}",
+        r.text
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(COMMAND_TIMEOUT_MS + 1_000),
+        "took {took:?}"
+    );
+}

@@ -196,7 +196,8 @@ impl Redis {
         }
         let want = self.cfg.min_replicas;
         if want > 0 {
-            let wait = self.cfg.command_timeout_ms.saturating_sub(50).max(1);
+            // Within the command timeout, so the answer is read in time.
+            let wait = (self.cfg.command_timeout_ms * 3 / 4).max(1);
             let got: i64 = self.connected(|c| redis::cmd("WAIT").arg(want).arg(wait).query(c))?;
             if got < i64::from(want) {
                 return Err(ApiError::ServiceUnavailable(format!(
