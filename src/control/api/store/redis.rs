@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,6 +30,9 @@ pub struct Redis {
     keys: Keys,
     /// Opened on first use and again after a failure.
     conn: RefCell<Option<cluster::Connection>>,
+    /// The last failure and when: for a connect timeout after it, calls
+    /// fail at once, so a call that reads several times waits once.
+    failed: RefCell<Option<(Instant, String)>>,
     /// What this node's key says in `{prefix}:key_check`.
     check: String,
     revision: Arc<Revision>,
@@ -57,6 +61,7 @@ impl Redis {
             cfg: cfg.clone(),
             keys: cluster::Keys::new(&cfg.key_prefix),
             conn: RefCell::new(None),
+            failed: RefCell::new(None),
             check: key.check_value(),
             revision,
             script: redis::Script::new(APPLY),
@@ -108,7 +113,13 @@ impl Redis {
     ) -> Result<T, ApiError> {
         let mut slot = self.conn.borrow_mut();
         if slot.is_none() {
-            let mut conn = cluster::connect(&self.cfg).map_err(down)?;
+            let hold_off = Duration::from_millis(self.cfg.connect_timeout_ms);
+            if let Some((at, why)) = self.failed.borrow().as_ref() {
+                if at.elapsed() < hold_off {
+                    return Err(down(why));
+                }
+            }
+            let mut conn = cluster::connect(&self.cfg).map_err(|e| self.fail(e))?;
             self.check_key(&mut *conn)?;
             *slot = Some(conn);
         }
@@ -116,11 +127,17 @@ impl Redis {
         f(&mut **conn).map_err(|e| {
             if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
                 *slot = None;
-                down(e)
+                self.fail(e)
             } else {
                 ApiError::Internal(format!("fleet store: {e}"))
             }
         })
+    }
+
+    /// Remembers a failure to reach Redis; the call's 503.
+    fn fail(&self, e: impl std::fmt::Display) -> ApiError {
+        *self.failed.borrow_mut() = Some((Instant::now(), e.to_string()));
+        down(e)
     }
 
     /// The fleet's key check, written by the first node; a node with
