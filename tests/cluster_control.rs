@@ -408,3 +408,24 @@ fn min_replicas_unmet_answers_503() {
         "took {took:?}"
     );
 }
+
+/// An API key value is the fleet's: one node cannot create a key another
+/// node already holds with that value, until that key is deleted.
+#[test]
+fn a_key_value_is_unique_across_the_fleet() {
+    let redis = Redis::start();
+    let mut a = node(&node_config(&redis));
+    let mut b = node(&node_config(&redis));
+    let body = json!({"name": "dup", "enabled": true, "value": "fleet-unique-value-0123456789"});
+    let first = ok(&mut b, "POST", "/apikeys", Some(body.clone()), 201);
+    a.admin_fails(
+        TOKEN,
+        "POST",
+        "/apikeys",
+        Some(&body),
+        (409, "ConflictException"),
+    );
+    let id = first["id"].as_str().expect("key id");
+    ok(&mut b, "DELETE", &format!("/apikeys/{id}"), None, 202);
+    ok(&mut a, "POST", "/apikeys", Some(body), 201);
+}

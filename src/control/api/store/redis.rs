@@ -175,6 +175,7 @@ impl Redis {
         for t in Table::ALL {
             inv.key(self.table_key(t));
         }
+        inv.key(self.keys.key("t:api_keys_lookup"));
         // A change Redis runs after the caller was told 503 would be a
         // change nobody saw acknowledged: it carries a deadline on Redis's
         // own clock (no node's clock matters).
@@ -228,6 +229,16 @@ impl Redis {
 
     /// One op as the script reads it: `t` the index of its key.
     fn encode(&self, op: &Op) -> Value {
+        let mut v = self.encode_op(op);
+        if let (Op::Upsert(Table::ApiKeys, ..) | Op::Delete(Table::ApiKeys, ..), Some(o)) =
+            (op, v.as_object_mut())
+        {
+            o.insert("x".into(), json!(4 + Table::ALL.len()));
+        }
+        v
+    }
+
+    fn encode_op(&self, op: &Op) -> Value {
         let index = |t: Table| 4 + Table::ALL.iter().position(|x| *x == t).unwrap_or(0);
         const MEMBERS: usize = 3;
         match op {
@@ -307,11 +318,8 @@ impl Rows for Redis {
     }
 
     fn key_by_lookup(&self, lookup: &str) -> Result<Option<String>, ApiError> {
-        Ok(self
-            .list(Table::ApiKeys, "")?
-            .into_iter()
-            .find(|r| r.lookup.as_deref() == Some(lookup))
-            .map(|r| r.id))
+        let index = self.keys.key("t:api_keys_lookup");
+        self.connected(|c| redis::cmd("HGET").arg(&index).arg(lookup).query(c))
     }
 
     fn plan_keys(&self, plan: &str) -> Result<Vec<String>, ApiError> {
