@@ -436,6 +436,7 @@ fn every_command_help_has_examples() {
         ["admin", "credentials"],
         ["cert", "self-signed"],
         ["cluster", "status"],
+        ["cluster", "migrate"],
     ] {
         assert!(all.iter().any(|c| c == &nested), "{all:?}");
     }

@@ -32,6 +32,7 @@ mod certificates;
 mod dns;
 pub mod error;
 mod events;
+mod fleet;
 pub mod listen;
 pub mod publisher;
 mod reconcile;

@@ -73,10 +73,19 @@ pub fn run_with(
     crate::log::set_level(config.log.level);
     let mut sockets = Sockets::open(&config, worker_count(&config), options.takeover)?;
     let events = Events::install()?;
-    let (control, deployed) = publish_first(&config, snapshot);
+    let (control, revision) = super::fleet::open_control(&config)?;
+    let (control, deployed) = publish_first(&config, snapshot, control);
     let serving = start_workers(&config, &mut sockets, &deployed, store)?;
     deployed.set_data_addr(sockets.addr);
-    let threads = Threads::start(&config, &mut sockets, &serving, control, &deployed)?;
+    let mut threads = Threads::start(
+        &config,
+        &mut sockets,
+        &serving,
+        control,
+        &deployed,
+        revision.clone(),
+    )?;
+    threads.fleet = super::fleet::follow(&config, threads.admin.as_ref(), revision);
     let (offer, guard) = hand_over(&config, &mut sockets, &events, options.takeover);
     // Last: a `--takeover` started once this line is out finds the offer.
     announce(&serving, &sockets);
@@ -96,17 +105,12 @@ fn worker_count(config: &Config) -> usize {
 
 /// The management store opened and the stages it deployed compiled with
 /// the file into the first snapshot, so workers start serving them.
-fn publish_first(config: &Config, snapshot: Snapshot) -> (Option<ControlPlane>, Arc<Deployed>) {
-    let control = match ControlPlane::open(&config.state.dir) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            crate::log!(
-                error,
-                "management API off: cannot open the control store: {e}"
-            );
-            None
-        }
-    };
+/// A fleet node's store is the fleet's Redis (`[cluster]`).
+fn publish_first(
+    config: &Config,
+    snapshot: Snapshot,
+    control: Option<ControlPlane>,
+) -> (Option<ControlPlane>, Arc<Deployed>) {
     let deployed = Deployed::new(config.clone(), snapshot);
     if let Some(c) = &control {
         if let Err(e) = deployed.reload_control(c, &mut system_resolve) {
@@ -287,6 +291,8 @@ struct Threads {
     acme: Option<Stoppable>,
     /// The fleet's heartbeat (`[cluster]`).
     cluster: Option<Stoppable>,
+    /// Follows the fleet's revision (`[cluster]`).
+    fleet: Option<Stoppable>,
 }
 
 impl Threads {
@@ -298,11 +304,12 @@ impl Threads {
         serving: &Serving,
         control: Option<ControlPlane>,
         deployed: &Arc<Deployed>,
+        revision: Option<Arc<Revision>>,
     ) -> Result<Threads, ServerError> {
         let ready = Arc::new(AtomicBool::new(true));
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
-        let (cluster, health) = start_cluster(config, sockets.addr).unzip();
+        let (cluster, health) = start_cluster(config, sockets.addr, revision).unzip();
         let admin = start_admin(config, listener, serving, &ready, control, deployed, health)?;
         Ok(Threads {
             ready,
@@ -312,20 +319,22 @@ impl Threads {
             certs: certificates::watch(config, deployed),
             acme: certificates::acme(config, deployed),
             cluster,
+            fleet: None,
         })
     }
 }
 
 /// The fleet's heartbeat, only with `[cluster]` (without it portico never
 /// opens a Redis connection), and what it learns for /readyz and /metrics.
-/// The revision it reports is `health.revision()`, which whoever applies
-/// the fleet's management changes sets.
+/// The revision it reports is the one the control thread sets once it
+/// serves the fleet's state (`revision`, from `fleet::open_control`).
 fn start_cluster(
     config: &Config,
     listen: std::net::SocketAddr,
+    revision: Option<Arc<Revision>>,
 ) -> Option<(Stoppable, Arc<Health>)> {
     let cfg = config.cluster.clone()?;
-    let health = Arc::new(Health::new(Arc::new(Revision::default())));
+    let health = Arc::new(Health::new(revision.unwrap_or_default()));
     let me = Me::new(&cfg, listen);
     crate::log!(
         info,
@@ -401,6 +410,9 @@ fn drain(
         t.stop_and_join();
     }
     if let Some(t) = threads.acme {
+        t.stop_and_join();
+    }
+    if let Some(t) = threads.fleet {
         t.stop_and_join();
     }
     // After a hand-over, the first signal is the first: it changes nothing.

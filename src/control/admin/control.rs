@@ -46,7 +46,30 @@ pub struct Answer {
     pub request_id: String,
 }
 
-pub type Job = (Call, oneshot::Sender<Answer>);
+/// What the control thread is asked to do.
+pub enum Job {
+    /// A management call, and where its answer goes.
+    Call(Call, oneshot::Sender<Answer>),
+    /// Another node of the fleet changed the shared state up to this
+    /// revision: publish it here too.
+    Republish(u64),
+}
+
+/// How the fleet's watcher asks the control thread to publish a newer
+/// revision. Weak, so the control thread still ends once the listener's
+/// tasks are gone.
+#[derive(Clone)]
+pub struct Republisher(pub(super) mpsc::WeakSender<Job>);
+
+impl Republisher {
+    /// Whether the control thread took the request (a full queue or a
+    /// stopped thread: not now).
+    pub fn republish(&self, revision: u64) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|jobs| jobs.try_send(Job::Republish(revision)).is_ok())
+    }
+}
 
 /// What the control thread owns.
 pub struct Owner {
@@ -69,8 +92,13 @@ pub fn spawn(owner: Owner, mut jobs: mpsc::Receiver<Job>) -> JoinHandle<()> {
         .spawn(move || {
             let mut owner = owner;
             let mut seen = Seen::new(replay::CAPACITY, owner.replay_grace);
-            while let Some((call, reply)) = jobs.blocking_recv() {
-                let _ = reply.send(owner.manage(&mut seen, call));
+            while let Some(job) = jobs.blocking_recv() {
+                match job {
+                    Job::Call(call, reply) => {
+                        let _ = reply.send(owner.manage(&mut seen, call));
+                    }
+                    Job::Republish(revision) => owner.republish(revision),
+                }
             }
         })
         .expect("spawn control thread")
@@ -205,19 +233,31 @@ impl Owner {
         answer
     }
 
+    /// Publishes the fleet's state another node changed, and records the
+    /// revision once it is served here.
+    fn republish(&mut self, revision: u64) {
+        if self.publish() {
+            if let Some(control) = &self.control {
+                control.published(revision);
+            }
+        }
+    }
+
     /// Recompiles what the data plane serves after a management change and
     /// publishes it; a change the data plane cannot serve is logged and the
     /// running snapshot kept.
-    fn publish(&mut self) {
+    fn publish(&mut self) -> bool {
         let Some(control) = self.control.as_ref() else {
-            return;
+            return false;
         };
         if let Err(e) = self
             .deployed
             .reload_control(control, &mut crate::snapshot::system_resolve)
         {
             crate::log!(error, "management change not published: {e}");
+            return false;
         }
+        true
     }
 }
 

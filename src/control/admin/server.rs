@@ -53,6 +53,8 @@ pub struct Admin {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     control: Option<JoinHandle<()>>,
+    /// Asks the control thread to publish a fleet revision.
+    pub republisher: control::Republisher,
 }
 
 impl Drop for Admin {
@@ -137,6 +139,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
         credentials: ctx.credentials,
     });
     let (jobs, queue) = mpsc::channel(limits::CONTROL_QUEUE);
+    let republisher = control::Republisher(jobs.downgrade());
     let control = control::spawn(
         control::Owner {
             keys: keys.clone(),
@@ -177,6 +180,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
         })
         .expect("spawn admin thread");
     Ok(Admin {
+        republisher,
         addr: bound,
         stop: Some(stop),
         thread: Some(thread),
@@ -411,7 +415,7 @@ async fn manage(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Re
         admitted,
     };
     let (tx, rx) = oneshot::channel();
-    if shared.jobs.send((call, tx)).await.is_err() {
+    if shared.jobs.send(Job::Call(call, tx)).await.is_err() {
         return json_reply(500, json!({"message": "Internal server error"}));
     }
     match rx.await {

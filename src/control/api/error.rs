@@ -18,6 +18,10 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     Internal(String),
+    /// The fleet's shared store (Redis, `[cluster]`) cannot be reached:
+    /// nothing was read or changed, and the call may be retried.
+    #[error("{0}")]
+    ServiceUnavailable(String),
 }
 
 impl ApiError {
@@ -29,6 +33,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::NotImplemented(_) => 501,
             ApiError::Internal(_) => 500,
+            ApiError::ServiceUnavailable(_) => 503,
         }
     }
 
@@ -40,6 +45,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UnauthorizedException",
             ApiError::NotImplemented(_) => "NotImplementedException",
             ApiError::Internal(_) => "InternalFailureException",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailableException",
         }
     }
 

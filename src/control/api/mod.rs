@@ -48,6 +48,7 @@ pub use error::ApiError;
 pub use model::{ApiDoc, Integration, Method, Resource, RestApi};
 pub use operations::OPERATIONS;
 pub use store::ControlStore;
+pub use store::{migrate, MigrateError, Migrated};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -115,6 +116,29 @@ impl ControlPlane {
             view: crate::config::Config::default(),
             deployed: None,
         })
+    }
+
+    /// A fleet node's control plane: its state in the fleet's Redis
+    /// (`[cluster]`), sealed with the same state key as every other node's.
+    pub fn open_fleet(
+        state: &crate::config::StateConfig,
+        cluster: &crate::config::ClusterConfig,
+        revision: std::sync::Arc<crate::cluster::Revision>,
+    ) -> Result<ControlPlane, crate::control::state::StoreError> {
+        let key = crate::control::state::state_key::installed_or_load(state)?;
+        Ok(ControlPlane {
+            store: ControlStore::open_fleet(cluster, key, revision)?,
+            ids: Ids::seeded(),
+            state_dir: state.dir.clone(),
+            view: crate::config::Config::default(),
+            deployed: None,
+        })
+    }
+
+    /// The control thread published every change up to the fleet's
+    /// `revision`.
+    pub fn published(&self, revision: u64) {
+        self.store.published(revision);
     }
 
     /// What the data plane serves now: the config file's APIs are shown

@@ -1,0 +1,193 @@
+//! A fleet node's control plane (`[cluster]`): its management state in
+//! the fleet's Redis, and a thread that keeps what it serves at the
+//! fleet's revision. The thread listens on the `{prefix}:rev` channel and
+//! also reads the counter every second, so a lost message costs at most a
+//! second; when Redis holds a newer revision than this node published, it
+//! asks the control thread to publish again (which reads the store, as
+//! after a call of its own). Without `[cluster]` nothing here runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use redis::IntoConnectionInfo;
+
+use super::admin::Admin;
+use super::api::ControlPlane;
+use super::error::ServerError;
+use super::thread::Stoppable;
+use crate::cluster::{self, Keys, Revision};
+use crate::config::{ClusterConfig, Config, Topology};
+
+/// How often the revision is read, whatever the channel says.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The control plane as configured: one node's SQLite, or the fleet's
+/// Redis with the revision this node serves. A node whose state key
+/// cannot open the fleet's sealed values does not start.
+pub fn open_control(
+    config: &Config,
+) -> Result<(Option<ControlPlane>, Option<Arc<Revision>>), ServerError> {
+    let Some(cluster) = &config.cluster else {
+        let control = match ControlPlane::open(&config.state.dir) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                crate::log!(
+                    error,
+                    "management API off: cannot open the control store: {e}"
+                );
+                None
+            }
+        };
+        return Ok((control, None));
+    };
+    let revision = Arc::new(Revision::default());
+    let control = ControlPlane::open_fleet(&config.state, cluster, revision.clone())?;
+    Ok((Some(control), Some(revision)))
+}
+
+/// The thread that follows the fleet's revision, on a fleet node with a
+/// management API.
+pub fn follow(
+    config: &Config,
+    admin: Option<&Admin>,
+    revision: Option<Arc<Revision>>,
+) -> Option<Stoppable> {
+    let cluster = config.cluster.clone()?;
+    let republisher = admin?.republisher.clone();
+    let revision = revision?;
+    Some(Stoppable::spawn("portico-fleet", move |stopped| {
+        Follower::new(cluster).run(&stopped, |rev| {
+            rev > revision.get() && republisher.republish(rev)
+        })
+    }))
+}
+
+struct Follower {
+    cfg: ClusterConfig,
+    channel: String,
+    conn: Option<cluster::Connection>,
+    subscribed: Option<redis::Connection>,
+    /// Whether Redis answered last time (logged once per change).
+    up: bool,
+}
+
+impl Follower {
+    fn new(cfg: ClusterConfig) -> Follower {
+        Follower {
+            channel: Keys::new(&cfg.key_prefix).key("rev"),
+            cfg,
+            conn: None,
+            subscribed: None,
+            up: true,
+        }
+    }
+
+    /// Until `stopped` disconnects: waits for a message or a second, reads
+    /// the revision, and hands a newer one to `ask` (again after a
+    /// second if it is still not served).
+    fn run(mut self, stopped: &Receiver<()>, ask: impl Fn(u64) -> bool) {
+        let mut asked: Option<(u64, Instant)> = None;
+        loop {
+            if !self.wait(stopped) {
+                return;
+            }
+            let Some(rev) = self.revision() else {
+                continue;
+            };
+            let again = asked.is_none_or(|(r, at)| r != rev || at.elapsed() >= POLL);
+            if again && ask(rev) {
+                asked = Some((rev, Instant::now()));
+            }
+        }
+    }
+
+    /// A message on the channel or a second; false once told to stop.
+    fn wait(&mut self, stopped: &Receiver<()>) -> bool {
+        match self.subscribed.as_mut() {
+            Some(s) => match s.recv_response() {
+                Ok(_) => {}
+                Err(e) if e.is_timeout() => {}
+                Err(_) => self.subscribed = None,
+            },
+            None => {
+                if stopped.recv_timeout(POLL) != Err(RecvTimeoutError::Timeout) {
+                    return false;
+                }
+                self.subscribed = subscribe(&self.cfg, &self.channel).ok();
+            }
+        }
+        !matches!(stopped.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// `{prefix}:rev` now (0 before the first change), or `None` while
+    /// Redis does not answer.
+    fn revision(&mut self) -> Option<u64> {
+        let read = match self.conn.as_mut() {
+            Some(c) => Ok(c),
+            None => cluster::connect(&self.cfg)
+                .map(|c| self.conn.insert(c))
+                .map_err(|e| e.to_string()),
+        }
+        .and_then(|c| {
+            redis::cmd("GET")
+                .arg(&self.channel)
+                .query::<Option<u64>>(&mut **c)
+                .map_err(|e| e.to_string())
+        });
+        match read {
+            Ok(rev) => {
+                if !self.up {
+                    crate::log!(info, "fleet: Redis answers again");
+                    self.up = true;
+                }
+                Some(rev.unwrap_or(0))
+            }
+            Err(e) => {
+                self.conn = None;
+                if self.up {
+                    crate::log!(
+                        warn,
+                        "fleet: Redis does not answer ({e}); serving the last revision"
+                    );
+                    self.up = false;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A connection listening on `channel`, answering every second at least
+/// (a read times out). Standalone Redis only; other topologies rely on
+/// reading the revision every second.
+fn subscribe(cfg: &ClusterConfig, channel: &str) -> redis::RedisResult<redis::Connection> {
+    let no = || redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no subscriber"));
+    if cfg.topology != Topology::Standalone {
+        return Err(no());
+    }
+    let info = cfg
+        .redis
+        .first()
+        .ok_or_else(no)?
+        .as_str()
+        .into_connection_info()?;
+    let mut settings = info.redis_settings().clone();
+    for (var, set) in [(&cfg.username_env, true), (&cfg.password_env, false)] {
+        if let Ok(v) = std::env::var(var) {
+            settings = if set {
+                settings.set_username(v)
+            } else {
+                settings.set_password(v)
+            };
+        }
+    }
+    let client = redis::Client::open(info.set_redis_settings(settings))?;
+    let mut conn =
+        client.get_connection_with_timeout(Duration::from_millis(cfg.connect_timeout_ms))?;
+    conn.set_read_timeout(Some(POLL))?;
+    conn.set_write_timeout(Some(Duration::from_millis(cfg.command_timeout_ms)))?;
+    conn.send_packed_command(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command())?;
+    conn.recv_response()?;
+    Ok(conn)
+}
