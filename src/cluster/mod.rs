@@ -5,7 +5,9 @@
 mod connect;
 mod error;
 mod keys;
+mod limits;
 
 pub use connect::{connect, Connection};
 pub use error::ClusterError;
 pub use keys::Keys;
+pub use limits::{node_name, start as start_limits};

@@ -96,6 +96,21 @@ impl Holders {
         }
     }
 
+    /// Asks an idle worker to hand back everything it holds (a fleet node
+    /// with no demand at all). Asked again each tick until its report
+    /// settles it: a worker that had spent it all hands back nothing, and
+    /// a repeated ask costs one message.
+    pub fn reclaim_idle(&mut self, w: usize, order: &mut impl FnMut(usize, Order)) {
+        if self.demand[w] == 0.0 && self.out[w] > 0 {
+            order(w, Order::Reclaim { keep: 0 });
+        }
+    }
+
+    /// Some worker refused calls since the last tick.
+    pub fn someone_short(&self) -> bool {
+        self.hungry.iter().any(|&h| h)
+    }
+
     pub fn end_tick(&mut self) {
         for d in &mut self.demand {
             // Halving, and zero once negligible so an idle limit costs nothing.
