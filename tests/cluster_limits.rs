@@ -128,20 +128,20 @@ fn three_nodes_with_uneven_load_admit_one_buckets_worth() {
         all.throttled,
         all.other + all.unanswered
     );
-    eprintln!(
-        "cluster accuracy: {ctx}; ratio {:.4}",
-        all.ok as f64 / expected
-    );
-    assert_eq!(all.other + all.unanswered, 0, "{ctx}");
+    let ratio = all.ok as f64 / expected;
+    eprintln!("cluster accuracy: {ctx}; ratio {ratio:.4}");
     assert!(
-        all.throttled > all.ok,
-        "the load did not exceed the limit: {ctx}"
+        all.other + all.unanswered == 0 && all.throttled > all.ok,
+        "every call answered 200 or 429, most 429: {ctx}"
     );
-    let err = (all.ok as f64 - expected).abs() / expected;
-    assert!(err <= 0.02, "admitted off by {:.2}%: {ctx}", err * 100.0);
-    for (i, c) in counts.iter().enumerate() {
-        assert!(c.ok > 0, "node {i} admitted nothing: {ctx}");
-    }
+    assert!(
+        counts.iter().all(|c| c.ok > 0),
+        "a node admitted nothing: {ctx}"
+    );
+    assert!(
+        (0.98..=1.02).contains(&ratio),
+        "admitted/expected {ratio:.4}: {ctx}"
+    );
 }
 
 #[test]

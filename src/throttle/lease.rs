@@ -220,32 +220,40 @@ mod tests {
         let mut sims = vec![Sim::default(); workers];
         // The initial leases, handed out before workers start.
         lease.tick(0.0, |i, o| apply(&mut sims[i], o));
-        let mut admitted = Vec::new();
-        for t in 0..ticks {
-            let mut n = 0;
-            for (i, s) in sims.iter_mut().enumerate() {
-                for _ in 0..calls(i, t) {
-                    if s.balance > 0 {
-                        s.balance -= 1;
-                        s.spent += 1;
-                        n += 1;
-                    } else {
-                        s.refused += 1;
-                    }
+        (0..ticks)
+            .map(|t| step(lease, &mut sims, |i| calls(i, t), |l, o| l.tick(tick_s, o)))
+            .collect()
+    }
+
+    /// One tick: `calls(i)` calls arrive at worker i, every worker
+    /// reports, then `lease_out` runs and its orders reach the workers.
+    /// Returns how many calls were admitted.
+    fn step(
+        lease: &mut Lease,
+        sims: &mut [Sim],
+        calls: impl Fn(usize) -> u64,
+        lease_out: impl FnOnce(&mut Lease, &mut dyn FnMut(usize, Order)),
+    ) -> u64 {
+        let mut n = 0;
+        for (i, s) in sims.iter_mut().enumerate() {
+            for _ in 0..calls(i) {
+                if s.balance > 0 {
+                    s.balance -= 1;
+                    s.spent += 1;
+                    n += 1;
+                } else {
+                    s.refused += 1;
                 }
-                lease.report(i, s.spent, s.refused, s.returned);
-                s.spent = 0;
-                s.refused = 0;
-                s.returned = 0;
             }
-            admitted.push(n);
-            let mut orders = Vec::new();
-            lease.tick(tick_s, |i, o| orders.push((i, o)));
-            for (i, o) in orders {
-                apply(&mut sims[i], o);
-            }
+            lease.report(i, s.spent, s.refused, s.returned);
+            (s.spent, s.refused, s.returned) = (0, 0, 0);
         }
-        admitted
+        let mut orders = Vec::new();
+        lease_out(lease, &mut |i, o| orders.push((i, o)));
+        for (i, o) in orders {
+            apply(&mut sims[i], o);
+        }
+        n
     }
 
     proptest! {
@@ -281,24 +289,8 @@ mod tests {
         for (supply, calls) in ticks {
             lease.supply(*supply);
             supplied += supply;
-            for (i, s) in sims.iter_mut().enumerate() {
-                for _ in 0..calls.get(i).copied().unwrap_or(0) {
-                    if s.balance > 0 {
-                        s.balance -= 1;
-                        s.spent += 1;
-                        admitted += 1;
-                    } else {
-                        s.refused += 1;
-                    }
-                }
-                lease.report(i, s.spent, s.refused, s.returned);
-                (s.spent, s.refused, s.returned) = (0, 0, 0);
-            }
-            let mut orders = Vec::new();
-            lease.tick_fleet(|i, o| orders.push((i, o)));
-            for (i, o) in orders {
-                apply(&mut sims[i], o);
-            }
+            let each = |i: usize| calls.get(i).copied().unwrap_or(0);
+            admitted += step(&mut lease, &mut sims, each, |l, o| l.tick_fleet(o));
             back += lease.fleet_books().returned;
         }
         let held: u64 =
@@ -327,15 +319,7 @@ mod tests {
         let mut lease = Lease::new(100.0, 50, 2, 0.01).emptied();
         let mut sims = vec![Sim::default(); 2];
         let tick = |lease: &mut Lease, sims: &mut Vec<Sim>| {
-            for (i, s) in sims.iter_mut().enumerate() {
-                lease.report(i, s.spent, s.refused, s.returned);
-                (s.spent, s.refused, s.returned) = (0, 0, 0);
-            }
-            let mut orders = Vec::new();
-            lease.tick_fleet(|i, o| orders.push((i, o)));
-            for (i, o) in orders {
-                apply(&mut sims[i], o);
-            }
+            step(lease, sims, |_| 0, |l, o| l.tick_fleet(o));
             lease.fleet_books()
         };
         // Busy: it wants more than it holds, and keeps what it has.
@@ -365,26 +349,16 @@ mod tests {
         let (rate, burst, tick) = (200.0, 50, 0.01);
         let mut lease = Lease::new(rate, burst, 1, tick).emptied();
         let mut sims = vec![Sim::default(); 1];
-        let mut admitted = 0;
-        for _ in 0..500 {
-            let s = &mut sims[0];
-            for _ in 0..10 {
-                if s.balance > 0 {
-                    s.balance -= 1;
-                    s.spent += 1;
-                    admitted += 1;
-                } else {
-                    s.refused += 1;
-                }
-            }
-            lease.report(0, s.spent, s.refused, s.returned);
-            (s.spent, s.refused, s.returned) = (0, 0, 0);
-            let mut orders = Vec::new();
-            lease.tick_share(tick, 0.25, |i, o| orders.push((i, o)));
-            for (i, o) in orders {
-                apply(&mut sims[i], o);
-            }
-        }
+        let admitted: u64 = (0..500)
+            .map(|_| {
+                step(
+                    &mut lease,
+                    &mut sims,
+                    |_| 10,
+                    |l, o| l.tick_share(tick, 0.25, o),
+                )
+            })
+            .sum();
         // 5 s at a quarter of 200/s, from empty.
         let expected = 0.25 * rate * 5.0;
         assert!(
