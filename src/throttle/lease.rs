@@ -39,9 +39,6 @@ pub struct Lease {
     holders: Holders,
     /// Tokens an idle worker keeps at hand.
     reserve: u64,
-    /// A worker refused calls in the last tick: it spends what it holds
-    /// as fast as it gets it.
-    short: bool,
 }
 
 impl Lease {
@@ -58,7 +55,6 @@ impl Lease {
             pool: burst as f64,
             holders: Holders::new(n),
             reserve: if burst == 0 { 0 } else { reserve },
-            short: false,
         }
     }
 
@@ -111,15 +107,10 @@ impl Lease {
             0.0
         };
         self.pool -= returned;
-        // What workers that are refusing calls were granted is spent the
-        // moment it arrives, though their reports of it lag: counting it
-        // as held would keep Redis from refilling under overload. Only the
-        // pool and idle holdings can still be spent later.
-        let held = if self.short {
-            self.pool.ceil()
-        } else {
-            self.in_system().ceil()
-        };
+        // Workers refusing calls spend tokens the moment they get them,
+        // though their reports of it lag: counting those as held would keep
+        // Redis from refilling under overload.
+        let held = (self.pool + self.holders.unspent() as f64).ceil();
         // Recent demand halves every tick, so it is about two ticks of
         // calls: ask for about eight ticks of them beyond what is held. A
         // flood must drain the cluster's bucket at once, as it would drain
@@ -140,7 +131,6 @@ impl Lease {
     }
 
     fn share_out(&mut self, split_when_idle: bool, mut order: impl FnMut(usize, Order)) {
-        self.short = self.holders.someone_short();
         let held = self.holders.held();
         let total_demand = self.holders.total_demand();
         if total_demand == 0.0 && !split_when_idle {
@@ -327,8 +317,8 @@ mod tests {
         lease.supply(3);
         let busy = tick(&mut lease, &mut sims);
         assert!(busy.demand > 0.0 && busy.want > 0, "{busy:?}");
-        // Its worker refuses calls: what it was granted counts as spent.
-        assert_eq!((busy.held, busy.returned), (0, 0));
+        // Granted after its worker refused: held until reported spent.
+        assert_eq!((busy.held, busy.returned), (3, 0));
         assert_eq!(
             sims[0].balance, 3,
             "the worker with the demand has the tokens"
