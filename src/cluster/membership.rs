@@ -70,15 +70,20 @@ impl Me {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
         Me {
-            id: cfg
-                .node_id
-                .clone()
-                .unwrap_or_else(|| format!("{}:{}", hostname(), listen.port())),
+            id: node_id(cfg, listen.port()),
             listen: listen.to_string(),
             started_ms,
             instance: format!("{}-{started_ms}", std::process::id()),
         }
     }
+}
+
+/// This node's name among the others, the one every fleet key it writes
+/// uses: `[cluster] node_id`, else `HOSTNAME:PORT` of its data listener.
+pub fn node_id(cfg: &ClusterConfig, port: u16) -> String {
+    cfg.node_id
+        .clone()
+        .unwrap_or_else(|| format!("{}:{port}", hostname()))
 }
 
 /// The `{prefix}:node:<id>` key.

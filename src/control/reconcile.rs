@@ -8,14 +8,15 @@
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::error::ServerError;
 use super::state::Store;
+use crate::config::OnRedisDown;
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
 use crate::throttle::{
-    period_of, Calendar, Recatalog, Reconciler, Report, SetRemaining, UsageDelta,
+    period_of, Calendar, Fallback, Fleet, Recatalog, Reconciler, Report, SetRemaining, UsageDelta,
 };
 
 /// The reconciler's thread and the store's, stopped together once the
@@ -144,4 +145,32 @@ fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
             crate::log!(error, "cannot record usage: {e}");
         }
     }
+}
+
+/// In a fleet (`[cluster]`): the reconciler leases every bucket but the
+/// account's from Redis, through the cluster-limits thread started here,
+/// and its initial leases of those buckets are withdrawn (they start
+/// empty). Without `[cluster]`, both are returned as they are.
+pub fn join_fleet(
+    config: &crate::config::Config,
+    port: u16,
+    tick: Duration,
+    reconciler: Reconciler,
+    mut leases: InitialLeases,
+) -> (Reconciler, InitialLeases) {
+    let Some(cluster) = &config.cluster else {
+        return (reconciler, leases);
+    };
+    let (asks, asks_rx) = unbounded();
+    let (answers, answers_rx) = unbounded();
+    let node = crate::cluster::membership::node_id(cluster, port);
+    // Ends by itself once the reconciler, and so `asks`, is gone.
+    let _ = crate::cluster::start_limits(cluster.clone(), node, asks_rx, answers);
+    let fallback = match cluster.on_redis_down {
+        OnRedisDown::LocalShare => Fallback::LocalShare,
+        OnRedisDown::FailClosed => Fallback::FailClosed,
+    };
+    let fleet = Fleet::new(asks, answers_rx, fallback);
+    let reconciler = reconciler.in_fleet(fleet, tick, &mut leases);
+    (reconciler, leases)
 }

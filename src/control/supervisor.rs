@@ -134,6 +134,8 @@ fn start_workers(
     let tick = Duration::from_millis(config.throttle.reconcile_ms.max(1));
     let (reconciler, leases) =
         reconcile::reconciler(snapshot, per_worker.len(), tick, store.as_ref())?;
+    let port = sockets.addr.port();
+    let (reconciler, leases) = reconcile::join_fleet(config, port, tick, reconciler, leases);
     let (reports, reports_rx) = unbounded();
     let (access_log, log_writer) = start_access_log(snapshot)?;
     let shared = Shared {

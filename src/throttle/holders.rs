@@ -15,6 +15,10 @@ pub struct Holders {
     hungry: Vec<bool>,
     /// A reclaim was sent and not yet answered.
     reclaiming: Vec<bool>,
+    /// Granted since the worker last reported a refused call: a worker
+    /// that refused had spent everything granted before, however late its
+    /// report of the spending comes.
+    since_short: Vec<u64>,
 }
 
 impl Holders {
@@ -25,6 +29,7 @@ impl Holders {
             demand: vec![0.0; n],
             hungry: vec![false; n],
             reclaiming: vec![false; n],
+            since_short: vec![0; n],
         }
     }
 
@@ -37,6 +42,7 @@ impl Holders {
         self.demand[w] += (spent + refused) as f64;
         if refused > 0 {
             self.hungry[w] = true;
+            self.since_short[w] = 0;
         }
     }
 
@@ -78,6 +84,7 @@ impl Holders {
 
     pub fn grant(&mut self, w: usize, n: u64, order: &mut impl FnMut(usize, Order)) {
         self.out[w] += n;
+        self.since_short[w] += n;
         order(w, Order::Grant(n));
     }
 
@@ -96,6 +103,26 @@ impl Holders {
         }
     }
 
+    /// Asks an idle worker to hand back everything it holds (a fleet node
+    /// with no demand at all). Asked again each tick until its report
+    /// settles it: a worker that had spent it all hands back nothing, and
+    /// a repeated ask costs one message.
+    pub fn reclaim_idle(&mut self, w: usize, order: &mut impl FnMut(usize, Order)) {
+        if self.demand[w] == 0.0 && self.out[w] > 0 {
+            order(w, Order::Reclaim { keep: 0 });
+        }
+    }
+
+    /// What the workers may still hold unspent: a tighter bound than
+    /// [`Holders::held`] while they refuse calls.
+    pub fn unspent(&self) -> u64 {
+        self.out
+            .iter()
+            .zip(&self.since_short)
+            .map(|(&o, &s)| o.min(s))
+            .sum()
+    }
+
     pub fn end_tick(&mut self) {
         for d in &mut self.demand {
             // Halving, and zero once negligible so an idle limit costs nothing.
@@ -107,6 +134,29 @@ impl Holders {
     /// A new quota period: every old lease is void.
     pub fn forget_leases(&mut self) {
         self.out.fill(0);
+        self.since_short.fill(0);
         self.reclaiming.fill(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_refused_had_spent_what_it_was_granted_before() {
+        let mut h = Holders::new(2);
+        let mut orders = Vec::new();
+        h.grant(0, 5, &mut |w, o| orders.push((w, o)));
+        h.grant(1, 4, &mut |w, o| orders.push((w, o)));
+        // Worker 0 refused a call; its spending of the 5 is not reported yet.
+        h.wanted(0, 0, 1);
+        assert_eq!((h.held(), h.unspent()), (9, 4));
+        // What it is granted after that may still be unspent.
+        h.grant(0, 2, &mut |w, o| orders.push((w, o)));
+        assert_eq!((h.held(), h.unspent()), (11, 6));
+        // The late report of the 5: the 2 may still be unspent.
+        h.settle(0, 5, 0);
+        assert_eq!((h.held(), h.unspent()), (6, 6));
     }
 }

@@ -21,6 +21,15 @@ pub enum Order {
     Exhausted,
 }
 
+/// One bucket's books as a fleet node reports them to Redis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetBooks {
+    pub demand: f64,
+    pub want: u64,
+    pub held: u64,
+    pub returned: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Lease {
     rate: f64,
@@ -59,11 +68,79 @@ impl Lease {
     /// Refills for `dt_s` seconds and decides what each worker gets: a
     /// share of all tokens in proportion to its demand (at least the
     /// reserve), or an even share when nobody wants any.
-    pub fn tick(&mut self, dt_s: f64, mut order: impl FnMut(usize, Order)) {
+    pub fn tick(&mut self, dt_s: f64, order: impl FnMut(usize, Order)) {
+        self.tick_share(dt_s, 1.0, order);
+    }
+
+    /// [`Lease::tick`] for `share` of the bucket: refills at `rate × share`
+    /// up to `burst × share`. A fleet node with Redis out of reach spends
+    /// its recent share of the cluster's limit this way (`local_share`).
+    pub fn tick_share(&mut self, dt_s: f64, share: f64, order: impl FnMut(usize, Order)) {
+        let share = share.clamp(0.0, 1.0);
         let held = self.holders.held();
-        let room = (self.burst - held as f64).max(0.0);
-        self.pool = (self.pool + self.rate * dt_s).min(room);
+        let room = (self.burst * share - held as f64).max(0.0);
+        self.pool = (self.pool + self.rate * share * dt_s).min(room);
+        self.share_out(true, order);
+    }
+
+    /// Tokens granted to this node by the fleet's Redis, to lease to its workers.
+    pub fn supply(&mut self, tokens: u64) {
+        self.pool += tokens as f64;
+    }
+
+    /// A fleet node's tick: no local refill (tokens come from [`Lease::supply`]);
+    /// the pool goes to the workers that want it, and stays pooled while
+    /// nobody does, to be handed back to the fleet ([`Lease::fleet_books`]).
+    pub fn tick_fleet(&mut self, order: impl FnMut(usize, Order)) {
+        self.share_out(false, order);
+    }
+
+    /// What this node tells the fleet about the bucket, once a tick: its
+    /// recent demand, how many more tokens it wants, how many it holds
+    /// (pooled or leased to workers) and how many it hands back now. An
+    /// idle node hands its whole pool back, so others are not starved.
+    pub fn fleet_books(&mut self) -> FleetBooks {
+        let demand = self.holders.total_demand();
+        let returned = if demand == 0.0 {
+            self.pool.floor()
+        } else {
+            0.0
+        };
+        self.pool -= returned;
+        // Workers refusing calls spend tokens the moment they get them,
+        // though their reports of it lag: counting those as held would keep
+        // Redis from refilling under overload.
+        let held = (self.pool + self.holders.unspent() as f64).ceil();
+        // Recent demand halves every tick, so it is about two ticks of
+        // calls: ask for about eight ticks of them beyond what is held. A
+        // flood must drain the cluster's bucket at once, as it would drain
+        // one bucket: a full bucket left in Redis stops refilling.
+        let want = ((demand * 4.0).ceil() - held).max(0.0);
+        FleetBooks {
+            demand,
+            want: want as u64,
+            held: held as u64,
+            returned: returned as u64,
+        }
+    }
+
+    /// Starts with no tokens: a fleet node's come from Redis.
+    pub fn emptied(mut self) -> Lease {
+        self.pool = 0.0;
+        self
+    }
+
+    fn share_out(&mut self, split_when_idle: bool, mut order: impl FnMut(usize, Order)) {
+        let held = self.holders.held();
         let total_demand = self.holders.total_demand();
+        if total_demand == 0.0 && !split_when_idle {
+            // An idle fleet node: what its workers hold comes back to the
+            // pool, and from there to Redis, for busier nodes.
+            for i in 0..self.holders.len() {
+                self.holders.reclaim_idle(i, &mut order);
+            }
+            return;
+        }
         if total_demand == 0.0 && self.pool < 1.0 {
             // Idle and already handed out: nothing to decide.
             return;
@@ -133,32 +210,40 @@ mod tests {
         let mut sims = vec![Sim::default(); workers];
         // The initial leases, handed out before workers start.
         lease.tick(0.0, |i, o| apply(&mut sims[i], o));
-        let mut admitted = Vec::new();
-        for t in 0..ticks {
-            let mut n = 0;
-            for (i, s) in sims.iter_mut().enumerate() {
-                for _ in 0..calls(i, t) {
-                    if s.balance > 0 {
-                        s.balance -= 1;
-                        s.spent += 1;
-                        n += 1;
-                    } else {
-                        s.refused += 1;
-                    }
+        (0..ticks)
+            .map(|t| step(lease, &mut sims, |i| calls(i, t), |l, o| l.tick(tick_s, o)))
+            .collect()
+    }
+
+    /// One tick: `calls(i)` calls arrive at worker i, every worker
+    /// reports, then `lease_out` runs and its orders reach the workers.
+    /// Returns how many calls were admitted.
+    fn step(
+        lease: &mut Lease,
+        sims: &mut [Sim],
+        calls: impl Fn(usize) -> u64,
+        lease_out: impl FnOnce(&mut Lease, &mut dyn FnMut(usize, Order)),
+    ) -> u64 {
+        let mut n = 0;
+        for (i, s) in sims.iter_mut().enumerate() {
+            for _ in 0..calls(i) {
+                if s.balance > 0 {
+                    s.balance -= 1;
+                    s.spent += 1;
+                    n += 1;
+                } else {
+                    s.refused += 1;
                 }
-                lease.report(i, s.spent, s.refused, s.returned);
-                s.spent = 0;
-                s.refused = 0;
-                s.returned = 0;
             }
-            admitted.push(n);
-            let mut orders = Vec::new();
-            lease.tick(tick_s, |i, o| orders.push((i, o)));
-            for (i, o) in orders {
-                apply(&mut sims[i], o);
-            }
+            lease.report(i, s.spent, s.refused, s.returned);
+            (s.spent, s.refused, s.returned) = (0, 0, 0);
         }
-        admitted
+        let mut orders = Vec::new();
+        lease_out(lease, &mut |i, o| orders.push((i, o)));
+        for (i, o) in orders {
+            apply(&mut sims[i], o);
+        }
+        n
     }
 
     proptest! {
@@ -182,6 +267,95 @@ mod tests {
             }
             prop_assert!(lease.in_system() <= burst as f64 + 1e-6);
         }
+    }
+
+    /// A fleet node's side: Redis `supply`s tokens now and then, calls
+    /// arrive, and each tick the node leases (`tick_fleet`) and reports
+    /// (`fleet_books`). Returns (supplied, admitted, handed back, held at the end).
+    fn run_fleet(workers: usize, ticks: &[(u64, Vec<u64>)]) -> (u64, u64, u64, u64) {
+        let mut lease = Lease::new(100.0, 50, workers, 0.01).emptied();
+        let mut sims = vec![Sim::default(); workers];
+        let (mut supplied, mut admitted, mut back) = (0, 0, 0);
+        for (supply, calls) in ticks {
+            lease.supply(*supply);
+            supplied += supply;
+            let each = |i: usize| calls.get(i).copied().unwrap_or(0);
+            admitted += step(&mut lease, &mut sims, each, |l, o| l.tick_fleet(o));
+            back += lease.fleet_books().returned;
+        }
+        let held: u64 =
+            sims.iter().map(|s| s.balance + s.returned).sum::<u64>() + lease.pool.round() as u64;
+        (supplied, admitted, back, held)
+    }
+
+    proptest! {
+        /// A fleet node creates no tokens: what Redis granted is admitted,
+        /// handed back or still held, to the token.
+        #[test]
+        fn a_fleet_node_spends_only_what_redis_granted(
+            workers in 1usize..4,
+            ticks in proptest::collection::vec(
+                (0u64..30, proptest::collection::vec(0u64..20, 0..4)),
+                1..80,
+            ),
+        ) {
+            let (supplied, admitted, back, held) = run_fleet(workers, &ticks);
+            prop_assert_eq!(supplied, admitted + back + held);
+        }
+    }
+
+    #[test]
+    fn an_idle_fleet_node_hands_everything_back_and_reports_its_demand() {
+        let mut lease = Lease::new(100.0, 50, 2, 0.01).emptied();
+        let mut sims = vec![Sim::default(); 2];
+        let tick = |lease: &mut Lease, sims: &mut Vec<Sim>| {
+            step(lease, sims, |_| 0, |l, o| l.tick_fleet(o));
+            lease.fleet_books()
+        };
+        // Busy: it wants more than it holds, and keeps what it has.
+        sims[0].refused = 10;
+        lease.supply(3);
+        let busy = tick(&mut lease, &mut sims);
+        assert!(busy.demand > 0.0 && busy.want > 0, "{busy:?}");
+        // Granted after its worker refused: held until reported spent.
+        assert_eq!((busy.held, busy.returned), (3, 0));
+        assert_eq!(
+            sims[0].balance, 3,
+            "the worker with the demand has the tokens"
+        );
+        // Idle long enough for its demand to fade: the workers hand their
+        // tokens to the node, the node to Redis.
+        let mut back = 0;
+        for _ in 0..30 {
+            back += tick(&mut lease, &mut sims).returned;
+        }
+        let idle = lease.fleet_books();
+        assert_eq!(idle.demand, 0.0);
+        assert_eq!((back, idle.held, idle.want), (3, 0, 0));
+    }
+
+    #[test]
+    fn local_share_refills_at_the_share_of_the_rate_and_burst() {
+        let (rate, burst, tick) = (200.0, 50, 0.01);
+        let mut lease = Lease::new(rate, burst, 1, tick).emptied();
+        let mut sims = vec![Sim::default(); 1];
+        let admitted: u64 = (0..500)
+            .map(|_| {
+                step(
+                    &mut lease,
+                    &mut sims,
+                    |_| 10,
+                    |l, o| l.tick_share(tick, 0.25, o),
+                )
+            })
+            .sum();
+        // 5 s at a quarter of 200/s, from empty.
+        let expected = 0.25 * rate * 5.0;
+        assert!(
+            (admitted as f64 - expected).abs() <= expected * 0.02 + 2.0,
+            "{admitted} vs {expected}"
+        );
+        assert!(lease.in_system() <= 0.25 * burst as f64 + 1e-9);
     }
 
     #[test]

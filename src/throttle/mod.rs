@@ -11,6 +11,7 @@
 
 mod calendar;
 mod catalog;
+mod fleet;
 mod holders;
 mod lease;
 mod local;
@@ -20,7 +21,8 @@ mod shared;
 
 pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
-pub use lease::{Lease, Order};
+pub use fleet::{is_fleet, Answer, Ask, BucketAsk, Fallback, Fleet, Grant};
+pub use lease::{FleetBooks, Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};
 pub use reconciler::{

@@ -11,6 +11,7 @@ use crossbeam_channel::{select, Receiver};
 
 use super::calendar::Calendar;
 use super::catalog::{BucketId, Catalog, MeterId};
+use super::fleet::{self, Fleet};
 use super::lease::{Lease, Order};
 use super::quota::{midnight_secs, QuotaLease};
 use super::shared::{self, Cells};
@@ -108,6 +109,8 @@ pub struct Reconciler {
     pending: BTreeMap<(MeterId, NaiveDate), (u64, u64)>,
     /// Where "today" comes from.
     calendar: Calendar,
+    /// In a fleet: the exchange with Redis that refills the buckets.
+    fleet: Option<Fleet>,
 }
 
 impl Reconciler {
@@ -120,7 +123,7 @@ impl Reconciler {
         today: NaiveDate,
         mut quota_state: impl FnMut(&super::MeterSpec) -> (NaiveDate, u64),
     ) -> Reconciler {
-        let (buckets, cells) = limits(&catalog, workers, tick);
+        let (buckets, cells) = limits(&catalog, workers, tick, false);
         let quotas = catalog
             .meters
             .iter()
@@ -142,7 +145,42 @@ impl Reconciler {
             quotas,
             pending: BTreeMap::new(),
             calendar: Calendar::SYSTEM,
+            fleet: None,
         }
+    }
+
+    /// A fleet node: every bucket but the account's is refilled by grants
+    /// from Redis through `fleet`, so each starts empty.
+    /// `leases` are the initial ones this reconciler handed out: those of
+    /// its fleet buckets are withdrawn, as those buckets start afresh.
+    pub fn in_fleet(
+        mut self,
+        mut fleet: Fleet,
+        tick: Duration,
+        leases: &mut [Vec<Instruction>],
+    ) -> Reconciler {
+        fleet.renumber(self.buckets.len());
+        let (mut fresh, cells) = limits(&self.catalog, self.workers, tick, true);
+        empty_fleet_buckets(&self.catalog, &mut fresh);
+        for (id, spec) in self.catalog.buckets.iter().enumerate() {
+            if fleet::is_fleet(spec) {
+                self.buckets[id] = fresh[id].take();
+            }
+        }
+        let catalog = &self.catalog;
+        let withdrawn = |i: &Instruction| match i {
+            Instruction::Cells(_) => true,
+            Instruction::Bucket(id, _) => fleet::is_fleet(&catalog.buckets[*id as usize]),
+            _ => false,
+        };
+        for w in leases.iter_mut() {
+            w.retain(|i| !withdrawn(i));
+            if let Some(c) = &cells {
+                w.insert(0, Instruction::Cells(c.clone()));
+            }
+        }
+        self.fleet = Some(fleet);
+        self
     }
 
     /// Counts days by `calendar` (a test's, or the system's).
@@ -174,7 +212,11 @@ impl Reconciler {
     ) -> Vec<Vec<Instruction>> {
         let usage = self.take_usage();
         self.carried.extend(usage);
-        let (buckets, cells) = limits(&catalog, self.workers, tick);
+        let (mut buckets, cells) = limits(&catalog, self.workers, tick, self.fleet.is_some());
+        if let Some(fleet) = &mut self.fleet {
+            fleet.renumber(buckets.len());
+            empty_fleet_buckets(&catalog, &mut buckets);
+        }
         let quotas = catalog
             .meters
             .iter()
@@ -308,11 +350,21 @@ impl Reconciler {
                 w.push(Instruction::Cells(cells.clone()));
             }
         }
+        if let Some(fleet) = &mut self.fleet {
+            fleet.hear(self.generation, &mut self.buckets);
+        }
         for (id, lease) in self.buckets.iter_mut().enumerate() {
             let Some(lease) = lease else { continue };
-            lease.tick(dt_s, |w, order| {
-                out[w].push(Instruction::Bucket(id as BucketId, order))
-            });
+            let order = |w: usize, order| out[w].push(Instruction::Bucket(id as BucketId, order));
+            match &self.fleet {
+                Some(f) if fleet::is_fleet(&self.catalog.buckets[id]) => {
+                    f.tick(id, lease, dt_s, order)
+                }
+                _ => lease.tick(dt_s, order),
+            }
+        }
+        if let Some(fleet) = &mut self.fleet {
+            fleet.ask(self.generation, &self.catalog.buckets, &mut self.buckets);
         }
         for (id, q) in self.quotas.iter_mut().enumerate() {
             let Some(q) = q else { continue };
@@ -420,15 +472,29 @@ impl Reconciler {
     }
 }
 
+/// A fleet node's buckets (all leased ones but the account's) start with
+/// no tokens: every token they lease comes from Redis.
+fn empty_fleet_buckets(catalog: &Catalog, buckets: &mut [Option<Lease>]) {
+    for (spec, lease) in catalog.buckets.iter().zip(buckets.iter_mut()) {
+        if fleet::is_fleet(spec) {
+            *lease = lease.take().map(Lease::emptied);
+        }
+    }
+}
+
 /// Each bucket of `catalog` as a lease or, for a small limit, a shared cell
-/// (`None` when no bucket is small).
+/// (`None` when no bucket is small). In a fleet every bucket that Redis
+/// refills is leased, however small: a cell refills on this node's clock.
 fn limits(
     catalog: &Catalog,
     workers: usize,
     tick: Duration,
+    in_fleet: bool,
 ) -> (Vec<Option<Lease>>, Option<Arc<Cells>>) {
     let tick_s = tick.as_secs_f64();
-    let small = |b: &super::BucketSpec| shared::is_shared(b, workers, tick_s);
+    let small = |b: &super::BucketSpec| {
+        shared::is_shared(b, workers, tick_s) && !(in_fleet && fleet::is_fleet(b))
+    };
     let leases = catalog
         .buckets
         .iter()

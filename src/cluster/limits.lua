@@ -1,0 +1,66 @@
+-- One node's lease of every active cluster-wide bucket, in one call.
+-- KEYS[i]: bucket i's hash: `b` its balance (tokens no node holds), `ts`
+-- when that was last refilled (Redis TIME, never a node's clock), and
+-- `n:NODE` = "seen demand held" for each node that reported lately.
+-- ARGV: node, stale (s: a node not heard from for this long holds nothing
+-- and wants nothing), half (s: half-life of a silent node's demand), then
+-- 6 per key: rate, burst, demand, want, held, returned.
+-- Tokens exist only here (refilled at `rate`, capped so that the balance
+-- plus what every node holds stays within `burst`), and a node spends only
+-- what it was granted: the cluster admits at most burst + rate x t.
+-- Returns per key {tokens granted, this node's share of demand x 1e6}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local node = ARGV[1]
+local stale = tonumber(ARGV[2])
+local half = tonumber(ARGV[3])
+local mine = 'n:' .. node
+local out = {}
+for i, key in ipairs(KEYS) do
+  local a = 3 + (i - 1) * 6
+  local rate = tonumber(ARGV[a + 1])
+  local burst = tonumber(ARGV[a + 2])
+  local demand = tonumber(ARGV[a + 3])
+  local want = tonumber(ARGV[a + 4])
+  local held = tonumber(ARGV[a + 5])
+  local returned = tonumber(ARGV[a + 6])
+  local f = redis.call('HGETALL', key)
+  local balance, ts = burst, now
+  local others_held, total, nodes = 0, demand, 1
+  for j = 1, #f, 2 do
+    local name, v = f[j], f[j + 1]
+    if name == 'b' then
+      balance = tonumber(v)
+    elseif name == 'ts' then
+      ts = tonumber(v)
+    elseif name ~= mine and string.sub(name, 1, 2) == 'n:' then
+      local seen, d, h = string.match(v, '^(%S+) (%S+) (%S+)$')
+      local age = now - (tonumber(seen) or 0)
+      if age > stale then
+        redis.call('HDEL', key, name)
+      else
+        others_held = others_held + (tonumber(h) or 0)
+        total = total + (tonumber(d) or 0) * 0.5 ^ (math.max(age, 0) / half)
+        nodes = nodes + 1
+      end
+    end
+  end
+  local dt = math.max(now - ts, 0)
+  local room = math.max(burst - others_held - held, 0)
+  balance = math.min(balance + returned + rate * dt, room)
+  local share = 1 / nodes
+  if total > 0 then
+    share = demand / total
+  end
+  local grant = math.max(math.floor(math.min(want, balance * share)), 0)
+  balance = balance - grant
+  redis.call('HSET', key, 'b', string.format('%.6f', balance), 'ts', string.format('%.6f', now),
+    mine, string.format('%.6f %.6f %d', now, demand, held + grant))
+  if rate > 0 then
+    -- Idle long enough to be full again, and every node's entry stale:
+    -- the key may go, and comes back full.
+    redis.call('PEXPIRE', key, math.ceil((burst / rate + stale) * 1000))
+  end
+  out[i] = {grant, math.floor(share * 1000000)}
+end
+return out

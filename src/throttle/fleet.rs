@@ -1,0 +1,198 @@
+//! Cores lease from their node, nodes lease from Redis: the reconciler's
+//! side of a fleet's cluster-wide buckets. Each tick the reconciler sends
+//! the books of every active bucket (`Ask`) to the thread that talks to
+//! Redis and, without ever waiting for it, takes whatever grants came back
+//! since (`Answer`). Only that thread touches the network, so a slow or
+//! frozen Redis never delays a worker's leases.
+//!
+//! While Redis does not answer (an error, or no answer within the command
+//! timeout), a bucket refills locally at its last known share of the
+//! cluster's demand (`local_share`) or not at all (`fail_closed`); the
+//! first answer after that puts it back on Redis. A slow answer is waited
+//! for (without refilling) rather than taken for an outage: refilling
+//! locally while Redis refills too would admit up to twice the limit.
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::catalog::{BucketId, BucketSpec, Level};
+use super::lease::{FleetBooks, Lease};
+
+/// A bucket that has not changed is still reported this often (in ticks),
+/// so Redis keeps counting the tokens its workers hold.
+const REFRESH_TICKS: u32 = 50;
+
+/// What a bucket does while the fleet's Redis is out of reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Refill at the limit × this node's recent share of the cluster's demand.
+    LocalShare,
+    /// No refill: calls are refused once what is held is spent.
+    FailClosed,
+}
+
+/// One bucket's line of an ask: its name in Redis, its limit, its books.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketAsk {
+    pub id: BucketId,
+    /// Which limit (`stage api/prod`), the same on every node.
+    pub what: String,
+    pub rate: f64,
+    pub burst: u64,
+    pub books: FleetBooks,
+}
+
+/// Reconciler → Redis thread.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// The catalog the ids are numbered by.
+    pub generation: u64,
+    pub buckets: Vec<BucketAsk>,
+}
+
+/// One bucket's grant: tokens for this node, and its share of the
+/// cluster's demand (for `local_share`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grant {
+    pub id: BucketId,
+    pub tokens: u64,
+    pub share: f64,
+}
+
+/// Redis thread → reconciler: the grants, or `None` when Redis did not answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub generation: u64,
+    pub grants: Option<Vec<Grant>>,
+}
+
+/// The reconciler's end of the exchange with Redis.
+pub struct Fleet {
+    asks: Sender<Ask>,
+    answers: Receiver<Answer>,
+    fallback: Fallback,
+    /// An ask is outstanding.
+    in_flight: bool,
+    /// The last ask failed.
+    down: bool,
+    /// By bucket id: the last share heard, the tokens reported held, and
+    /// ticks since the bucket was last reported.
+    shares: Vec<f64>,
+    reported: Vec<(u64, u32)>,
+}
+
+/// Whether a bucket is leased from Redis: every level but the account's,
+/// which stays per node (AWS's account limit is per region).
+pub fn is_fleet(b: &BucketSpec) -> bool {
+    b.level != Level::Account
+}
+
+impl Fleet {
+    pub fn new(asks: Sender<Ask>, answers: Receiver<Answer>, fallback: Fallback) -> Fleet {
+        Fleet {
+            asks,
+            answers,
+            fallback,
+            in_flight: false,
+            down: false,
+            shares: Vec::new(),
+            reported: Vec::new(),
+        }
+    }
+
+    /// A new catalog: shares and books start afresh (answers to asks of
+    /// the old numbering are dropped by their generation).
+    pub fn renumber(&mut self, buckets: usize) {
+        self.shares = vec![1.0; buckets];
+        self.reported = vec![(0, 0); buckets];
+    }
+
+    /// Whether limits run on their fallback now.
+    pub fn is_down(&self) -> bool {
+        self.down
+    }
+
+    /// Takes the answers that came since the last tick into `leases`.
+    pub fn hear(&mut self, generation: u64, leases: &mut [Option<Lease>]) {
+        for a in self.answers.try_iter() {
+            self.in_flight = false;
+            let Some(grants) = a.grants else {
+                self.down = true;
+                continue;
+            };
+            self.down = false;
+            if a.generation != generation {
+                // Granted to buckets of an earlier catalog: dropped, which
+                // only ever admits less.
+                continue;
+            }
+            for g in grants {
+                let i = g.id as usize;
+                if let Some(Some(lease)) = leases.get_mut(i) {
+                    lease.supply(g.tokens);
+                    self.shares[i] = g.share;
+                }
+            }
+        }
+    }
+
+    /// Refills (only while Redis is out of reach, as configured) and leases
+    /// one fleet bucket to the workers.
+    pub fn tick(
+        &self,
+        id: usize,
+        lease: &mut Lease,
+        dt_s: f64,
+        order: impl FnMut(usize, super::lease::Order),
+    ) {
+        match (self.is_down(), self.fallback) {
+            (true, Fallback::LocalShare) => {
+                let share = self.shares.get(id).copied().unwrap_or(1.0);
+                lease.tick_share(dt_s, share, order)
+            }
+            _ => lease.tick_fleet(order),
+        }
+    }
+
+    /// Sends the books of every active bucket, unless an ask is still
+    /// outstanding. Never blocks.
+    pub fn ask(&mut self, generation: u64, specs: &[BucketSpec], leases: &mut [Option<Lease>]) {
+        if self.in_flight {
+            return;
+        }
+        let mut buckets = Vec::new();
+        for (i, (spec, lease)) in specs.iter().zip(leases.iter_mut()).enumerate() {
+            let Some(lease) = lease.as_mut().filter(|_| is_fleet(spec)) else {
+                continue;
+            };
+            let (last_held, age) = &mut self.reported[i];
+            *age += 1;
+            let books = lease.fleet_books();
+            let active = books.demand > 0.0 || books.returned > 0;
+            let changed = books.held != *last_held;
+            let refresh = books.held > 0 && *age >= REFRESH_TICKS;
+            if !(active || changed || refresh) {
+                continue;
+            }
+            *last_held = books.held;
+            *age = 0;
+            buckets.push(BucketAsk {
+                id: i as BucketId,
+                what: spec.what.clone(),
+                rate: spec.rate,
+                burst: spec.burst,
+                books,
+            });
+        }
+        if buckets.is_empty() {
+            return;
+        }
+        match self.asks.try_send(Ask {
+            generation,
+            buckets,
+        }) {
+            Ok(()) => self.in_flight = true,
+            // The Redis thread is gone (shutting down): nothing to ask.
+            Err(TrySendError::Disconnected(_)) | Err(TrySendError::Full(_)) => {}
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Cluster-wide rate limits (issue 18): several portico nodes with one
+//! real redis-server lease a stage limit's tokens from Redis, so together
+//! they admit what one bucket would (burst + rate × t, within 2 %); Redis
+//! traffic does not grow with the request rate; a frozen Redis (SIGSTOP)
+//! leaves each node on its share of the limit (`local_share`) or refusing
+//! (`fail_closed`), and the fleet recovers by itself once Redis answers.
+mod common;
+
+use common::*;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const RATE: f64 = 200.0;
+const BURST: u64 = 50;
+
+/// A node of a fleet on `redis`: API `t`, stage `prod` limited to RATE
+/// with BURST, `GET /a` a mock; one worker; the account level out of the way.
+fn node(redis: &Redis, name: &str, on_down: &str) -> Server {
+    let api = format!(
+        "[[api]]\nname = \"t\"\nhosts = []\n\n[api.stages.prod]\nthrottle = {{ rate = {RATE:.1}, burst = {BURST} }}\n\n{}",
+        mock_route("GET", "/a", false, "a")
+    );
+    let cluster = format!(
+        "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\non_redis_down = \"{on_down}\"\n\
+         connect_timeout_ms = 500\ncommand_timeout_ms = 500\n",
+        toml_str(&redis.url())
+    );
+    let cfg = Config::new(&api)
+        .throttle("rate", "1000000.0")
+        .throttle("burst", "1000000")
+        .append(&cluster);
+    Server::start(&cfg)
+}
+
+fn fleet(redis: &Redis, n: usize, on_down: &str) -> Vec<Server> {
+    (0..n)
+        .map(|i| node(redis, &format!("node-{i}"), on_down))
+        .collect()
+}
+
+/// Tight keep-alive loops on `GET /prod/a`, `conns[i]` of them on node
+/// `ports[i]`, all started together and run for `dur`: the counts per node
+/// and the time from the common start to the last loop's end.
+fn flood(ports: &[u16], conns: &[usize], dur: Duration) -> (Vec<LoadCount>, Duration) {
+    let total: usize = conns.iter().sum();
+    let barrier = Arc::new(Barrier::new(total + 1));
+    let start = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let mut handles = Vec::new();
+    for (node, (&port, &n)) in ports.iter().zip(conns).enumerate() {
+        for _ in 0..n {
+            let barrier = barrier.clone();
+            let start = start.clone();
+            handles.push((
+                node,
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let t0 = start.lock().unwrap().expect("start set before release");
+                    load_loop(port, get("/prod/a").as_bytes(), || t0.elapsed() >= dur)
+                }),
+            ));
+        }
+    }
+    *start.lock().unwrap() = Some(Instant::now());
+    barrier.wait();
+    let t0 = start.lock().unwrap().unwrap();
+    let mut per_node: Vec<LoadCount> = ports.iter().map(|_| LoadCount::default()).collect();
+    for (node, h) in handles {
+        per_node[node].add(h.join().expect("load thread"));
+    }
+    (per_node, t0.elapsed())
+}
+
+fn sum(counts: &[LoadCount]) -> LoadCount {
+    let mut all = LoadCount::default();
+    for c in counts {
+        all.add(*c);
+    }
+    all
+}
+
+/// Calls since the last `CONFIG RESETSTAT`: of every Redis command (those
+/// a script runs included, the test's own INFO not), and of EVALSHA alone.
+fn command_calls(redis: &Redis) -> (u64, u64) {
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    let calls =
+        |l: &str| -> Option<u64> { l.split("calls=").nth(1)?.split(',').next()?.parse().ok() };
+    let all = stats
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter_map(calls)
+        .sum();
+    let evalsha = stats
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:"))
+        .filter_map(calls)
+        .sum();
+    (all, evalsha)
+}
+
+/// Waits (bounded) for a stderr line of `srv` containing `what`.
+fn wait_for_line(srv: &mut Server, what: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Some(l) = srv.next_line(deadline.saturating_duration_since(Instant::now())) {
+            if l.contains(what) {
+                return l;
+            }
+            seen.push(l);
+        }
+    }
+    panic!("no line with {what:?} within {within:?}; saw {seen:#?}");
+}
+
+#[test]
+fn three_nodes_with_uneven_load_admit_one_buckets_worth() {
+    let redis = Redis::start();
+    let nodes = fleet(&redis, 3, "local_share");
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    // 3 : 2 : 1 connections, every node far over its share of the limit.
+    let (counts, elapsed) = flood(&ports, &[3, 2, 1], Duration::from_secs(5));
+    let all = sum(&counts);
+    let expected = BURST as f64 + RATE * elapsed.as_secs_f64();
+    let ctx = format!(
+        "{RATE}/s burst {BURST} on 3 nodes for {elapsed:?}: admitted {} ({:?}), throttled {}, other {}; expected {expected:.0}",
+        all.ok,
+        counts.iter().map(|c| c.ok).collect::<Vec<_>>(),
+        all.throttled,
+        all.other + all.unanswered
+    );
+    let ratio = all.ok as f64 / expected;
+    eprintln!("cluster accuracy: {ctx}; ratio {ratio:.4}");
+    assert!(
+        all.other + all.unanswered == 0 && all.throttled > all.ok,
+        "every call answered 200 or 429, most 429: {ctx}"
+    );
+    assert!(
+        counts.iter().all(|c| c.ok > 0),
+        "a node admitted nothing: {ctx}"
+    );
+    assert!(
+        (0.98..=1.02).contains(&ratio),
+        "admitted/expected {ratio:.4}: {ctx}"
+    );
+}
+
+#[test]
+fn redis_traffic_does_not_grow_with_the_request_rate() {
+    let redis = Redis::start();
+    let nodes = fleet(&redis, 2, "local_share");
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    let window = Duration::from_secs(2);
+
+    // About 50 calls a second on each node, paced.
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let t0 = Instant::now();
+    let mut clients: Vec<Client> = nodes.iter().map(|s| s.connect()).collect();
+    let mut low_calls = 0u64;
+    let mut next = t0;
+    while t0.elapsed() < window {
+        for c in &mut clients {
+            let r = c.get("/prod/a");
+            assert!(r.status == 200 || r.status == 429, "{}", r.status);
+            low_calls += 1;
+        }
+        next += Duration::from_millis(20);
+        // Pacing the load (not synchronising on anything): 50 calls/s a node.
+        if let Some(d) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+    let low_secs = t0.elapsed().as_secs_f64();
+    let (low_all, low_eval) = command_calls(&redis);
+    let low_cmds = low_all as f64 / low_secs;
+
+    // As fast as four connections a node go.
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let (counts, elapsed) = flood(&ports, &[4, 4], window);
+    let (high_all, high_eval) = command_calls(&redis);
+    let high_cmds = high_all as f64 / elapsed.as_secs_f64();
+    let high_evals = high_eval as f64 / elapsed.as_secs_f64();
+    let all = sum(&counts);
+    let high_rps = (all.ok + all.throttled) as f64 / elapsed.as_secs_f64();
+    let low_rps = low_calls as f64 / low_secs;
+    let ctx = format!(
+        "{low_rps:.0} req/s: {low_cmds:.0} Redis commands/s ({:.0} EVALSHA/s); {high_rps:.0} req/s: {high_cmds:.0} Redis commands/s ({high_evals:.0} EVALSHA/s) (2 nodes, 10 ms tick)",
+        low_eval as f64 / low_secs
+    );
+    let ctx = format!(
+        "{ctx}; flood admitted {}, throttled {}",
+        all.ok, all.throttled
+    );
+    eprintln!("redis traffic: {ctx}");
+    assert!(
+        high_rps > 10.0 * low_rps,
+        "the flood was not much faster: {ctx}"
+    );
+    // One script call per tick per busy node, at most.
+    assert!(high_evals <= 2.0 * 100.0 * 1.1, "{ctx}");
+    assert!(high_cmds <= low_cmds * 1.3 + 10.0, "{ctx}");
+}
+
+#[test]
+fn frozen_redis_local_share_keeps_serving_and_recovers() {
+    let redis = Redis::start();
+    let mut nodes = fleet(&redis, 2, "local_share");
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    // Both nodes busy: each learns its share (about half).
+    let (before, _) = flood(&ports, &[1, 1], Duration::from_secs(1));
+    assert!(before.iter().all(|c| c.ok > 0 && c.throttled > 0));
+
+    redis.pause();
+    let (during, elapsed) = flood(&ports, &[1, 1], Duration::from_secs(2));
+    let line = wait_for_line(&mut nodes[0], "Redis unreachable", Duration::from_secs(5));
+    assert!(line.contains("LocalShare"), "{line}");
+    let all = sum(&during);
+    let ctx = format!(
+        "Redis frozen for {elapsed:?}: admitted {:?}, throttled {}",
+        during.iter().map(|c| c.ok).collect::<Vec<_>>(),
+        all.throttled
+    );
+    eprintln!("local_share: {ctx}");
+    assert_eq!(all.other + all.unanswered, 0, "{ctx}");
+    // Each node keeps admitting about half the limit; together no more
+    // than the limit (with what each held when Redis froze).
+    let t = elapsed.as_secs_f64();
+    for c in &during {
+        assert!(
+            c.ok as f64 >= 0.25 * RATE * t,
+            "a node stopped serving: {ctx}"
+        );
+    }
+    assert!(
+        all.ok as f64 <= RATE * t * 1.1 + 2.0 * BURST as f64,
+        "{ctx}"
+    );
+
+    redis.resume();
+    let (after, _) = flood(&ports, &[1, 1], Duration::from_millis(500));
+    assert!(after.iter().all(|c| c.ok > 0));
+    wait_for_line(
+        &mut nodes[0],
+        "Redis reachable again",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn frozen_redis_fail_closed_refuses_then_recovers() {
+    let redis = Redis::start();
+    let mut nodes = fleet(&redis, 1, "fail_closed");
+    let port = nodes[0].port;
+    let (before, _) = flood(&[port], &[1], Duration::from_millis(500));
+    assert!(before[0].ok > 0);
+
+    redis.pause();
+    let (during, elapsed) = flood(&[port], &[1], Duration::from_secs(2));
+    let ctx = format!(
+        "Redis frozen for {elapsed:?}: admitted {}, throttled {}",
+        during[0].ok, during[0].throttled
+    );
+    eprintln!("fail_closed: {ctx}");
+    wait_for_line(&mut nodes[0], "Redis unreachable", Duration::from_secs(5));
+    assert_eq!(during[0].other + during[0].unanswered, 0, "{ctx}");
+    // Only what the node held when Redis froze.
+    assert!(during[0].ok <= BURST, "{ctx}");
+    assert!(during[0].throttled > 100, "{ctx}");
+
+    redis.resume();
+    // Recovery is automatic: poll until calls are admitted again.
+    let mut c = nodes[0].connect();
+    poll_until(
+        Duration::from_secs(5),
+        || c.get("/prod/a").status,
+        |s| *s == 200,
+        |s| format!("still {s} after Redis resumed"),
+    );
+    wait_for_line(
+        &mut nodes[0],
+        "Redis reachable again",
+        Duration::from_secs(5),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The script's arithmetic (src/cluster/limits.lua), run on a real Redis
+// ---------------------------------------------------------------------------
+
+/// One call of the lease script for one bucket `key` as `node`: the tokens
+/// granted and the node's share of demand (millionths). `stale` is how long
+/// (s) a silent node still counts.
+#[allow(clippy::too_many_arguments)]
+fn lease(
+    redis: &Redis,
+    key: &str,
+    node: &str,
+    stale: f64,
+    rate: f64,
+    burst: u64,
+    demand: f64,
+    want: u64,
+    held: u64,
+    returned: u64,
+) -> (u64, u64) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cluster/limits.lua");
+    let args: Vec<String> = vec![
+        key.into(),
+        ",".into(),
+        node.into(),
+        stale.to_string(),
+        // A half-life long enough that the demand heard stays as told.
+        "1000000".into(),
+        rate.to_string(),
+        burst.to_string(),
+        demand.to_string(),
+        want.to_string(),
+        held.to_string(),
+        returned.to_string(),
+    ];
+    let mut argv: Vec<&str> = vec!["--raw", "--eval", script];
+    argv.extend(args.iter().map(String::as_str));
+    let out = redis.cli(&argv);
+    let n: Vec<u64> = out
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or_else(|_| panic!("{out:?}")))
+        .collect();
+    assert_eq!(n.len(), 2, "{out:?}");
+    (n[0], n[1])
+}
+
+#[test]
+fn script_starts_full_grants_by_demand_and_never_more_than_exists() {
+    let redis = Redis::start();
+    let k = "{t}:rl:stage t/prod";
+    // A rate of 0 keeps the arithmetic exact: 100 tokens, never refilled.
+    // A new bucket is full, and a node alone gets what it wants of it.
+    assert_eq!(
+        lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 40, 0, 0),
+        (40, 1_000_000)
+    );
+    // Node b wants everything but has a quarter of the demand: a quarter of what is left.
+    let (b, share) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 0, 0);
+    assert!((249_000..=251_000).contains(&share), "{share}");
+    assert_eq!(b, 15, "a quarter of the 60 left");
+    // Node a, with three quarters, takes its part of the 45 left; what
+    // both hold never exceeds the burst, however much they ask.
+    let (a, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 40, 0);
+    assert_eq!(a, 33, "three quarters of 45");
+    let (b2, _) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 15, 0);
+    let (a2, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 73, 0);
+    assert!(40 + b + a + b2 + a2 <= 100, "{b} {a} {b2} {a2}");
+}
+
+#[test]
+fn script_takes_back_what_an_idle_node_returns_and_forgets_silent_nodes() {
+    let redis = Redis::start();
+    let k = "{t}:rl:stage t/prod";
+    assert_eq!(lease(&redis, k, "a", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 100);
+    // b finds nothing while a holds everything.
+    assert_eq!(lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 0);
+    // a goes idle and hands back 70 of its 100: b, now the only demand, gets them.
+    assert_eq!(lease(&redis, k, "a", 60.0, 0.0, 100, 0.0, 0, 30, 70).0, 0);
+    assert_eq!(lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 70);
+    // A node silent for longer than `stale` holds nothing: with a 50 ms
+    // stale bound, a's 30 come back to the bucket's room once it is
+    // forgotten (refilled, here, at a high rate, capped by that room).
+    let got = poll_until(
+        Duration::from_secs(5),
+        || lease(&redis, k, "b", 0.05, 1e6, 100, 1.0, 100, 70, 0).0,
+        |g| *g > 0,
+        |g| format!("b still got {g}"),
+    );
+    assert!(got <= 30, "{got}: never more than the burst in all");
+}
