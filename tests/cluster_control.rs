@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "fleet-token-0123456789";
 /// The fleet's state key (base64 of 32 bytes), shared by every node.
-const FLEET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "HxwdHhscGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
 /// How soon every node must serve a change made on any of them.
 const PROPAGATION: Duration = Duration::from_millis(1_500);
@@ -28,10 +27,6 @@ fn node_config(redis: &Redis) -> Config {
             "[cluster]\nredis = [\"{}\"]\ncommand_timeout_ms = {COMMAND_TIMEOUT_MS}\n",
             redis.url()
         ))
-}
-
-fn node(cfg: &Config) -> Server {
-    Server::start_with_env(cfg, &[("PORTICO_STATE_KEY", FLEET_KEY)])
 }
 
 fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>) -> AdminJson {
@@ -110,9 +105,9 @@ fn all_serve(nodes: &[&Server], id: &str, want: &str, since: Instant) -> Duratio
 fn a_change_on_one_node_is_served_by_every_node_within_1_5_s() {
     let redis = Redis::start();
     let cfg = node_config(&redis);
-    let mut a = node(&cfg);
-    let mut b = node(&node_config(&redis));
-    let c = node(&node_config(&redis));
+    let mut a = fleet_node(&cfg);
+    let mut b = fleet_node(&node_config(&redis));
+    let c = fleet_node(&node_config(&redis));
 
     let id = deploy_greeting_api(&mut a, "hello");
     let deployed = Instant::now();
@@ -144,9 +139,9 @@ fn a_change_on_one_node_is_served_by_every_node_within_1_5_s() {
 #[test]
 fn a_restarted_node_catches_up_to_the_fleets_revision() {
     let redis = Redis::start();
-    let mut a = node(&node_config(&redis));
+    let mut a = fleet_node(&node_config(&redis));
     let b_cfg = node_config(&redis);
-    let mut b = node(&b_cfg);
+    let mut b = fleet_node(&b_cfg);
     let id = deploy_greeting_api(&mut a, "one");
     all_serve(&[&a, &b], &id, "one", Instant::now());
 
@@ -157,14 +152,14 @@ fn a_restarted_node_catches_up_to_the_fleets_revision() {
     ]});
     ok(&mut a, "PATCH", &stage, Some(patch), 200);
 
-    let b = node(&b_cfg);
+    let b = fleet_node(&b_cfg);
     all_serve(&[&b], &id, "two", Instant::now());
 }
 
 #[test]
 fn redis_frozen_management_calls_answer_503_in_time_and_the_data_plane_serves() {
     let redis = Redis::start();
-    let mut a = node(&node_config(&redis));
+    let mut a = fleet_node(&node_config(&redis));
     let id = deploy_greeting_api(&mut a, "steady");
     all_serve(&[&a], &id, "steady", Instant::now());
 
@@ -243,7 +238,7 @@ fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
 #[test]
 fn a_node_with_another_state_key_refuses_to_join_the_fleet() {
     let redis = Redis::start();
-    let mut a = node(&node_config(&redis));
+    let mut a = fleet_node(&node_config(&redis));
     ok(
         &mut a,
         "POST",
@@ -296,7 +291,7 @@ fn migrate_copies_a_single_nodes_state_into_redis_and_a_fleet_node_serves_it() {
     let (forced, stderr) = run_to_end(&["cluster", "migrate", "--force", "--config", path], &env);
     assert!(forced, "migrate --force failed: {stderr}");
 
-    let mut fleet = node(&node_config(&redis));
+    let mut fleet = fleet_node(&node_config(&redis));
     all_serve(&[&fleet], &id, "migrated", Instant::now());
     let got = ok(
         &mut fleet,
@@ -316,8 +311,8 @@ fn migrate_copies_a_single_nodes_state_into_redis_and_a_fleet_node_serves_it() {
 #[test]
 fn deletions_take_their_dependents_along_on_every_node() {
     let redis = Redis::start();
-    let mut a = node(&node_config(&redis));
-    let mut b = node(&node_config(&redis));
+    let mut a = fleet_node(&node_config(&redis));
+    let mut b = fleet_node(&node_config(&redis));
     let id = deploy_greeting_api(&mut a, "dependents");
     let stages = json!([{"apiId": id, "stage": "prod"}]);
     let plan = ok(
@@ -381,7 +376,7 @@ fn call_status(srv: &mut Server, path: &str, status: u16) {
 fn min_replicas_unmet_answers_503() {
     let redis = Redis::start();
     let cfg = node_config(&redis).append("min_replicas = 1\n");
-    let mut a = node(&cfg);
+    let mut a = fleet_node(&cfg);
     let started = Instant::now();
     let r = call(
         &mut a,
@@ -414,8 +409,8 @@ fn min_replicas_unmet_answers_503() {
 #[test]
 fn a_key_value_is_unique_across_the_fleet() {
     let redis = Redis::start();
-    let mut a = node(&node_config(&redis));
-    let mut b = node(&node_config(&redis));
+    let mut a = fleet_node(&node_config(&redis));
+    let mut b = fleet_node(&node_config(&redis));
     let body = json!({"name": "dup", "enabled": true, "value": "fleet-unique-value-0123456789"});
     let first = ok(&mut b, "POST", "/apikeys", Some(body.clone()), 201);
     a.admin_fails(

@@ -73,7 +73,7 @@ fn readyz(srv: &mut Server) -> (u16, serde_json::Value) {
 fn three_nodes_see_each_other_and_a_killed_one_leaves() {
     let redis = Redis::start();
     let mut nodes: Vec<Server> = (0..3)
-        .map(|_| Server::start(&node_config(&redis.url())))
+        .map(|_| fleet_node(&node_config(&redis.url())))
         .collect();
     let config = nodes[0].config_path().to_path_buf();
     let ids = poll_until(
@@ -142,7 +142,7 @@ fn three_nodes_see_each_other_and_a_killed_one_leaves() {
 #[test]
 fn a_frozen_redis_is_reported_and_the_data_plane_keeps_answering() {
     let redis = Redis::start();
-    let mut srv = Server::start(&node_config(&redis.url()));
+    let mut srv = fleet_node(&node_config(&redis.url()));
     scrape_until(&mut srv, "Redis up", |m| {
         m.value("portico_cluster_redis_up", &[]) == 1.0
     });

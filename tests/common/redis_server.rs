@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use super::{poll_until, TempDir, STARTUP_TIMEOUT};
+use super::{poll_until, Config, Server, TempDir, STARTUP_TIMEOUT};
 
 pub struct Redis {
     child: Option<Child>,
@@ -296,4 +296,13 @@ impl Drop for Sentinel {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The state key every node of a test fleet shares (a fleet node whose key
+/// cannot open the fleet's sealed state refuses to start).
+pub const FLEET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A fleet node: `cfg` (with its `[cluster]`) started with [`FLEET_KEY`].
+pub fn fleet_node(cfg: &Config) -> Server {
+    Server::start_with_env(cfg, &[("PORTICO_STATE_KEY", FLEET_KEY)])
 }
