@@ -227,15 +227,18 @@ fn frozen_redis_local_share_keeps_serving_and_recovers() {
     );
     eprintln!("local_share: {ctx}");
     assert_eq!(all.other + all.unanswered, 0, "{ctx}");
-    // Each node keeps admitting about half the limit; together no more
-    // than the limit (with what each held when Redis froze).
+    // Each node keeps admitting its last share (measured 96 to 341 of the
+    // 400 for two nodes that shared the CPU unevenly before the freeze);
+    // together at least half the limit and no more than the limit (with
+    // what each held when Redis froze).
     let t = elapsed.as_secs_f64();
     for c in &during {
         assert!(
-            c.ok as f64 >= 0.25 * RATE * t,
+            c.ok as f64 >= 0.1 * RATE * t,
             "a node stopped serving: {ctx}"
         );
     }
+    assert!(all.ok as f64 >= 0.5 * RATE * t, "{ctx}");
     assert!(
         all.ok as f64 <= RATE * t * 1.1 + 2.0 * BURST as f64,
         "{ctx}"
