@@ -275,6 +275,19 @@ impl<'t> Eval<'t> {
             )),
             _ => return Ok(Flow::Normal),
         };
+        let var = f.var;
+        self.each(f, items.items.iter(), |e, v| e.vars[var] = v.clone(), out)
+    }
+
+    /// A `#foreach`'s passes over `items`, `set` putting each into the
+    /// loop variable's slot; the slot is given back after.
+    fn each<I>(
+        &mut self,
+        f: &Foreach,
+        mut items: impl Iterator<Item = I>,
+        set: impl Fn(&mut Self, I),
+        out: &mut String,
+    ) -> Result<Flow, VtlError> {
         let saved = std::mem::take(&mut self.vars[f.var]);
         let saved_def = self.defined[f.var].take();
         let saved_lazy = self.lazy[f.var].take();
@@ -283,16 +296,18 @@ impl<'t> Eval<'t> {
             has_next: false,
         });
         let mut flow = Flow::Normal;
-        for (i, item) in items.items.iter().enumerate() {
+        let (mut next, mut i) = (items.next(), 0);
+        while let Some(item) = next {
             if i >= self.limits.max_foreach_iterations {
                 return Err(Limit::Iterations(self.limits.max_foreach_iterations).into());
             }
             self.step()?;
-            self.vars[f.var] = item.clone();
+            next = items.next();
+            set(self, item);
             self.defined[f.var] = None;
             if let Some(l) = self.loops.last_mut() {
                 l.index = i;
-                l.has_next = i + 1 < items.items.len();
+                l.has_next = next.is_some();
             }
             match self.nodes(&f.body, out)? {
                 Flow::Normal => {}
@@ -302,6 +317,7 @@ impl<'t> Eval<'t> {
                     break;
                 }
             }
+            i += 1;
         }
         self.loops.pop();
         self.vars[f.var] = saved;

@@ -9,7 +9,7 @@
 //! (`Eval::materialise`) before anything but the two reads here looks at
 //! it. Steps and limits are charged as the tree's evaluation charges them.
 
-use super::{emit, Eval, Flow, Loop};
+use super::{emit, Eval, Flow};
 use crate::vtl::ast::{Expr, Foreach, Part, Reference, Root};
 use crate::vtl::error::VtlError;
 use crate::vtl::json::lazy::{self, Span};
@@ -139,49 +139,17 @@ impl<'t> Eval<'t> {
             return Ok(None);
         };
         let text = self.input.text();
-        let saved = std::mem::take(&mut self.vars[f.var]);
-        let saved_def = self.defined[f.var].take();
-        let saved_lazy = self.lazy[f.var].take();
-        self.loops.push(Loop {
-            index: 0,
-            has_next: false,
-        });
-        let mut flow = Flow::Normal;
-        let mut items = lazy::Elements::new(text, &arr);
-        let mut next = items.next();
-        let mut i = 0;
-        while let Some(item) = next {
-            if i >= self.limits.max_foreach_iterations {
-                return Err(Limit::Iterations(self.limits.max_foreach_iterations).into());
-            }
-            self.step()?;
-            next = items.next();
+        let var = f.var;
+        let items = lazy::Elements::new(text, &arr);
+        let set = |e: &mut Self, item: Span| {
             if lazy::is_object(text, &item) {
-                self.vars[f.var] = Value::Null;
-                self.lazy[f.var] = Some(item);
+                e.vars[var] = Value::Null;
+                e.lazy[var] = Some(item);
             } else {
-                self.vars[f.var] = lazy::value(text, &item);
-                self.lazy[f.var] = None;
+                e.vars[var] = lazy::value(text, &item);
+                e.lazy[var] = None;
             }
-            self.defined[f.var] = None;
-            if let Some(l) = self.loops.last_mut() {
-                l.index = i;
-                l.has_next = next.is_some();
-            }
-            match self.nodes(&f.body, out)? {
-                Flow::Normal => {}
-                Flow::Break => break,
-                Flow::Stop => {
-                    flow = Flow::Stop;
-                    break;
-                }
-            }
-            i += 1;
-        }
-        self.loops.pop();
-        self.vars[f.var] = saved;
-        self.defined[f.var] = saved_def;
-        self.lazy[f.var] = saved_lazy;
-        Ok(Some(flow))
+        };
+        self.each(f, items, set, out).map(Some)
     }
 }
