@@ -23,6 +23,17 @@ const SHORT_DIGITS: usize = 18;
 
 /// The value, or `None` when `text` is not JSON.
 pub fn read(text: &str) -> Option<Value> {
+    run(text, true).map(|(v, _)| v)
+}
+
+/// Whether `text` is JSON `read` takes, and how deep it nests (a
+/// container's `Value::depth`), building nothing: the same walk as `read`,
+/// so a lazy reader of the text accepts exactly what `read` accepts.
+pub fn validate(text: &str) -> Option<u32> {
+    run(text, false).map(|(_, d)| d)
+}
+
+fn run(text: &str, build: bool) -> Option<(Value, u32)> {
     let mut r = Reader {
         text,
         b: text.as_bytes(),
@@ -30,11 +41,13 @@ pub fn read(text: &str) -> Option<Value> {
         keys: Keys::default(),
         scratch: String::new(),
         items: Vec::new(),
+        build,
+        deepest: 0,
     };
     r.ws();
     let v = r.value(0)?;
     r.ws();
-    (r.i == r.b.len()).then_some(v)
+    (r.i == r.b.len()).then_some((v, r.deepest))
 }
 
 struct Reader<'a> {
@@ -48,6 +61,10 @@ struct Reader<'a> {
     /// takes its own in one allocation of the right size, where pushing
     /// onto its own vector would grow it several times.
     items: Vec<Value>,
+    /// `false` when only checking: every value read is `Null`.
+    build: bool,
+    /// The most containers open at once.
+    deepest: u32,
 }
 
 /// Bytes that end a string's plain run: the quote, a backslash, and the
@@ -84,7 +101,11 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'"' => {
                 self.i += 1;
-                Some(match self.string()? {
+                let s = self.string()?;
+                if !self.build {
+                    return Some(Value::Null);
+                }
+                Some(match s {
                     Text::Plain(s) => Value::str(s),
                     Text::Decoded => Value::str(&self.scratch),
                 })
@@ -111,13 +132,16 @@ impl<'a> Reader<'a> {
         if open > MAX_OPEN {
             return None;
         }
+        self.deepest = self.deepest.max(open);
         self.i += 1;
         let base = self.items.len();
         self.ws();
         if self.eat(b']').is_none() {
             loop {
                 let v = self.value(open)?;
-                self.items.push(v);
+                if self.build {
+                    self.items.push(v);
+                }
                 self.ws();
                 match self.peek()? {
                     b',' => {
@@ -132,6 +156,9 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        if !self.build {
+            return Some(Value::Null);
+        }
         let items = self.items.drain(base..).collect();
         Some(Value::List(Arc::new(List::new(items))))
     }
@@ -140,6 +167,7 @@ impl<'a> Reader<'a> {
         if open > MAX_OPEN {
             return None;
         }
+        self.deepest = self.deepest.max(open);
         self.i += 1;
         let mut o = Object::default();
         self.ws();
@@ -147,15 +175,18 @@ impl<'a> Reader<'a> {
             loop {
                 self.eat(b'"')?;
                 let k = self.string()?;
-                let k = match k {
-                    Text::Plain(s) => self.keys.get(s),
-                    Text::Decoded => self.keys.get(&self.scratch),
+                let k = match (self.build, k) {
+                    (false, _) => None,
+                    (true, Text::Plain(s)) => Some(self.keys.get(s)),
+                    (true, Text::Decoded) => Some(self.keys.get(&self.scratch)),
                 };
                 self.ws();
                 self.eat(b':')?;
                 self.ws();
                 let v = self.value(open)?;
-                o.put(k, v);
+                if let Some(k) = k {
+                    o.put(k, v);
+                }
                 self.ws();
                 match self.peek()? {
                     b',' => {
@@ -170,7 +201,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        Some(o.finish())
+        Some(if self.build { o.finish() } else { Value::Null })
     }
 
     /// The rest of a string whose opening quote is read.
