@@ -3,10 +3,6 @@
 //! `#define` expansion is bounded in depth. A failure is a `VtlError`,
 //! never a panic.
 
-mod lazy;
-#[cfg(test)]
-mod lazy_tests;
-
 use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, Foreach, Node, Part, Pos, Reference, Root};
@@ -41,9 +37,6 @@ struct Eval<'t> {
     t: &'t Template,
     limits: &'t Limits,
     vars: Vec<Value>,
-    /// A slot whose value is an object still in the body's text, read
-    /// lazily (`eval/lazy.rs`); its `vars` entry is `Null` meanwhile.
-    lazy: Vec<Option<super::json::lazy::Span>>,
     /// The `#define` block a slot names, if it last got one.
     defined: Vec<Option<usize>>,
     input: Input<'t>,
@@ -61,7 +54,6 @@ pub fn render(t: &Template, b: &Bindings, limits: &Limits) -> Result<Rendered, V
         t,
         limits,
         vars: vec![Value::Null; t.slots],
-        lazy: vec![None; t.slots],
         defined: vec![None; t.slots],
         input: Input::new(b),
         context: b.context.clone(),
@@ -151,9 +143,7 @@ impl<'t> Eval<'t> {
                 Node::Text(t) => self.push(out, t)?,
                 Node::Ref(r) => {
                     let limits = self.limits;
-                    if let Some(found) = self.lazy_ref(r)? {
-                        self.emit_found(r, found, out)?;
-                    } else if let Some(v) = self.borrowed(r)? {
+                    if let Some(v) = self.borrowed(r)? {
                         emit(limits, r, v, out)?;
                     } else if !self.emit_direct(r, out)? {
                         let v = self.reference(r)?;
@@ -191,7 +181,6 @@ impl<'t> Eval<'t> {
                 Node::Stop => return Ok(Flow::Stop),
                 Node::Define(slot, block) => {
                     self.vars[*slot] = Value::Null;
-                    self.lazy[*slot] = None;
                     self.defined[*slot] = Some(*block);
                 }
             }
@@ -209,7 +198,6 @@ impl<'t> Eval<'t> {
         if self.defined[slot].is_some() {
             return Ok(None);
         }
-        self.materialise(slot);
         let Some((v, steps)) = props(&self.vars[slot], &r.parts) else {
             return Ok(None);
         };
@@ -239,10 +227,6 @@ impl<'t> Eval<'t> {
             // is read where it lies rather than copied, with the steps
             // `args` would have charged (its expression's, then its own).
             self.step()?;
-            if let Some(found) = self.lazy_ref(a)? {
-                self.write_found(name, r, found, out)?;
-                return Ok(true);
-            }
             let written = match self.borrowed(a)? {
                 Some(v) => util::write(name, std::slice::from_ref(v), out, max),
                 None => {
@@ -265,9 +249,6 @@ impl<'t> Eval<'t> {
     }
 
     fn foreach(&mut self, f: &Foreach, out: &mut String) -> Result<Flow, VtlError> {
-        if let Some(flow) = self.foreach_lazy(f, out)? {
-            return Ok(flow);
-        }
         let items = match self.expr(&f.iter)? {
             Value::List(l) => l,
             Value::Map(m) => Arc::new(List::new(
@@ -275,39 +256,23 @@ impl<'t> Eval<'t> {
             )),
             _ => return Ok(Flow::Normal),
         };
-        let var = f.var;
-        self.each(f, items.items.iter(), |e, v| e.vars[var] = v.clone(), out)
-    }
-
-    /// A `#foreach`'s passes over `items`, `set` putting each into the
-    /// loop variable's slot; the slot is given back after.
-    fn each<I>(
-        &mut self,
-        f: &Foreach,
-        mut items: impl Iterator<Item = I>,
-        set: impl Fn(&mut Self, I),
-        out: &mut String,
-    ) -> Result<Flow, VtlError> {
         let saved = std::mem::take(&mut self.vars[f.var]);
         let saved_def = self.defined[f.var].take();
-        let saved_lazy = self.lazy[f.var].take();
         self.loops.push(Loop {
             index: 0,
             has_next: false,
         });
         let mut flow = Flow::Normal;
-        let (mut next, mut i) = (items.next(), 0);
-        while let Some(item) = next {
+        for (i, item) in items.items.iter().enumerate() {
             if i >= self.limits.max_foreach_iterations {
                 return Err(Limit::Iterations(self.limits.max_foreach_iterations).into());
             }
             self.step()?;
-            next = items.next();
-            set(self, item);
+            self.vars[f.var] = item.clone();
             self.defined[f.var] = None;
             if let Some(l) = self.loops.last_mut() {
                 l.index = i;
-                l.has_next = next.is_some();
+                l.has_next = i + 1 < items.items.len();
             }
             match self.nodes(&f.body, out)? {
                 Flow::Normal => {}
@@ -317,12 +282,10 @@ impl<'t> Eval<'t> {
                     break;
                 }
             }
-            i += 1;
         }
         self.loops.pop();
         self.vars[f.var] = saved;
         self.defined[f.var] = saved_def;
-        self.lazy[f.var] = saved_lazy;
         Ok(flow)
     }
 
@@ -472,7 +435,6 @@ impl<'t> Eval<'t> {
     /// Resolves a variable slot, expanding a `#define` block.
     fn var(&mut self, slot: usize) -> Result<Value, VtlError> {
         let Some(block) = self.defined[slot] else {
-            self.materialise(slot);
             return Ok(self.vars[slot].clone());
         };
         if self.depth >= self.limits.max_depth {
@@ -734,10 +696,8 @@ impl<'t> Eval<'t> {
                 self.defined[s] = None;
                 if keys.is_empty() {
                     self.vars[s] = v;
-                    self.lazy[s] = None;
                     return Ok(());
                 }
-                self.materialise(s);
                 std::mem::take(&mut self.vars[s])
             }
             _ => std::mem::take(&mut self.context),

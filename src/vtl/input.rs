@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::bindings::Bindings;
-use super::json::{lazy, parse_json, validate};
+use super::json::parse_json;
 use super::jsonpath::{self, Path, Selected};
 use super::limits::{Fail, Limit};
 use super::value::Value;
@@ -14,9 +14,6 @@ pub struct Input<'b> {
     b: &'b Bindings,
     body: Option<Value>,
     json: Option<Value>,
-    /// The body checked as JSON without a tree (`Some(depth)` when it is),
-    /// for lazy reads; once per render, on first use.
-    checked: Option<Option<u32>>,
     params: Option<Value>,
 }
 
@@ -26,7 +23,6 @@ impl<'b> Input<'b> {
             b,
             body: None,
             json: None,
-            checked: None,
             params: None,
         }
     }
@@ -49,37 +45,6 @@ impl<'b> Input<'b> {
                 parse_json(body).unwrap_or_else(|_| Value::str(body))
             }
         })
-    }
-
-    /// The body's text, for lazy reads of the spans `lazy_array` gives.
-    pub fn text(&self) -> &'b str {
-        &self.b.body
-    }
-
-    /// Where the array `path` names lies in the body, when the body is
-    /// JSON nesting at most `max_depth` deep (so whatever is read from it
-    /// passes the depth check `$input.path`'s result gets) and the path is
-    /// plain member names; `None` otherwise, and the caller reads the
-    /// tree instead.
-    pub fn lazy_array(&mut self, path: &Path, max_depth: u32) -> Option<lazy::Span> {
-        let text: &'b str = &self.b.body;
-        let depth = *self
-            .checked
-            .get_or_insert_with(|| match text.trim().is_empty() {
-                true => None,
-                false => validate(text),
-            });
-        if depth? > max_depth {
-            return None;
-        }
-        let mut cur = lazy::root(text);
-        for name in path.names()? {
-            if !lazy::is_object(text, &cur) {
-                return None;
-            }
-            cur = lazy::get(text, &cur, name)?;
-        }
-        lazy::is_array(text, &cur).then_some(cur)
     }
 
     /// `$input.name(args)`; `path` is the first argument's JSONPath when

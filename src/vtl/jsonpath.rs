@@ -46,19 +46,6 @@ pub fn compile(path: &str) -> Result<Path, String> {
 }
 
 impl Path {
-    /// The member names of a path that is only `.name` steps from `$`
-    /// (the common `$.items`), which a lazy read of the body can follow
-    /// without a tree; `None` for any other path.
-    pub fn names(&self) -> Option<impl Iterator<Item = &str>> {
-        let plain = self.segs.iter().all(|s| matches!(s, Seg::Child(_)));
-        plain.then(|| {
-            self.segs.iter().filter_map(|s| match s {
-                Seg::Child(n) => Some(n.as_str()),
-                _ => None,
-            })
-        })
-    }
-
     pub fn select<'v>(&self, root: &'v Value) -> Selected<'v> {
         if self.definite {
             let mut cur = Some(root);

@@ -44,16 +44,10 @@ pub fn write(name: &str, args: &[Value], out: &mut String, max: usize) -> Result
         return Ok(false);
     };
     let text = arg.text(max).ok_or(Limit::Output(max))?;
-    write_text(name, &text, out, max)
-}
-
-/// `write` with its argument's text in hand (a string read in place from
-/// the body, where `write` would have had it from a value).
-pub fn write_text(name: &str, text: &str, out: &mut String, max: usize) -> Result<bool, Fail> {
     match name {
-        "escapeJavaScript" => escape_javascript_into(text, out),
-        "urlEncode" => url_encode_into(text, out),
-        "urlDecode" => out.push_str(&url_decode(text)?),
+        "escapeJavaScript" => escape_javascript_into(&text, out),
+        "urlEncode" => url_encode_into(&text, out),
+        "urlDecode" => out.push_str(&url_decode(&text)?),
         "base64Encode" => {
             base64::engine::general_purpose::STANDARD.encode_string(text.as_bytes(), out)
         }

@@ -8,14 +8,11 @@
 //! what explains a refusal.
 
 mod keys;
-pub mod lazy;
 mod object;
 mod reader;
 mod visitor;
 
 use super::value::Value;
-
-pub use reader::validate;
 
 pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
     match reader::read(text) {

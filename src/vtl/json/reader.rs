@@ -23,17 +23,6 @@ const SHORT_DIGITS: usize = 18;
 
 /// The value, or `None` when `text` is not JSON.
 pub fn read(text: &str) -> Option<Value> {
-    run(text, true).map(|(v, _)| v)
-}
-
-/// Whether `text` is JSON `read` takes, and how deep it nests (a
-/// container's `Value::depth`), building nothing: the same walk as `read`,
-/// so a lazy reader of the text accepts exactly what `read` accepts.
-pub fn validate(text: &str) -> Option<u32> {
-    run(text, false).map(|(_, d)| d)
-}
-
-fn run(text: &str, build: bool) -> Option<(Value, u32)> {
     let mut r = Reader {
         text,
         b: text.as_bytes(),
@@ -41,13 +30,11 @@ fn run(text: &str, build: bool) -> Option<(Value, u32)> {
         keys: Keys::default(),
         scratch: String::new(),
         items: Vec::new(),
-        build,
-        deepest: 0,
     };
     r.ws();
     let v = r.value(0)?;
     r.ws();
-    (r.i == r.b.len()).then_some((v, r.deepest))
+    (r.i == r.b.len()).then_some(v)
 }
 
 struct Reader<'a> {
@@ -61,10 +48,6 @@ struct Reader<'a> {
     /// takes its own in one allocation of the right size, where pushing
     /// onto its own vector would grow it several times.
     items: Vec<Value>,
-    /// `false` when only checking: every value read is `Null`.
-    build: bool,
-    /// The most containers open at once.
-    deepest: u32,
 }
 
 /// Bytes that end a string's plain run: the quote, a backslash, and the
@@ -101,11 +84,7 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'"' => {
                 self.i += 1;
-                let s = self.string()?;
-                if !self.build {
-                    return Some(Value::Null);
-                }
-                Some(match s {
+                Some(match self.string()? {
                     Text::Plain(s) => Value::str(s),
                     Text::Decoded => Value::str(&self.scratch),
                 })
@@ -132,16 +111,13 @@ impl<'a> Reader<'a> {
         if open > MAX_OPEN {
             return None;
         }
-        self.deepest = self.deepest.max(open);
         self.i += 1;
         let base = self.items.len();
         self.ws();
         if self.eat(b']').is_none() {
             loop {
                 let v = self.value(open)?;
-                if self.build {
-                    self.items.push(v);
-                }
+                self.items.push(v);
                 self.ws();
                 match self.peek()? {
                     b',' => {
@@ -156,9 +132,6 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        if !self.build {
-            return Some(Value::Null);
-        }
         let items = self.items.drain(base..).collect();
         Some(Value::List(Arc::new(List::new(items))))
     }
@@ -167,7 +140,6 @@ impl<'a> Reader<'a> {
         if open > MAX_OPEN {
             return None;
         }
-        self.deepest = self.deepest.max(open);
         self.i += 1;
         let mut o = Object::default();
         self.ws();
@@ -175,18 +147,15 @@ impl<'a> Reader<'a> {
             loop {
                 self.eat(b'"')?;
                 let k = self.string()?;
-                let k = match (self.build, k) {
-                    (false, _) => None,
-                    (true, Text::Plain(s)) => Some(self.keys.get(s)),
-                    (true, Text::Decoded) => Some(self.keys.get(&self.scratch)),
+                let k = match k {
+                    Text::Plain(s) => self.keys.get(s),
+                    Text::Decoded => self.keys.get(&self.scratch),
                 };
                 self.ws();
                 self.eat(b':')?;
                 self.ws();
                 let v = self.value(open)?;
-                if let Some(k) = k {
-                    o.put(k, v);
-                }
+                o.put(k, v);
                 self.ws();
                 match self.peek()? {
                     b',' => {
@@ -201,7 +170,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        Some(if self.build { o.finish() } else { Value::Null })
+        Some(o.finish())
     }
 
     /// The rest of a string whose opening quote is read.
