@@ -17,21 +17,7 @@ pub struct Functions {
 /// The venv's python, made on first use by any test of this binary.
 fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let out = Command::new(format!("{root}/tests/lambda/venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/lambda/venv.sh");
-        assert!(out.status.success(), "tests/lambda/venv.sh failed");
-        String::from_utf8(out.stdout)
-            .expect("utf-8 path")
-            .lines()
-            .last()
-            .expect("venv.sh prints the python path")
-            .trim()
-            .to_string()
-    })
+    PYTHON.get_or_init(|| super::installed_path("tests/lambda/venv.sh"))
 }
 
 impl Functions {

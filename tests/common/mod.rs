@@ -65,6 +65,25 @@ pub fn poll_until<T>(
     }
 }
 
+/// The path an installer script prints as its last stdout line (it installs
+/// what is missing first: nginx, redis-server, the Lambda runtime's venv);
+/// `script` is relative to the repository root.
+pub fn installed_path(script: &str) -> String {
+    let path = format!("{}/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&path)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(out.status.success(), "{script} failed");
+    String::from_utf8(out.stdout)
+        .expect("utf-8 path")
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{script} prints a path"))
+        .trim()
+        .to_string()
+}
+
 // ---------------------------------------------------------------------------
 // Temp files and config text
 // ---------------------------------------------------------------------------

@@ -29,21 +29,7 @@ pub struct NginxLogged {
 /// The nginx binary, installed on first use by any test of this binary.
 fn nginx_binary() -> &'static str {
     static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nginx/install.sh");
-        let out = Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/nginx/install.sh");
-        assert!(out.status.success(), "tests/nginx/install.sh failed");
-        String::from_utf8(out.stdout)
-            .expect("utf-8 path")
-            .lines()
-            .last()
-            .expect("install.sh prints the nginx path")
-            .trim()
-            .to_string()
-    })
+    BIN.get_or_init(|| super::installed_path("tests/nginx/install.sh"))
 }
 
 impl Nginx {

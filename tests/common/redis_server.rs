@@ -23,21 +23,7 @@ pub struct Redis {
 /// redis-server, installed on first use by any test of this binary.
 pub fn redis_server_binary() -> &'static str {
     static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis/install.sh");
-        let out = Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/redis/install.sh");
-        assert!(out.status.success(), "tests/redis/install.sh failed");
-        String::from_utf8(out.stdout)
-            .expect("utf-8 path")
-            .lines()
-            .last()
-            .expect("install.sh prints the redis-server path")
-            .trim()
-            .to_string()
-    })
+    BIN.get_or_init(|| super::installed_path("tests/redis/install.sh"))
 }
 
 impl Redis {
