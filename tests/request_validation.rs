@@ -273,7 +273,8 @@ fn file_api(route: &str) -> String {
     api_toml("file", &[], &["prod"], &[route.to_string()])
 }
 
-/// The config file's `validation`: the same checks, counted as 4xx by status.
+/// The config file's `validation`: the same checks, counted as 4xx by status
+/// and as validation failures by reason.
 #[test]
 fn a_config_file_route_validates_and_its_refusals_are_counted() {
     let mut s = Server::start(&Config::new(&file_api(FILE_ROUTE)));
@@ -305,6 +306,10 @@ fn a_config_file_route_validates_and_its_refusals_are_counted() {
         m.sum_matching("portico_4xx_total", &[("status", "400")]) == 3.0
     });
     assert_eq!(m.sum("portico_requests_total"), 4.0, "{}", m.text);
+    let failures =
+        |reason| m.sum_matching("portico_validation_failures_total", &[("reason", reason)]);
+    assert_eq!(failures("parameters"), 2.0, "{}", m.text);
+    assert_eq!(failures("body"), 1.0, "{}", m.text);
 }
 
 /// `portico check` refuses a body schema that is not a draft-4 schema.

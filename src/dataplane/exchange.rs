@@ -1,6 +1,6 @@
 //! One request and its answer: what the steps learn about it on the way
 //! (its id, what its head says about its body and the connection, the API,
-//! stage and route it reached, the throttle level that refused it, the
+//! stage and route it reached, the throttle level or validation that refused it, the
 //! meter it is counted on, the cache's part) and what was answered (status,
 //! the integration's time, the gateway's own error). It starts empty with
 //! each request, so no field outlives the request it describes: nothing is
@@ -9,6 +9,7 @@
 
 use super::request_id::RequestId;
 use crate::http::{BodyKind, Head, Method, Version};
+use crate::metrics::Invalid;
 use crate::snapshot::{Api, Stage};
 use crate::throttle::{monotonic_ns, Level, MeterId};
 
@@ -38,6 +39,8 @@ pub struct Exchange<'s> {
     pub route: Option<usize>,
     /// The throttle level that refused the call.
     pub throttled: Option<Level>,
+    /// Request validation refused the call.
+    pub invalid: Option<Invalid>,
     /// The API key's usage meter; set once the call is admitted.
     pub meter: Option<MeterId>,
     /// The cache's part: `Some(true)` a hit, `Some(false)` a miss it fills.
@@ -78,6 +81,7 @@ impl Exchange<'_> {
             stage: None,
             route: None,
             throttled: None,
+            invalid: None,
             meter: None,
             cache: None,
             status: 0,

@@ -13,8 +13,9 @@ use super::exchange::{Exchange, Outcome};
 use super::request_id::RequestId;
 use super::shard::Shard;
 use crate::http::{
-    buffered_body_len, write_error, BodyKind, ErrorResponse, Relay, RelayError, Sink,
+    buffered_body_len, write_error, BodyKind, ErrorResponse, Relay, RelayError, ResponseType, Sink,
 };
+use crate::metrics::Invalid;
 use crate::snapshot::{ErrorContext, Snapshot};
 
 /// How long a client that waited for `100 Continue` and got a final answer
@@ -60,6 +61,11 @@ pub async fn error(
     let close = closes(w, ex, must_close);
     ex.status = err.status;
     ex.error = Some(err.message);
+    ex.invalid = match err.kind {
+        ResponseType::BadRequestParameters => Some(Invalid::Parameters),
+        ResponseType::BadRequestBody => Some(Invalid::Body),
+        _ => None,
+    };
     // The gateway's own answers are never stored.
     ex.capture = None;
     let custom = ex

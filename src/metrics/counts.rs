@@ -5,6 +5,26 @@
 use super::histogram::Histogram;
 use crate::throttle::{Level, MeterId};
 
+/// Why request validation refused a call (AWS's BAD_REQUEST_PARAMETERS and
+/// BAD_REQUEST_BODY), counted apart from other 400s so a client sending
+/// bad requests is told from a broken route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    Parameters = 0,
+    Body = 1,
+}
+
+impl Invalid {
+    pub const ALL: [Invalid; 2] = [Invalid::Parameters, Invalid::Body];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Invalid::Parameters => "parameters",
+            Invalid::Body => "body",
+        }
+    }
+}
+
 /// What a request did, as the last pipeline step records it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Exchange {
@@ -18,6 +38,8 @@ pub struct Exchange {
     /// `Some(true)` served from the stage cache, `Some(false)` a cache miss.
     pub cache: Option<bool>,
     pub throttled: Option<Level>,
+    /// Request validation refused the call.
+    pub invalid: Option<Invalid>,
     pub meter: Option<MeterId>,
 }
 
@@ -39,6 +61,8 @@ pub struct RouteCounts {
     pub cache_hits: u64,
     pub cache_misses: u64,
     pub throttled: [u64; Level::ALL.len()],
+    /// Validation refusals, by `Invalid`.
+    pub invalid: [u64; Invalid::ALL.len()],
 }
 
 /// Calls and bytes of one API key in one usage plan.
@@ -87,6 +111,9 @@ impl WorkerCounts {
         if let Some(l) = e.throttled {
             r.throttled[l as usize] += 1;
         }
+        if let Some(v) = e.invalid {
+            r.invalid[v as usize] += 1;
+        }
         if let Some(m) = e.meter {
             let m = m as usize;
             if self.keys.len() <= m {
@@ -131,6 +158,9 @@ impl WorkerCounts {
             a.cache_hits += b.cache_hits;
             a.cache_misses += b.cache_misses;
             for (x, y) in a.throttled.iter_mut().zip(b.throttled) {
+                *x += y;
+            }
+            for (x, y) in a.invalid.iter_mut().zip(b.invalid) {
                 *x += y;
             }
         }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::counts::{KeyCounts, WorkerCounts};
+use super::counts::{Invalid, KeyCounts, WorkerCounts};
 use super::histogram::Histogram;
 use crate::throttle::{Level, MeterSpec};
 
@@ -116,6 +116,24 @@ pub fn render(
                     o,
                     "portico_throttled_total{{{l},level=\"{}\"}} {n}",
                     level.name()
+                );
+            }
+        }
+    }
+    family(
+        &mut o,
+        "portico_validation_failures_total",
+        "counter",
+        "Requests refused by request validation (400 BAD_REQUEST_PARAMETERS or BAD_REQUEST_BODY), by reason.",
+    );
+    for (i, l) in &used {
+        for reason in Invalid::ALL {
+            let n = route(*i).invalid[reason as usize];
+            if n > 0 {
+                let _ = writeln!(
+                    o,
+                    "portico_validation_failures_total{{{l},reason=\"{}\"}} {n}",
+                    reason.name()
                 );
             }
         }

@@ -15,7 +15,7 @@ pub use access_format::{Fields, Format, UnknownVariable};
 pub use access_writer::{
     spawn as spawn_access_writer, Batch, Buffers, Destination, OpenError, QUEUE,
 };
-pub use counts::{Exchange, KeyCounts, RouteCounts, WorkerCounts};
+pub use counts::{Exchange, Invalid, KeyCounts, RouteCounts, WorkerCounts};
 pub use emf::{spawn as spawn_emf, EmfSettings};
 pub use exposition::{render, Process, SlotLabels};
 pub use histogram::{Histogram, BOUNDS_US};

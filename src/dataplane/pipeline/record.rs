@@ -44,6 +44,7 @@ pub fn exchange(
             bytes_out: sent,
             cache: seen.cache,
             throttled: seen.throttled,
+            invalid: seen.invalid,
             meter: seen.meter,
         })
     };
