@@ -29,12 +29,17 @@ fn node_config(redis: &Redis, node: &str, extra: &str) -> Config {
         ))
 }
 
-/// `portico audit ARGS --config PATH`: its events, one per line.
-fn audit(config: &Path, args: &[&str]) -> Vec<Value> {
+/// `portico audit ARGS --config PATH`.
+fn run_audit(config: &Path, args: &[&str]) -> CmdOutput {
     let mut all: Vec<&OsStr> = vec![OsStr::new("audit")];
     all.extend(args.iter().map(OsStr::new));
     all.extend([OsStr::new("--config"), config.as_os_str()]);
-    let out = run_bin(&all, &[], CMD_TIMEOUT);
+    run_bin(&all, &[], CMD_TIMEOUT)
+}
+
+/// `portico audit ARGS --config PATH`: its events, one per line.
+fn audit(config: &Path, args: &[&str]) -> Vec<Value> {
+    let out = run_audit(config, args);
     assert!(
         out.status.success(),
         "portico audit {args:?}: {:?}\n{}",
@@ -226,15 +231,7 @@ fn with_redis_frozen_the_refusal_is_in_the_file_and_reaches_the_stream_later() {
     assert_eq!(local.len(), 1, "{local:?}");
     assert_eq!(local[0]["errorCode"], "ServiceUnavailableException");
     // The fleet's log cannot be read meanwhile, and says where to look.
-    let out = run_bin(
-        &[
-            OsStr::new("audit"),
-            OsStr::new("--config"),
-            path.as_os_str(),
-        ],
-        &[],
-        CMD_TIMEOUT,
-    );
+    let out = run_audit(&path, &[]);
     assert!(!out.status.success(), "{}", out.stdout);
     assert!(out.stderr.contains("--local"), "{}", out.stderr);
 

@@ -205,28 +205,29 @@ impl Shipper {
         while !self.batch.is_empty() {
             let n = self.batch.len().min(BATCH);
             let added = self.add(n);
-            match added {
-                Ok(()) => {
-                    let bytes: usize = self.batch.drain(..n).map(|(_, e)| e.len()).sum();
-                    self.waiting.events.fetch_sub(n, Ordering::Relaxed);
-                    self.waiting.bytes.fetch_sub(bytes, Ordering::Relaxed);
-                    if !self.up {
-                        crate::log!(info, "fleet audit stream: Redis answers again");
-                        self.up = true;
-                    }
-                }
-                Err(e) => {
-                    self.conn = None;
-                    if self.up {
-                        crate::log!(
-                            warn,
-                            "fleet audit stream: {e}; calls wait in memory until Redis answers"
-                        );
-                        self.up = false;
-                    }
-                    return;
-                }
+            self.note(added.as_ref().err());
+            if added.is_err() {
+                self.conn = None;
+                return;
             }
+            let bytes: usize = self.batch.drain(..n).map(|(_, e)| e.len()).sum();
+            self.waiting.events.fetch_sub(n, Ordering::Relaxed);
+            self.waiting.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Logs whether Redis took the last batch, once per change.
+    fn note(&mut self, failed: Option<&ClusterError>) {
+        if self.up == failed.is_none() {
+            return;
+        }
+        self.up = failed.is_none();
+        match failed {
+            None => crate::log!(info, "fleet audit stream: Redis answers again"),
+            Some(e) => crate::log!(
+                warn,
+                "fleet audit stream: {e}; calls wait in memory until Redis answers"
+            ),
         }
     }
 
