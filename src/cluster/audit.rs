@@ -102,7 +102,7 @@ impl AuditStream {
         } else if self.dropped > 0 {
             crate::log!(
                 warn,
-                "fleet audit stream: {} events were left out of it (they are in this node's file)",
+                "fleet audit stream: calls left out of it (they are in this node's file): {}",
                 self.dropped
             );
             self.dropped = 0;
@@ -180,8 +180,8 @@ impl Shipper {
                     if !self.batch.is_empty() {
                         crate::log!(
                             warn,
-                            "fleet audit stream: {} events not added at stop \
-                             (they are in this node's file)",
+                            "fleet audit stream: calls not added at stop \
+                             (they are in this node's file): {}",
                             self.batch.len()
                         );
                     }
@@ -254,5 +254,34 @@ impl Shipper {
             inv.arg(e);
         }
         inv.invoke::<i64>(&mut **conn).map(drop).map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nothing listens on port 1: every try is refused at once, so events
+    /// stay waiting.
+    fn unreachable() -> ClusterConfig {
+        ClusterConfig {
+            redis: vec!["redis://127.0.0.1:1".into()],
+            ..ClusterConfig::default()
+        }
+    }
+
+    #[test]
+    fn while_redis_is_unreachable_what_waits_is_bounded_by_count_and_bytes() {
+        let mut s = AuditStream::start(unreachable(), "n".into()).unwrap();
+        for i in 0..QUEUE {
+            assert!(s.send(format!("{{\"i\":{i}}}")), "event {i} refused");
+        }
+        assert!(!s.send("{}".into()), "one more than the bound was taken");
+        assert_eq!(s.dropped, 1);
+
+        let mut s = AuditStream::start(unreachable(), "n".into()).unwrap();
+        assert!(!s.send("x".repeat(QUEUE_BYTES + 1)));
+        assert!(s.send("x".repeat(QUEUE_BYTES)));
+        assert!(!s.send("x".into()), "over the byte bound");
     }
 }
