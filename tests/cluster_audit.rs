@@ -218,14 +218,9 @@ fn with_redis_frozen_the_refusal_is_in_the_file_and_reaches_the_stream_later() {
     stream_holds(&redis, 1);
 
     redis.pause();
-    let auth = format!("Bearer {TOKEN}");
-    let r = node.admin_json(
-        "POST",
-        "/restapis",
-        &[("Authorization", &auth)],
-        Some(&json!({"name": "refused"})),
-    );
-    assert_eq!(r.status, 503, "{}", r.text);
+    let refused = json!({"name": "refused"});
+    let r = node.admin_call(TOKEN, "POST", "/restapis", Some(&refused), 503);
+    assert_eq!(r["__type"], "ServiceUnavailableException", "{r}");
     // Recorded in the node's file before the answer.
     let local = audit(&path, &["--local", "--event", "CreateRestApi"]);
     assert_eq!(local.len(), 1, "{local:?}");
