@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
+use portico::cluster::AuditPages;
 use portico::config::Config;
+use portico::control::admin::audit;
 use portico::control::state::{StateKey, Store};
 
 use super::out;
@@ -36,7 +38,11 @@ pub struct UsageArgs {
 Examples:
   portico audit
   portico audit --event CreateDeployment --since 2026-01-01
-  portico audit --since 2026-01-01T12:00:00Z | head -5")]
+  portico audit --since 2026-01-01T12:00:00Z | head -5
+  portico audit --local          # a fleet node's own file, not the fleet's stream
+
+On a fleet node ([cluster]) it reads the fleet's audit stream in Redis: every node's calls, each
+naming its node in additionalEventData.nodeId.")]
 pub struct AuditArgs {
     /// Only calls at or after this time (RFC 3339, or YYYY-MM-DD for that day's start, UTC).
     #[arg(long, value_name = "TIME")]
@@ -44,6 +50,9 @@ pub struct AuditArgs {
     /// Only this operation, e.g. CreateDeployment.
     #[arg(long, value_name = "OPERATION")]
     event: Option<String>,
+    /// This node's own file, even on a fleet node (which reads the fleet's stream by default).
+    #[arg(long)]
+    local: bool,
 }
 
 pub const KEYS_EXAMPLES: &str = "\
@@ -100,12 +109,18 @@ pub fn keys(config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn audit(config: &Config, a: AuditArgs) -> anyhow::Result<()> {
-    let events = portico::control::admin::audit::read(
-        &config.state.dir,
-        a.since.as_deref(),
-        a.event.as_deref(),
-    )
-    .context("audit log")?;
+    let filter = audit::Filter::new(a.since.as_deref(), a.event.as_deref());
+    if let (Some(cluster), false) = (&config.cluster, a.local) {
+        let context = "the fleet's audit stream in Redis (`--local` reads this node's file)";
+        let mut pages = AuditPages::open(cluster, filter.stream_from_ms()).context(context)?;
+        while let Some(page) = pages.next_page().context(context)? {
+            for e in page.iter().filter_map(|l| filter.keeps(l)) {
+                out::line(e)?;
+            }
+        }
+        return Ok(());
+    }
+    let events = audit::read(&config.state.dir, &filter).context("audit log")?;
     for e in events {
         out::line(e)?;
     }

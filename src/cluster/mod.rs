@@ -2,6 +2,8 @@
 //! quotas and usage through Redis (`[cluster]`). Only control-plane
 //! threads ever talk to Redis: a worker never waits on it.
 
+mod audit;
+mod audit_pages;
 mod connect;
 mod error;
 mod health;
@@ -13,6 +15,8 @@ mod revision;
 mod sentinel;
 pub mod status;
 
+pub use audit::AuditStream;
+pub use audit_pages::AuditPages;
 pub use connect::{connect, Connection};
 pub use error::ClusterError;
 pub use health::{Health, RedisState};

@@ -35,6 +35,11 @@ pub struct ClusterConfig {
     /// A management call answers only once this many replicas hold its
     /// change (Redis `WAIT`); 0: once the primary has it.
     pub min_replicas: u32,
+    /// The fleet's audit log (a Redis stream) keeps about this many calls
+    /// and none much older than this many days: an unbounded stream would
+    /// end up filling the Redis that the fleet's limits need.
+    pub audit_max_entries: u64,
+    pub audit_max_age_days: u64,
 }
 
 impl Default for ClusterConfig {
@@ -51,6 +56,8 @@ impl Default for ClusterConfig {
             command_timeout_ms: 500,
             on_redis_down: OnRedisDown::LocalShare,
             min_replicas: 0,
+            audit_max_entries: 1_000_000,
+            audit_max_age_days: 90,
         }
     }
 }
@@ -103,6 +110,18 @@ pub fn validate(cluster: &ClusterConfig, out: &mut Vec<Issue>) {
         if !(1..=60_000).contains(&ms) {
             out.push(Issue::new(key, "must be between 1 and 60000 milliseconds"));
         }
+    }
+    if !(1..=1_000_000_000).contains(&cluster.audit_max_entries) {
+        out.push(Issue::new(
+            "cluster.audit_max_entries",
+            "must be between 1 and 1000000000",
+        ));
+    }
+    if !(1..=36_500).contains(&cluster.audit_max_age_days) {
+        out.push(Issue::new(
+            "cluster.audit_max_age_days",
+            "must be between 1 and 36500 days",
+        ));
     }
 }
 
@@ -158,5 +177,23 @@ mod tests {
         );
         assert!(e.contains("cluster.sentinel_master"), "{e}");
         assert!(e.contains("cluster.key_prefix"), "{e}");
+    }
+
+    #[test]
+    fn the_audit_streams_caps_are_checked_with_their_line() {
+        let base = "[cluster]\nredis = [\"redis://127.0.0.1:6379\"]\n";
+        let e = problems(&format!("{base}audit_max_entries = 0\n"));
+        assert!(
+            e.contains("portico.toml:3") && e.contains("cluster.audit_max_entries"),
+            "{e}"
+        );
+        let e = problems(&format!("{base}audit_max_age_days = 0\n"));
+        assert!(
+            e.contains("portico.toml:3") && e.contains("cluster.audit_max_age_days"),
+            "{e}"
+        );
+        let c = crate::config::parse("portico.toml", base).unwrap();
+        let c = c.cluster.unwrap();
+        assert_eq!((c.audit_max_entries, c.audit_max_age_days), (1_000_000, 90));
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use signal_hook::consts::SIGUSR1;
 
+use super::admin::audit::Audit;
 use super::admin::{Admin, AdminError};
 use super::api::ControlPlane;
 use super::error::ServerError;
@@ -218,6 +219,17 @@ fn start_emf(
     Ok(Some(Stoppable::from_parts(stop, handle)))
 }
 
+/// The audit log of management calls; on a fleet node it names the node
+/// (as its heartbeat does) and feeds the fleet's stream too.
+fn open_audit(config: &Config, deployed: &Deployed) -> std::io::Result<Audit> {
+    let audit = Audit::open(&config.state.dir)?;
+    let Some(cluster) = &config.cluster else {
+        return Ok(audit);
+    };
+    let port = deployed.data_addr().map_or(0, |a| a.port());
+    audit.in_fleet(cluster, membership::node_id(cluster, port))
+}
+
 /// The admin listener, when enabled; a failure to start it stops the
 /// workers.
 fn start_admin(
@@ -241,7 +253,7 @@ fn start_admin(
         mailboxes: serving.pool.mailboxes.clone(),
         ready: ready.clone(),
         driver: serving.driver,
-        audit: match super::admin::audit::Audit::open(&config.state.dir) {
+        audit: match open_audit(config, deployed) {
             Ok(a) => Some(a),
             Err(e) => {
                 crate::log!(

@@ -3,7 +3,10 @@
 //! `audit.jsonl` in the state directory and made durable (fsync) before the
 //! caller gets the answer. Secrets (API key values, secret keys, tokens)
 //! are redacted; signatures are never recorded. Data-plane calls never
-//! come here.
+//! come here. On a fleet node (`[cluster]`) each line also names the node
+//! (`additionalEventData.nodeId`) and goes, redacted alike, to the fleet's
+//! stream in Redis (`crate::cluster::AuditStream`), which `portico audit`
+//! reads there; the file stays the node's own record, written first.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -11,10 +14,20 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::cluster::AuditStream;
+use crate::config::ClusterConfig;
+
 pub const FILE: &str = "audit.jsonl";
 
 pub struct Audit {
     file: File,
+    fleet: Option<Fleet>,
+}
+
+/// A fleet node's name and its end of the fleet's stream.
+struct Fleet {
+    node: String,
+    stream: AuditStream,
 }
 
 /// One management call, as recorded.
@@ -37,22 +50,34 @@ impl Audit {
             .create(true)
             .append(true)
             .open(dir.join(FILE))?;
-        Ok(Audit { file })
+        Ok(Audit { file, fleet: None })
     }
 
-    /// Appends the event and waits until it is on disk.
+    /// Every call also goes to the fleet's stream, as node `node`.
+    pub fn in_fleet(mut self, cfg: &ClusterConfig, node: String) -> io::Result<Audit> {
+        let stream = AuditStream::start(cfg.clone(), node.clone())?;
+        self.fleet = Some(Fleet { node, stream });
+        Ok(self)
+    }
+
+    /// Appends the event and waits until it is on disk; then hands it to
+    /// the fleet's stream, which never delays the answer.
     pub fn record(&mut self, e: &Event<'_>) -> io::Result<()> {
-        let mut line = line(
-            e,
-            &chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let node = self.fleet.as_ref().map(|f| f.node.as_str());
+        let mut line = line(e, &time, node);
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()
+        self.file.sync_data()?;
+        if let Some(f) = self.fleet.as_mut() {
+            line.pop();
+            f.stream.send(line);
+        }
+        Ok(())
     }
 }
 
-fn line(e: &Event<'_>, time: &str) -> String {
+fn line(e: &Event<'_>, time: &str, node: Option<&str>) -> String {
     let mut request = e.request_parameters.clone();
     redact(&mut request);
     let response = e.response.map(|r| {
@@ -60,7 +85,7 @@ fn line(e: &Event<'_>, time: &str) -> String {
         redact(&mut r);
         r
     });
-    json!({
+    let mut v = json!({
         "eventVersion": "1.08",
         "eventTime": time,
         "eventSource": "apigateway.amazonaws.com",
@@ -74,8 +99,11 @@ fn line(e: &Event<'_>, time: &str) -> String {
         "errorMessage": e.error.map(|(_, m)| m),
         "requestID": e.request_id,
         "eventType": "AwsApiCall",
-    })
-    .to_string()
+    });
+    if let Some(node) = node {
+        v["additionalEventData"] = json!({ "nodeId": node });
+    }
+    v.to_string()
 }
 
 /// Values of keys that hold secrets, anywhere in the document.
@@ -118,35 +146,70 @@ pub fn parameters(path: &[(&str, String)], query: &str, body: &[u8]) -> Value {
     Value::Object(m)
 }
 
-/// `portico audit`: the recorded calls at or after `since` (RFC 3339 or
-/// `YYYY-MM-DD`), of one operation if `event` is given.
-pub fn read(dir: &Path, since: Option<&str>, event: Option<&str>) -> io::Result<Vec<Value>> {
+/// `portico audit`'s `--since` (RFC 3339, or `YYYY-MM-DD` for that day's
+/// start, UTC) and `--event`, the same for the file and the fleet's stream.
+pub struct Filter {
+    since: Option<String>,
+    event: Option<String>,
+}
+
+impl Filter {
+    pub fn new(since: Option<&str>, event: Option<&str>) -> Filter {
+        let since = since.map(|s| {
+            if s.len() == 10 {
+                format!("{s}T00:00:00Z")
+            } else {
+                s.to_string()
+            }
+        });
+        Filter {
+            since,
+            event: event.map(str::to_string),
+        }
+    }
+
+    /// Where to start reading the fleet's stream (ms, Redis's clock): a
+    /// day before `--since`, since its ids are Redis's time of arrival
+    /// and a node's clock may run ahead of Redis's; `keeps` then decides
+    /// by `eventTime`, as for the file.
+    pub fn stream_from_ms(&self) -> u64 {
+        const DAY_MS: i64 = 86_400_000;
+        self.since
+            .as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map_or(0, |t| {
+                u64::try_from(t.timestamp_millis() - DAY_MS).unwrap_or(0)
+            })
+    }
+
+    /// The recorded call on `line`, when the filter keeps it.
+    pub fn keeps(&self, line: &str) -> Option<Value> {
+        let v = serde_json::from_str::<Value>(line).ok()?;
+        let time = v["eventTime"].as_str().unwrap_or_default();
+        if self.since.as_deref().is_some_and(|s| time < s) {
+            return None;
+        }
+        if self.event.as_deref().is_some_and(|e| v["eventName"] != e) {
+            return None;
+        }
+        Some(v)
+    }
+}
+
+/// `portico audit --local`: the calls this node's file recorded that
+/// `filter` keeps.
+pub fn read(dir: &Path, filter: &Filter) -> io::Result<Vec<Value>> {
     let path: PathBuf = dir.join(FILE);
     let file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let since = since.map(|s| {
-        if s.len() == 10 {
-            format!("{s}T00:00:00Z")
-        } else {
-            s.to_string()
-        }
-    });
     let mut out = Vec::new();
     for l in BufReader::new(file).lines() {
-        let Ok(v) = serde_json::from_str::<Value>(&l?) else {
-            continue;
-        };
-        let time = v["eventTime"].as_str().unwrap_or_default();
-        if since.as_deref().is_some_and(|s| time < s) {
-            continue;
+        if let Some(v) = filter.keeps(&l?) {
+            out.push(v);
         }
-        if event.is_some_and(|e| v["eventName"] != e) {
-            continue;
-        }
-        out.push(v);
     }
     Ok(out)
 }
@@ -169,7 +232,7 @@ mod tests {
             error: None,
             request_id: "rid",
         };
-        let l = line(&e, "2026-11-25T13:00:00Z");
+        let l = line(&e, "2026-11-25T13:00:00Z", None);
         assert!(!l.contains("supersecret"), "{l}");
         let v: Value = serde_json::from_str(&l).unwrap();
         assert_eq!(v["eventName"], "CreateApiKey");
@@ -183,5 +246,30 @@ mod tests {
         );
         assert_eq!(v["responseElements"]["id"], "abc");
         assert!(v["errorCode"].is_null());
+        assert!(v.get("additionalEventData").is_none(), "{l}");
+        let fleet = line(&e, "2026-11-25T13:00:00Z", Some("edge-1"));
+        let v: Value = serde_json::from_str(&fleet).unwrap();
+        assert_eq!(v["additionalEventData"]["nodeId"], "edge-1");
+        assert!(!fleet.contains("supersecret"), "{fleet}");
+    }
+
+    #[test]
+    fn the_filter_keeps_by_time_and_operation_and_reads_the_stream_a_day_early() {
+        let f = Filter::new(Some("2026-01-02"), Some("CreateDeployment"));
+        let at = |t: &str, n: &str| format!(r#"{{"eventTime":"{t}","eventName":"{n}"}}"#);
+        assert!(f
+            .keeps(&at("2026-01-02T00:00:00Z", "CreateDeployment"))
+            .is_some());
+        assert!(f
+            .keeps(&at("2026-01-01T23:59:59Z", "CreateDeployment"))
+            .is_none());
+        assert!(f
+            .keeps(&at("2026-01-03T00:00:00Z", "GetRestApis"))
+            .is_none());
+        assert!(f.keeps("not json").is_none());
+        // 2026-01-02T00:00:00Z is 1767312000 s; a day before it.
+        assert_eq!(f.stream_from_ms(), (1_767_312_000 - 86_400) * 1000);
+        assert_eq!(Filter::new(None, None).stream_from_ms(), 0);
+        assert_eq!(Filter::new(Some("garbage"), None).stream_from_ms(), 0);
     }
 }
