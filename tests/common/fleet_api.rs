@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{poll_until, toml_str, Config, Redis, Server, POLL_FOR};
+use super::{poll_until, toml_str, AdminJson, Config, Redis, Server, POLL_FOR};
 
 /// The admin token of every test fleet node.
 pub const FLEET_TOKEN: &str = "fleet-token-0123456789";
@@ -81,4 +81,15 @@ pub fn all_serve(nodes: &[&Server], id: &str, want: &str, since: Instant) -> Dur
         );
     }
     since.elapsed()
+}
+
+/// Repeats `call` (bounded) until it answers other than 503, as it does
+/// once the node reaches Redis again; that answer. `what` names the call.
+pub fn once_redis_answers(what: &str, mut call: impl FnMut() -> AdminJson) -> AdminJson {
+    poll_until(
+        POLL_FOR,
+        &mut call,
+        |r| r.status != 503,
+        |r| format!("{what} still answers 503: {}", r.text),
+    )
 }

@@ -1221,6 +1221,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// A keep-alive connection with the usual timeouts, or the error (for
+    /// load clients that count failures instead of panicking).
+    pub fn try_connect(port: u16) -> io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        Ok(Client { r: Reader::new(s) })
+    }
+
     pub fn connect(port: u16) -> Client {
         let s = TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));

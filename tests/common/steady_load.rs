@@ -5,13 +5,12 @@
 //! a 200, every connection error, and each change of the body served.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{get, poll_until, Client, Reader, IO_TIMEOUT, POLL_FOR};
+use super::{get, poll_until, Client, POLL_FOR};
 
 /// What one node's client saw.
 #[derive(Debug, Default)]
@@ -118,14 +117,6 @@ impl SteadyLoad {
     }
 }
 
-fn connect(port: u16) -> std::io::Result<Client> {
-    let s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)?;
-    Ok(Client { r: Reader::new(s) })
-}
-
 fn call_steadily(
     port: u16,
     req: &[u8],
@@ -141,7 +132,7 @@ fn call_steadily(
         let started = Instant::now();
         let answer = match conn.take() {
             Some(c) => Ok(c),
-            None => connect(port),
+            None => Client::try_connect(port),
         }
         .and_then(|mut c| {
             c.r.inner.write_all(req)?;
