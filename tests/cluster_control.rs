@@ -13,20 +13,13 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "fleet-token-0123456789";
+const TOKEN: &str = FLEET_TOKEN;
 /// The fleet's state key (base64 of 32 bytes), shared by every node.
 const OTHER_KEY: &str = "HxwdHhscGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
-/// How soon every node must serve a change made on any of them.
-const PROPAGATION: Duration = Duration::from_millis(1_500);
 const COMMAND_TIMEOUT_MS: u64 = 500;
 
 fn node_config(redis: &Redis) -> Config {
-    Config::new("")
-        .admin("token", &toml_str(TOKEN))
-        .append(&format!(
-            "[cluster]\nredis = [\"{}\"]\ncommand_timeout_ms = {COMMAND_TIMEOUT_MS}\n",
-            redis.url()
-        ))
+    fleet_config(redis, COMMAND_TIMEOUT_MS)
 }
 
 fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>) -> AdminJson {
@@ -36,69 +29,6 @@ fn call(srv: &mut Server, method: &str, path: &str, body: Option<Value>) -> Admi
 
 fn ok(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
     srv.admin_call(TOKEN, method, path, body.as_ref(), status)
-}
-
-/// An API with `GET /` (MOCK) answering the stage variable `greeting`,
-/// deployed to `prod` with `greeting = greeting`; its id.
-fn deploy_greeting_api(srv: &mut Server, greeting: &str) -> String {
-    let api = ok(
-        srv,
-        "POST",
-        "/restapis",
-        Some(json!({"name": "fleet"})),
-        201,
-    );
-    let id = api["id"].as_str().expect("id").to_string();
-    let root = api["rootResourceId"].as_str().expect("root").to_string();
-    let child = ok(
-        srv,
-        "POST",
-        &format!("/restapis/{id}/resources/{root}"),
-        Some(json!({"pathPart": "greet"})),
-        201,
-    );
-    let res = child["id"].as_str().expect("resource id").to_string();
-    let method = format!("/restapis/{id}/resources/{res}/methods/GET");
-    srv.put_integrated_method(
-        TOKEN,
-        &method,
-        &json!({"type": "MOCK", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}),
-        &[(
-            "200",
-            json!({"responseTemplates": {"application/json": "$stageVariables.greeting"}}),
-        )],
-    );
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(json!({"stageName": "prod", "variables": {"greeting": greeting}})),
-        201,
-    );
-    id
-}
-
-fn greet_path(id: &str) -> String {
-    format!("/restapis/{id}/prod/_user_request_/greet")
-}
-
-/// What `srv` answers at the greeting route: (status, body).
-fn greeting(srv: &Server, id: &str) -> (u16, String) {
-    let r = srv.connect().get(&greet_path(id));
-    (r.status, r.body_str().to_string())
-}
-
-/// Waits until every node answers `want`; how long that took from `since`.
-fn all_serve(nodes: &[&Server], id: &str, want: &str, since: Instant) -> Duration {
-    for n in nodes {
-        poll_until(
-            POLL_FOR,
-            || greeting(n, id),
-            |(s, b)| *s == 200 && b == want,
-            |last| format!("node {} does not serve {want:?}: {last:?}", n.port),
-        );
-    }
-    since.elapsed()
 }
 
 #[test]
@@ -209,17 +139,9 @@ fn redis_frozen_management_calls_answer_503_in_time_and_the_data_plane_serves() 
     }
 
     redis.resume();
-    let made = poll_until(
-        POLL_FOR,
-        || call(&mut a, "POST", "/restapis", Some(json!({"name": "after"}))),
-        |r| r.status != 503,
-        |r| {
-            format!(
-                "management calls still fail after Redis resumed: {}",
-                r.text
-            )
-        },
-    );
+    let made = once_redis_answers("a management call after Redis resumed", || {
+        call(&mut a, "POST", "/restapis", Some(json!({"name": "after"})))
+    });
     assert_eq!(made.status, 201, "{}", made.text);
     let listed = ok(&mut a, "GET", "/restapis", None, 200).to_string();
     assert!(

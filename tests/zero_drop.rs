@@ -28,7 +28,6 @@
 mod common;
 
 use std::io::{ErrorKind, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -218,14 +217,6 @@ impl Requests {
     }
 }
 
-fn open(port: u16) -> std::io::Result<Client> {
-    let s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)?;
-    Ok(Client { r: Reader::new(s) })
-}
-
 /// The version an answer's body names for request kind `kind`.
 fn version_of(kind: usize, body: &str) -> Option<i64> {
     if kind == 0 {
@@ -266,7 +257,7 @@ fn drive(port: u16, ids: Vec<usize>, reqs: Arc<Requests>, sh: Arc<Shared>) {
     while !sh.stop.load(Ordering::SeqCst) {
         for c in conns.iter_mut() {
             if c.client.is_none() {
-                match open(port) {
+                match Client::try_connect(port) {
                     Ok(cl) => c.client = Some(cl),
                     Err(e) => {
                         sh.failed.fetch_add(1, Ordering::SeqCst);

@@ -159,8 +159,9 @@ impl Follower {
 }
 
 /// A connection listening on `channel`, answering every second at least
-/// (a read times out). Standalone Redis only; other topologies rely on
-/// reading the revision every second.
+/// (a read times out). Standalone Redis 6 or later only (RESP3); other
+/// topologies, and a Redis that refuses RESP3, rely on reading the
+/// revision every second.
 fn subscribe(cfg: &ClusterConfig, channel: &str) -> redis::RedisResult<redis::Connection> {
     let no = || redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no subscriber"));
     if cfg.topology != Topology::Standalone {
@@ -172,7 +173,13 @@ fn subscribe(cfg: &ClusterConfig, channel: &str) -> redis::RedisResult<redis::Co
         .ok_or_else(no)?
         .as_str()
         .into_connection_info()?;
-    let mut settings = info.redis_settings().clone();
+    // RESP3: the messages arrive as pushes. On RESP2 they are replies, and
+    // the client counts each read that timed out (a quiet second) as a
+    // late reply to skip, dropping the next announced revision.
+    let mut settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
     for (var, set) in [(&cfg.username_env, true), (&cfg.password_env, false)] {
         if let Ok(v) = std::env::var(var) {
             settings = if set {

@@ -13,15 +13,22 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod apigateway_boto3;
 mod counting_client;
+mod fleet_api;
 mod functions;
 mod metrics_text;
 mod nginx;
 mod redis_server;
+mod steady_load;
 mod tls_client;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
+pub use apigateway_boto3::*;
+#[allow(unused_imports)]
 pub use counting_client::*;
+#[allow(unused_imports)]
+pub use fleet_api::*;
 #[allow(unused_imports)]
 pub use functions::*;
 #[allow(unused_imports)]
@@ -30,6 +37,8 @@ pub use metrics_text::*;
 pub use nginx::*;
 #[allow(unused_imports)]
 pub use redis_server::*;
+#[allow(unused_imports)]
+pub use steady_load::*;
 #[allow(unused_imports)]
 pub use tls_client::*;
 
@@ -1212,6 +1221,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// A keep-alive connection with the usual timeouts, or the error (for
+    /// load clients that count failures instead of panicking).
+    pub fn try_connect(port: u16) -> io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        Ok(Client { r: Reader::new(s) })
+    }
+
     pub fn connect(port: u16) -> Client {
         let s = TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));

@@ -227,8 +227,12 @@ impl Owner {
                 .map(|(_, v)| v.as_str())
                 .unwrap_or_default();
             stage_cache::flush_authorizers(&self.mailboxes, api);
-        } else if answer.0 < 300 && method != "GET" {
-            self.publish();
+        } else if answer.0 < 300 && method != "GET" && !self.publish() {
+            // Stored and acknowledged, not served here yet: on a fleet node
+            // the follower retries, as for another node's change.
+            if let Some(control) = &self.control {
+                control.unpublished();
+            }
         }
         answer
     }

@@ -141,6 +141,12 @@ impl ControlPlane {
         self.store.published(revision);
     }
 
+    /// The change just stored could not be published here; on a fleet
+    /// node the follower publishes it again.
+    pub fn unpublished(&self) {
+        self.store.unpublished();
+    }
+
     /// What the data plane serves now: the config file's APIs are shown
     /// read-only from it (created when the file was loaded, `loaded_at`,
     /// Unix seconds), and GetUsage reads plans and keys from it.

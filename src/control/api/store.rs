@@ -64,6 +64,11 @@ impl ControlStore {
         self.rows.published(revision);
     }
 
+    /// A change this node stored is not what it serves (its publish failed).
+    pub fn unpublished(&self) {
+        self.rows.unpublished();
+    }
+
     /// The config file's APIs, as they are now (at start and after SIGHUP).
     pub fn set_file(&mut self, file: Vec<FileApi>) {
         self.file_apis = file;

@@ -343,4 +343,10 @@ impl Rows for Redis {
             self.revision.set(revision);
         }
     }
+
+    fn unpublished(&self) {
+        // Below every revision: the follower asks for the fleet's current
+        // one at its next read of the counter.
+        self.revision.set(0);
+    }
 }

@@ -148,4 +148,8 @@ pub trait Rows: Send {
     /// The control thread published everything up to `revision` (a
     /// fleet's backend records it; one node has no revisions).
     fn published(&self, _revision: u64) {}
+    /// A change of this node's own was stored but not published (Redis
+    /// failed the read that compiles it): it no longer serves the revision
+    /// it wrote, so the fleet follower must publish again.
+    fn unpublished(&self) {}
 }
