@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod counting_client;
+mod fleet_load;
 mod functions;
 mod metrics_text;
 mod nginx;
@@ -22,6 +23,8 @@ mod tls_client;
 // Like the rest of this module, not used by every test file.
 #[allow(unused_imports)]
 pub use counting_client::*;
+#[allow(unused_imports)]
+pub use fleet_load::*;
 #[allow(unused_imports)]
 pub use functions::*;
 #[allow(unused_imports)]
