@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 const RATE: f64 = 200.0;
@@ -20,16 +19,7 @@ fn node(redis: &Redis, name: &str, on_down: &str) -> Server {
         "[[api]]\nname = \"t\"\nhosts = []\n\n[api.stages.prod]\nthrottle = {{ rate = {RATE:.1}, burst = {BURST} }}\n\n{}",
         mock_route("GET", "/a", false, "a")
     );
-    let cluster = format!(
-        "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\non_redis_down = \"{on_down}\"\n\
-         connect_timeout_ms = 500\ncommand_timeout_ms = 500\n",
-        toml_str(&redis.url())
-    );
-    let cfg = Config::new(&api)
-        .throttle("rate", "1000000.0")
-        .throttle("burst", "1000000")
-        .append(&cluster);
-    fleet_node(&cfg)
+    fleet_node(&fleet_config(&[redis.url()], name, on_down, &api))
 }
 
 fn fleet(redis: &Redis, n: usize, on_down: &str) -> Vec<Server> {
@@ -38,44 +28,9 @@ fn fleet(redis: &Redis, n: usize, on_down: &str) -> Vec<Server> {
         .collect()
 }
 
-/// Tight keep-alive loops on `GET /prod/a`, `conns[i]` of them on node
-/// `ports[i]`, all started together and run for `dur`: the counts per node
-/// and the time from the common start to the last loop's end.
+/// Tight keep-alive loops on `GET /prod/a` (see [`common::flood`]).
 fn flood(ports: &[u16], conns: &[usize], dur: Duration) -> (Vec<LoadCount>, Duration) {
-    let total: usize = conns.iter().sum();
-    let barrier = Arc::new(Barrier::new(total + 1));
-    let start = Arc::new(std::sync::Mutex::new(None::<Instant>));
-    let mut handles = Vec::new();
-    for (node, (&port, &n)) in ports.iter().zip(conns).enumerate() {
-        for _ in 0..n {
-            let barrier = barrier.clone();
-            let start = start.clone();
-            handles.push((
-                node,
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    let t0 = start.lock().unwrap().expect("start set before release");
-                    load_loop(port, get("/prod/a").as_bytes(), || t0.elapsed() >= dur)
-                }),
-            ));
-        }
-    }
-    *start.lock().unwrap() = Some(Instant::now());
-    barrier.wait();
-    let t0 = start.lock().unwrap().unwrap();
-    let mut per_node: Vec<LoadCount> = ports.iter().map(|_| LoadCount::default()).collect();
-    for (node, h) in handles {
-        per_node[node].add(h.join().expect("load thread"));
-    }
-    (per_node, t0.elapsed())
-}
-
-fn sum(counts: &[LoadCount]) -> LoadCount {
-    let mut all = LoadCount::default();
-    for c in counts {
-        all.add(*c);
-    }
-    all
+    common::flood(ports, conns, get("/prod/a").as_bytes(), dur)
 }
 
 /// Calls since the last `CONFIG RESETSTAT`: of every Redis command (those
@@ -95,21 +50,6 @@ fn command_calls(redis: &Redis) -> (u64, u64) {
         .filter_map(calls)
         .sum();
     (all, evalsha)
-}
-
-/// Waits (bounded) for a stderr line of `srv` containing `what`.
-fn wait_for_line(srv: &mut Server, what: &str, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Some(l) = srv.next_line(deadline.saturating_duration_since(Instant::now())) {
-            if l.contains(what) {
-                return l;
-            }
-            seen.push(l);
-        }
-    }
-    panic!("no line with {what:?} within {within:?}; saw {seen:#?}");
 }
 
 #[test]
@@ -141,7 +81,8 @@ fn three_nodes_with_uneven_load_admit_one_buckets_worth() {
     // Never more than one bucket admits (the bound that matters to an
     // attacker). Fewer: the issue's target is within 2 %, not met on the
     // 2-core machine, where the six load loops, three nodes and Redis share
-    // two cores: measured 0.74-0.79 (and 0.98-1.01 in quieter runs); the
+    // two cores: measured 0.74-0.79 (0.83 once a node stopped counting
+    // tokens its flood spends within a tick as held; 0.98-1.01 in quieter runs); the
     // README's fleet section has the figures. A bucket that stops being
     // refilled at all still fails the lower bound.
     assert!(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Revision;
+use crate::throttle::FleetState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedisState {
@@ -34,16 +35,26 @@ pub struct Health {
     latency_us: AtomicU64,
     nodes: AtomicU64,
     revision: Arc<Revision>,
+    /// What the limits run on (`None` before the workers serve, as in a
+    /// unit test).
+    limits: Option<Arc<FleetState>>,
 }
 
 impl Health {
-    pub fn new(revision: Arc<Revision>) -> Health {
+    pub fn new(revision: Arc<Revision>, limits: Option<Arc<FleetState>>) -> Health {
         Health {
             state: AtomicU8::new(0),
             latency_us: AtomicU64::new(0),
             nodes: AtomicU64::new(0),
             revision,
+            limits,
         }
+    }
+
+    /// `fleet`, `local_share` or `fail_closed`: what this node's limits
+    /// run on now (see [`FleetState::mode`]).
+    pub fn limits(&self) -> Option<&'static str> {
+        self.limits.as_ref().map(|l| l.mode())
     }
 
     pub fn redis(&self) -> RedisState {
@@ -104,7 +115,22 @@ impl Health {
                 "Revision of the management API's state this node serves.",
                 self.revision.get().to_string(),
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain(self.limits.as_ref().into_iter().flat_map(|l| {
+            [
+                (
+                    "portico_cluster_limits_fallback",
+                    "Whether this node's rate limits run on their on_redis_down fallback (1) or are leased from Redis (0), as of its last lease exchange.",
+                    u8::from(l.on_fallback()).to_string(),
+                ),
+                (
+                    "portico_cluster_limits_buckets",
+                    "Rate-limit buckets this node leases from the fleet's Redis (every level but the account's).",
+                    l.buckets().to_string(),
+                ),
+            ]
+        })) {
             let _ = writeln!(
                 o,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
@@ -119,7 +145,7 @@ mod tests {
 
     #[test]
     fn gauges_follow_the_state() {
-        let h = Health::new(Arc::new(Revision::default()));
+        let h = Health::new(Arc::new(Revision::default()), None);
         assert_eq!(h.redis(), RedisState::Connecting);
         h.up(Duration::from_micros(1500), 3);
         h.revision().set(7);
@@ -138,5 +164,36 @@ mod tests {
         h.render(&mut o);
         assert!(o.contains("portico_cluster_redis_up 0\n"), "{o}");
         assert_eq!(h.redis().as_str(), "down");
+        assert_eq!(h.limits(), None);
+        assert!(!o.contains("portico_cluster_limits"), "{o}");
+    }
+
+    #[test]
+    fn limits_gauges_follow_the_last_lease_exchange() {
+        use crate::throttle::{Answer, Fallback, Fleet};
+        let state = Arc::new(FleetState::new(Fallback::FailClosed));
+        let (asks, _asks_rx) = crossbeam_channel::unbounded();
+        let (answers, answers_rx) = crossbeam_channel::unbounded();
+        let mut fleet = Fleet::new(asks, answers_rx, state.clone());
+        let h = Health::new(Arc::new(Revision::default()), Some(state));
+        let gauges = |h: &Health| {
+            let mut o = String::new();
+            h.render(&mut o);
+            o
+        };
+        assert_eq!(h.limits(), Some("fleet"));
+        assert!(gauges(&h).contains("portico_cluster_limits_fallback 0\n"));
+        let answer = |grants| Answer {
+            generation: 0,
+            grants,
+        };
+        answers.send(answer(None)).unwrap();
+        fleet.hear(0, &mut []);
+        assert_eq!(h.limits(), Some("fail_closed"));
+        assert!(gauges(&h).contains("portico_cluster_limits_fallback 1\n"));
+        answers.send(answer(Some(Vec::new()))).unwrap();
+        fleet.hear(0, &mut []);
+        assert_eq!(h.limits(), Some("fleet"));
+        assert!(gauges(&h).contains("portico_cluster_limits_buckets 0\n"));
     }
 }

@@ -7,7 +7,9 @@
 -- 6 per key: rate, burst, demand, want, held, returned.
 -- Tokens exist only here (refilled at `rate`, capped so that the balance
 -- plus what every node holds stays within `burst`), and a node spends only
--- what it was granted: the cluster admits at most burst + rate x t.
+-- what it was granted: the cluster admits at most burst + rate x t. "Held"
+-- leaves out what a node's demand spends within a tick: those tokens are
+-- as good as spent, and counting them stopped the refill under load.
 -- Returns per key {tokens granted, this node's share of demand x 1e6}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -52,10 +54,16 @@ for i, key in ipairs(KEYS) do
   if total > 0 then
     share = demand / total
   end
-  local grant = math.max(math.floor(math.min(want, balance * share)), 0)
+  -- A node's share, but at least one whole token while there is one: a
+  -- small bucket split three ways would otherwise keep its last tokens
+  -- (a share of under one) from every node until the next refill.
+  local grant = math.max(math.floor(math.min(want, balance, math.max(balance * share, 1))), 0)
   balance = balance - grant
+  -- What this node holds from now on: its report, and the grant beyond
+  -- what a tick of its demand spends at once (as the node counts it).
+  local keeps = held + math.max(grant - demand / 2, 0)
   redis.call('HSET', key, 'b', string.format('%.6f', balance), 'ts', string.format('%.6f', now),
-    mine, string.format('%.6f %.6f %d', now, demand, held + grant))
+    mine, string.format('%.6f %.6f %d', now, demand, math.ceil(keeps)))
   if rate > 0 then
     -- Idle long enough to be full again, and every node's entry stale:
     -- the key may go, and comes back full.

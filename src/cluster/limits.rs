@@ -3,7 +3,8 @@
 //! books, once a tick), runs them through one script call (`limits.lua`:
 //! refill by Redis `TIME`, grants in proportion to each node's demand) and
 //! answers with the grants. Redis traffic is one EVALSHA per tick per busy
-//! node, whatever the request rate. A Redis that errs or stays silent past
+//! node, whatever the request rate (and a PING every half second from an
+//! idle one). A Redis that errs or stays silent past
 //! the command timeout is answered `None` (the reconciler falls back as
 //! configured) and reconnected on the next ask; each change between
 //! reachable and not is logged once.
@@ -38,7 +39,12 @@ pub fn start(
 fn serve(cfg: &ClusterConfig, node: &str, asks: Receiver<Ask>, answers: Sender<Answer>) {
     let script = redis::Script::new(include_str!("limits.lua"));
     let keys = Keys::new(&cfg.key_prefix);
-    let mut conn: Option<Connection> = None;
+    // Connected and the script loaded before the first ask: a bucket's
+    // first lease would otherwise wait for both while its calls are refused.
+    let mut conn: Option<Connection> = connect(cfg).ok().and_then(|mut c| {
+        script.load(c.as_mut()).ok()?;
+        Some(c)
+    });
     let mut reachable = true;
     for ask in asks {
         // A connection that failed once is dropped and made anew.
@@ -85,7 +91,7 @@ fn serve(cfg: &ClusterConfig, node: &str, asks: Receiver<Ask>, answers: Sender<A
     }
 }
 
-/// One script call for every bucket of `ask`.
+/// One script call for every bucket of `ask` (a PING for an ask of none).
 fn lease(
     script: &redis::Script,
     keys: &Keys,
@@ -93,6 +99,11 @@ fn lease(
     ask: &Ask,
     conn: &mut dyn redis::ConnectionLike,
 ) -> redis::RedisResult<Vec<Grant>> {
+    if ask.buckets.is_empty() {
+        // An idle node's probe: whether Redis answers at all.
+        redis::cmd("PING").query::<()>(conn)?;
+        return Ok(Vec::new());
+    }
     let mut call = script.prepare_invoke();
     call.arg(node).arg(STALE_S).arg(DEMAND_HALF_LIFE_S);
     for b in &ask.buckets {

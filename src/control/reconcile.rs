@@ -5,6 +5,7 @@
 //! reaches the workers only through their mailboxes (`Msg::Leases`); they
 //! reach it through the reports channel.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ use crate::config::OnRedisDown;
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
 use crate::throttle::{
-    period_of, Calendar, Fallback, Fleet, Recatalog, Reconciler, Report, SetRemaining, UsageDelta,
+    period_of, Calendar, Fallback, Fleet, FleetState, Recatalog, Reconciler, Report, SetRemaining,
+    UsageDelta,
 };
 
 /// The reconciler's thread and the store's, stopped together once the
@@ -147,6 +149,10 @@ fn write_usage(mut store: Store, usage: Receiver<Vec<UsageDelta>>) {
     }
 }
 
+/// A reconciler with its workers' initial leases and, in a fleet, what
+/// its limits run on (for `/readyz` and `/metrics`).
+pub type Joined = (Reconciler, InitialLeases, Option<Arc<FleetState>>);
+
 /// In a fleet (`[cluster]`): the reconciler leases every bucket but the
 /// account's from Redis, through the cluster-limits thread started here,
 /// and its initial leases of those buckets are withdrawn (they start
@@ -157,9 +163,9 @@ pub fn join_fleet(
     tick: Duration,
     reconciler: Reconciler,
     mut leases: InitialLeases,
-) -> (Reconciler, InitialLeases) {
+) -> Joined {
     let Some(cluster) = &config.cluster else {
-        return (reconciler, leases);
+        return (reconciler, leases, None);
     };
     let (asks, asks_rx) = unbounded();
     let (answers, answers_rx) = unbounded();
@@ -170,7 +176,8 @@ pub fn join_fleet(
         OnRedisDown::LocalShare => Fallback::LocalShare,
         OnRedisDown::FailClosed => Fallback::FailClosed,
     };
-    let fleet = Fleet::new(asks, answers_rx, fallback);
+    let state = Arc::new(FleetState::new(fallback));
+    let fleet = Fleet::new(asks, answers_rx, state.clone());
     let reconciler = reconciler.in_fleet(fleet, tick, &mut leases);
-    (reconciler, leases)
+    (reconciler, leases, Some(state))
 }

@@ -35,6 +35,7 @@ use crate::cluster::{Health, Revision};
 use crate::config::Config;
 use crate::metrics::Batch;
 use crate::snapshot::{system_resolve, Snapshot};
+use crate::throttle::FleetState;
 
 /// How to run, beyond the config.
 #[derive(Debug, Default)]
@@ -136,7 +137,8 @@ fn start_workers(
     let (reconciler, leases) =
         reconcile::reconciler(snapshot, per_worker.len(), tick, store.as_ref())?;
     let port = sockets.addr.port();
-    let (reconciler, leases) = reconcile::join_fleet(config, port, tick, reconciler, leases);
+    let (reconciler, leases, limits) =
+        reconcile::join_fleet(config, port, tick, reconciler, leases);
     let (reports, reports_rx) = unbounded();
     let (access_log, log_writer) = start_access_log(snapshot)?;
     let shared = Shared {
@@ -165,6 +167,7 @@ fn start_workers(
         log_writer,
         driver,
         snapshot: snapshot.clone(),
+        limits,
     })
 }
 
@@ -292,6 +295,8 @@ struct Serving {
     driver: &'static str,
     /// What they started serving.
     snapshot: Arc<Snapshot>,
+    /// In a fleet: what the limits run on (Redis or a fallback).
+    limits: Option<Arc<FleetState>>,
 }
 
 /// The control plane's other threads.
@@ -323,7 +328,8 @@ impl Threads {
         let ready = Arc::new(AtomicBool::new(true));
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
-        let (cluster, health) = start_cluster(config, sockets.addr, revision).unzip();
+        let limits = serving.limits.clone();
+        let (cluster, health) = start_cluster(config, sockets.addr, revision, limits).unzip();
         let admin = start_admin(config, listener, serving, &ready, control, deployed, health)?;
         Ok(Threads {
             ready,
@@ -346,9 +352,10 @@ fn start_cluster(
     config: &Config,
     listen: std::net::SocketAddr,
     revision: Option<Arc<Revision>>,
+    limits: Option<Arc<FleetState>>,
 ) -> Option<(Stoppable, Arc<Health>)> {
     let cfg = config.cluster.clone()?;
-    let health = Arc::new(Health::new(revision.unwrap_or_default()));
+    let health = Arc::new(Health::new(revision.unwrap_or_default(), limits));
     let me = Me::new(&cfg, listen);
     crate::log!(
         info,

@@ -12,13 +12,17 @@
 //! for (without refilling) rather than taken for an outage: refilling
 //! locally while Redis refills too would admit up to twice the limit.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::catalog::{BucketId, BucketSpec, Level};
 use super::lease::{FleetBooks, Lease};
 
 /// A bucket that has not changed is still reported this often (in ticks),
-/// so Redis keeps counting the tokens its workers hold.
+/// so Redis keeps counting the tokens its workers hold; an idle node asks
+/// for nothing this often, to know whether Redis answers.
 const REFRESH_TICKS: u32 = 50;
 
 /// What a bucket does while the fleet's Redis is out of reach.
@@ -28,6 +32,57 @@ pub enum Fallback {
     LocalShare,
     /// No refill: calls are refused once what is held is spent.
     FailClosed,
+}
+
+impl Fallback {
+    /// As `[cluster] on_redis_down` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fallback::LocalShare => "local_share",
+            Fallback::FailClosed => "fail_closed",
+        }
+    }
+}
+
+/// What this node's limits run on, as the reconciler last learned it,
+/// for `/readyz` and `/metrics`: atomics, so a scrape never waits on the
+/// reconciler (nor it on a scrape).
+#[derive(Debug)]
+pub struct FleetState {
+    fallback: Fallback,
+    down: AtomicBool,
+    buckets: AtomicU64,
+}
+
+impl FleetState {
+    pub fn new(fallback: Fallback) -> FleetState {
+        FleetState {
+            fallback,
+            down: AtomicBool::new(false),
+            buckets: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the last lease exchange failed, so limits run on their
+    /// fallback. It changes only when an exchange ends: a node with no
+    /// traffic asks Redis nothing, and keeps what it last learned.
+    pub fn on_fallback(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// `fleet` (leased from Redis), or the fallback in force.
+    pub fn mode(&self) -> &'static str {
+        if self.on_fallback() {
+            self.fallback.as_str()
+        } else {
+            "fleet"
+        }
+    }
+
+    /// How many of the catalog's buckets are leased from Redis.
+    pub fn buckets(&self) -> u64 {
+        self.buckets.load(Ordering::Relaxed)
+    }
 }
 
 /// One bucket's line of an ask: its name in Redis, its limit, its books.
@@ -70,14 +125,16 @@ pub struct Fleet {
     asks: Sender<Ask>,
     answers: Receiver<Answer>,
     fallback: Fallback,
+    /// What the admin listener reports of it.
+    state: Arc<FleetState>,
     /// An ask is outstanding.
     in_flight: bool,
-    /// The last ask failed.
-    down: bool,
     /// By bucket id: the last share heard, the tokens reported held, and
     /// ticks since the bucket was last reported.
     shares: Vec<f64>,
     reported: Vec<(u64, u32)>,
+    /// Ticks since the last ask.
+    quiet: u32,
 }
 
 /// Whether a bucket is leased from Redis: every level but the account's,
@@ -87,28 +144,31 @@ pub fn is_fleet(b: &BucketSpec) -> bool {
 }
 
 impl Fleet {
-    pub fn new(asks: Sender<Ask>, answers: Receiver<Answer>, fallback: Fallback) -> Fleet {
+    pub fn new(asks: Sender<Ask>, answers: Receiver<Answer>, state: Arc<FleetState>) -> Fleet {
         Fleet {
             asks,
             answers,
-            fallback,
+            fallback: state.fallback,
+            state,
             in_flight: false,
-            down: false,
             shares: Vec::new(),
             reported: Vec::new(),
+            quiet: 0,
         }
     }
 
     /// A new catalog: shares and books start afresh (answers to asks of
     /// the old numbering are dropped by their generation).
-    pub fn renumber(&mut self, buckets: usize) {
-        self.shares = vec![1.0; buckets];
-        self.reported = vec![(0, 0); buckets];
+    pub fn renumber(&mut self, specs: &[BucketSpec]) {
+        self.shares = vec![1.0; specs.len()];
+        self.reported = vec![(0, 0); specs.len()];
+        let leased = specs.iter().filter(|b| is_fleet(b)).count();
+        self.state.buckets.store(leased as u64, Ordering::Relaxed);
     }
 
     /// Whether limits run on their fallback now.
     pub fn is_down(&self) -> bool {
-        self.down
+        self.state.on_fallback()
     }
 
     /// Takes the answers that came since the last tick into `leases`.
@@ -116,10 +176,10 @@ impl Fleet {
         for a in self.answers.try_iter() {
             self.in_flight = false;
             let Some(grants) = a.grants else {
-                self.down = true;
+                self.state.down.store(true, Ordering::Relaxed);
                 continue;
             };
-            self.down = false;
+            self.state.down.store(false, Ordering::Relaxed);
             if a.generation != generation {
                 // Granted to buckets of an earlier catalog: dropped, which
                 // only ever admits less.
@@ -183,9 +243,15 @@ impl Fleet {
                 books,
             });
         }
-        if buckets.is_empty() {
+        // A node with nothing to lease still asks (for nothing) now and
+        // then: it learns that Redis went away before its first call
+        // needs a lease (that call falls back at once rather than waits
+        // out the command timeout), and /readyz tells the truth while idle.
+        self.quiet += 1;
+        if buckets.is_empty() && self.quiet < REFRESH_TICKS {
             return;
         }
+        self.quiet = 0;
         match self.asks.try_send(Ask {
             generation,
             buckets,

@@ -159,7 +159,7 @@ impl Reconciler {
         tick: Duration,
         leases: &mut [Vec<Instruction>],
     ) -> Reconciler {
-        fleet.renumber(self.buckets.len());
+        fleet.renumber(&self.catalog.buckets);
         let (mut fresh, cells) = limits(&self.catalog, self.workers, tick, true);
         empty_fleet_buckets(&self.catalog, &mut fresh);
         for (id, spec) in self.catalog.buckets.iter().enumerate() {
@@ -214,7 +214,7 @@ impl Reconciler {
         self.carried.extend(usage);
         let (mut buckets, cells) = limits(&catalog, self.workers, tick, self.fleet.is_some());
         if let Some(fleet) = &mut self.fleet {
-            fleet.renumber(buckets.len());
+            fleet.renumber(&catalog.buckets);
             empty_fleet_buckets(&catalog, &mut buckets);
         }
         let quotas = catalog

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 mod apigateway_boto3;
 mod counting_client;
 mod fleet_api;
+mod fleet_load;
 mod functions;
 mod metrics_text;
 mod nginx;
@@ -29,6 +30,8 @@ pub use apigateway_boto3::*;
 pub use counting_client::*;
 #[allow(unused_imports)]
 pub use fleet_api::*;
+#[allow(unused_imports)]
+pub use fleet_load::*;
 #[allow(unused_imports)]
 pub use functions::*;
 #[allow(unused_imports)]

@@ -304,12 +304,16 @@ async fn route(
     })
 }
 
-/// A readiness body with, in a fleet, the state of its Redis: a node
-/// whose Redis is down still serves (on its last snapshot), so it stays
-/// ready and says so.
+/// A readiness body with, in a fleet, the state of its Redis and what
+/// its rate limits run on (`fleet`, or the `on_redis_down` fallback): a
+/// node whose Redis is down still serves (on its last snapshot), so it
+/// stays ready and says so.
 fn with_redis(plane: &Plane, mut body: Value) -> Value {
     if let Some(c) = &plane.cluster {
         body["redis"] = json!(c.redis().as_str());
+        if let Some(limits) = c.limits() {
+            body["limits"] = json!(limits);
+        }
     }
     body
 }

@@ -1,0 +1,201 @@
+//! Cluster-wide accuracy (issue 18): three nodes on one Redis (and on a
+//! 3-master Redis Cluster) admit, together, what one bucket would: a stage
+//! limit under a 70/20/10 load split for 10 s, at the highest limit this
+//! machine can drive past (2,000 rps where it can) and at 50 rps; and a
+//! per-key limit of 10 rps with a burst of 20 under a sequential and a
+//! parallel pattern. admitted / (burst + rate × t) is printed for every
+//! run; the bound (1.02) is asserted always, and a floor that holds on a
+//! loaded 2-core machine.
+//!
+//! The tests of this file take turns (`TURN`): each measures a rate, and
+//! two floods at once would measure the machine, not the limits.
+mod common;
+
+use common::*;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static TURN: Mutex<()> = Mutex::new(());
+
+/// The stages with a limit (rate, burst), highest first: a run floods
+/// the highest the machine can offer 1.5 × its rate to.
+const LIMITS: [(&str, f64, u64); 4] = [
+    ("s2000", 2000.0, 200),
+    ("s1000", 1000.0, 100),
+    ("s500", 500.0, 50),
+    ("s200", 200.0, 20),
+];
+/// The low limit of the issue's second scenario.
+const LOW: (&str, f64, u64) = ("s50", 50.0, 10);
+/// The load split: connections per node, 70/20/10.
+const SPLIT: [usize; 3] = [7, 2, 1];
+const RUN: Duration = Duration::from_secs(10);
+/// Per key: 10 rps, burst 20 (plan `gold`, keys alice and bob, stage prod).
+const KEY_RATE: f64 = 10.0;
+const KEY_BURST: u64 = 20;
+/// admitted / (burst + rate × t) never above this (one bucket's bound,
+/// with 2 % for the time a call takes to be counted).
+const BOUND: f64 = 1.02;
+/// ... and never below this for a flood over the limit, under load. Measured
+/// on the loaded 2-core machine (load average 11 to 16): 0.80 to 0.83 at
+/// 2,000 rps and 0.93 to 0.97 at 50 rps, on one Redis and on a Redis
+/// Cluster (each run prints its figures); a bucket that stops being
+/// refilled, or refills on one node only, falls far below.
+const FLOOR: f64 = 0.6;
+/// A key's 10 rps: measured 72 to 79 of one bucket's 80 (the tokens in
+/// flight when the run ends, and the first tick's ramp, are a larger part
+/// of a small bucket).
+const KEY_FLOOR: f64 = 0.8;
+
+fn api() -> String {
+    let mut s = String::from("[[api]]\nname = \"t\"\nhosts = []\n\n");
+    for (stage, rate, burst) in LIMITS.iter().chain([&LOW]) {
+        s.push_str(&format!(
+            "[api.stages.{stage}]\nthrottle = {{ rate = {rate:.1}, burst = {burst} }}\n\n"
+        ));
+    }
+    s.push_str("[api.stages.free]\nvariables = {}\n\n[api.stages.prod]\nvariables = {}\n\n");
+    s.push_str(&mock_route("GET", "/a", false, "a"));
+    s.push_str(&mock_route("GET", "/k", true, "k"));
+    s + &gold_plan_alice_bob(
+        "t",
+        &format!("throttle = {{ rate = {KEY_RATE:.1}, burst = {KEY_BURST} }}"),
+        "",
+    )
+}
+
+fn fleet(redis: &[String]) -> Vec<Server> {
+    let api = api();
+    (0..3)
+        .map(|i| {
+            fleet_node(&fleet_config(
+                redis,
+                &format!("node-{i}"),
+                "local_share",
+                &api,
+            ))
+        })
+        .collect()
+}
+
+/// Floods `/{stage}/a` over the split for `RUN`: admitted / (burst + rate × t),
+/// with what happened, printed.
+fn run(ports: &[u16], (stage, rate, burst): (&str, f64, u64), label: &str) -> (f64, String) {
+    let (counts, elapsed) = flood(ports, &SPLIT, get(&format!("/{stage}/a")).as_bytes(), RUN);
+    let all = sum(&counts);
+    let t = elapsed.as_secs_f64();
+    let expected = burst as f64 + rate * t;
+    let ratio = all.ok as f64 / expected;
+    let ctx = format!(
+        "{label}: {rate} rps burst {burst}, 70/20/10 over 3 nodes for {t:.2} s: offered {:.0} rps, \
+         admitted {} {:?}, throttled {}, other {}; expected {expected:.0}: ratio {ratio:.4}",
+        (all.ok + all.throttled) as f64 / t,
+        all.ok,
+        counts.iter().map(|c| c.ok).collect::<Vec<_>>(),
+        all.throttled,
+        all.other + all.unanswered
+    );
+    eprintln!("cluster accuracy: {ctx}");
+    assert_eq!(all.other + all.unanswered, 0, "only 200 or 429: {ctx}");
+    assert!(
+        counts.iter().all(|c| c.ok > 0),
+        "a node admitted nothing: {ctx}"
+    );
+    assert!(ratio <= BOUND, "over the bound: {ctx}");
+    (ratio, ctx)
+}
+
+/// The issue's accuracy scenario on the fleet's Redis at `redis`.
+fn stage_accuracy(redis: &[String], label: &str) {
+    let nodes = fleet(redis);
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    // What this machine can offer, on a stage without a limit.
+    let (free, t) = flood(
+        &ports,
+        &SPLIT,
+        get("/free/a").as_bytes(),
+        Duration::from_secs(1),
+    );
+    let capacity = sum(&free).ok as f64 / t.as_secs_f64();
+    let high = LIMITS
+        .into_iter()
+        .find(|(_, rate, _)| capacity >= 1.5 * rate)
+        .unwrap_or(LIMITS[LIMITS.len() - 1]);
+    eprintln!(
+        "cluster accuracy: {label}: the load offers {capacity:.0} rps unlimited; flooding {} ({} rps)",
+        high.0, high.1
+    );
+    for limit in [high, LOW] {
+        let (ratio, ctx) = run(&ports, limit, label);
+        assert!(ratio >= FLOOR, "under the floor: {ctx}");
+    }
+}
+
+#[test]
+fn a_stage_limit_holds_across_three_nodes_on_one_redis() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let redis = Redis::start();
+    stage_accuracy(&[redis.url()], "one Redis");
+}
+
+#[test]
+fn a_stage_limit_holds_across_three_nodes_on_a_redis_cluster() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let redis = RedisCluster::start();
+    stage_accuracy(&redis.urls(), "Redis Cluster");
+}
+
+/// One key's calls for `dur`, one at a time, each on the next node.
+fn sequential(nodes: &[Server], key: &str, dur: Duration) -> (LoadCount, Duration) {
+    let mut clients: Vec<Client> = nodes.iter().map(|s| s.connect()).collect();
+    let raw = get_with_key("/prod/k", key);
+    let mut n = LoadCount::default();
+    let t0 = Instant::now();
+    let mut i = 0;
+    while t0.elapsed() < dur {
+        let at = i % clients.len();
+        let r = clients[at].request(raw.clone());
+        match r.status {
+            200 => n.ok += 1,
+            429 => n.throttled += 1,
+            _ => n.other += 1,
+        }
+        i += 1;
+    }
+    (n, t0.elapsed())
+}
+
+/// admitted against one bucket's burst + rate × t for the key limit.
+fn key_ratio(label: &str, n: LoadCount, elapsed: Duration) -> (f64, String) {
+    let expected = KEY_BURST as f64 + KEY_RATE * elapsed.as_secs_f64();
+    let ratio = n.ok as f64 / expected;
+    let ctx = format!(
+        "per key {KEY_RATE} rps burst {KEY_BURST}, {label} over 3 nodes for {elapsed:?}: \
+         admitted {}, throttled {}, other {}; one bucket: {expected:.1}; ratio {ratio:.4}",
+        n.ok, n.throttled, n.other
+    );
+    eprintln!("cluster accuracy: {ctx}");
+    assert_eq!(n.other + n.unanswered, 0, "only 200 or 429: {ctx}");
+    (ratio, ctx)
+}
+
+#[test]
+fn a_key_limit_admits_one_buckets_worth_sequentially_and_in_parallel() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let redis = Redis::start();
+    let nodes = fleet(&[redis.url()]);
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    let dur = Duration::from_secs(6);
+
+    // Alice: one call at a time, rotating over the nodes.
+    let (n, elapsed) = sequential(&nodes, ALICE, dur);
+    let (ratio, ctx) = key_ratio("sequential", n, elapsed);
+    assert!(ratio <= BOUND, "{ctx}");
+    assert!(ratio >= KEY_FLOOR, "{ctx}");
+
+    // Bob (a bucket of its own, full): a connection per node, all at once.
+    let (counts, elapsed) = flood(&ports, &[1, 1, 1], &get_with_key("/prod/k", BOB), dur);
+    let (ratio, ctx) = key_ratio("parallel", sum(&counts), elapsed);
+    assert!(ratio <= BOUND, "{ctx}");
+    assert!(ratio >= KEY_FLOOR, "{ctx}");
+}
