@@ -4,6 +4,7 @@
 
 mod connect;
 mod error;
+pub mod flush;
 mod health;
 mod keys;
 mod limits;

@@ -35,6 +35,11 @@ pub struct ClusterConfig {
     /// A management call answers only once this many replicas hold its
     /// change (Redis `WAIT`); 0: once the primary has it.
     pub min_replicas: u32,
+    /// How long FlushStageCache and FlushStageAuthorizersCache wait for
+    /// every live node to confirm the flush before answering 503 with the
+    /// nodes that did not. Above a second, so nodes that read the request
+    /// by polling (Sentinel, Redis Cluster) are in time.
+    pub flush_timeout_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -51,6 +56,7 @@ impl Default for ClusterConfig {
             command_timeout_ms: 500,
             on_redis_down: OnRedisDown::LocalShare,
             min_replicas: 0,
+            flush_timeout_ms: 3_000,
         }
     }
 }
@@ -99,6 +105,7 @@ pub fn validate(cluster: &ClusterConfig, out: &mut Vec<Issue>) {
     for (key, ms) in [
         ("cluster.connect_timeout_ms", cluster.connect_timeout_ms),
         ("cluster.command_timeout_ms", cluster.command_timeout_ms),
+        ("cluster.flush_timeout_ms", cluster.flush_timeout_ms),
     ] {
         if !(1..=60_000).contains(&ms) {
             out.push(Issue::new(key, "must be between 1 and 60000 milliseconds"));
