@@ -4,7 +4,9 @@
 //! answers 202 once every node's cache is empty, so the next call on each
 //! node reaches the upstream; a frozen node (SIGSTOP) makes the call
 //! answer 503 naming it, and flushes once it runs again;
-//! FlushStageAuthorizersCache reaches every node the same way.
+//! FlushStageAuthorizersCache reaches every node the same way; on a
+//! Redis Cluster (no subscription there) the nodes find the request at
+//! their one-second read.
 
 mod common;
 
@@ -20,12 +22,12 @@ const FLUSH_TIMEOUT_MS: u64 = 2_000;
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const AUTHORIZER_URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations";
 
-fn node_config(redis: &Redis, id: &str, lambda: Option<&Upstream>) -> Config {
+/// `redis`: the `[cluster]` lines naming the fleet's Redis.
+fn node_config(redis: &str, id: &str, lambda: Option<&Upstream>) -> Config {
     let cfg = Config::new("")
         .admin("token", &toml_str(TOKEN))
         .append(&format!(
-            "[cluster]\nredis = [\"{}\"]\nnode_id = \"{id}\"\ncommand_timeout_ms = 500\nflush_timeout_ms = {FLUSH_TIMEOUT_MS}\n",
-            redis.url()
+            "[cluster]\n{redis}\nnode_id = \"{id}\"\ncommand_timeout_ms = 500\nflush_timeout_ms = {FLUSH_TIMEOUT_MS}\n"
         ));
     match lambda {
         None => cfg,
@@ -36,8 +38,12 @@ fn node_config(redis: &Redis, id: &str, lambda: Option<&Upstream>) -> Config {
     }
 }
 
-/// Three nodes `node-a`, `node-b`, `node-c` of one fleet.
+/// Three nodes `node-a`, `node-b`, `node-c` of one fleet on `redis`.
 fn fleet(redis: &Redis, lambda: Option<&Upstream>) -> Vec<Server> {
+    fleet_on(&format!("redis = [\"{}\"]", redis.url()), lambda)
+}
+
+fn fleet_on(redis: &str, lambda: Option<&Upstream>) -> Vec<Server> {
     NODES
         .iter()
         .map(|id| fleet_node(&node_config(redis, id, lambda)))
@@ -355,6 +361,32 @@ fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
         assert!(
             reached(n, &path, &auth, &invoked),
             "{name} kept its authorizer decision after the flush"
+        );
+    }
+}
+
+#[test]
+fn on_a_redis_cluster_the_nodes_find_the_flush_at_their_next_read() {
+    let redis = RedisCluster::start();
+    let (up, hits) = counting_upstream();
+    let mut nodes = fleet_on(
+        &format!("redis = [\"{}\"]\ntopology = \"cluster\"", redis.urls()[0]),
+        None,
+    );
+    let id = deploy_cached_api(&mut nodes[0], &up);
+    let path = item_path(&id);
+    all_cached(&nodes, &path, &[], &hits);
+
+    let (r, took) = flush(
+        &mut nodes[0],
+        &format!("/restapis/{id}/stages/prod/cache/data"),
+    );
+    eprintln!("FlushStageCache round trip on a 3-node fleet on Redis Cluster: {took:?}");
+    assert_eq!(r.status, 202, "{}", r.text);
+    for (n, name) in nodes.iter().zip(NODES) {
+        assert!(
+            reached(n, &path, &[], &hits),
+            "{name} still answered from its cache after the flush"
         );
     }
 }

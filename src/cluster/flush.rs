@@ -45,6 +45,17 @@ redis.call('PUBLISH', ARGV[2], id)
 return {id, redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')}
 ";
 
+/// Pushes a node's id onto each request's acknowledgement list (a script,
+/// not a pipeline: Redis Cluster's connection has none). KEYS: the lists.
+/// ARGV: node, ttl ms.
+const ACK: &str = r"
+for _, key in ipairs(KEYS) do
+  redis.call('RPUSH', key, ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return 0
+";
+
 /// What to empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -215,13 +226,12 @@ pub fn acknowledge(
     if requests.is_empty() {
         return Ok(());
     }
-    let mut pipe = redis::pipe();
-    for request in requests {
-        let key = acks(keys, request);
-        pipe.cmd("RPUSH").arg(&key).arg(node).ignore();
-        pipe.cmd("PEXPIRE").arg(&key).arg(ACKS_TTL_MS).ignore();
-    }
-    pipe.query(conn)
+    let lists: Vec<String> = requests.iter().map(|r| acks(keys, r)).collect();
+    redis::Script::new(ACK)
+        .key(lists)
+        .arg(node)
+        .arg(ACKS_TTL_MS)
+        .invoke(conn)
 }
 
 #[cfg(test)]
