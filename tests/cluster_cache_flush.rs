@@ -243,6 +243,21 @@ fn a_stage_cache_flush_on_one_node_empties_every_nodes_cache() {
     for n in &nodes {
         assert!(reached(n, &path, &[], &hits), "node {}", n.port);
     }
+    // The same call on one node without `[cluster]`, for comparison.
+    let mut single = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
+    let single_id = deploy_cached_api(&mut single, &up);
+    let single_path = item_path(&single_id);
+    all_cached(std::slice::from_ref(&single), &single_path, &[], &hits);
+    let flush_single = format!("/restapis/{single_id}/stages/prod/cache/data");
+    let alone: Vec<Duration> = (0..3)
+        .map(|_| {
+            let (r, t) = flush(&mut single, &flush_single);
+            assert_eq!(r.status, 202, "{}", r.text);
+            t
+        })
+        .collect();
+    eprintln!("FlushStageCache round trips on one node without [cluster]: {alone:?}");
+
     // A stage without a cache is refused as on one node, before any flush.
     let r = flush(
         &mut nodes[1],

@@ -108,19 +108,14 @@ fn acks(keys: &Keys, id: &str) -> String {
     keys.key(&format!("flush:{id}"))
 }
 
-/// Announces `target` as flushed by `origin` (which has flushed its own
-/// workers) and waits until every other live node acknowledged it, or
-/// `timeout` passed: then the error names the nodes that did not answer.
-/// `conn`'s read timeout must exceed `timeout` by more than Redis's
-/// lateness in timing out a blocked client (up to a tenth of a second at
-/// its default `hz`): see [`READ_MARGIN`].
-pub fn flush(
+/// Announces `target`, flushed by `origin` (which flushes its own workers
+/// meanwhile): what is left is to wait for the others.
+pub fn announce(
     conn: &mut dyn redis::ConnectionLike,
     keys: &Keys,
     origin: &str,
     target: &Target,
-    timeout: Duration,
-) -> Result<(), FlushError> {
+) -> Result<Pending, FlushError> {
     let started = Instant::now();
     let (kind, api, stage) = target.fields();
     let (id, live): (String, Vec<String>) = redis::Script::new(ANNOUNCE)
@@ -133,29 +128,54 @@ pub fn flush(
         .arg(stage)
         .arg(origin)
         .invoke(conn)?;
-    let mut waiting: BTreeSet<String> = live.into_iter().filter(|n| n != origin).collect();
-    let key = acks(keys, &id);
-    while !waiting.is_empty() {
-        let left = timeout.saturating_sub(started.elapsed());
-        if left < Duration::from_millis(1) {
-            break;
-        }
-        // In seconds, at least a millisecond (0 would block for ever).
-        let popped: Option<(String, String)> = redis::cmd("BLPOP")
-            .arg(&key)
-            .arg(left.as_secs_f64().max(0.001))
-            .query(conn)?;
-        if let Some((_, node)) = popped {
-            waiting.remove(&node);
-        }
-    }
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    Err(FlushError::Unanswered {
-        missing: waiting.into_iter().collect(),
-        waited: timeout,
+    Ok(Pending {
+        acks: acks(keys, &id),
+        waiting: live.into_iter().filter(|n| n != origin).collect(),
+        started,
     })
+}
+
+/// An announced flush: the nodes live when it was made, less its origin,
+/// that have not confirmed it yet.
+#[derive(Debug)]
+pub struct Pending {
+    acks: String,
+    waiting: BTreeSet<String>,
+    started: Instant,
+}
+
+impl Pending {
+    /// Until every node confirmed, or `timeout` (from the announcement)
+    /// passed: then the error names the nodes that did not answer.
+    /// `conn`'s read timeout must exceed `timeout` by more than Redis's
+    /// lateness in timing out a blocked client: see [`READ_MARGIN`].
+    pub fn wait(
+        mut self,
+        conn: &mut dyn redis::ConnectionLike,
+        timeout: Duration,
+    ) -> Result<(), FlushError> {
+        while !self.waiting.is_empty() {
+            let left = timeout.saturating_sub(self.started.elapsed());
+            if left < Duration::from_millis(1) {
+                break;
+            }
+            // In seconds, at least a millisecond (0 would block for ever).
+            let popped: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(&self.acks)
+                .arg(left.as_secs_f64().max(0.001))
+                .query(conn)?;
+            if let Some((_, node)) = popped {
+                self.waiting.remove(&node);
+            }
+        }
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        Err(FlushError::Unanswered {
+            missing: self.waiting.into_iter().collect(),
+            waited: timeout,
+        })
+    }
 }
 
 /// Where a follower has read the stream up to.

@@ -45,38 +45,52 @@ impl Announcer {
         }
     }
 
-    /// Once this node's workers are flushed: the other live nodes'. A node
-    /// that does not confirm within `[cluster] flush_timeout_ms` makes the
-    /// call answer 503 naming it (it flushes when it reads the request, if
-    /// it ever does); so does a Redis that cannot be reached.
-    pub fn flush(&mut self, target: &Target) -> Result<(), ApiError> {
-        let conn = match self.conn.as_mut() {
-            Some(c) => c,
-            None => self.conn.insert(cluster::connect(&self.cfg).map_err(|e| {
-                ApiError::ServiceUnavailable(format!(
-                    "{e}; the cache was flushed on this node only"
-                ))
-            })?),
+    /// `target` on every live node: announced, flushed here by `local`
+    /// while the others flush theirs, then confirmed by all of them. A
+    /// node that does not confirm within `[cluster] flush_timeout_ms`
+    /// makes the call answer 503 naming it (it flushes when it reads the
+    /// request, if it ever does); so does a Redis that cannot be reached
+    /// (after `local` all the same).
+    pub fn flush(&mut self, target: &Target, local: impl FnOnce()) -> Result<(), ApiError> {
+        let announced = connection(&mut self.conn, &self.cfg).and_then(|c| {
+            flush::announce(&mut **c, &self.keys, &self.node, target).map_err(|e| e.to_string())
+        });
+        local();
+        let timeout = Duration::from_millis(self.cfg.flush_timeout_ms);
+        let waited = match (announced, self.conn.as_mut()) {
+            (Ok(pending), Some(c)) => pending.wait(&mut **c, timeout),
+            (Err(e), _) => return Err(self.unreachable(e)),
+            (Ok(_), None) => return Err(self.unreachable("no connection".into())),
         };
-        let done = flush::flush(
-            &mut **conn,
-            &self.keys,
-            &self.node,
-            target,
-            Duration::from_millis(self.cfg.flush_timeout_ms),
-        );
-        match done {
+        match waited {
             Ok(()) => Ok(()),
-            Err(e @ FlushError::Redis(_)) => {
-                self.conn = None;
-                Err(ApiError::ServiceUnavailable(format!(
-                    "{e}; the cache was flushed on this node only"
-                )))
-            }
+            Err(e @ FlushError::Redis(_)) => Err(self.unreachable(e.to_string())),
             Err(e @ FlushError::Unanswered { .. }) => {
                 Err(ApiError::ServiceUnavailable(e.to_string()))
             }
         }
+    }
+
+    /// The answer when Redis failed: the connection is dropped (the next
+    /// call reconnects).
+    fn unreachable(&mut self, why: String) -> ApiError {
+        self.conn = None;
+        ApiError::ServiceUnavailable(format!(
+            "the fleet's Redis cannot be reached ({why}); the cache was flushed on this node only"
+        ))
+    }
+}
+
+/// `conn`, connected first where needed.
+fn connection<'c>(
+    conn: &'c mut Option<cluster::Connection>,
+    cfg: &ClusterConfig,
+) -> Result<&'c mut cluster::Connection, String> {
+    match conn {
+        Some(c) => Ok(c),
+        None => cluster::connect(cfg)
+            .map(|c| conn.insert(c))
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -235,12 +235,18 @@ impl Owner {
                 return answer;
             }
         };
-        stage_cache::flush_target(&self.mailboxes, &self.deployed, &target);
+        let (mailboxes, deployed) = (&self.mailboxes, &self.deployed);
+        let local = || stage_cache::flush_target(mailboxes, deployed, &target);
         // A fleet's other nodes too: 202 only once every live node has.
-        match self.fleet_flush.as_mut().map(|f| f.flush(&target)) {
-            Some(Err(e)) => (e.status(), e.body()),
-            _ => answer,
+        match self.fleet_flush.as_mut() {
+            None => local(),
+            Some(fleet) => {
+                if let Err(e) = fleet.flush(&target, local) {
+                    return (e.status(), e.body());
+                }
+            }
         }
+        answer
     }
 
     /// Publishes the fleet's state another node changed, and records the
