@@ -132,6 +132,15 @@ mod tests {
     }
 
     #[test]
+    fn the_flush_timeout_is_bounded() {
+        let c =
+            crate::config::parse("portico.toml", "[cluster]\nredis = [\"redis://h\"]\n").unwrap();
+        assert_eq!(c.cluster.unwrap().flush_timeout_ms, 3_000);
+        let e = problems("[cluster]\nredis = [\"redis://h\"]\nflush_timeout_ms = 0\n");
+        assert!(e.contains("cluster.flush_timeout_ms"), "{e}");
+    }
+
+    #[test]
     fn absent_means_one_node() {
         let c = crate::config::parse("portico.toml", "").unwrap();
         assert!(c.cluster.is_none());
