@@ -18,7 +18,9 @@ use common::*;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "fleet-token-0123456789";
-const FLUSH_TIMEOUT_MS: u64 = 2_000;
+/// Generous, like the command timeout below: this machine's load (several
+/// builds on two cores) must not make a live node look silent.
+const FLUSH_TIMEOUT_MS: u64 = 4_000;
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const AUTHORIZER_URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations";
 
@@ -27,7 +29,7 @@ fn node_config(redis: &str, id: &str, lambda: Option<&Upstream>) -> Config {
     let cfg = Config::new("")
         .admin("token", &toml_str(TOKEN))
         .append(&format!(
-            "[cluster]\n{redis}\nnode_id = \"{id}\"\ncommand_timeout_ms = 500\nflush_timeout_ms = {FLUSH_TIMEOUT_MS}\n"
+            "[cluster]\n{redis}\nnode_id = \"{id}\"\ncommand_timeout_ms = 2000\nflush_timeout_ms = {FLUSH_TIMEOUT_MS}\n"
         ));
     match lambda {
         None => cfg,
@@ -38,12 +40,14 @@ fn node_config(redis: &str, id: &str, lambda: Option<&Upstream>) -> Config {
     }
 }
 
-/// Three nodes `node-a`, `node-b`, `node-c` of one fleet on `redis`.
-fn fleet(redis: &Redis, lambda: Option<&Upstream>) -> Vec<Server> {
-    fleet_on(&format!("redis = [\"{}\"]", redis.url()), lambda)
+/// The `[cluster]` line naming `redis`.
+fn url_of(redis: &Redis) -> String {
+    format!("redis = [\"{}\"]", redis.url())
 }
 
-fn fleet_on(redis: &str, lambda: Option<&Upstream>) -> Vec<Server> {
+/// Three nodes `node-a`, `node-b`, `node-c` of one fleet on `redis`
+/// (its `[cluster]` lines).
+fn fleet(redis: &str, lambda: Option<&Upstream>) -> Vec<Server> {
     NODES
         .iter()
         .map(|id| fleet_node(&node_config(redis, id, lambda)))
@@ -147,6 +151,31 @@ fn deploy_cached_api(srv: &mut Server, up: &Upstream) -> String {
     id
 }
 
+/// A fleet serving [`deploy_cached_api`]'s stage from every node's cache.
+struct Cached {
+    up: Upstream,
+    hits: Arc<AtomicU64>,
+    nodes: Vec<Server>,
+    id: String,
+    /// The cached route's invoke path.
+    path: String,
+}
+
+fn cached_fleet(redis: &str) -> Cached {
+    let (up, hits) = counting_upstream();
+    let mut nodes = fleet(redis, None);
+    let id = deploy_cached_api(&mut nodes[0], &up);
+    let path = item_path(&id);
+    all_cached(&nodes, &path, &[], &hits);
+    Cached {
+        up,
+        hits,
+        nodes,
+        id,
+        path,
+    }
+}
+
 fn item_path(id: &str) -> String {
     format!("/restapis/{id}/prod/_user_request_/item")
 }
@@ -208,11 +237,13 @@ fn flush(srv: &mut Server, path: &str) -> (AdminJson, Duration) {
 #[test]
 fn a_stage_cache_flush_on_one_node_empties_every_nodes_cache() {
     let redis = Redis::start();
-    let (up, hits) = counting_upstream();
-    let mut nodes = fleet(&redis, None);
-    let id = deploy_cached_api(&mut nodes[0], &up);
-    let path = item_path(&id);
-    all_cached(&nodes, &path, &[], &hits);
+    let Cached {
+        up,
+        hits,
+        mut nodes,
+        id,
+        path,
+    } = cached_fleet(&url_of(&redis));
 
     let flush_path = format!("/restapis/{id}/stages/prod/cache/data");
     let mut took = Vec::new();
@@ -270,11 +301,13 @@ fn a_stage_cache_flush_on_one_node_empties_every_nodes_cache() {
 #[test]
 fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
     let redis = Redis::start();
-    let (up, hits) = counting_upstream();
-    let mut nodes = fleet(&redis, None);
-    let id = deploy_cached_api(&mut nodes[0], &up);
-    let path = item_path(&id);
-    all_cached(&nodes, &path, &[], &hits);
+    let Cached {
+        up: _up,
+        hits,
+        mut nodes,
+        id,
+        path,
+    } = cached_fleet(&url_of(&redis));
 
     // node-c frozen, and kept listed as live (as it is for up to three
     // seconds after its last heartbeat) however slowly this test runs.
@@ -323,7 +356,7 @@ fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
 fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
     let redis = Redis::start();
     let (lambda, invoked) = counting_authorizer();
-    let mut nodes = fleet(&redis, Some(&lambda));
+    let mut nodes = fleet(&url_of(&redis), Some(&lambda));
     let srv = &mut nodes[0];
     let (id, method) = new_api(srv);
     let a = ok(
@@ -383,14 +416,16 @@ fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
 #[test]
 fn on_a_redis_cluster_the_nodes_find_the_flush_at_their_next_read() {
     let redis = RedisCluster::start();
-    let (up, hits) = counting_upstream();
-    let mut nodes = fleet_on(
-        &format!("redis = [\"{}\"]\ntopology = \"cluster\"", redis.urls()[0]),
-        None,
-    );
-    let id = deploy_cached_api(&mut nodes[0], &up);
-    let path = item_path(&id);
-    all_cached(&nodes, &path, &[], &hits);
+    let Cached {
+        up: _up,
+        hits,
+        mut nodes,
+        id,
+        path,
+    } = cached_fleet(&format!(
+        "{}\ntopology = \"cluster\"",
+        url_of(&redis.members[0])
+    ));
 
     let (r, took) = flush(
         &mut nodes[0],
