@@ -129,13 +129,7 @@ fn deploy_cached_api(srv: &mut Server, up: &Upstream) -> String {
         &json!({"type": "HTTP", "httpMethod": "GET", "uri": format!("http://{}/item", up.addr())}),
         &[("200", json!({"statusCode": "200"}))],
     );
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(json!({"stageName": "prod"})),
-        201,
-    );
+    deploy_prod(srv, &id);
     let patch = json!({"patchOperations": [
         {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
         {"op": "replace", "path": "/~1item/GET/caching/enabled", "value": "true"},
@@ -174,6 +168,17 @@ fn cached_fleet(redis: &str) -> Cached {
         id,
         path,
     }
+}
+
+fn deploy_prod(srv: &mut Server, id: &str) {
+    let deployments = format!("/restapis/{id}/deployments");
+    ok(
+        srv,
+        "POST",
+        &deployments,
+        Some(json!({"stageName": "prod"})),
+        201,
+    );
 }
 
 fn item_path(id: &str) -> String {
@@ -301,25 +306,19 @@ fn a_stage_cache_flush_on_one_node_empties_every_nodes_cache() {
 #[test]
 fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
     let redis = Redis::start();
-    let Cached {
-        up: _up,
-        hits,
-        mut nodes,
-        id,
-        path,
-    } = cached_fleet(&url_of(&redis));
+    let mut f = cached_fleet(&url_of(&redis));
 
     // node-c frozen, and kept listed as live (as it is for up to three
     // seconds after its last heartbeat) however slowly this test runs.
-    nodes[2].signal("STOP");
+    f.nodes[2].signal("STOP");
     let now = redis.cli(&["TIME"]);
     let secs: u64 = now.split_whitespace().next().unwrap().parse().unwrap();
     let until = ((secs + 600) * 1000).to_string();
     redis.cli(&["ZADD", "{portico}:nodes", &until, "node-c"]);
 
     let (r, took) = flush(
-        &mut nodes[0],
-        &format!("/restapis/{id}/stages/prod/cache/data"),
+        &mut f.nodes[0],
+        &format!("/restapis/{}/stages/prod/cache/data", f.id),
     );
     eprintln!("FlushStageCache with node-c frozen answered in {took:?}");
     assert_eq!(r.status, 503, "{}", r.text);
@@ -338,15 +337,15 @@ fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
         "answered before the timeout: {took:?}"
     );
     // The nodes that answered did flush.
-    for n in &nodes[..2] {
-        assert!(reached(n, &path, &[], &hits), "node {}", n.port);
+    for n in &f.nodes[..2] {
+        assert!(reached(n, &f.path, &[], &f.hits), "node {}", n.port);
     }
 
     // Running again, node-c finds the request it missed and flushes.
-    nodes[2].signal("CONT");
+    f.nodes[2].signal("CONT");
     poll_until(
         POLL_FOR,
-        || reached(&nodes[2], &path, &[], &hits),
+        || reached(&f.nodes[2], &f.path, &[], &f.hits),
         |r| *r,
         |_| "node-c kept its cache after it ran again".into(),
     );
@@ -388,13 +387,7 @@ fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
         201,
     );
     srv.put_default_200(TOKEN, &method);
-    ok(
-        srv,
-        "POST",
-        &format!("/restapis/{id}/deployments"),
-        Some(json!({"stageName": "prod"})),
-        201,
-    );
+    deploy_prod(srv, &id);
     let path = item_path(&id);
     let auth = [("Auth", "alice")];
     all_cached(&nodes, &path, &auth, &invoked);
@@ -416,26 +409,20 @@ fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
 #[test]
 fn on_a_redis_cluster_the_nodes_find_the_flush_at_their_next_read() {
     let redis = RedisCluster::start();
-    let Cached {
-        up: _up,
-        hits,
-        mut nodes,
-        id,
-        path,
-    } = cached_fleet(&format!(
+    let mut f = cached_fleet(&format!(
         "{}\ntopology = \"cluster\"",
         url_of(&redis.members[0])
     ));
 
     let (r, took) = flush(
-        &mut nodes[0],
-        &format!("/restapis/{id}/stages/prod/cache/data"),
+        &mut f.nodes[0],
+        &format!("/restapis/{}/stages/prod/cache/data", f.id),
     );
     eprintln!("FlushStageCache round trip on a 3-node fleet on Redis Cluster: {took:?}");
     assert_eq!(r.status, 202, "{}", r.text);
-    for (n, name) in nodes.iter().zip(NODES) {
+    for (n, name) in f.nodes.iter().zip(NODES) {
         assert!(
-            reached(n, &path, &[], &hits),
+            reached(n, &f.path, &[], &f.hits),
             "{name} still answered from its cache after the flush"
         );
     }
