@@ -6,6 +6,7 @@ mod audit;
 mod audit_pages;
 mod connect;
 mod error;
+pub mod flush;
 mod health;
 mod keys;
 mod limits;

@@ -40,6 +40,11 @@ pub struct ClusterConfig {
     /// end up filling the Redis that the fleet's limits need.
     pub audit_max_entries: u64,
     pub audit_max_age_days: u64,
+    /// How long FlushStageCache and FlushStageAuthorizersCache wait for
+    /// every live node to confirm the flush before answering 503 with the
+    /// nodes that did not. Above a second, so nodes that read the request
+    /// by polling (Sentinel, Redis Cluster) are in time.
+    pub flush_timeout_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -58,6 +63,7 @@ impl Default for ClusterConfig {
             min_replicas: 0,
             audit_max_entries: 1_000_000,
             audit_max_age_days: 90,
+            flush_timeout_ms: 3_000,
         }
     }
 }
@@ -106,6 +112,7 @@ pub fn validate(cluster: &ClusterConfig, out: &mut Vec<Issue>) {
     for (key, ms) in [
         ("cluster.connect_timeout_ms", cluster.connect_timeout_ms),
         ("cluster.command_timeout_ms", cluster.command_timeout_ms),
+        ("cluster.flush_timeout_ms", cluster.flush_timeout_ms),
     ] {
         if !(1..=60_000).contains(&ms) {
             out.push(Issue::new(key, "must be between 1 and 60000 milliseconds"));
@@ -141,6 +148,15 @@ mod tests {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn the_flush_timeout_is_bounded() {
+        let c =
+            crate::config::parse("portico.toml", "[cluster]\nredis = [\"redis://h\"]\n").unwrap();
+        assert_eq!(c.cluster.unwrap().flush_timeout_ms, 3_000);
+        let e = problems("[cluster]\nredis = [\"redis://h\"]\nflush_timeout_ms = 0\n");
+        assert!(e.contains("cluster.flush_timeout_ms"), "{e}");
     }
 
     #[test]

@@ -4,20 +4,25 @@
 //! also reads the counter every second, so a lost message costs at most a
 //! second; when Redis holds a newer revision than this node published, it
 //! asks the control thread to publish again (which reads the store, as
-//! after a call of its own). Without `[cluster]` nothing here runs.
+//! after a call of its own). The same thread serves the fleet's cache
+//! flushes (`super::fleet_flush`): woken by `{prefix}:flush`, or at the
+//! same one-second read. Without `[cluster]` nothing here runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use redis::IntoConnectionInfo;
 
 use super::admin::Admin;
 use super::api::ControlPlane;
 use super::error::ServerError;
+use super::fleet_flush::Listener;
+use super::publisher::Deployed;
 use super::thread::Stoppable;
 use crate::cluster::{self, Keys, Revision};
 use crate::config::{ClusterConfig, Config, Topology};
+use crate::dataplane::Msg;
 
 /// How often the revision is read, whatever the channel says.
 const POLL: Duration = Duration::from_secs(1);
@@ -46,19 +51,24 @@ pub fn open_control(
     Ok((Some(control), Some(revision)))
 }
 
-/// The thread that follows the fleet's revision, on a fleet node with a
-/// management API.
+/// The thread that follows the fleet's revision and serves its cache
+/// flushes on the workers behind `mailboxes`, on every fleet node (one
+/// without a management API only flushes: it has nothing to republish).
 pub fn follow(
     config: &Config,
     admin: Option<&Admin>,
     revision: Option<Arc<Revision>>,
+    mailboxes: Vec<Sender<Msg>>,
+    deployed: Arc<Deployed>,
 ) -> Option<Stoppable> {
     let cluster = config.cluster.clone()?;
-    let republisher = admin?.republisher.clone();
+    let republisher = admin.map(|a| a.republisher.clone());
     let revision = revision?;
+    let port = deployed.data_addr().map_or(0, |a| a.port());
+    let flushes = Listener::new(&cluster, port, mailboxes, deployed);
     Some(Stoppable::spawn("portico-fleet", move |stopped| {
-        Follower::new(cluster).run(&stopped, |rev| {
-            rev > revision.get() && republisher.republish(rev)
+        Follower::new(cluster, flushes).run(&stopped, |rev| {
+            rev > revision.get() && republisher.as_ref().is_some_and(|r| r.republish(rev))
         })
     }))
 }
@@ -66,6 +76,9 @@ pub fn follow(
 struct Follower {
     cfg: ClusterConfig,
     channel: String,
+    /// Wakes the thread for a cache flush.
+    flush_channel: String,
+    flushes: Listener,
     conn: Option<cluster::Connection>,
     subscribed: Option<redis::Connection>,
     /// Whether Redis answered last time (logged once per change).
@@ -73,9 +86,12 @@ struct Follower {
 }
 
 impl Follower {
-    fn new(cfg: ClusterConfig) -> Follower {
+    fn new(cfg: ClusterConfig, flushes: Listener) -> Follower {
+        let keys = Keys::new(&cfg.key_prefix);
         Follower {
-            channel: Keys::new(&cfg.key_prefix).key("rev"),
+            channel: keys.key("rev"),
+            flush_channel: cluster::flush::channel(&keys),
+            flushes,
             cfg,
             conn: None,
             subscribed: None,
@@ -95,6 +111,7 @@ impl Follower {
             let Some(rev) = self.revision() else {
                 continue;
             };
+            self.serve_flushes();
             let again = asked.is_none_or(|(r, at)| r != rev || at.elapsed() >= POLL);
             if again && ask(rev) {
                 asked = Some((rev, Instant::now()));
@@ -114,10 +131,24 @@ impl Follower {
                 if stopped.recv_timeout(POLL) != Err(RecvTimeoutError::Timeout) {
                     return false;
                 }
-                self.subscribed = subscribe(&self.cfg, &self.channel).ok();
+                let channels = [self.channel.as_str(), self.flush_channel.as_str()];
+                self.subscribed = subscribe(&self.cfg, &channels).ok();
             }
         }
         !matches!(stopped.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// The cache flushes requested since the last read, on the connection
+    /// [`Self::revision`] just used (dropped if it fails: the next read
+    /// reconnects and resumes where this one stopped).
+    fn serve_flushes(&mut self) {
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        if let Err(e) = self.flushes.serve(&mut **c) {
+            crate::log!(warn, "fleet: cache flush requests not served: {e}");
+            self.conn = None;
+        }
     }
 
     /// `{prefix}:rev` now (0 before the first change), or `None` while
@@ -158,11 +189,11 @@ impl Follower {
     }
 }
 
-/// A connection listening on `channel`, answering every second at least
+/// A connection listening on `channels`, answering every second at least
 /// (a read times out). Standalone Redis 6 or later only (RESP3); other
 /// topologies, and a Redis that refuses RESP3, rely on reading the
-/// revision every second.
-fn subscribe(cfg: &ClusterConfig, channel: &str) -> redis::RedisResult<redis::Connection> {
+/// revision and the flush requests every second.
+fn subscribe(cfg: &ClusterConfig, channels: &[&str]) -> redis::RedisResult<redis::Connection> {
     let no = || redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no subscriber"));
     if cfg.topology != Topology::Standalone {
         return Err(no());
@@ -194,7 +225,9 @@ fn subscribe(cfg: &ClusterConfig, channel: &str) -> redis::RedisResult<redis::Co
         client.get_connection_with_timeout(Duration::from_millis(cfg.connect_timeout_ms))?;
     conn.set_read_timeout(Some(POLL))?;
     conn.set_write_timeout(Some(Duration::from_millis(cfg.command_timeout_ms)))?;
-    conn.send_packed_command(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command())?;
-    conn.recv_response()?;
+    conn.send_packed_command(&redis::cmd("SUBSCRIBE").arg(channels).get_packed_command())?;
+    for _ in channels {
+        conn.recv_response()?;
+    }
     Ok(conn)
 }

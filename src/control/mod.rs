@@ -33,6 +33,7 @@ mod dns;
 pub mod error;
 mod events;
 mod fleet;
+pub mod fleet_flush;
 pub mod listen;
 pub mod publisher;
 mod reconcile;

@@ -87,7 +87,13 @@ pub fn run_with(
         &deployed,
         revision.clone(),
     )?;
-    threads.fleet = super::fleet::follow(&config, threads.admin.as_ref(), revision);
+    threads.fleet = super::fleet::follow(
+        &config,
+        threads.admin.as_ref(),
+        revision,
+        serving.pool.mailboxes.clone(),
+        deployed.clone(),
+    );
     let (offer, guard) = hand_over(&config, &mut sockets, &events, options.takeover);
     // Last: a `--takeover` started once this line is out finds the offer.
     announce(&serving, &sockets);
@@ -273,6 +279,10 @@ fn start_admin(
         body_timeout: Duration::from_millis(config.timeouts.body_ms),
         replay_grace: Duration::from_millis(config.admin.replay_grace_ms),
         cluster,
+        fleet_flush: config.cluster.as_ref().map(|c| {
+            let port = deployed.data_addr().map_or(0, |a| a.port());
+            super::fleet_flush::Announcer::new(c, port)
+        }),
     };
     match super::admin::start(listener, ctx) {
         Ok(admin) => {

@@ -17,7 +17,9 @@ use super::auth::{Caller, Keys, Request};
 use super::refusal::Refusal;
 use super::replay::{self, Seen};
 use super::stage_cache;
+use crate::cluster::flush::Target;
 use crate::control::api::{ApiError, ControlPlane};
+use crate::control::fleet_flush::Announcer;
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 
@@ -83,6 +85,8 @@ pub struct Owner {
     pub mailboxes: Vec<Sender<Msg>>,
     /// How long a signature may be used again after its first use.
     pub replay_grace: Duration,
+    /// A fleet node's way to the other nodes' caches (`[cluster]`).
+    pub fleet_flush: Option<Announcer>,
 }
 
 /// Runs calls until every sender of `jobs` is gone.
@@ -206,32 +210,45 @@ impl Owner {
             };
         }
         let answer = control.handle(method, path, query, body);
-        if answer.0 < 300 && name == "FlushStageCache" {
-            let param = |n: &str| {
-                params
-                    .iter()
-                    .find(|(k, _)| *k == n)
-                    .map(|(_, v)| v.as_str())
-                    .unwrap_or_default()
-            };
-            stage_cache::flush_deployed(
-                &self.mailboxes,
-                &self.deployed,
-                param("restapi_id"),
-                param("stage_name"),
-            );
-        } else if answer.0 < 300 && name == "FlushStageAuthorizersCache" {
-            let api = params
+        if answer.0 >= 300 {
+            return answer;
+        }
+        let param = |n: &str| {
+            params
                 .iter()
-                .find(|(k, _)| *k == "restapi_id")
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_default();
-            stage_cache::flush_authorizers(&self.mailboxes, api);
-        } else if answer.0 < 300 && method != "GET" && !self.publish() {
-            // Stored and acknowledged, not served here yet: on a fleet node
-            // the follower retries, as for another node's change.
-            if let Some(control) = &self.control {
-                control.unpublished();
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        let target = match name {
+            "FlushStageCache" => Target::Stage {
+                api: param("restapi_id"),
+                stage: param("stage_name"),
+            },
+            "FlushStageAuthorizersCache" => Target::Authorizers {
+                api: param("restapi_id"),
+            },
+            _ => {
+                if method != "GET" && !self.publish() {
+                    // Stored and acknowledged, not served here yet: on a
+                    // fleet node the follower retries, as for another
+                    // node's change.
+                    if let Some(control) = &self.control {
+                        control.unpublished();
+                    }
+                }
+                return answer;
+            }
+        };
+        let (mailboxes, deployed) = (&self.mailboxes, &self.deployed);
+        let local = || stage_cache::flush_target(mailboxes, deployed, &target);
+        // A fleet's other nodes too: 202 only once every live node has.
+        match self.fleet_flush.as_mut() {
+            None => local(),
+            Some(fleet) => {
+                if let Err(e) = fleet.flush(&target, local) {
+                    return (e.status(), e.body());
+                }
             }
         }
         answer

@@ -11,7 +11,7 @@ mod limits;
 mod refusal;
 mod replay;
 mod server;
-mod stage_cache;
+pub(super) mod stage_cache;
 mod test_invoke;
 mod test_invoke_authorizer;
 

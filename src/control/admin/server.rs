@@ -101,6 +101,8 @@ pub struct Context {
     pub replay_grace: Duration,
     /// The fleet's Redis as this node's heartbeat sees it (`[cluster]`).
     pub cluster: Option<Arc<crate::cluster::Health>>,
+    /// Takes cache flushes to the fleet's other nodes (`[cluster]`).
+    pub fleet_flush: Option<crate::control::fleet_flush::Announcer>,
 }
 
 /// What the endpoints outside the management API read: the workers'
@@ -149,6 +151,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
             deployed: ctx.deployed.clone(),
             mailboxes: ctx.mailboxes.clone(),
             replay_grace: ctx.replay_grace,
+            fleet_flush: ctx.fleet_flush,
         },
         queue,
     );

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Sender};
 
+use crate::cluster::flush::Target;
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 
@@ -75,6 +76,17 @@ pub fn flush_authorizers(mailboxes: &[Sender<Msg>], rest_api_id: &str) -> usize 
     (0..sent)
         .filter(|_| ack_rx.recv_timeout(Duration::from_secs(5)).is_ok())
         .count()
+}
+
+/// A fleet flush request on this node's workers, as the management call
+/// that made it did on its own.
+pub fn flush_target(mailboxes: &[Sender<Msg>], deployed: &Deployed, target: &Target) {
+    match target {
+        Target::Stage { api, stage } => flush_deployed(mailboxes, deployed, api, stage),
+        Target::Authorizers { api } => {
+            flush_authorizers(mailboxes, api);
+        }
+    }
 }
 
 /// Empties cache `id` on every worker; how many confirmed.

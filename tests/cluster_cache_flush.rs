@@ -1,0 +1,429 @@
+//! Cache flushes across a fleet (`[cluster]`): three real portico nodes
+//! on one real `redis-server`, each serving a stage's cached answer (an
+//! upstream that counts its calls proves it). FlushStageCache on node A
+//! answers 202 once every node's cache is empty, so the next call on each
+//! node reaches the upstream; a frozen node (SIGSTOP) makes the call
+//! answer 503 naming it, and flushes once it runs again;
+//! FlushStageAuthorizersCache reaches every node the same way; on a
+//! Redis Cluster (no subscription there) the nodes find the request at
+//! their one-second read.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "fleet-token-0123456789";
+/// Generous, like the command timeout below: this machine's load (several
+/// builds on two cores) must not make a live node look silent.
+const FLUSH_TIMEOUT_MS: u64 = 4_000;
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+const AUTHORIZER_URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations";
+
+/// `redis`: the `[cluster]` lines naming the fleet's Redis.
+fn node_config(redis: &str, id: &str, lambda: Option<&Upstream>) -> Config {
+    let cfg = Config::new("")
+        .admin("token", &toml_str(TOKEN))
+        .append(&format!(
+            "[cluster]\n{redis}\nnode_id = \"{id}\"\ncommand_timeout_ms = 2000\nflush_timeout_ms = {FLUSH_TIMEOUT_MS}\n"
+        ));
+    match lambda {
+        None => cfg,
+        Some(l) => cfg.append(&format!(
+            "[aws]\naccount_id = \"123456789012\"\nregion = \"us-east-1\"\nlambda_endpoint = \"http://{}\"\n",
+            l.addr()
+        )),
+    }
+}
+
+/// The `[cluster]` line naming `redis`.
+fn url_of(redis: &Redis) -> String {
+    format!("redis = [\"{}\"]", redis.url())
+}
+
+/// Three nodes `node-a`, `node-b`, `node-c` of one fleet on `redis`
+/// (its `[cluster]` lines).
+fn fleet(redis: &str, lambda: Option<&Upstream>) -> Vec<Server> {
+    NODES
+        .iter()
+        .map(|id| fleet_node(&node_config(redis, id, lambda)))
+        .collect()
+}
+
+fn ok(srv: &mut Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+    srv.admin_call(TOKEN, method, path, body.as_ref(), status)
+}
+
+/// An upstream answering 200 and counting its calls.
+fn counting_upstream() -> (Upstream, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let counted = hits.clone();
+    let up = Upstream::start(move |_| {
+        let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        Reply::Send(http_response(
+            200,
+            &[("content-type", "text/plain")],
+            format!("answer {n}").as_bytes(),
+        ))
+    });
+    (up, hits)
+}
+
+/// A Lambda Invoke API whose one function is a TOKEN authorizer allowing
+/// the method it is asked about, counting its invocations.
+fn counting_authorizer() -> (Upstream, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let counted = hits.clone();
+    let up = Upstream::start(move |r| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let event: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let policy = json!({
+            "principalId": "alice",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ]}
+        });
+        Reply::Send(http_response(
+            200,
+            &[("content-type", "application/json")],
+            policy.to_string().as_bytes(),
+        ))
+    });
+    (up, hits)
+}
+
+/// A new API with `GET /item`, made on `srv`; its id and the method's path.
+fn new_api(srv: &mut Server) -> (String, String) {
+    let api = ok(
+        srv,
+        "POST",
+        "/restapis",
+        Some(json!({"name": "cached"})),
+        201,
+    );
+    let id = api["id"].as_str().expect("id").to_string();
+    let root = api["rootResourceId"].as_str().expect("root");
+    let item = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{id}/resources/{root}"),
+        Some(json!({"pathPart": "item"})),
+        201,
+    );
+    let res = item["id"].as_str().expect("resource id");
+    let method = format!("/restapis/{id}/resources/{res}/methods/GET");
+    (id, method)
+}
+
+/// `GET /item` proxied (HTTP) to `up`, deployed to `prod` with the cache
+/// cluster on and the method cached; the API's id.
+fn deploy_cached_api(srv: &mut Server, up: &Upstream) -> String {
+    let (id, method) = new_api(srv);
+    srv.put_integrated_method(
+        TOKEN,
+        &method,
+        &json!({"type": "HTTP", "httpMethod": "GET", "uri": format!("http://{}/item", up.addr())}),
+        &[("200", json!({"statusCode": "200"}))],
+    );
+    deploy_prod(srv, &id);
+    let patch = json!({"patchOperations": [
+        {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
+        {"op": "replace", "path": "/~1item/GET/caching/enabled", "value": "true"},
+        {"op": "replace", "path": "/~1item/GET/caching/ttlInSeconds", "value": "300"},
+    ]});
+    ok(
+        srv,
+        "PATCH",
+        &format!("/restapis/{id}/stages/prod"),
+        Some(patch),
+        200,
+    );
+    id
+}
+
+/// A fleet serving [`deploy_cached_api`]'s stage from every node's cache.
+struct Cached {
+    up: Upstream,
+    hits: Arc<AtomicU64>,
+    nodes: Vec<Server>,
+    id: String,
+    /// The cached route's invoke path.
+    path: String,
+}
+
+fn cached_fleet(redis: &str) -> Cached {
+    let (up, hits) = counting_upstream();
+    let mut nodes = fleet(redis, None);
+    let id = deploy_cached_api(&mut nodes[0], &up);
+    let path = item_path(&id);
+    all_cached(&nodes, &path, &[], &hits);
+    Cached {
+        up,
+        hits,
+        nodes,
+        id,
+        path,
+    }
+}
+
+fn deploy_prod(srv: &mut Server, id: &str) {
+    let deployments = format!("/restapis/{id}/deployments");
+    ok(
+        srv,
+        "POST",
+        &deployments,
+        Some(json!({"stageName": "prod"})),
+        201,
+    );
+}
+
+fn item_path(id: &str) -> String {
+    format!("/restapis/{id}/prod/_user_request_/item")
+}
+
+fn get(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
+    srv.connect()
+        .request(request("GET", path, "localhost", headers, b""))
+}
+
+/// 429s met (and retried) on the way: a fleet node's first calls on a
+/// bucket it has not leased tokens for yet are refused (the fleet limits'
+/// business, not this test's); reported, not asserted.
+static THROTTLED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the next call to `path` on `srv` that is not throttled (a 200)
+/// reached the counted upstream.
+fn reached(srv: &Server, path: &str, headers: &[(&str, &str)], hits: &AtomicU64) -> bool {
+    let before = hits.load(Ordering::SeqCst);
+    let r = poll_until(
+        POLL_FOR,
+        || get(srv, path, headers),
+        |r| {
+            let throttled = r.status == 429;
+            if throttled {
+                THROTTLED.fetch_add(1, Ordering::Relaxed);
+            }
+            !throttled
+        },
+        |r| format!("node {} throttled: {}", srv.port, r.body_str()),
+    );
+    assert_eq!(r.status, 200, "node {}: {}", srv.port, r.body_str());
+    hits.load(Ordering::SeqCst) > before
+}
+
+/// Waits until every node answers `path` from its cache: a call that does
+/// not reach the upstream.
+fn all_cached(nodes: &[Server], path: &str, headers: &[(&str, &str)], hits: &AtomicU64) {
+    for n in nodes {
+        poll_until(
+            POLL_FOR,
+            || {
+                let r = get(n, path, headers);
+                r.status == 200 && !reached(n, path, headers, hits)
+            },
+            |cached| *cached,
+            |_| format!("node {} never served {path} from its cache", n.port),
+        );
+    }
+}
+
+/// The flush call on `srv`: its answer and how long it took.
+fn flush(srv: &mut Server, path: &str) -> (AdminJson, Duration) {
+    let auth = format!("Bearer {TOKEN}");
+    let started = Instant::now();
+    let r = srv.admin_json("DELETE", path, &[("Authorization", &auth)], None);
+    (r, started.elapsed())
+}
+
+#[test]
+fn a_stage_cache_flush_on_one_node_empties_every_nodes_cache() {
+    let redis = Redis::start();
+    let Cached {
+        up,
+        hits,
+        mut nodes,
+        id,
+        path,
+    } = cached_fleet(&url_of(&redis));
+
+    let flush_path = format!("/restapis/{id}/stages/prod/cache/data");
+    let mut took = Vec::new();
+    for round in 0..3 {
+        let (r, t) = flush(&mut nodes[0], &flush_path);
+        assert_eq!(r.status, 202, "round {round}: {}", r.text);
+        took.push(t);
+        // Answered only once every node had emptied its cache.
+        for (n, name) in nodes.iter().zip(NODES) {
+            assert!(
+                reached(n, &path, &[], &hits),
+                "round {round}: {name} still answered from its cache after the flush"
+            );
+            assert!(
+                !reached(n, &path, &[], &hits),
+                "round {round}: {name} did not cache again"
+            );
+        }
+    }
+    eprintln!(
+        "FlushStageCache round trips on a 3-node fleet: {took:?} ({} calls throttled and retried)",
+        THROTTLED.load(Ordering::Relaxed)
+    );
+
+    // Flushing on another node works the same.
+    let (r, _) = flush(&mut nodes[2], &flush_path);
+    assert_eq!(r.status, 202, "{}", r.text);
+    for n in &nodes {
+        assert!(reached(n, &path, &[], &hits), "node {}", n.port);
+    }
+    // The same call on one node without `[cluster]`, for comparison.
+    let mut single = Server::start(&Config::new("").admin("token", &toml_str(TOKEN)));
+    let single_id = deploy_cached_api(&mut single, &up);
+    let single_path = item_path(&single_id);
+    all_cached(std::slice::from_ref(&single), &single_path, &[], &hits);
+    let flush_single = format!("/restapis/{single_id}/stages/prod/cache/data");
+    let alone: Vec<Duration> = (0..3)
+        .map(|_| {
+            let (r, t) = flush(&mut single, &flush_single);
+            assert_eq!(r.status, 202, "{}", r.text);
+            t
+        })
+        .collect();
+    eprintln!("FlushStageCache round trips on one node without [cluster]: {alone:?}");
+
+    // A stage without a cache is refused as on one node, before any flush.
+    let r = flush(
+        &mut nodes[1],
+        &format!("/restapis/{id}/stages/none/cache/data"),
+    )
+    .0;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[test]
+fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
+    let redis = Redis::start();
+    let mut f = cached_fleet(&url_of(&redis));
+
+    // node-c frozen, and kept listed as live (as it is for up to three
+    // seconds after its last heartbeat) however slowly this test runs.
+    f.nodes[2].signal("STOP");
+    let now = redis.cli(&["TIME"]);
+    let secs: u64 = now.split_whitespace().next().unwrap().parse().unwrap();
+    let until = ((secs + 600) * 1000).to_string();
+    redis.cli(&["ZADD", "{portico}:nodes", &until, "node-c"]);
+
+    let (r, took) = flush(
+        &mut f.nodes[0],
+        &format!("/restapis/{}/stages/prod/cache/data", f.id),
+    );
+    eprintln!("FlushStageCache with node-c frozen answered in {took:?}");
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(
+        r.json["__type"], "ServiceUnavailableException",
+        "{}",
+        r.text
+    );
+    let message = r.json["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("node-c") && !message.contains("node-b") && !message.contains("node-a"),
+        "{message}"
+    );
+    assert!(
+        took >= Duration::from_millis(FLUSH_TIMEOUT_MS),
+        "answered before the timeout: {took:?}"
+    );
+    // The nodes that answered did flush.
+    for n in &f.nodes[..2] {
+        assert!(reached(n, &f.path, &[], &f.hits), "node {}", n.port);
+    }
+
+    // Running again, node-c finds the request it missed and flushes.
+    f.nodes[2].signal("CONT");
+    poll_until(
+        POLL_FOR,
+        || reached(&f.nodes[2], &f.path, &[], &f.hits),
+        |r| *r,
+        |_| "node-c kept its cache after it ran again".into(),
+    );
+}
+
+#[test]
+fn an_authorizer_cache_flush_on_one_node_reaches_every_node() {
+    let redis = Redis::start();
+    let (lambda, invoked) = counting_authorizer();
+    let mut nodes = fleet(&url_of(&redis), Some(&lambda));
+    let srv = &mut nodes[0];
+    let (id, method) = new_api(srv);
+    let a = ok(
+        srv,
+        "POST",
+        &format!("/restapis/{id}/authorizers"),
+        Some(json!({
+            "name": "tok", "type": "TOKEN", "authorizerUri": AUTHORIZER_URI,
+            "identitySource": "method.request.header.Auth",
+            "authorizerResultTtlInSeconds": 300,
+        })),
+        201,
+    );
+    let authorizer = a["id"].as_str().expect("authorizer id");
+    ok(
+        srv,
+        "PUT",
+        &method,
+        Some(json!({"authorizationType": "CUSTOM", "authorizerId": authorizer})),
+        201,
+    );
+    ok(
+        srv,
+        "PUT",
+        &format!("{method}/integration"),
+        Some(
+            json!({"type": "MOCK", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}),
+        ),
+        201,
+    );
+    srv.put_default_200(TOKEN, &method);
+    deploy_prod(srv, &id);
+    let path = item_path(&id);
+    let auth = [("Auth", "alice")];
+    all_cached(&nodes, &path, &auth, &invoked);
+
+    let (r, took) = flush(
+        &mut nodes[1],
+        &format!("/restapis/{id}/stages/prod/cache/authorizers"),
+    );
+    eprintln!("FlushStageAuthorizersCache round trip on a 3-node fleet: {took:?}");
+    assert_eq!(r.status, 202, "{}", r.text);
+    for (n, name) in nodes.iter().zip(NODES) {
+        assert!(
+            reached(n, &path, &auth, &invoked),
+            "{name} kept its authorizer decision after the flush"
+        );
+    }
+}
+
+#[test]
+fn on_a_redis_cluster_the_nodes_find_the_flush_at_their_next_read() {
+    let redis = RedisCluster::start();
+    let mut f = cached_fleet(&format!(
+        "{}\ntopology = \"cluster\"",
+        url_of(&redis.members[0])
+    ));
+
+    let (r, took) = flush(
+        &mut f.nodes[0],
+        &format!("/restapis/{}/stages/prod/cache/data", f.id),
+    );
+    eprintln!("FlushStageCache round trip on a 3-node fleet on Redis Cluster: {took:?}");
+    assert_eq!(r.status, 202, "{}", r.text);
+    for (n, name) in f.nodes.iter().zip(NODES) {
+        assert!(
+            reached(n, &f.path, &[], &f.hits),
+            "{name} still answered from its cache after the flush"
+        );
+    }
+}
