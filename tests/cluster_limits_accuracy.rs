@@ -68,7 +68,7 @@ fn fleet(redis: &[String]) -> Vec<Server> {
     let api = api();
     (0..3)
         .map(|i| {
-            fleet_node(&fleet_config(
+            fleet_node(&limited_fleet_config(
                 redis,
                 &format!("node-{i}"),
                 "local_share",

@@ -65,7 +65,7 @@ fn a_killed_node_leaves_its_share_to_the_others_and_rejoins() {
     let redis = Redis::start();
     let api = api();
     let configs: Vec<Config> = (0..3)
-        .map(|i| fleet_config(&[redis.url()], &format!("node-{i}"), "local_share", &api))
+        .map(|i| limited_fleet_config(&[redis.url()], &format!("node-{i}"), "local_share", &api))
         .collect();
     let mut nodes: Vec<Server> = configs.iter().map(fleet_node).collect();
     let kill_at = Duration::from_millis(1500);
@@ -183,8 +183,18 @@ fn readyz_and_metrics_say_whether_limits_are_leased_or_on_their_fallback() {
     let redis = Redis::start();
     let api = api();
     let mut nodes = [
-        fleet_node(&fleet_config(&[redis.url()], "shares", "local_share", &api)),
-        fleet_node(&fleet_config(&[redis.url()], "closes", "fail_closed", &api)),
+        fleet_node(&limited_fleet_config(
+            &[redis.url()],
+            "shares",
+            "local_share",
+            &api,
+        )),
+        fleet_node(&limited_fleet_config(
+            &[redis.url()],
+            "closes",
+            "fail_closed",
+            &api,
+        )),
     ];
     let ports = [nodes[0].port, nodes[1].port];
     let both = |dur| flood(&ports, &[1, 1], get("/prod/a").as_bytes(), dur);

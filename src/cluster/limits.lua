@@ -10,7 +10,8 @@
 -- what it was granted: the cluster admits at most burst + rate x t. "Held"
 -- leaves out what a node's demand spends within a tick: those tokens are
 -- as good as spent, and counting them stopped the refill under load.
--- Returns per key {tokens granted, this node's share of demand x 1e6}.
+-- Returns per key {tokens granted, this node's share of demand x 1e6,
+-- 1 if fewer tokens were granted than wanted else 0}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local node = ARGV[1]
@@ -69,6 +70,12 @@ for i, key in ipairs(KEYS) do
     -- the key may go, and comes back full.
     redis.call('PEXPIRE', key, math.ceil((burst / rate + stale) * 1000))
   end
-  out[i] = {grant, math.floor(share * 1000000)}
+  -- Dry: the node got less than it asked for (the fleet is at its limit),
+  -- so its workers refuse at once rather than hold calls for tokens.
+  local dry = 0
+  if grant < want then
+    dry = 1
+  end
+  out[i] = {grant, math.floor(share * 1000000), dry}
 end
 return out

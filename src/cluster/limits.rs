@@ -115,15 +115,16 @@ fn lease(
             .arg(b.books.held)
             .arg(b.books.returned);
     }
-    let out: Vec<(u64, u64)> = call.invoke(conn)?;
+    let out: Vec<(u64, u64, u64)> = call.invoke(conn)?;
     Ok(ask
         .buckets
         .iter()
         .zip(out)
-        .map(|(b, (tokens, share))| Grant {
+        .map(|(b, (tokens, share, dry))| Grant {
             id: b.id,
             tokens,
             share: share as f64 / 1e6,
+            dry: dry != 0,
         })
         .collect())
 }

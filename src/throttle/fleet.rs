@@ -104,13 +104,14 @@ pub struct Ask {
     pub buckets: Vec<BucketAsk>,
 }
 
-/// One bucket's grant: tokens for this node, and its share of the
-/// cluster's demand (for `local_share`).
+/// One bucket's grant: tokens for this node, its share of the cluster's
+/// demand (for `local_share`), and whether it was less than asked for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grant {
     pub id: BucketId,
     pub tokens: u64,
     pub share: f64,
+    pub dry: bool,
 }
 
 /// Redis thread → reconciler: the grants, or `None` when Redis did not answer.
@@ -133,6 +134,10 @@ pub struct Fleet {
     /// ticks since the bucket was last reported.
     shares: Vec<f64>,
     reported: Vec<(u64, u32)>,
+    /// By bucket id: Redis gave less than this node asked for; and what the
+    /// workers were last told of it (`None`: nothing yet).
+    dry: Vec<bool>,
+    told: Vec<Option<bool>>,
     /// Ticks since the last ask.
     quiet: u32,
 }
@@ -153,6 +158,8 @@ impl Fleet {
             in_flight: false,
             shares: Vec::new(),
             reported: Vec::new(),
+            dry: Vec::new(),
+            told: Vec::new(),
             quiet: 0,
         }
     }
@@ -162,6 +169,8 @@ impl Fleet {
     pub fn renumber(&mut self, specs: &[BucketSpec]) {
         self.shares = vec![1.0; specs.len()];
         self.reported = vec![(0, 0); specs.len()];
+        self.dry = vec![false; specs.len()];
+        self.told = vec![None; specs.len()];
         let leased = specs.iter().filter(|b| is_fleet(b)).count();
         self.state.buckets.store(leased as u64, Ordering::Relaxed);
     }
@@ -190,6 +199,7 @@ impl Fleet {
                 if let Some(Some(lease)) = leases.get_mut(i) {
                     lease.supply(g.tokens);
                     self.shares[i] = g.share;
+                    self.dry[i] = g.dry;
                 }
             }
         }
@@ -197,19 +207,37 @@ impl Fleet {
 
     /// Refills (only while Redis is out of reach, as configured) and leases
     /// one fleet bucket to the workers.
+    ///
+    /// Workers hold a call their empty balance cannot admit for a few
+    /// ticks, as tokens may be on their way from Redis (an idle node gave
+    /// its own back), unless told the bucket is dry: Redis gave less than
+    /// this node asked for (the fleet is at its limit), or is out of reach
+    /// (then the fallback alone refills).
     pub fn tick(
-        &self,
+        &mut self,
         id: usize,
         lease: &mut Lease,
         dt_s: f64,
-        order: impl FnMut(usize, super::lease::Order),
+        mut order: impl FnMut(usize, super::lease::Order),
     ) {
-        match (self.is_down(), self.fallback) {
+        let down = self.is_down();
+        match (down, self.fallback) {
             (true, Fallback::LocalShare) => {
                 let share = self.shares.get(id).copied().unwrap_or(1.0);
-                lease.tick_share(dt_s, share, order)
+                lease.tick_share(dt_s, share, &mut order)
             }
-            _ => lease.tick_fleet(order),
+            _ => lease.tick_fleet(&mut order),
+        }
+        let dry = down || self.dry.get(id).copied().unwrap_or(false);
+        if let Some(told) = self.told.get_mut(id).filter(|t| **t != Some(dry)) {
+            *told = Some(dry);
+            let say = match dry {
+                true => super::lease::Order::Exhausted,
+                false => super::lease::Order::Flowing,
+            };
+            for w in 0..lease.workers() {
+                order(w, say);
+            }
         }
     }
 

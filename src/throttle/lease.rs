@@ -17,8 +17,12 @@ pub enum Order {
     /// Hand back everything above this many tokens (the worker is idle
     /// while another is short).
     Reclaim { keep: u64 },
-    /// A quota is used up for this period: refuse at once, don't wait for a lease.
+    /// A quota is used up for this period, or Redis could not give a fleet
+    /// bucket what its node asked for: refuse at once, don't wait for a lease.
     Exhausted,
+    /// A fleet bucket that was `Exhausted` may get tokens again: an empty
+    /// balance holds the call a few ticks before refusing it.
+    Flowing,
 }
 
 /// One bucket's books as a fleet node reports them to Redis.
@@ -86,6 +90,11 @@ impl Lease {
     }
 
     /// Tokens granted to this node by the fleet's Redis, to lease to its workers.
+    /// How many workers it leases to.
+    pub fn workers(&self) -> usize {
+        self.holders.len()
+    }
+
     pub fn supply(&mut self, tokens: u64) {
         self.pool += tokens as f64;
     }
@@ -205,7 +214,7 @@ mod tests {
                 w.balance -= r;
                 w.returned += r;
             }
-            Order::Exhausted => {}
+            Order::Exhausted | Order::Flowing => {}
         }
     }
 

@@ -23,6 +23,16 @@ pub enum Refusal {
     /// This worker's quota lease is spent but the quota is not: try again
     /// after the next tick brings a lease.
     QuotaPending,
+    /// A fleet bucket's balance is empty on this worker: Redis may still
+    /// hold tokens for it, which reach the worker within a few ticks of
+    /// the refusal being reported (an idle node has handed its tokens
+    /// back, so without the wait a lone call after a quiet while would
+    /// be refused whatever the limit). Refused as `Throttled` once the
+    /// caller has waited long enough.
+    Pending {
+        retry_after: u32,
+        level: Level,
+    },
 }
 
 #[derive(Debug, Default, Clone)]
@@ -37,6 +47,10 @@ struct Bucket {
     level: Level,
     /// Spent from the shared cell, not from `balance`.
     shared: bool,
+    /// Refilled from the fleet's Redis (`Instruction::Fleet`).
+    fleet: bool,
+    /// A fleet bucket Redis has no token left in: refuse at once.
+    dry: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -127,6 +141,31 @@ impl Local {
         now_secs: i64,
         clock: impl Fn() -> u64,
     ) -> Result<(), Refusal> {
+        self.decide(buckets, meter, now_secs, clock, false)
+    }
+
+    /// `admit` for a call held after `Pending` or `QuotaPending`: its
+    /// refusal was counted the first time. Counting it at every tick it
+    /// waits would multiply the demand the node reports, and a fleet node
+    /// keeps a tick of its demand out of what it tells Redis it holds.
+    pub fn admit_again(
+        &mut self,
+        buckets: &[BucketId],
+        meter: Option<MeterId>,
+        now_secs: i64,
+        clock: impl Fn() -> u64,
+    ) -> Result<(), Refusal> {
+        self.decide(buckets, meter, now_secs, clock, true)
+    }
+
+    fn decide(
+        &mut self,
+        buckets: &[BucketId],
+        meter: Option<MeterId>,
+        now_secs: i64,
+        clock: impl Fn() -> u64,
+        again: bool,
+    ) -> Result<(), Refusal> {
         let mut now = None;
         for (i, &id) in buckets.iter().enumerate() {
             // Spent at once, in one pass, and given back if a later
@@ -147,20 +186,27 @@ impl Local {
                     continue;
                 }
                 _ => {
-                    b.refused += 1;
-                    mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    if !again {
+                        b.refused += 1;
+                        mark(&mut b.dirty, &mut self.dirty_buckets, id);
+                    }
                     b.retry_after
                 }
             };
-            let level = b.level;
+            let (level, pending) = (b.level, b.fleet && !b.dry);
             self.give_back(&buckets[..i]);
-            return Err(Refusal::Throttled { retry_after, level });
+            return Err(match pending {
+                true => Refusal::Pending { retry_after, level },
+                false => Refusal::Throttled { retry_after, level },
+            });
         }
         if let Some(id) = meter {
             let m = &mut self.meters[id as usize];
             if m.limited && m.balance == 0 {
-                m.refused += 1;
-                mark(&mut m.dirty, &mut self.dirty_meters, id);
+                if !again {
+                    m.refused += 1;
+                    mark(&mut m.dirty, &mut self.dirty_meters, id);
+                }
                 let refusal = if m.exhausted {
                     let retry_after = (m.period_end - now_secs).clamp(1, u32::MAX as i64) as u32;
                     Refusal::QuotaExceeded { retry_after }
@@ -208,6 +254,7 @@ impl Local {
                 }
                 self.cells = Some(cells);
             }
+            Instruction::Fleet(id) => self.buckets[id as usize].fleet = true,
             Instruction::Bucket(id, order) => {
                 let b = &mut self.buckets[id as usize];
                 match order {
@@ -221,7 +268,8 @@ impl Local {
                         b.returned += r;
                         mark(&mut b.dirty, &mut self.dirty_buckets, id);
                     }
-                    Order::Exhausted => {}
+                    Order::Exhausted => b.dry = true,
+                    Order::Flowing => b.dry = false,
                 }
             }
             Instruction::Meter {
@@ -253,6 +301,7 @@ impl Local {
                         mark(&mut m.dirty, &mut self.dirty_meters, id);
                     }
                     Order::Exhausted => m.exhausted = true,
+                    Order::Flowing => {}
                 }
             }
         }
@@ -365,6 +414,29 @@ mod tests {
         let b1 = r.buckets.iter().find(|b| b.id == 1).unwrap();
         assert_eq!((b1.spent, b1.refused), (1, 1));
         assert!(l.report(3).is_none(), "nothing new");
+    }
+
+    #[test]
+    fn an_empty_fleet_bucket_holds_the_call_unless_redis_said_it_is_dry() {
+        let mut l = Local::new(&catalog());
+        l.apply(Instruction::Fleet(0));
+        let pending =
+            |l: &mut Local| matches!(l.admit(&[0], None, 0, || 0), Err(Refusal::Pending { .. }));
+        assert!(pending(&mut l), "tokens may be on their way");
+        l.apply(Instruction::Bucket(0, Order::Exhausted));
+        assert!(
+            matches!(l.admit(&[0], None, 0, || 0), Err(Refusal::Throttled { .. })),
+            "dry: refused at once"
+        );
+        l.apply(Instruction::Bucket(0, Order::Grant(0)));
+        assert!(
+            !pending(&mut l),
+            "still dry: a grant is not news of the bucket"
+        );
+        l.apply(Instruction::Bucket(0, Order::Flowing));
+        assert!(pending(&mut l), "tokens may come again");
+        l.apply(Instruction::Bucket(0, Order::Grant(1)));
+        assert_eq!(l.admit(&[0], None, 0, || 0), Ok(()));
     }
 
     #[test]

@@ -234,7 +234,7 @@ mod tests {
                 w[i].0 -= r;
                 w[i].1 += r;
             }
-            Order::Exhausted => {}
+            Order::Exhausted | Order::Flowing => {}
         });
     }
 

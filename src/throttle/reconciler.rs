@@ -21,6 +21,9 @@ use super::shared::{self, Cells};
 pub enum Instruction {
     /// The small limits' cells of a new catalog, first of its instructions.
     Cells(Arc<Cells>),
+    /// A fleet node's bucket refilled from Redis: an empty balance is not
+    /// yet a refusal (see `Refusal::Pending`).
+    Fleet(BucketId),
     Bucket(BucketId, Order),
     /// A quota lease of the period `epoch`, which ends at `period_end` (Unix seconds).
     Meter {
@@ -178,6 +181,7 @@ impl Reconciler {
             if let Some(c) = &cells {
                 w.insert(0, Instruction::Cells(c.clone()));
             }
+            w.extend(fleet_marks(catalog));
         }
         self.fleet = Some(fleet);
         self
@@ -250,6 +254,11 @@ impl Reconciler {
         self.quotas = quotas;
         let mut out = vec![Vec::new(); self.workers];
         self.tick(0.0, today, &mut out);
+        if self.fleet.is_some() {
+            for w in out.iter_mut() {
+                w.extend(fleet_marks(&self.catalog));
+            }
+        }
         out
     }
 
@@ -356,7 +365,7 @@ impl Reconciler {
         for (id, lease) in self.buckets.iter_mut().enumerate() {
             let Some(lease) = lease else { continue };
             let order = |w: usize, order| out[w].push(Instruction::Bucket(id as BucketId, order));
-            match &self.fleet {
+            match &mut self.fleet {
                 Some(f) if fleet::is_fleet(&self.catalog.buckets[id]) => {
                     f.tick(id, lease, dt_s, order)
                 }
@@ -470,6 +479,13 @@ impl Reconciler {
             flush(usage);
         }
     }
+}
+
+/// Tells a worker which of its buckets Redis refills.
+fn fleet_marks(catalog: &Catalog) -> impl Iterator<Item = Instruction> + '_ {
+    (catalog.buckets.iter().enumerate())
+        .filter(|(_, spec)| fleet::is_fleet(spec))
+        .map(|(id, _)| Instruction::Fleet(id as BucketId))
 }
 
 /// A fleet node's buckets (all leased ones but the account's) start with

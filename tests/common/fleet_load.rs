@@ -12,7 +12,7 @@ use super::{load_loop, toml_str, Config, LoadCount, Server};
 /// `name` on the Redis at `redis` (one URL, or a Redis Cluster's members),
 /// falling back to `on_down` ("local_share" or "fail_closed") with 500 ms
 /// timeouts.
-pub fn fleet_config(redis: &[String], name: &str, on_down: &str, api: &str) -> Config {
+pub fn limited_fleet_config(redis: &[String], name: &str, on_down: &str, api: &str) -> Config {
     let urls: Vec<String> = redis.iter().map(|u| toml_str(u)).collect();
     let cluster = format!(
         "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\non_redis_down = \"{on_down}\"\n\
