@@ -8,14 +8,17 @@ mod health;
 mod keys;
 mod limits;
 pub mod membership;
+mod recorder;
 mod redis_cluster;
 mod revision;
 mod sentinel;
 pub mod status;
+pub mod usage;
 
 pub use connect::{connect, Connection};
 pub use error::ClusterError;
 pub use health::{Health, RedisState};
 pub use keys::Keys;
 pub use limits::start as start_limits;
+pub use recorder::start as start_usage_recorder;
 pub use revision::Revision;

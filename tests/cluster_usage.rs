@@ -1,0 +1,216 @@
+//! Cluster-wide usage (issue 18): nodes of a fleet add their usage into
+//! one real redis-server every flush, so GetUsage on every node and
+//! `portico usage` report the fleet's totals alike; usage counted while
+//! Redis is frozen (SIGSTOP), thawed (writes that timed out run late and
+//! are sent again) or dead arrives once it is back (restarted from its
+//! append-only file), neither lost nor counted twice; UpdateUsage's
+//! adjustment and a plan's first day are the fleet's.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "mgmt-token-0123456789";
+const BODY: &str = "keyed-body";
+
+/// A node of a fleet on `redis`: API `u` (`GET /keyed` needing a key),
+/// plan gold with `plan_lines` over it, keys alice and bob; usage flushed
+/// every 50 ms; the management API on; the quota calendar at [`QUIET_NOON`].
+fn node(redis: &Redis, name: &str, plan_lines: &str) -> (Server, Config) {
+    let routes = [mock_route("GET", "/keyed", true, BODY)];
+    let cluster = format!(
+        "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\n\
+         connect_timeout_ms = 300\ncommand_timeout_ms = 300\n",
+        toml_str(&redis.url())
+    );
+    let cfg = Config::new(&api_toml("u", &[], &["prod"], &routes))
+        .append(&gold_plan_alice_bob("u", plan_lines, ""))
+        .admin("token", &toml_str(TOKEN))
+        .state("flush_ms", "50")
+        .append(&cluster);
+    let srv = Server::start_with_env(
+        &cfg,
+        &[("PORTICO_STATE_KEY", FLEET_KEY), (TEST_CLOCK, QUIET_NOON)],
+    );
+    (srv, cfg)
+}
+
+/// GetUsage of plan gold on the test day, as `node` answers it.
+fn get_usage(node: &mut Server) -> Value {
+    let path = "/usageplans/gold/usage?startDate=2026-11-25&endDate=2026-11-25";
+    node.admin_call(TOKEN, "GET", path, None, 200)
+}
+
+/// Calls of `key` on the test day in a GetUsage answer (0 when absent).
+fn calls(usage: &Value, key: &str) -> u64 {
+    usage["values"][key][0][0].as_u64().unwrap_or(0)
+}
+
+/// Polls `node`'s GetUsage until alice and bob show `want` calls (a 503
+/// while Redis is still starting is polled past).
+fn wait_for_usage(node: &mut Server, want: (u64, u64), within: Duration) -> Value {
+    let t0 = Instant::now();
+    let path = "/usageplans/gold/usage?startDate=2026-11-25&endDate=2026-11-25";
+    let auth = format!("Bearer {TOKEN}");
+    let u = poll_until(
+        within,
+        || {
+            let r = node.admin_json("GET", path, &[("Authorization", &auth)], None);
+            (r.status == 200).then_some(r.json)
+        },
+        |u| {
+            u.as_ref()
+                .is_some_and(|u| (calls(u, "alice-id"), calls(u, "bob-id")) == want)
+        },
+        |u| format!("GetUsage never showed {want:?}: {u:?}"),
+    )
+    .expect("polled until 200");
+    eprintln!("usage {want:?} seen {:?} after the load", t0.elapsed());
+    u
+}
+
+fn keyed(c: &mut Client, key: &str, n: usize, ctx: &str) {
+    assert_ok_times(c, get_with_key("/prod/keyed", key), n, BODY, ctx);
+}
+
+#[test]
+fn usage_made_on_three_nodes_is_reported_alike_by_every_node_and_the_cli() {
+    let redis = Redis::start();
+    let mut nodes: Vec<(Server, Config)> = (0..3)
+        .map(|i| node(&redis, &format!("node-{i}"), ""))
+        .collect();
+    let per_node = [(7, 2), (5, 0), (3, 4)];
+    for ((srv, _), (a, b)) in nodes.iter_mut().zip(per_node) {
+        let mut c = srv.connect();
+        keyed(&mut c, ALICE, a, "alice");
+        keyed(&mut c, BOB, b, "bob");
+    }
+    let first = wait_for_usage(&mut nodes[0].0, (15, 6), Duration::from_secs(10));
+    for (i, (srv, _)) in nodes.iter_mut().enumerate() {
+        assert_eq!(get_usage(srv), first, "node {i}'s GetUsage");
+    }
+    // `portico usage` with any node's config reads the fleet's records.
+    for (_, cfg) in &nodes {
+        let day = day_number(QUIET_NOON);
+        let r = usage_cli_range(cfg, "gold", None, day, day);
+        assert_eq!(
+            (r.calls("alice-id"), r.calls("bob-id")),
+            (15, 6),
+            "{}",
+            r.json
+        );
+        // Bytes sent back: every response alike, so in proportion to calls.
+        let (a, b) = (r.bytes("alice-id"), r.bytes("bob-id"));
+        assert!(a > 0 && a % 15 == 0 && a / 15 == b / 6, "{}", r.json);
+    }
+}
+
+#[test]
+fn a_quota_adjustment_and_first_day_are_the_fleets() {
+    let redis = Redis::start();
+    let plan = "quota = { limit = 100, period = \"DAY\" }";
+    let (mut a, _) = node(&redis, "node-a", plan);
+    let (mut b, _) = node(&redis, "node-b", plan);
+    keyed(&mut a.connect(), ALICE, 4, "alice on a");
+    keyed(&mut b.connect(), ALICE, 6, "alice on b");
+    let u = wait_for_usage(&mut a, (10, 0), Duration::from_secs(10));
+    assert_eq!(u["values"]["alice-id"][0], json!([10, 90]), "{u}");
+    let body = json!({"patchOperations": [{"op": "replace", "path": "/remaining", "value": "25"}]});
+    a.admin_call(
+        TOKEN,
+        "PATCH",
+        "/usageplans/gold/keys/alice-id/usage",
+        Some(&body),
+        200,
+    );
+    for (name, srv) in [("a", &mut a), ("b", &mut b)] {
+        let u = get_usage(srv);
+        assert_eq!(
+            u["values"]["alice-id"][0],
+            json!([10, 25]),
+            "node {name}: {u}"
+        );
+    }
+    let first = redis.cli(&["HGET", "{portico}:usage:first", "gold"]);
+    assert_eq!(first.trim(), "2026-11-25");
+}
+
+/// Keyed calls on `port` in a loop until `stop`, counting each 200 in `ok`.
+fn load(port: u16, key: &'static str, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) -> u64 {
+    let mut c = Client::connect(port);
+    let req = get_with_key("/prod/keyed", key);
+    let mut other = 0;
+    while !stop.load(Ordering::Relaxed) {
+        match c.request(req.clone()).status {
+            200 => {
+                ok.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => other += 1,
+        }
+    }
+    other
+}
+
+#[test]
+fn usage_counted_while_redis_is_frozen_or_dead_arrives_once_it_is_back() {
+    let mut redis = Redis::start();
+    let (mut a, _) = node(&redis, "node-a", "");
+    let (b, _) = node(&redis, "node-b", "");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok_a, ok_b) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let loads =
+        [(a.port, ALICE, ok_a.clone()), (b.port, BOB, ok_b.clone())].map(|(port, key, ok)| {
+            let stop = stop.clone();
+            std::thread::spawn(move || load(port, key, stop, ok))
+        });
+    let admitted = || ok_a.load(Ordering::Relaxed) + ok_b.load(Ordering::Relaxed);
+    // Some usage reaches Redis before the outage.
+    poll_until(
+        Duration::from_secs(10),
+        || calls(&get_usage(&mut a), "alice-id"),
+        |n| *n > 0,
+        |n| format!("no usage before the outage: {n}"),
+    );
+    let at_pause = admitted();
+    redis.pause();
+    // Each phase lasts a second at least (longer than the command
+    // timeout) and admits calls.
+    let grew = |since: u64| {
+        let t0 = Instant::now();
+        poll_until(
+            Duration::from_secs(10),
+            || (admitted(), t0.elapsed()),
+            |(n, t)| *n > since + 50 && *t >= Duration::from_secs(1),
+            |(n, _)| format!("calls stalled during the outage: {n} since {since}"),
+        )
+    };
+    grew(at_pause);
+    // Thawed, the writes that timed out run late and are sent again; then
+    // frozen again, killed, and restarted from its append-only file.
+    let mut phases = vec![("frozen", admitted() - at_pause)];
+    for phase in ["thawed", "frozen again", "dead", "restarted"] {
+        match phase {
+            "thawed" => redis.resume(),
+            "frozen again" => redis.pause(),
+            "dead" => redis.kill(),
+            _ => redis.restart(),
+        }
+        let since = admitted();
+        grew(since);
+        phases.push((phase, admitted() - since));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let other: u64 = loads.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(other, 0, "every call admitted");
+    let want = (ok_a.load(Ordering::Relaxed), ok_b.load(Ordering::Relaxed));
+    eprintln!("admitted {want:?}: {at_pause} before SIGSTOP, then {phases:?}");
+    let u = wait_for_usage(&mut a, want, Duration::from_secs(15));
+    assert_eq!(
+        (calls(&u, "alice-id"), calls(&u, "bob-id")),
+        want,
+        "every admitted call counted once: {u}"
+    );
+}
