@@ -108,14 +108,31 @@ fn usage_made_on_three_nodes_is_reported_alike_by_every_node_and_the_cli() {
     }
 }
 
+/// `n` keyed calls admitted on `srv`; a 429 of a lease that is only late
+/// (Retry-After 1: the node's first grant from Redis had not come) is
+/// retried, and counted.
+fn admitted(srv: &Server, key: &str, n: u64) -> u64 {
+    let mut c = srv.connect();
+    let (mut ok, mut late) = (0, 0);
+    while ok < n {
+        let r = c.request(get_with_key("/prod/keyed", key));
+        match r.status {
+            200 => ok += 1,
+            429 if assert_429(&r, LIMIT_EXCEEDED) == 1 && late < 100 => late += 1,
+            s => panic!("call {ok}: {s} {}", String::from_utf8_lossy(&r.body)),
+        }
+    }
+    late
+}
+
 #[test]
 fn a_quota_adjustment_and_first_day_are_the_fleets() {
     let redis = Redis::start();
     let plan = "quota = { limit = 100, period = \"DAY\" }";
     let (mut a, _) = node(&redis, "node-a", plan);
     let (mut b, _) = node(&redis, "node-b", plan);
-    keyed(&mut a.connect(), ALICE, 4, "alice on a");
-    keyed(&mut b.connect(), ALICE, 6, "alice on b");
+    let late = admitted(&a, ALICE, 4) + admitted(&b, ALICE, 6);
+    eprintln!("calls refused while a fresh node's first grant was late: {late}");
     let u = wait_for_usage(&mut a, (10, 0), Duration::from_secs(10));
     assert_eq!(u["values"]["alice-id"][0], json!([10, 90]), "{u}");
     let body = json!({"patchOperations": [{"op": "replace", "path": "/remaining", "value": "25"}]});
@@ -136,6 +153,15 @@ fn a_quota_adjustment_and_first_day_are_the_fleets() {
     }
     let first = redis.cli(&["HGET", "{portico}:usage:first", "gold"]);
     assert_eq!(first.trim(), "2026-11-25");
+    // Both nodes live by the adjustment: 25 more in all.
+    let loads =
+        [a.port, b.port].map(|port| std::thread::spawn(move || until_exhausted(port, ALICE)));
+    let counts = loads.map(|h| h.join().unwrap());
+    assert_eq!(
+        counts[0].0 + counts[1].0,
+        25,
+        "after remaining = 25: {counts:?}"
+    );
 }
 
 /// Keyed calls on `port` in a loop until `stop`, counting each 200 in `ok`.
@@ -213,4 +239,62 @@ fn usage_counted_while_redis_is_frozen_or_dead_arrives_once_it_is_back() {
         want,
         "every admitted call counted once: {u}"
     );
+}
+
+/// Keyed calls on `port` until the quota is used up cluster-wide (a 429
+/// whose Retry-After runs to the period's end, not the 1 s of a lease
+/// that is only late): the calls admitted.
+fn until_exhausted(port: u16, key: &'static str) -> (u64, u64) {
+    let mut c = Client::connect(port);
+    let req = get_with_key("/prod/keyed", key);
+    let (mut ok, mut late) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let r = c.request(req.clone());
+        match r.status {
+            200 => ok += 1,
+            429 if assert_429(&r, LIMIT_EXCEEDED) > 1 => return (ok, late),
+            429 => late += 1,
+            s => panic!("status {s}: {}", String::from_utf8_lossy(&r.body)),
+        }
+    }
+    panic!("the quota was never used up: {ok} admitted")
+}
+
+#[test]
+fn a_quota_of_1000_hit_from_three_nodes_at_once_admits_exactly_1000() {
+    let redis = Redis::start();
+    let plan = "quota = { limit = 1000, period = \"DAY\" }";
+    let mut nodes: Vec<Server> = (0..3)
+        .map(|i| node(&redis, &format!("node-{i}"), plan).0)
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(6));
+    let loads: Vec<_> = nodes
+        .iter()
+        .flat_map(|n| [n.port, n.port])
+        .map(|port| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                until_exhausted(port, ALICE)
+            })
+        })
+        .collect();
+    let counts: Vec<(u64, u64)> = loads.into_iter().map(|h| h.join().unwrap()).collect();
+    let admitted: u64 = counts.iter().map(|c| c.0).sum();
+    eprintln!("quota 1000 on 3 nodes x 2 connections: admitted {counts:?} (ok, 429 while a lease was late) = {admitted}");
+    assert_eq!(admitted, 1000, "{counts:?}");
+    assert!(
+        counts.iter().filter(|c| c.0 > 0).count() >= 2,
+        "the quota was shared: {counts:?}"
+    );
+    // Every node refuses now, and the records agree.
+    for n in &nodes {
+        assert_429(
+            &n.connect().request(get_with_key("/prod/keyed", ALICE)),
+            LIMIT_EXCEEDED,
+        );
+    }
+    let u = wait_for_usage(&mut nodes[1], (1000, 0), Duration::from_secs(10));
+    assert_eq!(u["values"]["alice-id"][0], json!([1000, 0]), "{u}");
 }

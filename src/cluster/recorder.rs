@@ -234,7 +234,7 @@ impl Recorder {
 
 /// An id of this run of the node: its batches' sequence numbers start
 /// afresh at each start, so each run has its own marker.
-fn boot_id() -> String {
+pub(super) fn boot_id() -> String {
     let mut b = [0u8; 8];
     if aws_lc_rs::rand::fill(&mut b).is_err() {
         // No random source: the time still tells two runs apart.

@@ -19,7 +19,8 @@ use crate::config::{ClusterConfig, OnRedisDown};
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
 use crate::throttle::{
-    period_of, Calendar, Fallback, Fleet, Recatalog, Reconciler, Report, SetRemaining, UsageDelta,
+    period_of, Calendar, Fallback, Fleet, FleetQuotas, Recatalog, Reconciler, Report, SetRemaining,
+    UsageDelta,
 };
 
 /// The reconciler's thread and the store's, stopped together once the
@@ -251,12 +252,19 @@ pub fn join_fleet(
     let (answers, answers_rx) = unbounded();
     let node = crate::cluster::membership::node_id(cluster, port);
     // Ends by itself once the reconciler, and so `asks`, is gone.
-    let _ = crate::cluster::start_limits(cluster.clone(), node, asks_rx, answers);
+    let _ = crate::cluster::start_limits(cluster.clone(), node.clone(), asks_rx, answers);
     let fallback = match cluster.on_redis_down {
         OnRedisDown::LocalShare => Fallback::LocalShare,
         OnRedisDown::FailClosed => Fallback::FailClosed,
     };
     let fleet = Fleet::new(asks, answers_rx, fallback);
     let reconciler = reconciler.in_fleet(fleet, tick, &mut leases);
+    // Quotas too (a later catalog may have them, so always): leased from
+    // what remains cluster-wide by the cluster-quotas thread.
+    let (asks, asks_rx) = unbounded();
+    let (answers, answers_rx) = unbounded();
+    let _ = crate::cluster::start_quotas(cluster.clone(), node, asks_rx, answers);
+    let quotas = FleetQuotas::new(asks, answers_rx);
+    let reconciler = reconciler.with_fleet_quotas(quotas, &mut leases);
     (reconciler, leases)
 }
