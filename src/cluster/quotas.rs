@@ -50,16 +50,9 @@ fn serve(
     let mut conn: Option<Connection> = connect(cfg).ok();
     let mut reachable = true;
     for ask in asks {
-        let result = match conn.take().map_or_else(|| connect(cfg), Ok) {
-            Ok(mut c) => {
-                let r = lease(&script, (&keys, &usage), &me, &ask, c.as_mut());
-                if r.is_ok() {
-                    conn = Some(c);
-                }
-                r.map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let result = super::connect::call(cfg, &mut conn, |c| {
+            lease(&script, (&keys, &usage), &me, &ask, c)
+        });
         if result.is_ok() != reachable {
             reachable = result.is_ok();
             match &result {

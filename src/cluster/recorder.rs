@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::usage::UsageKeys;
-use super::{connect, Connection};
+use super::Connection;
 use crate::config::ClusterConfig;
 use crate::throttle::UsageDelta;
 
@@ -220,15 +220,7 @@ impl Recorder {
                 call.arg(*key).arg(*calls).arg(*bytes);
             }
         }
-        let conn = match &mut self.conn {
-            Some(c) => c,
-            None => self
-                .conn
-                .insert(connect(&self.cfg).map_err(|e| e.to_string())?),
-        };
-        call.invoke::<u8>(conn.as_mut())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        super::connect::call(&self.cfg, &mut self.conn, |c| call.invoke::<u8>(c)).map(|_| ())
     }
 }
 

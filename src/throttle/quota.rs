@@ -393,4 +393,34 @@ mod tests {
             "a new period starts afresh"
         );
     }
+
+    #[test]
+    fn a_fleet_quota_leases_only_what_redis_granted_and_is_exhausted_only_when_dry() {
+        let today = d("2026-11-25");
+        let mut q = QuotaLease::new(quota(100, QuotaPeriod::Day, 0), today, today, 0, 2);
+        q.in_fleet();
+        let mut w = [(0u64, 0u64); 2];
+        tick(&mut q, &mut w);
+        assert_eq!(w, [(0, 0); 2], "nothing granted yet: nothing leased");
+        assert!(!q.exhausted, "not dry: calls wait for a grant");
+        let (want, held) = q.fleet_books();
+        assert!(want >= 2 && held == 0, "asks for a floor per worker");
+        q.supply(3, false);
+        let mut admitted = 0;
+        for _ in 0..5 {
+            tick(&mut q, &mut w);
+            admitted += spend(&mut q, &mut w, 0, 5);
+        }
+        assert_eq!(admitted, 3, "the grant, and no more");
+        assert_eq!(
+            (q.used, q.fleet_books().1),
+            (3, 0),
+            "spent leaves the holding"
+        );
+        q.supply(0, true);
+        tick(&mut q, &mut w);
+        assert!(q.exhausted, "dry cluster-wide and nothing held");
+        q.supply(2, false);
+        assert!(!q.exhausted, "more granted (UpdateUsage elsewhere)");
+    }
 }
