@@ -298,3 +298,37 @@ fn a_quota_of_1000_hit_from_three_nodes_at_once_admits_exactly_1000() {
     let u = wait_for_usage(&mut nodes[1], (1000, 0), Duration::from_secs(10));
     assert_eq!(u["values"]["alice-id"][0], json!([1000, 0]), "{u}");
 }
+
+#[test]
+fn while_redis_is_frozen_a_node_spends_only_what_it_holds_and_the_quota_still_holds() {
+    let redis = Redis::start();
+    let plan = "quota = { limit = 300, period = \"DAY\" }";
+    let (a, _) = node(&redis, "node-a", plan);
+    let (b, _) = node(&redis, "node-b", plan);
+    admitted(&a, ALICE, 50);
+    redis.pause();
+    // Frozen: node a admits what it holds, then answers 429 Retry-After 1
+    // (a late lease, not a quota used up) until Redis answers again.
+    let mut c = a.connect();
+    let req = get_with_key("/prod/keyed", ALICE);
+    let (mut held, mut late) = (0, 0);
+    while late < 20 {
+        let r = c.request(req.clone());
+        match r.status {
+            200 => held += 1,
+            _ => {
+                assert_eq!(assert_429(&r, LIMIT_EXCEEDED), 1, "not exhausted");
+                late += 1;
+            }
+        }
+        assert!(held < 250, "admitted {held} with Redis frozen");
+    }
+    redis.resume();
+    let loads =
+        [a.port, b.port].map(|port| std::thread::spawn(move || until_exhausted(port, ALICE)));
+    let after: u64 = loads.map(|h| h.join().unwrap().0).into_iter().sum();
+    eprintln!(
+        "quota 300: 50 before SIGSTOP, {held} while frozen (what node a held), {after} after"
+    );
+    assert_eq!(50 + held + after, 300);
+}
