@@ -10,7 +10,7 @@
 -- so the fleet never admits more than the limit. `spent` is cumulative
 -- and `seq` rising, so a call that timed out but ran late (or runs after
 -- a newer one) neither counts calls twice nor grants what is lost.
--- Returns per quota {granted, 1 if nothing remains cluster-wide}.
+-- Returns per quota {granted, 1 if the quota is used up cluster-wide}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local mine = 'n:' .. ARGV[1]
@@ -59,8 +59,11 @@ for i = 1, #KEYS / 2 do
   else
     held = mheld
   end
+  -- Used up only once every call is spent: while another node still
+  -- holds some, this one's calls wait (it may get what that node gives
+  -- back) rather than being told the quota is used up.
   local dry = 0
-  if limit - adj - used - others - held - grant <= 0 then
+  if limit - adj - used <= 0 then
     dry = 1
   end
   out[i] = {grant, dry}
