@@ -7,9 +7,11 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use portico::cluster::AuditPages;
+use portico::cluster::usage::FleetUsage;
 use portico::config::Config;
 use portico::control::admin::audit;
 use portico::control::state::{StateKey, Store};
+use portico::usage_report::UsageRecords;
 
 use super::out;
 
@@ -69,17 +71,25 @@ fn store(config: &Config) -> anyhow::Result<Option<Store>> {
     Ok(Some(Store::open_read_only(&config.state.dir)?))
 }
 
+/// A fleet node's usage is the fleet's, in Redis (`[cluster]`); a single
+/// node's is in its state directory.
 pub fn usage(config: &Config, a: UsageArgs) -> anyhow::Result<()> {
-    let store = store(config)?;
-    let report = portico::usage_report::report(
-        config,
-        store.as_ref(),
-        &a.plan,
-        a.key.as_deref(),
-        a.from,
-        a.to,
-    )
-    .context("usage")?;
+    let mut fleet = match &config.cluster {
+        Some(c) => Some(FleetUsage::open(c).context("usage records in Redis")?),
+        None => None,
+    };
+    let mut store = match fleet {
+        Some(_) => None,
+        None => store(config)?,
+    };
+    let records: Option<&mut dyn UsageRecords> = match (&mut fleet, &mut store) {
+        (Some(f), _) => Some(f),
+        (None, Some(s)) => Some(s),
+        (None, None) => None,
+    };
+    let report =
+        portico::usage_report::report(config, records, &a.plan, a.key.as_deref(), a.from, a.to)
+            .context("usage")?;
     Ok(out::line(report)?)
 }
 

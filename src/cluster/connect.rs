@@ -29,6 +29,23 @@ pub fn connect(cfg: &ClusterConfig) -> Result<Connection, ClusterError> {
     }
 }
 
+/// Runs `f` on `conn`, connecting first where there is none. A connection
+/// on which a call failed is dropped and made anew next time (after a
+/// timeout its answer may still come, and would be read as the next's).
+pub fn call<T>(
+    cfg: &ClusterConfig,
+    conn: &mut Option<Connection>,
+    f: impl FnOnce(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
+) -> Result<T, String> {
+    let mut c = match conn.take() {
+        Some(c) => c,
+        None => connect(cfg).map_err(|e| e.to_string())?,
+    };
+    let r = f(c.as_mut()).map_err(|e| e.to_string())?;
+    *conn = Some(c);
+    Ok(r)
+}
+
 /// `[cluster] connect_timeout_ms` and `command_timeout_ms`.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {

@@ -47,17 +47,7 @@ fn serve(cfg: &ClusterConfig, node: &str, asks: Receiver<Ask>, answers: Sender<A
     });
     let mut reachable = true;
     for ask in asks {
-        // A connection that failed once is dropped and made anew.
-        let result = match conn.take().map_or_else(|| connect(cfg), Ok) {
-            Ok(mut c) => {
-                let r = lease(&script, &keys, node, &ask, c.as_mut());
-                if r.is_ok() {
-                    conn = Some(c);
-                }
-                r.map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let result = super::connect::call(cfg, &mut conn, |c| lease(&script, &keys, node, &ask, c));
         let grants = match result {
             Ok(g) => {
                 if !reachable {

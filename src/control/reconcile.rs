@@ -7,17 +7,21 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use chrono::NaiveDate;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::error::ServerError;
 use super::state::Store;
-use crate::config::OnRedisDown;
+use crate::cluster::usage::FleetUsage;
+use crate::config::{ClusterConfig, OnRedisDown};
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
 use crate::throttle::{
-    period_of, Calendar, Fallback, Fleet, FleetState, Recatalog, Reconciler, Report, SetRemaining,
+    period_of, Calendar, Fallback, Fleet, FleetQuotas, FleetState, Recatalog, Reconciler, Report,
+    SetRemaining,
     UsageDelta,
 };
 
@@ -37,6 +41,17 @@ pub struct Inputs {
     pub sets: Receiver<SetRemaining>,
 }
 
+/// Where usage goes: nowhere (no state directory), this node's store, or
+/// the fleet's Redis (`[cluster]`), through this node's recorder.
+pub enum UsageSink {
+    None,
+    Node(Store),
+    Fleet {
+        cluster: ClusterConfig,
+        node: String,
+    },
+}
+
 /// Starts the store thread (with a store) and the reconciler, which leases
 /// to `mailboxes` every `tick` and hands usage over every `flush_every`.
 pub fn start(
@@ -45,15 +60,21 @@ pub fn start(
     flush_every: Duration,
     inputs: Inputs,
     mailboxes: Vec<Sender<Msg>>,
-    store: Option<Store>,
+    sink: UsageSink,
 ) -> Reconciling {
     let (usage_tx, usage_rx) = crossbeam_channel::unbounded::<Vec<UsageDelta>>();
-    let writer = store.map(|store| {
-        std::thread::Builder::new()
-            .name("portico-store".into())
-            .spawn(move || write_usage(store, usage_rx))
-            .expect("spawn store thread")
-    });
+    let writer = match sink {
+        UsageSink::None => None,
+        UsageSink::Node(store) => Some(
+            std::thread::Builder::new()
+                .name("portico-store".into())
+                .spawn(move || write_usage(store, usage_rx))
+                .expect("spawn store thread"),
+        ),
+        UsageSink::Fleet { cluster, node } => Some(crate::cluster::start_usage_recorder(
+            cluster, node, usage_rx,
+        )),
+    };
     let (stop, stopped) = bounded::<()>(1);
     let keep = writer.is_some();
     let thread = std::thread::Builder::new()
@@ -105,22 +126,23 @@ pub fn reconciler(
     workers: usize,
     tick: Duration,
     store: Option<&Store>,
+    cluster: Option<&ClusterConfig>,
 ) -> Result<(Reconciler, InitialLeases), ServerError> {
     let calendar = Calendar::from_env()?;
     let today = calendar.today();
     let mut state = Vec::new();
     let mut adjusts = Vec::new();
+    let mut records = QuotaRecords::open(store, cluster);
     for m in &snapshot.catalog.meters {
-        let (Some(q), Some(store)) = (m.quota, store) else {
+        let Some(q) = m.quota else {
             state.push((today, 0));
             adjusts.push(0);
             continue;
         };
-        let first_day = store.plan_first_day(&m.plan, today)?;
         let period = period_of(q.period, today).0;
-        let used = store.calls_since(&m.plan, &m.key_id, period)?;
+        let (first_day, used, adjust) = records.read(&m.plan, &m.key_id, period, today)?;
         state.push((today.min(first_day), used));
-        adjusts.push(store.quota_adjust(&m.plan, &m.key_id, period)?);
+        adjusts.push(adjust);
     }
     let mut i = 0;
     let mut r = Reconciler::new(snapshot.catalog.clone(), workers, tick, today, |_| {
@@ -137,6 +159,71 @@ pub fn reconciler(
     let mut leases = vec![Vec::new(); workers];
     r.tick(0.0, today, &mut leases);
     Ok((r, leases))
+}
+
+/// Where a quota's use so far this period is read at start: this node's
+/// store, or in a fleet what every node recorded in Redis.
+enum QuotaRecords<'a> {
+    Node(Option<&'a Store>),
+    Fleet(Option<FleetUsage>),
+}
+
+impl<'a> QuotaRecords<'a> {
+    fn open(store: Option<&'a Store>, cluster: Option<&ClusterConfig>) -> QuotaRecords<'a> {
+        let Some(cluster) = cluster else {
+            return QuotaRecords::Node(store);
+        };
+        match FleetUsage::open(cluster) {
+            Ok(f) => QuotaRecords::Fleet(Some(f)),
+            Err(e) => {
+                crate::log!(
+                    warn,
+                    "quotas start from nothing used: the fleet's usage cannot be read ({e})"
+                );
+                QuotaRecords::Fleet(None)
+            }
+        }
+    }
+
+    /// The plan's first day, the calls used since `period` and the
+    /// period's adjustment (all nothing without records).
+    fn read(
+        &mut self,
+        plan: &str,
+        key: &str,
+        period: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<(NaiveDate, u64, i64), ServerError> {
+        match self {
+            QuotaRecords::Node(None) => Ok((today, 0, 0)),
+            QuotaRecords::Node(Some(s)) => Ok((
+                s.plan_first_day(plan, today)?,
+                s.calls_since(plan, key, period)?,
+                s.quota_adjust(plan, key, period)?,
+            )),
+            QuotaRecords::Fleet(None) => Ok((today, 0, 0)),
+            QuotaRecords::Fleet(Some(f)) => {
+                let read = |f: &mut FleetUsage| -> Result<_, crate::cluster::ClusterError> {
+                    Ok((
+                        f.plan_first_day(plan, today)?,
+                        f.calls_between(plan, key, period, today)?,
+                        f.quota_adjust(plan, key, period)?,
+                    ))
+                };
+                match read(f) {
+                    Ok(r) => Ok(r),
+                    Err(e) => {
+                        crate::log!(
+                            warn,
+                            "quotas start from nothing used: the fleet's usage cannot be read ({e})"
+                        );
+                        *self = QuotaRecords::Fleet(None);
+                        Ok((today, 0, 0))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The store thread: commits usage as the reconciler hands it over, so a
@@ -171,7 +258,7 @@ pub fn join_fleet(
     let (answers, answers_rx) = unbounded();
     let node = crate::cluster::membership::node_id(cluster, port);
     // Ends by itself once the reconciler, and so `asks`, is gone.
-    let _ = crate::cluster::start_limits(cluster.clone(), node, asks_rx, answers);
+    let _ = crate::cluster::start_limits(cluster.clone(), node.clone(), asks_rx, answers);
     let fallback = match cluster.on_redis_down {
         OnRedisDown::LocalShare => Fallback::LocalShare,
         OnRedisDown::FailClosed => Fallback::FailClosed,
@@ -179,5 +266,12 @@ pub fn join_fleet(
     let state = Arc::new(FleetState::new(fallback));
     let fleet = Fleet::new(asks, answers_rx, state.clone());
     let reconciler = reconciler.in_fleet(fleet, tick, &mut leases);
+    // Quotas too (a later catalog may have them, so always): leased from
+    // what remains cluster-wide by the cluster-quotas thread.
+    let (asks, asks_rx) = unbounded();
+    let (answers, answers_rx) = unbounded();
+    let _ = crate::cluster::start_quotas(cluster.clone(), node, asks_rx, answers);
+    let quotas = FleetQuotas::new(asks, answers_rx);
+    let reconciler = reconciler.with_fleet_quotas(quotas, &mut leases);
     (reconciler, leases, Some(state))
 }

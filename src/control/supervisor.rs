@@ -140,8 +140,13 @@ fn start_workers(
     let snapshot = &deployed.current();
     let per_worker = std::mem::take(&mut sockets.per_worker);
     let tick = Duration::from_millis(config.throttle.reconcile_ms.max(1));
-    let (reconciler, leases) =
-        reconcile::reconciler(snapshot, per_worker.len(), tick, store.as_ref())?;
+    let (reconciler, leases) = reconcile::reconciler(
+        snapshot,
+        per_worker.len(),
+        tick,
+        store.as_ref(),
+        config.cluster.as_ref(),
+    )?;
     let port = sockets.addr.port();
     let (reconciler, leases, limits) =
         reconcile::join_fleet(config, port, tick, reconciler, leases);
@@ -165,7 +170,15 @@ fn start_workers(
         sets: sets_rx,
     };
     let mailboxes = pool.mailboxes.clone();
-    let usage = reconcile::start(reconciler, tick, flush_every, inputs, mailboxes, store);
+    let sink = match (&config.cluster, store) {
+        (Some(cluster), _) => reconcile::UsageSink::Fleet {
+            cluster: cluster.clone(),
+            node: crate::cluster::membership::node_id(cluster, port),
+        },
+        (None, Some(store)) => reconcile::UsageSink::Node(store),
+        (None, None) => reconcile::UsageSink::None,
+    };
+    let usage = reconcile::start(reconciler, tick, flush_every, inputs, mailboxes, sink);
     let driver = pool.ready()?;
     Ok(Serving {
         pool,

@@ -12,6 +12,7 @@
 mod calendar;
 mod catalog;
 mod fleet;
+mod fleet_quota;
 mod holders;
 mod lease;
 mod local;
@@ -22,6 +23,7 @@ mod shared;
 pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
 pub use fleet::{is_fleet, Answer, Ask, BucketAsk, Fallback, Fleet, FleetState, Grant};
+pub use fleet_quota::{FleetQuotas, QuotaAnswer, QuotaAsk, QuotaAskBatch, QuotaGrant};
 pub use lease::{FleetBooks, Lease, Order};
 pub use local::{Local, Refusal};
 pub use quota::{day_of, midnight_secs, period_of, QuotaLease};

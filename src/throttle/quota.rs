@@ -57,6 +57,17 @@ pub struct QuotaLease {
     /// Added to `used` this period (UpdateUsage: a key's remaining quota
     /// set by hand); negative extends the quota beyond the limit.
     pub adjust: i64,
+    /// In a fleet: what Redis granted this node, which is all it leases.
+    fleet: Option<FleetBook>,
+}
+
+/// A fleet node's share of a quota.
+#[derive(Debug, Clone, Copy, Default)]
+struct FleetBook {
+    /// Granted by Redis and not spent (leased to workers or not).
+    budget: u64,
+    /// Redis said nothing remains cluster-wide.
+    dry: bool,
 }
 
 impl QuotaLease {
@@ -77,7 +88,49 @@ impl QuotaLease {
             holders: Holders::new(n),
             exhausted: false,
             adjust: 0,
+            fleet: None,
         }
+    }
+
+    /// A fleet node's quota: it leases only what Redis grants it, starting
+    /// with nothing (leases already handed out are void: none reached a
+    /// worker yet).
+    pub fn in_fleet(&mut self) {
+        self.holders.forget_leases();
+        self.fleet = Some(FleetBook::default());
+    }
+
+    /// Tokens Redis granted; `dry`: nothing remains cluster-wide.
+    pub fn supply(&mut self, tokens: u64, dry: bool) {
+        if let Some(f) = &mut self.fleet {
+            f.budget = f.budget.saturating_add(tokens);
+            f.dry = dry;
+            if !dry {
+                self.exhausted = false;
+            }
+        }
+    }
+
+    /// What this node wants from Redis beyond what it holds (about four
+    /// ticks of its workers' demand), and what it holds.
+    pub fn fleet_books(&self) -> (u64, u64) {
+        let budget = self.fleet.map_or(0, |f| f.budget);
+        (self.target().saturating_sub(budget), budget)
+    }
+
+    /// About four ticks of every worker's demand, at least a floor each.
+    fn target(&self) -> u64 {
+        let n = self.holders.len() as u64;
+        let floor = self.floor();
+        (0..self.holders.len())
+            .map(|i| ((self.holders.demand(i) * 4.0) as u64).max(floor))
+            .sum::<u64>()
+            .max(n)
+    }
+
+    fn floor(&self) -> u64 {
+        let n = self.holders.len() as u64;
+        (self.limit() / (64 * n)).clamp(1, 1024)
     }
 
     /// This period's limit: the plan's first period is reduced by `offset`.
@@ -95,6 +148,9 @@ impl QuotaLease {
     }
 
     pub fn remaining(&self) -> u64 {
+        if let Some(f) = &self.fleet {
+            return f.budget;
+        }
         let used = self.used as i128 + i128::from(self.adjust);
         (self.limit() as i128 - used).clamp(0, i128::from(u64::MAX)) as u64
     }
@@ -108,18 +164,34 @@ impl QuotaLease {
         self.epoch += 1;
         self.holders.forget_leases();
         self.exhausted = false;
+        // The workers drop what they held; Redis hears this node holds nothing.
+        if let Some(f) = &mut self.fleet {
+            *f = FleetBook::default();
+        }
         self.adjust
     }
 
     /// A report from a worker, for the lease of `epoch`. Spending under an
     /// older epoch belonged to the last period: it is usage, not quota.
-    pub fn report(&mut self, worker: usize, epoch: u32, spent: u64, refused: u64, returned: u64) {
+    /// True when `spent` counts against this period.
+    pub fn report(
+        &mut self,
+        worker: usize,
+        epoch: u32,
+        spent: u64,
+        refused: u64,
+        returned: u64,
+    ) -> bool {
         self.holders.wanted(worker, spent, refused);
         if epoch != self.epoch {
-            return;
+            return false;
         }
         self.used += spent;
+        if let Some(f) = &mut self.fleet {
+            f.budget = f.budget.saturating_sub(spent);
+        }
         self.holders.settle(worker, spent, returned);
+        true
     }
 
     /// Starts a new period if `today` is past this one; true if it did
@@ -134,15 +206,17 @@ impl QuotaLease {
         self.epoch += 1;
         self.holders.forget_leases();
         self.exhausted = false;
+        if let Some(f) = &mut self.fleet {
+            *f = FleetBook::default();
+        }
         true
     }
 
     /// Leases what remains: a busy worker gets about four ticks of its
     /// demand (at least `floor`), an idle one a small amount to start with.
     pub fn tick(&mut self, mut order: impl FnMut(usize, Order)) {
-        let n = self.holders.len() as u64;
         let mut unleased = self.remaining().saturating_sub(self.holders.held());
-        let floor = (self.limit() / (64 * n)).clamp(1, 1024);
+        let floor = self.floor();
         for i in self.holders.by_need() {
             let target = ((self.holders.demand(i) * 4.0) as u64).max(floor);
             let want = target.saturating_sub(self.holders.holds(i)).min(unleased);
@@ -153,7 +227,15 @@ impl QuotaLease {
                 self.holders.reclaim_if_idle(i, 0, &mut order);
             }
         }
-        if self.remaining() == 0 && !self.exhausted {
+        // In a fleet, what no worker holds beyond the node's target goes
+        // back to Redis for other nodes (the next ask reports less held).
+        let target = self.target();
+        if let Some(f) = &mut self.fleet {
+            let excess = unleased.saturating_sub(target);
+            f.budget -= excess.min(f.budget);
+        }
+        let dry = self.fleet.is_none_or(|f| f.dry);
+        if self.remaining() == 0 && dry && !self.exhausted {
             self.exhausted = true;
             for i in 0..self.holders.len() {
                 order(i, Order::Exhausted);
@@ -310,5 +392,35 @@ mod tests {
             (0, 5),
             "a new period starts afresh"
         );
+    }
+
+    #[test]
+    fn a_fleet_quota_leases_only_what_redis_granted_and_is_exhausted_only_when_dry() {
+        let today = d("2026-11-25");
+        let mut q = QuotaLease::new(quota(100, QuotaPeriod::Day, 0), today, today, 0, 2);
+        q.in_fleet();
+        let mut w = [(0u64, 0u64); 2];
+        tick(&mut q, &mut w);
+        assert_eq!(w, [(0, 0); 2], "nothing granted yet: nothing leased");
+        assert!(!q.exhausted, "not dry: calls wait for a grant");
+        let (want, held) = q.fleet_books();
+        assert!(want >= 2 && held == 0, "asks for a floor per worker");
+        q.supply(3, false);
+        let mut admitted = 0;
+        for _ in 0..5 {
+            tick(&mut q, &mut w);
+            admitted += spend(&mut q, &mut w, 0, 5);
+        }
+        assert_eq!(admitted, 3, "the grant, and no more");
+        assert_eq!(
+            (q.used, q.fleet_books().1),
+            (3, 0),
+            "spent leaves the holding"
+        );
+        q.supply(0, true);
+        tick(&mut q, &mut w);
+        assert!(q.exhausted, "dry cluster-wide and nothing held");
+        q.supply(2, false);
+        assert!(!q.exhausted, "more granted (UpdateUsage elsewhere)");
     }
 }

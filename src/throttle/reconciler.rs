@@ -12,6 +12,7 @@ use crossbeam_channel::{select, Receiver};
 use super::calendar::Calendar;
 use super::catalog::{BucketId, Catalog, MeterId};
 use super::fleet::{self, Fleet};
+use super::fleet_quota::FleetQuotas;
 use super::lease::{Lease, Order};
 use super::quota::{midnight_secs, QuotaLease};
 use super::shared::{self, Cells};
@@ -114,6 +115,8 @@ pub struct Reconciler {
     calendar: Calendar,
     /// In a fleet: the exchange with Redis that refills the buckets.
     fleet: Option<Fleet>,
+    /// In a fleet: the exchange with Redis that grants quotas.
+    fleet_quotas: Option<FleetQuotas>,
 }
 
 impl Reconciler {
@@ -149,7 +152,26 @@ impl Reconciler {
             pending: BTreeMap::new(),
             calendar: Calendar::SYSTEM,
             fleet: None,
+            fleet_quotas: None,
         }
+    }
+
+    /// A fleet node's quotas are leased from what remains cluster-wide,
+    /// through `quotas`; every quota starts with nothing, and the initial
+    /// `leases` of quotas are withdrawn.
+    pub fn with_fleet_quotas(
+        mut self,
+        quotas: FleetQuotas,
+        leases: &mut [Vec<Instruction>],
+    ) -> Reconciler {
+        for q in self.quotas.iter_mut().flatten() {
+            q.in_fleet();
+        }
+        for w in leases.iter_mut() {
+            w.retain(|i| !matches!(i, Instruction::Meter { .. }));
+        }
+        self.fleet_quotas = Some(quotas);
+        self
     }
 
     /// A fleet node: every bucket but the account's is refilled by grants
@@ -243,6 +265,9 @@ impl Reconciler {
                     old.map_or((today, 0, 0), |l| (l.first_day(), l.used, l.adjust));
                 let mut lease = QuotaLease::new(q, first_day, today, used, self.workers);
                 lease.adjust = adjust;
+                if self.fleet_quotas.is_some() {
+                    lease.in_fleet();
+                }
                 Some(lease)
             })
             .collect();
@@ -318,6 +343,9 @@ impl Reconciler {
                                 });
                         if let Some(Some(q)) = now {
                             q.used += m.calls;
+                            if let Some(f) = &mut self.fleet_quotas {
+                                f.spend(spec, q.period.0, m.calls);
+                            }
                         }
                         if m.calls > 0 || m.bytes > 0 {
                             self.carried.push(UsageDelta {
@@ -341,7 +369,10 @@ impl Reconciler {
         }
         for m in &r.meters {
             if let Some(Some(q)) = self.quotas.get_mut(m.id as usize) {
-                q.report(w, m.epoch, m.calls, m.refused, m.returned);
+                let counted = q.report(w, m.epoch, m.calls, m.refused, m.returned);
+                if let (true, Some(f)) = (counted, &mut self.fleet_quotas) {
+                    f.spend(&self.catalog.meters[m.id as usize], q.period.0, m.calls);
+                }
             }
             if m.calls > 0 || m.bytes > 0 {
                 let e = self.pending.entry((m.id, today)).or_default();
@@ -375,6 +406,9 @@ impl Reconciler {
         if let Some(fleet) = &mut self.fleet {
             fleet.ask(self.generation, &self.catalog.buckets, &mut self.buckets);
         }
+        if let Some(f) = &mut self.fleet_quotas {
+            f.hear(self.generation, &mut self.quotas);
+        }
         for (id, q) in self.quotas.iter_mut().enumerate() {
             let Some(q) = q else { continue };
             q.roll(today);
@@ -387,6 +421,12 @@ impl Reconciler {
                     period_end,
                     order,
                 })
+            });
+        }
+        if let Some(f) = &mut self.fleet_quotas {
+            let calendar = self.calendar;
+            f.ask(self.generation, &self.catalog.meters, &self.quotas, |end| {
+                calendar.system_secs(midnight_secs(end))
             });
         }
     }

@@ -12,6 +12,7 @@ use super::model::{
     ApiKey, ApiStage, Page, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey,
 };
 use super::patch::PatchOp;
+use super::usage_records::report_error;
 use super::{page, unescape, Call, ControlPlane, Reply};
 
 fn from_file(what: &str, id: &str) -> ApiError {
@@ -263,24 +264,16 @@ impl ControlPlane {
         };
         let (from, to) = (date("startDate")?, date("endDate")?);
         let key = c.query_all("keyId").first().cloned();
-        let db = self.state_dir.join("portico.db");
-        let store = if db.exists() {
-            Some(
-                crate::control::state::Store::open_read_only(&self.state_dir)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let mut records = self.usage_records()?;
         let mut usage = crate::usage_report::report(
             &self.view,
-            store.as_ref(),
+            records.as_dyn(),
             &p.id,
             key.as_deref(),
             from,
             to,
         )
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(report_error)?;
         if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
             usage["values"] = items;
         }
@@ -339,30 +332,20 @@ impl ControlPlane {
                 p.id
             )));
         };
-        let internal = |e: crate::control::state::StoreError| ApiError::Internal(e.to_string());
-        let state_key =
-            crate::control::state::state_key::installed_or_load(&crate::config::StateConfig {
-                dir: self.state_dir.clone(),
-                ..Default::default()
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let store =
-            crate::control::state::Store::open(&self.state_dir, state_key).map_err(internal)?;
-        store
-            .set_quota_adjust(&p.id, &key, period, adjust)
-            .map_err(internal)?;
         let today = crate::throttle::Calendar::from_env()
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .today();
+        let mut records = self.usage_records_for_update()?;
+        records.set_adjust(&self.view, &p.id, &key, period, today, remaining, adjust)?;
         let mut usage = crate::usage_report::report(
             &self.view,
-            Some(&store),
+            records.as_dyn(),
             &p.id,
             Some(&key),
             period,
             today.max(period),
         )
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(report_error)?;
         if let Some(items) = usage.as_object_mut().and_then(|o| o.remove("items")) {
             usage["values"] = items;
         }

@@ -41,6 +41,7 @@ mod store;
 mod tags;
 pub mod test_invoke;
 mod test_invoke_authorizer;
+mod usage_records;
 mod validators;
 mod vpc_links;
 
@@ -87,6 +88,8 @@ pub struct ControlPlane {
     view: crate::config::Config,
     /// What the data plane serves (UpdateUsage sets a quota there live).
     deployed: Option<std::sync::Arc<dyn LiveQuota>>,
+    /// A fleet node's Redis, where usage is recorded (`[cluster]`).
+    fleet: Option<crate::config::ClusterConfig>,
 }
 
 /// One management call, parsed.
@@ -115,6 +118,7 @@ impl ControlPlane {
             state_dir: state_dir.to_path_buf(),
             view: crate::config::Config::default(),
             deployed: None,
+            fleet: None,
         })
     }
 
@@ -132,6 +136,7 @@ impl ControlPlane {
             state_dir: state.dir.clone(),
             view: crate::config::Config::default(),
             deployed: None,
+            fleet: Some(cluster.clone()),
         })
     }
 
