@@ -168,7 +168,10 @@ fn redis_traffic_does_not_grow_with_the_request_rate() {
     );
     // One script call per tick per busy node, at most.
     assert!(high_evals <= 2.0 * 100.0 * 1.1, "{ctx}");
-    assert!(high_cmds <= low_cmds * 1.3 + 10.0, "{ctx}");
+    // The paced phase leaves some ticks without an ask; the flood asks at
+    // every tick. Seventy times the requests must not mean more traffic
+    // than that difference.
+    assert!(high_cmds <= low_cmds * 1.5 + 20.0, "{ctx}");
 }
 
 #[test]

@@ -21,8 +21,7 @@ use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
 use crate::throttle::{
     period_of, Calendar, Fallback, Fleet, FleetQuotas, FleetState, Recatalog, Reconciler, Report,
-    SetRemaining,
-    UsageDelta,
+    SetRemaining, UsageDelta,
 };
 
 /// The reconciler's thread and the store's, stopped together once the
