@@ -102,42 +102,22 @@ pub fn render(
         &used,
         |i| route(i).cache_misses,
     );
-    family(
+    by_reason_family(
         &mut o,
         "portico_throttled_total",
-        "counter",
         "Requests refused with 429, by the level that refused them.",
+        &used,
+        "level",
+        |i| Level::ALL.map(|v| (v.name(), route(i).throttled[v as usize])),
     );
-    for (i, l) in &used {
-        for level in Level::ALL {
-            let n = route(*i).throttled[level as usize];
-            if n > 0 {
-                let _ = writeln!(
-                    o,
-                    "portico_throttled_total{{{l},level=\"{}\"}} {n}",
-                    level.name()
-                );
-            }
-        }
-    }
-    family(
+    by_reason_family(
         &mut o,
         "portico_validation_failures_total",
-        "counter",
         "Requests refused by request validation (400 BAD_REQUEST_PARAMETERS or BAD_REQUEST_BODY), by reason.",
+        &used,
+        "reason",
+        |i| Invalid::ALL.map(|v| (v.name(), route(i).invalid[v as usize])),
     );
-    for (i, l) in &used {
-        for reason in Invalid::ALL {
-            let n = route(*i).invalid[reason as usize];
-            if n > 0 {
-                let _ = writeln!(
-                    o,
-                    "portico_validation_failures_total{{{l},reason=\"{}\"}} {n}",
-                    reason.name()
-                );
-            }
-        }
-    }
     counter_family(
         &mut o,
         "portico_bytes_in_total",
@@ -313,6 +293,24 @@ fn counter_family(
     family(o, name, "counter", help);
     for (i, l) in used {
         let _ = writeln!(o, "{name}{{{l}}} {}", value(*i));
+    }
+}
+
+/// A counter split by one more label (`level`, `reason`); a value of 0 is
+/// left out, as no call of that kind has happened.
+fn by_reason_family<const N: usize>(
+    o: &mut String,
+    name: &str,
+    help: &str,
+    used: &[(usize, String)],
+    label: &str,
+    values: impl Fn(usize) -> [(&'static str, u64); N],
+) {
+    family(o, name, "counter", help);
+    for (i, l) in used {
+        for (v, n) in values(*i).into_iter().filter(|(_, n)| *n > 0) {
+            let _ = writeln!(o, "{name}{{{l},{label}=\"{v}\"}} {n}");
+        }
     }
 }
 

@@ -141,30 +141,21 @@ impl Local {
         now_secs: i64,
         clock: impl Fn() -> u64,
     ) -> Result<(), Refusal> {
-        self.decide(buckets, meter, now_secs, clock, false)
+        self.admit_counting(buckets, meter, now_secs, clock, true)
     }
 
-    /// `admit` for a call held after `Pending` or `QuotaPending`: its
-    /// refusal was counted the first time. Counting it at every tick it
-    /// waits would multiply the demand the node reports, and a fleet node
-    /// keeps a tick of its demand out of what it tells Redis it holds.
-    pub fn admit_again(
+    /// `admit`, counting a refusal only if `count`: a call held after
+    /// `Pending` or `QuotaPending` asks again, and its refusal was counted
+    /// the first time. Counting it at every tick it waits would multiply
+    /// the demand the node reports, and a fleet node keeps a tick of its
+    /// demand out of what it tells Redis it holds.
+    pub fn admit_counting(
         &mut self,
         buckets: &[BucketId],
         meter: Option<MeterId>,
         now_secs: i64,
         clock: impl Fn() -> u64,
-    ) -> Result<(), Refusal> {
-        self.decide(buckets, meter, now_secs, clock, true)
-    }
-
-    fn decide(
-        &mut self,
-        buckets: &[BucketId],
-        meter: Option<MeterId>,
-        now_secs: i64,
-        clock: impl Fn() -> u64,
-        again: bool,
+        count: bool,
     ) -> Result<(), Refusal> {
         let mut now = None;
         for (i, &id) in buckets.iter().enumerate() {
@@ -186,7 +177,7 @@ impl Local {
                     continue;
                 }
                 _ => {
-                    if !again {
+                    if count {
                         b.refused += 1;
                         mark(&mut b.dirty, &mut self.dirty_buckets, id);
                     }
@@ -203,7 +194,7 @@ impl Local {
         if let Some(id) = meter {
             let m = &mut self.meters[id as usize];
             if m.limited && m.balance == 0 {
-                if !again {
+                if count {
                     m.refused += 1;
                     mark(&mut m.dirty, &mut self.dirty_meters, id);
                 }

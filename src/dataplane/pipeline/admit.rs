@@ -101,10 +101,7 @@ pub async fn spend(
             }
             let now_ns = if waited == 0 { now_ns } else { monotonic_ns() };
             let (buckets, now_s) = (&a.buckets[..a.n], w.now_secs());
-            match waited {
-                0 => local.admit(buckets, a.meter, now_s, || now_ns),
-                _ => local.admit_again(buckets, a.meter, now_s, || now_ns),
-            }
+            local.admit_counting(buckets, a.meter, now_s, || now_ns, waited == 0)
         };
         if r.is_err() {
             w.ran_dry();
