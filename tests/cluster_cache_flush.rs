@@ -241,7 +241,10 @@ fn flush(srv: &mut Server, path: &str) -> (AdminJson, Duration) {
     let headers = [("Connection", "close"), ("Authorization", auth.as_str())];
     let started = Instant::now();
     let resp = c.request(request("DELETE", path, "localhost", &headers, b""));
-    (AdminJson::of(resp, &format!("DELETE {path}")), started.elapsed())
+    (
+        AdminJson::of(resp, &format!("DELETE {path}")),
+        started.elapsed(),
+    )
 }
 
 #[test]
