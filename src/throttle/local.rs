@@ -186,6 +186,18 @@ impl Local {
             };
             let (level, pending) = (b.level, b.fleet && !b.dry);
             self.give_back(&buckets[..i]);
+            if pending && count {
+                // The call waits for every empty fleet bucket it needs, so
+                // each is asked for now: found one by one, at every retry,
+                // their refusals would go uncounted and never be leased.
+                for &later in &buckets[i + 1..] {
+                    let l = &mut self.buckets[later as usize];
+                    if l.fleet && !l.shared && l.balance == 0 {
+                        l.refused += 1;
+                        mark(&mut l.dirty, &mut self.dirty_buckets, later);
+                    }
+                }
+            }
             return Err(match pending {
                 true => Refusal::Pending { retry_after, level },
                 false => Refusal::Throttled { retry_after, level },
@@ -428,6 +440,20 @@ mod tests {
         assert!(pending(&mut l), "tokens may come again");
         l.apply(Instruction::Bucket(0, Order::Grant(1)));
         assert_eq!(l.admit(&[0], None, 0, || 0), Ok(()));
+    }
+
+    #[test]
+    fn a_held_call_asks_for_every_empty_fleet_bucket_at_once() {
+        let mut l = Local::new(&catalog());
+        l.apply(Instruction::Fleet(0));
+        l.apply(Instruction::Fleet(1));
+        assert!(matches!(
+            l.admit(&[0, 1], None, 0, || 0),
+            Err(Refusal::Pending { .. })
+        ));
+        let r = l.report(0).unwrap();
+        let refused = |id| r.buckets.iter().find(|b| b.id == id).map(|b| b.refused);
+        assert_eq!((refused(0), refused(1)), (Some(1), Some(1)), "{r:?}");
     }
 
     #[test]
