@@ -103,7 +103,8 @@ fn lease(
             .arg(format!("{:.3}", b.books.demand))
             .arg(b.books.want)
             .arg(b.books.held)
-            .arg(b.books.returned);
+            .arg(b.books.returned)
+            .arg(u8::from(b.books.exact));
     }
     let out: Vec<(u64, u64, u64)> = call.invoke(conn)?;
     Ok(ask

@@ -148,6 +148,14 @@ pub fn is_fleet(b: &BucketSpec) -> bool {
     b.level != Level::Account
 }
 
+/// Whether a fleet bucket is spent in Redis per call (`throttle::waiting`)
+/// rather than leased ahead: under one token a tick across the fleet. The
+/// same on every node (rate and tick only), so a bucket is one or the
+/// other fleet-wide.
+pub fn is_exact(b: &BucketSpec, tick_s: f64) -> bool {
+    is_fleet(b) && b.rate * tick_s < 1.0
+}
+
 impl Fleet {
     pub fn new(asks: Sender<Ask>, answers: Receiver<Answer>, state: Arc<FleetState>) -> Fleet {
         Fleet {
@@ -259,6 +267,10 @@ impl Fleet {
             let changed = books.held != *last_held;
             let refresh = books.held > 0 && *age >= REFRESH_TICKS;
             if !(active || changed || refresh) {
+                // Idle: whether Redis was dry when last asked says nothing
+                // of the next call, which waits for a lease as after a
+                // quiet while.
+                self.dry[i] = false;
                 continue;
             }
             *last_held = books.held;

@@ -8,6 +8,7 @@
 //! exact in aggregate, with no sharing on the hot path.
 
 use super::holders::Holders;
+use super::waiting::Waiting;
 
 /// What the reconciler tells one worker about one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct FleetBooks {
     /// node's demand spends.
     pub held: u64,
     pub returned: u64,
+    /// Spent in Redis per call ([`Lease::exact`]): Redis grants what it
+    /// has of `want`, first come first served, and never splits it.
+    pub exact: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +49,8 @@ pub struct Lease {
     holders: Holders,
     /// Tokens an idle worker keeps at hand.
     reserve: u64,
+    /// A small fleet bucket's waiting calls ([`Lease::exact`]).
+    waiting: Option<Waiting>,
 }
 
 impl Lease {
@@ -61,7 +67,15 @@ impl Lease {
             pool: burst as f64,
             holders: Holders::new(n),
             reserve: if burst == 0 { 0 } else { reserve },
+            waiting: None,
         }
+    }
+
+    /// A fleet bucket too small to lease ahead (see `throttle::waiting`):
+    /// its tokens are asked for the calls waiting, and go to them.
+    pub fn exact(mut self) -> Lease {
+        self.waiting = Some(Waiting::new(self.holders.len()));
+        self
     }
 
     /// A worker's report since its last one.
@@ -69,6 +83,9 @@ impl Lease {
         self.holders.wanted(worker, spent, refused);
         self.holders.settle(worker, spent, returned);
         self.pool += returned as f64;
+        if let Some(w) = &mut self.waiting {
+            w.refused(worker, refused);
+        }
     }
 
     /// Refills for `dt_s` seconds and decides what each worker gets: a
@@ -97,13 +114,24 @@ impl Lease {
 
     pub fn supply(&mut self, tokens: u64) {
         self.pool += tokens as f64;
+        if let Some(w) = &mut self.waiting {
+            w.answered();
+        }
     }
 
     /// A fleet node's tick: no local refill (tokens come from [`Lease::supply`]);
     /// the pool goes to the workers that want it, and stays pooled while
     /// nobody does, to be handed back to the fleet ([`Lease::fleet_books`]).
-    pub fn tick_fleet(&mut self, order: impl FnMut(usize, Order)) {
-        self.share_out(false, order);
+    pub fn tick_fleet(&mut self, mut order: impl FnMut(usize, Order)) {
+        let Some(waiting) = &mut self.waiting else {
+            return self.share_out(false, order);
+        };
+        let holders = &mut self.holders;
+        waiting.serve(&mut self.pool, |w, n| holders.grant(w, n, &mut order));
+        for i in 0..holders.len() {
+            holders.reclaim_idle(i, &mut order);
+        }
+        holders.end_tick();
     }
 
     /// What this node tells the fleet about the bucket, once a tick: its
@@ -112,6 +140,24 @@ impl Lease {
     /// idle node hands its whole pool back, so others are not starved.
     pub fn fleet_books(&mut self) -> FleetBooks {
         let demand = self.holders.total_demand();
+        if let Some(waiting) = &mut self.waiting {
+            // The pool has served every waiting call: what is left (handed
+            // back by workers) goes back to Redis once the node is idle.
+            let returned = if demand == 0.0 {
+                self.pool.floor()
+            } else {
+                0.0
+            };
+            self.pool -= returned;
+            let unspent = self.holders.unspent().saturating_sub(waiting.fresh());
+            return FleetBooks {
+                demand,
+                want: waiting.ask(),
+                held: (self.pool + unspent as f64).ceil() as u64,
+                returned: returned as u64,
+                exact: true,
+            };
+        }
         let returned = if demand == 0.0 {
             self.pool.floor()
         } else {
@@ -141,6 +187,7 @@ impl Lease {
             want: want as u64,
             held: spare as u64,
             returned: returned as u64,
+            exact: false,
         }
     }
 
@@ -355,6 +402,37 @@ mod tests {
         let idle = lease.fleet_books();
         assert_eq!(idle.demand, 0.0);
         assert_eq!((back, idle.held, idle.want), (3, 0, 0));
+    }
+
+    #[test]
+    fn a_small_fleet_bucket_asks_for_the_waiting_calls_and_gives_them_their_tokens() {
+        let mut lease = Lease::new(10.0, 20, 3, 0.01).emptied().exact();
+        let mut sims = vec![Sim::default(); 3];
+        // Worker 2 holds two calls; nothing is asked for ahead of them.
+        sims[2].refused = 2;
+        step(&mut lease, &mut sims, |_| 0, |l, o| l.tick_fleet(o));
+        let books = lease.fleet_books();
+        assert_eq!((books.want, books.held, books.exact), (2, 0, true));
+        // Redis grants both: they go to worker 2, and are not held (its
+        // calls spend them at once).
+        lease.supply(2);
+        step(&mut lease, &mut sims, |_| 0, |l, o| l.tick_fleet(o));
+        assert_eq!(
+            sims.iter().map(|s| s.balance).collect::<Vec<_>>(),
+            vec![0, 0, 2]
+        );
+        let books = lease.fleet_books();
+        assert_eq!((books.want, books.held), (0, 0));
+        // Spent: the next books ask for nothing and hold nothing.
+        let admitted = step(
+            &mut lease,
+            &mut sims,
+            |i| (i == 2) as u64 * 2,
+            |l, o| l.tick_fleet(o),
+        );
+        assert_eq!(admitted, 2);
+        let books = lease.fleet_books();
+        assert_eq!((books.want, books.held, books.returned), (0, 0, 0));
     }
 
     #[test]

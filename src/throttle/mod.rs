@@ -19,6 +19,7 @@ mod local;
 mod quota;
 mod reconciler;
 mod shared;
+mod waiting;
 
 pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};

@@ -186,7 +186,7 @@ impl Reconciler {
     ) -> Reconciler {
         fleet.renumber(&self.catalog.buckets);
         let (mut fresh, cells) = limits(&self.catalog, self.workers, tick, true);
-        empty_fleet_buckets(&self.catalog, &mut fresh);
+        empty_fleet_buckets(&self.catalog, &mut fresh, tick);
         for (id, spec) in self.catalog.buckets.iter().enumerate() {
             if fleet::is_fleet(spec) {
                 self.buckets[id] = fresh[id].take();
@@ -241,7 +241,7 @@ impl Reconciler {
         let (mut buckets, cells) = limits(&catalog, self.workers, tick, self.fleet.is_some());
         if let Some(fleet) = &mut self.fleet {
             fleet.renumber(&catalog.buckets);
-            empty_fleet_buckets(&catalog, &mut buckets);
+            empty_fleet_buckets(&catalog, &mut buckets, tick);
         }
         let quotas = catalog
             .meters
@@ -530,10 +530,15 @@ fn fleet_marks(catalog: &Catalog) -> impl Iterator<Item = Instruction> + '_ {
 
 /// A fleet node's buckets (all leased ones but the account's) start with
 /// no tokens: every token they lease comes from Redis.
-fn empty_fleet_buckets(catalog: &Catalog, buckets: &mut [Option<Lease>]) {
+/// The small ones are spent in Redis per call (`fleet::is_exact`).
+fn empty_fleet_buckets(catalog: &Catalog, buckets: &mut [Option<Lease>], tick: Duration) {
     for (spec, lease) in catalog.buckets.iter().zip(buckets.iter_mut()) {
         if fleet::is_fleet(spec) {
-            *lease = lease.take().map(Lease::emptied);
+            let exact = fleet::is_exact(spec, tick.as_secs_f64());
+            *lease = lease.take().map(Lease::emptied).map(|l| match exact {
+                true => l.exact(),
+                false => l,
+            });
         }
     }
 }

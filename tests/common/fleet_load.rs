@@ -13,10 +13,23 @@ use super::{load_loop, toml_str, Config, LoadCount, Server};
 /// falling back to `on_down` ("local_share" or "fail_closed") with 500 ms
 /// timeouts.
 pub fn limited_fleet_config(redis: &[String], name: &str, on_down: &str, api: &str) -> Config {
+    limited_fleet_config_waiting(redis, name, on_down, api, 500)
+}
+
+/// [`limited_fleet_config`] whose Redis commands may take `command_timeout_ms`
+/// before the node falls back: a flood that starves a 2-core machine's
+/// control threads past 500 ms measures the fallback, not the leasing.
+pub fn limited_fleet_config_waiting(
+    redis: &[String],
+    name: &str,
+    on_down: &str,
+    api: &str,
+    command_timeout_ms: u64,
+) -> Config {
     let urls: Vec<String> = redis.iter().map(|u| toml_str(u)).collect();
     let cluster = format!(
         "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\non_redis_down = \"{on_down}\"\n\
-         connect_timeout_ms = 500\ncommand_timeout_ms = 500\n",
+         connect_timeout_ms = 500\ncommand_timeout_ms = {command_timeout_ms}\n",
         urls.join(", ")
     );
     Config::new(api)
