@@ -6,7 +6,11 @@
 //! answer 503 naming it, and flushes once it runs again;
 //! FlushStageAuthorizersCache reaches every node the same way; on a
 //! Redis Cluster (no subscription there) the nodes find the request at
-//! their one-second read.
+//! their one-second read. `portico cache flush` (the admin listener's
+//! `/cache/flush`) of a config-file stage on one node empties every
+//! node's cache the same way, names the nodes that did and the one that
+//! is frozen. Through a Sentinel, FlushStageCache reaches the other node
+//! and the call is in the fleet's audit stream.
 
 mod common;
 
@@ -232,19 +236,45 @@ fn all_cached(nodes: &[Server], path: &str, headers: &[(&str, &str)], hits: &Ato
 }
 
 /// The flush call on `srv`: its answer and how long it took.
-/// The call may wait the whole flush timeout for a silent node: its read
-/// waits that long and more (a loaded machine's full test run).
 fn flush(srv: &mut Server, path: &str) -> (AdminJson, Duration) {
+    admin_flush(srv, "DELETE", path)
+}
+
+/// `method path` on `srv`'s admin listener with the token: its answer
+/// and how long it took. A flush may wait the whole flush timeout for a
+/// silent node: the read waits that long and more (a loaded machine's
+/// full test run).
+fn admin_flush(srv: &mut Server, method: &str, path: &str) -> (AdminJson, Duration) {
     let auth = format!("Bearer {TOKEN}");
     let mut c = Client::connect(srv.admin_port());
     c.set_read_timeout(Duration::from_millis(FLUSH_TIMEOUT_MS) + Duration::from_secs(20));
     let headers = [("Connection", "close"), ("Authorization", auth.as_str())];
     let started = Instant::now();
-    let resp = c.request(request("DELETE", path, "localhost", &headers, b""));
+    let resp = c.request(request(method, path, "localhost", &headers, b""));
     (
-        AdminJson::of(resp, &format!("DELETE {path}")),
+        AdminJson::of(resp, &format!("{method} {path}")),
         started.elapsed(),
     )
+}
+
+/// Waits until `redis` lists `n` live nodes (each joins with its first
+/// heartbeat; a flush waits only for the nodes live when it is made).
+fn live_nodes(redis: &Redis, n: usize) {
+    poll_until(
+        POLL_FOR,
+        || redis.cli(&["ZCARD", "{portico}:nodes"]),
+        |count| count.trim().parse::<usize>().unwrap_or(0) >= n,
+        |count| format!("{} live nodes, not {n}", count.trim()),
+    );
+}
+
+/// Keeps `node` listed as live (as a frozen node is for up to three
+/// seconds after its last heartbeat) however slowly the test runs.
+fn keep_listed(redis: &Redis, node: &str) {
+    let now = redis.cli(&["TIME"]);
+    let secs: u64 = now.split_whitespace().next().unwrap().parse().unwrap();
+    let until = ((secs + 600) * 1000).to_string();
+    redis.cli(&["ZADD", "{portico}:nodes", &until, node]);
 }
 
 #[test]
@@ -316,13 +346,9 @@ fn a_frozen_node_is_named_and_flushes_once_it_runs_again() {
     let redis = Redis::start();
     let mut f = cached_fleet(&url_of(&redis));
 
-    // node-c frozen, and kept listed as live (as it is for up to three
-    // seconds after its last heartbeat) however slowly this test runs.
+    // node-c frozen, and kept listed as live.
     f.nodes[2].signal("STOP");
-    let now = redis.cli(&["TIME"]);
-    let secs: u64 = now.split_whitespace().next().unwrap().parse().unwrap();
-    let until = ((secs + 600) * 1000).to_string();
-    redis.cli(&["ZADD", "{portico}:nodes", &until, "node-c"]);
+    keep_listed(&redis, "node-c");
 
     let (r, took) = flush(
         &mut f.nodes[0],
@@ -434,4 +460,200 @@ fn on_a_redis_cluster_the_nodes_find_the_flush_at_their_next_read() {
             "{name} still answered from its cache after the flush"
         );
     }
+}
+
+/// A config-file API, the same on every node: the default API with stage
+/// `prod` cached and `GET /item` proxied to `up`.
+fn file_api(up: &Upstream) -> String {
+    format!(
+        "[[api]]\nname = \"file-api\"\nhosts = []\n\n\
+         [api.stages.prod]\nvariables = {{}}\n\n\
+         [api.stages.prod.cache]\ncapacity = \"1MB\"\nttl_s = 300\n\n\
+         [[api.routes]]\nmethod = \"GET\"\npath = \"/item\"\n\
+         integration = {{ type = \"http_proxy\", uri = \"http://{}/item\" }}\n",
+        up.addr()
+    )
+}
+
+/// `portico cache flush --stage prod --admin http://…` of `srv`, with its
+/// config (for the token): the output and how long the command took.
+fn cache_flush_cli(srv: &mut Server) -> (CmdOutput, Duration) {
+    let admin = format!("http://127.0.0.1:{}", srv.admin_port());
+    let args = [
+        "cache".as_ref(),
+        "flush".as_ref(),
+        "--stage".as_ref(),
+        "prod".as_ref(),
+        "--admin".as_ref(),
+        admin.as_ref(),
+        "--config".as_ref(),
+        srv.config_path().as_os_str(),
+    ];
+    let started = Instant::now();
+    let out = run_bin(&args, &[], Duration::from_secs(60));
+    (out, started.elapsed())
+}
+
+#[test]
+fn portico_cache_flush_of_a_config_file_stage_empties_every_nodes_cache() {
+    let redis = Redis::start();
+    let (up, hits) = counting_upstream();
+    let api = file_api(&up);
+    let mut nodes: Vec<Server> = NODES
+        .iter()
+        .map(|id| fleet_node(&node_config(&url_of(&redis), id, None).append(&api)))
+        .collect();
+    live_nodes(&redis, 3);
+    let path = "/prod/item";
+    all_cached(&nodes, path, &[], &hits);
+
+    // The real CLI against node A.
+    let (out, took) = cache_flush_cli(&mut nodes[0]);
+    eprintln!("portico cache flush on a 3-node fleet (the whole command): {took:?}");
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    let answer: Value = serde_json::from_str(out.stdout.trim()).expect(&out.stdout);
+    assert_eq!(
+        answer,
+        json!({"flushed": 1, "nodes": NODES}),
+        "{}",
+        out.stdout
+    );
+    for (n, name) in nodes.iter().zip(NODES) {
+        assert!(
+            reached(n, path, &[], &hits),
+            "{name} still answered from its cache after portico cache flush"
+        );
+    }
+
+    // The endpoint itself, on another node, by the API's name.
+    let mut took = Vec::new();
+    for round in 0..3 {
+        all_cached(&nodes, path, &[], &hits);
+        let (r, t) = admin_flush(
+            &mut nodes[1],
+            "POST",
+            "/cache/flush?api=file-api&stage=prod",
+        );
+        assert_eq!(r.status, 200, "round {round}: {}", r.text);
+        assert_eq!(r.json["nodes"], json!(NODES), "round {round}: {}", r.text);
+        took.push(t);
+        for (n, name) in nodes.iter().zip(NODES) {
+            assert!(
+                reached(n, path, &[], &hits),
+                "round {round}: {name} still answered from its cache"
+            );
+        }
+    }
+    eprintln!("POST /cache/flush round trips on a 3-node fleet: {took:?}");
+    // The first command above may have met a node that had just started
+    // and was not subscribed yet (it reads the request within a second):
+    // the command again, every node subscribed.
+    all_cached(&nodes, path, &[], &hits);
+    let (out, took) = cache_flush_cli(&mut nodes[2]);
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    eprintln!("portico cache flush on a 3-node fleet again (the whole command): {took:?}");
+    for n in &nodes {
+        assert!(reached(n, path, &[], &hits), "node {}", n.port);
+    }
+    // A stage the config does not have: refused before any flush.
+    let (r, _) = admin_flush(&mut nodes[0], "POST", "/cache/flush?stage=dev");
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // node-c frozen and listed as live: named in the CLI's error, after
+    // the flush timeout; A and B flushed all the same.
+    all_cached(&nodes, path, &[], &hits);
+    nodes[2].signal("STOP");
+    keep_listed(&redis, "node-c");
+    let (out, took) = cache_flush_cli(&mut nodes[0]);
+    eprintln!("portico cache flush with node-c frozen: {took:?}");
+    assert!(!out.status.success(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("node-c")
+            && !out.stderr.contains("node-b")
+            && !out.stderr.contains("node-a"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        took >= Duration::from_millis(FLUSH_TIMEOUT_MS),
+        "answered before the timeout: {took:?}"
+    );
+    for n in &nodes[..2] {
+        assert!(reached(n, path, &[], &hits), "node {}", n.port);
+    }
+    nodes[2].signal("CONT");
+    poll_until(
+        POLL_FOR,
+        || reached(&nodes[2], path, &[], &hits),
+        |r| *r,
+        |_| "node-c kept its cache after it ran again".into(),
+    );
+}
+
+/// `portico audit ARGS --config` of `srv`: its events, one per line.
+fn audit(srv: &Server, args: &[&str]) -> Vec<Value> {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["audit".as_ref()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    all.extend(["--config".as_ref(), srv.config_path().as_os_str()]);
+    let out = run_bin(&all, &[], Duration::from_secs(20));
+    assert!(out.status.success(), "portico audit: {}", out.stderr);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn through_a_sentinel_a_flush_reaches_the_other_node_and_the_audit_stream() {
+    let master = Redis::start();
+    let sentinel = Sentinel::start("fleet", &master);
+    let redis = format!(
+        "redis = [\"{}\"]\ntopology = \"sentinel\"\nsentinel_master = \"fleet\"",
+        sentinel.url()
+    );
+    let (up, hits) = counting_upstream();
+    let mut nodes: Vec<Server> = NODES[..2]
+        .iter()
+        .map(|id| fleet_node(&node_config(&redis, id, None)))
+        .collect();
+    live_nodes(&master, 2);
+    let id = deploy_cached_api(&mut nodes[0], &up);
+    let path = item_path(&id);
+    // Node B serves what node A deployed, from its cache.
+    all_cached(&nodes, &path, &[], &hits);
+
+    let (r, took) = flush(
+        &mut nodes[0],
+        &format!("/restapis/{id}/stages/prod/cache/data"),
+    );
+    eprintln!("FlushStageCache round trip on a 2-node fleet through a Sentinel: {took:?}");
+    assert_eq!(r.status, 202, "{}", r.text);
+    for (n, name) in nodes.iter().zip(NODES) {
+        assert!(
+            reached(n, &path, &[], &hits),
+            "{name} still answered from its cache after the flush"
+        );
+    }
+
+    // The call is in the fleet's stream, read on either node.
+    for srv in &nodes {
+        let flushes = poll_until(
+            POLL_FOR,
+            || audit(srv, &["--event", "FlushStageCache"]),
+            |l| !l.is_empty(),
+            |l| format!("FlushStageCache not in the audit stream: {l:?}"),
+        );
+        assert_eq!(flushes.len(), 1, "{flushes:?}");
+        assert_eq!(
+            flushes[0]["additionalEventData"]["nodeId"], "node-a",
+            "{flushes:?}"
+        );
+        assert_eq!(flushes[0]["requestParameters"]["restapi_id"], id.as_str());
+    }
+    assert!(
+        master
+            .cli(&["XRANGE", "{portico}:audit", "-", "+"])
+            .contains("FlushStageCache"),
+        "the stream on the master holds the call"
+    );
 }

@@ -145,15 +145,17 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Until every node confirmed, or `timeout` (from the announcement)
-    /// passed: then the error names the nodes that did not answer.
-    /// `conn`'s read timeout must exceed `timeout` by more than Redis's
-    /// lateness in timing out a blocked client: see [`READ_MARGIN`].
+    /// Until every node confirmed (they are returned), or `timeout` (from
+    /// the announcement) passed: then the error names the nodes that did
+    /// not answer. `conn`'s read timeout must exceed `timeout` by more
+    /// than Redis's lateness in timing out a blocked client: see
+    /// [`READ_MARGIN`].
     pub fn wait(
         mut self,
         conn: &mut dyn redis::ConnectionLike,
         timeout: Duration,
-    ) -> Result<(), FlushError> {
+    ) -> Result<BTreeSet<String>, FlushError> {
+        let mut confirmed = BTreeSet::new();
         while !self.waiting.is_empty() {
             let left = timeout.saturating_sub(self.started.elapsed());
             if left < Duration::from_millis(1) {
@@ -165,11 +167,13 @@ impl Pending {
                 .arg(left.as_secs_f64().max(0.001))
                 .query(conn)?;
             if let Some((_, node)) = popped {
-                self.waiting.remove(&node);
+                if self.waiting.remove(&node) {
+                    confirmed.insert(node);
+                }
             }
         }
         if self.waiting.is_empty() {
-            return Ok(());
+            return Ok(confirmed);
         }
         Err(FlushError::Unanswered {
             missing: self.waiting.into_iter().collect(),

@@ -45,17 +45,35 @@ impl Announcer {
         }
     }
 
+    /// Another announcer for the same node, with a connection of its
+    /// own: the admin listener's `/cache/flush` flushes the fleet the same
+    /// way without queueing behind the management calls of the control
+    /// thread, which owns this one.
+    pub fn sibling(&self) -> Announcer {
+        Announcer {
+            cfg: self.cfg.clone(),
+            keys: self.keys.clone(),
+            node: self.node.clone(),
+            conn: None,
+        }
+    }
+
     /// `target` on every live node: announced, flushed here by `local`
-    /// while the others flush theirs, then confirmed by all of them. A
+    /// while the others flush theirs, then confirmed by all of them; what
+    /// `local` returned and every node that flushed, this one included. A
     /// node that does not confirm within `[cluster] flush_timeout_ms`
     /// makes the call answer 503 naming it (it flushes when it reads the
     /// request, if it ever does); so does a Redis that cannot be reached
     /// (after `local` all the same).
-    pub fn flush(&mut self, target: &Target, local: impl FnOnce()) -> Result<(), ApiError> {
+    pub fn flush<T>(
+        &mut self,
+        target: &Target,
+        local: impl FnOnce() -> T,
+    ) -> Result<(T, Vec<String>), ApiError> {
         let announced = connection(&mut self.conn, &self.cfg).and_then(|c| {
             flush::announce(&mut **c, &self.keys, &self.node, target).map_err(|e| e.to_string())
         });
-        local();
+        let here = local();
         let timeout = Duration::from_millis(self.cfg.flush_timeout_ms);
         let waited = match (announced, self.conn.as_mut()) {
             (Ok(pending), Some(c)) => pending.wait(&mut **c, timeout),
@@ -63,7 +81,10 @@ impl Announcer {
             (Ok(_), None) => return Err(self.unreachable("no connection".into())),
         };
         match waited {
-            Ok(()) => Ok(()),
+            Ok(mut nodes) => {
+                nodes.insert(self.node.clone());
+                Ok((here, nodes.into_iter().collect()))
+            }
             Err(e @ FlushError::Redis(_)) => Err(self.unreachable(e.to_string())),
             Err(e @ FlushError::Unanswered { .. }) => {
                 Err(ApiError::ServiceUnavailable(e.to_string()))

@@ -1,5 +1,5 @@
 //! `portico cache flush`: asks the running server's admin listener to
-//! flush a stage's cache on every worker.
+//! flush a stage's cache on every worker (of every node, on a fleet).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -18,20 +18,22 @@ pub enum FlushError {
     Garbled,
 }
 
-/// POSTs the flush and returns the JSON body of a 200 answer.
+/// POSTs the flush and returns the JSON body of a 200 answer, waiting
+/// `wait` for it (a fleet node answers once every node flushed, or after
+/// its `[cluster] flush_timeout_ms`).
 pub fn flush_request(
     addr: &str,
     token: Option<&str>,
     api: Option<&str>,
     stage: &str,
+    wait: Duration,
 ) -> Result<String, FlushError> {
     let connect = |source| FlushError::Connect {
         addr: addr.to_string(),
         source,
     };
     let mut s = TcpStream::connect(addr).map_err(connect)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(connect)?;
+    s.set_read_timeout(Some(wait)).map_err(connect)?;
     let mut target = format!("/cache/flush?stage={stage}");
     if let Some(api) = api {
         target.push_str(&format!("&api={api}"));

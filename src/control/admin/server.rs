@@ -12,7 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,6 +35,7 @@ use super::limits;
 use super::refusal::Refusal;
 use super::stage_cache;
 use crate::control::api::ControlPlane;
+use crate::control::fleet_flush::Announcer;
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
 use crate::http::query;
@@ -102,7 +103,7 @@ pub struct Context {
     /// The fleet's Redis as this node's heartbeat sees it (`[cluster]`).
     pub cluster: Option<Arc<crate::cluster::Health>>,
     /// Takes cache flushes to the fleet's other nodes (`[cluster]`).
-    pub fleet_flush: Option<crate::control::fleet_flush::Announcer>,
+    pub fleet_flush: Option<Announcer>,
 }
 
 /// What the endpoints outside the management API read: the workers'
@@ -114,6 +115,8 @@ struct Plane {
     driver: &'static str,
     deployed: Arc<Deployed>,
     cluster: Option<Arc<crate::cluster::Health>>,
+    /// `/cache/flush` on a fleet node: every node's cache (`[cluster]`).
+    fleet_flush: Option<Mutex<Announcer>>,
 }
 
 /// What every connection's tasks share.
@@ -140,6 +143,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
         token: ctx.token,
         credentials: ctx.credentials,
     });
+    let fleet_flush = ctx.fleet_flush.as_ref().map(|a| Mutex::new(a.sibling()));
     let (jobs, queue) = mpsc::channel(limits::CONTROL_QUEUE);
     let republisher = control::Republisher(jobs.downgrade());
     let control = control::spawn(
@@ -163,6 +167,7 @@ pub fn start(listener: std::net::TcpListener, ctx: Context) -> Result<Admin, Adm
             driver: ctx.driver,
             deployed: ctx.deployed,
             cluster: ctx.cluster,
+            fleet_flush,
         }),
         jobs,
         bodies: Arc::new(Semaphore::new(limits::BODY_BUDGET)),
@@ -347,7 +352,9 @@ fn metrics(plane: &Plane) -> String {
 }
 
 /// `POST /cache/flush?api=A&stage=S` with the admin token; its body is
-/// never read.
+/// never read. `flushed`: how many of this node's workers emptied their
+/// share; on a fleet node, `nodes`: every node that emptied its cache
+/// (the answer waits for all the live ones, as FlushStageCache does).
 async fn flush(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let authorization = req
         .headers()
@@ -361,19 +368,27 @@ async fn flush(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         |name: &[u8]| query::first(q, name).map(|v| String::from_utf8_lossy(v).into_owned());
     let (api, stage) = (param(b"api"), param(b"stage"));
     let plane = shared.plane.clone();
-    let flushed = tokio::task::spawn_blocking(move || {
-        stage_cache::flush_named(
-            &plane.mailboxes,
-            &plane.deployed,
-            api.as_deref(),
-            stage.as_deref(),
-        )
-    })
-    .await;
-    match flushed {
-        Ok(Ok(n)) => json_reply(200, json!({"flushed": n})),
-        Ok(Err(m)) => json_reply(404, json!({"message": m})),
-        Err(_) => json_reply(500, json!({"message": "Internal server error"})),
+    let flushed =
+        tokio::task::spawn_blocking(move || flush_stage(&plane, api.as_deref(), stage.as_deref()))
+            .await;
+    flushed.unwrap_or_else(|_| json_reply(500, json!({"message": "Internal server error"})))
+}
+
+/// The stage's cache on this node's workers, and on a fleet node on every
+/// live node's through the fleet flush the management API uses (blocks).
+fn flush_stage(plane: &Plane, api: Option<&str>, stage: Option<&str>) -> Reply {
+    let target = match stage_cache::find(&plane.deployed, api, stage) {
+        Ok(t) => t,
+        Err(m) => return json_reply(404, json!({"message": m})),
+    };
+    let local = || stage_cache::flush_counted(&plane.mailboxes, &plane.deployed, &target);
+    let Some(fleet) = &plane.fleet_flush else {
+        return json_reply(200, json!({"flushed": local()}));
+    };
+    let mut fleet = fleet.lock().unwrap_or_else(|e| e.into_inner());
+    match fleet.flush(&target, local) {
+        Ok((n, nodes)) => json_reply(200, json!({"flushed": n, "nodes": nodes})),
+        Err(e) => json_reply(e.status(), json!({"message": e.to_string()})),
     }
 }
 

@@ -9,54 +9,65 @@ use crossbeam_channel::{bounded, Sender};
 use crate::cluster::flush::Target;
 use crate::control::publisher::Deployed;
 use crate::dataplane::Msg;
+use crate::snapshot::Api;
 
 /// `POST /cache/flush?api=A&stage=S`: the stage named in the config or by
-/// id; how many workers confirmed.
-pub fn flush_named(
-    mailboxes: &[Sender<Msg>],
-    deployed: &Deployed,
-    api: Option<&str>,
-    stage: Option<&str>,
-) -> Result<usize, String> {
+/// id, checked to have a cache, as the fleet's other nodes find it: by
+/// the API's id (a config-file API's is its `id`, else its name, the
+/// same on every node of a fleet, which shares one config file) and the
+/// stage's name.
+pub fn find(deployed: &Deployed, api: Option<&str>, stage: Option<&str>) -> Result<Target, String> {
     let snap = &deployed.current();
-    let api = match api {
+    let named: Vec<&Api> = match api {
         Some(name) => snap
             .apis
             .iter()
-            .find(|a| a.name == name || a.id == name)
-            .ok_or_else(|| format!("no API `{name}`"))?,
-        None if snap.apis.len() == 1 => &snap.apis[0],
+            .filter(|a| a.name == name || a.id == name)
+            .collect(),
+        None if snap.apis.len() == 1 => vec![&snap.apis[0]],
         None => return Err("say which API: ?api=NAME".into()),
     };
+    let first = named
+        .first()
+        .ok_or_else(|| format!("no API `{}`", api.unwrap_or_default()))?;
     let stage_name = stage.ok_or("say which stage: ?stage=NAME")?;
-    let stage = api
-        .stages
+    // A management API serves each stage as an API of its own, one id.
+    let (api, stage) = named
         .iter()
-        .find(|s| s.name == stage_name)
-        .ok_or_else(|| format!("API `{}` has no stage `{stage_name}`", api.name))?;
-    let cache = stage
-        .cache
-        .as_ref()
-        .ok_or_else(|| format!("stage `{stage_name}` has no cache"))?;
-    Ok(flush_shards(mailboxes, cache.id))
+        .find_map(|a| {
+            a.stages
+                .iter()
+                .find(|s| s.name == stage_name)
+                .map(|s| (a, s))
+        })
+        .ok_or_else(|| format!("API `{}` has no stage `{stage_name}`", first.name))?;
+    if stage.cache.is_none() {
+        return Err(format!("stage `{stage_name}` has no cache"));
+    }
+    Ok(Target::Stage {
+        api: api.id.clone(),
+        stage: stage_name.to_string(),
+    })
 }
 
-/// FlushStageCache of the management API: the stage's cache (and its
-/// canary's) on every worker.
-pub fn flush_deployed(
+/// FlushStageCache of the management API, and `/cache/flush` of the stage
+/// [`find`] named: the stage's cache (and its canary's) on every worker;
+/// how many workers confirmed every one of them.
+fn flush_deployed(
     mailboxes: &[Sender<Msg>],
     deployed: &Deployed,
     rest_api_id: &str,
     stage_name: &str,
-) {
+) -> usize {
     let snap = deployed.current();
-    for api in snap.apis.iter().filter(|a| a.id == rest_api_id) {
-        for s in api.stages.iter().filter(|s| s.name == stage_name) {
-            if let Some(c) = &s.cache {
-                flush_shards(mailboxes, c.id);
-            }
-        }
-    }
+    snap.apis
+        .iter()
+        .filter(|a| a.id == rest_api_id)
+        .flat_map(|a| a.stages.iter().filter(|s| s.name == stage_name))
+        .filter_map(|s| s.cache.as_ref())
+        .map(|c| flush_shards(mailboxes, c.id))
+        .min()
+        .unwrap_or(0)
 }
 
 /// FlushStageAuthorizersCache: the API's kept Lambda authorizer decisions
@@ -81,11 +92,14 @@ pub fn flush_authorizers(mailboxes: &[Sender<Msg>], rest_api_id: &str) -> usize 
 /// A fleet flush request on this node's workers, as the management call
 /// that made it did on its own.
 pub fn flush_target(mailboxes: &[Sender<Msg>], deployed: &Deployed, target: &Target) {
+    flush_counted(mailboxes, deployed, target);
+}
+
+/// [`flush_target`], and how many workers confirmed.
+pub fn flush_counted(mailboxes: &[Sender<Msg>], deployed: &Deployed, target: &Target) -> usize {
     match target {
         Target::Stage { api, stage } => flush_deployed(mailboxes, deployed, api, stage),
-        Target::Authorizers { api } => {
-            flush_authorizers(mailboxes, api);
-        }
+        Target::Authorizers { api } => flush_authorizers(mailboxes, api),
     }
 }
 
