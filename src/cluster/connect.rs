@@ -15,17 +15,28 @@ pub type Connection = Box<dyn redis::ConnectionLike + Send>;
 
 pub fn connect(cfg: &ClusterConfig) -> Result<Connection, ClusterError> {
     let timeouts = Timeouts::of(cfg);
+    match master(cfg)? {
+        Some((info, addr)) => Ok(Box::new(open(info, &addr, timeouts)?)),
+        None => Ok(Box::new(super::redis_cluster::connect(cfg, timeouts)?)),
+    }
+}
+
+/// The one server every key lives on, with credentials, and its address
+/// for errors: the standalone Redis, or the master Sentinel names now.
+/// `None` for a Redis Cluster, whose keys live on several. A pub/sub
+/// subscriber connects here (its messages reach every client of that
+/// server).
+pub fn master(cfg: &ClusterConfig) -> Result<Option<(ConnectionInfo, String)>, ClusterError> {
     match cfg.topology {
         Topology::Standalone => {
             let url = cfg
                 .redis
                 .first()
                 .ok_or_else(|| ClusterError::Config("redis: no address".into()))?;
-            let info = with_credentials(cfg, parse(url)?);
-            Ok(Box::new(open(info, url, timeouts)?))
+            Ok(Some((with_credentials(cfg, parse(url)?), url.clone())))
         }
-        Topology::Sentinel => Ok(Box::new(super::sentinel::master(cfg, timeouts)?)),
-        Topology::Cluster => Ok(Box::new(super::redis_cluster::connect(cfg, timeouts)?)),
+        Topology::Sentinel => super::sentinel::master(cfg, Timeouts::of(cfg)).map(Some),
+        Topology::Cluster => Ok(None),
     }
 }
 

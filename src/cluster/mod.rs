@@ -21,7 +21,7 @@ pub mod usage;
 
 pub use audit::AuditStream;
 pub use audit_pages::AuditPages;
-pub use connect::{connect, Connection};
+pub use connect::{connect, master, Connection};
 pub use error::ClusterError;
 pub use health::{Health, RedisState};
 pub use keys::Keys;

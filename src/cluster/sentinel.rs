@@ -5,13 +5,18 @@
 //! sentinels have no timeouts, so one stopped sentinel would hang the
 //! thread that asked.
 
-use redis::{ConnectionAddr, ConnectionLike};
+use redis::{ConnectionAddr, ConnectionInfo, ConnectionLike};
 
 use super::connect::{open, parse, with_credentials, Timeouts};
 use super::ClusterError;
 use crate::config::ClusterConfig;
 
-pub fn master(cfg: &ClusterConfig, timeouts: Timeouts) -> Result<redis::Connection, ClusterError> {
+/// The master's connection info (with the Redis credentials) and address,
+/// checked by connecting to it.
+pub fn master(
+    cfg: &ClusterConfig,
+    timeouts: Timeouts,
+) -> Result<(ConnectionInfo, String), ClusterError> {
     let name = cfg
         .sentinel_master
         .as_deref()
@@ -29,7 +34,7 @@ pub fn master(cfg: &ClusterConfig, timeouts: Timeouts) -> Result<redis::Connecti
     })
 }
 
-/// The master `url`'s sentinel names, connected and checked. The
+/// The master `url`'s sentinel names, checked by connecting to it. The
 /// sentinel is reached without the Redis credentials (a sentinel has its
 /// own, usually none); the master with them, over TLS when the sentinel
 /// was, on the database the URL names.
@@ -38,7 +43,7 @@ fn from_sentinel(
     url: &str,
     name: &str,
     timeouts: Timeouts,
-) -> Result<redis::Connection, ClusterError> {
+) -> Result<(ConnectionInfo, String), ClusterError> {
     let info = parse(url)?;
     let db = info.redis_settings().db();
     let to_sentinel = info
@@ -75,7 +80,8 @@ fn from_sentinel(
         .set_addr(master_addr)
         .set_redis_settings(info.redis_settings().clone().set_db(db));
     let shown = format!("{host}:{port}");
-    let mut master = open(with_credentials(cfg, master_info), &shown, timeouts)?;
+    let master_info = with_credentials(cfg, master_info);
+    let mut master = open(master_info.clone(), &shown, timeouts)?;
     let role = role(&mut master).map_err(|source| ClusterError::Redis {
         addr: shown.clone(),
         source,
@@ -85,7 +91,7 @@ fn from_sentinel(
             "sentinel {url} names {shown} as `{name}`'s master, which is not a master (a failover in progress?)"
         )));
     }
-    Ok(master)
+    Ok((master_info, shown))
 }
 
 /// The first word of `ROLE`'s answer: master, slave or sentinel.

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use redis::IntoConnectionInfo;
 
 use super::admin::Admin;
 use super::api::ControlPlane;
@@ -21,7 +20,7 @@ use super::fleet_flush::Listener;
 use super::publisher::Deployed;
 use super::thread::Stoppable;
 use crate::cluster::{self, Keys, Revision};
-use crate::config::{ClusterConfig, Config, Topology};
+use crate::config::{ClusterConfig, Config};
 use crate::dataplane::Msg;
 
 /// How often the revision is read, whatever the channel says.
@@ -190,36 +189,22 @@ impl Follower {
 }
 
 /// A connection listening on `channels`, answering every second at least
-/// (a read times out). Standalone Redis 6 or later only (RESP3); other
-/// topologies, and a Redis that refuses RESP3, rely on reading the
-/// revision and the flush requests every second.
+/// (a read times out): on the standalone Redis, or the master Sentinel
+/// names (Redis 6 or later: RESP3). A Redis Cluster, and a Redis that
+/// refuses RESP3, rely on reading the revision and the flush requests
+/// every second.
 fn subscribe(cfg: &ClusterConfig, channels: &[&str]) -> redis::RedisResult<redis::Connection> {
-    let no = || redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no subscriber"));
-    if cfg.topology != Topology::Standalone {
-        return Err(no());
-    }
-    let info = cfg
-        .redis
-        .first()
-        .ok_or_else(no)?
-        .as_str()
-        .into_connection_info()?;
+    let no = |why: String| redis::RedisError::from((redis::ErrorKind::Io, "no subscriber", why));
+    let (info, _) = cluster::master(cfg)
+        .map_err(|e| no(e.to_string()))?
+        .ok_or_else(|| no("a Redis Cluster".into()))?;
     // RESP3: the messages arrive as pushes. On RESP2 they are replies, and
     // the client counts each read that timed out (a quiet second) as a
     // late reply to skip, dropping the next announced revision.
-    let mut settings = info
+    let settings = info
         .redis_settings()
         .clone()
         .set_protocol(redis::ProtocolVersion::RESP3);
-    for (var, set) in [(&cfg.username_env, true), (&cfg.password_env, false)] {
-        if let Ok(v) = std::env::var(var) {
-            settings = if set {
-                settings.set_username(v)
-            } else {
-                settings.set_password(v)
-            };
-        }
-    }
     let client = redis::Client::open(info.set_redis_settings(settings))?;
     let mut conn =
         client.get_connection_with_timeout(Duration::from_millis(cfg.connect_timeout_ms))?;
