@@ -1,7 +1,8 @@
 //! A fleet's management API (`[cluster]`): its state in one real
 //! `redis-server`, shared by several real portico nodes. A change made on
-//! one node is served by the others within 1.5 s; a node restarted
-//! catches up; Redis frozen (SIGSTOP) makes management calls answer 503
+//! one node is served by the others within 1.5 s; a node killed with -9
+//! and restarted under its id rejoins and catches up to the fleet's
+//! revision; Redis frozen (SIGSTOP) makes management calls answer 503
 //! within the command timeout while the data plane keeps serving; a node
 //! whose state key differs from the fleet's refuses to start; `portico
 //! cluster migrate` moves one node's SQLite state into Redis.
@@ -66,24 +67,113 @@ fn a_change_on_one_node_is_served_by_every_node_within_1_5_s() {
     assert_eq!(redis.cli(&["EXISTS", "{portico}:t:rest_apis"]).trim(), "1");
 }
 
-#[test]
-fn a_restarted_node_catches_up_to_the_fleets_revision() {
-    let redis = Redis::start();
-    let mut a = fleet_node(&node_config(&redis));
-    let b_cfg = node_config(&redis);
-    let mut b = fleet_node(&b_cfg);
-    let id = deploy_greeting_api(&mut a, "one");
-    all_serve(&[&a, &b], &id, "one", Instant::now());
+/// `portico cluster status --json` with `config`: the fleet's revision
+/// and each live node's id and revision.
+fn fleet_status(config: &std::path::Path) -> Value {
+    let config = config.to_str().expect("utf-8");
+    let out = run_bin(
+        &["cluster", "status", "--json", "--config", config].map(std::ffi::OsStr::new),
+        &[],
+        STARTUP_TIMEOUT,
+    );
+    assert!(out.status.success(), "cluster status: {}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("cluster status JSON")
+}
 
-    b.kill9();
+/// The revision node `id` reports in `status`, if it is live.
+fn live_revision(status: &Value, id: &str) -> Option<u64> {
+    status["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["id"] == id)
+        .map(|n| n["revision"].as_u64().unwrap_or(0))
+}
+
+fn served_revision(srv: &mut Server) -> f64 {
+    scrape(srv).value("portico_cluster_revision", &[])
+}
+
+/// A node killed with -9 while the others change the fleet's state, gone
+/// from the live set, then started again under its own id: it is live
+/// again, at the fleet's revision, serving what changed while it was down.
+#[test]
+fn a_node_killed_with_9_rejoins_at_the_fleets_revision() {
+    let redis = Redis::start();
+    let named = |id: &str| node_config(&redis).append(&format!("node_id = \"{id}\"\n"));
+    let mut a = fleet_node(&named("node-a"));
+    let b = fleet_node(&named("node-b"));
+    let c_cfg = named("node-c");
+    let mut c = fleet_node(&c_cfg);
+    let id = deploy_greeting_api(&mut a, "one");
+    all_serve(&[&a, &b, &c], &id, "one", Instant::now());
+    let config = a.config_path().to_path_buf();
+    poll_until(
+        POLL_FOR,
+        || fleet_status(&config),
+        |s| {
+            ["node-a", "node-b", "node-c"]
+                .iter()
+                .all(|n| live_revision(s, n).is_some())
+        },
+        |s| format!("3 nodes never listed: {s}"),
+    );
+
+    c.kill9();
+    // Changes C misses: a stage variable and a new API key.
     let stage = format!("/restapis/{id}/stages/prod");
     let patch = json!({"patchOperations": [
         {"op": "replace", "path": "/variables/greeting", "value": "two"}
     ]});
     ok(&mut a, "PATCH", &stage, Some(patch), 200);
+    let key = ok(
+        &mut a,
+        "POST",
+        "/apikeys",
+        Some(json!({"name": "while-c-was-down", "enabled": true})),
+        201,
+    );
+    let key = key["id"].as_str().expect("key id").to_string();
+    all_serve(&[&a, &b], &id, "two", Instant::now());
+    // Down long enough to leave the live set (its beats expire).
+    let gone = poll_until(
+        POLL_FOR,
+        || fleet_status(&config),
+        |s| live_revision(s, "node-c").is_none(),
+        |s| format!("the killed node C stayed live: {s}"),
+    );
+    let fleet_rev = gone["revision"].as_u64().expect("fleet revision");
+    assert_eq!(served_revision(&mut a) as u64, fleet_rev, "{gone}");
 
-    let b = fleet_node(&b_cfg);
-    all_serve(&[&b], &id, "two", Instant::now());
+    let restarted = Instant::now();
+    let mut c = fleet_node(&c_cfg);
+    let ready = restarted.elapsed();
+    let serves = all_serve(&[&c], &id, "two", restarted);
+    let at_start = served_revision(&mut c);
+    poll_until(
+        POLL_FOR,
+        || (served_revision(&mut c), served_revision(&mut a)),
+        |(c, a)| c == a,
+        |(c, a)| format!("node C serves revision {c}, node A {a}"),
+    );
+    let caught_up = restarted.elapsed();
+    let got = ok(&mut c, "GET", &format!("/apikeys/{key}"), None, 200);
+    assert_eq!(got["name"], "while-c-was-down", "{got}");
+    let listed = poll_until(
+        POLL_FOR,
+        || fleet_status(&config),
+        |s| live_revision(s, "node-c") == Some(fleet_rev),
+        |s| format!("node C never listed live at revision {fleet_rev}: {s}"),
+    );
+    let live = restarted.elapsed();
+    assert_eq!(listed["revision"].as_u64(), Some(fleet_rev), "{listed}");
+    for n in ["node-a", "node-b"] {
+        assert!(live_revision(&listed, n).is_some(), "{n} in {listed}");
+    }
+    eprintln!(
+        "node C, killed with -9 and restarted: listening after {ready:?}, serving the change \
+         made while it was down after {serves:?} (reporting revision {at_start} then), reporting \
+         the fleet's revision {fleet_rev} after {caught_up:?}, listed live at it after {live:?}"
+    );
 }
 
 #[test]

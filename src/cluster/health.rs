@@ -1,13 +1,15 @@
-//! What this node's heartbeat last learned about the fleet's Redis, read
-//! by the admin listener for `/readyz` and `/metrics`. Atomics only: a
-//! scrape never waits on the heartbeat, which may itself be waiting on a
-//! Redis that stopped answering.
+//! What this node's heartbeat last learned about the fleet's Redis (and
+//! what its limits and usage recorder say of it), read by the admin
+//! listener for `/readyz` and `/metrics`. Atomics only: a scrape never
+//! waits on the heartbeat or the recorder, which may themselves be waiting
+//! on a Redis that stopped answering.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::recorder::Backlog;
 use super::Revision;
 use crate::throttle::FleetState;
 
@@ -38,16 +40,23 @@ pub struct Health {
     /// What the limits run on (`None` before the workers serve, as in a
     /// unit test).
     limits: Option<Arc<FleetState>>,
+    /// What usage waits for Redis, and what was dropped (`None` likewise).
+    usage: Option<Arc<Backlog>>,
 }
 
 impl Health {
-    pub fn new(revision: Arc<Revision>, limits: Option<Arc<FleetState>>) -> Health {
+    pub fn new(
+        revision: Arc<Revision>,
+        limits: Option<Arc<FleetState>>,
+        usage: Option<Arc<Backlog>>,
+    ) -> Health {
         Health {
             state: AtomicU8::new(0),
             latency_us: AtomicU64::new(0),
             nodes: AtomicU64::new(0),
             revision,
             limits,
+            usage,
         }
     }
 
@@ -91,7 +100,7 @@ impl Health {
         &self.revision
     }
 
-    /// The `portico_cluster_*` gauges, in Prometheus text.
+    /// The `portico_cluster_*` gauges and counters, in Prometheus text.
     pub fn render(&self, o: &mut String) {
         let up = u8::from(self.redis() == RedisState::Up);
         for (name, help, value) in [
@@ -130,11 +139,38 @@ impl Health {
                     l.buckets().to_string(),
                 ),
             ]
+        }))
+        .chain(self.usage.as_ref().map(|u| {
+            (
+                "portico_cluster_usage_pending_keys",
+                "Usage entries (plan, key, day) this node holds in memory until the fleet's Redis takes them.",
+                u.pending_keys().to_string(),
+            )
         })) {
             let _ = writeln!(
                 o,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
+        }
+        if let Some(u) = &self.usage {
+            let (calls, bytes) = u.dropped();
+            for (name, help, value) in [
+                (
+                    "portico_cluster_usage_dropped_calls_total",
+                    "Calls whose usage this node dropped, never to reach Redis, as it already held its bound of entries while Redis was unreachable.",
+                    calls,
+                ),
+                (
+                    "portico_cluster_usage_dropped_bytes_total",
+                    "Response bytes of those calls.",
+                    bytes,
+                ),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+                );
+            }
         }
     }
 }
@@ -145,7 +181,7 @@ mod tests {
 
     #[test]
     fn gauges_follow_the_state() {
-        let h = Health::new(Arc::new(Revision::default()), None);
+        let h = Health::new(Arc::new(Revision::default()), None, None);
         assert_eq!(h.redis(), RedisState::Connecting);
         h.up(Duration::from_micros(1500), 3);
         h.revision().set(7);
@@ -166,6 +202,22 @@ mod tests {
         assert_eq!(h.redis().as_str(), "down");
         assert_eq!(h.limits(), None);
         assert!(!o.contains("portico_cluster_limits"), "{o}");
+        assert!(!o.contains("portico_cluster_usage"), "{o}");
+    }
+
+    #[test]
+    fn usage_drops_are_counters_and_what_waits_a_gauge() {
+        let usage = Arc::new(Backlog::default());
+        let h = Health::new(Arc::new(Revision::default()), None, Some(usage));
+        let mut o = String::new();
+        h.render(&mut o);
+        for line in [
+            "# TYPE portico_cluster_usage_pending_keys gauge\nportico_cluster_usage_pending_keys 0\n",
+            "# TYPE portico_cluster_usage_dropped_calls_total counter\nportico_cluster_usage_dropped_calls_total 0\n",
+            "# TYPE portico_cluster_usage_dropped_bytes_total counter\nportico_cluster_usage_dropped_bytes_total 0\n",
+        ] {
+            assert!(o.contains(line), "{line} in {o}");
+        }
     }
 
     #[test]
@@ -175,7 +227,7 @@ mod tests {
         let (asks, _asks_rx) = crossbeam_channel::unbounded();
         let (answers, answers_rx) = crossbeam_channel::unbounded();
         let mut fleet = Fleet::new(asks, answers_rx, state.clone());
-        let h = Health::new(Arc::new(Revision::default()), Some(state));
+        let h = Health::new(Arc::new(Revision::default()), Some(state), None);
         let gauges = |h: &Health| {
             let mut o = String::new();
             h.render(&mut o);

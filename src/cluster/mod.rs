@@ -27,5 +27,5 @@ pub use health::{Health, RedisState};
 pub use keys::Keys;
 pub use limits::start as start_limits;
 pub use quotas::start as start_quotas;
-pub use recorder::start as start_usage_recorder;
+pub use recorder::{start as start_usage_recorder, Backlog as UsageBacklog};
 pub use revision::Revision;

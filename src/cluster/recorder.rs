@@ -5,14 +5,18 @@
 //! merged per plan, key and day (bounded: once `MAX_PENDING` of those are
 //! waiting, usage of any other is dropped, counted and logged), and is
 //! written when Redis answers again, so calls counted during an outage
-//! still arrive. A node killed with -9 loses what it had not written: at
-//! most its last flush interval while Redis is up.
+//! still arrive. What waits and what was dropped are also counted in a
+//! [`Backlog`] for /metrics, so a loss is seen without reading logs. A
+//! node killed with -9 loses what it had not written: at most its last
+//! flush interval while Redis is up.
 //!
 //! Every batch carries a sequence number of this run of the node; Redis
 //! keeps the last one it added, so a batch sent again after a call that
 //! timed out (but ran, late) is not added twice.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -33,16 +37,44 @@ const RETRY: Duration = Duration::from_millis(250);
 const MARKER_TTL_S: u64 = 86_400;
 
 /// Starts the recorder; it ends once the reconciler drops its end of
-/// `batches`, after a last attempt to write what waits.
+/// `batches`, after a last attempt to write what waits. It counts into
+/// `backlog` what waits for Redis and what it dropped.
 pub fn start(
     cfg: ClusterConfig,
     node: String,
     batches: Receiver<Vec<UsageDelta>>,
+    backlog: Arc<Backlog>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("portico-usage".into())
-        .spawn(move || Recorder::new(cfg, node).run(batches))
+        .spawn(move || Recorder::new(cfg, node, MAX_PENDING, backlog).run(batches))
         .expect("spawn usage recorder thread")
+}
+
+/// What the recorder holds for Redis and what it dropped at its bound,
+/// read by /metrics. Atomics only: a scrape never waits on the recorder,
+/// which may itself be waiting on a Redis that stopped answering.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    pending_keys: AtomicU64,
+    dropped_calls: AtomicU64,
+    dropped_bytes: AtomicU64,
+}
+
+impl Backlog {
+    /// (plan, key, day) entries waiting to be written to Redis.
+    pub fn pending_keys(&self) -> u64 {
+        self.pending_keys.load(Ordering::Relaxed)
+    }
+
+    /// Calls and bytes dropped at the bound since this node started
+    /// (never reset, as Prometheus counters are not).
+    pub fn dropped(&self) -> (u64, u64) {
+        (
+            self.dropped_calls.load(Ordering::Relaxed),
+            self.dropped_bytes.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Plan, key and day.
@@ -52,6 +84,9 @@ type Batch = (u64, Vec<(Entry, (u64, u64))>);
 
 struct Recorder {
     cfg: ClusterConfig,
+    /// Distinct entries `next` may hold (`MAX_PENDING`; smaller in tests).
+    max_pending: usize,
+    backlog: Arc<Backlog>,
     script: redis::Script,
     keys: UsageKeys,
     /// This run's marker key.
@@ -69,11 +104,18 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(cfg: ClusterConfig, node: String) -> Recorder {
+    fn new(
+        cfg: ClusterConfig,
+        node: String,
+        max_pending: usize,
+        backlog: Arc<Backlog>,
+    ) -> Recorder {
         let keys = UsageKeys::new(&cfg.key_prefix);
         let marker = keys.applied(&node, &boot_id());
         Recorder {
             cfg,
+            max_pending,
+            backlog,
             script: redis::Script::new(include_str!("usage.lua")),
             keys,
             marker,
@@ -130,7 +172,7 @@ impl Recorder {
     fn add(&mut self, batch: Vec<UsageDelta>) {
         for u in batch {
             let entry = (u.plan, u.key_id, u.day);
-            let full = self.next.len() >= MAX_PENDING;
+            let full = self.next.len() >= self.max_pending;
             match self.next.get_mut(&entry) {
                 Some(e) => {
                     e.0 = e.0.saturating_add(u.calls);
@@ -140,21 +182,41 @@ impl Recorder {
                     if self.dropped == (0, 0) {
                         crate::log!(
                             error,
-                            "usage: {MAX_PENDING} keys' usage waits for Redis; usage of others is dropped (counted) until it answers"
+                            "usage: {} keys' usage waits for Redis; usage of others is dropped (counted) until it answers",
+                            self.max_pending
                         );
                     }
                     self.dropped.0 = self.dropped.0.saturating_add(u.calls);
                     self.dropped.1 = self.dropped.1.saturating_add(u.bytes);
+                    self.backlog
+                        .dropped_calls
+                        .fetch_add(u.calls, Ordering::Relaxed);
+                    self.backlog
+                        .dropped_bytes
+                        .fetch_add(u.bytes, Ordering::Relaxed);
                 }
                 None => {
                     self.next.insert(entry, (u.calls, u.bytes));
                 }
             }
         }
+        self.count_pending();
+    }
+
+    /// Publishes how many entries wait, in flight or heard since.
+    fn count_pending(&self) {
+        let in_flight = self.in_flight.as_ref().map_or(0, |(_, rows)| rows.len());
+        let n = u64::try_from(in_flight + self.next.len()).unwrap_or(u64::MAX);
+        self.backlog.pending_keys.store(n, Ordering::Relaxed);
     }
 
     /// Writes every batch waiting, in order, until one fails.
     fn write(&mut self) {
+        self.write_batches();
+        self.count_pending();
+    }
+
+    fn write_batches(&mut self) {
         loop {
             if self.in_flight.is_none() {
                 if self.next.is_empty() {
@@ -254,21 +316,39 @@ mod tests {
 
     #[test]
     fn waiting_usage_merges_and_is_bounded_with_drops_counted() {
-        let mut r = Recorder::new(ClusterConfig::default(), "n".into());
+        let backlog = Arc::new(Backlog::default());
+        let mut r = Recorder::new(ClusterConfig::default(), "n".into(), 3, backlog.clone());
         r.add(vec![delta("a", 1), delta("a", 2)]);
         assert_eq!(r.next.len(), 1);
         assert_eq!(r.next.values().next(), Some(&(3, 30)));
-        for i in 0..MAX_PENDING {
-            r.add(vec![delta(&format!("k{i}"), 1)]);
-        }
-        assert_eq!(r.next.len(), MAX_PENDING);
-        assert_eq!(r.dropped, (1, 10), "the one past the bound");
-        r.add(vec![delta("a", 4)]);
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (1, (0, 0)));
+        r.add(vec![
+            delta("b", 1),
+            delta("c", 1),
+            delta("d", 5),
+            delta("e", 2),
+        ]);
+        assert_eq!(r.next.len(), 3);
+        assert_eq!(r.dropped, (7, 70), "d and e, past the bound");
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (3, (7, 70)));
+        r.add(vec![delta("a", 4), delta("d", 1)]);
         assert_eq!(
             r.next.values().next(),
             Some(&(7, 70)),
             "a waiting key still adds up"
         );
+        assert_eq!(backlog.dropped(), (8, 80), "d is still past the bound");
+        // No Redis to reach (no address): the batch stays in flight and
+        // still counts as waiting; usage heard since has a bound of its own.
+        r.write();
+        assert_eq!(r.in_flight.as_ref().map(|(_, rows)| rows.len()), Some(3));
+        r.add(vec![
+            delta("f", 1),
+            delta("g", 1),
+            delta("h", 1),
+            delta("i", 3),
+        ]);
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (6, (11, 110)));
     }
 
     #[test]

@@ -19,6 +19,34 @@ use crate::config::ClusterConfig;
 /// At most this many days are read in one round trip.
 const DAYS_PER_TRIP: usize = 512;
 
+// Reads of several keys are scripts, not pipelines: Redis Cluster's
+// connection has no pipelines, and every key here is hash-tagged to one
+// slot, so a script may touch them all.
+
+/// Each day's hash (KEYS), whole.
+const READ_DAYS: &str = r"
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGETALL', key)
+end
+return out
+";
+
+/// One field (ARGV[1]) of each day's hash (KEYS); nil where absent.
+const READ_FIELD: &str = r"
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGET', key, ARGV[1])
+end
+return out
+";
+
+/// The first day of plan ARGV[1] in KEYS[1], set to ARGV[2] if none is.
+const FIRST_DAY: &str = r"
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])
+";
+
 /// The names of the usage keys.
 #[derive(Debug, Clone)]
 pub struct UsageKeys(Keys);
@@ -89,13 +117,14 @@ impl FleetUsage {
         to: NaiveDate,
     ) -> Result<Vec<DayRow>, ClusterError> {
         let mut out = Vec::new();
+        let script = redis::Script::new(READ_DAYS);
         for days in day_chunks(from, to) {
-            let mut pipe = redis::pipe();
+            let mut call = script.prepare_invoke();
             for d in &days {
-                pipe.hgetall(self.keys.day(plan, *d));
+                call.key(self.keys.day(plan, *d));
             }
             let hashes: Vec<Vec<(String, u64)>> =
-                pipe.query(self.conn.as_mut()).map_err(self.err())?;
+                call.invoke(self.conn.as_mut()).map_err(self.err())?;
             for (day, fields) in days.iter().zip(hashes) {
                 collect_day(*day, fields, key_id, &mut out);
             }
@@ -114,12 +143,14 @@ impl FleetUsage {
     ) -> Result<u64, ClusterError> {
         let mut total = 0u64;
         let field = format!("c:{key_id}");
+        let script = redis::Script::new(READ_FIELD);
         for days in day_chunks(from, to) {
-            let mut pipe = redis::pipe();
+            let mut call = script.prepare_invoke();
+            call.arg(&field);
             for d in &days {
-                pipe.hget(self.keys.day(plan, *d), &field);
+                call.key(self.keys.day(plan, *d));
             }
-            let calls: Vec<Option<u64>> = pipe.query(self.conn.as_mut()).map_err(self.err())?;
+            let calls: Vec<Option<u64>> = call.invoke(self.conn.as_mut()).map_err(self.err())?;
             total = calls.into_iter().flatten().fold(total, u64::saturating_add);
         }
         Ok(total)
@@ -142,16 +173,11 @@ impl FleetUsage {
         plan: &str,
         today: NaiveDate,
     ) -> Result<NaiveDate, ClusterError> {
-        let (_, day): (u8, Option<String>) = redis::pipe()
-            .atomic()
-            .cmd("HSETNX")
-            .arg(self.keys.first_days())
+        let day: Option<String> = redis::Script::new(FIRST_DAY)
+            .key(self.keys.first_days())
             .arg(plan)
             .arg(today.to_string())
-            .cmd("HGET")
-            .arg(self.keys.first_days())
-            .arg(plan)
-            .query(self.conn.as_mut())
+            .invoke(self.conn.as_mut())
             .map_err(self.err())?;
         Ok(day.and_then(|d| d.parse().ok()).unwrap_or(today))
     }

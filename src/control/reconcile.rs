@@ -16,6 +16,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use super::error::ServerError;
 use super::state::Store;
 use crate::cluster::usage::FleetUsage;
+use crate::cluster::UsageBacklog;
 use crate::config::{ClusterConfig, OnRedisDown};
 use crate::dataplane::Msg;
 use crate::snapshot::Snapshot;
@@ -30,6 +31,8 @@ pub struct Reconciling {
     stop: Sender<()>,
     reconciler: JoinHandle<()>,
     store: Option<JoinHandle<()>>,
+    /// In a fleet: what the recorder holds for Redis, for /metrics.
+    backlog: Option<Arc<UsageBacklog>>,
 }
 
 /// The channels the reconciler listens on.
@@ -62,6 +65,7 @@ pub fn start(
     sink: UsageSink,
 ) -> Reconciling {
     let (usage_tx, usage_rx) = crossbeam_channel::unbounded::<Vec<UsageDelta>>();
+    let mut backlog = None;
     let writer = match sink {
         UsageSink::None => None,
         UsageSink::Node(store) => Some(
@@ -70,9 +74,13 @@ pub fn start(
                 .spawn(move || write_usage(store, usage_rx))
                 .expect("spawn store thread"),
         ),
-        UsageSink::Fleet { cluster, node } => Some(crate::cluster::start_usage_recorder(
-            cluster, node, usage_rx,
-        )),
+        UsageSink::Fleet { cluster, node } => {
+            let counts = Arc::new(UsageBacklog::default());
+            backlog = Some(counts.clone());
+            Some(crate::cluster::start_usage_recorder(
+                cluster, node, usage_rx, counts,
+            ))
+        }
     };
     let (stop, stopped) = bounded::<()>(1);
     let keep = writer.is_some();
@@ -101,10 +109,15 @@ pub fn start(
         stop,
         reconciler: thread,
         store: writer,
+        backlog,
     }
 }
 
 impl Reconciling {
+    pub fn backlog(&self) -> Option<Arc<UsageBacklog>> {
+        self.backlog.clone()
+    }
+
     /// Once the workers are gone and their last reports queued: the
     /// reconciler hears them and hands the store the last usage.
     pub fn stop(self) {

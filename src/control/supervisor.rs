@@ -31,7 +31,7 @@ use super::thread::Stoppable;
 use super::workers::{Shared, Workers};
 use super::{certificates, dns};
 use crate::cluster::membership::{self, Me};
-use crate::cluster::{Health, Revision};
+use crate::cluster::{Health, Revision, UsageBacklog};
 use crate::config::Config;
 use crate::metrics::Batch;
 use crate::snapshot::{system_resolve, Snapshot};
@@ -351,8 +351,8 @@ impl Threads {
         let ready = Arc::new(AtomicBool::new(true));
         let emf = start_emf(config, &serving.pool, &serving.snapshot)?;
         let listener = sockets.admin.take();
-        let limits = serving.limits.clone();
-        let (cluster, health) = start_cluster(config, sockets.addr, revision, limits).unzip();
+        let fleet = (serving.limits.clone(), serving.usage.backlog());
+        let (cluster, health) = start_cluster(config, sockets.addr, revision, fleet).unzip();
         let admin = start_admin(config, listener, serving, &ready, control, deployed, health)?;
         Ok(Threads {
             ready,
@@ -370,15 +370,17 @@ impl Threads {
 /// The fleet's heartbeat, only with `[cluster]` (without it portico never
 /// opens a Redis connection), and what it learns for /readyz and /metrics.
 /// The revision it reports is the one the control thread sets once it
-/// serves the fleet's state (`revision`, from `fleet::open_control`).
+/// serves the fleet's state (`revision`, from `fleet::open_control`);
+/// `fleet` is what the limits run on and what usage waits for Redis.
 fn start_cluster(
     config: &Config,
     listen: std::net::SocketAddr,
     revision: Option<Arc<Revision>>,
-    limits: Option<Arc<FleetState>>,
+    fleet: (Option<Arc<FleetState>>, Option<Arc<UsageBacklog>>),
 ) -> Option<(Stoppable, Arc<Health>)> {
     let cfg = config.cluster.clone()?;
-    let health = Arc::new(Health::new(revision.unwrap_or_default(), limits));
+    let (limits, usage) = fleet;
+    let health = Arc::new(Health::new(revision.unwrap_or_default(), limits, usage));
     let me = Me::new(&cfg, listen);
     crate::log!(
         info,
