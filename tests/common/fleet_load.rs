@@ -27,8 +27,15 @@ pub fn limited_fleet_config_waiting(
     command_timeout_ms: u64,
 ) -> Config {
     let urls: Vec<String> = redis.iter().map(|u| toml_str(u)).collect();
+    // Several URLs are a Redis Cluster's members.
+    let topology = if redis.len() > 1 {
+        "cluster"
+    } else {
+        "standalone"
+    };
     let cluster = format!(
-        "[cluster]\nredis = [{}]\nnode_id = \"{name}\"\non_redis_down = \"{on_down}\"\n\
+        "[cluster]\nredis = [{}]\ntopology = \"{topology}\"\nnode_id = \"{name}\"\n\
+         on_redis_down = \"{on_down}\"\n\
          connect_timeout_ms = 500\ncommand_timeout_ms = {command_timeout_ms}\n",
         urls.join(", ")
     );

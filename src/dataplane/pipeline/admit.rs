@@ -14,12 +14,6 @@ use super::identity::{self, Repeated};
 /// the reconciler to move unused leases from an idle worker.
 const QUOTA_WAIT_TICKS: u32 = 10;
 
-/// Ticks a call waits for a fleet bucket's tokens from Redis before it is
-/// refused: a refusal reported at once is asked for at the reconciler's
-/// next tick and granted at the one after; 5 ticks still refused a lone
-/// call now and then on a loaded 2-core machine, 10 did not.
-const FLEET_WAIT_TICKS: u32 = 10;
-
 /// What a call spends: up to four buckets and the key's meter.
 pub struct Admission<'k> {
     /// The throttle catalog the ids below are numbered by.
@@ -120,7 +114,7 @@ pub async fn spend(
                 continue;
             }
             Err(Refusal::QuotaPending) => Err((QUOTA_EXCEEDED.retry_after(1), Level::Quota)),
-            Err(Refusal::Pending { .. }) if waited < FLEET_WAIT_TICKS => {
+            Err(Refusal::Pending { .. }) if waited < w.fleet_hold() => {
                 waited += 1;
                 w.next_tick().await;
                 continue;
