@@ -63,7 +63,6 @@ impl Workers {
                 shard: ShardSettings {
                     id,
                     tick: shared.tick,
-                    fleet_hold: crate::throttle::hold_ticks(config.cluster.as_ref(), shared.tick),
                     initial_leases: std::mem::take(&mut shared.leases[id]),
                     reports: shared.reports.clone(),
                     workers,

@@ -54,9 +54,6 @@ pub struct Settings {
     /// How often the worker reads its mailbox, reports its spending and
     /// refreshes its clock: the reconcile interval.
     pub tick: Duration,
-    /// Ticks a call waits for a fleet bucket's tokens from Redis before it
-    /// is refused (`throttle::fleet::hold_ticks`).
-    pub fleet_hold: u32,
     /// Leases to start with, so the first calls need not wait for a tick.
     pub initial_leases: Vec<Instruction>,
     pub reports: Sender<Report>,
@@ -93,7 +90,6 @@ pub struct Shard {
     /// (a scrape) learn at once that it is gone.
     mailbox: RefCell<Receiver<Msg>>,
     tick_every: Duration,
-    fleet_hold: u32,
     rng: Cell<u64>,
     draining: Cell<bool>,
     /// Set by [`Msg::StopNow`]: the drain ends at once.
@@ -132,7 +128,6 @@ impl Shard {
             reports: s.reports.clone(),
             mailbox: RefCell::new(mailbox),
             tick_every: s.tick,
-            fleet_hold: s.fleet_hold,
             snapshot: RefCell::new(Rc::new(snapshot)),
             pool: RefCell::new(Pool::new(
                 up.max_idle_per_upstream,
@@ -168,11 +163,6 @@ impl Shard {
 
     pub fn tick_every(&self) -> Duration {
         self.tick_every
-    }
-
-    /// Ticks a call may wait for a fleet bucket's tokens.
-    pub fn fleet_hold(&self) -> u32 {
-        self.fleet_hold
     }
 
     /// Resolves after the next tick has applied the reconciler's leases.

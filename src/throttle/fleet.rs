@@ -148,23 +148,6 @@ pub fn is_fleet(b: &BucketSpec) -> bool {
     b.level != Level::Account
 }
 
-/// Ticks a call waits for a fleet bucket's tokens before it is refused:
-/// a refusal reported at once is asked for at the reconciler's next tick
-/// and granted at the one after (5 ticks still refused a lone call now
-/// and then on a loaded 2-core machine, 10 did not), and, while Redis is
-/// slow to answer, up to the command timeout after which the node falls
-/// back: refused at once instead, calls under a limit far above the load
-/// got 429 each time Redis froze (`tests/cluster_usage.rs`).
-pub fn hold_ticks(
-    cluster: Option<&crate::config::ClusterConfig>,
-    tick: std::time::Duration,
-) -> u32 {
-    const LEASE_TICKS: u32 = 10;
-    let tick_ms = tick.as_millis().max(1) as u64;
-    let timeout = cluster.map_or(0, |c| c.command_timeout_ms.div_ceil(tick_ms));
-    LEASE_TICKS + u32::try_from(timeout).unwrap_or(u32::MAX - LEASE_TICKS)
-}
-
 /// Whether a fleet bucket is spent in Redis per call (`throttle::waiting`)
 /// rather than leased ahead: under one token a tick across the fleet. The
 /// same on every node (rate and tick only), so a bucket is one or the

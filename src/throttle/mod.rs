@@ -23,7 +23,7 @@ mod waiting;
 
 pub use calendar::{Calendar, CalendarError, TEST_CLOCK_ENV};
 pub use catalog::{BucketId, BucketSpec, Catalog, Level, MeterId, MeterSpec, ACCOUNT};
-pub use fleet::{hold_ticks, is_fleet, Answer, Ask, BucketAsk, Fallback, Fleet, FleetState, Grant};
+pub use fleet::{is_fleet, Answer, Ask, BucketAsk, Fallback, Fleet, FleetState, Grant};
 pub use fleet_quota::{FleetQuotas, QuotaAnswer, QuotaAsk, QuotaAskBatch, QuotaGrant};
 pub use lease::{FleetBooks, Lease, Order};
 pub use local::{Local, Refusal};
