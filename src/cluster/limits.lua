@@ -58,16 +58,20 @@ for i, key in ipairs(KEYS) do
   if total > 0 then
     share = demand / total
   end
-  -- A node's share, but at least one whole token while there is one: a
-  -- small bucket split three ways would otherwise keep its last tokens
-  -- (a share of under one) from every node until the next refill.
-  local grant = math.max(math.floor(math.min(want, balance, math.max(balance * share, 1))), 0)
-  -- What this node holds from now on: its report, and the grant beyond
-  -- what a tick of its demand spends at once (as the node counts it).
-  local keeps = held + math.max(grant - demand / 2, 0)
+  -- The grant: a node's share, but at least one whole token while there
+  -- is one (a bucket split three ways would otherwise keep its last
+  -- tokens, a share of under one, from every node until the next refill);
+  -- a small bucket's, what it has of the calls asked for. What this node
+  -- holds from now on: its report, and the grant beyond what a tick of its
+  -- demand spends at once (as the node counts it); a small bucket's grant
+  -- is spent by the calls that wait for it.
+  local grant, keeps
   if exact then
     grant = math.max(math.floor(math.min(want, balance)), 0)
     keeps = held
+  else
+    grant = math.max(math.floor(math.min(want, balance, math.max(balance * share, 1))), 0)
+    keeps = held + math.max(grant - demand / 2, 0)
   end
   balance = balance - grant
   -- Dry: the node got less than it asked for and the fleet's balance is

@@ -140,15 +140,15 @@ impl Lease {
     /// idle node hands its whole pool back, so others are not starved.
     pub fn fleet_books(&mut self) -> FleetBooks {
         let demand = self.holders.total_demand();
+        let returned = if demand == 0.0 {
+            self.pool.floor()
+        } else {
+            0.0
+        };
+        self.pool -= returned;
         if let Some(waiting) = &mut self.waiting {
             // The pool has served every waiting call: what is left (handed
-            // back by workers) goes back to Redis once the node is idle.
-            let returned = if demand == 0.0 {
-                self.pool.floor()
-            } else {
-                0.0
-            };
-            self.pool -= returned;
+            // back by workers) went back to Redis above, once idle.
             let unspent = self.holders.unspent().saturating_sub(waiting.fresh());
             return FleetBooks {
                 demand,
@@ -158,12 +158,6 @@ impl Lease {
                 exact: true,
             };
         }
-        let returned = if demand == 0.0 {
-            self.pool.floor()
-        } else {
-            0.0
-        };
-        self.pool -= returned;
         // Workers refusing calls spend tokens the moment they get them,
         // though their reports of it lag: counting those as held would keep
         // Redis from refilling under overload.
