@@ -1,6 +1,10 @@
 //! A real `redis-server` for the cluster tests: started on a free loopback
 //! port in a temp dir of its own (append-only file on, so a restart keeps
-//! what was acknowledged), killed on drop. tests/redis/install.sh installs
+//! what was acknowledged), killed on drop. The file is never fsynced
+//! (`appendfsync no`): Redis writes it before it answers, so a killed
+//! server loses nothing (only a power cut would), and with `always` a
+//! disk busy writing back a build's output stalled Redis's every write
+//! for seconds, up to 100 s measured, which the tests read as an outage. tests/redis/install.sh installs
 //! Debian's package where it is missing. The outage tests stop it with
 //! SIGSTOP (a Redis that accepts connections and never answers, the worst
 //! case for a client) or kill it, and start it again on the same port and
@@ -62,7 +66,7 @@ impl Redis {
         cmd.arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
-            .args(["--appendfsync", "always", "--daemonize", "no"])
+            .args(["--appendfsync", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir.path)
             .arg("--logfile")

@@ -1,7 +1,10 @@
 //! The audit log of management calls (CloudTrail's role): one JSON line
 //! per call, successful or not, with CloudTrail's main fields, appended to
-//! `audit.jsonl` in the state directory and made durable (fsync) before the
-//! caller gets the answer. Secrets (API key values, secret keys, tokens)
+//! `audit.jsonl` in the state directory. A call that changed something is
+//! made durable (fsync) before the caller gets the answer; a read or a
+//! refusal changed nothing, so its line is synced within a second instead:
+//! on a disk busy writing back other files an fsync has measured over 3 s,
+//! and a read or a 503 must not wait that long for it. Secrets (API key values, secret keys, tokens)
 //! are redacted; signatures are never recorded. Data-plane calls never
 //! come here. On a fleet node (`[cluster]`) each line also names the node
 //! (`additionalEventData.nodeId`) and goes, redacted alike, to the fleet's
@@ -11,16 +14,29 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::RecvTimeoutError;
 
 use serde_json::{json, Map, Value};
 
 use crate::cluster::AuditStream;
 use crate::config::ClusterConfig;
+use crate::control::thread::Stoppable;
 
 pub const FILE: &str = "audit.jsonl";
 
+/// The longest a read's or a refusal's line waits to be on disk.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
 pub struct Audit {
     file: File,
+    /// Lines written and not yet synced; the syncer's to clear.
+    unsynced: Arc<AtomicBool>,
+    /// Syncs those lines, and once more when it stops.
+    _syncer: Stoppable,
     fleet: Option<Fleet>,
 }
 
@@ -50,7 +66,14 @@ impl Audit {
             .create(true)
             .append(true)
             .open(dir.join(FILE))?;
-        Ok(Audit { file, fleet: None })
+        let unsynced = Arc::new(AtomicBool::new(false));
+        let syncer = syncer(file.try_clone()?, unsynced.clone());
+        Ok(Audit {
+            file,
+            unsynced,
+            _syncer: syncer,
+            fleet: None,
+        })
     }
 
     /// Every call also goes to the fleet's stream, as node `node`.
@@ -60,21 +83,45 @@ impl Audit {
         Ok(self)
     }
 
-    /// Appends the event and waits until it is on disk; then hands it to
-    /// the fleet's stream, which never delays the answer.
-    pub fn record(&mut self, e: &Event<'_>) -> io::Result<()> {
+    /// Appends the event, and waits until it is on disk when the call
+    /// `changed` something; then hands it to the fleet's stream, which
+    /// never delays the answer.
+    pub fn record(&mut self, e: &Event<'_>, changed: bool) -> io::Result<()> {
         let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let node = self.fleet.as_ref().map(|f| f.node.as_str());
         let mut line = line(e, &time, node);
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()?;
+        if changed {
+            self.file.sync_data()?;
+            // Earlier unsynced lines went to disk with this one.
+            self.unsynced.store(false, Ordering::Release);
+        } else {
+            self.unsynced.store(true, Ordering::Release);
+        }
         if let Some(f) = self.fleet.as_mut() {
             line.pop();
             f.stream.send(line);
         }
         Ok(())
     }
+}
+
+/// Syncs `file` within [`SYNC_EVERY`] of a line written unsynced, and
+/// once more when told to stop.
+fn syncer(file: File, unsynced: Arc<AtomicBool>) -> Stoppable {
+    Stoppable::spawn("portico-audit-sync", move |stop| loop {
+        let stopping = stop.recv_timeout(SYNC_EVERY) != Err(RecvTimeoutError::Timeout);
+        if unsynced.swap(false, Ordering::AcqRel) {
+            if let Err(e) = file.sync_data() {
+                crate::log!(error, "audit log sync failed: {e}");
+                unsynced.store(true, Ordering::Release);
+            }
+        }
+        if stopping {
+            return;
+        }
+    })
 }
 
 fn line(e: &Event<'_>, time: &str, node: Option<&str>) -> String {
@@ -251,6 +298,43 @@ mod tests {
         let v: Value = serde_json::from_str(&fleet).unwrap();
         assert_eq!(v["additionalEventData"]["nodeId"], "edge-1");
         assert!(!fleet.contains("supersecret"), "{fleet}");
+    }
+
+    #[test]
+    fn a_change_is_synced_before_it_returns_and_a_read_within_a_second() {
+        let dir = std::env::temp_dir().join(format!(
+            "portico-audit-sync-{}-{:?}",
+            std::process::id(),
+            std::time::Instant::now()
+        ));
+        let mut audit = Audit::open(&dir).unwrap();
+        let e = |name| Event {
+            name,
+            access_key_id: None,
+            source_ip: "127.0.0.1",
+            user_agent: None,
+            request_parameters: json!({}),
+            response: None,
+            error: None,
+            request_id: "rid",
+        };
+        audit.record(&e("GetRestApis"), false).unwrap();
+        assert!(audit.unsynced.load(Ordering::Acquire));
+        let deadline = std::time::Instant::now() + SYNC_EVERY * 5;
+        while audit.unsynced.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "never synced");
+            std::thread::yield_now();
+        }
+        audit.record(&e("GetRestApis"), false).unwrap();
+        audit.record(&e("CreateRestApi"), true).unwrap();
+        assert!(
+            !audit.unsynced.load(Ordering::Acquire),
+            "synced with the change"
+        );
+        let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        drop(audit);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -177,7 +177,8 @@ impl Owner {
                 error,
                 request_id: &request_id,
             };
-            if let Err(e) = log.record(&event) {
+            let changed = status < 400 && !matches!(method, "GET" | "HEAD");
+            if let Err(e) = log.record(&event, changed) {
                 crate::log!(error, "audit log write failed: {e}");
                 let e = ApiError::Internal(format!("the audit log could not be written: {e}"));
                 return answer(e.status(), e.body(), request_id);
