@@ -13,7 +13,8 @@
 -- leaves out what a node's demand spends within a tick: those tokens are
 -- as good as spent, and counting them stopped the refill under load.
 -- Returns per key {tokens granted, this node's share of demand x 1e6,
--- 1 if fewer tokens were granted than wanted else 0}.
+-- 1 if fewer tokens were granted than wanted and none are left else 0,
+-- 1 if the bucket is slack else 0}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local node = ARGV[1]
@@ -93,6 +94,15 @@ for i, key in ipairs(KEYS) do
   if empty then
     dry = 1
   end
-  out[i] = {grant, math.floor(share * 1000000), dry}
+  -- Slack: after this grant half the burst is still in the balance, so no
+  -- node is short of tokens. The node may skip its next asks while what
+  -- it holds lasts (the books it left here age meanwhile, which a full
+  -- bucket does not feel). A bucket nearer its limit is never slack: every
+  -- node asks at every tick, as the split needs.
+  local slack = 0
+  if not exact and balance >= burst / 2 then
+    slack = 1
+  end
+  out[i] = {grant, math.floor(share * 1000000), dry, slack}
 end
 return out

@@ -2,9 +2,10 @@
 //! rate limits. It takes the reconciler's asks (every active bucket's
 //! books, once a tick), runs them through one script call (`limits.lua`:
 //! refill by Redis `TIME`, grants in proportion to each node's demand) and
-//! answers with the grants. Redis traffic is one EVALSHA per tick per busy
-//! node, whatever the request rate (and a PING every half second from an
-//! idle one). A Redis that errs or stays silent past
+//! answers with the grants. Redis traffic is at most one EVALSHA per tick
+//! per busy node, whatever the request rate, and fewer while its buckets
+//! are far from their limits (`Fleet::ask`); a PING every half second
+//! from an idle one. A Redis that errs or stays silent past
 //! the command timeout is answered `None` (the reconciler falls back as
 //! configured) and reconnected on the next ask; each change between
 //! reachable and not is logged once.
@@ -106,16 +107,17 @@ fn lease(
             .arg(b.books.returned)
             .arg(u8::from(b.books.exact));
     }
-    let out: Vec<(u64, u64, u64)> = call.invoke(conn)?;
+    let out: Vec<(u64, u64, u64, u64)> = call.invoke(conn)?;
     Ok(ask
         .buckets
         .iter()
         .zip(out)
-        .map(|(b, (tokens, share, dry))| Grant {
+        .map(|(b, (tokens, share, dry, slack))| Grant {
             id: b.id,
             tokens,
             share: share as f64 / 1e6,
             dry: dry != 0,
+            slack: slack != 0,
         })
         .collect())
 }

@@ -26,6 +26,10 @@ pub enum Order {
     Flowing,
 }
 
+/// What a fleet node asks Redis for beyond what it holds, in units of
+/// recent demand (about two ticks of calls each): eight ticks.
+pub const AHEAD: f64 = 4.0;
+
 /// One bucket's books as a fleet node reports them to Redis.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FleetBooks {
@@ -139,6 +143,12 @@ impl Lease {
     /// (pooled or leased to workers) and how many it hands back now. An
     /// idle node hands its whole pool back, so others are not starved.
     pub fn fleet_books(&mut self) -> FleetBooks {
+        self.fleet_books_ahead(AHEAD)
+    }
+
+    /// The books, asking for `ahead` × recent demand (about twice as many
+    /// ticks of calls) beyond what is held.
+    pub fn fleet_books_ahead(&mut self, ahead: f64) -> FleetBooks {
         let demand = self.holders.total_demand();
         let returned = if demand == 0.0 {
             self.pool.floor()
@@ -163,10 +173,10 @@ impl Lease {
         // Redis from refilling under overload.
         let held = (self.pool + self.holders.unspent() as f64).ceil();
         // Recent demand halves every tick, so it is about two ticks of
-        // calls: ask for about eight ticks of them beyond what is held. A
-        // flood must drain the cluster's bucket at once, as it would drain
-        // one bucket: a full bucket left in Redis stops refilling.
-        let want = ((demand * 4.0).ceil() - held).max(0.0);
+        // calls: ask for `ahead` of them beyond what is held. A flood must
+        // drain the cluster's bucket at once, as it would drain one
+        // bucket: a full bucket left in Redis stops refilling.
+        let want = ((demand * ahead).ceil() - held).max(0.0);
         // Redis caps its balance so that it and what every node reports
         // held stay within the burst. Tokens this node's calls spend
         // within the next tick are no reserve for a later burst: counted
