@@ -8,9 +8,10 @@
 //! three nodes at once admits exactly its limit, on one Redis and on a
 //! 3-master Redis Cluster. /metrics shows what usage waits for Redis
 //! (`portico_cluster_usage_pending_keys`) and what was dropped at the
-//! bound (`portico_cluster_usage_dropped_{calls,bytes}_total`: 0 here, as
-//! the bound of 100,000 keys is out of these tests' reach; the recorder's
-//! unit test drops at a small one).
+//! bound (`portico_cluster_usage_dropped_{calls,bytes}_total`): with
+//! `usage_max_pending = 1` and Redis dead, the keys that did not fit are
+//! exactly what is dropped and missing once Redis is back. A node killed
+//! with -9 under load loses at most its last flush interval of usage.
 mod common;
 
 use common::*;
@@ -53,6 +54,13 @@ impl Fleet {
 
 /// [`node`] on `fleet`, whatever its topology.
 fn node_on(fleet: &Fleet, name: &str, plan_lines: &str) -> (Server, Config) {
+    let cfg = node_config(fleet, name, plan_lines);
+    (start(&cfg), cfg)
+}
+
+/// The config of [`node_on`]. It ends in its `[cluster]` table, so lines
+/// appended before another table's header are `[cluster]` keys.
+fn node_config(fleet: &Fleet, name: &str, plan_lines: &str) -> Config {
     let routes = [mock_route("GET", "/keyed", true, BODY)];
     let urls: Vec<String> = fleet.urls.iter().map(|u| toml_str(u)).collect();
     let cluster = format!(
@@ -64,18 +72,21 @@ fn node_on(fleet: &Fleet, name: &str, plan_lines: &str) -> (Server, Config) {
     // The account level (per node, 10,000 rps by default) out of the way:
     // one keep-alive loop on this machine went past it (1,548 calls
     // refused at the account level in one run).
-    let cfg = Config::new(&api_toml("u", &[], &["prod"], &routes))
+    Config::new(&api_toml("u", &[], &["prod"], &routes))
         .throttle("rate", "1000000.0")
         .throttle("burst", "1000000")
         .append(&gold_plan_alice_bob("u", plan_lines, ""))
         .admin("token", &toml_str(TOKEN))
         .state("flush_ms", "50")
-        .append(&cluster);
-    let srv = Server::start_with_env(
-        &cfg,
+        .append(&cluster)
+}
+
+/// A node of `cfg`, on the quota calendar's [`QUIET_NOON`].
+fn start(cfg: &Config) -> Server {
+    Server::start_with_env(
+        cfg,
         &[("PORTICO_STATE_KEY", FLEET_KEY), (TEST_CLOCK, QUIET_NOON)],
-    );
-    (srv, cfg)
+    )
 }
 
 /// GetUsage of plan gold on the test day, as `node` answers it.
@@ -426,4 +437,181 @@ fn while_redis_is_frozen_a_node_spends_only_what_it_holds_and_the_quota_still_ho
         "quota 300: 50 before SIGSTOP, {held} while frozen (what node a held), {after} after"
     );
     assert_eq!(50 + held + after, 300);
+}
+
+const CAROL: &str = "carol-key-0123456789abcdef";
+
+#[test]
+fn past_usage_max_pending_other_keys_usage_is_dropped_and_counted_and_the_rest_arrives() {
+    let mut redis = Redis::start();
+    let carol = key_toml(
+        "carol",
+        &format!("id = \"carol-id\"\nvalue = \"{CAROL}\""),
+        &["gold"],
+    );
+    let cfg = node_config(&Fleet::one(&redis), "node-a", "")
+        .append("usage_max_pending = 1\n")
+        .append(&carol);
+    let mut a = start(&cfg);
+    let mut c = a.connect();
+    // Before the outage every key's usage reaches Redis.
+    let before = [("alice", ALICE, 3), ("bob", BOB, 4), ("carol", CAROL, 5)];
+    for (name, key, n) in before {
+        keyed(&mut c, key, n, name);
+    }
+    let u = wait_for_usage(&mut a, (3, 4), Duration::from_secs(10));
+    assert_eq!(calls(&u, "carol-id"), 5, "{u}");
+    let m = usage_backlog_becomes(&mut a, "nothing waiting", |p| p == 0.0);
+    assert_eq!(dropped(&m), (0.0, 0.0), "{}", m.text);
+
+    redis.kill();
+    // alice's first usage after the kill is the batch being written (and
+    // resent); what comes next waits beside it: the one entry allowed.
+    keyed(&mut c, ALICE, 10, "alice, Redis dead");
+    usage_backlog_becomes(&mut a, "alice's batch being written", |p| p >= 1.0);
+    keyed(&mut c, ALICE, 10, "alice, Redis dead");
+    usage_backlog_becomes(&mut a, "alice's usage waiting beside it", |p| p == 2.0);
+    // Full: bob's and carol's usage has no room; alice's still adds up.
+    let outage = [("bob", BOB, 6), ("carol", CAROL, 7), ("alice", ALICE, 10)];
+    for (name, key, n) in outage {
+        keyed(&mut c, key, n, &format!("{name}, Redis dead"));
+    }
+    let m = scrape_until(&mut a, "bob's and carol's usage dropped", |m| {
+        dropped(m).0 >= 13.0
+    });
+    let (lost_calls, lost_bytes) = dropped(&m);
+    assert_eq!(lost_calls, 13.0, "bob's 6 and carol's 7 only: {}", m.text);
+    assert_eq!(
+        m.value("portico_cluster_usage_pending_keys", &[]),
+        2.0,
+        "{}",
+        m.text
+    );
+
+    redis.restart();
+    // Everything kept arrives once; what was dropped never does.
+    let u = wait_for_usage(&mut a, (33, 4), Duration::from_secs(15));
+    let counted = [
+        calls(&u, "alice-id"),
+        calls(&u, "bob-id"),
+        calls(&u, "carol-id"),
+    ];
+    let admitted = [33, 10, 12];
+    assert_eq!(counted, [33, 4, 5], "{u}");
+    let lost: u64 = admitted.iter().zip(counted).map(|(a, c)| a - c).sum();
+    assert_eq!(lost as f64, lost_calls, "admitted - counted = dropped");
+    let m = usage_backlog_becomes(&mut a, "nothing waiting", |p| p == 0.0);
+    assert_eq!(dropped(&m), (lost_calls, lost_bytes), "{}", m.text);
+    // Bytes dropped are the dropped calls' (every answer is alike).
+    let day = day_number(QUIET_NOON);
+    let r = usage_cli_range(&cfg, "gold", None, day, day);
+    assert_eq!(r.calls("alice-id"), 33, "{}", r.json);
+    let per_call = r.bytes("alice-id") / 33;
+    assert!(
+        per_call > 0 && r.bytes("alice-id").is_multiple_of(33),
+        "{}",
+        r.json
+    );
+    assert_eq!(lost_bytes, (13 * per_call) as f64, "{}", r.json);
+    eprintln!(
+        "usage_max_pending = 1, Redis dead: admitted {admitted:?} (alice, bob, carol), \
+         counted {counted:?}, dropped {lost_calls} calls / {lost_bytes} bytes"
+    );
+}
+
+/// Keyed calls on `port` until the node is gone (a call fails): when each
+/// answer of 200 came back.
+fn timed_load(port: u16, key: &'static str) -> Vec<Instant> {
+    use std::io::Write;
+    let mut c = Client::connect(port);
+    let req = get_with_key("/prod/keyed", key);
+    let mut times = Vec::new();
+    loop {
+        let mut s: &std::net::TcpStream = c.stream();
+        if s.write_all(&req).is_err() {
+            return times;
+        }
+        match c.try_read_response(false) {
+            Ok(r) if r.status == 200 => times.push(Instant::now()),
+            Ok(r) => panic!("{}: {}", r.status, r.body_str()),
+            Err(_) => return times,
+        }
+    }
+}
+
+#[test]
+fn a_node_killed_with_9_loses_at_most_its_last_flush_interval_of_usage() {
+    const FLUSH: Duration = Duration::from_millis(500);
+    // The reconciler's tick (`[throttle] reconcile_ms`, default).
+    const TICK: Duration = Duration::from_millis(10);
+    let redis = Redis::start();
+    let cfg = node_config(&Fleet::one(&redis), "node-a", "")
+        .state("flush_ms", &FLUSH.as_millis().to_string());
+    let mut a = start(&cfg);
+    let (mut b, _) = node(&redis, "node-b", "");
+    let loads: Vec<_> = (0..2)
+        .map(|_| {
+            let port = a.port;
+            std::thread::spawn(move || timed_load(port, ALICE))
+        })
+        .collect();
+    let mut counted = || calls(&get_usage(&mut b), "alice-id");
+    // Several intervals into the load, a flush is seen landing in Redis...
+    let t0 = Instant::now();
+    let (seen, _) = poll_until(
+        Duration::from_secs(30),
+        || (counted(), t0.elapsed()),
+        |(n, t)| *n > 0 && *t >= 3 * FLUSH,
+        |(n, t)| format!("no usage flushed in {t:?}: {n}"),
+    );
+    poll_until(
+        POLL_FOR,
+        &mut counted,
+        |n| *n != seen,
+        |n| format!("no flush landed after {seen}: {n}"),
+    );
+    let landed = Instant::now();
+    // ...and the node is killed half an interval later: a deliberate
+    // phase (not a wait for anything), far from both the flush seen and
+    // the next, so neither a slow write nor a late tick blurs what the
+    // kill takes.
+    std::thread::sleep((landed + FLUSH / 2).saturating_duration_since(Instant::now()));
+    let killed = Instant::now();
+    a.kill9();
+    let mut times: Vec<Instant> = loads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    times.sort();
+    let admitted = times.len() as u64;
+    let counted = counted();
+    // Admitted in the last `w` before the kill (or after it: answers
+    // already sent when the signal came).
+    let in_last = |w: Duration| {
+        times
+            .iter()
+            .filter(|t| killed.saturating_duration_since(**t) <= w)
+            .count() as u64
+    };
+    let lost = admitted.checked_sub(counted).unwrap_or_else(|| {
+        panic!("counted {counted} of {admitted} admitted: more than the node answered")
+    });
+    // The last interval, give or take a tick each for the worker's report
+    // to the reconciler and the reconciler's flush running late.
+    let window = FLUSH + 2 * TICK;
+    let bound = in_last(window);
+    let lost_span = times
+        .len()
+        .checked_sub(lost as usize)
+        .and_then(|i| times.get(i))
+        .map_or(Duration::ZERO, |t| killed.saturating_duration_since(*t));
+    eprintln!(
+        "kill -9 with flush_ms {} ({:?} after a flush landed): admitted {admitted}, counted \
+         {counted}, lost {lost} (the calls of the last {lost_span:?}); admitted in the last \
+         flush interval {}, in the last {window:?} {bound}",
+        FLUSH.as_millis(),
+        killed - landed,
+        in_last(FLUSH),
+    );
+    assert!(
+        lost <= bound,
+        "lost {lost}: more than the {bound} calls of the last {window:?}"
+    );
 }

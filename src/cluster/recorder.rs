@@ -2,9 +2,10 @@
 //! reconciler hands over (every flush interval) into Redis, one script call
 //! per batch (`usage.lua`), so the fleet's totals are the sum of every
 //! node's. While Redis cannot be reached, usage waits here in memory,
-//! merged per plan, key and day (bounded: once `MAX_PENDING` of those are
-//! waiting, usage of any other is dropped, counted and logged), and is
-//! written when Redis answers again, so calls counted during an outage
+//! merged per plan, key and day (bounded: besides the batch being
+//! written, once `[cluster] usage_max_pending` of those are waiting,
+//! usage of any other is dropped, counted and logged), and is written
+//! when Redis answers again, so calls counted during an outage
 //! still arrive. What waits and what was dropped are also counted in a
 //! [`Backlog`] for /metrics, so a loss is seen without reading logs. A
 //! node killed with -9 loses what it had not written: at most its last
@@ -28,8 +29,6 @@ use super::Connection;
 use crate::config::ClusterConfig;
 use crate::throttle::UsageDelta;
 
-/// Distinct (plan, key, day) entries kept while Redis is out of reach.
-pub const MAX_PENDING: usize = 100_000;
 /// How long after a failed write the next is tried.
 const RETRY: Duration = Duration::from_millis(250);
 /// How long Redis keeps a run's last sequence number (s): longer than any
@@ -47,7 +46,10 @@ pub fn start(
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("portico-usage".into())
-        .spawn(move || Recorder::new(cfg, node, MAX_PENDING, backlog).run(batches))
+        .spawn(move || {
+            let max_pending = cfg.usage_max_pending;
+            Recorder::new(cfg, node, max_pending, backlog).run(batches)
+        })
         .expect("spawn usage recorder thread")
 }
 
@@ -84,7 +86,7 @@ type Batch = (u64, Vec<(Entry, (u64, u64))>);
 
 struct Recorder {
     cfg: ClusterConfig,
-    /// Distinct entries `next` may hold (`MAX_PENDING`; smaller in tests).
+    /// Distinct entries `next` may hold (`[cluster] usage_max_pending`).
     max_pending: usize,
     backlog: Arc<Backlog>,
     script: redis::Script,
@@ -169,10 +171,16 @@ impl Recorder {
         self.in_flight.is_some() || !self.next.is_empty()
     }
 
+    /// Merges `batch` into what waits. The bound holds only behind a
+    /// batch that Redis did not take: with none in flight, Redis answered
+    /// the last write and this usage goes out whole at once (a flush holds
+    /// at most one entry per plan, key and day it heard of), so a flush
+    /// with more entries than the bound is never cut while Redis is up.
     fn add(&mut self, batch: Vec<UsageDelta>) {
+        let bounded = self.in_flight.is_some();
         for u in batch {
             let entry = (u.plan, u.key_id, u.day);
-            let full = self.next.len() >= self.max_pending;
+            let full = bounded && self.next.len() >= self.max_pending;
             match self.next.get_mut(&entry) {
                 Some(e) => {
                     e.0 = e.0.saturating_add(u.calls);
@@ -315,40 +323,47 @@ mod tests {
     }
 
     #[test]
-    fn waiting_usage_merges_and_is_bounded_with_drops_counted() {
+    fn usage_waiting_behind_a_failed_write_merges_and_is_bounded_with_drops_counted() {
         let backlog = Arc::new(Backlog::default());
         let mut r = Recorder::new(ClusterConfig::default(), "n".into(), 3, backlog.clone());
-        r.add(vec![delta("a", 1), delta("a", 2)]);
-        assert_eq!(r.next.len(), 1);
-        assert_eq!(r.next.values().next(), Some(&(3, 30)));
-        assert_eq!((backlog.pending_keys(), backlog.dropped()), (1, (0, 0)));
+        // Nothing in flight: Redis took the last write (or none was tried
+        // yet), so a flush wider than the bound is kept whole.
         r.add(vec![
+            delta("a", 1),
+            delta("a", 2),
             delta("b", 1),
             delta("c", 1),
-            delta("d", 5),
-            delta("e", 2),
+            delta("d", 1),
+        ]);
+        assert_eq!(r.next.len(), 4);
+        assert_eq!(r.next.values().next(), Some(&(3, 30)), "a, merged");
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (4, (0, 0)));
+        // No Redis to reach (no address): the batch stays in flight and
+        // still counts as waiting; what comes after it is bounded.
+        r.write();
+        assert_eq!(r.in_flight.as_ref().map(|(_, rows)| rows.len()), Some(4));
+        assert!(r.next.is_empty());
+        r.add(vec![
+            delta("a", 1),
+            delta("e", 1),
+            delta("f", 1),
+            delta("g", 5),
+            delta("h", 2),
         ]);
         assert_eq!(r.next.len(), 3);
-        assert_eq!(r.dropped, (7, 70), "d and e, past the bound");
-        assert_eq!((backlog.pending_keys(), backlog.dropped()), (3, (7, 70)));
-        r.add(vec![delta("a", 4), delta("d", 1)]);
+        assert_eq!(r.dropped, (7, 70), "g and h, past the bound");
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (7, (7, 70)));
+        r.add(vec![delta("a", 4), delta("g", 1)]);
         assert_eq!(
             r.next.values().next(),
-            Some(&(7, 70)),
+            Some(&(5, 50)),
             "a waiting key still adds up"
         );
-        assert_eq!(backlog.dropped(), (8, 80), "d is still past the bound");
-        // No Redis to reach (no address): the batch stays in flight and
-        // still counts as waiting; usage heard since has a bound of its own.
+        assert_eq!(backlog.dropped(), (8, 80), "g is still past the bound");
+        // Retried and failed again: the batch in flight stays as it was.
         r.write();
-        assert_eq!(r.in_flight.as_ref().map(|(_, rows)| rows.len()), Some(3));
-        r.add(vec![
-            delta("f", 1),
-            delta("g", 1),
-            delta("h", 1),
-            delta("i", 3),
-        ]);
-        assert_eq!((backlog.pending_keys(), backlog.dropped()), (6, (11, 110)));
+        assert_eq!(r.in_flight.as_ref().map(|(_, rows)| rows.len()), Some(4));
+        assert_eq!((backlog.pending_keys(), backlog.dropped()), (7, (8, 80)));
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub struct ClusterConfig {
     /// nodes that did not. Above a second, so nodes that read the request
     /// by polling (Sentinel, Redis Cluster) are in time.
     pub flush_timeout_ms: u64,
+    /// Distinct plan/key/day entries of usage a node keeps in memory while
+    /// Redis cannot be reached (besides the batch it is trying to write);
+    /// past it, usage of other entries is dropped and counted, so a long
+    /// outage cannot exhaust a node's memory.
+    pub usage_max_pending: usize,
 }
 
 impl Default for ClusterConfig {
@@ -64,6 +69,7 @@ impl Default for ClusterConfig {
             audit_max_entries: 1_000_000,
             audit_max_age_days: 90,
             flush_timeout_ms: 3_000,
+            usage_max_pending: 100_000,
         }
     }
 }
@@ -128,6 +134,12 @@ pub fn validate(cluster: &ClusterConfig, out: &mut Vec<Issue>) {
         out.push(Issue::new(
             "cluster.audit_max_age_days",
             "must be between 1 and 36500 days",
+        ));
+    }
+    if cluster.usage_max_pending == 0 {
+        out.push(Issue::new(
+            "cluster.usage_max_pending",
+            "must be at least 1",
         ));
     }
 }
@@ -211,5 +223,24 @@ mod tests {
         let c = crate::config::parse("portico.toml", base).unwrap();
         let c = c.cluster.unwrap();
         assert_eq!((c.audit_max_entries, c.audit_max_age_days), (1_000_000, 90));
+    }
+
+    #[test]
+    fn the_usage_bound_is_at_least_one_and_checked_with_its_line() {
+        let base = "[cluster]\nredis = [\"redis://127.0.0.1:6379\"]\n";
+        let c = crate::config::parse("portico.toml", base).unwrap();
+        assert_eq!(c.cluster.unwrap().usage_max_pending, 100_000);
+        let e = problems(&format!("{base}usage_max_pending = 0\n"));
+        assert!(
+            e.contains("portico.toml:3") && e.contains("cluster.usage_max_pending"),
+            "{e}"
+        );
+        let e = problems(&format!("{base}usage_max_pending = -1\n"));
+        assert!(
+            e.contains("portico.toml:3") && e.contains("usage_max_pending"),
+            "{e}"
+        );
+        let c = crate::config::parse("portico.toml", &format!("{base}usage_max_pending = 1\n"));
+        assert_eq!(c.unwrap().cluster.unwrap().usage_max_pending, 1);
     }
 }
