@@ -15,7 +15,9 @@
 #
 # Env: DURATION (10s), NODES (3), RATES ("1 1000 max": requests per second
 # sent to EACH node; `max` = as fast as MAX_CONNS keep-alive connections per
-# node go), MAX_CONNS (32), REPS (1), PORTICO_BIN (default: cargo build
+# node go), SOLO_RATES ("50000": more rates for the fleet of 1 and the
+# single node only, which three nodes sharing two cores cannot reach each),
+# MAX_CONNS (32), REPS (1), PORTICO_BIN (default: cargo build
 # --release), BUILD_TIMEOUT (1800 s), BASE_PORT (18300).
 set -euo pipefail
 export LC_ALL=C
@@ -29,6 +31,7 @@ RESULTS_DIR="$LT_DIR/results"
 DURATION=${DURATION:-10s}
 NODES=${NODES:-3}
 RATES=${RATES:-"1 1000 max"}
+SOLO_RATES=${SOLO_RATES-"50000"}
 MAX_CONNS=${MAX_CONNS:-32}
 REPS=${REPS:-1}
 PORTICO_BIN=${PORTICO_BIN:-}
@@ -45,7 +48,7 @@ DUR_S=${DURATION%s}
 [[ $NODES =~ ^[0-9]+$ && $NODES -ge 1 ]] || die "bad NODES '$NODES'"
 [[ $MAX_CONNS =~ ^[0-9]+$ && $MAX_CONNS -ge 1 ]] || die "bad MAX_CONNS '$MAX_CONNS'"
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 ]] || die "bad REPS '$REPS'"
-for r in $RATES; do [[ $r == max || ( $r =~ ^[0-9]+$ && $r -ge 1 ) ]] || die "bad rate '$r' in RATES"; done
+for r in $RATES $SOLO_RATES; do [[ $r == max || ( $r =~ ^[0-9]+$ && $r -ge 1 ) ]] || die "bad rate '$r' in RATES"; done
 
 # ---------------------------------------------------------------- cleanup
 TMP=""
@@ -105,6 +108,15 @@ PROFILE=release
 STATE_KEY=$(head -c 32 /dev/urandom | base64)
 
 # ---------------------------------------------------------------- processes
+threads() { # "name ns" per thread of a pid (schedstat), names' spaces as _
+    local t ns rest name
+    for t in /proc/"$1"/task/*; do
+        read -r ns rest < "$t/schedstat" 2>/dev/null || continue
+        read -r name < "$t/comm" 2>/dev/null || continue
+        echo "${name// /_} $ns"
+    done
+}
+
 ticks() { # CPU time of a pid's threads in ns (schedstat; /proc/PID/stat's 10 ms ticks
     # were too coarse: a 10 s row at ~1,000 req/s is 20 ticks, and runs differed by 25 %+)
     local t sum=0 ns rest
@@ -214,7 +226,10 @@ measure() { # setup-label fleet(0|1) rate
     esac
     ((fleet)) && rcli CONFIG RESETSTAT >/dev/null
     n=${#NODE_PIDS[@]}
-    for ((i = 0; i < n; i++)); do tk0[i]=$(ticks "${NODE_PIDS[i]}"); done
+    for ((i = 0; i < n; i++)); do
+        tk0[i]=$(ticks "${NODE_PIDS[i]}")
+        threads "${NODE_PIDS[i]}" >"$TMP/threads0-$i"
+    done
     t0=$(date +%s.%N)
     if [[ $rate == idle ]]; then
         sleep "$DUR_S"
@@ -237,6 +252,11 @@ measure() { # setup-label fleet(0|1) rate
     t1=$(date +%s.%N)
     for ((i = 0; i < n; i++)); do
         tk1[i]=$(ticks "${NODE_PIDS[i]}")
+        # Each thread's CPU over the row (ms), for the profile of a fleet
+        # node's extra cost: the limits thread, heartbeat, follower.
+        threads "${NODE_PIDS[i]}" | awk 'NR == FNR { a[$1] += $2; next } { b[$1] += $2 }
+            END { for (t in b) printf "%s %.2f\n", t, (b[t] - a[t]) / 1e6 }' "$TMP/threads0-$i" - |
+            sort -k2 -rn >"$RAW_DIR/threads-${label// /-}-$rate-node$i-r$REP.txt"
         kill -0 "${NODE_PIDS[i]}" 2>/dev/null || die "node $i died during $label @ $rate"
     done
     local cmds=0 scripts=0
@@ -273,10 +293,10 @@ for ((REP = 1; REP <= REPS; REP++)); do
     for rate in $RATES; do measure "fleet of $NODES" 1 "$rate"; done
     stop_nodes
     start_node 0 1
-    for rate in $RATES; do measure "fleet of 1" 1 "$rate"; done
+    for rate in $RATES $SOLO_RATES; do measure "fleet of 1" 1 "$rate"; done
     stop_nodes
     start_node 0 0
-    for rate in $RATES; do measure "single node" 0 "$rate"; done
+    for rate in $RATES $SOLO_RATES; do measure "single node" 0 "$rate"; done
     stop_nodes
 done
 

@@ -5,7 +5,8 @@
 //! per-key limit of 10 rps with a burst of 20 under a sequential and a
 //! parallel pattern. admitted / (burst + rate × t) is printed for every
 //! run; the bound (1.02) is asserted always, and a floor that holds on a
-//! loaded 2-core machine.
+//! loaded 2-core machine. The same scenarios on one node without
+//! `[cluster]` (the same connections, all to it) are the baseline.
 //!
 //! The tests of this file take turns (`TURN`): each measures a rate, and
 //! two floods at once would measure the machine, not the limits.
@@ -85,17 +86,29 @@ fn fleet(redis: &[String]) -> Vec<Server> {
         .collect()
 }
 
-/// Floods `/{stage}/a` over the split for `RUN`: admitted / (burst + rate × t),
-/// with what happened, printed.
-fn run(ports: &[u16], (stage, rate, burst): (&str, f64, u64), label: &str) -> (f64, String) {
-    let (counts, elapsed) = flood(ports, &SPLIT, get(&format!("/{stage}/a")).as_bytes(), RUN);
+/// One node without `[cluster]`, serving the same API: the baseline.
+fn single() -> Server {
+    Server::start(&Config::new(&api()))
+}
+
+/// Floods `/{stage}/a` over `split` (connections per node) for `RUN`:
+/// admitted / (burst + rate × t), with what happened, printed.
+fn run(
+    ports: &[u16],
+    split: &[usize],
+    (stage, rate, burst): (&str, f64, u64),
+    label: &str,
+) -> (f64, String) {
+    let (counts, elapsed) = flood(ports, split, get(&format!("/{stage}/a")).as_bytes(), RUN);
     let all = sum(&counts);
     let t = elapsed.as_secs_f64();
     let expected = burst as f64 + rate * t;
     let ratio = all.ok as f64 / expected;
     let ctx = format!(
-        "{label}: {rate} rps burst {burst}, 70/20/10 over 3 nodes for {t:.2} s: offered {:.0} rps, \
+        "{label}: {rate} rps burst {burst}, connections {split:?} over {} node(s) for {t:.2} s: \
+         offered {:.0} rps, \
          admitted {} {:?}, throttled {}, other {}; expected {expected:.0}: ratio {ratio:.4}",
+        ports.len(),
         (all.ok + all.throttled) as f64 / t,
         all.ok,
         counts.iter().map(|c| c.ok).collect::<Vec<_>>(),
@@ -112,14 +125,13 @@ fn run(ports: &[u16], (stage, rate, burst): (&str, f64, u64), label: &str) -> (f
     (ratio, ctx)
 }
 
-/// The issue's accuracy scenario on the fleet's Redis at `redis`.
-fn stage_accuracy(redis: &[String], label: &str) {
-    let nodes = fleet(redis);
-    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+/// The issue's accuracy scenario on the nodes at `ports`, `split`
+/// connections each.
+fn stage_accuracy(ports: &[u16], split: &[usize], label: &str) {
     // What this machine can offer, on a stage without a limit.
     let (free, t) = flood(
-        &ports,
-        &SPLIT,
+        ports,
+        split,
         get("/free/a").as_bytes(),
         Duration::from_secs(1),
     );
@@ -133,7 +145,7 @@ fn stage_accuracy(redis: &[String], label: &str) {
         high.0, high.1
     );
     for limit in [high, LOW] {
-        let (ratio, ctx) = run(&ports, limit, label);
+        let (ratio, ctx) = run(ports, split, limit, label);
         assert!(ratio >= FLOOR, "under the floor: {ctx}");
     }
 }
@@ -142,14 +154,26 @@ fn stage_accuracy(redis: &[String], label: &str) {
 fn a_stage_limit_holds_across_three_nodes_on_one_redis() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let redis = Redis::start();
-    stage_accuracy(&[redis.url()], "one Redis");
+    let nodes = fleet(&[redis.url()]);
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    stage_accuracy(&ports, &SPLIT, "one Redis");
 }
 
 #[test]
 fn a_stage_limit_holds_across_three_nodes_on_a_redis_cluster() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let redis = RedisCluster::start();
-    stage_accuracy(&redis.urls(), "Redis Cluster");
+    let nodes = fleet(&redis.urls());
+    let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
+    stage_accuracy(&ports, &SPLIT, "Redis Cluster");
+}
+
+#[test]
+fn the_same_stage_limits_on_a_single_node_for_the_baseline() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let node = single();
+    let all: usize = SPLIT.iter().sum();
+    stage_accuracy(&[node.port], &[all], "single node");
 }
 
 /// One key's calls for `dur`, one at a time, each on the next node.
@@ -173,11 +197,11 @@ fn sequential(nodes: &[Server], key: &str, dur: Duration) -> (LoadCount, Duratio
 }
 
 /// admitted against one bucket's burst + rate × t for the key limit.
-fn key_ratio(label: &str, n: LoadCount, elapsed: Duration) -> (f64, String) {
+fn key_ratio(label: &str, nodes: usize, n: LoadCount, elapsed: Duration) -> (f64, String) {
     let expected = KEY_BURST as f64 + KEY_RATE * elapsed.as_secs_f64();
     let ratio = n.ok as f64 / expected;
     let ctx = format!(
-        "per key {KEY_RATE} rps burst {KEY_BURST}, {label} over 3 nodes for {elapsed:?}: \
+        "per key {KEY_RATE} rps burst {KEY_BURST}, {label} over {nodes} node(s) for {elapsed:?}: \
          admitted {}, throttled {}, other {}; one bucket: {expected:.1}; ratio {ratio:.4}",
         n.ok, n.throttled, n.other
     );
@@ -191,18 +215,30 @@ fn a_key_limit_admits_one_buckets_worth_sequentially_and_in_parallel() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let redis = Redis::start();
     let nodes = fleet(&[redis.url()]);
+    key_accuracy(&nodes, &[1, 1, 1]);
+}
+
+#[test]
+fn the_same_key_limit_on_a_single_node_for_the_baseline() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    key_accuracy(&[single()], &[3]);
+}
+
+/// The key scenarios on `nodes`, the parallel one with `split`
+/// connections each.
+fn key_accuracy(nodes: &[Server], split: &[usize]) {
     let ports: Vec<u16> = nodes.iter().map(|s| s.port).collect();
     let dur = Duration::from_secs(6);
 
     // Alice: one call at a time, rotating over the nodes.
-    let (n, elapsed) = sequential(&nodes, ALICE, dur);
-    let (ratio, ctx) = key_ratio("sequential", n, elapsed);
+    let (n, elapsed) = sequential(nodes, ALICE, dur);
+    let (ratio, ctx) = key_ratio("sequential", nodes.len(), n, elapsed);
     assert!(ratio <= BOUND, "{ctx}");
     assert!(ratio >= KEY_FLOOR, "{ctx}");
 
-    // Bob (a bucket of its own, full): a connection per node, all at once.
-    let (counts, elapsed) = flood(&ports, &[1, 1, 1], &get_with_key("/prod/k", BOB), dur);
-    let (ratio, ctx) = key_ratio("parallel", sum(&counts), elapsed);
+    // Bob (a bucket of its own, full): all connections at once.
+    let (counts, elapsed) = flood(&ports, split, &get_with_key("/prod/k", BOB), dur);
+    let (ratio, ctx) = key_ratio("parallel", nodes.len(), sum(&counts), elapsed);
     assert!(ratio <= BOUND, "{ctx}");
     assert!(ratio >= KEY_FLOOR, "{ctx}");
 }
