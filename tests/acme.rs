@@ -86,12 +86,20 @@ impl Drop for Pebble {
     }
 }
 
+/// A port free now, below Linux's ephemeral range (32768 and up): pebble
+/// must know it before portico starts, and a port the kernel handed out
+/// for `:0` and that was released again went to another test's portico
+/// (listening on `:0`) in CI before this one bound it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        // Randomly keyed per process, and anew for each RandomState.
+        let h = std::collections::hash_map::RandomState::new().build_hasher();
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// portico on `port` with an `acme = true` certificate for `test.example`,

@@ -273,9 +273,8 @@ fn frozen_redis_fail_closed_refuses_then_recovers() {
 // The script's arithmetic (src/cluster/limits.lua), run on a real Redis
 // ---------------------------------------------------------------------------
 
-/// One call of the lease script for one bucket `key` as `node`: the tokens
-/// granted and the node's share of demand (millionths). `stale` is how long
-/// (s) a silent node still counts.
+/// One call of the lease script for one bucket `key` as `node`. `stale`
+/// is how long (s) a silent node still counts.
 #[allow(clippy::too_many_arguments)]
 fn lease(
     redis: &Redis,
@@ -288,27 +287,7 @@ fn lease(
     want: u64,
     held: u64,
     returned: u64,
-) -> (u64, u64) {
-    let n = lease_answer(
-        redis, key, node, stale, rate, burst, demand, want, held, returned,
-    );
-    (n[0], n[1])
-}
-
-/// The script's whole answer for one bucket: tokens, share, dry, slack.
-#[allow(clippy::too_many_arguments)]
-fn lease_answer(
-    redis: &Redis,
-    key: &str,
-    node: &str,
-    stale: f64,
-    rate: f64,
-    burst: u64,
-    demand: f64,
-    want: u64,
-    held: u64,
-    returned: u64,
-) -> Vec<u64> {
+) -> Answer {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cluster/limits.lua");
     let args: Vec<String> = vec![
         key.into(),
@@ -332,7 +311,26 @@ fn lease_answer(
         .map(|l| l.trim().parse().unwrap_or_else(|_| panic!("{out:?}")))
         .collect();
     assert_eq!(n.len(), 4, "{out:?}");
-    n
+    Answer {
+        tokens: n[0],
+        share: n[1],
+        slack: n[3] == 1,
+    }
+}
+
+/// The script's answer for one bucket (its dry flag is not looked at here).
+struct Answer {
+    tokens: u64,
+    /// This node's share of demand, in millionths.
+    share: u64,
+    slack: bool,
+}
+
+impl Answer {
+    /// Tokens granted and share, as most checks compare them.
+    fn ts(&self) -> (u64, u64) {
+        (self.tokens, self.share)
+    }
 }
 
 #[test]
@@ -342,29 +340,24 @@ fn script_starts_full_grants_by_demand_and_never_more_than_exists() {
     // A rate of 0 keeps the arithmetic exact: 100 tokens, never refilled.
     // A new bucket is full, and a node alone gets what it wants of it.
     assert_eq!(
-        lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 40, 0, 0),
+        lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 40, 0, 0).ts(),
         (40, 1_000_000)
     );
     // Its 60 left are over half the burst: slack, so the node may skip
     // asks; 45 more granted leave 15, no longer slack.
-    let slack = |n: &[u64]| n[3] == 1;
     let other = "{t}:rl:stage t/slack";
-    assert!(slack(&lease_answer(
-        &redis, other, "a", 60.0, 0.0, 100, 10.0, 40, 0, 0
-    )));
-    assert!(!slack(&lease_answer(
-        &redis, other, "a", 60.0, 0.0, 100, 10.0, 45, 40, 0
-    )));
+    assert!(lease(&redis, other, "a", 60.0, 0.0, 100, 10.0, 40, 0, 0).slack);
+    assert!(!lease(&redis, other, "a", 60.0, 0.0, 100, 10.0, 45, 40, 0).slack);
     // Node b wants everything but has a quarter of the demand: a quarter of what is left.
-    let (b, share) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 0, 0);
+    let (b, share) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 0, 0).ts();
     assert!((249_000..=251_000).contains(&share), "{share}");
     assert_eq!(b, 15, "a quarter of the 60 left");
     // Node a, with three quarters, takes its part of the 45 left; what
     // both hold never exceeds the burst, however much they ask.
-    let (a, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 40, 0);
+    let (a, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 40, 0).ts();
     assert_eq!(a, 33, "three quarters of 45");
-    let (b2, _) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 15, 0);
-    let (a2, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 73, 0);
+    let (b2, _) = lease(&redis, k, "b", 60.0, 0.0, 100, 10.0 / 3.0, 1000, 15, 0).ts();
+    let (a2, _) = lease(&redis, k, "a", 60.0, 0.0, 100, 10.0, 1000, 73, 0).ts();
     assert!(40 + b + a + b2 + a2 <= 100, "{b} {a} {b2} {a2}");
 }
 
@@ -372,18 +365,34 @@ fn script_starts_full_grants_by_demand_and_never_more_than_exists() {
 fn script_takes_back_what_an_idle_node_returns_and_forgets_silent_nodes() {
     let redis = Redis::start();
     let k = "{t}:rl:stage t/prod";
-    assert_eq!(lease(&redis, k, "a", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 100);
+    assert_eq!(
+        lease(&redis, k, "a", 60.0, 0.0, 100, 1.0, 100, 0, 0).ts().0,
+        100
+    );
     // b finds nothing while a holds everything.
-    assert_eq!(lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 0);
+    assert_eq!(
+        lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).ts().0,
+        0
+    );
     // a goes idle and hands back 70 of its 100: b, now the only demand, gets them.
-    assert_eq!(lease(&redis, k, "a", 60.0, 0.0, 100, 0.0, 0, 30, 70).0, 0);
-    assert_eq!(lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).0, 70);
+    assert_eq!(
+        lease(&redis, k, "a", 60.0, 0.0, 100, 0.0, 0, 30, 70).ts().0,
+        0
+    );
+    assert_eq!(
+        lease(&redis, k, "b", 60.0, 0.0, 100, 1.0, 100, 0, 0).ts().0,
+        70
+    );
     // A node silent for longer than `stale` holds nothing: with a 50 ms
     // stale bound, a's 30 come back to the bucket's room once it is
     // forgotten (refilled, here, at a high rate, capped by that room).
     let got = poll_until(
         Duration::from_secs(5),
-        || lease(&redis, k, "b", 0.05, 1e6, 100, 1.0, 100, 70, 0).0,
+        || {
+            lease(&redis, k, "b", 0.05, 1e6, 100, 1.0, 100, 70, 0)
+                .ts()
+                .0
+        },
         |g| *g > 0,
         |g| format!("b still got {g}"),
     );
