@@ -48,6 +48,19 @@ class Malformed(Exception):
     pass
 
 
+def take_line(buf, limit, too_long):
+    """The next CRLF-ended line of `buf`, taken off it without the CRLF;
+    None while it is incomplete (Malformed `too_long` past `limit`)."""
+    i = buf.find(b"\r\n")
+    if i < 0:
+        if len(buf) > limit:
+            raise Malformed(too_long)
+        return None
+    line = bytes(buf[:i])
+    del buf[:i + 2]
+    return line
+
+
 def die(msg, code=2):
     print(f"conns.py: {msg}", file=sys.stderr)
     sys.exit(code)
@@ -347,13 +360,10 @@ class Conn(asyncio.Protocol):
                 del buf[:2]
                 self.state = S_CHUNK_SIZE
             elif st == S_CHUNK_SIZE:
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > MAX_LINE:
-                        raise Malformed("chunk size line too long")
+                line = take_line(buf, MAX_LINE, "chunk size line too long")
+                if line is None:
                     return False
-                line = bytes(buf[:i]).split(b";", 1)[0].strip()
-                del buf[:i + 2]
+                line = line.split(b";", 1)[0].strip()
                 if not line or len(line) > 16 or line.strip(b"0123456789abcdefABCDEF"):
                     raise Malformed("bad chunk size")
                 size = int(line, 16)
@@ -363,13 +373,10 @@ class Conn(asyncio.Protocol):
                     self.remaining = size
                     self.state = S_CHUNK_DATA
             elif st == S_TRAILER:
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > MAX_HEAD:
-                        raise Malformed("trailers too large")
+                line = take_line(buf, MAX_HEAD, "trailers too large")
+                if line is None:
                     return False
-                del buf[:i + 2]
-                if i == 0:
+                if not line:
                     self.state = S_DONE
                     return True
             elif st == S_UNTIL_EOF:
