@@ -265,7 +265,13 @@ fn flood(port: u16, conns: usize, dur: Duration) -> (LoadCount, Duration) {
     (total, t0.elapsed())
 }
 
+/// The accuracy floods take turns: two at once on this 2-core machine
+/// measured the machine (1,977 of 2,012 admitted, −1.7 %, in CI, against
+/// 2,009 of 2,010 alone).
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn assert_rate_accuracy(conns: usize, rate: f64, burst: u64) {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (srv, _cfg) = accuracy_server(&format!(
         "throttle = {{ rate = {rate:.1}, burst = {burst} }}"
     ));
