@@ -31,9 +31,9 @@ const REFRESH_TICKS: u32 = 50;
 /// recent demand (about 20 ticks of calls): a few asks a second at a
 /// steady load. The margin is wide because what the node believes its
 /// workers hold lags their spending, and a grant reaches a worker two or
-/// three ticks after the ask: with about 4 ticks of margin a worker ran
+/// three ticks after the ask: with 3 to 5 ticks of margin a worker ran
 /// dry now and then and held its calls for a tick or two (p99 10-22 ms at
-/// 1,000 req/s against 0.3 ms on a single node); with 10 ticks, 0.75 ms.
+/// 1,000 req/s against 0.3 ms on a single node); with about 20, 0.32-1.0 ms.
 const SLACK_AHEAD: f64 = 6.0 * AHEAD;
 const SLACK_COVER: f64 = 10.0;
 
