@@ -4,7 +4,8 @@
 //! `body_total_ms` however steadily it trickles; an answer that closes a
 //! connection with input pending is read by the client, not lost to a
 //! reset (lingering close); a final answer to a request expecting
-//! `100 Continue` is never followed by one.
+//! `100 Continue` is never followed by one. Issue 19: an idle keep-alive
+//! connection goes quiet (no buffer held) and loses no byte doing so.
 mod common;
 
 use common::*;
@@ -283,4 +284,158 @@ fn a_cache_hit_expecting_100_continue_is_not_followed_by_one() {
     assert_hit(&c.read_response(), "the hit, body never sent");
     c.expect_eof();
     up.assert_nothing();
+}
+
+const HELLO_GET: &[u8] = b"GET /prod/hello HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/// About 100 ms after its answer an idle keep-alive connection goes quiet:
+/// its pending read is cancelled and its buffers freed (the gauge counts
+/// it). A request then sent in two pieces, or two pipelined in one write,
+/// is read whole.
+#[test]
+fn an_idle_connection_goes_quiet_and_loses_no_byte() {
+    let mut srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1"));
+    let mut conns: Vec<Client> = (0..20)
+        .map(|i| {
+            let mut c = srv.connect();
+            served(&mut c, &format!("client {i}"));
+            c
+        })
+        .collect();
+    scrape_until(&mut srv, "20 quiet connections", |m| {
+        m.sum("portico_worker_quiet_connections") == 20.0
+    });
+
+    let (head, rest) = HELLO_GET.split_at(20);
+    for c in &mut conns[..10] {
+        c.send(head);
+    }
+    // The ten with a head begun are reading again; the other ten stay quiet.
+    scrape_until(&mut srv, "10 quiet connections", |m| {
+        m.sum("portico_worker_quiet_connections") == 10.0
+    });
+    for (i, c) in conns[..10].iter_mut().enumerate() {
+        c.send(rest);
+        let r = c.read_response();
+        assert_eq!(
+            (r.status, r.body_str().as_str()),
+            (200, HELLO_BODY),
+            "split request {i}"
+        );
+    }
+    for (i, c) in conns[10..].iter_mut().enumerate() {
+        c.send([HELLO_GET, HELLO_GET].concat());
+        for n in 0..2 {
+            let r = c.read_response();
+            assert_eq!(
+                (r.status, r.body_str().as_str()),
+                (200, HELLO_BODY),
+                "pipelined request {n} on quiet client {i}"
+            );
+        }
+    }
+}
+
+/// Requests that come just as a connection goes quiet, while its pending
+/// read is being cancelled, are all read whole. The pauses are the load's
+/// shape (spread around the 100 ms at which a connection goes quiet), not
+/// synchronisation: every answer is read before the next pause.
+#[test]
+fn requests_racing_the_quiet_transition_are_all_answered() {
+    let srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1"));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let mut c = srv.connect();
+            std::thread::spawn(move || {
+                for round in 0..25u64 {
+                    served(&mut c, &format!("thread {t} round {round}"));
+                    let pause = 94 + (t * 5 + round * 7) % 13;
+                    std::thread::sleep(Duration::from_millis(pause));
+                    if round % 2 == 1 {
+                        // Split mid-head, the second piece a moment later.
+                        let (head, rest) = HELLO_GET.split_at(17);
+                        c.send(head);
+                        std::thread::sleep(Duration::from_millis(pause % 7));
+                        c.send(rest);
+                        let r = c.read_response();
+                        assert_eq!(
+                            (r.status, r.body_str().as_str()),
+                            (200, HELLO_BODY),
+                            "thread {t} round {round}, split"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a client thread failed");
+    }
+}
+
+/// Reads one answer with a `Content-Length` body from `r`: (head, body).
+fn read_answer(r: &mut impl Read) -> (String, String) {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        r.read_exact(&mut byte).expect("reading an answer's head");
+        got.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&got).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .expect("a content-length");
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).expect("reading an answer's body");
+    (head, String::from_utf8(body).unwrap())
+}
+
+/// Over TLS as over TCP: a quiet connection releases its ciphertext
+/// buffers and then reads a request split over two records, and two
+/// pipelined in one record, whole.
+#[test]
+fn a_quiet_tls_connection_loses_no_byte() {
+    let dir = TempDir::new("conns-tls-quiet");
+    let (crt, key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+        crt.display(),
+        key.display()
+    );
+    let mut srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1").append(&tls));
+    let port = srv.https_port();
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[], &[]), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let hello = |s: &mut rustls::StreamOwned<_, _>, ctx: &str| {
+        let (head, body) = read_answer(s);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{ctx}: {head}");
+        assert_eq!(body, HELLO_BODY, "{ctx}");
+    };
+    s.write_all(HELLO_GET).unwrap();
+    hello(&mut s, "the first request");
+    scrape_until(&mut srv, "the TLS connection quiet", |m| {
+        m.sum("portico_worker_quiet_connections") == 1.0
+    });
+    let (head, rest) = HELLO_GET.split_at(20);
+    s.write_all(head).unwrap();
+    s.flush().unwrap();
+    scrape_until(&mut srv, "the TLS connection reading again", |m| {
+        m.sum("portico_worker_quiet_connections") == 0.0
+    });
+    s.write_all(rest).unwrap();
+    hello(&mut s, "the split request");
+    scrape_until(&mut srv, "the TLS connection quiet again", |m| {
+        m.sum("portico_worker_quiet_connections") == 1.0
+    });
+    s.write_all(&[HELLO_GET, HELLO_GET].concat()).unwrap();
+    hello(&mut s, "the first pipelined request");
+    hello(&mut s, "the second pipelined request");
 }

@@ -611,6 +611,7 @@ fn metrics_text_is_valid_prometheus() {
         "portico_key_requests_total",
         "portico_key_bytes_out_total",
         "portico_worker_connections",
+        "portico_worker_quiet_connections",
         "portico_upstream_pool_idle_connections",
         "portico_access_log_lines_total",
         "portico_access_log_dropped_total",

@@ -37,6 +37,29 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Frees the buffers reused from one request to the next, for a
+    /// connection that has gone quiet: an idle keep-alive connection then
+    /// holds little more than its socket (each is a few KiB once grown,
+    /// and idle connections may number hundreds of thousands). The next
+    /// request grows them again. Nothing unread is dropped: a stream with
+    /// bytes still buffered keeps its buffer.
+    pub fn release_idle(&mut self) {
+        self.stream.release();
+        for v in [
+            &mut self.out,
+            &mut self.upstream_out,
+            &mut self.scratch,
+            &mut self.extra_head,
+            &mut self.captured,
+            &mut self.log_path,
+            &mut self.path,
+        ] {
+            *v = Vec::new();
+        }
+        self.head.headers = Vec::new();
+        self.response_head.headers = Vec::new();
+    }
+
     /// Sends `out` to the client.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.sent += self.out.len() as u64;

@@ -3,12 +3,16 @@
 //! within the keep-alive (or header) timeout, the whole head within the
 //! header timeout from its first byte (slowloris gets 408). While it waits
 //! for a request's first byte, or lingers after its last answer, the worker
-//! may close it to admit a new connection (see `idle`).
+//! may close it to admit a new connection (see `idle`). After 100 ms
+//! without a byte it goes quiet: no read pending, no buffer held, until
+//! its socket is readable (ARCHITECTURE.md, "Connection").
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use monoio::io::Canceller;
 use monoio::net::TcpStream;
 
 use super::conn::Connection;
@@ -35,7 +39,7 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
     let mut conn = Connection {
         https: io.is_tls(),
         stream: Stream::new(io, CLIENT_BUFFER),
-        out: Vec::with_capacity(CLIENT_BUFFER),
+        out: Vec::new(),
         // Only HTTP and Lambda integrations write here: allocated on first
         // use, so a connection to MOCK or cached routes never holds it
         // (8 KiB of an idle connection's 31 measured).
@@ -60,8 +64,9 @@ pub async fn serve(slot: Slot, io: TcpStream, peer: SocketAddr, tls: Option<Arc<
     let idle = &slot.w.idle;
     idle.park(slot.idle);
     let buf = std::mem::take(&mut conn.out);
+    // Boxed, as the busy stretches are: it would otherwise size every task.
     monoio::select! {
-        _ = linger(&mut conn.stream.io, buf) => {},
+        _ = Box::pin(linger(&mut conn.stream.io, buf)) => {},
         _ = idle.evicted(slot.idle) => {},
     }
 }
@@ -119,39 +124,85 @@ enum Ending {
     Answered,
 }
 
-/// Request after request until the connection ends.
+/// Request after request until the connection ends: busy stretches,
+/// each boxed, with quiet waits between them.
 async fn exchanges(w: &Shard, slot: &Slot, conn: &mut Connection) -> Ending {
     let mut first = true;
+    let mut canceller = Canceller::new();
     loop {
-        match read_head(&slot.w, slot.idle, conn, first).await {
+        // Boxed: the futures of reading heads and running exchanges are
+        // most of a connection's task (several KiB; a task is the size of
+        // its largest state), and a quiet connection must not carry them.
+        // One allocation per busy stretch, not per request.
+        let rest = match Box::pin(busy(w, slot, conn, &mut canceller, &mut first)).await {
+            Busy::WentQuiet(rest) => rest,
+            Busy::Ended(ending) => return ending,
+        };
+        conn.release_idle();
+        if !quiet(&slot.w, slot.idle, conn, rest).await {
+            return Ending::Quiet;
+        }
+    }
+}
+
+/// How a busy stretch ended.
+enum Busy {
+    /// No byte for `QUIET_AFTER` after an answer: wait for the next
+    /// request quietly, for at most this long.
+    WentQuiet(Duration),
+    Ended(Ending),
+}
+
+/// Requests back to back, until the connection ends or goes quiet.
+async fn busy(
+    w: &Shard,
+    slot: &Slot,
+    conn: &mut Connection,
+    canceller: &mut Canceller,
+    first: &mut bool,
+) -> Busy {
+    loop {
+        match read_head(&slot.w, slot.idle, conn, canceller, *first).await {
             Ok(()) => {}
-            Err(None) => return Ending::Quiet,
-            Err(Some(e)) => {
+            Err(Stop::WentQuiet(rest)) => return Busy::WentQuiet(rest),
+            Err(Stop::Close) => return Busy::Ended(Ending::Quiet),
+            Err(Stop::Answer(e)) => {
                 respond::unreadable(w, conn, e.into()).await;
-                return Ending::Answered;
+                return Busy::Ended(Ending::Answered);
             }
         }
-        first = false;
+        *first = false;
         let buf = conn.stream.buffered();
         let busy = slot.begin_request(conn.head.method_span.get(buf), conn.head.target.get(buf));
         let outcome = pipeline::handle(w, conn).await;
         drop(busy);
         if outcome == Outcome::Close || w.draining() {
-            return Ending::Answered;
+            return Busy::Ended(Ending::Answered);
         }
     }
 }
 
-/// Reads until `conn.head` holds a complete head. `Err(None)`: close
-/// quietly (idle, peer gone); `Err(Some(e))`: answer `e`, then close.
-/// Between requests the connection is parked as reusable (`idle`): the
-/// worker may close it to admit another.
+/// Why no head was read.
+enum Stop {
+    /// Close without a word (idle, evicted, peer gone).
+    Close,
+    /// Answer this error, then close.
+    Answer(HttpError),
+    /// Nothing came for `QUIET_AFTER`: the read is cancelled, the
+    /// connection still parked, with this long left to wait.
+    WentQuiet(Duration),
+}
+
+/// Reads until `conn.head` holds a complete head. Between requests the
+/// connection is parked as reusable (`idle`): the worker may close it to
+/// admit another.
 async fn read_head(
     worker: &Worker,
     idle: u32,
     conn: &mut Connection,
+    canceller: &mut Canceller,
     first: bool,
-) -> Result<(), Option<HttpError>> {
+) -> Result<(), Stop> {
     let (limits, timeouts) = {
         let s = worker.shard.snapshot();
         (s.limits, s.timeouts)
@@ -160,13 +211,17 @@ async fn read_head(
     let mut deadline: Option<Instant> = None;
     loop {
         if !conn.stream.buffered().is_empty() {
-            if parse_request_head(conn.stream.buffered(), &limits, &mut conn.head)? {
+            if parse_request_head(conn.stream.buffered(), &limits, &mut conn.head)
+                .map_err(Stop::Answer)?
+            {
                 return Ok(());
             }
             deadline.get_or_insert_with(|| Instant::now() + header_timeout);
         }
         let read = match deadline {
-            Some(d) => monoio::time::timeout_at(d.into(), conn.stream.fill()).await,
+            Some(d) => monoio::time::timeout_at(d.into(), conn.stream.fill())
+                .await
+                .ok(),
             None => {
                 let wait = if first {
                     header_timeout
@@ -175,22 +230,71 @@ async fn read_head(
                 };
                 worker.idle.park(idle);
                 let read = monoio::select! {
-                    read = monoio::time::timeout(wait, conn.stream.fill()) => Some(read),
+                    read = next_bytes(conn, wait, canceller) => Some(read),
                     _ = worker.idle.evicted(idle) => None,
                 };
-                // Evicted, even if a request began at the same moment.
                 match read {
-                    Some(read) if worker.idle.unpark(idle) => read,
-                    _ => return Err(None),
+                    // Still parked: the quiet wait may be evicted too.
+                    Some(Next::WentQuiet(rest)) => return Err(Stop::WentQuiet(rest)),
+                    // Evicted, even if a request began at the same moment.
+                    Some(Next::Read(read)) if worker.idle.unpark(idle) => read,
+                    _ => return Err(Stop::Close),
                 }
             }
         };
         match read {
-            Ok(Ok(n)) if n > 0 => {}
-            Ok(_) => return Err(None),
+            Some(Ok(n)) if n > 0 => {}
+            Some(_) => return Err(Stop::Close),
             // Idle keep-alive: close without a word, as nginx does.
-            Err(_) if deadline.is_none() => return Err(None),
-            Err(_) => return Err(Some(HttpError::Timeout)),
+            None if deadline.is_none() => return Err(Stop::Close),
+            None => return Err(Stop::Answer(HttpError::Timeout)),
         }
     }
+}
+
+/// How long a connection waits for its next request with a read (and its
+/// buffer) pending before it goes quiet: a client in a request loop sends
+/// the next within micro- to milliseconds and never pays for going quiet;
+/// one that pauses longer waits holding no buffer at all.
+const QUIET_AFTER: Duration = Duration::from_millis(100);
+
+enum Next {
+    /// The read's outcome; `None`: `wait` passed.
+    Read(Option<io::Result<usize>>),
+    WentQuiet(Duration),
+}
+
+/// The first bytes of the next request within `wait`, with a read pending
+/// for at most `QUIET_AFTER`; then the read is cancelled. Cancelling loses
+/// nothing: bytes that came meanwhile are returned by the cancelled read
+/// or left in the socket.
+async fn next_bytes(conn: &mut Connection, wait: Duration, canceller: &mut Canceller) -> Next {
+    if wait <= QUIET_AFTER {
+        return Next::Read(monoio::time::timeout(wait, conn.stream.fill()).await.ok());
+    }
+    let mut read = std::pin::pin!(conn.stream.fill_cancelable(canceller.handle()));
+    monoio::select! {
+        read = &mut read => return Next::Read(Some(read)),
+        _ = monoio::time::sleep(QUIET_AFTER) => {}
+    }
+    *canceller = std::mem::take(canceller).cancel();
+    match read.await {
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Next::WentQuiet(wait - QUIET_AFTER),
+        read => Next::Read(Some(read)),
+    }
+}
+
+/// A parked connection's wait for its next request holding no buffer:
+/// until its socket is readable (an io_uring poll), for at most `wait`.
+/// `false`: close it (timed out, evicted, peer gone).
+async fn quiet(worker: &Worker, idle: u32, conn: &mut Connection, wait: Duration) -> bool {
+    let gauge = &worker.shard.quiet;
+    gauge.set(gauge.get() + 1);
+    let ready = monoio::select! {
+        ready = monoio::time::timeout(wait, conn.stream.io.readable()) => matches!(ready, Ok(Ok(()))),
+        _ = worker.idle.evicted(idle) => false,
+    };
+    gauge.set(gauge.get() - 1);
+    // The busy stretch that follows parks it again.
+    ready && worker.idle.unpark(idle)
 }

@@ -85,6 +85,8 @@ pub struct Shard {
     pub clock: Clock,
     /// Open connections (the runtime counts them; a gauge here).
     pub connections: Cell<usize>,
+    /// Of those, waiting for a request with no buffer held (see `serve`).
+    pub quiet: Cell<usize>,
     reports: Sender<Report>,
     /// Replaced by a closed one when the worker ends, so that senders
     /// (a scrape) learn at once that it is gone.
@@ -125,6 +127,7 @@ impl Shard {
             acme: challenges::Local::default(),
             clock: Clock::new(),
             connections: Cell::new(0),
+            quiet: Cell::new(0),
             reports: s.reports.clone(),
             mailbox: RefCell::new(mailbox),
             tick_every: s.tick,
@@ -263,6 +266,7 @@ impl Shard {
     fn counts(&self) -> WorkerCounts {
         let mut c = self.metrics.borrow().clone();
         c.connections = self.connections.get() as u64;
+        c.quiet = self.quiet.get() as u64;
         c.pool_idle = self.pool.borrow().idle_total() as u64;
         let log = self.access_log.borrow();
         c.access_log_lines = log.lines;

@@ -6,7 +6,7 @@
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 
 // `Tls` is boxed in `Io`, so the size of the larger variant costs nothing per plain connection.
@@ -63,7 +63,7 @@ impl Io {
             tcp,
             tls: Some(Box::new(Tls {
                 state,
-                cipher_in: Vec::with_capacity(CIPHER_READ),
+                cipher_in: Vec::new(),
                 cipher_at: 0,
                 cipher_out: Vec::new(),
             })),
@@ -94,13 +94,34 @@ impl Io {
 
     /// Reads into `buf`'s spare capacity (at least one byte of it); `Ok(0)`
     /// is the end of the stream. Takes the buffer by value, as monoio does.
-    pub async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    pub async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.read_or_cancel(buf, None).await
+    }
+
+    /// `read` that `cancel` can stop without losing a byte: cancelled, it
+    /// fails with `ECANCELED` and whatever had arrived stays in the socket
+    /// or in the TLS buffers, for the next read.
+    pub async fn read_cancelable(
+        &mut self,
+        buf: Vec<u8>,
+        cancel: CancelHandle,
+    ) -> (io::Result<usize>, Vec<u8>) {
+        self.read_or_cancel(buf, Some(cancel)).await
+    }
+
+    async fn read_or_cancel(
+        &mut self,
+        mut buf: Vec<u8>,
+        cancel: Option<CancelHandle>,
+    ) -> (io::Result<usize>, Vec<u8>) {
         let Some(tls) = self.tls.as_mut() else {
             let len = buf.len();
-            let (res, slice) = self
-                .tcp
-                .read(monoio::buf::IoBufMut::slice_mut(buf, len..))
-                .await;
+            let (res, slice) = tcp_read(
+                &mut self.tcp,
+                monoio::buf::IoBufMut::slice_mut(buf, len..),
+                &cancel,
+            )
+            .await;
             return (res, slice.into_inner());
         };
         loop {
@@ -129,10 +150,11 @@ impl Io {
                 let mut cipher = std::mem::take(&mut tls.cipher_in);
                 cipher.clear();
                 tls.cipher_at = 0;
-                let (res, slice) = self
-                    .tcp
-                    .read(monoio::buf::IoBufMut::slice_mut(cipher, 0..CIPHER_READ))
-                    .await;
+                if cipher.capacity() < CIPHER_READ {
+                    cipher.reserve_exact(CIPHER_READ);
+                }
+                let slice = monoio::buf::IoBufMut::slice_mut(cipher, 0..CIPHER_READ);
+                let (res, slice) = tcp_read(&mut self.tcp, slice, &cancel).await;
                 tls.cipher_in = slice.into_inner();
                 match res {
                     Ok(0) => return (Ok(0), buf),
@@ -207,6 +229,32 @@ impl Io {
         res.map(|_| ())
     }
 
+    /// Waits, holding no buffer, until the peer has sent something (or
+    /// closed): an idle keep-alive connection then costs no read buffer,
+    /// where a pending read would pin one for as long as it is idle. A
+    /// TLS connection's own ciphertext buffers are released first. False
+    /// wake-ups are possible (epoll driver); the read that follows then
+    /// simply waits.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_mut() {
+            if tls.cipher_at < tls.cipher_in.len() {
+                return Ok(());
+            }
+            if let State::Ready(conn) = &mut tls.state {
+                if !matches!(conn.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                {
+                    return Ok(());
+                }
+            }
+            tls.cipher_in = Vec::new();
+            tls.cipher_at = 0;
+            if tls.cipher_out.is_empty() {
+                tls.cipher_out = Vec::new();
+            }
+        }
+        self.tcp.readable(true).await
+    }
+
     /// Whether nothing has arrived since the last read and the peer has not
     /// closed: an idle pooled connection that has bytes waiting (an answer
     /// to no request, bytes after the last answer) or its peer's close is
@@ -251,6 +299,18 @@ impl Io {
     pub async fn shutdown(&mut self) -> io::Result<()> {
         self.close().await;
         monoio::io::AsyncWriteRent::shutdown(&mut self.tcp).await
+    }
+}
+
+/// A socket read, cancellable when `cancel` is given.
+async fn tcp_read<T: monoio::buf::IoBufMut>(
+    tcp: &mut TcpStream,
+    buf: T,
+    cancel: &Option<CancelHandle>,
+) -> monoio::BufResult<usize, T> {
+    match cancel {
+        Some(c) => tcp.cancelable_read(buf, c.clone()).await,
+        None => tcp.read(buf).await,
     }
 }
 

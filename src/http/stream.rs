@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use monoio::buf::IoBuf;
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::{AsyncWriteRentExt, CancelHandle};
 
 use super::Io;
 
@@ -17,6 +17,8 @@ const MIN_READ: usize = 4096;
 pub struct Stream {
     pub io: Io,
     buf: Vec<u8>,
+    /// What a read allocates when the buffer was released (see `release`).
+    capacity: usize,
     pos: usize,
     /// Bytes consumed since the stream opened: a request's size is the
     /// difference across it (pipelined bytes read ahead are not yet counted).
@@ -24,10 +26,12 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// The buffer is allocated by the first read, `capacity` bytes.
     pub fn new(io: Io, capacity: usize) -> Stream {
         Stream {
             io,
-            buf: Vec::with_capacity(capacity),
+            buf: Vec::new(),
+            capacity: capacity.max(MIN_READ),
             pos: 0,
             consumed: 0,
         }
@@ -59,6 +63,41 @@ impl Stream {
     /// If the future is dropped mid-read the buffer is lost with it: the
     /// caller must then drop the stream too (all our timeouts do).
     pub async fn fill(&mut self) -> io::Result<usize> {
+        self.make_room();
+        let buf = std::mem::take(&mut self.buf);
+        let (res, buf) = self.io.read(buf).await;
+        self.buf = buf;
+        res
+    }
+
+    /// `fill` that `cancel` stops without losing input: cancelled, it fails
+    /// with `ECANCELED`, the buffer intact and the bytes not yet read left
+    /// for the next read. Unlike `fill`'s, this future may be awaited to
+    /// its end after a cancel and the stream used on.
+    pub async fn fill_cancelable(&mut self, cancel: CancelHandle) -> io::Result<usize> {
+        self.make_room();
+        let buf = std::mem::take(&mut self.buf);
+        let (res, buf) = self.io.read_cancelable(buf, cancel).await;
+        self.buf = buf;
+        res
+    }
+
+    /// Frees the read buffer when it holds nothing unread: a connection
+    /// waiting for its next request keeps no buffer (the next read makes
+    /// one). Returns whether it did.
+    pub fn release(&mut self) -> bool {
+        if self.pos < self.buf.len() {
+            return false;
+        }
+        self.buf = Vec::new();
+        self.pos = 0;
+        true
+    }
+
+    fn make_room(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(self.capacity);
+        }
         if self.buf.capacity() - self.buf.len() < MIN_READ {
             if self.pos > 0 {
                 self.buf.copy_within(self.pos.., 0);
@@ -69,10 +108,6 @@ impl Stream {
                 self.buf.reserve(MIN_READ);
             }
         }
-        let buf = std::mem::take(&mut self.buf);
-        let (res, buf) = self.io.read(buf).await;
-        self.buf = buf;
-        res
     }
 
     /// `fill` bounded by `timeout`; a timeout is `ErrorKind::TimedOut`.

@@ -79,6 +79,8 @@ pub struct WorkerCounts {
     /// By meter (API key in a plan).
     pub keys: Vec<KeyCounts>,
     pub connections: u64,
+    /// Of those, waiting for a request with no buffer held.
+    pub quiet: u64,
     pub pool_idle: u64,
     pub access_log_lines: u64,
     pub access_log_dropped: u64,
@@ -172,6 +174,7 @@ impl WorkerCounts {
             a.bytes_out += b.bytes_out;
         }
         self.connections += o.connections;
+        self.quiet += o.quiet;
         self.pool_idle += o.pool_idle;
         self.access_log_lines += o.access_log_lines;
         self.access_log_dropped += o.access_log_dropped;

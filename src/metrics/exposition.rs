@@ -159,6 +159,13 @@ pub fn render(
     );
     worker_family(
         &mut o,
+        "portico_worker_quiet_connections",
+        "Client connections waiting for a request with no buffer held, per worker.",
+        per_worker,
+        |c| c.quiet,
+    );
+    worker_family(
+        &mut o,
         "portico_upstream_pool_idle_connections",
         "Idle upstream connections kept for reuse, per worker.",
         per_worker,
