@@ -504,7 +504,9 @@ class Client:
             self.connect_attempts += 1
         try:
             await asyncio.wait_for(
-                self.loop.create_connection(lambda: c, self.ip, self.port),
+                self.loop.create_connection(
+                    lambda: c, self.ip, self.port,
+                    ssl=self.args.ssl, server_hostname=self.args.sni if self.args.ssl else None),
                 self.args.timeout,
             )
         except asyncio.CancelledError:
@@ -912,12 +914,19 @@ def parse_args(argv):
 
 def build_request(args):
     u = urlsplit(args.url)
-    if u.scheme != "http":
-        die(f"--url must be http://HOST:PORT/path (plain HTTP), got {args.url!r}")
+    if u.scheme not in ("http", "https"):
+        die(f"--url must be http(s)://HOST:PORT/path, got {args.url!r}")
+    args.ssl = None
+    if u.scheme == "https":
+        import ssl  # only for https: the server's certificate is not checked (a load test)
+        args.ssl = ssl.create_default_context()
+        args.ssl.check_hostname = False
+        args.ssl.verify_mode = ssl.CERT_NONE
+        args.sni = u.hostname
     if not u.hostname:
         die(f"--url has no host: {args.url!r}")
     try:
-        port = u.port or 80
+        port = u.port or (443 if args.ssl else 80)
     except ValueError:
         die(f"--url has a bad port: {args.url!r}")
     path = u.path or "/"

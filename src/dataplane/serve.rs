@@ -129,19 +129,27 @@ enum Ending {
 async fn exchanges(w: &Shard, slot: &Slot, conn: &mut Connection) -> Ending {
     let mut first = true;
     let mut canceller = Canceller::new();
+    // Whether this client pauses longer than `QUIET_AFTER` between requests:
+    // then the connection goes quiet as soon as it has answered, with no
+    // read to cancel and no timer for it (half the io_uring operations
+    // of a request there).
+    let mut at_once = false;
     loop {
         // Boxed: the futures of reading heads and running exchanges are
         // most of a connection's task (several KiB; a task is the size of
         // its largest state), and a quiet connection must not carry them.
         // One allocation per busy stretch, not per request.
-        let rest = match Box::pin(busy(w, slot, conn, &mut canceller, &mut first)).await {
+        let rest = match Box::pin(busy(w, slot, conn, &mut canceller, &mut first, at_once)).await {
             Busy::WentQuiet(rest) => rest,
             Busy::Ended(ending) => return ending,
         };
         conn.release_idle();
+        let since = Instant::now();
         if !quiet(&slot.w, slot.idle, conn, rest).await {
             return Ending::Quiet;
         }
+        // Gone quiet after the grace read, the pause was that long already.
+        at_once = !at_once || since.elapsed() >= QUIET_AFTER;
     }
 }
 
@@ -160,9 +168,13 @@ async fn busy(
     conn: &mut Connection,
     canceller: &mut Canceller,
     first: &mut bool,
+    at_once: bool,
 ) -> Busy {
+    // The stretch's first read has its bytes waiting (or is a new
+    // connection's): it reads, as does every read unless `at_once`.
+    let mut grace = true;
     loop {
-        match read_head(&slot.w, slot.idle, conn, canceller, *first).await {
+        match read_head(&slot.w, slot.idle, conn, canceller, *first, grace).await {
             Ok(()) => {}
             Err(Stop::WentQuiet(rest)) => return Busy::WentQuiet(rest),
             Err(Stop::Close) => return Busy::Ended(Ending::Quiet),
@@ -172,6 +184,7 @@ async fn busy(
             }
         }
         *first = false;
+        grace = !at_once;
         let buf = conn.stream.buffered();
         let busy = slot.begin_request(conn.head.method_span.get(buf), conn.head.target.get(buf));
         let outcome = pipeline::handle(w, conn).await;
@@ -202,6 +215,7 @@ async fn read_head(
     conn: &mut Connection,
     canceller: &mut Canceller,
     first: bool,
+    grace: bool,
 ) -> Result<(), Stop> {
     let (limits, timeouts) = {
         let s = worker.shard.snapshot();
@@ -230,7 +244,7 @@ async fn read_head(
                 };
                 worker.idle.park(idle);
                 let read = monoio::select! {
-                    read = next_bytes(conn, wait, canceller) => Some(read),
+                    read = next_bytes(conn, wait, canceller, grace) => Some(read),
                     _ = worker.idle.evicted(idle) => None,
                 };
                 match read {
@@ -265,12 +279,20 @@ enum Next {
 }
 
 /// The first bytes of the next request within `wait`, with a read pending
-/// for at most `QUIET_AFTER`; then the read is cancelled. Cancelling loses
-/// nothing: bytes that came meanwhile are returned by the cancelled read
-/// or left in the socket.
-async fn next_bytes(conn: &mut Connection, wait: Duration, canceller: &mut Canceller) -> Next {
+/// for at most `QUIET_AFTER` (`grace`; without, quiet at once); then the
+/// read is cancelled. Cancelling loses nothing: bytes that came meanwhile
+/// are returned by the cancelled read or left in the socket.
+async fn next_bytes(
+    conn: &mut Connection,
+    wait: Duration,
+    canceller: &mut Canceller,
+    grace: bool,
+) -> Next {
     if wait <= QUIET_AFTER {
         return Next::Read(monoio::time::timeout(wait, conn.stream.fill()).await.ok());
+    }
+    if !grace {
+        return Next::WentQuiet(wait);
     }
     let mut read = std::pin::pin!(conn.stream.fill_cancelable(canceller.handle()));
     monoio::select! {
