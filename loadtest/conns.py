@@ -496,6 +496,12 @@ class Client:
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
+    def create_connection(self, c):
+        """Opens connection `c` (over TLS for an https:// URL)."""
+        return self.loop.create_connection(
+            lambda: c, self.ip, self.port,
+            ssl=self.args.ssl, server_hostname=self.args.sni if self.args.ssl else None)
+
     async def connect(self, j, reconnect=False, pending=None):
         c = Conn(self, j)
         c.pending = pending
@@ -504,9 +510,7 @@ class Client:
             self.connect_attempts += 1
         try:
             await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: c, self.ip, self.port,
-                    ssl=self.args.ssl, server_hostname=self.args.sni if self.args.ssl else None),
+                self.create_connection(c),
                 self.args.timeout,
             )
         except asyncio.CancelledError:
@@ -687,7 +691,7 @@ async def warmup(client, args):
     probe = PhaseStats("warm-up")
     try:
         await asyncio.wait_for(
-            client.loop.create_connection(lambda: c, client.ip, client.port), args.timeout)
+            client.create_connection(c), args.timeout)
     except Exception as e:  # noqa: BLE001
         die(f"cannot connect to {client.ip}:{client.port}: {e!r}")
     c.connecting = False
