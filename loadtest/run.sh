@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # portico load test: portico vs nginx, one worker each, on loopback.
 # See loadtest/README.md. Env overrides: DURATION, CONNS, ROWS, REPS, PORTICO_BIN
-# (and WARMUP, WRK_TIMEOUT, PROXY_CPU, CLIENT_CPU, BUILD_TIMEOUT).
+# (and WARMUP, WRK_TIMEOUT, PROXY_CPU, CLIENT_CPU, BUILD_TIMEOUT, PERF=1 for perf stat per request).
 # `--only execution`: just the REST execution model's rows (MOCK with
 # templates, AWS GetItem) and the proxy rows they are compared with.
 set -euo pipefail
@@ -31,6 +31,7 @@ esac
 ROWS=${ROWS:-$ALL_ROWS}
 PORTICO_BIN=${PORTICO_BIN:-}
 REPS=${REPS:-3}                  # rounds over all rows, interleaved; the table shows medians
+PERF=${PERF:-0}                   # 1: perf stat of the target per request (syscalls, context switches, io_uring enters)
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}   # wrk's per-request timeout (counted as a socket error)
 PROXY_CPU=${PROXY_CPU:-0}        # the proxy under test
 CLIENT_CPU=${CLIENT_CPU:-1}      # wrk + upstream (+ this script)
@@ -338,7 +339,7 @@ run_wrk() { # conns seconds url outfile [header, e.g. 'x-api-key: ...']
     return "$rc"
 }
 
-declare -A RPS P50 P99 ERRS CPUK UTIL STATUS
+declare -A RPS P50 P99 ERRS CPUK UTIL STATUS PERFS
 # Every round's figures per row (space separated); the table reports the median and the spread.
 declare -A ALL_RPS ALL_CPUK ALL_UTIL FAILS RPS_SPREAD CPUK_SPREAD
 # Throttled rows: requests wrk got a 2xx for, per second of wrk's run (median over rounds).
@@ -404,10 +405,19 @@ measure() { # row conns pid url [header] [cache-header: the cache status the 2nd
     if ((WARM_S > 0)); then
         run_wrk "$conns" "$WARM_S" "$url" "$RAW_DIR/$row-c$conns-warmup.txt" "$hdr" || true
     fi
+    local perf_pid=""
+    if ((PERF)); then # the target's syscalls, context switches and io_uring enters while wrk runs
+        local pids
+        pids=$({ echo "$pid"; child_pids "$pid"; } | tr -s ' \n' ',' | sed 's/,$//')
+        perf stat -x, -o "$out.perf" -e raw_syscalls:sys_enter,context-switches,syscalls:sys_enter_io_uring_enter \
+            -p "$pids" -- sleep "$DUR_S" 2>/dev/null &
+        perf_pid=$!
+    fi
     t0=$(tree_ticks "$pid"); w0=$(date +%s.%N)
     rc=0
     run_wrk "$conns" "$DUR_S" "$url" "$out" "$hdr" || rc=$?
     t1=$(tree_ticks "$pid"); w1=$(date +%s.%N)
+    [[ -n $perf_pid ]] && { wait "$perf_pid" || true; }
     if ((rc != 0)); then
         STATUS[$key]="FAILED (wrk exit $rc)"; log "$row @ $conns: wrk exit $rc"; tail -n 5 "$out" >&2 || true
         return 0
@@ -437,6 +447,12 @@ measure() { # row conns pid url [header] [cache-header: the cache status the 2nd
         'BEGIN { if (n > 0) printf "%.3f", d * 1000 / hz / n * 1000; else print "n/a" }')
     UTIL[$key]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
         'BEGIN { printf "%.0f%%", d / hz / (b - a) * 100 }')
+    if [[ -n $perf_pid && -s $out.perf ]]; then # per request, over wrk's count (perf ran the same seconds)
+        PERFS[$key]=$(awk -F, -v n="${reqs:-0}" '
+            $3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "context-switches" { c = $1 }
+            $3 == "syscalls:sys_enter_io_uring_enter" { e = $1 }
+            END { if (n > 0) printf "%.2f syscalls, %.3f context switches, %.3f io_uring enters", s / n, c / n, e / n }' "$out.perf")
+    fi
     STATUS[$key]=ok
     ALL_RPS[$key]+=" ${RPS[$key]}"; ALL_CPUK[$key]+=" ${CPUK[$key]}"; ALL_UTIL[$key]+=" ${UTIL[$key]%\%}"
     log "round $REP: $row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
@@ -704,6 +720,14 @@ REPORT="$RAW_DIR/report.md"
         done
     fi
     echo
+    if ((PERF)); then
+        echo "perf stat of the target per request (last round; PERF=1):"
+        echo
+        for row in $ROWS; do for conns in $CONNS; do
+            [[ -n ${PERFS[$row:$conns]:-} ]] && echo "- $(label "$row") @ $conns: ${PERFS[$row:$conns]}"
+        done; done
+        echo
+    fi
     echo "Target's CPU use during the measured run (100% = one core busy; below ~95% the row is probably limited by the client core, not the target; the 2-worker row can use up to 200%):"
     echo
     for row in $ROWS; do

@@ -5,7 +5,8 @@
 //! connection with input pending is read by the client, not lost to a
 //! reset (lingering close); a final answer to a request expecting
 //! `100 Continue` is never followed by one. Issue 19: an idle keep-alive
-//! connection goes quiet (no buffer held) and loses no byte doing so.
+//! connection goes quiet (no buffer held, `[timeouts] quiet_ms`) and loses
+//! no byte doing so.
 mod common;
 
 use common::*;
@@ -288,13 +289,29 @@ fn a_cache_hit_expecting_100_continue_is_not_followed_by_one() {
 
 const HELLO_GET: &[u8] = b"GET /prod/hello HTTP/1.1\r\nHost: t\r\n\r\n";
 
-/// About 100 ms after its answer an idle keep-alive connection goes quiet:
+/// `quiet_ms` after its answer an idle keep-alive connection goes quiet:
 /// its pending read is cancelled and its buffers freed (the gauge counts
 /// it). A request then sent in two pieces, or two pipelined in one write,
 /// is read whole.
 #[test]
 fn an_idle_connection_goes_quiet_and_loses_no_byte() {
-    let mut srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1"));
+    goes_quiet_and_loses_no_byte("100");
+}
+
+/// `quiet_ms = 0`: quiet as soon as it has answered, with no read made.
+#[test]
+fn with_quiet_ms_0_a_connection_goes_quiet_at_once() {
+    goes_quiet_and_loses_no_byte("0");
+}
+
+fn quiet_after(ms: &str) -> Config {
+    Config::demo(NO_BACKEND)
+        .server("workers", "1")
+        .timeouts("quiet_ms", ms)
+}
+
+fn goes_quiet_and_loses_no_byte(quiet_ms: &str) {
+    let mut srv = Server::start(&quiet_after(quiet_ms));
     let mut conns: Vec<Client> = (0..20)
         .map(|i| {
             let mut c = srv.connect();
@@ -338,11 +355,11 @@ fn an_idle_connection_goes_quiet_and_loses_no_byte() {
 
 /// Requests that come just as a connection goes quiet, while its pending
 /// read is being cancelled, are all read whole. The pauses are the load's
-/// shape (spread around the 100 ms at which a connection goes quiet), not
+/// shape (spread around `quiet_ms`, 100 ms here), not
 /// synchronisation: every answer is read before the next pause.
 #[test]
 fn requests_racing_the_quiet_transition_are_all_answered() {
-    let srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1"));
+    let srv = Server::start(&quiet_after("100"));
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
             let mut c = srv.connect();
@@ -407,7 +424,7 @@ fn a_quiet_tls_connection_loses_no_byte() {
         crt.display(),
         key.display()
     );
-    let mut srv = Server::start(&Config::demo(NO_BACKEND).server("workers", "1").append(&tls));
+    let mut srv = Server::start(&quiet_after("100").append(&tls));
     let port = srv.https_port();
     let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
     let conn = rustls::ClientConnection::new(client_config(&[], &[]), name).unwrap();

@@ -726,6 +726,11 @@ impl Default for LimitsConfig {
 pub struct TimeoutsConfig {
     pub header_ms: u64,
     pub keepalive_ms: u64,
+    /// How long a keep-alive connection waits for its next request with a
+    /// read buffer before it releases its buffers and waits holding none
+    /// (0: at once). A client that pauses longer than this goes quiet at
+    /// once after each answer from then on.
+    pub quiet_ms: u64,
     pub body_ms: u64,
     /// The whole request body, however steadily it trickles in: `body_ms`
     /// alone lets a byte every few seconds hold a connection for hours.
@@ -745,6 +750,7 @@ impl Default for TimeoutsConfig {
         TimeoutsConfig {
             header_ms: 10_000,
             keepalive_ms: 75_000,
+            quiet_ms: 2_000,
             body_ms: 30_000,
             body_total_ms: 60_000,
             drain_ms: 10_000,

@@ -3,8 +3,8 @@
 //! within the keep-alive (or header) timeout, the whole head within the
 //! header timeout from its first byte (slowloris gets 408). While it waits
 //! for a request's first byte, or lingers after its last answer, the worker
-//! may close it to admit a new connection (see `idle`). After 100 ms
-//! without a byte it goes quiet: no read pending, no buffer held, until
+//! may close it to admit a new connection (see `idle`). After
+//! `[timeouts] quiet_ms` without a byte it goes quiet: no read pending, no buffer held, until
 //! its socket is readable (ARCHITECTURE.md, "Connection").
 
 use std::io;
@@ -129,17 +129,19 @@ enum Ending {
 async fn exchanges(w: &Shard, slot: &Slot, conn: &mut Connection) -> Ending {
     let mut first = true;
     let mut canceller = Canceller::new();
-    // Whether this client pauses longer than `QUIET_AFTER` between requests:
-    // then the connection goes quiet as soon as it has answered, with no
-    // read to cancel and no timer for it (half the io_uring operations
-    // of a request there).
+    // Whether this client paused longer than `quiet_ms` before its last
+    // request: then the connection goes quiet as soon as it has answered,
+    // with no read to cancel and no timer for it (three io_uring operations
+    // a request there instead of five).
     let mut at_once = false;
     loop {
+        let quiet_after = Duration::from_millis(w.snapshot().timeouts.quiet_ms);
+        let grace = if at_once { Duration::ZERO } else { quiet_after };
         // Boxed: the futures of reading heads and running exchanges are
         // most of a connection's task (several KiB; a task is the size of
         // its largest state), and a quiet connection must not carry them.
         // One allocation per busy stretch, not per request.
-        let rest = match Box::pin(busy(w, slot, conn, &mut canceller, &mut first, at_once)).await {
+        let rest = match Box::pin(busy(w, slot, conn, &mut canceller, &mut first, grace)).await {
             Busy::WentQuiet(rest) => rest,
             Busy::Ended(ending) => return ending,
         };
@@ -148,31 +150,29 @@ async fn exchanges(w: &Shard, slot: &Slot, conn: &mut Connection) -> Ending {
         if !quiet(&slot.w, slot.idle, conn, rest).await {
             return Ending::Quiet;
         }
-        // Gone quiet after the grace read, the pause was that long already.
-        at_once = !at_once || since.elapsed() >= QUIET_AFTER;
+        // Gone quiet after a grace read, the pause was that long already.
+        at_once = !grace.is_zero() || since.elapsed() >= quiet_after;
     }
 }
 
 /// How a busy stretch ended.
 enum Busy {
-    /// No byte for `QUIET_AFTER` after an answer: wait for the next
-    /// request quietly, for at most this long.
+    /// No byte for its grace after an answer: wait for the next request
+    /// quietly, for at most this long.
     WentQuiet(Duration),
     Ended(Ending),
 }
 
-/// Requests back to back, until the connection ends or goes quiet.
+/// Requests back to back, until the connection ends or goes quiet: it
+/// waits for each next request with a read pending for `grace`.
 async fn busy(
     w: &Shard,
     slot: &Slot,
     conn: &mut Connection,
     canceller: &mut Canceller,
     first: &mut bool,
-    at_once: bool,
+    grace: Duration,
 ) -> Busy {
-    // The stretch's first read has its bytes waiting (or is a new
-    // connection's): it reads, as does every read unless `at_once`.
-    let mut grace = true;
     loop {
         match read_head(&slot.w, slot.idle, conn, canceller, *first, grace).await {
             Ok(()) => {}
@@ -184,7 +184,6 @@ async fn busy(
             }
         }
         *first = false;
-        grace = !at_once;
         let buf = conn.stream.buffered();
         let busy = slot.begin_request(conn.head.method_span.get(buf), conn.head.target.get(buf));
         let outcome = pipeline::handle(w, conn).await;
@@ -201,8 +200,8 @@ enum Stop {
     Close,
     /// Answer this error, then close.
     Answer(HttpError),
-    /// Nothing came for `QUIET_AFTER`: the read is cancelled, the
-    /// connection still parked, with this long left to wait.
+    /// Nothing came within the grace: the read is cancelled (or none was
+    /// made), the connection still parked, with this long left to wait.
     WentQuiet(Duration),
 }
 
@@ -215,7 +214,7 @@ async fn read_head(
     conn: &mut Connection,
     canceller: &mut Canceller,
     first: bool,
-    grace: bool,
+    grace: Duration,
 ) -> Result<(), Stop> {
     let (limits, timeouts) = {
         let s = worker.shard.snapshot();
@@ -266,12 +265,6 @@ async fn read_head(
     }
 }
 
-/// How long a connection waits for its next request with a read (and its
-/// buffer) pending before it goes quiet: a client in a request loop sends
-/// the next within micro- to milliseconds and never pays for going quiet;
-/// one that pauses longer waits holding no buffer at all.
-const QUIET_AFTER: Duration = Duration::from_millis(100);
-
 enum Next {
     /// The read's outcome; `None`: `wait` passed.
     Read(Option<io::Result<usize>>),
@@ -279,41 +272,47 @@ enum Next {
 }
 
 /// The first bytes of the next request within `wait`, with a read pending
-/// for at most `QUIET_AFTER` (`grace`; without, quiet at once); then the
-/// read is cancelled. Cancelling loses nothing: bytes that came meanwhile
-/// are returned by the cancelled read or left in the socket.
+/// for at most `grace` (`[timeouts] quiet_ms`; zero: quiet at once); then
+/// the read is cancelled. Cancelling loses nothing: bytes that came
+/// meanwhile are returned by the cancelled read or left in the socket.
 async fn next_bytes(
     conn: &mut Connection,
     wait: Duration,
     canceller: &mut Canceller,
-    grace: bool,
+    grace: Duration,
 ) -> Next {
-    if wait <= QUIET_AFTER {
-        return Next::Read(monoio::time::timeout(wait, conn.stream.fill()).await.ok());
-    }
-    if !grace {
+    if grace.is_zero() {
         return Next::WentQuiet(wait);
+    }
+    if wait <= grace {
+        return Next::Read(monoio::time::timeout(wait, conn.stream.fill()).await.ok());
     }
     let mut read = std::pin::pin!(conn.stream.fill_cancelable(canceller.handle()));
     monoio::select! {
         read = &mut read => return Next::Read(Some(read)),
-        _ = monoio::time::sleep(QUIET_AFTER) => {}
+        _ = monoio::time::sleep(grace) => {}
     }
     *canceller = std::mem::take(canceller).cancel();
     match read.await {
-        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Next::WentQuiet(wait - QUIET_AFTER),
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Next::WentQuiet(wait - grace),
         read => Next::Read(Some(read)),
     }
 }
 
 /// A parked connection's wait for its next request holding no buffer:
-/// until its socket is readable (an io_uring poll), for at most `wait`.
-/// `false`: close it (timed out, evicted, peer gone).
+/// until its socket is readable (an io_uring poll), for at most `wait`;
+/// then the bytes are read (a buffer again), so the busy stretch that
+/// follows starts with them. `false`: close it (timed out, evicted, peer
+/// gone).
 async fn quiet(worker: &Worker, idle: u32, conn: &mut Connection, wait: Duration) -> bool {
     let gauge = &worker.shard.quiet;
     gauge.set(gauge.get() + 1);
+    let arrived = async {
+        conn.stream.io.readable().await?;
+        conn.stream.fill().await
+    };
     let ready = monoio::select! {
-        ready = monoio::time::timeout(wait, conn.stream.io.readable()) => matches!(ready, Ok(Ok(()))),
+        read = monoio::time::timeout(wait, arrived) => matches!(read, Ok(Ok(n)) if n > 0),
         _ = worker.idle.evicted(idle) => false,
     };
     gauge.set(gauge.get() - 1);
