@@ -729,7 +729,8 @@ async def run_idle(client, args):
     # every answer read (or failed, or timed out)
     await client.wait_until(lambda: not client.inflight, monotonic() + args.timeout + 1)
     answered = sum(1 for c in client.conns if c is not None and c.answered)
-    # RSS: poll until it stops changing
+    # RSS: once the last connection has had time to go quiet, poll until it stops changing
+    await asyncio.sleep(args.quiet_wait)
     mem1 = None
     settled = None
     if args.pid:
@@ -904,6 +905,10 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=5.0, help="per connect and per request, seconds (default 5)")
     p.add_argument("--settle", type=float, default=10.0,
                    help="idle: at most this long to wait for the server's RSS to stop changing (default 10)")
+    p.add_argument("--quiet-wait", type=float, default=3.0,
+                   help="idle: wait this long after the last answer before reading RSS: a portico keep-alive "
+                        "connection releases its buffers [timeouts] quiet_ms (default 2 s) after its answer "
+                        "(default 3)")
     p.add_argument("--verbose", action="store_true", help="print each connect error")
     args = p.parse_args(argv)
     if args.conns < 1:

@@ -249,11 +249,26 @@ async fn accept(w: Rc<Worker>, listener: TcpListener, tls: bool) {
 }
 
 async fn tick(w: Rc<Worker>) {
+    let mut collected = std::time::Instant::now();
     loop {
         monoio::time::sleep(w.shard.tick_every()).await;
         w.shard.tick();
+        if collected.elapsed() >= COLLECT_EVERY {
+            collected = std::time::Instant::now();
+            // SAFETY: mimalloc's own call for the calling thread's heap; it
+            // only frees what that heap no longer uses.
+            unsafe { libmimalloc_sys::mi_collect(false) };
+        }
     }
 }
+
+/// How often a worker asks mimalloc to hand memory it has freed back to
+/// the OS. mimalloc does that only during later allocations, so a worker
+/// whose connections had all gone quiet kept their freed buffers:
+/// 15,000 idle connections measured 5.4 KiB each without this, 4.0 with
+/// memory returned at once (`MIMALLOC_PURGE_DELAY=0`, which would cost a
+/// system call per freed page on the busy path instead).
+const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
 /// A connection's claim on the worker's capacity, released on drop.
 pub struct Slot {
