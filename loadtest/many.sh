@@ -63,41 +63,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- cleanup
 TMP=""
-PIDS=()          # every server process this script started and has not stopped yet
+SERVER_PIDS=()          # every server process this script started and has not stopped yet
 CLIENT_PID=""    # the load client running now
 POLICY_RC_CREATED=0
 
-child_pids() { # direct children of $1
-    local pid=$1 f
-    if [[ -r /proc/$pid/task/$pid/children ]]; then
-        for f in /proc/"$pid"/task/*/children; do cat "$f" 2>/dev/null || true; done | tr ' ' '\n' | grep -E '^[0-9]+$' || true
-    else
-        pgrep -P "$pid" 2>/dev/null || true
-    fi
-}
+# shellcheck source=loadtest/lib.sh
+source "$LT_DIR/lib.sh"
 
-stop_proc() { # TERM a server (and its children), bounded wait, then KILL
-    local pid=$1 kids i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kids=$(child_pids "$pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not exit on SIGTERM, killing"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    for i in $kids; do kill -KILL "$i" 2>/dev/null || true; done
-}
 
-forget_pid() {
-    local pid=$1 p keep=()
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
+
 
 stop_server() { stop_proc "$1"; forget_pid "$1"; }
 
@@ -111,7 +85,7 @@ cleanup() {
         kill -KILL "$CLIENT_PID" 2>/dev/null
         wait "$CLIENT_PID" 2>/dev/null
     fi
-    for p in "${PIDS[@]}"; do stop_proc "$p"; done
+    for p in "${SERVER_PIDS[@]}"; do stop_proc "$p"; done
     ((POLICY_RC_CREATED)) && rm -f /usr/sbin/policy-rc.d
     [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
     exit "$rc"
@@ -121,18 +95,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
-apt_install() {
-    export DEBIAN_FRONTEND=noninteractive
-    # Do not let the package start a system nginx on port 80.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && POLICY_RC_CREATED=1
-    fi
-    local rc=0
-    apt-get install -y --no-install-recommends "$@" \
-        || { apt-get update && apt-get install -y --no-install-recommends "$@"; } || rc=$?
-    if ((POLICY_RC_CREATED)); then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
-    return "$rc"
-}
 
 if ! command -v nginx >/dev/null; then
     log "installing nginx"
@@ -231,16 +193,6 @@ LOCALHOST_IP=$(getent ahosts localhost 2>/dev/null | awk 'NR == 1 { print $1 }')
     || die "'localhost' resolves to '${LOCALHOST_IP:-nothing}' first, not 127.0.0.1: the TLS idle run needs it"
 
 # ---------------------------------------------------------------- servers
-port_answers() { # something speaks HTTP on the port (any status)
-    local rc=0
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
-    [[ $rc -eq 0 ]]
-}
-port_is_free() {
-    local rc=0
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
-    [[ $rc -eq 7 ]]
-}
 
 check_ok() { # url -> 0 if it answers 200 "ok"; else prints a reason
     local body code
@@ -264,7 +216,7 @@ start_portico() {
     "${SERVER_PIN[@]}" "$PORTICO_BIN" --config "$dir/portico.toml" >"$dir/portico.log" 2>&1 &
     SERVER_MAIN=$!
     SERVER_PID=$SERVER_MAIN
-    PIDS+=("$SERVER_MAIN")
+    SERVER_PIDS+=("$SERVER_MAIN")
     for ((i = 0; i < 300; i++)); do
         if grep -q "listening on http://127\.0\.0\.1:$PORTICO_PORT\b" "$dir/portico.log"; then
             why=$(check_ok "http://127.0.0.1:$PORTICO_PORT/prod/mock") \
@@ -293,7 +245,7 @@ start_nginx() {
     ((NGINX_E_FLAG)) && eargs=(-e "$dir/error.log")
     "${SERVER_PIN[@]}" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" "${eargs[@]}" >"$dir/stdout.log" 2>&1 &
     SERVER_MAIN=$!
-    PIDS+=("$SERVER_MAIN")
+    SERVER_PIDS+=("$SERVER_MAIN")
     for ((i = 0; i < 100; i++)); do
         kill -0 "$SERVER_MAIN" 2>/dev/null \
             || die "nginx exited at start-up: $(cat "$dir/stdout.log" "$dir/error.log" 2>/dev/null | tail -n 20)"

@@ -91,37 +91,11 @@ SERVER_PIDS=()        # every server process this script started (nginx masters,
 WRK_PID=""
 POLICY_RC_CREATED=0
 
-child_pids() { # direct children of $1
-    local pid=$1 f
-    if [[ -r /proc/$pid/task/$pid/children ]]; then
-        for f in /proc/"$pid"/task/*/children; do cat "$f" 2>/dev/null || true; done | tr ' ' '\n' | grep -E '^[0-9]+$' || true
-    else
-        pgrep -P "$pid" 2>/dev/null || true
-    fi
-}
+# shellcheck source=loadtest/lib.sh
+source "$LT_DIR/lib.sh"
 
-stop_proc() { # TERM a server (and its children), bounded wait, then KILL
-    local pid=$1 kids i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kids=$(child_pids "$pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not exit on SIGTERM, killing"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    for i in $kids; do kill -KILL "$i" 2>/dev/null || true; done
-}
 
-forget_pid() {
-    local pid=$1 p keep=()
-    for p in "${SERVER_PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    SERVER_PIDS=("${keep[@]}")
-}
+
 
 cleanup() {
     local rc=$? p
@@ -138,18 +112,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
-apt_install() {
-    export DEBIAN_FRONTEND=noninteractive
-    # Do not let the package start a system nginx on port 80.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && POLICY_RC_CREATED=1
-    fi
-    local rc=0
-    apt-get install -y --no-install-recommends "$@" \
-        || { apt-get update && apt-get install -y --no-install-recommends "$@"; } || rc=$?
-    if ((POLICY_RC_CREATED)); then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
-    return "$rc"
-}
 
 if ! command -v wrk >/dev/null; then log "installing wrk"; apt_install wrk || die "cannot install wrk"; fi
 if ! command -v nginx >/dev/null; then
@@ -211,16 +173,6 @@ else
 fi
 
 # ---------------------------------------------------------------- helpers
-port_answers() { # something speaks HTTP on the port (any status)
-    local rc=0
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
-    [[ $rc -eq 0 ]]
-}
-port_is_free() {
-    local rc=0
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || rc=$?
-    [[ $rc -eq 7 ]]
-}
 
 stat_ticks() { # utime + stime (fields 14, 15) of one pid, in clock ticks
     local s
