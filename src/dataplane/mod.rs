@@ -18,6 +18,7 @@ mod catch_unwind;
 mod clock;
 pub mod conn;
 mod cpus;
+mod driver;
 pub mod errors;
 pub mod exchange;
 mod idle;

@@ -6,7 +6,6 @@
 //! that connection (`catch_unwind`).
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::net::TcpListener as StdListener;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use monoio::net::TcpListener;
-use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use super::catch_unwind::CatchUnwind;
+use super::driver::{self, Running};
 use super::idle::Idle;
 use super::serve;
 use super::shard::{self, Msg, Shard};
@@ -30,9 +29,6 @@ pub struct Settings {
     pub max_connections: usize,
     pub shard: shard::Settings,
 }
-
-/// io_uring submission queue entries.
-const RING_ENTRIES: u32 = 4096;
 
 pub struct Worker {
     pub shard: Shard,
@@ -75,8 +71,8 @@ pub fn spawn(
             let drain = Duration::from_millis(snapshot.timeouts.drain_ms);
             let worker = Rc::new(Worker::new(&settings, snapshot, mailbox));
             let ready2 = ready.clone();
-            let run = move || serve(worker, listeners, drain, ready2);
-            if let Err(e) = block_on(settings.driver, run) {
+            let run = move |running| serve(worker, listeners, drain, running, ready2);
+            if let Err(e) = driver::block_on(id, settings.driver, run) {
                 let _ = ready.send(Err((
                     id,
                     format!("cannot start the {:?} runtime: {e}", settings.driver),
@@ -86,66 +82,11 @@ pub fn spawn(
         .expect("spawn worker thread")
 }
 
-fn block_on<F: Future<Output = ()>>(
-    driver: Driver,
-    fut: impl FnOnce() -> F,
-) -> std::io::Result<()> {
-    match driver {
-        Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
-            .uring_builder(uring_setup())
-            .with_entries(RING_ENTRIES)
-            .enable_timer()
-            .build()?
-            .block_on(fut()),
-        Driver::IoUring => RuntimeBuilder::<IoUringDriver>::new()
-            .uring_builder(uring_setup())
-            .with_entries(RING_ENTRIES)
-            .enable_timer()
-            .build()?
-            .block_on(fut()),
-        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
-            .with_entries(RING_ENTRIES)
-            .enable_timer()
-            .build()?
-            .block_on(fut()),
-    }
-    Ok(())
-}
-
-/// Completion queue entries: the most the kernel allows. Every waiting
-/// connection has an operation in flight (a read, or a poll while quiet),
-/// so thousands can complete between two reaps; past the queue's size the
-/// kernel parks completions on an overflow list, flushed at a later enter.
-/// Measured at 15,000 connections, one request a second each, every one
-/// through the quiet path: with the default (twice the submission queue,
-/// 8,192) 0-37,000 completions overflowed in a 30 s run; with this, none
-/// (the p99 of those runs did not change). 1 MiB per worker.
-const CQ_ENTRIES: u32 = 65536;
-
-/// Ring set-up: cooperative task running (completions are run when the
-/// worker next enters the kernel instead of interrupting it), a single
-/// issuer (only this thread submits, so the kernel skips its locking) and
-/// a large completion queue (`CQ_ENTRIES`). The first two need Linux 6.0;
-/// older kernels get a plain ring with the large queue.
-fn uring_setup() -> io_uring::Builder {
-    let mut tuned = io_uring::IoUring::builder();
-    tuned
-        .setup_coop_taskrun()
-        .setup_single_issuer()
-        .setup_cqsize(CQ_ENTRIES);
-    if tuned.build(8).is_ok() {
-        tuned
-    } else {
-        let mut plain = io_uring::IoUring::builder();
-        plain.setup_cqsize(CQ_ENTRIES);
-        plain
-    }
-}
-
 async fn serve(
     w: Rc<Worker>,
     (plain, tls): (Vec<StdListener>, Vec<StdListener>),
     drain: Duration,
+    running: Running,
     ready: Ready,
 ) {
     let all = plain
@@ -162,10 +103,9 @@ async fn serve(
             }
         }
     }
-    let driver = if monoio::utils::is_legacy() {
-        "epoll (io_uring unavailable or disabled)"
-    } else {
-        "io_uring"
+    let driver = match running {
+        Running::IoUring(_) => "io_uring",
+        Running::Epoll => "epoll (io_uring unavailable or disabled)",
     };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone()));

@@ -550,8 +550,33 @@ impl Server {
     }
 
     pub fn start_text_args(text: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
+        Server::start_under(&[], BIN, text, env, args)
+    }
+
+    /// `cfg` served by `bin` (a copy or link of portico, or [`BIN`]) run by
+    /// the command `wrapper` (e.g. `prlimit …`, `setpriv …`), which execs it.
+    pub fn start_wrapped(wrapper: &[&str], bin: &str, cfg: &Config) -> Server {
+        let mut srv = Server::start_under(wrapper, bin, &cfg.render(), &[], &[]);
+        srv.state_dir = Some(cfg.state_dir.clone());
+        srv
+    }
+
+    fn start_under(
+        wrapper: &[&str],
+        bin: &str,
+        text: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let config_path = write_config(text);
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("--config")
             .arg(&config_path)
             .args(args)
@@ -1752,13 +1777,19 @@ pub struct CmdOutput {
 /// panics if it does not finish).
 pub fn run_bin(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duration) -> CmdOutput {
     let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    run_command(cmd, timeout)
+}
+
+/// Runs `cmd` (portico, or a wrapper that execs it) to its end, bounded.
+pub fn run_command(mut cmd: Command, timeout: Duration) -> CmdOutput {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_os_string()).collect();
     let mut child = cmd.spawn().expect("spawn portico");
     let (tx, rx) = mpsc::channel::<(bool, String)>();
     let mut out = child.stdout.take().unwrap();
