@@ -224,7 +224,7 @@ fn io_uring_that_fits_no_locked_memory_refuses_to_start_and_says_why() {
 }
 
 /// A user of its own (so that no other process's rings count against the
-/// limit), 256 KiB of locked memory, one worker: the first ring (about 530
+/// limit), 256 KiB of locked memory, one worker: the first ring (about 400
 /// KiB) does not fit, the second (about 136 KiB) does.
 #[test]
 fn a_worker_takes_a_smaller_ring_when_the_first_does_not_fit() {
