@@ -35,12 +35,12 @@ for ((i = 1; i <= ROUNDS; i++)); do
     done
 done
 
-# The table rows of every report: "| label | conns | req/s (..) | p50 | p99 | errors | cpu (..) |".
+# The table rows of every report: "| label | conns | req/s (..) | p50 | p99ms (..) | errors | cpu (..) |".
 python3 - "$OUT" "$ROUNDS" <<'PY'
 import re, statistics, sys
 from collections import defaultdict
 out, rounds = sys.argv[1], int(sys.argv[2])
-rps, cpu = defaultdict(list), defaultdict(list)
+rps, cpu, p99 = defaultdict(list), defaultdict(list), defaultdict(list)
 order = []
 for which in ("before", "after"):
     for i in range(1, rounds + 1):
@@ -53,19 +53,23 @@ for which in ("before", "after"):
                 order.append(key)
             m_rps = re.match(r"([0-9.]+)", cells[2])
             m_cpu = re.match(r"([0-9.]+)", cells[6])
+            m_p99 = re.match(r"([0-9.]+)ms", cells[4])
             if m_rps and m_cpu:
                 rps[(which,) + key].append(float(m_rps.group(1)))
                 cpu[(which,) + key].append(float(m_cpu.group(1)))
+            if m_p99:
+                p99[(which,) + key].append(float(m_p99.group(1)))
 def med(v):
     return statistics.median(v) if v else float("nan")
 def spread(v):
     return f"{min(v):.2f}–{max(v):.2f}" if v else "n/a"
-print(f"| target | conns | req/s before | req/s after | CPU ms/1k before | CPU ms/1k after | CPU after ÷ before |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print(f"| target | conns | req/s before | req/s after | p99 ms before | p99 ms after | CPU ms/1k before | CPU ms/1k after | CPU after ÷ before |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for label, conns in order:
     b, a = ("before", label, conns), ("after", label, conns)
     ratio = med(cpu[a]) / med(cpu[b]) if cpu[a] and cpu[b] else float("nan")
     print(f"| {label} | {conns} | {med(rps[b]):.0f} | {med(rps[a]):.0f} | "
+          f"{med(p99[b]):.2f} ({spread(p99[b])}) | {med(p99[a]):.2f} ({spread(p99[a])}) | "
           f"{med(cpu[b]):.2f} ({spread(cpu[b])}) | {med(cpu[a]):.2f} ({spread(cpu[a])}) | {ratio:.3f} |")
-print(f"\n{rounds} rounds of each binary, alternating; medians, min–max of CPU in brackets. Reports: {out}")
+print(f"\n{rounds} rounds of each binary, alternating; medians, min–max of p99 and CPU in brackets. Reports: {out}")
 PY

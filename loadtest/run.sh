@@ -174,6 +174,12 @@ fi
 
 # ---------------------------------------------------------------- helpers
 
+to_ms() { # a wrk latency (668.00us, 82.96ms, 1.91s, 2.00m) -> milliseconds
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        m = (u == "us") ? n / 1000 : (u == "s") ? n * 1000 : (u == "m") ? n * 60000 : n
+        printf "%.3f", m }'
+}
+
 stat_ticks() { # utime + stime (fields 14, 15) of one pid, in clock ticks
     local s
     s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return 0; }
@@ -293,7 +299,7 @@ run_wrk() { # conns seconds url outfile [header, e.g. 'x-api-key: ...']
 
 declare -A RPS P50 P99 ERRS CPUK UTIL STATUS PERFS
 # Every round's figures per row (space separated); the table reports the median and the spread.
-declare -A ALL_RPS ALL_CPUK ALL_UTIL FAILS RPS_SPREAD CPUK_SPREAD
+declare -A ALL_RPS ALL_CPUK ALL_UTIL ALL_P99 FAILS RPS_SPREAD CPUK_SPREAD P99_SPREAD
 # Throttled rows: requests wrk got a 2xx for, per second of wrk's run (median over rounds).
 declare -A ADMIT ALL_ADMIT NON2XX
 REP=1
@@ -407,6 +413,7 @@ measure() { # row conns pid url [header] [cache-header: the cache status the 2nd
     fi
     STATUS[$key]=ok
     ALL_RPS[$key]+=" ${RPS[$key]}"; ALL_CPUK[$key]+=" ${CPUK[$key]}"; ALL_UTIL[$key]+=" ${UTIL[$key]%\%}"
+    ALL_P99[$key]+=" $(to_ms "${P99[$key]}")"
     log "round $REP: $row @ $conns: ${RPS[$key]} req/s, p50 ${P50[$key]}, p99 ${P99[$key]}, errors ${ERRS[$key]}, CPU ${CPUK[$key]} ms/1k req (${UTIL[$key]} of a core)"
     if [[ $row == portico-limited* ]]; then
         # admitted = (requests - non-2xx/3xx) / wrk's own duration ("N requests in 3.00s")
@@ -564,6 +571,7 @@ for row in $ROWS; do
         { RPS[$key]=$(median %.0f ${ALL_RPS[$key]}); CPUK[$key]=$(median %.2f ${ALL_CPUK[$key]})
           RPS_SPREAD[$key]=$(spread %.0f ${ALL_RPS[$key]}); CPUK_SPREAD[$key]=$(spread %.2f ${ALL_CPUK[$key]})
           UTIL[$key]="$(median %.0f ${ALL_UTIL[$key]})%"
+          P99[$key]=$(median %.2f ${ALL_P99[$key]}); P99_SPREAD[$key]=$(spread %.2f ${ALL_P99[$key]})
           [[ -n ${ALL_ADMIT[$key]:-} ]] && ADMIT[$key]=$(median %.0f ${ALL_ADMIT[$key]}); }
         STATUS[$key]=ok
     done
@@ -580,7 +588,7 @@ REPORT="$RAW_DIR/report.md"
     echo "- $NGINX_VERSION; wrk: $WRK_VERSION"
     echo "- placement: $PLACEMENT"
     echo "- load average at start: $LOADAVG_START (the machine should be otherwise idle; other busy processes make every row noisy)"
-    echo "- $REPS rounds over all rows, interleaved; req/s and CPU are the median of the rounds, with min–max in brackets; p50/p99/errors are from the last round"
+    echo "- $REPS rounds over all rows, interleaved; req/s and CPU are the median of the rounds, with min–max in brackets; so is the p99 (in ms); p50 and errors are from the last round"
     echo "- each target: 1 worker (nginx worker_processes 1, portico workers = 1); wrk -t1, ${DUR_S}s measured after a ${WARM_S}s warm-up, --timeout $WRK_TIMEOUT; open files $NOFILE"
     if [[ " $ROWS " == *" portico-limited-2w "* ]]; then
         echo "- except \"portico limited, 2 workers\": portico workers = 2, not pinned to one core (taskset -c 0-$((NCPU - 1))), so it shares CPU $CLIENT_CPU with wrk and the upstream; its req/s and CPU are not comparable with the other rows, and its CPU use can exceed 100%"
@@ -605,7 +613,7 @@ REPORT="$RAW_DIR/report.md"
         for conns in $CONNS; do
             key="$row:$conns"
             if [[ ${STATUS[$key]:-} == ok ]]; then
-                echo "| $(label "$row") | $conns | ${RPS[$key]} (${RPS_SPREAD[$key]}) | ${P50[$key]} | ${P99[$key]} | ${ERRS[$key]} | ${CPUK[$key]} (${CPUK_SPREAD[$key]}) |"
+                echo "| $(label "$row") | $conns | ${RPS[$key]} (${RPS_SPREAD[$key]}) | ${P50[$key]} | ${P99[$key]}ms (${P99_SPREAD[$key]}) | ${ERRS[$key]} | ${CPUK[$key]} (${CPUK_SPREAD[$key]}) |"
             else
                 echo "| $(label "$row") | $conns | ${STATUS[$key]:-not run} | | | | |"
             fi
@@ -617,6 +625,7 @@ REPORT="$RAW_DIR/report.md"
     for conns in $CONNS; do
         echo "- @ $conns conns: portico proxy ÷ nginx proxy req/s = $(ratio "${RPS[portico-proxy:$conns]:-}" "${RPS[nginx-proxy:$conns]:-}");" \
             "CPU/req = $(ratio "${CPUK[portico-proxy:$conns]:-}" "${CPUK[nginx-proxy:$conns]:-}");" \
+            "p99 = $(ratio "${P99[portico-proxy:$conns]:-}" "${P99[nginx-proxy:$conns]:-}");" \
             "portico mock ÷ nginx return-200 CPU/req = $(ratio "${CPUK[portico-mock:$conns]:-}" "${CPUK[nginx-return:$conns]:-}")"
         if [[ " $ROWS " == *" portico-keyed "* ]]; then
             echo "- @ $conns conns: portico keyed ÷ portico mock req/s = $(ratio "${RPS[portico-keyed:$conns]:-}" "${RPS[portico-mock:$conns]:-}")" \
@@ -624,7 +633,8 @@ REPORT="$RAW_DIR/report.md"
         fi
         if [[ " $ROWS " == *" portico-cached "* || " $ROWS " == *" nginx-proxy-cache "* ]]; then
             echo "- @ $conns conns: portico cached ÷ nginx proxy_cache req/s = $(ratio "${RPS[portico-cached:$conns]:-}" "${RPS[nginx-proxy-cache:$conns]:-}") (target ≥ 1.6);" \
-                "CPU/req = $(ratio "${CPUK[portico-cached:$conns]:-}" "${CPUK[nginx-proxy-cache:$conns]:-}") (target ≤ 0.6)"
+                "CPU/req = $(ratio "${CPUK[portico-cached:$conns]:-}" "${CPUK[nginx-proxy-cache:$conns]:-}") (target ≤ 0.6);" \
+                "p99 = $(ratio "${P99[portico-cached:$conns]:-}" "${P99[nginx-proxy-cache:$conns]:-}")"
         fi
         if [[ " $ROWS " == *" portico-lambda "* || " $ROWS " == *" portico-jwt "* ]]; then
             echo "- @ $conns conns: portico Lambda proxy ÷ portico HTTP proxy req/s = $(ratio "${RPS[portico-lambda:$conns]:-}" "${RPS[portico-proxy:$conns]:-}");" \
