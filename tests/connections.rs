@@ -389,3 +389,70 @@ fn requests_racing_the_quiet_transition_are_all_answered() {
         t.join().expect("a client thread failed");
     }
 }
+
+/// Reads one answer with a `Content-Length` body from `r`: (head, body).
+fn read_answer(r: &mut impl Read) -> (String, String) {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        r.read_exact(&mut byte).expect("reading an answer's head");
+        got.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&got).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .expect("a content-length");
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).expect("reading an answer's body");
+    (head, String::from_utf8(body).unwrap())
+}
+
+/// Over TLS as over TCP: a quiet connection releases its ciphertext
+/// buffers and then reads a request split over two records, and two
+/// pipelined in one record, whole.
+#[test]
+fn a_quiet_tls_connection_loses_no_byte() {
+    let dir = TempDir::new("conns-tls-quiet");
+    let (crt, key) = make_cert(&dir.path, "a", &["a.test"], false);
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+        crt.display(),
+        key.display()
+    );
+    let mut srv = Server::start(&quiet_after("100").append(&tls));
+    let port = srv.https_port();
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[], &[]), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let hello = |s: &mut rustls::StreamOwned<_, _>, ctx: &str| {
+        let (head, body) = read_answer(s);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{ctx}: {head}");
+        assert_eq!(body, HELLO_BODY, "{ctx}");
+    };
+    s.write_all(HELLO_GET).unwrap();
+    hello(&mut s, "the first request");
+    scrape_until(&mut srv, "the TLS connection quiet", |m| {
+        m.sum("portico_worker_quiet_connections") == 1.0
+    });
+    let (head, rest) = HELLO_GET.split_at(20);
+    s.write_all(head).unwrap();
+    s.flush().unwrap();
+    scrape_until(&mut srv, "the TLS connection reading again", |m| {
+        m.sum("portico_worker_quiet_connections") == 0.0
+    });
+    s.write_all(rest).unwrap();
+    hello(&mut s, "the split request");
+    scrape_until(&mut srv, "the TLS connection quiet again", |m| {
+        m.sum("portico_worker_quiet_connections") == 1.0
+    });
+    s.write_all(&[HELLO_GET, HELLO_GET].concat()).unwrap();
+    hello(&mut s, "the first pipelined request");
+    hello(&mut s, "the second pipelined request");
+}

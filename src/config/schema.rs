@@ -726,7 +726,7 @@ impl Default for LimitsConfig {
 pub struct TimeoutsConfig {
     pub header_ms: u64,
     pub keepalive_ms: u64,
-    /// How long a plain keep-alive connection waits for its next request
+    /// How long a keep-alive connection (plain or TLS) waits for its next request
     /// with a read buffer before it releases its buffers and waits holding none
     /// (0: at once). A client that pauses longer than this goes quiet at
     /// once after each answer from then on.
