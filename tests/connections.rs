@@ -103,16 +103,21 @@ fn mid_request(srv: &Server, cap: usize) -> Vec<Client> {
         .collect()
 }
 
-#[test]
-fn a_tls_newcomer_finding_no_room_gets_503_over_tls() {
-    let dir = TempDir::new("conns-tls");
+/// A `[tls]` section: an HTTPS listener on a free port with a certificate
+/// for `a.test`, made in `dir`.
+fn tls_listener(dir: &TempDir) -> String {
     let (crt, key) = make_cert(&dir.path, "a", &["a.test"], false);
-    let tls = format!(
+    format!(
         "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
         crt.display(),
         key.display()
-    );
-    let mut srv = Server::start(&capped(2).append(&tls));
+    )
+}
+
+#[test]
+fn a_tls_newcomer_finding_no_room_gets_503_over_tls() {
+    let dir = TempDir::new("conns-tls");
+    let mut srv = Server::start(&capped(2).append(&tls_listener(&dir)));
     let port = srv.https_port();
     let _slow = mid_request(&srv, 2);
     let seen = tls_get(&client_config(&[], &[]), port, "a.test", "/prod/hello")
@@ -418,13 +423,7 @@ fn read_answer(r: &mut impl Read) -> (String, String) {
 #[test]
 fn a_quiet_tls_connection_loses_no_byte() {
     let dir = TempDir::new("conns-tls-quiet");
-    let (crt, key) = make_cert(&dir.path, "a", &["a.test"], false);
-    let tls = format!(
-        "[tls]\nlisten = \"127.0.0.1:0\"\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
-        crt.display(),
-        key.display()
-    );
-    let mut srv = Server::start(&quiet_after("100").append(&tls));
+    let mut srv = Server::start(&quiet_after("100").append(&tls_listener(&dir)));
     let port = srv.https_port();
     let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
     let conn = rustls::ClientConnection::new(client_config(&[], &[]), name).unwrap();
