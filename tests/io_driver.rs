@@ -137,8 +137,9 @@ fn kernel_charges_rings() -> bool {
         libc = ctypes.CDLL(None, use_errno=True)\n\
         fd = libc.syscall(425, 2, ctypes.create_string_buffer(120))\n\
         print(0 if fd >= 0 else ctypes.get_errno())";
-    let out = Command::new(&without_ipc_lock("0")[0])
-        .args(&without_ipc_lock("0")[1..])
+    let wrapper = without_ipc_lock("0");
+    let out = Command::new(&wrapper[0])
+        .args(&wrapper[1..])
         .args(["python3", "-c", ASK])
         .output()
         .expect("run prlimit/setpriv/python3 (util-linux, python3)");

@@ -49,7 +49,7 @@ const MEMLOCK_HINT: &str = "the io_uring ring does not fit the locked-memory lim
 /// The driver a worker ended up on: what `serve` reports at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Running {
-    IoUring(Ring),
+    IoUring,
     Epoll,
 }
 
@@ -95,7 +95,7 @@ pub fn block_on<F: Future<Output = ()>>(
                             first.cq
                         );
                     }
-                    rt.block_on(fut(Running::IoUring(ring)));
+                    rt.block_on(fut(Running::IoUring));
                     return Ok(());
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => refused = Some(e),

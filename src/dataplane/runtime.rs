@@ -106,13 +106,13 @@ async fn serve(
         }
     }
     let driver = match running {
-        Running::IoUring(_) => "io_uring",
+        Running::IoUring => "io_uring",
         Running::Epoll => "epoll (io_uring unavailable or disabled)",
     };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone()));
     let pending = match running {
-        Running::IoUring(_) => ACCEPTS_PENDING,
+        Running::IoUring => ACCEPTS_PENDING,
         Running::Epoll => 1,
     };
     let mut loops = Vec::new();
@@ -152,8 +152,9 @@ async fn serve(
 /// until the queue is empty, so one is enough there.
 const ACCEPTS_PENDING: usize = 64;
 
-/// Accepts on one listener until shutdown (one of `ACCEPTS_PENDING`); `tls`: the HTTPS listener, whose
-/// connections use the current snapshot's certificates. At the connection
+/// Accepts on one listener until shutdown (one of `ACCEPTS_PENDING`);
+/// `tls`: the HTTPS listener, whose connections use the current
+/// snapshot's certificates. At the connection
 /// cap a newcomer closes the longest-idle connection, or gets 503 when
 /// every connection is mid-request: waiting in the kernel's accept queue
 /// instead would let idle keep-alive connections lock everyone out.
@@ -208,12 +209,12 @@ async fn accept(w: Rc<Worker>, listener: Rc<TcpListener>, tls: bool) {
 }
 
 async fn tick(w: Rc<Worker>) {
-    let mut collected = std::time::Instant::now();
+    let mut collected = Instant::now();
     loop {
         monoio::time::sleep(w.shard.tick_every()).await;
         w.shard.tick();
         if collected.elapsed() >= COLLECT_EVERY {
-            collected = std::time::Instant::now();
+            collected = Instant::now();
             // SAFETY: mimalloc's own call for the calling thread's heap; it
             // only frees what that heap no longer uses.
             unsafe { libmimalloc_sys::mi_collect(false) };

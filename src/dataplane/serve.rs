@@ -4,8 +4,9 @@
 //! header timeout from its first byte (slowloris gets 408). While it waits
 //! for a request's first byte, or lingers after its last answer, the worker
 //! may close it to admit a new connection (see `idle`). After
-//! `[timeouts] quiet_ms` without a byte it goes quiet: no read pending, no buffer held, until
-//! its socket is readable (ARCHITECTURE.md, "Connection").
+//! `[timeouts] quiet_ms` without a byte it goes quiet: no read pending, no
+//! buffer held, until its socket is readable (ARCHITECTURE.md,
+//! "Connection").
 
 use std::io;
 use std::net::SocketAddr;
