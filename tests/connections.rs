@@ -358,6 +358,40 @@ fn goes_quiet_and_loses_no_byte(quiet_ms: &str) {
     }
 }
 
+/// A quiet connection's wait ends on the worker's timing wheel, not a
+/// timer of its own: with `quiet_ms` 0 every wait is quiet, so a client
+/// that sends nothing is closed, without a word, once `header_ms` (before
+/// its first request) or `keepalive_ms` (after an answer) has passed, and
+/// not before.
+#[test]
+fn a_quiet_connection_is_closed_when_its_wait_is_over() {
+    let srv = Server::start(
+        &quiet_after("0")
+            .timeouts("header_ms", "300")
+            .timeouts("keepalive_ms", "400"),
+    );
+    let t0 = Instant::now();
+    let mut silent = srv.connect();
+    let mut answered = srv.connect();
+    // Before the request, so before the server's wait begins.
+    let t1 = Instant::now();
+    served(&mut answered, "the client that is then silent");
+    for (c, since, wait, who) in [
+        (&mut silent, t0, 300, "a client that never sent a byte"),
+        (&mut answered, t1, 400, "a client silent after an answer"),
+    ] {
+        c.set_read_timeout(POLL_FOR);
+        c.expect_eof();
+        assert!(
+            since.elapsed() >= Duration::from_millis(wait),
+            "{who} was closed after {:?}, before its {wait} ms",
+            since.elapsed()
+        );
+    }
+    let mut later = srv.connect();
+    served(&mut later, "a client after the two were closed");
+}
+
 /// Requests that come just as a connection goes quiet, while its pending
 /// read is being cancelled, are all read whole. The pauses are the load's
 /// shape (spread around `quiet_ms`, 100 ms here), not

@@ -2,36 +2,67 @@
 //! the first byte of their next request, or lingering after their last
 //! answer. When the worker is at its connection cap, the one reusable for
 //! longest is closed to admit a newcomer; a connection mid-request is never
-//! taken. An intrusive doubly-linked list over a slab indexed by each
+//! taken. A quiet connection (`serve.rs`) is also closed here when its
+//! wait is over: its deadline is on the worker's timing wheel, not a timer
+//! of its own. An intrusive doubly-linked list over a slab indexed by each
 //! connection's slot, oldest first: parking, unparking and evicting are
 //! O(1) and, the list being the worker's own, need no lock.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::wheel::Wheel;
 
 const NIL: u32 = u32::MAX;
+
+/// The precision of a quiet connection's deadline: it closes within a
+/// tick after it (the worker expires the wheel once a tick).
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// A turn of the wheel, 41 s: a keep-alive wait (75 s by default) waits
+/// in its slot for a turn or two, a few checks in all.
+const SLOTS: usize = 4096;
 
 struct Node {
     prev: u32,
     next: u32,
     parked: bool,
-    /// Chosen to make room; the connection closes when it next looks.
+    /// Chosen to make room, or its deadline passed; the connection closes
+    /// when it next looks.
     evicted: bool,
     waker: Option<Waker>,
 }
 
-#[derive(Default)]
 struct List {
     nodes: Vec<Node>,
     free: Vec<u32>,
     /// Parked longest.
     oldest: Option<u32>,
     newest: Option<u32>,
+    /// Deadlines of parked connections, in ticks since `origin`.
+    wheel: Wheel,
+    origin: Instant,
+    /// Reused by `expire`.
+    expired: Vec<u32>,
 }
 
-#[derive(Default)]
 pub struct Idle(RefCell<List>);
+
+impl Default for Idle {
+    fn default() -> Idle {
+        Idle(RefCell::new(List {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            oldest: None,
+            newest: None,
+            wheel: Wheel::new(SLOTS),
+            origin: Instant::now(),
+            expired: Vec::new(),
+        }))
+    }
+}
 
 impl Idle {
     /// A node for a new connection, held until `release`.
@@ -92,13 +123,35 @@ impl Idle {
         let Some(i) = l.oldest else {
             return false;
         };
-        l.unlink(i);
-        let n = &mut l.nodes[i as usize];
-        n.evicted = true;
-        if let Some(w) = n.waker.take() {
-            w.wake();
-        }
+        l.evict(i);
         true
+    }
+
+    /// Parked connection `i` is closed at `at` (within a [`TICK`] after it),
+    /// unless it is unparked first.
+    pub fn close_at(&self, i: u32, at: Instant) {
+        let l = &mut *self.0.borrow_mut();
+        debug_assert!(
+            l.nodes[i as usize].parked,
+            "only a parked connection has a deadline"
+        );
+        let due = at
+            .saturating_duration_since(l.origin)
+            .as_nanos()
+            .div_ceil(TICK.as_nanos());
+        l.wheel.arm(i, due as u64);
+    }
+
+    /// Closes the parked connections whose deadline has passed by `now`.
+    pub fn expire(&self, now: Instant) {
+        let l = &mut *self.0.borrow_mut();
+        let tick = now.saturating_duration_since(l.origin).as_nanos() / TICK.as_nanos();
+        let mut expired = std::mem::take(&mut l.expired);
+        l.wheel.advance(tick as u64, &mut expired);
+        for i in expired.drain(..) {
+            l.evict(i);
+        }
+        l.expired = expired;
     }
 
     /// Resolves once connection `i` has been evicted.
@@ -131,7 +184,18 @@ impl Idle {
 }
 
 impl List {
+    fn evict(&mut self, i: u32) {
+        self.unlink(i);
+        let n = &mut self.nodes[i as usize];
+        n.evicted = true;
+        if let Some(w) = n.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Out of the list, and without a deadline: one applies to one wait.
     fn unlink(&mut self, i: u32) {
+        self.wheel.disarm(i);
         let n = &mut self.nodes[i as usize];
         if !n.parked {
             return;
@@ -175,6 +239,29 @@ mod tests {
         // `c` is mid-request: nothing left to take.
         assert!(!idle.evict_oldest());
         assert!(!idle.0.borrow().nodes[c as usize].evicted);
+    }
+
+    #[test]
+    fn a_parked_connection_closes_at_its_deadline_unless_it_wakes_first() {
+        let idle = Idle::default();
+        let [a, b] = [idle.register(), idle.register()];
+        let evicted = |i: u32| idle.0.borrow().nodes[i as usize].evicted;
+        idle.park(a);
+        idle.park(b);
+        let start = idle.0.borrow().origin;
+        idle.close_at(a, start + TICK * 3);
+        idle.close_at(b, start + TICK * 3);
+        // `b`'s request came: its deadline went with its wait.
+        assert!(idle.unpark(b));
+        idle.expire(start + TICK * 2);
+        assert!(!evicted(a));
+        idle.expire(start + TICK * 3);
+        assert!(evicted(a));
+        assert_eq!(idle.parked(), Vec::<u32>::new());
+        idle.park(b);
+        idle.expire(start + TICK * 10);
+        assert!(!evicted(b));
+        assert_eq!(idle.parked(), [b]);
     }
 
     #[test]

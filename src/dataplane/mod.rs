@@ -29,6 +29,7 @@ pub mod respond;
 mod runtime;
 mod serve;
 pub mod shard;
+pub mod wheel;
 
 pub use cpus::allowed as allowed_cpus;
 pub use runtime::{spawn, Settings};

@@ -17,7 +17,7 @@ use monoio::net::TcpListener;
 
 use super::catch_unwind::CatchUnwind;
 use super::driver::{self, Running};
-use super::idle::Idle;
+use super::idle::{self, Idle};
 use super::serve;
 use super::shard::{self, Msg, Shard};
 use crate::config::Driver;
@@ -111,6 +111,7 @@ async fn serve(
     };
     let _ = ready.send(Ok(driver));
     monoio::spawn(tick(w.clone()));
+    monoio::spawn(expire(w.clone()));
     let pending = match running {
         Running::IoUring => ACCEPTS_PENDING,
         Running::Epoll => 1,
@@ -219,6 +220,16 @@ async fn tick(w: Rc<Worker>) {
             // only frees what that heap no longer uses.
             unsafe { libmimalloc_sys::mi_collect(false) };
         }
+    }
+}
+
+/// Closes quiet connections whose wait is over (their deadlines are on
+/// the worker's wheel, in `idle`). Not the shard's tick: that one's period
+/// is the throttle's `reconcile_ms`, which is no keep-alive precision.
+async fn expire(w: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(idle::TICK).await;
+        w.idle.expire(Instant::now());
     }
 }
 

@@ -301,19 +301,24 @@ async fn next_bytes(
 }
 
 /// A parked connection's wait for its next request holding no buffer:
-/// until its socket is readable (an io_uring poll), for at most `wait`;
-/// then the bytes are read (a buffer again), so the busy stretch that
-/// follows starts with them. `false`: close it (timed out, evicted, peer
-/// gone).
+/// until its socket is readable (an io_uring poll), for at most `wait`
+/// (a deadline on the worker's wheel: a timer here would be most of an
+/// idle connection's task); then the bytes are read (a buffer again), so
+/// the busy stretch that follows starts with them. `false`: close it
+/// (timed out, evicted, peer gone).
 async fn quiet(worker: &Worker, idle: u32, conn: &mut Connection, wait: Duration) -> bool {
     let gauge = &worker.shard.quiet;
     gauge.set(gauge.get() + 1);
+    worker.idle.close_at(idle, Instant::now() + wait);
+    // Still within the wait: readable may be part of a TLS record, and
+    // epoll may call a socket readable that was before it went quiet.
     let arrived = async {
         conn.stream.io.readable().await?;
-        conn.stream.fill().await
+        // Boxed, so the read's future does not size every quiet task.
+        Box::pin(conn.stream.fill()).await
     };
     let ready = monoio::select! {
-        read = monoio::time::timeout(wait, arrived) => matches!(read, Ok(Ok(n)) if n > 0),
+        read = arrived => matches!(read, Ok(n) if n > 0),
         _ = worker.idle.evicted(idle) => false,
     };
     gauge.set(gauge.get() - 1);
